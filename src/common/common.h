@@ -1,0 +1,163 @@
+/* berth common: errors, cleanup helpers, allocation, logging, fs and json helpers, ids.
+ *
+ * The one public header of src/common. It depends on nothing else in berth.
+ */
+#ifndef BERTH_COMMON_H
+#define BERTH_COMMON_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _unused_       __attribute__((unused))
+#define _noreturn_     __attribute__((noreturn))
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- errors */
+
+/* An error travelling up the stack. `code` is a positive errno value; `msg` is the full message
+ * with the context of every layer that wrapped it, outermost first ("mount `/proc`: ...").
+ */
+struct berth_error {
+        int code;
+        char *msg;
+};
+
+/* Set *err (which must be NULL or point to NULL) to a new error built from fmt, with the text of
+ * strerror(code) appended when code != 0. Returns -code (or -EINVAL when code is 0), so callers
+ * write `return berth_error_set(err, errno, "open `%s`", path);`. err may be NULL.
+ */
+int berth_error_set(struct berth_error **err, int code, const char *fmt, ...) _printf_(3, 4);
+
+/* Same as berth_error_set but without the strerror text. */
+int berth_error_setx(struct berth_error **err, int code, const char *fmt, ...) _printf_(3, 4);
+
+/* Prefix the message of an existing *err with fmt and ": ". Returns -(*err)->code, or -EIO when
+ * *err is NULL (a caller forgot to set it; the message then says so).
+ */
+int berth_error_wrap(struct berth_error **err, const char *fmt, ...) _printf_(2, 3);
+
+/* Free an error; accepts NULL. */
+void berth_error_free(struct berth_error *e);
+
+/* The positive errno of e, or 0 for NULL. */
+int berth_error_code(const struct berth_error *e);
+
+/* ---------------------------------------------------------------- cleanup */
+
+void berth_freep(void *p);
+void berth_closep(int *fd);
+void berth_fclosep(FILE **f);
+void berth_closedirp(DIR **d);
+void berth_json_decrefp(json_t **j);
+void berth_errorp(struct berth_error **e);
+void berth_strvp(char ***v);
+
+#define _cleanup_(f)      __attribute__((cleanup(f)))
+#define _cleanup_free_    _cleanup_(berth_freep)
+#define _cleanup_close_   _cleanup_(berth_closep)
+#define _cleanup_fclose_  _cleanup_(berth_fclosep)
+#define _cleanup_dir_     _cleanup_(berth_closedirp)
+#define _cleanup_json_    _cleanup_(berth_json_decrefp)
+#define _cleanup_error_   _cleanup_(berth_errorp)
+#define _cleanup_strv_    _cleanup_(berth_strvp)
+
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p = (p);                                                            \
+                (p) = NULL;                                                                        \
+                _p;                                                                                \
+        })
+#define TAKE_FD(fd)                                                                                \
+        ({                                                                                         \
+                int _fd = (fd);                                                                    \
+                (fd) = -1;                                                                         \
+                _fd;                                                                               \
+        })
+
+/* ---------------------------------------------------------------- allocation (aborts on OOM) */
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+
+/* NULL-terminated string vectors. */
+size_t strv_length(char *const *v);
+void strv_free(char **v);
+/* Append a copy of s to *v (which may be NULL). */
+void strv_push(char ***v, const char *s);
+
+/* ---------------------------------------------------------------- logging */
+
+enum berth_log_level { BERTH_LOG_DEBUG, BERTH_LOG_INFO, BERTH_LOG_WARN, BERTH_LOG_ERROR };
+
+/* Libraries never print: they hand messages to a sink the main installs (default: none). */
+typedef void (*berth_log_sink)(enum berth_log_level level, const char *msg, void *userdata);
+void berth_log_set_sink(berth_log_sink sink, enum berth_log_level min, void *userdata);
+void berth_log(enum berth_log_level level, const char *fmt, ...) _printf_(2, 3);
+#define berth_debug(...) berth_log(BERTH_LOG_DEBUG, __VA_ARGS__)
+#define berth_warn(...)  berth_log(BERTH_LOG_WARN, __VA_ARGS__)
+
+/* ---------------------------------------------------------------- files */
+
+/* Write len bytes of data to dirfd/path, opened with flags|O_WRONLY|O_CLOEXEC (mode 0644 when
+ * created). A short write is an error. The error message names the path.
+ */
+int berth_write_file_at(int dirfd, const char *path, const void *data, size_t len, int flags,
+                        struct berth_error **err);
+
+/* Write the string s (without NUL) to an existing file, e.g. a cgroup or procfs knob. */
+int berth_write_str_at(int dirfd, const char *path, const char *s, struct berth_error **err);
+
+/* Replace dirfd/name atomically with data: write to a temporary beside it, fsync-free rename. */
+int berth_write_atomic_at(int dirfd, const char *name, const void *data, size_t len,
+                          struct berth_error **err);
+
+/* Read a whole file into a NUL-terminated buffer (*ret_len excludes the NUL; may be NULL).
+ * Files bigger than max bytes are refused with EFBIG.
+ */
+int berth_read_file_at(int dirfd, const char *path, size_t max, char **ret_data, size_t *ret_len,
+                       struct berth_error **err);
+
+/* mkdir -p with mode; existing directories are fine. */
+int berth_mkdir_p(const char *path, mode_t mode, struct berth_error **err);
+
+/* Remove a directory tree below dirfd/name without following symlinks. Missing is fine. */
+int berth_rm_rf_at(int dirfd, const char *name, struct berth_error **err);
+
+/* Parse a non-negative decimal integer (whole string); returns -EINVAL/-ERANGE. */
+int berth_parse_u64(const char *s, uint64_t *ret);
+
+/* ---------------------------------------------------------------- json */
+
+/* Load a JSON document from a file; errors name the file, line and column. */
+json_t *berth_json_load_at(int dirfd, const char *path, struct berth_error **err);
+
+/* Dump compact JSON followed by nothing; returns a malloc'd string. */
+char *berth_json_dump(const json_t *j, bool pretty);
+
+/* ---------------------------------------------------------------- ids and time */
+
+/* A container id: 1–1024 chars of [A-Za-z0-9_.+-], not "." or "..", no leading '.' or '-'.
+ * Returns 0 or an error naming the id.
+ */
+int berth_id_validate(const char *id, struct berth_error **err);
+
+/* RFC 3339 UTC timestamp with nanoseconds, like Go's time.RFC3339Nano; malloc'd. */
+char *berth_time_rfc3339(const struct timespec *ts);
+
+#endif

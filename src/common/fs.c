@@ -1,0 +1,128 @@
+/* File helpers: whole-file reads and writes, atomic replace, mkdir -p, rm -rf. */
+#include "common/common.h"
+
+#include <sys/stat.h>
+
+int berth_write_file_at(int dirfd, const char *path, const void *data, size_t len, int flags,
+                        struct berth_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, flags | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return berth_error_set(err, errno, "open `%s`", path);
+        const char *p = data;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return berth_error_set(err, errno, "write `%s`", path);
+                }
+                if (n == 0)
+                        return berth_error_setx(err, EIO, "write `%s`: short write", path);
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int berth_write_str_at(int dirfd, const char *path, const char *s, struct berth_error **err)
+{
+        return berth_write_file_at(dirfd, path, s, strlen(s), 0, err);
+}
+
+int berth_write_atomic_at(int dirfd, const char *name, const void *data, size_t len,
+                          struct berth_error **err)
+{
+        _cleanup_free_ char *tmp = xasprintf(".%s.tmp%d", name, (int)getpid());
+        int r = berth_write_file_at(dirfd, tmp, data, len, O_CREAT | O_TRUNC, err);
+        if (r < 0) {
+                unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                r = berth_error_set(err, errno, "rename `%s`", name);
+                unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        return 0;
+}
+
+int berth_read_file_at(int dirfd, const char *path, size_t max, char **ret_data, size_t *ret_len,
+                       struct berth_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_set(err, errno, "open `%s`", path);
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *buf = xmalloc(cap + 1);
+        for (;;) {
+                if (len == cap) {
+                        if (cap >= max)
+                                return berth_error_setx(err, EFBIG, "read `%s`: larger than %zu bytes",
+                                                        path, max);
+                        cap = cap * 2 > max ? max : cap * 2;
+                        buf = xrealloc(buf, cap + 1);
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return berth_error_set(err, errno, "read `%s`", path);
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret_data = TAKE_PTR(buf);
+        return 0;
+}
+
+int berth_mkdir_p(const char *path, mode_t mode, struct berth_error **err)
+{
+        if (mkdir(path, mode) == 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return berth_error_set(err, errno, "mkdir `%s`", path);
+        _cleanup_free_ char *copy = xstrdup(path);
+        for (char *p = copy + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(copy, mode) < 0 && errno != EEXIST)
+                        return berth_error_set(err, errno, "mkdir `%s`", copy);
+                *p = '/';
+        }
+        if (mkdir(copy, mode) < 0 && errno != EEXIST)
+                return berth_error_set(err, errno, "mkdir `%s`", copy);
+        return 0;
+}
+
+int berth_rm_rf_at(int parent, const char *name, struct berth_error **err)
+{
+        if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EISDIR && errno != EPERM)
+                return berth_error_set(err, errno, "unlink `%s`", name);
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_set(err, errno, "open `%s`", name);
+        _cleanup_dir_ DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return berth_error_set(err, errno, "opendir `%s`", name);
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                int r = berth_rm_rf_at(dirfd(d), de->d_name, err);
+                if (r < 0)
+                        return r;
+        }
+        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return berth_error_set(err, errno, "rmdir `%s`", name);
+        return 0;
+}

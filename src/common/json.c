@@ -1,0 +1,27 @@
+/* JSON helpers over jansson. */
+#include "common/common.h"
+
+json_t *berth_json_load_at(int dirfd, const char *path, struct berth_error **err)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        if (berth_read_file_at(dirfd, path, 64 << 20, &data, &len, err) < 0)
+                return NULL;
+        json_error_t jerr;
+        json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j) {
+                berth_error_setx(err, EINVAL, "%s: invalid JSON at line %d column %d: %s", path,
+                                 jerr.line, jerr.column, jerr.text);
+                return NULL;
+        }
+        return j;
+}
+
+char *berth_json_dump(const json_t *j, bool pretty)
+{
+        char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER : JSON_COMPACT |
+                                                                                 JSON_PRESERVE_ORDER);
+        if (!s)
+                abort();
+        return s;
+}

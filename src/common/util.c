@@ -1,0 +1,160 @@
+/* Allocation, cleanup destructors, string vectors, ids and time helpers. */
+#include "common/common.h"
+
+#include <time.h>
+
+void *xmalloc(size_t n)
+{
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                abort();
+        return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+                abort();
+        return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+        p = realloc(p, n ? n : 1);
+        if (!p)
+                abort();
+        return p;
+}
+
+char *xstrdup(const char *s)
+{
+        char *p = strdup(s);
+        if (!p)
+                abort();
+        return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+        char *p = strndup(s, n);
+        if (!p)
+                abort();
+        return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+        char *p = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&p, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                abort();
+        return p;
+}
+
+void berth_freep(void *p)
+{
+        free(*(void **)p);
+}
+
+void berth_closep(int *fd)
+{
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+
+void berth_fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+
+void berth_closedirp(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+
+void berth_json_decrefp(json_t **j)
+{
+        json_decref(*j);
+}
+
+size_t strv_length(char *const *v)
+{
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+void strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+void berth_strvp(char ***v)
+{
+        strv_free(*v);
+}
+
+void strv_push(char ***v, const char *s)
+{
+        size_t n = strv_length(*v);
+        *v = xrealloc(*v, (n + 2) * sizeof(char *));
+        (*v)[n] = xstrdup(s);
+        (*v)[n + 1] = NULL;
+}
+
+int berth_parse_u64(const char *s, uint64_t *ret)
+{
+        if (!s || !*s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        char *end = NULL;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int berth_id_validate(const char *id, struct berth_error **err)
+{
+        size_t n = id ? strlen(id) : 0;
+        if (n == 0)
+                return berth_error_setx(err, EINVAL, "invalid container id: empty");
+        if (n > 1024)
+                return berth_error_setx(err, EINVAL, "invalid container id: longer than 1024");
+        if (id[0] == '.' || id[0] == '-')
+                goto bad;
+        for (size_t i = 0; i < n; i++) {
+                char c = id[i];
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == '+';
+                if (!ok)
+                        goto bad;
+        }
+        return 0;
+bad:
+        return berth_error_setx(err, EINVAL, "invalid container id `%s`", id);
+}
+
+char *berth_time_rfc3339(const struct timespec *ts)
+{
+        struct tm tm;
+        gmtime_r(&ts->tv_sec, &tm);
+        char buf[64];
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+        return xasprintf("%s.%09ldZ", buf, ts->tv_nsec);
+}

@@ -1,0 +1,705 @@
+/* Creating a container: one clone3() with every new namespace (and CLONE_INTO_CGROUP where a
+ * cgroup2 hierarchy exists), the parent writing id maps and v1 cgroup membership while the child
+ * builds the rootfs, then exec. Parent and child talk over one SOCK_SEQPACKET pair: the child
+ * reports "ready" or an error; a successful exec closes its end (close-on-exec).
+ */
+#include "runtime/internal.h"
+
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+
+enum { MSG_GO = 1, MSG_READY, MSG_ERROR };
+
+struct sync_msg {
+        int type;
+        int code;
+        char text[4000];
+};
+
+struct join_ns {
+        int type;
+        int fd;
+};
+
+/* Everything the child needs; it lives in the parent's (copied) memory. */
+struct child_ctx {
+        const struct spec *spec;
+        const struct berth_create_opts *opts;
+        const struct cgroup *cg;
+        int sync_fd;
+        int fifo_fd; /* created-state gate; -1 for run */
+        struct join_ns joins[8];
+        size_t n_joins;
+        bool defer_cgroupns; /* unshare the cgroup ns after the v1 cgroups are joined */
+};
+
+static void send_msg(int fd, int type, int code, const char *text)
+{
+        struct sync_msg m = {.type = type, .code = code};
+        if (text)
+                snprintf(m.text, sizeof(m.text), "%s", text);
+        size_t len = offsetof(struct sync_msg, text) + strlen(m.text) + 1;
+        while (send(fd, &m, len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+                ;
+}
+
+/* 0 on EOF, else the message type; *m filled. */
+static int recv_msg(int fd, struct sync_msg *m)
+{
+        ssize_t n;
+        memset(m, 0, sizeof(*m));
+        do
+                n = recv(fd, m, sizeof(*m) - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+                return 0;
+        return m->type;
+}
+
+static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
+{
+        send_msg(c->sync_fd, MSG_ERROR, e ? e->code : EIO, e ? e->msg : "unknown error");
+        _exit(1);
+}
+
+static int wait_go(struct child_ctx *c, struct berth_error **err)
+{
+        struct sync_msg m;
+        if (recv_msg(c->sync_fd, &m) != MSG_GO)
+                return berth_error_setx(err, EPIPE, "runtime went away during create");
+        return 0;
+}
+
+static int set_time_offsets(const struct spec *s, struct berth_error **err)
+{
+        if (unshare(CLONE_NEWTIME) < 0)
+                return berth_error_set(err, errno, "unshare time namespace");
+        char buf[256];
+        int n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+                         (long long)s->time_offsets[0][0], (long long)s->time_offsets[0][1],
+                         (long long)s->time_offsets[1][0], (long long)s->time_offsets[1][1]);
+        if (s->has_time_offsets &&
+            berth_write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, (size_t)n, 0, err) < 0)
+                return berth_error_wrap(err, "time offsets");
+        _cleanup_close_ int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+                return berth_error_set(err, errno, "enter time namespace");
+        return 0;
+}
+
+static _noreturn_ void child_main(struct child_ctx *c)
+{
+        const struct spec *s = c->spec;
+        struct berth_error *err = NULL;
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        /* die with the runtime while we are still being set up */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+        bool userns = (spec_clone_flags(s) & CLONE_NEWUSER) != 0;
+        if (userns) {
+                /* files we create must map to an id inside: wait for the maps */
+                if (wait_go(c, &err) < 0)
+                        child_fail(c, err);
+                if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+                        berth_error_set(&err, errno, "become root in the user namespace");
+                        child_fail(c, err);
+                }
+        }
+        /* mount last: it changes what later paths mean */
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < c->n_joins; i++) {
+                        bool mnt = c->joins[i].type == CLONE_NEWNS;
+                        if (mnt != (pass == 1))
+                                continue;
+                        if (setns(c->joins[i].fd, c->joins[i].type) < 0) {
+                                berth_error_set(&err, errno, "join %s namespace",
+                                                spec_namespace_name(c->joins[i].type));
+                                child_fail(c, err);
+                        }
+                }
+        const struct spec_namespace *tns = spec_namespace(s, CLONE_NEWTIME);
+        if (tns && !tns->path && set_time_offsets(s, &err) < 0)
+                child_fail(c, err);
+        if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+                berth_error_set(&err, errno, "set hostname `%s`", s->hostname);
+                child_fail(c, err);
+        }
+        if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
+                berth_error_set(&err, errno, "set domainname `%s`", s->domainname);
+                child_fail(c, err);
+        }
+        if (!c->opts->no_new_keyring &&
+            syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS &&
+            errno != EPERM && errno != EACCES) {
+                berth_error_set(&err, errno, "join a new session keyring");
+                child_fail(c, err);
+        }
+        umask(0);
+        struct rootfs_ctx rc = {
+                .spec = s,
+                .cgroup = c->cg,
+                .userns = userns || spec_namespace(s, CLONE_NEWUSER),
+                .new_netns = (spec_clone_flags(s) & CLONE_NEWNET) != 0,
+                .new_cgroupns = (spec_clone_flags(s) & CLONE_NEWCGROUP) != 0,
+                .no_pivot = c->opts->no_pivot,
+        };
+        _cleanup_close_ int rootfd = -1;
+        if (spec_namespace(s, CLONE_NEWNS)) {
+                if (rootfs_setup(&rc, &rootfd, &err) < 0 || rootfs_pivot(&rc, rootfd, &err) < 0 ||
+                    rootfs_sysctl(s, &err) < 0 || rootfs_finalize(&rc, &err) < 0)
+                        child_fail(c, err);
+        } else {
+                /* no mount namespace: only chroot, like runc */
+                if (chroot(s->root_path) < 0 || chdir("/") < 0) {
+                        berth_error_set(&err, errno, "chroot `%s`", s->root_path);
+                        child_fail(c, err);
+                }
+                if (berth_mkdir_p(s->process.cwd, 0755, &err) < 0)
+                        child_fail(c, err);
+                if (rootfs_sysctl(s, &err) < 0)
+                        child_fail(c, err);
+        }
+        if (s->personality != SPEC_UNSET && personality((unsigned long)s->personality) < 0) {
+                berth_error_set(&err, errno, "personality");
+                child_fail(c, err);
+        }
+        if (!userns && wait_go(c, &err) < 0)
+                child_fail(c, err);
+        if (c->defer_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
+                berth_error_set(&err, errno, "unshare cgroup namespace");
+                child_fail(c, err);
+        }
+        if (process_setup(s, &err) < 0)
+                child_fail(c, err);
+        _cleanup_free_ char *exe = NULL;
+        if (process_find_exec(&s->process, &exe, &err) < 0)
+                child_fail(c, err);
+        /* nothing of the runtime's may reach the container (CVE-2024-21626) */
+        unsigned first = 3u + (unsigned)(c->opts->preserve_fds > 0 ? c->opts->preserve_fds : 0);
+        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                berth_error_set(&err, errno, "close_range");
+                child_fail(c, err);
+        }
+        /* from here on the container must outlive the runtime process */
+        prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        if (c->fifo_fd >= 0) {
+                send_msg(c->sync_fd, MSG_READY, 0, NULL);
+                char b;
+                ssize_t n;
+                do
+                        n = read(c->fifo_fd, &b, 1);
+                while (n < 0 && errno == EINTR);
+                if (n != 1)
+                        _exit(1);
+        }
+        execve(exe, s->process.args, s->process.env ? s->process.env : (char *[]){NULL});
+        berth_error_set(&err, errno, "exec: \"%s\"", s->process.args[0]);
+        if (c->fifo_fd >= 0) {
+                /* `start` has returned already: the container's stderr is all we have */
+                dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
+                _exit(127);
+        }
+        child_fail(c, err);
+}
+
+static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
+                        struct berth_error **err)
+{
+        char buf[4096];
+        size_t len = 0;
+        for (size_t i = 0; i < n; i++) {
+                int w = snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id,
+                                 m[i].host_id, m[i].size);
+                if (w < 0 || (size_t)w >= sizeof(buf) - len)
+                        return berth_error_setx(err, E2BIG, "%s: too many mappings", file);
+                len += (size_t)w;
+        }
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+        if (berth_write_file_at(AT_FDCWD, path, buf, len, 0, err) < 0)
+                return berth_error_wrap(err, "write %s", file);
+        return 0;
+}
+
+static int set_oom_score_adj(pid_t pid, int adj, struct berth_error **err)
+{
+        char path[64], val[16];
+        snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+        snprintf(val, sizeof(val), "%d", adj);
+        _cleanup_error_ struct berth_error *e = NULL;
+        if (berth_write_str_at(AT_FDCWD, path, val, &e) == 0)
+                return 0;
+        if (e->code == EACCES || e->code == EPERM) {
+                /* lowering it needs CAP_SYS_RESOURCE, which the runtime may not have */
+                berth_warn("oomScoreAdj %d refused (%s): kept the runtime's", adj, e->msg);
+                return 0;
+        }
+        return berth_error_setx(err, e->code, "%s", e->msg);
+}
+
+/* Open the namespaces the spec asks to join. The pid namespace is joined by the parent itself
+ * (setns on a pid ns only affects children), everything else by the child.
+ */
+static int open_joins(const struct spec *s, struct child_ctx *c, int *ret_pidns,
+                      struct berth_error **err)
+{
+        *ret_pidns = -1;
+        for (size_t i = 0; i < s->n_namespaces; i++) {
+                const struct spec_namespace *ns = &s->namespaces[i];
+                if (!ns->path)
+                        continue;
+                int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return berth_error_set(err, errno, "linux.namespaces: %s path `%s`",
+                                               spec_namespace_name(ns->type), ns->path);
+                if (ns->type == CLONE_NEWPID) {
+                        *ret_pidns = fd;
+                        continue;
+                }
+                if (ns->type == CLONE_NEWUSER || (spec_clone_flags(s) & CLONE_NEWUSER)) {
+                        close(fd);
+                        return berth_error_setx(err, ENOTSUP,
+                                                "linux.namespaces: joining a %s namespace by path "
+                                                "together with a user namespace is not supported",
+                                                spec_namespace_name(ns->type));
+                }
+                c->joins[c->n_joins++] = (struct join_ns){ns->type, fd};
+        }
+        return 0;
+}
+
+static void close_joins(struct child_ctx *c)
+{
+        for (size_t i = 0; i < c->n_joins; i++)
+                close(c->joins[i].fd);
+        c->n_joins = 0;
+}
+
+enum launch_mode { LAUNCH_CREATE, LAUNCH_RUN, LAUNCH_DETACH };
+
+/* What a launch leaves to its caller. */
+struct launched {
+        pid_t pid;
+        struct cgroup *cg;
+        struct spec *spec;
+        sigset_t old_mask;
+};
+
+static int load_spec(const struct berth_create_opts *o, struct spec **ret, struct berth_error **err)
+{
+        char bundle[PATH_MAX];
+        if (!realpath(o->bundle ? o->bundle : ".", bundle))
+                return berth_error_set(err, errno, "bundle `%s`", o->bundle ? o->bundle : ".");
+        _cleanup_close_ int bfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (bfd < 0)
+                return berth_error_set(err, errno, "bundle `%s`", bundle);
+        _cleanup_json_ json_t *doc = berth_json_load_at(bfd, "config.json", err);
+        if (!doc)
+                return berth_error_wrap(err, "bundle `%s`", bundle);
+        if (spec_parse(doc, bundle, ret, err) < 0)
+                return -EINVAL;
+        struct stat st;
+        if (stat((*ret)->root_path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                int e = errno ? errno : ENOTDIR;
+                berth_error_set(err, S_ISDIR(st.st_mode) ? e : ENOTDIR, "rootfs `%s`",
+                                (*ret)->root_path);
+                spec_free(TAKE_PTR(*ret));
+                return -e;
+        }
+        return 0;
+}
+
+int berth_spec_check(const char *bundle, struct berth_error **err)
+{
+        struct berth_create_opts o = {.bundle = bundle};
+        _cleanup_(spec_freep) struct spec *s = NULL;
+        return load_spec(&o, &s, err);
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct berth_error **err)
+{
+        char abs[PATH_MAX];
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : dir;
+        if (slash)
+                *slash = '\0';
+        if (!realpath(slash ? (*dir ? dir : "/") : ".", abs))
+                return berth_error_set(err, errno, "pid file `%s`", path);
+        _cleanup_close_ int dfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "pid file `%s`", path);
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        return berth_write_atomic_at(dfd, base, buf, (size_t)n, err);
+}
+
+static int launch(const struct berth_runtime *rt, const struct berth_create_opts *o,
+                  enum launch_mode mode, struct launched *ret, struct berth_error **err)
+{
+        if (berth_id_validate(o->id, err) < 0)
+                return -EINVAL;
+        _cleanup_(spec_freep) struct spec *s = NULL;
+        if (load_spec(o, &s, err) < 0)
+                return -EINVAL;
+        if (s->process.terminal && !o->console_socket)
+                return berth_error_setx(err, ENOTSUP,
+                                        "process.terminal is true: a --console-socket is required");
+        if (o->console_socket)
+                return berth_error_setx(err, ENOTSUP, "--console-socket is not supported yet");
+        int clone_flags = spec_clone_flags(s) & ~CLONE_NEWTIME;
+        enum cgroup_mode cgmode;
+        if (cgroup_detect_mode(&cgmode, err) < 0)
+                return -EIO;
+
+        _cleanup_close_ int dirfd = -1;
+        if (state_dir_create(rt, o->id, &dirfd, err) < 0)
+                return -EEXIST;
+        struct child_ctx c = {.spec = s, .opts = o, .sync_fd = -1, .fifo_fd = -1};
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        _cleanup_close_ int pidns = -1, fifo = -1;
+        _cleanup_free_ char *cgpath = NULL;
+        int fds[2] = {-1, -1};
+        pid_t pid = -1;
+        int r;
+        if ((r = open_joins(s, &c, &pidns, err)) < 0)
+                goto fail;
+        cgpath = cgroup_path_for(s->cgroups_path, o->id, err);
+        if (!cgpath) {
+                r = -EINVAL;
+                goto fail;
+        }
+        if ((r = cgroup_create(cgpath, s->has_resources ? &s->resources : NULL, &cg, err)) < 0)
+                goto fail;
+        c.cg = cg;
+        if (mode == LAUNCH_CREATE) {
+                if (mkfifoat(dirfd, STATE_FIFO, 0600) < 0) {
+                        r = berth_error_set(err, errno, "create exec fifo");
+                        goto fail;
+                }
+                /* O_RDWR never blocks on a fifo; the child reads one byte from `start` */
+                fifo = openat(dirfd, STATE_FIFO, O_RDWR | O_CLOEXEC);
+                if (fifo < 0) {
+                        r = berth_error_set(err, errno, "open exec fifo");
+                        goto fail;
+                }
+                c.fifo_fd = fifo;
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
+                r = berth_error_set(err, errno, "socketpair");
+                goto fail;
+        }
+        c.sync_fd = fds[1];
+        if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
+                r = berth_error_set(err, errno, "join pid namespace");
+                goto fail;
+        }
+        /* cgroup namespaces take the cgroup at unshare time as their root: on v1 the child is
+         * moved into its cgroups only after clone, so it unshares later */
+        if ((clone_flags & CLONE_NEWCGROUP) && cgmode != CGROUP_MODE_V2) {
+                clone_flags &= ~CLONE_NEWCGROUP;
+                c.defer_cgroupns = true;
+        }
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, &ret->old_mask);
+        struct clone_args ca = {
+                .flags = (uint64_t)clone_flags,
+                .exit_signal = SIGCHLD,
+        };
+        if (cg->unified_fd >= 0) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t)cg->unified_fd;
+        }
+        pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid == 0) {
+                close(fds[0]);
+                child_main(&c);
+        }
+        if (pid < 0) {
+                r = berth_error_set(err, errno, "clone3");
+                sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
+                goto fail;
+        }
+        close(TAKE_FD(fds[1]));
+        close_joins(&c);
+        if (clone_flags & CLONE_NEWUSER) {
+                /* gid map first is not needed as root; uid then gid like runc */
+                if ((r = write_id_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err)) < 0 ||
+                    (r = write_id_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err)) < 0)
+                        goto fail_child;
+        }
+        if ((r = cgroup_enter(cg, pid, cg->unified_fd < 0, err)) < 0)
+                goto fail_child;
+        if (s->process.has_oom_score_adj &&
+            (r = set_oom_score_adj(pid, s->process.oom_score_adj, err)) < 0)
+                goto fail_child;
+        send_msg(fds[0], MSG_GO, 0, NULL);
+        struct sync_msg m;
+        int type = recv_msg(fds[0], &m);
+        if (type == MSG_ERROR) {
+                r = berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
+                goto fail_child;
+        }
+        if (mode == LAUNCH_CREATE && type != MSG_READY) {
+                r = berth_error_setx(err, EIO, "container init exited before it was ready");
+                goto fail_child;
+        }
+        close(TAKE_FD(fds[0]));
+
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        _cleanup_free_ char *created = berth_time_rfc3339(&now);
+        struct state st = {
+                .id = (char *)o->id,
+                .pid = pid,
+                .start_time = proc_start_time(pid),
+                .bundle = s->bundle,
+                .rootfs = s->root_path,
+                .created = created,
+                .annotations = s->annotations,
+                .has_cgroup = true,
+                .cg_mode = cg->mode,
+                .cg_path = cg->path,
+                .cg_v1_mask = cg->v1_mask,
+        };
+        if ((r = state_save(dirfd, &st, err)) < 0)
+                goto fail_child;
+        if (o->pid_file && (r = write_pid_file(o->pid_file, pid, err)) < 0)
+                goto fail_child;
+        if (mode != LAUNCH_RUN)
+                sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
+        ret->pid = pid;
+        ret->cg = TAKE_PTR(cg);
+        ret->spec = TAKE_PTR(s);
+        return 0;
+
+fail_child:
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
+fail:
+        if (fds[0] >= 0)
+                close(fds[0]);
+        if (fds[1] >= 0)
+                close(fds[1]);
+        close_joins(&c);
+        if (cg)
+                cgroup_destroy(cg, NULL);
+        state_remove(rt, o->id, NULL);
+        return r;
+}
+
+int berth_container_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
+                           struct berth_error **err)
+{
+        struct launched l = {0};
+        int r = launch(rt, o, LAUNCH_CREATE, &l, err);
+        if (r < 0)
+                return r;
+        cgroup_free(l.cg);
+        spec_free(l.spec);
+        return 0;
+}
+
+int berth_container_start(const struct berth_runtime *rt, const char *id,
+                          struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_close_ int dirfd = -1;
+        if (state_load(rt, id, &st, &dirfd, err) < 0)
+                return -ENOENT;
+        const char *status = state_status(st, dirfd);
+        if (strcmp(status, "created"))
+                return berth_error_setx(err, EINVAL, "cannot start a container that is %s",
+                                        status);
+        _cleanup_close_ int fd = openat(dirfd, STATE_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_set(err, errno, "container `%s`: open exec fifo", id);
+        if (write(fd, "0", 1) != 1)
+                return berth_error_set(err, errno, "container `%s`: start", id);
+        unlinkat(dirfd, STATE_FIFO, 0);
+        return 0;
+}
+
+static int exit_code(int status)
+{
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 255;
+}
+
+/* Remove what a container left on the host: remaining processes, cgroups, state. */
+static int cleanup(const struct berth_runtime *rt, const char *id, struct cgroup *cg,
+                   struct berth_error **err)
+{
+        int r = 0;
+        if (cg) {
+                cgroup_kill_all(cg, SIGKILL, NULL);
+                r = cgroup_destroy(cg, err);
+        }
+        int r2 = state_remove(rt, id, r < 0 ? NULL : err);
+        return r < 0 ? r : r2;
+}
+
+int berth_container_run(const struct berth_runtime *rt, const struct berth_create_opts *o,
+                        bool detach, int *ret_status, struct berth_error **err)
+{
+        struct launched l = {0};
+        int r = launch(rt, o, detach ? LAUNCH_DETACH : LAUNCH_RUN, &l, err);
+        if (r < 0)
+                return r;
+        _cleanup_(cgroup_freep) struct cgroup *cg = l.cg;
+        _cleanup_(spec_freep) struct spec *s = l.spec;
+        if (detach) {
+                *ret_status = 0;
+                return 0;
+        }
+        /* All signals are blocked since before clone: forward each to the container's init
+         * until it is reaped. A SIGCHLD that came early is still pending here.
+         */
+        sigset_t all;
+        sigfillset(&all);
+        int status = 0;
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&all, &si);
+                if (sig < 0)
+                        continue;
+                if (sig == SIGCHLD) {
+                        pid_t w = waitpid(l.pid, &status, WNOHANG);
+                        if (w == l.pid)
+                                break;
+                        continue;
+                }
+                kill(l.pid, sig);
+        }
+        sigprocmask(SIG_SETMASK, &l.old_mask, NULL);
+        *ret_status = exit_code(status);
+        return cleanup(rt, o->id, cg, err);
+}
+
+int berth_container_state(const struct berth_runtime *rt, const char *id, json_t **ret_state,
+                          struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_close_ int dirfd = -1;
+        if (state_load(rt, id, &st, &dirfd, err) < 0)
+                return -ENOENT;
+        *ret_state = state_to_json(st, state_status(st, dirfd));
+        return 0;
+}
+
+int berth_container_kill(const struct berth_runtime *rt, const char *id, int sig, bool all,
+                         struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_close_ int dirfd = -1;
+        if (state_load(rt, id, &st, &dirfd, err) < 0)
+                return -ENOENT;
+        const char *status = state_status(st, dirfd);
+        if (!strcmp(status, "stopped") && !all)
+                return berth_error_setx(err, ESRCH, "container `%s` is not running", id);
+        if (all && st->has_cgroup) {
+                _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+                if (cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err) < 0)
+                        return -EIO;
+                return cgroup_kill_all(cg, sig, err);
+        }
+        if (kill(st->pid, sig) < 0)
+                return berth_error_set(err, errno, "kill container `%s`", id);
+        return 0;
+}
+
+/* Wait until a process that is not our child has exited (pidfd polls readable). */
+static void wait_gone(pid_t pid, uint64_t start_time)
+{
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pfd >= 0) {
+                if (proc_start_time(pid) == start_time) {
+                        struct pollfd p = {.fd = pfd, .events = POLLIN};
+                        poll(&p, 1, 10000);
+                }
+                close(pfd);
+                return;
+        }
+        for (int i = 0; i < 1000 && proc_start_time(pid) == start_time; i++)
+                usleep(10000);
+}
+
+int berth_container_delete(const struct berth_runtime *rt, const char *id, bool force,
+                           struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_close_ int dirfd = -1;
+        if (state_load(rt, id, &st, &dirfd, err) < 0)
+                return -ENOENT;
+        const char *status = state_status(st, dirfd);
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        if (st->has_cgroup && cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err) < 0)
+                return -EIO;
+        if (strcmp(status, "stopped")) {
+                if (!force && strcmp(status, "created"))
+                        return berth_error_setx(err, EBUSY,
+                                                "cannot delete container `%s` that is not stopped: %s",
+                                                id, status);
+                if (cg && !strcmp(status, "paused"))
+                        cgroup_freeze(cg, false, NULL);
+                if (cg)
+                        cgroup_kill_all(cg, SIGKILL, NULL);
+                kill(st->pid, SIGKILL);
+                wait_gone(st->pid, st->start_time);
+        }
+        return cleanup(rt, id, cg, err);
+}
+
+int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,
+                         struct berth_error **err)
+{
+        const char *root = rt && rt->root ? rt->root : BERTH_RUNTIME_DEFAULT_ROOT;
+        json_t *list = json_array();
+        _cleanup_dir_ DIR *d = opendir(root);
+        if (!d) {
+                if (errno == ENOENT) {
+                        *ret_list = list;
+                        return 0;
+                }
+                json_decref(list);
+                return berth_error_set(err, errno, "open state root `%s`", root);
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || berth_id_validate(de->d_name, NULL) < 0)
+                        continue;
+                _cleanup_(state_freep) struct state *st = NULL;
+                _cleanup_close_ int dirfd = -1;
+                /* a dir without state.json is a create in progress (or one that crashed) */
+                if (state_load(rt, de->d_name, &st, &dirfd, NULL) < 0)
+                        continue;
+                json_array_append_new(list, state_to_json(st, state_status(st, dirfd)));
+        }
+        *ret_list = list;
+        return 0;
+}

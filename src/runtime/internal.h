@@ -1,0 +1,416 @@
+/* Private declarations shared by the files of src/runtime. Not installed, not used outside. */
+#ifndef BERTH_RUNTIME_INTERNAL_H
+#define BERTH_RUNTIME_INTERNAL_H
+
+#include "common/common.h"
+#include "runtime/runtime.h"
+
+#include <sys/resource.h>
+
+/* "not set in the spec" for signed integer fields */
+#define SPEC_UNSET INT64_MIN
+
+/* ---------------------------------------------------------------- parsed config.json */
+
+struct spec_mount {
+        char *destination;
+        char *type;        /* may be NULL for bind mounts */
+        char *source;      /* may be NULL */
+        unsigned long flags;       /* MS_* to set */
+        unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (|MS_REC) or 0 */
+        char *data;                /* filesystem options not understood as flags, comma-joined */
+        bool bind;                 /* bind or rbind */
+        bool recursive;            /* rbind */
+        bool rro;                  /* recursive read-only (rro) */
+};
+
+struct spec_namespace {
+        int type;   /* CLONE_NEW* */
+        char *path; /* join this namespace instead of creating one; NULL = create */
+};
+
+struct spec_idmap {
+        uint32_t container_id;
+        uint32_t host_id;
+        uint32_t size;
+};
+
+struct spec_rlimit {
+        int resource;
+        uint64_t soft;
+        uint64_t hard;
+};
+
+struct spec_device {
+        char type; /* 'c', 'b', 'u', 'p' */
+        char *path;
+        int64_t major;
+        int64_t minor;
+        uint32_t mode; /* permission bits; 0666 when unset */
+        uid_t uid;
+        gid_t gid;
+};
+
+/* A device cgroup rule; major/minor -1 mean "any". type 'a' means all. */
+struct spec_device_rule {
+        bool allow;
+        char type;
+        int64_t major;
+        int64_t minor;
+        char access[4]; /* subset of "rwm" */
+};
+
+struct spec_throttle {
+        int64_t major;
+        int64_t minor;
+        uint64_t rate;
+};
+
+struct spec_weight_device {
+        int64_t major;
+        int64_t minor;
+        int64_t weight;      /* SPEC_UNSET if absent */
+        int64_t leaf_weight; /* SPEC_UNSET if absent */
+};
+
+struct spec_hugepage {
+        char *pagesize; /* "2MB", "1GB" */
+        uint64_t limit;
+};
+
+struct spec_kv {
+        char *key;
+        char *value;
+};
+
+/* linux.resources; every int64 field is SPEC_UNSET when absent. */
+struct spec_resources {
+        /* memory */
+        int64_t mem_limit;
+        int64_t mem_reservation;
+        int64_t mem_swap;
+        int64_t mem_swappiness;
+        bool mem_disable_oom_killer;
+        /* cpu */
+        int64_t cpu_shares;
+        int64_t cpu_quota;
+        int64_t cpu_period;
+        int64_t cpu_rt_runtime;
+        int64_t cpu_rt_period;
+        int64_t cpu_idle;
+        char *cpu_cpus;
+        char *cpu_mems;
+        /* pids */
+        int64_t pids_limit;
+        /* blkio */
+        int64_t blkio_weight;
+        int64_t blkio_leaf_weight;
+        struct spec_weight_device *blkio_weight_devices;
+        size_t n_blkio_weight_devices;
+        struct spec_throttle *throttle[4]; /* read bps, write bps, read iops, write iops */
+        size_t n_throttle[4];
+        /* hugetlb */
+        struct spec_hugepage *hugepages;
+        size_t n_hugepages;
+        /* devices */
+        struct spec_device_rule *device_rules;
+        size_t n_device_rules;
+        /* cgroup v2 raw files (linux.resources.unified) */
+        struct spec_kv *unified;
+        size_t n_unified;
+};
+
+enum spec_throttle_kind {
+        THROTTLE_READ_BPS,
+        THROTTLE_WRITE_BPS,
+        THROTTLE_READ_IOPS,
+        THROTTLE_WRITE_IOPS,
+};
+
+struct spec_hook {
+        char *path;
+        char **args;
+        char **env;
+        int timeout; /* seconds, 0 = none */
+};
+
+enum spec_hook_kind {
+        HOOK_PRESTART,
+        HOOK_CREATE_RUNTIME,
+        HOOK_CREATE_CONTAINER,
+        HOOK_START_CONTAINER,
+        HOOK_POSTSTART,
+        HOOK_POSTSTOP,
+        HOOK_KINDS,
+};
+
+struct spec_process {
+        bool terminal;
+        unsigned console_height;
+        unsigned console_width;
+        uid_t uid;
+        gid_t gid;
+        int64_t umask; /* SPEC_UNSET: leave 0022 */
+        gid_t *additional_gids;
+        size_t n_additional_gids;
+        char **args;
+        char **env;
+        char *cwd;
+        bool has_caps;       /* process.capabilities present */
+        uint64_t caps[5];    /* bounding, effective, inheritable, permitted, ambient */
+        struct spec_rlimit *rlimits;
+        size_t n_rlimits;
+        bool no_new_privileges;
+        bool has_oom_score_adj;
+        int oom_score_adj;
+};
+
+enum { CAPSET_BOUNDING, CAPSET_EFFECTIVE, CAPSET_INHERITABLE, CAPSET_PERMITTED, CAPSET_AMBIENT };
+
+struct spec {
+        char *oci_version;
+        char *bundle;      /* absolute bundle path */
+        char *root_path;   /* absolute rootfs path */
+        bool root_readonly;
+        char *hostname;    /* NULL when absent */
+        char *domainname;  /* NULL when absent */
+        struct spec_process process;
+        struct spec_mount *mounts;
+        size_t n_mounts;
+        struct spec_namespace *namespaces;
+        size_t n_namespaces;
+        struct spec_idmap *uid_mappings;
+        size_t n_uid_mappings;
+        struct spec_idmap *gid_mappings;
+        size_t n_gid_mappings;
+        struct spec_kv *sysctl;
+        size_t n_sysctl;
+        bool has_resources;
+        struct spec_resources resources;
+        char *cgroups_path; /* NULL when absent */
+        unsigned long rootfs_propagation; /* 0 = default (MS_PRIVATE|MS_REC after pivot: rslave) */
+        char **masked_paths;
+        char **readonly_paths;
+        struct spec_device *devices;
+        size_t n_devices;
+        bool has_time_offsets;
+        int64_t time_offsets[2][2]; /* [monotonic, boottime][secs, nanosecs] */
+        json_t *seccomp;       /* linux.seccomp, kept raw for the seccomp module */
+        int64_t personality;   /* SPEC_UNSET or PER_LINUX / PER_LINUX32 */
+        struct spec_hook *hooks[HOOK_KINDS];
+        size_t n_hooks[HOOK_KINDS];
+        json_t *annotations; /* object, never NULL */
+};
+
+/* Parse a config.json document. bundle is the absolute bundle directory (relative root.path is
+ * resolved against it). Errors name the field: "config.json: process.args: expected array of
+ * strings".
+ */
+int spec_parse(json_t *doc, const char *bundle, struct spec **ret, struct berth_error **err);
+void spec_free(struct spec *s);
+static inline void spec_freep(struct spec **s)
+{
+        spec_free(*s);
+}
+/* The CLONE_NEW* flags of namespaces to create (those without a path). */
+int spec_clone_flags(const struct spec *s);
+/* The namespace entry of the given CLONE_NEW* type, or NULL. */
+const struct spec_namespace *spec_namespace(const struct spec *s, int type);
+/* Parse "SIGTERM", "TERM", "15" → signal number; -EINVAL when unknown. */
+int spec_parse_signal(const char *s);
+/* Map a capability name "CAP_SYS_ADMIN" (or "SYS_ADMIN") to its number, -EINVAL when unknown. */
+int spec_cap_from_name(const char *name);
+/* "CAP_SYS_ADMIN" for a number, NULL when unknown; spec_cap_last() is the highest known. */
+const char *spec_cap_name(int cap);
+int spec_cap_last(void);
+/* "pid", "network", … for a CLONE_NEW* flag. */
+const char *spec_namespace_name(int type);
+
+/* ---------------------------------------------------------------- cgroups */
+
+enum cgroup_mode {
+        CGROUP_MODE_V1,     /* only v1 hierarchies under /sys/fs/cgroup/<controller> */
+        CGROUP_MODE_V2,     /* cgroup2 mounted at /sys/fs/cgroup */
+        CGROUP_MODE_HYBRID, /* v1 controllers + a cgroup2 at /sys/fs/cgroup/unified */
+};
+
+/* v1 controllers berth knows; a bit each in struct cgroup.v1_mask */
+enum cgroup_v1_controller {
+        CG1_CPU,
+        CG1_CPUACCT,
+        CG1_CPUSET,
+        CG1_MEMORY,
+        CG1_DEVICES,
+        CG1_FREEZER,
+        CG1_BLKIO,
+        CG1_PIDS,
+        CG1_HUGETLB,
+        CG1_NET_CLS,
+        CG1_NET_PRIO,
+        CG1_PERF_EVENT,
+        CG1_RDMA,
+        CG1_MISC,
+        CG1_COUNT,
+};
+
+/* A container's cgroup. Created by cgroup_create() or reloaded from state by cgroup_load(). */
+struct cgroup {
+        enum cgroup_mode mode;
+        char *path;        /* relative to each hierarchy's root, no leading '/': "berth/<id>" */
+        int unified_fd;    /* O_PATH|O_DIRECTORY fd of the cgroup2 dir (v2 or hybrid), else -1 */
+        uint32_t v1_mask;  /* v1 controllers in which the cgroup dir exists */
+};
+
+/* Detect the host's cgroup layout once (cached). */
+int cgroup_detect_mode(enum cgroup_mode *ret_mode, struct berth_error **err);
+
+/* Turn the spec's cgroupsPath (may be NULL) into a relative path: NULL → "berth/<id>",
+ * "/a/b" → "a/b", a relative "a/b" → "berth/a/b", systemd "slice:prefix:name" →
+ * "slice/prefix-name.scope". Rejects ".." components. Returns malloc'd string or NULL+err.
+ */
+char *cgroup_path_for(const char *cgroups_path, const char *id, struct berth_error **err);
+
+/* Create the cgroup dirs (parents too) and apply resources (may be NULL). In v2/hybrid the
+ * unified dir is opened into unified_fd so the caller can clone3(CLONE_INTO_CGROUP). On v1 and
+ * hybrid, dirs are created in the v1 hierarchies needed by the resources that are set (in pure v1:
+ * in every mounted hierarchy, since one of them must track the processes). A dir that already
+ * exists is an error (EEXIST) so berth never adopts a cgroup it did not create. On failure every
+ * dir made is removed again.
+ */
+int cgroup_create(const char *path, const struct spec_resources *res, struct cgroup **ret,
+                  struct berth_error **err);
+
+/* Add pid to the cgroup in every hierarchy where it is not already (v1 dirs; the unified dir too
+ * when into_unified is true, i.e. when CLONE_INTO_CGROUP was not used).
+ */
+int cgroup_enter(struct cgroup *cg, pid_t pid, bool into_unified, struct berth_error **err);
+
+/* Apply (or re-apply, for `update`) resources to an existing cgroup. */
+int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct berth_error **err);
+
+/* Rebuild a struct cgroup from a saved mode/path/mask (state.json). */
+int cgroup_load(enum cgroup_mode mode, const char *path, uint32_t v1_mask, struct cgroup **ret,
+                struct berth_error **err);
+
+/* Send sig to every process in the cgroup (cgroup.kill for SIGKILL on v2/hybrid). */
+int cgroup_kill_all(struct cgroup *cg, int sig, struct berth_error **err);
+
+/* List the pids in the cgroup (tracking hierarchy: unified on v2/hybrid, else pids/freezer/...). */
+int cgroup_pids(struct cgroup *cg, pid_t **ret_pids, size_t *ret_n, struct berth_error **err);
+
+/* Freeze (true) or thaw the cgroup; waits until the state is reached. */
+int cgroup_freeze(struct cgroup *cg, bool frozen, struct berth_error **err);
+
+/* Is the cgroup frozen now? */
+bool cgroup_is_frozen(struct cgroup *cg);
+
+/* Remove the cgroup dirs (children first). Processes must be gone; EBUSY is retried briefly. */
+int cgroup_destroy(struct cgroup *cg, struct berth_error **err);
+
+void cgroup_free(struct cgroup *cg);
+static inline void cgroup_freep(struct cgroup **cg)
+{
+        cgroup_free(*cg);
+}
+
+/* Translations (exposed for unit tests). */
+uint64_t cgroup_shares_to_weight(uint64_t shares);
+uint64_t cgroup_blkio_weight_to_io_weight(uint64_t weight);
+/* cpu.max value for quota/period; writes "max 100000" for quota < 0. buf ≥ 64 bytes. */
+void cgroup_cpu_max(int64_t quota, int64_t period, char *buf, size_t len);
+/* Name of a v1 controller ("memory"); NULL for out of range. */
+const char *cgroup_v1_name(enum cgroup_v1_controller c);
+
+/* v2 device control: build and attach an eBPF BPF_PROG_TYPE_CGROUP_DEVICE program implementing
+ * rules (in order, last match wins like the v1 list semantics runc uses) to the cgroup fd
+ * (O_DIRECTORY). Replaces a previous berth program on that cgroup.
+ */
+int cgroup_bpf_devices(int cgroup_fd, const struct spec_device_rule *rules, size_t n,
+                       struct berth_error **err);
+
+/* The default rules every container gets after the spec's own (null, zero, full, random, urandom,
+ * tty, ptmx, every pts, console), like runc.
+ */
+extern const struct spec_device_rule cgroup_default_allow[];
+extern const size_t cgroup_n_default_allow;
+
+/* ---------------------------------------------------------------- state on disk */
+
+/* <root>/<id>/state.json, plus exec.fifo while the container is created but not started. */
+struct state {
+        char *id;
+        pid_t pid;
+        uint64_t start_time; /* field 22 of /proc/<pid>/stat: guards against pid reuse */
+        char *bundle;
+        char *rootfs;
+        char *created; /* RFC 3339 */
+        json_t *annotations;
+        bool has_cgroup;
+        enum cgroup_mode cg_mode;
+        char *cg_path;
+        uint32_t cg_v1_mask;
+};
+
+#define STATE_FIFO "exec.fifo"
+
+/* Create <root>/<id> (mode 0700); an existing one is EEXIST "container `id` already exists". */
+int state_dir_create(const struct berth_runtime *rt, const char *id, int *ret_dirfd,
+                     struct berth_error **err);
+/* Write state.json atomically into the state dir. */
+int state_save(int dirfd, const struct state *st, struct berth_error **err);
+/* Load <root>/<id>/state.json; ENOENT "container `id` does not exist". */
+int state_load(const struct berth_runtime *rt, const char *id, struct state **ret_state,
+               int *ret_dirfd, struct berth_error **err);
+/* "created", "running", "paused" or "stopped", from the process, the fifo and the cgroup. */
+const char *state_status(const struct state *st, int dirfd);
+/* Remove <root>/<id> and everything in it. */
+int state_remove(const struct berth_runtime *rt, const char *id, struct berth_error **err);
+/* The OCI state document for st. */
+json_t *state_to_json(const struct state *st, const char *status);
+void state_free(struct state *st);
+static inline void state_freep(struct state **st)
+{
+        state_free(*st);
+}
+/* Start time of pid (clock ticks since boot), 0 when the process does not exist. */
+uint64_t proc_start_time(pid_t pid);
+
+/* ---------------------------------------------------------------- rootfs (container side) */
+
+/* What the rootfs code needs to know beyond the spec. */
+struct rootfs_ctx {
+        const struct spec *spec;
+        const struct cgroup *cgroup; /* may be NULL */
+        bool userns;                 /* running in a new user namespace: no mknod */
+        bool new_netns;              /* sysfs can be mounted fresh */
+        bool new_cgroupns;
+        bool no_pivot;
+};
+
+/* In the container's new mount namespace, before pivot_root: make the host mounts slave, bind the
+ * rootfs, perform mounts[] (targets resolved inside the rootfs with openat2 RESOLVE_IN_ROOT and
+ * mounted through their fd), create /dev nodes and links. Returns the rootfs fd in *ret_rootfd.
+ */
+int rootfs_setup(const struct rootfs_ctx *c, int *ret_rootfd, struct berth_error **err);
+
+/* pivot_root into rootfd (or MS_MOVE + chroot when no_pivot) and detach the old root. */
+int rootfs_pivot(const struct rootfs_ctx *c, int rootfd, struct berth_error **err);
+
+/* Write linux.sysctl through the container's procfs (checked to be procfs, no symlinks). */
+int rootfs_sysctl(const struct spec *s, struct berth_error **err);
+
+/* After pivot: maskedPaths, readonlyPaths, then root.readonly. */
+int rootfs_finalize(const struct rootfs_ctx *c, struct berth_error **err);
+
+/* ---------------------------------------------------------------- process (container side) */
+
+/* Find the executable for args[0] inside the (already pivoted) root, using PATH from env:
+ * errors read like runc's: `exec: "/nope": no such file or directory`. */
+int process_find_exec(const struct spec_process *p, char **ret_path, struct berth_error **err);
+
+/* rlimits (clamped to the current hard limit with a warning when raising it is refused),
+ * oom_score_adj, umask, cwd (inside the root), groups/gid/uid, capabilities, no_new_privs.
+ */
+int process_setup(const struct spec *s, struct berth_error **err);
+
+#endif

@@ -1,0 +1,637 @@
+/* The container's filesystem view, built inside its new mount namespace: rootfs bind, mounts[],
+ * /dev, pivot_root, masked and read-only paths.
+ *
+ * Every target below the rootfs is resolved once with openat2(RESOLVE_IN_ROOT) into an O_PATH fd
+ * and mounted through /proc/self/fd/N, so a symlink swapped in by the container image (or by
+ * another container sharing a volume) cannot redirect a mount to the host (CVE-2021-30465).
+ */
+#include "runtime/internal.h"
+
+#include <linux/magic.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+
+static int openat2_fd(int dirfd, const char *path, int flags, uint64_t resolve)
+{
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
+        if (flags & O_CREAT)
+                how.mode = 0644;
+        return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+        while (*path == '/')
+                path++;
+        return openat2_fd(rootfd, *path ? path : ".", flags,
+                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+/* "/proc/self/fd/N" for mount(2) to follow to the very inode we resolved. */
+struct fdpath {
+        char p[32];
+};
+
+static struct fdpath fdpath(int fd)
+{
+        struct fdpath f;
+        snprintf(f.p, sizeof(f.p), "/proc/self/fd/%d", fd);
+        return f;
+}
+
+/* Create every missing directory of path inside the root; return an O_PATH fd of the last. */
+static int mkdir_in_root(int rootfd, const char *path, struct berth_error **err)
+{
+        int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+        if (fd >= 0 || errno != ENOENT) {
+                if (fd < 0)
+                        return berth_error_set(err, errno, "open `%s` in rootfs", path);
+                return fd;
+        }
+        _cleanup_free_ char *copy = xstrdup(path);
+        _cleanup_close_ int cur = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+        if (cur < 0)
+                return berth_error_set(err, errno, "open rootfs");
+        char *save = NULL;
+        size_t done = 0;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                /* prefix of path up to and including this component */
+                done = (size_t)(c - copy) + strlen(c);
+                _cleanup_free_ char *prefix = xstrndup(path, done);
+                int next = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
+                if (next < 0 && errno == ENOENT) {
+                        if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
+                                return berth_error_set(err, errno, "mkdir `%s` in rootfs", prefix);
+                        next = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
+                }
+                if (next < 0)
+                        return berth_error_set(err, errno, "open `%s` in rootfs", prefix);
+                close(cur);
+                cur = next;
+        }
+        return TAKE_FD(cur);
+}
+
+/* Open (creating when missing) a mount target: a directory, or an empty file when file=true. */
+static int open_target(int rootfd, const char *path, bool file, struct berth_error **err)
+{
+        int fd = open_in_root(rootfd, path, O_PATH);
+        if (fd >= 0)
+                return fd;
+        if (errno != ENOENT)
+                return berth_error_set(err, errno, "open mount target `%s` in rootfs", path);
+        if (!file)
+                return mkdir_in_root(rootfd, path, err);
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : dir;
+        if (slash)
+                *slash = '\0';
+        _cleanup_close_ int dfd = mkdir_in_root(rootfd, slash && *dir ? dir : "/", err);
+        if (dfd < 0)
+                return dfd;
+        _cleanup_close_ int wfd = -1;
+        {
+                /* the parent fd is O_PATH: reopen it as a real directory to create in it */
+                struct fdpath dp = fdpath(dfd);
+                _cleanup_close_ int real = open(dp.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (real < 0)
+                        return berth_error_set(err, errno, "open `%s` in rootfs", dir);
+                wfd = openat(real, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (wfd < 0 && errno != EEXIST)
+                        return berth_error_set(err, errno, "create mount target `%s`", path);
+        }
+        fd = open_in_root(rootfd, path, O_PATH);
+        if (fd < 0)
+                return berth_error_set(err, errno, "open mount target `%s` in rootfs", path);
+        return fd;
+}
+
+static unsigned long statfs_mount_flags(int fd)
+{
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) < 0)
+                return 0;
+        unsigned long f = 0;
+        if (sv.f_flag & ST_NOSUID)
+                f |= MS_NOSUID;
+        if (sv.f_flag & ST_NODEV)
+                f |= MS_NODEV;
+        if (sv.f_flag & ST_NOEXEC)
+                f |= MS_NOEXEC;
+        if (sv.f_flag & ST_NOATIME)
+                f |= MS_NOATIME;
+        if (sv.f_flag & ST_NODIRATIME)
+                f |= MS_NODIRATIME;
+        if (sv.f_flag & ST_RELATIME)
+                f |= MS_RELATIME;
+        if (sv.f_flag & ST_RDONLY)
+                f |= MS_RDONLY;
+        return f;
+}
+
+/* Remount a bind mount with flags; in a user namespace the kernel refuses to drop locked flags
+ * (nosuid, nodev, noexec, atime) inherited from the source, so retry keeping them.
+ */
+static int remount_bind(const char *target, int fd, unsigned long flags, struct berth_error **err)
+{
+        unsigned long base = MS_BIND | MS_REMOUNT;
+        if (mount(NULL, target, NULL, base | flags, NULL) == 0)
+                return 0;
+        if (errno == EPERM) {
+                unsigned long keep = statfs_mount_flags(fd) & ~MS_RDONLY;
+                if (mount(NULL, target, NULL, base | flags | keep, NULL) == 0)
+                        return 0;
+        }
+        return -errno;
+}
+
+static const char *mount_type(const struct spec_mount *m)
+{
+        return m->type ? m->type : "bind";
+}
+
+/* /sys/fs/cgroup for cgroup v1 or hybrid hosts: a tmpfs holding a read-only bind of the
+ * container's directory in every hierarchy (or the runtime's own where the container has none).
+ */
+static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *m, int rootfd,
+                           int tfd, struct berth_error **err)
+{
+        struct fdpath tp = fdpath(tfd);
+        unsigned long common = m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
+        if (mount("tmpfs", tp.p, "tmpfs", common, "mode=755") < 0)
+                return berth_error_set(err, errno, "mount tmpfs on `%s`", m->destination);
+        /* tfd names the covered directory: resolve the path again to reach the new tmpfs */
+        _cleanup_close_ int cgdir = open_in_root(rootfd, m->destination, O_RDONLY | O_DIRECTORY);
+        if (cgdir < 0)
+                return berth_error_set(err, errno, "open `%s`", m->destination);
+
+        _cleanup_free_ char *self = NULL;
+        if (berth_read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL, err) < 0)
+                return -EIO;
+        _cleanup_dir_ DIR *d = opendir("/sys/fs/cgroup");
+        if (!d)
+                return berth_error_set(err, errno, "open `/sys/fs/cgroup`");
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *name = de->d_name;
+                if (name[0] == '.')
+                        continue;
+                if (de->d_type == DT_LNK) {
+                        char link[256];
+                        ssize_t n = readlinkat(dirfd(d), name, link, sizeof(link) - 1);
+                        if (n > 0) {
+                                link[n] = '\0';
+                                if (symlinkat(link, cgdir, name) < 0 && errno != EEXIST)
+                                        return berth_error_set(err, errno, "symlink cgroup `%s`",
+                                                               name);
+                        }
+                        continue;
+                }
+                if (de->d_type != DT_DIR)
+                        continue;
+                /* the container's own dir, else the runtime's cgroup in that hierarchy */
+                const char *sub = NULL;
+                _cleanup_free_ char *own = NULL;
+                bool unified = !strcmp(name, "unified");
+                for (int k = 0; k < CG1_COUNT && c->cgroup && !unified; k++)
+                        if ((c->cgroup->v1_mask & (1u << k)) && cgroup_v1_name(k) &&
+                            !strcmp(cgroup_v1_name(k), name))
+                                sub = c->cgroup->path;
+                if (unified && c->cgroup && c->cgroup->unified_fd >= 0)
+                        sub = c->cgroup->path;
+                if (!sub) {
+                        /* find "N:<controllers>:/path" whose controllers name this dir */
+                        for (char *line = self; line && *line;) {
+                                char *nl = strchr(line, '\n');
+                                if (nl)
+                                        *nl = '\0';
+                                char *c1 = strchr(line, ':');
+                                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                                if (c1 && c2) {
+                                        _cleanup_free_ char *ctrls = xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
+                                        bool match = unified ? !*ctrls : false;
+                                        char *s2 = NULL;
+                                        for (char *t = strtok_r(ctrls, ",", &s2); t && !match;
+                                             t = strtok_r(NULL, ",", &s2))
+                                                match = !strcmp(t, name) ||
+                                                        (!strncmp(t, "name=", 5) && !strcmp(t + 5, name));
+                                        if (match)
+                                                own = xstrdup(c2 + 1);
+                                }
+                                if (nl)
+                                        *nl = '\n';
+                                if (own)
+                                        break;
+                                line = nl ? nl + 1 : NULL;
+                        }
+                        sub = own ? own : "/";
+                }
+                while (*sub == '/')
+                        sub++;
+                _cleanup_free_ char *src = xasprintf("/sys/fs/cgroup/%s/%s", name, sub);
+                if (mkdirat(cgdir, name, 0755) < 0 && errno != EEXIST)
+                        return berth_error_set(err, errno, "mkdir cgroup `%s`", name);
+                _cleanup_close_ int sfd = openat(cgdir, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+                if (sfd < 0)
+                        return berth_error_set(err, errno, "open cgroup `%s`", name);
+                struct fdpath sp = fdpath(sfd);
+                if (mount(src, sp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return berth_error_set(err, errno, "bind cgroup `%s`", src);
+                int r = remount_bind(sp.p, sfd, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+                if (r < 0)
+                        return berth_error_set(err, -r, "remount cgroup `%s` read-only", name);
+        }
+        if ((m->flags & MS_RDONLY) &&
+            mount(NULL, fdpath(cgdir).p, NULL, MS_REMOUNT | MS_RDONLY | common, "mode=755") < 0)
+                return berth_error_set(err, errno, "remount `%s` read-only", m->destination);
+        return 0;
+}
+
+static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, int rootfd,
+                        int tfd, struct berth_error **err)
+{
+        enum cgroup_mode mode;
+        if (cgroup_detect_mode(&mode, err) < 0)
+                return -EIO;
+        if (mode != CGROUP_MODE_V2)
+                return mount_cgroup_v1(c, m, rootfd, tfd, err);
+        struct fdpath tp = fdpath(tfd);
+        unsigned long flags = m->flags & ~MS_REMOUNT;
+        if (c->new_cgroupns || !c->cgroup) {
+                if (mount("cgroup2", tp.p, "cgroup2", flags, NULL) < 0)
+                        return berth_error_set(err, errno, "mount cgroup2 on `%s`", m->destination);
+                return 0;
+        }
+        _cleanup_free_ char *src = xasprintf("/sys/fs/cgroup/%s", c->cgroup->path);
+        if (mount(src, tp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return berth_error_set(err, errno, "bind `%s`", src);
+        _cleanup_close_ int nfd = open_in_root(rootfd, m->destination, O_PATH);
+        if (nfd < 0)
+                return berth_error_set(err, errno, "reopen `%s`", m->destination);
+        int r = remount_bind(fdpath(nfd).p, nfd, flags & ~MS_BIND, err);
+        if (r < 0)
+                return berth_error_set(err, -r, "remount `%s`", m->destination);
+        return 0;
+}
+
+static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mount *m,
+                    struct berth_error **err)
+{
+        const char *type = mount_type(m);
+        bool is_file = false;
+        _cleanup_close_ int srcfd = -1;
+        if (m->bind) {
+                srcfd = open(m->source, O_PATH | O_CLOEXEC);
+                if (srcfd < 0)
+                        return berth_error_set(err, errno, "bind mount source `%s`", m->source);
+                struct stat st;
+                if (fstat(srcfd, &st) < 0)
+                        return berth_error_set(err, errno, "stat `%s`", m->source);
+                is_file = !S_ISDIR(st.st_mode);
+        }
+        /* Refuse to put anything but procfs/sysfs at or under /proc and /sys: a volume there
+         * could redirect later procfs writes (CVE-2019-16884, CVE-2023-27561).
+         */
+        const char *d = m->destination;
+        bool under_proc = !strncmp(d, "/proc", 5) && (d[5] == '/' || !d[5]);
+        if (under_proc && strcmp(type, "proc") && !(m->bind && !strncmp(m->source, "/proc/", 6)))
+                return berth_error_setx(err, EPERM,
+                                        "mount `%s`: only procfs may be mounted at or under /proc",
+                                        d);
+        _cleanup_close_ int tfd = open_target(rootfd, d, is_file, err);
+        if (tfd < 0)
+                return tfd;
+        if (!m->bind && !strcmp(type, "proc")) {
+                struct stat st;
+                if (fstat(tfd, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return berth_error_setx(err, ENOTDIR, "mount proc on `%s`: not a directory", d);
+        }
+        struct fdpath tp = fdpath(tfd);
+        if (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) {
+                if (mount_cgroup(c, m, rootfd, tfd, err) < 0)
+                        return berth_error_wrap(err, "mount `%s`", d);
+                return 0;
+        }
+        if (m->bind) {
+                struct fdpath sp = fdpath(srcfd);
+                if (mount(sp.p, tp.p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+                        return berth_error_set(err, errno, "bind mount `%s` on `%s`", m->source, d);
+                /* the target fd still names the covered inode: reopen the new mount */
+                _cleanup_close_ int nfd = open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                if (nfd < 0)
+                        return berth_error_set(err, errno, "reopen `%s`", d);
+                struct fdpath np = fdpath(nfd);
+                unsigned long want = m->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
+                if (want) {
+                        int r = remount_bind(np.p, nfd, want, err);
+                        if (r < 0)
+                                return berth_error_set(err, -r, "remount `%s`", d);
+                }
+                if (m->rro && syscall(SYS_mount_setattr, nfd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                                      &(struct mount_attr){.attr_set = MOUNT_ATTR_RDONLY},
+                                      sizeof(struct mount_attr)) < 0)
+                        return berth_error_set(err, errno, "make `%s` recursively read-only", d);
+                if (m->propagation && mount(NULL, np.p, NULL, m->propagation, NULL) < 0)
+                        return berth_error_set(err, errno, "set propagation of `%s`", d);
+                return 0;
+        }
+        if (!strcmp(type, "sysfs") && c->userns && !c->new_netns) {
+                /* a user namespace may only mount sysfs for a network namespace it owns */
+                if (mount("/sys", tp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return berth_error_set(err, errno, "bind `/sys` on `%s`", d);
+                return 0;
+        }
+        const char *src = m->source ? m->source : type;
+        if (mount(src, tp.p, type, m->flags & ~MS_REMOUNT, m->data) < 0)
+                return berth_error_set(err, errno, "mount %s on `%s`", type, d);
+        if (m->propagation) {
+                _cleanup_close_ int nfd = open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                struct fdpath np = fdpath(nfd);
+                if (nfd < 0 || mount(NULL, np.p, NULL, m->propagation, NULL) < 0)
+                        return berth_error_set(err, errno, "set propagation of `%s`", d);
+        }
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        unsigned maj, min;
+} default_devices[] = {
+        {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9},
+        {"tty", 5, 0},
+};
+
+/* Create a device node; in a user namespace mknod is refused, so bind the host's node instead. */
+static int make_device(const struct rootfs_ctx *c, int rootfd, const char *path, char type,
+                       unsigned maj, unsigned min, mode_t perm, uid_t uid, gid_t gid,
+                       struct berth_error **err)
+{
+        mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash + 1;
+        *slash = '\0';
+        _cleanup_close_ int dpath = mkdir_in_root(rootfd, *dir ? dir : "/", err);
+        if (dpath < 0)
+                return dpath;
+        struct fdpath dp = fdpath(dpath);
+        _cleanup_close_ int dfd = open(dp.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "open `%s`", dir);
+        if (!c->userns) {
+                unlinkat(dfd, base, 0);
+                if (mknodat(dfd, base, kind | perm, makedev(maj, min)) < 0)
+                        return berth_error_set(err, errno, "mknod `%s`", path);
+                if ((uid || gid) && fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return berth_error_set(err, errno, "chown `%s`", path);
+                return 0;
+        }
+        _cleanup_close_ int f = openat(dfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (f < 0)
+                return berth_error_set(err, errno, "create `%s`", path);
+        _cleanup_close_ int t = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (t < 0)
+                return berth_error_set(err, errno, "open `%s`", path);
+        struct fdpath tp = fdpath(t);
+        if (mount(path, tp.p, NULL, MS_BIND, NULL) < 0)
+                return berth_error_set(err, errno, "bind device `%s`", path);
+        return 0;
+}
+
+static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts,
+                     struct berth_error **err)
+{
+        const struct spec *s = c->spec;
+        bool dev_is_tmpfs = false;
+        for (size_t i = 0; i < s->n_mounts; i++)
+                if (!strcmp(s->mounts[i].destination, "/dev") && !s->mounts[i].bind)
+                        dev_is_tmpfs = true;
+        if (dev_is_tmpfs) {
+                for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
+                        _cleanup_free_ char *p = xasprintf("/dev/%s", default_devices[i].name);
+                        if (make_device(c, rootfd, p, 'c', default_devices[i].maj,
+                                        default_devices[i].min, 0666, 0, 0, err) < 0)
+                                return -EIO;
+                }
+                _cleanup_close_ int dpath = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+                struct fdpath dp = fdpath(dpath);
+                _cleanup_close_ int dfd = dpath < 0 ? -1 : open(dp.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0)
+                        return berth_error_set(err, errno, "open `/dev` in rootfs");
+                static const char *const links[][2] = {
+                        {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
+                        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+                };
+                for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+                        if (symlinkat(links[i][0], dfd, links[i][1]) < 0 && errno != EEXIST)
+                                return berth_error_set(err, errno, "symlink `/dev/%s`", links[i][1]);
+                if (devpts && symlinkat("pts/ptmx", dfd, "ptmx") < 0 && errno != EEXIST)
+                        return berth_error_set(err, errno, "symlink `/dev/ptmx`");
+        }
+        for (size_t i = 0; i < s->n_devices; i++) {
+                const struct spec_device *d = &s->devices[i];
+                if (make_device(c, rootfd, d->path, d->type == 'u' ? 'c' : d->type,
+                                (unsigned)(d->major < 0 ? 0 : d->major),
+                                (unsigned)(d->minor < 0 ? 0 : d->minor), d->mode & 07777, d->uid,
+                                d->gid, err) < 0)
+                        return berth_error_wrap(err, "linux.devices `%s`", d->path);
+        }
+        return 0;
+}
+
+int rootfs_setup(const struct rootfs_ctx *c, int *ret_rootfd, struct berth_error **err)
+{
+        const struct spec *s = c->spec;
+        unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
+        if (mount(NULL, "/", NULL, prop, NULL) < 0)
+                return berth_error_set(err, errno, "set propagation of `/`");
+        if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return berth_error_set(err, errno, "bind rootfs `%s`", s->root_path);
+        _cleanup_close_ int rootfd = open(s->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return berth_error_set(err, errno, "open rootfs `%s`", s->root_path);
+        bool devpts = false;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                if (do_mount(c, rootfd, &s->mounts[i], err) < 0)
+                        return -EIO;
+                if (s->mounts[i].type && !strcmp(s->mounts[i].type, "devpts") &&
+                    !strcmp(s->mounts[i].destination, "/dev/pts"))
+                        devpts = true;
+        }
+        if (setup_dev(c, rootfd, devpts, err) < 0)
+                return -EIO;
+        /* a missing cwd is created now, as root and before the rootfs may turn read-only */
+        int cwd = mkdir_in_root(rootfd, s->process.cwd, err);
+        if (cwd < 0)
+                return berth_error_wrap(err, "create cwd");
+        close(cwd);
+        *ret_rootfd = TAKE_FD(rootfd);
+        return 0;
+}
+
+int rootfs_pivot(const struct rootfs_ctx *c, int rootfd, struct berth_error **err)
+{
+        if (fchdir(rootfd) < 0)
+                return berth_error_set(err, errno, "chdir rootfs");
+        if (c->no_pivot) {
+                if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+                        return berth_error_set(err, errno, "move rootfs to `/`");
+                if (chroot(".") < 0)
+                        return berth_error_set(err, errno, "chroot");
+                if (chdir("/") < 0)
+                        return berth_error_set(err, errno, "chdir `/`");
+                return 0;
+        }
+        /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it needs no
+         * directory inside the container for it.
+         */
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return berth_error_set(err, errno, "pivot_root");
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                return berth_error_set(err, errno, "make old root slave");
+        if (umount2(".", MNT_DETACH) < 0)
+                return berth_error_set(err, errno, "detach old root");
+        if (chdir("/") < 0)
+                return berth_error_set(err, errno, "chdir `/`");
+        if (c->spec->rootfs_propagation &&
+            mount(NULL, "/", NULL, c->spec->rootfs_propagation, NULL) < 0)
+                return berth_error_set(err, errno, "set rootfs propagation");
+        return 0;
+}
+
+static int check_procfs(int fd, const char *what, struct berth_error **err)
+{
+        struct statfs sfs;
+        if (fstatfs(fd, &sfs) < 0)
+                return berth_error_set(err, errno, "statfs `%s`", what);
+        if (sfs.f_type != PROC_SUPER_MAGIC)
+                return berth_error_setx(err, EPERM, "`%s` is not on procfs", what);
+        return 0;
+}
+
+int rootfs_sysctl(const struct spec *s, struct berth_error **err)
+{
+        if (!s->n_sysctl)
+                return 0;
+        _cleanup_close_ int sysfd = openat2_fd(AT_FDCWD, "/proc/sys", O_PATH | O_DIRECTORY,
+                                               RESOLVE_NO_SYMLINKS);
+        if (sysfd < 0)
+                return berth_error_set(err, errno, "open `/proc/sys`");
+        if (check_procfs(sysfd, "/proc/sys", err) < 0)
+                return -EPERM;
+        for (size_t i = 0; i < s->n_sysctl; i++) {
+                _cleanup_free_ char *rel = xstrdup(s->sysctl[i].key);
+                for (char *p = rel; *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+                _cleanup_close_ int fd = openat2_fd(sysfd, rel, O_WRONLY | O_TRUNC,
+                                                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                                            RESOLVE_NO_XDEV);
+                if (fd < 0)
+                        return berth_error_set(err, errno, "sysctl `%s`", s->sysctl[i].key);
+                const char *v = s->sysctl[i].value;
+                if (check_procfs(fd, s->sysctl[i].key, err) < 0)
+                        return -EPERM;
+                if (write(fd, v, strlen(v)) != (ssize_t)strlen(v))
+                        return berth_error_set(err, errno, "sysctl `%s` = `%s`", s->sysctl[i].key, v);
+        }
+        return 0;
+}
+
+/* Open /dev/null as the source of masks and make sure it is the real 1:3 node, not a symlink or
+ * a file planted by the image (CVE-2025-31133).
+ */
+static int open_dev_null(struct berth_error **err)
+{
+        int fd = openat2_fd(AT_FDCWD, "/dev/null", O_PATH, RESOLVE_NO_SYMLINKS);
+        if (fd < 0)
+                return berth_error_set(err, errno, "open `/dev/null`");
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+                close(fd);
+                return berth_error_setx(err, EPERM, "`/dev/null` is not the null device");
+        }
+        return fd;
+}
+
+static int mask_path(const char *path, int *nullfd, struct berth_error **err)
+{
+        _cleanup_close_ int fd = openat2_fd(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
+                                            RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
+        if (fd < 0) {
+                if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+                        return 0;
+                return berth_error_set(err, errno, "masked path `%s`", path);
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return berth_error_set(err, errno, "stat `%s`", path);
+        struct fdpath tp = fdpath(fd);
+        if (S_ISDIR(st.st_mode)) {
+                if (mount("tmpfs", tp.p, "tmpfs", MS_RDONLY, "size=0,nr_inodes=1") < 0)
+                        return berth_error_set(err, errno, "mask `%s`", path);
+                return 0;
+        }
+        if (*nullfd < 0) {
+                *nullfd = open_dev_null(err);
+                if (*nullfd < 0)
+                        return *nullfd;
+        }
+        struct fdpath np = fdpath(*nullfd);
+        if (mount(np.p, tp.p, NULL, MS_BIND, NULL) < 0)
+                return berth_error_set(err, errno, "mask `%s`", path);
+        return 0;
+}
+
+static int readonly_path(const char *path, struct berth_error **err)
+{
+        _cleanup_close_ int fd = openat2_fd(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
+                                            RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
+        if (fd < 0) {
+                if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+                        return 0;
+                return berth_error_set(err, errno, "readonly path `%s`", path);
+        }
+        struct fdpath tp = fdpath(fd);
+        if (mount(tp.p, tp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return berth_error_set(err, errno, "bind `%s`", path);
+        _cleanup_close_ int nfd = openat2_fd(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
+                                             RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
+        if (nfd < 0)
+                return berth_error_set(err, errno, "reopen `%s`", path);
+        struct fdpath np = fdpath(nfd);
+        int r = remount_bind(np.p, nfd, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+        if (r < 0)
+                return berth_error_set(err, -r, "make `%s` read-only", path);
+        return 0;
+}
+
+int rootfs_finalize(const struct rootfs_ctx *c, struct berth_error **err)
+{
+        const struct spec *s = c->spec;
+        _cleanup_close_ int nullfd = -1;
+        for (size_t i = 0; s->masked_paths && s->masked_paths[i]; i++)
+                if (mask_path(s->masked_paths[i], &nullfd, err) < 0)
+                        return -EIO;
+        for (size_t i = 0; s->readonly_paths && s->readonly_paths[i]; i++)
+                if (readonly_path(s->readonly_paths[i], err) < 0)
+                        return -EIO;
+        if (s->root_readonly) {
+                _cleanup_close_ int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                int r = remount_bind("/", rfd, MS_RDONLY, err);
+                if (r < 0)
+                        return berth_error_set(err, -r, "make rootfs read-only");
+        }
+        return 0;
+}

@@ -1,0 +1,77 @@
+/* berth runtime: OCI bundle → running container.
+ *
+ * The one public header of src/runtime, used by berth-runtime's command line and by the shim.
+ * Every call returns 0 or a negative errno and fills *err; nothing here prints or exits.
+ */
+#ifndef BERTH_RUNTIME_H
+#define BERTH_RUNTIME_H
+
+#include "common/common.h"
+
+#include <signal.h>
+
+/* Where container state lives: "<root>/<id>/state.json". */
+struct berth_runtime {
+        const char *root; /* default "/run/berth-runtime" */
+};
+
+#define BERTH_RUNTIME_DEFAULT_ROOT "/run/berth-runtime"
+
+struct berth_create_opts {
+        const char *id;
+        const char *bundle;         /* directory holding config.json; NULL = cwd */
+        const char *pid_file;       /* write the container's pid here (may be NULL) */
+        const char *console_socket; /* unix socket receiving the pty master (terminal=true) */
+        int preserve_fds;           /* pass fds 3..3+n-1 to the container process */
+        bool no_pivot;              /* use MS_MOVE+chroot instead of pivot_root */
+        bool no_new_keyring;        /* keep the session keyring */
+};
+
+/* Create the container and leave its process waiting before exec of process.args, until
+ * berth_container_start(). The caller may exit afterwards; the container process outlives it.
+ */
+int berth_container_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
+                           struct berth_error **err);
+
+/* Let a created container exec its process. */
+int berth_container_start(const struct berth_runtime *rt, const char *id,
+                          struct berth_error **err);
+
+/* Create and start in one go. detach=false: stay its parent, forward signals, wait for it to
+ * exit, delete it, and set *ret_status to its exit code (128+signal when killed). detach=true:
+ * return as soon as it runs.
+ */
+int berth_container_run(const struct berth_runtime *rt, const struct berth_create_opts *o,
+                        bool detach, int *ret_status, struct berth_error **err);
+
+/* The OCI state of a container as JSON (ociVersion, id, status, pid, bundle, …). */
+int berth_container_state(const struct berth_runtime *rt, const char *id, json_t **ret_state,
+                          struct berth_error **err);
+
+/* Send sig to the container's init (all=true: to every process in its cgroup). */
+int berth_container_kill(const struct berth_runtime *rt, const char *id, int sig, bool all,
+                         struct berth_error **err);
+
+/* Delete a stopped or created container (force: kill a running one first): cgroups, state,
+ * poststop hooks. Deleting an id that does not exist is ENOENT.
+ */
+int berth_container_delete(const struct berth_runtime *rt, const char *id, bool force,
+                           struct berth_error **err);
+
+/* An array of state objects (plus "created", "owner") for every container under root. */
+int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,
+                         struct berth_error **err);
+
+/* A default config.json like `runc spec` (rootless: user namespace with the caller's ids). */
+json_t *berth_spec_default(bool rootless);
+
+/* The `features` document (OCI runtime features, truthful about this build). */
+json_t *berth_runtime_features(void);
+
+/* Parse a signal name or number ("KILL", "SIGKILL", "9"); negative errno when unknown. */
+int berth_signal_parse(const char *s);
+
+/* Check a config.json in bundle without running anything (used by tests and `create`). */
+int berth_spec_check(const char *bundle, struct berth_error **err);
+
+#endif

@@ -1,0 +1,159 @@
+"""Shared fixtures for berth integration tests: real binaries, real containers, as root."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        raise pytest.UsageError("integration tests run real containers: run them as root")
+
+
+@pytest.fixture(scope="session")
+def runtime_bin():
+    """The runtime under test; BERTH_RUNTIME=runc or crun runs the same tests as an oracle."""
+    rt = os.environ.get("BERTH_RUNTIME") or os.path.join(BUILD, "cmd", "berth-runtime")
+    path = shutil.which(rt) or rt
+    assert os.access(path, os.X_OK), f"runtime {path} not built"
+    return path
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rootfs") / "rootfs"
+    subprocess.run([os.path.join(ROOT, "scripts", "make-busybox-rootfs.sh"), str(d)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return str(d)
+
+
+def cgroup_mode():
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "v2"
+    if os.path.ismount("/sys/fs/cgroup/unified"):
+        return "hybrid"
+    return "v1"
+
+
+class Runtime:
+    """Drives the runtime binary with a private --root, tracking ids to clean up."""
+
+    def __init__(self, binary, root):
+        self.binary = binary
+        self.root = root
+        self.ids = set()
+
+    def __call__(self, *args, cwd=None, check=False, timeout=60, input=None, **kw):
+        cmd = [self.binary, "--root", self.root, *args]
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                              check=check, input=input, **kw)
+
+    def new_id(self, prefix="t"):
+        cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        self.ids.add(cid)
+        return cid
+
+    def cleanup(self):
+        for cid in self.ids:
+            self("delete", "--force", cid)
+
+
+@pytest.fixture
+def rt(runtime_bin, tmp_path):
+    r = Runtime(runtime_bin, str(tmp_path / "state"))
+    yield r
+    r.cleanup()
+
+
+class Bundle:
+    """A bundle directory whose config.json is the default spec, adjustable per test."""
+
+    def __init__(self, path, rootfs):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+        self.config = default_config(rootfs)
+
+    def write(self):
+        with open(os.path.join(self.path, "config.json"), "w") as f:
+            json.dump(self.config, f, indent=1)
+        return self.path
+
+    def args(self, *args):
+        self.config["process"]["args"] = list(args)
+        return self
+
+    def sh(self, script):
+        return self.args("/bin/sh", "-c", script)
+
+    def resources(self):
+        return self.config["linux"].setdefault("resources", {})
+
+    def add_ns(self, typ, path=None):
+        ns = self.config["linux"]["namespaces"]
+        ns[:] = [n for n in ns if n["type"] != typ]
+        ns.append({"type": typ, **({"path": path} if path else {})})
+        return self
+
+
+def default_config(rootfs):
+    """runc's default spec (what `runc spec` writes), rootfs absolute, no terminal."""
+    caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    return {
+        "ociVersion": "1.2.0",
+        "process": {
+            "terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": rootfs, "readonly": True},
+        "hostname": "berth",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"],
+        },
+    }
+
+
+@pytest.fixture
+def bundle(busybox_rootfs, tmp_path):
+    return Bundle(str(tmp_path / "bundle"), busybox_rootfs)
+
+
+@pytest.fixture
+def make_bundle(busybox_rootfs, tmp_path):
+    n = [0]
+
+    def make():
+        n[0] += 1
+        return Bundle(str(tmp_path / f"bundle{n[0]}"), busybox_rootfs)
+    return make

@@ -1,0 +1,89 @@
+/* Unit tests for src/common: errors, ids, files, numbers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "common/common.h"
+
+static void test_error_wrap(void **state)
+{
+        struct berth_error *err = NULL;
+        assert_int_equal(berth_error_set(&err, ENOENT, "open `%s`", "x"), -ENOENT);
+        assert_string_equal(err->msg, "open `x`: no such file or directory");
+        assert_int_equal(berth_error_wrap(&err, "bundle `%s`", "b"), -ENOENT);
+        assert_string_equal(err->msg, "bundle `b`: open `x`: no such file or directory");
+        /* a second error keeps the first cause */
+        assert_int_equal(berth_error_setx(&err, EINVAL, "other"), -ENOENT);
+        assert_int_equal(berth_error_code(err), ENOENT);
+        berth_error_free(err);
+        assert_int_equal(berth_error_set(NULL, EPERM, "ignored"), -EPERM);
+}
+
+static void test_id_validate(void **state)
+{
+        const char *good[] = {"a", "abc-1_2.3+x", "0123456789abcdef"};
+        const char *bad[] = {"", ".", "..", "../x", "a/b", "-a", ".hidden", "a b", "a\n"};
+        for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+                assert_int_equal(berth_id_validate(good[i], NULL), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                struct berth_error *err = NULL;
+                assert_int_equal(berth_id_validate(bad[i], &err), -EINVAL);
+                assert_non_null(strstr(err->msg, "invalid container id"));
+                berth_error_free(err);
+        }
+        char long_id[1100];
+        memset(long_id, 'a', sizeof(long_id) - 1);
+        long_id[sizeof(long_id) - 1] = '\0';
+        assert_int_equal(berth_id_validate(long_id, NULL), -EINVAL);
+}
+
+static void test_parse_u64(void **state)
+{
+        uint64_t v = 0;
+        assert_int_equal(berth_parse_u64("42", &v), 0);
+        assert_int_equal(v, 42);
+        assert_int_equal(berth_parse_u64("-1", &v), -EINVAL);
+        assert_int_equal(berth_parse_u64("4x", &v), -EINVAL);
+        assert_int_equal(berth_parse_u64("", &v), -EINVAL);
+        assert_int_equal(berth_parse_u64("99999999999999999999999", &v), -ERANGE);
+}
+
+static void test_files(void **state)
+{
+        char dir[] = "/tmp/berth-unit-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        _cleanup_free_ char *sub = xasprintf("%s/a/b/c", dir);
+        assert_int_equal(berth_mkdir_p(sub, 0755, NULL), 0);
+        int dfd = open(sub, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(berth_write_atomic_at(dfd, "f", "hello", 5, NULL), 0);
+        char *data = NULL;
+        size_t len = 0;
+        assert_int_equal(berth_read_file_at(dfd, "f", 1024, &data, &len, NULL), 0);
+        assert_int_equal(len, 5);
+        assert_string_equal(data, "hello");
+        free(data);
+        struct berth_error *err = NULL;
+        assert_int_equal(berth_read_file_at(dfd, "f", 2, &data, &len, &err), -EFBIG);
+        berth_error_free(err);
+        err = NULL;
+        assert_int_equal(berth_read_file_at(dfd, "missing", 2, &data, &len, &err), -ENOENT);
+        assert_non_null(strstr(err->msg, "missing"));
+        berth_error_free(err);
+        close(dfd);
+        assert_int_equal(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+        assert_int_equal(access(dir, F_OK), -1);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_error_wrap),
+                cmocka_unit_test(test_id_validate),
+                cmocka_unit_test(test_parse_u64),
+                cmocka_unit_test(test_files),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
