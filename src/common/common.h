@@ -144,8 +144,10 @@ int berth_parse_u64(const char *s, uint64_t *ret);
 
 /* ---------------------------------------------------------------- json */
 
-/* Load a JSON document from a file; errors name the file, line and column. */
-json_t *berth_json_load_at(int dirfd, const char *path, struct berth_error **err);
+/* Load a JSON document from a file (jansson decoding flags, e.g. JSON_DECODE_INT_AS_REAL);
+ * errors name the file, line and column. Duplicate keys are rejected.
+ */
+json_t *berth_json_load_at(int dirfd, const char *path, size_t flags, struct berth_error **err);
 
 /* Dump compact JSON followed by nothing; returns a malloc'd string. */
 char *berth_json_dump(const json_t *j, bool pretty);

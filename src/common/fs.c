@@ -53,14 +53,15 @@ int berth_read_file_at(int dirfd, const char *path, size_t max, char **ret_data,
         _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return berth_error_set(err, errno, "open `%s`", path);
-        size_t cap = 4096, len = 0;
+        /* one byte beyond max tells a file of exactly max bytes from a bigger one */
+        size_t cap = max < 4096 ? max + 1 : 4096, len = 0;
         _cleanup_free_ char *buf = xmalloc(cap + 1);
         for (;;) {
                 if (len == cap) {
-                        if (cap >= max)
+                        if (cap > max)
                                 return berth_error_setx(err, EFBIG, "read `%s`: larger than %zu bytes",
                                                         path, max);
-                        cap = cap * 2 > max ? max : cap * 2;
+                        cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
                         buf = xrealloc(buf, cap + 1);
                 }
                 ssize_t n = read(fd, buf + len, cap - len);
@@ -73,6 +74,8 @@ int berth_read_file_at(int dirfd, const char *path, size_t max, char **ret_data,
                         break;
                 len += (size_t)n;
         }
+        if (len > max)
+                return berth_error_setx(err, EFBIG, "read `%s`: larger than %zu bytes", path, max);
         buf[len] = '\0';
         if (ret_len)
                 *ret_len = len;

@@ -1,14 +1,14 @@
 /* JSON helpers over jansson. */
 #include "common/common.h"
 
-json_t *berth_json_load_at(int dirfd, const char *path, struct berth_error **err)
+json_t *berth_json_load_at(int dirfd, const char *path, size_t flags, struct berth_error **err)
 {
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
         if (berth_read_file_at(dirfd, path, 64 << 20, &data, &len, err) < 0)
                 return NULL;
         json_error_t jerr;
-        json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES | flags, &jerr);
         if (!j) {
                 berth_error_setx(err, EINVAL, "%s: invalid JSON at line %d column %d: %s", path,
                                  jerr.line, jerr.column, jerr.text);

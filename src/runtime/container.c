@@ -312,7 +312,8 @@ static int load_spec(const struct berth_create_opts *o, struct spec **ret, struc
         _cleanup_close_ int bfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (bfd < 0)
                 return berth_error_set(err, errno, "bundle `%s`", bundle);
-        _cleanup_json_ json_t *doc = berth_json_load_at(bfd, "config.json", err);
+        /* Go writes uint64 limits up to 2^64-1, beyond jansson's integers: decode as reals */
+        _cleanup_json_ json_t *doc = berth_json_load_at(bfd, "config.json", JSON_DECODE_INT_AS_REAL, err);
         if (!doc)
                 return berth_error_wrap(err, "bundle `%s`", bundle);
         if (spec_parse(doc, bundle, ret, err) < 0)
@@ -378,9 +379,15 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
         _cleanup_close_ int pidns = -1, fifo = -1;
         _cleanup_free_ char *cgpath = NULL;
+        _cleanup_free_ char *created = NULL;
         int fds[2] = {-1, -1};
         pid_t pid = -1;
-        int r;
+        int r, type;
+        sigset_t all;
+        struct clone_args ca = {.exit_signal = SIGCHLD};
+        struct sync_msg m;
+        struct timespec now;
+        struct state st;
         if ((r = open_joins(s, &c, &pidns, err)) < 0)
                 goto fail;
         cgpath = cgroup_path_for(s->cgroups_path, o->id, err);
@@ -419,13 +426,9 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 clone_flags &= ~CLONE_NEWCGROUP;
                 c.defer_cgroupns = true;
         }
-        sigset_t all;
         sigfillset(&all);
         sigprocmask(SIG_SETMASK, &all, &ret->old_mask);
-        struct clone_args ca = {
-                .flags = (uint64_t)clone_flags,
-                .exit_signal = SIGCHLD,
-        };
+        ca.flags = (uint64_t)clone_flags;
         if (cg->unified_fd >= 0) {
                 ca.flags |= CLONE_INTO_CGROUP;
                 ca.cgroup = (uint64_t)cg->unified_fd;
@@ -454,8 +457,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
             (r = set_oom_score_adj(pid, s->process.oom_score_adj, err)) < 0)
                 goto fail_child;
         send_msg(fds[0], MSG_GO, 0, NULL);
-        struct sync_msg m;
-        int type = recv_msg(fds[0], &m);
+        type = recv_msg(fds[0], &m);
         if (type == MSG_ERROR) {
                 r = berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
                 goto fail_child;
@@ -466,10 +468,9 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         }
         close(TAKE_FD(fds[0]));
 
-        struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        _cleanup_free_ char *created = berth_time_rfc3339(&now);
-        struct state st = {
+        created = berth_time_rfc3339(&now);
+        st = (struct state){
                 .id = (char *)o->id,
                 .pid = pid,
                 .start_time = proc_start_time(pid),

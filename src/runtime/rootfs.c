@@ -248,7 +248,12 @@ static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *
                 struct fdpath sp = fdpath(sfd);
                 if (mount(src, sp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
                         return berth_error_set(err, errno, "bind cgroup `%s`", src);
-                int r = remount_bind(sp.p, sfd, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+                /* sfd names the covered dir: open the new mount on top of it */
+                _cleanup_close_ int mfd = openat(cgdir, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+                if (mfd < 0)
+                        return berth_error_set(err, errno, "open cgroup `%s`", name);
+                int r = remount_bind(fdpath(mfd).p, mfd, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                     err);
                 if (r < 0)
                         return berth_error_set(err, -r, "remount cgroup `%s` read-only", name);
         }

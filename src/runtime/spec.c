@@ -482,12 +482,12 @@ static int parse_process(json_t *proc, struct spec_process *p, struct berth_erro
                         json_t *e;
                         json_array_foreach(g, i, e)
                         {
-                                if (!json_is_integer(e) || json_integer_value(e) < 0 ||
-                                    json_integer_value(e) >= UINT32_MAX)
+                                double gv = json_number_value(e);
+                                if (!json_is_number(e) || gv < 0 || gv >= UINT32_MAX ||
+                                    gv != (double)(uint32_t)gv)
                                         return bad(err, "process.user.additionalGids",
                                                    "expected array of gids");
-                                p->additional_gids[p->n_additional_gids++] =
-                                        (gid_t)json_integer_value(e);
+                                p->additional_gids[p->n_additional_gids++] = (gid_t)gv;
                         }
                 }
         }
@@ -990,43 +990,28 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
         return 0;
 }
 
-int spec_parse(json_t *doc, const char *bundle, struct spec **ret, struct berth_error **err)
+static int parse_doc(json_t *doc, struct spec *s, struct berth_error **err)
 {
-        if (!json_is_object(doc))
-                return bad(err, "(document)", "expected an object");
-        struct spec *s = xcalloc(1, sizeof(*s));
-        s->personality = SPEC_UNSET;
-        resources_init(&s->resources);
-        s->bundle = xstrdup(bundle);
-        int r = -EINVAL;
-        json_t *o;
-        if (get_string(doc, "ociVersion", "", true, &s->oci_version, err) < 0)
-                goto fail;
-        if (get_object(doc, "root", "", &o, err) < 0)
-                goto fail;
-        if (!o) {
-                bad(err, "root", "required field missing");
-                goto fail;
-        }
+        json_t *o, *a;
+        if (get_string(doc, "ociVersion", "", true, &s->oci_version, err) < 0 ||
+            get_object(doc, "root", "", &o, err) < 0)
+                return -EINVAL;
+        if (!o)
+                return bad(err, "root", "required field missing");
         _cleanup_free_ char *root = NULL;
         if (get_string(o, "path", "root", true, &root, err) < 0 ||
             get_bool(o, "readonly", "root", &s->root_readonly, err) < 0)
-                goto fail;
-        s->root_path = root[0] == '/' ? xstrdup(root) : xasprintf("%s/%s", bundle, root);
+                return -EINVAL;
+        s->root_path = root[0] == '/' ? xstrdup(root) : xasprintf("%s/%s", s->bundle, root);
         if (get_object(doc, "process", "", &o, err) < 0)
-                goto fail;
-        if (!o) {
-                bad(err, "process", "required field missing");
-                goto fail;
-        }
-        if (parse_process(o, &s->process, err) < 0)
-                goto fail;
-        if (get_string(doc, "hostname", "", false, &s->hostname, err) < 0 ||
-            get_string(doc, "domainname", "", false, &s->domainname, err) < 0)
-                goto fail;
-        json_t *a;
-        if (get_array(doc, "mounts", "", &a, err) < 0)
-                goto fail;
+                return -EINVAL;
+        if (!o)
+                return bad(err, "process", "required field missing");
+        if (parse_process(o, &s->process, err) < 0 ||
+            get_string(doc, "hostname", "", false, &s->hostname, err) < 0 ||
+            get_string(doc, "domainname", "", false, &s->domainname, err) < 0 ||
+            get_array(doc, "mounts", "", &a, err) < 0)
+                return -EINVAL;
         if (a) {
                 s->mounts = xcalloc(json_array_size(a), sizeof(*s->mounts));
                 size_t i;
@@ -1036,40 +1021,42 @@ int spec_parse(json_t *doc, const char *bundle, struct spec **ret, struct berth_
                         _cleanup_free_ char *p = idx("mounts", i);
                         s->n_mounts++;
                         if (parse_mount(e, p, &s->mounts[i], err) < 0)
-                                goto fail;
+                                return -EINVAL;
                 }
         }
-        if (get_object(doc, "linux", "", &o, err) < 0 || (o && parse_linux(o, s, err) < 0))
-                goto fail;
-        if (get_object(doc, "hooks", "", &o, err) < 0 || (o && parse_hooks(o, s, err) < 0))
-                goto fail;
-        if (get_object(doc, "annotations", "", &o, err) < 0)
-                goto fail;
+        if (get_object(doc, "linux", "", &o, err) < 0 || (o && parse_linux(o, s, err) < 0) ||
+            get_object(doc, "hooks", "", &o, err) < 0 || (o && parse_hooks(o, s, err) < 0) ||
+            get_object(doc, "annotations", "", &o, err) < 0)
+                return -EINVAL;
         s->annotations = o ? json_incref(o) : json_object();
 
-        bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
-        if (userns && !spec_namespace(s, CLONE_NEWUSER)->path &&
-            (!s->n_uid_mappings || !s->n_gid_mappings)) {
-                bad(err, "linux.uidMappings", "a new user namespace needs uid and gid mappings");
-                goto fail;
-        }
-        if (!userns && (s->n_uid_mappings || s->n_gid_mappings)) {
-                bad(err, "linux.uidMappings", "mappings given without a user namespace");
-                goto fail;
-        }
-        if (s->hostname && *s->hostname && !spec_namespace(s, CLONE_NEWUTS)) {
-                bad(err, "hostname", "setting the hostname needs a new uts namespace");
-                goto fail;
-        }
-        if (s->has_time_offsets && !spec_namespace(s, CLONE_NEWTIME)) {
-                bad(err, "linux.timeOffsets", "time offsets need a time namespace");
-                goto fail;
+        const struct spec_namespace *user = spec_namespace(s, CLONE_NEWUSER);
+        if (user && !user->path && (!s->n_uid_mappings || !s->n_gid_mappings))
+                return bad(err, "linux.uidMappings", "a new user namespace needs uid and gid mappings");
+        if (!user && (s->n_uid_mappings || s->n_gid_mappings))
+                return bad(err, "linux.uidMappings", "mappings given without a user namespace");
+        if (s->hostname && *s->hostname && !spec_namespace(s, CLONE_NEWUTS))
+                return bad(err, "hostname", "setting the hostname needs a new uts namespace");
+        if (s->has_time_offsets && !spec_namespace(s, CLONE_NEWTIME))
+                return bad(err, "linux.timeOffsets", "time offsets need a time namespace");
+        return 0;
+}
+
+int spec_parse(json_t *doc, const char *bundle, struct spec **ret, struct berth_error **err)
+{
+        if (!json_is_object(doc))
+                return bad(err, "(document)", "expected an object");
+        struct spec *s = xcalloc(1, sizeof(*s));
+        s->personality = SPEC_UNSET;
+        resources_init(&s->resources);
+        s->bundle = xstrdup(bundle);
+        int r = parse_doc(doc, s, err);
+        if (r < 0) {
+                spec_free(s);
+                return r;
         }
         *ret = s;
         return 0;
-fail:
-        spec_free(s);
-        return r;
 }
 
 static void resources_release(struct spec_resources *r)

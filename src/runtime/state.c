@@ -86,7 +86,7 @@ int state_load(const struct berth_runtime *rt, const char *id, struct state **re
                 return berth_error_set(err, errno, "open `%s`", dir);
         }
         _cleanup_error_ struct berth_error *lerr = NULL;
-        _cleanup_json_ json_t *j = berth_json_load_at(dirfd, "state.json", &lerr);
+        _cleanup_json_ json_t *j = berth_json_load_at(dirfd, "state.json", 0, &lerr);
         if (!j) {
                 /* a state dir without state.json is a create that is still running or crashed */
                 if (lerr->code == ENOENT)

@@ -13,7 +13,7 @@
 static struct spec *parse_ok(const char *text)
 {
         json_error_t jerr;
-        _cleanup_json_ json_t *doc = json_loads(text, 0, &jerr);
+        _cleanup_json_ json_t *doc = json_loads(text, JSON_DECODE_INT_AS_REAL, &jerr);
         assert_non_null(doc);
         struct spec *s = NULL;
         struct berth_error *err = NULL;
@@ -27,7 +27,7 @@ static struct spec *parse_ok(const char *text)
 static void parse_bad(const char *text, const char *want)
 {
         json_error_t jerr;
-        _cleanup_json_ json_t *doc = json_loads(text, 0, &jerr);
+        _cleanup_json_ json_t *doc = json_loads(text, JSON_DECODE_INT_AS_REAL, &jerr);
         assert_non_null(doc);
         struct spec *s = NULL;
         struct berth_error *err = NULL;
