@@ -31,6 +31,11 @@ def busybox_rootfs(tmp_path_factory):
     d = tmp_path_factory.mktemp("rootfs") / "rootfs"
     subprocess.run([os.path.join(ROOT, "scripts", "make-busybox-rootfs.sh"), str(d)], check=True,
                    stdout=subprocess.DEVNULL)
+    # user-namespace tests map root to an unprivileged host uid: it must reach the rootfs
+    p = str(d)
+    while p != "/":
+        os.chmod(p, os.stat(p).st_mode | 0o111)
+        p = os.path.dirname(p)
     return str(d)
 
 
@@ -50,10 +55,19 @@ class Runtime:
         self.root = root
         self.ids = set()
 
-    def __call__(self, *args, cwd=None, check=False, timeout=60, input=None, **kw):
+    def __call__(self, *args, cwd=None, check=False, timeout=60, **kw):
+        """Run the runtime; output goes through files, not pipes, because a detached container
+        inherits the runtime's stdio and would keep a pipe open for its whole life."""
         cmd = [self.binary, "--root", self.root, *args]
-        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                              check=check, input=input, **kw)
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                               text=True, timeout=timeout, **kw)
+            out.seek(0)
+            err.seek(0)
+            r = subprocess.CompletedProcess(cmd, p.returncode, out.read(), err.read())
+        if check:
+            r.check_returncode()
+        return r
 
     def new_id(self, prefix="t"):
         cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
