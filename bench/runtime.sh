@@ -4,7 +4,7 @@
 #   bench/runtime.sh [BUILD_DIR]      (default: build)       env: RUNS (default 51)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$here/build}
+build=$(cd "${1:-$here/build}" && pwd)
 rt=$build/cmd/berth-runtime
 runs=${RUNS:-51}
 [ -x "$rt" ] || { echo "bench: $rt not built" >&2; exit 1; }

@@ -152,9 +152,9 @@ bad:
 
 char *berth_time_rfc3339(const struct timespec *ts)
 {
+        /* by hand: strftime() would load the local time zone file on every call */
         struct tm tm;
         gmtime_r(&ts->tv_sec, &tm);
-        char buf[64];
-        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-        return xasprintf("%s.%09ldZ", buf, ts->tv_nsec);
+        return xasprintf("%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec);
 }

@@ -99,6 +99,11 @@ static void usage(FILE *f)
 int berth_rtcli_main(int argc, char **argv)
 {
         struct rtcli cli = {.rt = {.root = BERTH_RUNTIME_DEFAULT_ROOT}};
+        /* jansson would read /dev/urandom for its hash seed; our documents are not hostile
+         * hash-flooding input, and the start path saves the open+read */
+        struct timespec seed;
+        clock_gettime(CLOCK_MONOTONIC, &seed);
+        json_object_seed((size_t)seed.tv_nsec ^ (size_t)getpid());
         const char *log_path = NULL, *log_format = "text";
         enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_CRIU, OPT_SYSTEMD, OPT_ROOTLESS };
         static const struct option opts[] = {

@@ -32,8 +32,10 @@ static uint32_t access_bits(const char *a)
         return b;
 }
 
-/* One rule: a run of "skip to the next rule unless it matches" jumps, then return allow/deny. */
-static void emit_rule(struct prog *p, const struct spec_device_rule *r)
+/* One rule: a run of "skip to the next rule unless it matches" jumps, then return allow/deny.
+ * Returns false when the rule matches everything: what would follow is unreachable, which the
+ * verifier refuses. */
+static bool emit_rule(struct prog *p, const struct spec_device_rule *r)
 {
         size_t jumps[4];
         size_t nj = 0;
@@ -62,6 +64,7 @@ static void emit_rule(struct prog *p, const struct spec_device_rule *r)
         emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
         for (size_t i = 0; i < nj; i++)
                 p->insn[jumps[i]].off = (int16_t)(p->n - jumps[i] - 1);
+        return nj > 0;
 }
 
 static int bpf(int cmd, union bpf_attr *attr)
@@ -80,34 +83,35 @@ int cgroup_bpf_devices(int cgroup_fd, const struct spec_device_rule *rules, size
         emit(p, BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);
         emit(p, BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 4, 0);
         emit(p, BPF_LDX | BPF_W | BPF_MEM, BPF_REG_5, BPF_REG_1, 8, 0);
-        for (size_t i = n; i-- > 0;)
-                emit_rule(p, &rules[i]);
-        emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
-        emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+        bool reachable = true;
+        for (size_t i = n; i-- > 0 && reachable;)
+                reachable = emit_rule(p, &rules[i]);
+        if (reachable) {
+                emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+                emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+        }
         if (p->n >= MAX_INSNS)
                 return berth_error_setx(err, E2BIG, "cgroup: too many device rules (%zu)", n);
 
-        char log[4096] = "";
         union bpf_attr load = {
                 .prog_type = BPF_PROG_TYPE_CGROUP_DEVICE,
                 .insn_cnt = (uint32_t)p->n,
                 .insns = (uint64_t)(uintptr_t)p->insn,
                 .license = (uint64_t)(uintptr_t) "Apache",
-                .log_buf = (uint64_t)(uintptr_t)log,
-                .log_size = sizeof(log),
-                .log_level = 1,
         };
         _cleanup_close_ int prog = bpf(BPF_PROG_LOAD, &load);
         if (prog < 0) {
-                /* retry without a log: a too-small log buffer fails the load by itself */
-                load.log_buf = 0;
-                load.log_size = 0;
-                load.log_level = 0;
-                prog = bpf(BPF_PROG_LOAD, &load);
-        }
-        if (prog < 0)
-                return berth_error_set(err, errno, "cgroup: load device program%s%s",
+                /* load again with the verifier's log only to explain the failure: logging
+                 * costs time on every successful load */
+                int e = errno;
+                char log[4096] = "";
+                load.log_buf = (uint64_t)(uintptr_t)log;
+                load.log_size = sizeof(log);
+                load.log_level = 1;
+                (void)bpf(BPF_PROG_LOAD, &load);
+                return berth_error_set(err, e, "cgroup: load device program%s%.200s",
                                        *log ? ": " : "", log);
+        }
 
         /* programs attached before (an earlier `update`) are detached once the new one is in */
         uint32_t old_ids[64];

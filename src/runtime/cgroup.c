@@ -219,6 +219,20 @@ static uint32_t needed_v1(const struct spec_resources *r)
         return m;
 }
 
+/* Device rules as one eBPF program, the spec's rules followed by the defaults every container
+ * gets. On hybrid hosts this replaces the v1 devices controller: the kernel runs the program of
+ * the task's cgroup2 cgroup whatever controllers that hierarchy has, and it saves an attach to a
+ * v1 hierarchy on every start.
+ */
+static int bpf_devices(int dirfd, const struct spec_resources *r, struct berth_error **err)
+{
+        size_t n = r->n_device_rules + cgroup_n_default_allow;
+        _cleanup_free_ struct spec_device_rule *all = xcalloc(n, sizeof(*all));
+        memcpy(all, r->device_rules, r->n_device_rules * sizeof(*all));
+        memcpy(all + r->n_device_rules, cgroup_default_allow, cgroup_n_default_allow * sizeof(*all));
+        return cgroup_bpf_devices(dirfd, all, n, err);
+}
+
 const struct spec_device_rule cgroup_default_allow[] = {
         {true, 'c', -1, -1, "m"},  {true, 'b', -1, -1, "m"},   {true, 'c', 1, 3, "rwm"},
         {true, 'c', 1, 5, "rwm"},  {true, 'c', 1, 7, "rwm"},   {true, 'c', 1, 8, "rwm"},
@@ -480,15 +494,8 @@ static int v2_apply(int dirfd, const struct spec_resources *r, struct berth_erro
                 if (knob_i64(dirfd, f, (int64_t)r->hugepages[i].limit, err) < 0)
                         return -EIO;
         }
-        if (r->n_device_rules) {
-                size_t n = r->n_device_rules + cgroup_n_default_allow;
-                _cleanup_free_ struct spec_device_rule *all = xcalloc(n, sizeof(*all));
-                memcpy(all, r->device_rules, r->n_device_rules * sizeof(*all));
-                memcpy(all + r->n_device_rules, cgroup_default_allow,
-                       cgroup_n_default_allow * sizeof(*all));
-                if (cgroup_bpf_devices(dirfd, all, n, err) < 0)
-                        return -EIO;
-        }
+        if (r->n_device_rules && bpf_devices(dirfd, r, err) < 0)
+                return -EIO;
         return 0;
 }
 
@@ -712,9 +719,12 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                 }
         }
         if (mode != CGROUP_MODE_V2) {
-                uint32_t mounted = v1_mounted();
-                uint32_t want = mode == CGROUP_MODE_V1 ? mounted : needed_v1(res) & mounted;
-                uint32_t missing = needed_v1(res) & ~mounted;
+                uint32_t need = needed_v1(res);
+                if (mode == CGROUP_MODE_HYBRID)
+                        need &= ~(1u << CG1_DEVICES);
+                uint32_t mounted = mode == CGROUP_MODE_V1 || need ? v1_mounted() : 0;
+                uint32_t want = mode == CGROUP_MODE_V1 ? mounted : need & mounted;
+                uint32_t missing = need & ~mounted;
                 if (missing) {
                         for (int c = 0; c < CG1_COUNT; c++)
                                 if (missing & (1u << c)) {
@@ -734,8 +744,6 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                         cg->v1_mask |= 1u << c;
                 }
         }
-        if (res && (r = cgroup_apply(cg, res, err)) < 0)
-                goto fail;
         *ret = cg;
         return 0;
 fail:
@@ -764,6 +772,9 @@ int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct ber
                 if (v1_apply(c, dfd, res, err) < 0)
                         return -EIO;
         }
+        if (cg->mode == CGROUP_MODE_HYBRID && res->n_device_rules &&
+            bpf_devices(cg->unified_fd, res, err) < 0)
+                return -EIO;
         if (res->n_unified) {
                 if (cg->unified_fd < 0)
                         return berth_error_setx(err, ENOTSUP, "linux.resources.unified needs "

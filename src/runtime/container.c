@@ -453,6 +453,9 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         }
         if ((r = cgroup_enter(cg, pid, cg->unified_fd < 0, err)) < 0)
                 goto fail_child;
+        /* limits go in while the child builds its rootfs; it waits for GO before exec */
+        if (s->has_resources && (r = cgroup_apply(cg, &s->resources, err)) < 0)
+                goto fail_child;
         if (s->process.has_oom_score_adj &&
             (r = set_oom_score_adj(pid, s->process.oom_score_adj, err)) < 0)
                 goto fail_child;
@@ -554,11 +557,13 @@ static int exit_code(int status)
 
 /* Remove what a container left on the host: remaining processes, cgroups, state. */
 static int cleanup(const struct berth_runtime *rt, const char *id, struct cgroup *cg,
-                   struct berth_error **err)
+                   bool own_pidns, struct berth_error **err)
 {
         int r = 0;
         if (cg) {
-                cgroup_kill_all(cg, SIGKILL, NULL);
+                /* the kernel already killed everything in a pid namespace whose init is gone */
+                if (!own_pidns)
+                        cgroup_kill_all(cg, SIGKILL, NULL);
                 r = cgroup_destroy(cg, err);
         }
         int r2 = state_remove(rt, id, r < 0 ? NULL : err);
@@ -599,7 +604,7 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
         }
         sigprocmask(SIG_SETMASK, &l.old_mask, NULL);
         *ret_status = exit_code(status);
-        return cleanup(rt, o->id, cg, err);
+        return cleanup(rt, o->id, cg, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
 }
 
 int berth_container_state(const struct berth_runtime *rt, const char *id, json_t **ret_state,
@@ -673,7 +678,7 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                 kill(st->pid, SIGKILL);
                 wait_gone(st->pid, st->start_time);
         }
-        return cleanup(rt, id, cg, err);
+        return cleanup(rt, id, cg, false, err);
 }
 
 int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,

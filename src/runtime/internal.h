@@ -270,12 +270,13 @@ int cgroup_detect_mode(enum cgroup_mode *ret_mode, struct berth_error **err);
  */
 char *cgroup_path_for(const char *cgroups_path, const char *id, struct berth_error **err);
 
-/* Create the cgroup dirs (parents too) and apply resources (may be NULL). In v2/hybrid the
- * unified dir is opened into unified_fd so the caller can clone3(CLONE_INTO_CGROUP). On v1 and
- * hybrid, dirs are created in the v1 hierarchies needed by the resources that are set (in pure v1:
- * in every mounted hierarchy, since one of them must track the processes). A dir that already
- * exists is an error (EEXIST) so berth never adopts a cgroup it did not create. On failure every
- * dir made is removed again.
+/* Create the cgroup dirs (parents too). Resources are not written yet (cgroup_apply does that,
+ * after clone, while the child builds its rootfs); res (may be NULL) decides which v1 hierarchies
+ * get a dir. In v2/hybrid the unified dir is opened into unified_fd so the caller can
+ * clone3(CLONE_INTO_CGROUP). On hybrid, v1 dirs are created only in the controllers the
+ * resources need (devices are done with eBPF on the unified dir); in pure v1 in every mounted
+ * hierarchy, since one of them must track the processes. A dir that already exists is an error
+ * (EEXIST) so berth never adopts a cgroup it did not create. On failure every dir made is removed.
  */
 int cgroup_create(const char *path, const struct spec_resources *res, struct cgroup **ret,
                   struct berth_error **err);

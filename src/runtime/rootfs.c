@@ -49,37 +49,39 @@ static struct fdpath fdpath(int fd)
         return f;
 }
 
-/* Create every missing directory of path inside the root; return an O_PATH fd of the last. */
+/* Create every missing directory of path inside the root; return an O_PATH fd of the last.
+ * Each level is created with mkdirat() on its parent's fd and reopened without following a
+ * symlink, so nothing the image planted can send the walk outside the root.
+ */
 static int mkdir_in_root(int rootfd, const char *path, struct berth_error **err)
 {
         int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
-        if (fd >= 0 || errno != ENOENT) {
-                if (fd < 0)
-                        return berth_error_set(err, errno, "open `%s` in rootfs", path);
+        if (fd >= 0)
                 return fd;
-        }
-        _cleanup_free_ char *copy = xstrdup(path);
-        _cleanup_close_ int cur = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
-        if (cur < 0)
-                return berth_error_set(err, errno, "open rootfs");
-        char *save = NULL;
-        size_t done = 0;
-        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                /* prefix of path up to and including this component */
-                done = (size_t)(c - copy) + strlen(c);
-                _cleanup_free_ char *prefix = xstrndup(path, done);
-                int next = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
-                if (next < 0 && errno == ENOENT) {
-                        if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
-                                return berth_error_set(err, errno, "mkdir `%s` in rootfs", prefix);
-                        next = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
-                }
-                if (next < 0)
-                        return berth_error_set(err, errno, "open `%s` in rootfs", prefix);
-                close(cur);
-                cur = next;
-        }
-        return TAKE_FD(cur);
+        if (errno != ENOENT)
+                return berth_error_set(err, errno, "open `%s` in rootfs", path);
+        _cleanup_free_ char *parent = xstrdup(path);
+        size_t n = strlen(parent);
+        while (n > 0 && parent[n - 1] == '/')
+                parent[--n] = '\0';
+        char *slash = strrchr(parent, '/');
+        const char *base = slash ? slash + 1 : parent;
+        _cleanup_free_ char *name = xstrdup(base);
+        if (slash)
+                slash[slash == parent ? 1 : 0] = '\0';
+        else
+                strcpy(parent, "/");
+        if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+                return berth_error_setx(err, EINVAL, "invalid path `%s` in rootfs", path);
+        _cleanup_close_ int pfd = mkdir_in_root(rootfd, parent, err);
+        if (pfd < 0)
+                return pfd;
+        if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
+                return berth_error_set(err, errno, "mkdir `%s` in rootfs", path);
+        fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_set(err, errno, "open `%s` in rootfs", path);
+        return fd;
 }
 
 /* Open (creating when missing) a mount target: a directory, or an empty file when file=true. */
@@ -161,11 +163,48 @@ static const char *mount_type(const struct spec_mount *m)
         return m->type ? m->type : "bind";
 }
 
-/* /sys/fs/cgroup for cgroup v1 or hybrid hosts: a tmpfs holding a read-only bind of the
- * container's directory in every hierarchy (or the runtime's own where the container has none).
+/* The sub-path of the cgroup the runtime itself is in for a v1 hierarchy (from
+ * /proc/self/cgroup lines "N:<controllers>:/path"); "" when unknown.
+ */
+static char *own_cgroup(const char *self, const char *name)
+{
+        _cleanup_free_ char *copy = xstrdup(self);
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                char *s2 = NULL;
+                for (char *t = strtok_r(c1 + 1, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
+                        if (!strcmp(t, name) || (!strncmp(t, "name=", 5) && !strcmp(t + 5, name)))
+                                return xstrdup(c2 + 1);
+        }
+        return xstrdup("");
+}
+
+/* Is name one of the hierarchies the container has its own dir in? */
+static bool own_hierarchy(const struct cgroup *cg, const char *name)
+{
+        if (!cg)
+                return false;
+        if (!strcmp(name, "unified"))
+                return cg->unified_fd >= 0;
+        for (int k = 0; k < CG1_COUNT; k++)
+                if ((cg->v1_mask & (1u << k)) && !strcmp(cgroup_v1_name(k), name))
+                        return true;
+        return false;
+}
+
+/* /sys/fs/cgroup for cgroup v1 or hybrid hosts: a tmpfs holding a bind of the container's
+ * directory in each hierarchy. On pure v1 the container has a dir in every hierarchy (named
+ * ones like name=systemd show the runtime's own cgroup). On hybrid hosts it shows the
+ * hierarchies the container has a cgroup in: the cgroup2 one and the v1 controllers its
+ * resources use; binding the others (~80 us each) would show the runtime's cgroups instead.
  */
 static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *m, int rootfd,
-                           int tfd, struct berth_error **err)
+                           int tfd, enum cgroup_mode mode, struct berth_error **err)
 {
         struct fdpath tp = fdpath(tfd);
         unsigned long common = m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
@@ -175,10 +214,7 @@ static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *
         _cleanup_close_ int cgdir = open_in_root(rootfd, m->destination, O_RDONLY | O_DIRECTORY);
         if (cgdir < 0)
                 return berth_error_set(err, errno, "open `%s`", m->destination);
-
         _cleanup_free_ char *self = NULL;
-        if (berth_read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL, err) < 0)
-                return -EIO;
         _cleanup_dir_ DIR *d = opendir("/sys/fs/cgroup");
         if (!d)
                 return berth_error_set(err, errno, "open `/sys/fs/cgroup`");
@@ -188,78 +224,48 @@ static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *
                 if (name[0] == '.')
                         continue;
                 if (de->d_type == DT_LNK) {
+                        /* co-mounted controllers: "cpu -> cpu,cpuacct" */
                         char link[256];
                         ssize_t n = readlinkat(dirfd(d), name, link, sizeof(link) - 1);
-                        if (n > 0) {
-                                link[n] = '\0';
-                                if (symlinkat(link, cgdir, name) < 0 && errno != EEXIST)
-                                        return berth_error_set(err, errno, "symlink cgroup `%s`",
-                                                               name);
-                        }
+                        if (n <= 0)
+                                continue;
+                        link[n] = '\0';
+                        if (mode == CGROUP_MODE_HYBRID && !own_hierarchy(c->cgroup, name))
+                                continue;
+                        if (symlinkat(link, cgdir, name) < 0 && errno != EEXIST)
+                                return berth_error_set(err, errno, "symlink cgroup `%s`", name);
                         continue;
                 }
                 if (de->d_type != DT_DIR)
                         continue;
-                /* the container's own dir, else the runtime's cgroup in that hierarchy */
-                const char *sub = NULL;
-                _cleanup_free_ char *own = NULL;
-                bool unified = !strcmp(name, "unified");
-                for (int k = 0; k < CG1_COUNT && c->cgroup && !unified; k++)
-                        if ((c->cgroup->v1_mask & (1u << k)) && cgroup_v1_name(k) &&
-                            !strcmp(cgroup_v1_name(k), name))
-                                sub = c->cgroup->path;
-                if (unified && c->cgroup && c->cgroup->unified_fd >= 0)
+                _cleanup_free_ char *other = NULL;
+                const char *sub;
+                if (own_hierarchy(c->cgroup, name)) {
                         sub = c->cgroup->path;
-                if (!sub) {
-                        /* find "N:<controllers>:/path" whose controllers name this dir */
-                        for (char *line = self; line && *line;) {
-                                char *nl = strchr(line, '\n');
-                                if (nl)
-                                        *nl = '\0';
-                                char *c1 = strchr(line, ':');
-                                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                                if (c1 && c2) {
-                                        _cleanup_free_ char *ctrls = xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
-                                        bool match = unified ? !*ctrls : false;
-                                        char *s2 = NULL;
-                                        for (char *t = strtok_r(ctrls, ",", &s2); t && !match;
-                                             t = strtok_r(NULL, ",", &s2))
-                                                match = !strcmp(t, name) ||
-                                                        (!strncmp(t, "name=", 5) && !strcmp(t + 5, name));
-                                        if (match)
-                                                own = xstrdup(c2 + 1);
-                                }
-                                if (nl)
-                                        *nl = '\n';
-                                if (own)
-                                        break;
-                                line = nl ? nl + 1 : NULL;
-                        }
-                        sub = own ? own : "/";
+                } else if (mode == CGROUP_MODE_HYBRID) {
+                        continue;
+                } else {
+                        if (!self && berth_read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16,
+                                                        &self, NULL, err) < 0)
+                                return -EIO;
+                        sub = other = own_cgroup(self, name);
                 }
                 while (*sub == '/')
                         sub++;
                 _cleanup_free_ char *src = xasprintf("/sys/fs/cgroup/%s/%s", name, sub);
                 if (mkdirat(cgdir, name, 0755) < 0 && errno != EEXIST)
                         return berth_error_set(err, errno, "mkdir cgroup `%s`", name);
-                _cleanup_close_ int sfd = openat(cgdir, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-                if (sfd < 0)
-                        return berth_error_set(err, errno, "open cgroup `%s`", name);
-                struct fdpath sp = fdpath(sfd);
-                if (mount(src, sp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
+                /* cgdir is our fresh tmpfs: a plain name below it cannot be a planted symlink */
+                _cleanup_free_ char *dst = xasprintf("%s/%s", fdpath(cgdir).p, name);
+                if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
                         return berth_error_set(err, errno, "bind cgroup `%s`", src);
-                /* sfd names the covered dir: open the new mount on top of it */
-                _cleanup_close_ int mfd = openat(cgdir, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-                if (mfd < 0)
-                        return berth_error_set(err, errno, "open cgroup `%s`", name);
-                int r = remount_bind(fdpath(mfd).p, mfd, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                     err);
-                if (r < 0)
-                        return berth_error_set(err, -r, "remount cgroup `%s` read-only", name);
         }
-        if ((m->flags & MS_RDONLY) &&
-            mount(NULL, fdpath(cgdir).p, NULL, MS_REMOUNT | MS_RDONLY | common, "mode=755") < 0)
-                return berth_error_set(err, errno, "remount `%s` read-only", m->destination);
+        /* one call makes the tmpfs and every hierarchy below it read-only */
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+        if (m->flags & MS_RDONLY)
+                attr.attr_set |= MOUNT_ATTR_RDONLY;
+        if (syscall(SYS_mount_setattr, cgdir, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+                return berth_error_set(err, errno, "make `%s` read-only", m->destination);
         return 0;
 }
 
@@ -270,7 +276,7 @@ static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, 
         if (cgroup_detect_mode(&mode, err) < 0)
                 return -EIO;
         if (mode != CGROUP_MODE_V2)
-                return mount_cgroup_v1(c, m, rootfd, tfd, err);
+                return mount_cgroup_v1(c, m, rootfd, tfd, mode, err);
         struct fdpath tp = fdpath(tfd);
         unsigned long flags = m->flags & ~MS_REMOUNT;
         if (c->new_cgroupns || !c->cgroup) {
@@ -314,7 +320,16 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
                 return berth_error_setx(err, EPERM,
                                         "mount `%s`: only procfs may be mounted at or under /proc",
                                         d);
-        _cleanup_close_ int tfd = open_target(rootfd, d, is_file, err);
+        _cleanup_close_ int tfd = -1;
+        if (!m->bind && (!strcmp(type, "proc") || !strcmp(type, "sysfs"))) {
+                /* a symlinked /proc or /sys in the image could aim procfs writes elsewhere */
+                tfd = openat2_fd(rootfd, d + 1, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+                if (tfd < 0 && errno == ELOOP)
+                        return berth_error_setx(err, ELOOP, "mount %s on `%s`: the rootfs has a "
+                                                            "symlink there", type, d);
+        }
+        if (tfd < 0)
+                tfd = open_target(rootfd, d, is_file, err);
         if (tfd < 0)
                 return tfd;
         if (!m->bind && !strcmp(type, "proc")) {
@@ -377,41 +392,47 @@ static const struct {
         {"tty", 5, 0},
 };
 
-/* Create a device node; in a user namespace mknod is refused, so bind the host's node instead. */
-static int make_device(const struct rootfs_ctx *c, int rootfd, const char *path, char type,
-                       unsigned maj, unsigned min, mode_t perm, uid_t uid, gid_t gid,
+/* Create a device node in dirfd; in a user namespace mknod is refused, so bind the host's node
+ * instead. */
+static int make_device(const struct rootfs_ctx *c, int dirfd, const char *name, const char *host,
+                       char type, unsigned maj, unsigned min, mode_t perm, uid_t uid, gid_t gid,
                        struct berth_error **err)
 {
         mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
-        _cleanup_free_ char *dir = xstrdup(path);
-        char *slash = strrchr(dir, '/');
-        const char *base = slash + 1;
-        *slash = '\0';
-        _cleanup_close_ int dpath = mkdir_in_root(rootfd, *dir ? dir : "/", err);
-        if (dpath < 0)
-                return dpath;
-        struct fdpath dp = fdpath(dpath);
-        _cleanup_close_ int dfd = open(dp.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return berth_error_set(err, errno, "open `%s`", dir);
         if (!c->userns) {
-                unlinkat(dfd, base, 0);
-                if (mknodat(dfd, base, kind | perm, makedev(maj, min)) < 0)
-                        return berth_error_set(err, errno, "mknod `%s`", path);
-                if ((uid || gid) && fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                        return berth_error_set(err, errno, "chown `%s`", path);
+                int r = mknodat(dirfd, name, kind | perm, makedev(maj, min));
+                if (r < 0 && errno == EEXIST && unlinkat(dirfd, name, 0) == 0)
+                        r = mknodat(dirfd, name, kind | perm, makedev(maj, min));
+                if (r < 0)
+                        return berth_error_set(err, errno, "mknod `%s`", host);
+                if ((uid || gid) && fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return berth_error_set(err, errno, "chown `%s`", host);
                 return 0;
         }
-        _cleanup_close_ int f = openat(dfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+        _cleanup_close_ int f = openat(dirfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
         if (f < 0)
-                return berth_error_set(err, errno, "create `%s`", path);
-        _cleanup_close_ int t = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (t < 0)
-                return berth_error_set(err, errno, "open `%s`", path);
-        struct fdpath tp = fdpath(t);
-        if (mount(path, tp.p, NULL, MS_BIND, NULL) < 0)
-                return berth_error_set(err, errno, "bind device `%s`", path);
+                return berth_error_set(err, errno, "create `%s`", host);
+        struct fdpath tp = fdpath(f);
+        if (mount(host, tp.p, NULL, MS_BIND, NULL) < 0)
+                return berth_error_set(err, errno, "bind device `%s`", host);
         return 0;
+}
+
+/* A writable fd of the directory holding path inside the root (created when missing). */
+static int open_parent_dir(int rootfd, const char *path, const char **ret_base,
+                           struct berth_error **err)
+{
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        *ret_base = strrchr(path, '/') + 1;
+        slash[slash == dir ? 1 : 0] = '\0';
+        _cleanup_close_ int dpath = mkdir_in_root(rootfd, dir, err);
+        if (dpath < 0)
+                return dpath;
+        int dfd = open(fdpath(dpath).p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "open `%s` in rootfs", dir);
+        return dfd;
 }
 
 static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts,
@@ -423,17 +444,18 @@ static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts,
                 if (!strcmp(s->mounts[i].destination, "/dev") && !s->mounts[i].bind)
                         dev_is_tmpfs = true;
         if (dev_is_tmpfs) {
+                const char *base;
+                _cleanup_close_ int dfd = open_parent_dir(rootfd, "/dev/null", &base, err);
+                if (dfd < 0)
+                        return dfd;
                 for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
-                        _cleanup_free_ char *p = xasprintf("/dev/%s", default_devices[i].name);
-                        if (make_device(c, rootfd, p, 'c', default_devices[i].maj,
-                                        default_devices[i].min, 0666, 0, 0, err) < 0)
+                        char host[32];
+                        snprintf(host, sizeof(host), "/dev/%s", default_devices[i].name);
+                        if (make_device(c, dfd, default_devices[i].name, host, 'c',
+                                        default_devices[i].maj, default_devices[i].min, 0666, 0, 0,
+                                        err) < 0)
                                 return -EIO;
                 }
-                _cleanup_close_ int dpath = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
-                struct fdpath dp = fdpath(dpath);
-                _cleanup_close_ int dfd = dpath < 0 ? -1 : open(dp.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (dfd < 0)
-                        return berth_error_set(err, errno, "open `/dev` in rootfs");
                 static const char *const links[][2] = {
                         {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
                         {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
@@ -446,7 +468,10 @@ static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts,
         }
         for (size_t i = 0; i < s->n_devices; i++) {
                 const struct spec_device *d = &s->devices[i];
-                if (make_device(c, rootfd, d->path, d->type == 'u' ? 'c' : d->type,
+                const char *base;
+                _cleanup_close_ int dfd = open_parent_dir(rootfd, d->path, &base, err);
+                if (dfd < 0 ||
+                    make_device(c, dfd, base, d->path, d->type == 'u' ? 'c' : d->type,
                                 (unsigned)(d->major < 0 ? 0 : d->major),
                                 (unsigned)(d->minor < 0 ? 0 : d->minor), d->mode & 07777, d->uid,
                                 d->gid, err) < 0)
