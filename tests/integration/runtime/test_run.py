@@ -119,6 +119,18 @@ def test_devices(rt, bundle):
     assert lines[13] == "null-ok"
 
 
+def test_device_cgroup_denies_unlisted_nodes(rt, bundle):
+    # /dev/kmsg exists in the container but is not in the allow list: writing it is refused
+    bundle.config["linux"]["devices"] = [
+        {"type": "c", "path": "/dev/kmsg", "major": 1, "minor": 11, "fileMode": 0o600}]
+    bundle.config["process"]["capabilities"] = None
+    r = run_ok(rt, bundle.sh("echo berth-test > /dev/kmsg; echo rc=$?"))
+    assert "Operation not permitted" in r.stderr and "rc=1" in r.stdout, r.stderr
+    bundle.resources()["devices"].append({"allow": True, "type": "c", "major": 1, "minor": 11, "access": "w"})
+    r = run_ok(rt, bundle.sh("echo berth-test > /dev/kmsg && echo written"))
+    assert r.stdout.strip() == "written"
+
+
 def test_process_identity_and_limits(rt, bundle):
     p = bundle.config["process"]
     p["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 0o027}

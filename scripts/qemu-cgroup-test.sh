@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Boot Debian's kernel under qemu (TCG) with an initramfs of busybox plus the given folders, mount
+# a pure cgroup v2 or pure v1 hierarchy, run a command and exit with its status.
+#   scripts/qemu-cgroup-test.sh --mode v1|v2 --include DIR [--include DIR ...] -- CMD [ARGS...]
+# Each DIR appears in the guest at the same absolute path. Binaries run there must be static.
+# env: QEMU_TIMEOUT (seconds, default 600), QEMU_KERNEL (default: newest /boot/vmlinuz-*)
+set -euo pipefail
+mode=""
+includes=()
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --mode) mode=$2; shift 2 ;;
+        --include) includes+=("$2"); shift 2 ;;
+        --) shift; break ;;
+        *) echo "qemu-cgroup-test: unknown argument $1" >&2; exit 2 ;;
+        esac
+done
+[ "$mode" = v1 ] || [ "$mode" = v2 ] || { echo "qemu-cgroup-test: --mode v1|v2 required" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "qemu-cgroup-test: a command is required after --" >&2; exit 2; }
+kernel=${QEMU_KERNEL:-$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
+[ -r "$kernel" ] || { echo "qemu-cgroup-test: no kernel in /boot (apt-get install linux-image-amd64)" >&2; exit 2; }
+for t in qemu-system-x86_64 cpio busybox; do
+        command -v $t >/dev/null || { echo "qemu-cgroup-test: $t missing (scripts/install-deps.sh)" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/berth-qemu.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,newroot}
+cp "$(command -v busybox)" "$root/bin/busybox"
+for a in $("$root/bin/busybox" --list-full); do
+        [ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+done
+for d in "${includes[@]}"; do
+        d=$(cd "$d" && pwd)
+        mkdir -p "$root$(dirname "$d")"
+        cp -a "$d" "$root$(dirname "$d")/"
+done
+# the command, quoted for sh
+cmd=""
+for a in "$@"; do cmd+="$(printf '%q ' "$a")"; done
+echo "$cmd" >"$root/etc/berth-test-cmd"
+echo "$mode" >"$root/etc/berth-test-mode"
+
+# stage 1: pivot_root cannot leave an initramfs, so copy everything onto a tmpfs and switch there
+cat >"$root/init" <<'INIT'
+#!/bin/sh
+mount -t tmpfs -o size=90% tmpfs /newroot
+for d in bin sbin usr etc init2 tmp work; do [ -e /$d ] && cp -a /$d /newroot/; done
+for d in $(ls /); do case $d in bin|sbin|usr|etc|init|init2|newroot|proc|sys|dev|run|tmp) ;; *) cp -a /$d /newroot/ ;; esac; done
+mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/run /newroot/tmp
+exec switch_root /newroot /init2
+INIT
+# stage 2: real init on the tmpfs root
+cat >"$root/init2" <<'INIT'
+#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount --make-rprivate /
+mode=$(cat /etc/berth-test-mode)
+if [ "$mode" = v2 ]; then
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup
+        for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+                echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+        done
+else
+        mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+        while read -r name hier num enabled; do
+                case "$name" in "#"*) continue ;; esac
+                [ "$enabled" = 1 ] || continue
+                mkdir -p /sys/fs/cgroup/$name
+                mount -t cgroup -o $name cgroup /sys/fs/cgroup/$name || echo "cannot mount v1 $name"
+        done </proc/cgroups
+fi
+echo "BERTH-QEMU: cgroup $mode: $(cat /proc/self/cgroup | tr '\n' ' ')"
+cd /
+sh -c "$(cat /etc/berth-test-cmd)"
+echo "BERTH-QEMU-RESULT rc=$?"
+sync
+poweroff -f
+INIT
+chmod +x "$root/init" "$root/init2"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+
+extra=""
+[ "$mode" = v2 ] && extra="systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
+timeout "${QEMU_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 -nographic \
+        -no-reboot -nic none -kernel "$kernel" -initrd "$work/initrd.gz" \
+        -append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init $extra" </dev/null \
+        | tee "$work/console.log" | tr -d '\r'
+rc=$(grep -a -o 'BERTH-QEMU-RESULT rc=[0-9]*' "$work/console.log" | tail -1 | cut -d= -f2)
+if [ -z "$rc" ]; then
+        echo "qemu-cgroup-test: the guest did not report a result (timeout or crash)" >&2
+        exit 1
+fi
+exit "$rc"
