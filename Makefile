@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON_OPTS ?= --buildtype=release
 
-.PHONY: all deps build demo test unit integration format format-check asan bench clean
+.PHONY: all deps build demo test unit integration qemu fuzz format format-check asan bench clean
 
 all: build
 
@@ -22,10 +22,15 @@ unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 integration: build
-	BERTH_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/integration
+	BERTH_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/integration tests/cve
 
-test: deps build format-check unit integration
+test: deps build format-check unit integration asan fuzz qemu
+
+qemu: build
 	scripts/qemu-cgroup-tests.sh $(BUILD)
+
+fuzz:
+	scripts/fuzz.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -34,10 +39,10 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 asan:
-	$(MAKE) BUILD=build-asan MESON_OPTS="-Db_sanitize=address,undefined -Db_lundef=false -Dstatic_runtime=false" unit integration
+	CC=clang $(MAKE) BUILD=build-asan MESON_OPTS="-Db_sanitize=address,undefined -Db_lundef=false -Dstatic_runtime=false" unit integration
 
 bench: build
 	bench/runtime.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

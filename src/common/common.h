@@ -64,14 +64,14 @@ void berth_json_decrefp(json_t **j);
 void berth_errorp(struct berth_error **e);
 void berth_strvp(char ***v);
 
-#define _cleanup_(f)      __attribute__((cleanup(f)))
-#define _cleanup_free_    _cleanup_(berth_freep)
-#define _cleanup_close_   _cleanup_(berth_closep)
-#define _cleanup_fclose_  _cleanup_(berth_fclosep)
-#define _cleanup_dir_     _cleanup_(berth_closedirp)
-#define _cleanup_json_    _cleanup_(berth_json_decrefp)
-#define _cleanup_error_   _cleanup_(berth_errorp)
-#define _cleanup_strv_    _cleanup_(berth_strvp)
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(berth_freep)
+#define _cleanup_close_  _cleanup_(berth_closep)
+#define _cleanup_fclose_ _cleanup_(berth_fclosep)
+#define _cleanup_dir_    _cleanup_(berth_closedirp)
+#define _cleanup_json_   _cleanup_(berth_json_decrefp)
+#define _cleanup_error_  _cleanup_(berth_errorp)
+#define _cleanup_strv_   _cleanup_(berth_strvp)
 
 #define TAKE_PTR(p)                                                                                \
         ({                                                                                         \

@@ -1,8 +1,8 @@
 /* Error values threaded through every call: see common.h. */
 #include "common/common.h"
 
-static int error_vset(struct berth_error **err, int code, bool with_errno, const char *fmt,
-                      va_list ap)
+__attribute__((format(printf, 4, 0))) static int
+error_vset(struct berth_error **err, int code, bool with_errno, const char *fmt, va_list ap)
 {
         if (code <= 0)
                 code = code < 0 ? -code : EINVAL;

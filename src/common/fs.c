@@ -59,8 +59,8 @@ int berth_read_file_at(int dirfd, const char *path, size_t max, char **ret_data,
         for (;;) {
                 if (len == cap) {
                         if (cap > max)
-                                return berth_error_setx(err, EFBIG, "read `%s`: larger than %zu bytes",
-                                                        path, max);
+                                return berth_error_setx(
+                                    err, EFBIG, "read `%s`: larger than %zu bytes", path, max);
                         cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
                         buf = xrealloc(buf, cap + 1);
                 }

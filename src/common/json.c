@@ -19,8 +19,8 @@ json_t *berth_json_load_at(int dirfd, const char *path, size_t flags, struct ber
 
 char *berth_json_dump(const json_t *j, bool pretty)
 {
-        char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER : JSON_COMPACT |
-                                                                                 JSON_PRESERVE_ORDER);
+        char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER
+                                       : JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (!s)
                 abort();
         return s;

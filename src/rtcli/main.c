@@ -15,8 +15,8 @@ static void log_line(const char *level, const char *msg)
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 _cleanup_free_ char *t = berth_time_rfc3339(&ts);
-                _cleanup_json_ json_t *j = json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg,
-                                                     "time", t);
+                _cleanup_json_ json_t *j =
+                    json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", t);
                 _cleanup_free_ char *s = berth_json_dump(j, false);
                 fprintf(log_file, "%s\n", s);
         } else {
@@ -61,7 +61,8 @@ const char *rtcli_one_id(const char *verb, int argc, char **argv)
                 return NULL;
         }
         if (optind + 1 < argc) {
-                rtcli_usage(verb, "takes one container id, got extra argument `%s`", argv[optind + 1]);
+                rtcli_usage(verb, "takes one container id, got extra argument `%s`",
+                            argv[optind + 1]);
                 return NULL;
         }
         return argv[optind];
@@ -72,26 +73,27 @@ static const struct {
         rtcli_verb_fn fn;
         const char *help;
 } verbs[] = {
-        {"create", rtcli_create, "create a container"},
-        {"start", rtcli_start, "start a created container"},
-        {"run", rtcli_run, "create and start a container"},
-        {"state", rtcli_state, "print the state of a container"},
-        {"list", rtcli_list, "list containers"},
-        {"kill", rtcli_kill, "send a signal to a container's init"},
-        {"delete", rtcli_delete, "delete a container"},
-        {"spec", rtcli_spec, "write a default config.json"},
-        {"features", rtcli_features, "print what this runtime supports"},
+    {"create", rtcli_create, "create a container"},
+    {"start", rtcli_start, "start a created container"},
+    {"run", rtcli_run, "create and start a container"},
+    {"state", rtcli_state, "print the state of a container"},
+    {"list", rtcli_list, "list containers"},
+    {"kill", rtcli_kill, "send a signal to a container's init"},
+    {"delete", rtcli_delete, "delete a container"},
+    {"spec", rtcli_spec, "write a default config.json"},
+    {"features", rtcli_features, "print what this runtime supports"},
 };
 
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: berth-runtime [global options] COMMAND [options] [args]\n\n"
-                   "global options:\n"
-                   "  --root DIR          state directory (default " BERTH_RUNTIME_DEFAULT_ROOT ")\n"
-                   "  --log FILE          write log messages to FILE\n"
-                   "  --log-format FMT    text or json\n"
-                   "  --debug             verbose logging\n"
-                   "  --version, -v       print the version\n\ncommands:\n");
+        fprintf(f,
+                "usage: berth-runtime [global options] COMMAND [options] [args]\n\n"
+                "global options:\n"
+                "  --root DIR          state directory (default " BERTH_RUNTIME_DEFAULT_ROOT ")\n"
+                "  --log FILE          write log messages to FILE\n"
+                "  --log-format FMT    text or json\n"
+                "  --debug             verbose logging\n"
+                "  --version, -v       print the version\n\ncommands:\n");
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
                 fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].help);
 }
@@ -105,18 +107,26 @@ int berth_rtcli_main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &seed);
         json_object_seed((size_t)seed.tv_nsec ^ (size_t)getpid());
         const char *log_path = NULL, *log_format = "text";
-        enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_CRIU, OPT_SYSTEMD, OPT_ROOTLESS };
+        enum {
+                OPT_ROOT = 256,
+                OPT_LOG,
+                OPT_LOG_FORMAT,
+                OPT_DEBUG,
+                OPT_CRIU,
+                OPT_SYSTEMD,
+                OPT_ROOTLESS
+        };
         static const struct option opts[] = {
-                {"root", required_argument, NULL, OPT_ROOT},
-                {"log", required_argument, NULL, OPT_LOG},
-                {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-                {"debug", no_argument, NULL, OPT_DEBUG},
-                {"criu", required_argument, NULL, OPT_CRIU},
-                {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
-                {"rootless", required_argument, NULL, OPT_ROOTLESS},
-                {"version", no_argument, NULL, 'v'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"root", required_argument, NULL, OPT_ROOT},
+            {"log", required_argument, NULL, OPT_LOG},
+            {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+            {"debug", no_argument, NULL, OPT_DEBUG},
+            {"criu", required_argument, NULL, OPT_CRIU},
+            {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
+            {"rootless", required_argument, NULL, OPT_ROOTLESS},
+            {"version", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         int c;
         opterr = 0;
@@ -157,7 +167,8 @@ int berth_rtcli_main(int argc, char **argv)
         if (log_path) {
                 log_file = fopen(log_path, "ae");
                 if (!log_file) {
-                        fprintf(stderr, "berth-runtime: open log `%s`: %s\n", log_path, strerror(errno));
+                        fprintf(stderr, "berth-runtime: open log `%s`: %s\n", log_path,
+                                strerror(errno));
                         return 1;
                 }
         }

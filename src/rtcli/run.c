@@ -3,19 +3,28 @@
 
 #include <getopt.h>
 
-enum { OPT_BUNDLE = 'b', OPT_PID_FILE = 256, OPT_CONSOLE, OPT_PRESERVE, OPT_NO_PIVOT, OPT_NO_KEYRING, OPT_DETACH = 'd', OPT_IGNORED };
+enum {
+        OPT_BUNDLE = 'b',
+        OPT_PID_FILE = 256,
+        OPT_CONSOLE,
+        OPT_PRESERVE,
+        OPT_NO_PIVOT,
+        OPT_NO_KEYRING,
+        OPT_DETACH = 'd',
+        OPT_IGNORED
+};
 
 static const struct option create_opts[] = {
-        {"bundle", required_argument, NULL, OPT_BUNDLE},
-        {"pid-file", required_argument, NULL, OPT_PID_FILE},
-        {"console-socket", required_argument, NULL, OPT_CONSOLE},
-        {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
-        {"no-pivot", no_argument, NULL, OPT_NO_PIVOT},
-        {"no-new-keyring", no_argument, NULL, OPT_NO_KEYRING},
-        {"detach", no_argument, NULL, OPT_DETACH},
-        {"no-subreaper", no_argument, NULL, OPT_IGNORED},
-        {"keep", no_argument, NULL, OPT_IGNORED},
-        {0},
+    {"bundle", required_argument, NULL, OPT_BUNDLE},
+    {"pid-file", required_argument, NULL, OPT_PID_FILE},
+    {"console-socket", required_argument, NULL, OPT_CONSOLE},
+    {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
+    {"no-pivot", no_argument, NULL, OPT_NO_PIVOT},
+    {"no-new-keyring", no_argument, NULL, OPT_NO_KEYRING},
+    {"detach", no_argument, NULL, OPT_DETACH},
+    {"no-subreaper", no_argument, NULL, OPT_IGNORED},
+    {"keep", no_argument, NULL, OPT_IGNORED},
+    {0},
 };
 
 /* Parse create/run options; detach is only accepted by run. */
@@ -38,7 +47,8 @@ static int parse_create(const char *verb, int argc, char **argv, struct berth_cr
                 case OPT_PRESERVE: {
                         uint64_t n;
                         if (berth_parse_u64(optarg, &n) < 0 || n > 1000)
-                                return rtcli_usage(verb, "--preserve-fds: invalid number `%s`", optarg);
+                                return rtcli_usage(verb, "--preserve-fds: invalid number `%s`",
+                                                   optarg);
                         o->preserve_fds = (int)n;
                         break;
                 }

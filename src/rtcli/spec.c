@@ -6,9 +6,9 @@
 int rtcli_spec(struct rtcli *cli, int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"bundle", required_argument, NULL, 'b'},
-                {"rootless", no_argument, NULL, 'r'},
-                {0},
+            {"bundle", required_argument, NULL, 'b'},
+            {"rootless", no_argument, NULL, 'r'},
+            {0},
         };
         const char *bundle = ".";
         bool rootless = false;

@@ -26,9 +26,9 @@ int rtcli_state(struct rtcli *cli, int argc, char **argv)
 int rtcli_list(struct rtcli *cli, int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"format", required_argument, NULL, 'f'},
-                {"quiet", no_argument, NULL, 'q'},
-                {0},
+            {"format", required_argument, NULL, 'f'},
+            {"quiet", no_argument, NULL, 'q'},
+            {0},
         };
         const char *format = "table";
         bool quiet = false;
@@ -52,7 +52,7 @@ int rtcli_list(struct rtcli *cli, int argc, char **argv)
         json_t *e;
         if (quiet) {
                 json_array_foreach(list, i, e)
-                        printf("%s\n", json_string_value(json_object_get(e, "id")));
+                    printf("%s\n", json_string_value(json_object_get(e, "id")));
                 return 0;
         }
         if (!strcmp(format, "json"))

@@ -20,15 +20,16 @@ static void emit(struct prog *p, uint8_t code, uint8_t dst, uint8_t src, int16_t
 {
         if (p->n < MAX_INSNS)
                 p->insn[p->n++] = (struct bpf_insn){
-                        .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
+                    .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
 }
 
 static uint32_t access_bits(const char *a)
 {
         uint32_t b = 0;
         for (; *a; a++)
-                b |= *a == 'm' ? BPF_DEVCG_ACC_MKNOD : *a == 'r' ? BPF_DEVCG_ACC_READ
-                                                                 : BPF_DEVCG_ACC_WRITE;
+                b |= *a == 'm'   ? BPF_DEVCG_ACC_MKNOD
+                     : *a == 'r' ? BPF_DEVCG_ACC_READ
+                                 : BPF_DEVCG_ACC_WRITE;
         return b;
 }
 
@@ -94,10 +95,10 @@ int cgroup_bpf_devices(int cgroup_fd, const struct spec_device_rule *rules, size
                 return berth_error_setx(err, E2BIG, "cgroup: too many device rules (%zu)", n);
 
         union bpf_attr load = {
-                .prog_type = BPF_PROG_TYPE_CGROUP_DEVICE,
-                .insn_cnt = (uint32_t)p->n,
-                .insns = (uint64_t)(uintptr_t)p->insn,
-                .license = (uint64_t)(uintptr_t) "Apache",
+            .prog_type = BPF_PROG_TYPE_CGROUP_DEVICE,
+            .insn_cnt = (uint32_t)p->n,
+            .insns = (uint64_t)(uintptr_t)p->insn,
+            .license = (uint64_t)(uintptr_t) "Apache",
         };
         _cleanup_close_ int prog = bpf(BPF_PROG_LOAD, &load);
         if (prog < 0) {
@@ -116,18 +117,18 @@ int cgroup_bpf_devices(int cgroup_fd, const struct spec_device_rule *rules, size
         /* programs attached before (an earlier `update`) are detached once the new one is in */
         uint32_t old_ids[64];
         union bpf_attr q = {
-                .query.target_fd = (uint32_t)cgroup_fd,
-                .query.attach_type = BPF_CGROUP_DEVICE,
-                .query.prog_ids = (uint64_t)(uintptr_t)old_ids,
-                .query.prog_cnt = ARRAY_SIZE(old_ids),
+            .query.target_fd = (uint32_t)cgroup_fd,
+            .query.attach_type = BPF_CGROUP_DEVICE,
+            .query.prog_ids = (uint64_t)(uintptr_t)old_ids,
+            .query.prog_cnt = ARRAY_SIZE(old_ids),
         };
         uint32_t n_old = bpf(BPF_PROG_QUERY, &q) == 0 ? q.query.prog_cnt : 0;
 
         union bpf_attr att = {
-                .target_fd = (uint32_t)cgroup_fd,
-                .attach_bpf_fd = (uint32_t)prog,
-                .attach_type = BPF_CGROUP_DEVICE,
-                .attach_flags = BPF_F_ALLOW_MULTI,
+            .target_fd = (uint32_t)cgroup_fd,
+            .attach_bpf_fd = (uint32_t)prog,
+            .attach_type = BPF_CGROUP_DEVICE,
+            .attach_flags = BPF_F_ALLOW_MULTI,
         };
         if (bpf(BPF_PROG_ATTACH, &att) < 0)
                 return berth_error_set(err, errno, "cgroup: attach device program");
@@ -137,9 +138,9 @@ int cgroup_bpf_devices(int cgroup_fd, const struct spec_device_rule *rules, size
                 if (ofd < 0)
                         continue;
                 union bpf_attr det = {
-                        .target_fd = (uint32_t)cgroup_fd,
-                        .attach_bpf_fd = (uint32_t)ofd,
-                        .attach_type = BPF_CGROUP_DEVICE,
+                    .target_fd = (uint32_t)cgroup_fd,
+                    .attach_bpf_fd = (uint32_t)ofd,
+                    .attach_type = BPF_CGROUP_DEVICE,
                 };
                 if (bpf(BPF_PROG_DETACH, &det) < 0)
                         return berth_error_set(err, errno, "cgroup: detach old device program");

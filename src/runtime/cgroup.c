@@ -17,11 +17,11 @@
 #define CGROUP_ROOT "/sys/fs/cgroup"
 
 static const char *const v1_names[CG1_COUNT] = {
-        [CG1_CPU] = "cpu",         [CG1_CPUACCT] = "cpuacct", [CG1_CPUSET] = "cpuset",
-        [CG1_MEMORY] = "memory",   [CG1_DEVICES] = "devices", [CG1_FREEZER] = "freezer",
-        [CG1_BLKIO] = "blkio",     [CG1_PIDS] = "pids",       [CG1_HUGETLB] = "hugetlb",
-        [CG1_NET_CLS] = "net_cls", [CG1_NET_PRIO] = "net_prio", [CG1_PERF_EVENT] = "perf_event",
-        [CG1_RDMA] = "rdma",       [CG1_MISC] = "misc",
+    [CG1_CPU] = "cpu",         [CG1_CPUACCT] = "cpuacct",   [CG1_CPUSET] = "cpuset",
+    [CG1_MEMORY] = "memory",   [CG1_DEVICES] = "devices",   [CG1_FREEZER] = "freezer",
+    [CG1_BLKIO] = "blkio",     [CG1_PIDS] = "pids",         [CG1_HUGETLB] = "hugetlb",
+    [CG1_NET_CLS] = "net_cls", [CG1_NET_PRIO] = "net_prio", [CG1_PERF_EVENT] = "perf_event",
+    [CG1_RDMA] = "rdma",       [CG1_MISC] = "misc",
 };
 
 const char *cgroup_v1_name(enum cgroup_v1_controller c)
@@ -43,12 +43,13 @@ int cgroup_detect_mode(enum cgroup_mode *ret_mode, struct berth_error **err)
                 cached = CGROUP_MODE_V2;
         } else if (sfs.f_type == TMPFS_MAGIC) {
                 struct statfs u;
-                bool hybrid = statfs(CGROUP_ROOT "/unified", &u) == 0 &&
-                              u.f_type == CGROUP2_SUPER_MAGIC;
+                bool hybrid =
+                    statfs(CGROUP_ROOT "/unified", &u) == 0 && u.f_type == CGROUP2_SUPER_MAGIC;
                 cached = hybrid ? CGROUP_MODE_HYBRID : CGROUP_MODE_V1;
         } else {
-                return berth_error_setx(err, ENOTSUP, "`" CGROUP_ROOT "` is neither cgroup2 nor a "
-                                                      "tmpfs of v1 hierarchies");
+                return berth_error_setx(err, ENOTSUP,
+                                        "`" CGROUP_ROOT "` is neither cgroup2 nor a "
+                                        "tmpfs of v1 hierarchies");
         }
         *ret_mode = (enum cgroup_mode)cached;
         return 0;
@@ -97,21 +98,26 @@ char *cgroup_path_for(const char *cgroups_path, const char *id, struct berth_err
         if (c1 && !strchr(cgroups_path, '/')) {
                 const char *c2 = strchr(c1 + 1, ':');
                 if (!c2 || strchr(c2 + 1, ':')) {
-                        berth_error_setx(err, EINVAL, "linux.cgroupsPath `%s`: expected "
-                                                      "slice:prefix:name", cgroups_path);
-                        return NULL;
-                }
-                _cleanup_free_ char *slice_name = xstrndup(cgroups_path, (size_t)(c1 - cgroups_path));
-                _cleanup_free_ char *prefix = xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
-                const char *name = c2 + 1;
-                _cleanup_free_ char *slice = expand_slice(*slice_name ? slice_name : "system.slice");
-                if (!slice || !*name || strchr(prefix, '/') || !path_ok(name)) {
-                        berth_error_setx(err, EINVAL, "linux.cgroupsPath `%s`: invalid systemd path",
+                        berth_error_setx(err, EINVAL,
+                                         "linux.cgroupsPath `%s`: expected "
+                                         "slice:prefix:name",
                                          cgroups_path);
                         return NULL;
                 }
-                _cleanup_free_ char *unit = *prefix ? xasprintf("%s-%s.scope", prefix, name)
-                                                    : xasprintf("%s.scope", name);
+                _cleanup_free_ char *slice_name =
+                    xstrndup(cgroups_path, (size_t)(c1 - cgroups_path));
+                _cleanup_free_ char *prefix = xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
+                const char *name = c2 + 1;
+                _cleanup_free_ char *slice =
+                    expand_slice(*slice_name ? slice_name : "system.slice");
+                if (!slice || !*name || strchr(prefix, '/') || !path_ok(name)) {
+                        berth_error_setx(err, EINVAL,
+                                         "linux.cgroupsPath `%s`: invalid systemd path",
+                                         cgroups_path);
+                        return NULL;
+                }
+                _cleanup_free_ char *unit =
+                    *prefix ? xasprintf("%s-%s.scope", prefix, name) : xasprintf("%s.scope", name);
                 return *slice ? xasprintf("%s/%s", slice, unit) : xstrdup(unit);
         }
         bool absolute = cgroups_path[0] == '/';
@@ -229,15 +235,16 @@ static int bpf_devices(int dirfd, const struct spec_resources *r, struct berth_e
         size_t n = r->n_device_rules + cgroup_n_default_allow;
         _cleanup_free_ struct spec_device_rule *all = xcalloc(n, sizeof(*all));
         memcpy(all, r->device_rules, r->n_device_rules * sizeof(*all));
-        memcpy(all + r->n_device_rules, cgroup_default_allow, cgroup_n_default_allow * sizeof(*all));
+        memcpy(all + r->n_device_rules, cgroup_default_allow,
+               cgroup_n_default_allow * sizeof(*all));
         return cgroup_bpf_devices(dirfd, all, n, err);
 }
 
 const struct spec_device_rule cgroup_default_allow[] = {
-        {true, 'c', -1, -1, "m"},  {true, 'b', -1, -1, "m"},   {true, 'c', 1, 3, "rwm"},
-        {true, 'c', 1, 5, "rwm"},  {true, 'c', 1, 7, "rwm"},   {true, 'c', 1, 8, "rwm"},
-        {true, 'c', 1, 9, "rwm"},  {true, 'c', 5, 0, "rwm"},   {true, 'c', 5, 1, "rwm"},
-        {true, 'c', 5, 2, "rwm"},  {true, 'c', 136, -1, "rwm"}, {true, 'c', 10, 200, "rwm"},
+    {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},    {true, 'c', 1, 3, "rwm"},
+    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 7, "rwm"},    {true, 'c', 1, 8, "rwm"},
+    {true, 'c', 1, 9, "rwm"}, {true, 'c', 5, 0, "rwm"},    {true, 'c', 5, 1, "rwm"},
+    {true, 'c', 5, 2, "rwm"}, {true, 'c', 136, -1, "rwm"}, {true, 'c', 10, 200, "rwm"},
 };
 const size_t cgroup_n_default_allow = ARRAY_SIZE(cgroup_default_allow);
 
@@ -298,9 +305,11 @@ static int v1_memory(int dirfd, const struct spec_resources *r, struct berth_err
                         berth_warn("swap accounting is off: memory.swap ignored");
                 }
         } else {
-                if (set(r->mem_limit) && knob_i64(dirfd, "memory.limit_in_bytes", r->mem_limit, err) < 0)
+                if (set(r->mem_limit) &&
+                    knob_i64(dirfd, "memory.limit_in_bytes", r->mem_limit, err) < 0)
                         return -EIO;
-                if (set(r->mem_swap) && faccessat(dirfd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0 &&
+                if (set(r->mem_swap) &&
+                    faccessat(dirfd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0 &&
                     knob_i64(dirfd, "memory.memsw.limit_in_bytes", r->mem_swap, err) < 0)
                         return -EIO;
         }
@@ -331,8 +340,8 @@ static int write_devices_lines(int dirfd, const char *file, const char *fmt_key,
 static int v1_blkio(int dirfd, const struct spec_resources *r, struct berth_error **err)
 {
         /* kernels with only BFQ expose blkio.bfq.weight instead of blkio.weight */
-        const char *wfile = faccessat(dirfd, "blkio.weight", F_OK, 0) == 0 ? "blkio.weight"
-                                                                          : "blkio.bfq.weight";
+        const char *wfile =
+            faccessat(dirfd, "blkio.weight", F_OK, 0) == 0 ? "blkio.weight" : "blkio.bfq.weight";
         if (set(r->blkio_weight) && knob_i64(dirfd, wfile, r->blkio_weight, err) < 0)
                 return -EIO;
         if (set(r->blkio_leaf_weight) &&
@@ -355,10 +364,11 @@ static int v1_blkio(int dirfd, const struct spec_resources *r, struct berth_erro
                 }
         }
         static const char *const files[4] = {
-                "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
-                "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+            "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+            "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
         for (int k = 0; k < 4; k++)
-                if (write_devices_lines(dirfd, files[k], "", r->throttle[k], r->n_throttle[k], err) < 0)
+                if (write_devices_lines(dirfd, files[k], "", r->throttle[k], r->n_throttle[k],
+                                        err) < 0)
                         return -EIO;
         return 0;
 }
@@ -373,7 +383,8 @@ static int v1_apply(enum cgroup_v1_controller c, int dirfd, const struct spec_re
         case CG1_CPU:
                 if (set(r->cpu_shares) && knob_i64(dirfd, "cpu.shares", r->cpu_shares, err) < 0)
                         return -EIO;
-                if (set(r->cpu_period) && knob_i64(dirfd, "cpu.cfs_period_us", r->cpu_period, err) < 0)
+                if (set(r->cpu_period) &&
+                    knob_i64(dirfd, "cpu.cfs_period_us", r->cpu_period, err) < 0)
                         return -EIO;
                 if (set(r->cpu_quota) && knob_i64(dirfd, "cpu.cfs_quota_us", r->cpu_quota, err) < 0)
                         return -EIO;
@@ -402,8 +413,8 @@ static int v1_apply(enum cgroup_v1_controller c, int dirfd, const struct spec_re
                 return v1_blkio(dirfd, r, err);
         case CG1_HUGETLB:
                 for (size_t i = 0; i < r->n_hugepages; i++) {
-                        _cleanup_free_ char *f = xasprintf("hugetlb.%s.limit_in_bytes",
-                                                           r->hugepages[i].pagesize);
+                        _cleanup_free_ char *f =
+                            xasprintf("hugetlb.%s.limit_in_bytes", r->hugepages[i].pagesize);
                         if (knob_i64(dirfd, f, (int64_t)r->hugepages[i].limit, err) < 0)
                                 return -EIO;
                 }
@@ -469,8 +480,9 @@ static int v2_apply(int dirfd, const struct spec_resources *r, struct berth_erro
                         snprintf(buf, sizeof(buf), "default %llu", (unsigned long long)w);
                 else
                         snprintf(buf, sizeof(buf), "%lld", (long long)r->blkio_weight);
-                if (knob(dirfd, faccessat(dirfd, "io.weight", F_OK, 0) == 0 ? "io.weight"
-                                                                             : "io.bfq.weight",
+                if (knob(dirfd,
+                         faccessat(dirfd, "io.weight", F_OK, 0) == 0 ? "io.weight"
+                                                                     : "io.bfq.weight",
                          buf, err) < 0)
                         return -EIO;
         }
@@ -577,7 +589,8 @@ static int make_dirs(const char *base, const char *path, bool cpuset, const char
                         /* enable, controller by controller, only what is missing */
                         _cleanup_free_ char *want = xstrdup(enable);
                         char *save = NULL;
-                        for (char *c = strtok_r(want, " ", &save); c; c = strtok_r(NULL, " ", &save)) {
+                        for (char *c = strtok_r(want, " ", &save); c;
+                             c = strtok_r(NULL, " ", &save)) {
                                 size_t cl = strlen(c);
                                 bool have = false;
                                 for (char *h = strstr(cur, c); h; h = strstr(h + 1, c))
@@ -697,12 +710,14 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                         }
                         char *save = NULL;
                         _cleanup_free_ char *want = xstrdup(enable);
-                        for (char *c = strtok_r(want, " ", &save); c; c = strtok_r(NULL, " ", &save)) {
+                        for (char *c = strtok_r(want, " ", &save); c;
+                             c = strtok_r(NULL, " ", &save)) {
                                 if (strstr(rootsc, c))
                                         continue;
                                 _cleanup_free_ char *plus = xasprintf("+%s", c);
-                                if (berth_write_str_at(AT_FDCWD, CGROUP_ROOT "/cgroup.subtree_control",
-                                                       plus, err) < 0) {
+                                if (berth_write_str_at(AT_FDCWD,
+                                                       CGROUP_ROOT "/cgroup.subtree_control", plus,
+                                                       err) < 0) {
                                         r = berth_error_wrap(err, "enable controller `%s`", c);
                                         goto fail;
                                 }
@@ -758,7 +773,8 @@ fail:
 int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct berth_error **err)
 {
         if (cg->mode == CGROUP_MODE_V2) {
-                if (v2_apply(cg->unified_fd, res, err) < 0 || unified_kv(cg->unified_fd, res, err) < 0)
+                if (v2_apply(cg->unified_fd, res, err) < 0 ||
+                    unified_kv(cg->unified_fd, res, err) < 0)
                         return -EIO;
                 return 0;
         }
@@ -777,8 +793,9 @@ int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct ber
                 return -EIO;
         if (res->n_unified) {
                 if (cg->unified_fd < 0)
-                        return berth_error_setx(err, ENOTSUP, "linux.resources.unified needs "
-                                                              "cgroup v2");
+                        return berth_error_setx(err, ENOTSUP,
+                                                "linux.resources.unified needs "
+                                                "cgroup v2");
                 if (unified_kv(cg->unified_fd, res, err) < 0)
                         return -EIO;
         }
@@ -792,8 +809,8 @@ int cgroup_enter(struct cgroup *cg, pid_t pid, bool into_unified, struct berth_e
         for (int c = 0; c < CG1_COUNT; c++) {
                 if (!(cg->v1_mask & (1u << c)))
                         continue;
-                _cleanup_free_ char *f = xasprintf(CGROUP_ROOT "/%s/%s/cgroup.procs", v1_names[c],
-                                                   cg->path);
+                _cleanup_free_ char *f =
+                    xasprintf(CGROUP_ROOT "/%s/%s/cgroup.procs", v1_names[c], cg->path);
                 if (berth_write_str_at(AT_FDCWD, f, buf, err) < 0)
                         return -EIO;
         }
@@ -829,8 +846,8 @@ static int tracking_dir(struct cgroup *cg, struct berth_error **err)
 {
         if (cg->unified_fd >= 0)
                 return fcntl(cg->unified_fd, F_DUPFD_CLOEXEC, 3);
-        static const enum cgroup_v1_controller order[] = {CG1_PIDS, CG1_FREEZER, CG1_MEMORY,
-                                                          CG1_CPU,  CG1_DEVICES, CG1_CPUACCT,
+        static const enum cgroup_v1_controller order[] = {CG1_PIDS,  CG1_FREEZER, CG1_MEMORY,
+                                                          CG1_CPU,   CG1_DEVICES, CG1_CPUACCT,
                                                           CG1_BLKIO, CG1_CPUSET};
         for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
                 if (!(cg->v1_mask & (1u << order[i])))

@@ -155,12 +155,12 @@ static _noreturn_ void child_main(struct child_ctx *c)
         }
         umask(0);
         struct rootfs_ctx rc = {
-                .spec = s,
-                .cgroup = c->cg,
-                .userns = userns || spec_namespace(s, CLONE_NEWUSER),
-                .new_netns = (spec_clone_flags(s) & CLONE_NEWNET) != 0,
-                .new_cgroupns = (spec_clone_flags(s) & CLONE_NEWCGROUP) != 0,
-                .no_pivot = c->opts->no_pivot,
+            .spec = s,
+            .cgroup = c->cg,
+            .userns = userns || spec_namespace(s, CLONE_NEWUSER),
+            .new_netns = (spec_clone_flags(s) & CLONE_NEWNET) != 0,
+            .new_cgroupns = (spec_clone_flags(s) & CLONE_NEWCGROUP) != 0,
+            .no_pivot = c->opts->no_pivot,
         };
         _cleanup_close_ int rootfd = -1;
         if (spec_namespace(s, CLONE_NEWNS)) {
@@ -313,7 +313,8 @@ static int load_spec(const struct berth_create_opts *o, struct spec **ret, struc
         if (bfd < 0)
                 return berth_error_set(err, errno, "bundle `%s`", bundle);
         /* Go writes uint64 limits up to 2^64-1, beyond jansson's integers: decode as reals */
-        _cleanup_json_ json_t *doc = berth_json_load_at(bfd, "config.json", JSON_DECODE_INT_AS_REAL, err);
+        _cleanup_json_ json_t *doc =
+            berth_json_load_at(bfd, "config.json", JSON_DECODE_INT_AS_REAL, err);
         if (!doc)
                 return berth_error_wrap(err, "bundle `%s`", bundle);
         if (spec_parse(doc, bundle, ret, err) < 0)
@@ -447,7 +448,8 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         close_joins(&c);
         if (clone_flags & CLONE_NEWUSER) {
                 /* gid map first is not needed as root; uid then gid like runc */
-                if ((r = write_id_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err)) < 0 ||
+                if ((r = write_id_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err)) <
+                        0 ||
                     (r = write_id_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err)) < 0)
                         goto fail_child;
         }
@@ -474,17 +476,17 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         clock_gettime(CLOCK_REALTIME, &now);
         created = berth_time_rfc3339(&now);
         st = (struct state){
-                .id = (char *)o->id,
-                .pid = pid,
-                .start_time = proc_start_time(pid),
-                .bundle = s->bundle,
-                .rootfs = s->root_path,
-                .created = created,
-                .annotations = s->annotations,
-                .has_cgroup = true,
-                .cg_mode = cg->mode,
-                .cg_path = cg->path,
-                .cg_v1_mask = cg->v1_mask,
+            .id = (char *)o->id,
+            .pid = pid,
+            .start_time = proc_start_time(pid),
+            .bundle = s->bundle,
+            .rootfs = s->root_path,
+            .created = created,
+            .annotations = s->annotations,
+            .has_cgroup = true,
+            .cg_mode = cg->mode,
+            .cg_path = cg->path,
+            .cg_v1_mask = cg->v1_mask,
         };
         if ((r = state_save(dirfd, &st, err)) < 0)
                 goto fail_child;
@@ -526,8 +528,7 @@ int berth_container_create(const struct berth_runtime *rt, const struct berth_cr
         return 0;
 }
 
-int berth_container_start(const struct berth_runtime *rt, const char *id,
-                          struct berth_error **err)
+int berth_container_start(const struct berth_runtime *rt, const char *id, struct berth_error **err)
 {
         _cleanup_(state_freep) struct state *st = NULL;
         _cleanup_close_ int dirfd = -1;
@@ -535,8 +536,7 @@ int berth_container_start(const struct berth_runtime *rt, const char *id,
                 return -ENOENT;
         const char *status = state_status(st, dirfd);
         if (strcmp(status, "created"))
-                return berth_error_setx(err, EINVAL, "cannot start a container that is %s",
-                                        status);
+                return berth_error_setx(err, EINVAL, "cannot start a container that is %s", status);
         _cleanup_close_ int fd = openat(dirfd, STATE_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return berth_error_set(err, errno, "container `%s`: open exec fifo", id);
@@ -668,9 +668,9 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                 return -EIO;
         if (strcmp(status, "stopped")) {
                 if (!force && strcmp(status, "created"))
-                        return berth_error_setx(err, EBUSY,
-                                                "cannot delete container `%s` that is not stopped: %s",
-                                                id, status);
+                        return berth_error_setx(
+                            err, EBUSY, "cannot delete container `%s` that is not stopped: %s", id,
+                            status);
                 if (cg && !strcmp(status, "paused"))
                         cgroup_freeze(cg, false, NULL);
                 if (cg)

@@ -14,8 +14,8 @@
 
 struct spec_mount {
         char *destination;
-        char *type;        /* may be NULL for bind mounts */
-        char *source;      /* may be NULL */
+        char *type;                /* may be NULL for bind mounts */
+        char *source;              /* may be NULL */
         unsigned long flags;       /* MS_* to set */
         unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (|MS_REC) or 0 */
         char *data;                /* filesystem options not understood as flags, comma-joined */
@@ -156,8 +156,8 @@ struct spec_process {
         char **args;
         char **env;
         char *cwd;
-        bool has_caps;       /* process.capabilities present */
-        uint64_t caps[5];    /* bounding, effective, inheritable, permitted, ambient */
+        bool has_caps;    /* process.capabilities present */
+        uint64_t caps[5]; /* bounding, effective, inheritable, permitted, ambient */
         struct spec_rlimit *rlimits;
         size_t n_rlimits;
         bool no_new_privileges;
@@ -169,11 +169,11 @@ enum { CAPSET_BOUNDING, CAPSET_EFFECTIVE, CAPSET_INHERITABLE, CAPSET_PERMITTED, 
 
 struct spec {
         char *oci_version;
-        char *bundle;      /* absolute bundle path */
-        char *root_path;   /* absolute rootfs path */
+        char *bundle;    /* absolute bundle path */
+        char *root_path; /* absolute rootfs path */
         bool root_readonly;
-        char *hostname;    /* NULL when absent */
-        char *domainname;  /* NULL when absent */
+        char *hostname;   /* NULL when absent */
+        char *domainname; /* NULL when absent */
         struct spec_process process;
         struct spec_mount *mounts;
         size_t n_mounts;
@@ -187,7 +187,7 @@ struct spec {
         size_t n_sysctl;
         bool has_resources;
         struct spec_resources resources;
-        char *cgroups_path; /* NULL when absent */
+        char *cgroups_path;               /* NULL when absent */
         unsigned long rootfs_propagation; /* 0 = default (MS_PRIVATE|MS_REC after pivot: rslave) */
         char **masked_paths;
         char **readonly_paths;
@@ -195,8 +195,8 @@ struct spec {
         size_t n_devices;
         bool has_time_offsets;
         int64_t time_offsets[2][2]; /* [monotonic, boottime][secs, nanosecs] */
-        json_t *seccomp;       /* linux.seccomp, kept raw for the seccomp module */
-        int64_t personality;   /* SPEC_UNSET or PER_LINUX / PER_LINUX32 */
+        json_t *seccomp;            /* linux.seccomp, kept raw for the seccomp module */
+        int64_t personality;        /* SPEC_UNSET or PER_LINUX / PER_LINUX32 */
         struct spec_hook *hooks[HOOK_KINDS];
         size_t n_hooks[HOOK_KINDS];
         json_t *annotations; /* object, never NULL */
@@ -256,9 +256,9 @@ enum cgroup_v1_controller {
 /* A container's cgroup. Created by cgroup_create() or reloaded from state by cgroup_load(). */
 struct cgroup {
         enum cgroup_mode mode;
-        char *path;        /* relative to each hierarchy's root, no leading '/': "berth/<id>" */
-        int unified_fd;    /* O_PATH|O_DIRECTORY fd of the cgroup2 dir (v2 or hybrid), else -1 */
-        uint32_t v1_mask;  /* v1 controllers in which the cgroup dir exists */
+        char *path;       /* relative to each hierarchy's root, no leading '/': "berth/<id>" */
+        int unified_fd;   /* O_PATH|O_DIRECTORY fd of the cgroup2 dir (v2 or hybrid), else -1 */
+        uint32_t v1_mask; /* v1 controllers in which the cgroup dir exists */
 };
 
 /* Detect the host's cgroup layout once (cached). */

@@ -14,10 +14,9 @@
 
 static const char *rlimit_name(int r)
 {
-        static const char *const n[] = {"CPU",  "FSIZE",   "DATA",   "STACK",      "CORE",
-                                        "RSS",  "NPROC",   "NOFILE", "MEMLOCK",    "AS",
-                                        "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO",
-                                        "RTTIME"};
+        static const char *const n[] = {
+            "CPU",     "FSIZE", "DATA",  "STACK",      "CORE",     "RSS",  "NPROC",  "NOFILE",
+            "MEMLOCK", "AS",    "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
         return r >= 0 && (size_t)r < ARRAY_SIZE(n) ? n[r] : "?";
 }
 
@@ -39,9 +38,10 @@ static int set_rlimits(const struct spec_process *p, struct berth_error **err)
                         return berth_error_set(err, errno, "getrlimit RLIMIT_%s",
                                                rlimit_name(rl->resource));
                 struct rlimit clamped = {
-                        .rlim_max = want.rlim_max > cur.rlim_max ? cur.rlim_max : want.rlim_max,
+                    .rlim_max = want.rlim_max > cur.rlim_max ? cur.rlim_max : want.rlim_max,
                 };
-                clamped.rlim_cur = want.rlim_cur > clamped.rlim_max ? clamped.rlim_max : want.rlim_cur;
+                clamped.rlim_cur =
+                    want.rlim_cur > clamped.rlim_max ? clamped.rlim_max : want.rlim_cur;
                 if (setrlimit(rl->resource, &clamped) < 0)
                         return berth_error_set(err, errno, "setrlimit RLIMIT_%s",
                                                rlimit_name(rl->resource));
@@ -56,8 +56,8 @@ static int capset_raw(uint64_t eff, uint64_t perm, uint64_t inh)
 {
         struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
         struct __user_cap_data_struct d[2] = {
-                {(uint32_t)eff, (uint32_t)perm, (uint32_t)inh},
-                {(uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32)},
+            {(uint32_t)eff, (uint32_t)perm, (uint32_t)inh},
+            {(uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32)},
         };
         return (int)syscall(SYS_capset, &h, d);
 }
@@ -85,7 +85,8 @@ static int set_identity(const struct spec *s, struct berth_error **err)
                 for (int c = 0; c <= last; c++)
                         if (!(caps[CAPSET_BOUNDING] & (UINT64_C(1) << c)) &&
                             prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-                                return berth_error_set(err, errno, "drop capability %d from bounding set", c);
+                                return berth_error_set(err, errno,
+                                                       "drop capability %d from bounding set", c);
                 if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                         return berth_error_set(err, errno, "prctl PR_SET_KEEPCAPS");
         }
@@ -103,7 +104,8 @@ static int set_identity(const struct spec *s, struct berth_error **err)
                 return 0;
         if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
                 return berth_error_set(err, errno, "prctl PR_SET_KEEPCAPS");
-        if (capset_raw(caps[CAPSET_EFFECTIVE], caps[CAPSET_PERMITTED], caps[CAPSET_INHERITABLE]) < 0)
+        if (capset_raw(caps[CAPSET_EFFECTIVE], caps[CAPSET_PERMITTED], caps[CAPSET_INHERITABLE]) <
+            0)
                 return berth_error_set(err, errno, "capset");
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
                 return berth_error_set(err, errno, "clear ambient capabilities");

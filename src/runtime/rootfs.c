@@ -109,7 +109,8 @@ static int open_target(int rootfd, const char *path, bool file, struct berth_err
                 _cleanup_close_ int real = open(dp.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (real < 0)
                         return berth_error_set(err, errno, "open `%s` in rootfs", dir);
-                wfd = openat(real, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                wfd =
+                    openat(real, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
                 if (wfd < 0 && errno != EEXIST)
                         return berth_error_set(err, errno, "create mount target `%s`", path);
         }
@@ -261,16 +262,18 @@ static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *
                         return berth_error_set(err, errno, "bind cgroup `%s`", src);
         }
         /* one call makes the tmpfs and every hierarchy below it read-only */
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+        struct mount_attr attr = {.attr_set =
+                                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
         if (m->flags & MS_RDONLY)
                 attr.attr_set |= MOUNT_ATTR_RDONLY;
-        if (syscall(SYS_mount_setattr, cgdir, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+        if (syscall(SYS_mount_setattr, cgdir, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                    sizeof(attr)) < 0)
                 return berth_error_set(err, errno, "make `%s` read-only", m->destination);
         return 0;
 }
 
-static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, int rootfd,
-                        int tfd, struct berth_error **err)
+static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, int rootfd, int tfd,
+                        struct berth_error **err)
 {
         enum cgroup_mode mode;
         if (cgroup_detect_mode(&mode, err) < 0)
@@ -317,16 +320,17 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         const char *d = m->destination;
         bool under_proc = !strncmp(d, "/proc", 5) && (d[5] == '/' || !d[5]);
         if (under_proc && strcmp(type, "proc") && !(m->bind && !strncmp(m->source, "/proc/", 6)))
-                return berth_error_setx(err, EPERM,
-                                        "mount `%s`: only procfs may be mounted at or under /proc",
-                                        d);
+                return berth_error_setx(
+                    err, EPERM, "mount `%s`: only procfs may be mounted at or under /proc", d);
         _cleanup_close_ int tfd = -1;
         if (!m->bind && (!strcmp(type, "proc") || !strcmp(type, "sysfs"))) {
                 /* a symlinked /proc or /sys in the image could aim procfs writes elsewhere */
                 tfd = openat2_fd(rootfd, d + 1, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
                 if (tfd < 0 && errno == ELOOP)
-                        return berth_error_setx(err, ELOOP, "mount %s on `%s`: the rootfs has a "
-                                                            "symlink there", type, d);
+                        return berth_error_setx(err, ELOOP,
+                                                "mount %s on `%s`: the rootfs has a "
+                                                "symlink there",
+                                                type, d);
         }
         if (tfd < 0)
                 tfd = open_target(rootfd, d, is_file, err);
@@ -335,7 +339,8 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         if (!m->bind && !strcmp(type, "proc")) {
                 struct stat st;
                 if (fstat(tfd, &st) < 0 || !S_ISDIR(st.st_mode))
-                        return berth_error_setx(err, ENOTDIR, "mount proc on `%s`: not a directory", d);
+                        return berth_error_setx(err, ENOTDIR, "mount proc on `%s`: not a directory",
+                                                d);
         }
         struct fdpath tp = fdpath(tfd);
         if (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) {
@@ -388,8 +393,8 @@ static const struct {
         const char *name;
         unsigned maj, min;
 } default_devices[] = {
-        {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9},
-        {"tty", 5, 0},
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 /* Create a device node in dirfd; in a user namespace mknod is refused, so bind the host's node
@@ -435,8 +440,7 @@ static int open_parent_dir(int rootfd, const char *path, const char **ret_base,
         return dfd;
 }
 
-static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts,
-                     struct berth_error **err)
+static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts, struct berth_error **err)
 {
         const struct spec *s = c->spec;
         bool dev_is_tmpfs = false;
@@ -457,12 +461,15 @@ static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts,
                                 return -EIO;
                 }
                 static const char *const links[][2] = {
-                        {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
-                        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+                    {"/proc/self/fd", "fd"},
+                    {"/proc/self/fd/0", "stdin"},
+                    {"/proc/self/fd/1", "stdout"},
+                    {"/proc/self/fd/2", "stderr"},
                 };
                 for (size_t i = 0; i < ARRAY_SIZE(links); i++)
                         if (symlinkat(links[i][0], dfd, links[i][1]) < 0 && errno != EEXIST)
-                                return berth_error_set(err, errno, "symlink `/dev/%s`", links[i][1]);
+                                return berth_error_set(err, errno, "symlink `/dev/%s`",
+                                                       links[i][1]);
                 if (devpts && symlinkat("pts/ptmx", dfd, "ptmx") < 0 && errno != EEXIST)
                         return berth_error_set(err, errno, "symlink `/dev/ptmx`");
         }
@@ -470,11 +477,10 @@ static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts,
                 const struct spec_device *d = &s->devices[i];
                 const char *base;
                 _cleanup_close_ int dfd = open_parent_dir(rootfd, d->path, &base, err);
-                if (dfd < 0 ||
-                    make_device(c, dfd, base, d->path, d->type == 'u' ? 'c' : d->type,
-                                (unsigned)(d->major < 0 ? 0 : d->major),
-                                (unsigned)(d->minor < 0 ? 0 : d->minor), d->mode & 07777, d->uid,
-                                d->gid, err) < 0)
+                if (dfd < 0 || make_device(c, dfd, base, d->path, d->type == 'u' ? 'c' : d->type,
+                                           (unsigned)(d->major < 0 ? 0 : d->major),
+                                           (unsigned)(d->minor < 0 ? 0 : d->minor), d->mode & 07777,
+                                           d->uid, d->gid, err) < 0)
                         return berth_error_wrap(err, "linux.devices `%s`", d->path);
         }
         return 0;
@@ -554,8 +560,8 @@ int rootfs_sysctl(const struct spec *s, struct berth_error **err)
 {
         if (!s->n_sysctl)
                 return 0;
-        _cleanup_close_ int sysfd = openat2_fd(AT_FDCWD, "/proc/sys", O_PATH | O_DIRECTORY,
-                                               RESOLVE_NO_SYMLINKS);
+        _cleanup_close_ int sysfd =
+            openat2_fd(AT_FDCWD, "/proc/sys", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
         if (sysfd < 0)
                 return berth_error_set(err, errno, "open `/proc/sys`");
         if (check_procfs(sysfd, "/proc/sys", err) < 0)
@@ -565,16 +571,17 @@ int rootfs_sysctl(const struct spec *s, struct berth_error **err)
                 for (char *p = rel; *p; p++)
                         if (*p == '.')
                                 *p = '/';
-                _cleanup_close_ int fd = openat2_fd(sysfd, rel, O_WRONLY | O_TRUNC,
-                                                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                                            RESOLVE_NO_XDEV);
+                _cleanup_close_ int fd =
+                    openat2_fd(sysfd, rel, O_WRONLY | O_TRUNC,
+                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
                 if (fd < 0)
                         return berth_error_set(err, errno, "sysctl `%s`", s->sysctl[i].key);
                 const char *v = s->sysctl[i].value;
                 if (check_procfs(fd, s->sysctl[i].key, err) < 0)
                         return -EPERM;
                 if (write(fd, v, strlen(v)) != (ssize_t)strlen(v))
-                        return berth_error_set(err, errno, "sysctl `%s` = `%s`", s->sysctl[i].key, v);
+                        return berth_error_set(err, errno, "sysctl `%s` = `%s`", s->sysctl[i].key,
+                                               v);
         }
         return 0;
 }

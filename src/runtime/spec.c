@@ -177,37 +177,64 @@ static const struct {
         const char *name;
         int type;
 } ns_names[] = {
-        {"pid", CLONE_NEWPID},   {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
-        {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
-        {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+    {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
+    {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
 static const char *const rlimit_names[] = {
-        [RLIMIT_CPU] = "RLIMIT_CPU",         [RLIMIT_FSIZE] = "RLIMIT_FSIZE",
-        [RLIMIT_DATA] = "RLIMIT_DATA",       [RLIMIT_STACK] = "RLIMIT_STACK",
-        [RLIMIT_CORE] = "RLIMIT_CORE",       [RLIMIT_RSS] = "RLIMIT_RSS",
-        [RLIMIT_NPROC] = "RLIMIT_NPROC",     [RLIMIT_NOFILE] = "RLIMIT_NOFILE",
-        [RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK", [RLIMIT_AS] = "RLIMIT_AS",
-        [RLIMIT_LOCKS] = "RLIMIT_LOCKS",     [RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
-        [RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",
-        [RLIMIT_RTPRIO] = "RLIMIT_RTPRIO",   [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
+    [RLIMIT_CPU] = "RLIMIT_CPU",           [RLIMIT_FSIZE] = "RLIMIT_FSIZE",
+    [RLIMIT_DATA] = "RLIMIT_DATA",         [RLIMIT_STACK] = "RLIMIT_STACK",
+    [RLIMIT_CORE] = "RLIMIT_CORE",         [RLIMIT_RSS] = "RLIMIT_RSS",
+    [RLIMIT_NPROC] = "RLIMIT_NPROC",       [RLIMIT_NOFILE] = "RLIMIT_NOFILE",
+    [RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK",   [RLIMIT_AS] = "RLIMIT_AS",
+    [RLIMIT_LOCKS] = "RLIMIT_LOCKS",       [RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
+    [RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",
+    [RLIMIT_RTPRIO] = "RLIMIT_RTPRIO",     [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
 };
 
 static const char *const cap_names[] = {
-        "CAP_CHOWN",            "CAP_DAC_OVERRIDE",     "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",           "CAP_FSETID",           "CAP_KILL",
-        "CAP_SETGID",           "CAP_SETUID",           "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",  "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",        "CAP_NET_RAW",          "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",        "CAP_SYS_MODULE",       "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",       "CAP_SYS_PTRACE",       "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",        "CAP_SYS_BOOT",         "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",     "CAP_SYS_TIME",         "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",            "CAP_LEASE",            "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",    "CAP_SETFCAP",          "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",        "CAP_SYSLOG",           "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",    "CAP_AUDIT_READ",       "CAP_PERFMON",
-        "CAP_BPF",              "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 };
 
 int spec_cap_from_name(const char *name)
@@ -232,15 +259,15 @@ static const struct {
         const char *name;
         int sig;
 } sig_names[] = {
-        {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-        {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
-        {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
-        {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
-        {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},   {"STOP", SIGSTOP},
-        {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
-        {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-        {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"POLL", SIGPOLL},   {"PWR", SIGPWR},
-        {"SYS", SIGSYS},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
+    {"SYS", SIGSYS},
 };
 
 int spec_parse_signal(const char *s)
@@ -279,45 +306,45 @@ static const struct {
         unsigned long set;
         unsigned long propagation;
 } mount_opts[] = {
-        {"ro", MS_RDONLY, 0},
-        {"rw", 0, 0},
-        {"nosuid", MS_NOSUID, 0},
-        {"suid", 0, 0},
-        {"nodev", MS_NODEV, 0},
-        {"dev", 0, 0},
-        {"noexec", MS_NOEXEC, 0},
-        {"exec", 0, 0},
-        {"sync", MS_SYNCHRONOUS, 0},
-        {"async", 0, 0},
-        {"dirsync", MS_DIRSYNC, 0},
-        {"remount", MS_REMOUNT, 0},
-        {"mand", MS_MANDLOCK, 0},
-        {"nomand", 0, 0},
-        {"atime", 0, 0},
-        {"noatime", MS_NOATIME, 0},
-        {"diratime", 0, 0},
-        {"nodiratime", MS_NODIRATIME, 0},
-        {"relatime", MS_RELATIME, 0},
-        {"norelatime", 0, 0},
-        {"strictatime", MS_STRICTATIME, 0},
-        {"nostrictatime", 0, 0},
-        {"lazytime", MS_LAZYTIME, 0},
-        {"nolazytime", 0, 0},
-        {"nosymfollow", MS_NOSYMFOLLOW, 0},
-        {"symfollow", 0, 0},
-        {"private", 0, MS_PRIVATE},
-        {"rprivate", 0, MS_PRIVATE | MS_REC},
-        {"shared", 0, MS_SHARED},
-        {"rshared", 0, MS_SHARED | MS_REC},
-        {"slave", 0, MS_SLAVE},
-        {"rslave", 0, MS_SLAVE | MS_REC},
-        {"unbindable", 0, MS_UNBINDABLE},
-        {"runbindable", 0, MS_UNBINDABLE | MS_REC},
-        {"tmpcopyup", 0, 0},
-        {"rbind", 0, 0},
-        {"bind", 0, 0},
-        {"rro", 0, 0},
-        {"rrw", 0, 0},
+    {"ro", MS_RDONLY, 0},
+    {"rw", 0, 0},
+    {"nosuid", MS_NOSUID, 0},
+    {"suid", 0, 0},
+    {"nodev", MS_NODEV, 0},
+    {"dev", 0, 0},
+    {"noexec", MS_NOEXEC, 0},
+    {"exec", 0, 0},
+    {"sync", MS_SYNCHRONOUS, 0},
+    {"async", 0, 0},
+    {"dirsync", MS_DIRSYNC, 0},
+    {"remount", MS_REMOUNT, 0},
+    {"mand", MS_MANDLOCK, 0},
+    {"nomand", 0, 0},
+    {"atime", 0, 0},
+    {"noatime", MS_NOATIME, 0},
+    {"diratime", 0, 0},
+    {"nodiratime", MS_NODIRATIME, 0},
+    {"relatime", MS_RELATIME, 0},
+    {"norelatime", 0, 0},
+    {"strictatime", MS_STRICTATIME, 0},
+    {"nostrictatime", 0, 0},
+    {"lazytime", MS_LAZYTIME, 0},
+    {"nolazytime", 0, 0},
+    {"nosymfollow", MS_NOSYMFOLLOW, 0},
+    {"symfollow", 0, 0},
+    {"private", 0, MS_PRIVATE},
+    {"rprivate", 0, MS_PRIVATE | MS_REC},
+    {"shared", 0, MS_SHARED},
+    {"rshared", 0, MS_SHARED | MS_REC},
+    {"slave", 0, MS_SLAVE},
+    {"rslave", 0, MS_SLAVE | MS_REC},
+    {"unbindable", 0, MS_UNBINDABLE},
+    {"runbindable", 0, MS_UNBINDABLE | MS_REC},
+    {"tmpcopyup", 0, 0},
+    {"rbind", 0, 0},
+    {"bind", 0, 0},
+    {"rro", 0, 0},
+    {"rrw", 0, 0},
 };
 
 static int parse_mount(json_t *m, const char *path, struct spec_mount *out,
@@ -491,7 +518,8 @@ static int parse_process(json_t *proc, struct spec_process *p, struct berth_erro
                         }
                 }
         }
-        if (get_strv(proc, "args", P, &p->args, err) < 0 || get_strv(proc, "env", P, &p->env, err) < 0 ||
+        if (get_strv(proc, "args", P, &p->args, err) < 0 ||
+            get_strv(proc, "env", P, &p->env, err) < 0 ||
             get_string(proc, "cwd", P, true, &p->cwd, err) < 0)
                 return -EINVAL;
         if (!p->args || !p->args[0])
@@ -683,13 +711,14 @@ static int parse_resources(json_t *res, struct spec_resources *r, struct berth_e
                 if (get_array(o, "weightDevice", B, &a, err) < 0)
                         return -EINVAL;
                 if (a) {
-                        r->blkio_weight_devices = xcalloc(json_array_size(a),
-                                                          sizeof(*r->blkio_weight_devices));
+                        r->blkio_weight_devices =
+                            xcalloc(json_array_size(a), sizeof(*r->blkio_weight_devices));
                         size_t i;
                         json_t *e;
                         json_array_foreach(a, i, e)
                         {
-                                _cleanup_free_ char *p = idx("linux.resources.blockIO.weightDevice", i);
+                                _cleanup_free_ char *p =
+                                    idx("linux.resources.blockIO.weightDevice", i);
                                 struct spec_weight_device *w = &r->blkio_weight_devices[i];
                                 w->major = w->minor = -1;
                                 w->weight = w->leaf_weight = SPEC_UNSET;
@@ -706,8 +735,8 @@ static int parse_resources(json_t *res, struct spec_resources *r, struct berth_e
                         }
                 }
                 static const char *const keys[] = {
-                        "throttleReadBpsDevice", "throttleWriteBpsDevice",
-                        "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
+                    "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
+                    "throttleWriteIOPSDevice"};
                 for (size_t k = 0; k < 4; k++)
                         if (parse_throttles(o, keys[k], &r->throttle[k], &r->n_throttle[k], err) <
                             0)
@@ -763,19 +792,19 @@ static int parse_resources(json_t *res, struct spec_resources *r, struct berth_e
 static void resources_init(struct spec_resources *r)
 {
         *r = (struct spec_resources){
-                .mem_limit = SPEC_UNSET,
-                .mem_reservation = SPEC_UNSET,
-                .mem_swap = SPEC_UNSET,
-                .mem_swappiness = SPEC_UNSET,
-                .cpu_shares = SPEC_UNSET,
-                .cpu_quota = SPEC_UNSET,
-                .cpu_period = SPEC_UNSET,
-                .cpu_rt_runtime = SPEC_UNSET,
-                .cpu_rt_period = SPEC_UNSET,
-                .cpu_idle = SPEC_UNSET,
-                .pids_limit = SPEC_UNSET,
-                .blkio_weight = SPEC_UNSET,
-                .blkio_leaf_weight = SPEC_UNSET,
+            .mem_limit = SPEC_UNSET,
+            .mem_reservation = SPEC_UNSET,
+            .mem_swap = SPEC_UNSET,
+            .mem_swappiness = SPEC_UNSET,
+            .cpu_shares = SPEC_UNSET,
+            .cpu_quota = SPEC_UNSET,
+            .cpu_period = SPEC_UNSET,
+            .cpu_rt_runtime = SPEC_UNSET,
+            .cpu_rt_period = SPEC_UNSET,
+            .cpu_idle = SPEC_UNSET,
+            .pids_limit = SPEC_UNSET,
+            .blkio_weight = SPEC_UNSET,
+            .blkio_leaf_weight = SPEC_UNSET,
         };
 }
 
@@ -818,9 +847,9 @@ static int parse_devices(json_t *arr, struct spec *s, struct berth_error **err)
 
 static int parse_hooks(json_t *hooks, struct spec *s, struct berth_error **err)
 {
-        static const char *const names[HOOK_KINDS] = {
-                "prestart", "createRuntime", "createContainer", "startContainer", "poststart",
-                "poststop"};
+        static const char *const names[HOOK_KINDS] = {"prestart",        "createRuntime",
+                                                      "createContainer", "startContainer",
+                                                      "poststart",       "poststop"};
         for (int k = 0; k < HOOK_KINDS; k++) {
                 json_t *arr;
                 if (get_array(hooks, names[k], "hooks", &arr, err) < 0)
@@ -875,11 +904,13 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
                                 if (!strcmp(type, ns_names[k].name))
                                         t = ns_names[k].type;
                         if (!t) {
-                                _cleanup_free_ char *m = xasprintf("unknown namespace type `%s`", type);
+                                _cleanup_free_ char *m =
+                                    xasprintf("unknown namespace type `%s`", type);
                                 return bad(err, p, m);
                         }
                         if (spec_namespace(s, t)) {
-                                _cleanup_free_ char *m = xasprintf("namespace `%s` listed twice", type);
+                                _cleanup_free_ char *m =
+                                    xasprintf("namespace `%s` listed twice", type);
                                 return bad(err, p, m);
                         }
                         struct spec_namespace *ns = &s->namespaces[s->n_namespaces++];
@@ -893,10 +924,12 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
                 }
         }
         if (get_array(lx, "uidMappings", L, &a, err) < 0 ||
-            (a && parse_idmaps(a, "linux.uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0))
+            (a &&
+             parse_idmaps(a, "linux.uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0))
                 return -EINVAL;
         if (get_array(lx, "gidMappings", L, &a, err) < 0 ||
-            (a && parse_idmaps(a, "linux.gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0))
+            (a &&
+             parse_idmaps(a, "linux.gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0))
                 return -EINVAL;
         if (get_object(lx, "timeOffsets", L, &o, err) < 0)
                 return -EINVAL;
@@ -910,9 +943,10 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
                         if (!t)
                                 continue;
                         s->has_time_offsets = true;
-                        if (get_int(t, "secs", p, INT64_MIN + 1, INT64_MAX,
-                                    &s->time_offsets[c][0], err) < 0 ||
-                            get_int(t, "nanosecs", p, 0, 999999999, &s->time_offsets[c][1], err) < 0)
+                        if (get_int(t, "secs", p, INT64_MIN + 1, INT64_MAX, &s->time_offsets[c][0],
+                                    err) < 0 ||
+                            get_int(t, "nanosecs", p, 0, 999999999, &s->time_offsets[c][1], err) <
+                                0)
                                 return -EINVAL;
                 }
         }
@@ -955,10 +989,10 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
                         const char *n;
                         unsigned long f;
                 } props[] = {
-                        {"private", MS_PRIVATE},      {"rprivate", MS_PRIVATE | MS_REC},
-                        {"shared", MS_SHARED},        {"rshared", MS_SHARED | MS_REC},
-                        {"slave", MS_SLAVE},          {"rslave", MS_SLAVE | MS_REC},
-                        {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+                    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+                    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+                    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+                    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
                 };
                 for (size_t k = 0; k < ARRAY_SIZE(props); k++)
                         if (!strcmp(prop, props[k].n))
@@ -1032,7 +1066,8 @@ static int parse_doc(json_t *doc, struct spec *s, struct berth_error **err)
 
         const struct spec_namespace *user = spec_namespace(s, CLONE_NEWUSER);
         if (user && !user->path && (!s->n_uid_mappings || !s->n_gid_mappings))
-                return bad(err, "linux.uidMappings", "a new user namespace needs uid and gid mappings");
+                return bad(err, "linux.uidMappings",
+                           "a new user namespace needs uid and gid mappings");
         if (!user && (s->n_uid_mappings || s->n_gid_mappings))
                 return bad(err, "linux.uidMappings", "mappings given without a user namespace");
         if (s->hostname && *s->hostname && !spec_namespace(s, CLONE_NEWUTS))

@@ -107,8 +107,10 @@ int state_load(const struct berth_runtime *rt, const char *id, struct state **re
         if (json_is_string(path)) {
                 st->has_cgroup = true;
                 st->cg_path = xstrdup(json_string_value(path));
-                st->cg_mode = (enum cgroup_mode)json_integer_value(json_object_get(priv, "cgroup_mode"));
-                st->cg_v1_mask = (uint32_t)json_integer_value(json_object_get(priv, "cgroup_v1_mask"));
+                st->cg_mode =
+                    (enum cgroup_mode)json_integer_value(json_object_get(priv, "cgroup_mode"));
+                st->cg_v1_mask =
+                    (uint32_t)json_integer_value(json_object_get(priv, "cgroup_v1_mask"));
         }
         *ret_state = st;
         if (ret_dirfd)

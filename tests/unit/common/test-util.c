@@ -80,10 +80,10 @@ static void test_files(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_error_wrap),
-                cmocka_unit_test(test_id_validate),
-                cmocka_unit_test(test_parse_u64),
-                cmocka_unit_test(test_files),
+            cmocka_unit_test(test_error_wrap),
+            cmocka_unit_test(test_id_validate),
+            cmocka_unit_test(test_parse_u64),
+            cmocka_unit_test(test_files),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

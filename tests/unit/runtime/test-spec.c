@@ -76,7 +76,8 @@ static void test_default_spec_roundtrip(void **state)
         /* no inheritable or ambient caps by default (CVE-2022-27650) */
         assert_int_equal(s->process.caps[CAPSET_INHERITABLE], 0);
         assert_int_equal(s->process.caps[CAPSET_AMBIENT], 0);
-        assert_true(s->process.caps[CAPSET_BOUNDING] & (UINT64_C(1) << spec_cap_from_name("CAP_KILL")));
+        assert_true(s->process.caps[CAPSET_BOUNDING] &
+                    (UINT64_C(1) << spec_cap_from_name("CAP_KILL")));
         assert_int_equal(s->resources.n_device_rules, 1);
         assert_false(s->resources.device_rules[0].allow);
         assert_int_equal(s->resources.device_rules[0].type, 'a');
@@ -95,32 +96,37 @@ static void test_default_spec_roundtrip(void **state)
 static void test_full(void **state)
 {
         struct spec *s = parse_ok(
-                "{\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"/abs/root\", \"readonly\": true},"
-                " \"hostname\": \"h\", \"process\": {\"args\": [\"/bin/true\"], \"cwd\": \"/w\","
-                "  \"user\": {\"uid\": 1000, \"gid\": 100, \"umask\": 63, \"additionalGids\": [5, 6]},"
-                "  \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"soft\": 10, \"hard\": 18446744073709551615}],"
-                "  \"oomScoreAdj\": 100, \"env\": [\"A=1\"]},"
-                " \"mounts\": [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/src\","
-                "   \"options\": [\"rbind\", \"ro\", \"nosuid\", \"rslave\"]},"
-                "  {\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\","
-                "   \"options\": [\"nodev\", \"size=1m\", \"mode=1777\"]}],"
-                " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"uts\"},"
-                "   {\"type\": \"network\", \"path\": \"/proc/1/ns/net\"}, {\"type\": \"user\"}, {\"type\": \"time\"}],"
-                "  \"uidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
-                "  \"gidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
-                "  \"timeOffsets\": {\"monotonic\": {\"secs\": 3600, \"nanosecs\": 5}},"
-                "  \"sysctl\": {\"net.ipv4.ip_forward\": \"1\"},"
-                "  \"resources\": {\"memory\": {\"limit\": 67108864, \"swap\": -1},"
-                "    \"cpu\": {\"shares\": 512, \"quota\": 50000, \"period\": 100000, \"cpus\": \"0\"},"
-                "    \"pids\": {\"limit\": 10},"
-                "    \"blockIO\": {\"weight\": 500, \"throttleReadBpsDevice\": [{\"major\": 8, \"minor\": 0, \"rate\": 1024}]},"
-                "    \"hugepageLimits\": [{\"pageSize\": \"2MB\", \"limit\": 0}],"
-                "    \"devices\": [{\"allow\": false, \"access\": \"rwm\"}, {\"allow\": true, \"type\": \"c\", \"major\": 1, \"minor\": 3, \"access\": \"rw\"}],"
-                "    \"unified\": {\"memory.high\": \"max\"}},"
-                "  \"cgroupsPath\": \"/my/path\", \"rootfsPropagation\": \"rshared\","
-                "  \"maskedPaths\": [\"/proc/kcore\"], \"readonlyPaths\": [\"/proc/sys\"],"
-                "  \"devices\": [{\"type\": \"c\", \"path\": \"/dev/fuse\", \"major\": 10, \"minor\": 229, \"fileMode\": 438}]},"
-                " \"annotations\": {\"a\": \"b\"}}");
+            "{\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"/abs/root\", \"readonly\": true},"
+            " \"hostname\": \"h\", \"process\": {\"args\": [\"/bin/true\"], \"cwd\": \"/w\","
+            "  \"user\": {\"uid\": 1000, \"gid\": 100, \"umask\": 63, \"additionalGids\": [5, 6]},"
+            "  \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"soft\": 10, \"hard\": "
+            "18446744073709551615}],"
+            "  \"oomScoreAdj\": 100, \"env\": [\"A=1\"]},"
+            " \"mounts\": [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/src\","
+            "   \"options\": [\"rbind\", \"ro\", \"nosuid\", \"rslave\"]},"
+            "  {\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\","
+            "   \"options\": [\"nodev\", \"size=1m\", \"mode=1777\"]}],"
+            " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"uts\"},"
+            "   {\"type\": \"network\", \"path\": \"/proc/1/ns/net\"}, {\"type\": \"user\"}, "
+            "{\"type\": \"time\"}],"
+            "  \"uidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
+            "  \"gidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
+            "  \"timeOffsets\": {\"monotonic\": {\"secs\": 3600, \"nanosecs\": 5}},"
+            "  \"sysctl\": {\"net.ipv4.ip_forward\": \"1\"},"
+            "  \"resources\": {\"memory\": {\"limit\": 67108864, \"swap\": -1},"
+            "    \"cpu\": {\"shares\": 512, \"quota\": 50000, \"period\": 100000, \"cpus\": \"0\"},"
+            "    \"pids\": {\"limit\": 10},"
+            "    \"blockIO\": {\"weight\": 500, \"throttleReadBpsDevice\": [{\"major\": 8, "
+            "\"minor\": 0, \"rate\": 1024}]},"
+            "    \"hugepageLimits\": [{\"pageSize\": \"2MB\", \"limit\": 0}],"
+            "    \"devices\": [{\"allow\": false, \"access\": \"rwm\"}, {\"allow\": true, "
+            "\"type\": \"c\", \"major\": 1, \"minor\": 3, \"access\": \"rw\"}],"
+            "    \"unified\": {\"memory.high\": \"max\"}},"
+            "  \"cgroupsPath\": \"/my/path\", \"rootfsPropagation\": \"rshared\","
+            "  \"maskedPaths\": [\"/proc/kcore\"], \"readonlyPaths\": [\"/proc/sys\"],"
+            "  \"devices\": [{\"type\": \"c\", \"path\": \"/dev/fuse\", \"major\": 10, \"minor\": "
+            "229, \"fileMode\": 438}]},"
+            " \"annotations\": {\"a\": \"b\"}}");
         assert_string_equal(s->root_path, "/abs/root");
         assert_string_equal(s->hostname, "h");
         assert_int_equal(s->process.uid, 1000);
@@ -173,22 +179,29 @@ static void test_bad_documents(void **state)
                   "ociVersion: required field missing");
         parse_bad("{\"ociVersion\": \"1\", \"process\": {\"args\": [\"a\"], \"cwd\": \"/\"}}",
                   "config.json: root: required field missing");
-        parse_bad(MIN_DOC(", \"args\": \"sh\""), "config.json: process.args: expected array of strings");
-        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": [1], \"cwd\": \"/\"}}",
+        parse_bad(MIN_DOC(", \"args\": \"sh\""),
+                  "config.json: process.args: expected array of strings");
+        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": "
+                  "[1], \"cwd\": \"/\"}}",
                   "process.args: expected array of strings");
-        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": [], \"cwd\": \"/\"}}",
+        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": "
+                  "[], \"cwd\": \"/\"}}",
                   "process.args: must name the program to run");
-        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"a\"]}}",
+        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": "
+                  "[\"a\"]}}",
                   "process.cwd: required field missing");
-        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"a\"], \"cwd\": \"rel\"}}",
+        parse_bad("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": "
+                  "[\"a\"], \"cwd\": \"rel\"}}",
                   "process.cwd: must be an absolute path");
         parse_bad(MIN_DOC(", \"user\": {\"uid\": \"root\"}"), "process.user.uid: expected integer");
         parse_bad(MIN_DOC(", \"user\": {\"uid\": -1}"), "process.user.uid: out of range");
         parse_bad(MIN_DOC(", \"terminal\": 1"), "process.terminal: expected boolean");
-        parse_bad(MIN_DOC(", \"rlimits\": [{\"type\": \"RLIMIT_BOGUS\", \"soft\": 1, \"hard\": 1}]"),
-                  "process.rlimits[0].type: unknown rlimit `RLIMIT_BOGUS`");
-        parse_bad(MIN_DOC(", \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"soft\": 2, \"hard\": 1}]"),
-                  "process.rlimits[0]: soft limit is above the hard limit");
+        parse_bad(
+            MIN_DOC(", \"rlimits\": [{\"type\": \"RLIMIT_BOGUS\", \"soft\": 1, \"hard\": 1}]"),
+            "process.rlimits[0].type: unknown rlimit `RLIMIT_BOGUS`");
+        parse_bad(
+            MIN_DOC(", \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"soft\": 2, \"hard\": 1}]"),
+            "process.rlimits[0]: soft limit is above the hard limit");
         parse_bad(MIN_DOC(", \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"soft\": 2}]"),
                   "process.rlimits[0].hard: required field missing");
         parse_bad(MIN_DOC(", \"oomScoreAdj\": 5000"), "process.oomScoreAdj: out of range");
@@ -198,40 +211,44 @@ static void test_bad_documents(void **state)
                 const char *tail;
                 const char *want;
         } cases[] = {
-                {"\"mounts\": {}}", "mounts: expected array"},
-                {"\"mounts\": [{\"type\": \"tmpfs\"}]}", "mounts[0].destination: required field missing"},
-                {"\"mounts\": [{\"destination\": \"rel\", \"type\": \"tmpfs\"}]}",
-                 "mounts[0].destination: must be an absolute path"},
-                {"\"mounts\": [{\"destination\": \"/x\", \"options\": [\"bind\"]}]}",
-                 "mounts[0].source: required for a bind mount"},
-                {"\"mounts\": [{\"destination\": \"/x\"}]}", "mounts[0].type: required"},
-                {"\"linux\": {\"namespaces\": [{\"type\": \"bogus\"}]}}",
-                 "linux.namespaces[0]: unknown namespace type `bogus`"},
-                {"\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"pid\"}]}}",
-                 "listed twice"},
-                {"\"linux\": {\"namespaces\": [{\"type\": \"user\"}]}}",
-                 "a new user namespace needs uid and gid mappings"},
-                {"\"linux\": {\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1, \"size\": 1}]}}",
-                 "mappings given without a user namespace"},
-                {"\"hostname\": \"x\"}", "hostname: setting the hostname needs a new uts namespace"},
-                {"\"linux\": {\"resources\": {\"memory\": {\"limit\": \"1G\"}}}}",
-                 "linux.resources.memory.limit: expected integer"},
-                {"\"linux\": {\"resources\": {\"cpu\": {\"shares\": 999999}}}}",
-                 "linux.resources.cpu.shares: out of range"},
-                {"\"linux\": {\"resources\": {\"devices\": [{\"access\": \"rwm\"}]}}}",
-                 "linux.resources.devices[0]: allow: required boolean"},
-                {"\"linux\": {\"resources\": {\"devices\": [{\"allow\": true, \"access\": \"xyz\"}]}}}",
-                 "access: expected a subset of rwm"},
-                {"\"linux\": {\"resources\": {\"unified\": {\"../x\": \"1\"}}}}", "invalid cgroup file name"},
-                {"\"linux\": {\"sysctl\": {\"../../etc\": \"1\"}}}", "invalid sysctl name"},
-                {"\"linux\": {\"rootfsPropagation\": \"sideways\"}}", "unknown propagation"},
-                {"\"linux\": {\"devices\": [{\"type\": \"c\", \"path\": \"/dev/x\"}]}}",
-                 "linux.devices[0]: major and minor are required"},
-                {"\"linux\": {\"devices\": [{\"type\": \"c\", \"path\": \"/dev/../x\", \"major\": 1, \"minor\": 1}]}}",
-                 "without `..`"},
-                {"\"linux\": {\"timeOffsets\": {\"monotonic\": {\"secs\": 1}}}}",
-                 "time offsets need a time namespace"},
-                {"\"hooks\": {\"prestart\": [{\"path\": \"rel\"}]}}", "hooks.prestart[0]: path: must be an absolute path"},
+            {"\"mounts\": {}}", "mounts: expected array"},
+            {"\"mounts\": [{\"type\": \"tmpfs\"}]}",
+             "mounts[0].destination: required field missing"},
+            {"\"mounts\": [{\"destination\": \"rel\", \"type\": \"tmpfs\"}]}",
+             "mounts[0].destination: must be an absolute path"},
+            {"\"mounts\": [{\"destination\": \"/x\", \"options\": [\"bind\"]}]}",
+             "mounts[0].source: required for a bind mount"},
+            {"\"mounts\": [{\"destination\": \"/x\"}]}", "mounts[0].type: required"},
+            {"\"linux\": {\"namespaces\": [{\"type\": \"bogus\"}]}}",
+             "linux.namespaces[0]: unknown namespace type `bogus`"},
+            {"\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"pid\"}]}}",
+             "listed twice"},
+            {"\"linux\": {\"namespaces\": [{\"type\": \"user\"}]}}",
+             "a new user namespace needs uid and gid mappings"},
+            {"\"linux\": {\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1, \"size\": 1}]}}",
+             "mappings given without a user namespace"},
+            {"\"hostname\": \"x\"}", "hostname: setting the hostname needs a new uts namespace"},
+            {"\"linux\": {\"resources\": {\"memory\": {\"limit\": \"1G\"}}}}",
+             "linux.resources.memory.limit: expected integer"},
+            {"\"linux\": {\"resources\": {\"cpu\": {\"shares\": 999999}}}}",
+             "linux.resources.cpu.shares: out of range"},
+            {"\"linux\": {\"resources\": {\"devices\": [{\"access\": \"rwm\"}]}}}",
+             "linux.resources.devices[0]: allow: required boolean"},
+            {"\"linux\": {\"resources\": {\"devices\": [{\"allow\": true, \"access\": \"xyz\"}]}}}",
+             "access: expected a subset of rwm"},
+            {"\"linux\": {\"resources\": {\"unified\": {\"../x\": \"1\"}}}}",
+             "invalid cgroup file name"},
+            {"\"linux\": {\"sysctl\": {\"../../etc\": \"1\"}}}", "invalid sysctl name"},
+            {"\"linux\": {\"rootfsPropagation\": \"sideways\"}}", "unknown propagation"},
+            {"\"linux\": {\"devices\": [{\"type\": \"c\", \"path\": \"/dev/x\"}]}}",
+             "linux.devices[0]: major and minor are required"},
+            {"\"linux\": {\"devices\": [{\"type\": \"c\", \"path\": \"/dev/../x\", \"major\": 1, "
+             "\"minor\": 1}]}}",
+             "without `..`"},
+            {"\"linux\": {\"timeOffsets\": {\"monotonic\": {\"secs\": 1}}}}",
+             "time offsets need a time namespace"},
+            {"\"hooks\": {\"prestart\": [{\"path\": \"rel\"}]}}",
+             "hooks.prestart[0]: path: must be an absolute path"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 _cleanup_free_ char *doc = xasprintf("%s%s", base, cases[i].tail);
@@ -241,9 +258,10 @@ static void test_bad_documents(void **state)
 
 static void test_unknown_fields_ignored(void **state)
 {
-        struct spec *s = parse_ok("{\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"r\", \"x\": 1},"
-                                  " \"process\": {\"args\": [\"a\"], \"cwd\": \"/\", \"apparmorProfile\": \"p\"},"
-                                  " \"vm\": {}, \"linux\": {\"intelRdt\": {}}}");
+        struct spec *s = parse_ok(
+            "{\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"r\", \"x\": 1},"
+            " \"process\": {\"args\": [\"a\"], \"cwd\": \"/\", \"apparmorProfile\": \"p\"},"
+            " \"vm\": {}, \"linux\": {\"intelRdt\": {}}}");
         spec_free(s);
 }
 
@@ -267,12 +285,12 @@ static void test_signals_and_caps(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_minimal),
-                cmocka_unit_test(test_default_spec_roundtrip),
-                cmocka_unit_test(test_full),
-                cmocka_unit_test(test_bad_documents),
-                cmocka_unit_test(test_unknown_fields_ignored),
-                cmocka_unit_test(test_signals_and_caps),
+            cmocka_unit_test(test_minimal),
+            cmocka_unit_test(test_default_spec_roundtrip),
+            cmocka_unit_test(test_full),
+            cmocka_unit_test(test_bad_documents),
+            cmocka_unit_test(test_unknown_fields_ignored),
+            cmocka_unit_test(test_signals_and_caps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
