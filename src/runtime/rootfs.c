@@ -520,7 +520,16 @@ int rootfs_pivot(const struct rootfs_ctx *c, int rootfd, struct berth_error **er
 {
         if (fchdir(rootfd) < 0)
                 return berth_error_set(err, errno, "chdir rootfs");
-        if (c->no_pivot) {
+        /* pivot_root refuses a root that lives on the initramfs (EINVAL): that is the one place
+         * where moving the rootfs over / and chroot is the only way */
+        bool pivot = !c->no_pivot;
+        if (pivot && syscall(SYS_pivot_root, ".", ".") < 0) {
+                if (errno != EINVAL)
+                        return berth_error_set(err, errno, "pivot_root");
+                berth_debug("pivot_root: invalid argument; falling back to MS_MOVE and chroot");
+                pivot = false;
+        }
+        if (!pivot) {
                 if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
                         return berth_error_set(err, errno, "move rootfs to `/`");
                 if (chroot(".") < 0)
@@ -529,11 +538,9 @@ int rootfs_pivot(const struct rootfs_ctx *c, int rootfd, struct berth_error **er
                         return berth_error_set(err, errno, "chdir `/`");
                 return 0;
         }
-        /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it needs no
-         * directory inside the container for it.
+        /* pivot_root(".", ".") stacked the old root on top of the new one; detaching it needs
+         * no directory inside the container for it.
          */
-        if (syscall(SYS_pivot_root, ".", ".") < 0)
-                return berth_error_set(err, errno, "pivot_root");
         if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
                 return berth_error_set(err, errno, "make old root slave");
         if (umount2(".", MNT_DETACH) < 0)

@@ -347,3 +347,16 @@ def test_nothing_left_behind(rt, bundle):
     assert not os.path.exists(os.path.join(rt.root, cid))
     rootfs = bundle.config["root"]["path"]
     assert rootfs not in open("/proc/self/mountinfo").read()
+
+
+def test_no_pivot_and_json_log(rt, bundle, tmp_path):
+    log = tmp_path / "rt.log"
+    b = bundle.sh("cat /proc/self/mountinfo | wc -l; ls /").write()
+    r = rt("--log", str(log), "--log-format", "json", "run", "--no-pivot", "--bundle", b, rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert "bin" in r.stdout
+    bad = bundle.args("/nope").write()
+    r = rt("--log", str(log), "--log-format", "json", "run", "--bundle", bad, rt.new_id())
+    assert r.returncode != 0
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entries and entries[-1]["level"] == "error" and "/nope" in entries[-1]["msg"]
