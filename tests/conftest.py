@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -15,6 +16,39 @@ BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
 def pytest_configure(config):
     if os.geteuid() != 0:
         raise pytest.UsageError("integration tests run real containers: run them as root")
+
+
+def _cgroup_children(parent):
+    """Container cgroups left below a berth parent dir, in any hierarchy."""
+    out = []
+    base = "/sys/fs/cgroup"
+    dirs = [base] if cgroup_mode() == "v2" else [os.path.join(base, d) for d in os.listdir(base)]
+    for d in dirs:
+        p = os.path.join(d, parent)
+        if os.path.isdir(p):
+            out += [os.path.join(p, c) for c in os.listdir(p) if os.path.isdir(os.path.join(p, c))]
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leak_check(tmp_path_factory):
+    """After the session: no container cgroups, no mounts of test bundles, no test parents."""
+    before = set(_cgroup_children("berth"))
+    yield
+    time.sleep(0.2)
+    base = str(tmp_path_factory.getbasetemp())
+    for parent in ("berth-test", "berth-unit"):
+        for d in [os.path.join(r, parent) for r in ["/sys/fs/cgroup"] + [
+                os.path.join("/sys/fs/cgroup", c) for c in os.listdir("/sys/fs/cgroup")]]:
+            if os.path.isdir(d):
+                left = [c for c in os.listdir(d) if os.path.isdir(os.path.join(d, c))]
+                assert not left, f"cgroups leaked below {d}: {left}"
+                os.rmdir(d)
+    leaked = set(_cgroup_children("berth")) - before
+    assert not leaked, f"container cgroups leaked: {sorted(leaked)}"
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line for line in f if base in line]
+    assert not mounts, f"mounts leaked: {mounts}"
 
 
 @pytest.fixture(scope="session")
