@@ -25,7 +25,7 @@
 #endif
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 
-enum { MSG_GO = 1, MSG_READY, MSG_ERROR };
+enum { MSG_GO = 1, MSG_READY, MSG_ERROR, MSG_UNSHARED, MSG_PID };
 
 struct sync_msg {
         int type;
@@ -48,6 +48,11 @@ struct child_ctx {
         struct join_ns joins[8];
         size_t n_joins;
         bool defer_cgroupns; /* unshare the cgroup ns after the v1 cgroups are joined */
+        /* Namespaces are joined by path together with a user namespace: they must be joined
+         * before the new user namespace exists, so a first process joins and unshares, and
+         * forks the container init (CLONE_PARENT: the runtime stays its parent). */
+        bool two_stage;
+        int unshare_flags; /* two_stage: the namespaces to create */
 };
 
 static void send_msg(int fd, int type, int code, const char *text)
@@ -65,9 +70,11 @@ static int recv_msg(int fd, struct sync_msg *m)
 {
         ssize_t n;
         memset(m, 0, sizeof(*m));
+        /* A peer that exits with our message unread in its queue leaves ECONNRESET pending on
+         * our side, reported once, ahead of the messages it had sent: read on past it. */
         do
                 n = recv(fd, m, sizeof(*m) - 1, 0);
-        while (n < 0 && errno == EINTR);
+        while (n < 0 && (errno == EINTR || errno == ECONNRESET));
         if (n <= 0)
                 return 0;
         return m->type;
@@ -104,6 +111,53 @@ static int set_time_offsets(const struct spec *s, struct berth_error **err)
         return 0;
 }
 
+/* Join every namespace given by path: the user namespace first (it decides what the others
+ * may do), the mount namespace last (it changes what later paths mean). */
+static int join_all(struct child_ctx *c, struct berth_error **err)
+{
+        for (int pass = 0; pass < 3; pass++)
+                for (size_t i = 0; i < c->n_joins; i++) {
+                        int t = c->joins[i].type;
+                        int want = t == CLONE_NEWUSER ? 0 : t == CLONE_NEWNS ? 2 : 1;
+                        if (want != pass)
+                                continue;
+                        if (setns(c->joins[i].fd, t) < 0)
+                                return berth_error_set(err, errno, "join %s namespace",
+                                                       spec_namespace_name(t));
+                }
+        return 0;
+}
+
+/* The first process of a two-stage create: join, unshare, get the id maps written, fork the
+ * container init into the new pid namespace and report it. Returns only in that init. */
+static int stage1(struct child_ctx *c, struct berth_error **err)
+{
+        if (join_all(c, err) < 0)
+                return -EIO;
+        int flags = c->unshare_flags & ~CLONE_NEWPID;
+        if (flags && unshare(flags) < 0)
+                return berth_error_set(err, errno, "unshare namespaces");
+        if (flags & CLONE_NEWUSER) {
+                send_msg(c->sync_fd, MSG_UNSHARED, 0, NULL);
+                if (wait_go(c, err) < 0)
+                        return -EPIPE;
+        }
+        if (spec_namespace(c->spec, CLONE_NEWUSER) &&
+            (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+                return berth_error_set(err, errno, "become root in the user namespace");
+        if ((c->unshare_flags & CLONE_NEWPID) && unshare(CLONE_NEWPID) < 0)
+                return berth_error_set(err, errno, "unshare pid namespace");
+        /* CLONE_PARENT takes its exit signal from us, so clone3 wants 0 here */
+        struct clone_args ca = {.flags = CLONE_PARENT};
+        pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid < 0)
+                return berth_error_set(err, errno, "clone container init");
+        if (pid == 0)
+                return 0;
+        send_msg(c->sync_fd, MSG_PID, (int)pid, NULL);
+        _exit(0);
+}
+
 static _noreturn_ void child_main(struct child_ctx *c)
 {
         const struct spec *s = c->spec;
@@ -114,8 +168,13 @@ static _noreturn_ void child_main(struct child_ctx *c)
         /* die with the runtime while we are still being set up */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
-        bool userns = (spec_clone_flags(s) & CLONE_NEWUSER) != 0;
-        if (userns) {
+        bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
+        bool go_early = userns && !c->two_stage;
+        if (c->two_stage) {
+                if (stage1(c, &err) < 0)
+                        child_fail(c, err);
+                prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        } else if (go_early) {
                 /* files we create must map to an id inside: wait for the maps */
                 if (wait_go(c, &err) < 0)
                         child_fail(c, err);
@@ -124,18 +183,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         child_fail(c, err);
                 }
         }
-        /* mount last: it changes what later paths mean */
-        for (int pass = 0; pass < 2; pass++)
-                for (size_t i = 0; i < c->n_joins; i++) {
-                        bool mnt = c->joins[i].type == CLONE_NEWNS;
-                        if (mnt != (pass == 1))
-                                continue;
-                        if (setns(c->joins[i].fd, c->joins[i].type) < 0) {
-                                berth_error_set(&err, errno, "join %s namespace",
-                                                spec_namespace_name(c->joins[i].type));
-                                child_fail(c, err);
-                        }
-                }
+        if (!c->two_stage && join_all(c, &err) < 0)
+                child_fail(c, err);
         const struct spec_namespace *tns = spec_namespace(s, CLONE_NEWTIME);
         if (tns && !tns->path && set_time_offsets(s, &err) < 0)
                 child_fail(c, err);
@@ -182,7 +231,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 berth_error_set(&err, errno, "personality");
                 child_fail(c, err);
         }
-        if (!userns && wait_go(c, &err) < 0)
+        if (!go_early && wait_go(c, &err) < 0)
                 child_fail(c, err);
         if (c->defer_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
                 berth_error_set(&err, errno, "unshare cgroup namespace");
@@ -219,6 +268,34 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 _exit(127);
         }
         child_fail(c, err);
+}
+
+static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
+                        struct berth_error **err);
+
+/* Parent side of a two-stage create: write the id maps of the first process when it made a
+ * user namespace, then learn the pid of the container init it forked, and reap the first. */
+static int finish_stage1(struct child_ctx *c, int sock, pid_t *pid, struct berth_error **err)
+{
+        const struct spec *s = c->spec;
+        struct sync_msg m;
+        pid_t first = *pid;
+        int type = recv_msg(sock, &m);
+        if (type == MSG_UNSHARED) {
+                if (write_id_map(first, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0 ||
+                    write_id_map(first, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0)
+                        return -EIO;
+                send_msg(sock, MSG_GO, 0, NULL);
+                type = recv_msg(sock, &m);
+        }
+        if (type == MSG_ERROR)
+                return berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
+        if (type != MSG_PID)
+                return berth_error_setx(err, EIO, "container init was not created");
+        while (waitpid(first, NULL, 0) < 0 && errno == EINTR)
+                ;
+        *pid = (pid_t)m.code;
+        return 0;
 }
 
 static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
@@ -275,13 +352,8 @@ static int open_joins(const struct spec *s, struct child_ctx *c, int *ret_pidns,
                         *ret_pidns = fd;
                         continue;
                 }
-                if (ns->type == CLONE_NEWUSER || (spec_clone_flags(s) & CLONE_NEWUSER)) {
-                        close(fd);
-                        return berth_error_setx(err, ENOTSUP,
-                                                "linux.namespaces: joining a %s namespace by path "
-                                                "together with a user namespace is not supported",
-                                                spec_namespace_name(ns->type));
-                }
+                if (spec_namespace(s, CLONE_NEWUSER))
+                        c->two_stage = true;
                 c->joins[c->n_joins++] = (struct join_ns){ns->type, fd};
         }
         return 0;
@@ -427,6 +499,10 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 clone_flags &= ~CLONE_NEWCGROUP;
                 c.defer_cgroupns = true;
         }
+        if (c.two_stage) {
+                c.unshare_flags = clone_flags;
+                clone_flags = 0;
+        }
         sigfillset(&all);
         sigprocmask(SIG_SETMASK, &all, &ret->old_mask);
         ca.flags = (uint64_t)clone_flags;
@@ -446,6 +522,8 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         }
         close(TAKE_FD(fds[1]));
         close_joins(&c);
+        if (c.two_stage && (r = finish_stage1(&c, fds[0], &pid, err)) < 0)
+                goto fail_child;
         if (clone_flags & CLONE_NEWUSER) {
                 /* gid map first is not needed as root; uid then gid like runc */
                 if ((r = write_id_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err)) <
@@ -461,18 +539,8 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (s->process.has_oom_score_adj &&
             (r = set_oom_score_adj(pid, s->process.oom_score_adj, err)) < 0)
                 goto fail_child;
-        send_msg(fds[0], MSG_GO, 0, NULL);
-        type = recv_msg(fds[0], &m);
-        if (type == MSG_ERROR) {
-                r = berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
-                goto fail_child;
-        }
-        if (mode == LAUNCH_CREATE && type != MSG_READY) {
-                r = berth_error_setx(err, EIO, "container init exited before it was ready");
-                goto fail_child;
-        }
-        close(TAKE_FD(fds[0]));
-
+        /* state is on disk before the process can exec: whoever sees the container's first
+         * output can already `state` or `kill` it */
         clock_gettime(CLOCK_REALTIME, &now);
         created = berth_time_rfc3339(&now);
         st = (struct state){
@@ -492,6 +560,17 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 goto fail_child;
         if (o->pid_file && (r = write_pid_file(o->pid_file, pid, err)) < 0)
                 goto fail_child;
+        send_msg(fds[0], MSG_GO, 0, NULL);
+        type = recv_msg(fds[0], &m);
+        if (type == MSG_ERROR) {
+                r = berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
+                goto fail_child;
+        }
+        if (mode == LAUNCH_CREATE && type != MSG_READY) {
+                r = berth_error_setx(err, EIO, "container init exited before it was ready");
+                goto fail_child;
+        }
+        close(TAKE_FD(fds[0]));
         if (mode != LAUNCH_RUN)
                 sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
         ret->pid = pid;

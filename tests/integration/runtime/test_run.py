@@ -360,3 +360,45 @@ def test_no_pivot_and_json_log(rt, bundle, tmp_path):
     assert r.returncode != 0
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert entries and entries[-1]["level"] == "error" and "/nope" in entries[-1]["msg"]
+
+
+def _userns(b, host=100000):
+    b.add_ns("user")
+    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host, "size": 65536}]
+    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host, "size": 65536}]
+    return b
+
+
+def test_join_user_and_network_namespaces_by_path(rt, make_bundle):
+    a, b = _userns(make_bundle()), make_bundle()
+    ca, cb = rt.new_id(), rt.new_id()
+    assert rt("run", "-d", "--bundle", a.sh("sleep 100").write(), ca).returncode == 0
+    pid = json.loads(rt("state", ca).stdout)["pid"]
+    b.add_ns("user", f"/proc/{pid}/ns/user").add_ns("network", f"/proc/{pid}/ns/net")
+    r = rt("run", "--bundle", b.sh("for n in user net pid mnt; do readlink /proc/self/ns/$n; done; "
+                                   "head -1 /proc/self/uid_map; echo pid=$$").write(), cb)
+    assert r.returncode == 0, r.stderr
+    user, net, pidns, mnt, umap, me = r.stdout.splitlines()
+    assert user == os.readlink(f"/proc/{pid}/ns/user")
+    assert net == os.readlink(f"/proc/{pid}/ns/net")
+    assert pidns != os.readlink(f"/proc/{pid}/ns/pid") and mnt != os.readlink(f"/proc/{pid}/ns/mnt")
+    assert umap.split() == ["0", "100000", "65536"]
+    assert me == "pid=1"
+    assert rt("delete", "-f", ca).returncode == 0
+
+
+def test_new_user_namespace_joining_an_ipc_namespace(rt, make_bundle):
+    a, b = make_bundle(), _userns(make_bundle(), 200000)
+    # mqueue belongs to the ipc namespace's owner, which is not the new user namespace
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "mqueue"]
+    ca, cb = rt.new_id(), rt.new_id()
+    assert rt("run", "-d", "--bundle", a.sh("sleep 100").write(), ca).returncode == 0
+    pid = json.loads(rt("state", ca).stdout)["pid"]
+    b.add_ns("ipc", f"/proc/{pid}/ns/ipc")
+    r = rt("run", "--bundle", b.sh("readlink /proc/self/ns/ipc; head -1 /proc/self/uid_map; echo pid=$$").write(), cb)
+    assert r.returncode == 0, r.stderr
+    ipc, umap, me = r.stdout.splitlines()
+    assert ipc == os.readlink(f"/proc/{pid}/ns/ipc")
+    assert umap.split() == ["0", "200000", "65536"]
+    assert me == "pid=1"
+    assert rt("delete", "-f", ca).returncode == 0
