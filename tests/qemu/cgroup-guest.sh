@@ -66,6 +66,17 @@ fi
 check "limits run exit" 0 "$RC"
 check "no cgroup left after limits" "" "$(leftover c2)"
 
+# 2b. hugetlb and cpuset
+if [ $MODE = v2 ]; then
+        spec '["/bin/sh", "-c", "cat /sys/fs/cgroup/hugetlb.2MB.max /sys/fs/cgroup/cpuset.cpus | tr \"\\n\" \" \""]' \
+                '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}], "cpu": {"cpus": "1", "mems": "0"}}'
+else
+        spec '["/bin/sh", "-c", "cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes /sys/fs/cgroup/cpuset/cpuset.cpus | tr \"\\n\" \" \""]' \
+                '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}], "cpu": {"cpus": "1", "mems": "0"}}'
+fi
+run c2b
+check "hugetlb and cpuset" "4194304 1 " "$OUT"
+
 # 3. memory limit enforced: OOM kill is 137
 spec '["/bin/sh", "-c", "x=$(head -c 100000000 /dev/zero | tr \"\\\\0\" a); echo survived"]' \
         '{"memory": {"limit": 20971520, "swap": 20971520}}'
