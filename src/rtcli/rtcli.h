@@ -35,5 +35,9 @@ int rtcli_kill(struct rtcli *cli, int argc, char **argv);
 int rtcli_delete(struct rtcli *cli, int argc, char **argv);
 int rtcli_spec(struct rtcli *cli, int argc, char **argv);
 int rtcli_features(struct rtcli *cli, int argc, char **argv);
+int rtcli_exec(struct rtcli *cli, int argc, char **argv);
+int rtcli_pause(struct rtcli *cli, int argc, char **argv);
+int rtcli_resume(struct rtcli *cli, int argc, char **argv);
+int rtcli_ps(struct rtcli *cli, int argc, char **argv);
 
 #endif

@@ -25,14 +25,6 @@
 #endif
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 
-enum { MSG_GO = 1, MSG_READY, MSG_ERROR, MSG_UNSHARED, MSG_PID };
-
-struct sync_msg {
-        int type;
-        int code;
-        char text[4000];
-};
-
 struct join_ns {
         int type;
         int fd;
@@ -55,41 +47,16 @@ struct child_ctx {
         int unshare_flags; /* two_stage: the namespaces to create */
 };
 
-static void send_msg(int fd, int type, int code, const char *text)
-{
-        struct sync_msg m = {.type = type, .code = code};
-        if (text)
-                snprintf(m.text, sizeof(m.text), "%s", text);
-        size_t len = offsetof(struct sync_msg, text) + strlen(m.text) + 1;
-        while (send(fd, &m, len, MSG_NOSIGNAL) < 0 && errno == EINTR)
-                ;
-}
-
-/* 0 on EOF, else the message type; *m filled. */
-static int recv_msg(int fd, struct sync_msg *m)
-{
-        ssize_t n;
-        memset(m, 0, sizeof(*m));
-        /* A peer that exits with our message unread in its queue leaves ECONNRESET pending on
-         * our side, reported once, ahead of the messages it had sent: read on past it. */
-        do
-                n = recv(fd, m, sizeof(*m) - 1, 0);
-        while (n < 0 && (errno == EINTR || errno == ECONNRESET));
-        if (n <= 0)
-                return 0;
-        return m->type;
-}
-
 static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
 {
-        send_msg(c->sync_fd, MSG_ERROR, e ? e->code : EIO, e ? e->msg : "unknown error");
+        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, e ? e->msg : "unknown error");
         _exit(1);
 }
 
 static int wait_go(struct child_ctx *c, struct berth_error **err)
 {
         struct sync_msg m;
-        if (recv_msg(c->sync_fd, &m) != MSG_GO)
+        if (sync_recv(c->sync_fd, &m) != MSG_GO)
                 return berth_error_setx(err, EPIPE, "runtime went away during create");
         return 0;
 }
@@ -138,7 +105,7 @@ static int stage1(struct child_ctx *c, struct berth_error **err)
         if (flags && unshare(flags) < 0)
                 return berth_error_set(err, errno, "unshare namespaces");
         if (flags & CLONE_NEWUSER) {
-                send_msg(c->sync_fd, MSG_UNSHARED, 0, NULL);
+                sync_send(c->sync_fd, MSG_UNSHARED, 0, NULL);
                 if (wait_go(c, err) < 0)
                         return -EPIPE;
         }
@@ -154,7 +121,7 @@ static int stage1(struct child_ctx *c, struct berth_error **err)
                 return berth_error_set(err, errno, "clone container init");
         if (pid == 0)
                 return 0;
-        send_msg(c->sync_fd, MSG_PID, (int)pid, NULL);
+        sync_send(c->sync_fd, MSG_PID, (int)pid, NULL);
         _exit(0);
 }
 
@@ -251,7 +218,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
         /* from here on the container must outlive the runtime process */
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         if (c->fifo_fd >= 0) {
-                send_msg(c->sync_fd, MSG_READY, 0, NULL);
+                sync_send(c->sync_fd, MSG_READY, 0, NULL);
                 char b;
                 ssize_t n;
                 do
@@ -280,13 +247,13 @@ static int finish_stage1(struct child_ctx *c, int sock, pid_t *pid, struct berth
         const struct spec *s = c->spec;
         struct sync_msg m;
         pid_t first = *pid;
-        int type = recv_msg(sock, &m);
+        int type = sync_recv(sock, &m);
         if (type == MSG_UNSHARED) {
                 if (write_id_map(first, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0 ||
                     write_id_map(first, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0)
                         return -EIO;
-                send_msg(sock, MSG_GO, 0, NULL);
-                type = recv_msg(sock, &m);
+                sync_send(sock, MSG_GO, 0, NULL);
+                type = sync_recv(sock, &m);
         }
         if (type == MSG_ERROR)
                 return berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
@@ -376,11 +343,11 @@ struct launched {
         sigset_t old_mask;
 };
 
-static int load_spec(const struct berth_create_opts *o, struct spec **ret, struct berth_error **err)
+int spec_load(const char *bundle_path, struct spec **ret, struct berth_error **err)
 {
         char bundle[PATH_MAX];
-        if (!realpath(o->bundle ? o->bundle : ".", bundle))
-                return berth_error_set(err, errno, "bundle `%s`", o->bundle ? o->bundle : ".");
+        if (!realpath(bundle_path ? bundle_path : ".", bundle))
+                return berth_error_set(err, errno, "bundle `%s`", bundle_path ? bundle_path : ".");
         _cleanup_close_ int bfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (bfd < 0)
                 return berth_error_set(err, errno, "bundle `%s`", bundle);
@@ -404,27 +371,8 @@ static int load_spec(const struct berth_create_opts *o, struct spec **ret, struc
 
 int berth_spec_check(const char *bundle, struct berth_error **err)
 {
-        struct berth_create_opts o = {.bundle = bundle};
         _cleanup_(spec_freep) struct spec *s = NULL;
-        return load_spec(&o, &s, err);
-}
-
-static int write_pid_file(const char *path, pid_t pid, struct berth_error **err)
-{
-        char abs[PATH_MAX];
-        _cleanup_free_ char *dir = xstrdup(path);
-        char *slash = strrchr(dir, '/');
-        const char *base = slash ? slash + 1 : dir;
-        if (slash)
-                *slash = '\0';
-        if (!realpath(slash ? (*dir ? dir : "/") : ".", abs))
-                return berth_error_set(err, errno, "pid file `%s`", path);
-        _cleanup_close_ int dfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return berth_error_set(err, errno, "pid file `%s`", path);
-        char buf[16];
-        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-        return berth_write_atomic_at(dfd, base, buf, (size_t)n, err);
+        return spec_load(bundle, &s, err);
 }
 
 static int launch(const struct berth_runtime *rt, const struct berth_create_opts *o,
@@ -433,7 +381,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (berth_id_validate(o->id, err) < 0)
                 return -EINVAL;
         _cleanup_(spec_freep) struct spec *s = NULL;
-        if (load_spec(o, &s, err) < 0)
+        if (spec_load(o->bundle, &s, err) < 0)
                 return -EINVAL;
         if (s->process.terminal && !o->console_socket)
                 return berth_error_setx(err, ENOTSUP,
@@ -558,10 +506,10 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         };
         if ((r = state_save(dirfd, &st, err)) < 0)
                 goto fail_child;
-        if (o->pid_file && (r = write_pid_file(o->pid_file, pid, err)) < 0)
+        if (o->pid_file && (r = sync_write_pid_file(o->pid_file, pid, err)) < 0)
                 goto fail_child;
-        send_msg(fds[0], MSG_GO, 0, NULL);
-        type = recv_msg(fds[0], &m);
+        sync_send(fds[0], MSG_GO, 0, NULL);
+        type = sync_recv(fds[0], &m);
         if (type == MSG_ERROR) {
                 r = berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
                 goto fail_child;
@@ -625,15 +573,6 @@ int berth_container_start(const struct berth_runtime *rt, const char *id, struct
         return 0;
 }
 
-static int exit_code(int status)
-{
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        if (WIFSIGNALED(status))
-                return 128 + WTERMSIG(status);
-        return 255;
-}
-
 /* Remove what a container left on the host: remaining processes, cgroups, state. */
 static int cleanup(const struct berth_runtime *rt, const char *id, struct cgroup *cg,
                    bool own_pidns, struct berth_error **err)
@@ -662,27 +601,8 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
                 *ret_status = 0;
                 return 0;
         }
-        /* All signals are blocked since before clone: forward each to the container's init
-         * until it is reaped. A SIGCHLD that came early is still pending here.
-         */
-        sigset_t all;
-        sigfillset(&all);
-        int status = 0;
-        for (;;) {
-                siginfo_t si;
-                int sig = sigwaitinfo(&all, &si);
-                if (sig < 0)
-                        continue;
-                if (sig == SIGCHLD) {
-                        pid_t w = waitpid(l.pid, &status, WNOHANG);
-                        if (w == l.pid)
-                                break;
-                        continue;
-                }
-                kill(l.pid, sig);
-        }
-        sigprocmask(SIG_SETMASK, &l.old_mask, NULL);
-        *ret_status = exit_code(status);
+        int status = sync_wait_forwarding(l.pid, &l.old_mask);
+        *ret_status = status;
         return cleanup(rt, o->id, cg, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
 }
 

@@ -212,6 +212,13 @@ static inline void spec_freep(struct spec **s)
 {
         spec_free(*s);
 }
+/* Parse a process object (config.json's "process", or exec's process.json) into p, which must
+ * be zeroed or released; errors name "process.<field>". */
+int spec_parse_process(json_t *proc, struct spec_process *p, struct berth_error **err);
+/* Free what p holds and reset it. */
+void spec_process_release(struct spec_process *p);
+/* Load and parse <bundle>/config.json (bundle NULL = cwd) and check the rootfs exists. */
+int spec_load(const char *bundle, struct spec **ret, struct berth_error **err);
 /* The CLONE_NEW* flags of namespaces to create (those without a path). */
 int spec_clone_flags(const struct spec *s);
 /* The namespace entry of the given CLONE_NEW* type, or NULL. */
@@ -375,6 +382,30 @@ static inline void state_freep(struct state **st)
 }
 /* Start time of pid (clock ticks since boot), 0 when the process does not exist. */
 uint64_t proc_start_time(pid_t pid);
+
+/* ---------------------------------------------------------------- parent/child sync */
+
+enum { MSG_GO = 1, MSG_READY, MSG_ERROR, MSG_UNSHARED, MSG_PID };
+
+/* One SOCK_SEQPACKET datagram between the runtime and the process it is setting up. */
+struct sync_msg {
+        int type;
+        int code;
+        char text[4000];
+};
+
+void sync_send(int fd, int type, int code, const char *text);
+/* The type of the next message (0 on EOF: the peer exec'd or died); *m filled. */
+int sync_recv(int fd, struct sync_msg *m);
+/* Send fd over a unix socket (SCM_RIGHTS) with a one-byte payload, as runc's console socket. */
+int sync_send_fd(int sock, int fd);
+/* Write pid to path atomically. */
+int sync_write_pid_file(const char *path, pid_t pid, struct berth_error **err);
+/* Exit status as a shell shows it: the code, or 128+signal. */
+int sync_exit_code(int status);
+/* With every signal blocked: forward signals to pid until it exits; restore the mask; return
+ * its exit status (sync_exit_code). */
+int sync_wait_forwarding(pid_t pid, const sigset_t *restore);
 
 /* ---------------------------------------------------------------- rootfs (container side) */
 

@@ -43,6 +43,36 @@ int berth_container_start(const struct berth_runtime *rt, const char *id, struct
 int berth_container_run(const struct berth_runtime *rt, const struct berth_create_opts *o,
                         bool detach, int *ret_status, struct berth_error **err);
 
+/* berth-runtime exec: run another process in a running container. */
+struct berth_exec_opts {
+        const char *process_path; /* process.json; else args and the container's own defaults */
+        char **args;              /* NULL-terminated */
+        char **env;               /* extra KEY=VALUE, NULL-terminated (may be NULL) */
+        const char *cwd;
+        const char *user; /* "uid[:gid]" */
+        char **caps;      /* capabilities added to bounding/effective/permitted */
+        bool tty;
+        bool no_new_privs;
+        const char *pid_file;
+        const char *console_socket;
+        int preserve_fds;
+};
+
+/* Join every namespace and the cgroup of the container's init and exec a process there.
+ * detach=false: wait for it and set *ret_status to its exit status (128+signal when killed).
+ */
+int berth_container_exec(const struct berth_runtime *rt, const char *id,
+                         const struct berth_exec_opts *o, bool detach, int *ret_status,
+                         struct berth_error **err);
+
+/* Freeze (pause) or thaw (resume) every process of a container. */
+int berth_container_pause(const struct berth_runtime *rt, const char *id, bool pause,
+                          struct berth_error **err);
+
+/* The pids (host view) of every process in the container's cgroup. */
+int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret_pids,
+                         size_t *ret_n, struct berth_error **err);
+
 /* The OCI state of a container as JSON (ociVersion, id, status, pid, bundle, …). */
 int berth_container_state(const struct berth_runtime *rt, const char *id, json_t **ret_state,
                           struct berth_error **err);

@@ -465,7 +465,7 @@ static int parse_rlimits(json_t *arr, struct spec_process *p, struct berth_error
         return 0;
 }
 
-static int parse_process(json_t *proc, struct spec_process *p, struct berth_error **err)
+int spec_parse_process(json_t *proc, struct spec_process *p, struct berth_error **err)
 {
         const char *P = "process";
         int64_t v;
@@ -1041,7 +1041,7 @@ static int parse_doc(json_t *doc, struct spec *s, struct berth_error **err)
                 return -EINVAL;
         if (!o)
                 return bad(err, "process", "required field missing");
-        if (parse_process(o, &s->process, err) < 0 ||
+        if (spec_parse_process(o, &s->process, err) < 0 ||
             get_string(doc, "hostname", "", false, &s->hostname, err) < 0 ||
             get_string(doc, "domainname", "", false, &s->domainname, err) < 0 ||
             get_array(doc, "mounts", "", &a, err) < 0)
@@ -1112,6 +1112,16 @@ static void resources_release(struct spec_resources *r)
         free(r->unified);
 }
 
+void spec_process_release(struct spec_process *p)
+{
+        free(p->additional_gids);
+        strv_free(p->args);
+        strv_free(p->env);
+        free(p->cwd);
+        free(p->rlimits);
+        *p = (struct spec_process){.umask = SPEC_UNSET};
+}
+
 void spec_free(struct spec *s)
 {
         if (!s)
@@ -1121,12 +1131,7 @@ void spec_free(struct spec *s)
         free(s->root_path);
         free(s->hostname);
         free(s->domainname);
-        struct spec_process *p = &s->process;
-        free(p->additional_gids);
-        strv_free(p->args);
-        strv_free(p->env);
-        free(p->cwd);
-        free(p->rlimits);
+        spec_process_release(&s->process);
         for (size_t i = 0; i < s->n_mounts; i++) {
                 free(s->mounts[i].destination);
                 free(s->mounts[i].type);

@@ -1,0 +1,196 @@
+/* exec, pause, resume, ps */
+#include "rtcli/rtcli.h"
+
+#include <getopt.h>
+#include <sys/wait.h>
+
+int rtcli_exec(struct rtcli *cli, int argc, char **argv)
+{
+        enum { OPT_PID_FILE = 256, OPT_CONSOLE, OPT_PRESERVE, OPT_CWD, OPT_CAP, OPT_NNP, OPT_IGNORED };
+        static const struct option opts[] = {
+                {"process", required_argument, NULL, 'p'},
+                {"tty", no_argument, NULL, 't'},
+                {"detach", no_argument, NULL, 'd'},
+                {"pid-file", required_argument, NULL, OPT_PID_FILE},
+                {"console-socket", required_argument, NULL, OPT_CONSOLE},
+                {"env", required_argument, NULL, 'e'},
+                {"cwd", required_argument, NULL, OPT_CWD},
+                {"user", required_argument, NULL, 'u'},
+                {"cap", required_argument, NULL, OPT_CAP},
+                {"no-new-privs", no_argument, NULL, OPT_NNP},
+                {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
+                {"process-label", required_argument, NULL, OPT_IGNORED},
+                {"apparmor", required_argument, NULL, OPT_IGNORED},
+                {"ignore-paused", no_argument, NULL, OPT_IGNORED},
+                {0},
+        };
+        struct berth_exec_opts o = {0};
+        _cleanup_strv_ char **env = NULL, **caps = NULL;
+        bool detach = false;
+        int c;
+        opterr = 0;
+        /* '+': options end at the container id; what follows is the command */
+        while ((c = getopt_long_only(argc, argv, "+p:tde:u:", opts, NULL)) != -1) {
+                switch (c) {
+                case 'p':
+                        o.process_path = optarg;
+                        break;
+                case 't':
+                        o.tty = true;
+                        break;
+                case 'd':
+                        detach = true;
+                        break;
+                case OPT_PID_FILE:
+                        o.pid_file = optarg;
+                        break;
+                case OPT_CONSOLE:
+                        o.console_socket = optarg;
+                        break;
+                case 'e':
+                        if (!strchr(optarg, '='))
+                                return rtcli_usage("exec", "--env `%s`: expected KEY=VALUE", optarg);
+                        strv_push(&env, optarg);
+                        break;
+                case OPT_CWD:
+                        o.cwd = optarg;
+                        break;
+                case 'u':
+                        o.user = optarg;
+                        break;
+                case OPT_CAP:
+                        strv_push(&caps, optarg);
+                        break;
+                case OPT_NNP:
+                        o.no_new_privs = true;
+                        break;
+                case OPT_PRESERVE: {
+                        uint64_t n;
+                        if (berth_parse_u64(optarg, &n) < 0 || n > 1000)
+                                return rtcli_usage("exec", "--preserve-fds: invalid number `%s`", optarg);
+                        o.preserve_fds = (int)n;
+                        break;
+                }
+                case OPT_IGNORED:
+                        break;
+                default:
+                        return rtcli_usage("exec", "unknown option `%s`", argv[optind - 1]);
+                }
+        }
+        if (optind >= argc)
+                return rtcli_usage("exec", "requires a container id");
+        const char *id = argv[optind++];
+        if (!o.process_path && optind >= argc)
+                return rtcli_usage("exec", "requires a command (or --process)");
+        o.args = argv + optind;
+        o.env = env;
+        o.caps = caps;
+        struct berth_error *err = NULL;
+        int status = 0;
+        if (berth_container_exec(&cli->rt, id, &o, detach, &status, &err) < 0)
+                return rtcli_fail(err);
+        return status;
+}
+
+static int pause_resume(struct rtcli *cli, int argc, char **argv, bool pause)
+{
+        const char *id = rtcli_one_id(pause ? "pause" : "resume", argc, argv);
+        if (!id)
+                return 1;
+        struct berth_error *err = NULL;
+        if (berth_container_pause(&cli->rt, id, pause, &err) < 0)
+                return rtcli_fail(err);
+        return 0;
+}
+
+int rtcli_pause(struct rtcli *cli, int argc, char **argv)
+{
+        return pause_resume(cli, argc, argv, true);
+}
+
+int rtcli_resume(struct rtcli *cli, int argc, char **argv)
+{
+        return pause_resume(cli, argc, argv, false);
+}
+
+int rtcli_ps(struct rtcli *cli, int argc, char **argv)
+{
+        static const struct option opts[] = {{"format", required_argument, NULL, 'f'}, {0}};
+        const char *format = "table";
+        int c;
+        opterr = 0;
+        while ((c = getopt_long_only(argc, argv, "+f:", opts, NULL)) != -1) {
+                if (c != 'f')
+                        return rtcli_usage("ps", "unknown option `%s`", argv[optind - 1]);
+                format = optarg;
+        }
+        if (strcmp(format, "table") && strcmp(format, "json"))
+                return rtcli_usage("ps", "--format must be table or json, not `%s`", format);
+        if (optind >= argc)
+                return rtcli_usage("ps", "requires a container id");
+        const char *id = argv[optind++];
+        struct berth_error *err = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (berth_container_pids(&cli->rt, id, &pids, &n, &err) < 0)
+                return rtcli_fail(err);
+        if (!strcmp(format, "json")) {
+                _cleanup_json_ json_t *a = json_array();
+                for (size_t i = 0; i < n; i++)
+                        json_array_append_new(a, json_integer(pids[i]));
+                _cleanup_free_ char *s = berth_json_dump(a, false);
+                printf("%s\n", s);
+                return 0;
+        }
+        /* like runc: ps(1) with the given options (default -ef), filtered to the container */
+        _cleanup_free_ char *cmd = xstrdup("ps");
+        for (int i = optind; i < argc; i++) {
+                char *n2 = xasprintf("%s '%s'", cmd, argv[i]);
+                free(cmd);
+                cmd = n2;
+        }
+        if (optind >= argc) {
+                free(cmd);
+                cmd = xstrdup("ps -ef");
+        }
+        FILE *f = popen(cmd, "r");
+        if (!f) {
+                berth_error_set(&err, errno, "run `%s`", cmd);
+                return rtcli_fail(err);
+        }
+        char line[4096];
+        int pid_col = -1;
+        bool header = true;
+        while (fgets(line, sizeof(line), f)) {
+                if (header) {
+                        /* find the PID column */
+                        _cleanup_free_ char *copy = xstrdup(line);
+                        char *save = NULL;
+                        int col = 0;
+                        for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), col++)
+                                if (!strcmp(t, "PID"))
+                                        pid_col = col;
+                        fputs(line, stdout);
+                        header = false;
+                        continue;
+                }
+                _cleanup_free_ char *copy = xstrdup(line);
+                char *save = NULL;
+                int col = 0;
+                for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), col++) {
+                        if (col != pid_col)
+                                continue;
+                        pid_t p = (pid_t)atoi(t);
+                        for (size_t i = 0; i < n; i++)
+                                if (pids[i] == p)
+                                        fputs(line, stdout);
+                        break;
+                }
+        }
+        int st = pclose(f);
+        if (pid_col < 0) {
+                berth_error_setx(&err, EINVAL, "ps output has no PID column");
+                return rtcli_fail(err);
+        }
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}

@@ -1,0 +1,320 @@
+/* exec, pause/resume, ps: acting on a running container from outside it.
+ *
+ * exec joins the init's namespaces (user first, mount last) and its cgroup (CLONE_INTO_CGROUP
+ * where a cgroup2 hierarchy exists), and is non-dumpable until execve so the container cannot
+ * open the runtime through /proc/<pid>/exe while it is inside (CVE-2019-5736).
+ */
+#include "runtime/internal.h"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static const struct {
+        const char *name;
+        int type;
+} exec_ns[] = {
+        /* the order they are joined in: user first, mount last */
+        {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
+        {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+        {"pid", CLONE_NEWPID},   {"mnt", CLONE_NEWNS},
+};
+
+struct exec_ctx {
+        const struct spec *spec;
+        int sync_fd;
+        int ns_fds[ARRAY_SIZE(exec_ns)];
+        int preserve_fds;
+};
+
+static _noreturn_ void exec_fail(struct exec_ctx *c, struct berth_error *e)
+{
+        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, e ? e->msg : "unknown error");
+        _exit(1);
+}
+
+static _noreturn_ void exec_child(struct exec_ctx *c)
+{
+        struct berth_error *err = NULL;
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        struct sync_msg m;
+        if (sync_recv(c->sync_fd, &m) != MSG_GO)
+                _exit(1);
+        for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
+                if (c->ns_fds[i] < 0 || exec_ns[i].type == CLONE_NEWPID)
+                        continue;
+                if (setns(c->ns_fds[i], exec_ns[i].type) < 0) {
+                        berth_error_set(&err, errno, "join %s namespace", exec_ns[i].name);
+                        exec_fail(c, err);
+                }
+        }
+        _cleanup_free_ char *exe = NULL;
+        if (process_setup(c->spec, &err) < 0 || process_find_exec(&c->spec->process, &exe, &err) < 0)
+                exec_fail(c, err);
+        unsigned first = 3u + (unsigned)(c->preserve_fds > 0 ? c->preserve_fds : 0);
+        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                berth_error_set(&err, errno, "close_range");
+                exec_fail(c, err);
+        }
+        prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        const struct spec_process *p = &c->spec->process;
+        execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
+        berth_error_set(&err, errno, "exec: \"%s\"", p->args[0]);
+        exec_fail(c, err);
+}
+
+/* env with KEY=VALUE entries of extra replacing those of the same key */
+static char **merge_env(char **base, char **extra)
+{
+        char **out = NULL;
+        for (size_t i = 0; base && base[i]; i++) {
+                size_t k = strcspn(base[i], "=");
+                bool replaced = false;
+                for (size_t j = 0; extra && extra[j]; j++)
+                        replaced |= !strncmp(base[i], extra[j], k) && extra[j][k] == '=';
+                if (!replaced)
+                        strv_push(&out, base[i]);
+        }
+        for (size_t j = 0; extra && extra[j]; j++)
+                strv_push(&out, extra[j]);
+        return out ? out : xcalloc(1, sizeof(char *));
+}
+
+static int build_process(struct spec *s, const struct berth_exec_opts *o, struct berth_error **err)
+{
+        struct spec_process *p = &s->process;
+        if (o->process_path) {
+                _cleanup_json_ json_t *j =
+                        berth_json_load_at(AT_FDCWD, o->process_path, JSON_DECODE_INT_AS_REAL, err);
+                if (!j)
+                        return -EINVAL;
+                spec_process_release(p);
+                return spec_parse_process(j, p, err);
+        }
+        if (!o->args || !o->args[0])
+                return berth_error_setx(err, EINVAL, "exec: no command given");
+        strv_free(p->args);
+        p->args = NULL;
+        for (size_t i = 0; o->args[i]; i++)
+                strv_push(&p->args, o->args[i]);
+        char **env = merge_env(p->env, o->env);
+        strv_free(p->env);
+        p->env = env;
+        if (o->cwd) {
+                if (o->cwd[0] != '/')
+                        return berth_error_setx(err, EINVAL, "--cwd must be an absolute path");
+                free(p->cwd);
+                p->cwd = xstrdup(o->cwd);
+        }
+        if (o->user) {
+                uint64_t uid, gid;
+                _cleanup_free_ char *u = xstrdup(o->user);
+                char *colon = strchr(u, ':');
+                if (colon)
+                        *colon = '\0';
+                if (berth_parse_u64(u, &uid) < 0 || uid >= UINT32_MAX ||
+                    (colon && (berth_parse_u64(colon + 1, &gid) < 0 || gid >= UINT32_MAX)))
+                        return berth_error_setx(err, EINVAL, "--user `%s`: expected uid[:gid]",
+                                                o->user);
+                p->uid = (uid_t)uid;
+                p->gid = colon ? (gid_t)gid : 0;
+                free(p->additional_gids);
+                p->additional_gids = NULL;
+                p->n_additional_gids = 0;
+        }
+        for (size_t i = 0; o->caps && o->caps[i]; i++) {
+                int cap = spec_cap_from_name(o->caps[i]);
+                if (cap < 0)
+                        return berth_error_setx(err, EINVAL, "--cap: unknown capability `%s`",
+                                                o->caps[i]);
+                /* never inheritable or ambient (CVE-2022-29162) */
+                uint64_t bit = UINT64_C(1) << cap;
+                p->caps[CAPSET_BOUNDING] |= bit;
+                p->caps[CAPSET_EFFECTIVE] |= bit;
+                p->caps[CAPSET_PERMITTED] |= bit;
+                p->has_caps = true;
+        }
+        if (o->no_new_privs)
+                p->no_new_privileges = true;
+        p->terminal = o->tty;
+        return 0;
+}
+
+static const char *const running_states[] = {"running", "created"};
+
+int berth_container_exec(const struct berth_runtime *rt, const char *id,
+                         const struct berth_exec_opts *o, bool detach, int *ret_status,
+                         struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_close_ int dirfd = -1;
+        if (state_load(rt, id, &st, &dirfd, err) < 0)
+                return -ENOENT;
+        const char *status = state_status(st, dirfd);
+        if (strcmp(status, running_states[0]) && strcmp(status, running_states[1]))
+                return berth_error_setx(err, EINVAL, "cannot exec in a %s container", status);
+        _cleanup_(spec_freep) struct spec *s = NULL;
+        if (spec_load(st->bundle, &s, err) < 0)
+                return berth_error_wrap(err, "container `%s`", id);
+        if (build_process(s, o, err) < 0)
+                return -EINVAL;
+        if (s->process.terminal || o->console_socket)
+                return berth_error_setx(err, ENOTSUP, "exec with a terminal is not supported yet");
+
+        struct exec_ctx c = {.spec = s, .sync_fd = -1, .preserve_fds = o->preserve_fds};
+        for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++)
+                c.ns_fds[i] = -1;
+        int r = 0, fds[2] = {-1, -1}, pidns = -1;
+        pid_t pid = -1;
+        sigset_t all, old;
+        struct sync_msg m;
+        struct clone_args ca = {.exit_signal = SIGCHLD};
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
+                char path[64], self[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)st->pid, exec_ns[i].name);
+                snprintf(self, sizeof(self), "/proc/self/ns/%s", exec_ns[i].name);
+                struct stat a, b;
+                if (stat(path, &a) < 0) {
+                        if (errno == ENOENT && exec_ns[i].type == CLONE_NEWTIME)
+                                continue;
+                        r = berth_error_set(err, errno, "container `%s`: namespace %s", id,
+                                            exec_ns[i].name);
+                        goto out;
+                }
+                if (stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+                        continue;
+                c.ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+                if (c.ns_fds[i] < 0) {
+                        r = berth_error_set(err, errno, "open `%s`", path);
+                        goto out;
+                }
+                if (exec_ns[i].type == CLONE_NEWPID)
+                        pidns = c.ns_fds[i];
+        }
+        /* the namespaces are those of the process state.json names, not of a reused pid */
+        if (proc_start_time(st->pid) != st->start_time) {
+                r = berth_error_setx(err, ESRCH, "container `%s` is not running", id);
+                goto out;
+        }
+        if (st->has_cgroup && (r = cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err)) < 0)
+                goto out;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
+                r = berth_error_set(err, errno, "socketpair");
+                goto out;
+        }
+        c.sync_fd = fds[1];
+        /* a pid namespace is entered by our children only */
+        if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
+                r = berth_error_set(err, errno, "join pid namespace");
+                goto out;
+        }
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, &old);
+        if (cg && cg->unified_fd >= 0) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t)cg->unified_fd;
+        }
+        pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid == 0) {
+                close(fds[0]);
+                exec_child(&c);
+        }
+        if (pid < 0) {
+                r = berth_error_set(err, errno, "clone3");
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                goto out;
+        }
+        close(TAKE_FD(fds[1]));
+        if (cg && (r = cgroup_enter(cg, pid, cg->unified_fd < 0, err)) < 0)
+                goto fail_child;
+        sync_send(fds[0], MSG_GO, 0, NULL);
+        if (sync_recv(fds[0], &m) == MSG_ERROR) {
+                r = berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
+                goto fail_child;
+        }
+        if (o->pid_file && (r = sync_write_pid_file(o->pid_file, pid, err)) < 0)
+                goto fail_child;
+        if (detach) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                *ret_status = 0;
+        } else {
+                *ret_status = sync_wait_forwarding(pid, &old);
+        }
+        goto out;
+fail_child:
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+out:
+        for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++)
+                if (c.ns_fds[i] >= 0)
+                        close(c.ns_fds[i]);
+        if (fds[0] >= 0)
+                close(fds[0]);
+        if (fds[1] >= 0)
+                close(fds[1]);
+        return r;
+}
+
+static int load_cgroup(const struct berth_runtime *rt, const char *id, struct state **ret_st,
+                       const char **ret_status, struct cgroup **ret_cg, struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_close_ int dirfd = -1;
+        if (state_load(rt, id, &st, &dirfd, err) < 0)
+                return -ENOENT;
+        if (!st->has_cgroup)
+                return berth_error_setx(err, ENOTSUP, "container `%s` has no cgroup", id);
+        if (cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, ret_cg, err) < 0)
+                return -EIO;
+        *ret_status = state_status(st, dirfd);
+        *ret_st = TAKE_PTR(st);
+        return 0;
+}
+
+int berth_container_pause(const struct berth_runtime *rt, const char *id, bool pause,
+                          struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        const char *status;
+        if (load_cgroup(rt, id, &st, &status, &cg, err) < 0)
+                return -EIO;
+        if (strcmp(status, pause ? "running" : "paused"))
+                return berth_error_setx(err, EINVAL, "container `%s` is %s, not %s", id, status,
+                                        pause ? "running" : "paused");
+        return cgroup_freeze(cg, pause, err);
+}
+
+int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret_pids,
+                         size_t *ret_n, struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        const char *status;
+        if (load_cgroup(rt, id, &st, &status, &cg, err) < 0)
+                return -EIO;
+        if (!strcmp(status, "stopped")) {
+                *ret_pids = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        return cgroup_pids(cg, ret_pids, ret_n, err);
+}

@@ -1,0 +1,104 @@
+/* What the parent and child of a create or exec share: the sync socket protocol, pid files,
+ * and waiting for the container process while forwarding signals to it. */
+#include "runtime/internal.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+void sync_send(int fd, int type, int code, const char *text)
+{
+        struct sync_msg m = {.type = type, .code = code};
+        if (text)
+                snprintf(m.text, sizeof(m.text), "%s", text);
+        size_t len = offsetof(struct sync_msg, text) + strlen(m.text) + 1;
+        while (send(fd, &m, len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+                ;
+}
+
+int sync_recv(int fd, struct sync_msg *m)
+{
+        ssize_t n;
+        memset(m, 0, sizeof(*m));
+        /* A peer that exits with our message unread in its queue leaves ECONNRESET pending on
+         * our side, reported once, ahead of the messages it had sent: read on past it. */
+        do
+                n = recv(fd, m, sizeof(*m) - 1, 0);
+        while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+        if (n <= 0)
+                return 0;
+        return m->type;
+}
+
+int sync_send_fd(int sock, int fd)
+{
+        char byte = 0;
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        memset(&u, 0, sizeof(u));
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                            .msg_controllen = sizeof(u.buf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        ssize_t n;
+        do
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : 0;
+}
+
+int sync_write_pid_file(const char *path, pid_t pid, struct berth_error **err)
+{
+        char abs[PATH_MAX];
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : dir;
+        if (slash)
+                *slash = '\0';
+        if (!realpath(slash ? (*dir ? dir : "/") : ".", abs))
+                return berth_error_set(err, errno, "pid file `%s`", path);
+        _cleanup_close_ int dfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "pid file `%s`", path);
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        return berth_write_atomic_at(dfd, base, buf, (size_t)n, err);
+}
+
+int sync_exit_code(int status)
+{
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 255;
+}
+
+int sync_wait_forwarding(pid_t pid, const sigset_t *restore)
+{
+        /* All signals are blocked since before clone: forward each to the container process
+         * until it is reaped. A SIGCHLD that came early is still pending here. */
+        sigset_t all;
+        sigfillset(&all);
+        int status = 0;
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&all, &si);
+                if (sig < 0)
+                        continue;
+                if (sig == SIGCHLD) {
+                        pid_t w = waitpid(pid, &status, WNOHANG);
+                        if (w == pid)
+                                break;
+                        continue;
+                }
+                kill(pid, sig);
+        }
+        sigprocmask(SIG_SETMASK, restore, NULL);
+        return sync_exit_code(status);
+}
