@@ -6,23 +6,31 @@
 
 int rtcli_exec(struct rtcli *cli, int argc, char **argv)
 {
-        enum { OPT_PID_FILE = 256, OPT_CONSOLE, OPT_PRESERVE, OPT_CWD, OPT_CAP, OPT_NNP, OPT_IGNORED };
+        enum {
+                OPT_PID_FILE = 256,
+                OPT_CONSOLE,
+                OPT_PRESERVE,
+                OPT_CWD,
+                OPT_CAP,
+                OPT_NNP,
+                OPT_IGNORED
+        };
         static const struct option opts[] = {
-                {"process", required_argument, NULL, 'p'},
-                {"tty", no_argument, NULL, 't'},
-                {"detach", no_argument, NULL, 'd'},
-                {"pid-file", required_argument, NULL, OPT_PID_FILE},
-                {"console-socket", required_argument, NULL, OPT_CONSOLE},
-                {"env", required_argument, NULL, 'e'},
-                {"cwd", required_argument, NULL, OPT_CWD},
-                {"user", required_argument, NULL, 'u'},
-                {"cap", required_argument, NULL, OPT_CAP},
-                {"no-new-privs", no_argument, NULL, OPT_NNP},
-                {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
-                {"process-label", required_argument, NULL, OPT_IGNORED},
-                {"apparmor", required_argument, NULL, OPT_IGNORED},
-                {"ignore-paused", no_argument, NULL, OPT_IGNORED},
-                {0},
+            {"process", required_argument, NULL, 'p'},
+            {"tty", no_argument, NULL, 't'},
+            {"detach", no_argument, NULL, 'd'},
+            {"pid-file", required_argument, NULL, OPT_PID_FILE},
+            {"console-socket", required_argument, NULL, OPT_CONSOLE},
+            {"env", required_argument, NULL, 'e'},
+            {"cwd", required_argument, NULL, OPT_CWD},
+            {"user", required_argument, NULL, 'u'},
+            {"cap", required_argument, NULL, OPT_CAP},
+            {"no-new-privs", no_argument, NULL, OPT_NNP},
+            {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
+            {"process-label", required_argument, NULL, OPT_IGNORED},
+            {"apparmor", required_argument, NULL, OPT_IGNORED},
+            {"ignore-paused", no_argument, NULL, OPT_IGNORED},
+            {0},
         };
         struct berth_exec_opts o = {0};
         _cleanup_strv_ char **env = NULL, **caps = NULL;
@@ -49,7 +57,8 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                         break;
                 case 'e':
                         if (!strchr(optarg, '='))
-                                return rtcli_usage("exec", "--env `%s`: expected KEY=VALUE", optarg);
+                                return rtcli_usage("exec", "--env `%s`: expected KEY=VALUE",
+                                                   optarg);
                         strv_push(&env, optarg);
                         break;
                 case OPT_CWD:
@@ -67,7 +76,8 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                 case OPT_PRESERVE: {
                         uint64_t n;
                         if (berth_parse_u64(optarg, &n) < 0 || n > 1000)
-                                return rtcli_usage("exec", "--preserve-fds: invalid number `%s`", optarg);
+                                return rtcli_usage("exec", "--preserve-fds: invalid number `%s`",
+                                                   optarg);
                         o.preserve_fds = (int)n;
                         break;
                 }
@@ -167,7 +177,8 @@ int rtcli_ps(struct rtcli *cli, int argc, char **argv)
                         _cleanup_free_ char *copy = xstrdup(line);
                         char *save = NULL;
                         int col = 0;
-                        for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), col++)
+                        for (char *t = strtok_r(copy, " \t\n", &save); t;
+                             t = strtok_r(NULL, " \t\n", &save), col++)
                                 if (!strcmp(t, "PID"))
                                         pid_col = col;
                         fputs(line, stdout);
@@ -177,7 +188,8 @@ int rtcli_ps(struct rtcli *cli, int argc, char **argv)
                 _cleanup_free_ char *copy = xstrdup(line);
                 char *save = NULL;
                 int col = 0;
-                for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), col++) {
+                for (char *t = strtok_r(copy, " \t\n", &save); t;
+                     t = strtok_r(NULL, " \t\n", &save), col++) {
                         if (col != pid_col)
                                 continue;
                         pid_t p = (pid_t)atoi(t);

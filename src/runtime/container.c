@@ -45,6 +45,7 @@ struct child_ctx {
          * forks the container init (CLONE_PARENT: the runtime stays its parent). */
         bool two_stage;
         int unshare_flags; /* two_stage: the namespaces to create */
+        int console_fd;    /* process.terminal: where the pty master goes, else -1 */
 };
 
 static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
@@ -194,6 +195,15 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 if (rootfs_sysctl(s, &err) < 0)
                         child_fail(c, err);
         }
+        if (c->console_fd >= 0) {
+                bool dev_tmpfs = false;
+                for (size_t i = 0; i < s->n_mounts; i++)
+                        dev_tmpfs |=
+                            !strcmp(s->mounts[i].destination, "/dev") && !s->mounts[i].bind;
+                if (console_setup(c->console_fd, &s->process, dev_tmpfs, &err) < 0)
+                        child_fail(c, err);
+                close(c->console_fd);
+        }
         if (s->personality != SPEC_UNSET && personality((unsigned long)s->personality) < 0) {
                 berth_error_set(&err, errno, "personality");
                 child_fail(c, err);
@@ -338,6 +348,7 @@ enum launch_mode { LAUNCH_CREATE, LAUNCH_RUN, LAUNCH_DETACH };
 /* What a launch leaves to its caller. */
 struct launched {
         pid_t pid;
+        int relay_fd; /* foreground terminal: receives the pty master, else -1 */
         struct cgroup *cg;
         struct spec *spec;
         sigset_t old_mask;
@@ -383,11 +394,13 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         _cleanup_(spec_freep) struct spec *s = NULL;
         if (spec_load(o->bundle, &s, err) < 0)
                 return -EINVAL;
-        if (s->process.terminal && !o->console_socket)
-                return berth_error_setx(err, ENOTSUP,
-                                        "process.terminal is true: a --console-socket is required");
-        if (o->console_socket)
-                return berth_error_setx(err, ENOTSUP, "--console-socket is not supported yet");
+        if (s->process.terminal && !o->console_socket && mode != LAUNCH_RUN)
+                return berth_error_setx(err, EINVAL,
+                                        "process.terminal is true: a --console-socket is required "
+                                        "unless the container runs in the foreground");
+        if (o->console_socket && !s->process.terminal)
+                return berth_error_setx(err, EINVAL,
+                                        "--console-socket given but process.terminal is false");
         int clone_flags = spec_clone_flags(s) & ~CLONE_NEWTIME;
         enum cgroup_mode cgmode;
         if (cgroup_detect_mode(&cgmode, err) < 0)
@@ -396,7 +409,8 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         _cleanup_close_ int dirfd = -1;
         if (state_dir_create(rt, o->id, &dirfd, err) < 0)
                 return -EEXIST;
-        struct child_ctx c = {.spec = s, .opts = o, .sync_fd = -1, .fifo_fd = -1};
+        struct child_ctx c = {.spec = s, .opts = o, .sync_fd = -1, .fifo_fd = -1, .console_fd = -1};
+        int relay[2] = {-1, -1};
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
         _cleanup_close_ int pidns = -1, fifo = -1;
         _cleanup_free_ char *cgpath = NULL;
@@ -431,6 +445,16 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                         goto fail;
                 }
                 c.fifo_fd = fifo;
+        }
+        if (o->console_socket && (r = console_connect(o->console_socket, &c.console_fd, err)) < 0)
+                goto fail;
+        if (s->process.terminal && !o->console_socket) {
+                /* foreground with a terminal: the runtime relays the pty itself */
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, relay) < 0) {
+                        r = berth_error_set(err, errno, "socketpair");
+                        goto fail;
+                }
+                c.console_fd = relay[1];
         }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
                 r = berth_error_set(err, errno, "socketpair");
@@ -470,6 +494,9 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         }
         close(TAKE_FD(fds[1]));
         close_joins(&c);
+        if (c.console_fd >= 0)
+                close(c.console_fd);
+        c.console_fd = relay[1] = -1;
         if (c.two_stage && (r = finish_stage1(&c, fds[0], &pid, err)) < 0)
                 goto fail_child;
         if (clone_flags & CLONE_NEWUSER) {
@@ -522,6 +549,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (mode != LAUNCH_RUN)
                 sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
         ret->pid = pid;
+        ret->relay_fd = relay[0];
         ret->cg = TAKE_PTR(cg);
         ret->spec = TAKE_PTR(s);
         return 0;
@@ -532,6 +560,11 @@ fail_child:
                 ;
         sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
 fail:
+        for (int i = 0; i < 2; i++)
+                if (relay[i] >= 0)
+                        close(relay[i]);
+        if (c.console_fd >= 0 && c.console_fd != relay[1])
+                close(c.console_fd);
         if (fds[0] >= 0)
                 close(fds[0]);
         if (fds[1] >= 0)
@@ -546,7 +579,7 @@ fail:
 int berth_container_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
                            struct berth_error **err)
 {
-        struct launched l = {0};
+        struct launched l = {.relay_fd = -1};
         int r = launch(rt, o, LAUNCH_CREATE, &l, err);
         if (r < 0)
                 return r;
@@ -591,7 +624,7 @@ static int cleanup(const struct berth_runtime *rt, const char *id, struct cgroup
 int berth_container_run(const struct berth_runtime *rt, const struct berth_create_opts *o,
                         bool detach, int *ret_status, struct berth_error **err)
 {
-        struct launched l = {0};
+        struct launched l = {.relay_fd = -1};
         int r = launch(rt, o, detach ? LAUNCH_DETACH : LAUNCH_RUN, &l, err);
         if (r < 0)
                 return r;
@@ -601,7 +634,21 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
                 *ret_status = 0;
                 return 0;
         }
-        int status = sync_wait_forwarding(l.pid, &l.old_mask);
+        int status;
+        if (l.relay_fd >= 0) {
+                int master = -1;
+                int r2 = sync_recv_fd(l.relay_fd, &master);
+                close(l.relay_fd);
+                if (r2 < 0) {
+                        berth_warn("no pty from the container: %s", strerror(-r2));
+                        status = sync_wait_forwarding(l.pid, &l.old_mask);
+                } else {
+                        status = console_relay(master, l.pid, &l.old_mask);
+                        close(master);
+                }
+        } else {
+                status = sync_wait_forwarding(l.pid, &l.old_mask);
+        }
         *ret_status = status;
         return cleanup(rt, o->id, cg, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
 }

@@ -25,15 +25,16 @@ static const struct {
         const char *name;
         int type;
 } exec_ns[] = {
-        /* the order they are joined in: user first, mount last */
-        {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
-        {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
-        {"pid", CLONE_NEWPID},   {"mnt", CLONE_NEWNS},
+    /* the order they are joined in: user first, mount last */
+    {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
+    {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+    {"pid", CLONE_NEWPID},   {"mnt", CLONE_NEWNS},
 };
 
 struct exec_ctx {
         const struct spec *spec;
         int sync_fd;
+        int console_fd; /* --tty: where the pty master goes, else -1 */
         int ns_fds[ARRAY_SIZE(exec_ns)];
         int preserve_fds;
 };
@@ -63,8 +64,14 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                         exec_fail(c, err);
                 }
         }
+        if (c->console_fd >= 0) {
+                if (console_setup(c->console_fd, &c->spec->process, false, &err) < 0)
+                        exec_fail(c, err);
+                close(c->console_fd);
+        }
         _cleanup_free_ char *exe = NULL;
-        if (process_setup(c->spec, &err) < 0 || process_find_exec(&c->spec->process, &exe, &err) < 0)
+        if (process_setup(c->spec, &err) < 0 ||
+            process_find_exec(&c->spec->process, &exe, &err) < 0)
                 exec_fail(c, err);
         unsigned first = 3u + (unsigned)(c->preserve_fds > 0 ? c->preserve_fds : 0);
         if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
@@ -100,7 +107,7 @@ static int build_process(struct spec *s, const struct berth_exec_opts *o, struct
         struct spec_process *p = &s->process;
         if (o->process_path) {
                 _cleanup_json_ json_t *j =
-                        berth_json_load_at(AT_FDCWD, o->process_path, JSON_DECODE_INT_AS_REAL, err);
+                    berth_json_load_at(AT_FDCWD, o->process_path, JSON_DECODE_INT_AS_REAL, err);
                 if (!j)
                         return -EINVAL;
                 spec_process_release(p);
@@ -173,10 +180,16 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 return berth_error_wrap(err, "container `%s`", id);
         if (build_process(s, o, err) < 0)
                 return -EINVAL;
-        if (s->process.terminal || o->console_socket)
-                return berth_error_setx(err, ENOTSUP, "exec with a terminal is not supported yet");
+        if (s->process.terminal && !o->console_socket && detach)
+                return berth_error_setx(err, EINVAL,
+                                        "a detached exec with a terminal needs "
+                                        "--console-socket");
+        if (o->console_socket && !s->process.terminal)
+                return berth_error_setx(err, EINVAL, "--console-socket given without --tty");
 
-        struct exec_ctx c = {.spec = s, .sync_fd = -1, .preserve_fds = o->preserve_fds};
+        struct exec_ctx c = {
+            .spec = s, .sync_fd = -1, .console_fd = -1, .preserve_fds = o->preserve_fds};
+        int relay[2] = {-1, -1};
         for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++)
                 c.ns_fds[i] = -1;
         int r = 0, fds[2] = {-1, -1}, pidns = -1;
@@ -212,8 +225,18 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 r = berth_error_setx(err, ESRCH, "container `%s` is not running", id);
                 goto out;
         }
-        if (st->has_cgroup && (r = cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err)) < 0)
+        if (st->has_cgroup &&
+            (r = cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err)) < 0)
                 goto out;
+        if (o->console_socket && (r = console_connect(o->console_socket, &c.console_fd, err)) < 0)
+                goto out;
+        if (s->process.terminal && !o->console_socket) {
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, relay) < 0) {
+                        r = berth_error_set(err, errno, "socketpair");
+                        goto out;
+                }
+                c.console_fd = relay[1];
+        }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
                 r = berth_error_set(err, errno, "socketpair");
                 goto out;
@@ -241,6 +264,9 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 goto out;
         }
         close(TAKE_FD(fds[1]));
+        if (c.console_fd >= 0)
+                close(c.console_fd);
+        c.console_fd = relay[1] = -1;
         if (cg && (r = cgroup_enter(cg, pid, cg->unified_fd < 0, err)) < 0)
                 goto fail_child;
         sync_send(fds[0], MSG_GO, 0, NULL);
@@ -253,6 +279,16 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (detach) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 *ret_status = 0;
+        } else if (relay[0] >= 0) {
+                int master = -1;
+                int rr = sync_recv_fd(relay[0], &master);
+                if (rr < 0) {
+                        berth_warn("no pty from the exec'd process: %s", strerror(-rr));
+                        *ret_status = sync_wait_forwarding(pid, &old);
+                } else {
+                        *ret_status = console_relay(master, pid, &old);
+                        close(master);
+                }
         } else {
                 *ret_status = sync_wait_forwarding(pid, &old);
         }
@@ -263,6 +299,11 @@ fail_child:
                 ;
         sigprocmask(SIG_SETMASK, &old, NULL);
 out:
+        if (c.console_fd >= 0 && c.console_fd != relay[1])
+                close(c.console_fd);
+        for (int i = 0; i < 2; i++)
+                if (relay[i] >= 0)
+                        close(relay[i]);
         for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++)
                 if (c.ns_fds[i] >= 0)
                         close(c.ns_fds[i]);

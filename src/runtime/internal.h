@@ -407,6 +407,22 @@ int sync_exit_code(int status);
  * its exit status (sync_exit_code). */
 int sync_wait_forwarding(pid_t pid, const sigset_t *restore);
 
+/* Receive one fd sent with sync_send_fd(). */
+int sync_recv_fd(int sock, int *ret_fd);
+
+/* ---------------------------------------------------------------- console */
+
+/* Connect to a --console-socket (before clone: the path is on the host). */
+int console_connect(const char *path, int *ret_fd, struct berth_error **err);
+/* In the container, after pivot_root: make a pty on its devpts, optionally bind the slave on
+ * /dev/console, send the master over sock, and make the slave the controlling terminal and
+ * stdio of this process (which becomes a session leader). */
+int console_setup(int sock, const struct spec_process *p, bool dev_console,
+                  struct berth_error **err);
+/* Foreground runtime: relay stdio <-> master (raw mode on a tty, window size), forward
+ * signals, until pid exits; returns its exit status and restores the signal mask. */
+int console_relay(int master, pid_t pid, const sigset_t *restore);
+
 /* ---------------------------------------------------------------- rootfs (container side) */
 
 /* What the rootfs code needs to know beyond the spec. */

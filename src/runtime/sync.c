@@ -38,7 +38,9 @@ int sync_send_fd(int sock, int fd)
                 struct cmsghdr align;
         } u;
         memset(&u, 0, sizeof(u));
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = u.buf,
                             .msg_controllen = sizeof(u.buf)};
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
         cm->cmsg_level = SOL_SOCKET;
@@ -50,6 +52,31 @@ int sync_send_fd(int sock, int fd)
                 n = sendmsg(sock, &mh, MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : 0;
+}
+
+int sync_recv_fd(int sock, int *ret_fd)
+{
+        char byte;
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = u.buf,
+                            .msg_controllen = sizeof(u.buf)};
+        ssize_t n;
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        if (n == 0 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                return -EPROTO;
+        memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+        return 0;
 }
 
 int sync_write_pid_file(const char *path, pid_t pid, struct berth_error **err)
