@@ -18,7 +18,8 @@ int console_connect(const char *path, int *ret_fd, struct berth_error **err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof(sa.sun_path))
-                return berth_error_setx(err, ENAMETOOLONG, "console socket `%s`: path too long", path);
+                return berth_error_setx(err, ENAMETOOLONG, "console socket `%s`: path too long",
+                                        path);
         strcpy(sa.sun_path, path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -36,7 +37,8 @@ static int mount_console(int slave, struct berth_error **err)
         _cleanup_close_ int dev = open("/dev", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dev < 0)
                 return errno == ENOENT ? 0 : berth_error_set(err, errno, "open `/dev`");
-        _cleanup_close_ int f = openat(dev, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        _cleanup_close_ int f =
+            openat(dev, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f < 0)
                 return berth_error_set(err, errno, "create `/dev/console`");
         struct stat st;
@@ -50,7 +52,8 @@ static int mount_console(int slave, struct berth_error **err)
         return 0;
 }
 
-int console_setup(int sock, const struct spec_process *p, bool dev_console, struct berth_error **err)
+int console_setup(int sock, const struct spec_process *p, bool dev_console,
+                  struct berth_error **err)
 {
         _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (master < 0)
@@ -125,9 +128,9 @@ int console_relay(int master, pid_t pid, const sigset_t *restore)
         bool exited = false;
         while (!exited || out_open) {
                 struct pollfd pf[3] = {
-                        {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
-                        {.fd = out_open ? master : -1, .events = POLLIN},
-                        {.fd = exited ? -1 : sfd, .events = POLLIN},
+                    {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
+                    {.fd = out_open ? master : -1, .events = POLLIN},
+                    {.fd = exited ? -1 : sfd, .events = POLLIN},
                 };
                 /* once the process is gone, drain what the pty still holds, then stop */
                 int n = poll(pf, 3, exited ? 50 : -1);

@@ -44,8 +44,9 @@ struct child_ctx {
          * before the new user namespace exists, so a first process joins and unshares, and
          * forks the container init (CLONE_PARENT: the runtime stays its parent). */
         bool two_stage;
-        int unshare_flags; /* two_stage: the namespaces to create */
-        int console_fd;    /* process.terminal: where the pty master goes, else -1 */
+        int unshare_flags;     /* two_stage: the namespaces to create */
+        int console_fd;        /* process.terminal: where the pty master goes, else -1 */
+        char hook_state[4000]; /* state for in-container hooks, sent with the go */
 };
 
 static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
@@ -59,6 +60,8 @@ static int wait_go(struct child_ctx *c, struct berth_error **err)
         struct sync_msg m;
         if (sync_recv(c->sync_fd, &m) != MSG_GO)
                 return berth_error_setx(err, EPIPE, "runtime went away during create");
+        if (m.text[0])
+                memcpy(c->hook_state, m.text, sizeof(c->hook_state));
         return 0;
 }
 
@@ -180,9 +183,19 @@ static _noreturn_ void child_main(struct child_ctx *c)
             .no_pivot = c->opts->no_pivot,
         };
         _cleanup_close_ int rootfd = -1;
+        /* hooks that run before pivot_root need the runtime's go (prestart and createRuntime
+         * have run then) and the state it sends with it */
+        bool need_hooks = s->n_hooks[HOOK_PRESTART] || s->n_hooks[HOOK_CREATE_RUNTIME] ||
+                          s->n_hooks[HOOK_CREATE_CONTAINER] || s->n_hooks[HOOK_START_CONTAINER];
+        bool go_before_pivot = !go_early && need_hooks;
         if (spec_namespace(s, CLONE_NEWNS)) {
-                if (rootfs_setup(&rc, &rootfd, &err) < 0 || rootfs_pivot(&rc, rootfd, &err) < 0 ||
-                    rootfs_sysctl(s, &err) < 0 || rootfs_finalize(&rc, &err) < 0)
+                if (rootfs_setup(&rc, &rootfd, &err) < 0)
+                        child_fail(c, err);
+                if ((go_before_pivot && wait_go(c, &err) < 0) ||
+                    (need_hooks && hooks_run(s, HOOK_CREATE_CONTAINER, c->hook_state, &err) < 0))
+                        child_fail(c, err);
+                if (rootfs_pivot(&rc, rootfd, &err) < 0 || rootfs_sysctl(s, &err) < 0 ||
+                    rootfs_finalize(&rc, &err) < 0)
                         child_fail(c, err);
         } else {
                 /* no mount namespace: only chroot, like runc */
@@ -208,7 +221,10 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 berth_error_set(&err, errno, "personality");
                 child_fail(c, err);
         }
-        if (!go_early && wait_go(c, &err) < 0)
+        if (!go_early && !go_before_pivot && wait_go(c, &err) < 0)
+                child_fail(c, err);
+        if (!spec_namespace(s, CLONE_NEWNS) && need_hooks &&
+            hooks_run(s, HOOK_CREATE_CONTAINER, c->hook_state, &err) < 0)
                 child_fail(c, err);
         if (c->defer_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
                 berth_error_set(&err, errno, "unshare cgroup namespace");
@@ -236,6 +252,19 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 while (n < 0 && errno == EINTR);
                 if (n != 1)
                         _exit(1);
+        }
+        if (s->n_hooks[HOOK_START_CONTAINER]) {
+                /* startContainer runs in the container, after start, before the program */
+                char *p = strstr(c->hook_state, "\"creating\"");
+                if (p)
+                        memcpy(p, "\"created\" ", 10);
+                if (hooks_run(s, HOOK_START_CONTAINER, c->hook_state, &err) < 0) {
+                        if (c->fifo_fd >= 0) {
+                                dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
+                                _exit(1);
+                        }
+                        child_fail(c, err);
+                }
         }
         execve(exe, s->process.args, s->process.env ? s->process.env : (char *[]){NULL});
         berth_error_set(&err, errno, "exec: \"%s\"", s->process.args[0]);
@@ -414,7 +443,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
         _cleanup_close_ int pidns = -1, fifo = -1;
         _cleanup_free_ char *cgpath = NULL;
-        _cleanup_free_ char *created = NULL;
+        _cleanup_free_ char *created = NULL, *hook_state = NULL;
         int fds[2] = {-1, -1};
         pid_t pid = -1;
         int r, type;
@@ -535,7 +564,14 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 goto fail_child;
         if (o->pid_file && (r = sync_write_pid_file(o->pid_file, pid, err)) < 0)
                 goto fail_child;
-        sync_send(fds[0], MSG_GO, 0, NULL);
+        if (s->n_hooks[HOOK_PRESTART] || s->n_hooks[HOOK_CREATE_RUNTIME] ||
+            s->n_hooks[HOOK_CREATE_CONTAINER] || s->n_hooks[HOOK_START_CONTAINER]) {
+                hook_state = hooks_state(s, o->id, "creating", pid);
+                if ((r = hooks_run(s, HOOK_PRESTART, hook_state, err)) < 0 ||
+                    (r = hooks_run(s, HOOK_CREATE_RUNTIME, hook_state, err)) < 0)
+                        goto fail_child;
+        }
+        sync_send(fds[0], MSG_GO, 0, hook_state);
         type = sync_recv(fds[0], &m);
         if (type == MSG_ERROR) {
                 r = berth_error_setx(err, m.code ? m.code : EIO, "%s", m.text);
@@ -588,6 +624,13 @@ int berth_container_create(const struct berth_runtime *rt, const struct berth_cr
         return 0;
 }
 
+static int poststart(const struct berth_runtime *rt, const char *id, const struct spec *s,
+                     pid_t pid, struct berth_error **err)
+{
+        _cleanup_free_ char *st = hooks_state(s, id, "running", pid);
+        return hooks_run(s, HOOK_POSTSTART, st, err);
+}
+
 int berth_container_start(const struct berth_runtime *rt, const char *id, struct berth_error **err)
 {
         _cleanup_(state_freep) struct state *st = NULL;
@@ -603,12 +646,19 @@ int berth_container_start(const struct berth_runtime *rt, const char *id, struct
         if (write(fd, "0", 1) != 1)
                 return berth_error_set(err, errno, "container `%s`: start", id);
         unlinkat(dirfd, STATE_FIFO, 0);
+        _cleanup_(spec_freep) struct spec *s = NULL;
+        if (spec_load(st->bundle, &s, NULL) == 0 && s->n_hooks[HOOK_POSTSTART] &&
+            poststart(rt, id, s, st->pid, err) < 0) {
+                kill(st->pid, SIGKILL);
+                return -ECANCELED;
+        }
         return 0;
 }
 
-/* Remove what a container left on the host: remaining processes, cgroups, state. */
+/* Remove what a container left on the host: remaining processes, cgroups, state; then the
+ * poststop hooks. */
 static int cleanup(const struct berth_runtime *rt, const char *id, struct cgroup *cg,
-                   bool own_pidns, struct berth_error **err)
+                   const struct spec *s, bool own_pidns, struct berth_error **err)
 {
         int r = 0;
         if (cg) {
@@ -616,6 +666,13 @@ static int cleanup(const struct berth_runtime *rt, const char *id, struct cgroup
                 if (!own_pidns)
                         cgroup_kill_all(cg, SIGKILL, NULL);
                 r = cgroup_destroy(cg, err);
+        }
+        if (s && s->n_hooks[HOOK_POSTSTOP]) {
+                /* poststop failures are warnings: the container is gone either way */
+                _cleanup_free_ char *st = hooks_state(s, id, "stopped", 0);
+                _cleanup_error_ struct berth_error *herr = NULL;
+                if (hooks_run(s, HOOK_POSTSTOP, st, &herr) < 0)
+                        berth_warn("%s", herr->msg);
         }
         int r2 = state_remove(rt, id, r < 0 ? NULL : err);
         return r < 0 ? r : r2;
@@ -630,6 +687,17 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
                 return r;
         _cleanup_(cgroup_freep) struct cgroup *cg = l.cg;
         _cleanup_(spec_freep) struct spec *s = l.spec;
+        if (s->n_hooks[HOOK_POSTSTART] && (r = poststart(rt, o->id, s, l.pid, err)) < 0) {
+                /* like runc: a failed poststart hook takes the container down */
+                kill(l.pid, SIGKILL);
+                while (waitpid(l.pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                sigprocmask(SIG_SETMASK, &l.old_mask, NULL);
+                if (l.relay_fd >= 0)
+                        close(l.relay_fd);
+                cleanup(rt, o->id, cg, s, false, NULL);
+                return r;
+        }
         if (detach) {
                 *ret_status = 0;
                 return 0;
@@ -650,7 +718,7 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
                 status = sync_wait_forwarding(l.pid, &l.old_mask);
         }
         *ret_status = status;
-        return cleanup(rt, o->id, cg, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
+        return cleanup(rt, o->id, cg, s, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
 }
 
 int berth_container_state(const struct berth_runtime *rt, const char *id, json_t **ret_state,
@@ -724,7 +792,12 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                 kill(st->pid, SIGKILL);
                 wait_gone(st->pid, st->start_time);
         }
-        return cleanup(rt, id, cg, false, err);
+        /* poststop hooks come from the bundle's config; a bundle that is gone has none to run */
+        _cleanup_(spec_freep) struct spec *s = NULL;
+        _cleanup_error_ struct berth_error *serr = NULL;
+        if (spec_load(st->bundle, &s, &serr) < 0)
+                berth_debug("delete `%s`: no bundle config: %s", id, serr->msg);
+        return cleanup(rt, id, cg, s, false, err);
 }
 
 int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,

@@ -423,6 +423,17 @@ int console_setup(int sock, const struct spec_process *p, bool dev_console,
  * signals, until pid exits; returns its exit status and restores the signal mask. */
 int console_relay(int master, pid_t pid, const sigset_t *restore);
 
+/* ---------------------------------------------------------------- hooks */
+
+/* Run the hooks of kind k in order with state on stdin; the first failure (exit status, signal,
+ * timeout) is the error, naming the hook and carrying its output. */
+int hooks_run(const struct spec *s, enum spec_hook_kind k, const char *state,
+              struct berth_error **err);
+/* The state document hooks read: {ociVersion, id, status, pid, bundle, annotations}. */
+char *hooks_state(const struct spec *s, const char *id, const char *status, pid_t pid);
+/* "prestart", "createRuntime", … */
+const char *hooks_name(enum spec_hook_kind k);
+
 /* ---------------------------------------------------------------- rootfs (container side) */
 
 /* What the rootfs code needs to know beyond the spec. */

@@ -127,8 +127,15 @@ json_t *berth_runtime_features(void)
                       "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", "enabled", 0,
                       "apparmor", "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
                       "mountExtensions", "idmap", "enabled", 0);
-        return json_pack("{s:s, s:s, s:[], s:o, s:o, s:{s:s}}", "ociVersionMin", "1.0.0",
-                         "ociVersionMax", "1.2.0", "hooks", "mountOptions", strv_json(mount_opts),
-                         "linux", lx, "annotations", "org.opencontainers.runc.checkpoint.enabled",
-                         "false");
+        static const char *const hooks[] = {"prestart",
+                                            "createRuntime",
+                                            "createContainer",
+                                            "startContainer",
+                                            "poststart",
+                                            "poststop",
+                                            NULL};
+        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:s}}", "ociVersionMin", "1.0.0",
+                         "ociVersionMax", "1.2.0", "hooks", strv_json(hooks), "mountOptions",
+                         strv_json(mount_opts), "linux", lx, "annotations",
+                         "org.opencontainers.runc.checkpoint.enabled", "false");
 }

@@ -119,3 +119,5 @@ def test_spec_and_features(rt, tmp_path):
     assert spec["linux"]["uidMappings"][0]["hostID"] == os.geteuid()
     f = json.loads(rt("features").stdout)
     assert "time" in f["linux"]["namespaces"] and f["linux"]["cgroup"]["v2"] is True
+    assert set(f["hooks"]) == {"prestart", "createRuntime", "createContainer", "startContainer",
+                               "poststart", "poststop"}
