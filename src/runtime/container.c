@@ -47,6 +47,7 @@ struct child_ctx {
         int unshare_flags;     /* two_stage: the namespaces to create */
         int console_fd;        /* process.terminal: where the pty master goes, else -1 */
         char hook_state[4000]; /* state for in-container hooks, sent with the go */
+        const struct secfilter *seccomp;
 };
 
 static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
@@ -230,7 +231,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 berth_error_set(&err, errno, "unshare cgroup namespace");
                 child_fail(c, err);
         }
-        if (process_setup(s, &err) < 0)
+        if (process_setup(s, c->seccomp, &err) < 0)
                 child_fail(c, err);
         _cleanup_free_ char *exe = NULL;
         if (process_find_exec(&s->process, &exe, &err) < 0)
@@ -265,6 +266,13 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         }
                         child_fail(c, err);
                 }
+        }
+        if (process_seccomp_last(s, c->seccomp, &err) < 0) {
+                if (c->fifo_fd >= 0) {
+                        dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
+                        _exit(1);
+                }
+                child_fail(c, err);
         }
         execve(exe, s->process.args, s->process.env ? s->process.env : (char *[]){NULL});
         berth_error_set(&err, errno, "exec: \"%s\"", s->process.args[0]);
@@ -444,6 +452,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         _cleanup_close_ int pidns = -1, fifo = -1;
         _cleanup_free_ char *cgpath = NULL;
         _cleanup_free_ char *created = NULL, *hook_state = NULL;
+        _cleanup_(secfilter_freep) struct secfilter *sec = NULL;
         int fds[2] = {-1, -1};
         pid_t pid = -1;
         int r, type;
@@ -454,6 +463,9 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         struct state st;
         if ((r = open_joins(s, &c, &pidns, err)) < 0)
                 goto fail;
+        if ((r = secfilter_prepare(rt, s->seccomp, &sec, err)) < 0)
+                goto fail;
+        c.seccomp = sec;
         cgpath = cgroup_path_for(s->cgroups_path, o->id, err);
         if (!cgpath) {
                 r = -EINVAL;

@@ -37,6 +37,7 @@ struct exec_ctx {
         int console_fd; /* --tty: where the pty master goes, else -1 */
         int ns_fds[ARRAY_SIZE(exec_ns)];
         int preserve_fds;
+        const struct secfilter *seccomp;
 };
 
 static _noreturn_ void exec_fail(struct exec_ctx *c, struct berth_error *e)
@@ -70,7 +71,7 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                 close(c->console_fd);
         }
         _cleanup_free_ char *exe = NULL;
-        if (process_setup(c->spec, &err) < 0 ||
+        if (process_setup(c->spec, c->seccomp, &err) < 0 ||
             process_find_exec(&c->spec->process, &exe, &err) < 0)
                 exec_fail(c, err);
         unsigned first = 3u + (unsigned)(c->preserve_fds > 0 ? c->preserve_fds : 0);
@@ -79,6 +80,8 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                 exec_fail(c, err);
         }
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        if (process_seccomp_last(c->spec, c->seccomp, &err) < 0)
+                exec_fail(c, err);
         const struct spec_process *p = &c->spec->process;
         execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
         berth_error_set(&err, errno, "exec: \"%s\"", p->args[0]);
@@ -198,6 +201,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         struct sync_msg m;
         struct clone_args ca = {.exit_signal = SIGCHLD};
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        _cleanup_(secfilter_freep) struct secfilter *sec = NULL;
         for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
                 char path[64], self[64];
                 snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)st->pid, exec_ns[i].name);
@@ -225,6 +229,9 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 r = berth_error_setx(err, ESRCH, "container `%s` is not running", id);
                 goto out;
         }
+        if ((r = secfilter_prepare(rt, s->seccomp, &sec, err)) < 0)
+                goto out;
+        c.seccomp = sec;
         if (st->has_cgroup &&
             (r = cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err)) < 0)
                 goto out;

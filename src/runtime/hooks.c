@@ -9,7 +9,7 @@
 #include <time.h>
 
 static const char *const hook_names[HOOK_KINDS] = {
-        "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"};
+    "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"};
 
 const char *hooks_name(enum spec_hook_kind k)
 {
@@ -43,7 +43,8 @@ static int run_one(const struct spec_hook *h, const char *state, size_t idx, con
                 sigset_t none;
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);
-                char *const *argv = h->args && h->args[0] ? h->args : (char *const[]){h->path, NULL};
+                char *const *argv =
+                    h->args && h->args[0] ? h->args : (char *const[]){h->path, NULL};
                 execve(h->path, argv, h->env ? h->env : (char *[]){NULL});
                 dprintf(2, "exec `%s`: %s", h->path, strerror(errno));
                 _exit(127);
@@ -85,8 +86,9 @@ static int run_one(const struct spec_hook *h, const char *state, size_t idx, con
                         if (r <= 0) {
                                 out_open = false;
                         } else if (olen < sizeof(output) - 1) {
-                                size_t take = (size_t)r < sizeof(output) - 1 - olen ? (size_t)r
-                                                                                     : sizeof(output) - 1 - olen;
+                                size_t take = (size_t)r < sizeof(output) - 1 - olen
+                                                  ? (size_t)r
+                                                  : sizeof(output) - 1 - olen;
                                 memcpy(output + olen, buf, take);
                                 olen += take;
                         }
@@ -98,9 +100,10 @@ static int run_one(const struct spec_hook *h, const char *state, size_t idx, con
                         ssize_t r;
                         while (olen < sizeof(output) - 1 &&
                                poll(&(struct pollfd){.fd = out[0], .events = POLLIN}, 1, 0) > 0 &&
-                               (r = read(out[0], buf, sizeof(buf) - 1 < sizeof(output) - 1 - olen
-                                                          ? sizeof(buf) - 1
-                                                          : sizeof(output) - 1 - olen)) > 0) {
+                               (r = read(out[0], buf,
+                                         sizeof(buf) - 1 < sizeof(output) - 1 - olen
+                                             ? sizeof(buf) - 1
+                                             : sizeof(output) - 1 - olen)) > 0) {
                                 memcpy(output + olen, buf, (size_t)r);
                                 olen += (size_t)r;
                         }
@@ -121,8 +124,10 @@ static int run_one(const struct spec_hook *h, const char *state, size_t idx, con
         while (olen > 0 && (output[olen - 1] == '\n' || output[olen - 1] == '\r'))
                 output[--olen] = '\0';
         if (timed_out)
-                return berth_error_setx(err, ETIMEDOUT, "error running %s hook #%zu `%s`: timed out "
-                                                        "after %d s", kind, idx, h->path, h->timeout);
+                return berth_error_setx(err, ETIMEDOUT,
+                                        "error running %s hook #%zu `%s`: timed out "
+                                        "after %d s",
+                                        kind, idx, h->path, h->timeout);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 char how[64];
                 if (WIFEXITED(status))
@@ -146,8 +151,8 @@ int hooks_run(const struct spec *s, enum spec_hook_kind k, const char *state,
 
 char *hooks_state(const struct spec *s, const char *id, const char *status, pid_t pid)
 {
-        _cleanup_json_ json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:O}", "ociVersion", "1.2.0",
-                                             "id", id, "status", status, "pid", (int)pid, "bundle",
-                                             s->bundle, "annotations", s->annotations);
+        _cleanup_json_ json_t *j =
+            json_pack("{s:s, s:s, s:s, s:i, s:s, s:O}", "ociVersion", "1.2.0", "id", id, "status",
+                      status, "pid", (int)pid, "bundle", s->bundle, "annotations", s->annotations);
         return berth_json_dump(j, false);
 }

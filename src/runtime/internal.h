@@ -461,6 +461,22 @@ int rootfs_sysctl(const struct spec *s, struct berth_error **err);
 /* After pivot: maskedPaths, readonlyPaths, then root.readonly. */
 int rootfs_finalize(const struct rootfs_ctx *c, struct berth_error **err);
 
+/* ---------------------------------------------------------------- seccomp */
+
+struct secfilter;
+
+/* The BPF program for linux.seccomp (NULL: no filter, *ret = NULL), from the cache under the
+ * state root or compiled with libseccomp and cached. SCMP_ACT_NOTIFY is ENOTSUP. */
+int secfilter_prepare(const struct berth_runtime *rt, json_t *seccomp, struct secfilter **ret,
+                      struct berth_error **err);
+/* Install prog (NULL: nothing) in the calling process. */
+int secfilter_load(const struct secfilter *prog, struct berth_error **err);
+void secfilter_free(struct secfilter *prog);
+static inline void secfilter_freep(struct secfilter **p)
+{
+        secfilter_free(*p);
+}
+
 /* ---------------------------------------------------------------- process (container side) */
 
 /* Find the executable for args[0] inside the (already pivoted) root, using PATH from env:
@@ -468,8 +484,13 @@ int rootfs_finalize(const struct rootfs_ctx *c, struct berth_error **err);
 int process_find_exec(const struct spec_process *p, char **ret_path, struct berth_error **err);
 
 /* rlimits (clamped to the current hard limit with a warning when raising it is refused),
- * oom_score_adj, umask, cwd (inside the root), groups/gid/uid, capabilities, no_new_privs.
+ * umask, cwd (inside the root), groups/gid/uid, capabilities, no_new_privs, and the seccomp
+ * filter when no_new_privs is off.
  */
-int process_setup(const struct spec *s, struct berth_error **err);
+int process_setup(const struct spec *s, const struct secfilter *sec, struct berth_error **err);
+/* The seccomp filter goes in last, right before execve, when no_new_privs is set; without it
+ * loading needs CAP_SYS_ADMIN, so process_setup() loads it before dropping capabilities. */
+int process_seccomp_last(const struct spec *s, const struct secfilter *sec,
+                         struct berth_error **err);
 
 #endif

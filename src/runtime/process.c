@@ -120,13 +120,15 @@ static int set_identity(const struct spec *s, struct berth_error **err)
         return 0;
 }
 
-int process_setup(const struct spec *s, struct berth_error **err)
+int process_setup(const struct spec *s, const struct secfilter *sec, struct berth_error **err)
 {
         const struct spec_process *p = &s->process;
         if (set_rlimits(p, err) < 0)
                 return -EIO;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_set(err, errno, "prctl PR_SET_NO_NEW_PRIVS");
+        if (!p->no_new_privileges && secfilter_load(sec, err) < 0)
+                return -EPERM;
         if (set_identity(s, err) < 0)
                 return -EIO;
         if (chdir(p->cwd) < 0)
@@ -139,6 +141,12 @@ int process_setup(const struct spec *s, struct berth_error **err)
                 return berth_error_setx(err, EPERM, "cwd `%s` is outside the container", p->cwd);
         umask(p->umask == SPEC_UNSET ? 022 : (mode_t)p->umask);
         return 0;
+}
+
+int process_seccomp_last(const struct spec *s, const struct secfilter *sec,
+                         struct berth_error **err)
+{
+        return s->process.no_new_privileges ? secfilter_load(sec, err) : 0;
 }
 
 static bool is_executable(const char *path, int *ret_errno)

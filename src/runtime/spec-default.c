@@ -120,12 +120,29 @@ json_t *berth_runtime_features(void)
         json_t *caps = json_array();
         for (int c = 0; c <= spec_cap_last(); c++)
                 json_array_append_new(caps, json_string(spec_cap_name(c)));
+        static const char *const actions[] = {
+            "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
+            "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+            "SCMP_ACT_TRACE",        "SCMP_ACT_TRAP",        NULL};
+        static const char *const ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+                                          "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
+                                          "SCMP_CMP_NE", NULL};
+        static const char *const archs[] = {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
+                                            "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
+                                            "SCMP_ARCH_ARM", NULL};
+        static const char *const flags[] = {"SECCOMP_FILTER_FLAG_LOG",
+                                            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                            "SECCOMP_FILTER_FLAG_TSYNC", NULL};
+        json_t *seccomp =
+            json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "enabled", 1, "actions", strv_json(actions),
+                      "operators", strv_json(ops), "archs", strv_json(archs), "knownFlags",
+                      strv_json(flags), "supportedFlags", strv_json(flags));
         json_t *lx =
-            json_pack("{s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, "
+            json_pack("{s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:o, s:{s:b}, s:{s:b}, s:{s:b}, "
                       "s:{s:{s:b}}}",
                       "namespaces", strv_json(ns), "capabilities", caps, "cgroup", "v1", 1, "v2", 1,
-                      "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", "enabled", 0,
-                      "apparmor", "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
+                      "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", seccomp, "apparmor",
+                      "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
                       "mountExtensions", "idmap", "enabled", 0);
         static const char *const hooks[] = {"prestart",
                                             "createRuntime",
