@@ -770,6 +770,42 @@ fail:
         return r;
 }
 
+int cgroup_extend(struct cgroup *cg, const struct spec_resources *res, struct berth_error **err)
+{
+        if (cg->mode != CGROUP_MODE_HYBRID)
+                return 0;
+        uint32_t need = needed_v1(res) & ~(1u << CG1_DEVICES) & ~cg->v1_mask;
+        if (!need)
+                return 0;
+        uint32_t mounted = v1_mounted();
+        if (need & ~mounted)
+                return berth_error_setx(err, ENOTSUP,
+                                        "cgroup: a v1 controller these resources "
+                                        "need is not mounted");
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (cgroup_pids(cg, &pids, &n, err) < 0)
+                return -EIO;
+        for (int c = 0; c < CG1_COUNT; c++) {
+                if (!(need & (1u << c)))
+                        continue;
+                _cleanup_free_ char *base = xasprintf(CGROUP_ROOT "/%s", v1_names[c]);
+                if (make_dirs(base, cg->path, c == CG1_CPUSET, NULL, err) < 0)
+                        return -EIO;
+                cg->v1_mask |= 1u << c;
+                _cleanup_free_ char *procs = xasprintf("%s/%s/cgroup.procs", base, cg->path);
+                for (size_t i = 0; i < n; i++) {
+                        char buf[16];
+                        snprintf(buf, sizeof(buf), "%d", (int)pids[i]);
+                        _cleanup_error_ struct berth_error *e = NULL;
+                        /* a process may exit meanwhile: that is not an error */
+                        if (berth_write_str_at(AT_FDCWD, procs, buf, &e) < 0 && e->code != ESRCH)
+                                return berth_error_setx(err, e->code, "%s", e->msg);
+                }
+        }
+        return 0;
+}
+
 int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct berth_error **err)
 {
         if (cg->mode == CGROUP_MODE_V2) {

@@ -366,3 +366,31 @@ int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t *
         }
         return cgroup_pids(cg, ret_pids, ret_n, err);
 }
+
+int berth_container_update(const struct berth_runtime *rt, const char *id, json_t *resources_json,
+                           struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        const char *status;
+        if (load_cgroup(rt, id, &st, &status, &cg, err) < 0)
+                return -EIO;
+        if (!strcmp(status, "stopped"))
+                return berth_error_setx(err, EINVAL, "container `%s` is stopped", id);
+        struct spec_resources res;
+        spec_resources_init(&res);
+        int r = spec_parse_resources(resources_json, &res, err);
+        if (r == 0 && (r = cgroup_extend(cg, &res, err)) == 0)
+                r = cgroup_apply(cg, &res, err);
+        if (r == 0 && cg->v1_mask != st->cg_v1_mask) {
+                /* new v1 dirs are recorded so that delete removes them */
+                st->cg_v1_mask = cg->v1_mask;
+                _cleanup_free_ char *dir =
+                    xasprintf("%s/%s", rt && rt->root ? rt->root : BERTH_RUNTIME_DEFAULT_ROOT, id);
+                _cleanup_close_ int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                r = dirfd < 0 ? berth_error_set(err, errno, "open `%s`", dir)
+                              : state_save(dirfd, st, err);
+        }
+        spec_resources_release(&res);
+        return r;
+}

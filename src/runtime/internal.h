@@ -217,6 +217,11 @@ static inline void spec_freep(struct spec **s)
 int spec_parse_process(json_t *proc, struct spec_process *p, struct berth_error **err);
 /* Free what p holds and reset it. */
 void spec_process_release(struct spec_process *p);
+/* linux.resources: defaults (everything unset), parsing (errors name
+ * "linux.resources.<field>"), release. */
+void spec_resources_init(struct spec_resources *r);
+int spec_parse_resources(json_t *res, struct spec_resources *r, struct berth_error **err);
+void spec_resources_release(struct spec_resources *r);
 /* Load and parse <bundle>/config.json (bundle NULL = cwd) and check the rootfs exists. */
 int spec_load(const char *bundle, struct spec **ret, struct berth_error **err);
 /* The CLONE_NEW* flags of namespaces to create (those without a path). */
@@ -292,6 +297,10 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
  * when into_unified is true, i.e. when CLONE_INTO_CGROUP was not used).
  */
 int cgroup_enter(struct cgroup *cg, pid_t pid, bool into_unified, struct berth_error **err);
+
+/* For `update`: create the v1 dirs res needs that the cgroup lacks (hybrid hosts make only
+ * the needed ones at create) and move every process of the container into them. */
+int cgroup_extend(struct cgroup *cg, const struct spec_resources *res, struct berth_error **err);
 
 /* Apply (or re-apply, for `update`) resources to an existing cgroup. */
 int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct berth_error **err);

@@ -69,6 +69,11 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
 int berth_container_pause(const struct berth_runtime *rt, const char *id, bool pause,
                           struct berth_error **err);
 
+/* Change the resources of a running container. resources_json is a linux.resources object
+ * (as `update -r` reads it); its fields replace the current ones, others stay. */
+int berth_container_update(const struct berth_runtime *rt, const char *id, json_t *resources_json,
+                           struct berth_error **err);
+
 /* The pids (host view) of every process in the container's cgroup. */
 int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret_pids,
                          size_t *ret_n, struct berth_error **err);

@@ -28,8 +28,8 @@ static int bad(struct berth_error **err, const char *path, const char *what)
                                 path, what);
 }
 
-static int parse_action(const char *name, json_t *errno_ret, uint32_t default_errno,
-                        uint32_t *ret, struct berth_error **err, const char *path)
+static int parse_action(const char *name, json_t *errno_ret, uint32_t default_errno, uint32_t *ret,
+                        struct berth_error **err, const char *path)
 {
         uint32_t e = default_errno;
         if (json_is_number(errno_ret))
@@ -38,12 +38,12 @@ static int parse_action(const char *name, json_t *errno_ret, uint32_t default_er
                 const char *name;
                 uint32_t act;
         } acts[] = {
-                {"SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD},
-                {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
-                {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS},
-                {"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
-                {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW},
-                {"SCMP_ACT_LOG", SCMP_ACT_LOG},
+            {"SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD},
+            {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
+            {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS},
+            {"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
+            {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW},
+            {"SCMP_ACT_LOG", SCMP_ACT_LOG},
         };
         for (size_t i = 0; i < ARRAY_SIZE(acts); i++)
                 if (!strcmp(name, acts[i].name)) {
@@ -72,10 +72,13 @@ static int parse_op(const char *name, enum scmp_compare *ret)
                 const char *name;
                 enum scmp_compare op;
         } ops[] = {
-                {"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT},
-                {"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-                {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
-                {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+            {"SCMP_CMP_NE", SCMP_CMP_NE},
+            {"SCMP_CMP_LT", SCMP_CMP_LT},
+            {"SCMP_CMP_LE", SCMP_CMP_LE},
+            {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+            {"SCMP_CMP_GE", SCMP_CMP_GE},
+            {"SCMP_CMP_GT", SCMP_CMP_GT},
+            {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
         };
         for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
                 if (!strcmp(name, ops[i].name)) {
@@ -119,12 +122,14 @@ static int add_rule(scmp_filter_ctx ctx, json_t *rule, size_t idx, uint32_t defa
                         if (!json_is_object(a) || !json_is_string(op) ||
                             parse_op(json_string_value(op), &cmp) < 0 ||
                             !json_is_number(json_object_get(a, "index")))
-                                return bad(err, path, "args: index, value and a known op are required");
+                                return bad(err, path,
+                                           "args: index, value and a known op are required");
                         cmps[n_cmps++] = (struct scmp_arg_cmp){
-                                .arg = (unsigned)json_number_value(json_object_get(a, "index")),
-                                .op = cmp,
-                                .datum_a = (scmp_datum_t)json_number_value(json_object_get(a, "value")),
-                                .datum_b = (scmp_datum_t)json_number_value(json_object_get(a, "valueTwo")),
+                            .arg = (unsigned)json_number_value(json_object_get(a, "index")),
+                            .op = cmp,
+                            .datum_a = (scmp_datum_t)json_number_value(json_object_get(a, "value")),
+                            .datum_b =
+                                (scmp_datum_t)json_number_value(json_object_get(a, "valueTwo")),
                         };
                         if (cmps[n_cmps - 1].arg > 5)
                                 return bad(err, path, "args: index must be 0..5");
@@ -156,16 +161,17 @@ static int compile(json_t *sc, struct secfilter *prog, struct berth_error **err)
         if (!json_is_string(dflt))
                 return bad(err, "defaultAction", "required string");
         json_t *dflt_errno = json_object_get(sc, "defaultErrnoRet");
-        uint32_t default_errno = json_is_number(dflt_errno) ? (uint32_t)json_number_value(dflt_errno)
-                                                            : EPERM;
+        uint32_t default_errno =
+            json_is_number(dflt_errno) ? (uint32_t)json_number_value(dflt_errno) : EPERM;
         uint32_t default_action;
         if (parse_action(json_string_value(dflt), dflt_errno, default_errno, &default_action, err,
                          "defaultAction") < 0)
                 return -EINVAL;
         json_t *listener = json_object_get(sc, "listenerPath");
         if (json_is_string(listener) && *json_string_value(listener))
-                return berth_error_setx(err, ENOTSUP, "linux.seccomp.listenerPath: seccomp user "
-                                                      "notification is not supported");
+                return berth_error_setx(err, ENOTSUP,
+                                        "linux.seccomp.listenerPath: seccomp user "
+                                        "notification is not supported");
         _cleanup_(ctx_release) scmp_filter_ctx ctx = seccomp_init(default_action);
         if (!ctx)
                 return berth_error_setx(err, EINVAL, "linux.seccomp: cannot initialise libseccomp");
@@ -284,7 +290,7 @@ static void cache_write(int dirfd, const char *name, const char *json, size_t jl
 }
 
 int secfilter_prepare(const struct berth_runtime *rt, json_t *sc, struct secfilter **ret,
-                    struct berth_error **err)
+                      struct berth_error **err)
 {
         *ret = NULL;
         if (!sc)

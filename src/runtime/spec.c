@@ -647,7 +647,26 @@ static int parse_throttles(json_t *blkio, const char *key, struct spec_throttle 
         return 0;
 }
 
-static int parse_resources(json_t *res, struct spec_resources *r, struct berth_error **err)
+void spec_resources_init(struct spec_resources *r)
+{
+        *r = (struct spec_resources){
+            .mem_limit = SPEC_UNSET,
+            .mem_reservation = SPEC_UNSET,
+            .mem_swap = SPEC_UNSET,
+            .mem_swappiness = SPEC_UNSET,
+            .cpu_shares = SPEC_UNSET,
+            .cpu_quota = SPEC_UNSET,
+            .cpu_period = SPEC_UNSET,
+            .cpu_rt_runtime = SPEC_UNSET,
+            .cpu_rt_period = SPEC_UNSET,
+            .cpu_idle = SPEC_UNSET,
+            .pids_limit = SPEC_UNSET,
+            .blkio_weight = SPEC_UNSET,
+            .blkio_leaf_weight = SPEC_UNSET,
+        };
+}
+
+int spec_parse_resources(json_t *res, struct spec_resources *r, struct berth_error **err)
 {
         const char *P = "linux.resources";
         json_t *o, *a;
@@ -787,25 +806,6 @@ static int parse_resources(json_t *res, struct spec_resources *r, struct berth_e
                 }
         }
         return 0;
-}
-
-static void resources_init(struct spec_resources *r)
-{
-        *r = (struct spec_resources){
-            .mem_limit = SPEC_UNSET,
-            .mem_reservation = SPEC_UNSET,
-            .mem_swap = SPEC_UNSET,
-            .mem_swappiness = SPEC_UNSET,
-            .cpu_shares = SPEC_UNSET,
-            .cpu_quota = SPEC_UNSET,
-            .cpu_period = SPEC_UNSET,
-            .cpu_rt_runtime = SPEC_UNSET,
-            .cpu_rt_period = SPEC_UNSET,
-            .cpu_idle = SPEC_UNSET,
-            .pids_limit = SPEC_UNSET,
-            .blkio_weight = SPEC_UNSET,
-            .blkio_leaf_weight = SPEC_UNSET,
-        };
 }
 
 static int parse_devices(json_t *arr, struct spec *s, struct berth_error **err)
@@ -967,12 +967,12 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
                         s->sysctl[s->n_sysctl++].value = xstrdup(json_string_value(v));
                 }
         }
-        resources_init(&s->resources);
+        spec_resources_init(&s->resources);
         if (get_object(lx, "resources", L, &o, err) < 0)
                 return -EINVAL;
         if (o) {
                 s->has_resources = true;
-                if (parse_resources(o, &s->resources, err) < 0)
+                if (spec_parse_resources(o, &s->resources, err) < 0)
                         return -EINVAL;
         }
         if (get_string(lx, "cgroupsPath", L, false, &s->cgroups_path, err) < 0)
@@ -1083,7 +1083,7 @@ int spec_parse(json_t *doc, const char *bundle, struct spec **ret, struct berth_
                 return bad(err, "(document)", "expected an object");
         struct spec *s = xcalloc(1, sizeof(*s));
         s->personality = SPEC_UNSET;
-        resources_init(&s->resources);
+        spec_resources_init(&s->resources);
         s->bundle = xstrdup(bundle);
         int r = parse_doc(doc, s, err);
         if (r < 0) {
@@ -1094,7 +1094,7 @@ int spec_parse(json_t *doc, const char *bundle, struct spec **ret, struct berth_
         return 0;
 }
 
-static void resources_release(struct spec_resources *r)
+void spec_resources_release(struct spec_resources *r)
 {
         free(r->cpu_cpus);
         free(r->cpu_mems);
@@ -1149,7 +1149,7 @@ void spec_free(struct spec *s)
                 free(s->sysctl[i].value);
         }
         free(s->sysctl);
-        resources_release(&s->resources);
+        spec_resources_release(&s->resources);
         free(s->cgroups_path);
         strv_free(s->masked_paths);
         strv_free(s->readonly_paths);

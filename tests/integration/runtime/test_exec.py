@@ -115,3 +115,42 @@ def test_ps_table(rt, bundle):
     lines = r.stdout.splitlines()
     assert "PID" in lines[0]
     assert any(str(pid) in line.split() for line in lines[1:])
+
+
+def _cg_file(cid_path, v1, v2):
+    from conftest import cgroup_mode
+    if cgroup_mode() == "v2":
+        return f"/sys/fs/cgroup/{cid_path}/{v2}"
+    ctrl, f = v1.split("/")
+    return f"/sys/fs/cgroup/{ctrl}/{cid_path}/{f}"
+
+
+def test_update_resources_live(rt, bundle, tmp_path):
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
+    bundle.resources()["pids"] = {"limit": 50}
+    assert rt("run", "-d", "--bundle", bundle.sh("sleep 100").write(), cid).returncode == 0
+    r = rt("update", "--memory", "64m", "--pids-limit", "20", "--cpu-quota", "30000",
+           "--cpu-period", "100000", cid)
+    assert r.returncode == 0, r.stderr
+    path = f"berth-test/{cid}"
+    assert open(_cg_file(path, "memory/memory.limit_in_bytes", "memory.max")).read().strip() == str(64 << 20)
+    assert open(_cg_file(path, "pids/pids.max", "pids.max")).read().strip() == "20"
+    # the container's processes moved into the controllers it did not have before
+    pid = json.loads(rt("state", cid).stdout)["pid"]
+    assert str(pid) in open(_cg_file(path, "memory/cgroup.procs", "cgroup.procs")).read().split()
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps({"pids": {"limit": 7}}))
+    assert rt("update", "-r", str(res), cid).returncode == 0
+    assert open(_cg_file(path, "pids/pids.max", "pids.max")).read().strip() == "7"
+    r = rt("update", "--memory", "lots", cid)
+    assert r.returncode != 0 and "invalid value" in r.stderr
+    res.write_text('{"memory": {"limit": "big"}}')
+    r = rt("update", "-r", str(res), cid)
+    assert r.returncode != 0 and "linux.resources.memory.limit" in r.stderr
+    assert rt("delete", "-f", cid).returncode == 0
+
+
+def test_checkpoint_not_supported(rt, bundle):
+    r = rt("checkpoint", "x")
+    assert r.returncode != 0 and "not supported" in r.stderr
