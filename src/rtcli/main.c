@@ -54,6 +54,14 @@ int rtcli_usage(const char *verb, const char *fmt, ...)
         return 1;
 }
 
+int rtcli_protect(struct rtcli *cli, bool needed)
+{
+        struct berth_error *err = NULL;
+        if (needed && berth_runtime_reexec_sealed(cli->argv, &err) < 0)
+                return rtcli_fail(err);
+        return 0;
+}
+
 const char *rtcli_one_id(const char *verb, int argc, char **argv)
 {
         if (optind >= argc) {
@@ -107,7 +115,7 @@ static void usage(FILE *f)
 
 int berth_rtcli_main(int argc, char **argv)
 {
-        struct rtcli cli = {.rt = {.root = BERTH_RUNTIME_DEFAULT_ROOT}};
+        struct rtcli cli = {.rt = {.root = BERTH_RUNTIME_DEFAULT_ROOT}, .argv = argv};
         /* jansson would read /dev/urandom for its hash seed; our documents are not hostile
          * hash-flooding input, and the start path saves the open+read */
         struct timespec seed;

@@ -15,7 +15,11 @@ int berth_rtcli_main(int argc, char **argv);
 struct rtcli {
         struct berth_runtime rt;
         bool debug;
+        char **argv; /* the whole command line, for a re-exec */
 };
+
+/* Re-exec from a sealed copy when the container could ptrace the runtime (CVE-2019-5736). */
+int rtcli_protect(struct rtcli *cli, bool needed);
 
 typedef int (*rtcli_verb_fn)(struct rtcli *cli, int argc, char **argv);
 

@@ -78,6 +78,8 @@ int rtcli_create(struct rtcli *cli, int argc, char **argv)
         struct berth_create_opts o = {0};
         if (parse_create("create", argc, argv, &o, NULL))
                 return 1;
+        if (rtcli_protect(cli, berth_spec_grants_ptrace(o.bundle)))
+                return 1;
         struct berth_error *err = NULL;
         if (berth_container_create(&cli->rt, &o, &err) < 0)
                 return rtcli_fail(err);
@@ -100,6 +102,8 @@ int rtcli_run(struct rtcli *cli, int argc, char **argv)
         struct berth_create_opts o = {0};
         bool detach = false;
         if (parse_create("run", argc, argv, &o, &detach))
+                return 1;
+        if (rtcli_protect(cli, berth_spec_grants_ptrace(o.bundle)))
                 return 1;
         struct berth_error *err = NULL;
         int status = 0;

@@ -42,8 +42,21 @@ static int parse_bytes(const char *s, int64_t *ret)
 
 int rtcli_update(struct rtcli *cli, int argc, char **argv)
 {
-        enum { MEM = 256, MEMRES, MEMSWAP, KMEM, SHARES, QUOTA, PERIOD, RTPERIOD, RTRUNTIME, CPUS,
-               MEMS, PIDS, BLKIO };
+        enum {
+                MEM = 256,
+                MEMRES,
+                MEMSWAP,
+                KMEM,
+                SHARES,
+                QUOTA,
+                PERIOD,
+                RTPERIOD,
+                RTRUNTIME,
+                CPUS,
+                MEMS,
+                PIDS,
+                BLKIO
+        };
         static const struct {
                 const char *name;
                 const char *group;
@@ -51,19 +64,19 @@ int rtcli_update(struct rtcli *cli, int argc, char **argv)
                 bool bytes;
                 bool str;
         } fields[] = {
-                [MEM - MEM] = {"memory", "memory", "limit", true, false},
-                [MEMRES - MEM] = {"memory-reservation", "memory", "reservation", true, false},
-                [MEMSWAP - MEM] = {"memory-swap", "memory", "swap", true, false},
-                [KMEM - MEM] = {"kernel-memory", NULL, NULL, true, false},
-                [SHARES - MEM] = {"cpu-shares", "cpu", "shares", false, false},
-                [QUOTA - MEM] = {"cpu-quota", "cpu", "quota", false, false},
-                [PERIOD - MEM] = {"cpu-period", "cpu", "period", false, false},
-                [RTPERIOD - MEM] = {"cpu-rt-period", "cpu", "realtimePeriod", false, false},
-                [RTRUNTIME - MEM] = {"cpu-rt-runtime", "cpu", "realtimeRuntime", false, false},
-                [CPUS - MEM] = {"cpuset-cpus", "cpu", "cpus", false, true},
-                [MEMS - MEM] = {"cpuset-mems", "cpu", "mems", false, true},
-                [PIDS - MEM] = {"pids-limit", "pids", "limit", false, false},
-                [BLKIO - MEM] = {"blkio-weight", "blockIO", "weight", false, false},
+            [MEM - MEM] = {"memory", "memory", "limit", true, false},
+            [MEMRES - MEM] = {"memory-reservation", "memory", "reservation", true, false},
+            [MEMSWAP - MEM] = {"memory-swap", "memory", "swap", true, false},
+            [KMEM - MEM] = {"kernel-memory", NULL, NULL, true, false},
+            [SHARES - MEM] = {"cpu-shares", "cpu", "shares", false, false},
+            [QUOTA - MEM] = {"cpu-quota", "cpu", "quota", false, false},
+            [PERIOD - MEM] = {"cpu-period", "cpu", "period", false, false},
+            [RTPERIOD - MEM] = {"cpu-rt-period", "cpu", "realtimePeriod", false, false},
+            [RTRUNTIME - MEM] = {"cpu-rt-runtime", "cpu", "realtimeRuntime", false, false},
+            [CPUS - MEM] = {"cpuset-cpus", "cpu", "cpus", false, true},
+            [MEMS - MEM] = {"cpuset-mems", "cpu", "mems", false, true},
+            [PIDS - MEM] = {"pids-limit", "pids", "limit", false, false},
+            [BLKIO - MEM] = {"blkio-weight", "blockIO", "weight", false, false},
         };
         struct option opts[ARRAY_SIZE(fields) + 2];
         for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
@@ -79,8 +92,9 @@ int rtcli_update(struct rtcli *cli, int argc, char **argv)
                         json_decref(res);
                         json_error_t je;
                         res = !strcmp(optarg, "-")
-                                      ? json_loadf(stdin, JSON_DECODE_INT_AS_REAL, &je)
-                                      : berth_json_load_at(AT_FDCWD, optarg, JSON_DECODE_INT_AS_REAL, &err);
+                                  ? json_loadf(stdin, JSON_DECODE_INT_AS_REAL, &je)
+                                  : berth_json_load_at(AT_FDCWD, optarg, JSON_DECODE_INT_AS_REAL,
+                                                       &err);
                         if (!res) {
                                 if (!err)
                                         berth_error_setx(&err, EINVAL, "resources: %s", je.text);

@@ -137,8 +137,10 @@ static _noreturn_ void child_main(struct child_ctx *c)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        /* die with the runtime while we are still being set up */
+        /* die with the runtime while we are still being set up; stay out of reach of the
+         * container's /proc until execve (CVE-2019-5736) */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
         bool go_early = userns && !c->two_stage;

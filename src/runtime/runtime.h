@@ -96,6 +96,15 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
 int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,
                          struct berth_error **err);
 
+/* Does the container of this bundle (resp. this running container) hold CAP_SYS_PTRACE outside
+ * a user namespace, so that it could open the runtime through /proc/<pid>/exe (CVE-2019-5736)? */
+bool berth_spec_grants_ptrace(const char *bundle);
+bool berth_container_grants_ptrace(const struct berth_runtime *rt, const char *id);
+
+/* Re-execute the running binary from a sealed memfd copy with argv (no-op when already done).
+ * Returns only on error. */
+int berth_runtime_reexec_sealed(char **argv, struct berth_error **err);
+
 /* A default config.json like `runc spec` (rootless: user namespace with the caller's ids). */
 json_t *berth_spec_default(bool rootless);
 
