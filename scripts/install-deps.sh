@@ -9,8 +9,8 @@ PKGS=(
         libjansson-dev libcap-dev libseccomp-dev libcmocka-dev
         # tests
         python3 python3-pytest jq busybox-static iproute2 util-linux procps
-        # peers for benchmarks and oracle tests
-        crun runc hyperfine
+        # peers for benchmarks and oracle tests; real clients of berth-runtime
+        crun runc hyperfine podman uidmap
         # pure cgroup v1/v2 tests under qemu
         qemu-system-x86 linux-image-amd64 cpio
 )
