@@ -208,3 +208,65 @@ int rtcli_ps(struct rtcli *cli, int argc, char **argv)
         }
         return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
+
+/* "5s", "250ms", "1m", "2" (seconds) → milliseconds */
+static int parse_interval(const char *s, long *ret)
+{
+        char *end = NULL;
+        double v = strtod(s, &end);
+        if (end == s || v <= 0)
+                return -EINVAL;
+        double ms = !strcmp(end, "ms")             ? v
+                    : !strcmp(end, "m")            ? v * 60000
+                    : (!*end || !strcmp(end, "s")) ? v * 1000
+                                                   : -1;
+        if (ms < 1)
+                return -EINVAL;
+        *ret = (long)ms;
+        return 0;
+}
+
+int rtcli_events(struct rtcli *cli, int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"stats", no_argument, NULL, 's'},
+            {"interval", required_argument, NULL, 'i'},
+            {0},
+        };
+        bool once = false;
+        long interval = 5000;
+        int c;
+        opterr = 0;
+        while ((c = getopt_long_only(argc, argv, "+", opts, NULL)) != -1) {
+                if (c == 's')
+                        once = true;
+                else if (c == 'i') {
+                        if (parse_interval(optarg, &interval) < 0)
+                                return rtcli_usage("events", "--interval: invalid duration `%s`",
+                                                   optarg);
+                } else
+                        return rtcli_usage("events", "unknown option `%s`", argv[optind - 1]);
+        }
+        const char *id = rtcli_one_id("events", argc, argv);
+        if (!id)
+                return 1;
+        json_int_t ooms = -1;
+        for (;;) {
+                struct berth_error *err = NULL;
+                _cleanup_json_ json_t *ev = NULL;
+                bool running = false;
+                if (berth_container_stats(&cli->rt, id, &ev, &running, &err) < 0)
+                        return rtcli_fail(err);
+                json_int_t now = json_integer_value(json_object_get(
+                    json_object_get(json_object_get(ev, "data"), "memory"), "oomKill"));
+                if (ooms >= 0 && now > ooms)
+                        printf("{\"type\":\"oom\",\"id\":\"%s\"}\n", id);
+                ooms = now;
+                _cleanup_free_ char *s = berth_json_dump(ev, false);
+                printf("%s\n", s);
+                fflush(stdout);
+                if (once || !running)
+                        return 0;
+                usleep((useconds_t)interval * 1000);
+        }
+}

@@ -89,6 +89,7 @@ static const struct {
     {"resume", rtcli_resume, "thaw a paused container"},
     {"ps", rtcli_ps, "list the processes of a container"},
     {"update", rtcli_update, "change the resources of a running container"},
+    {"events", rtcli_events, "resource usage (--stats: once) and OOM events"},
     {"checkpoint", rtcli_checkpoint, "not supported"},
     {"restore", rtcli_restore, "not supported"},
     {"state", rtcli_state, "print the state of a container"},

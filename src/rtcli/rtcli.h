@@ -44,6 +44,7 @@ int rtcli_pause(struct rtcli *cli, int argc, char **argv);
 int rtcli_resume(struct rtcli *cli, int argc, char **argv);
 int rtcli_ps(struct rtcli *cli, int argc, char **argv);
 int rtcli_update(struct rtcli *cli, int argc, char **argv);
+int rtcli_events(struct rtcli *cli, int argc, char **argv);
 int rtcli_checkpoint(struct rtcli *cli, int argc, char **argv);
 int rtcli_restore(struct rtcli *cli, int argc, char **argv);
 

@@ -394,3 +394,17 @@ int berth_container_update(const struct berth_runtime *rt, const char *id, json_
         spec_resources_release(&res);
         return r;
 }
+
+int berth_container_stats(const struct berth_runtime *rt, const char *id, json_t **ret_event,
+                          bool *ret_running, struct berth_error **err)
+{
+        _cleanup_(state_freep) struct state *st = NULL;
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        const char *status;
+        if (load_cgroup(rt, id, &st, &status, &cg, err) < 0)
+                return -EIO;
+        *ret_running = strcmp(status, "stopped") != 0;
+        *ret_event =
+            json_pack("{s:s, s:s, s:o}", "type", "stats", "id", id, "data", cgroup_stats(cg));
+        return 0;
+}

@@ -321,6 +321,9 @@ int cgroup_freeze(struct cgroup *cg, bool frozen, struct berth_error **err);
 /* Is the cgroup frozen now? */
 bool cgroup_is_frozen(struct cgroup *cg);
 
+/* Usage and limits, shaped like runc's `events --stats` "data" (cpu, memory, pids). */
+json_t *cgroup_stats(const struct cgroup *cg);
+
 /* Remove the cgroup dirs (children first). Processes must be gone; EBUSY is retried briefly. */
 int cgroup_destroy(struct cgroup *cg, struct berth_error **err);
 

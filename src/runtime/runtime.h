@@ -74,6 +74,11 @@ int berth_container_pause(const struct berth_runtime *rt, const char *id, bool p
 int berth_container_update(const struct berth_runtime *rt, const char *id, json_t *resources_json,
                            struct berth_error **err);
 
+/* One stats event like runc's `events --stats`: {"type": "stats", "id", "data": {cpu, memory,
+ * pids}}. *ret_running tells whether the container still runs. */
+int berth_container_stats(const struct berth_runtime *rt, const char *id, json_t **ret_event,
+                          bool *ret_running, struct berth_error **err);
+
 /* The pids (host view) of every process in the container's cgroup. */
 int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret_pids,
                          size_t *ret_n, struct berth_error **err);

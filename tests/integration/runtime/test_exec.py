@@ -154,3 +154,33 @@ def test_update_resources_live(rt, bundle, tmp_path):
 def test_checkpoint_not_supported(rt, bundle):
     r = rt("checkpoint", "x")
     assert r.returncode != 0 and "not supported" in r.stderr
+
+
+def test_events_stats(rt, bundle):
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
+    bundle.resources().update({"memory": {"limit": 64 << 20}, "pids": {"limit": 30}})
+    assert rt("run", "-d", "--bundle", bundle.sh("sleep 100 & sleep 100").write(), cid).returncode == 0
+    r = rt("events", "--stats", cid)
+    assert r.returncode == 0, r.stderr
+    ev = json.loads(r.stdout)
+    assert ev["type"] == "stats" and ev["id"] == cid
+    data = ev["data"]
+    assert data["memory"]["usage"]["limit"] == 64 << 20
+    assert 0 < data["memory"]["usage"]["usage"] < 64 << 20
+    assert data["pids"] == {"current": 2, "limit": 30}  # sh execs the last sleep itself
+    assert data["cpu"]["usage"]["total"] > 0
+    assert rt("delete", "-f", cid).returncode == 0
+
+
+def test_events_stream_reports_oom_and_ends(rt, bundle):
+    import subprocess
+    import time as _t
+    cid = rt.new_id()
+    bundle.resources()["memory"] = {"limit": 16 << 20, "swap": 16 << 20}
+    script = 'sleep 0.5; sh -c \'x=$(head -c 100000000 /dev/zero | tr "\\0" a)\'; sleep 0.5'
+    assert rt("run", "-d", "--bundle", bundle.sh(script).write(), cid).returncode == 0
+    p = subprocess.run([rt.binary, "--root", rt.root, "events", "--interval", "100ms", cid],
+                       capture_output=True, text=True, timeout=20)
+    types = [json.loads(line)["type"] for line in p.stdout.splitlines()]
+    assert "oom" in types and types.count("stats") >= 2, p.stdout[:500]
