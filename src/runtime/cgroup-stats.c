@@ -62,14 +62,14 @@ static json_t *stats_v2(const struct cgroup *cg)
         uint64_t v;
         _cleanup_json_ json_t *cpu = read_kv(d, "cpu.stat");
         if (cpu) {
-                json_t *usage = json_pack("{s:I, s:I, s:I}", "total", jget(cpu, "usage_usec") * 1000,
-                                          "kernel", jget(cpu, "system_usec") * 1000, "user",
-                                          jget(cpu, "user_usec") * 1000);
+                json_t *usage = json_pack(
+                    "{s:I, s:I, s:I}", "total", jget(cpu, "usage_usec") * 1000, "kernel",
+                    jget(cpu, "system_usec") * 1000, "user", jget(cpu, "user_usec") * 1000);
                 json_t *thr = json_pack("{s:I, s:I, s:I}", "periods", jget(cpu, "nr_periods"),
                                         "throttledPeriods", jget(cpu, "nr_throttled"),
                                         "throttledTime", jget(cpu, "throttled_usec") * 1000);
-                json_object_set_new(data, "cpu", json_pack("{s:o, s:o}", "usage", usage,
-                                                           "throttling", thr));
+                json_object_set_new(data, "cpu",
+                                    json_pack("{s:o, s:o}", "usage", usage, "throttling", thr));
         }
         json_t *mu = json_object();
         if (read_u64(d, "memory.current", &v))
@@ -126,12 +126,11 @@ static json_t *stats_v1(const struct cgroup *cg)
                 /* hybrid: cgroup2 keeps basic cpu accounting without any controller */
                 _cleanup_json_ json_t *cpu = read_kv(cg->unified_fd, "cpu.stat");
                 if (cpu)
-                        json_object_set_new(
-                                data, "cpu",
-                                json_pack("{s:{s:I, s:I, s:I}}", "usage", "total",
-                                          jget(cpu, "usage_usec") * 1000, "kernel",
-                                          jget(cpu, "system_usec") * 1000, "user",
-                                          jget(cpu, "user_usec") * 1000));
+                        json_object_set_new(data, "cpu",
+                                            json_pack("{s:{s:I, s:I, s:I}}", "usage", "total",
+                                                      jget(cpu, "usage_usec") * 1000, "kernel",
+                                                      jget(cpu, "system_usec") * 1000, "user",
+                                                      jget(cpu, "user_usec") * 1000));
         }
         _cleanup_close_ int mem = v1_open(cg, CG1_MEMORY);
         if (mem >= 0) {

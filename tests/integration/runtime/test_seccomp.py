@@ -75,3 +75,34 @@ def test_unknown_syscalls_are_skipped(rt, bundle):
         {"names": ["no_such_syscall_xyz", "mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"})
     r = rt("run", "--bundle", bundle.sh("mkdir /dev/shm/x 2>/dev/null || echo refused").write(), rt.new_id())
     assert r.returncode == 0 and r.stdout.strip() == "refused"
+
+
+DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+               "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+               "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+
+
+def default_profile(caps):
+    import subprocess
+    from conftest import ROOT
+    out = subprocess.run([os.path.join(ROOT, "scripts", "gen-seccomp-default.py"), "--oci",
+                          os.path.join(ROOT, "data", "seccomp", "default.json"), *caps],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def test_default_profile_like_docker(rt, bundle):
+    caps = bundle.config["process"]["capabilities"]
+    caps["bounding"] = caps["effective"] = caps["permitted"] = DOCKER_CAPS
+    bundle.config["linux"]["seccomp"] = default_profile(DOCKER_CAPS)
+    bundle.config["root"]["readonly"] = False
+    script = ("ls / > /dev/null && echo ls-ok; cat /proc/self/status | grep -c Seccomp; "
+              "mkdir -p /mnt/x; mount -t tmpfs t /mnt/x 2>/dev/null || echo mount-refused; "
+              "linux32 true && echo personality-ok; "
+              "unshare -n true 2>/dev/null || echo unshare-refused; "
+              "chroot / true && echo chroot-ok")
+    r = rt("run", "--bundle", bundle.sh(script).write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split()
+    for want in ("ls-ok", "mount-refused", "unshare-refused", "chroot-ok", "personality-ok"):
+        assert want in out, (want, r.stdout)
