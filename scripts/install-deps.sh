@@ -10,7 +10,7 @@ PKGS=(
         # tests
         python3 python3-pytest jq busybox-static iproute2 util-linux procps
         # peers for benchmarks and oracle tests; real clients of berth-runtime
-        crun runc hyperfine podman uidmap
+        crun runc hyperfine podman uidmap containerd docker.io
         # pure cgroup v1/v2 tests under qemu
         qemu-system-x86 linux-image-amd64 cpio
 )

@@ -1,8 +1,12 @@
 """Shared fixtures for berth integration tests: real binaries, real containers, as root."""
+import hashlib
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import tarfile
 import tempfile
 import time
 import uuid
@@ -205,3 +209,89 @@ def make_bundle(busybox_rootfs, tmp_path):
         n[0] += 1
         return Bundle(str(tmp_path / f"bundle{n[0]}"), busybox_rootfs)
     return make
+
+
+# ---- real clients of berth-runtime: an image archive, containerd and dockerd ----
+
+TAG = "berth-test/busybox:latest"
+
+
+@pytest.fixture(scope="session")
+def image_tar(busybox_rootfs, tmp_path_factory):
+    """A `docker save` archive of the busybox rootfs, loadable by docker and containerd."""
+    d = tmp_path_factory.mktemp("image")
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as t:
+        t.add(busybox_rootfs, arcname=".")
+    layer = layer.getvalue()
+    diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"],
+                         "Env": ["PATH=/bin"]}, "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
+    cname = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": cname, "RepoTags": [TAG], "Layers": ["layer/layer.tar"]}]).encode()
+    out = d / "busybox.tar"
+    with tarfile.open(out, "w") as t:
+        for name, data in ((cname, config), ("layer/layer.tar", layer), ("manifest.json", manifest)):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    return str(out)
+
+
+def wait_for(cond, what, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not come up")
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory):
+    if not shutil.which("containerd"):
+        pytest.fail("containerd is not installed (scripts/install-deps.sh installs it)")
+    d = tmp_path_factory.mktemp("containerd")
+    sock = d / "containerd.sock"
+    (d / "config.toml").write_text(
+        f'version = 2\nroot = "{d}/root"\nstate = "{d}/state"\n'
+        f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "{sock}"\n')
+    log = open(d / "containerd.log", "w")
+    p = subprocess.Popen(["containerd", "-c", str(d / "config.toml")], stdout=log, stderr=log)
+    wait_for(lambda: sock.exists(), "containerd")
+    yield str(sock)
+    stop(p)
+    subprocess.run(["umount", "-R", str(d / "root")], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def dockerd(runtime_bin, tmp_path_factory):
+    if not shutil.which("dockerd"):
+        pytest.fail("dockerd is not installed (scripts/install-deps.sh installs docker.io)")
+    d = tmp_path_factory.mktemp("dockerd")
+    sock = d / "docker.sock"
+    log = open(d / "dockerd.log", "w")
+    p = subprocess.Popen(["dockerd", "--data-root", str(d / "root"), "--exec-root", str(d / "exec"),
+                          "--pidfile", str(d / "docker.pid"), "-H", f"unix://{sock}",
+                          "--bridge=none", "--iptables=false", "--ip6tables=false",
+                          "--add-runtime", f"berth={runtime_bin}"], stdout=log, stderr=log)
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    wait_for(lambda: subprocess.run(["docker", "version"], env=env, capture_output=True).returncode == 0,
+             "dockerd", 60)
+    yield env
+    subprocess.run(["docker", "rm", "-f", "-v"] + subprocess.run(
+        ["docker", "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split(),
+        env=env, capture_output=True)
+    stop(p)
+    subprocess.run(["umount", "-R", str(d / "root")], capture_output=True)
+    subprocess.run(["umount", "-R", str(d / "exec")], capture_output=True)

@@ -161,9 +161,13 @@ def test_events_stats(rt, bundle):
     bundle.config["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
     bundle.resources().update({"memory": {"limit": 64 << 20}, "pids": {"limit": 30}})
     assert rt("run", "-d", "--bundle", bundle.sh("sleep 100 & sleep 100").write(), cid).returncode == 0
-    r = rt("events", "--stats", cid)
-    assert r.returncode == 0, r.stderr
-    ev = json.loads(r.stdout)
+    for _ in range(100):  # until both sleeps have started
+        r = rt("events", "--stats", cid)
+        assert r.returncode == 0, r.stderr
+        ev = json.loads(r.stdout)
+        if ev["data"]["pids"].get("current") == 2:
+            break
+        time.sleep(0.02)
     assert ev["type"] == "stats" and ev["id"] == cid
     data = ev["data"]
     assert data["memory"]["usage"]["limit"] == 64 << 20
