@@ -530,6 +530,8 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 close(fds[0]);
                 child_main(&c);
         }
+        if (pidns >= 0)
+                sync_pidns_restore();
         if (pid < 0) {
                 r = berth_error_set(err, errno, "clone3");
                 sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);

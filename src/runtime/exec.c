@@ -265,6 +265,8 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 close(fds[0]);
                 exec_child(&c);
         }
+        if (pidns >= 0)
+                sync_pidns_restore();
         if (pid < 0) {
                 r = berth_error_set(err, errno, "clone3");
                 sigprocmask(SIG_SETMASK, &old, NULL);

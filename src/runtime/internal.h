@@ -413,6 +413,9 @@ int sync_recv(int fd, struct sync_msg *m);
 int sync_send_fd(int sock, int fd);
 /* Write pid to path atomically. */
 int sync_write_pid_file(const char *path, pid_t pid, struct berth_error **err);
+/* After setns() into a container's pid namespace for a clone: make our later children (hooks,
+ * sanitizer threads) be born in our own pid namespace again. */
+void sync_pidns_restore(void);
 /* Exit status as a shell shows it: the code, or 128+signal. */
 int sync_exit_code(int status);
 /* With every signal blocked: forward signals to pid until it exits; restore the mask; return

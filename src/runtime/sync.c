@@ -2,6 +2,7 @@
  * and waiting for the container process while forwarding signals to it. */
 #include "runtime/internal.h"
 
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -95,6 +96,16 @@ int sync_write_pid_file(const char *path, pid_t pid, struct berth_error **err)
         char buf[16];
         int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
         return berth_write_atomic_at(dfd, base, buf, (size_t)n, err);
+}
+
+void sync_pidns_restore(void)
+{
+        /* our own pid namespace is always a valid target: pid_for_children goes back to it */
+        int fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                setns(fd, CLONE_NEWPID);
+                close(fd);
+        }
 }
 
 int sync_exit_code(int status)
