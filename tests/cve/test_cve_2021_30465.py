@@ -28,7 +28,7 @@ def test_symlink_swap_race_never_mounts_on_host(rt, make_bundle, tmp_path):
     victim.resources().clear()
     b = victim.args("/bin/true").write()
     for i in range(int(os.environ.get("BERTH_RACE_RUNS", "200"))):
-        rt("run", "--bundle", b, f"victim-{os.getpid()}-{i}")
+        rt("run", "--bundle", b, rt.new_id("victim"))
     assert rt("delete", "-f", rid).returncode == 0
     assert host_mounts() == before
     # nothing was mounted over the host root or left in the volume
