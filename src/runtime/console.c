@@ -166,3 +166,35 @@ int console_relay(int master, pid_t pid, const sigset_t *restore)
         sigprocmask(SIG_SETMASK, restore, NULL);
         return sync_exit_code(status);
 }
+
+int console_channel(const char *socket_path, bool terminal, int *ret_child_fd, int *ret_relay_fd,
+                    struct berth_error **err)
+{
+        *ret_child_fd = *ret_relay_fd = -1;
+        if (socket_path)
+                return console_connect(socket_path, ret_child_fd, err);
+        if (!terminal)
+                return 0;
+        /* no socket: the runtime relays the pty itself */
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return berth_error_set(err, errno, "socketpair");
+        *ret_relay_fd = pair[0];
+        *ret_child_fd = pair[1];
+        return 0;
+}
+
+int console_wait(int relay_fd, pid_t pid, const sigset_t *restore)
+{
+        if (relay_fd < 0)
+                return sync_wait_forwarding(pid, restore);
+        int master = -1;
+        int r = sync_recv_fd(relay_fd, &master);
+        if (r < 0) {
+                berth_warn("no pty from the container: %s", strerror(-r));
+                return sync_wait_forwarding(pid, restore);
+        }
+        int status = console_relay(master, pid, restore);
+        close(master);
+        return status;
+}

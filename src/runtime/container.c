@@ -489,16 +489,10 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 }
                 c.fifo_fd = fifo;
         }
-        if (o->console_socket && (r = console_connect(o->console_socket, &c.console_fd, err)) < 0)
+        if ((r = console_channel(o->console_socket, s->process.terminal, &c.console_fd, &relay[0],
+                                 err)) < 0)
                 goto fail;
-        if (s->process.terminal && !o->console_socket) {
-                /* foreground with a terminal: the runtime relays the pty itself */
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, relay) < 0) {
-                        r = berth_error_set(err, errno, "socketpair");
-                        goto fail;
-                }
-                c.console_fd = relay[1];
-        }
+        relay[1] = c.console_fd;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
                 r = berth_error_set(err, errno, "socketpair");
                 goto fail;
@@ -718,21 +712,9 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
                 *ret_status = 0;
                 return 0;
         }
-        int status;
-        if (l.relay_fd >= 0) {
-                int master = -1;
-                int r2 = sync_recv_fd(l.relay_fd, &master);
+        int status = console_wait(l.relay_fd, l.pid, &l.old_mask);
+        if (l.relay_fd >= 0)
                 close(l.relay_fd);
-                if (r2 < 0) {
-                        berth_warn("no pty from the container: %s", strerror(-r2));
-                        status = sync_wait_forwarding(l.pid, &l.old_mask);
-                } else {
-                        status = console_relay(master, l.pid, &l.old_mask);
-                        close(master);
-                }
-        } else {
-                status = sync_wait_forwarding(l.pid, &l.old_mask);
-        }
         *ret_status = status;
         return cleanup(rt, o->id, cg, s, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
 }

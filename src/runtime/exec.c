@@ -235,15 +235,10 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (st->has_cgroup &&
             (r = cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err)) < 0)
                 goto out;
-        if (o->console_socket && (r = console_connect(o->console_socket, &c.console_fd, err)) < 0)
+        if ((r = console_channel(o->console_socket, s->process.terminal, &c.console_fd, &relay[0],
+                                 err)) < 0)
                 goto out;
-        if (s->process.terminal && !o->console_socket) {
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, relay) < 0) {
-                        r = berth_error_set(err, errno, "socketpair");
-                        goto out;
-                }
-                c.console_fd = relay[1];
-        }
+        relay[1] = c.console_fd;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
                 r = berth_error_set(err, errno, "socketpair");
                 goto out;
@@ -288,18 +283,8 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (detach) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 *ret_status = 0;
-        } else if (relay[0] >= 0) {
-                int master = -1;
-                int rr = sync_recv_fd(relay[0], &master);
-                if (rr < 0) {
-                        berth_warn("no pty from the exec'd process: %s", strerror(-rr));
-                        *ret_status = sync_wait_forwarding(pid, &old);
-                } else {
-                        *ret_status = console_relay(master, pid, &old);
-                        close(master);
-                }
         } else {
-                *ret_status = sync_wait_forwarding(pid, &old);
+                *ret_status = console_wait(relay[0], pid, &old);
         }
         goto out;
 fail_child:

@@ -434,6 +434,13 @@ int console_connect(const char *path, int *ret_fd, struct berth_error **err);
  * stdio of this process (which becomes a session leader). */
 int console_setup(int sock, const struct spec_process *p, bool dev_console,
                   struct berth_error **err);
+/* The fds a create/exec needs for a terminal: *ret_child_fd where the child sends the pty
+ * master (connected --console-socket, or our end of a pair), *ret_relay_fd our end when we relay
+ * ourselves (no socket given); both -1 when there is no terminal. */
+int console_channel(const char *socket_path, bool terminal, int *ret_child_fd, int *ret_relay_fd,
+                    struct berth_error **err);
+/* Wait for pid like sync_wait_forwarding(), relaying its pty when relay_fd >= 0. */
+int console_wait(int relay_fd, pid_t pid, const sigset_t *restore);
 /* Foreground runtime: relay stdio <-> master (raw mode on a tty, window size), forward
  * signals, until pid exits; returns its exit status and restores the signal mask. */
 int console_relay(int master, pid_t pid, const sigset_t *restore);
