@@ -314,14 +314,19 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
                         return berth_error_set(err, errno, "stat `%s`", m->source);
                 is_file = !S_ISDIR(st.st_mode);
         }
-        /* Refuse to put anything but procfs/sysfs at or under /proc and /sys: a volume there
-         * could redirect later procfs writes (CVE-2019-16884, CVE-2023-27561).
-         */
+        /* Refuse to put anything but procfs at or under /proc: a volume or a bound file there
+         * could redirect the runtime's later procfs writes (sysctl, masks) to another file
+         * (CVE-2019-16884, CVE-2023-27561, CVE-2025-52881). A bind is allowed only when its
+         * source really is on procfs. */
         const char *d = m->destination;
         bool under_proc = !strncmp(d, "/proc", 5) && (d[5] == '/' || !d[5]);
-        if (under_proc && strcmp(type, "proc") && !(m->bind && !strncmp(m->source, "/proc/", 6)))
-                return berth_error_setx(
-                    err, EPERM, "mount `%s`: only procfs may be mounted at or under /proc", d);
+        if (under_proc && strcmp(type, "proc")) {
+                struct statfs sfs;
+                if (!m->bind || fstatfs(srcfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+                        return berth_error_setx(
+                            err, EPERM, "mount `%s`: only procfs may be mounted at or under /proc",
+                            d);
+        }
         _cleanup_close_ int tfd = -1;
         if (!m->bind && (!strcmp(type, "proc") || !strcmp(type, "sysfs"))) {
                 /* a symlinked /proc or /sys in the image could aim procfs writes elsewhere */
