@@ -69,6 +69,11 @@ static int parse_create(const char *verb, int argc, char **argv, struct berth_cr
                         return rtcli_usage(verb, "unknown option `%s`", argv[optind - 1]);
                 }
         }
+        /* systemd socket activation of the runtime passes on to the container, like runc */
+        const char *lf = getenv("LISTEN_FDS");
+        uint64_t n;
+        if (lf && berth_parse_u64(lf, &n) == 0 && n > 0 && n < 1000)
+                o->listen_fds = (int)n;
         o->id = rtcli_one_id(verb, argc, argv);
         return o->id ? 0 : 1;
 }

@@ -239,7 +239,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
         if (process_find_exec(&s->process, &exe, &err) < 0)
                 child_fail(c, err);
         /* nothing of the runtime's may reach the container (CVE-2024-21626) */
-        unsigned first = 3u + (unsigned)(c->opts->preserve_fds > 0 ? c->opts->preserve_fds : 0);
+        unsigned first = 3u + (unsigned)(c->opts->preserve_fds > 0 ? c->opts->preserve_fds : 0) +
+                         (unsigned)(c->opts->listen_fds > 0 ? c->opts->listen_fds : 0);
         if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
                 berth_error_set(&err, errno, "close_range");
                 child_fail(c, err);
@@ -440,6 +441,13 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (o->console_socket && !s->process.terminal)
                 return berth_error_setx(err, EINVAL,
                                         "--console-socket given but process.terminal is false");
+        if (o->listen_fds > 0) {
+                /* socket activation passes through: the fds stay where they are and the
+                 * container's init is their listener */
+                _cleanup_free_ char *n = xasprintf("LISTEN_FDS=%d", o->listen_fds);
+                strv_push(&s->process.env, n);
+                strv_push(&s->process.env, "LISTEN_PID=1");
+        }
         int clone_flags = spec_clone_flags(s) & ~CLONE_NEWTIME;
         enum cgroup_mode cgmode;
         if (cgroup_detect_mode(&cgmode, err) < 0)

@@ -22,7 +22,9 @@ struct berth_create_opts {
         const char *bundle;         /* directory holding config.json; NULL = cwd */
         const char *pid_file;       /* write the container's pid here (may be NULL) */
         const char *console_socket; /* unix socket receiving the pty master (terminal=true) */
-        int preserve_fds;           /* pass fds 3..3+n-1 to the container process */
+        int preserve_fds;           /* pass this many fds after the listen fds to the process */
+        int listen_fds;             /* socket activation: fds 3..3+n-1 passed on with LISTEN_FDS=n
+                                     * and LISTEN_PID=1 in the process env (0: none) */
         bool no_pivot;              /* use MS_MOVE+chroot instead of pivot_root */
         bool no_new_keyring;        /* keep the session keyring */
 };

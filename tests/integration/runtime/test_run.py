@@ -402,3 +402,29 @@ def test_new_user_namespace_joining_an_ipc_namespace(rt, make_bundle):
     assert umap.split() == ["0", "200000", "65536"]
     assert me == "pid=1"
     assert rt("delete", "-f", ca).returncode == 0
+
+
+def _fds_to_3_and_4(fa, fb):
+    # in the child, before exec: fds 3 and 4 are the two files, nothing beyond
+    ta, tb = os.dup(fa), os.dup(fb)
+    os.dup2(ta, 3)
+    os.dup2(tb, 4)
+    os.closerange(5, 1024)
+
+
+def test_listen_fds_and_preserve_fds_pass_through(rt, bundle, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("socket-activated\n")
+    b.write_text("preserved\n")
+    fa, fb = os.open(a, os.O_RDONLY), os.open(b, os.O_RDONLY)
+    script = "echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4; ls /proc/self/fd | sort -n | tr '\\n' ' '"
+    env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+    bundle.sh(script).write()
+    p = subprocess.run([rt.binary, "--root", rt.root, "run", "--preserve-fds", "1", "--bundle",
+                        bundle.path, rt.new_id()], env=env, capture_output=True, text=True,
+                       close_fds=False, timeout=30, preexec_fn=lambda: _fds_to_3_and_4(fa, fb))
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "1 1"
+    assert lines[1:3] == ["socket-activated", "preserved"]
+    assert lines[3].split() == ["0", "1", "2", "3", "4", "5"]
