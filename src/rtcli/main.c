@@ -123,6 +123,7 @@ int berth_rtcli_main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &seed);
         json_object_seed((size_t)seed.tv_nsec ^ (size_t)getpid());
         const char *log_path = NULL, *log_format = "text";
+        bool root_given = false;
         enum {
                 OPT_ROOT = 256,
                 OPT_LOG,
@@ -150,6 +151,7 @@ int berth_rtcli_main(int argc, char **argv)
                 switch (c) {
                 case OPT_ROOT:
                         cli.rt.root = optarg;
+                        root_given = true;
                         break;
                 case OPT_LOG:
                         log_path = optarg;
@@ -175,6 +177,14 @@ int berth_rtcli_main(int argc, char **argv)
                 default:
                         return rtcli_usage(NULL, "unknown global option `%s`", argv[optind - 1]);
                 }
+        }
+        /* rootless: like runc, state under $XDG_RUNTIME_DIR unless --root says otherwise */
+        _cleanup_free_ char *user_root = NULL;
+        if (geteuid() != 0 && !root_given) {
+                const char *xdg = getenv("XDG_RUNTIME_DIR");
+                user_root = xdg && *xdg ? xasprintf("%s/berth-runtime", xdg)
+                                        : xasprintf("/tmp/berth-runtime-%u", (unsigned)geteuid());
+                cli.rt.root = user_root;
         }
         if (strcmp(log_format, "text") && strcmp(log_format, "json"))
                 return rtcli_usage(NULL, "--log-format must be text or json, not `%s`", log_format);

@@ -140,7 +140,6 @@ static _noreturn_ void child_main(struct child_ctx *c)
         /* die with the runtime while we are still being set up; stay out of reach of the
          * container's /proc until execve (CVE-2019-5736) */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
         bool go_early = userns && !c->two_stage;
@@ -157,6 +156,10 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         child_fail(c, err);
                 }
         }
+        /* out of reach of the container's /proc until execve (CVE-2019-5736); only now, since
+         * an unprivileged parent writes our id maps through /proc/<pid>, which needs us
+         * dumpable */
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (!c->two_stage && join_all(c, &err) < 0)
                 child_fail(c, err);
         const struct spec_namespace *tns = spec_namespace(s, CLONE_NEWTIME);
@@ -318,6 +321,13 @@ static int finish_stage1(struct child_ctx *c, int sock, pid_t *pid, struct berth
 static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
                         struct berth_error **err)
 {
+        if (!strcmp(file, "gid_map") && geteuid() != 0) {
+                /* an unprivileged parent may map its gid only once setgroups is denied */
+                char sg[64];
+                snprintf(sg, sizeof(sg), "/proc/%d/setgroups", (int)pid);
+                if (berth_write_str_at(AT_FDCWD, sg, "deny", err) < 0)
+                        return berth_error_wrap(err, "rootless");
+        }
         char buf[4096];
         size_t len = 0;
         for (size_t i = 0; i < n; i++) {
@@ -481,8 +491,17 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 r = -EINVAL;
                 goto fail;
         }
-        if ((r = cgroup_create(cgpath, s->has_resources ? &s->resources : NULL, &cg, err)) < 0)
-                goto fail;
+        if ((r = cgroup_create(cgpath, s->has_resources ? &s->resources : NULL, &cg, err)) < 0) {
+                /* rootless: without write access to the cgroup tree a container that asks for no
+                 * limits runs without a cgroup of its own, like runc's rootless mode */
+                bool denied = r == -EACCES || r == -EPERM || r == -EROFS;
+                if (!denied || geteuid() == 0 || spec_wants_limits(s))
+                        goto fail;
+                berth_debug("rootless: no cgroup: %s", (*err)->msg);
+                berth_error_free(*err);
+                *err = NULL;
+                r = 0;
+        }
         c.cg = cg;
         if (mode == LAUNCH_CREATE) {
                 if (mkfifoat(dirfd, STATE_FIFO, 0600) < 0) {
@@ -523,7 +542,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         sigfillset(&all);
         sigprocmask(SIG_SETMASK, &all, &ret->old_mask);
         ca.flags = (uint64_t)clone_flags;
-        if (cg->unified_fd >= 0) {
+        if (cg && cg->unified_fd >= 0) {
                 ca.flags |= CLONE_INTO_CGROUP;
                 ca.cgroup = (uint64_t)cg->unified_fd;
         }
@@ -553,10 +572,10 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                     (r = write_id_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err)) < 0)
                         goto fail_child;
         }
-        if ((r = cgroup_enter(cg, pid, cg->unified_fd < 0, err)) < 0)
+        if (cg && (r = cgroup_enter(cg, pid, cg->unified_fd < 0, err)) < 0)
                 goto fail_child;
         /* limits go in while the child builds its rootfs; it waits for GO before exec */
-        if (s->has_resources && (r = cgroup_apply(cg, &s->resources, err)) < 0)
+        if (cg && s->has_resources && (r = cgroup_apply(cg, &s->resources, err)) < 0)
                 goto fail_child;
         if (s->process.has_oom_score_adj &&
             (r = set_oom_score_adj(pid, s->process.oom_score_adj, err)) < 0)
@@ -573,10 +592,10 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
             .rootfs = s->root_path,
             .created = created,
             .annotations = s->annotations,
-            .has_cgroup = true,
-            .cg_mode = cg->mode,
-            .cg_path = cg->path,
-            .cg_v1_mask = cg->v1_mask,
+            .has_cgroup = cg != NULL,
+            .cg_mode = cg ? cg->mode : CGROUP_MODE_V2,
+            .cg_path = cg ? cg->path : NULL,
+            .cg_v1_mask = cg ? cg->v1_mask : 0,
         };
         if ((r = state_save(dirfd, &st, err)) < 0)
                 goto fail_child;

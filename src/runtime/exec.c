@@ -244,6 +244,16 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 goto out;
         }
         c.sync_fd = fds[1];
+        /* rootless: only as a member of the container's user namespace may we enter its pid
+         * namespace, so the parent joins it first (the child then is born in it) */
+        if (pidns >= 0 && geteuid() != 0 && c.ns_fds[0] >= 0) {
+                if (setns(c.ns_fds[0], CLONE_NEWUSER) < 0) {
+                        r = berth_error_set(err, errno, "join user namespace");
+                        goto out;
+                }
+                close(c.ns_fds[0]);
+                c.ns_fds[0] = -1;
+        }
         /* a pid namespace is entered by our children only */
         if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
                 r = berth_error_set(err, errno, "join pid namespace");

@@ -224,6 +224,8 @@ int spec_parse_resources(json_t *res, struct spec_resources *r, struct berth_err
 void spec_resources_release(struct spec_resources *r);
 /* Load and parse <bundle>/config.json (bundle NULL = cwd) and check the rootfs exists. */
 int spec_load(const char *bundle, struct spec **ret, struct berth_error **err);
+/* Does linux.resources ask for any limit (beyond device rules)? */
+bool spec_wants_limits(const struct spec *s);
 /* The CLONE_NEW* flags of namespaces to create (those without a path). */
 int spec_clone_flags(const struct spec *s);
 /* The namespace entry of the given CLONE_NEW* type, or NULL. */

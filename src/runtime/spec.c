@@ -1193,3 +1193,17 @@ const char *spec_namespace_name(int type)
                         return ns_names[k].name;
         return "?";
 }
+
+bool spec_wants_limits(const struct spec *s)
+{
+        if (!s->has_resources)
+                return false;
+        const struct spec_resources *r = &s->resources;
+        /* device rules alone are what every default spec carries: not a limit to enforce */
+        return r->mem_limit != SPEC_UNSET || r->mem_reservation != SPEC_UNSET ||
+               r->mem_swap != SPEC_UNSET || r->cpu_shares != SPEC_UNSET ||
+               r->cpu_quota != SPEC_UNSET || r->cpu_period != SPEC_UNSET || r->cpu_cpus ||
+               r->cpu_mems || r->pids_limit != SPEC_UNSET || r->blkio_weight != SPEC_UNSET ||
+               r->n_hugepages || r->n_unified || r->n_throttle[0] || r->n_throttle[1] ||
+               r->n_throttle[2] || r->n_throttle[3];
+}

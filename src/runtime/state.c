@@ -57,7 +57,7 @@ int state_save(int dirfd, const struct state *st, struct berth_error **err)
         json_object_set_new(j, "pid", json_integer(st->pid));
         json_t *priv = json_object();
         json_object_set_new(priv, "start_time", json_integer((json_int_t)st->start_time));
-        if (st->has_cgroup) {
+        if (st->has_cgroup && st->cg_path) {
                 json_object_set_new(priv, "cgroup_mode", json_integer(st->cg_mode));
                 json_object_set_new(priv, "cgroup_path", json_string(st->cg_path));
                 json_object_set_new(priv, "cgroup_v1_mask", json_integer(st->cg_v1_mask));
