@@ -293,6 +293,13 @@ static _noreturn_ void child_main(struct child_ctx *c)
 static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
                         struct berth_error **err);
 
+static _noreturn_ void child_entry(void *arg, int sock)
+{
+        struct child_ctx *c = arg;
+        c->sync_fd = sock;
+        child_main(c);
+}
+
 /* Parent side of a two-stage create: write the id maps of the first process when it made a
  * user namespace, then learn the pid of the container init it forked, and reap the first. */
 static int finish_stage1(struct child_ctx *c, int sock, pid_t *pid, struct berth_error **err)
@@ -476,8 +483,6 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         int fds[2] = {-1, -1};
         pid_t pid = -1;
         int r, type;
-        sigset_t all;
-        struct clone_args ca = {.exit_signal = SIGCHLD};
         struct sync_msg m;
         struct timespec now;
         struct state st;
@@ -520,15 +525,6 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                                  err)) < 0)
                 goto fail;
         relay[1] = c.console_fd;
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
-                r = berth_error_set(err, errno, "socketpair");
-                goto fail;
-        }
-        c.sync_fd = fds[1];
-        if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
-                r = berth_error_set(err, errno, "join pid namespace");
-                goto fail;
-        }
         /* cgroup namespaces take the cgroup at unshare time as their root: on v1 the child is
          * moved into its cgroups only after clone, so it unshares later */
         if ((clone_flags & CLONE_NEWCGROUP) && cgmode != CGROUP_MODE_V2) {
@@ -539,26 +535,9 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 c.unshare_flags = clone_flags;
                 clone_flags = 0;
         }
-        sigfillset(&all);
-        sigprocmask(SIG_SETMASK, &all, &ret->old_mask);
-        ca.flags = (uint64_t)clone_flags;
-        if (cg && cg->unified_fd >= 0) {
-                ca.flags |= CLONE_INTO_CGROUP;
-                ca.cgroup = (uint64_t)cg->unified_fd;
-        }
-        pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-        if (pid == 0) {
-                close(fds[0]);
-                child_main(&c);
-        }
-        if (pidns >= 0)
-                sync_pidns_restore();
-        if (pid < 0) {
-                r = berth_error_set(err, errno, "clone3");
-                sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
+        if ((r = sync_spawn((uint64_t)clone_flags, cg ? cg->unified_fd : -1, pidns, &ret->old_mask,
+                            child_entry, &c, &pid, &fds[0], err)) < 0)
                 goto fail;
-        }
-        close(TAKE_FD(fds[1]));
         close_joins(&c);
         if (c.console_fd >= 0)
                 close(c.console_fd);

@@ -46,6 +46,15 @@ static _noreturn_ void exec_fail(struct exec_ctx *c, struct berth_error *e)
         _exit(1);
 }
 
+static _noreturn_ void exec_child(struct exec_ctx *c);
+
+static _noreturn_ void exec_entry(void *arg, int sock)
+{
+        struct exec_ctx *c = arg;
+        c->sync_fd = sock;
+        exec_child(c);
+}
+
 static _noreturn_ void exec_child(struct exec_ctx *c)
 {
         struct berth_error *err = NULL;
@@ -197,9 +206,8 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 c.ns_fds[i] = -1;
         int r = 0, fds[2] = {-1, -1}, pidns = -1;
         pid_t pid = -1;
-        sigset_t all, old;
+        sigset_t old;
         struct sync_msg m;
-        struct clone_args ca = {.exit_signal = SIGCHLD};
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
         _cleanup_(secfilter_freep) struct secfilter *sec = NULL;
         for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
@@ -239,11 +247,6 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                                  err)) < 0)
                 goto out;
         relay[1] = c.console_fd;
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
-                r = berth_error_set(err, errno, "socketpair");
-                goto out;
-        }
-        c.sync_fd = fds[1];
         /* rootless: only as a member of the container's user namespace may we enter its pid
          * namespace, so the parent joins it first (the child then is born in it) */
         if (pidns >= 0 && geteuid() != 0 && c.ns_fds[0] >= 0) {
@@ -254,30 +257,9 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 close(c.ns_fds[0]);
                 c.ns_fds[0] = -1;
         }
-        /* a pid namespace is entered by our children only */
-        if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
-                r = berth_error_set(err, errno, "join pid namespace");
+        if ((r = sync_spawn(0, cg ? cg->unified_fd : -1, pidns, &old, exec_entry, &c, &pid, &fds[0],
+                            err)) < 0)
                 goto out;
-        }
-        sigfillset(&all);
-        sigprocmask(SIG_SETMASK, &all, &old);
-        if (cg && cg->unified_fd >= 0) {
-                ca.flags |= CLONE_INTO_CGROUP;
-                ca.cgroup = (uint64_t)cg->unified_fd;
-        }
-        pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-        if (pid == 0) {
-                close(fds[0]);
-                exec_child(&c);
-        }
-        if (pidns >= 0)
-                sync_pidns_restore();
-        if (pid < 0) {
-                r = berth_error_set(err, errno, "clone3");
-                sigprocmask(SIG_SETMASK, &old, NULL);
-                goto out;
-        }
-        close(TAKE_FD(fds[1]));
         if (c.console_fd >= 0)
                 close(c.console_fd);
         c.console_fd = relay[1] = -1;

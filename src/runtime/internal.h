@@ -415,6 +415,16 @@ int sync_recv(int fd, struct sync_msg *m);
 int sync_send_fd(int sock, int fd);
 /* Write pid to path atomically. */
 int sync_write_pid_file(const char *path, pid_t pid, struct berth_error **err);
+/* Runs in the spawned child with its end of the sync socket; never returns. */
+typedef _noreturn_ void (*sync_child_fn)(void *arg, int sock);
+
+/* One clone3 with flags (CLONE_INTO_CGROUP when cgroup_fd >= 0, born in pidns when >= 0)
+ * running fn in the child. In the parent every signal is blocked from then on (the previous
+ * mask in *ret_old_mask, restored on failure) and *ret_sock is its end of a SOCK_SEQPACKET pair
+ * with the child. */
+int sync_spawn(uint64_t flags, int cgroup_fd, int pidns, sigset_t *ret_old_mask, sync_child_fn fn,
+               void *arg, pid_t *ret_pid, int *ret_sock, struct berth_error **err);
+
 /* After setns() into a container's pid namespace for a clone: make our later children (hooks,
  * sanitizer threads) be born in our own pid namespace again. */
 void sync_pidns_restore(void);

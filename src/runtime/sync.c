@@ -4,6 +4,8 @@
 
 #include <sched.h>
 #include <sys/socket.h>
+#include <linux/sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 void sync_send(int fd, int type, int code, const char *text)
@@ -139,4 +141,44 @@ int sync_wait_forwarding(pid_t pid, const sigset_t *restore)
         }
         sigprocmask(SIG_SETMASK, restore, NULL);
         return sync_exit_code(status);
+}
+
+int sync_spawn(uint64_t flags, int cgroup_fd, int pidns, sigset_t *ret_old_mask, sync_child_fn fn,
+               void *arg, pid_t *ret_pid, int *ret_sock, struct berth_error **err)
+{
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+                return berth_error_set(err, errno, "socketpair");
+        /* a pid namespace is entered by our children only */
+        if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
+                int r = berth_error_set(err, errno, "join pid namespace");
+                close(fds[0]);
+                close(fds[1]);
+                return r;
+        }
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, ret_old_mask);
+        struct clone_args ca = {.flags = flags, .exit_signal = SIGCHLD};
+        if (cgroup_fd >= 0) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t)cgroup_fd;
+        }
+        pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid == 0) {
+                close(fds[0]);
+                fn(arg, fds[1]);
+        }
+        int e = errno;
+        if (pidns >= 0)
+                sync_pidns_restore();
+        close(fds[1]);
+        if (pid < 0) {
+                sigprocmask(SIG_SETMASK, ret_old_mask, NULL);
+                close(fds[0]);
+                return berth_error_set(err, e, "clone3");
+        }
+        *ret_pid = pid;
+        *ret_sock = fds[0];
+        return 0;
 }
