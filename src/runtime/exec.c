@@ -38,6 +38,7 @@ struct exec_ctx {
         int ns_fds[ARRAY_SIZE(exec_ns)];
         int preserve_fds;
         const struct secfilter *seccomp;
+        bool via_userns; /* rootless: join user and pid ns in a first child, then fork */
 };
 
 static _noreturn_ void exec_fail(struct exec_ctx *c, struct berth_error *e)
@@ -63,6 +64,31 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (c->via_userns) {
+                for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
+                        int t = exec_ns[i].type;
+                        if (c->ns_fds[i] < 0 || (t != CLONE_NEWUSER && t != CLONE_NEWPID))
+                                continue;
+                        if (setns(c->ns_fds[i], t) < 0) {
+                                berth_error_set(&err, errno, "join %s namespace", exec_ns[i].name);
+                                exec_fail(c, err);
+                        }
+                        close(c->ns_fds[i]);
+                        c->ns_fds[i] = -1;
+                }
+                /* CLONE_PARENT takes its exit signal from us, so clone3 wants 0 here */
+                struct clone_args ca = {.flags = CLONE_PARENT};
+                pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+                if (pid < 0) {
+                        berth_error_set(&err, errno, "clone exec process");
+                        exec_fail(c, err);
+                }
+                if (pid > 0) {
+                        sync_send(c->sync_fd, MSG_PID, (int)pid, NULL);
+                        _exit(0);
+                }
+                prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        }
         struct sync_msg m;
         if (sync_recv(c->sync_fd, &m) != MSG_GO)
                 _exit(1);
@@ -247,22 +273,32 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                                  err)) < 0)
                 goto out;
         relay[1] = c.console_fd;
-        /* rootless: only as a member of the container's user namespace may we enter its pid
-         * namespace, so the parent joins it first (the child then is born in it) */
-        if (pidns >= 0 && geteuid() != 0 && c.ns_fds[0] >= 0) {
-                if (setns(c.ns_fds[0], CLONE_NEWUSER) < 0) {
-                        r = berth_error_set(err, errno, "join user namespace");
-                        goto out;
-                }
-                close(c.ns_fds[0]);
-                c.ns_fds[0] = -1;
-        }
+        /* rootless: only a member of the container's user namespace may enter its pid
+         * namespace, and the runtime itself should stay out of both: a first child joins them
+         * and forks the process that execs (CLONE_PARENT: still our child) */
+        c.via_userns = pidns >= 0 && geteuid() != 0 && c.ns_fds[0] >= 0;
+        if (c.via_userns)
+                pidns = -1;
         if ((r = sync_spawn(0, cg ? cg->unified_fd : -1, pidns, &old, exec_entry, &c, &pid, &fds[0],
                             err)) < 0)
                 goto out;
         if (c.console_fd >= 0)
                 close(c.console_fd);
         c.console_fd = relay[1] = -1;
+        if (c.via_userns) {
+                pid_t first = pid;
+                int type = sync_recv(fds[0], &m);
+                while (waitpid(first, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                if (type != MSG_PID) {
+                        r = berth_error_setx(err, m.code ? m.code : EIO, "%s",
+                                             type == MSG_ERROR ? m.text
+                                                               : "exec process not created");
+                        sigprocmask(SIG_SETMASK, &old, NULL);
+                        goto out;
+                }
+                pid = (pid_t)m.code;
+        }
         if (cg && (r = cgroup_enter(cg, pid, cg->unified_fd < 0, err)) < 0)
                 goto fail_child;
         sync_send(fds[0], MSG_GO, 0, NULL);
