@@ -69,6 +69,7 @@ static int parse_create(const char *verb, int argc, char **argv, struct berth_cr
                         return rtcli_usage(verb, "unknown option `%s`", argv[optind - 1]);
                 }
         }
+        o->notify_socket = getenv("NOTIFY_SOCKET");
         /* systemd socket activation of the runtime passes on to the container, like runc */
         const char *lf = getenv("LISTEN_FDS");
         uint64_t n;

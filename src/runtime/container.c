@@ -293,6 +293,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
 static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
                         struct berth_error **err);
 
+#define NOTIFY_TARGET "/run/notify/notify.sock"
+
 static _noreturn_ void child_entry(void *arg, int sock)
 {
         struct child_ctx *c = arg;
@@ -458,6 +460,20 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (o->console_socket && !s->process.terminal)
                 return berth_error_setx(err, EINVAL,
                                         "--console-socket given but process.terminal is false");
+        if (o->notify_socket) {
+                /* sd_notify from the container reaches the caller's socket directly */
+                if (o->notify_socket[0] != '/')
+                        return berth_error_setx(err, EINVAL,
+                                                "NOTIFY_SOCKET `%s` is not an absolute path",
+                                                o->notify_socket);
+                s->mounts = xrealloc(s->mounts, (s->n_mounts + 1) * sizeof(*s->mounts));
+                s->mounts[s->n_mounts++] = (struct spec_mount){
+                    .destination = xstrdup(NOTIFY_TARGET),
+                    .source = xstrdup(o->notify_socket),
+                    .bind = true,
+                };
+                strv_push(&s->process.env, "NOTIFY_SOCKET=" NOTIFY_TARGET);
+        }
         if (o->listen_fds > 0) {
                 /* socket activation passes through: the fds stay where they are and the
                  * container's init is their listener */

@@ -25,6 +25,8 @@ struct berth_create_opts {
         int preserve_fds;           /* pass this many fds after the listen fds to the process */
         int listen_fds;             /* socket activation: fds 3..3+n-1 passed on with LISTEN_FDS=n
                                      * and LISTEN_PID=1 in the process env (0: none) */
+        const char *notify_socket;  /* sd_notify socket of the caller (NOTIFY_SOCKET): bound into
+                                     * the container, whose NOTIFY_SOCKET then points at it */
         bool no_pivot;              /* use MS_MOVE+chroot instead of pivot_root */
         bool no_new_keyring;        /* keep the session keyring */
 };

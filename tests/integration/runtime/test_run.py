@@ -428,3 +428,22 @@ def test_listen_fds_and_preserve_fds_pass_through(rt, bundle, tmp_path):
     assert lines[0] == "1 1"
     assert lines[1:3] == ["socket-activated", "preserved"]
     assert lines[3].split() == ["0", "1", "2", "3", "4", "5"]
+
+
+def test_notify_socket_reaches_the_caller(rt, bundle, tmp_path):
+    import socket
+    from conftest import BUILD
+    sock_path = str(tmp_path / "notify.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(sock_path)
+    srv.settimeout(10)
+    bundle.config["mounts"].append({"destination": "/usr/bin/sdnotify", "type": "bind", "options": ["bind", "ro"],
+                                    "source": os.path.join(BUILD, "tests", "helpers", "sdnotify")})
+    env = dict(os.environ, NOTIFY_SOCKET=sock_path)
+    b = bundle.sh('echo $NOTIFY_SOCKET; /usr/bin/sdnotify "READY=1"').write()
+    p = subprocess.run([rt.binary, "--root", rt.root, "run", "--bundle", b, rt.new_id()], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "/run/notify/notify.sock"
+    assert srv.recv(64) == b"READY=1"
+    srv.close()
