@@ -494,8 +494,10 @@ static int setup_dev(const struct rootfs_ctx *c, int rootfd, bool devpts, struct
 int rootfs_setup(const struct rootfs_ctx *c, int *ret_rootfd, struct berth_error **err)
 {
         const struct spec *s = c->spec;
-        unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
-        if (mount(NULL, "/", NULL, prop, NULL) < 0)
+        /* the copy of the host's mounts becomes a slave first, whatever the spec asks: nothing
+         * mounted in here may propagate back, and pivot_root refuses a shared parent.
+         * rootfsPropagation is applied to the container's / after pivot_root. */
+        if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
                 return berth_error_set(err, errno, "set propagation of `/`");
         if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return berth_error_set(err, errno, "bind rootfs `%s`", s->root_path);
