@@ -56,3 +56,10 @@ def test_podman_tty(podman):
     r = podman("run", "--rm", "-t", "--network=none", *ULIMITS, IMAGE, "sh", "-c", "tty; [ -t 0 ] && echo is-tty")
     assert r.returncode == 0, r.stderr
     assert "/dev/pts/0" in r.stdout and "is-tty" in r.stdout
+
+
+def test_podman_stdin(podman):
+    r = podman("run", "--rm", "-i", "--network=none", *ULIMITS, IMAGE, "sh", "-c", "read x; echo got-$x",
+               input="piped\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "got-piped"
