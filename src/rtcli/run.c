@@ -98,7 +98,7 @@ int rtcli_start(struct rtcli *cli, int argc, char **argv)
         if (!id)
                 return 1;
         struct berth_error *err = NULL;
-        if (berth_container_start(&cli->rt, id, &err) < 0)
+        if (berth_container_start(&cli->rt, id, getenv("NOTIFY_SOCKET"), &err) < 0)
                 return rtcli_fail(err);
         return 0;
 }

@@ -293,8 +293,6 @@ static _noreturn_ void child_main(struct child_ctx *c)
 static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
                         struct berth_error **err);
 
-#define NOTIFY_TARGET "/run/notify/notify.sock"
-
 static _noreturn_ void child_entry(void *arg, int sock)
 {
         struct child_ctx *c = arg;
@@ -407,7 +405,8 @@ enum launch_mode { LAUNCH_CREATE, LAUNCH_RUN, LAUNCH_DETACH };
 /* What a launch leaves to its caller. */
 struct launched {
         pid_t pid;
-        int relay_fd; /* foreground terminal: receives the pty master, else -1 */
+        int notify_fd; /* run with NOTIFY_SOCKET: where READY=1 arrives, else -1 */
+        int relay_fd;  /* foreground terminal: receives the pty master, else -1 */
         struct cgroup *cg;
         struct spec *spec;
         sigset_t old_mask;
@@ -460,20 +459,9 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (o->console_socket && !s->process.terminal)
                 return berth_error_setx(err, EINVAL,
                                         "--console-socket given but process.terminal is false");
-        if (o->notify_socket) {
-                /* sd_notify from the container reaches the caller's socket directly */
-                if (o->notify_socket[0] != '/')
-                        return berth_error_setx(err, EINVAL,
-                                                "NOTIFY_SOCKET `%s` is not an absolute path",
-                                                o->notify_socket);
-                s->mounts = xrealloc(s->mounts, (s->n_mounts + 1) * sizeof(*s->mounts));
-                s->mounts[s->n_mounts++] = (struct spec_mount){
-                    .destination = xstrdup(NOTIFY_TARGET),
-                    .source = xstrdup(o->notify_socket),
-                    .bind = true,
-                };
-                strv_push(&s->process.env, "NOTIFY_SOCKET=" NOTIFY_TARGET);
-        }
+        if (o->notify_socket && o->notify_socket[0] != '/')
+                return berth_error_setx(err, EINVAL, "NOTIFY_SOCKET `%s` is not an absolute path",
+                                        o->notify_socket);
         if (o->listen_fds > 0) {
                 /* socket activation passes through: the fds stay where they are and the
                  * container's init is their listener */
@@ -503,6 +491,10 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         struct timespec now;
         struct state st;
         if ((r = open_joins(s, &c, &pidns, err)) < 0)
+                goto fail;
+        if (o->notify_socket &&
+            ((r = notify_prepare(rt, o->id, s, err)) < 0 ||
+             (mode != LAUNCH_CREATE && (r = notify_bind(rt, o->id, &ret->notify_fd, err)) < 0)))
                 goto fail;
         if ((r = secfilter_prepare(rt, s->seccomp, &sec, err)) < 0)
                 goto fail;
@@ -628,6 +620,8 @@ fail_child:
                 ;
         sigprocmask(SIG_SETMASK, &ret->old_mask, NULL);
 fail:
+        if (ret->notify_fd >= 0)
+                close(TAKE_FD(ret->notify_fd));
         for (int i = 0; i < 2; i++)
                 if (relay[i] >= 0)
                         close(relay[i]);
@@ -647,7 +641,7 @@ fail:
 int berth_container_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
                            struct berth_error **err)
 {
-        struct launched l = {.relay_fd = -1};
+        struct launched l = {.relay_fd = -1, .notify_fd = -1};
         int r = launch(rt, o, LAUNCH_CREATE, &l, err);
         if (r < 0)
                 return r;
@@ -663,7 +657,8 @@ static int poststart(const struct berth_runtime *rt, const char *id, const struc
         return hooks_run(s, HOOK_POSTSTART, st, err);
 }
 
-int berth_container_start(const struct berth_runtime *rt, const char *id, struct berth_error **err)
+int berth_container_start(const struct berth_runtime *rt, const char *id, const char *notify_socket,
+                          struct berth_error **err)
 {
         _cleanup_(state_freep) struct state *st = NULL;
         _cleanup_close_ int dirfd = -1;
@@ -672,12 +667,18 @@ int berth_container_start(const struct berth_runtime *rt, const char *id, struct
         const char *status = state_status(st, dirfd);
         if (strcmp(status, "created"))
                 return berth_error_setx(err, EINVAL, "cannot start a container that is %s", status);
+        _cleanup_close_ int nfd = -1;
+        if (notify_socket && faccessat(dirfd, "notify", F_OK, 0) == 0 &&
+            notify_bind(rt, id, &nfd, err) < 0)
+                return -EIO;
         _cleanup_close_ int fd = openat(dirfd, STATE_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return berth_error_set(err, errno, "container `%s`: open exec fifo", id);
         if (write(fd, "0", 1) != 1)
                 return berth_error_set(err, errno, "container `%s`: start", id);
         unlinkat(dirfd, STATE_FIFO, 0);
+        if (nfd >= 0 && notify_wait_ready(nfd, notify_socket, st->pid, err) < 0)
+                return -EIO;
         _cleanup_(spec_freep) struct spec *s = NULL;
         if (spec_load(st->bundle, &s, NULL) == 0 && s->n_hooks[HOOK_POSTSTART] &&
             poststart(rt, id, s, st->pid, err) < 0) {
@@ -713,7 +714,7 @@ static int cleanup(const struct berth_runtime *rt, const char *id, struct cgroup
 int berth_container_run(const struct berth_runtime *rt, const struct berth_create_opts *o,
                         bool detach, int *ret_status, struct berth_error **err)
 {
-        struct launched l = {.relay_fd = -1};
+        struct launched l = {.relay_fd = -1, .notify_fd = -1};
         int r = launch(rt, o, detach ? LAUNCH_DETACH : LAUNCH_RUN, &l, err);
         if (r < 0)
                 return r;
@@ -729,6 +730,16 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
                         close(l.relay_fd);
                 cleanup(rt, o->id, cg, s, false, NULL);
                 return r;
+        }
+        if (l.notify_fd >= 0) {
+                /* like runc: return (or go on waiting) once the container said READY=1 */
+                r = notify_wait_ready(l.notify_fd, o->notify_socket, l.pid, err);
+                close(l.notify_fd);
+                if (r < 0) {
+                        if (!detach)
+                                sigprocmask(SIG_SETMASK, &l.old_mask, NULL);
+                        return r;
+                }
         }
         if (detach) {
                 *ret_status = 0;

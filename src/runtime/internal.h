@@ -468,6 +468,17 @@ char *hooks_state(const struct spec *s, const char *id, const char *status, pid_
 /* "prestart", "createRuntime", … */
 const char *hooks_name(enum spec_hook_kind k);
 
+/* ---------------------------------------------------------------- sd_notify relay */
+
+/* Bind <state>/<id>/notify at /run/notify in the container and point its NOTIFY_SOCKET there. */
+int notify_prepare(const struct berth_runtime *rt, const char *id, struct spec *s,
+                   struct berth_error **err);
+/* (Re)bind the runtime's end at <state>/<id>/notify/notify.sock. */
+int notify_bind(const struct berth_runtime *rt, const char *id, int *ret_fd,
+                struct berth_error **err);
+/* Forward datagrams to host_path until READY=1 (sent on with MAINPID=pid) or pid exits. */
+int notify_wait_ready(int fd, const char *host_path, pid_t pid, struct berth_error **err);
+
 /* ---------------------------------------------------------------- rootfs (container side) */
 
 /* What the rootfs code needs to know beyond the spec. */

@@ -38,7 +38,10 @@ int berth_container_create(const struct berth_runtime *rt, const struct berth_cr
                            struct berth_error **err);
 
 /* Let a created container exec its process. */
-int berth_container_start(const struct berth_runtime *rt, const char *id, struct berth_error **err);
+/* notify_socket (the caller's NOTIFY_SOCKET, may be NULL): when the container was created with
+ * one, wait for its READY=1 and pass it on. */
+int berth_container_start(const struct berth_runtime *rt, const char *id, const char *notify_socket,
+                          struct berth_error **err);
 
 /* Create and start in one go. detach=false: stay its parent, forward signals, wait for it to
  * exit, delete it, and set *ret_status to its exit code (128+signal when killed). detach=true:

@@ -430,20 +430,73 @@ def test_listen_fds_and_preserve_fds_pass_through(rt, bundle, tmp_path):
     assert lines[3].split() == ["0", "1", "2", "3", "4", "5"]
 
 
-def test_notify_socket_reaches_the_caller(rt, bundle, tmp_path):
+def _notify_server(tmp_path):
     import socket
-    from conftest import BUILD
-    sock_path = str(tmp_path / "notify.sock")
+    path = str(tmp_path / "notify.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    srv.bind(sock_path)
+    srv.bind(path)
     srv.settimeout(10)
+    return srv, path
+
+
+def _with_sdnotify(bundle):
+    from conftest import BUILD
     bundle.config["mounts"].append({"destination": "/usr/bin/sdnotify", "type": "bind", "options": ["bind", "ro"],
                                     "source": os.path.join(BUILD, "tests", "helpers", "sdnotify")})
-    env = dict(os.environ, NOTIFY_SOCKET=sock_path)
+
+
+def test_notify_socket_reaches_the_caller(rt, bundle, tmp_path):
+    srv, path = _notify_server(tmp_path)
+    _with_sdnotify(bundle)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
     b = bundle.sh('echo $NOTIFY_SOCKET; /usr/bin/sdnotify "READY=1"').write()
     p = subprocess.run([rt.binary, "--root", rt.root, "run", "--bundle", b, rt.new_id()], env=env,
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "/run/notify/notify.sock"
-    assert srv.recv(64) == b"READY=1"
+    msg = srv.recv(128).decode()
+    assert msg.startswith("READY=1\nMAINPID=")
     srv.close()
+
+
+def test_notify_socket_detached_run_waits_for_ready(rt, bundle, tmp_path):
+    srv, path = _notify_server(tmp_path)
+    _with_sdnotify(bundle)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    cid = rt.new_id()
+    b = bundle.sh('sleep 0.5; /usr/bin/sdnotify "STATUS=starting"; /usr/bin/sdnotify "READY=1"; '
+                  'sleep 100').write()
+    t0 = time.time()
+    errf = tmp_path / "err"
+    with open(errf, "w") as ef:  # not a pipe: the detached container keeps it open
+        p = subprocess.run([rt.binary, "--root", rt.root, "run", "-d", "--bundle", b, cid], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=ef, timeout=30)
+    assert p.returncode == 0, errf.read_text()
+    assert time.time() - t0 >= 0.5, "run -d returned before READY=1"
+    pid = json.loads(rt("state", cid).stdout)["pid"]
+    assert srv.recv(128) == b"STATUS=starting"
+    assert srv.recv(128).decode() == f"READY=1\nMAINPID={pid}"
+    srv.close()
+    assert rt("delete", "-f", cid).returncode == 0
+
+
+def test_notify_socket_start_waits_for_ready(rt, bundle, tmp_path):
+    srv, path = _notify_server(tmp_path)
+    _with_sdnotify(bundle)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    cid = rt.new_id()
+    b = bundle.sh('sleep 0.4; /usr/bin/sdnotify "READY=1"; sleep 100').write()
+    errf = tmp_path / "err"
+    with open(errf, "w") as ef:
+        p = subprocess.run([rt.binary, "--root", rt.root, "create", "--bundle", b, cid], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=ef, timeout=30)
+    assert p.returncode == 0, errf.read_text()
+    t0 = time.time()
+    p = subprocess.run([rt.binary, "--root", rt.root, "start", cid], env=env, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert time.time() - t0 >= 0.4, "start returned before READY=1"
+    pid = json.loads(rt("state", cid).stdout)["pid"]
+    assert srv.recv(128).decode() == f"READY=1\nMAINPID={pid}"
+    srv.close()
+    assert rt("delete", "-f", cid).returncode == 0
