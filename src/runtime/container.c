@@ -194,7 +194,15 @@ static _noreturn_ void child_main(struct child_ctx *c)
         bool need_hooks = s->n_hooks[HOOK_PRESTART] || s->n_hooks[HOOK_CREATE_RUNTIME] ||
                           s->n_hooks[HOOK_CREATE_CONTAINER] || s->n_hooks[HOOK_START_CONTAINER];
         bool go_before_pivot = !go_early && need_hooks;
-        if (spec_namespace(s, CLONE_NEWNS)) {
+        const struct spec_namespace *mntns = spec_namespace(s, CLONE_NEWNS);
+        if (mntns && mntns->path) {
+                /* a joined mount namespace is another container's, already set up: its root is
+                 * ours (setns moved us there); only what is per process remains */
+                if ((go_before_pivot && wait_go(c, &err) < 0) ||
+                    (need_hooks && hooks_run(s, HOOK_CREATE_CONTAINER, c->hook_state, &err) < 0) ||
+                    rootfs_sysctl(s, &err) < 0)
+                        child_fail(c, err);
+        } else if (mntns) {
                 if (rootfs_setup(&rc, &rootfd, &err) < 0)
                         child_fail(c, err);
                 if ((go_before_pivot && wait_go(c, &err) < 0) ||

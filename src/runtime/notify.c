@@ -13,7 +13,8 @@
 
 static char *notify_dir(const struct berth_runtime *rt, const char *id)
 {
-        return xasprintf("%s/%s/notify", rt && rt->root ? rt->root : BERTH_RUNTIME_DEFAULT_ROOT, id);
+        return xasprintf("%s/%s/notify", rt && rt->root ? rt->root : BERTH_RUNTIME_DEFAULT_ROOT,
+                         id);
 }
 
 int notify_prepare(const struct berth_runtime *rt, const char *id, struct spec *s,
@@ -38,8 +39,8 @@ int notify_bind(const struct berth_runtime *rt, const char *id, int *ret_fd,
         _cleanup_free_ char *dir = notify_dir(rt, id);
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(dir) + sizeof("/notify.sock") > sizeof(sa.sun_path))
-                return berth_error_setx(err, ENAMETOOLONG, "notify socket under `%s`: path too long",
-                                        dir);
+                return berth_error_setx(err, ENAMETOOLONG,
+                                        "notify socket under `%s`: path too long", dir);
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify.sock", dir);
         unlink(sa.sun_path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -68,7 +69,8 @@ int notify_wait_ready(int fd, const char *host_path, pid_t pid, struct berth_err
 {
         _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         for (;;) {
-                struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+                struct pollfd pf[2] = {{.fd = fd, .events = POLLIN},
+                                       {.fd = pidfd, .events = POLLIN}};
                 int n = poll(pf, pidfd >= 0 ? 2 : 1, -1);
                 if (n < 0 && errno == EINTR)
                         continue;
