@@ -95,8 +95,7 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
         o.args = argv + optind;
         o.env = env;
         o.caps = caps;
-        if (rtcli_protect(cli, berth_container_grants_ptrace(&cli->rt, id)))
-                return 1;
+        o.reexec_argv = cli->argv;
         struct berth_error *err = NULL;
         int status = 0;
         if (berth_container_exec(&cli->rt, id, &o, detach, &status, &err) < 0)

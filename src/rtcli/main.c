@@ -54,14 +54,6 @@ int rtcli_usage(const char *verb, const char *fmt, ...)
         return 1;
 }
 
-int rtcli_protect(struct rtcli *cli, bool needed)
-{
-        struct berth_error *err = NULL;
-        if (needed && berth_runtime_reexec_sealed(cli->argv, &err) < 0)
-                return rtcli_fail(err);
-        return 0;
-}
-
 const char *rtcli_one_id(const char *verb, int argc, char **argv)
 {
         if (optind >= argc) {

@@ -18,9 +18,6 @@ struct rtcli {
         char **argv; /* the whole command line, for a re-exec */
 };
 
-/* Re-exec from a sealed copy when the container could ptrace the runtime (CVE-2019-5736). */
-int rtcli_protect(struct rtcli *cli, bool needed);
-
 typedef int (*rtcli_verb_fn)(struct rtcli *cli, int argc, char **argv);
 
 /* Report err (stderr and --log) and return 1; consumes err. */

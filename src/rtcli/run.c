@@ -84,8 +84,7 @@ int rtcli_create(struct rtcli *cli, int argc, char **argv)
         struct berth_create_opts o = {0};
         if (parse_create("create", argc, argv, &o, NULL))
                 return 1;
-        if (rtcli_protect(cli, berth_spec_grants_ptrace(o.bundle)))
-                return 1;
+        o.reexec_argv = cli->argv;
         struct berth_error *err = NULL;
         if (berth_container_create(&cli->rt, &o, &err) < 0)
                 return rtcli_fail(err);
@@ -109,8 +108,7 @@ int rtcli_run(struct rtcli *cli, int argc, char **argv)
         bool detach = false;
         if (parse_create("run", argc, argv, &o, &detach))
                 return 1;
-        if (rtcli_protect(cli, berth_spec_grants_ptrace(o.bundle)))
-                return 1;
+        o.reexec_argv = cli->argv;
         struct berth_error *err = NULL;
         int status = 0;
         if (berth_container_run(&cli->rt, &o, detach, &status, &err) < 0)

@@ -216,6 +216,9 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         _cleanup_(spec_freep) struct spec *s = NULL;
         if (spec_load(st->bundle, &s, err) < 0)
                 return berth_error_wrap(err, "container `%s`", id);
+        if (o->reexec_argv && spec_grants_ptrace(s) &&
+            berth_runtime_reexec_sealed(o->reexec_argv, err) < 0)
+                return -EIO;
         if (build_process(s, o, err) < 0)
                 return -EINVAL;
         if (s->process.terminal && !o->console_socket && detach)

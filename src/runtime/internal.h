@@ -224,6 +224,9 @@ int spec_parse_resources(json_t *res, struct spec_resources *r, struct berth_err
 void spec_resources_release(struct spec_resources *r);
 /* Load and parse <bundle>/config.json (bundle NULL = cwd) and check the rootfs exists. */
 int spec_load(const char *bundle, struct spec **ret, struct berth_error **err);
+/* Could the container open the runtime through /proc/<pid>/exe (it holds CAP_SYS_PTRACE outside a
+ * user namespace)? Then the runtime re-executes from a sealed copy first (CVE-2019-5736). */
+bool spec_grants_ptrace(const struct spec *s);
 /* Does linux.resources ask for any limit (beyond device rules)? */
 bool spec_wants_limits(const struct spec *s);
 /* The CLONE_NEW* flags of namespaces to create (those without a path). */

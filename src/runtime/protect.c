@@ -15,24 +15,13 @@
 
 #define SEALED_ENV "_BERTH_RUNTIME_SEALED"
 
-bool berth_spec_grants_ptrace(const char *bundle)
+bool spec_grants_ptrace(const struct spec *s)
 {
-        _cleanup_(spec_freep) struct spec *s = NULL;
-        if (spec_load(bundle, &s, NULL) < 0)
-                return false; /* the real command reports the problem */
         /* ptrace across a user namespace boundary is refused anyway */
         if (spec_namespace(s, CLONE_NEWUSER))
                 return false;
         return !s->process.has_caps ||
                (s->process.caps[CAPSET_BOUNDING] & (UINT64_C(1) << CAP_SYS_PTRACE));
-}
-
-bool berth_container_grants_ptrace(const struct berth_runtime *rt, const char *id)
-{
-        _cleanup_(state_freep) struct state *st = NULL;
-        if (state_load(rt, id, &st, NULL, NULL) < 0)
-                return false;
-        return berth_spec_grants_ptrace(st->bundle);
 }
 
 int berth_runtime_reexec_sealed(char **argv, struct berth_error **err)

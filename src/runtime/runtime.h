@@ -25,8 +25,11 @@ struct berth_create_opts {
         int preserve_fds;           /* pass this many fds after the listen fds to the process */
         int listen_fds;             /* socket activation: fds 3..3+n-1 passed on with LISTEN_FDS=n
                                      * and LISTEN_PID=1 in the process env (0: none) */
-        const char *notify_socket;  /* sd_notify socket of the caller (NOTIFY_SOCKET): bound into
-                                     * the container, whose NOTIFY_SOCKET then points at it */
+        const char *notify_socket;  /* sd_notify socket of the caller (NOTIFY_SOCKET): relayed
+                                     * (runc's semantics) */
+        char **reexec_argv;         /* when the container could ptrace the runtime, re-exec this
+                                     * command line from a sealed copy first (CVE-2019-5736);
+                                     * NULL: never */
         bool no_pivot;              /* use MS_MOVE+chroot instead of pivot_root */
         bool no_new_keyring;        /* keep the session keyring */
 };
@@ -63,6 +66,7 @@ struct berth_exec_opts {
         const char *pid_file;
         const char *console_socket;
         int preserve_fds;
+        char **reexec_argv; /* as in berth_create_opts */
 };
 
 /* Join every namespace and the cgroup of the container's init and exec a process there.
@@ -107,11 +111,6 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
 /* An array of state objects (plus "created", "owner") for every container under root. */
 int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,
                          struct berth_error **err);
-
-/* Does the container of this bundle (resp. this running container) hold CAP_SYS_PTRACE outside
- * a user namespace, so that it could open the runtime through /proc/<pid>/exe (CVE-2019-5736)? */
-bool berth_spec_grants_ptrace(const char *bundle);
-bool berth_container_grants_ptrace(const struct berth_runtime *rt, const char *id);
 
 /* Re-execute the running binary from a sealed memfd copy with argv (no-op when already done).
  * Returns only on error. */
