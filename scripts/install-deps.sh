@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
         # build
         gcc clang meson ninja-build pkg-config clang-format
-        libjansson-dev libcap-dev libseccomp-dev libcmocka-dev
+        libjansson-dev libcap-dev libseccomp-dev libcmocka-dev libarchive-dev libssl-dev
         # tests
         python3 python3-pytest jq busybox-static iproute2 util-linux procps
         # peers for benchmarks and oracle tests; real clients of berth-runtime

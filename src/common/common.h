@@ -139,6 +139,17 @@ int berth_mkdir_p(const char *path, mode_t mode, struct berth_error **err);
 /* Remove a directory tree below dirfd/name without following symlinks. Missing is fine. */
 int berth_rm_rf_at(int dirfd, const char *name, struct berth_error **err);
 
+/* openat2(2) with O_CLOEXEC added; -1 and errno on failure. */
+int berth_openat2(int dirfd, const char *path, int flags, uint64_t resolve);
+
+/* Open path (absolute or not) inside the tree rootfd with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS:
+ * symlinks and `..` cannot leave it. -1 and errno on failure. */
+int berth_open_in_root(int rootfd, const char *path, int flags);
+
+/* Create every missing directory of path inside rootfd (each level with mkdirat on its
+ * parent's fd and reopened without following a symlink); returns an O_PATH fd of the last. */
+int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_error **err);
+
 /* Parse a non-negative decimal integer (whole string); returns -EINVAL/-ERANGE. */
 int berth_parse_u64(const char *s, uint64_t *ret);
 

@@ -1,7 +1,9 @@
 /* File helpers: whole-file reads and writes, atomic replace, mkdir -p, rm -rf. */
 #include "common/common.h"
 
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 int berth_write_file_at(int dirfd, const char *path, const void *data, size_t len, int flags,
                         struct berth_error **err)
@@ -128,4 +130,50 @@ int berth_rm_rf_at(int parent, const char *name, struct berth_error **err)
         if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 return berth_error_set(err, errno, "rmdir `%s`", name);
         return 0;
+}
+
+int berth_openat2(int dirfd, const char *path, int flags, uint64_t resolve)
+{
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
+        if (flags & O_CREAT)
+                how.mode = 0644;
+        return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+int berth_open_in_root(int rootfd, const char *path, int flags)
+{
+        while (*path == '/')
+                path++;
+        return berth_openat2(rootfd, *path ? path : ".", flags,
+                             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+{
+        int fd = berth_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+        if (fd >= 0)
+                return fd;
+        if (errno != ENOENT)
+                return berth_error_set(err, errno, "open `%s` in root", path);
+        _cleanup_free_ char *parent = xstrdup(path);
+        size_t n = strlen(parent);
+        while (n > 0 && parent[n - 1] == '/')
+                parent[--n] = '\0';
+        char *slash = strrchr(parent, '/');
+        _cleanup_free_ char *name = xstrdup(slash ? slash + 1 : parent);
+        if (slash)
+                slash[slash == parent ? 1 : 0] = '\0';
+        else
+                strcpy(parent, "/");
+        if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+                return berth_error_setx(err, EINVAL, "invalid path `%s` in root", path);
+        _cleanup_close_ int pfd = berth_mkdir_in_root(rootfd, parent, mode, err);
+        if (pfd < 0)
+                return pfd;
+        if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST)
+                return berth_error_set(err, errno, "mkdir `%s` in root", path);
+        fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_set(err, errno, "open `%s` in root", path);
+        return fd;
 }

@@ -21,22 +21,6 @@
 #define MS_NOSYMFOLLOW 256
 #endif
 
-static int openat2_fd(int dirfd, const char *path, int flags, uint64_t resolve)
-{
-        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
-        if (flags & O_CREAT)
-                how.mode = 0644;
-        return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-}
-
-static int open_in_root(int rootfd, const char *path, int flags)
-{
-        while (*path == '/')
-                path++;
-        return openat2_fd(rootfd, *path ? path : ".", flags,
-                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-}
-
 /* "/proc/self/fd/N" for mount(2) to follow to the very inode we resolved. */
 struct fdpath {
         char p[32];
@@ -49,57 +33,22 @@ static struct fdpath fdpath(int fd)
         return f;
 }
 
-/* Create every missing directory of path inside the root; return an O_PATH fd of the last.
- * Each level is created with mkdirat() on its parent's fd and reopened without following a
- * symlink, so nothing the image planted can send the walk outside the root.
- */
-static int mkdir_in_root(int rootfd, const char *path, struct berth_error **err)
-{
-        int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
-        if (fd >= 0)
-                return fd;
-        if (errno != ENOENT)
-                return berth_error_set(err, errno, "open `%s` in rootfs", path);
-        _cleanup_free_ char *parent = xstrdup(path);
-        size_t n = strlen(parent);
-        while (n > 0 && parent[n - 1] == '/')
-                parent[--n] = '\0';
-        char *slash = strrchr(parent, '/');
-        const char *base = slash ? slash + 1 : parent;
-        _cleanup_free_ char *name = xstrdup(base);
-        if (slash)
-                slash[slash == parent ? 1 : 0] = '\0';
-        else
-                strcpy(parent, "/");
-        if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
-                return berth_error_setx(err, EINVAL, "invalid path `%s` in rootfs", path);
-        _cleanup_close_ int pfd = mkdir_in_root(rootfd, parent, err);
-        if (pfd < 0)
-                return pfd;
-        if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
-                return berth_error_set(err, errno, "mkdir `%s` in rootfs", path);
-        fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return berth_error_set(err, errno, "open `%s` in rootfs", path);
-        return fd;
-}
-
 /* Open (creating when missing) a mount target: a directory, or an empty file when file=true. */
 static int open_target(int rootfd, const char *path, bool file, struct berth_error **err)
 {
-        int fd = open_in_root(rootfd, path, O_PATH);
+        int fd = berth_open_in_root(rootfd, path, O_PATH);
         if (fd >= 0)
                 return fd;
         if (errno != ENOENT)
                 return berth_error_set(err, errno, "open mount target `%s` in rootfs", path);
         if (!file)
-                return mkdir_in_root(rootfd, path, err);
+                return berth_mkdir_in_root(rootfd, path, 0755, err);
         _cleanup_free_ char *dir = xstrdup(path);
         char *slash = strrchr(dir, '/');
         const char *base = slash ? slash + 1 : dir;
         if (slash)
                 *slash = '\0';
-        _cleanup_close_ int dfd = mkdir_in_root(rootfd, slash && *dir ? dir : "/", err);
+        _cleanup_close_ int dfd = berth_mkdir_in_root(rootfd, slash && *dir ? dir : "/", 0755, err);
         if (dfd < 0)
                 return dfd;
         _cleanup_close_ int wfd = -1;
@@ -114,7 +63,7 @@ static int open_target(int rootfd, const char *path, bool file, struct berth_err
                 if (wfd < 0 && errno != EEXIST)
                         return berth_error_set(err, errno, "create mount target `%s`", path);
         }
-        fd = open_in_root(rootfd, path, O_PATH);
+        fd = berth_open_in_root(rootfd, path, O_PATH);
         if (fd < 0)
                 return berth_error_set(err, errno, "open mount target `%s` in rootfs", path);
         return fd;
@@ -212,7 +161,8 @@ static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *
         if (mount("tmpfs", tp.p, "tmpfs", common, "mode=755") < 0)
                 return berth_error_set(err, errno, "mount tmpfs on `%s`", m->destination);
         /* tfd names the covered directory: resolve the path again to reach the new tmpfs */
-        _cleanup_close_ int cgdir = open_in_root(rootfd, m->destination, O_RDONLY | O_DIRECTORY);
+        _cleanup_close_ int cgdir =
+            berth_open_in_root(rootfd, m->destination, O_RDONLY | O_DIRECTORY);
         if (cgdir < 0)
                 return berth_error_set(err, errno, "open `%s`", m->destination);
         _cleanup_free_ char *self = NULL;
@@ -290,7 +240,7 @@ static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, 
         _cleanup_free_ char *src = xasprintf("/sys/fs/cgroup/%s", c->cgroup->path);
         if (mount(src, tp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return berth_error_set(err, errno, "bind `%s`", src);
-        _cleanup_close_ int nfd = open_in_root(rootfd, m->destination, O_PATH);
+        _cleanup_close_ int nfd = berth_open_in_root(rootfd, m->destination, O_PATH);
         if (nfd < 0)
                 return berth_error_set(err, errno, "reopen `%s`", m->destination);
         int r = remount_bind(fdpath(nfd).p, nfd, flags & ~MS_BIND, err);
@@ -330,7 +280,7 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         _cleanup_close_ int tfd = -1;
         if (!m->bind && (!strcmp(type, "proc") || !strcmp(type, "sysfs"))) {
                 /* a symlinked /proc or /sys in the image could aim procfs writes elsewhere */
-                tfd = openat2_fd(rootfd, d + 1, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+                tfd = berth_openat2(rootfd, d + 1, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
                 if (tfd < 0 && errno == ELOOP)
                         return berth_error_setx(err, ELOOP,
                                                 "mount %s on `%s`: the rootfs has a "
@@ -358,7 +308,7 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
                 if (mount(sp.p, tp.p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
                         return berth_error_set(err, errno, "bind mount `%s` on `%s`", m->source, d);
                 /* the target fd still names the covered inode: reopen the new mount */
-                _cleanup_close_ int nfd = open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
                 if (nfd < 0)
                         return berth_error_set(err, errno, "reopen `%s`", d);
                 struct fdpath np = fdpath(nfd);
@@ -386,7 +336,7 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         if (mount(src, tp.p, type, m->flags & ~MS_REMOUNT, m->data) < 0)
                 return berth_error_set(err, errno, "mount %s on `%s`", type, d);
         if (m->propagation) {
-                _cleanup_close_ int nfd = open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
                 struct fdpath np = fdpath(nfd);
                 if (nfd < 0 || mount(NULL, np.p, NULL, m->propagation, NULL) < 0)
                         return berth_error_set(err, errno, "set propagation of `%s`", d);
@@ -436,7 +386,7 @@ static int open_parent_dir(int rootfd, const char *path, const char **ret_base,
         char *slash = strrchr(dir, '/');
         *ret_base = strrchr(path, '/') + 1;
         slash[slash == dir ? 1 : 0] = '\0';
-        _cleanup_close_ int dpath = mkdir_in_root(rootfd, dir, err);
+        _cleanup_close_ int dpath = berth_mkdir_in_root(rootfd, dir, 0755, err);
         if (dpath < 0)
                 return dpath;
         int dfd = open(fdpath(dpath).p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -515,7 +465,7 @@ int rootfs_setup(const struct rootfs_ctx *c, int *ret_rootfd, struct berth_error
         if (setup_dev(c, rootfd, devpts, err) < 0)
                 return -EIO;
         /* a missing cwd is created now, as root and before the rootfs may turn read-only */
-        int cwd = mkdir_in_root(rootfd, s->process.cwd, err);
+        int cwd = berth_mkdir_in_root(rootfd, s->process.cwd, 0755, err);
         if (cwd < 0)
                 return berth_error_wrap(err, "create cwd");
         close(cwd);
@@ -575,7 +525,7 @@ int rootfs_sysctl(const struct spec *s, struct berth_error **err)
         if (!s->n_sysctl)
                 return 0;
         _cleanup_close_ int sysfd =
-            openat2_fd(AT_FDCWD, "/proc/sys", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+            berth_openat2(AT_FDCWD, "/proc/sys", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
         if (sysfd < 0)
                 return berth_error_set(err, errno, "open `/proc/sys`");
         if (check_procfs(sysfd, "/proc/sys", err) < 0)
@@ -586,8 +536,8 @@ int rootfs_sysctl(const struct spec *s, struct berth_error **err)
                         if (*p == '.')
                                 *p = '/';
                 _cleanup_close_ int fd =
-                    openat2_fd(sysfd, rel, O_WRONLY | O_TRUNC,
-                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+                    berth_openat2(sysfd, rel, O_WRONLY | O_TRUNC,
+                                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
                 if (fd < 0)
                         return berth_error_set(err, errno, "sysctl `%s`", s->sysctl[i].key);
                 const char *v = s->sysctl[i].value;
@@ -605,7 +555,7 @@ int rootfs_sysctl(const struct spec *s, struct berth_error **err)
  */
 static int open_dev_null(struct berth_error **err)
 {
-        int fd = openat2_fd(AT_FDCWD, "/dev/null", O_PATH, RESOLVE_NO_SYMLINKS);
+        int fd = berth_openat2(AT_FDCWD, "/dev/null", O_PATH, RESOLVE_NO_SYMLINKS);
         if (fd < 0)
                 return berth_error_set(err, errno, "open `/dev/null`");
         struct stat st;
@@ -618,8 +568,8 @@ static int open_dev_null(struct berth_error **err)
 
 static int mask_path(const char *path, int *nullfd, struct berth_error **err)
 {
-        _cleanup_close_ int fd = openat2_fd(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
-                                            RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
+        _cleanup_close_ int fd = berth_openat2(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
+                                               RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
         if (fd < 0) {
                 if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
                         return 0;
@@ -647,8 +597,8 @@ static int mask_path(const char *path, int *nullfd, struct berth_error **err)
 
 static int readonly_path(const char *path, struct berth_error **err)
 {
-        _cleanup_close_ int fd = openat2_fd(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
-                                            RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
+        _cleanup_close_ int fd = berth_openat2(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
+                                               RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
         if (fd < 0) {
                 if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
                         return 0;
@@ -657,8 +607,8 @@ static int readonly_path(const char *path, struct berth_error **err)
         struct fdpath tp = fdpath(fd);
         if (mount(tp.p, tp.p, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return berth_error_set(err, errno, "bind `%s`", path);
-        _cleanup_close_ int nfd = openat2_fd(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
-                                             RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
+        _cleanup_close_ int nfd = berth_openat2(AT_FDCWD, path, O_PATH | O_NOFOLLOW,
+                                                RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT);
         if (nfd < 0)
                 return berth_error_set(err, errno, "reopen `%s`", path);
         struct fdpath np = fdpath(nfd);
