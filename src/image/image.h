@@ -68,4 +68,11 @@ struct berth_layer_stats {
 int berth_layer_apply(int rootfd, int archive_fd, const struct berth_layer_limits *lim,
                       struct berth_layer_stats *ret_stats, struct berth_error **err);
 
+/* ---------------------------------------------------------------- snapshots */
+
+/* Mount an overlay of the layer dirs lowers[0..n) (top-most first) with upper/work (upper NULL:
+ * read-only) on target. Any number of layers: each one is passed on its own. */
+int berth_overlay_mount(char *const *lowers, size_t n, const char *upper, const char *work,
+                        const char *target, struct berth_error **err);
+
 #endif
