@@ -87,21 +87,10 @@ static void test_real_cycle(void **state)
         if (geteuid() != 0)
                 skip();
         _cleanup_free_ char *path = xasprintf("berth-unit/%d", (int)getpid());
-        struct spec_resources res = {
-            .mem_limit = 64 << 20,
-            .mem_reservation = SPEC_UNSET,
-            .mem_swap = SPEC_UNSET,
-            .mem_swappiness = SPEC_UNSET,
-            .cpu_shares = SPEC_UNSET,
-            .cpu_quota = SPEC_UNSET,
-            .cpu_period = SPEC_UNSET,
-            .cpu_rt_runtime = SPEC_UNSET,
-            .cpu_rt_period = SPEC_UNSET,
-            .cpu_idle = SPEC_UNSET,
-            .pids_limit = 10,
-            .blkio_weight = SPEC_UNSET,
-            .blkio_leaf_weight = SPEC_UNSET,
-        };
+        struct spec_resources res;
+        spec_resources_init(&res);
+        res.mem_limit = 64 << 20;
+        res.pids_limit = 10;
         struct cgroup *cg = NULL;
         struct berth_error *err = NULL;
         if (cgroup_create(path, &res, &cg, &err) < 0)
