@@ -7,8 +7,10 @@ PKGS=(
         # build
         gcc clang meson ninja-build pkg-config clang-format
         libjansson-dev libcap-dev libseccomp-dev libcmocka-dev libarchive-dev libssl-dev
+        libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev libzstd-dev
         # tests
         python3 python3-pytest jq busybox-static iproute2 util-linux procps
+        python3-docker docker-registry skopeo umoci
         # peers for benchmarks and oracle tests; real clients of berth-runtime
         crun runc hyperfine podman uidmap containerd docker.io
         # pure cgroup v1/v2 tests under qemu

@@ -75,4 +75,164 @@ int berth_layer_apply(int rootfd, int archive_fd, const struct berth_layer_limit
 int berth_overlay_mount(char *const *lowers, size_t n, const char *upper, const char *work,
                         const char *target, struct berth_error **err);
 
+/* ================================================================ image store (metadata)
+ *
+ * Layout under the data root (`root`):
+ *   blobs/sha256/<hex>          configs, manifests, indexes and compressed layer blobs
+ *   overlay/<chainid-hex>/diff  unpacked layers (overlayfs lower dirs), one per chain id
+ *   overlay/tmp/                layers being unpacked (removed at open)
+ *   images.db                   SQLite (WAL): layers, images, tags, repo digests
+ * Every function below is thread-safe (the daemon serves requests from several threads).
+ * Image ids are config digests "sha256:<hex>". */
+
+struct berth_images;
+
+/* Open (creating) the image store under root; cleans temporaries of killed writers. */
+int berth_images_open(const char *root, struct berth_images **ret, struct berth_error **err);
+void berth_images_close(struct berth_images *imgs);
+/* The blob store inside (owned by imgs). */
+struct berth_store *berth_images_blobs(struct berth_images *imgs);
+
+/* ---------------------------------------------------------------- references */
+
+/* A parsed image reference, normalised like docker: "busybox" → domain "docker.io", path
+ * "library/busybox", tag "latest"; "127.0.0.1:5055/big:1"; "repo@sha256:…" (tag NULL). */
+struct berth_ref {
+        char *domain;
+        char *path;
+        char *tag;    /* NULL when only a digest was given */
+        char *digest; /* NULL unless "@sha256:…" */
+};
+int berth_ref_parse(const char *s, struct berth_ref *ret, struct berth_error **err);
+void berth_ref_release(struct berth_ref *r);
+/* "docker.io/library/busybox:latest" (tag and/or @digest as present) */
+char *berth_ref_full(const struct berth_ref *r);
+/* docker's familiar form: "busybox:latest", "127.0.0.1:5055/big:1", "user/app:v1" */
+char *berth_ref_familiar(const struct berth_ref *r);
+/* familiar repository name without tag/digest: "busybox", "127.0.0.1:5055/big" */
+char *berth_ref_repo(const struct berth_ref *r);
+
+/* ---------------------------------------------------------------- progress */
+
+/* One progress event, docker's JSON message stream shape: {"status", "id", "progressDetail":
+ * {"current", "total"}}. id is a short layer id (12 hex) or NULL for whole-image messages. */
+struct berth_progress {
+        const char *id;
+        const char *status; /* "Pulling fs layer", "Downloading", "Extracting", "Pull complete",
+                               "Already exists", "Pushing", "Pushed", "Layer already exists", … */
+        uint64_t current;
+        uint64_t total; /* 0: unknown */
+};
+/* Called from any thread of the operation (serialised by the caller of the callback). */
+typedef void (*berth_progress_fn)(const struct berth_progress *p, void *userdata);
+
+/* ---------------------------------------------------------------- queries */
+
+/* name, short/full id ("sha256:" optional) or "repo@sha256:<manifest digest>" → image id */
+int berth_image_resolve(struct berth_images *imgs, const char *name_or_id, char **ret_id,
+                        struct berth_error **err);
+/* The parsed image config blob (whole document: architecture, os, config, rootfs, history). */
+int berth_image_config(struct berth_images *imgs, const char *id, json_t **ret_config,
+                       struct berth_error **err);
+/* docker's GET /images/{name}/json object (Id, RepoTags, RepoDigests, Created, Size, Config,
+ * RootFS, Architecture, Os, Metadata, GraphDriver) */
+int berth_image_inspect(struct berth_images *imgs, const char *id, json_t **ret,
+                        struct berth_error **err);
+/* docker's GET /images/json array; all=false hides nothing extra here (no intermediate
+ * images yet); filters: docker's filters object (dangling, reference, label, before, since)
+ * or NULL. */
+int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_t **ret,
+                     struct berth_error **err);
+/* docker's GET /images/{name}/history array */
+int berth_image_history(struct berth_images *imgs, const char *id, json_t **ret,
+                        struct berth_error **err);
+/* Overlay lower dirs of the image, top-most first (absolute paths, NULL-terminated). */
+int berth_image_layer_dirs(struct berth_images *imgs, const char *id, char ***ret_dirs,
+                           struct berth_error **err);
+
+/* ---------------------------------------------------------------- changes */
+
+/* Point ref (e.g. "127.0.0.1:5055/copy:2"; tag "latest" when absent) at image id. */
+int berth_image_tag(struct berth_images *imgs, const char *id, const char *ref,
+                    struct berth_error **err);
+
+/* Does a container use image id? Supplied by the daemon for remove/prune. */
+typedef bool (*berth_image_in_use_fn)(const char *id, void *userdata);
+
+/* docker's DELETE /images/{name}: untag a name, delete the image once no name is left (force:
+ * also when it has several tags or a stopped container uses it — then it only loses its names);
+ * layers and blobs no other image needs are removed. *ret_report: [{"Untagged": …},
+ * {"Deleted": …}]. Unknown name: ENOENT; in use without force: EBUSY (docker's 409). */
+int berth_image_remove(struct berth_images *imgs, const char *name, bool force, bool noprune,
+                       berth_image_in_use_fn in_use, void *userdata, json_t **ret_report,
+                       struct berth_error **err);
+/* docker's POST /images/prune: dangling images (all=true: every image no container uses).
+ * *ret_report: {"ImagesDeleted": [...], "SpaceReclaimed": n}. */
+int berth_image_prune(struct berth_images *imgs, bool all, json_t *filters,
+                      berth_image_in_use_fn in_use, void *userdata, json_t **ret_report,
+                      struct berth_error **err);
+/* Bytes used by layers and blobs, for `system df`: {"LayersSize": n, "Images": [...]} */
+int berth_image_disk_usage(struct berth_images *imgs, json_t **ret, struct berth_error **err);
+
+/* ---------------------------------------------------------------- import building blocks
+ * (used by pull and load: layers first, then one commit makes the image visible) */
+
+/* chain id of a layer: diff_id for the bottom one, else sha256(parent + " " + diff_id) */
+char *berth_chain_id(const char *parent_chain_id, const char *diff_id);
+bool berth_layer_exists(struct berth_images *imgs, const char *chain_id);
+/* Unpack one layer stream (gzip, zstd or plain tar, detected) read from fd into
+ * overlay/<chain_id>/diff: unpacked in overlay/tmp, the uncompressed stream's sha256 checked
+ * against diff_id (EBADMSG and nothing kept on mismatch), renamed into place, recorded. A layer
+ * already present is fine (the stream is drained). The parent must exist already only when the
+ * image is committed, not here: layers of one image unpack in parallel. */
+int berth_layer_import(struct berth_images *imgs, const char *chain_id, const char *diff_id,
+                       int fd, struct berth_layer_stats *ret_stats, struct berth_error **err);
+/* Make an image visible in one transaction: its config (a stored blob) and every layer of its
+ * rootfs.diff_ids must be present. manifest_digest (a stored blob, may be NULL) is what push
+ * sends again; repo_digest ("127.0.0.1:5055/big@sha256:…", may be NULL) and tag ("…:1", may be
+ * NULL) are recorded as names. *ret_id (may be NULL) gets the image id. */
+int berth_image_commit(struct berth_images *imgs, const char *config_digest,
+                       const char *manifest_digest, const char *repo_digest, const char *tag,
+                       char **ret_id, struct berth_error **err);
+/* The manifest blob digest recorded for an image (NULL when none: push then builds one). */
+int berth_image_manifest(struct berth_images *imgs, const char *id, char **ret_digest,
+                         struct berth_error **err);
+
+/* ---------------------------------------------------------------- save / load */
+
+/* docker save: a tar with manifest.json + repositories (+ OCI index.json / oci-layout, like
+ * docker 25+) for the named images, written to out_fd. */
+int berth_image_save(struct berth_images *imgs, char *const *names, int out_fd,
+                     struct berth_error **err);
+/* docker load: a docker-archive or OCI-layout tar (optionally compressed) read from in_fd.
+ * *ret_loaded: ["Loaded image: busybox:latest", "Loaded image ID: sha256:…"]. */
+int berth_image_load(struct berth_images *imgs, int in_fd, berth_progress_fn progress,
+                     void *userdata, char ***ret_loaded, struct berth_error **err);
+
+/* ---------------------------------------------------------------- registry */
+
+struct berth_registry_opts {
+        berth_progress_fn progress;
+        void *userdata;
+        /* X-Registry-Auth from the API client (base64url JSON {username, password,
+         * identitytoken, serveraddress}), may be NULL: then ~/.docker/config.json `auths` */
+        const char *auth_header;
+        const char *docker_config; /* NULL: $DOCKER_CONFIG/config.json or ~/.docker/config.json */
+        /* registries spoken to over plain HTTP (and TLS without verification) besides
+         * 127.0.0.0/8 and localhost, which always are; NULL-terminated, may be NULL */
+        char *const *insecure_registries;
+        const char *platform; /* "linux/amd64"; NULL: the host's */
+};
+
+/* Pull ref into the store: the manifest (list/index → linux/<host arch>), the config and every
+ * missing layer downloaded in parallel and unpacked while it streams, digests verified; the
+ * image becomes visible only at the end. *ret_id (may be NULL) gets the image id. */
+int berth_image_pull(struct berth_images *imgs, const char *ref,
+                     const struct berth_registry_opts *o, char **ret_id, struct berth_error **err);
+/* Push a local image under ref (which must name it): blobs the registry lacks are uploaded
+ * (cross-repo mount when possible), then the manifest. *ret_digest gets the manifest digest. */
+int berth_image_push(struct berth_images *imgs, const char *ref,
+                     const struct berth_registry_opts *o, char **ret_digest,
+                     struct berth_error **err);
+
 #endif

@@ -1,0 +1,63 @@
+/* berth-shim: the per-container monitor, and the protocol berthd speaks with it.
+ *
+ * The one public header of src/shim (depends on runtime + common). berthd includes it for the
+ * protocol constants; the shim binary's main is cmd/berth-shim.c.
+ *
+ * ---------------------------------------------------------------- starting a shim
+ *   berth-shim create --id ID --bundle DIR --state DIR --runtime-root DIR
+ *                     [--stdin] [--stdin-once] [--tty]
+ *                     [--log PATH [--log-max-size BYTES] [--log-max-files N]]
+ *   berth-shim exec   --id ID --state DIR --runtime-root DIR --process FILE
+ *                     [--stdin] [--tty]
+ * The same binary, when run as `docker-init` (argv[0]) or as `berth-shim init -- CMD…`, is a tiny
+ * init for `--init` containers: it runs CMD, forwards signals, reaps zombies, exits with its status.
+ * berthd runs it with fd 3 = one end of a SOCK_SEQPACKET socketpair (the control channel) and
+ * stdio on /dev/null. The shim detaches (setsid, double fork, so the daemon's child exits at
+ * once and the shim is reparented to the daemon's subreaper or init) and survives the daemon.
+ *
+ * ---------------------------------------------------------------- control channel (fd 3)
+ * Every message is one datagram holding one JSON object.
+ * shim → daemon  {"created": {"pid": <container pid>, "shim_pid": <shim pid>}}
+ *                or {"error": "<message>", "code": <errno>} (then the shim exits; nothing left)
+ * daemon → shim  zero or more attach requests (ATTACH below, each with an fd), then
+ *                {"start": true}
+ * shim → daemon  {"started": true} or {"error": …}; then the channel closes.
+ * `create` creates the container (its process waits before exec), `exec` prepares; nothing
+ * runs until "start", so an attach made before start sees all the output.
+ *
+ * ---------------------------------------------------------------- attach socket
+ * <state>/attach.sock (SOCK_SEQPACKET): a client (berthd) sends one datagram per request, JSON
+ * plus optionally one fd with SCM_RIGHTS:
+ *   {"attach": {"stdin": b, "stdout": b, "stderr": b, "raw": b}}  + fd: a connected socket (the
+ *       hijacked HTTP connection, 101 already sent). The shim writes the container's output to
+ *       it — docker's 8-byte multiplexed frames unless raw (tty) — and feeds what it reads to the
+ *       container's stdin when stdin is asked (EOF closes the container's stdin when
+ *       --stdin-once). When the container exits the shim flushes and closes the fd.
+ *   {"resize": {"h": rows, "w": cols}}                    tty only
+ *   {"close_stdin": true}
+ * The same requests may be sent on the control channel before "start".
+ *
+ * ---------------------------------------------------------------- files the shim writes
+ * <state>/shim.pid          its pid (text), written before "created"
+ * <state>/exit.json         atomically, once the container (or exec process) has exited:
+ *                           {"exit_code": n, "oom_killed": b, "finished_at": "RFC3339Nano",
+ *                            "error": "…" (only when the start itself failed)}
+ * --log PATH                docker's json-file lines {"log","stream","time"}; rotated to PATH.1 …
+ *                           PATH.<N-1> when it grows past --log-max-size (default 10 MB × 3)
+ * After exit.json is written and attached clients are flushed the shim deletes the runtime
+ * container (create) and exits. berthd watches the shim with a pidfd and reads exit.json.
+ */
+#ifndef BERTH_SHIM_H
+#define BERTH_SHIM_H
+
+#include "common/common.h"
+
+#define BERTH_SHIM_CONTROL_FD   3
+#define BERTH_SHIM_ATTACH_SOCK  "attach.sock"
+#define BERTH_SHIM_PID_FILE     "shim.pid"
+#define BERTH_SHIM_EXIT_FILE    "exit.json"
+#define BERTH_SHIM_MSG_MAX      4096
+#define BERTH_LOG_DEFAULT_SIZE  (10u * 1024 * 1024)
+#define BERTH_LOG_DEFAULT_FILES 3
+
+#endif
