@@ -1,0 +1,591 @@
+/* Local volumes: a directory per volume, metadata in a JSON file beside its _data, references
+ * by container in memory. */
+#include "daemon/volumes.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define VOLUME_META "volume.json"
+
+struct volume {
+        char *name;
+        json_t *meta; /* {"Name", "CreatedAt", "Labels", "Options"} as stored */
+        char **refs;  /* container ids, NULL-terminated (may be NULL) */
+        struct volume *next;
+};
+
+struct berth_volumes {
+        struct daemon *d;
+        char *dir; /* D/volumes */
+        int dirfd;
+        pthread_mutex_t lock;
+        struct volume *list;
+};
+
+static void volume_free(struct volume *vol)
+{
+        free(vol->name);
+        json_decref(vol->meta);
+        strv_free(vol->refs);
+        free(vol);
+}
+
+static struct volume *find(struct berth_volumes *v, const char *name)
+{
+        for (struct volume *vol = v->list; vol; vol = vol->next)
+                if (!strcmp(vol->name, name))
+                        return vol;
+        return NULL;
+}
+
+int volumes_name_validate(const char *name, struct berth_error **err)
+{
+        static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        size_t n = strlen(name);
+        bool valid = n >= 2 && n <= 255 && strchr(ok, name[0]) && name[0] &&
+                     strspn(name + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789_.-") == n - 1;
+        if (!valid)
+                return berth_error_setx(
+                    err, EINVAL,
+                    "create %s: \"%s\" includes invalid characters for a local volume name, only "
+                    "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host "
+                    "directory, use absolute path",
+                    name, name);
+        return 0;
+}
+
+int volumes_open(struct daemon *d, struct berth_volumes **ret, struct berth_error **err)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/volumes", d->data_root);
+        if (berth_mkdir_p(dir, 0701, err) < 0)
+                return -EIO;
+        _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return berth_error_set(err, errno, "open `%s`", dir);
+        struct berth_volumes *v = xcalloc(1, sizeof(*v));
+        v->d = d;
+        pthread_mutex_init(&v->lock, NULL);
+        _cleanup_close_ int scan = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dirp = scan >= 0 ? fdopendir(scan) : NULL;
+        if (dirp) {
+                scan = -1;
+                struct dirent *de;
+                while ((de = readdir(dirp))) {
+                        if (de->d_name[0] == '.' || volumes_name_validate(de->d_name, NULL) < 0)
+                                continue;
+                        _cleanup_free_ char *meta_path = xasprintf("%s/" VOLUME_META, de->d_name);
+                        json_t *meta = berth_json_load_at(dirfd, meta_path, 0, NULL);
+                        if (!json_is_object(meta)) {
+                                /* a volume dir without metadata (a create killed half-way, or
+                                 * copied in by hand): keep it, with what can be known */
+                                json_decref(meta);
+                                struct stat st;
+                                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                                    !S_ISDIR(st.st_mode))
+                                        continue;
+                                struct timespec ts = {.tv_sec = st.st_mtim.tv_sec};
+                                _cleanup_free_ char *created = berth_time_rfc3339(&ts);
+                                meta = json_pack("{s:s, s:s, s:n, s:n}", "Name", de->d_name,
+                                                 "CreatedAt", created, "Labels", "Options");
+                        }
+                        struct volume *vol = xcalloc(1, sizeof(*vol));
+                        vol->name = xstrdup(de->d_name);
+                        vol->meta = meta;
+                        vol->next = v->list;
+                        v->list = vol;
+                }
+                closedir(dirp);
+        }
+        v->dir = TAKE_PTR(dir);
+        v->dirfd = TAKE_FD(dirfd);
+        *ret = v;
+        return 0;
+}
+
+void volumes_free(struct berth_volumes *v)
+{
+        if (!v)
+                return;
+        while (v->list) {
+                struct volume *next = v->list->next;
+                volume_free(v->list);
+                v->list = next;
+        }
+        if (v->dirfd >= 0)
+                close(v->dirfd);
+        pthread_mutex_destroy(&v->lock);
+        free(v->dir);
+        free(v);
+}
+
+/* ---------------------------------------------------------------- sizes */
+
+struct size_walk {
+        uint64_t total;
+        dev_t *devs;
+        ino_t *inos;
+        size_t n, cap;
+};
+
+static __thread struct size_walk *walk_state;
+
+static int size_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        struct size_walk *w = walk_state;
+        if (flag != FTW_F || !S_ISREG(st->st_mode))
+                return 0;
+        if (st->st_nlink > 1) {
+                for (size_t i = 0; i < w->n; i++)
+                        if (w->inos[i] == st->st_ino && w->devs[i] == st->st_dev)
+                                return 0;
+                if (w->n == w->cap) {
+                        w->cap = w->cap ? w->cap * 2 : 16;
+                        w->inos = xrealloc(w->inos, w->cap * sizeof(*w->inos));
+                        w->devs = xrealloc(w->devs, w->cap * sizeof(*w->devs));
+                }
+                w->inos[w->n] = st->st_ino;
+                w->devs[w->n++] = st->st_dev;
+        }
+        w->total += (uint64_t)st->st_size;
+        return 0;
+}
+
+uint64_t volumes_dir_size(const char *path)
+{
+        struct size_walk w = {0};
+        walk_state = &w;
+        nftw(path, size_cb, 32, FTW_PHYS | FTW_MOUNT);
+        walk_state = NULL;
+        free(w.inos);
+        free(w.devs);
+        return w.total;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+static char *mountpoint(struct berth_volumes *v, const char *name)
+{
+        return xasprintf("%s/%s/_data", v->dir, name);
+}
+
+static json_t *volume_json(struct berth_volumes *v, struct volume *vol, bool with_usage)
+{
+        _cleanup_free_ char *mp = mountpoint(v, vol->name);
+        json_t *labels = json_object_get(vol->meta, "Labels");
+        json_t *opts = json_object_get(vol->meta, "Options");
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:O?, s:s, s:O?, s:s}", "Name", vol->name, "Driver", "local",
+                      "Mountpoint", mp, "Labels", json_is_object(labels) ? labels : NULL, "Scope",
+                      "local", "Options", json_is_object(opts) ? opts : NULL, "CreatedAt",
+                      json_string_value(json_object_get(vol->meta, "CreatedAt"))
+                          ? json_string_value(json_object_get(vol->meta, "CreatedAt"))
+                          : "");
+        if (with_usage)
+                json_object_set_new(o, "UsageData",
+                                    json_pack("{s:I, s:I}", "Size",
+                                              (json_int_t)volumes_dir_size(mp), "RefCount",
+                                              (json_int_t)strv_length(vol->refs)));
+        return o;
+}
+
+static bool labels_valid(json_t *labels)
+{
+        const char *k;
+        json_t *val;
+        if (!labels || json_is_null(labels))
+                return true;
+        if (!json_is_object(labels))
+                return false;
+        json_object_foreach(labels, k, val) if (!json_is_string(val)) return false;
+        return true;
+}
+
+static void random_name(char ret[65])
+{
+        uint8_t b[32];
+        if (getrandom(b, sizeof(b), 0) != sizeof(b))
+                abort();
+        for (size_t i = 0; i < sizeof(b); i++)
+                snprintf(ret + 2 * i, 3, "%02x", b[i]);
+}
+
+/* with v->lock held */
+static int create_locked(struct berth_volumes *v, const char *name, json_t *labels, json_t *opts,
+                         struct volume **ret, struct berth_error **err)
+{
+        struct volume *vol = find(v, name);
+        if (vol) {
+                *ret = vol;
+                return 0;
+        }
+        if (mkdirat(v->dirfd, name, 0701) < 0 && errno != EEXIST)
+                return berth_error_set(err, errno, "create volume `%s`", name);
+        _cleanup_free_ char *data = xasprintf("%s/_data", name);
+        if (mkdirat(v->dirfd, data, 0755) < 0 && errno != EEXIST) {
+                int r = berth_error_set(err, errno, "create volume `%s`", name);
+                berth_rm_rf_at(v->dirfd, name, NULL);
+                return r;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        now.tv_nsec = 0;
+        _cleanup_free_ char *created = berth_time_rfc3339(&now);
+        /* docker shows seconds: 2024-01-02T03:04:05Z */
+        char *dot = strchr(created, '.');
+        if (dot)
+                strcpy(dot, "Z");
+        json_t *meta = json_pack("{s:s, s:s, s:O?, s:O?}", "Name", name, "CreatedAt", created,
+                                 "Labels", json_is_object(labels) ? labels : NULL, "Options",
+                                 json_is_object(opts) ? opts : NULL);
+        _cleanup_free_ char *s = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+        _cleanup_close_ int vfd = openat(v->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (vfd < 0 || berth_write_atomic_at(vfd, VOLUME_META, s, strlen(s), err) < 0) {
+                if (vfd < 0)
+                        berth_error_set(err, errno, "open volume `%s`", name);
+                json_decref(meta);
+                berth_rm_rf_at(v->dirfd, name, NULL);
+                return berth_error_wrap(err, "create volume `%s`", name);
+        }
+        vol = xcalloc(1, sizeof(*vol));
+        vol->name = xstrdup(name);
+        vol->meta = meta;
+        vol->next = v->list;
+        v->list = vol;
+        events_publish(v->d, "volume", "create", name, json_pack("{s:s}", "driver", "local"));
+        *ret = vol;
+        return 0;
+}
+
+int volumes_create(struct berth_volumes *v, const char *name, const char *driver, json_t *labels,
+                   json_t *opts, json_t **ret_volume, struct berth_error **err)
+{
+        char rnd[65];
+        if (!name || !*name) {
+                random_name(rnd);
+                name = rnd;
+        } else if (volumes_name_validate(name, err) < 0) {
+                return -EINVAL;
+        }
+        if (driver && *driver && strcmp(driver, "local"))
+                return berth_error_setx(err, ENOENT,
+                                        "create %s: error looking up volume plugin %s: plugin "
+                                        "\"%s\" not found",
+                                        name, driver, driver);
+        if (!labels_valid(labels) || !labels_valid(opts))
+                return berth_error_setx(err, EINVAL,
+                                        "create %s: labels and options must be "
+                                        "objects of strings",
+                                        name);
+        if (json_object_size(opts) > 0)
+                return berth_error_setx(err, ENOTSUP,
+                                        "create %s: options of the local volume driver "
+                                        "(type, device, o) are not supported yet",
+                                        name);
+        pthread_mutex_lock(&v->lock);
+        struct volume *vol;
+        int r = create_locked(v, name, labels, opts, &vol, err);
+        if (r == 0 && ret_volume)
+                *ret_volume = volume_json(v, vol, false);
+        pthread_mutex_unlock(&v->lock);
+        return r;
+}
+
+int volumes_inspect(struct berth_volumes *v, const char *name, bool with_usage, json_t **ret,
+                    struct berth_error **err)
+{
+        pthread_mutex_lock(&v->lock);
+        struct volume *vol = find(v, name);
+        if (vol)
+                *ret = volume_json(v, vol, with_usage);
+        pthread_mutex_unlock(&v->lock);
+        if (!vol)
+                return berth_error_setx(err, ENOENT, "get %s: no such volume", name);
+        return 0;
+}
+
+bool volumes_is_anonymous(struct berth_volumes *v, const char *name)
+{
+        pthread_mutex_lock(&v->lock);
+        struct volume *vol = find(v, name);
+        bool anon =
+            vol && json_object_get(json_object_get(vol->meta, "Labels"), VOLUME_ANONYMOUS_LABEL);
+        pthread_mutex_unlock(&v->lock);
+        return anon;
+}
+
+/* ---------------------------------------------------------------- filters */
+
+static bool label_match(json_t *labels, const char *f)
+{
+        const char *eq = strchr(f, '=');
+        _cleanup_free_ char *key = eq ? xstrndup(f, (size_t)(eq - f)) : xstrdup(f);
+        const char *have = json_string_value(json_object_get(labels, key));
+        return have && (!eq || !strcmp(have, eq + 1));
+}
+
+static bool bool_filter(const char *s, bool *ret)
+{
+        if (!strcmp(s, "true") || !strcmp(s, "1")) {
+                *ret = true;
+                return true;
+        }
+        if (!strcmp(s, "false") || !strcmp(s, "0")) {
+                *ret = false;
+                return true;
+        }
+        return false;
+}
+
+static int check_keys(json_t *filters, const char *const *known, struct berth_error **err)
+{
+        const char *key;
+        json_t *vals;
+        json_object_foreach(filters, key, vals)
+        {
+                bool ok = false;
+                for (size_t i = 0; known[i]; i++)
+                        ok = ok || !strcmp(known[i], key);
+                if (!ok)
+                        return berth_error_setx(err, EINVAL, "invalid filter '%s'", key);
+        }
+        return 0;
+}
+
+/* every "label" filter matches and no "label!" one does */
+static bool labels_pass(json_t *filters, json_t *labels)
+{
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(filters, "label"), i,
+                           f) if (!json_string_value(f) ||
+                                  !label_match(labels, json_string_value(f))) return false;
+        json_array_foreach(json_object_get(filters, "label!"), i,
+                           f) if (json_string_value(f) &&
+                                  label_match(labels, json_string_value(f))) return false;
+        return true;
+}
+
+int volumes_list(struct berth_volumes *v, json_t *filters, json_t **ret, struct berth_error **err)
+{
+        static const char *const known[] = {"dangling", "name", "label", "label!", "driver", NULL};
+        if (check_keys(filters, known, err) < 0)
+                return -EINVAL;
+        int dangling = -1;
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(filters, "dangling"), i, f)
+        {
+                bool b;
+                if (!json_string_value(f) || !bool_filter(json_string_value(f), &b))
+                        return berth_error_setx(err, EINVAL, "invalid filter 'dangling=%s'",
+                                                json_string_value(f) ? json_string_value(f) : "");
+                dangling = b;
+        }
+        json_t *out = json_array();
+        pthread_mutex_lock(&v->lock);
+        for (struct volume *vol = v->list; vol; vol = vol->next) {
+                if (dangling >= 0 && (strv_length(vol->refs) == 0) != (bool)dangling)
+                        continue;
+                json_t *names = json_object_get(filters, "name");
+                bool name_ok = !names;
+                json_array_foreach(names, i, f) name_ok =
+                    name_ok || (json_string_value(f) && strstr(vol->name, json_string_value(f)));
+                if (!name_ok)
+                        continue;
+                json_t *drivers = json_object_get(filters, "driver");
+                bool driver_ok = !drivers;
+                json_array_foreach(drivers, i, f) driver_ok =
+                    driver_ok || (json_string_value(f) && !strcmp(json_string_value(f), "local"));
+                if (!driver_ok || !labels_pass(filters, json_object_get(vol->meta, "Labels")))
+                        continue;
+                json_array_append_new(out, volume_json(v, vol, false));
+        }
+        pthread_mutex_unlock(&v->lock);
+        *ret = json_pack("{s:o, s:[]}", "Volumes", out, "Warnings");
+        return 0;
+}
+
+/* with v->lock held; vol is unlinked and freed on success */
+static int remove_locked(struct berth_volumes *v, struct volume *vol, uint64_t *ret_size,
+                         struct berth_error **err)
+{
+        size_t n = strv_length(vol->refs);
+        if (n > 0) {
+                _cleanup_free_ char *ids = xstrdup("");
+                for (size_t i = 0; i < n; i++) {
+                        char *next = xasprintf("%s%s%s", ids, i ? ", " : "", vol->refs[i]);
+                        free(ids);
+                        ids = next;
+                }
+                return berth_error_setx(err, EBUSY, "remove %s: volume is in use - [%s]", vol->name,
+                                        ids);
+        }
+        if (ret_size) {
+                _cleanup_free_ char *mp = mountpoint(v, vol->name);
+                *ret_size = volumes_dir_size(mp);
+        }
+        /* metadata first: a volume whose removal is cut short is gone, not half there */
+        _cleanup_free_ char *meta = xasprintf("%s/" VOLUME_META, vol->name);
+        if (unlinkat(v->dirfd, meta, 0) < 0 && errno != ENOENT)
+                return berth_error_set(err, errno, "remove %s", vol->name);
+        if (berth_rm_rf_at(v->dirfd, vol->name, err) < 0)
+                return berth_error_wrap(err, "remove %s", vol->name);
+        for (struct volume **p = &v->list; *p; p = &(*p)->next)
+                if (*p == vol) {
+                        *p = vol->next;
+                        break;
+                }
+        events_publish(v->d, "volume", "destroy", vol->name, json_pack("{s:s}", "driver", "local"));
+        volume_free(vol);
+        return 0;
+}
+
+int volumes_remove(struct berth_volumes *v, const char *name, bool force, struct berth_error **err)
+{
+        pthread_mutex_lock(&v->lock);
+        struct volume *vol = find(v, name);
+        int r = 0;
+        if (!vol) {
+                if (!force)
+                        r = berth_error_setx(err, ENOENT, "get %s: no such volume", name);
+        } else {
+                r = remove_locked(v, vol, NULL, err);
+        }
+        pthread_mutex_unlock(&v->lock);
+        return r;
+}
+
+int volumes_prune(struct berth_volumes *v, json_t *filters, json_t **ret, struct berth_error **err)
+{
+        static const char *const known[] = {"label", "label!", "all", NULL};
+        if (check_keys(filters, known, err) < 0)
+                return -EINVAL;
+        bool all = false;
+        size_t i;
+        json_t *f;
+        json_array_foreach(
+            json_object_get(filters, "all"), i,
+            f) if (!json_string_value(f) ||
+                   !bool_filter(json_string_value(f),
+                                &all)) return berth_error_setx(err, EINVAL,
+                                                               "invalid filter 'all=%s'",
+                                                               json_string_value(f)
+                                                                   ? json_string_value(f)
+                                                                   : "");
+        json_t *deleted = json_array();
+        uint64_t reclaimed = 0;
+        pthread_mutex_lock(&v->lock);
+        struct volume *vol = v->list;
+        while (vol) {
+                struct volume *next = vol->next;
+                json_t *labels = json_object_get(vol->meta, "Labels");
+                bool anon = json_object_get(labels, VOLUME_ANONYMOUS_LABEL) != NULL;
+                if (strv_length(vol->refs) == 0 && (all || anon) && labels_pass(filters, labels)) {
+                        _cleanup_free_ char *name = xstrdup(vol->name);
+                        uint64_t size = 0;
+                        _cleanup_error_ struct berth_error *e = NULL;
+                        if (remove_locked(v, vol, &size, &e) == 0) {
+                                json_array_append_new(deleted, json_string(name));
+                                reclaimed += size;
+                        } else {
+                                berth_warn("volume prune: %s", e->msg);
+                        }
+                }
+                vol = next;
+        }
+        pthread_mutex_unlock(&v->lock);
+        *ret = json_pack("{s:o, s:I}", "VolumesDeleted", deleted, "SpaceReclaimed",
+                         (json_int_t)reclaimed);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- references */
+
+static void add_ref(struct volume *vol, const char *container_id)
+{
+        for (char **p = vol->refs; p && *p; p++)
+                if (!strcmp(*p, container_id))
+                        return;
+        strv_push(&vol->refs, container_id);
+}
+
+int volumes_get_or_create(struct daemon *d, const char *name, const char *container_id,
+                          char **ret_name, char **ret_mountpoint, struct berth_error **err)
+{
+        struct berth_volumes *v = d->volumes;
+        char rnd[65];
+        _cleanup_json_ json_t *labels = NULL;
+        if (!name || !*name) {
+                random_name(rnd);
+                name = rnd;
+                labels = json_pack("{s:s}", VOLUME_ANONYMOUS_LABEL, "");
+        } else if (volumes_name_validate(name, err) < 0) {
+                return -EINVAL;
+        }
+        pthread_mutex_lock(&v->lock);
+        struct volume *vol;
+        int r = create_locked(v, name, labels, NULL, &vol, err);
+        if (r == 0) {
+                add_ref(vol, container_id);
+                if (ret_name)
+                        *ret_name = xstrdup(name);
+                *ret_mountpoint = mountpoint(v, name);
+        }
+        pthread_mutex_unlock(&v->lock);
+        return r;
+}
+
+int volumes_ref(struct berth_volumes *v, const char *name, const char *container_id,
+                struct berth_error **err)
+{
+        pthread_mutex_lock(&v->lock);
+        struct volume *vol = find(v, name);
+        if (vol)
+                add_ref(vol, container_id);
+        pthread_mutex_unlock(&v->lock);
+        if (!vol)
+                return berth_error_setx(err, ENOENT, "get %s: no such volume", name);
+        return 0;
+}
+
+void volumes_unref_container(struct berth_volumes *v, const char *container_id)
+{
+        pthread_mutex_lock(&v->lock);
+        for (struct volume *vol = v->list; vol; vol = vol->next) {
+                size_t n = strv_length(vol->refs), j = 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (!strcmp(vol->refs[i], container_id))
+                                free(vol->refs[i]);
+                        else
+                                vol->refs[j++] = vol->refs[i];
+                }
+                if (vol->refs)
+                        vol->refs[j] = NULL;
+        }
+        pthread_mutex_unlock(&v->lock);
+}
+
+int volumes_disk_usage(struct berth_volumes *v, json_t **ret, uint64_t *ret_total,
+                       struct berth_error **err)
+{
+        json_t *out = json_array();
+        uint64_t total = 0;
+        pthread_mutex_lock(&v->lock);
+        for (struct volume *vol = v->list; vol; vol = vol->next) {
+                json_t *o = volume_json(v, vol, true);
+                total += (uint64_t)json_integer_value(
+                    json_object_get(json_object_get(o, "UsageData"), "Size"));
+                json_array_append_new(out, o);
+        }
+        pthread_mutex_unlock(&v->lock);
+        *ret = out;
+        if (ret_total)
+                *ret_total = total;
+        return 0;
+}
