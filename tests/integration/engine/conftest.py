@@ -1,0 +1,243 @@
+"""Fixtures for the engine tests: a real berthd on a private data root and socket, driven by the
+docker CLI, the python docker SDK and (once built) the berth CLI.
+
+    def test_x(berthd):            # the session's daemon, busybox (TAG) loaded
+        r = berthd.docker("run", "--rm", TAG, "true")
+        client = berthd.sdk()
+
+    def test_y(berthd_factory):    # a daemon of its own (restart, kill -9, …)
+        d = berthd_factory()
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
+TAG = "berth-test/busybox:latest"  # the image tests/conftest.py's image_tar makes
+# container ids for the session leak check of tests/conftest.py (its CREATED_IDS, bound once the
+# session starts: this module shares its name `conftest`, so it cannot be imported by name)
+CREATED_IDS = set()
+
+
+def _bind_created_ids(config):
+    global CREATED_IDS
+    top = os.path.join(ROOT, "tests", "conftest.py")
+    for plugin in config.pluginmanager.get_plugins():
+        f = getattr(plugin, "__file__", None)
+        if f and os.path.exists(f) and os.path.samefile(f, top):
+            plugin.CREATED_IDS.update(CREATED_IDS)
+            CREATED_IDS = plugin.CREATED_IDS
+
+
+BERTHD = os.environ.get("BERTHD") or os.path.join(BUILD, "cmd", "berthd")
+BERTH_CLI = os.environ.get("BERTH_CLI") or os.path.join(BUILD, "cmd", "berth")
+SHIM = os.environ.get("BERTH_SHIM") or os.path.join(BUILD, "cmd", "berth-shim")
+
+
+def _ping(sock):
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            s.connect(sock)
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+class Berthd:
+    """One berthd process: start/stop/kill9/restart; clients bound to its socket."""
+
+    def __init__(self, data_root, sock, log_path):
+        self.data_root = data_root
+        self.sock = sock
+        self.log_path = log_path
+        self.proc = None
+        self.env = dict(os.environ, DOCKER_HOST=f"unix://{sock}",
+                        DOCKER_CONFIG=os.path.join(data_root, "..", "docker-config"))
+        os.makedirs(self.env["DOCKER_CONFIG"], exist_ok=True)
+        self._clients = []
+
+    def start(self, *extra):
+        assert os.access(BERTHD, os.X_OK), f"berthd not built at {BERTHD}"
+        args = [BERTHD, "--data-root", self.data_root, "-H", f"unix://{self.sock}",
+                "--log-level", "debug"]
+        if os.access(SHIM, os.X_OK):
+            args += ["--shim", SHIM]
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(args + list(extra), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log, start_new_session=True)
+        end = time.time() + 30
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                pytest.fail(f"berthd exited with {self.proc.returncode}: {self.log()}")
+            if _ping(self.sock):
+                return self
+            time.sleep(0.02)
+        pytest.fail(f"berthd did not answer /_ping: {self.log()}")
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        for c in self._clients:
+            c.close()
+        self._clients = []
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill9(self):
+        """SIGKILL the daemon only (containers and shims must survive it)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def _run(self, cmd, input=None, timeout=60, check=False, **kw):
+        r = subprocess.run(cmd, env=self.env, input=input, capture_output=True,
+                           text=isinstance(input, str) or input is None, timeout=timeout, **kw)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{cmd} exited {r.returncode}: {r.stdout} {r.stderr}")
+        return r
+
+    def docker(self, *args, **kw):
+        """The docker CLI against this daemon; CompletedProcess (text unless input is bytes)."""
+        return self._run(["docker", *args], **kw)
+
+    def cli(self, *args, **kw):
+        """The berth CLI against this daemon (skips when it is not built yet)."""
+        if not os.access(BERTH_CLI, os.X_OK):
+            pytest.skip("berth CLI not built")
+        return self._run([BERTH_CLI, "-H", f"unix://{self.sock}", *args], **kw)
+
+    def sdk(self):
+        import docker
+        c = docker.DockerClient(base_url=f"unix://{self.sock}", version="1.43", timeout=120)
+        self._clients.append(c)
+        return c
+
+    def name(self, prefix="t"):
+        """A fresh container name."""
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    def container_ids(self):
+        """Every container id this daemon knows (from the data root), recorded for leak checks."""
+        d = os.path.join(self.data_root, "containers")
+        ids = os.listdir(d) if os.path.isdir(d) else []
+        CREATED_IDS.update(ids)
+        return ids
+
+    def load_image(self, tar):
+        r = self.docker("load", "-i", tar)
+        assert r.returncode == 0, f"docker load: {r.stderr} {self.log()}"
+
+    def cleanup(self):
+        """Remove every container left (force) so nothing outlives the daemon."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        r = self.docker("ps", "-aq", "--no-trunc")
+        ids = r.stdout.split() if r.returncode == 0 else []
+        CREATED_IDS.update(ids)
+        if ids:
+            self.docker("rm", "-f", "-v", *ids, timeout=120)
+
+
+def _shims_of(data_root):
+    """Pids of berth-shim processes serving containers of data_root."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"berth-shim" and \
+                any(a.startswith(data_root.encode()) for a in argv):
+            out.append(int(pid))
+    return out
+
+
+def _leak_check(data_root):
+    time.sleep(0.2)
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line for line in f if data_root in line]
+    assert not mounts, f"mounts leaked under {data_root}: {mounts}"
+    shims = _shims_of(data_root)
+    assert not shims, f"shims left running: {shims}"
+
+
+class _Factory:
+    def __init__(self, tmp_path_factory, image):
+        self.tmp = tmp_path_factory
+        self.image = image
+        self.daemons = []
+
+    def __call__(self, load=True):
+        base = str(self.tmp.mktemp("berthd"))
+        # unix socket paths are limited to 108 bytes: keep the socket short
+        sockdir = tempfile.mkdtemp(prefix="berthd-")
+        d = Berthd(os.path.join(base, "data"), os.path.join(sockdir, "berth.sock"),
+                   os.path.join(base, "berthd.log"))
+        d.sockdir = sockdir
+        self.daemons.append(d)
+        d.start()
+        if load:
+            d.load_image(self.image)
+        return d
+
+    def finish(self):
+        for d in self.daemons:
+            if d.proc is None:
+                d.start()  # a test that killed its daemon: the new one re-adopts and cleans
+            try:
+                d.container_ids()
+                d.cleanup()
+            finally:
+                d.stop()
+                shutil.rmtree(d.sockdir, ignore_errors=True)
+            _leak_check(d.data_root)
+
+
+@pytest.fixture(scope="session")
+def berthd_session_factory(request, tmp_path_factory, image_tar):
+    _bind_created_ids(request.config)
+    f = _Factory(tmp_path_factory, image_tar)
+    yield f
+    f.finish()
+
+
+@pytest.fixture(scope="session")
+def berthd(berthd_session_factory):
+    """The session's daemon with TAG (busybox) loaded: .sock, .data_root, .docker(), .cli(),
+    .sdk(). Tests remove the containers they make."""
+    return berthd_session_factory()
+
+
+@pytest.fixture
+def berthd_factory(berthd_session_factory):
+    """Make a daemon of your own (for restart / kill -9 tests); cleaned at session end."""
+    return berthd_session_factory
