@@ -43,6 +43,8 @@ bool berth_store_has(struct berth_store *st, const char *digest);
 /* Open a blob for reading. */
 int berth_store_open_blob(struct berth_store *st, const char *digest, int *ret_fd,
                           struct berth_error **err);
+/* Remove a blob (missing is fine); its size is added to *reclaimed (may be NULL). */
+int berth_store_remove(struct berth_store *st, const char *digest, uint64_t *reclaimed);
 
 /* ---------------------------------------------------------------- layers */
 
@@ -185,8 +187,8 @@ bool berth_layer_exists(struct berth_images *imgs, const char *chain_id);
  * against diff_id (EBADMSG and nothing kept on mismatch), renamed into place, recorded. A layer
  * already present is fine (the stream is drained). The parent must exist already only when the
  * image is committed, not here: layers of one image unpack in parallel. */
-int berth_layer_import(struct berth_images *imgs, const char *chain_id, const char *diff_id,
-                       int fd, struct berth_layer_stats *ret_stats, struct berth_error **err);
+int berth_layer_import(struct berth_images *imgs, const char *chain_id, const char *diff_id, int fd,
+                       struct berth_layer_stats *ret_stats, struct berth_error **err);
 /* Make an image visible in one transaction: its config (a stored blob) and every layer of its
  * rootfs.diff_ids must be present. manifest_digest (a stored blob, may be NULL) is what push
  * sends again; repo_digest ("127.0.0.1:5055/big@sha256:…", may be NULL) and tag ("…:1", may be

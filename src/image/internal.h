@@ -115,4 +115,49 @@ int image_layer_import_cb(struct berth_images *imgs, const char *chain_id, const
                           image_read_fn read, void *userdata, struct berth_layer_stats *ret_stats,
                           struct berth_error **err);
 
+/* ---------------------------------------------------------------- the store itself */
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+struct berth_images {
+        char *root;
+        int rootfd;
+        int overlayfd; /* overlay/ */
+        int otmpfd;    /* overlay/tmp/ */
+        struct berth_store *blobs;
+        sqlite3 *db;
+        pthread_mutex_t lock; /* guards db */
+};
+
+/* A prepared statement with its parameters bound from types: 's' text (NULL → SQL NULL),
+ * 'i' int64. NULL and *err set on failure. Call with imgs->lock held. */
+sqlite3_stmt *images_query(struct berth_images *imgs, struct berth_error **err, const char *sql,
+                           const char *types, ...);
+/* Run a statement to completion (lock held). */
+int images_exec(struct berth_images *imgs, struct berth_error **err, const char *sql,
+                const char *types, ...);
+/* Read a whole blob (at most max bytes) into a NUL-terminated buffer. */
+int images_read_blob(struct berth_images *imgs, const char *digest, size_t max, char **ret,
+                     size_t *ret_len, struct berth_error **err);
+/* Parse the config blob of image id. */
+int images_load_config(struct berth_images *imgs, const char *id, json_t **ret,
+                       struct berth_error **err);
+/* Unix seconds of an RFC 3339 time (0 when it does not parse). */
+int64_t images_parse_time(const char *s);
+/* The path of a layer dir: root/overlay/<chain hex>/diff (malloc'd). */
+char *images_layer_dir(struct berth_images *imgs, const char *chain_id);
+
+/* docker's label filters ("label" / "label!": "k" or "k=v") against labels (may be NULL). */
+bool image_filter_labels(json_t *filters, json_t *labels, const char *key);
+/* docker's "until" filter as unix seconds (0: none). */
+int64_t image_filter_until(json_t *filters);
+
+/* ---------------------------------------------------------------- layer application */
+
+struct archive;
+/* berth_layer_apply on an archive reader already opened (format tar) by the caller. */
+int layer_apply_archive(int rootfd, struct archive *a, const struct berth_layer_limits *lim,
+                        struct berth_layer_stats *ret_stats, struct berth_error **err);
+
 #endif

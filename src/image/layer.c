@@ -4,7 +4,7 @@
  * entry is created with *at() calls on its parent's fd and O_NOFOLLOW/O_EXCL, so neither `..`,
  * absolute names, a symlink planted by an earlier entry, nor a hardlink to `../x` can write
  * outside the root (CVE-2018-15664 and the "zip-slip" family). */
-#include "image/image.h"
+#include "image/internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -219,16 +219,11 @@ static int apply_entry(struct archive *a, struct archive_entry *e, int rootfd,
         }
 }
 
-int berth_layer_apply(int rootfd, int archive_fd, const struct berth_layer_limits *lim,
-                      struct berth_layer_stats *ret_stats, struct berth_error **err)
+int layer_apply_archive(int rootfd, struct archive *a, const struct berth_layer_limits *lim,
+                        struct berth_layer_stats *ret_stats, struct berth_error **err)
 {
         if (!lim)
                 lim = &berth_layer_default_limits;
-        _cleanup_(archive_freep) struct archive *a = archive_read_new();
-        archive_read_support_filter_all(a);
-        archive_read_support_format_tar(a);
-        if (archive_read_open_fd(a, archive_fd, 1 << 16) != ARCHIVE_OK)
-                return berth_error_setx(err, EINVAL, "layer: %s", archive_error_string(a));
         struct berth_layer_stats st = {0};
         struct archive_entry *e;
         int r;
@@ -245,4 +240,15 @@ int berth_layer_apply(int rootfd, int archive_fd, const struct berth_layer_limit
         if (ret_stats)
                 *ret_stats = st;
         return 0;
+}
+
+int berth_layer_apply(int rootfd, int archive_fd, const struct berth_layer_limits *lim,
+                      struct berth_layer_stats *ret_stats, struct berth_error **err)
+{
+        _cleanup_(archive_freep) struct archive *a = archive_read_new();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        if (archive_read_open_fd(a, archive_fd, 1 << 20) != ARCHIVE_OK)
+                return berth_error_setx(err, EINVAL, "layer: %s", archive_error_string(a));
+        return layer_apply_archive(rootfd, a, lim, ret_stats, err);
 }

@@ -196,3 +196,18 @@ int berth_store_open_blob(struct berth_store *st, const char *digest, int *ret_f
         *ret_fd = fd;
         return 0;
 }
+
+int berth_store_remove(struct berth_store *st, const char *digest, uint64_t *reclaimed)
+{
+        char hex[65];
+        struct stat stt;
+        if (berth_digest_parse(digest, hex, NULL) < 0)
+                return -EINVAL;
+        if (fstatat(st->blobsfd, hex, &stt, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (unlinkat(st->blobsfd, hex, 0) < 0)
+                return -errno;
+        if (reclaimed)
+                *reclaimed += (uint64_t)stt.st_size;
+        return 0;
+}
