@@ -10,9 +10,9 @@
  *   berth-shim exec   --id ID --state DIR --runtime-root DIR --process FILE
  *                     [--stdin] [--tty]
  * The same binary, when run as `docker-init` (argv[0]) or as `berth-shim init -- CMD…`, is a tiny
- * init for `--init` containers: it runs CMD, forwards signals, reaps zombies, exits with its status.
- * berthd runs it with fd 3 = one end of a SOCK_SEQPACKET socketpair (the control channel) and
- * stdio on /dev/null. The shim detaches (setsid, double fork, so the daemon's child exits at
+ * init for `--init` containers: it runs CMD, forwards signals, reaps zombies, exits with its
+ * status. berthd runs it with fd 3 = one end of a SOCK_SEQPACKET socketpair (the control channel)
+ * and stdio on /dev/null. The shim detaches (setsid, double fork, so the daemon's child exits at
  * once and the shim is reparented to the daemon's subreaper or init) and survives the daemon.
  *
  * ---------------------------------------------------------------- control channel (fd 3)
@@ -59,5 +59,9 @@
 #define BERTH_SHIM_MSG_MAX      4096
 #define BERTH_LOG_DEFAULT_SIZE  (10u * 1024 * 1024)
 #define BERTH_LOG_DEFAULT_FILES 3
+
+/* The whole berth-shim program (create, exec, init/docker-init); returns its exit status.
+ * cmd/berth-shim.c is a thin main around it. */
+int berth_shim_main(int argc, char **argv);
 
 #endif
