@@ -1,0 +1,559 @@
+/* /images routes over the image store: list, inspect, history, tag, remove, prune, pull and push
+ * with docker's JSON progress stream, save and load. */
+#include "daemon/api.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Image ids and names docker's error messages use; ENOENT → "No such image: x". */
+static int resolve(struct daemon *d, const char *name, char **ret_id, struct berth_error **err)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        int r = berth_image_resolve(d->images, name, ret_id, &e);
+        if (r == -ENOENT || berth_error_code(e) == ENOENT)
+                return berth_error_setx(err, ENOENT, "No such image: %s", name);
+        if (r < 0) {
+                *err = TAKE_PTR(e);
+                return r;
+        }
+        return 0;
+}
+
+struct in_use_scan {
+        struct daemon *d;
+        const char *id;
+        bool found;
+};
+
+static void in_use_row(const char *cid, const char *name, json_t *config, json_t *state,
+                       void *userdata)
+{
+        struct in_use_scan *s = userdata;
+        if (s->found)
+                return;
+        /* the image id the container was created from (inspect's "Image"); rows without it
+         * name the image as the client did, resolved now */
+        const char *img = json_string_value(json_object_get(state, "Image"));
+        if (!img)
+                img = json_string_value(json_object_get(state, "ImageID"));
+        if (img && !strncmp(img, "sha256:", 7)) {
+                s->found = !strcmp(img, s->id);
+                return;
+        }
+        const char *ref = json_string_value(json_object_get(config, "Image"));
+        _cleanup_free_ char *resolved = NULL;
+        if (ref && berth_image_resolve(s->d->images, ref, &resolved, NULL) == 0)
+                s->found = !strcmp(resolved, s->id);
+}
+
+/* Is image id used by a container (any state)? From the containers table. */
+static bool in_use(const char *id, void *userdata)
+{
+        struct in_use_scan s = {.d = userdata, .id = id};
+        if (db_container_foreach(s.d, in_use_row, &s, NULL) < 0)
+                return true; /* cannot tell: keep the image */
+        return s.found;
+}
+
+static bool write_all(int fd, const char *buf, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = write(fd, buf, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                buf += n;
+                len -= (size_t)n;
+        }
+        return true;
+}
+
+/* docker's units.HumanSize: decimal units, 4 significant digits ("2.153MB") */
+static void human_size(uint64_t n, char *buf, size_t len)
+{
+        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+        double v = (double)n;
+        size_t u = 0;
+        while (v >= 1000 && u + 1 < ARRAY_SIZE(units)) {
+                v /= 1000;
+                u++;
+        }
+        snprintf(buf, len, "%.4g%s", v, units[u]);
+}
+
+/* One line of docker's JSON message stream for a progress event, with the rendered bar docker
+ * puts in "progress" ("[=====>    ]  1.2MB/3MB"). */
+static json_t *progress_json(const struct berth_progress *p)
+{
+        json_t *detail = json_object();
+        json_t *msg = json_pack("{s:s}", "status", p->status ? p->status : "");
+        if (p->current > 0 || p->total > 0) {
+                char cur[32], tot[32], bar[256];
+                human_size(p->current, cur, sizeof(cur));
+                json_object_set_new(detail, "current", json_integer((json_int_t)p->current));
+                if (p->total > 0) {
+                        json_object_set_new(detail, "total", json_integer((json_int_t)p->total));
+                        human_size(p->total, tot, sizeof(tot));
+                        unsigned pct = (unsigned)((double)p->current / (double)p->total * 100) / 2;
+                        if (pct > 50)
+                                pct = 50;
+                        char eq[51], sp[51];
+                        memset(eq, '=', pct);
+                        eq[pct] = '\0';
+                        memset(sp, ' ', 50 - pct);
+                        sp[50 - pct] = '\0';
+                        snprintf(bar, sizeof(bar), "[%s>%s] %8s/%s", eq, sp, cur, tot);
+                } else {
+                        snprintf(bar, sizeof(bar), "%8s", cur);
+                }
+                json_object_set_new(msg, "progress", json_string(bar));
+        }
+        json_object_set_new(msg, "progressDetail", detail);
+        if (p->id)
+                json_object_set_new(msg, "id", json_string(p->id));
+        return msg;
+}
+
+/* Every `names` value of the query (docker save a b: ?names=a&names=b). */
+static void query_names(struct api_req *r, char ***ret)
+{
+        const char *n = api_query(r, "names");
+        if (n && *n)
+                strv_push(ret, n);
+}
+
+static void publish_report(struct daemon *d, json_t *report)
+{
+        size_t i;
+        json_t *item;
+        json_array_foreach(report, i, item)
+        {
+                const char *untagged = json_string_value(json_object_get(item, "Untagged"));
+                const char *deleted = json_string_value(json_object_get(item, "Deleted"));
+                if (untagged)
+                        events_publish(d, "image", "untag", untagged,
+                                       json_pack("{s:s}", "name", untagged));
+                if (deleted)
+                        events_publish(d, "image", "delete", deleted,
+                                       json_pack("{s:s}", "name", deleted));
+        }
+}
+
+/* ---------------------------------------------------------------- queries */
+
+static void images_list_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_json_ json_t *filters = NULL;
+        json_t *out;
+        if (api_query_filters(r, &filters, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        /* API < 1.41 spelled the reference filter as ?filter=name */
+        const char *legacy = api_query(r, "filter");
+        if (legacy && *legacy)
+                json_object_set_new(filters, "reference", json_pack("[s]", legacy));
+        if (berth_image_list(d->images, api_query_bool(r, "all", false),
+                             json_object_size(filters) ? filters : NULL, &out, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        api_reply_json(r, 200, out);
+}
+
+static void images_inspect_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_free_ char *id = NULL;
+        json_t *out;
+        if (resolve(d, api_param(r, 0), &id, &e) < 0 ||
+            berth_image_inspect(d->images, id, &out, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        api_reply_json(r, 200, out);
+}
+
+static void images_history_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_free_ char *id = NULL;
+        json_t *out;
+        if (resolve(d, api_param(r, 0), &id, &e) < 0 ||
+            berth_image_history(d->images, id, &out, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        api_reply_json(r, 200, out);
+}
+
+static void images_tag_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_free_ char *id = NULL;
+        const char *repo = api_query(r, "repo");
+        const char *tag = api_query(r, "tag");
+        if (!repo || !*repo)
+                return api_reply_errorf(r, 400, "repository name must have at least one component");
+        if (tag && (strchr(tag, ':') || strchr(tag, '/') || strchr(tag, '@')))
+                return api_reply_errorf(r, 400, "invalid tag format");
+        _cleanup_free_ char *ref = tag && *tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
+        struct berth_ref parsed = {0};
+        if (berth_ref_parse(ref, &parsed, &e) < 0) {
+                _cleanup_error_ struct berth_error *bad = TAKE_PTR(e);
+                return api_reply_errorf(r, 400, "invalid reference format: %s", bad->msg);
+        }
+        if (parsed.digest) {
+                berth_ref_release(&parsed);
+                return api_reply_errorf(r, 400, "refusing to create a tag with a digest reference");
+        }
+        _cleanup_free_ char *familiar = berth_ref_familiar(&parsed);
+        berth_ref_release(&parsed);
+        if (resolve(d, api_param(r, 0), &id, &e) < 0 || berth_image_tag(d->images, id, ref, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        events_publish(d, "image", "tag", id, json_pack("{s:s}", "name", familiar));
+        api_reply_empty(r, 201);
+}
+
+static void images_remove_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        _cleanup_error_ struct berth_error *e = NULL;
+        json_t *report;
+        if (berth_image_remove(d->images, api_param(r, 0), api_query_bool(r, "force", false),
+                               api_query_bool(r, "noprune", false), in_use, d, &report, &e) < 0) {
+                if (berth_error_code(e) == ENOENT) {
+                        berth_error_free(TAKE_PTR(e));
+                        return api_reply_errorf(r, 404, "No such image: %s", api_param(r, 0));
+                }
+                return api_reply_error(r, TAKE_PTR(e));
+        }
+        publish_report(d, report);
+        api_reply_json(r, 200, report);
+}
+
+static void images_prune_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_json_ json_t *filters = NULL;
+        if (api_query_filters(r, &filters, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        /* `docker image prune -a` is the filter dangling=false */
+        bool all = false;
+        json_t *dangling = json_object_get(filters, "dangling");
+        if (dangling) {
+                const char *v = json_string_value(json_array_get(dangling, 0));
+                if (!v || json_array_size(dangling) != 1)
+                        return api_reply_errorf(r, 400, "invalid filter 'dangling'");
+                if (!strcmp(v, "false") || !strcmp(v, "0"))
+                        all = true;
+                else if (strcmp(v, "true") && strcmp(v, "1"))
+                        return api_reply_errorf(r, 400, "invalid filter 'dangling=%s'", v);
+                json_object_del(filters, "dangling");
+        }
+        json_t *report;
+        if (berth_image_prune(d->images, all, json_object_size(filters) ? filters : NULL, in_use, d,
+                              &report, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        json_t *deleted = json_object_get(report, "ImagesDeleted");
+        publish_report(d, deleted);
+        /* docker sends null, not [], when nothing was deleted */
+        if (json_array_size(deleted) == 0)
+                json_object_set_new(report, "ImagesDeleted", json_null());
+        _cleanup_free_ char *reclaimed = xasprintf(
+            "%lld", (long long)json_integer_value(json_object_get(report, "SpaceReclaimed")));
+        events_publish(d, "image", "prune", "", json_pack("{s:s}", "reclaimed", reclaimed));
+        api_reply_json(r, 200, report);
+}
+
+/* ---------------------------------------------------------------- pull / push streams */
+
+struct stream_job {
+        struct daemon *d;
+        char *ref;      /* what to pull or push */
+        char *auth;     /* X-Registry-Auth, may be NULL */
+        char *platform; /* may be NULL */
+        char *old_id;   /* pull: what ref named before, NULL if nothing */
+        int out_fd;
+        bool failed; /* writing to the client failed: keep going silently */
+        pthread_mutex_t lock;
+};
+
+static void job_free(void *p)
+{
+        struct stream_job *j = p;
+        if (!j)
+                return;
+        free(j->ref);
+        free(j->auth);
+        free(j->platform);
+        free(j->old_id);
+        pthread_mutex_destroy(&j->lock);
+        free(j);
+}
+
+static void job_send(struct stream_job *j, json_t *msg)
+{
+        _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        pthread_mutex_lock(&j->lock);
+        if (!j->failed) {
+                _cleanup_free_ char *line = xasprintf("%s\r\n", s);
+                j->failed = !write_all(j->out_fd, line, strlen(line));
+        }
+        pthread_mutex_unlock(&j->lock);
+}
+
+static void job_progress(const struct berth_progress *p, void *userdata)
+{
+        job_send(userdata, progress_json(p));
+}
+
+static void job_error(struct stream_job *j, struct berth_error *e)
+{
+        const char *msg = e && e->msg ? e->msg : "unknown error";
+        job_send(j, json_pack("{s:{s:s}, s:s}", "errorDetail", "message", msg, "error", msg));
+}
+
+static struct stream_job *job_new(struct api_req *r, const char *ref)
+{
+        struct stream_job *j = xcalloc(1, sizeof(*j));
+        j->d = api_daemon(r);
+        j->ref = xstrdup(ref);
+        const char *auth = api_header(r, "X-Registry-Auth");
+        j->auth = auth && *auth ? xstrdup(auth) : NULL;
+        const char *platform = api_query(r, "platform");
+        j->platform = platform && *platform ? xstrdup(platform) : NULL;
+        j->out_fd = -1;
+        pthread_mutex_init(&j->lock, NULL);
+        return j;
+}
+
+static void pull_producer(int out_fd, void *userdata)
+{
+        struct stream_job *j = userdata;
+        j->out_fd = out_fd;
+        _cleanup_error_ struct berth_error *e = NULL;
+        struct berth_ref ref = {0};
+        if (berth_ref_parse(j->ref, &ref, &e) < 0)
+                return job_error(j, e);
+        _cleanup_free_ char *familiar = berth_ref_familiar(&ref);
+        job_send(j, json_pack("{s:s+, s:s}", "status", "Pulling from ", ref.path, "id",
+                              ref.tag ? ref.tag : ref.digest));
+        berth_ref_release(&ref);
+        struct berth_registry_opts o = {
+            .progress = job_progress,
+            .userdata = j,
+            .auth_header = j->auth,
+            .platform = j->platform,
+        };
+        _cleanup_free_ char *id = NULL;
+        if (berth_image_pull(j->d->images, j->ref, &o, &id, &e) < 0)
+                return job_error(j, e);
+        _cleanup_free_ char *manifest = NULL;
+        if (berth_image_manifest(j->d->images, id, &manifest, NULL) == 0 && manifest)
+                job_send(j, json_pack("{s:s+}", "status", "Digest: ", manifest));
+        bool fresh = !j->old_id || strcmp(j->old_id, id);
+        job_send(j, json_pack("{s:s++}", "status",
+                              fresh ? "Status: Downloaded newer image for "
+                                    : "Status: Image is up to date for ",
+                              familiar, ""));
+        events_publish(j->d, "image", "pull", familiar, json_pack("{s:s}", "name", familiar));
+}
+
+static void images_create_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        const char *from = api_query(r, "fromImage");
+        const char *tag = api_query(r, "tag");
+        if (api_query(r, "fromSrc"))
+                return api_reply_errorf(r, 501,
+                                        "importing a rootfs tarball (fromSrc) is not "
+                                        "supported yet");
+        if (!from || !*from)
+                return api_reply_errorf(r, 400, "fromImage or fromSrc is required");
+        _cleanup_free_ char *ref = NULL;
+        if (tag && *tag)
+                ref = xasprintf("%s%s%s", from, !strncmp(tag, "sha256:", 7) ? "@" : ":", tag);
+        else
+                ref = xstrdup(from);
+        _cleanup_error_ struct berth_error *e = NULL;
+        struct berth_ref parsed = {0};
+        if (berth_ref_parse(ref, &parsed, &e) < 0) {
+                _cleanup_error_ struct berth_error *bad = TAKE_PTR(e);
+                return api_reply_errorf(r, 400, "invalid reference format: %s", bad->msg);
+        }
+        berth_ref_release(&parsed);
+        struct stream_job *j = job_new(r, ref);
+        berth_image_resolve(d->images, ref, &j->old_id, NULL);
+        api_reply_stream(r, 200, "application/json", pull_producer, j, job_free);
+}
+
+static void push_producer(int out_fd, void *userdata)
+{
+        struct stream_job *j = userdata;
+        j->out_fd = out_fd;
+        _cleanup_error_ struct berth_error *e = NULL;
+        struct berth_ref ref = {0};
+        if (berth_ref_parse(j->ref, &ref, &e) < 0)
+                return job_error(j, e);
+        _cleanup_free_ char *repo = berth_ref_repo(&ref);
+        _cleanup_free_ char *tag = xstrdup(ref.tag ? ref.tag : "latest");
+        _cleanup_free_ char *familiar = berth_ref_familiar(&ref);
+        berth_ref_release(&ref);
+        job_send(j, json_pack("{s:s++}", "status", "The push refers to repository [", repo, "]"));
+        struct berth_registry_opts o = {
+            .progress = job_progress,
+            .userdata = j,
+            .auth_header = j->auth,
+        };
+        _cleanup_free_ char *digest = NULL;
+        if (berth_image_push(j->d->images, j->ref, &o, &digest, &e) < 0)
+                return job_error(j, e);
+        json_int_t size = 0;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        if (berth_store_open_blob(berth_images_blobs(j->d->images), digest, &fd, NULL) == 0 &&
+            fstat(fd, &st) == 0)
+                size = st.st_size;
+        _cleanup_free_ char *status =
+            xasprintf("%s: digest: %s size: %lld", tag, digest, (long long)size);
+        job_send(j, json_pack("{s:s}", "status", status));
+        job_send(j, json_pack("{s:{}, s:{s:s, s:s, s:I}}", "progressDetail", "aux", "Tag", tag,
+                              "Digest", digest, "Size", size));
+        events_publish(j->d, "image", "push", familiar, json_pack("{s:s}", "name", familiar));
+}
+
+static void images_push_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        const char *name = api_param(r, 0);
+        const char *tag = api_query(r, "tag");
+        _cleanup_free_ char *ref = tag && *tag ? xasprintf("%s:%s", name, tag) : xstrdup(name);
+        _cleanup_free_ char *id = NULL;
+        _cleanup_error_ struct berth_error *e = NULL;
+        if (berth_image_resolve(d->images, ref, &id, &e) < 0) {
+                berth_error_free(TAKE_PTR(e));
+                return api_reply_errorf(r, 404, "An image does not exist locally with the tag: %s",
+                                        name);
+        }
+        api_reply_stream(r, 200, "application/json", push_producer, job_new(r, ref), job_free);
+}
+
+/* ---------------------------------------------------------------- save / load */
+
+struct save_job {
+        struct daemon *d;
+        char **names;
+};
+
+static void save_free(void *p)
+{
+        struct save_job *j = p;
+        strv_free(j->names);
+        free(j);
+}
+
+static void save_producer(int out_fd, void *userdata)
+{
+        struct save_job *j = userdata;
+        _cleanup_error_ struct berth_error *e = NULL;
+        /* the status line is gone already: a failure can only cut the tar short, which the
+         * client notices (docker does the same) */
+        if (berth_image_save(j->d->images, j->names, out_fd, &e) < 0) {
+                berth_warn("image save: %s", e->msg);
+                return;
+        }
+        for (char **n = j->names; *n; n++)
+                events_publish(j->d, "image", "save", *n, json_pack("{s:s}", "name", *n));
+}
+
+static void save_reply(struct api_req *r, char **names)
+{
+        struct daemon *d = api_daemon(r);
+        for (char **n = names; n && *n; n++) {
+                _cleanup_free_ char *id = NULL;
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (resolve(d, *n, &id, &e) < 0) {
+                        strv_free(names);
+                        return api_reply_error(r, TAKE_PTR(e));
+                }
+        }
+        if (!names) {
+                return api_reply_errorf(r, 400, "no image names given");
+        }
+        struct save_job *j = xcalloc(1, sizeof(*j));
+        j->d = d;
+        j->names = names;
+        api_reply_stream(r, 200, "application/x-tar", save_producer, j, save_free);
+}
+
+static void images_get_handler(struct api_req *r)
+{
+        char **names = NULL;
+        query_names(r, &names);
+        save_reply(r, names);
+}
+
+static void images_get_one_handler(struct api_req *r)
+{
+        char **names = NULL;
+        strv_push(&names, api_param(r, 0));
+        save_reply(r, names);
+}
+
+static void images_load_handler(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        int fd = api_body_fd(r);
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_strv_ char **loaded = NULL;
+        if (fd < 0)
+                return api_reply_errorf(r, 500, "load: no request body stream");
+        if (berth_image_load(d->images, fd, NULL, NULL, &loaded, &e) < 0) {
+                /* the handler must consume the whole body before it answers */
+                char buf[65536];
+                while (read(fd, buf, sizeof(buf)) > 0)
+                        ;
+                return api_reply_error(r, TAKE_PTR(e));
+        }
+        _cleanup_free_ char *out = xstrdup("");
+        for (char **l = loaded; l && *l; l++) {
+                _cleanup_json_ json_t *msg = json_pack("{s:s+}", "stream", *l, "\n");
+                _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
+                char *next = xasprintf("%s%s\n", out, s);
+                free(out);
+                out = next;
+                const char *name = *l;
+                if (!strncmp(name, "Loaded image: ", 14))
+                        name += 14;
+                else if (!strncmp(name, "Loaded image ID: ", 17))
+                        name += 17;
+                events_publish(d, "image", "load", name, json_pack("{s:s}", "name", name));
+        }
+        api_reply_text(r, 200, "application/json", out);
+}
+
+static void images_search_handler(struct api_req *r)
+{
+        api_reply_errorf(r, 501, "image search is not supported by berth");
+}
+
+const struct api_route api_routes_images[] = {
+    {"GET", "/images/json", images_list_handler, false},
+    {"POST", "/images/create", images_create_handler, false},
+    {"POST", "/images/load", images_load_handler, true},
+    {"POST", "/images/prune", images_prune_handler, false},
+    {"GET", "/images/get", images_get_handler, false},
+    {"GET", "/images/search", images_search_handler, false},
+    {"GET", "/images/{*}/json", images_inspect_handler, false},
+    {"GET", "/images/{*}/history", images_history_handler, false},
+    {"GET", "/images/{*}/get", images_get_one_handler, false},
+    {"POST", "/images/{*}/tag", images_tag_handler, false},
+    {"POST", "/images/{*}/push", images_push_handler, false},
+    {"DELETE", "/images/{*}", images_remove_handler, false},
+    {NULL, NULL, NULL, false},
+};

@@ -1,0 +1,635 @@
+/* docker's stats JSON from runtime samples, the per-container sampler, GET …/stats. */
+#include "daemon/stats.h"
+#include "daemon/api.h"
+#include "daemon/daemon.h"
+#include "runtime/runtime.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define STATS_INTERVAL_MS 1000
+
+void stats_sample_release(struct stats_sample *s)
+{
+        json_decref(s->cg);
+        json_decref(s->percpu);
+        json_decref(s->blkio);
+        json_decref(s->networks);
+        memset(s, 0, sizeof(*s));
+}
+
+static void sample_copy(struct stats_sample *dst, const struct stats_sample *src)
+{
+        *dst = *src;
+        json_incref(dst->cg);
+        json_incref(dst->percpu);
+        json_incref(dst->blkio);
+        json_incref(dst->networks);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+uint64_t stats_parse_proc_stat(const char *text)
+{
+        /* "cpu  user nice system idle iowait irq softirq steal …" in clock ticks; docker sums
+         * the first seven */
+        const char *p = text;
+        while (p && strncmp(p, "cpu ", 4)) {
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
+        if (!p)
+                return 0;
+        p += 4;
+        uint64_t ticks = 0;
+        for (int i = 0; i < 7; i++) {
+                char *end;
+                unsigned long long v = strtoull(p, &end, 10);
+                if (end == p)
+                        break;
+                ticks += v;
+                p = end;
+        }
+        long hz = sysconf(_SC_CLK_TCK);
+        if (hz <= 0)
+                hz = 100;
+        return ticks * (1000000000ull / (uint64_t)hz);
+}
+
+/* "8:0 Read 4096" lines → [{"major", "minor", "op", "value"}] (the "Total" lines skipped by
+ * docker too? no: docker keeps them; so do we) */
+static json_t *blkio_v1_list(const char *text)
+{
+        json_t *out = json_array();
+        if (!text)
+                return out;
+        _cleanup_free_ char *copy = xstrdup(text);
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned maj, min;
+                char op[32];
+                unsigned long long v;
+                if (sscanf(line, "%u:%u %31s %llu", &maj, &min, op, &v) == 4)
+                        json_array_append_new(out,
+                                              json_pack("{s:I, s:I, s:s, s:I}", "major",
+                                                        (json_int_t)maj, "minor", (json_int_t)min,
+                                                        "op", op, "value", (json_int_t)v));
+        }
+        return out;
+}
+
+static json_t *blkio_empty(void)
+{
+        return json_pack("{s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n}", "io_service_bytes_recursive",
+                         "io_serviced_recursive", "io_queue_recursive", "io_service_time_recursive",
+                         "io_wait_time_recursive", "io_merged_recursive", "io_time_recursive",
+                         "sectors_recursive");
+}
+
+json_t *stats_parse_blkio_v1(const char *service_bytes, const char *serviced)
+{
+        json_t *b = blkio_empty();
+        json_object_set_new(b, "io_service_bytes_recursive", blkio_v1_list(service_bytes));
+        json_object_set_new(b, "io_serviced_recursive", blkio_v1_list(serviced));
+        return b;
+}
+
+json_t *stats_parse_io_stat(const char *text)
+{
+        /* "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0": docker (v2) reports lowercase
+         * "read"/"write" entries */
+        json_t *bytes = json_array(), *ios = json_array();
+        _cleanup_free_ char *copy = xstrdup(text ? text : "");
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned maj, min;
+                int off = 0;
+                if (sscanf(line, "%u:%u%n", &maj, &min, &off) != 2)
+                        continue;
+                char *save2 = NULL;
+                for (char *kv = strtok_r(line + off, " ", &save2); kv;
+                     kv = strtok_r(NULL, " ", &save2)) {
+                        char *eq = strchr(kv, '=');
+                        if (!eq)
+                                continue;
+                        *eq = '\0';
+                        unsigned long long v = strtoull(eq + 1, NULL, 10);
+                        json_t *list = NULL;
+                        const char *op = NULL;
+                        if (!strcmp(kv, "rbytes"))
+                                list = bytes, op = "read";
+                        else if (!strcmp(kv, "wbytes"))
+                                list = bytes, op = "write";
+                        else if (!strcmp(kv, "rios"))
+                                list = ios, op = "read";
+                        else if (!strcmp(kv, "wios"))
+                                list = ios, op = "write";
+                        if (list)
+                                json_array_append_new(
+                                    list, json_pack("{s:I, s:I, s:s, s:I}", "major",
+                                                    (json_int_t)maj, "minor", (json_int_t)min, "op",
+                                                    op, "value", (json_int_t)v));
+                }
+        }
+        json_t *b = blkio_empty();
+        json_object_set_new(b, "io_service_bytes_recursive", bytes);
+        json_object_set_new(b, "io_serviced_recursive", ios);
+        return b;
+}
+
+json_t *stats_parse_net_dev(const char *text)
+{
+        /* two header lines, then "  eth0: rx_bytes rx_packets rx_errs rx_drop fifo frame
+         * compressed multicast tx_bytes tx_packets tx_errs tx_drop …" */
+        json_t *out = json_object();
+        _cleanup_free_ char *copy = xstrdup(text ? text : "");
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *colon = strchr(line, ':');
+                if (!colon)
+                        continue;
+                *colon = '\0';
+                char *name = line + strspn(line, " ");
+                unsigned long long v[16] = {0};
+                int n = sscanf(
+                    colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]);
+                if (n < 12 || !strcmp(name, "lo"))
+                        continue;
+                json_object_set_new(
+                    out, name,
+                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_bytes",
+                              (json_int_t)v[0], "rx_packets", (json_int_t)v[1], "rx_errors",
+                              (json_int_t)v[2], "rx_dropped", (json_int_t)v[3], "tx_bytes",
+                              (json_int_t)v[8], "tx_packets", (json_int_t)v[9], "tx_errors",
+                              (json_int_t)v[10], "tx_dropped", (json_int_t)v[11]));
+        }
+        return out;
+}
+
+/* ---------------------------------------------------------------- sampling */
+
+static char *read_text(const char *path)
+{
+        char *data = NULL;
+        if (berth_read_file_at(AT_FDCWD, path, 1 << 20, &data, NULL, NULL) < 0)
+                return NULL;
+        return data;
+}
+
+/* The container's cgroup dir of a v1 controller ("blkio", "cpuacct") or of the unified
+ * hierarchy (controller NULL), from its init's /proc/<pid>/cgroup. */
+static char *cgroup_dir(const char *proc_cgroup, const char *controller)
+{
+        static int pure_v2 = -1;
+        if (pure_v2 < 0)
+                pure_v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+        _cleanup_free_ char *copy = xstrdup(proc_cgroup);
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                const char *ctrls = c1 + 1, *path = c2 + 1;
+                if (!controller) {
+                        if (!strcmp(line, "0") && !*ctrls)
+                                return xasprintf(pure_v2 ? "/sys/fs/cgroup%s"
+                                                         : "/sys/fs/cgroup/unified%s",
+                                                 path);
+                        continue;
+                }
+                /* "cpu,cpuacct" */
+                _cleanup_free_ char *list = xstrdup(ctrls);
+                char *s2 = NULL;
+                for (char *c = strtok_r(list, ",", &s2); c; c = strtok_r(NULL, ",", &s2))
+                        if (!strcmp(c, controller))
+                                return xasprintf("/sys/fs/cgroup/%s%s", controller, path);
+        }
+        /* "cpu,cpuacct" mounted under its joint name: cpuacct is reachable through the link */
+        return NULL;
+}
+
+static uint64_t mem_total(void)
+{
+        static uint64_t total;
+        if (total)
+                return total;
+        _cleanup_free_ char *mi = read_text("/proc/meminfo");
+        unsigned long long kb;
+        const char *p = mi ? strstr(mi, "MemTotal:") : NULL;
+        if (p && sscanf(p, "MemTotal: %llu kB", &kb) == 1)
+                total = kb * 1024;
+        return total;
+}
+
+int stats_sample_take(const char *runtime_root, const char *id, struct stats_sample *ret,
+                      bool *ret_running, struct berth_error **err)
+{
+        struct berth_runtime rt = {.root = runtime_root};
+        struct timespec now;
+        _cleanup_json_ json_t *ev = NULL, *state = NULL;
+        bool running = false;
+        if (berth_container_stats(&rt, id, &ev, &running, err) < 0)
+                return -ENOENT;
+        clock_gettime(CLOCK_REALTIME, &now);
+        struct stats_sample s = {0};
+        s.read_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+        s.cg = json_incref(json_object_get(ev, "data"));
+        _cleanup_free_ char *ps = read_text("/proc/stat");
+        s.system_cpu_ns = ps ? stats_parse_proc_stat(ps) : 0;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        s.online_cpus = ncpu > 0 ? (unsigned)ncpu : 1;
+        s.mem_total = mem_total();
+        pid_t pid = 0;
+        if (running && berth_container_state(&rt, id, &state, NULL) == 0)
+                pid = (pid_t)json_integer_value(json_object_get(state, "pid"));
+        if (pid > 0) {
+                _cleanup_free_ char *pcg_path = xasprintf("/proc/%d/cgroup", (int)pid);
+                _cleanup_free_ char *pcg = read_text(pcg_path);
+                _cleanup_free_ char *netp = xasprintf("/proc/%d/net/dev", (int)pid);
+                _cleanup_free_ char *net = read_text(netp);
+                if (net) {
+                        s.networks = stats_parse_net_dev(net);
+                        if (json_object_size(s.networks) == 0) {
+                                json_decref(s.networks);
+                                s.networks = NULL;
+                        }
+                }
+                _cleanup_free_ char *acct = pcg ? cgroup_dir(pcg, "cpuacct") : NULL;
+                if (acct) {
+                        _cleanup_free_ char *f = xasprintf("%s/cpuacct.usage_percpu", acct);
+                        _cleanup_free_ char *t = read_text(f);
+                        if (t) {
+                                s.percpu = json_array();
+                                char *p = t, *end;
+                                for (unsigned i = 0; i < s.online_cpus; i++) {
+                                        unsigned long long v = strtoull(p, &end, 10);
+                                        if (end == p)
+                                                break;
+                                        json_array_append_new(s.percpu,
+                                                              json_integer((json_int_t)v));
+                                        p = end;
+                                }
+                        }
+                }
+                _cleanup_free_ char *blk = pcg ? cgroup_dir(pcg, "blkio") : NULL;
+                _cleanup_free_ char *uni = pcg ? cgroup_dir(pcg, NULL) : NULL;
+                if (blk) {
+                        _cleanup_free_ char *fb =
+                            xasprintf("%s/blkio.throttle.io_service_bytes_recursive", blk);
+                        _cleanup_free_ char *fs =
+                            xasprintf("%s/blkio.throttle.io_serviced_recursive", blk);
+                        _cleanup_free_ char *tb = read_text(fb);
+                        _cleanup_free_ char *ts = read_text(fs);
+                        s.blkio = stats_parse_blkio_v1(tb, ts);
+                } else if (uni) {
+                        _cleanup_free_ char *f = xasprintf("%s/io.stat", uni);
+                        _cleanup_free_ char *t = read_text(f);
+                        if (t)
+                                s.blkio = stats_parse_io_stat(t);
+                }
+        }
+        *ret = s;
+        if (ret_running)
+                *ret_running = running;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- docker's JSON */
+
+static json_int_t jget(json_t *o, const char *path)
+{
+        /* "a.b.c" */
+        _cleanup_free_ char *copy = xstrdup(path);
+        char *save = NULL;
+        for (char *k = strtok_r(copy, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
+                o = json_object_get(o, k);
+        return json_integer_value(o);
+}
+
+static json_t *cpu_json(const struct stats_sample *s)
+{
+        json_t *usage =
+            json_pack("{s:I, s:I, s:I}", "total_usage", s ? jget(s->cg, "cpu.usage.total") : 0,
+                      "usage_in_kernelmode", s ? jget(s->cg, "cpu.usage.kernel") : 0,
+                      "usage_in_usermode", s ? jget(s->cg, "cpu.usage.user") : 0);
+        if (s && s->percpu)
+                json_object_set(usage, "percpu_usage", s->percpu);
+        json_t *cpu =
+            json_pack("{s:o, s:{s:I, s:I, s:I}}", "cpu_usage", usage, "throttling_data", "periods",
+                      s ? jget(s->cg, "cpu.throttling.periods") : 0, "throttled_periods",
+                      s ? jget(s->cg, "cpu.throttling.throttledPeriods") : 0, "throttled_time",
+                      s ? jget(s->cg, "cpu.throttling.throttledTime") : 0);
+        if (s) {
+                json_object_set_new(cpu, "system_cpu_usage",
+                                    json_integer((json_int_t)s->system_cpu_ns));
+                json_object_set_new(cpu, "online_cpus", json_integer(s->online_cpus));
+        }
+        return cpu;
+}
+
+static char *time_str(int64_t ns)
+{
+        if (ns <= 0)
+                return xstrdup("0001-01-01T00:00:00Z");
+        struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+        return berth_time_rfc3339(&ts);
+}
+
+json_t *stats_docker_json(const struct stats_sample *cur, const struct stats_sample *prev,
+                          const char *id, const char *name)
+{
+        if (prev && prev->read_ns == 0)
+                prev = NULL;
+        if (cur && cur->read_ns == 0)
+                cur = NULL;
+        _cleanup_free_ char *read = time_str(cur ? cur->read_ns : 0);
+        _cleanup_free_ char *preread = time_str(prev ? prev->read_ns : 0);
+        _cleanup_free_ char *slash_name =
+            name ? xasprintf("%s%s", name[0] == '/' ? "" : "/", name) : xstrdup("");
+        json_t *o =
+            json_pack("{s:s, s:s, s:o, s:o, s:I, s:{}, s:s, s:s}", "read", read, "preread", preread,
+                      "cpu_stats", cpu_json(cur), "precpu_stats", cpu_json(prev), "num_procs",
+                      (json_int_t)0, "storage_stats", "name", slash_name, "id", id);
+        json_t *pids = json_object();
+        json_t *mem = json_object();
+        if (cur) {
+                json_t *p = json_object_get(cur->cg, "pids");
+                json_object_set_new(pids, "current", json_integer(jget(p, "current")));
+                if (jget(p, "limit") > 0)
+                        json_object_set_new(pids, "limit", json_integer(jget(p, "limit")));
+                json_t *m = json_object_get(cur->cg, "memory");
+                if (m) {
+                        json_int_t limit = jget(m, "usage.limit");
+                        /* no limit (-1, or v1's page-rounded huge value): the host's memory */
+                        if (limit < 0 || (cur->mem_total && (uint64_t)limit > cur->mem_total))
+                                limit = (json_int_t)cur->mem_total;
+                        json_object_set_new(mem, "usage", json_integer(jget(m, "usage.usage")));
+                        if (json_object_get(json_object_get(m, "usage"), "max"))
+                                json_object_set_new(mem, "max_usage",
+                                                    json_integer(jget(m, "usage.max")));
+                        if (json_object_get(json_object_get(m, "usage"), "failcnt"))
+                                json_object_set_new(mem, "failcnt",
+                                                    json_integer(jget(m, "usage.failcnt")));
+                        json_t *raw = json_object_get(m, "raw");
+                        json_object_set_new(mem, "stats", raw ? json_incref(raw) : json_object());
+                        json_object_set_new(mem, "limit", json_integer(limit));
+                }
+        }
+        json_object_set_new(o, "pids_stats", pids);
+        json_object_set_new(o, "memory_stats", mem);
+        json_object_set_new(o, "blkio_stats",
+                            cur && cur->blkio ? json_incref(cur->blkio) : blkio_empty());
+        if (cur && cur->networks)
+                json_object_set(o, "networks", cur->networks);
+        return o;
+}
+
+/* ---------------------------------------------------------------- the sampler */
+
+struct tracked {
+        char *id;
+        struct stats_sample last;
+        struct tracked *next;
+};
+
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        struct tracked *list;
+        char *runtime_root;
+        bool running;
+        bool stop;
+        pthread_t thread;
+} sampler = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static struct tracked *tracked_find(const char *id)
+{
+        for (struct tracked *t = sampler.list; t; t = t->next)
+                if (!strcmp(t->id, id))
+                        return t;
+        return NULL;
+}
+
+static void tracked_remove(const char *id)
+{
+        for (struct tracked **p = &sampler.list; *p; p = &(*p)->next) {
+                if (!strcmp((*p)->id, id)) {
+                        struct tracked *t = *p;
+                        *p = t->next;
+                        stats_sample_release(&t->last);
+                        free(t->id);
+                        free(t);
+                        return;
+                }
+        }
+}
+
+static void *sampler_main(void *arg)
+{
+        pthread_mutex_lock(&sampler.lock);
+        while (!sampler.stop && sampler.list) {
+                /* sample each tracked container outside the lock, one at a time */
+                char **ids = NULL;
+                for (struct tracked *t = sampler.list; t; t = t->next)
+                        strv_push(&ids, t->id);
+                _cleanup_free_ char *root = xstrdup(sampler.runtime_root);
+                pthread_mutex_unlock(&sampler.lock);
+                for (char **id = ids; id && *id; id++) {
+                        struct stats_sample s;
+                        bool running = false;
+                        int r = stats_sample_take(root, *id, &s, &running, NULL);
+                        pthread_mutex_lock(&sampler.lock);
+                        struct tracked *t = tracked_find(*id);
+                        if (t && (r < 0 || !running)) {
+                                tracked_remove(*id);
+                        } else if (t) {
+                                stats_sample_release(&t->last);
+                                t->last = s;
+                                r = -1;
+                        }
+                        pthread_mutex_unlock(&sampler.lock);
+                        if (r == 0)
+                                stats_sample_release(&s);
+                }
+                strv_free(ids);
+                pthread_mutex_lock(&sampler.lock);
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += STATS_INTERVAL_MS / 1000;
+                if (!sampler.stop)
+                        pthread_cond_timedwait(&sampler.cond, &sampler.lock, &ts);
+        }
+        sampler.running = false;
+        pthread_cond_broadcast(&sampler.cond);
+        pthread_mutex_unlock(&sampler.lock);
+        return arg;
+}
+
+/* with sampler.lock held; seed (may be NULL) becomes the first kept sample */
+static void track_locked(const char *runtime_root, const char *id, const struct stats_sample *seed)
+{
+        if (sampler.stop)
+                return;
+        if (!sampler.runtime_root)
+                sampler.runtime_root = xstrdup(runtime_root);
+        struct tracked *t = tracked_find(id);
+        if (!t) {
+                t = xcalloc(1, sizeof(*t));
+                t->id = xstrdup(id);
+                t->next = sampler.list;
+                sampler.list = t;
+        }
+        if (seed && t->last.read_ns == 0)
+                sample_copy(&t->last, seed);
+        if (!sampler.running) {
+                pthread_attr_t attr;
+                pthread_attr_init(&attr);
+                pthread_attr_setstacksize(&attr, 256 * 1024);
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                if (pthread_create(&sampler.thread, &attr, sampler_main, NULL) == 0)
+                        sampler.running = true;
+                pthread_attr_destroy(&attr);
+        }
+}
+
+void stats_track(struct daemon *d, const char *id)
+{
+        pthread_mutex_lock(&sampler.lock);
+        track_locked(d->runtime_root, id, NULL);
+        pthread_mutex_unlock(&sampler.lock);
+}
+
+void stats_untrack(const char *id)
+{
+        pthread_mutex_lock(&sampler.lock);
+        tracked_remove(id);
+        pthread_mutex_unlock(&sampler.lock);
+}
+
+void stats_shutdown(void)
+{
+        pthread_mutex_lock(&sampler.lock);
+        sampler.stop = true;
+        pthread_cond_broadcast(&sampler.cond);
+        while (sampler.running)
+                pthread_cond_wait(&sampler.cond, &sampler.lock);
+        while (sampler.list)
+                tracked_remove(sampler.list->id);
+        free(sampler.runtime_root);
+        sampler.runtime_root = NULL;
+        pthread_mutex_unlock(&sampler.lock);
+}
+
+/* The kept sample of id (copied into *ret; read_ns 0 when none). */
+static void last_sample(const char *id, struct stats_sample *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        pthread_mutex_lock(&sampler.lock);
+        struct tracked *t = tracked_find(id);
+        if (t && t->last.read_ns)
+                sample_copy(ret, &t->last);
+        pthread_mutex_unlock(&sampler.lock);
+}
+
+/* ---------------------------------------------------------------- GET /containers/{}/stats */
+
+struct stats_job {
+        char *runtime_root;
+        char *id;
+        char *name;
+        bool stream;
+};
+
+static void stats_job_free(void *p)
+{
+        struct stats_job *j = p;
+        free(j->runtime_root);
+        free(j->id);
+        free(j->name);
+        free(j);
+}
+
+static bool write_line(int fd, json_t *o)
+{
+        _cleanup_free_ char *s = json_dumps(o, JSON_COMPACT);
+        _cleanup_free_ char *line = xasprintf("%s\n", s);
+        size_t len = strlen(line);
+        const char *p = line;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t)n;
+        }
+        return true;
+}
+
+/* A fresh sample paired with prev (the kept one when prev is empty); the fresh one is kept for
+ * the next request when nothing was. */
+static json_t *one_frame(struct stats_job *j, struct stats_sample *prev, struct stats_sample *cur,
+                         bool *ret_running)
+{
+        bool running = false;
+        if (stats_sample_take(j->runtime_root, j->id, cur, &running, NULL) < 0) {
+                memset(cur, 0, sizeof(*cur));
+                running = false;
+        }
+        if (prev->read_ns == 0)
+                last_sample(j->id, prev);
+        if (running) {
+                pthread_mutex_lock(&sampler.lock);
+                track_locked(j->runtime_root, j->id, cur);
+                pthread_mutex_unlock(&sampler.lock);
+        }
+        *ret_running = running;
+        return stats_docker_json(cur, prev, j->id, j->name);
+}
+
+static void stats_producer(int out_fd, void *userdata)
+{
+        struct stats_job *j = userdata;
+        struct stats_sample prev = {0};
+        for (;;) {
+                struct stats_sample cur;
+                bool running;
+                _cleanup_json_ json_t *o = one_frame(j, &prev, &cur, &running);
+                bool ok = write_line(out_fd, o);
+                stats_sample_release(&prev);
+                prev = cur;
+                if (!ok || !running)
+                        break;
+                struct pollfd p = {.fd = out_fd, .events = 0};
+                if (poll(&p, 1, STATS_INTERVAL_MS) > 0)
+                        break;
+        }
+        stats_sample_release(&prev);
+}
+
+void stats_reply(struct api_req *r, const char *id, const char *name)
+{
+        struct daemon *d = api_daemon(r);
+        struct stats_job *j = xcalloc(1, sizeof(*j));
+        j->runtime_root = xstrdup(d->runtime_root);
+        j->id = xstrdup(id);
+        j->name = xstrdup(name ? name : "");
+        j->stream = api_query_bool(r, "stream", true);
+        if (j->stream)
+                return api_reply_stream(r, 200, "application/json", stats_producer, j,
+                                        stats_job_free);
+        struct stats_sample prev = {0}, cur;
+        bool running;
+        json_t *o = one_frame(j, &prev, &cur, &running);
+        stats_sample_release(&prev);
+        stats_sample_release(&cur);
+        stats_job_free(j);
+        api_reply_json(r, 200, o);
+}

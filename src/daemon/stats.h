@@ -1,0 +1,62 @@
+/* Container stats in docker's JSON shape, from the runtime's cgroup reading (v1, v2, hybrid) plus
+ * a few files it does not read (per-cpu usage, block I/O, network counters, host cpu time).
+ * Internal to src/daemon.
+ *
+ * A one-shot answer must not sleep: a small sampler thread keeps the last sample (every second)
+ * of each tracked container, and a request pairs a fresh sample with it as precpu. */
+#ifndef BERTH_DAEMON_STATS_H
+#define BERTH_DAEMON_STATS_H
+
+#include "common/common.h"
+
+struct api_req;
+struct daemon;
+
+/* One reading of a container. */
+struct stats_sample {
+        int64_t read_ns;        /* 0: no sample (docker's zero time) */
+        json_t *cg;             /* the runtime's stats "data" ({cpu, memory, pids}) */
+        json_t *percpu;         /* array of ns per cpu (v1 cpuacct), or NULL */
+        json_t *blkio;          /* docker's blkio_stats object, or NULL */
+        json_t *networks;       /* {"eth0": {rx_bytes, …}} without lo, or NULL */
+        uint64_t system_cpu_ns; /* /proc/stat cpu time of the host */
+        unsigned online_cpus;
+        uint64_t mem_total; /* host memory: the limit docker shows when there is none */
+};
+
+void stats_sample_release(struct stats_sample *s);
+
+/* Read a sample of container id (runtime state under runtime_root). ENOENT when the runtime
+ * does not know it; *ret_running tells whether it still runs. */
+int stats_sample_take(const char *runtime_root, const char *id, struct stats_sample *ret,
+                      bool *ret_running, struct berth_error **err);
+
+/* docker's stats object (read, preread, cpu_stats, precpu_stats, memory_stats, blkio_stats,
+ * pids_stats, num_procs, storage_stats, networks, name "/name", id) from the current sample and
+ * the previous one (prev->read_ns == 0 or prev NULL: zero precpu like docker's first frame). */
+json_t *stats_docker_json(const struct stats_sample *cur, const struct stats_sample *prev,
+                          const char *id, const char *name);
+
+/* Parse helpers, exposed for tests: the "cpu" line of /proc/stat in ns; a v1
+ * blkio.*_recursive file or a v2 io.stat into docker's blkio_stats; /proc/<pid>/net/dev. */
+uint64_t stats_parse_proc_stat(const char *text);
+json_t *stats_parse_blkio_v1(const char *service_bytes, const char *serviced);
+json_t *stats_parse_io_stat(const char *text);
+json_t *stats_parse_net_dev(const char *text);
+
+/* Start sampling container id every second (called by the containers module when it starts or
+ * re-adopts a running container; requests track automatically too). Sampling stops by itself
+ * once the container is gone or stopped. d->runtime_root is used. */
+void stats_track(struct daemon *d, const char *id);
+/* Stop sampling id (container removed). */
+void stats_untrack(const char *id);
+/* Stop the sampler thread (daemon shutdown). */
+void stats_shutdown(void);
+
+/* The whole GET /containers/{id}/stats answer for the containers module: query stream
+ * (default true) and one-shot; stream=false answers at once from a fresh sample and the last
+ * kept one, stream=true writes one object per second until the container stops or the client
+ * goes away. name is the container's name (with or without the leading '/'). */
+void stats_reply(struct api_req *r, const char *id, const char *name);
+
+#endif
