@@ -147,7 +147,9 @@ int images_read_blob(struct berth_images *imgs, const char *digest, size_t max, 
         _cleanup_close_ int fd = -1;
         if (berth_store_open_blob(imgs->blobs, digest, &fd, err) < 0)
                 return -ENOENT;
-        return berth_read_file_at(fd, "", max, ret, ret_len, err);
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        return berth_read_file_at(AT_FDCWD, path, max, ret, ret_len, err);
 }
 
 int images_load_config(struct berth_images *imgs, const char *id, json_t **ret,
