@@ -1,0 +1,573 @@
+/* Unit tests for berthd's modules: event filters and times, json-file log parsing, framing,
+ * tail/since and rotation, stats JSON, local volumes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/logs.h"
+#include "daemon/stats.h"
+#include "daemon/volumes.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+static json_t *filters(const char *json)
+{
+        json_t *f = json_loads(json, 0, NULL);
+        assert_non_null(f);
+        return f;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void test_events_shape(void **state)
+{
+        json_t *e = events_make("container", "start", "abc",
+                                json_pack("{s:s, s:s}", "name", "web", "image", "busybox"),
+                                1700000000123456789LL);
+        assert_string_equal(json_string_value(json_object_get(e, "status")), "start");
+        assert_string_equal(json_string_value(json_object_get(e, "id")), "abc");
+        assert_string_equal(json_string_value(json_object_get(e, "from")), "busybox");
+        assert_string_equal(json_string_value(json_object_get(e, "Type")), "container");
+        assert_string_equal(json_string_value(json_object_get(e, "scope")), "local");
+        assert_int_equal(json_integer_value(json_object_get(e, "time")), 1700000000);
+        assert_true(json_integer_value(json_object_get(e, "timeNano")) == 1700000000123456789LL);
+        json_decref(e);
+        /* volumes carry no legacy fields */
+        e = events_make("volume", "create", "v1", NULL, 1);
+        assert_null(json_object_get(e, "status"));
+        assert_non_null(json_object_get(json_object_get(e, "Actor"), "Attributes"));
+        json_decref(e);
+}
+
+static void test_events_filters(void **state)
+{
+        json_t *c = events_make(
+            "container", "exec_start: sh -c true", "0123456789ab",
+            json_pack("{s:s, s:s, s:s}", "name", "web", "image", "busybox:latest", "tier", "front"),
+            1);
+        json_t *img = events_make("image", "tag", "sha256:ff",
+                                  json_pack("{s:s}", "name", "127.0.0.1:5000/x:1"), 1);
+        struct {
+                const char *f;
+                bool c, img;
+        } cases[] = {
+            {"{}", true, true},
+            {"{\"type\": [\"container\"]}", true, false},
+            {"{\"type\": [\"image\", \"container\"]}", true, true},
+            {"{\"event\": [\"exec_start\"]}", true, false},
+            {"{\"event\": [\"container:exec_start\"]}", true, false},
+            {"{\"event\": [\"tag\"]}", false, true},
+            {"{\"container\": [\"web\"]}", true, false},
+            {"{\"container\": [\"0123\"]}", true, false},
+            {"{\"container\": [\"nope\"]}", false, false},
+            {"{\"image\": [\"busybox\"]}", true, false},
+            {"{\"image\": [\"127.0.0.1:5000/x\"]}", false, true},
+            {"{\"label\": [\"tier\"]}", true, false},
+            {"{\"label\": [\"tier=front\"]}", true, false},
+            {"{\"label\": [\"tier=back\"]}", false, false},
+            {"{\"scope\": [\"local\"]}", true, true},
+            {"{\"volume\": [\"v\"]}", false, false},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                json_t *f = filters(cases[i].f);
+                if (events_match(c, f) != cases[i].c || events_match(img, f) != cases[i].img)
+                        fail_msg("filter %s", cases[i].f);
+                json_decref(f);
+        }
+        json_t *bad = filters("{\"bogus\": [\"x\"]}");
+        struct berth_error *err = NULL;
+        assert_int_equal(events_check_filters(bad, &err), -EINVAL);
+        assert_non_null(strstr(err->msg, "bogus"));
+        berth_error_free(err);
+        json_decref(bad);
+        json_decref(c);
+        json_decref(img);
+}
+
+static void test_events_time(void **state)
+{
+        int64_t t;
+        assert_int_equal(events_parse_time("1700000000", &t, NULL), 0);
+        assert_true(t == 1700000000000000000LL);
+        assert_int_equal(events_parse_time("1700000000.5", &t, NULL), 0);
+        assert_true(t == 1700000000500000000LL);
+        assert_int_equal(events_parse_time("1700000000.000000001", &t, NULL), 0);
+        assert_true(t == 1700000000000000001LL);
+        assert_int_equal(events_parse_time("2023-11-14T22:13:20Z", &t, NULL), 0);
+        assert_true(t == 1700000000000000000LL);
+        assert_int_equal(events_parse_time("2023-11-14T22:13:20.25Z", &t, NULL), 0);
+        assert_true(t == 1700000000250000000LL);
+        assert_int_equal(events_parse_time("2023-11-15T00:13:20+02:00", &t, NULL), 0);
+        assert_true(t == 1700000000000000000LL);
+        assert_int_equal(events_parse_time("yesterday", &t, NULL), -EINVAL);
+        assert_int_equal(events_parse_time("1.2.3", &t, NULL), -EINVAL);
+        assert_int_equal(events_parse_time("", &t, NULL), -EINVAL);
+}
+
+struct stream_arg {
+        struct berth_events *ev;
+        int fd;
+        int64_t since, until;
+        json_t *filters;
+};
+
+static void *stream_thread(void *p)
+{
+        struct stream_arg *a = p;
+        events_stream(a->ev, a->fd, a->since, a->until, a->filters);
+        close(a->fd);
+        return NULL;
+}
+
+static void test_events_stream(void **state)
+{
+        struct daemon d = {0};
+        d.events = events_new();
+        int64_t t0 = events_now_ns();
+        events_publish(&d, "volume", "create", "old", NULL);
+        events_publish(&d, "container", "start", "c1", json_pack("{s:s}", "name", "one"));
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        /* since in the past and until a little ahead: the ring is replayed, filtered, and the
+         * stream ends by itself */
+        struct stream_arg a = {.ev = d.events,
+                               .fd = p[1],
+                               .since = t0,
+                               .until = events_now_ns() + 300000000,
+                               .filters = filters("{\"type\": [\"container\"]}")};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, stream_thread, &a), 0);
+        events_publish(&d, "container", "die", "c1", json_pack("{s:s}", "exitCode", "0"));
+        events_publish(&d, "image", "pull", "busybox:latest", NULL);
+        char buf[8192];
+        size_t len = 0;
+        ssize_t n;
+        while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+                len += (size_t)n;
+        buf[len] = '\0';
+        pthread_join(th, NULL);
+        close(p[0]);
+        assert_non_null(strstr(buf, "\"Action\":\"start\""));
+        assert_non_null(strstr(buf, "\"Action\":\"die\""));
+        assert_null(strstr(buf, "pull"));
+        assert_null(strstr(buf, "\"old\""));
+        json_decref(a.filters);
+        events_free(d.events);
+}
+
+/* ---------------------------------------------------------------- logs */
+
+static void test_logs_parse_format(void **state)
+{
+        const char *line = "{\"log\":\"hello\\n\",\"stream\":\"stderr\",\"time\":"
+                           "\"2024-01-02T03:04:05.123456789Z\"}";
+        struct log_entry e;
+        assert_int_equal(logs_parse_line(line, strlen(line), &e, NULL), 0);
+        assert_int_equal(e.stream, 2);
+        assert_int_equal(e.len, 6);
+        assert_string_equal(e.log, "hello\n");
+        struct logs_opts o = {.out = true, .err = true, .tail = -1};
+        size_t n;
+        char *s = logs_format_entry(&e, &o, &n);
+        assert_int_equal(n, 8 + 6);
+        assert_int_equal(s[0], 2);
+        assert_int_equal(s[7], 6);
+        assert_memory_equal(s + 8, "hello\n", 6);
+        free(s);
+        o.timestamps = true;
+        o.tty = true;
+        s = logs_format_entry(&e, &o, &n);
+        assert_string_equal(s, "2024-01-02T03:04:05.123456789Z hello\n");
+        free(s);
+        logs_entry_release(&e);
+        const char *bad[] = {
+            "", "{", "{\"log\":\"x\"}",
+            "{\"log\":\"x\",\"stream\":\"other\",\"time\":\"2024-01-02T03:04:05Z\"}",
+            "{\"log\":1,\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05Z\"}"};
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+                assert_int_equal(logs_parse_line(bad[i], strlen(bad[i]), &e, NULL), -EINVAL);
+}
+
+static void write_log(const char *path, int first, int n)
+{
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        for (int i = first; i < first + n; i++)
+                fprintf(f,
+                        "{\"log\":\"line %d\\n\",\"stream\":\"%s\",\"time\":"
+                        "\"2024-01-01T00:00:%02d.000000000Z\"}\n",
+                        i, i % 2 ? "stderr" : "stdout", i);
+        fclose(f);
+}
+
+/* logs_stream into a pipe, raw (tty) output collected as a string */
+static char *run_logs(const char *path, struct logs_opts *o)
+{
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        o->tty = true;
+        assert_int_equal(logs_stream(path, o, p[1], NULL, NULL, NULL), 0);
+        close(p[1]);
+        char *buf = xmalloc(65536);
+        size_t len = 0;
+        ssize_t n;
+        while ((n = read(p[0], buf + len, 65535 - len)) > 0)
+                len += (size_t)n;
+        buf[len] = '\0';
+        close(p[0]);
+        return buf;
+}
+
+static void test_logs_stream(void **state)
+{
+        char dir[] = "/tmp/berth-test-logs-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char *path = xasprintf("%s/c-json.log", dir);
+        char *r1 = xasprintf("%s.1", path), *r2 = xasprintf("%s.2", path);
+        write_log(r2, 0, 3); /* oldest */
+        write_log(r1, 3, 3);
+        write_log(path, 6, 3);
+        struct logs_opts o = {.out = true, .err = true, .tail = -1};
+        char *s = run_logs(path, &o);
+        assert_string_equal(s, "line 0\nline 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline "
+                               "7\nline 8\n");
+        free(s);
+        o.tail = 4;
+        s = run_logs(path, &o);
+        assert_string_equal(s, "line 5\nline 6\nline 7\nline 8\n");
+        free(s);
+        o.tail = 0;
+        s = run_logs(path, &o);
+        assert_string_equal(s, "");
+        free(s);
+        /* stdout only (even lines), since 00:00:02, until 00:00:06 */
+        struct logs_opts f = {.out = true, .tail = -1};
+        assert_int_equal(events_parse_time("2024-01-01T00:00:02Z", &f.since_ns, NULL), 0);
+        assert_int_equal(events_parse_time("2024-01-01T00:00:06Z", &f.until_ns, NULL), 0);
+        s = run_logs(path, &f);
+        assert_string_equal(s, "line 2\nline 4\nline 6\n");
+        free(s);
+        /* stderr with timestamps and tail 1 */
+        struct logs_opts t = {.err = true, .timestamps = true, .tail = 1};
+        s = run_logs(path, &t);
+        assert_string_equal(s, "2024-01-01T00:00:07.000000000Z line 7\n");
+        free(s);
+        /* a missing log is an empty one */
+        char *missing = xasprintf("%s/none.log", dir);
+        s = run_logs(missing, &o);
+        assert_string_equal(s, "");
+        free(s);
+        free(missing);
+        assert_int_equal(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+        free(path);
+        free(r1);
+        free(r2);
+}
+
+struct follow_arg {
+        const char *path;
+        int fd;
+        volatile bool running;
+};
+
+static bool follow_running(void *p)
+{
+        return ((struct follow_arg *)p)->running;
+}
+
+static void *follow_thread(void *p)
+{
+        struct follow_arg *a = p;
+        struct logs_opts o = {.out = true, .err = true, .follow = true, .tty = true, .tail = -1};
+        logs_stream(a->path, &o, a->fd, follow_running, a, NULL);
+        close(a->fd);
+        return NULL;
+}
+
+/* read until want is in buf (or the pipe ends) */
+static void read_until(int fd, char *buf, size_t *len, size_t cap, const char *want)
+{
+        while (!strstr(buf, want)) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                assert_true(poll(&p, 1, 10000) > 0);
+                ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+                if (n <= 0)
+                        break;
+                *len += (size_t)n;
+                buf[*len] = '\0';
+        }
+        assert_non_null(strstr(buf, want));
+}
+
+static void test_logs_follow_rotation(void **state)
+{
+        char dir[] = "/tmp/berth-test-follow-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char *path = xasprintf("%s/c-json.log", dir);
+        char *r1 = xasprintf("%s.1", path);
+        write_log(path, 0, 2);
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        struct follow_arg a = {.path = path, .fd = p[1], .running = true};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, follow_thread, &a), 0);
+        char buf[8192] = "";
+        size_t len = 0;
+        read_until(p[0], buf, &len, sizeof(buf), "line 1\n");
+        /* appended lines, then a rotation (rename + new file) as the shim does it */
+        FILE *f = fopen(path, "ae");
+        fprintf(f,
+                "{\"log\":\"more\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:01:00Z\"}\n");
+        fclose(f);
+        read_until(p[0], buf, &len, sizeof(buf), "more\n");
+        assert_int_equal(rename(path, r1), 0);
+        write_log(path, 10, 1);
+        read_until(p[0], buf, &len, sizeof(buf), "line 10\n");
+        a.running = false;
+        pthread_join(th, NULL);
+        ssize_t n;
+        while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+                len += (size_t)n;
+        buf[len] = '\0';
+        close(p[0]);
+        assert_string_equal(buf, "line 0\nline 1\nmore\nline 10\n");
+        assert_int_equal(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+        free(path);
+        free(r1);
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void test_stats_parsers(void **state)
+{
+        long hz = sysconf(_SC_CLK_TCK);
+        uint64_t ns = stats_parse_proc_stat("cpu  10 20 30 40 50 60 70 80 0 0\ncpu0 1 1 1 1\n");
+        assert_true(ns == 280ull * (1000000000ull / (uint64_t)hz));
+        assert_true(stats_parse_proc_stat("intr 1\n") == 0);
+
+        json_t *b = stats_parse_blkio_v1("8:0 Read 4096\n8:0 Write 8192\nTotal 12288\n",
+                                         "8:0 Read 1\n8:0 Write 2\n");
+        json_t *sb = json_object_get(b, "io_service_bytes_recursive");
+        assert_int_equal(json_array_size(sb), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(sb, 1), "op")),
+                            "Write");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(sb, 1), "value")), 8192);
+        assert_true(json_is_null(json_object_get(b, "io_queue_recursive")));
+        json_decref(b);
+
+        b = stats_parse_io_stat("259:0 rbytes=100 wbytes=200 rios=3 wios=4 dbytes=0 dios=0\n");
+        sb = json_object_get(b, "io_service_bytes_recursive");
+        assert_int_equal(json_array_size(sb), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(sb, 0), "op")),
+                            "read");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(sb, 0), "major")), 259);
+        assert_int_equal(
+            json_integer_value(json_object_get(
+                json_array_get(json_object_get(b, "io_serviced_recursive"), 1), "value")),
+            4);
+        json_decref(b);
+
+        json_t *net = stats_parse_net_dev(
+            "Inter-|   Receive                            |  Transmit\n"
+            " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets "
+            "errs drop fifo colls carrier compressed\n"
+            "    lo:     100       1    0    0    0     0          0         0      100       1 "
+            "   0    0    0     0       0          0\n"
+            "  eth0:    1500      10    1    2    0     0          0         0     3000      20 "
+            "   3    4    0     0       0          0\n");
+        assert_int_equal(json_object_size(net), 1);
+        json_t *eth = json_object_get(net, "eth0");
+        assert_int_equal(json_integer_value(json_object_get(eth, "rx_bytes")), 1500);
+        assert_int_equal(json_integer_value(json_object_get(eth, "rx_dropped")), 2);
+        assert_int_equal(json_integer_value(json_object_get(eth, "tx_bytes")), 3000);
+        assert_int_equal(json_integer_value(json_object_get(eth, "tx_dropped")), 4);
+        json_decref(net);
+}
+
+static void test_stats_docker_json(void **state)
+{
+        struct stats_sample prev = {
+            .read_ns = 1000000000,
+            .cg = json_loads("{\"cpu\":{\"usage\":{\"total\":1000,\"kernel\":400,\"user\":600}}}",
+                             0, NULL),
+            .system_cpu_ns = 50000,
+            .online_cpus = 2,
+        };
+        struct stats_sample cur = {
+            .read_ns = 2000000000,
+            .cg = json_loads("{\"cpu\":{\"usage\":{\"total\":3000,\"kernel\":1000,\"user\":2000},"
+                             "\"throttling\":{\"periods\":5,\"throttledPeriods\":1,"
+                             "\"throttledTime\":7}},"
+                             "\"memory\":{\"usage\":{\"usage\":4096,\"limit\":-1,\"max\":8192},"
+                             "\"raw\":{\"cache\":1024,\"total_inactive_file\":512}},"
+                             "\"pids\":{\"current\":3,\"limit\":100}}",
+                             0, NULL),
+            .percpu = json_pack("[I,I]", (json_int_t)1000, (json_int_t)2000),
+            .system_cpu_ns = 90000,
+            .online_cpus = 2,
+            .mem_total = 1 << 30,
+        };
+        json_t *o = stats_docker_json(&cur, &prev, "abc", "web");
+        assert_string_equal(json_string_value(json_object_get(o, "name")), "/web");
+        assert_string_equal(json_string_value(json_object_get(o, "id")), "abc");
+        assert_string_equal(json_string_value(json_object_get(o, "read")),
+                            "1970-01-01T00:00:02.000000000Z");
+        json_t *cpu = json_object_get(o, "cpu_stats");
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(cpu, "cpu_usage"), "total_usage")),
+            3000);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(cpu, "cpu_usage"),
+                                                            "usage_in_kernelmode")),
+                         1000);
+        assert_int_equal(
+            json_array_size(json_object_get(json_object_get(cpu, "cpu_usage"), "percpu_usage")), 2);
+        assert_int_equal(json_integer_value(json_object_get(cpu, "system_cpu_usage")), 90000);
+        assert_int_equal(json_integer_value(json_object_get(cpu, "online_cpus")), 2);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(cpu, "throttling_data"),
+                                                            "throttled_time")),
+                         7);
+        json_t *pre = json_object_get(o, "precpu_stats");
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(pre, "cpu_usage"), "total_usage")),
+            1000);
+        assert_int_equal(json_integer_value(json_object_get(pre, "system_cpu_usage")), 50000);
+        json_t *mem = json_object_get(o, "memory_stats");
+        assert_int_equal(json_integer_value(json_object_get(mem, "usage")), 4096);
+        assert_int_equal(json_integer_value(json_object_get(mem, "max_usage")), 8192);
+        /* no limit: the host's memory, like docker */
+        assert_int_equal(json_integer_value(json_object_get(mem, "limit")), 1 << 30);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(mem, "stats"), "cache")), 1024);
+        json_t *pids = json_object_get(o, "pids_stats");
+        assert_int_equal(json_integer_value(json_object_get(pids, "current")), 3);
+        assert_int_equal(json_integer_value(json_object_get(pids, "limit")), 100);
+        assert_non_null(
+            json_object_get(json_object_get(o, "blkio_stats"), "io_service_bytes_recursive"));
+        assert_null(json_object_get(o, "networks"));
+        json_decref(o);
+
+        /* no previous sample: docker's zero time and zero precpu */
+        o = stats_docker_json(&cur, NULL, "abc", "/web");
+        assert_string_equal(json_string_value(json_object_get(o, "preread")),
+                            "0001-01-01T00:00:00Z");
+        assert_string_equal(json_string_value(json_object_get(o, "name")), "/web");
+        assert_null(json_object_get(json_object_get(o, "precpu_stats"), "system_cpu_usage"));
+        json_decref(o);
+        /* a limit below the host's memory is kept */
+        json_object_set_new(json_object_get(json_object_get(cur.cg, "memory"), "usage"), "limit",
+                            json_integer(67108864));
+        o = stats_docker_json(&cur, &prev, "abc", "web");
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(o, "memory_stats"), "limit")),
+            67108864);
+        json_decref(o);
+        stats_sample_release(&cur);
+        stats_sample_release(&prev);
+}
+
+/* ---------------------------------------------------------------- volumes */
+
+static void test_volumes(void **state)
+{
+        char dir[] = "/tmp/berth-test-volumes-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        struct daemon d = {.data_root = dir};
+        struct berth_error *err = NULL;
+        assert_int_equal(volumes_open(&d, &d.volumes, NULL), 0);
+        json_t *v = NULL;
+        json_t *labels = json_pack("{s:s}", "team", "a");
+        assert_int_equal(volumes_create(d.volumes, "data", NULL, labels, NULL, &v, NULL), 0);
+        json_decref(labels);
+        assert_string_equal(json_string_value(json_object_get(v, "Driver")), "local");
+        char *mp = xasprintf("%s/volumes/data/_data", dir);
+        assert_string_equal(json_string_value(json_object_get(v, "Mountpoint")), mp);
+        assert_int_equal(access(mp, F_OK), 0);
+        json_decref(v);
+        /* a file inside counts in its size */
+        char *file = xasprintf("%s/f", mp);
+        FILE *f = fopen(file, "we");
+        fputs("0123456789", f);
+        fclose(f);
+        assert_int_equal(volumes_inspect(d.volumes, "data", true, &v, NULL), 0);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(v, "UsageData"), "Size")), 10);
+        json_decref(v);
+        /* bad names, drivers and options */
+        assert_int_equal(volumes_create(d.volumes, "a", NULL, NULL, NULL, NULL, &err), -EINVAL);
+        assert_non_null(strstr(err->msg, "invalid characters"));
+        berth_error_free(TAKE_PTR(err));
+        assert_int_equal(volumes_create(d.volumes, "../x", NULL, NULL, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(volumes_create(d.volumes, "ok1", "nfs", NULL, NULL, NULL, NULL), -ENOENT);
+        /* an anonymous volume used by a container */
+        char *name = NULL, *amp = NULL;
+        assert_int_equal(volumes_get_or_create(&d, NULL, "c1", &name, &amp, NULL), 0);
+        assert_int_equal(strlen(name), 64);
+        assert_true(volumes_is_anonymous(d.volumes, name));
+        assert_int_equal(volumes_ref(d.volumes, "data", "c1", NULL), 0);
+        assert_int_equal(volumes_remove(d.volumes, "data", false, &err), -EBUSY);
+        assert_non_null(strstr(err->msg, "volume is in use - [c1]"));
+        berth_error_free(TAKE_PTR(err));
+        /* list filters */
+        json_t *fl = filters("{\"dangling\": [\"true\"]}");
+        assert_int_equal(volumes_list(d.volumes, fl, &v, NULL), 0);
+        assert_int_equal(json_array_size(json_object_get(v, "Volumes")), 0);
+        json_decref(v);
+        json_decref(fl);
+        fl = filters("{\"label\": [\"team=a\"]}");
+        assert_int_equal(volumes_list(d.volumes, fl, &v, NULL), 0);
+        assert_int_equal(json_array_size(json_object_get(v, "Volumes")), 1);
+        json_decref(v);
+        json_decref(fl);
+        fl = filters("{\"nope\": [\"x\"]}");
+        assert_int_equal(volumes_list(d.volumes, fl, &v, NULL), -EINVAL);
+        json_decref(fl);
+        /* prune: nothing while referenced; then only the anonymous one without all=true */
+        assert_int_equal(volumes_prune(d.volumes, NULL, &v, NULL), 0);
+        assert_int_equal(json_array_size(json_object_get(v, "VolumesDeleted")), 0);
+        json_decref(v);
+        volumes_unref_container(d.volumes, "c1");
+        assert_int_equal(volumes_prune(d.volumes, NULL, &v, NULL), 0);
+        assert_int_equal(json_array_size(json_object_get(v, "VolumesDeleted")), 1);
+        assert_string_equal(
+            json_string_value(json_array_get(json_object_get(v, "VolumesDeleted"), 0)), name);
+        json_decref(v);
+        assert_int_equal(access(amp, F_OK), -1);
+        /* reopening finds what is on disk */
+        volumes_free(d.volumes);
+        assert_int_equal(volumes_open(&d, &d.volumes, NULL), 0);
+        assert_int_equal(volumes_inspect(d.volumes, "data", false, &v, NULL), 0);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(v, "Labels"), "team")), "a");
+        json_decref(v);
+        fl = filters("{\"all\": [\"true\"]}");
+        assert_int_equal(volumes_prune(d.volumes, fl, &v, NULL), 0);
+        assert_int_equal(json_integer_value(json_object_get(v, "SpaceReclaimed")), 10);
+        json_decref(v);
+        json_decref(fl);
+        assert_int_equal(volumes_remove(d.volumes, "data", false, NULL), -ENOENT);
+        assert_int_equal(volumes_remove(d.volumes, "data", true, NULL), 0);
+        volumes_free(d.volumes);
+        assert_int_equal(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+        free(mp);
+        free(file);
+        free(name);
+        free(amp);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_events_shape),         cmocka_unit_test(test_events_filters),
+            cmocka_unit_test(test_events_time),          cmocka_unit_test(test_events_stream),
+            cmocka_unit_test(test_logs_parse_format),    cmocka_unit_test(test_logs_stream),
+            cmocka_unit_test(test_logs_follow_rotation), cmocka_unit_test(test_stats_parsers),
+            cmocka_unit_test(test_stats_docker_json),    cmocka_unit_test(test_volumes),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
