@@ -43,6 +43,11 @@ bool berth_store_has(struct berth_store *st, const char *digest);
 /* Open a blob for reading. */
 int berth_store_open_blob(struct berth_store *st, const char *digest, int *ret_fd,
                           struct berth_error **err);
+/* Move the file dirfd/name (on the store's filesystem) into the store without copying it: it is
+ * hashed, checked against expected (when not NULL; EBADMSG on mismatch, the file is left) and
+ * linked into place. *ret_digest (may be NULL) gets "sha256:…". */
+int berth_store_adopt(struct berth_store *st, int dirfd, const char *name, const char *expected,
+                      char **ret_digest, struct berth_error **err);
 /* Remove a blob (missing is fine); its size is added to *reclaimed (may be NULL). */
 int berth_store_remove(struct berth_store *st, const char *digest, uint64_t *reclaimed);
 

@@ -32,6 +32,8 @@ static const char schema[] =
     " image TEXT NOT NULL, added INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS names_image ON names (image);";
 
+static ssize_t fd_read(void *userdata, void *buf, size_t len, struct berth_error **err);
+
 /* ---------------------------------------------------------------- sqlite helpers */
 
 static sqlite3_stmt *query_v(struct berth_images *imgs, struct berth_error **err, const char *sql,
@@ -147,9 +149,31 @@ int images_read_blob(struct berth_images *imgs, const char *digest, size_t max, 
         _cleanup_close_ int fd = -1;
         if (berth_store_open_blob(imgs->blobs, digest, &fd, err) < 0)
                 return -ENOENT;
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        return berth_read_file_at(AT_FDCWD, path, max, ret, ret_len, err);
+        return images_read_fd(fd, max, ret, ret_len, err);
+}
+
+int images_read_fd(int fd, size_t max, char **ret, size_t *ret_len, struct berth_error **err)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return berth_error_set(err, errno, "stat");
+        if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
+                return berth_error_setx(err, EFBIG, "larger than %zu bytes", max);
+        size_t len = (size_t)st.st_size, got = 0;
+        _cleanup_free_ char *buf = xmalloc(len + 1);
+        while (got < len) {
+                ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return berth_error_set(err, n < 0 ? errno : EIO, "read");
+                got += (size_t)n;
+        }
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
 }
 
 int images_load_config(struct berth_images *imgs, const char *id, json_t **ret,
@@ -255,7 +279,7 @@ static int collect_garbage_at_open(struct berth_images *imgs, struct berth_error
                 if (!query_exists(imgs, "SELECT 1 FROM layers WHERE chain_id = ?", chain))
                         remove_layer_dir(imgs, de->d_name);
         }
-        return berth_rm_rf_at(imgs->overlayfd, "tmp", err) < 0 ? -EIO : 0;
+        return 0;
 }
 
 static int images_setup(struct berth_images *imgs, const char *root, struct berth_error **err)
@@ -280,8 +304,9 @@ static int images_setup(struct berth_images *imgs, const char *root, struct bert
                 sqlite3_free(msg);
                 return r;
         }
-        if (collect_garbage_at_open(imgs, err) < 0 ||
-            (imgs->otmpfd = open_dir(imgs->overlayfd, "tmp", 0700, err)) < 0)
+        if (berth_rm_rf_at(imgs->overlayfd, "tmp", err) < 0 ||
+            (imgs->otmpfd = open_dir(imgs->overlayfd, "tmp", 0700, err)) < 0 ||
+            collect_garbage_at_open(imgs, err) < 0)
                 return -EIO;
         return 0;
 }
@@ -418,6 +443,9 @@ static ssize_t stream_next(struct stream *s, const void **ret)
                         }
                 } else {
                         bool at_end = s->in_eof && s->in_pos == s->in_len;
+                        /* 0 from the last call: a frame ended there */
+                        if (at_end && s->zs_last == 0)
+                                return 0;
                         ZSTD_inBuffer ib = {s->in, s->in_len, s->in_pos};
                         ZSTD_outBuffer ob = {s->out, IO_BUF, 0};
                         size_t zr = ZSTD_decompressStream(s->zs, &ob, &ib);
@@ -429,13 +457,10 @@ static ssize_t stream_next(struct stream *s, const void **ret)
                         s->zs_last = zr;
                         s->in_pos = ib.pos;
                         produced = ob.pos;
-                        if (produced == 0 && at_end) {
-                                if (zr != 0) {
-                                        berth_error_setx(&s->err, EINVAL,
-                                                         "layer stream: truncated zstd data");
-                                        return -1;
-                                }
-                                return 0;
+                        if (produced == 0 && at_end && zr != 0) {
+                                berth_error_setx(&s->err, EINVAL,
+                                                 "layer stream: truncated zstd data");
+                                return -1;
                         }
                 }
                 if (produced == 0)
@@ -501,6 +526,7 @@ static int stream_init(struct stream *s, image_read_fn read, void *userdata,
         } else if (s->in_len >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) {
                 s->compression = 2;
                 s->zs = ZSTD_createDStream();
+                s->zs_last = 1;
                 if (!s->zs)
                         return berth_error_setx(err, EIO, "zstd init");
                 ZSTD_DCtx_setParameter(s->zs, ZSTD_d_windowLogMax, 31);
@@ -665,6 +691,39 @@ int berth_layer_import(struct berth_images *imgs, const char *chain_id, const ch
                        struct berth_layer_stats *ret_stats, struct berth_error **err)
 {
         return image_layer_import_cb(imgs, chain_id, diff_id, fd_read, &fd, ret_stats, err);
+}
+
+int image_decompress(int in_fd, int out_fd, char **ret_digest, struct berth_error **err)
+{
+        _cleanup_(stream_release) struct stream s = {0};
+        if (stream_init(&s, fd_read, &in_fd, err) < 0)
+                return -EIO;
+        const void *buf;
+        ssize_t n;
+        while ((n = stream_next(&s, &buf)) > 0) {
+                const char *p = buf;
+                while (n > 0) {
+                        ssize_t w = write(out_fd, p, (size_t)n);
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w <= 0)
+                                return berth_error_set(err, w < 0 ? errno : EIO, "write");
+                        p += w;
+                        n -= w;
+                }
+        }
+        if (n < 0) {
+                *err = TAKE_PTR(s.err);
+                return -EIO;
+        }
+        unsigned char md[32];
+        unsigned mdlen = 32;
+        EVP_DigestFinal_ex(s.md, md, &mdlen);
+        if (ret_digest) {
+                _cleanup_free_ char *hex = sha256_hex(md);
+                *ret_digest = xasprintf("sha256:%s", hex);
+        }
+        return 0;
 }
 
 /* ---------------------------------------------------------------- layer blobs */

@@ -140,6 +140,8 @@ int images_exec(struct berth_images *imgs, struct berth_error **err, const char 
 /* Read a whole blob (at most max bytes) into a NUL-terminated buffer. */
 int images_read_blob(struct berth_images *imgs, const char *digest, size_t max, char **ret,
                      size_t *ret_len, struct berth_error **err);
+/* Read a whole regular file from fd (at most max bytes) into a NUL-terminated buffer. */
+int images_read_fd(int fd, size_t max, char **ret, size_t *ret_len, struct berth_error **err);
 /* Parse the config blob of image id. */
 int images_load_config(struct berth_images *imgs, const char *id, json_t **ret,
                        struct berth_error **err);
@@ -147,6 +149,10 @@ int images_load_config(struct berth_images *imgs, const char *id, json_t **ret,
 int64_t images_parse_time(const char *s);
 /* The path of a layer dir: root/overlay/<chain hex>/diff (malloc'd). */
 char *images_layer_dir(struct berth_images *imgs, const char *chain_id);
+
+/* Decompress (gzip, zstd or none, detected) in_fd into out_fd; *ret_digest (may be NULL) gets
+ * the sha256 of the decompressed bytes. */
+int image_decompress(int in_fd, int out_fd, char **ret_digest, struct berth_error **err);
 
 /* docker's label filters ("label" / "label!": "k" or "k=v") against labels (may be NULL). */
 bool image_filter_labels(json_t *filters, json_t *labels, const char *key);

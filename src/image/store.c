@@ -211,3 +211,40 @@ int berth_store_remove(struct berth_store *st, const char *digest, uint64_t *rec
                 *reclaimed += (uint64_t)stt.st_size;
         return 0;
 }
+
+int berth_store_adopt(struct berth_store *st, int dirfd, const char *name, const char *expected,
+                      char **ret_digest, struct berth_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_set(err, errno, "store: open `%s`", name);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+                EVP_MD_CTX_free(md);
+                return berth_error_setx(err, EIO, "store: sha256 init");
+        }
+        _cleanup_free_ char *buf = xmalloc(1u << 20);
+        ssize_t n;
+        while ((n = read(fd, buf, 1u << 20)) > 0)
+                EVP_DigestUpdate(md, buf, (size_t)n);
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned dlen = 0;
+        EVP_DigestFinal_ex(md, d, &dlen);
+        EVP_MD_CTX_free(md);
+        if (n < 0)
+                return berth_error_set(err, errno, "store: read `%s`", name);
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        char want[65];
+        if (expected && berth_digest_parse(expected, want, err) < 0)
+                return -EINVAL;
+        if (expected && strcmp(want, hex))
+                return berth_error_setx(err, EBADMSG, "digest mismatch: expected %s, got sha256:%s",
+                                        expected, hex);
+        if (linkat(dirfd, name, st->blobsfd, hex, 0) < 0 && errno != EEXIST)
+                return berth_error_set(err, errno, "store: link sha256:%s", hex);
+        if (ret_digest)
+                *ret_digest = xasprintf("sha256:%s", hex);
+        return 0;
+}
