@@ -1,6 +1,7 @@
 /* /images routes over the image store: list, inspect, history, tag, remove, prune, pull and push
  * with docker's JSON progress stream, save and load. */
 #include "daemon/api.h"
+#include "daemon/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 
@@ -23,40 +24,10 @@ static int resolve(struct daemon *d, const char *name, char **ret_id, struct ber
         return 0;
 }
 
-struct in_use_scan {
-        struct daemon *d;
-        const char *id;
-        bool found;
-};
-
-static void in_use_row(const char *cid, const char *name, json_t *config, json_t *state,
-                       void *userdata)
-{
-        struct in_use_scan *s = userdata;
-        if (s->found)
-                return;
-        /* the image id the container was created from (inspect's "Image"); rows without it
-         * name the image as the client did, resolved now */
-        const char *img = json_string_value(json_object_get(state, "Image"));
-        if (!img)
-                img = json_string_value(json_object_get(state, "ImageID"));
-        if (img && !strncmp(img, "sha256:", 7)) {
-                s->found = !strcmp(img, s->id);
-                return;
-        }
-        const char *ref = json_string_value(json_object_get(config, "Image"));
-        _cleanup_free_ char *resolved = NULL;
-        if (ref && berth_image_resolve(s->d->images, ref, &resolved, NULL) == 0)
-                s->found = !strcmp(resolved, s->id);
-}
-
-/* Is image id used by a container (any state)? From the containers table. */
+/* Is image id used by a container (any state)? The containers module knows. */
 static bool in_use(const char *id, void *userdata)
 {
-        struct in_use_scan s = {.d = userdata, .id = id};
-        if (db_container_foreach(s.d, in_use_row, &s, NULL) < 0)
-                return true; /* cannot tell: keep the image */
-        return s.found;
+        return containers_image_in_use(id, userdata);
 }
 
 static bool write_all(int fd, const char *buf, size_t len)

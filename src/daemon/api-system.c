@@ -1,5 +1,6 @@
 /* /info, /system/df and /events (/_ping and /version are the server's built-ins). */
 #include "daemon/api.h"
+#include "daemon/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/volumes.h"
@@ -8,39 +9,6 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
-
-/* ---------------------------------------------------------------- containers, from the table */
-
-struct container_counts {
-        long total, running, paused, stopped;
-};
-
-/* The container's state as docker's State.Status, from the state document. */
-static const char *state_status(json_t *state)
-{
-        const char *s = json_string_value(json_object_get(state, "Status"));
-        if (s)
-                return s;
-        if (json_is_true(json_object_get(state, "Paused")))
-                return "paused";
-        if (json_is_true(json_object_get(state, "Running")))
-                return "running";
-        return "exited";
-}
-
-static void count_row(const char *id, const char *name, json_t *config, json_t *state,
-                      void *userdata)
-{
-        struct container_counts *c = userdata;
-        const char *s = state_status(state);
-        c->total++;
-        if (!strcmp(s, "paused"))
-                c->paused++;
-        else if (!strcmp(s, "running") || !strcmp(s, "restarting"))
-                c->running++;
-        else
-                c->stopped++;
-}
 
 /* ---------------------------------------------------------------- /info */
 
@@ -93,8 +61,9 @@ static const char *arch_name(const char *machine)
 static void info_handler(struct api_req *r)
 {
         struct daemon *d = api_daemon(r);
-        struct container_counts c = {0};
-        db_container_foreach(d, count_row, &c, NULL);
+        int running = 0, paused = 0, stopped = 0;
+        if (d->containers)
+                containers_count(d->containers, &running, &paused, &stopped);
         _cleanup_json_ json_t *images = NULL;
         long nimages = 0;
         if (berth_image_list(d->images, false, NULL, &images, NULL) == 0)
@@ -115,10 +84,10 @@ static void info_handler(struct api_req *r)
                            F_OK) == 0;
         json_t *o = json_object();
         json_object_set_new(o, "ID", json_string(id));
-        json_object_set_new(o, "Containers", json_integer(c.total));
-        json_object_set_new(o, "ContainersRunning", json_integer(c.running));
-        json_object_set_new(o, "ContainersPaused", json_integer(c.paused));
-        json_object_set_new(o, "ContainersStopped", json_integer(c.stopped));
+        json_object_set_new(o, "Containers", json_integer(running + paused + stopped));
+        json_object_set_new(o, "ContainersRunning", json_integer(running));
+        json_object_set_new(o, "ContainersPaused", json_integer(paused));
+        json_object_set_new(o, "ContainersStopped", json_integer(stopped));
         json_object_set_new(o, "Images", json_integer(nimages));
         json_object_set_new(o, "Driver", json_string("overlay2"));
         json_object_set_new(o, "DriverStatus",
@@ -196,58 +165,26 @@ static void info_handler(struct api_req *r)
 
 /* ---------------------------------------------------------------- /system/df */
 
-struct df_scan {
-        struct daemon *d;
-        json_t *list;
-        bool sizes;
-};
-
-static void df_row(const char *id, const char *name, json_t *config, json_t *state, void *userdata)
+/* docker's /containers/json entry with SizeRw: the rw layer plus the container's logs (what
+ * grows on a long-running host), LogsSize on its own. */
+static json_t *df_container(struct daemon *d, struct container *c)
 {
-        struct df_scan *s = userdata;
-        _cleanup_free_ char *upper = xasprintf("%s/containers/%s/upper", s->d->data_root, id);
-        _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->d->data_root, id);
-        uint64_t rw = s->sizes ? volumes_dir_size(upper) : 0;
-        /* logs count too: they are what grows on a long-running host */
+        json_t *o = container_summary(d->containers, c, false);
+        _cleanup_free_ char *upper = xasprintf("%s/upper", c->dir);
+        uint64_t rw = volumes_dir_size(upper);
         uint64_t logs = 0;
-        if (s->sizes) {
-                for (int i = 0; i < 100; i++) {
-                        _cleanup_free_ char *p = i ? xasprintf("%s/%s-json.log.%d", dir, id, i)
-                                                   : xasprintf("%s/%s-json.log", dir, id);
-                        struct stat st;
-                        if (stat(p, &st) < 0)
-                                break;
-                        logs += (uint64_t)st.st_size;
-                }
+        for (int i = 0; c->log_path && i < 100; i++) {
+                _cleanup_free_ char *p =
+                    i ? xasprintf("%s.%d", c->log_path, i) : xstrdup(c->log_path);
+                struct stat st;
+                if (stat(p, &st) < 0)
+                        break;
+                logs += (uint64_t)st.st_size;
         }
-        const char *image = json_string_value(json_object_get(config, "Image"));
-        const char *image_id = json_string_value(json_object_get(state, "Image"));
-        json_t *cmd = json_object_get(config, "Cmd");
-        _cleanup_free_ char *command = xstrdup("");
-        size_t i;
-        json_t *arg;
-        json_array_foreach(cmd, i, arg)
-        {
-                char *next = xasprintf("%s%s%s", command, i ? " " : "",
-                                       json_string_value(arg) ? json_string_value(arg) : "");
-                free(command);
-                command = next;
-        }
-        _cleanup_free_ char *slash_name = xasprintf("%s%s", name[0] == '/' ? "" : "/", name);
-        const char *status = state_status(state);
-        json_t *o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "Id", id,
-                              "Names", slash_name, "Image", image ? image : "", "ImageID",
-                              image_id ? image_id : "", "Command", command, "State", status,
-                              "Status", status, "SizeRw", (json_int_t)(rw + logs), "SizeRootFs",
-                              (json_int_t)(rw + logs), "LogsSize", (json_int_t)logs);
-        json_t *labels = json_object_get(config, "Labels");
-        json_object_set(o, "Labels", json_is_object(labels) ? labels : json_object());
-        json_t *created = json_object_get(state, "Created");
-        if (!created)
-                created = json_object_get(config, "Created");
-        json_object_set_new(
-            o, "Created", json_integer(json_is_integer(created) ? json_integer_value(created) : 0));
-        json_array_append_new(s->list, o);
+        json_object_set_new(o, "SizeRw", json_integer((json_int_t)(rw + logs)));
+        json_object_set_new(o, "SizeRootFs", json_integer((json_int_t)(rw + logs)));
+        json_object_set_new(o, "LogsSize", json_integer((json_int_t)logs));
+        return o;
 }
 
 static void df_handler(struct api_req *r)
@@ -270,9 +207,15 @@ static void df_handler(struct api_req *r)
                 json_object_set(out, "Images", json_object_get(usage, "Images"));
         }
         if (want_containers) {
-                struct df_scan s = {.d = d, .list = json_array(), .sizes = true};
-                db_container_foreach(d, df_row, &s, NULL);
-                json_object_set_new(out, "Containers", s.list);
+                json_t *list = json_array();
+                size_t n = 0;
+                struct container **v =
+                    d->containers ? containers_snapshot(d->containers, &n) : NULL;
+                for (size_t i = 0; i < n; i++)
+                        json_array_append_new(list, df_container(d, v[i]));
+                if (v)
+                        containers_snapshot_free(d->containers, v, n);
+                json_object_set_new(out, "Containers", list);
         }
         if (want_volumes) {
                 json_t *vols = NULL;

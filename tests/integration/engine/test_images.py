@@ -1,0 +1,212 @@
+"""berthd's /images routes through the docker CLI and the python SDK: list, inspect, history,
+tag, rmi, prune, save|load, and pull/push against a real docker-registry on 127.0.0.1."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import TAG
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A plain `docker-registry` on 127.0.0.1 (no auth): yields its host:port."""
+    d = tmp_path_factory.mktemp("registry")
+    port = _free_port()
+    cfg = d / "config.yml"
+    cfg.write_text(f"""version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {d}/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+""")
+    log = open(d / "registry.log", "w")
+    proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=log,
+                            stderr=subprocess.STDOUT)
+    end = time.time() + 20
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            assert proc.poll() is None, "docker-registry exited"
+            time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def _id(berthd, ref):
+    r = berthd.docker("image", "inspect", "-f", "{{.Id}}", ref)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_list_inspect_history(berthd):
+    r = berthd.docker("images", "--format", "{{json .}}", check=True)
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    repo, tag = TAG.rsplit(":", 1)
+    assert any(x["Repository"] == repo and x["Tag"] == tag for x in rows), rows
+    info = json.loads(berthd.docker("image", "inspect", TAG, check=True).stdout)[0]
+    assert info["Id"].startswith("sha256:")
+    assert TAG in info["RepoTags"]
+    assert info["Os"] == "linux"
+    assert info["RootFS"]["Type"] == "layers" and len(info["RootFS"]["Layers"]) == 1
+    assert info["Config"]["Cmd"] == ["sh"]
+    # short id and full id name the same image
+    assert _id(berthd, info["Id"][7:19]) == info["Id"]
+    hist = berthd.sdk().api.history(TAG)
+    assert isinstance(hist, list) and hist
+    r = berthd.docker("image", "inspect", "no-such-image:nope")
+    assert r.returncode != 0 and "No such image" in r.stderr
+
+
+def test_tag_and_rmi(berthd):
+    img = _id(berthd, TAG)
+    berthd.docker("tag", TAG, "berth-test/copy:v1", check=True)
+    assert _id(berthd, "berth-test/copy:v1") == img
+    # an image with two names loses only the name
+    r = berthd.docker("rmi", "berth-test/copy:v1", check=True)
+    assert "Untagged: berth-test/copy:v1" in r.stdout
+    assert "Deleted" not in r.stdout
+    assert _id(berthd, TAG) == img
+    r = berthd.docker("rmi", "berth-test/copy:v1")
+    assert r.returncode != 0 and "No such image" in r.stderr
+    # bad tag requests are 400s, not crashes
+    api = berthd.sdk().api
+    import docker
+    with pytest.raises(docker.errors.APIError) as e:
+        api.tag(TAG, "UPPER/case", "x")
+    assert e.value.status_code in (400, 404)
+    with pytest.raises(docker.errors.ImageNotFound):
+        api.tag("nope-never", "berth-test/x", "1")
+
+
+def test_save_load_round_trip(berthd_factory, tmp_path):
+    d = berthd_factory()
+    img = _id(d, TAG)
+    out = tmp_path / "save.tar"
+    d.docker("save", "-o", str(out), TAG, check=True)
+    assert out.stat().st_size > 0
+    import tarfile
+    with tarfile.open(out) as t:
+        names = t.getnames()
+    assert "manifest.json" in names
+    d.docker("rmi", TAG, check=True)
+    assert d.docker("image", "inspect", TAG).returncode != 0
+    r = d.docker("load", "-i", str(out), check=True)
+    assert f"Loaded image: {TAG}" in r.stdout
+    assert _id(d, TAG) == img
+    # quiet load through the SDK, from a stream
+    with open(out, "rb") as f:
+        loaded = d.sdk().images.load(f.read())
+    assert any(TAG in i.tags for i in loaded)
+    # garbage is refused with an error, the store stays intact
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"this is not a tar archive" * 100)
+    r = d.docker("load", "-i", str(bad))
+    assert r.returncode != 0
+    assert _id(d, TAG) == img
+
+
+def test_prune(berthd_factory):
+    d = berthd_factory()
+    d.docker("tag", TAG, "berth-test/prune:1", check=True)
+    # dangling only: a tagged image stays
+    r = d.docker("image", "prune", "-f", check=True)
+    assert _id(d, TAG)
+    # -a removes every unused image and says how much space it freed
+    r = d.docker("image", "prune", "-a", "-f", check=True)
+    assert "Total reclaimed space" in r.stdout
+    assert d.docker("image", "inspect", TAG).returncode != 0
+    assert d.sdk().images.list() == []
+
+
+def test_rmi_in_use(berthd_factory):
+    d = berthd_factory()
+    name = d.name()
+    r = d.docker("create", "--name", name, TAG, "true")
+    if r.returncode != 0:
+        pytest.skip(f"container create not available: {r.stderr}")
+    try:
+        r = d.docker("rmi", TAG)
+        assert r.returncode != 0
+        assert "conflict" in r.stderr.lower() or "in use" in r.stderr.lower() or \
+            "being used" in r.stderr.lower()
+        assert _id(d, TAG)
+        r = d.docker("image", "prune", "-a", "-f", check=True)
+        assert _id(d, TAG)
+    finally:
+        d.docker("rm", "-f", name)
+    d.docker("rmi", TAG, check=True)
+
+
+def test_push_pull(berthd_factory, registry):
+    d = berthd_factory()
+    img = _id(d, TAG)
+    ref = f"{registry}/berth-test/busybox:1"
+    d.docker("tag", TAG, ref, check=True)
+    r = d.docker("push", ref, check=True)
+    assert f"The push refers to repository [{registry}/berth-test/busybox]" in r.stdout
+    assert "1: digest: sha256:" in r.stdout
+    # the JSON stream carries docker's shapes (status/progressDetail/aux)
+    stream = list(d.sdk().api.push(f"{registry}/berth-test/busybox", tag="1", stream=True,
+                                   decode=True))
+    assert any("aux" in m and m["aux"]["Tag"] == "1" for m in stream), stream
+    assert not any("error" in m for m in stream), stream
+    d.docker("rmi", ref, TAG, check=True)
+    assert d.docker("image", "inspect", ref).returncode != 0
+    r = d.docker("pull", ref, check=True)
+    assert "Digest: sha256:" in r.stdout
+    assert f"Status: Downloaded newer image for {ref}" in r.stdout
+    assert _id(d, ref) == img
+    r = d.docker("pull", ref, check=True)
+    assert f"Status: Image is up to date for {ref}" in r.stdout
+    # progress lines through the SDK: docker's message shapes
+    msgs = list(d.sdk().api.pull(f"{registry}/berth-test/busybox", tag="1", stream=True,
+                                 decode=True))
+    assert msgs[0]["status"].startswith("Pulling from berth-test/busybox")
+    assert msgs[0]["id"] == "1"
+    assert msgs[-1]["status"].startswith("Status: ")
+    # a missing image: the error arrives in the stream, the CLI fails
+    r = d.docker("pull", f"{registry}/berth-test/none:1")
+    assert r.returncode != 0
+    msgs = list(d.sdk().api.pull(f"{registry}/berth-test/none", tag="1", stream=True,
+                                 decode=True))
+    assert "error" in msgs[-1] and "errorDetail" in msgs[-1]
+    # pushing something that is not there is a 404 before any stream
+    r = d.docker("push", f"{registry}/berth-test/nothing:1")
+    assert r.returncode != 0 and "does not exist" in r.stderr
+
+
+def test_image_events(berthd_factory):
+    d = berthd_factory()
+    since = time.time()
+    d.docker("tag", TAG, "berth-test/ev:1", check=True)
+    d.docker("rmi", "berth-test/ev:1", check=True)
+    until = time.time() + 0.5
+    r = d.docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
+                 "--filter", "type=image", "--format", "{{json .}}", check=True, timeout=30)
+    evs = [json.loads(x) for x in r.stdout.splitlines()]
+    actions = [e["Action"] for e in evs]
+    assert "tag" in actions and "untag" in actions, evs
+    tag = next(e for e in evs if e["Action"] == "tag")
+    assert tag["Actor"]["Attributes"]["name"] == "berth-test/ev:1"
+    assert tag["Type"] == "image" and tag["scope"] == "local"
