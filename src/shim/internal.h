@@ -111,6 +111,9 @@ void shim_send_json(int fd, json_t *msg);
 /* Write exit.json atomically into the state dir. error may be NULL. */
 int shim_write_exit(int state_fd, int exit_code, bool oom_killed, const char *error);
 
+/* Give back the pages of the binary that creating the container needed (see shim.c). */
+void shim_shed_pages(void);
+
 /* ---------------------------------------------------------------- init (init.c) */
 
 /* docker-init: run cmd, forward signals, reap zombies; returns the exit status. */

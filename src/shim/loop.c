@@ -348,6 +348,8 @@ static void do_start(void)
         s->pid = pid;
         _cleanup_json_ json_t *j = json_pack("{s:b, s:i}", "started", 1, "pid", (int)pid);
         shim_send_json(L.ctl.fd, j);
+        json_decref(TAKE_PTR(j));
+        shim_shed_pages();
 }
 
 /* Registers whichever of the container's fds exist and are not watched yet. */

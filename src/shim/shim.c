@@ -6,6 +6,7 @@
 #include "shim/internal.h"
 
 #include <getopt.h>
+#include <link.h>
 #include <libgen.h>
 #include <malloc.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -300,6 +302,44 @@ static int stdio_take_master(struct shim *s, struct stdio_plan *p, struct berth_
         return 0;
 }
 
+/* ---------------------------------------------------------------- memory */
+
+/* Drop this process' mappings of its own read-only program segments: the runtime library,
+ * jansson and libseccomp were needed to create the container; the event loop touches a small
+ * part of the binary. The kernel's fault-around would map back the 64 KiB around every page the
+ * loop touches (most of the binary); it stops at VMA boundaries, so every other page gets a
+ * different readahead hint (MADV_RANDOM), which splits the mapping into one VMA per page. Only
+ * the pages the loop really uses come back: an idle shim stays well under 1 MB RSS.
+ * Only PT_LOAD segments without PF_W qualify: they are mapped read-only from the file and never
+ * written (RELRO lies in the writable segment), so dropping them loses nothing. The page cache
+ * is untouched (MADV_DONTNEED, not MADV_PAGEOUT): other shims share it. */
+static int shed_segments(struct dl_phdr_info *info, size_t size, void *data)
+{
+        bool *split = data;
+        const uintptr_t page = 4096;
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+                const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+                if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+                        continue;
+                uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
+                uintptr_t end =
+                    (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + page - 1) & ~(page - 1);
+                if (!*split)
+                        for (uintptr_t p = start + page; p < end; p += 2 * page)
+                                madvise((void *)p, page, MADV_RANDOM);
+                madvise((void *)start, end - start, MADV_DONTNEED);
+        }
+        *split = true;
+        return 1; /* the program itself is the first object; nothing else is mapped */
+}
+
+void shim_shed_pages(void)
+{
+        static bool split;
+        malloc_trim(0);
+        dl_iterate_phdr(shed_segments, &split);
+}
+
 /* ---------------------------------------------------------------- modes */
 
 static struct stdio_plan plan;
@@ -315,7 +355,6 @@ static int create_start(struct shim *s, pid_t *ret_pid, struct berth_error **err
         if (berth_container_start(&rt, s->opts->id, NULL, err) < 0)
                 return -EIO;
         *ret_pid = s->pid;
-        malloc_trim(0);
         return 0;
 }
 
@@ -373,7 +412,6 @@ static int exec_start(struct shim *s, pid_t *ret_pid, struct berth_error **err)
                 return r;
         }
         *ret_pid = (pid_t)pid;
-        malloc_trim(0);
         return 0;
 }
 
@@ -485,11 +523,12 @@ static int shim_run(struct shim_opts *o)
                 }
                 return 1;
         }
-        malloc_trim(0);
         _cleanup_json_ json_t *j =
             json_pack("{s:{s:i, s:i}}", "created", "pid", (int)s.pid, "shim_pid", (int)getpid());
         shim_send_json(ctl, j);
         json_decref(TAKE_PTR(j));
+        /* after the reply: the daemon goes on while the shim gives memory back */
+        shim_shed_pages();
         shim_loop_run(&s);
         if (s.io.tty_fd >= 0)
                 close(s.io.tty_fd);

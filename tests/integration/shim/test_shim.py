@@ -78,16 +78,18 @@ def test_attach_before_start_sees_all_output(shims, bundle):
 
 
 def test_attach_after_start_on_attach_sock(shims, bundle):
-    s = run(shims, bundle, "read x; echo got $x")
+    # the container waits for its stdin, so it is surely running while clients come and go
+    s = run(shims, bundle, "read x; echo got $x; echo bye >&2", stdin=True, stdin_once=True)
     s.start()
     ctl = s.attach_sock()
-    a = s.attach(via=ctl)
-    # nothing to read yet; a second client goes away early without harm
+    a = s.attach(via=ctl, stdin=True)
     b = s.attach(via=ctl)
-    b.close()
-    # stdin of the container is /dev/null without --stdin: read gets EOF
-    got = read_frames(a)
-    assert got[1] == b"got\n"
+    b.close()  # goes away early without harm
+    c = s.attach(via=ctl, stderr=False)
+    a.sendall(b"hi\n")
+    a.shutdown(socket.SHUT_WR)
+    assert read_frames(a) == {1: b"got hi\n", 2: b"bye\n"}
+    assert read_frames(c) == {1: b"got hi\n", 2: b""}
     assert s.exit()["exit_code"] == 0
     ctl.close()
 
@@ -243,7 +245,10 @@ def test_shim_holds_only_its_fds_and_is_small(shims, bundle):
     print(f"\nberth-shim fds: {targets}")
     rss = rss_kb(s.shim_pid)
     print(f"\nberth-shim VmRSS with a running container and one attached client: {rss} kB")
-    assert rss < 2048
+    with open(f"/proc/{s.shim_pid}/maps") as f:
+        sanitized = "libasan" in f.read()
+    if not sanitized:
+        assert rss <= 1024  # the target; measured ~320 kB
     os.kill(s.pid, signal.SIGKILL)
     assert s.exit()["exit_code"] == 137
     a.close()
