@@ -117,6 +117,91 @@ static int tag_verb(struct berth_images *imgs, int argc, char **argv)
         return 0;
 }
 
+/* ---------------------------------------------------------------- store verbs (H1)
+ *   load FILE|-            save OUT NAME…          inspect NAME     history NAME
+ *   list [FILTERS-JSON]    rmi [-f] NAME…          prune [-a]       df      resolve NAME
+ * JSON results go to stdout, one document per call. */
+
+static void print_json(json_t *j)
+{
+        char *s = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+}
+
+static int store_verb(struct berth_images *imgs, const char *verb, int argc, char **argv)
+{
+        struct berth_error *e = NULL;
+        json_t *out = NULL;
+        int r = 0;
+        if (!strcmp(verb, "load") && argc == 1) {
+                int fd = strcmp(argv[0], "-") ? open(argv[0], O_RDONLY | O_CLOEXEC) : 0;
+                if (fd < 0) {
+                        fprintf(stderr, "image-tool: open `%s`: %m\n", argv[0]);
+                        return 1;
+                }
+                char **loaded = NULL;
+                r = berth_image_load(imgs, fd, progress_json, NULL, &loaded, &e);
+                for (size_t i = 0; r == 0 && loaded[i]; i++)
+                        printf("%s\n", loaded[i]);
+                strv_free(loaded);
+                if (fd > 0)
+                        close(fd);
+        } else if (!strcmp(verb, "save") && argc >= 2) {
+                int fd = strcmp(argv[0], "-")
+                             ? open(argv[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+                             : 1;
+                if (fd < 0) {
+                        fprintf(stderr, "image-tool: open `%s`: %m\n", argv[0]);
+                        return 1;
+                }
+                r = berth_image_save(imgs, argv + 1, fd, &e);
+                if (fd > 1)
+                        close(fd);
+        } else if (!strcmp(verb, "inspect") && argc == 1) {
+                r = berth_image_inspect(imgs, argv[0], &out, &e);
+        } else if (!strcmp(verb, "history") && argc == 1) {
+                r = berth_image_history(imgs, argv[0], &out, &e);
+        } else if (!strcmp(verb, "list") && argc <= 1) {
+                json_t *filters = argc ? json_loads(argv[0], 0, NULL) : NULL;
+                r = berth_image_list(imgs, false, filters, &out, &e);
+                json_decref(filters);
+        } else if (!strcmp(verb, "rmi") && argc >= 1) {
+                bool force = !strcmp(argv[0], "-f");
+                out = json_array();
+                for (int i = force ? 1 : 0; r == 0 && i < argc; i++) {
+                        json_t *rep = NULL;
+                        r = berth_image_remove(imgs, argv[i], force, false, NULL, NULL, &rep, &e);
+                        if (r == 0)
+                                json_array_extend(out, rep);
+                        json_decref(rep);
+                }
+        } else if (!strcmp(verb, "prune") && argc <= 1) {
+                r = berth_image_prune(imgs, argc == 1 && !strcmp(argv[0], "-a"), NULL, NULL, NULL,
+                                      &out, &e);
+        } else if (!strcmp(verb, "df") && argc == 0) {
+                r = berth_image_disk_usage(imgs, &out, &e);
+        } else if (!strcmp(verb, "resolve") && argc == 1) {
+                char *id = NULL;
+                r = berth_image_resolve(imgs, argv[0], &id, &e);
+                if (r == 0)
+                        printf("%s\n", id);
+                free(id);
+        } else {
+                fprintf(stderr, "image-tool: bad arguments for `%s`\n", verb);
+                return 2;
+        }
+        if (r < 0) {
+                json_decref(out);
+                fail(e);
+                return r == -ENOENT ? 3 : r == -EBUSY ? 4 : 1;
+        }
+        if (out)
+                print_json(out);
+        json_decref(out);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 4 || strcmp(argv[1], "--root")) {
@@ -137,6 +222,10 @@ int main(int argc, char **argv)
                 rc = layers_verb(imgs, argc - 4, argv + 4);
         else if (!strcmp(verb, "tag"))
                 rc = tag_verb(imgs, argc - 4, argv + 4);
+        else if (!strcmp(verb, "load") || !strcmp(verb, "save") || !strcmp(verb, "inspect") ||
+                 !strcmp(verb, "history") || !strcmp(verb, "list") || !strcmp(verb, "rmi") ||
+                 !strcmp(verb, "prune") || !strcmp(verb, "df") || !strcmp(verb, "resolve"))
+                rc = store_verb(imgs, verb, argc - 4, argv + 4);
         else {
                 fprintf(stderr, "image-tool: unknown verb `%s`\n", verb);
                 rc = 2;
