@@ -21,9 +21,14 @@
  *                or {"error": "<message>", "code": <errno>} (then the shim exits; nothing left)
  * daemon → shim  zero or more attach requests (ATTACH below, each with an fd), then
  *                {"start": true}
- * shim → daemon  {"started": true} or {"error": …}; then the channel closes.
+ * shim → daemon  {"started": true, "pid": <pid>} or {"error": …}; then the channel closes.
  * `create` creates the container (its process waits before exec), `exec` prepares; nothing
  * runs until "start", so an attach made before start sees all the output.
+ * Additions (H4, additive): "created".pid is 0 for `exec` (its process exists only after
+ * start); "started".pid is the container's pid (create) or the exec process' pid (exec). When
+ * "start" fails the shim sends {"error"}, writes exit.json with "error" and exits. When the
+ * channel closes before "start" (the daemon died), the shim kills and deletes the container,
+ * writes exit.json {"exit_code": 255, "error": "the daemon went away before start"} and exits.
  *
  * ---------------------------------------------------------------- attach socket
  * <state>/attach.sock (SOCK_SEQPACKET): a client (berthd) sends one datagram per request, JSON
@@ -36,6 +41,13 @@
  *   {"resize": {"h": rows, "w": cols}}                    tty only
  *   {"close_stdin": true}
  * The same requests may be sent on the control channel before "start".
+ * Additions (H4, additive): on attach.sock the shim answers every request with one datagram,
+ * {"ok": true} or {"error": "<message>", "code": <errno>} (nothing is answered on the control
+ * channel but created/started/error). A client's EOF ends only its own stdin unless
+ * --stdin-once; a client more than 1 MiB behind is dropped (the container never waits on it).
+ * The socket is bound through /proc/self/fd/<dirfd>/attach.sock, so a state dir path longer
+ * than sun_path works: connect the same way (open the state dir, use /proc/self/fd/N/…).
+ * Transient files in <state>: console.sock (--tty, until the pty master arrived), exec.pid.
  *
  * ---------------------------------------------------------------- files the shim writes
  * <state>/shim.pid          its pid (text), written before "created"
@@ -44,6 +56,7 @@
  *                            "error": "…" (only when the start itself failed)}
  * --log PATH                docker's json-file lines {"log","stream","time"}; rotated to PATH.1 …
  *                           PATH.<N-1> when it grows past --log-max-size (default 10 MB × 3)
+ *                           (--log-max-size 0: never rotate; --log-max-files 1: truncate)
  * After exit.json is written and attached clients are flushed the shim deletes the runtime
  * container (create) and exits. berthd watches the shim with a pidfd and reads exit.json.
  */
