@@ -39,12 +39,37 @@ struct spec_ctx {
  * NanoCpus, CpuShares, CpuQuota/Period, CpusetCpus, PidsLimit, BlkioWeight), Devices, CapAdd/
  * CapDrop, Privileged, ReadonlyRootfs, SecurityOpt, Ulimits, Tmpfs and Mounts type tmpfs,
  * namespace modes. Invalid input → EINVAL with a message naming the field (docker's 400). */
-int daemon_spec_build(const json_t *create, const json_t *image_config,
-                      const struct spec_ctx *ctx, json_t **ret_spec, struct berth_error **err);
+int daemon_spec_build(const json_t *create, const json_t *image_config, const struct spec_ctx *ctx,
+                      json_t **ret_spec, struct berth_error **err);
 
 /* The process to run for an exec: docker's ExecConfig (Cmd, Env, WorkingDir, User, Tty,
  * Privileged) over the container's spec → an OCI process object (for `berth-shim exec`). */
 int daemon_spec_exec_process(const json_t *exec_config, const json_t *container_spec,
                              const char *rootfs, json_t **ret_process, struct berth_error **err);
+
+/* One entry of HostConfig.Binds or HostConfig.Mounts (types bind and volume) for the daemon to
+ * resolve into a struct spec_mount (tmpfs mounts are handled by daemon_spec_build itself). */
+enum spec_mount_kind { SPEC_MOUNT_BIND, SPEC_MOUNT_VOLUME };
+
+struct spec_mount_req {
+        enum spec_mount_kind kind;
+        char *source; /* bind: absolute host path (cleaned); volume: NULL */
+        char *volume; /* volume: its name, NULL for an anonymous volume; bind: NULL */
+        char *target; /* absolute path in the container (cleaned) */
+        bool readonly;
+        char *propagation;  /* NULL (default rprivate) or "rprivate", "rshared", "rslave", … */
+        bool create_source; /* Binds: a missing host directory is created (docker's -v) */
+        bool nocopy;        /* volume: do not copy the image's content into a new volume */
+};
+
+/* Parse and validate HostConfig.Binds ("src:dst[:opts]") and HostConfig.Mounts (bind, volume,
+ * tmpfs) of a ContainerCreate body with docker's rules and messages ("invalid volume
+ * specification: 'x'", "invalid mount config for type \"bind\": …", "Duplicate mount point: …");
+ * a Mounts bind source must exist. Returns the bind and volume entries (Binds first) in
+ * *ret (free with daemon_spec_mount_reqs_free); EINVAL on bad input. */
+int daemon_spec_parse_mounts(const json_t *create, struct spec_mount_req **ret, size_t *ret_n,
+                             struct berth_error **err);
+
+void daemon_spec_mount_reqs_free(struct spec_mount_req *m, size_t n);
 
 #endif

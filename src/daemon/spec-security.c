@@ -1,0 +1,717 @@
+/* Capabilities, SecurityOpt, seccomp (docker's profile format → OCI), masked/readonly paths and
+ * devices, with moby's semantics (oci/caps, profiles/seccomp, daemon/oci_linux.go). */
+#include "daemon/spec-internal.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+
+static const char *const cap_names[] = {
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+};
+
+static const char *const default_caps[] = {
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+    NULL,
+};
+
+static size_t cap_count(void)
+{
+        static size_t n;
+        if (n)
+                return n;
+        size_t last = ARRAY_SIZE(cap_names) - 1;
+        _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+        unsigned v;
+        if (f && fscanf(f, "%u", &v) == 1 && v < last)
+                last = v;
+        n = last + 1;
+        return n;
+}
+
+char **spec_caps_all(void)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        for (size_t i = 0; i < cap_count(); i++)
+                strv_push(&v, cap_names[i]);
+        return v;
+}
+
+json_t *spec_caps_json(char *const *caps)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; caps && caps[i]; i++)
+                json_array_append_new(a, json_string(caps[i]));
+        return json_pack("{s:O, s:O, s:o}", "bounding", a, "effective", a, "permitted", a);
+}
+
+static bool strv_has(char *const *v, const char *s)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                if (!strcmp(v[i], s))
+                        return true;
+        return false;
+}
+
+/* "net_admin", "CAP_NET_ADMIN", "all" → "CAP_NET_ADMIN" / "ALL"; unknown → EINVAL. */
+static int cap_normalize(const json_t *list, const char *field, char ***ret,
+                         struct berth_error **err)
+{
+        char **out = xcalloc(1, sizeof(char *));
+        size_t i;
+        json_t *e;
+        if (list && !json_is_null(list) && !json_is_array(list)) {
+                strv_free(out);
+                return berth_error_setx(
+                    err, EINVAL, "invalid value for `%s`: expected an array of strings", field);
+        }
+        json_array_foreach(list, i, e)
+        {
+                if (!json_is_string(e)) {
+                        strv_free(out);
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid value for `%s`: expected an array of "
+                                                "strings",
+                                                field);
+                }
+                const char *s = json_string_value(e);
+                _cleanup_free_ char *up = xstrdup(s);
+                for (char *p = up; *p; p++)
+                        if (*p >= 'a' && *p <= 'z')
+                                *p = (char)(*p - 'a' + 'A');
+                if (!strcmp(up, "ALL")) {
+                        if (!strv_has(out, "ALL"))
+                                strv_push(&out, "ALL");
+                        continue;
+                }
+                _cleanup_free_ char *name =
+                    strncmp(up, "CAP_", 4) ? xasprintf("CAP_%s", up) : xstrdup(up);
+                bool known = false;
+                for (size_t c = 0; c < ARRAY_SIZE(cap_names) && !known; c++)
+                        known = !strcmp(cap_names[c], name);
+                if (!known) {
+                        strv_free(out);
+                        return berth_error_setx(err, EINVAL, "unknown capability: \"%s\"", name);
+                }
+                if (!strv_has(out, name))
+                        strv_push(&out, name);
+        }
+        *ret = out;
+        return 0;
+}
+
+int spec_caps(const json_t *cap_add, const json_t *cap_drop, bool privileged, char ***ret_caps,
+              struct berth_error **err)
+{
+        _cleanup_strv_ char **add = NULL, **drop = NULL;
+        if (cap_normalize(cap_add, "CapAdd", &add, err) < 0 ||
+            cap_normalize(cap_drop, "CapDrop", &drop, err) < 0)
+                return -EINVAL;
+        char **caps = xcalloc(1, sizeof(char *));
+        if (privileged) {
+                strv_free(caps);
+                caps = spec_caps_all();
+        } else if (strv_has(add, "ALL")) {
+                for (size_t i = 0; i < cap_count(); i++)
+                        if (!strv_has(drop, cap_names[i]))
+                                strv_push(&caps, cap_names[i]);
+        } else if (strv_has(drop, "ALL")) {
+                for (size_t i = 0; add[i]; i++)
+                        strv_push(&caps, add[i]);
+        } else {
+                for (size_t i = 0; default_caps[i]; i++)
+                        if (!strv_has(drop, default_caps[i]))
+                                strv_push(&caps, default_caps[i]);
+                for (size_t i = 0; add[i]; i++)
+                        if (!strv_has(caps, add[i]))
+                                strv_push(&caps, add[i]);
+        }
+        *ret_caps = caps;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- SecurityOpt */
+
+void spec_secopts_release(struct spec_secopts *s)
+{
+        free(s->seccomp_profile);
+        s->seccomp_profile = NULL;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+        static const char *const t[] = {"1", "t", "T", "true", "TRUE", "True"};
+        static const char *const f[] = {"0", "f", "F", "false", "FALSE", "False"};
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+                if (!strcmp(v, t[i])) {
+                        *ret = true;
+                        return 0;
+                }
+                if (!strcmp(v, f[i])) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+int spec_secopts_parse(const json_t *security_opt, struct spec_secopts *ret,
+                       struct berth_error **err)
+{
+        *ret = (struct spec_secopts){0};
+        if (!security_opt || json_is_null(security_opt))
+                return 0;
+        if (!json_is_array(security_opt))
+                return berth_error_setx(err, EINVAL,
+                                        "invalid value for `SecurityOpt`: expected an array of "
+                                        "strings");
+        size_t i;
+        json_t *e;
+        json_array_foreach(security_opt, i, e)
+        {
+                if (!json_is_string(e)) {
+                        spec_secopts_release(ret);
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid value for `SecurityOpt`: expected an "
+                                                "array of strings");
+                }
+                const char *opt = json_string_value(e);
+                if (!strcmp(opt, "no-new-privileges")) {
+                        ret->no_new_privileges = true;
+                        continue;
+                }
+                if (!strcmp(opt, "disable")) /* label=disable without SELinux */
+                        continue;
+                /* "key=value", or the deprecated "key:value" */
+                const char *sep = strchr(opt, '=');
+                const char *colon = strchr(opt, ':');
+                if (!sep || (colon && colon < sep))
+                        sep = colon;
+                if (!sep) {
+                        spec_secopts_release(ret);
+                        return berth_error_setx(err, EINVAL, "invalid --security-opt 1: \"%s\"",
+                                                opt);
+                }
+                _cleanup_free_ char *key = xstrndup(opt, (size_t)(sep - opt));
+                const char *val = sep + 1;
+                if (!strcmp(key, "no-new-privileges")) {
+                        if (parse_bool(val, &ret->no_new_privileges) < 0) {
+                                spec_secopts_release(ret);
+                                return berth_error_setx(err, EINVAL,
+                                                        "invalid --security-opt 2: \"%s\"", opt);
+                        }
+                } else if (!strcmp(key, "seccomp")) {
+                        free(ret->seccomp_profile);
+                        ret->seccomp_profile = NULL;
+                        ret->seccomp_unconfined = !strcmp(val, "unconfined");
+                        if (!ret->seccomp_unconfined && strcmp(val, "builtin"))
+                                ret->seccomp_profile = xstrdup(val);
+                } else if (!strcmp(key, "systempaths")) {
+                        if (strcmp(val, "unconfined")) {
+                                spec_secopts_release(ret);
+                                return berth_error_setx(err, EINVAL,
+                                                        "invalid --security-opt 2: \"%s\"", opt);
+                        }
+                        ret->systempaths_unconfined = true;
+                } else if (!strcmp(key, "apparmor") || !strcmp(key, "label")) {
+                        /* no LSM on this engine: accepted and ignored, like docker without one */
+                } else {
+                        spec_secopts_release(ret);
+                        return berth_error_setx(err, EINVAL, "invalid --security-opt 2: \"%s\"",
+                                                opt);
+                }
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------------------- seccomp */
+
+#if defined(__x86_64__)
+#define NATIVE_GOARCH "amd64"
+#define NATIVE_SCMP   "SCMP_ARCH_X86_64"
+#elif defined(__aarch64__)
+#define NATIVE_GOARCH "arm64"
+#define NATIVE_SCMP   "SCMP_ARCH_AARCH64"
+#else
+#define NATIVE_GOARCH "unknown"
+#define NATIVE_SCMP   "SCMP_ARCH_NATIVE"
+#endif
+
+static int kernel_version(void)
+{
+        static int v = -1;
+        if (v >= 0)
+                return v;
+        struct utsname u;
+        int maj = 0, min = 0;
+        if (uname(&u) == 0)
+                (void)sscanf(u.release, "%d.%d", &maj, &min);
+        v = maj * 1000 + min;
+        return v;
+}
+
+static bool json_strs_has(const json_t *a, const char *s)
+{
+        size_t i;
+        json_t *e;
+        json_array_foreach(a, i, e)
+        {
+                if (json_is_string(e) && !strcmp(json_string_value(e), s))
+                        return true;
+        }
+        return false;
+}
+
+static int sc_bad(struct berth_error **err, const char *what)
+{
+        return berth_error_setx(err, EINVAL, "invalid seccomp profile: %s", what);
+}
+
+/* Does the rule apply to a container holding caps on this machine? (moby's profiles/seccomp) */
+static int rule_applies(const json_t *r, char *const *caps, bool *ret, struct berth_error **err)
+{
+        const json_t *inc = json_object_get(r, "includes");
+        const json_t *exc = json_object_get(r, "excludes");
+        if ((inc && !json_is_object(inc)) || (exc && !json_is_object(exc)))
+                return sc_bad(err, "includes/excludes must be objects");
+        *ret = false;
+        json_t *a = json_object_get(inc, "caps");
+        size_t i;
+        json_t *e;
+        json_array_foreach(a, i, e)
+        {
+                if (!json_is_string(e) || !strv_has(caps, json_string_value(e)))
+                        return 0;
+        }
+        a = json_object_get(inc, "arches");
+        if (json_array_size(a) && !json_strs_has(a, NATIVE_GOARCH))
+                return 0;
+        json_t *mk = json_object_get(inc, "minKernel");
+        if (json_is_string(mk) && *json_string_value(mk)) {
+                int maj = 0, min = 0;
+                if (sscanf(json_string_value(mk), "%d.%d", &maj, &min) < 1)
+                        return sc_bad(err, "bad minKernel");
+                if (kernel_version() < maj * 1000 + min)
+                        return 0;
+        }
+        json_array_foreach(json_object_get(exc, "caps"), i, e)
+        {
+                if (json_is_string(e) && strv_has(caps, json_string_value(e)))
+                        return 0;
+        }
+        if (json_strs_has(json_object_get(exc, "arches"), NATIVE_GOARCH))
+                return 0;
+        *ret = true;
+        return 0;
+}
+
+int spec_seccomp_from_profile(const json_t *p, char *const *caps, json_t **ret,
+                              struct berth_error **err)
+{
+        if (!json_is_object(p))
+                return sc_bad(err, "expected a JSON object");
+        json_t *dflt = json_object_get(p, "defaultAction");
+        if (!json_is_string(dflt) || !*json_string_value(dflt))
+                return sc_bad(err, "defaultAction is required");
+        _cleanup_json_ json_t *out = json_pack("{s:O}", "defaultAction", dflt);
+        static const char *const copy[] = {"defaultErrnoRet", "listenerPath", "listenerMetadata",
+                                           "flags"};
+        for (size_t i = 0; i < ARRAY_SIZE(copy); i++) {
+                json_t *v = json_object_get(p, copy[i]);
+                if (v && !json_is_null(v))
+                        json_object_set(out, copy[i], v);
+        }
+
+        json_t *arches = json_object_get(p, "architectures");
+        json_t *archmap = json_object_get(p, "archMap");
+        if (json_array_size(arches) && json_array_size(archmap))
+                return sc_bad(err, "use either 'architectures' or 'archMap'");
+        json_t *oarch = json_array();
+        json_object_set_new(out, "architectures", oarch);
+        size_t i;
+        json_t *e;
+        json_array_foreach(arches, i, e)
+        {
+                if (!json_is_string(e))
+                        return sc_bad(err, "architectures must be strings");
+                json_array_append(oarch, e);
+        }
+        json_array_foreach(archmap, i, e)
+        {
+                json_t *a = json_object_get(e, "architecture");
+                if (!json_is_string(a))
+                        return sc_bad(err, "archMap entries need an architecture");
+                if (strcmp(json_string_value(a), NATIVE_SCMP))
+                        continue;
+                json_array_append(oarch, a);
+                size_t j;
+                json_t *s;
+                json_array_foreach(json_object_get(e, "subArchitectures"), j, s)
+                {
+                        if (!json_is_string(s))
+                                return sc_bad(err, "subArchitectures must be strings");
+                        json_array_append(oarch, s);
+                }
+        }
+        if (json_array_size(oarch) == 0)
+                json_object_del(out, "architectures");
+
+        json_t *sys = json_object_get(p, "syscalls");
+        if (sys && !json_is_null(sys) && !json_is_array(sys))
+                return sc_bad(err, "syscalls must be an array");
+        json_t *osys = json_array();
+        json_object_set_new(out, "syscalls", osys);
+        json_array_foreach(sys, i, e)
+        {
+                if (!json_is_object(e))
+                        return sc_bad(err, "syscalls must be objects");
+                json_t *name = json_object_get(e, "name");
+                json_t *names = json_object_get(e, "names");
+                if (name && !json_is_null(name) && json_array_size(names))
+                        return sc_bad(err, "'name' and 'names' were specified in the seccomp "
+                                           "profile, use either 'name' or 'names'");
+                if (!json_is_string(json_object_get(e, "action")))
+                        return sc_bad(err, "syscall rule without an action");
+                bool applies;
+                if (rule_applies(e, caps, &applies, err) < 0)
+                        return -EINVAL;
+                if (!applies)
+                        continue;
+                json_t *r = json_object();
+                json_array_append_new(osys, r);
+                if (json_is_string(name)) {
+                        json_object_set_new(r, "names", json_pack("[O]", name));
+                } else if (json_is_array(names) && json_array_size(names)) {
+                        size_t j;
+                        json_t *n;
+                        json_array_foreach(names, j, n)
+                        {
+                                if (!json_is_string(n))
+                                        return sc_bad(err, "names must be strings");
+                        }
+                        json_object_set(r, "names", names);
+                } else {
+                        return sc_bad(err, "syscall rule without names");
+                }
+                static const char *const keep[] = {"action", "errnoRet", "args"};
+                for (size_t k = 0; k < ARRAY_SIZE(keep); k++) {
+                        json_t *v = json_object_get(e, keep[k]);
+                        if (v && !json_is_null(v))
+                                json_object_set(r, keep[k], v);
+                }
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int seccomp_apply(const struct spec_ctx *ctx, char *const *caps,
+                         const struct spec_secopts *so, json_t *lx, struct berth_error **err)
+{
+        _cleanup_json_ json_t *profile = NULL;
+        if (so->seccomp_profile) {
+                json_error_t je;
+                profile = json_loads(so->seccomp_profile, JSON_REJECT_DUPLICATES, &je);
+                if (!profile)
+                        return berth_error_setx(err, EINVAL,
+                                                "decoding seccomp profile failed: %s (line %d, "
+                                                "column %d)",
+                                                je.text, je.line, je.column);
+        } else {
+                if (!ctx->seccomp_default_path) {
+                        berth_warn("no default seccomp profile configured: containers run "
+                                   "without seccomp");
+                        return 0;
+                }
+                profile = berth_json_load_at(AT_FDCWD, ctx->seccomp_default_path, 0, err);
+                if (!profile)
+                        return berth_error_wrap(err, "default seccomp profile");
+        }
+        json_t *sc = NULL;
+        if (spec_seccomp_from_profile(profile, caps, &sc, err) < 0)
+                return -EINVAL;
+        json_object_set_new(lx, "seccomp", sc);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- paths */
+
+static void paths_apply(json_t *lx)
+{
+        static const char *const masked[] = {
+            "/proc/asound",     "/proc/acpi",        "/proc/interrupts",
+            "/proc/kcore",      "/proc/keys",        "/proc/latency_stats",
+            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+            "/proc/scsi",       "/sys/firmware",     "/sys/devices/virtual/powercap",
+        };
+        static const char *const ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                         "/proc/sysrq-trigger"};
+        json_t *m = json_array();
+        for (size_t i = 0; i < ARRAY_SIZE(masked); i++)
+                json_array_append_new(m, json_string(masked[i]));
+        glob_t g = {0};
+        if (glob("/sys/devices/system/cpu/cpu*/thermal_throttle", GLOB_ONLYDIR | GLOB_NOSORT, NULL,
+                 &g) == 0)
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                        json_array_append_new(m, json_string(g.gl_pathv[i]));
+        globfree(&g);
+        json_object_set_new(lx, "maskedPaths", m);
+        json_t *r = json_array();
+        for (size_t i = 0; i < ARRAY_SIZE(ro); i++)
+                json_array_append_new(r, json_string(ro[i]));
+        json_object_set_new(lx, "readonlyPaths", r);
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static json_t *rule(bool allow, const char *type, int64_t maj, int64_t min, const char *access)
+{
+        json_t *r = json_pack("{s:b, s:s}", "allow", allow, "access", access);
+        if (type)
+                json_object_set_new(r, "type", json_string(type));
+        if (maj >= 0)
+                json_object_set_new(r, "major", json_integer(maj));
+        if (min >= 0)
+                json_object_set_new(r, "minor", json_integer(min));
+        return r;
+}
+
+static json_t *device_json(const char *path, const struct stat *st, bool host_owner)
+{
+        return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "path", path, "type",
+                         S_ISBLK(st->st_mode) ? "b" : "c", "major", (json_int_t)major(st->st_rdev),
+                         "minor", (json_int_t)minor(st->st_rdev), "fileMode",
+                         (json_int_t)(st->st_mode & 07777), "uid",
+                         (json_int_t)(host_owner ? st->st_uid : 0), "gid",
+                         (json_int_t)(host_owner ? st->st_gid : 0));
+}
+
+/* Every char/block node under dir (recursively, without following symlinks), named as under
+ * dst; skips what the runtime sets up itself (pts, shm, mqueue, console, ptmx). */
+static void walk_devices(const char *dir, const char *dst, json_t *devs, int depth)
+{
+        if (depth > 8)
+                return;
+        _cleanup_dir_ DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *n = de->d_name;
+                if (!strcmp(n, ".") || !strcmp(n, ".."))
+                        continue;
+                if (depth == 0 &&
+                    (!strcmp(n, "pts") || !strcmp(n, "shm") || !strcmp(n, "fd") ||
+                     !strcmp(n, "mqueue") || !strcmp(n, ".lxc") || !strcmp(n, ".lxd-mounts") ||
+                     !strcmp(n, ".udev") || !strcmp(n, "console") || !strcmp(n, "ptmx")))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                _cleanup_free_ char *src = xasprintf("%s/%s", dir, n);
+                _cleanup_free_ char *to = xasprintf("%s/%s", dst, n);
+                if (S_ISDIR(st.st_mode))
+                        walk_devices(src, to, devs, depth + 1);
+                else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+                        json_array_append_new(devs, device_json(to, &st, true));
+        }
+}
+
+static bool valid_perms(const char *p)
+{
+        if (!*p || strlen(p) > 3)
+                return false;
+        for (const char *c = p; *c; c++)
+                if ((*c != 'r' && *c != 'w' && *c != 'm') || strchr(c + 1, *c))
+                        return false;
+        return true;
+}
+
+static int add_device(const json_t *d, json_t *devs, json_t *rules, struct berth_error **err)
+{
+        const char *host, *ctr, *perms;
+        if (!json_is_object(d))
+                return berth_error_setx(err, EINVAL,
+                                        "invalid value for `Devices`: expected an array of "
+                                        "objects");
+        if (sj_str(d, "PathOnHost", &host, err) < 0 ||
+            sj_str(d, "PathInContainer", &ctr, err) < 0 ||
+            sj_str(d, "CgroupPermissions", &perms, err) < 0)
+                return -EINVAL;
+        if (!host || !*host)
+                return berth_error_setx(err, EINVAL, "device PathOnHost must not be empty");
+        if (!ctr || !*ctr)
+                ctr = host;
+        if (!perms || !*perms)
+                perms = "rwm";
+        if (ctr[0] != '/')
+                return berth_error_setx(err, EINVAL, "%s is not an absolute path", ctr);
+        if (!valid_perms(perms))
+                return berth_error_setx(err, EINVAL, "invalid device cgroup permissions: %s",
+                                        perms);
+        struct stat st;
+        if (stat(host, &st) < 0)
+                return berth_error_setx(err, EINVAL,
+                                        "error gathering device information while adding custom "
+                                        "device \"%s\": %s",
+                                        host, strerror(errno));
+        if (S_ISDIR(st.st_mode)) {
+                size_t before = json_array_size(devs);
+                walk_devices(host, ctr, devs, 1);
+                for (size_t i = before; i < json_array_size(devs); i++) {
+                        json_t *e = json_array_get(devs, i);
+                        json_array_append_new(
+                            rules, rule(true, json_string_value(json_object_get(e, "type")),
+                                        json_integer_value(json_object_get(e, "major")),
+                                        json_integer_value(json_object_get(e, "minor")), perms));
+                }
+                return 0;
+        }
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+                return berth_error_setx(err, EINVAL,
+                                        "error gathering device information while adding custom "
+                                        "device \"%s\": not a device node",
+                                        host);
+        json_array_append_new(devs, device_json(ctr, &st, false));
+        json_array_append_new(rules, rule(true, S_ISBLK(st.st_mode) ? "b" : "c", major(st.st_rdev),
+                                          minor(st.st_rdev), perms));
+        return 0;
+}
+
+/* DeviceCgroupRules: "c 1:3 rwm", "b *:* m". */
+static int add_cgroup_rule(const char *s, json_t *rules, struct berth_error **err)
+{
+        char type, majs[16], mins[16], acc[8];
+        char extra;
+        if (sscanf(s, "%c %15[0-9*]:%15[0-9*] %7s %c", &type, majs, mins, acc, &extra) != 4 ||
+            (type != 'a' && type != 'b' && type != 'c') || !valid_perms(acc))
+                return berth_error_setx(err, EINVAL, "invalid device cgroup rule format: '%s'", s);
+        int64_t maj = -1, min = -1;
+        uint64_t v;
+        if (strcmp(majs, "*")) {
+                if (berth_parse_u64(majs, &v) < 0 || v > 0xfffffff)
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid device cgroup rule format: '%s'", s);
+                maj = (int64_t)v;
+        }
+        if (strcmp(mins, "*")) {
+                if (berth_parse_u64(mins, &v) < 0 || v > 0xfffffff)
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid device cgroup rule format: '%s'", s);
+                min = (int64_t)v;
+        }
+        char t[2] = {type, 0};
+        json_array_append_new(rules, rule(true, t, maj, min, acc));
+        return 0;
+}
+
+static int devices_apply(const json_t *hc, bool privileged, json_t *lx, json_t *res,
+                         struct berth_error **err)
+{
+        json_t *devs = json_array();
+        json_object_set_new(lx, "devices", devs);
+        json_t *rules = json_array();
+        json_object_set_new(res, "devices", rules);
+        if (privileged) {
+                walk_devices("/dev", "/dev", devs, 0);
+                json_array_append_new(rules, rule(true, NULL, -1, -1, "rwm"));
+                return 0;
+        }
+        /* moby's oci.DefaultLinuxSpec: deny all, then the standard nodes (the runtime adds
+         * runc's own defaults: mknod of any, pts, ptmx, tun) */
+        json_array_append_new(rules, rule(false, NULL, -1, -1, "rwm"));
+        json_array_append_new(rules, rule(true, "c", 1, 5, "rwm"));
+        json_array_append_new(rules, rule(true, "c", 1, 3, "rwm"));
+        json_array_append_new(rules, rule(true, "c", 1, 9, "rwm"));
+        json_array_append_new(rules, rule(true, "c", 1, 8, "rwm"));
+        json_array_append_new(rules, rule(true, "c", 5, 0, "rwm"));
+        json_array_append_new(rules, rule(true, "c", 5, 1, "rwm"));
+        json_array_append_new(rules, rule(false, "c", 10, 229, "rwm"));
+
+        json_t *list = json_object_get(hc, "Devices");
+        if (list && !json_is_null(list) && !json_is_array(list))
+                return berth_error_setx(err, EINVAL,
+                                        "invalid value for `Devices`: expected an array of "
+                                        "objects");
+        size_t i;
+        json_t *d;
+        json_array_foreach(list, i, d)
+        {
+                if (add_device(d, devs, rules, err) < 0)
+                        return -berth_error_code(*err);
+        }
+        _cleanup_strv_ char **crules = NULL;
+        if (sj_strv(hc, "DeviceCgroupRules", &crules, err) < 0)
+                return -EINVAL;
+        for (size_t k = 0; crules && crules[k]; k++)
+                if (add_cgroup_rule(crules[k], rules, err) < 0)
+                        return -EINVAL;
+        return 0;
+}
+
+int spec_security_apply(const json_t *hc, const struct spec_ctx *ctx, char *const *caps,
+                        bool privileged, const struct spec_secopts *so, json_t *lx,
+                        json_t *resources, struct berth_error **err)
+{
+        if (!privileged && !so->systempaths_unconfined)
+                paths_apply(lx);
+        if (devices_apply(hc, privileged, lx, resources, err) < 0)
+                return -berth_error_code(*err);
+        /* moby: privileged containers and seccomp=unconfined run without a filter */
+        if (so->seccomp_unconfined || privileged)
+                return 0;
+        return seccomp_apply(ctx, caps, so, lx, err);
+}
