@@ -426,8 +426,20 @@ static int download_all(struct pull *p, struct berth_error **err)
                         if (l->state == LAYER_ACTIVE || l->state == LAYER_FLUSHING)
                                 active++;
                         if (l->thread_started && atomic_load(&l->import_done) && l->import_rc < 0) {
-                                *err = TAKE_PTR(l->import_err);
-                                r = berth_error_wrap(err, "layer %s", l->id);
+                                /* a broken stream is most likely a corrupt blob: the download
+                                 * goes on (into the store only) so the error names the cause */
+                                if (l->to_pipe) {
+                                        l->to_pipe = false;
+                                        l->spill_len = l->spill_off = 0;
+                                        if (l->paused) {
+                                                l->paused = false;
+                                                curl_easy_pause(l->h, CURLPAUSE_CONT);
+                                        }
+                                }
+                                if (l->state == LAYER_DONE) {
+                                        *err = TAKE_PTR(l->import_err);
+                                        r = berth_error_wrap(err, "layer %s", l->id);
+                                }
                         }
                         if (l->state != LAYER_SKIP &&
                             (l->state != LAYER_DONE || !atomic_load(&l->import_done)))

@@ -8,8 +8,9 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
-#define USER_AGENT     "berth/" BERTH_VERSION
-#define MAX_TOKEN_BODY (1u << 20)
+#define USER_AGENT      "berth/" BERTH_VERSION
+#define MAX_TOKEN_BODY  (1u << 20)
+#define REQUEST_RETRIES 3
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -506,11 +507,30 @@ int reg_request(struct reg_client *c, const char *method, const char *url,
         off_t off = 0;
         if (body_fd >= 0 && (off = lseek(body_fd, 0, SEEK_CUR)) < 0)
                 off = 0;
+        /* GET and HEAD are idempotent: transient failures (a reset, a 5xx) are tried again */
+        bool idempotent = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+        int retries = 0;
         for (int attempt = 0;; attempt++) {
                 struct reg_response r = {0};
-                if (do_request(c, method, full, headers, body, body_len, body_fd, off, max_body, &r,
-                               err) < 0)
+                struct berth_error *e = NULL;
+                int rc = do_request(c, method, full, headers, body, body_len, body_fd, off,
+                                    max_body, &r, &e);
+                if (idempotent && retries < REQUEST_RETRIES &&
+                    ((rc < 0 && e->code != ECONNREFUSED && e->code != EFBIG) ||
+                     (rc == 0 && r.status >= 500))) {
+                        retries++;
+                        berth_error_free(e);
+                        reg_response_release(&r);
+                        usleep(100000u * (unsigned)retries);
+                        continue;
+                }
+                if (rc < 0) {
+                        if (err && !*err)
+                                *err = e;
+                        else
+                                berth_error_free(e);
                         return berth_error_wrap(err, "%s", method);
+                }
                 if (r.status != 401 || attempt > 0) {
                         *ret = r;
                         return 0;
