@@ -1,0 +1,49 @@
+/* Helpers shared by the verb files of src/cli (not part of the library surface in cli.h). */
+#ifndef BERTH_CLI_INTERNAL_H
+#define BERTH_CLI_INTERNAL_H
+
+#include "cli/cli.h"
+
+/* docker's stdout/stderr multiplexing: [stream, 0, 0, 0, size BE32] + payload. */
+struct demux {
+        unsigned char hdr[8];
+        size_t hlen;
+        uint32_t left;
+        unsigned char stream;
+};
+void demux_init(struct demux *d);
+/* Feed bytes of the stream; payloads go to out_fd (stream 0/1) or err_fd (2). -EPROTO on a bad
+ * header. */
+int demux_feed(struct demux *d, const char *p, size_t n, int out_fd, int err_fd);
+
+struct pump_opts {
+        bool tty;
+        bool use_stdin;
+        const char *resize_path; /* "/containers/ID/resize" or "/exec/ID/resize" */
+        const char *proxy_id;    /* container to forward signals to, or NULL */
+};
+
+/* POST path with a JSON body (or none) asking for a connection upgrade; the connection is
+ * returned after a 101 or 200 answer, ready for raw reads. */
+int cli_hijack(const char *path, json_t *body, struct http_conn **ret, struct berth_error **err);
+/* Copy the hijacked stream to stdout/stderr (and stdin to it) until the daemon closes it. */
+int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error **err);
+
+/* Parse a verb's arguments; on error or --help prints and returns the exit code to use (> 0 or
+ * 0 for help) through *ret_exit and returns -1. min/max bound the positional count (max -1 for
+ * no bound). */
+int verb_parse(struct cli_args *a, const char *verb, const char *usage,
+               const struct cli_flag *flags, size_t n_flags, int argc, char **argv,
+               bool interspersed, int min, int max, int *ret_exit);
+
+/* docker's units.HumanSizeWithPrecision(size, 3). */
+char *fmt_human_size3(double bytes);
+
+/* Print one JSON value per line or run a Go template (--format) over each; "json" means one
+ * compact document per line, NULL/"" pretty-prints an array of all (inspect). */
+int print_formatted(json_t *items, const char *format, struct berth_error **err);
+
+/* Add "?" or "&" then key=urlencoded(value) to *q. */
+void query_add(char **q, const char *key, const char *value);
+
+#endif

@@ -1,0 +1,89 @@
+/* Small helpers shared by the verb files. */
+#include "cli/internal.h"
+
+int verb_parse(struct cli_args *a, const char *verb, const char *usage,
+               const struct cli_flag *flags, size_t n_flags, int argc, char **argv,
+               bool interspersed, int min, int max, int *ret_exit)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        if (cli_args_parse(a, flags, n_flags, argc, argv, interspersed, &e) < 0) {
+                *ret_exit = cli_usage_error(verb, e);
+                return -1;
+        }
+        for (size_t i = 0; i < n_flags; i++) {
+                if (strcmp(flags[i].name, "help") == 0 && a->values[i]) {
+                        printf("\nUsage:  berth %s %s\n\nSee docker's documentation of `docker %s` "
+                               "for the flags: berth accepts the same.\n",
+                               verb, usage, verb);
+                        cli_args_release(a);
+                        *ret_exit = 0;
+                        return -1;
+                }
+        }
+        int n = (int)strv_length(a->pos);
+        if (n < min || (max >= 0 && n > max)) {
+                if (min == max)
+                        fprintf(stderr, "\"berth %s\" requires exactly %d argument%s.\n", verb, min,
+                                min == 1 ? "" : "s");
+                else if (n < min)
+                        fprintf(stderr, "\"berth %s\" requires at least %d argument%s.\n", verb,
+                                min, min == 1 ? "" : "s");
+                else
+                        fprintf(stderr, "\"berth %s\" accepts at most %d argument%s.\n", verb, max,
+                                max == 1 ? "" : "s");
+                fprintf(stderr, "See 'berth %s --help'.\n\nUsage:  berth %s %s\n", verb, verb,
+                        usage);
+                cli_args_release(a);
+                *ret_exit = 1;
+                return -1;
+        }
+        return 0;
+}
+
+int print_formatted(json_t *items, const char *format, struct berth_error **err)
+{
+        if (!format || !*format) {
+                char *s = json_dumps(items, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+                printf("%s\n", s ? s : "[]");
+                free(s);
+                return 0;
+        }
+        if (strcmp(format, "json") == 0) {
+                size_t i;
+                json_t *v;
+                json_array_foreach(items, i, v)
+                {
+                        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                        printf("%s\n", s);
+                        free(s);
+                }
+                return 0;
+        }
+        struct tmpl *t = NULL;
+        int r = tmpl_parse(format, &t, err);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *v;
+        json_array_foreach(items, i, v)
+        {
+                char *out = NULL;
+                r = tmpl_exec(t, v, &out, err);
+                if (r < 0) {
+                        free(out);
+                        break;
+                }
+                printf("%s\n", out);
+                free(out);
+        }
+        tmpl_free(t);
+        return r;
+}
+
+void query_add(char **q, const char *key, const char *value)
+{
+        _cleanup_free_ char *enc = cli_urlencode(value);
+        char *n = xasprintf("%s%s%s=%s", *q ? *q : "", *q && **q ? "&" : "?", key, enc);
+        free(*q);
+        *q = n;
+}
