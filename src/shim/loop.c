@@ -4,6 +4,7 @@
  */
 #include "shim/internal.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -357,17 +358,22 @@ static void io_register(void)
 {
         struct shim_io *io = &L.shim->io;
         if (io->out_fd >= 0 && L.out.fd < 0) {
-                L.out = (struct src){SRC_OUT, io->out_fd};
+                L.out = (struct src){SRC_OUT, TAKE_FD(io->out_fd)};
                 fcntl(L.out.fd, F_SETFL, fcntl(L.out.fd, F_GETFL) | O_NONBLOCK);
                 ep_set(&L.out, EPOLL_CTL_ADD, EPOLLIN);
         }
         if (io->err_fd >= 0 && L.err.fd < 0) {
-                L.err = (struct src){SRC_ERR, io->err_fd};
+                L.err = (struct src){SRC_ERR, TAKE_FD(io->err_fd)};
                 fcntl(L.err.fd, F_SETFL, fcntl(L.err.fd, F_GETFL) | O_NONBLOCK);
                 ep_set(&L.err, EPOLL_CTL_ADD, EPOLLIN);
         }
-        if (io->in_fd >= 0 && L.in.fd < 0 && !L.in_close_pending) {
-                L.in = (struct src){SRC_IN, io->in_fd};
+        if (io->in_fd >= 0 && L.in.fd < 0 && L.in_close_pending) {
+                /* closed before it existed (exec with a tty: close_stdin before start) */
+                close(io->in_fd);
+                io->in_fd = -1;
+        }
+        if (io->in_fd >= 0 && L.in.fd < 0) {
+                L.in = (struct src){SRC_IN, TAKE_FD(io->in_fd)};
                 fcntl(L.in.fd, F_SETFL, fcntl(L.in.fd, F_GETFL) | O_NONBLOCK);
                 stdin_pump();
         }
@@ -406,7 +412,7 @@ static void handle_request(const char *msg, size_t n, int fd, int reply_fd, bool
         } else if (json_is_true(json_object_get(j, "close_stdin"))) {
                 if (L.in.fd >= 0)
                         stdin_request_close();
-                else if (L.shim->io.in_fd >= 0)
+                else if (L.shim->opts->open_stdin)
                         L.in_close_pending = true; /* exec: its stdin comes at start */
                 reply(reply_fd, 0, NULL);
         } else if (control && json_is_true(json_object_get(j, "start"))) {
@@ -547,45 +553,42 @@ static void listen_readable(void)
 
 /* ---------------------------------------------------------------- output and exit */
 
-/* Read once from a container output fd; false at EOF (the fd is then closed). */
-static bool output_readable(struct src *s)
+static void output_close(struct src *s)
 {
-        enum shim_stream st = s->kind == SRC_ERR ? SHIM_STDERR : SHIM_STDOUT;
-        ssize_t n = read(s->fd, rbuf, sizeof(rbuf));
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                return true;
-        if (n > 0) {
-                shim_log_write(L.shim->log, st, rbuf, (size_t)n);
-                broadcast(st, rbuf, (size_t)n);
-                return true;
-        }
-        /* EOF, or EIO from a pty master whose slave is closed everywhere */
-        shim_log_flush(L.shim->log, st);
+        shim_log_flush(L.shim->log, s->kind == SRC_ERR ? SHIM_STDERR : SHIM_STDOUT);
         epoll_ctl(L.epfd, EPOLL_CTL_DEL, s->fd, NULL);
         if (s->fd != L.shim->io.tty_fd)
                 close(s->fd);
         s->fd = -1;
-        return false;
+}
+
+/* Read once from a container output fd: 1 data, 0 nothing now, -1 EOF (the fd is closed then:
+ * EOF, or EIO from a pty master whose slave is closed everywhere). */
+static int output_readable(struct src *s)
+{
+        enum shim_stream st = s->kind == SRC_ERR ? SHIM_STDERR : SHIM_STDOUT;
+        ssize_t n = read(s->fd, rbuf, sizeof(rbuf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return 0;
+        if (n > 0) {
+                shim_log_write(L.shim->log, st, rbuf, (size_t)n);
+                broadcast(st, rbuf, (size_t)n);
+                return 1;
+        }
+        output_close(s);
+        return -1;
 }
 
 /* After exit: take what is still buffered, without waiting for writers that outlive the
  * container (a process that escaped into another session may hold the pipe forever). */
 static void output_drain(struct src *s)
 {
-        enum shim_stream st = s->kind == SRC_ERR ? SHIM_STDERR : SHIM_STDOUT;
         while (s->fd >= 0) {
-                ssize_t n = read(s->fd, rbuf, sizeof(rbuf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN) {
-                        shim_log_flush(L.shim->log, st);
-                        epoll_ctl(L.epfd, EPOLL_CTL_DEL, s->fd, NULL);
-                        if (s->fd != L.shim->io.tty_fd)
-                                close(s->fd);
-                        s->fd = -1;
+                int r = output_readable(s);
+                if (r == 0) {
+                        output_close(s);
                         return;
                 }
-                output_readable(s);
         }
 }
 
@@ -620,19 +623,24 @@ static void clients_finish(void)
 {
         long deadline = now_ms() + FLUSH_TIMEOUT_MS;
         for (;;) {
-                bool pending = false;
+                size_t n = 0;
                 for (struct client *c = L.clients, *next; c; c = next) {
                         next = c->next;
                         if (!client_flush(c))
                                 client_drop(c);
-                        else
-                                pending |= buf_size(&c->q) > 0;
+                        else if (buf_size(&c->q))
+                                n++;
                 }
                 long left = deadline - now_ms();
-                if (!pending || left <= 0)
+                if (!n || left <= 0)
                         break;
-                struct epoll_event ev[8];
-                epoll_wait(L.epfd, ev, 8, (int)(left > 100 ? 100 : left));
+                /* only the clients: the loop's other fds may stay readable */
+                _cleanup_free_ struct pollfd *pf = xcalloc(n, sizeof(*pf));
+                size_t i = 0;
+                for (struct client *c = L.clients; c && i < n; c = c->next)
+                        if (buf_size(&c->q))
+                                pf[i++] = (struct pollfd){.fd = c->src.fd, .events = POLLOUT};
+                poll(pf, i, (int)(left > 100 ? 100 : left));
         }
         while (L.clients)
                 client_drop(L.clients);

@@ -46,6 +46,17 @@ def test_logs_json_file_format_and_exit_zero(shims, bundle):
     assert not any(os.path.isdir(d) for d in container_cgroups(s.id))
 
 
+def test_log_escaping_of_binary_and_unicode(shims, bundle):
+    # invalid UTF-8 becomes U+FFFD, U+2028 is escaped, other UTF-8 passes as it is (like docker)
+    s = run(shims, bundle, r"printf 'a\377b\342\200\250c\303\251\001\n'")
+    s.start()
+    assert s.exit()["exit_code"] == 0
+    with open(s.log, "rb") as f:
+        raw = f.read()
+    assert b'"log":"a\\ufffdb\\u2028c\xc3\xa9\\u0001\\n"' in raw, raw
+    assert s.log_entries()[0]["log"] == "a\ufffdb\u2028c\u00e9\u0001\n"
+
+
 @pytest.mark.parametrize("script,code", [("exit 3", 3), ("exit 255", 255)])
 def test_exit_codes(shims, bundle, script, code):
     s = run(shims, bundle, script)
@@ -68,7 +79,8 @@ def test_attach_before_start_sees_all_output(shims, bundle):
     only_err = s.attach(stdout=False)
     s.start()
     got = read_frames(both)
-    assert got[1] == b"out1\nout2\nout3\n" + b"x" * 100000
+    assert len(got[1]) == 100015 and got[1] == b"out1\nout2\nout3\n" + b"x" * 100000, \
+        (len(got[1]), got[1][:40], got[2])
     assert got[2] == b"err1\nerr2\nerr3\n"
     assert read_frames(only_err) == {1: b"", 2: b"err1\nerr2\nerr3\n"}
     assert s.exit()["exit_code"] == 0
