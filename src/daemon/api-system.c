@@ -1,4 +1,4 @@
-/* /info, /system/df and /events (/_ping and /version are the server's built-ins). */
+/* /version, /info, /system/df and /events (/_ping is the server's built-in: it sets headers). */
 #include "daemon/api.h"
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
@@ -163,6 +163,33 @@ static void info_handler(struct api_req *r)
         api_reply_json(r, 200, o);
 }
 
+/* ---------------------------------------------------------------- /version */
+
+static const char *go_arch(const char *machine)
+{
+        if (!strcmp(machine, "x86_64"))
+                return "amd64";
+        if (!strcmp(machine, "aarch64"))
+                return "arm64";
+        return machine;
+}
+
+static void version_handler(struct api_req *r)
+{
+        struct utsname u;
+        uname(&u);
+        const char *arch = go_arch(u.machine);
+        json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion", "1.43",
+                                    "MinAPIVersion", "1.24", "Os", "linux", "Arch", arch,
+                                    "KernelVersion", u.release, "GitCommit", "berth");
+        json_t *o = json_pack("{s:[{s:s, s:s, s:o}], s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                              "Components", "Name", "Engine", "Version", BERTH_VERSION, "Details",
+                              details, "Version", BERTH_VERSION, "ApiVersion", "1.43",
+                              "MinAPIVersion", "1.24", "GitCommit", "berth", "Os", "linux", "Arch",
+                              arch, "KernelVersion", u.release, "BuildTime", "");
+        api_reply_json(r, 200, o);
+}
+
 /* ---------------------------------------------------------------- /system/df */
 
 /* docker's /containers/json entry with SizeRw: the rw layer plus the container's logs (what
@@ -273,6 +300,7 @@ static void events_handler(struct api_req *r)
 }
 
 const struct api_route api_routes_system[] = {
+    {"GET", "/version", version_handler, false},
     {"GET", "/info", info_handler, false},
     {"GET", "/system/df", df_handler, false},
     {"GET", "/events", events_handler, false},
