@@ -86,22 +86,6 @@ int images_exec(struct berth_images *imgs, struct berth_error **err, const char 
         return 0;
 }
 
-static void stmt_freep(sqlite3_stmt **s)
-{
-        if (*s)
-                sqlite3_finalize(*s);
-}
-#define _cleanup_stmt_ _cleanup_(stmt_freep)
-
-static void unlockp(pthread_mutex_t **m)
-{
-        if (*m)
-                pthread_mutex_unlock(*m);
-}
-#define LOCK(imgs)                                                                                 \
-        _cleanup_(unlockp) pthread_mutex_t *_lock =                                                \
-            (pthread_mutex_lock(&(imgs)->lock), &(imgs)->lock)
-
 /* One string column of the first row, or NULL. */
 static char *query_str(struct berth_images *imgs, const char *sql, const char *arg)
 {

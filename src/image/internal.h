@@ -134,6 +134,23 @@ struct berth_images {
  * 'i' int64. NULL and *err set on failure. Call with imgs->lock held. */
 sqlite3_stmt *images_query(struct berth_images *imgs, struct berth_error **err, const char *sql,
                            const char *types, ...);
+static inline void images_stmt_freep(sqlite3_stmt **s)
+{
+        if (*s)
+                sqlite3_finalize(*s);
+}
+#define _cleanup_stmt_ _cleanup_(images_stmt_freep)
+
+static inline void images_unlockp(pthread_mutex_t **m)
+{
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+/* Hold imgs->lock until the end of the scope. */
+#define LOCK(imgs)                                                                                 \
+        _cleanup_(images_unlockp) _unused_ pthread_mutex_t *_lock =                                \
+            (pthread_mutex_lock(&(imgs)->lock), &(imgs)->lock)
+
 /* Run a statement to completion (lock held). */
 int images_exec(struct berth_images *imgs, struct berth_error **err, const char *sql,
                 const char *types, ...);

@@ -4,22 +4,6 @@
 
 #include <fnmatch.h>
 
-static void stmt_freep(sqlite3_stmt **s)
-{
-        if (*s)
-                sqlite3_finalize(*s);
-}
-#define _cleanup_stmt_ _cleanup_(stmt_freep)
-
-static void unlockp(pthread_mutex_t **m)
-{
-        if (*m)
-                pthread_mutex_unlock(*m);
-}
-#define LOCK(imgs)                                                                                 \
-        _cleanup_(unlockp) pthread_mutex_t *_lock =                                                \
-            (pthread_mutex_lock(&(imgs)->lock), &(imgs)->lock)
-
 static bool all_hex(const char *s, size_t max)
 {
         size_t n = strlen(s);
