@@ -121,7 +121,6 @@ int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error 
             tcgetattr(STDIN_FILENO, &saved_termios) == 0) {
                 struct termios raw = saved_termios;
                 cfmakeraw(&raw);
-                raw.c_oflag = saved_termios.c_oflag; /* keep output post-processing like docker */
                 if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0) {
                         raw_mode = true;
                         atexit(restore_terminal);

@@ -53,7 +53,8 @@ int print_formatted(json_t *items, const char *format, struct berth_error **err)
                 json_t *v;
                 json_array_foreach(items, i, v)
                 {
-                        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                        /* docker marshals a map here: keys sorted */
+                        char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
                         printf("%s\n", s);
                         free(s);
                 }

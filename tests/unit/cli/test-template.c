@@ -1,0 +1,109 @@
+/* cli/template.c: the Go text/template subset docker's --format uses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "cli/cli.h"
+
+static json_t *data;
+
+static char *run(const char *t)
+{
+        struct tmpl *tp = NULL;
+        struct berth_error *e = NULL;
+        if (tmpl_parse(t, &tp, &e) < 0) {
+                char *m = xasprintf("PARSE: %s", e->msg);
+                berth_error_free(e);
+                return m;
+        }
+        char *out = NULL;
+        int r = tmpl_exec(tp, data, &out, &e);
+        tmpl_free(tp);
+        if (r < 0) {
+                free(out);
+                char *m = xasprintf("EXEC: %s", e->msg);
+                berth_error_free(e);
+                return m;
+        }
+        return out;
+}
+
+#define check(t, want)                                                                             \
+        do {                                                                                       \
+                char *got = run(t);                                                                \
+                assert_string_equal(got, want);                                                    \
+                free(got);                                                                         \
+        } while (0)
+
+static int setup(void **state)
+{
+        data = json_loads("{\"Id\":\"abc\",\"State\":{\"Running\":true,\"Pid\":42,\"ExitCode\":0},"
+                          "\"RepoDigests\":[\"r@sha256:1\",\"r@sha256:2\"],"
+                          "\"Config\":{\"Labels\":{\"b\":\"2\",\"a\":\"1\"},\"Env\":[\"A=1\","
+                          "\"B=2\"],\"Cmd\":null},\"Size\":1.5,\"Empty\":[],\"Name\":\"/x\"}",
+                          0, NULL);
+        return data ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        json_decref(data);
+        return 0;
+}
+
+static void test_fields(void **state)
+{
+        check("{{.Id}}", "abc");
+        check("{{.State.Running}} {{.State.Pid}}", "true 42");
+        check("x{{.Missing}}y", "x<no value>y");
+        check("{{.Config.Cmd}}", "<nil>");
+        check("{{.Size}}", "1.5");
+        check("{{.Config.Labels}}", "map[a:1 b:2]");
+        check("{{.Config.Env}}", "[A=1 B=2]");
+        check("{{$.Id}}", "abc");
+}
+
+static void test_functions(void **state)
+{
+        check("{{index .RepoDigests 0}}", "r@sha256:1");
+        check("{{index .Config.Labels \"b\"}}", "2");
+        check("{{json .Config.Env}}", "[\"A=1\",\"B=2\"]");
+        check("{{.Config.Env | json}}", "[\"A=1\",\"B=2\"]");
+        check("{{len .RepoDigests}}", "2");
+        check("{{join .Config.Env \",\"}}", "A=1,B=2");
+        check("{{upper .Id}}", "ABC");
+        check("{{printf \"%s-%d\" .Id .State.Pid}}", "abc-42");
+        check("{{println .Id}}", "abc\n");
+        check("{{index .RepoDigests 5}}", "EXEC: template: error calling index: index out of "
+                                          "range: 5");
+        check("{{nope .Id}}", "EXEC: template: function \"nope\" not defined");
+}
+
+static void test_control(void **state)
+{
+        check("{{range .Config.Env}}[{{.}}]{{end}}", "[A=1][B=2]");
+        check("{{range .Empty}}x{{else}}none{{end}}", "none");
+        check("{{if .State.Running}}up{{else}}down{{end}}", "up");
+        check("{{if .Empty}}a{{else if .State.Running}}b{{else}}c{{end}}", "b");
+        check("{{if eq .State.Pid 42}}yes{{end}}", "yes");
+        check("{{if not .State.ExitCode}}zero{{end}}", "zero");
+        check("{{with .State}}{{.Pid}}{{end}}", "42");
+        check("{{range $i := .Empty}}{{end}}", "PARSE: template: unexpected `:` in `$i := .Empty`");
+        check("a {{- .Id -}} b", "aabcb");
+        check("{{/* comment */}}ok", "ok");
+        check("{{if .Id}}unterminated", "PARSE: template: missing {{end}} for `if .Id`");
+        check("{{end}}", "PARSE: template: unexpected {{end}}");
+        check("{{.Id", "PARSE: template: unclosed action");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_fields),
+            cmocka_unit_test(test_functions),
+            cmocka_unit_test(test_control),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
