@@ -474,6 +474,46 @@ int berth_image_load(struct berth_images *imgs, int in_fd, berth_progress_fn fn,
         return 0;
 }
 
+#ifndef BERTH_DEFAULT_IMAGE_BUILD
+#define BERTH_DEFAULT_IMAGE_BUILD ""
+#endif
+#ifndef BERTH_DEFAULT_IMAGE_INSTALL
+#define BERTH_DEFAULT_IMAGE_INSTALL "/usr/local/share/berth/default-image.tar"
+#endif
+
+const char *berth_default_image_path(void)
+{
+        const char *env = getenv("BERTH_DEFAULT_IMAGE");
+        if (env && *env)
+                return env;
+        if (*BERTH_DEFAULT_IMAGE_BUILD && access(BERTH_DEFAULT_IMAGE_BUILD, R_OK) == 0)
+                return BERTH_DEFAULT_IMAGE_BUILD;
+        return BERTH_DEFAULT_IMAGE_INSTALL;
+}
+
+int berth_image_load_default(struct berth_images *imgs, char ***ret_loaded,
+                             struct berth_error **err)
+{
+        static const char marker[] = "default-image-loaded";
+        if (faccessat(imgs->rootfd, marker, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (ret_loaded)
+                        *ret_loaded = NULL;
+                return 0;
+        }
+        const char *path = berth_default_image_path();
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_set(err, errno, "default image `%s`", path);
+        _cleanup_strv_ char **loaded = NULL;
+        if (berth_image_load(imgs, fd, NULL, NULL, &loaded, err) < 0)
+                return berth_error_wrap(err, "default image `%s`", path);
+        if (berth_write_atomic_at(imgs->rootfd, marker, path, strlen(path), err) < 0)
+                return -EIO;
+        if (ret_loaded)
+                *ret_loaded = TAKE_PTR(loaded);
+        return 0;
+}
+
 /* ---------------------------------------------------------------- save */
 
 static int write_entry(struct archive *a, const char *path, mode_t type, int64_t size,

@@ -216,6 +216,17 @@ int berth_image_save(struct berth_images *imgs, char *const *names, int out_fd,
 int berth_image_load(struct berth_images *imgs, int in_fd, berth_progress_fn progress,
                      void *userdata, char ***ret_loaded, struct berth_error **err);
 
+/* The embedded default image archive (busybox:latest): $BERTH_DEFAULT_IMAGE if set, else the
+ * one in the build tree if it exists, else the installed one (share/berth/default-image.tar).
+ * Static string or getenv's. */
+const char *berth_default_image_path(void);
+/* At the first start of a store: load the default image and leave a marker (root/
+ * default-image-loaded) so it is loaded once only (an `rmi busybox` stays removed). *ret_loaded
+ * (may be NULL) like berth_image_load, NULL when nothing was loaded. ENOENT when the archive
+ * is missing (the marker is then not written). */
+int berth_image_load_default(struct berth_images *imgs, char ***ret_loaded,
+                             struct berth_error **err);
+
 /* ---------------------------------------------------------------- registry */
 
 struct berth_registry_opts {

@@ -521,6 +521,41 @@ static void test_save_load(void **state)
         close(out);
 }
 
+static void test_load_default(void **state)
+{
+        struct fixture *f = *state;
+        struct berth_error *err = NULL;
+        char **loaded = NULL;
+        setenv("BERTH_DEFAULT_IMAGE", "/nonexistent/default.tar", 1);
+        assert_int_equal(berth_image_load_default(f->imgs, &loaded, &err), -ENOENT);
+        berth_error_free(err);
+        err = NULL;
+        unsetenv("BERTH_DEFAULT_IMAGE");
+        if (access(berth_default_image_path(), R_OK) < 0)
+                skip(); /* built without /bin/busybox */
+        if (berth_image_load_default(f->imgs, &loaded, &err) < 0)
+                fail_msg("load default: %s", err->msg);
+        assert_non_null(loaded);
+        assert_string_equal(loaded[0], "Loaded image: busybox:latest");
+        strv_free(loaded);
+        char **dirs = NULL;
+        assert_int_equal(berth_image_layer_dirs(f->imgs, "busybox", &dirs, &err), 0);
+        _cleanup_free_ char *sh = xasprintf("%s/bin/sh", dirs[0]);
+        struct stat st;
+        assert_int_equal(lstat(sh, &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        strv_free(dirs);
+        /* once only: a removed default image stays removed */
+        json_t *rep = NULL;
+        assert_int_equal(
+            berth_image_remove(f->imgs, "busybox", false, false, NULL, NULL, &rep, &err), 0);
+        json_decref(rep);
+        assert_int_equal(berth_image_load_default(f->imgs, &loaded, &err), 0);
+        assert_null(loaded);
+        char *id = NULL;
+        assert_int_equal(berth_image_resolve(f->imgs, "busybox", &id, NULL), -ENOENT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -529,6 +564,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_tag_remove_gc, setup, teardown),
             cmocka_unit_test_setup_teardown(test_crash_leftovers, setup, teardown),
             cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_load_default, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
