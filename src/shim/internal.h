@@ -99,6 +99,9 @@ struct shim {
         pid_t pid; /* the process to reap; 0 before start (exec) */
         bool started;
         struct shim_log *log;
+        /* a resize that came before the pty existed (exec --tty): the process starts with it */
+        bool has_init_size;
+        unsigned short init_rows, init_cols;
 };
 
 /* Run the loop until the process has exited and everything is written; returns the exit status

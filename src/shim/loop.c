@@ -403,7 +403,12 @@ static void handle_request(const char *msg, size_t n, int fd, int reply_fd, bool
                     .ws_row = (unsigned short)json_integer_value(json_object_get(v, "h")),
                     .ws_col = (unsigned short)json_integer_value(json_object_get(v, "w"))};
                 int tty = L.shim->io.tty_fd;
-                if (tty < 0)
+                if (tty < 0 && L.shim->opts->tty && !L.shim->started) {
+                        L.shim->has_init_size = true;
+                        L.shim->init_rows = ws.ws_row;
+                        L.shim->init_cols = ws.ws_col;
+                        reply(reply_fd, 0, NULL);
+                } else if (tty < 0)
                         reply(reply_fd, ENOTTY, "the container has no tty");
                 else if (ioctl(tty, TIOCSWINSZ, &ws) < 0)
                         reply(reply_fd, errno, "resize failed");

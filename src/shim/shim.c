@@ -21,6 +21,7 @@
 
 #define CONSOLE_SOCK "console.sock"
 #define EXEC_PID     "exec.pid"
+#define EXEC_SIZED   "process-tty.json"
 
 /* ---------------------------------------------------------------- options */
 
@@ -34,6 +35,39 @@ static char *abs_path(const char *p, bool mkdir, struct berth_error **err)
                 return NULL;
         }
         return xstrdup(buf);
+}
+
+/* docker's log-opt max-size (go-units RAMInBytes): "1048576", "10m", "1.5k", "2GB"; binary
+ * multiples; -1 means unlimited (0 here). */
+static int parse_size(const char *s, uint64_t *ret)
+{
+        if (!strcmp(s, "-1")) {
+                *ret = 0;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end == s || v < 0 || !(s[0] >= '0' && s[0] <= '9'))
+                return -EINVAL;
+        static const char units[] = "bkmgtp";
+        double mult = 1;
+        if (*end) {
+                const char *u = strchr(units, end[0] | 0x20);
+                if (!u)
+                        return -EINVAL;
+                for (const char *q = units; q < u; q++)
+                        mult *= 1024;
+                end++;
+                if (*end == 'b' || *end == 'B')
+                        end++;
+                if ((*end == 'i' || *end == 'I') && (end[1] == 'b' || end[1] == 'B'))
+                        end += 2;
+        }
+        if (*end || v * mult >= 18446744073709551615.0)
+                return -EINVAL;
+        *ret = (uint64_t)(v * mult);
+        return 0;
 }
 
 int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_error **err)
@@ -108,8 +142,11 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
                         log = optarg;
                         break;
                 case O_LOG_SIZE:
-                        if (berth_parse_u64(optarg, &v) < 0)
-                                return berth_error_setx(err, EINVAL, "--log-max-size `%s`", optarg);
+                        if (parse_size(optarg, &v) < 0)
+                                return berth_error_setx(err, EINVAL,
+                                                        "--log-max-size `%s`: expected bytes "
+                                                        "with an optional unit (k, m, g)",
+                                                        optarg);
                         o->log_max_size = v;
                         break;
                 case O_LOG_FILES:
@@ -133,6 +170,9 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
                 return berth_error_setx(err, EINVAL, "create needs --bundle");
         if (o->mode == SHIM_EXEC && !process)
                 return berth_error_setx(err, EINVAL, "exec needs --process");
+        /* docker exec closes the process' stdin when the client's input ends */
+        if (o->mode == SHIM_EXEC)
+                o->stdin_once = true;
         /* absolute now: the shim leaves its working directory once detached */
         if (!(o->state = abs_path(state, true, err)) ||
             !(o->runtime_root = abs_path(rtroot, true, err)) ||
@@ -383,8 +423,23 @@ static int exec_start(struct shim *s, pid_t *ret_pid, struct berth_error **err)
 {
         struct berth_runtime rt = runtime_of(s);
         _cleanup_free_ char *pid_file = xasprintf("/proc/self/fd/%d/%s", s->state_fd, EXEC_PID);
+        _cleanup_free_ char *sized = NULL;
+        if (s->has_init_size) {
+                /* the size must be there before the process runs: put it in its spec */
+                _cleanup_json_ json_t *proc =
+                    berth_json_load_at(AT_FDCWD, s->opts->process, JSON_DECODE_INT_AS_REAL, err);
+                if (!proc)
+                        return -EINVAL;
+                json_object_set_new(proc, "consoleSize",
+                                    json_pack("{s:i, s:i}", "height", (int)s->init_rows, "width",
+                                              (int)s->init_cols));
+                _cleanup_free_ char *text = berth_json_dump(proc, false);
+                if (berth_write_atomic_at(s->state_fd, EXEC_SIZED, text, strlen(text), err) < 0)
+                        return -EIO;
+                sized = xasprintf("%s/%s", s->opts->state, EXEC_SIZED);
+        }
         struct berth_exec_opts eo = {
-            .process_path = s->opts->process,
+            .process_path = sized ? sized : s->opts->process,
             .tty = s->opts->tty,
             .console_socket = plan.console_path,
             .pid_file = pid_file,
@@ -393,6 +448,8 @@ static int exec_start(struct shim *s, pid_t *ret_pid, struct berth_error **err)
         stdio_install(&plan, true);
         int r = berth_container_exec(&rt, s->opts->id, &eo, true, &status, err);
         stdio_install(&plan, false);
+        if (sized)
+                unlinkat(s->state_fd, EXEC_SIZED, 0);
         if (r < 0) {
                 stdio_release(s, &plan);
                 return r;

@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -51,6 +52,38 @@ def test_exec_tty_with_stdin(shims, bundle, tmp_path):
     a.sendall(b"abc\r")
     out = read_all(a)
     assert b"got-abc\r\n" in out and b"/dev/pts/" in out, out
+    assert e.exit()["exit_code"] == 0
+    os.kill(c.pid, signal.SIGKILL)
+    c.exit()
+
+
+def test_exec_tty_size_given_before_start(shims, bundle, tmp_path):
+    # berthd sends the console size before start: the process must see it from its first moment
+    c = running(shims, bundle)
+    e = shims(mode="exec", cid=c.id, log=False, tty=True, process=process_json(
+        tmp_path, bundle, ["stty", "size"], terminal=True))
+    e.created()
+    a = e.attach(raw=True)
+    e.send({"resize": {"h": 27, "w": 91}})
+    e.start()
+    assert read_all(a) == b"27 91\r\n"
+    assert e.exit()["exit_code"] == 0
+    assert not os.path.exists(os.path.join(e.state, "process-tty.json"))
+    os.kill(c.pid, signal.SIGKILL)
+    c.exit()
+
+
+def test_exec_stdin_eof_ends_its_input(shims, bundle, tmp_path):
+    # docker exec -i: the client's EOF closes the process' stdin (no --stdin-once needed)
+    c = running(shims, bundle)
+    e = shims(mode="exec", cid=c.id, log=False, stdin=True, process=process_json(
+        tmp_path, bundle, ["sh", "-c", "wc -c"]))
+    e.created()
+    a = e.attach(stdin=True)
+    e.start()
+    a.sendall(b"12345")
+    a.shutdown(socket.SHUT_WR)
+    assert read_frames(a)[1].strip() == b"5"
     assert e.exit()["exit_code"] == 0
     os.kill(c.pid, signal.SIGKILL)
     c.exit()

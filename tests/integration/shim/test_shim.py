@@ -197,6 +197,17 @@ def test_log_rotation(shims, bundle):
     assert last[0] == f"line{n + 1}\n"
 
 
+def test_log_max_size_with_docker_units(shims, bundle):
+    # berthd passes docker's log-opts as they are: "1k" is 1024 bytes
+    s = run(shims, bundle, "i=0; while [ $i -lt 40 ]; do echo line$i; i=$((i+1)); done",
+            log_max_size="1k", log_max_files=2)
+    s.start()
+    assert s.exit()["exit_code"] == 0
+    assert os.path.exists(s.log + ".1") and not os.path.exists(s.log + ".2")
+    assert os.path.getsize(s.log + ".1") >= 1024
+    assert s.log_entries()[-1]["log"] == "line39\n"
+
+
 def test_slow_client_is_dropped_container_unaffected(shims, bundle):
     s = run(shims, bundle, "head -c 4000000 /dev/zero | tr '\\0' y; echo; echo end")
     lazy = s.attach()
@@ -277,6 +288,10 @@ def test_oom_killed(shims, bundle):
 
 def test_usage_errors():
     import subprocess
+    p = subprocess.run([SHIM, "create", "--id", "x", "--bundle", "/", "--state", "/tmp",
+                        "--runtime-root", "/tmp", "--log-max-size", "10q"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "--log-max-size" in p.stderr
     p = subprocess.run([SHIM, "create", "--id", "x"], capture_output=True, text=True)
     assert p.returncode == 2 and "required" in p.stderr
     p = subprocess.run([SHIM, "frobnicate"], capture_output=True, text=True)
