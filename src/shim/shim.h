@@ -47,7 +47,11 @@
  * --stdin-once; a client more than 1 MiB behind is dropped (the container never waits on it).
  * The socket is bound through /proc/self/fd/<dirfd>/attach.sock, so a state dir path longer
  * than sun_path works: connect the same way (open the state dir, use /proc/self/fd/N/…).
- * Transient files in <state>: console.sock (--tty, until the pty master arrived), exec.pid.
+ * Transient files in <state>: console.sock (--tty, until the pty master arrived), exec.pid,
+ * process-tty.json (exec --tty with a resize before start: the size goes into the process spec
+ * so the process sees it from its first instruction).
+ * `exec` always closes the process' stdin at an attached client's EOF (docker exec does; no
+ * --stdin-once needed). --log-max-size takes docker's max-size as it is ("10m", "1k", "-1").
  *
  * ---------------------------------------------------------------- files the shim writes
  * <state>/shim.pid          its pid (text), written before "created"
