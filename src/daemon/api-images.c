@@ -115,6 +115,15 @@ static void publish_report(struct daemon *d, json_t *report)
         }
 }
 
+/* docker: "repository name must be lowercase" (the registry host may have capitals) */
+static bool repo_lowercase(const struct berth_ref *ref)
+{
+        for (const char *p = ref->path; p && *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        return false;
+        return true;
+}
+
 /* ---------------------------------------------------------------- queries */
 
 static void images_list_handler(struct api_req *r)
@@ -179,6 +188,13 @@ static void images_tag_handler(struct api_req *r)
         if (parsed.digest) {
                 berth_ref_release(&parsed);
                 return api_reply_errorf(r, 400, "refusing to create a tag with a digest reference");
+        }
+        if (!repo_lowercase(&parsed)) {
+                berth_ref_release(&parsed);
+                return api_reply_errorf(r, 400,
+                                        "invalid reference format: repository name (%s) must be "
+                                        "lowercase",
+                                        repo);
         }
         _cleanup_free_ char *familiar = berth_ref_familiar(&parsed);
         berth_ref_release(&parsed);
@@ -247,7 +263,6 @@ struct stream_job {
         char *ref;      /* what to pull or push */
         char *auth;     /* X-Registry-Auth, may be NULL */
         char *platform; /* may be NULL */
-        char *old_id;   /* pull: what ref named before, NULL if nothing */
         int out_fd;
         bool failed; /* writing to the client failed: keep going silently */
         pthread_mutex_t lock;
@@ -261,7 +276,6 @@ static void job_free(void *p)
         free(j->ref);
         free(j->auth);
         free(j->platform);
-        free(j->old_id);
         pthread_mutex_destroy(&j->lock);
         free(j);
 }
@@ -303,6 +317,8 @@ static struct stream_job *job_new(struct api_req *r, const char *ref)
         return j;
 }
 
+/* The registry client reports every line docker shows ("Pulling from …", per layer progress,
+ * "Digest: …", "Status: …"); errors end the stream as docker's errorDetail message. */
 static void pull_producer(int out_fd, void *userdata)
 {
         struct stream_job *j = userdata;
@@ -312,8 +328,6 @@ static void pull_producer(int out_fd, void *userdata)
         if (berth_ref_parse(j->ref, &ref, &e) < 0)
                 return job_error(j, e);
         _cleanup_free_ char *familiar = berth_ref_familiar(&ref);
-        job_send(j, json_pack("{s:s+, s:s}", "status", "Pulling from ", ref.path, "id",
-                              ref.tag ? ref.tag : ref.digest));
         berth_ref_release(&ref);
         struct berth_registry_opts o = {
             .progress = job_progress,
@@ -324,20 +338,11 @@ static void pull_producer(int out_fd, void *userdata)
         _cleanup_free_ char *id = NULL;
         if (berth_image_pull(j->d->images, j->ref, &o, &id, &e) < 0)
                 return job_error(j, e);
-        _cleanup_free_ char *manifest = NULL;
-        if (berth_image_manifest(j->d->images, id, &manifest, NULL) == 0 && manifest)
-                job_send(j, json_pack("{s:s+}", "status", "Digest: ", manifest));
-        bool fresh = !j->old_id || strcmp(j->old_id, id);
-        job_send(j, json_pack("{s:s++}", "status",
-                              fresh ? "Status: Downloaded newer image for "
-                                    : "Status: Image is up to date for ",
-                              familiar, ""));
         events_publish(j->d, "image", "pull", familiar, json_pack("{s:s}", "name", familiar));
 }
 
 static void images_create_handler(struct api_req *r)
 {
-        struct daemon *d = api_daemon(r);
         const char *from = api_query(r, "fromImage");
         const char *tag = api_query(r, "tag");
         if (api_query(r, "fromSrc"))
@@ -357,10 +362,14 @@ static void images_create_handler(struct api_req *r)
                 _cleanup_error_ struct berth_error *bad = TAKE_PTR(e);
                 return api_reply_errorf(r, 400, "invalid reference format: %s", bad->msg);
         }
+        bool lower = repo_lowercase(&parsed);
         berth_ref_release(&parsed);
-        struct stream_job *j = job_new(r, ref);
-        berth_image_resolve(d->images, ref, &j->old_id, NULL);
-        api_reply_stream(r, 200, "application/json", pull_producer, j, job_free);
+        if (!lower)
+                return api_reply_errorf(r, 400,
+                                        "invalid reference format: repository name (%s) must be "
+                                        "lowercase",
+                                        from);
+        api_reply_stream(r, 200, "application/json", pull_producer, job_new(r, ref), job_free);
 }
 
 static void push_producer(int out_fd, void *userdata)
@@ -371,11 +380,9 @@ static void push_producer(int out_fd, void *userdata)
         struct berth_ref ref = {0};
         if (berth_ref_parse(j->ref, &ref, &e) < 0)
                 return job_error(j, e);
-        _cleanup_free_ char *repo = berth_ref_repo(&ref);
         _cleanup_free_ char *tag = xstrdup(ref.tag ? ref.tag : "latest");
         _cleanup_free_ char *familiar = berth_ref_familiar(&ref);
         berth_ref_release(&ref);
-        job_send(j, json_pack("{s:s++}", "status", "The push refers to repository [", repo, "]"));
         struct berth_registry_opts o = {
             .progress = job_progress,
             .userdata = j,
@@ -390,9 +397,6 @@ static void push_producer(int out_fd, void *userdata)
         if (berth_store_open_blob(berth_images_blobs(j->d->images), digest, &fd, NULL) == 0 &&
             fstat(fd, &st) == 0)
                 size = st.st_size;
-        _cleanup_free_ char *status =
-            xasprintf("%s: digest: %s size: %lld", tag, digest, (long long)size);
-        job_send(j, json_pack("{s:s}", "status", status));
         job_send(j, json_pack("{s:{}, s:{s:s, s:s, s:I}}", "progressDetail", "aux", "Tag", tag,
                               "Digest", digest, "Size", size));
         events_publish(j->d, "image", "push", familiar, json_pack("{s:s}", "name", familiar));

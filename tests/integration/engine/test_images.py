@@ -93,7 +93,7 @@ def test_tag_and_rmi(berthd):
     api = berthd.sdk().api
     import docker
     with pytest.raises(docker.errors.APIError) as e:
-        api.tag(TAG, "UPPER/case", "x")
+        api.tag(TAG, "berth-test/UPPER", "x")
     assert e.value.status_code in (400, 404)
     with pytest.raises(docker.errors.ImageNotFound):
         api.tag("nope-never", "berth-test/x", "1")
