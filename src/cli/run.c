@@ -678,22 +678,28 @@ static int wait_result(struct http_conn *c, int *ret_code, struct berth_error **
         if (r < 0)
                 return r;
         _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        r = http_read_body_all(c, &resp, 1 << 20, &text, &len, err);
-        http_resp_release(&resp);
-        if (r < 0)
-                return r;
+        size_t len = 0, cap = 0;
         if (resp.status >= 400) {
+                r = http_read_body_all(c, &resp, 1 << 20, &text, &len, err);
+                http_resp_release(&resp);
+                if (r < 0)
+                        return r;
                 _cleanup_free_ char *m = cli_error_message(text, len);
                 return berth_error_setx(err, resp.status == 404 ? ENOENT : EIO,
                                         "Error response from daemon: %s", m);
         }
-        _cleanup_json_ json_t *j = json_loadb(text, len, 0, NULL);
+        /* like docker's client: the answer is the first JSON document; the end of the body is
+         * not waited for */
+        ssize_t n = http_read_line(c, &resp, &text, &cap, err);
+        http_resp_release(&resp);
+        if (n < 0)
+                return (int)n;
+        _cleanup_json_ json_t *j = json_loadb(text ? text : "", (size_t)n, 0, NULL);
         json_t *sc = json_object_get(j, "StatusCode");
         if (!json_is_integer(sc))
                 return berth_error_setx(err, EPROTO, "bad wait answer from the daemon");
         const char *werr =
-            json_string_value(json_object_get(json_object_get(j, "Error"), "Message"));
+                json_string_value(json_object_get(json_object_get(j, "Error"), "Message"));
         if (werr && *werr)
                 return berth_error_setx(err, EIO, "Error response from daemon: %s", werr);
         *ret_code = (int)json_integer_value(sc);
