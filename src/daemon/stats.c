@@ -180,9 +180,12 @@ static char *read_text(const char *path)
         return data;
 }
 
-/* The container's cgroup dir of a v1 controller ("blkio", "cpuacct") or of the unified
- * hierarchy (controller NULL), from its init's /proc/<pid>/cgroup. */
-static char *cgroup_dir(const char *proc_cgroup, const char *controller)
+/* The container's own cgroup dir of a v1 controller ("blkio", "cpuacct") or of the unified
+ * hierarchy (controller NULL), from its init's /proc/<pid>/cgroup. NULL when the container has
+ * no cgroup of its own there (its path does not name the container: on a hybrid host the
+ * runtime leaves it in the host's root of controllers it does not use, whose counters are the
+ * whole host's). */
+static char *cgroup_dir(const char *proc_cgroup, const char *controller, const char *id)
 {
         static int pure_v2 = -1;
         if (pure_v2 < 0)
@@ -196,6 +199,8 @@ static char *cgroup_dir(const char *proc_cgroup, const char *controller)
                         continue;
                 *c2 = '\0';
                 const char *ctrls = c1 + 1, *path = c2 + 1;
+                if (!strstr(path, id))
+                        continue;
                 if (!controller) {
                         if (!strcmp(line, "0") && !*ctrls)
                                 return xasprintf(pure_v2 ? "/sys/fs/cgroup%s"
@@ -210,7 +215,6 @@ static char *cgroup_dir(const char *proc_cgroup, const char *controller)
                         if (!strcmp(c, controller))
                                 return xasprintf("/sys/fs/cgroup/%s%s", controller, path);
         }
-        /* "cpu,cpuacct" mounted under its joint name: cpuacct is reachable through the link */
         return NULL;
 }
 
@@ -260,7 +264,7 @@ int stats_sample_take(const char *runtime_root, const char *id, struct stats_sam
                                 s.networks = NULL;
                         }
                 }
-                _cleanup_free_ char *acct = pcg ? cgroup_dir(pcg, "cpuacct") : NULL;
+                _cleanup_free_ char *acct = pcg ? cgroup_dir(pcg, "cpuacct", id) : NULL;
                 if (acct) {
                         _cleanup_free_ char *f = xasprintf("%s/cpuacct.usage_percpu", acct);
                         _cleanup_free_ char *t = read_text(f);
@@ -277,8 +281,8 @@ int stats_sample_take(const char *runtime_root, const char *id, struct stats_sam
                                 }
                         }
                 }
-                _cleanup_free_ char *blk = pcg ? cgroup_dir(pcg, "blkio") : NULL;
-                _cleanup_free_ char *uni = pcg ? cgroup_dir(pcg, NULL) : NULL;
+                _cleanup_free_ char *blk = pcg ? cgroup_dir(pcg, "blkio", id) : NULL;
+                _cleanup_free_ char *uni = pcg ? cgroup_dir(pcg, NULL, id) : NULL;
                 if (blk) {
                         _cleanup_free_ char *fb =
                             xasprintf("%s/blkio.throttle.io_service_bytes_recursive", blk);

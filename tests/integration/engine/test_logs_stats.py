@@ -78,14 +78,17 @@ def test_logs_follow(berthd):
         berthd.docker("rm", "-f", name)
 
 
-def _cgroup_file(cid, controller, name):
+def _cgroup_file(pid, controller, name):
+    """A cgroup file of the container whose init is pid, found through /proc/<pid>/cgroup
+    (v2, or a v1 controller's hierarchy on v1/hybrid hosts)."""
     v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
     if v2:
-        base = f"/sys/fs/cgroup/berth/{cid}"
-    elif controller is None:
-        base = f"/sys/fs/cgroup/unified/berth/{cid}"
+        base = "/sys/fs/cgroup" + next(p for h, c, p in lines if h == "0")
     else:
-        base = f"/sys/fs/cgroup/{controller}/berth/{cid}"
+        base = f"/sys/fs/cgroup/{controller}" + next(p for h, c, p in lines
+                                                      if controller in c.split(","))
     with open(os.path.join(base, name)) as f:
         return f.read().strip()
 
@@ -96,6 +99,7 @@ def test_stats_one_shot_matches_cgroups(berthd):
     try:
         v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
         api = berthd.sdk().api
+        pid = api.inspect_container(name)["State"]["Pid"]
         _wait(lambda: api.stats(name, stream=False)["pids_stats"].get("current") == 3,
               "three processes")
         s = api.stats(name, stream=False, one_shot=True)
@@ -103,11 +107,15 @@ def test_stats_one_shot_matches_cgroups(berthd):
         mem = s["memory_stats"]
         assert mem["limit"] == 64 * 1024 * 1024
         limit_file = "memory.max" if v2 else "memory.limit_in_bytes"
-        assert int(_cgroup_file(cid, "memory", limit_file)) == mem["limit"]
+        assert int(_cgroup_file(pid, "memory", limit_file)) == mem["limit"]
         assert mem["usage"] > 0
+        usage_file = "memory.current" if v2 else "memory.usage_in_bytes"
+        # usage moves a little between two reads; it is the same counter
+        assert abs(int(_cgroup_file(pid, "memory", usage_file)) - mem["usage"]) < 1024 * 1024
+        assert int(_cgroup_file(pid, "pids", "pids.current")) == s["pids_stats"]["current"]
         assert s["pids_stats"]["current"] == 3
         assert s["pids_stats"]["limit"] == 50
-        assert int(_cgroup_file(cid, "pids", "pids.max")) == 50
+        assert int(_cgroup_file(pid, "pids", "pids.max")) == 50
         cpu = s["cpu_stats"]
         assert cpu["online_cpus"] == os.cpu_count()
         assert cpu["system_cpu_usage"] > 0
