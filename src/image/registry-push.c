@@ -181,10 +181,11 @@ static int build_manifest(struct berth_images *imgs, const char *id, char **ret_
                         mt = MEDIA_OCI_LAYER_GZIP;
                 else if (!oci && !strcmp(mt, MEDIA_OCI_LAYER_GZIP))
                         mt = MEDIA_DOCKER_LAYER;
+                char *copy = xstrdup(mt); /* mt may point into b[i].media_type */
                 free(b[i].media_type);
-                b[i].media_type = xstrdup(mt);
+                b[i].media_type = copy;
                 json_array_append_new(layers,
-                                      json_pack("{s:s, s:I, s:s}", "mediaType", mt, "size",
+                                      json_pack("{s:s, s:I, s:s}", "mediaType", copy, "size",
                                                 (json_int_t)b[i].size, "digest", b[i].digest));
         }
         const char *type = oci ? MEDIA_OCI_MANIFEST : MEDIA_DOCKER_MANIFEST;
