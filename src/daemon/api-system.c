@@ -224,26 +224,43 @@ static void df_handler(struct api_req *r)
         bool want_containers = !type || !strcmp(type, "container");
         bool want_volumes = !type || !strcmp(type, "volume");
         json_t *out = json_object();
+        /* containers first: images count the containers using them */
+        json_t *containers = json_array();
+        size_t n = 0;
+        struct container **v = d->containers ? containers_snapshot(d->containers, &n) : NULL;
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(
+                    containers, want_containers ? df_container(d, v[i])
+                                                : container_summary(d->containers, v[i], false));
+        if (v)
+                containers_snapshot_free(d->containers, v, n);
         if (want_images) {
                 _cleanup_json_ json_t *usage = NULL;
                 if (berth_image_disk_usage(d->images, &usage, &e) < 0) {
                         json_decref(out);
+                        json_decref(containers);
                         return api_reply_error(r, TAKE_PTR(e));
+                }
+                size_t i, j;
+                json_t *img, *c;
+                json_array_foreach(json_object_get(usage, "Images"), i, img)
+                {
+                        const char *id = json_string_value(json_object_get(img, "Id"));
+                        json_int_t users = 0;
+                        json_array_foreach(containers, j, c)
+                        {
+                                const char *cid = json_string_value(json_object_get(c, "ImageID"));
+                                users += id && cid && !strcmp(id, cid);
+                        }
+                        json_object_set_new(img, "Containers", json_integer(users));
                 }
                 json_object_set(out, "LayersSize", json_object_get(usage, "LayersSize"));
                 json_object_set(out, "Images", json_object_get(usage, "Images"));
         }
-        if (want_containers) {
-                json_t *list = json_array();
-                size_t n = 0;
-                struct container **v =
-                    d->containers ? containers_snapshot(d->containers, &n) : NULL;
-                for (size_t i = 0; i < n; i++)
-                        json_array_append_new(list, df_container(d, v[i]));
-                if (v)
-                        containers_snapshot_free(d->containers, v, n);
-                json_object_set_new(out, "Containers", list);
-        }
+        if (want_containers)
+                json_object_set_new(out, "Containers", containers);
+        else
+                json_decref(containers);
         if (want_volumes) {
                 json_t *vols = NULL;
                 if (volumes_disk_usage(d->volumes, &vols, NULL, &e) < 0) {
@@ -299,10 +316,34 @@ static void events_handler(struct api_req *r)
         api_reply_stream(r, 200, "application/json", events_producer, j, events_job_free);
 }
 
+/* ---------------------------------------------------------------- prune of what berth has none of
+ * yet `docker system prune` also prunes user networks and the build cache: berth has neither yet
+ * (bridge networks and builds come with later issues), so there is truly nothing to free. */
+
+static void networks_prune_handler(struct api_req *r)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_json_ json_t *filters = NULL;
+        if (api_query_filters(r, &filters, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        api_reply_json(r, 200, json_pack("{s:n}", "NetworksDeleted"));
+}
+
+static void build_prune_handler(struct api_req *r)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_json_ json_t *filters = NULL;
+        if (api_query_filters(r, &filters, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        api_reply_json(r, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
+}
+
 const struct api_route api_routes_system[] = {
     {"GET", "/version", version_handler, false},
     {"GET", "/info", info_handler, false},
     {"GET", "/system/df", df_handler, false},
     {"GET", "/events", events_handler, false},
+    {"POST", "/networks/prune", networks_prune_handler, false},
+    {"POST", "/build/prune", build_prune_handler, false},
     {NULL, NULL, NULL, false},
 };
