@@ -71,7 +71,8 @@ static const char *const default_caps[] = {
 
 static size_t cap_count(void)
 {
-        static size_t n;
+        static size_t cached;
+        size_t n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
         if (n)
                 return n;
         size_t last = ARRAY_SIZE(cap_names) - 1;
@@ -80,6 +81,7 @@ static size_t cap_count(void)
         if (f && fscanf(f, "%u", &v) == 1 && v < last)
                 last = v;
         n = last + 1;
+        __atomic_store_n(&cached, n, __ATOMIC_RELAXED);
         return n;
 }
 
@@ -293,7 +295,8 @@ int spec_secopts_parse(const json_t *security_opt, struct spec_secopts *ret,
 
 static int kernel_version(void)
 {
-        static int v = -1;
+        static int cached = -1;
+        int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
         if (v >= 0)
                 return v;
         struct utsname u;
@@ -301,6 +304,7 @@ static int kernel_version(void)
         if (uname(&u) == 0)
                 (void)sscanf(u.release, "%d.%d", &maj, &min);
         v = maj * 1000 + min;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
         return v;
 }
 
@@ -489,7 +493,31 @@ static int seccomp_apply(const struct spec_ctx *ctx, char *const *caps,
 
 /* ---------------------------------------------------------------- paths */
 
-static void paths_apply(json_t *lx)
+/* HostConfig.MaskedPaths / ReadonlyPaths replace docker's defaults when given (API ≥ 1.30). */
+static int paths_override(const json_t *hc, const char *key, json_t *lx, const char *oci,
+                          struct berth_error **err)
+{
+        json_t *v = json_object_get(hc, key);
+        if (!v || json_is_null(v))
+                return 0;
+        _cleanup_strv_ char **list = NULL;
+        if (!json_is_array(v) || sj_strv(hc, key, &list, err) < 0)
+                return berth_error_setx(
+                    err, EINVAL, "invalid value for `%s`: expected an array of strings", key);
+        json_t *a = json_array();
+        for (size_t i = 0; list[i]; i++) {
+                if (list[i][0] != '/') {
+                        json_decref(a);
+                        return berth_error_setx(err, EINVAL, "%s: `%s` is not an absolute path",
+                                                key, list[i]);
+                }
+                json_array_append_new(a, json_string(list[i]));
+        }
+        json_object_set_new(lx, oci, a);
+        return 0;
+}
+
+static int paths_apply(const json_t *hc, json_t *lx, struct berth_error **err)
 {
         static const char *const masked[] = {
             "/proc/asound",     "/proc/acpi",        "/proc/interrupts",
@@ -513,6 +541,10 @@ static void paths_apply(json_t *lx)
         for (size_t i = 0; i < ARRAY_SIZE(ro); i++)
                 json_array_append_new(r, json_string(ro[i]));
         json_object_set_new(lx, "readonlyPaths", r);
+        if (paths_override(hc, "MaskedPaths", lx, "maskedPaths", err) < 0 ||
+            paths_override(hc, "ReadonlyPaths", lx, "readonlyPaths", err) < 0)
+                return -EINVAL;
+        return 0;
 }
 
 /* ---------------------------------------------------------------- devices */
@@ -706,8 +738,8 @@ int spec_security_apply(const json_t *hc, const struct spec_ctx *ctx, char *cons
                         bool privileged, const struct spec_secopts *so, json_t *lx,
                         json_t *resources, struct berth_error **err)
 {
-        if (!privileged && !so->systempaths_unconfined)
-                paths_apply(lx);
+        if (!privileged && !so->systempaths_unconfined && paths_apply(hc, lx, err) < 0)
+                return -EINVAL;
         if (devices_apply(hc, privileged, lx, resources, err) < 0)
                 return -berth_error_code(*err);
         /* moby: privileged containers and seccomp=unconfined run without a filter */

@@ -1137,6 +1137,96 @@ static void test_bad_input_types(void **state)
         berth_error_free(err);
 }
 
+/* ---------------------------------------------------------------- real client bodies */
+
+/* ContainerCreate bodies captured from the docker CLI 28 and the python docker SDK (all their
+ * default and null fields included) against the busybox image's config. */
+static json_t *build_file(const char *name)
+{
+        _cleanup_free_ char *path =
+            xasprintf("%s/tests/unit/daemon/docker-cli/%s", SOURCE_ROOT, name);
+        _cleanup_free_ char *text = NULL;
+        if (berth_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL) < 0)
+                fail_msg("read %s", path);
+        return build(text, "{\"Env\": [\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                           "/sbin:/bin\"], \"Cmd\": [\"sh\"]}");
+}
+
+static void test_docker_clients(void **state)
+{
+        _cleanup_json_ json_t *a = build_file("run-plain.json");
+        assert_json(a, "process.args", "[\"echo\",\"hi\"]");
+        assert_json(a, "process.capabilities.bounding", docker_default_caps);
+        assert_true(has_ns(a, "network", NULL));
+        assert_non_null(find_rule(a, "read"));
+        assert_json(a, "process.rlimits", "[]");
+        assert_json(a, "linux.resources.memory", "<absent>");
+
+        _cleanup_json_ json_t *b = build_file("run-many-flags.json");
+        assert_json(b, "process.args",
+                    "[\"/sbin/docker-init\",\"--\",\"/bin/sh\",\"-c\",\"echo x\"]");
+        assert_json(b, "process.user", "{\"uid\":1000,\"gid\":1000}");
+        assert_json(b, "process.cwd", "\"/tmp\"");
+        assert_json(b, "process.terminal", "true");
+        assert_true(has_str(jpath(b, "process.env"), "TERM=xterm"));
+        assert_true(has_str(jpath(b, "process.env"), "A=1"));
+        assert_json(b, "process.noNewPrivileges", "true");
+        assert_json(b, "process.rlimits",
+                    "[{\"type\":\"RLIMIT_NOFILE\",\"hard\":2048,\"soft\":1024}]");
+        assert_json(b, "root.readonly", "true");
+        assert_json(b, "linux.resources.memory", "{\"limit\":67108864,\"swap\":134217728}");
+        assert_json(b, "linux.resources.cpu",
+                    "{\"period\":100000,\"quota\":150000,\"shares\":512}");
+        assert_json(b, "linux.resources.pids", "{\"limit\":100}");
+        assert_true(has_str(jpath(b, "process.capabilities.bounding"), "CAP_NET_ADMIN"));
+        assert_false(has_str(jpath(b, "process.capabilities.bounding"), "CAP_MKNOD"));
+        assert_null(find_rule(b, "mount")); /* the CLI sent the default profile's text */
+        assert_non_null(find_rule(b, "read"));
+        assert_true(has_str(json_object_get(find_mount(b, "/run"), "options"), "size=1m"));
+        assert_true(has_str(json_object_get(find_mount(b, "/t"), "options"), "size=1m"));
+        assert_true(has_str(json_object_get(find_mount(b, "/dev/shm"), "options"), "size=131072k"));
+        assert_json(b, "linux.devices.0.path", "\"/dev/n\"");
+        assert_string_equal(
+            json_string_value(json_object_get(jpath(b, "linux.sysctl"), "net.ipv4.ip_forward")),
+            "1");
+        assert_true(has_ns(b, "network", NULL));
+
+        _cleanup_json_ json_t *c = build_file("run-privileged-host.json");
+        assert_json(c, "process.args", "[\"sh\"]");
+        assert_false(has_ns(c, "network", NULL));
+        assert_false(has_ns(c, "pid", NULL));
+        assert_false(has_ns(c, "uts", NULL));
+        assert_json(c, "linux.seccomp", "<absent>");
+        assert_json(c, "process.user", "{\"uid\":0,\"gid\":0,\"additionalGids\":[50]}");
+        _cleanup_strv_ char **all = spec_caps_all();
+        assert_int_equal(json_array_size(jpath(c, "process.capabilities.bounding")),
+                         strv_length(all));
+
+        _cleanup_json_ json_t *d = build_file("sdk-create.json");
+        assert_json(d, "process.args", "[\"echo\",\"via-sdk\"]");
+        assert_non_null(find_rule(d, "mount"));
+        assert_json(d, "linux.resources.memory", "{\"limit\":67108864,\"swap\":134217728}");
+        assert_non_null(find_mount(d, "/run"));
+
+        struct parsed p = parse_ok("{\"Binds\": [\"/tmp:/data:ro\"], \"Mounts\": [{\"Type\": "
+                                   "\"tmpfs\", \"Target\": \"/t\", \"TmpfsOptions\": "
+                                   "{\"SizeBytes\": 1048576}}], \"Tmpfs\": {\"/run\": "
+                                   "\"size=1m\"}}");
+        assert_int_equal(p.n, 1);
+        assert_string_equal(p.v[0].source, "/tmp");
+        daemon_spec_mount_reqs_free(p.v, p.n);
+
+        /* MaskedPaths / ReadonlyPaths from the API replace the defaults */
+        _cleanup_json_ json_t *e =
+            build("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"MaskedPaths\": [\"/proc/kcore\"], "
+                  "\"ReadonlyPaths\": []}}",
+                  NULL);
+        assert_json(e, "linux.maskedPaths", "[\"/proc/kcore\"]");
+        assert_json(e, "linux.readonlyPaths", "[]");
+        build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"MaskedPaths\": [\"rel\"]}}", NULL,
+                  "not an absolute path");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1158,6 +1248,7 @@ int main(void)
             cmocka_unit_test(test_parse_mounts),
             cmocka_unit_test(test_exec_process),
             cmocka_unit_test(test_bad_input_types),
+            cmocka_unit_test(test_docker_clients),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
