@@ -1202,6 +1202,8 @@ int64_t image_filter_until(json_t *filters)
         /* durations like "24h", "10m" */
         char *end = NULL;
         double d = strtod(v[0], &end);
+        if (end && end != v[0] && !*end)
+                return (int64_t)d; /* "1700000000.5": unix seconds */
         if (end && end != v[0]) {
                 double mul = *end == 'h' ? 3600 : *end == 'm' ? 60 : *end == 's' ? 1 : 0;
                 if (mul > 0)

@@ -249,6 +249,37 @@ static void test_import_commit_resolve(void **state)
                          1704164645);
         json_decref(list);
 
+        /* docker's filters, in both of docker's encodings */
+        const char *filters[][2] = {
+            {"{\"reference\": [\"example.com/app\"]}", "1"},
+            {"{\"reference\": [\"example.com/*:v1\"]}", "1"},
+            {"{\"reference\": {\"other*\": true}}", "0"},
+            {"{\"label\": [\"l=a\"]}", "1"},
+            {"{\"label\": [\"l\"]}", "1"},
+            {"{\"label\": [\"l=b\"]}", "0"},
+            {"{\"label!\": [\"l=a\"]}", "0"},
+            {"{\"dangling\": [\"true\"]}", "0"},
+            {"{\"dangling\": {\"false\": true}}", "1"},
+            {"{\"until\": [\"1704164646\"]}", "1"},
+            {"{\"until\": [\"1704164645.000\"]}", "0"},
+            {"{\"since\": [\"example.com/app:v1\"]}", "0"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(filters); i++) {
+                json_t *fj = json_loads(filters[i][0], 0, NULL);
+                assert_non_null(fj);
+                if (berth_image_list(f->imgs, false, fj, &list, &err) < 0)
+                        fail_msg("filter %s: %s", filters[i][0], err->msg);
+                if (json_array_size(list) != (size_t)atoi(filters[i][1]))
+                        fail_msg("filter %s: %zu images", filters[i][0], json_array_size(list));
+                json_decref(list);
+                json_decref(fj);
+        }
+        json_t *badf = json_pack("{s:[s]}", "colour", "red");
+        assert_int_equal(berth_image_list(f->imgs, false, badf, &list, &err), -EINVAL);
+        berth_error_free(err);
+        err = NULL;
+        json_decref(badf);
+
         json_t *hist = NULL;
         assert_int_equal(berth_image_history(f->imgs, cfg, &hist, &err), 0);
         assert_int_equal(json_array_size(hist), 1);
