@@ -29,6 +29,7 @@ struct http_resp {
         uint64_t remaining; /* body bytes (or bytes of the current chunk) left to read */
         bool done;          /* the whole body has been read */
         char *content_type; /* malloc'd, NULL when absent */
+        char *headers;      /* every header line as "name: value\n" (malloc'd) */
 };
 
 /* Connect to the unix socket path; ENOENT/ECONNREFUSED when nobody listens. */
@@ -37,6 +38,8 @@ void http_conn_free(struct http_conn *c);
 void http_conn_freep(struct http_conn **c);
 #define _cleanup_conn_ _cleanup_(http_conn_freep)
 void http_resp_release(struct http_resp *r);
+/* The value of header name (case-insensitive) of an answer, malloc'd; NULL when absent. */
+char *http_resp_header(const struct http_resp *r, const char *name);
 /* The socket of a connection (for poll and shutdown after a hijack). */
 int http_conn_fd(struct http_conn *c);
 

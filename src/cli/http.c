@@ -51,6 +51,26 @@ void http_resp_release(struct http_resp *r)
 {
         free(r->content_type);
         r->content_type = NULL;
+        free(r->headers);
+        r->headers = NULL;
+}
+
+char *http_resp_header(const struct http_resp *r, const char *name)
+{
+        size_t n = strlen(name);
+        for (const char *p = r->headers; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+                        const char *v = p + n + 1;
+                        while (*v == ' ')
+                                v++;
+                        return xstrndup(v, (size_t)((nl ? nl : v + strlen(v)) - v));
+                }
+                if (!nl)
+                        break;
+                p = nl + 1;
+        }
+        return NULL;
 }
 
 int http_conn_fd(struct http_conn *c)
@@ -218,6 +238,9 @@ int http_read_head(struct http_conn *c, struct http_resp *ret, struct berth_erro
                 char *v = colon + 1;
                 while (*v == ' ' || *v == '\t')
                         v++;
+                char *h = xasprintf("%s%s: %s\n", r.headers ? r.headers : "", line, v);
+                free(r.headers);
+                r.headers = h;
                 if (strcasecmp(line, "Content-Length") == 0) {
                         if (berth_parse_u64(v, &r.length) < 0) {
                                 http_resp_release(&r);

@@ -699,7 +699,7 @@ static int wait_result(struct http_conn *c, int *ret_code, struct berth_error **
         if (!json_is_integer(sc))
                 return berth_error_setx(err, EPROTO, "bad wait answer from the daemon");
         const char *werr =
-                json_string_value(json_object_get(json_object_get(j, "Error"), "Message"));
+            json_string_value(json_object_get(json_object_get(j, "Error"), "Message"));
         if (werr && *werr)
                 return berth_error_setx(err, EIO, "Error response from daemon: %s", werr);
         *ret_code = (int)json_integer_value(sc);

@@ -304,7 +304,29 @@ static int cp_from(const char *id, const char *src, const char *dst)
         return 0;
 }
 
-/* Whether path is a directory in the container (HEAD archive: X-Docker-Container-Path-Stat). */
+static size_t b64_decode(const char *in, unsigned char *out)
+{
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        uint32_t acc = 0;
+        int bits = 0;
+        size_t n = 0;
+        for (; *in && *in != '='; in++) {
+                const char *p = strchr(tbl, *in);
+                if (!p)
+                        continue;
+                acc = (acc << 6) | (uint32_t)(p - tbl);
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        out[n++] = (unsigned char)(acc >> bits);
+                }
+        }
+        return n;
+}
+
+/* Whether path is a directory in the container: HEAD archive answers with docker's
+ * X-Docker-Container-Path-Stat header (base64 JSON; Go's os.ModeDir is bit 31 of mode). */
 static int container_path_is_dir(const char *id, const char *path, bool *ret)
 {
         _cleanup_free_ char *q = NULL;
@@ -317,26 +339,20 @@ static int container_path_is_dir(const char *id, const char *path, bool *ret)
         struct http_resp r = {0};
         if (http_read_head(c, &r, &e) < 0)
                 return -EIO;
+        _cleanup_free_ char *h = http_resp_header(&r, "X-Docker-Container-Path-Stat");
         http_resp_release(&r);
-        if (r.status == 404) {
-                *ret = false;
+        *ret = false;
+        if (r.status == 404)
                 return -ENOENT;
-        }
         if (r.status >= 400)
                 return -EIO;
-        /* "path/." resolves only when path is a directory */
-        _cleanup_free_ char *probe = xasprintf("%s/.", path);
-        _cleanup_free_ char *q3 = NULL;
-        query_add(&q3, "path", probe);
-        _cleanup_free_ char *p3 = xasprintf("/containers/%s/archive%s", id, q3);
-        _cleanup_conn_ struct http_conn *c3 = NULL;
-        if (cli_connect(&c3, &e) < 0 || http_send(c3, "HEAD", p3, NULL, NULL, 0, NULL, &e) < 0)
-                return -EIO;
-        struct http_resp r3 = {0};
-        if (http_read_head(c3, &r3, &e) < 0)
-                return -EIO;
-        http_resp_release(&r3);
-        *ret = r3.status == 200;
+        if (h) {
+                _cleanup_free_ unsigned char *raw = xmalloc(strlen(h) + 1);
+                size_t n = b64_decode(h, raw);
+                _cleanup_json_ json_t *st = json_loadb((const char *)raw, n, 0, NULL);
+                json_int_t mode = json_integer_value(json_object_get(st, "mode"));
+                *ret = (mode & (1LL << 31)) != 0;
+        }
         return 0;
 }
 
@@ -372,6 +388,8 @@ static int cp_to(const char *src, const char *id, const char *dst)
                 bool is_dir = false;
                 size_t dl = strlen(dst);
                 int k = container_path_is_dir(id, dst, &is_dir);
+                if (k == 0 && dl > 0 && dst[dl - 1] == '/')
+                        is_dir = true;
                 if (k < 0 && k != -ENOENT) {
                         fprintf(stderr, "Error response from daemon: cannot stat %s in %s\n", dst,
                                 id);

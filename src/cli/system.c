@@ -175,37 +175,37 @@ static int system_df(int argc, char **argv)
         cli_args_release(&a);
         size_t i;
         json_t *v;
-        /* images */
-        int64_t itotal = 0, iactive = 0,
-                isize = json_integer_value(json_object_get(df, "LayersSize"));
-        int64_t iused = 0;
+        /* docker's arithmetic (cli/command/formatter/disk_usage.go) */
+        int64_t itotal = 0, iactive = 0, iused = 0;
+        int64_t isize = json_integer_value(json_object_get(df, "LayersSize"));
         json_array_foreach(json_object_get(df, "Images"), i, v)
         {
                 itotal++;
-                if (json_integer_value(json_object_get(v, "Containers")) > 0) {
+                int64_t nc = json_integer_value(json_object_get(v, "Containers"));
+                if (nc > 0)
                         iactive++;
-                        int64_t sz = json_integer_value(json_object_get(v, "Size"));
-                        int64_t sh = json_integer_value(json_object_get(v, "SharedSize"));
-                        iused += sz - (sh > 0 ? sh : 0);
-                }
+                if (nc == 0)
+                        continue;
+                json_t *vs = json_object_get(v, "VirtualSize");
+                int64_t sz = json_integer_value(vs ? vs : json_object_get(v, "Size"));
+                int64_t sh = json_integer_value(json_object_get(v, "SharedSize"));
+                if (sz == -1 || sh == -1)
+                        continue;
+                iused += sz - sh;
         }
-        if (isize == 0)
-                json_array_foreach(json_object_get(df, "Images"), i, v) isize +=
-                    json_integer_value(json_object_get(v, "Size"));
-        int64_t ireclaim = isize - iused > 0 ? isize - iused : 0;
-        /* containers */
+        int64_t ireclaim = isize - iused;
         int64_t ctotal = 0, cactive = 0, csize = 0, creclaim = 0;
         json_array_foreach(json_object_get(df, "Containers"), i, v)
         {
                 ctotal++;
                 int64_t sz = json_integer_value(json_object_get(v, "SizeRw"));
+                const char *st = str(v, "State");
                 csize += sz;
-                if (strcmp(str(v, "State"), "running") == 0)
+                if (strstr(st, "running") || strstr(st, "paused") || strstr(st, "restarting"))
                         cactive++;
                 else
                         creclaim += sz;
         }
-        /* volumes */
         int64_t vtotal = 0, vactive = 0, vsize = 0, vreclaim = 0;
         json_array_foreach(json_object_get(df, "Volumes"), i, v)
         {
@@ -213,23 +213,26 @@ static int system_df(int argc, char **argv)
                 json_t *ud = json_object_get(v, "UsageData");
                 int64_t sz = json_integer_value(json_object_get(ud, "Size"));
                 int64_t rc = json_integer_value(json_object_get(ud, "RefCount"));
-                if (sz > 0)
-                        vsize += sz;
                 if (rc > 0)
                         vactive++;
-                else if (sz > 0)
-                        vreclaim += sz;
+                if (sz != -1) {
+                        vsize += sz;
+                        if (rc == 0)
+                                vreclaim += sz;
+                }
         }
-        /* build cache */
         int64_t btotal = 0, bactive = 0, bsize = 0, breclaim = 0;
         json_array_foreach(json_object_get(df, "BuildCache"), i, v)
         {
                 btotal++;
                 int64_t sz = json_integer_value(json_object_get(v, "Size"));
-                bsize += sz;
-                if (json_is_true(json_object_get(v, "InUse")))
+                bool in_use = json_is_true(json_object_get(v, "InUse"));
+                bool shared = json_is_true(json_object_get(v, "Shared"));
+                if (in_use)
                         bactive++;
-                else if (!json_is_true(json_object_get(v, "Shared")))
+                if (!shared)
+                        bsize += sz;
+                if (!in_use && !shared)
                         breclaim += sz;
         }
         _cleanup_json_ json_t *rows = json_array();

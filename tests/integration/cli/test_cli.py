@@ -1,0 +1,392 @@
+"""The berth CLI against a real berthd: flags become request bodies (checked with inspect, beside
+the docker CLI on the same daemon), run semantics and exit codes, stdin, ttys, logs, ps, images,
+pull/push progress, stats, system df."""
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import time
+
+import pytest
+
+from conftest import BERTH_CLI, TAG
+
+
+def cli(d, *args, **kw):
+    return d.cli(*args, **kw)
+
+
+def rm(d, *names):
+    d.container_ids()
+    d.cli("rm", "-f", *names)
+
+
+def test_run_output_and_exit_codes(berthd):
+    r = cli(berthd, "run", "--rm", "--network=none", TAG, "echo", "hello")
+    assert (r.returncode, r.stdout) == (0, "hello\n"), r.stderr
+    r = cli(berthd, "run", "--rm", TAG, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert r.returncode == 3
+    assert r.stdout == "out\n"
+    assert "err\n" in r.stderr
+    # docker's codes: 127 not found, 126 cannot invoke, 125 flag or daemon error
+    r = cli(berthd, "run", "--rm", TAG, "no-such-command")
+    assert r.returncode == 127, r.stderr
+    assert "Error response from daemon:" in r.stderr
+    r = cli(berthd, "run", "--rm", TAG, "/etc/passwd")
+    assert r.returncode == 126, r.stderr
+    r = cli(berthd, "run", "--rm", "--no-such-flag", TAG, "true")
+    assert r.returncode == 125
+    assert r.stderr == "unknown flag: --no-such-flag\nSee 'berth run --help'.\n"
+    r = cli(berthd, "run", "--rm", "--pull=never", "berth-test/absent:1", "true")
+    assert r.returncode == 125
+    assert r.stderr.startswith("Error response from daemon: ")
+    r = cli(berthd, "run", "--rm", "--memory", "lots", TAG, "true")
+    assert r.returncode == 125 and "invalid size" in r.stderr
+    # nothing left behind by --rm
+    assert cli(berthd, "ps", "-aq").stdout == ""
+
+
+def test_stdin_piping(berthd):
+    data = "".join(f"line {i}\n" for i in range(2000))
+    r = cli(berthd, "run", "--rm", "-i", TAG, "sh", "-c", "cat; echo done >&2", input=data)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == data
+    assert "done" in r.stderr
+    r = cli(berthd, "run", "--rm", "-i", TAG, "wc", "-l", input="a\nb\nc\n")
+    assert r.stdout.strip() == "3"
+
+
+def _pty_session(args, script, timeout=20):
+    """Run args on a new pty, send each input after the previous output settles; return
+    (output, exit code)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(args[0], args)
+    out = b""
+
+    def read_for(secs):
+        nonlocal out
+        end = time.time() + secs
+        while time.time() < end:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                out += chunk
+        return True
+
+    read_for(1.0)
+    for line in script:
+        os.write(fd, line)
+        read_for(1.0)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+        if wpid == pid:
+            os.close(fd)
+            return out.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+        read_for(0.2)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail(f"berth on a pty did not exit: {out!r}")
+
+
+def test_tty_through_pty(berthd):
+    args = [BERTH_CLI, "-H", f"unix://{berthd.sock}", "run", "--rm", "-it", TAG, "sh"]
+    out, code = _pty_session(args, [b"tty; echo x-$((40+2))\r", b"exit 7\r"])
+    assert code == 7, out
+    assert "x-42" in out
+    assert "/dev/pts/" in out  # the container's side is a terminal too
+    # raw mode: the container's pty does the \r\n translation, not ours (no doubled \r)
+    assert "\r\r\n" not in out
+
+
+def test_flags_become_the_create_body(berthd):
+    name = berthd.name()
+    r = cli(berthd, "run", "-d", "--name", name, "-e", "FOO=bar", "--env", "X=1", "-l", "k=v",
+            "--label", "k2=v2", "-w", "/tmp", "-u", "0:0", "-h", "myhost", "--memory", "64m",
+            "--memory-reservation", "32m", "--cpus", "0.5", "--cpu-shares", "512",
+            "--pids-limit", "50", "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN",
+            "--ulimit", "nofile=100:200", "--restart", "on-failure:2", "--init",
+            "--stop-signal", "SIGUSR1", "--stop-timeout", "3", "--read-only",
+            "--tmpfs", "/run:size=1m", "--security-opt", "no-new-privileges",
+            "--log-opt", "max-size=1m", "--log-opt", "max-file=2",
+            "--health-cmd", "true", "--health-interval", "30s", "--health-retries", "2",
+            "--network", "none", TAG, "sleep", "60")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", cid)
+    try:
+        fmt = ("{{.Name}}|{{json .Config.Env}}|{{.Config.Labels.k}},{{index .Config.Labels \"k2\"}}|"
+               "{{.Config.WorkingDir}}|{{.Config.User}}|{{.Config.Hostname}}|"
+               "{{.HostConfig.Memory}}|{{.HostConfig.MemoryReservation}}|{{.HostConfig.NanoCpus}}|"
+               "{{.HostConfig.CpuShares}}|{{.HostConfig.PidsLimit}}|{{json .HostConfig.CapAdd}}|"
+               "{{json .HostConfig.CapDrop}}|{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:"
+               "{{.Hard}}{{end}}|{{.HostConfig.RestartPolicy.Name}}:"
+               "{{.HostConfig.RestartPolicy.MaximumRetryCount}}|{{.HostConfig.Init}}|"
+               "{{.Config.StopSignal}}|{{.Config.StopTimeout}}|{{.HostConfig.ReadonlyRootfs}}|"
+               "{{json .HostConfig.Tmpfs}}|{{json .HostConfig.SecurityOpt}}|"
+               "{{index .HostConfig.LogConfig.Config \"max-size\"}}|{{json .Config.Healthcheck.Test}}|"
+               "{{.Config.Healthcheck.Interval}}|{{.HostConfig.NetworkMode}}|{{.State.Running}}")
+        ours = cli(berthd, "inspect", "-f", fmt, cid)
+        theirs = berthd.docker("inspect", "-f", fmt, cid)
+        assert ours.returncode == 0, ours.stderr
+        assert ours.stdout == theirs.stdout
+        f = ours.stdout.strip().split("|")
+        assert f[0] == "/" + name
+        assert '"FOO=bar"' in f[1] and '"X=1"' in f[1]
+        assert f[2] == "v,v2"
+        assert f[3:6] == ["/tmp", "0:0", "myhost"]
+        assert f[6:11] == [str(64 << 20), str(32 << 20), "500000000", "512", "50"]
+        assert f[11:13] == ['["NET_ADMIN"]', '["CHOWN"]']
+        assert f[13] == "nofile=100:200"
+        assert f[14:16] == ["on-failure:2", "true"]
+        assert f[16:19] == ["SIGUSR1", "3", "true"]
+        assert json.loads(f[19]) == {"/run": "size=1m"}
+        assert json.loads(f[20]) == ["no-new-privileges"]
+        assert f[21] == "1m"
+        assert json.loads(f[22]) == ["CMD-SHELL", "true"]
+        assert f[23:] == ["30000000000", "none", "true"]
+    finally:
+        rm(berthd, cid)
+
+
+def test_detach_logs_follow_stop(berthd):
+    name = berthd.name()
+    r = cli(berthd, "run", "-d", "--name", name, TAG, "sh", "-c",
+            "trap 'echo bye; exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); "
+            "sleep 0.2; done")
+    assert r.returncode == 0, r.stderr
+    try:
+        follow = subprocess.Popen([BERTH_CLI, "-H", f"unix://{berthd.sock}", "logs", "-f", name],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = follow.stdout.readline()
+        assert first.startswith("tick "), first
+        r = cli(berthd, "stop", "-t", "5", name)
+        assert (r.returncode, r.stdout) == (0, name + "\n"), r.stderr
+        rest, _ = follow.communicate(timeout=20)  # logs -f ends when the container does
+        assert follow.returncode == 0
+        assert rest.rstrip().endswith("bye")
+        r = cli(berthd, "logs", "--tail", "1", name)
+        assert r.stdout == "bye\n"
+        r = cli(berthd, "logs", "-t", "--tail", "1", name)
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z bye\n", r.stdout), r.stdout
+        assert cli(berthd, "inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}",
+                   name).stdout == "false 0\n"
+        r = cli(berthd, "wait", name)
+        assert r.stdout == "0\n"
+    finally:
+        rm(berthd, name)
+
+
+def test_ps_formats_match_docker(berthd):
+    names = [berthd.name("ps") for _ in range(2)]
+    for n in names:
+        assert cli(berthd, "run", "-d", "--name", n, "-l", "role=test", TAG, "sleep", "60").returncode == 0
+    stopped = berthd.name("ps")
+    assert cli(berthd, "create", "--name", stopped, TAG, "true").returncode == 0
+    try:
+        for fmt in ("{{.Names}} {{.Image}} {{.Command}} {{.State}}",
+                    "table {{.ID}}\t{{.Names}}\t{{.Labels}}",
+                    "{{.ID}}"):
+            for extra in ([], ["-a"], ["--no-trunc"]):
+                ours = cli(berthd, "ps", *extra, "--format", fmt)
+                theirs = berthd.docker("ps", *extra, "--format", fmt)
+                assert ours.returncode == 0, ours.stderr
+                assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines()), fmt
+        q = cli(berthd, "ps", "-q").stdout.split()
+        assert len(q) >= 2 and all(len(x) == 12 for x in q)
+        qa = cli(berthd, "ps", "-aq", "--filter", f"name={stopped}").stdout.split()
+        assert len(qa) == 1
+        table = cli(berthd, "ps").stdout.splitlines()
+        assert table[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                                    "PORTS", "NAMES"]
+        assert table[0] == berthd.docker("ps").stdout.splitlines()[0]
+        js = [json.loads(line) for line in cli(berthd, "ps", "--format", "json").stdout.splitlines()]
+        assert {j["Names"] for j in js} >= set(names)
+        assert all(j["State"] == "running" for j in js)
+    finally:
+        rm(berthd, *names, stopped)
+
+
+def test_inspect_templates(berthd):
+    r = cli(berthd, "image", "inspect", "-f",
+            "{{.Id}} {{len .RootFS.Layers}} {{json .Config.Env}} {{range .RepoTags}}<{{.}}>{{end}}",
+            TAG)
+    assert r.returncode == 0, r.stderr
+    theirs = berthd.docker("image", "inspect", "-f",
+                           "{{.Id}} {{len .RootFS.Layers}} {{json .Config.Env}} "
+                           "{{range .RepoTags}}<{{.}}>{{end}}", TAG)
+    assert r.stdout == theirs.stdout
+    assert f"<{TAG}>" in r.stdout
+    full = json.loads(cli(berthd, "inspect", TAG).stdout)
+    assert isinstance(full, list) and full[0]["Id"].startswith("sha256:")
+    r = cli(berthd, "inspect", "no-such-object-x")
+    assert r.returncode == 1
+    assert r.stdout == "[]\n"
+    assert "No such object: no-such-object-x" in r.stderr
+    r = cli(berthd, "inspect", "-f", "{{.Nope", TAG)
+    assert r.returncode == 1 and "template" in r.stderr
+
+
+def test_images_tag_rmi_save_load(berthd, tmp_path):
+    tag = f"berth-test/cli-tag:{os.getpid()}"
+    assert cli(berthd, "tag", TAG, tag).returncode == 0
+    try:
+        fmt = "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"
+        ours = cli(berthd, "images", "--format", fmt)
+        theirs = berthd.docker("images", "--format", fmt)
+        assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())
+        assert any(line.startswith(tag + " ") for line in ours.stdout.splitlines())
+        hdr = cli(berthd, "images").stdout.splitlines()[0]
+        assert hdr.split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+        ids = cli(berthd, "images", "-q").stdout.split()
+        assert len(ids) == len(set(ids)) and all(len(i) == 12 for i in ids)
+        out = str(tmp_path / "saved.tar")
+        assert cli(berthd, "save", "-o", out, tag).returncode == 0
+        assert os.path.getsize(out) > 100000
+        r = cli(berthd, "rmi", tag)
+        assert r.returncode == 0 and f"Untagged: {tag}" in r.stdout
+        r = cli(berthd, "load", "-i", out)
+        assert r.returncode == 0, r.stderr
+        assert f"Loaded image: {tag}" in r.stdout
+        r = cli(berthd, "history", tag)
+        assert r.stdout.splitlines()[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE",
+                                                    "COMMENT"]
+    finally:
+        cli(berthd, "rmi", "-f", tag)
+    r = cli(berthd, "rmi", "berth-test/never-there:1")
+    assert r.returncode == 1 and r.stderr.startswith("Error response from daemon:")
+
+
+def test_exec(berthd):
+    name = berthd.name()
+    assert cli(berthd, "run", "-d", "--name", name, TAG, "sleep", "60").returncode == 0
+    try:
+        r = cli(berthd, "exec", "-e", "V=7", "-w", "/tmp", name, "sh", "-c",
+                "echo $V $(pwd); echo e >&2; exit 5")
+        assert r.returncode == 5
+        assert r.stdout == "7 /tmp\n" and r.stderr == "e\n"
+        r = cli(berthd, "exec", "-i", name, "cat", input="from stdin\n")
+        assert r.stdout == "from stdin\n"
+        args = [BERTH_CLI, "-H", f"unix://{berthd.sock}", "exec", "-it", name, "sh"]
+        out, code = _pty_session(args, [b"echo in-$((6*7))\r", b"exit 3\r"])
+        assert code == 3 and "in-42" in out, out
+        r = cli(berthd, "top", name)
+        assert "sleep 60" in r.stdout and r.stdout.split()[0] in ("UID", "PID")
+    finally:
+        rm(berthd, name)
+
+
+def test_cp_roundtrip(berthd, tmp_path):
+    name = berthd.name()
+    assert cli(berthd, "run", "-d", "--name", name, TAG, "sleep", "60").returncode == 0
+    try:
+        src = tmp_path / "src"
+        (src / "sub").mkdir(parents=True)
+        (src / "sub" / "f").write_text("payload\n")
+        (tmp_path / "one.txt").write_text("one\n")
+        assert cli(berthd, "cp", str(src), f"{name}:/tmp/").returncode == 0
+        assert cli(berthd, "cp", str(tmp_path / "one.txt"), f"{name}:/tmp/renamed.txt").returncode == 0
+        r = cli(berthd, "exec", name, "sh", "-c", "cat /tmp/src/sub/f /tmp/renamed.txt")
+        assert r.stdout == "payload\none\n", r.stderr
+        back = tmp_path / "back"
+        back.mkdir()
+        assert cli(berthd, "cp", f"{name}:/tmp/src", str(back)).returncode == 0
+        assert (back / "src" / "sub" / "f").read_text() == "payload\n"
+        assert cli(berthd, "cp", f"{name}:/tmp/renamed.txt", str(back / "x.txt")).returncode == 0
+        assert (back / "x.txt").read_text() == "one\n"
+        r = cli(berthd, "diff", name)
+        assert "A /tmp/renamed.txt" in r.stdout.splitlines()
+    finally:
+        rm(berthd, name)
+
+
+def test_stats_no_stream(berthd):
+    name = berthd.name()
+    assert cli(berthd, "run", "-d", "--name", name, "--memory", "64m", TAG, "sh", "-c",
+               "sleep 60 & sleep 60; true").returncode == 0
+    try:
+        time.sleep(1)
+        r = cli(berthd, "stats", "--no-stream", name)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0] == berthd.docker("stats", "--no-stream", name).stdout.splitlines()[0]
+        assert re.match(r"CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +"
+                        r"BLOCK I/O +PIDS$", lines[0])
+        row = lines[1]
+        assert name in row
+        assert re.search(r"\d+(\.\d+)?%", row)
+        assert "/ 64MiB" in row
+        assert row.split()[-1] == "3"  # sh and two sleeps
+        r = cli(berthd, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", name)
+        assert r.stdout == f"{name} 3\n"
+    finally:
+        rm(berthd, name)
+
+
+def test_system_df_and_prune_output(berthd):
+    r = cli(berthd, "system", "df")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert [line.split()[0] for line in lines[1:]] == ["Images", "Containers", "Local", "Build"]
+    assert r.stdout == berthd.docker("system", "df").stdout
+    r = cli(berthd, "system", "df", "-v")
+    assert "Images space usage:" in r.stdout
+    r = cli(berthd, "volume", "create", "clivol")
+    assert r.stdout == "clivol\n"
+    assert "clivol" in cli(berthd, "volume", "ls", "-q").stdout.split()
+    assert cli(berthd, "volume", "rm", "clivol").stdout == "clivol\n"
+    r = cli(berthd, "container", "prune", "-f")
+    assert r.returncode == 0 and "Total reclaimed space:" in r.stdout
+
+
+def test_version_info(berthd):
+    r = cli(berthd, "version", "--format", "{{.Server.ApiVersion}}")
+    assert r.stdout == "1.43\n"
+    r = cli(berthd, "info", "--format", "{{.OSType}}")
+    assert r.stdout == "linux\n"
+    assert cli(berthd, "--version").stdout.startswith("berth version ")
+
+
+def test_no_daemon(tmp_path):
+    r = subprocess.run([BERTH_CLI, "-H", f"unix://{tmp_path}/absent.sock", "ps"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "Cannot connect to the berth daemon" in r.stderr
+
+
+def test_pull_push_progress(berthd, registry):
+    ref = f"{registry.host}/cli/bb:1"
+    assert cli(berthd, "tag", TAG, ref).returncode == 0
+    r = cli(berthd, "push", ref)
+    assert r.returncode == 0, r.stderr
+    assert "digest: sha256:" in r.stdout
+    assert "\033[" not in r.stdout  # plain lines off a terminal
+    assert cli(berthd, "rmi", ref).returncode == 0
+    r = cli(berthd, "pull", ref)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith(ref)
+    # on a terminal: per-layer lines redrawn with cursor moves
+    assert cli(berthd, "rmi", ref).returncode == 0
+    out, code = _pty_session([BERTH_CLI, "-H", f"unix://{berthd.sock}", "pull", ref], [])
+    assert code == 0, out
+    assert re.search(r"\x1b\[\d+A", out) and re.search(r"\x1b\[\d+B", out), out
+    r = cli(berthd, "image", "inspect", "-f", "{{index .RepoDigests 0}}", ref)
+    assert r.stdout.startswith(f"{registry.host}/cli/bb@sha256:")
+    # run pulls a missing image like docker
+    assert cli(berthd, "rmi", ref).returncode == 0
+    r = cli(berthd, "run", "--rm", ref, "echo", "pulled")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "pulled\n"
+    assert f"Unable to find image '{ref}' locally" in r.stderr
+    cli(berthd, "rmi", "-f", ref)
+    r = cli(berthd, "pull", f"{registry.host}/cli/absent:1")
+    assert r.returncode == 1 and "manifest" in r.stderr
