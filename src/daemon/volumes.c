@@ -5,6 +5,7 @@
 #include "daemon/events.h"
 
 #include <ftw.h>
+#include <sys/mount.h>
 #include <pthread.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@ struct volume {
         char *name;
         json_t *meta; /* {"Name", "CreatedAt", "Labels", "Options"} as stored */
         char **refs;  /* container ids, NULL-terminated (may be NULL) */
+        bool mounted; /* options type/device/o: mounted on _data while referenced */
         struct volume *next;
 };
 
@@ -26,6 +28,9 @@ struct berth_volumes {
         pthread_mutex_t lock;
         struct volume *list;
 };
+
+static bool is_mounted(const char *path);
+static void unmount_locked(struct berth_volumes *v, struct volume *vol);
 
 static void volume_free(struct volume *vol)
 {
@@ -97,6 +102,8 @@ int volumes_open(struct daemon *d, struct berth_volumes **ret, struct berth_erro
                         struct volume *vol = xcalloc(1, sizeof(*vol));
                         vol->name = xstrdup(de->d_name);
                         vol->meta = meta;
+                        _cleanup_free_ char *mp = xasprintf("%s/%s/_data", dir, de->d_name);
+                        vol->mounted = is_mounted(mp);
                         vol->next = v->list;
                         v->list = vol;
                 }
@@ -282,11 +289,8 @@ int volumes_create(struct berth_volumes *v, const char *name, const char *driver
                                         "create %s: labels and options must be "
                                         "objects of strings",
                                         name);
-        if (json_object_size(opts) > 0)
-                return berth_error_setx(err, ENOTSUP,
-                                        "create %s: options of the local volume driver "
-                                        "(type, device, o) are not supported yet",
-                                        name);
+        if (volumes_check_options(opts, err) < 0)
+                return berth_error_wrap(err, "create %s", name);
         pthread_mutex_lock(&v->lock);
         struct volume *vol;
         int r = create_locked(v, name, labels, opts, &vol, err);
@@ -428,8 +432,10 @@ static int remove_locked(struct berth_volumes *v, struct volume *vol, uint64_t *
         }
         if (ret_size) {
                 _cleanup_free_ char *mp = mountpoint(v, vol->name);
-                *ret_size = volumes_dir_size(mp);
+                *ret_size = vol->mounted ? 0 : volumes_dir_size(mp);
         }
+        /* a mounted volume without users (left by a killed daemon): its data is elsewhere */
+        unmount_locked(v, vol);
         /* metadata first: a volume whose removal is cut short is gone, not half there */
         _cleanup_free_ char *meta = xasprintf("%s/" VOLUME_META, vol->name);
         if (unlinkat(v->dirfd, meta, 0) < 0 && errno != ENOENT)
@@ -505,6 +511,131 @@ int volumes_prune(struct berth_volumes *v, json_t *filters, json_t **ret, struct
         return 0;
 }
 
+/* ---------------------------------------------------------------- mount options */
+
+static const struct {
+        const char *name;
+        unsigned long set, clear;
+} mount_flags[] = {
+    {"ro", MS_RDONLY, 0},
+    {"rw", 0, MS_RDONLY},
+    {"nosuid", MS_NOSUID, 0},
+    {"suid", 0, MS_NOSUID},
+    {"nodev", MS_NODEV, 0},
+    {"dev", 0, MS_NODEV},
+    {"noexec", MS_NOEXEC, 0},
+    {"exec", 0, MS_NOEXEC},
+    {"sync", MS_SYNCHRONOUS, 0},
+    {"async", 0, MS_SYNCHRONOUS},
+    {"noatime", MS_NOATIME, 0},
+    {"atime", 0, MS_NOATIME},
+    {"nodiratime", MS_NODIRATIME, 0},
+    {"diratime", 0, MS_NODIRATIME},
+    {"relatime", MS_RELATIME, 0},
+    {"norelatime", 0, MS_RELATIME},
+    {"strictatime", MS_STRICTATIME, 0},
+    {"bind", MS_BIND, 0},
+    {"rbind", MS_BIND | MS_REC, 0},
+};
+
+int volumes_parse_mount_options(const char *o, unsigned long *ret_flags, char **ret_data)
+{
+        unsigned long flags = 0;
+        _cleanup_free_ char *copy = xstrdup(o ? o : "");
+        _cleanup_free_ char *data = xstrdup("");
+        char *save = NULL;
+        for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+                bool known = false;
+                for (size_t i = 0; i < ARRAY_SIZE(mount_flags) && !known; i++) {
+                        if (strcmp(opt, mount_flags[i].name))
+                                continue;
+                        flags = (flags | mount_flags[i].set) & ~mount_flags[i].clear;
+                        known = true;
+                }
+                if (!known) {
+                        char *next = xasprintf("%s%s%s", data, *data ? "," : "", opt);
+                        free(data);
+                        data = next;
+                }
+        }
+        *ret_flags = flags;
+        *ret_data = TAKE_PTR(data);
+        return 0;
+}
+
+int volumes_check_options(json_t *opts, struct berth_error **err)
+{
+        const char *key;
+        json_t *val;
+        json_object_foreach(opts, key, val)
+        {
+                if (strcmp(key, "type") && strcmp(key, "device") && strcmp(key, "o"))
+                        return berth_error_setx(err, EINVAL, "invalid option key: \"%s\"", key);
+        }
+        bool has_type = json_string_value(json_object_get(opts, "type")) &&
+                        *json_string_value(json_object_get(opts, "type"));
+        bool has_device = json_string_value(json_object_get(opts, "device")) &&
+                          *json_string_value(json_object_get(opts, "device"));
+        if (json_object_size(opts) > 0 && (!has_type || !has_device))
+                return berth_error_setx(err, EINVAL, "missing required option: \"%s\"",
+                                        has_type ? "device" : "type");
+        return 0;
+}
+
+/* with v->lock held: mount a volume created with type/device/o on its _data (once) */
+static int mount_locked(struct berth_volumes *v, struct volume *vol, struct berth_error **err)
+{
+        json_t *opts = json_object_get(vol->meta, "Options");
+        const char *type = json_string_value(json_object_get(opts, "type"));
+        const char *device = json_string_value(json_object_get(opts, "device"));
+        if (vol->mounted || !type || !device)
+                return 0;
+        unsigned long flags;
+        _cleanup_free_ char *data = NULL;
+        volumes_parse_mount_options(json_string_value(json_object_get(opts, "o")), &flags, &data);
+        _cleanup_free_ char *mp = mountpoint(v, vol->name);
+        /* a bind source is used as the user gave it, like docker's local driver */
+        if (mount(device, mp, type, flags, *data ? data : NULL) < 0)
+                return berth_error_set(err, errno, "mount volume `%s` (%s on %s)", vol->name, type,
+                                       device);
+        vol->mounted = true;
+        return 0;
+}
+
+static void unmount_locked(struct berth_volumes *v, struct volume *vol)
+{
+        if (!vol->mounted)
+                return;
+        _cleanup_free_ char *mp = mountpoint(v, vol->name);
+        if (umount2(mp, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                berth_warn("unmount volume `%s`: %s", vol->name, strerror(errno));
+        vol->mounted = false;
+}
+
+/* Is path a mount point now (a daemon restarted while a volume was mounted)? */
+static bool is_mounted(const char *path)
+{
+        _cleanup_free_ char *mi = NULL;
+        if (berth_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &mi, NULL, NULL) < 0)
+                return false;
+        for (char *line = mi; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                /* field 5 is the mount point */
+                char *p = line;
+                for (int i = 0; i < 4 && p; i++) {
+                        p = strchr(p, ' ');
+                        if (p)
+                                p++;
+                }
+                if (p && !strncmp(p, path, strlen(path)) && p[strlen(path)] == ' ')
+                        return true;
+                line = nl ? nl + 1 : NULL;
+        }
+        return false;
+}
+
 /* ---------------------------------------------------------------- references */
 
 static void add_ref(struct volume *vol, const char *container_id)
@@ -531,6 +662,8 @@ int volumes_get_or_create(struct daemon *d, const char *name, const char *contai
         pthread_mutex_lock(&v->lock);
         struct volume *vol;
         int r = create_locked(v, name, labels, NULL, &vol, err);
+        if (r == 0)
+                r = mount_locked(v, vol, err);
         if (r == 0) {
                 add_ref(vol, container_id);
                 if (ret_name)
@@ -546,12 +679,13 @@ int volumes_ref(struct berth_volumes *v, const char *name, const char *container
 {
         pthread_mutex_lock(&v->lock);
         struct volume *vol = find(v, name);
-        if (vol)
+        int r = 0;
+        if (vol && (r = mount_locked(v, vol, err)) == 0)
                 add_ref(vol, container_id);
         pthread_mutex_unlock(&v->lock);
         if (!vol)
                 return berth_error_setx(err, ENOENT, "get %s: no such volume", name);
-        return 0;
+        return r;
 }
 
 void volumes_unref_container(struct berth_volumes *v, const char *container_id)
@@ -567,6 +701,8 @@ void volumes_unref_container(struct berth_volumes *v, const char *container_id)
                 }
                 if (vol->refs)
                         vol->refs[j] = NULL;
+                if (n > 0 && j == 0)
+                        unmount_locked(v, vol);
         }
         pthread_mutex_unlock(&v->lock);
 }

@@ -28,9 +28,10 @@ int volumes_name_validate(const char *name, struct berth_error **err);
 
 /* POST /volumes/create: name NULL or "" → a random 64-hex name. An existing name returns the
  * existing volume (like docker). labels/opts: JSON objects of strings or NULL (borrowed). Only
- * driver "local" (or NULL) is known (ENOENT otherwise, like docker's missing plugin); the local
- * driver's mount options (type, device, o) are refused with ENOTSUP. *ret_volume (may be NULL)
- * gets docker's volume object. */
+ * driver "local" (or NULL) is known (ENOENT otherwise, like docker's missing plugin). The local
+ * driver's options type, device and o (`--opt type=tmpfs --opt device=tmpfs --opt o=size=1m`,
+ * or `type=none o=bind device=/path`) make the volume a mount of its own on _data, mounted
+ * while a container references it. *ret_volume (may be NULL) gets docker's volume object. */
 int volumes_create(struct berth_volumes *v, const char *name, const char *driver, json_t *labels,
                    json_t *opts, json_t **ret_volume, struct berth_error **err);
 
@@ -61,10 +62,18 @@ int volumes_get_or_create(struct daemon *d, const char *name, const char *contai
  * volume is gone. Referencing twice is one reference. */
 int volumes_ref(struct berth_volumes *v, const char *name, const char *container_id,
                 struct berth_error **err);
-/* Drop every reference container_id holds. */
+/* Drop every reference container_id holds (a volume with mount options is unmounted when its
+ * last reference goes). */
 void volumes_unref_container(struct berth_volumes *v, const char *container_id);
 /* Is this volume anonymous (created for a container without a name)? false when unknown. */
 bool volumes_is_anonymous(struct berth_volumes *v, const char *name);
+
+/* EINVAL (docker's messages) for option keys other than type, device and o, or type without
+ * device. */
+int volumes_check_options(json_t *opts, struct berth_error **err);
+/* Split mount(8)-style options ("bind,ro,size=1m") into MS_* flags and the rest as data
+ * (malloc'd, "" when none). */
+int volumes_parse_mount_options(const char *o, unsigned long *ret_flags, char **ret_data);
 
 /* For `system df`: every volume with UsageData {Size, RefCount}; *ret_total the sum of sizes. */
 int volumes_disk_usage(struct berth_volumes *v, json_t **ret, uint64_t *ret_total,

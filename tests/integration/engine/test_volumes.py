@@ -99,3 +99,33 @@ def test_volume_events(berthd):
                       "--filter", f"volume={name}", "--format", "{{.Action}}", check=True,
                       timeout=30)
     assert r.stdout.split() == ["create", "destroy"]
+
+
+def _mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def test_tmpfs_volume_options(berthd):
+    name = berthd.name("tmpvol")
+    berthd.docker("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs",
+                  "--opt", "o=size=1m,mode=0700", name, check=True)
+    info = json.loads(berthd.docker("volume", "inspect", name, check=True).stdout)[0]
+    assert info["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0700"}
+    assert not _mounted(info["Mountpoint"])  # mounted only while a container uses it
+    cname = berthd.name()
+    r = berthd.docker("run", "--name", cname, "-v", f"{name}:/data", TAG, "sh", "-c",
+                      "grep ' /data ' /proc/mounts")
+    if r.returncode != 0 and "tmpfs" not in r.stdout:
+        berthd.docker("rm", "-f", cname)
+        berthd.docker("volume", "rm", name)
+        pytest.skip(f"containers with volumes not available yet: {r.stderr}")
+    try:
+        assert "tmpfs" in r.stdout and "size=1024k" in r.stdout
+        assert _mounted(info["Mountpoint"])
+    finally:
+        berthd.docker("rm", "-f", cname)
+    assert not _mounted(info["Mountpoint"])
+    berthd.docker("volume", "rm", name, check=True)
+    r = berthd.docker("volume", "create", "--opt", "color=red", berthd.name("bad"))
+    assert r.returncode != 0 and "invalid option key" in r.stderr

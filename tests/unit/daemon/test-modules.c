@@ -13,6 +13,7 @@
 #include "daemon/volumes.h"
 
 #include <poll.h>
+#include <sys/mount.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
@@ -560,6 +561,37 @@ static void test_volumes(void **state)
         free(amp);
 }
 
+static void test_volume_options(void **state)
+{
+        unsigned long flags;
+        char *data;
+        assert_int_equal(volumes_parse_mount_options("bind,ro,size=1m,mode=0755", &flags, &data),
+                         0);
+        assert_true(flags == (MS_BIND | MS_RDONLY));
+        assert_string_equal(data, "size=1m,mode=0755");
+        free(data);
+        assert_int_equal(volumes_parse_mount_options(NULL, &flags, &data), 0);
+        assert_true(flags == 0);
+        assert_string_equal(data, "");
+        free(data);
+        assert_int_equal(volumes_parse_mount_options("ro,rw,nosuid", &flags, &data), 0);
+        assert_true(flags == MS_NOSUID);
+        free(data);
+        json_t *ok = filters("{\"type\": \"tmpfs\", \"device\": \"tmpfs\", \"o\": \"size=1m\"}");
+        assert_int_equal(volumes_check_options(ok, NULL), 0);
+        assert_int_equal(volumes_check_options(NULL, NULL), 0);
+        json_t *bad = filters("{\"type\": \"tmpfs\", \"color\": \"red\"}");
+        struct berth_error *err = NULL;
+        assert_int_equal(volumes_check_options(bad, &err), -EINVAL);
+        assert_non_null(strstr(err->msg, "invalid option key"));
+        berth_error_free(err);
+        json_t *nodev = filters("{\"type\": \"tmpfs\"}");
+        assert_int_equal(volumes_check_options(nodev, NULL), -EINVAL);
+        json_decref(ok);
+        json_decref(bad);
+        json_decref(nodev);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -568,6 +600,7 @@ int main(void)
             cmocka_unit_test(test_logs_parse_format),    cmocka_unit_test(test_logs_stream),
             cmocka_unit_test(test_logs_follow_rotation), cmocka_unit_test(test_stats_parsers),
             cmocka_unit_test(test_stats_docker_json),    cmocka_unit_test(test_volumes),
+            cmocka_unit_test(test_volume_options),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
