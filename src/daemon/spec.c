@@ -653,7 +653,11 @@ int daemon_spec_build(const json_t *create, const json_t *image_config, const st
                 return -EINVAL;
         if (!cgparent || !*cgparent)
                 cgparent = ctx->cgroup_parent && *ctx->cgroup_parent ? ctx->cgroup_parent : "berth";
-        _cleanup_free_ char *cgpath = xasprintf("%s/%s", cgparent, ctx->id);
+        /* absolute: the runtime puts a relative cgroupsPath under its own "berth/" */
+        while (*cgparent == '/')
+                cgparent++;
+        _cleanup_free_ char *cgpath =
+            *cgparent ? xasprintf("/%s/%s", cgparent, ctx->id) : xasprintf("/%s", ctx->id);
         json_object_set_new(lx, "cgroupsPath", json_string(cgpath));
         json_object_set(lx, "namespaces", ns);
         json_object_set(lx, "resources", res);

@@ -23,7 +23,7 @@ struct spec_ctx {
         const char *hostname_path;
         const char *init_path; /* static init binary bound at /sbin/docker-init for Init=true */
         const char *seccomp_default_path; /* data/seccomp/default.json (docker semantics) */
-        const char *cgroup_parent;        /* default "berth" → linux.cgroupsPath "berth/<id>" */
+        const char *cgroup_parent;        /* default "berth" → linux.cgroupsPath "/berth/<id>" */
         /* namespaces to join for NetworkMode/PidMode/IpcMode/UTSMode "container:<x>": the other
          * container's init pid (0 = not joined); "host" modes leave the namespace out */
         pid_t net_container_pid, pid_container_pid, ipc_container_pid, uts_container_pid;

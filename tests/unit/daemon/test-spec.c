@@ -503,7 +503,7 @@ static void test_resources(void **state)
                     "\"0\"}");
         assert_json(a, "linux.resources.pids", "{\"limit\":100}");
         assert_json(a, "linux.resources.blockIO", "{\"weight\":300}");
-        assert_json(a, "linux.cgroupsPath", "\"berth/" ID "\"");
+        assert_json(a, "linux.cgroupsPath", "\"/berth/" ID "\"");
 
         _cleanup_json_ json_t *b =
             build("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Memory\": 67108864, "
@@ -519,11 +519,11 @@ static void test_resources(void **state)
                   "\"CgroupParent\": \"custom.slice\"}}",
                   NULL);
         assert_json(c, "linux.resources.memory", "{\"limit\":67108864,\"swap\":100000000}");
-        assert_json(c, "linux.cgroupsPath", "\"custom.slice/" ID "\"");
+        assert_json(c, "linux.cgroupsPath", "\"/custom.slice/" ID "\"");
         struct spec_ctx ctx = ctx_default();
         ctx.cgroup_parent = "engine";
         _cleanup_json_ json_t *d = build_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx);
-        assert_json(d, "linux.cgroupsPath", "\"engine/" ID "\"");
+        assert_json(d, "linux.cgroupsPath", "\"/engine/" ID "\"");
         assert_json(d, "linux.resources.memory", "<absent>");
         assert_json(d, "linux.resources.cpu", "<absent>");
 
