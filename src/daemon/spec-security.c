@@ -3,6 +3,7 @@
 #include "daemon/spec-internal.h"
 
 #include <glob.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
@@ -85,11 +86,19 @@ static size_t cap_count(void)
         return n;
 }
 
+/* "All capabilities" means all the daemon itself holds in its bounding set: a cap outside it
+ * cannot be granted (capset fails), e.g. when berth runs in a restricted container or VM. */
+static bool cap_available(size_t cap)
+{
+        return cap < cap_count() && prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) == 1;
+}
+
 char **spec_caps_all(void)
 {
         char **v = xcalloc(1, sizeof(char *));
         for (size_t i = 0; i < cap_count(); i++)
-                strv_push(&v, cap_names[i]);
+                if (cap_available(i))
+                        strv_push(&v, cap_names[i]);
         return v;
 }
 
@@ -169,7 +178,7 @@ int spec_caps(const json_t *cap_add, const json_t *cap_drop, bool privileged, ch
                 caps = spec_caps_all();
         } else if (strv_has(add, "ALL")) {
                 for (size_t i = 0; i < cap_count(); i++)
-                        if (!strv_has(drop, cap_names[i]))
+                        if (cap_available(i) && !strv_has(drop, cap_names[i]))
                                 strv_push(&caps, cap_names[i]);
         } else if (strv_has(drop, "ALL")) {
                 for (size_t i = 0; add[i]; i++)
