@@ -3,6 +3,8 @@
 #include "daemon/spec-internal.h"
 
 #include <sched.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define MIN_MEMORY (6 * 1024 * 1024)
 
@@ -45,6 +47,56 @@ static int ncpus(void)
                 return CPU_COUNT(&set);
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         return n > 0 ? (int)n : 1;
+}
+
+/* BlkioWeightDevice [{Path, Weight}] and BlkioDevice{Read,Write}{Bps,IOps} [{Path, Rate}] →
+ * linux.resources.blockIO entries keyed by the block device's major:minor, like moby. */
+static int blkio_devices(const json_t *hc, const char *key, const char *val_key,
+                         const char *oci_key, json_t *blkio, struct berth_error **err)
+{
+        json_t *list = json_object_get(hc, key);
+        if (!list || json_is_null(list) || (json_is_array(list) && !json_array_size(list)))
+                return 0;
+        if (!json_is_array(list))
+                return berth_error_setx(
+                    err, EINVAL, "invalid value for `%s`: expected an array of objects", key);
+        json_t *out = json_array();
+        json_object_set_new(blkio, oci_key, out);
+        bool weight = !strcmp(val_key, "Weight");
+        size_t i;
+        json_t *e;
+        json_array_foreach(list, i, e)
+        {
+                const char *path;
+                int64_t v;
+                if (!json_is_object(e))
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid value for `%s`: expected an array of "
+                                                "objects",
+                                                key);
+                if (sj_str(e, "Path", &path, err) < 0 || sj_i64(e, val_key, &v, err) < 0)
+                        return -EINVAL;
+                if (!path || !*path)
+                        return berth_error_setx(err, EINVAL, "%s: a device path is required", key);
+                struct stat st;
+                if (stat(path, &st) < 0)
+                        return berth_error_setx(err, EINVAL, "%s: `%s`: %s", key, path,
+                                                strerror(errno));
+                if (!S_ISBLK(st.st_mode))
+                        return berth_error_setx(err, EINVAL, "%s: `%s` is not a block device", key,
+                                                path);
+                if (weight && (v < 10 || v > 1000))
+                        return berth_error_setx(err, EINVAL,
+                                                "Range of blkio weight is from 10 to 1000");
+                if (v < 0)
+                        return berth_error_setx(err, EINVAL, "%s: invalid rate %lld", key,
+                                                (long long)v);
+                json_array_append_new(out, json_pack("{s:I, s:I, s:I}", "major",
+                                                     (json_int_t)major(st.st_rdev), "minor",
+                                                     (json_int_t)minor(st.st_rdev),
+                                                     weight ? "weight" : "rate", (json_int_t)v));
+        }
+        return 0;
 }
 
 int spec_resources_apply(const json_t *hc, json_t *res, struct berth_error **err)
@@ -171,9 +223,27 @@ int spec_resources_apply(const json_t *hc, json_t *res, struct berth_error **err
         /* 0 and negative mean unlimited: nothing to write at create */
         if (pids > 0)
                 json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)pids));
+        json_t *bio = json_object();
         if (blkio > 0)
-                json_object_set_new(res, "blockIO",
-                                    json_pack("{s:I}", "weight", (json_int_t)blkio));
+                json_object_set_new(bio, "weight", json_integer(blkio));
+        static const char *const dev_keys[][3] = {
+            {"BlkioWeightDevice", "Weight", "weightDevice"},
+            {"BlkioDeviceReadBps", "Rate", "throttleReadBpsDevice"},
+            {"BlkioDeviceWriteBps", "Rate", "throttleWriteBpsDevice"},
+            {"BlkioDeviceReadIOps", "Rate", "throttleReadIOPSDevice"},
+            {"BlkioDeviceWriteIOps", "Rate", "throttleWriteIOPSDevice"},
+        };
+        for (size_t k = 0; k < ARRAY_SIZE(dev_keys); k++) {
+                if (blkio_devices(hc, dev_keys[k][0], dev_keys[k][1], dev_keys[k][2], bio, err) <
+                    0) {
+                        json_decref(bio);
+                        return -EINVAL;
+                }
+        }
+        if (json_object_size(bio))
+                json_object_set_new(res, "blockIO", bio);
+        else
+                json_decref(bio);
         return 0;
 }
 

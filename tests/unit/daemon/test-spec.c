@@ -21,6 +21,7 @@ int secfilter_prepare(const struct berth_runtime *rt, json_t *seccomp, struct se
 void secfilter_free(struct secfilter *prog);
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -593,6 +594,42 @@ static void test_ulimits_sysctls(void **state)
         build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"IpcMode\": \"host\", \"Sysctls\": "
                   "{\"kernel.shmmax\": \"1\"}}}",
                   NULL, "host IPC");
+}
+
+static void test_blkio_devices(void **state)
+{
+        build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"BlkioDeviceReadBps\": [{\"Path\": "
+                  "\"/dev/null\", \"Rate\": 1048576}]}}",
+                  NULL, "is not a block device");
+        build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"BlkioDeviceWriteIOps\": [{\"Path\": "
+                  "\"/dev/nope\", \"Rate\": 10}]}}",
+                  NULL, "BlkioDeviceWriteIOps: `/dev/nope`");
+        /* any block device of this machine */
+        _cleanup_dir_ DIR *d = opendir("/dev");
+        struct dirent *de;
+        struct stat st;
+        char path[300] = "";
+        while (d && (de = readdir(d))) {
+                snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+                if (lstat(path, &st) == 0 && S_ISBLK(st.st_mode))
+                        break;
+                path[0] = '\0';
+        }
+        if (!path[0])
+                skip();
+        _cleanup_free_ char *create = xasprintf(
+            "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"BlkioWeight\": 100, \"BlkioWeightDevice\": "
+            "[{\"Path\": \"%s\", \"Weight\": 200}], \"BlkioDeviceReadBps\": [{\"Path\": \"%s\", "
+            "\"Rate\": 1048576}], \"BlkioDeviceWriteIOps\": [{\"Path\": \"%s\", \"Rate\": 10}]}}",
+            path, path, path);
+        _cleanup_json_ json_t *a = build(create, NULL);
+        _cleanup_free_ char *want = xasprintf(
+            "{\"weight\":100,\"weightDevice\":[{\"major\":%u,\"minor\":%u,\"weight\":200}],"
+            "\"throttleReadBpsDevice\":[{\"major\":%u,\"minor\":%u,\"rate\":1048576}],"
+            "\"throttleWriteIOPSDevice\":[{\"major\":%u,\"minor\":%u,\"rate\":10}]}",
+            major(st.st_rdev), minor(st.st_rdev), major(st.st_rdev), minor(st.st_rdev),
+            major(st.st_rdev), minor(st.st_rdev));
+        assert_json(a, "linux.resources.blockIO", want);
 }
 
 /* ---------------------------------------------------------------- security */
@@ -1239,6 +1276,7 @@ int main(void)
             cmocka_unit_test(test_caps),
             cmocka_unit_test(test_resources),
             cmocka_unit_test(test_ulimits_sysctls),
+            cmocka_unit_test(test_blkio_devices),
             cmocka_unit_test(test_defaults_and_privileged),
             cmocka_unit_test(test_seccomp),
             cmocka_unit_test(test_seccomp_matches_generator),
