@@ -390,3 +390,23 @@ def test_pull_push_progress(berthd, registry):
     cli(berthd, "rmi", "-f", ref)
     r = cli(berthd, "pull", f"{registry.host}/cli/absent:1")
     assert r.returncode == 1 and "manifest" in r.stderr
+
+
+def test_starts_berthd_when_the_default_socket_is_absent(image_tar, tmp_path):
+    """No -H, no DOCKER_HOST: berth starts the berthd beside it on the default socket. Run in
+    private mount and pid namespaces (tmpfs over /run and /var/lib) so the host's defaults are
+    untouched and the daemon ends with the namespace."""
+    script = tmp_path / "auto.sh"
+    script.write_text(f"""set -e
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/lib
+{BERTH_CLI} load -i {image_tar} >/dev/null
+{BERTH_CLI} run --rm --network=none {TAG} echo autostarted
+test -S /run/berth/berth.sock
+""")
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "BERTH_HOST")}
+    r = subprocess.run(["unshare", "-m", "-p", "-f", "--mount-proc", "--propagation", "private",
+                        "sh", str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "autostarted\n"
+    assert "berth: starting " in r.stderr and "berthd" in r.stderr
