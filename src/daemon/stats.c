@@ -218,6 +218,31 @@ static char *cgroup_dir(const char *proc_cgroup, const char *controller, const c
         return NULL;
 }
 
+/* When pid started (ns since the epoch), from its starttime in /proc/<pid>/stat and the boot
+ * time; 0 when unknown. */
+static int64_t process_start_ns(pid_t pid)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
+        _cleanup_free_ char *st = read_text(path);
+        _cleanup_free_ char *ps = read_text("/proc/stat");
+        /* the command may hold spaces and parentheses: count from the last ')' */
+        char *p = st ? strrchr(st, ')') : NULL;
+        const char *bt = ps ? strstr(ps, "\nbtime ") : NULL;
+        if (!p || !bt)
+                return 0;
+        unsigned long long start = 0;
+        /* after ')': field 3 (state) … field 22 (starttime) */
+        for (int field = 3; field <= 22 && p; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p + 1, "%llu", &start) != 1)
+                return 0;
+        long hz = sysconf(_SC_CLK_TCK);
+        long long btime = strtoll(bt + 7, NULL, 10);
+        if (hz <= 0 || btime <= 0)
+                return 0;
+        return (int64_t)btime * 1000000000 + (int64_t)(start * (1000000000ull / (uint64_t)hz));
+}
+
 static uint64_t mem_total(void)
 {
         static uint64_t total;
@@ -252,6 +277,8 @@ int stats_sample_take(const char *runtime_root, const char *id, struct stats_sam
         pid_t pid = 0;
         if (running && berth_container_state(&rt, id, &state, NULL) == 0)
                 pid = (pid_t)json_integer_value(json_object_get(state, "pid"));
+        if (pid > 0)
+                s.started_ns = process_start_ns(pid);
         if (pid > 0) {
                 _cleanup_free_ char *pcg_path = xasprintf("/proc/%d/cgroup", (int)pid);
                 _cleanup_free_ char *pcg = read_text(pcg_path);
@@ -398,9 +425,20 @@ json_t *stats_docker_json(const struct stats_sample *cur, const struct stats_sam
 
 struct tracked {
         char *id;
-        struct stats_sample last;
+        struct stats_sample last, older; /* the two latest samples */
+        int64_t wanted_ns; /* last request (or stats_track): idle ones stop being sampled */
         struct tracked *next;
 };
+
+/* A container nobody asked about for this long is no longer sampled. */
+#define STATS_IDLE_NS (60ll * 1000000000)
+
+static int64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static struct {
         pthread_mutex_t lock;
@@ -427,6 +465,7 @@ static void tracked_remove(const char *id)
                         struct tracked *t = *p;
                         *p = t->next;
                         stats_sample_release(&t->last);
+                        stats_sample_release(&t->older);
                         free(t->id);
                         free(t);
                         return;
@@ -450,10 +489,11 @@ static void *sampler_main(void *arg)
                         int r = stats_sample_take(root, *id, &s, &running, NULL);
                         pthread_mutex_lock(&sampler.lock);
                         struct tracked *t = tracked_find(*id);
-                        if (t && (r < 0 || !running)) {
+                        if (t && (r < 0 || !running || now_ns() - t->wanted_ns > STATS_IDLE_NS)) {
                                 tracked_remove(*id);
                         } else if (t) {
-                                stats_sample_release(&t->last);
+                                stats_sample_release(&t->older);
+                                t->older = t->last;
                                 t->last = s;
                                 r = -1;
                         }
@@ -489,6 +529,7 @@ static void track_locked(const char *runtime_root, const char *id, const struct 
                 t->next = sampler.list;
                 sampler.list = t;
         }
+        t->wanted_ns = now_ns();
         if (seed && t->last.read_ns == 0)
                 sample_copy(&t->last, seed);
         if (!sampler.running) {
@@ -530,15 +571,41 @@ void stats_shutdown(void)
         pthread_mutex_unlock(&sampler.lock);
 }
 
-/* The kept sample of id (copied into *ret; read_ns 0 when none). */
-static void last_sample(const char *id, struct stats_sample *ret)
+/* A window shorter than this says little: /proc/stat counts in 10 ms ticks. */
+#define STATS_MIN_WINDOW_NS (100ll * 1000000)
+
+/* The latest kept sample of id at least STATS_MIN_WINDOW_NS older than now_read (else the one
+ * before it), copied into *ret; read_ns 0 when there is none such. */
+static void last_sample(const char *id, int64_t now_read, struct stats_sample *ret)
 {
         memset(ret, 0, sizeof(*ret));
         pthread_mutex_lock(&sampler.lock);
         struct tracked *t = tracked_find(id);
-        if (t && t->last.read_ns)
-                sample_copy(ret, &t->last);
+        if (t && t->last.read_ns) {
+                bool fresh = now_read - t->last.read_ns < STATS_MIN_WINDOW_NS;
+                if (!fresh)
+                        sample_copy(ret, &t->last);
+                else if (t->older.read_ns)
+                        sample_copy(ret, &t->older);
+        }
         pthread_mutex_unlock(&sampler.lock);
+}
+
+void stats_start_baseline(const struct stats_sample *cur, struct stats_sample *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        if (cur->started_ns <= 0 || cur->started_ns >= cur->read_ns)
+                return;
+        /* the host's cpu time (idle included) grows by online_cpus per second of wall time */
+        uint64_t elapsed = (uint64_t)(cur->read_ns - cur->started_ns) * cur->online_cpus;
+        if (elapsed >= cur->system_cpu_ns)
+                return;
+        ret->read_ns = cur->started_ns;
+        ret->cg = json_pack("{s:{s:{s:i, s:i, s:i}}}", "cpu", "usage", "total", 0, "kernel", 0,
+                            "user", 0);
+        ret->system_cpu_ns = cur->system_cpu_ns - elapsed;
+        ret->online_cpus = cur->online_cpus;
+        ret->mem_total = cur->mem_total;
 }
 
 /* ---------------------------------------------------------------- GET /containers/{}/stats */
@@ -588,7 +655,9 @@ static json_t *one_frame(struct stats_job *j, struct stats_sample *prev, struct 
                 running = false;
         }
         if (prev->read_ns == 0)
-                last_sample(j->id, prev);
+                last_sample(j->id, cur->read_ns, prev);
+        if (prev->read_ns == 0 && running)
+                stats_start_baseline(cur, prev);
         if (running) {
                 pthread_mutex_lock(&sampler.lock);
                 track_locked(j->runtime_root, j->id, cur);

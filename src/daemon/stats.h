@@ -3,7 +3,9 @@
  * Internal to src/daemon.
  *
  * A one-shot answer must not sleep: a small sampler thread keeps the last sample (every second)
- * of each tracked container, and a request pairs a fresh sample with it as precpu. */
+ * of each container asked about in the last minute (or started: stats_track), and a request
+ * pairs a fresh sample with it as precpu; with none kept yet, the container's start is the
+ * baseline. */
 #ifndef BERTH_DAEMON_STATS_H
 #define BERTH_DAEMON_STATS_H
 
@@ -22,6 +24,7 @@ struct stats_sample {
         uint64_t system_cpu_ns; /* /proc/stat cpu time of the host */
         unsigned online_cpus;
         uint64_t mem_total; /* host memory: the limit docker shows when there is none */
+        int64_t started_ns; /* when the container's init started (0: unknown) */
 };
 
 void stats_sample_release(struct stats_sample *s);
@@ -36,6 +39,11 @@ int stats_sample_take(const char *runtime_root, const char *id, struct stats_sam
  * the previous one (prev->read_ns == 0 or prev NULL: zero precpu like docker's first frame). */
 json_t *stats_docker_json(const struct stats_sample *cur, const struct stats_sample *prev,
                           const char *id, const char *name);
+
+/* The sample a container had when it started (zero cpu usage, the host's cpu time then), for
+ * a first request with no kept sample: its cpu % is then the average since start instead of 0.
+ * *ret is zeroed (read_ns 0) when cur->started_ns is unknown. */
+void stats_start_baseline(const struct stats_sample *cur, struct stats_sample *ret);
 
 /* Parse helpers, exposed for tests: the "cpu" line of /proc/stat in ns; a v1
  * blkio.*_recursive file or a v2 io.stat into docker's blkio_stats; /proc/<pid>/net/dev. */

@@ -472,6 +472,31 @@ static void test_stats_docker_json(void **state)
         stats_sample_release(&prev);
 }
 
+static void test_stats_start_baseline(void **state)
+{
+        struct stats_sample cur = {
+            .read_ns = 110LL * 1000000000,
+            .started_ns = 100LL * 1000000000,
+            .system_cpu_ns = 1000LL * 1000000000,
+            .online_cpus = 2,
+        };
+        struct stats_sample base;
+        stats_start_baseline(&cur, &base);
+        assert_true(base.read_ns == cur.started_ns);
+        /* 10 s of wall time on 2 cpus: 20 s of host cpu time earlier */
+        assert_true(base.system_cpu_ns == 980LL * 1000000000);
+        json_t *o = stats_docker_json(&cur, &base, "id", "n");
+        json_t *pre = json_object_get(o, "precpu_stats");
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(pre, "cpu_usage"), "total_usage")),
+            0);
+        json_decref(o);
+        stats_sample_release(&base);
+        cur.started_ns = 0;
+        stats_start_baseline(&cur, &base);
+        assert_true(base.read_ns == 0);
+}
+
 /* ---------------------------------------------------------------- volumes */
 
 static void test_volumes(void **state)
@@ -595,11 +620,17 @@ static void test_volume_options(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_events_shape),         cmocka_unit_test(test_events_filters),
-            cmocka_unit_test(test_events_time),          cmocka_unit_test(test_events_stream),
-            cmocka_unit_test(test_logs_parse_format),    cmocka_unit_test(test_logs_stream),
-            cmocka_unit_test(test_logs_follow_rotation), cmocka_unit_test(test_stats_parsers),
-            cmocka_unit_test(test_stats_docker_json),    cmocka_unit_test(test_volumes),
+            cmocka_unit_test(test_events_shape),
+            cmocka_unit_test(test_events_filters),
+            cmocka_unit_test(test_events_time),
+            cmocka_unit_test(test_events_stream),
+            cmocka_unit_test(test_logs_parse_format),
+            cmocka_unit_test(test_logs_stream),
+            cmocka_unit_test(test_logs_follow_rotation),
+            cmocka_unit_test(test_stats_parsers),
+            cmocka_unit_test(test_stats_docker_json),
+            cmocka_unit_test(test_stats_start_baseline),
+            cmocka_unit_test(test_volumes),
             cmocka_unit_test(test_volume_options),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
