@@ -2,9 +2,21 @@
  * the attach/start/wait dance with docker's exit codes. */
 #include <ctype.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "cli/internal.h"
+
+/* [rows, cols] of our terminal (docker's ConsoleSize), NULL when not on one */
+static json_t *console_size(void)
+{
+        struct winsize ws;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
+                return NULL;
+        if (ws.ws_row == 0 && ws.ws_col == 0)
+                return NULL;
+        return json_pack("[i,i]", ws.ws_row, ws.ws_col);
+}
 
 #define CREATE_FLAGS                                                                               \
         {"help", 0, CLI_BOOL}, {"detach", 'd', CLI_BOOL}, {"interactive", 'i', CLI_BOOL},          \
@@ -316,6 +328,9 @@ static int build_create(const struct cli_args *a, json_t **ret, struct berth_err
         json_object_set_new(cfg, "AttachStdout", json_boolean(a_out));
         json_object_set_new(cfg, "AttachStderr", json_boolean(a_err));
         json_object_set_new(cfg, "Tty", json_boolean(tty));
+        json_t *csz = tty ? console_size() : NULL;
+        if (csz)
+                json_object_set_new(hc, "ConsoleSize", csz);
         json_object_set_new(cfg, "OpenStdin", json_boolean(in));
         json_object_set_new(cfg, "StdinOnce", json_boolean(in && a_in && !detach));
         if ((s = cli_arg_str(a, "hostname")))
@@ -982,6 +997,9 @@ int cmd_exec(int argc, char **argv)
         }
         _cleanup_free_ char *sp = xasprintf("/exec/%s/start", eid);
         _cleanup_json_ json_t *sbody = json_pack("{s:b,s:b}", "Detach", detach, "Tty", tty);
+        json_t *csz = tty ? console_size() : NULL;
+        if (csz)
+                json_object_set_new(sbody, "ConsoleSize", csz);
         if (detach) {
                 if (cli_call("POST", sp, sbody, NULL, NULL, &e) < 0)
                         return cli_fail(e, 126);

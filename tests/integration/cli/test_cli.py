@@ -5,8 +5,12 @@ import json
 import os
 import pty
 import re
+import fcntl
 import select
+import signal
+import struct
 import subprocess
+import termios
 import time
 
 import pytest
@@ -58,11 +62,13 @@ def test_stdin_piping(berthd):
     assert r.stdout.strip() == "3"
 
 
-def _pty_session(args, script, timeout=20):
-    """Run args on a new pty, send each input after the previous output settles; return
-    (output, exit code)."""
+def _pty_session(args, script, timeout=20, winsize=None):
+    """Run args on a new pty (of winsize rows, cols), send each input after the previous output
+    settles (a callable item is called with (pid, fd) instead); return (output, exit code)."""
     pid, fd = pty.fork()
     if pid == 0:
+        if winsize:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", *winsize, 0, 0))
         os.execv(args[0], args)
     out = b""
 
@@ -83,7 +89,10 @@ def _pty_session(args, script, timeout=20):
 
     read_for(1.0)
     for line in script:
-        os.write(fd, line)
+        if callable(line):
+            line(pid, fd)
+        else:
+            os.write(fd, line)
         read_for(1.0)
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -99,9 +108,17 @@ def _pty_session(args, script, timeout=20):
 
 def test_tty_through_pty(berthd):
     args = [BERTH_CLI, "-H", f"unix://{berthd.sock}", "run", "--rm", "-it", TAG, "sh"]
-    out, code = _pty_session(args, [b"tty; echo x-$((40+2))\r", b"exit 7\r"])
+
+    def resize(pid, fd):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        os.kill(pid, signal.SIGWINCH)
+
+    out, code = _pty_session(args, [b"tty; echo x-$((40+2)); stty size\r", resize,
+                                    b"stty size\r", b"exit 7\r"], winsize=(40, 120))
     assert code == 7, out
     assert "x-42" in out
+    assert "\r\n40 120\r\n" in out  # the terminal's size at start
+    assert "\r\n30 100\r\n" in out  # SIGWINCH → POST /containers/{id}/resize
     assert "/dev/pts/" in out  # the container's side is a terminal too
     # raw mode: the container's pty does the \r\n translation, not ours (no doubled \r)
     assert "\r\r\n" not in out
