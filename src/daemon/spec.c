@@ -5,6 +5,7 @@
 #include "daemon/spec-internal.h"
 
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sys/statfs.h>
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -309,10 +310,20 @@ static bool is_container_mode(const char *m)
         return m && !strncmp(m, "container:", 10) && m[10];
 }
 
-static bool cgroup2_unified(void)
+static bool unified;
+static pthread_once_t unified_once = PTHREAD_ONCE_INIT;
+
+static void unified_init(void)
 {
         struct statfs sf;
-        return statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+        unified = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* The host's cgroup layout does not change while the daemon runs. */
+static bool cgroup2_unified(void)
+{
+        pthread_once(&unified_once, unified_init);
+        return unified;
 }
 
 struct ns_modes {

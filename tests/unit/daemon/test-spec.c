@@ -794,6 +794,32 @@ static void test_seccomp(void **state)
         build_bad_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx, ENOENT, "default seccomp profile");
 }
 
+/* The default profile is cached, and reloaded when its file changes. */
+static void test_seccomp_default_reload(void **state)
+{
+        _cleanup_free_ char *path = xasprintf("%s/profile.json", cache_root);
+        _cleanup_free_ char *text = NULL;
+        assert_int_equal(berth_read_file_at(AT_FDCWD, seccomp_path, 1 << 20, &text, NULL, NULL), 0);
+        write_file(cache_root, "profile.json", text);
+        struct spec_ctx ctx = ctx_default();
+        ctx.seccomp_default_path = path;
+        _cleanup_json_ json_t *a = build_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx);
+        assert_non_null(find_rule(a, "chroot"));
+        _cleanup_json_ json_t *a2 = build_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx);
+        assert_true(json_equal(jpath(a, "linux.seccomp"), jpath(a2, "linux.seccomp")));
+        static const char other[] = "{\"defaultAction\": \"SCMP_ACT_LOG\", \"syscalls\": "
+                                    "[{\"names\": [\"chroot\"], \"action\": \"SCMP_ACT_ERRNO\"}]}";
+        write_file(cache_root, "profile.json", other);
+        _cleanup_json_ json_t *b = build_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx);
+        assert_json(b, "linux.seccomp",
+                    "{\"defaultAction\":\"SCMP_ACT_LOG\",\"syscalls\":[{\"names\":[\"chroot\"],"
+                    "\"action\":\"SCMP_ACT_ERRNO\"}]}");
+        /* a broken default profile is an error, not an unconfined container */
+        write_file(cache_root, "profile.json", "{");
+        build_bad_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx, EINVAL, "default seccomp profile");
+        unlink(path);
+}
+
 /* The C filter matches scripts/gen-seccomp-default.py --oci for the same capabilities. */
 static void test_seccomp_matches_generator(void **state)
 {
@@ -1280,6 +1306,7 @@ int main(void)
             cmocka_unit_test(test_defaults_and_privileged),
             cmocka_unit_test(test_seccomp),
             cmocka_unit_test(test_seccomp_matches_generator),
+            cmocka_unit_test(test_seccomp_default_reload),
             cmocka_unit_test(test_devices),
             cmocka_unit_test(test_namespaces),
             cmocka_unit_test(test_mounts),
