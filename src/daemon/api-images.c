@@ -90,14 +90,6 @@ static json_t *progress_json(const struct berth_progress *p)
         return msg;
 }
 
-/* Every `names` value of the query (docker save a b: ?names=a&names=b). */
-static void query_names(struct api_req *r, char ***ret)
-{
-        const char *n = api_query(r, "names");
-        if (n && *n)
-                strv_push(ret, n);
-}
-
 static void publish_report(struct daemon *d, json_t *report)
 {
         size_t i;
@@ -468,9 +460,7 @@ static void save_reply(struct api_req *r, char **names)
 
 static void images_get_handler(struct api_req *r)
 {
-        char **names = NULL;
-        query_names(r, &names);
-        save_reply(r, names);
+        save_reply(r, api_query_all(r, "names"));
 }
 
 static void images_get_one_handler(struct api_req *r)

@@ -24,6 +24,9 @@ const char *api_param(struct api_req *r, unsigned i);
 /* Query string values (decoded), NULL when absent. Bools follow docker: "1", "true", "True". */
 const char *api_query(struct api_req *r, const char *key);
 bool api_query_bool(struct api_req *r, const char *key, bool dflt);
+/* Every value of a repeated query key (docker save a b: ?names=a&names=b), in order; a
+ * NULL-terminated vector the caller frees with strv_free, NULL when absent. */
+char **api_query_all(struct api_req *r, const char *key);
 /* An integer query value; EINVAL (400) when present but not an integer. */
 int api_query_int(struct api_req *r, const char *key, long long dflt, long long *ret,
                   struct berth_error **err);

@@ -118,6 +118,16 @@ def test_save_load_round_trip(berthd_factory, tmp_path):
     with open(out, "rb") as f:
         loaded = d.sdk().images.load(f.read())
     assert any(TAG in i.tags for i in loaded)
+    # several names in one archive (GET /images/get?names=a&names=b)
+    d.docker("tag", TAG, "berth-test/second:2", check=True)
+    both = tmp_path / "both.tar"
+    d.docker("save", "-o", str(both), TAG, "berth-test/second:2", check=True)
+    with tarfile.open(both) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+    tags = sorted(tag for m in manifest for tag in (m.get("RepoTags") or []))
+    assert tags == sorted([TAG, "berth-test/second:2"]), manifest
+    r = d.docker("save", "-o", str(tmp_path / "x.tar"), TAG, "berth-test/none:1")
+    assert r.returncode != 0 and "No such image" in r.stderr
     # garbage is refused with an error, the store stays intact
     bad = tmp_path / "bad.tar"
     bad.write_bytes(b"this is not a tar archive" * 100)
