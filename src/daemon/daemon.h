@@ -23,7 +23,32 @@ struct daemon {
         struct containers *containers;
         void *db; /* sqlite3 *: data_root/berth.db (WAL), containers/execs/volumes tables */
         pthread_mutex_t db_lock;
+        struct server *server;      /* server.h */
+        char *seccomp_default_path; /* docker's default seccomp profile, NULL: built in */
+        char *init_path;            /* docker-init for Init=true (the shim binary) */
 };
+
+/* ---------------------------------------------------------------- db.c: SQLite state */
+
+/* Open (creating) data_root/berth.db in WAL mode with synchronous=NORMAL; tables containers
+ * (id, name, config, state: JSON documents) and execs. */
+int db_open(struct daemon *d, struct berth_error **err);
+void db_close(struct daemon *d);
+/* Insert or replace a container row. config and state are JSON documents (borrowed). name must
+ * be unique: EEXIST otherwise. */
+int db_container_put(struct daemon *d, const char *id, const char *name, json_t *config,
+                     json_t *state, struct berth_error **err);
+/* Update only the state of a container row. */
+int db_container_set_state(struct daemon *d, const char *id, json_t *state,
+                           struct berth_error **err);
+int db_container_rename(struct daemon *d, const char *id, const char *name,
+                        struct berth_error **err);
+int db_container_delete(struct daemon *d, const char *id, struct berth_error **err);
+/* Every container row: fn(id, name, config, state) with borrowed JSON. */
+typedef void (*db_container_fn)(const char *id, const char *name, json_t *config, json_t *state,
+                                void *userdata);
+int db_container_foreach(struct daemon *d, db_container_fn fn, void *userdata,
+                         struct berth_error **err);
 
 /* berthd's command line and main loop; returns the process exit status. */
 int berthd_main(int argc, char **argv);

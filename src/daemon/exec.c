@@ -1,0 +1,516 @@
+/* Exec instances: POST /containers/{id}/exec records an ExecConfig, POST /exec/{id}/start runs
+ * it under its own `berth-shim exec` (process.json from daemon_spec_exec_process) — detached, or
+ * with the hijacked connection handed to the shim — and /exec/{id}/json reports its exit. */
+#include "daemon/api.h"
+#include "daemon/containers.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/spec.h"
+#include "shim/shim.h"
+
+#include <poll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+struct exec {
+        struct exec *next;
+        int refs;
+        char id[65];
+        struct containers *cs;
+        struct container *c; /* referenced */
+        json_t *config;      /* docker's ExecConfig */
+        char *dir;           /* state dir: <container dir>/exec/<id> */
+        bool started, running;
+        int exit_code;
+        pid_t pid;
+        int shim_pidfd;
+};
+
+static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct exec *execs;
+
+static const char *jstr(json_t *j)
+{
+        return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static void exec_unref(struct exec *e)
+{
+        bool last;
+
+        pthread_mutex_lock(&exec_lock);
+        last = --e->refs == 0;
+        if (last) {
+                for (struct exec **p = &execs; *p; p = &(*p)->next) {
+                        if (*p == e) {
+                                *p = e->next;
+                                break;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (!last)
+                return;
+        container_unref(e->cs, e->c);
+        json_decref(e->config);
+        if (e->shim_pidfd >= 0)
+                close(e->shim_pidfd);
+        free(e->dir);
+        free(e);
+}
+
+static struct exec *exec_get(const char *id)
+{
+        struct exec *found = NULL;
+
+        pthread_mutex_lock(&exec_lock);
+        for (struct exec *e = execs; e; e = e->next) {
+                if (strcmp(e->id, id) == 0) {
+                        found = e;
+                        e->refs++;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&exec_lock);
+        return found;
+}
+
+void api_exec_create(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        struct container *c;
+        struct exec *e;
+        unsigned char rnd[32];
+        json_t *cmd;
+
+        if (api_body_json(r, &body, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        cmd = json_object_get(body, "Cmd");
+        if (!json_is_array(cmd) || json_array_size(cmd) == 0) {
+                api_reply_errorf(r, 400, "No exec command specified");
+                return;
+        }
+        if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        pthread_mutex_lock(&cs->lock);
+        if (c->status != CONTAINER_RUNNING) {
+                bool paused = c->status == CONTAINER_PAUSED;
+                pthread_mutex_unlock(&cs->lock);
+                api_reply_errorf(r, 409,
+                                 paused ? "Container %s is paused, unpause the container before "
+                                          "exec"
+                                        : "Container %s is not running",
+                                 c->id);
+                container_unref(cs, c);
+                return;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        e = xcalloc(1, sizeof(*e));
+        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+                abort();
+        for (size_t i = 0; i < sizeof(rnd); i++)
+                sprintf(e->id + 2 * i, "%02x", rnd[i]);
+        e->refs = 1; /* the table's, dropped when the container goes (never here: kept) */
+        e->cs = cs;
+        e->c = c;
+        e->config = json_incref(body);
+        e->dir = xasprintf("%s/exec/%s", c->dir, e->id);
+        e->shim_pidfd = -1;
+        e->exit_code = 0;
+        pthread_mutex_lock(&exec_lock);
+        e->next = execs;
+        execs = e;
+        pthread_mutex_unlock(&exec_lock);
+        {
+                char *cmdline = berth_json_dump(cmd, false);
+                json_t *attrs = json_pack("{s:s,s:s}", "execID", e->id, "name", c->name);
+                _cleanup_free_ char *action = xasprintf("exec_create: %s", cmdline);
+                events_publish(api_daemon(r), "container", action, c->id, attrs);
+                free(cmdline);
+        }
+        api_reply_json(r, 201, json_pack("{s:s}", "Id", e->id));
+}
+
+static int send_msg(int fd, json_t *msg, int pass_fd, struct berth_error **err)
+{
+        _cleanup_free_ char *s = berth_json_dump(msg, false);
+        struct iovec iov = {.iov_base = s, .iov_len = strlen(s)};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+        if (pass_fd >= 0) {
+                struct cmsghdr *cm;
+                memset(&u, 0, sizeof(u));
+                mh.msg_control = u.buf;
+                mh.msg_controllen = sizeof(u.buf);
+                cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+        }
+        if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+                return berth_error_set(err, errno, "send to the exec shim");
+        return 0;
+}
+
+static int recv_msg(int fd, json_t **ret, struct berth_error **err)
+{
+        char buf[BERTH_SHIM_MSG_MAX + 1];
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        json_t *j;
+
+        while (poll(&p, 1, 60000) < 0 && errno == EINTR)
+                ;
+        n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return berth_error_set(err, errno, "read from the exec shim");
+        if (n == 0)
+                return berth_error_setx(err, EPIPE, "the exec shim exited without a word");
+        buf[n] = '\0';
+        j = json_loads(buf, 0, NULL);
+        if (!j)
+                return berth_error_setx(err, EPROTO, "bad message from the exec shim");
+        if (json_object_get(j, "error")) {
+                int code = (int)json_integer_value(json_object_get(j, "code"));
+                int r = berth_error_setx(err, code > 0 ? code : EIO, "%s",
+                                         jstr(json_object_get(j, "error")) ?: "exec failed");
+                json_decref(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+/* Prepare process.json, spawn the exec shim, hand it attach_fd (may be -1), start. */
+static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_msg,
+                       json_t *console_size, struct berth_error **err)
+{
+        struct daemon *d = e->cs->d;
+        _cleanup_json_ json_t *spec = NULL, *proc = NULL, *msg = NULL, *cfg = NULL;
+        _cleanup_free_ char *spec_path = xasprintf("%s/config.json", e->c->dir);
+        _cleanup_free_ char *proc_path = xasprintf("%s/process.json", e->dir);
+        _cleanup_free_ char *text = NULL;
+        _cleanup_strv_ char **argv = NULL;
+        _cleanup_close_ int dfd = -1, ctl = -1, ctl_child = -1;
+        bool want_stdin = json_is_true(json_object_get(e->config, "AttachStdin"));
+        int sp[2], status, r;
+        pid_t pid, shim_pid;
+
+        spec = berth_json_load_at(AT_FDCWD, spec_path, 0, err);
+        if (!spec)
+                return -EIO;
+        cfg = json_deep_copy(e->config);
+        json_object_set_new(cfg, "Tty", json_boolean(tty));
+        r = daemon_spec_exec_process(cfg, spec, e->c->rootfs, &proc, err);
+        if (r < 0)
+                return r;
+        r = berth_mkdir_p(e->dir, 0700, err);
+        if (r < 0)
+                return r;
+        dfd = open(e->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "open `%s`", e->dir);
+        text = berth_json_dump(proc, false);
+        r = berth_write_atomic_at(dfd, "process.json", text, strlen(text), err);
+        if (r < 0)
+                return r;
+        unlinkat(dfd, BERTH_SHIM_EXIT_FILE, 0);
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return berth_error_set(err, errno, "socketpair");
+        ctl = sp[0];
+        ctl_child = sp[1];
+        strv_push(&argv, "berth-shim");
+        strv_push(&argv, "exec");
+        strv_push(&argv, "--id");
+        strv_push(&argv, e->c->id);
+        strv_push(&argv, "--state");
+        strv_push(&argv, e->dir);
+        strv_push(&argv, "--runtime-root");
+        strv_push(&argv, d->runtime_root);
+        strv_push(&argv, "--process");
+        strv_push(&argv, proc_path);
+        if (want_stdin && attach_fd >= 0)
+                strv_push(&argv, "--stdin");
+        if (tty)
+                strv_push(&argv, "--tty");
+        pid = fork();
+        if (pid < 0)
+                return berth_error_set(err, errno, "fork");
+        if (pid == 0) {
+                sigset_t none;
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+                    dup2(ctl_child, BERTH_SHIM_CONTROL_FD) < 0)
+                        _exit(127);
+                execv(d->shim_path, argv);
+                _exit(127);
+        }
+        close(TAKE_FD(ctl_child));
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        r = recv_msg(ctl, &msg, err);
+        if (r < 0)
+                return r;
+        shim_pid =
+            (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "shim_pid"));
+        json_decref(TAKE_PTR(msg));
+        if (attach_fd >= 0 && send_msg(ctl, attach_msg, attach_fd, err) < 0)
+                return -EIO;
+        if (tty && json_array_size(console_size) == 2) {
+                msg = json_pack("{s:{s:O,s:O}}", "resize", "h", json_array_get(console_size, 0),
+                                "w", json_array_get(console_size, 1));
+                send_msg(ctl, msg, -1, NULL);
+                json_decref(TAKE_PTR(msg));
+        }
+        pthread_mutex_lock(&exec_lock);
+        e->shim_pidfd = (int)syscall(SYS_pidfd_open, shim_pid, 0);
+        e->started = true;
+        e->running = true;
+        pthread_mutex_unlock(&exec_lock);
+        msg = json_pack("{s:b}", "start", true);
+        r = send_msg(ctl, msg, -1, err);
+        json_decref(TAKE_PTR(msg));
+        if (r >= 0)
+                r = recv_msg(ctl, &msg, err);
+        if (r < 0) {
+                pthread_mutex_lock(&exec_lock);
+                e->running = false;
+                e->exit_code = 126;
+                pthread_mutex_unlock(&exec_lock);
+                return r;
+        }
+        pthread_mutex_lock(&exec_lock);
+        e->pid = (pid_t)json_integer_value(json_object_get(json_object_get(msg, "started"), "pid"));
+        pthread_mutex_unlock(&exec_lock);
+        return 0;
+}
+
+/* Collect the exit once the shim wrote exit.json (or is gone). wait: block until then. */
+static void exec_collect(struct exec *e, bool wait)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s", e->dir, BERTH_SHIM_EXIT_FILE);
+        _cleanup_json_ json_t *ex = NULL;
+        int fd;
+
+        pthread_mutex_lock(&exec_lock);
+        fd = e->running ? e->shim_pidfd : -1;
+        pthread_mutex_unlock(&exec_lock);
+        if (fd < 0)
+                return;
+        if (wait) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                        ;
+        }
+        ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
+        if (!ex) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, 0) <= 0)
+                        return; /* still running */
+        }
+        pthread_mutex_lock(&exec_lock);
+        if (e->running) {
+                e->running = false;
+                e->exit_code = ex ? (int)json_integer_value(json_object_get(ex, "exit_code")) : 126;
+        }
+        pthread_mutex_unlock(&exec_lock);
+}
+
+static void *exec_wait_thread(void *p)
+{
+        struct exec *e = p;
+
+        exec_collect(e, true);
+        events_publish(e->cs->d, "container", "exec_die", e->c->id,
+                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        exec_unref(e);
+        return NULL;
+}
+
+static void spawn_waiter(struct exec *e)
+{
+        pthread_attr_t attr;
+        pthread_t t;
+
+        pthread_mutex_lock(&exec_lock);
+        e->refs++;
+        pthread_mutex_unlock(&exec_lock);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, exec_wait_thread, e) != 0)
+                abort();
+        pthread_attr_destroy(&attr);
+}
+
+struct exec_job {
+        struct exec *e;
+        bool tty;
+        json_t *console_size;
+};
+
+static void exec_job_free(void *p)
+{
+        struct exec_job *j = p;
+
+        exec_unref(j->e);
+        json_decref(j->console_size);
+        free(j);
+}
+
+static void exec_hijacked(int sock, void *p)
+{
+        struct exec_job *j = p;
+        struct exec *e = j->e;
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *msg =
+            json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin",
+                      json_is_true(json_object_get(e->config, "AttachStdin")), "stdout",
+                      !json_is_false(json_object_get(e->config, "AttachStdout")), "stderr",
+                      !json_is_false(json_object_get(e->config, "AttachStderr")), "raw", j->tty);
+
+        if (exec_launch(e, j->tty, sock, msg, j->console_size, &err) < 0) {
+                _cleanup_free_ char *text = xasprintf("%s\r\n", err->msg);
+                if (write(sock, text, strlen(text)) < 0)
+                        berth_debug("exec: client gone");
+                berth_error_free(err);
+                close(sock);
+                return;
+        }
+        close(sock);
+        spawn_waiter(e);
+}
+
+void api_exec_start(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        struct exec *e;
+        bool tty, detach;
+
+        if (api_body_json(r, &body, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        e = exec_get(api_param(r, 0));
+        if (!e) {
+                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
+                return;
+        }
+        pthread_mutex_lock(&exec_lock);
+        if (e->started) {
+                pthread_mutex_unlock(&exec_lock);
+                api_reply_errorf(r, 409, "Exec %s has already been started", e->id);
+                exec_unref(e);
+                return;
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (!container_is_running(e->cs, e->c)) {
+                api_reply_errorf(r, 409, "Container %s is not running", e->c->id);
+                exec_unref(e);
+                return;
+        }
+        tty = json_is_true(json_object_get(body, "Tty")) ||
+              json_is_true(json_object_get(e->config, "Tty"));
+        detach = json_is_true(json_object_get(body, "Detach"));
+        events_publish(api_daemon(r), "container", "exec_start", e->c->id,
+                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        if (detach) {
+                if (exec_launch(e, tty, -1, NULL, NULL, &err) < 0) {
+                        api_reply_error(r, err);
+                } else {
+                        spawn_waiter(e);
+                        api_reply_empty(r, 200);
+                }
+                exec_unref(e);
+                return;
+        }
+        {
+                struct exec_job *j = xcalloc(1, sizeof(*j));
+                j->e = e;
+                j->tty = tty;
+                j->console_size = json_incref(json_object_get(body, "ConsoleSize"));
+                api_reply_hijack(r,
+                                 tty ? "application/vnd.docker.raw-stream"
+                                     : "application/vnd.docker.multiplexed-stream",
+                                 exec_hijacked, j, exec_job_free);
+        }
+}
+
+void api_exec_resize(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        struct exec *e = exec_get(api_param(r, 0));
+        long long h, w;
+        struct sockaddr_un;
+
+        if (!e) {
+                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
+                return;
+        }
+        if (api_query_int(r, "h", 0, &h, &err) < 0 || api_query_int(r, "w", 0, &w, &err) < 0) {
+                api_reply_error(r, err);
+        } else {
+                /* the exec shim serves attach.sock in its state dir like the container's */
+                _cleanup_json_ json_t *msg =
+                    json_pack("{s:{s:I,s:I}}", "resize", "h", (json_int_t)h, "w", (json_int_t)w);
+                struct container fake = {.state_dir = e->dir, .id = e->c->id};
+                if (container_shim_request(&fake, msg, &err) < 0)
+                        api_reply_error(r, err);
+                else
+                        api_reply_empty(r, 200);
+        }
+        exec_unref(e);
+}
+
+void api_exec_inspect(struct api_req *r)
+{
+        struct exec *e = exec_get(api_param(r, 0));
+        json_t *cfg, *j, *cmd;
+        json_t *args;
+
+        if (!e) {
+                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
+                return;
+        }
+        exec_collect(e, false);
+        cfg = e->config;
+        cmd = json_object_get(cfg, "Cmd");
+        args = json_deep_copy(cmd);
+        json_array_remove(args, 0);
+        pthread_mutex_lock(&exec_lock);
+        j = json_pack(
+            "{s:s,s:b,s:b,s:b,s:b,s:b,s:s,s:s,s:{s:b,s:O,s:o,s:b,s:O},s:i,s:n}", "ID", e->id,
+            "Running", e->running, "OpenStdin", json_is_true(json_object_get(cfg, "AttachStdin")),
+            "OpenStdout", !json_is_false(json_object_get(cfg, "AttachStdout")), "OpenStderr",
+            !json_is_false(json_object_get(cfg, "AttachStderr")), "CanRemove", false, "ContainerID",
+            e->c->id, "DetachKeys", "", "ProcessConfig", "tty",
+            json_is_true(json_object_get(cfg, "Tty")), "entrypoint", json_array_get(cmd, 0),
+            "arguments", args, "privileged", json_is_true(json_object_get(cfg, "Privileged")),
+            "user", json_object_get(cfg, "User") ?: json_string(""), "Pid", (int)e->pid,
+            "ExitCode");
+        if (!e->running && e->started)
+                json_object_set_new(j, "ExitCode", json_integer(e->exit_code));
+        pthread_mutex_unlock(&exec_lock);
+        api_reply_json(r, 200, j);
+        exec_unref(e);
+}

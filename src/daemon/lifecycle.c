@@ -1,0 +1,1806 @@
+/* Containers and their shims: the table (memory + SQLite), create, start (overlay rootfs, spec,
+ * shim), the exit watcher (one epoll thread over the shims' pidfds), stop/kill/pause/remove,
+ * restart policies and live-restore at daemon start. */
+#include "daemon/containers.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/spec.h"
+#include "daemon/volumes.h"
+#include "runtime/runtime.h"
+#include "shim/shim.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+#define STATE_MAX (1u << 20)
+
+static void *watcher_main(void *p);
+static void container_exited(struct containers *cs, struct container *c);
+
+/* ---------------------------------------------------------------- small helpers */
+
+static char *now_rfc3339(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return berth_time_rfc3339(&ts);
+}
+
+static const char zero_time[] = "0001-01-01T00:00:00Z";
+
+const char *container_status_name(enum container_status s)
+{
+        static const char *const names[] = {"created",  "running", "paused", "restarting",
+                                            "removing", "exited",  "dead"};
+        return names[s];
+}
+
+static enum container_status status_parse(const char *s)
+{
+        for (int i = CONTAINER_CREATED; i <= CONTAINER_DEAD; i++)
+                if (s && strcmp(s, container_status_name(i)) == 0)
+                        return i;
+        return CONTAINER_DEAD;
+}
+
+json_t *container_cfg(struct container *c, const char *key)
+{
+        return json_object_get(json_object_get(c->config, "create"), key);
+}
+
+json_t *container_host_cfg(struct container *c, const char *key)
+{
+        return json_object_get(container_cfg(c, "HostConfig"), key);
+}
+
+static const char *jstr(json_t *j)
+{
+        return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static uint64_t proc_start_time(pid_t pid)
+{
+        char path[64], buf[1024];
+        _cleanup_close_ int fd = -1;
+        ssize_t n;
+        char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        if (!p)
+                return 0;
+        /* after ") " come fields 3…; starttime is field 22 */
+        p += 2;
+        for (int field = 3; field < 22 && p; field++) {
+                p = strchr(p, ' ');
+                if (p)
+                        p++;
+        }
+        return p ? strtoull(p, NULL, 10) : 0;
+}
+
+static int pidfd_open(pid_t pid)
+{
+        return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static struct berth_runtime runtime_of(struct containers *cs)
+{
+        return (struct berth_runtime){.root = cs->d->runtime_root};
+}
+
+/* ---------------------------------------------------------------- table */
+
+void container_ref(struct containers *cs, struct container *c)
+{
+        pthread_mutex_lock(&cs->lock);
+        c->refs++;
+        pthread_mutex_unlock(&cs->lock);
+}
+
+static void container_free(struct container *c)
+{
+        while (c->pending) {
+                struct pending_attach *p = c->pending;
+                c->pending = p->next;
+                json_decref(p->msg);
+                if (p->fd >= 0)
+                        close(p->fd);
+                free(p);
+        }
+        if (c->pidfd >= 0)
+                close(c->pidfd);
+        free(c->id);
+        free(c->name);
+        free(c->dir);
+        free(c->rootfs);
+        free(c->state_dir);
+        free(c->log_path);
+        json_decref(c->config);
+        free(c->started_at);
+        free(c->finished_at);
+        free(c->error);
+        pthread_mutex_destroy(&c->op);
+        free(c);
+}
+
+void container_unref(struct containers *cs, struct container *c)
+{
+        bool last;
+
+        if (!c)
+                return;
+        pthread_mutex_lock(&cs->lock);
+        last = --c->refs == 0;
+        pthread_mutex_unlock(&cs->lock);
+        if (last)
+                container_free(c);
+}
+
+static struct container *container_new(struct containers *cs, const char *id, const char *name,
+                                       json_t *config)
+{
+        struct container *c = xcalloc(1, sizeof(*c));
+
+        c->refs = 1; /* the table's */
+        c->id = xstrdup(id);
+        c->name = xstrdup(name);
+        c->dir = xasprintf("%s/containers/%s", cs->d->data_root, id);
+        c->rootfs = xasprintf("%s/rootfs", c->dir);
+        c->state_dir = xasprintf("%s/shim", c->dir);
+        c->log_path = xasprintf("%s/%s-json.log", c->dir, id);
+        c->config = json_incref(config);
+        c->pidfd = -1;
+        c->started_at = xstrdup(zero_time);
+        c->finished_at = xstrdup(zero_time);
+        c->error = xstrdup("");
+        pthread_mutex_init(&c->op, NULL);
+        return c;
+}
+
+/* under cs->lock */
+static struct container *find_locked(struct containers *cs, const char *ref, bool *ret_ambiguous)
+{
+        struct container *found = NULL;
+        size_t len = strlen(ref);
+        const char *name = ref[0] == '/' ? ref + 1 : ref;
+
+        *ret_ambiguous = false;
+        if (len == 0)
+                return NULL;
+        for (size_t i = 0; i < cs->n; i++)
+                if (strcmp(cs->v[i]->id, ref) == 0)
+                        return cs->v[i];
+        for (size_t i = 0; i < cs->n; i++)
+                if (strcmp(cs->v[i]->name, name) == 0)
+                        return cs->v[i];
+        for (size_t i = 0; i < cs->n; i++) {
+                if (strncmp(cs->v[i]->id, ref, len) != 0)
+                        continue;
+                if (found) {
+                        *ret_ambiguous = true;
+                        return NULL;
+                }
+                found = cs->v[i];
+        }
+        return found;
+}
+
+int container_get(struct containers *cs, const char *ref, struct container **ret,
+                  struct berth_error **err)
+{
+        struct container *c;
+        bool ambiguous;
+
+        pthread_mutex_lock(&cs->lock);
+        c = find_locked(cs, ref, &ambiguous);
+        if (c && !c->removed)
+                c->refs++;
+        else
+                c = NULL;
+        pthread_mutex_unlock(&cs->lock);
+        if (ambiguous)
+                return berth_error_setx(err, EINVAL,
+                                        "multiple containers found with provided prefix: %s", ref);
+        if (!c)
+                return berth_error_setx(err, ENOENT, "No such container: %s", ref);
+        *ret = c;
+        return 0;
+}
+
+struct container **containers_snapshot(struct containers *cs, size_t *ret_n)
+{
+        struct container **v;
+        size_t n = 0;
+
+        pthread_mutex_lock(&cs->lock);
+        v = xcalloc(cs->n + 1, sizeof(*v));
+        for (size_t i = 0; i < cs->n; i++) {
+                if (cs->v[i]->removed)
+                        continue;
+                cs->v[i]->refs++;
+                v[n++] = cs->v[i];
+        }
+        pthread_mutex_unlock(&cs->lock);
+        *ret_n = n;
+        return v;
+}
+
+void containers_snapshot_free(struct containers *cs, struct container **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                container_unref(cs, v[i]);
+        free(v);
+}
+
+/* Table removal: under cs->lock. */
+static void table_drop_locked(struct containers *cs, struct container *c)
+{
+        for (size_t i = 0; i < cs->n; i++) {
+                if (cs->v[i] != c)
+                        continue;
+                memmove(&cs->v[i], &cs->v[i + 1], (cs->n - i - 1) * sizeof(*cs->v));
+                cs->n--;
+                c->removed = true;
+                c->refs--; /* the table's reference; the caller still holds one */
+                break;
+        }
+}
+
+bool container_is_running(struct containers *cs, struct container *c)
+{
+        bool r;
+
+        pthread_mutex_lock(&cs->lock);
+        r = c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED ||
+            c->status == CONTAINER_RESTARTING;
+        pthread_mutex_unlock(&cs->lock);
+        return r;
+}
+
+void containers_count(struct containers *cs, int *ret_running, int *ret_paused, int *ret_stopped)
+{
+        int run = 0, paused = 0, stopped = 0;
+
+        pthread_mutex_lock(&cs->lock);
+        for (size_t i = 0; i < cs->n; i++) {
+                if (cs->v[i]->status == CONTAINER_RUNNING ||
+                    cs->v[i]->status == CONTAINER_RESTARTING)
+                        run++;
+                else if (cs->v[i]->status == CONTAINER_PAUSED)
+                        paused++;
+                else
+                        stopped++;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        *ret_running = run;
+        *ret_paused = paused;
+        *ret_stopped = stopped;
+}
+
+bool containers_image_in_use(const char *image_id, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct containers *cs = d->containers;
+        bool used = false;
+
+        if (!cs)
+                return false;
+        pthread_mutex_lock(&cs->lock);
+        for (size_t i = 0; i < cs->n && !used; i++) {
+                const char *id = jstr(json_object_get(cs->v[i]->config, "image_id"));
+                used = id && strcmp(id, image_id) == 0;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        return used;
+}
+
+/* ---------------------------------------------------------------- persistence */
+
+/* under cs->lock */
+static json_t *state_json_locked(struct container *c)
+{
+        return json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:s,s:s,s:s,s:i,s:b,s:b,s:b}", "Status",
+                         container_status_name(c->status), "Pid", (int)c->pid, "ShimPid",
+                         (int)c->shim_pid, "ShimStart", (json_int_t)c->shim_start, "ExitCode",
+                         c->exit_code, "OOMKilled", c->oom_killed, "StartedAt", c->started_at,
+                         "FinishedAt", c->finished_at, "Error", c->error, "RestartCount",
+                         c->restart_count, "StoppedByUser", c->stopped_by_user, "HasBeenStarted",
+                         c->has_been_started, "Mounted", c->mounted);
+}
+
+static void state_load(struct container *c, json_t *st)
+{
+        c->status = status_parse(jstr(json_object_get(st, "Status")));
+        c->pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
+        c->shim_pid = (pid_t)json_integer_value(json_object_get(st, "ShimPid"));
+        c->shim_start = (uint64_t)json_integer_value(json_object_get(st, "ShimStart"));
+        c->exit_code = (int)json_integer_value(json_object_get(st, "ExitCode"));
+        c->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+        free(c->started_at);
+        c->started_at = xstrdup(jstr(json_object_get(st, "StartedAt")) ?: zero_time);
+        free(c->finished_at);
+        c->finished_at = xstrdup(jstr(json_object_get(st, "FinishedAt")) ?: zero_time);
+        free(c->error);
+        c->error = xstrdup(jstr(json_object_get(st, "Error")) ?: "");
+        c->restart_count = (int)json_integer_value(json_object_get(st, "RestartCount"));
+        c->stopped_by_user = json_is_true(json_object_get(st, "StoppedByUser"));
+        c->has_been_started = json_is_true(json_object_get(st, "HasBeenStarted"));
+        c->mounted = json_is_true(json_object_get(st, "Mounted"));
+}
+
+/* Persist c's state; under cs->lock (SQLite has its own lock). */
+static void persist_locked(struct containers *cs, struct container *c)
+{
+        _cleanup_json_ json_t *st = state_json_locked(c);
+        _cleanup_error_ struct berth_error *err = NULL;
+
+        if (c->removed)
+                return;
+        if (db_container_set_state(cs->d, c->id, st, &err) < 0)
+                berth_warn("container `%s`: save state: %s", c->id, err->msg);
+}
+
+static void publish(struct containers *cs, struct container *c, const char *action, json_t *extra)
+{
+        json_t *attrs = json_object();
+        json_t *labels = container_cfg(c, "Labels");
+        const char *k;
+        json_t *v;
+
+        json_object_set_new(attrs, "name", json_string(c->name));
+        json_object_set(attrs, "image", json_object_get(c->config, "image") ?: json_string(""));
+        if (json_is_object(labels))
+                json_object_foreach(labels, k, v) if (json_is_string(v))
+                    json_object_set(attrs, k, v);
+        if (extra)
+                json_object_update(attrs, extra);
+        json_decref(extra);
+        events_publish(cs->d, "container", action, c->id, attrs);
+}
+
+int container_config_save(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        _cleanup_json_ json_t *st = NULL;
+        _cleanup_error_ struct berth_error *e = NULL;
+        int r;
+
+        pthread_mutex_lock(&cs->lock);
+        st = state_json_locked(c);
+        r = c->removed ? 0 : db_container_put(cs->d, c->id, c->name, c->config, st, &e);
+        pthread_mutex_unlock(&cs->lock);
+        if (r < 0) {
+                berth_warn("container `%s`: save: %s", c->id, e->msg);
+                if (err)
+                        *err = TAKE_PTR(e);
+        }
+        return r;
+}
+
+/* ---------------------------------------------------------------- create */
+
+static const char *const adjectives[] = {
+    "admiring", "brave",  "calm",  "clever", "dreamy", "eager",   "elegant",  "focused",
+    "gallant",  "happy",  "jolly", "keen",   "lucid",  "modest",  "nifty",    "pensive",
+    "quirky",   "serene", "sharp", "tender", "upbeat", "vibrant", "wizardly", "zealous"};
+static const char *const surnames[] = {
+    "babbage",  "curie",   "darwin",  "euclid",  "fermat", "galileo",  "hopper",  "kepler",
+    "lovelace", "meitner", "newton",  "noether", "pascal", "ritchie",  "shannon", "thompson",
+    "turing",   "wozniak", "hypatia", "lamarr",  "knuth",  "torvalds", "liskov",  "hamilton"};
+
+static void random_hex(char *out, size_t nbytes)
+{
+        unsigned char buf[64];
+
+        if (getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
+                abort();
+        for (size_t i = 0; i < nbytes; i++)
+                sprintf(out + 2 * i, "%02x", buf[i]);
+}
+
+static bool name_valid(const char *name)
+{
+        if (!name[0] || !name[1])
+                return false;
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", name[0]))
+                return false;
+        for (const char *p = name + 1; *p; p++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+                            *p))
+                        return false;
+        return true;
+}
+
+/* under cs->lock */
+static struct container *by_name_locked(struct containers *cs, const char *name)
+{
+        for (size_t i = 0; i < cs->n; i++)
+                if (strcmp(cs->v[i]->name, name) == 0)
+                        return cs->v[i];
+        return NULL;
+}
+
+static int add_mount(struct containers *cs, const char *id, json_t *mounts, const char *type,
+                     const char *source, const char *target, bool rw, const char *propagation,
+                     struct berth_error **err)
+{
+        _cleanup_free_ char *name = NULL, *mountpoint = NULL;
+        json_t *m;
+        int r;
+
+        if (!target || target[0] != '/')
+                return berth_error_setx(err, EINVAL, "invalid mount target `%s`: not absolute",
+                                        target ? target : "");
+        if (strcmp(type, "volume") == 0) {
+                r = volumes_get_or_create(cs->d, source, id, &name, &mountpoint, err);
+                if (r < 0)
+                        return r;
+                m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume", "Name", name,
+                              "Source", mountpoint, "Destination", target, "Driver", "local",
+                              "Mode", "z", "RW", rw, "Propagation", "");
+        } else {
+                if (!source || source[0] != '/')
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid mount source `%s`: not absolute",
+                                                source ? source : "");
+                m = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind", "Source", source,
+                              "Destination", target, "Mode", "", "RW", rw, "Propagation",
+                              propagation ? propagation : "rprivate");
+        }
+        json_array_append_new(mounts, m);
+        return 0;
+}
+
+/* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's) and the image's Volumes
+ * (anonymous volumes) → docker's Mounts array with resolved sources. */
+static int resolve_mounts(struct containers *cs, const char *id, json_t *body, json_t *image_config,
+                          json_t **ret, struct berth_error **err)
+{
+        _cleanup_json_ json_t *mounts = json_array();
+        json_t *hc = json_object_get(body, "HostConfig");
+        json_t *binds = json_object_get(hc, "Binds");
+        json_t *ms = json_object_get(hc, "Mounts");
+        json_t *vols = json_object_get(image_config, "Volumes");
+        json_t *cvols = json_object_get(body, "Volumes");
+        json_t *e;
+        size_t i;
+        const char *k;
+        int r;
+
+        json_array_foreach(binds, i, e)
+        {
+                _cleanup_free_ char *s = xstrdup(jstr(e) ?: "");
+                char *src = s, *dst = strchr(s, ':'), *opts = NULL;
+                bool rw = true;
+                if (!dst)
+                        return berth_error_setx(err, EINVAL, "invalid volume specification: '%s'",
+                                                s);
+                *dst++ = '\0';
+                opts = strchr(dst, ':');
+                if (opts) {
+                        *opts++ = '\0';
+                        rw = !strstr(opts, "ro");
+                }
+                r = add_mount(cs, id, mounts, src[0] == '/' ? "bind" : "volume", src, dst, rw, NULL,
+                              err);
+                if (r < 0)
+                        return r;
+        }
+        json_array_foreach(ms, i, e)
+        {
+                const char *type = jstr(json_object_get(e, "Type")) ?: "volume";
+                const char *target = jstr(json_object_get(e, "Target"));
+                bool ro = json_is_true(json_object_get(e, "ReadOnly"));
+                if (strcmp(type, "tmpfs") == 0)
+                        continue;
+                if (strcmp(type, "bind") != 0 && strcmp(type, "volume") != 0)
+                        return berth_error_setx(err, EINVAL, "mount type `%s` is not supported",
+                                                type);
+                r = add_mount(
+                    cs, id, mounts, type, jstr(json_object_get(e, "Source")), target, !ro,
+                    jstr(json_object_get(json_object_get(e, "BindOptions"), "Propagation")), err);
+                if (r < 0)
+                        return r;
+        }
+        /* anonymous volumes: `-v /path` (Volumes in the body) and the image's VOLUMEs, unless
+         * a mount already covers the path */
+        for (int pass = 0; pass < 2; pass++) {
+                json_t *set = pass == 0 ? cvols : vols;
+                json_t *dummy;
+                json_object_foreach(set, k, dummy)
+                {
+                        bool covered = false;
+                        json_array_foreach(mounts, i, e) covered |=
+                            strcmp(jstr(json_object_get(e, "Destination")), k) == 0;
+                        if (covered)
+                                continue;
+                        r = add_mount(cs, id, mounts, "volume", NULL, k, true, NULL, err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret = TAKE_PTR(mounts);
+        return 0;
+}
+
+int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,
+                     json_t *warnings, struct berth_error **err)
+{
+        struct daemon *d = cs->d;
+        _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = now_rfc3339();
+        _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL;
+        _cleanup_json_ json_t *state = NULL;
+        const char *image = jstr(json_object_get(body, "Image"));
+        json_t *hc = json_object_get(body, "HostConfig");
+        const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
+        char id[65];
+        struct container *c;
+        int r;
+
+        if (!image || !*image)
+                return berth_error_setx(err, EINVAL, "config: image is required");
+        if (hc && !json_is_object(hc))
+                return berth_error_setx(err, EINVAL, "HostConfig: expected an object");
+        if (name && *name) {
+                if (name[0] == '/')
+                        name++;
+                if (!name_valid(name))
+                        return berth_error_setx(err, EINVAL,
+                                                "Invalid container name (%s), only "
+                                                "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                                                name);
+        }
+        r = berth_image_resolve(d->images, image, &image_id, err);
+        if (r < 0) {
+                if (r == -ENOENT) {
+                        berth_error_free(TAKE_PTR(*err));
+                        return berth_error_setx(err, ENOENT, "No such image: %s", image);
+                }
+                return r;
+        }
+        r = berth_image_config(d->images, image_id, &image_doc, err);
+        if (r < 0)
+                return r;
+        if (netmode && strncmp(netmode, "container:", 10) == 0) {
+                struct container *other;
+                r = container_get(cs, netmode + 10, &other, err);
+                if (r < 0)
+                        return r;
+                container_unref(cs, other);
+        } else if (netmode && *netmode && strcmp(netmode, "none") != 0 &&
+                   strcmp(netmode, "host") != 0 && strcmp(netmode, "default") != 0 &&
+                   strcmp(netmode, "bridge") != 0) {
+                return berth_error_setx(err, ENOENT, "network %s not found", netmode);
+        }
+        if (!netmode || !*netmode || strcmp(netmode, "default") == 0 ||
+            strcmp(netmode, "bridge") == 0)
+                json_array_append_new(warnings,
+                                      json_string("bridge networking is not available yet: the "
+                                                  "container gets a private network namespace "
+                                                  "with loopback only"));
+
+        random_hex(id, 32);
+        r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
+        if (r < 0) {
+                volumes_unref_container(d->volumes, id);
+                return r;
+        }
+        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", body, "image", image, "image_id",
+                           image_id, "created", created, "image_config",
+                           json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
+
+        pthread_mutex_lock(&cs->lock);
+        if (name && *name) {
+                struct container *other = by_name_locked(cs, name);
+                if (other) {
+                        r = berth_error_setx(err, EEXIST,
+                                             "Conflict. The container name \"/%s\" is already in "
+                                             "use by container \"%s\". You have to remove (or "
+                                             "rename) that container to be able to reuse that "
+                                             "name.",
+                                             name, other->id);
+                        pthread_mutex_unlock(&cs->lock);
+                        volumes_unref_container(d->volumes, id);
+                        return r;
+                }
+        } else {
+                do {
+                        unsigned char rnd[2];
+                        free(gen_name);
+                        if (getrandom(rnd, 2, 0) != 2)
+                                abort();
+                        gen_name = xasprintf("%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
+                                             surnames[rnd[1] % ARRAY_SIZE(surnames)]);
+                        if (by_name_locked(cs, gen_name)) {
+                                char suffix[5];
+                                random_hex(suffix, 2);
+                                free(gen_name);
+                                gen_name = xasprintf(
+                                    "%s_%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
+                                    surnames[rnd[1] % ARRAY_SIZE(surnames)], suffix);
+                        }
+                } while (by_name_locked(cs, gen_name));
+                name = gen_name;
+        }
+        c = container_new(cs, id, name, config);
+        state = state_json_locked(c);
+        r = berth_mkdir_p(c->dir, 0710, err);
+        if (r >= 0)
+                r = berth_mkdir_p(c->state_dir, 0700, err);
+        if (r >= 0)
+                r = db_container_put(d, id, name, config, state, err);
+        if (r < 0) {
+                pthread_mutex_unlock(&cs->lock);
+                volumes_unref_container(d->volumes, id);
+                berth_rm_rf_at(AT_FDCWD, c->dir, NULL);
+                container_free(c);
+                return r;
+        }
+        cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
+        cs->v[cs->n++] = c;
+        pthread_mutex_unlock(&cs->lock);
+        publish(cs, c, "create", NULL);
+        *ret_id = xstrdup(id);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- start */
+
+static int write_file(const char *dir, const char *name, const char *data, struct berth_error **err)
+{
+        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (dfd < 0)
+                return berth_error_set(err, errno, "open `%s`", dir);
+        return berth_write_atomic_at(dfd, name, data, strlen(data), err);
+}
+
+static int write_etc_files(struct container *c, const char *hostname, bool host_net,
+                           struct berth_error **err)
+{
+        _cleanup_free_ char *hosts = NULL, *resolv = NULL, *host_resolv = NULL;
+        _cleanup_free_ char *host_hosts = NULL, *hn = xasprintf("%s\n", hostname);
+        bool have_ns = false;
+        size_t cap = 0;
+        FILE *f;
+        int r;
+
+        if (host_net)
+                berth_read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &host_hosts, NULL, NULL);
+        hosts = host_hosts ? xstrdup(host_hosts)
+                           : xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+                                       "ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-"
+                                       "mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-"
+                                       "allrouters\n127.0.1.1\t%s\n",
+                                       hostname);
+        r = write_file(c->dir, "hosts", hosts, err);
+        if (r < 0)
+                return r;
+        r = write_file(c->dir, "hostname", hn, err);
+        if (r < 0)
+                return r;
+        berth_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host_resolv, NULL, NULL);
+        f = open_memstream(&resolv, &cap);
+        if (!f)
+                abort();
+        for (char *line = host_resolv, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strncmp(line, "nameserver", 10) == 0) {
+                        const char *a = line + 10 + strspn(line + 10, " \t");
+                        /* a loopback resolver of the host is unreachable from a private
+                         * network namespace (docker filters it the same way) */
+                        if (!host_net && (strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0))
+                                continue;
+                        have_ns = true;
+                }
+                fprintf(f, "%s\n", line);
+        }
+        if (!have_ns)
+                fputs("nameserver 8.8.8.8\nnameserver 8.8.4.4\n", f);
+        fclose(f);
+        return write_file(c->dir, "resolv.conf", resolv, err);
+}
+
+static void unmount_rootfs(struct containers *cs, struct container *c)
+{
+        if (umount2(c->rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                berth_warn("container `%s`: unmount rootfs: %s", c->id, strerror(errno));
+        pthread_mutex_lock(&cs->lock);
+        c->mounted = false;
+        pthread_mutex_unlock(&cs->lock);
+}
+
+static int mount_rootfs(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        _cleanup_strv_ char **dirs = NULL;
+        _cleanup_free_ char *upper = xasprintf("%s/upper", c->dir);
+        _cleanup_free_ char *work = xasprintf("%s/work", c->dir);
+        int r;
+
+        r = berth_image_layer_dirs(cs->d->images, jstr(json_object_get(c->config, "image_id")),
+                                   &dirs, err);
+        if (r < 0)
+                return r;
+        if ((mkdir(upper, 0755) < 0 && errno != EEXIST) ||
+            (mkdir(work, 0700) < 0 && errno != EEXIST) ||
+            (mkdir(c->rootfs, 0755) < 0 && errno != EEXIST))
+                return berth_error_set(err, errno, "container dirs under `%s`", c->dir);
+        /* a stale mount of a previous run (daemon killed mid-way) */
+        umount2(c->rootfs, MNT_DETACH);
+        r = berth_overlay_mount(dirs, strv_length(dirs), upper, work, c->rootfs, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&cs->lock);
+        c->mounted = true;
+        pthread_mutex_unlock(&cs->lock);
+        return 0;
+}
+
+static int build_spec(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        struct daemon *d = cs->d;
+        json_t *hc = container_cfg(c, "HostConfig");
+        const char *netmode = jstr(json_object_get(hc, "NetworkMode")) ?: "";
+        const char *hostname = jstr(container_cfg(c, "Hostname"));
+        _cleanup_free_ char *short_id = xstrndup(c->id, 12);
+        _cleanup_free_ char *hosts = xasprintf("%s/hosts", c->dir);
+        _cleanup_free_ char *resolv = xasprintf("%s/resolv.conf", c->dir);
+        _cleanup_free_ char *hostname_path = xasprintf("%s/hostname", c->dir);
+        _cleanup_json_ json_t *spec = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ struct spec_mount *mounts = NULL;
+        json_t *ms = json_object_get(c->config, "mounts");
+        struct spec_ctx ctx = {0};
+        const char *modes[] = {"NetworkMode", "PidMode", "IpcMode", "UTSMode"};
+        pid_t *pids[] = {&ctx.net_container_pid, &ctx.pid_container_pid, &ctx.ipc_container_pid,
+                         &ctx.uts_container_pid};
+        bool host_net = strcmp(netmode, "host") == 0;
+        json_t *e;
+        size_t i;
+        int r;
+
+        if (!hostname || !*hostname)
+                hostname = host_net ? NULL : short_id;
+        if (host_net && !hostname) {
+                static char hn[256];
+                gethostname(hn, sizeof(hn) - 1);
+                hostname = hn;
+        }
+        r = write_etc_files(c, hostname, host_net, err);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
+                const char *m = jstr(json_object_get(hc, modes[k]));
+                struct container *other;
+                if (!m || strncmp(m, "container:", 10) != 0)
+                        continue;
+                r = container_get(cs, m + 10, &other, err);
+                if (r < 0)
+                        return r;
+                pthread_mutex_lock(&cs->lock);
+                *pids[k] = other->status == CONTAINER_RUNNING || other->status == CONTAINER_PAUSED
+                               ? other->pid
+                               : 0;
+                pthread_mutex_unlock(&cs->lock);
+                if (*pids[k] == 0) {
+                        r = berth_error_setx(err, EINVAL,
+                                             "cannot join namespace of a non running container "
+                                             "%s",
+                                             other->id);
+                        container_unref(cs, other);
+                        return r;
+                }
+                container_unref(cs, other);
+        }
+        mounts = xcalloc(json_array_size(ms) + 1, sizeof(*mounts));
+        json_array_foreach(ms, i, e)
+        {
+                mounts[i] = (struct spec_mount){
+                    .source = jstr(json_object_get(e, "Source")),
+                    .target = jstr(json_object_get(e, "Destination")),
+                    .readonly = !json_is_true(json_object_get(e, "RW")),
+                    .propagation = jstr(json_object_get(e, "Propagation")),
+                };
+                if (mounts[i].propagation && !*mounts[i].propagation)
+                        mounts[i].propagation = NULL;
+        }
+        ctx.id = c->id;
+        ctx.rootfs = c->rootfs;
+        ctx.hostname = hostname;
+        ctx.hosts_path = hosts;
+        ctx.resolv_path = resolv;
+        ctx.hostname_path = hostname_path;
+        ctx.init_path = d->init_path ? d->init_path : d->shim_path;
+        ctx.seccomp_default_path = d->seccomp_default_path;
+        ctx.cgroup_parent = jstr(json_object_get(hc, "CgroupParent"));
+        if (ctx.cgroup_parent && !*ctx.cgroup_parent)
+                ctx.cgroup_parent = NULL;
+        ctx.mounts = mounts;
+        ctx.n_mounts = json_array_size(ms);
+        r = daemon_spec_build(json_object_get(c->config, "create"),
+                              json_object_get(c->config, "image_config"), &ctx, &spec, err);
+        if (r < 0)
+                return r;
+        text = berth_json_dump(spec, false);
+        return write_file(c->dir, "config.json", text, err);
+}
+
+static int send_msg(int fd, json_t *msg, int pass_fd, struct berth_error **err)
+{
+        _cleanup_free_ char *s = berth_json_dump(msg, false);
+        struct iovec iov = {.iov_base = s, .iov_len = strlen(s)};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+        if (pass_fd >= 0) {
+                struct cmsghdr *cm;
+                memset(&u, 0, sizeof(u));
+                mh.msg_control = u.buf;
+                mh.msg_controllen = sizeof(u.buf);
+                cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+        }
+        if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+                return berth_error_set(err, errno, "send to the shim");
+        return 0;
+}
+
+/* One datagram from the shim (timeout ms); EPIPE when it closed the channel. */
+static int recv_msg(int fd, int timeout_ms, json_t **ret, struct berth_error **err)
+{
+        char buf[BERTH_SHIM_MSG_MAX + 1];
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        json_t *j;
+
+        for (;;) {
+                int r = poll(&p, 1, timeout_ms);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r == 0)
+                        return berth_error_setx(err, ETIMEDOUT, "the shim did not answer");
+                break;
+        }
+        n = recv(fd, buf, sizeof(buf) - 1, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return berth_error_set(err, errno, "read from the shim");
+        if (n == 0)
+                return berth_error_setx(err, EPIPE, "the shim exited without a word");
+        buf[n] = '\0';
+        j = json_loads(buf, 0, NULL);
+        if (!j)
+                return berth_error_setx(err, EPROTO, "bad message from the shim: `%s`", buf);
+        if (json_object_get(j, "error")) {
+                int code = (int)json_integer_value(json_object_get(j, "code"));
+                int r = berth_error_setx(err, code > 0 ? code : EIO, "%s",
+                                         jstr(json_object_get(j, "error")) ?: "shim error");
+                json_decref(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+/* fork+exec the shim with fd 3 = ctl_child; waits for the intermediate child (the shim
+ * double-forks: it is not our child afterwards). */
+static int spawn_shim(struct containers *cs, char **argv, int ctl_child, struct berth_error **err)
+{
+        pid_t pid;
+        int status;
+
+        pid = fork();
+        if (pid < 0)
+                return berth_error_set(err, errno, "fork");
+        if (pid == 0) {
+                sigset_t none;
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+                    dup2(ctl_child, BERTH_SHIM_CONTROL_FD) < 0)
+                        _exit(127);
+                if (getenv("BERTH_SHIM_STDERR") == NULL)
+                        dup2(null, 2);
+                execv(cs->d->shim_path, argv);
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return berth_error_setx(err, EIO, "shim `%s` failed to start (status %d)",
+                                        cs->d->shim_path, status);
+        return 0;
+}
+
+static void watch_shim(struct containers *cs, struct container *c, int pidfd)
+{
+        struct epoll_event ev = {.events = EPOLLIN};
+
+        pthread_mutex_lock(&cs->lock);
+        if (c->pidfd >= 0)
+                close(c->pidfd);
+        c->pidfd = pidfd;
+        c->refs++; /* the watcher's, dropped when the exit is processed */
+        ev.data.ptr = c;
+        pthread_mutex_unlock(&cs->lock);
+        if (epoll_ctl(cs->epfd, EPOLL_CTL_ADD, pidfd, &ev) < 0)
+                berth_warn("container `%s`: watch shim: %s", c->id, strerror(errno));
+}
+
+static int start_locked(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        struct daemon *d = cs->d;
+        _cleanup_close_ int ctl = -1, ctl_child = -1;
+        _cleanup_json_ json_t *msg = NULL;
+        _cleanup_strv_ char **argv = NULL;
+        bool tty = json_is_true(container_cfg(c, "Tty"));
+        bool open_stdin = json_is_true(container_cfg(c, "OpenStdin"));
+        bool stdin_once = json_is_true(container_cfg(c, "StdinOnce"));
+        json_t *logcfg = container_host_cfg(c, "LogConfig");
+        json_t *logopts = json_object_get(logcfg, "Config");
+        const char *log_type = jstr(json_object_get(logcfg, "Type"));
+        _cleanup_free_ char *exit_path = xasprintf("%s/%s", c->state_dir, BERTH_SHIM_EXIT_FILE);
+        struct pending_attach *pending;
+        pid_t pid, shim_pid;
+        int sp[2], pidfd, r;
+
+        pthread_mutex_lock(&cs->lock);
+        if (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED) {
+                pthread_mutex_unlock(&cs->lock);
+                return berth_error_setx(err, EALREADY, "container already started");
+        }
+        if (c->removed || c->status == CONTAINER_REMOVING) {
+                pthread_mutex_unlock(&cs->lock);
+                return berth_error_setx(err, EINVAL, "container is marked for removal");
+        }
+        pthread_mutex_unlock(&cs->lock);
+
+        r = mount_rootfs(cs, c, err);
+        if (r < 0)
+                return r;
+        r = build_spec(cs, c, err);
+        if (r < 0)
+                goto fail_unmount;
+        unlink(exit_path);
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+                r = berth_error_set(err, errno, "socketpair");
+                goto fail_unmount;
+        }
+        ctl = sp[0];
+        ctl_child = sp[1];
+        strv_push(&argv, "berth-shim");
+        strv_push(&argv, "create");
+        strv_push(&argv, "--id");
+        strv_push(&argv, c->id);
+        strv_push(&argv, "--bundle");
+        strv_push(&argv, c->dir);
+        strv_push(&argv, "--state");
+        strv_push(&argv, c->state_dir);
+        strv_push(&argv, "--runtime-root");
+        strv_push(&argv, d->runtime_root);
+        if (open_stdin)
+                strv_push(&argv, "--stdin");
+        if (open_stdin && stdin_once)
+                strv_push(&argv, "--stdin-once");
+        if (tty)
+                strv_push(&argv, "--tty");
+        if (!log_type || !*log_type || strcmp(log_type, "json-file") == 0) {
+                const char *size = jstr(json_object_get(logopts, "max-size"));
+                const char *files = jstr(json_object_get(logopts, "max-file"));
+                strv_push(&argv, "--log");
+                strv_push(&argv, c->log_path);
+                if (size) {
+                        strv_push(&argv, "--log-max-size");
+                        strv_push(&argv, size);
+                }
+                if (files) {
+                        strv_push(&argv, "--log-max-files");
+                        strv_push(&argv, files);
+                }
+        } else if (strcmp(log_type, "none") != 0) {
+                r = berth_error_setx(err, EINVAL, "logging driver `%s` is not supported", log_type);
+                goto fail_unmount;
+        }
+        r = spawn_shim(cs, argv, ctl_child, err);
+        close(TAKE_FD(ctl_child));
+        if (r < 0)
+                goto fail_unmount;
+        r = recv_msg(ctl, 60000, &msg, err);
+        if (r < 0)
+                goto fail_unmount;
+        pid = (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "pid"));
+        shim_pid =
+            (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "shim_pid"));
+        json_decref(TAKE_PTR(msg));
+        if (pid <= 0 || shim_pid <= 0) {
+                r = berth_error_setx(err, EPROTO, "the shim sent no pids");
+                goto fail_unmount;
+        }
+
+        /* attach requests made before start see all the output */
+        pthread_mutex_lock(&cs->lock);
+        pending = TAKE_PTR(c->pending);
+        pthread_mutex_unlock(&cs->lock);
+        while (pending) {
+                struct pending_attach *p = pending;
+                pending = p->next;
+                if (send_msg(ctl, p->msg, p->fd, NULL) < 0)
+                        berth_warn("container `%s`: attach lost", c->id);
+                json_decref(p->msg);
+                if (p->fd >= 0)
+                        close(p->fd);
+                free(p);
+        }
+        pidfd = pidfd_open(shim_pid);
+        msg = json_pack("{s:b}", "start", true);
+        r = send_msg(ctl, msg, -1, err);
+        json_decref(TAKE_PTR(msg));
+        if (r >= 0)
+                r = recv_msg(ctl, 60000, &msg, err);
+        if (r < 0) {
+                /* the shim cleans up after itself; make sure the container is gone */
+                struct berth_runtime rt = runtime_of(cs);
+                berth_container_delete(&rt, c->id, true, NULL);
+                if (pidfd >= 0)
+                        close(pidfd);
+                goto fail_unmount;
+        }
+
+        pthread_mutex_lock(&cs->lock);
+        c->status = CONTAINER_RUNNING;
+        c->pid = pid;
+        c->shim_pid = shim_pid;
+        c->shim_start = proc_start_time(shim_pid);
+        c->exit_code = 0;
+        c->oom_killed = false;
+        free(c->error);
+        c->error = xstrdup("");
+        free(c->started_at);
+        c->started_at = now_rfc3339();
+        free(c->finished_at);
+        c->finished_at = xstrdup(zero_time);
+        c->has_been_started = true;
+        c->stopped_by_user = false;
+        persist_locked(cs, c);
+        pthread_cond_broadcast(&cs->cond);
+        pthread_mutex_unlock(&cs->lock);
+        publish(cs, c, "start", NULL);
+        if (pidfd >= 0) {
+                watch_shim(cs, c, pidfd);
+        } else {
+                /* the shim is gone already (a very short container): its exit.json tells */
+                container_ref(cs, c);
+                container_exited(cs, c);
+        }
+        return 0;
+
+fail_unmount:
+        unmount_rootfs(cs, c);
+        pthread_mutex_lock(&cs->lock);
+        free(c->error);
+        c->error = xstrdup(*err ? (*err)->msg : "start failed");
+        if (c->has_been_started) {
+                c->status = CONTAINER_EXITED;
+                c->exit_code = 128;
+        }
+        persist_locked(cs, c);
+        pthread_mutex_unlock(&cs->lock);
+        return r;
+}
+
+int container_start(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        int r;
+
+        pthread_mutex_lock(&c->op);
+        r = start_locked(cs, c, err);
+        pthread_mutex_unlock(&c->op);
+        return r;
+}
+
+/* ---------------------------------------------------------------- exit, restart policies */
+
+static bool restart_wanted(struct containers *cs, struct container *c, bool daemon_start)
+{
+        json_t *pol = container_host_cfg(c, "RestartPolicy");
+        const char *name = jstr(json_object_get(pol, "Name")) ?: "no";
+        int max = (int)json_integer_value(json_object_get(pol, "MaximumRetryCount"));
+
+        if (c->removed || json_is_true(container_host_cfg(c, "AutoRemove")))
+                return false;
+        if (strcmp(name, "always") == 0)
+                return !c->stopped_by_user || daemon_start;
+        if (strcmp(name, "unless-stopped") == 0)
+                return !c->stopped_by_user;
+        if (strcmp(name, "on-failure") == 0)
+                return !c->stopped_by_user && c->exit_code != 0 &&
+                       (max <= 0 || c->restart_count < max);
+        return false;
+}
+
+struct restart_job {
+        struct containers *cs;
+        struct container *c;
+        unsigned delay_ms;
+};
+
+static void *restart_thread(void *p)
+{
+        struct restart_job *job = p;
+        struct containers *cs = job->cs;
+        struct container *c = job->c;
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct timespec ts = {job->delay_ms / 1000, (long)(job->delay_ms % 1000) * 1000000};
+        bool still;
+
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&c->op);
+        pthread_mutex_lock(&cs->lock);
+        still = c->status == CONTAINER_RESTARTING && !c->removed;
+        if (still)
+                c->restart_count++;
+        pthread_mutex_unlock(&cs->lock);
+        if (still && start_locked(cs, c, &err) < 0) {
+                berth_warn("container `%s`: restart: %s", c->id, err->msg);
+                pthread_mutex_lock(&cs->lock);
+                c->status = CONTAINER_EXITED;
+                persist_locked(cs, c);
+                pthread_cond_broadcast(&cs->cond);
+                pthread_mutex_unlock(&cs->lock);
+        }
+        pthread_mutex_unlock(&c->op);
+        container_unref(cs, c);
+        free(job);
+        return NULL;
+}
+
+static void schedule_restart(struct containers *cs, struct container *c)
+{
+        struct restart_job *job = xmalloc(sizeof(*job));
+        pthread_attr_t attr;
+        pthread_t t;
+        /* docker's back-off: 100 ms doubling, capped (here at 10 s) */
+        unsigned delay = 100u << (c->restart_count < 7 ? c->restart_count : 7);
+
+        *job = (struct restart_job){cs, c, delay > 10000 ? 10000 : delay};
+        container_ref(cs, c);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, restart_thread, job) != 0)
+                abort();
+        pthread_attr_destroy(&attr);
+}
+
+struct remove_job {
+        struct containers *cs;
+        struct container *c;
+};
+
+static void *remove_thread(void *p)
+{
+        struct remove_job *job = p;
+        _cleanup_error_ struct berth_error *err = NULL;
+
+        if (container_remove(job->cs, job->c, false, true, &err) < 0)
+                berth_warn("container `%s`: auto-remove: %s", job->c->id, err->msg);
+        container_unref(job->cs, job->c);
+        free(job);
+        return NULL;
+}
+
+/* Record the exit of c from the shim's exit.json; takes the caller's reference on c. */
+static void container_exited(struct containers *cs, struct container *c)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s", c->state_dir, BERTH_SHIM_EXIT_FILE);
+        _cleanup_json_ json_t *ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
+        bool restart, autorm;
+        const char *fin;
+        int code;
+
+        unmount_rootfs(cs, c);
+        pthread_mutex_lock(&cs->lock);
+        if (c->pidfd >= 0) {
+                epoll_ctl(cs->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+                close(c->pidfd);
+                c->pidfd = -1;
+        }
+        code = ex ? (int)json_integer_value(json_object_get(ex, "exit_code")) : 255;
+        c->exit_code = code;
+        c->oom_killed = ex && json_is_true(json_object_get(ex, "oom_killed"));
+        fin = ex ? jstr(json_object_get(ex, "finished_at")) : NULL;
+        free(c->finished_at);
+        c->finished_at = fin ? xstrdup(fin) : now_rfc3339();
+        free(c->error);
+        c->error = xstrdup(ex ? jstr(json_object_get(ex, "error")) ?: ""
+                              : "the shim exited without recording the exit");
+        c->pid = 0;
+        c->shim_pid = 0;
+        c->shim_start = 0;
+        c->exit_gen++;
+        clock_gettime(CLOCK_MONOTONIC, &c->exited_mono);
+        restart = restart_wanted(cs, c, false);
+        autorm = json_is_true(container_host_cfg(c, "AutoRemove")) && !c->removed;
+        c->status = restart ? CONTAINER_RESTARTING : CONTAINER_EXITED;
+        persist_locked(cs, c);
+        pthread_cond_broadcast(&cs->cond);
+        pthread_mutex_unlock(&cs->lock);
+        if (c->oom_killed)
+                publish(cs, c, "oom", NULL);
+        {
+                char codebuf[16];
+                snprintf(codebuf, sizeof(codebuf), "%d", code);
+                publish(cs, c, "die", json_pack("{s:s}", "exitCode", codebuf));
+        }
+        berth_debug("container `%s` exited with %d", c->id, code);
+        if (restart) {
+                schedule_restart(cs, c);
+        } else if (autorm) {
+                struct remove_job *job = xmalloc(sizeof(*job));
+                pthread_attr_t attr;
+                pthread_t t;
+                *job = (struct remove_job){cs, c};
+                container_ref(cs, c);
+                pthread_attr_init(&attr);
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                if (pthread_create(&t, &attr, remove_thread, job) != 0)
+                        abort();
+                pthread_attr_destroy(&attr);
+        }
+        container_unref(cs, c);
+}
+
+static void *watcher_main(void *p)
+{
+        struct containers *cs = p;
+        struct epoll_event evs[16];
+
+        for (;;) {
+                int n = epoll_wait(cs->epfd, evs, ARRAY_SIZE(evs), -1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                for (int i = 0; i < n; i++) {
+                        struct container *c = evs[i].data.ptr;
+                        epoll_ctl(cs->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+                        container_exited(cs, c);
+                }
+        }
+        return NULL;
+}
+
+/* ---------------------------------------------------------------- stop, kill, pause */
+
+static int signal_of(const char *s, int dflt, struct berth_error **err)
+{
+        int sig;
+
+        if (!s || !*s)
+                return dflt;
+        sig = berth_signal_parse(s);
+        if (sig <= 0 || sig >= NSIG)
+                return berth_error_setx(err, EINVAL, "Invalid signal: %s", s);
+        return sig;
+}
+
+static int send_signal(struct containers *cs, struct container *c, int sig,
+                       struct berth_error **err)
+{
+        struct berth_runtime rt = runtime_of(cs);
+
+        return berth_container_kill(&rt, c->id, sig, false, err);
+}
+
+/* Wait until c is not running or timeout_ms passes (< 0: forever). */
+static bool wait_stopped(struct containers *cs, struct container *c, long timeout_ms)
+{
+        struct timespec end;
+        bool stopped;
+
+        clock_gettime(CLOCK_REALTIME, &end);
+        end.tv_sec += timeout_ms / 1000;
+        end.tv_nsec += (timeout_ms % 1000) * 1000000;
+        if (end.tv_nsec >= 1000000000) {
+                end.tv_sec++;
+                end.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&cs->lock);
+        while (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED) {
+                if (timeout_ms < 0)
+                        pthread_cond_wait(&cs->cond, &cs->lock);
+                else if (pthread_cond_timedwait(&cs->cond, &cs->lock, &end) == ETIMEDOUT)
+                        break;
+        }
+        stopped = !(c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED);
+        pthread_mutex_unlock(&cs->lock);
+        return stopped;
+}
+
+static int stop_locked(struct containers *cs, struct container *c, const char *signame, int timeout,
+                       struct berth_error **err)
+{
+        json_t *st = container_cfg(c, "StopTimeout");
+        int sig;
+        bool paused;
+
+        sig = signal_of(signame ?: jstr(container_cfg(c, "StopSignal")), SIGTERM, err);
+        if (sig < 0)
+                return sig;
+        if (timeout < 0)
+                timeout = json_is_integer(st) ? (int)json_integer_value(st) : 10;
+        pthread_mutex_lock(&cs->lock);
+        if (c->status == CONTAINER_RESTARTING) {
+                /* a pending restart is cancelled */
+                c->stopped_by_user = true;
+                c->status = CONTAINER_EXITED;
+                persist_locked(cs, c);
+                pthread_cond_broadcast(&cs->cond);
+                pthread_mutex_unlock(&cs->lock);
+                return 0;
+        }
+        if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED) {
+                pthread_mutex_unlock(&cs->lock);
+                return berth_error_setx(err, EALREADY, "container already stopped");
+        }
+        c->stopped_by_user = true;
+        paused = c->status == CONTAINER_PAUSED;
+        persist_locked(cs, c);
+        pthread_mutex_unlock(&cs->lock);
+        {
+                char sigbuf[16];
+                snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
+                publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
+        }
+        if (send_signal(cs, c, sig, NULL) >= 0 && paused) {
+                struct berth_runtime rt = runtime_of(cs);
+                berth_container_pause(&rt, c->id, false, NULL);
+        }
+        if (timeout >= 0 && wait_stopped(cs, c, (long)timeout * 1000))
+                goto stopped;
+        send_signal(cs, c, SIGKILL, NULL);
+        if (paused) {
+                struct berth_runtime rt = runtime_of(cs);
+                berth_container_pause(&rt, c->id, false, NULL);
+        }
+        wait_stopped(cs, c, -1);
+stopped:
+        publish(cs, c, "stop", NULL);
+        return 0;
+}
+
+int container_stop(struct containers *cs, struct container *c, const char *signal, int timeout,
+                   struct berth_error **err)
+{
+        int r;
+
+        pthread_mutex_lock(&c->op);
+        r = stop_locked(cs, c, signal, timeout, err);
+        pthread_mutex_unlock(&c->op);
+        return r;
+}
+
+int container_restart(struct containers *cs, struct container *c, const char *signal, int timeout,
+                      struct berth_error **err)
+{
+        int r;
+
+        pthread_mutex_lock(&c->op);
+        r = stop_locked(cs, c, signal, timeout, err);
+        if (r == -EALREADY) {
+                berth_error_free(TAKE_PTR(*err));
+                r = 0;
+        }
+        if (r >= 0)
+                r = start_locked(cs, c, err);
+        pthread_mutex_unlock(&c->op);
+        if (r >= 0)
+                publish(cs, c, "restart", NULL);
+        return r;
+}
+
+int container_kill(struct containers *cs, struct container *c, const char *signame,
+                   struct berth_error **err)
+{
+        int sig = signal_of(signame, SIGKILL, err);
+        int r;
+
+        if (sig < 0)
+                return sig;
+        pthread_mutex_lock(&cs->lock);
+        if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED) {
+                pthread_mutex_unlock(&cs->lock);
+                return berth_error_setx(err, EBUSY,
+                                        "Cannot kill container: %s: container %s "
+                                        "is not running",
+                                        c->name, c->id);
+        }
+        if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT)
+                c->stopped_by_user = true;
+        persist_locked(cs, c);
+        pthread_mutex_unlock(&cs->lock);
+        r = send_signal(cs, c, sig, err);
+        if (r < 0)
+                return r;
+        {
+                char sigbuf[16];
+                snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
+                publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
+        }
+        return 0;
+}
+
+int container_pause(struct containers *cs, struct container *c, bool pause,
+                    struct berth_error **err)
+{
+        struct berth_runtime rt = runtime_of(cs);
+        int r;
+
+        pthread_mutex_lock(&c->op);
+        pthread_mutex_lock(&cs->lock);
+        if (pause && c->status != CONTAINER_RUNNING) {
+                r = berth_error_setx(err, EBUSY,
+                                     c->status == CONTAINER_PAUSED
+                                         ? "container %s is already paused"
+                                         : "container %s is not running",
+                                     c->id);
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                return r;
+        }
+        if (!pause && c->status != CONTAINER_PAUSED) {
+                r = berth_error_setx(err, EBUSY, "container %s is not paused", c->id);
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                return r;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        r = berth_container_pause(&rt, c->id, pause, err);
+        if (r >= 0) {
+                pthread_mutex_lock(&cs->lock);
+                if (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED)
+                        c->status = pause ? CONTAINER_PAUSED : CONTAINER_RUNNING;
+                persist_locked(cs, c);
+                pthread_mutex_unlock(&cs->lock);
+                publish(cs, c, pause ? "pause" : "unpause", NULL);
+        }
+        pthread_mutex_unlock(&c->op);
+        return r;
+}
+
+/* ---------------------------------------------------------------- remove, rename */
+
+int container_remove(struct containers *cs, struct container *c, bool force, bool volumes,
+                     struct berth_error **err)
+{
+        struct daemon *d = cs->d;
+        struct berth_runtime rt = runtime_of(cs);
+        _cleanup_error_ struct berth_error *e2 = NULL;
+        json_t *ms = json_object_get(c->config, "mounts");
+        json_t *m;
+        size_t i;
+        int r;
+
+        pthread_mutex_lock(&c->op);
+        pthread_mutex_lock(&cs->lock);
+        if (c->removed) {
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                return 0;
+        }
+        if ((c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED) && !force) {
+                r = berth_error_setx(err, EBUSY,
+                                     "You cannot remove a %s container %s. Stop the container "
+                                     "before attempting removal or force remove",
+                                     container_status_name(c->status), c->id);
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                return r;
+        }
+        c->stopped_by_user = true;
+        if (c->status == CONTAINER_RESTARTING)
+                c->status = CONTAINER_EXITED;
+        pthread_mutex_unlock(&cs->lock);
+        if (force && container_is_running(cs, c)) {
+                if (c->status == CONTAINER_PAUSED)
+                        berth_container_pause(&rt, c->id, false, NULL);
+                send_signal(cs, c, SIGKILL, NULL);
+                wait_stopped(cs, c, -1);
+        }
+        pthread_mutex_lock(&cs->lock);
+        c->status = CONTAINER_REMOVING;
+        pthread_mutex_unlock(&cs->lock);
+
+        berth_container_delete(&rt, c->id, true, NULL);
+        unmount_rootfs(cs, c);
+        r = db_container_delete(d, c->id, err);
+        if (r < 0) {
+                pthread_mutex_lock(&cs->lock);
+                c->status = CONTAINER_DEAD;
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                return r;
+        }
+        if (berth_rm_rf_at(AT_FDCWD, c->dir, &e2) < 0)
+                berth_warn("container `%s`: %s", c->id, e2->msg);
+        volumes_unref_container(d->volumes, c->id);
+        if (volumes) {
+                json_array_foreach(ms, i, m)
+                {
+                        const char *name = jstr(json_object_get(m, "Name"));
+                        if (!name || !volumes_is_anonymous(d->volumes, name))
+                                continue;
+                        if (volumes_remove(d->volumes, name, false, &e2) < 0) {
+                                berth_debug("volume `%s` kept: %s", name, e2->msg);
+                                berth_error_free(TAKE_PTR(e2));
+                        }
+                }
+        }
+        pthread_mutex_lock(&cs->lock);
+        {
+                struct tombstone *t = &cs->tomb[cs->tomb_next++ % ARRAY_SIZE(cs->tomb)];
+                snprintf(t->id, sizeof(t->id), "%s", c->id);
+                t->exit_code = c->exit_code;
+                clock_gettime(CLOCK_MONOTONIC, &t->when);
+        }
+        table_drop_locked(cs, c);
+        pthread_cond_broadcast(&cs->cond);
+        pthread_mutex_unlock(&cs->lock);
+        pthread_mutex_unlock(&c->op);
+        publish(cs, c, "destroy", NULL);
+        return 0;
+}
+
+int container_rename(struct containers *cs, struct container *c, const char *name,
+                     struct berth_error **err)
+{
+        _cleanup_free_ char *old = NULL;
+        struct container *other;
+        int r;
+
+        if (name && name[0] == '/')
+                name++;
+        if (!name || !name_valid(name))
+                return berth_error_setx(err, EINVAL,
+                                        "Invalid container name (%s), only "
+                                        "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                                        name ? name : "");
+        pthread_mutex_lock(&cs->lock);
+        other = by_name_locked(cs, name);
+        if (other) {
+                r = other == c ? berth_error_setx(err, EINVAL,
+                                                  "Renaming a container with the same name as "
+                                                  "its current name")
+                               : berth_error_setx(err, EEXIST,
+                                                  "Conflict. The container name \"/%s\" is "
+                                                  "already in use by container \"%s\". You have "
+                                                  "to remove (or rename) that container to be "
+                                                  "able to reuse that name.",
+                                                  name, other->id);
+                pthread_mutex_unlock(&cs->lock);
+                return r;
+        }
+        r = db_container_rename(cs->d, c->id, name, err);
+        if (r >= 0) {
+                old = c->name;
+                c->name = xstrdup(name);
+        }
+        pthread_mutex_unlock(&cs->lock);
+        if (r >= 0)
+                publish(cs, c, "rename", json_pack("{s:s+}", "oldName", "/", old));
+        return r;
+}
+
+/* ---------------------------------------------------------------- attach, wait */
+
+int container_shim_request(struct container *c, json_t *msg, struct berth_error **err)
+{
+        return container_shim_request_fd(c, msg, -1, err);
+}
+
+int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        _cleanup_close_ int s = -1;
+        int dfd;
+
+        s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return berth_error_set(err, errno, "socket");
+        /* the path may be longer than sun_path: connect through the state dir's fd */
+        dfd = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "open `%s`", c->state_dir);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
+                 BERTH_SHIM_ATTACH_SOCK);
+        if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(dfd);
+                return berth_error_set(err, e, "connect to the shim of `%s`", c->id);
+        }
+        close(dfd);
+        return send_msg(s, msg, fd, err);
+}
+
+int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
+                     struct berth_error **err)
+{
+        int r;
+
+        pthread_mutex_lock(&cs->lock);
+        if (c->status == CONTAINER_CREATED || c->status == CONTAINER_EXITED ||
+            c->status == CONTAINER_RESTARTING) {
+                struct pending_attach *p = xcalloc(1, sizeof(*p));
+                struct pending_attach **tail = &c->pending;
+                p->msg = json_incref(msg);
+                p->fd = fd;
+                while (*tail)
+                        tail = &(*tail)->next;
+                *tail = p;
+                pthread_mutex_unlock(&cs->lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        r = container_shim_request_fd(c, msg, fd, err);
+        close(fd);
+        return r;
+}
+
+int container_wait(struct containers *cs, struct container *c, const char *condition, uint64_t gen,
+                   int *ret_code)
+{
+        pthread_mutex_lock(&cs->lock);
+        if (strcmp(condition, "removed") == 0) {
+                while (!c->removed)
+                        pthread_cond_wait(&cs->cond, &cs->lock);
+        } else if (strcmp(condition, "next-exit") == 0) {
+                while (c->exit_gen == gen && !c->removed)
+                        pthread_cond_wait(&cs->cond, &cs->lock);
+        } else {
+                while (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED ||
+                       c->status == CONTAINER_RESTARTING)
+                        pthread_cond_wait(&cs->cond, &cs->lock);
+        }
+        *ret_code = c->exit_code;
+        pthread_mutex_unlock(&cs->lock);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- open, live-restore */
+
+static void load_row(const char *id, const char *name, json_t *config, json_t *state,
+                     void *userdata)
+{
+        struct containers *cs = userdata;
+        struct container *c = container_new(cs, id, name, config);
+
+        state_load(c, state);
+        cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
+        cs->v[cs->n++] = c;
+}
+
+/* Re-adopt c if its shim still runs (same pid and start time), else record its exit. */
+static void readopt(struct containers *cs, struct container *c)
+{
+        json_t *ms = json_object_get(c->config, "mounts");
+        json_t *m;
+        size_t i;
+        int pidfd = -1;
+
+        json_array_foreach(ms, i, m)
+        {
+                const char *name = jstr(json_object_get(m, "Name"));
+                if (name)
+                        volumes_ref(cs->d->volumes, name, c->id, NULL);
+        }
+        if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED) {
+                if (c->mounted)
+                        unmount_rootfs(cs, c);
+                pthread_mutex_lock(&cs->lock);
+                if (c->status == CONTAINER_RESTARTING || c->status == CONTAINER_REMOVING) {
+                        c->status = CONTAINER_EXITED;
+                        persist_locked(cs, c);
+                }
+                pthread_mutex_unlock(&cs->lock);
+                return;
+        }
+        if (c->shim_pid > 0 && proc_start_time(c->shim_pid) == c->shim_start)
+                pidfd = pidfd_open(c->shim_pid);
+        /* the start time is checked again now that the pidfd pins the pid */
+        if (pidfd >= 0 && proc_start_time(c->shim_pid) == c->shim_start) {
+                berth_log(BERTH_LOG_INFO, "container `%s`: re-adopted (shim %d)", c->id,
+                          c->shim_pid);
+                watch_shim(cs, c, pidfd);
+                return;
+        }
+        if (pidfd >= 0)
+                close(pidfd);
+        berth_log(BERTH_LOG_INFO, "container `%s`: exited while the daemon was away", c->id);
+        container_ref(cs, c);
+        container_exited(cs, c);
+}
+
+static void apply_startup_policies(struct containers *cs)
+{
+        size_t n;
+        struct container **v = containers_snapshot(cs, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                struct container *c = v[i];
+                bool want;
+                pthread_mutex_lock(&cs->lock);
+                want = c->status == CONTAINER_EXITED && c->has_been_started &&
+                       restart_wanted(cs, c, true) &&
+                       strcmp(jstr(json_object_get(container_host_cfg(c, "RestartPolicy"), "Name"))
+                                  ?: "",
+                              "on-failure") != 0;
+                if (want)
+                        c->status = CONTAINER_RESTARTING;
+                pthread_mutex_unlock(&cs->lock);
+                if (want)
+                        schedule_restart(cs, c);
+        }
+        containers_snapshot_free(cs, v, n);
+}
+
+int containers_open(struct daemon *d, struct containers **ret, struct berth_error **err)
+{
+        struct containers *cs = xcalloc(1, sizeof(*cs));
+        size_t n;
+        struct container **v;
+        int r;
+
+        cs->d = d;
+        pthread_mutex_init(&cs->lock, NULL);
+        pthread_cond_init(&cs->cond, NULL);
+        cs->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (cs->epfd < 0) {
+                free(cs);
+                return berth_error_set(err, errno, "epoll");
+        }
+        r = db_container_foreach(d, load_row, cs, err);
+        if (r < 0) {
+                close(cs->epfd);
+                free(cs);
+                return r;
+        }
+        d->containers = cs;
+        if (pthread_create(&cs->watcher, NULL, watcher_main, cs) != 0)
+                abort();
+        v = containers_snapshot(cs, &n);
+        for (size_t i = 0; i < n; i++)
+                readopt(cs, v[i]);
+        containers_snapshot_free(cs, v, n);
+        apply_startup_policies(cs);
+        *ret = cs;
+        return 0;
+}

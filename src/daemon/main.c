@@ -1,0 +1,181 @@
+/* berthd_main: command line, start-up (state, image store, modules, live-restore) and the
+ * signal loop. */
+#include "daemon/containers.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/server.h"
+#include "daemon/volumes.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+static void sink(enum berth_log_level level, const char *msg, void *userdata)
+{
+        struct timespec ts;
+        struct tm tm;
+        char buf[32];
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(stderr, "%s.%03ldZ berthd %s: %s\n", buf, ts.tv_nsec / 1000000, level_names[level],
+                msg);
+}
+
+static void usage(FILE *f)
+{
+        fputs("usage: berthd [--data-root DIR] [-H unix://PATH] [--shim PATH] "
+              "[--log-level debug|info|warn|error] [-D]\n",
+              f);
+}
+
+static char *self_dir_file(const char *name)
+{
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        if (n <= 0)
+                return xstrdup(name);
+        exe[n] = '\0';
+        *strrchr(exe, '/') = '\0';
+        return xasprintf("%s/%s", exe, name);
+}
+
+static int daemon_init(struct daemon *d, struct berth_error **err)
+{
+        _cleanup_free_ char *cdir = xasprintf("%s/containers", d->data_root);
+        int r;
+
+        r = berth_mkdir_p(d->data_root, 0711, err);
+        if (r < 0)
+                return r;
+        r = berth_mkdir_p(cdir, 0710, err);
+        if (r < 0)
+                return r;
+        r = berth_mkdir_p(d->runtime_root, 0700, err);
+        if (r < 0)
+                return r;
+        r = db_open(d, err);
+        if (r < 0)
+                return r;
+        r = berth_images_open(d->data_root, &d->images, err);
+        if (r < 0)
+                return berth_error_wrap(err, "image store");
+        d->events = events_new();
+        r = volumes_open(d, &d->volumes, err);
+        if (r < 0)
+                return berth_error_wrap(err, "volumes");
+        r = containers_open(d, &d->containers, err);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+int berthd_main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"data-root", required_argument, NULL, 'R'},
+            {"host", required_argument, NULL, 'H'},
+            {"shim", required_argument, NULL, 'S'},
+            {"log-level", required_argument, NULL, 'l'},
+            {"debug", no_argument, NULL, 'D'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        struct daemon d = {0};
+        _cleanup_error_ struct berth_error *err = NULL;
+        enum berth_log_level level = BERTH_LOG_INFO;
+        const char *data_root = getenv("BERTH_DATA_ROOT");
+        const char *host = "unix:///run/berth/berth.sock";
+        const char *shim = NULL;
+        sigset_t mask;
+        int c, sig;
+
+        if (!data_root || !*data_root)
+                data_root = "/var/lib/berth";
+        while ((c = getopt_long(argc, argv, "H:Dh", opts, NULL)) != -1) {
+                switch (c) {
+                case 'R':
+                        data_root = optarg;
+                        break;
+                case 'H':
+                        host = optarg;
+                        break;
+                case 'S':
+                        shim = optarg;
+                        break;
+                case 'l':
+                        for (c = 0; c < (int)ARRAY_SIZE(level_names); c++)
+                                if (strcmp(optarg, level_names[c]) == 0)
+                                        break;
+                        if (c == (int)ARRAY_SIZE(level_names) && strcmp(optarg, "warning") != 0) {
+                                fprintf(stderr, "berthd: unknown log level `%s`\n", optarg);
+                                return 2;
+                        }
+                        level = c == (int)ARRAY_SIZE(level_names) ? BERTH_LOG_WARN
+                                                                  : (enum berth_log_level)c;
+                        break;
+                case 'D':
+                        level = BERTH_LOG_DEBUG;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                usage(stderr);
+                return 2;
+        }
+        if (strncmp(host, "unix://", 7) != 0 || host[7] != '/') {
+                fprintf(stderr, "berthd: only unix:///absolute/path hosts are supported: `%s`\n",
+                        host);
+                return 2;
+        }
+        if (data_root[0] != '/') {
+                fprintf(stderr, "berthd: --data-root must be absolute: `%s`\n", data_root);
+                return 2;
+        }
+        berth_log_set_sink(sink, level, NULL);
+        umask(022);
+
+        d.data_root = xstrdup(data_root);
+        d.socket_path = xstrdup(host + 7);
+        d.runtime_root = xasprintf("%s/runtime", data_root);
+        d.shim_path = shim ? xstrdup(shim) : self_dir_file("berth-shim");
+        pthread_mutex_init(&d.db_lock, NULL);
+
+        /* signals are taken synchronously below; every thread inherits the mask */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (daemon_init(&d, &err) < 0 || server_start(&d, &d.server, &err) < 0) {
+                fprintf(stderr, "berthd: %s\n", err->msg);
+                return 1;
+        }
+        berth_log(BERTH_LOG_INFO, "listening on `%s` (data root `%s`)", d.socket_path, d.data_root);
+        for (;;) {
+                if (sigwait(&mask, &sig) != 0)
+                        continue;
+                if (sig == SIGHUP)
+                        continue;
+                break;
+        }
+        berth_log(BERTH_LOG_INFO, "shutting down (containers keep running)");
+        server_stop(d.server);
+        /* requests in flight may still use the db and the table: the process just ends (the
+         * WAL keeps every committed write) */
+        return 0;
+}

@@ -1,0 +1,878 @@
+/* The HTTP layer of berthd (api.h): libmicrohttpd, one thread per connection, on a unix socket
+ * bound here. Requests are framed strictly (no Content-Length together with chunked: the request
+ * smuggling behind CVE-2024-41110), header and body sizes are bounded, the `/v1.NN` prefix is
+ * stripped and routes are matched from the module tables. */
+#include "daemon/api.h"
+#include "daemon/daemon.h"
+#include "daemon/server.h"
+
+#include <microhttpd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+
+/* Route tables of the other modules (api.h). Strong references: a weak one does not pull the
+ * module's object out of the static library, and its routes would silently be missing. */
+
+#define API_VERSION       "1.43"
+#define API_MIN_VERSION   "1.24"
+#define API_VERSION_NUM   1.43
+#define API_MIN_NUM       1.24
+#define BODY_MAX          (8u * 1024 * 1024)
+#define HEADER_MEMORY_MAX (256u * 1024)
+#define PARAMS_MAX        4
+
+struct server {
+        struct daemon *d;
+        struct MHD_Daemon *mhd;
+        int listen_fd;
+};
+
+struct api_req {
+        struct server *srv;
+        struct MHD_Connection *con;
+        char *method;
+        char *url;
+        const char *path; /* into url, after the version prefix */
+        double version;
+        const struct api_route *route;
+        char *params[PARAMS_MAX];
+        /* buffered body */
+        char *body;
+        size_t body_len;
+        bool body_too_big;
+        /* streamed body (route->stream_body): the handler runs on its own thread */
+        int body_wfd, body_rfd;
+        pthread_t handler_thread;
+        bool handler_running;
+        /* the reply */
+        struct MHD_Response *response;
+        unsigned status;
+        bool replied;
+        bool dispatched;
+};
+
+/* ---------------------------------------------------------------- request accessors */
+
+struct daemon *api_daemon(struct api_req *r)
+{
+        return r->srv->d;
+}
+
+const char *api_method(struct api_req *r)
+{
+        return r->method;
+}
+
+const char *api_path(struct api_req *r)
+{
+        return r->path;
+}
+
+double api_version(struct api_req *r)
+{
+        return r->version;
+}
+
+const char *api_param(struct api_req *r, unsigned i)
+{
+        return i < PARAMS_MAX ? r->params[i] : NULL;
+}
+
+const char *api_query(struct api_req *r, const char *key)
+{
+        return MHD_lookup_connection_value(r->con, MHD_GET_ARGUMENT_KIND, key);
+}
+
+struct query_all {
+        const char *key;
+        char **values;
+};
+
+static enum MHD_Result query_all_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+        struct query_all *q = cls;
+        if (key && !strcmp(key, q->key))
+                strv_push(&q->values, value ? value : "");
+        return MHD_YES;
+}
+
+char **api_query_all(struct api_req *r, const char *key)
+{
+        struct query_all q = {.key = key};
+        MHD_get_connection_values(r->con, MHD_GET_ARGUMENT_KIND, query_all_cb, &q);
+        return q.values;
+}
+
+bool api_query_bool(struct api_req *r, const char *key, bool dflt)
+{
+        const char *v = api_query(r, key);
+
+        if (!v)
+                return dflt;
+        /* docker's httputils.BoolValue */
+        return !(*v == '\0' || strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 ||
+                 strcasecmp(v, "false") == 0 || strcasecmp(v, "none") == 0);
+}
+
+int api_query_int(struct api_req *r, const char *key, long long dflt, long long *ret,
+                  struct berth_error **err)
+{
+        const char *v = api_query(r, key);
+        char *end;
+        long long n;
+
+        if (!v || !*v) {
+                *ret = dflt;
+                return 0;
+        }
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno || *end)
+                return berth_error_setx(err, EINVAL, "invalid value for `%s`: `%s`", key, v);
+        *ret = n;
+        return 0;
+}
+
+int api_query_filters(struct api_req *r, json_t **ret, struct berth_error **err)
+{
+        const char *v = api_query(r, "filters");
+        _cleanup_json_ json_t *in = NULL, *out = json_object();
+        json_error_t jerr;
+        const char *key;
+        json_t *val;
+
+        if (!v || !*v) {
+                *ret = TAKE_PTR(out);
+                return 0;
+        }
+        in = json_loads(v, JSON_REJECT_DUPLICATES, &jerr);
+        if (!in || !json_is_object(in))
+                return berth_error_setx(err, EINVAL, "invalid filter: %s",
+                                        in ? "not a JSON object" : jerr.text);
+        json_object_foreach(in, key, val)
+        {
+                json_t *arr = json_array();
+                json_object_set_new(out, key, arr);
+                if (json_is_array(val)) {
+                        size_t i;
+                        json_t *e;
+                        json_array_foreach(val, i, e)
+                        {
+                                if (!json_is_string(e))
+                                        return berth_error_setx(err, EINVAL, "invalid filter `%s`",
+                                                                key);
+                                json_array_append(arr, e);
+                        }
+                } else if (json_is_object(val)) {
+                        const char *k2;
+                        json_t *b;
+                        json_object_foreach(val, k2, b)
+                        {
+                                if (json_is_true(b))
+                                        json_array_append_new(arr, json_string(k2));
+                        }
+                } else if (json_is_string(val)) {
+                        json_array_append(arr, val);
+                } else {
+                        return berth_error_setx(err, EINVAL, "invalid filter `%s`", key);
+                }
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+const char *api_header(struct api_req *r, const char *name)
+{
+        return MHD_lookup_connection_value(r->con, MHD_HEADER_KIND, name);
+}
+
+const char *api_body(struct api_req *r, size_t *ret_len)
+{
+        if (ret_len)
+                *ret_len = r->body_len;
+        return r->body ? r->body : "";
+}
+
+int api_body_json(struct api_req *r, json_t **ret, struct berth_error **err)
+{
+        json_error_t jerr;
+        json_t *j;
+        size_t i;
+
+        for (i = 0; i < r->body_len && strchr(" \t\r\n", r->body[i]); i++)
+                ;
+        if (i == r->body_len) {
+                *ret = json_object();
+                return 0;
+        }
+        j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j)
+                return berth_error_setx(err, EINVAL, "invalid JSON: %s (line %d, column %d)",
+                                        jerr.text, jerr.line, jerr.column);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return berth_error_setx(err, EINVAL, "invalid JSON: expected an object");
+        }
+        *ret = j;
+        return 0;
+}
+
+int api_body_fd(struct api_req *r)
+{
+        return r->body_rfd;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void add_common_headers(struct MHD_Response *resp)
+{
+        MHD_add_response_header(resp, "Api-Version", API_VERSION);
+        MHD_add_response_header(resp, "Docker-Experimental", "false");
+        MHD_add_response_header(resp, "Ostype", "linux");
+        MHD_add_response_header(resp, "Server", "berth/" BERTH_VERSION " (linux)");
+}
+
+static void set_reply(struct api_req *r, unsigned status, struct MHD_Response *resp)
+{
+        if (r->replied) {
+                berth_warn("handler for `%s %s` replied twice", r->method, r->path);
+                MHD_destroy_response(resp);
+                return;
+        }
+        add_common_headers(resp);
+        r->response = resp;
+        r->status = status;
+        r->replied = true;
+}
+
+static void reply_buffer(struct api_req *r, unsigned status, const char *ctype, char *data,
+                         size_t len)
+{
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+
+        if (ctype)
+                MHD_add_response_header(resp, "Content-Type", ctype);
+        set_reply(r, status, resp);
+}
+
+void api_reply_json(struct api_req *r, unsigned status, json_t *body)
+{
+        char *s;
+
+        if (!body) {
+                api_reply_empty(r, status);
+                return;
+        }
+        s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(body);
+        if (!s)
+                abort();
+        /* docker ends JSON replies with a newline */
+        s = xrealloc(s, strlen(s) + 2);
+        strcat(s, "\n");
+        reply_buffer(r, status, "application/json", s, strlen(s));
+}
+
+void api_reply_empty(struct api_req *r, unsigned status)
+{
+        set_reply(r, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+}
+
+void api_reply_text(struct api_req *r, unsigned status, const char *content_type, const char *text)
+{
+        reply_buffer(r, status, content_type, xstrdup(text), strlen(text));
+}
+
+static unsigned status_of_errno(int code)
+{
+        switch (code) {
+        case ENOENT:
+        case ESRCH:
+                return 404;
+        case EEXIST:
+        case EBUSY:
+                return 409;
+        case EINVAL:
+        case E2BIG:
+        case ERANGE:
+                return 400;
+        case EPERM:
+        case EACCES:
+                return 403;
+        case ENOTSUP:
+                return 501;
+        case ENOTCONN:
+        case EALREADY:
+                return 304;
+        default:
+                return 500;
+        }
+}
+
+void api_reply_error(struct api_req *r, struct berth_error *e)
+{
+        unsigned status = status_of_errno(e ? e->code : EIO);
+
+        if (status == 304) {
+                api_reply_empty(r, 304);
+        } else {
+                json_t *j = json_pack("{s:s}", "message", e && e->msg ? e->msg : "unknown error");
+                api_reply_json(r, status, j);
+        }
+        berth_error_free(e);
+}
+
+void api_reply_errorf(struct api_req *r, unsigned status, const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        api_reply_json(r, status, json_pack("{s:s}", "message", msg));
+}
+
+struct stream_job {
+        api_producer_fn producer;
+        void *userdata;
+        void (*free_userdata)(void *);
+        int fd;
+};
+
+static void *stream_thread(void *p)
+{
+        struct stream_job *job = p;
+
+        job->producer(job->fd, job->userdata);
+        close(job->fd);
+        if (job->free_userdata)
+                job->free_userdata(job->userdata);
+        free(job);
+        return NULL;
+}
+
+static void spawn_detached(void *(*fn)(void *), void *arg)
+{
+        pthread_attr_t attr;
+        pthread_t t;
+
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, fn, arg) != 0)
+                abort();
+        pthread_attr_destroy(&attr);
+}
+
+void api_reply_stream(struct api_req *r, unsigned status, const char *content_type,
+                      api_producer_fn producer, void *userdata, void (*free_userdata)(void *))
+{
+        struct stream_job *job;
+        struct MHD_Response *resp;
+        int p[2];
+
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                if (free_userdata)
+                        free_userdata(userdata);
+                api_reply_errorf(r, 500, "pipe: %s", strerror(errno));
+                return;
+        }
+        resp = MHD_create_response_from_pipe(p[0]);
+        if (content_type)
+                MHD_add_response_header(resp, "Content-Type", content_type);
+        set_reply(r, status, resp);
+        job = xmalloc(sizeof(*job));
+        *job = (struct stream_job){producer, userdata, free_userdata, p[1]};
+        spawn_detached(stream_thread, job);
+}
+
+struct hijack_job {
+        api_hijack_fn fn;
+        void *userdata;
+        void (*free_userdata)(void *);
+        int fd;
+};
+
+static void hijack_job_free(struct hijack_job *job)
+{
+        if (job->free_userdata)
+                job->free_userdata(job->userdata);
+        free(job);
+}
+
+static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls,
+                            const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                            struct MHD_UpgradeResponseHandle *urh)
+{
+        struct hijack_job *job = cls;
+        int fd, flags;
+
+        /* the daemon runs with MHD_USE_TURBO so closing our copy does not shutdown() the
+         * socket a shim may hold by now */
+        fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+        if (fd >= 0) {
+                flags = fcntl(fd, F_GETFL);
+                if (flags >= 0)
+                        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+                if (extra_in_size > 0)
+                        berth_warn("hijacked connection: %zu early bytes dropped", extra_in_size);
+                job->fn(fd, job->userdata);
+        }
+        hijack_job_free(job);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static void *hijack_thread(void *p)
+{
+        struct hijack_job *job = p;
+
+        job->fn(job->fd, job->userdata);
+        hijack_job_free(job);
+        return NULL;
+}
+
+void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn fn, void *userdata,
+                      void (*free_userdata)(void *))
+{
+        struct hijack_job *job = xmalloc(sizeof(*job));
+        const char *upgrade = api_header(r, "Upgrade");
+        struct MHD_Response *resp;
+        int sp[2];
+
+        *job = (struct hijack_job){fn, userdata, free_userdata, -1};
+        if (upgrade && strcasecmp(upgrade, "tcp") == 0) {
+                resp = MHD_create_response_for_upgrade(upgrade_handler, job);
+                MHD_add_response_header(resp, "Connection", "Upgrade");
+                MHD_add_response_header(resp, "Upgrade", "tcp");
+                if (content_type)
+                        MHD_add_response_header(resp, "Content-Type", content_type);
+                set_reply(r, 101, resp);
+                return;
+        }
+        /* no upgrade asked: the output streams as the body of a 200 (no stdin then) */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                hijack_job_free(job);
+                api_reply_errorf(r, 500, "socketpair: %s", strerror(errno));
+                return;
+        }
+        shutdown(sp[0], SHUT_WR);
+        resp = MHD_create_response_from_pipe(sp[0]);
+        MHD_add_response_header(resp, "Content-Type",
+                                content_type ? content_type : "application/vnd.docker.raw-stream");
+        set_reply(r, 200, resp);
+        job->fd = sp[1];
+        spawn_detached(hijack_thread, job);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static const char *strip_version(const char *url, double *ret_version, bool *ret_bad)
+{
+        const char *p = url;
+        char *end;
+        double v;
+
+        *ret_version = API_VERSION_NUM;
+        *ret_bad = false;
+        if (strncmp(p, "/v", 2) != 0 || p[2] < '0' || p[2] > '9')
+                return url;
+        errno = 0;
+        v = strtod(p + 2, &end);
+        if (errno || (*end != '/' && *end != '\0'))
+                return url;
+        *ret_version = v;
+        if (v + 1e-9 < API_MIN_NUM)
+                *ret_bad = true;
+        return *end ? end : "/";
+}
+
+/* Does path match pattern? On success params[idx…] get the placeholders (malloc'd). */
+static bool match_segments(const char *pat, const char *path, char **params, unsigned idx)
+{
+        for (;;) {
+                if (*pat == '\0')
+                        return *path == '\0';
+                if (strncmp(pat, "{*}", 3) == 0) {
+                        size_t plen = strlen(path);
+                        /* greedy like docker's `{name:.*}`: the longest name that leaves a
+                         * matching suffix */
+                        for (size_t take = plen; take > 0; take--) {
+                                if (take < plen && path[take] != '/')
+                                        continue;
+                                if (!match_segments(pat + 3, path + take, params, idx + 1))
+                                        continue;
+                                if (idx < PARAMS_MAX)
+                                        params[idx] = xstrndup(path, take);
+                                return true;
+                        }
+                        return false;
+                }
+                if (strncmp(pat, "{}", 2) == 0) {
+                        size_t seg = strcspn(path, "/");
+                        if (seg == 0 || !match_segments(pat + 2, path + seg, params, idx + 1))
+                                return false;
+                        if (idx < PARAMS_MAX)
+                                params[idx] = xstrndup(path, seg);
+                        return true;
+                }
+                if (*pat != *path)
+                        return false;
+                pat++;
+                path++;
+        }
+}
+
+static const struct api_route builtin_routes[];
+
+/* Match method and path over every table; HEAD falls back to GET routes. */
+static const struct api_route *route_find(const char *method, const char *path, char **params,
+                                          bool *ret_path_known)
+{
+        const struct api_route *tables[] = {api_routes_system, api_routes_containers,
+                                            api_routes_images, api_routes_volumes, builtin_routes};
+        const char *methods[] = {method, strcmp(method, "HEAD") == 0 ? "GET" : NULL};
+
+        *ret_path_known = false;
+        for (size_t m = 0; m < ARRAY_SIZE(methods) && methods[m]; m++) {
+                for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
+                        if (!tables[t])
+                                continue;
+                        for (const struct api_route *rt = tables[t]; rt->pattern; rt++) {
+                                char *tmp[PARAMS_MAX] = {0};
+                                if (!match_segments(rt->pattern, path, tmp, 0))
+                                        continue;
+                                if (strcmp(rt->method, methods[m]) != 0) {
+                                        *ret_path_known = true;
+                                        for (unsigned k = 0; k < PARAMS_MAX; k++)
+                                                free(tmp[k]);
+                                        continue;
+                                }
+                                memcpy(params, tmp, sizeof(tmp));
+                                return rt;
+                        }
+                }
+        }
+        return NULL;
+}
+
+int api_route_match(const char *method, const char *url, char **ret_params,
+                    const struct api_route **ret_route)
+{
+        char *params[PARAMS_MAX] = {0};
+        const struct api_route *rt;
+        double v;
+        bool bad, known;
+        const char *path = strip_version(url, &v, &bad);
+
+        if (bad)
+                return -EINVAL;
+        rt = route_find(method, path, params, &known);
+        if (!rt)
+                return known ? -EBADRQC : -ENOENT;
+        for (unsigned k = 0; k < PARAMS_MAX; k++) {
+                if (ret_params)
+                        ret_params[k] = params[k];
+                else
+                        free(params[k]);
+        }
+        *ret_route = rt;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- built-in routes */
+
+static void handle_ping(struct api_req *r)
+{
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
+
+        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        MHD_add_response_header(resp, "Cache-Control", "no-cache, no-store, must-revalidate");
+        MHD_add_response_header(resp, "Pragma", "no-cache");
+        set_reply(r, 200, resp);
+}
+
+void api_handle_version(struct api_req *r)
+{
+        struct utsname u;
+        const char *arch;
+
+        uname(&u);
+        arch = strcmp(u.machine, "x86_64") == 0    ? "amd64"
+               : strcmp(u.machine, "aarch64") == 0 ? "arm64"
+                                                   : u.machine;
+        json_t *details =
+            json_pack("{s:s,s:s,s:s,s:s,s:s}", "ApiVersion", API_VERSION, "MinAPIVersion",
+                      API_MIN_VERSION, "Os", "linux", "Arch", arch, "KernelVersion", u.release);
+        json_t *j = json_pack("{s:[{s:s,s:s,s:o}],s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "Components",
+                              "Name", "Engine", "Version", BERTH_VERSION, "Details", details,
+                              "Version", BERTH_VERSION, "ApiVersion", API_VERSION, "MinAPIVersion",
+                              API_MIN_VERSION, "GitCommit", "berth", "GoVersion", "none", "Os",
+                              "linux", "Arch", arch, "KernelVersion", u.release);
+
+        api_reply_json(r, 200, j);
+}
+
+static const struct api_route builtin_routes[] = {
+    {"GET", "/_ping", handle_ping, false},
+    {"HEAD", "/_ping", handle_ping, false},
+    {"GET", "/version", api_handle_version, false},
+    {NULL, NULL, NULL, false},
+};
+
+/* ---------------------------------------------------------------- MHD glue */
+
+static void req_free(struct api_req *r)
+{
+        if (!r)
+                return;
+        if (r->body_wfd >= 0)
+                close(r->body_wfd);
+        if (r->handler_running)
+                pthread_join(r->handler_thread, NULL);
+        if (r->body_rfd >= 0)
+                close(r->body_rfd);
+        if (r->response)
+                MHD_destroy_response(r->response);
+        for (unsigned k = 0; k < PARAMS_MAX; k++)
+                free(r->params[k]);
+        free(r->body);
+        free(r->method);
+        free(r->url);
+        free(r);
+}
+
+static void *stream_body_thread(void *p)
+{
+        struct api_req *r = p;
+
+        r->route->handler(r);
+        /* a handler that stopped reading early: further body bytes get EPIPE and are dropped */
+        close(TAKE_FD(r->body_rfd));
+        return NULL;
+}
+
+static enum MHD_Result queue_reply(struct api_req *r)
+{
+        enum MHD_Result ret;
+
+        if (!r->replied)
+                api_reply_errorf(r, 500, "handler for `%s %s` did not reply", r->method, r->path);
+        ret = MHD_queue_response(r->con, r->status, r->response);
+        MHD_destroy_response(r->response);
+        r->response = NULL;
+        return ret;
+}
+
+static bool ambiguous_framing(struct MHD_Connection *con)
+{
+        const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Transfer-Encoding");
+        const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+
+        if (te && strcasecmp(te, "chunked") != 0)
+                return true;
+        return te && cl;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *con, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+        struct server *srv = cls;
+        struct api_req *r = *con_cls;
+
+        if (!r) {
+                bool bad, known;
+                r = xcalloc(1, sizeof(*r));
+                r->srv = srv;
+                r->con = con;
+                r->body_wfd = r->body_rfd = -1;
+                r->method = xstrdup(method);
+                r->url = xstrdup(url);
+                *con_cls = r;
+                r->path = strip_version(r->url, &r->version, &bad);
+                if (ambiguous_framing(con)) {
+                        r->path = r->url;
+                        api_reply_errorf(r, 400,
+                                         "bad request: both Content-Length and Transfer-Encoding "
+                                         "(or an unknown Transfer-Encoding)");
+                        return MHD_YES;
+                }
+                if (bad) {
+                        api_reply_errorf(r, 400,
+                                         "client version %.2f is too old. Minimum supported API "
+                                         "version is " API_MIN_VERSION
+                                         ", please upgrade your client to a newer version",
+                                         r->version);
+                        return MHD_YES;
+                }
+                r->route = route_find(method, r->path, r->params, &known);
+                if (!r->route) {
+                        if (known)
+                                api_reply_errorf(r, 405, "method `%s` not allowed for `%s`", method,
+                                                 r->path);
+                        else
+                                api_reply_errorf(r, 404, "page not found");
+                        return MHD_YES;
+                }
+                berth_debug("%s %s", method, url);
+                if (r->route->stream_body) {
+                        int p[2];
+                        if (pipe2(p, O_CLOEXEC) < 0) {
+                                api_reply_errorf(r, 500, "pipe: %s", strerror(errno));
+                                return MHD_YES;
+                        }
+                        r->body_rfd = p[0];
+                        r->body_wfd = p[1];
+                        if (pthread_create(&r->handler_thread, NULL, stream_body_thread, r) != 0)
+                                abort();
+                        r->handler_running = true;
+                }
+                return MHD_YES;
+        }
+
+        if (*upload_data_size > 0) {
+                size_t n = *upload_data_size;
+                *upload_data_size = 0;
+                if (r->replied && !r->handler_running)
+                        return MHD_YES; /* an error is queued at the end; the body is dropped */
+                if (r->body_wfd >= 0) {
+                        const char *p = upload_data;
+                        while (n > 0) {
+                                ssize_t w = write(r->body_wfd, p, n);
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w < 0) {
+                                        close(TAKE_FD(r->body_wfd));
+                                        break;
+                                }
+                                p += w;
+                                n -= (size_t)w;
+                        }
+                        return MHD_YES;
+                }
+                if (r->body_too_big || r->body_len + n > BODY_MAX) {
+                        r->body_too_big = true;
+                        return MHD_YES;
+                }
+                r->body = xrealloc(r->body, r->body_len + n + 1);
+                memcpy(r->body + r->body_len, upload_data, n);
+                r->body_len += n;
+                r->body[r->body_len] = '\0';
+                return MHD_YES;
+        }
+
+        /* the whole request is in */
+        if (r->dispatched)
+                return MHD_YES;
+        r->dispatched = true;
+        if (r->handler_running) {
+                if (r->body_wfd >= 0)
+                        close(TAKE_FD(r->body_wfd));
+                pthread_join(r->handler_thread, NULL);
+                r->handler_running = false;
+        } else if (!r->replied) {
+                if (r->body_too_big)
+                        api_reply_errorf(r, 413, "request body larger than %u bytes", BODY_MAX);
+                else
+                        r->route->handler(r);
+        }
+        return queue_reply(r);
+}
+
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+        req_free(*con_cls);
+        *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        _cleanup_free_ char *msg = NULL;
+
+        if (vasprintf(&msg, fmt, ap) >= 0) {
+                msg[strcspn(msg, "\n")] = '\0';
+                berth_debug("http: %s", msg);
+        }
+}
+
+static int listen_unix(const char *path, struct berth_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return berth_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
+        dir = xstrdup(path);
+        if (strrchr(dir, '/') && strrchr(dir, '/') != dir) {
+                *strrchr(dir, '/') = '\0';
+                r = berth_mkdir_p(dir, 0755, err);
+                if (r < 0)
+                        return r;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berth_error_set(err, errno, "socket");
+        if (unlink(path) < 0 && errno != ENOENT)
+                return berth_error_set(err, errno, "remove stale socket `%s`", path);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return berth_error_set(err, errno, "bind `%s`", path);
+        if (chmod(path, 0660) < 0)
+                return berth_error_set(err, errno, "chmod `%s`", path);
+        if (listen(fd, 128) < 0)
+                return berth_error_set(err, errno, "listen `%s`", path);
+        return TAKE_FD(fd);
+}
+
+int server_start(struct daemon *d, struct server **ret, struct berth_error **err)
+{
+        struct server *srv;
+        int fd;
+
+        signal(SIGPIPE, SIG_IGN);
+        fd = listen_unix(d->socket_path, err);
+        if (fd < 0)
+                return fd;
+        srv = xcalloc(1, sizeof(*srv));
+        srv->d = d;
+        srv->listen_fd = fd;
+        srv->mhd = MHD_start_daemon(
+            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
+                MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+            0, NULL, NULL, access_handler, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+            MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)HEADER_MEMORY_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+        if (!srv->mhd) {
+                close(fd);
+                free(srv);
+                return berth_error_setx(err, EIO, "cannot start the http server on `%s`",
+                                        d->socket_path);
+        }
+        *ret = srv;
+        return 0;
+}
+
+void server_stop(struct server *srv)
+{
+        if (!srv)
+                return;
+        MHD_quiesce_daemon(srv->mhd);
+        close(srv->listen_fd);
+        unlink(srv->d->socket_path);
+        /* connections may be blocked in long requests (wait, attach, events): MHD_stop_daemon
+         * would wait for them; the process exits instead */
+}

@@ -1,0 +1,26 @@
+/* berthd's HTTP server (server.c) as main.c and the fuzzer see it. Internal to src/daemon. */
+#ifndef BERTH_DAEMON_SERVER_H
+#define BERTH_DAEMON_SERVER_H
+
+#include "daemon/api.h"
+
+struct daemon;
+struct server;
+
+/* Bind d->socket_path (mode 0660, a stale socket replaced) and serve it on libmicrohttpd's
+ * threads until server_stop. */
+int server_start(struct daemon *d, struct server **ret, struct berth_error **err);
+/* Stop accepting and remove the socket; requests in flight end with the process. */
+void server_stop(struct server *srv);
+
+/* Route matching as the server does it (for tests and the fuzzer): url with or without the
+ * version prefix. 0 and *ret_route (ret_params, may be NULL, gets PARAMS_MAX malloc'd strings or
+ * NULLs); -ENOENT no route, -EBADRQC path known but not for this method, -EINVAL version too
+ * old. */
+int api_route_match(const char *method, const char *url, char **ret_params,
+                    const struct api_route **ret_route);
+
+/* GET /version (also used by /info implementations that want the same fields). */
+void api_handle_version(struct api_req *r);
+
+#endif
