@@ -210,16 +210,48 @@ static int open_dir(int at, const char *name, mode_t mode, struct berth_error **
         return fd;
 }
 
+struct gc_job {
+        struct berth_images *imgs;
+        char name[96];
+};
+
+static void *gc_thread(void *arg)
+{
+        struct gc_job *job = arg;
+        struct berth_images *imgs = job->imgs;
+        berth_rm_rf_at(imgs->otmpfd, job->name, NULL);
+        free(job);
+        pthread_mutex_lock(&imgs->gc_lock);
+        imgs->gc_pending--;
+        pthread_cond_broadcast(&imgs->gc_done);
+        pthread_mutex_unlock(&imgs->gc_lock);
+        return NULL;
+}
+
 /* Take a layer dir out of sight first (rename into tmp), then delete it: a crash in between
- * leaves only tmp garbage, which the next open removes. */
-static void remove_layer_dir(struct berth_images *imgs, const char *hex)
+ * leaves only tmp garbage, which the next open removes. The deletion itself (hundreds of MB)
+ * runs in a thread of its own so `rmi` answers at once; berth_images_close waits for it. */
+static void remove_layer_dir(struct berth_images *imgs, const char *hex, bool wait)
 {
         static unsigned counter;
-        char name[96];
-        snprintf(name, sizeof(name), "gc-%d-%u-%.12s", (int)getpid(),
+        struct gc_job *job = xcalloc(1, sizeof(*job));
+        job->imgs = imgs;
+        snprintf(job->name, sizeof(job->name), "gc-%d-%u-%.12s", (int)getpid(),
                  __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), hex);
-        if (renameat(imgs->overlayfd, hex, imgs->otmpfd, name) == 0)
-                berth_rm_rf_at(imgs->otmpfd, name, NULL);
+        if (renameat(imgs->overlayfd, hex, imgs->otmpfd, job->name) < 0) {
+                free(job);
+                return;
+        }
+        pthread_mutex_lock(&imgs->gc_lock);
+        imgs->gc_pending++;
+        pthread_mutex_unlock(&imgs->gc_lock);
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (wait || pthread_create(&t, &attr, gc_thread, job) != 0)
+                gc_thread(job);
+        pthread_attr_destroy(&attr);
 }
 
 static int collect_garbage_at_open(struct berth_images *imgs, struct berth_error **err)
@@ -261,7 +293,7 @@ static int collect_garbage_at_open(struct berth_images *imgs, struct berth_error
                         continue;
                 _cleanup_free_ char *chain = xasprintf("sha256:%s", de->d_name);
                 if (!query_exists(imgs, "SELECT 1 FROM layers WHERE chain_id = ?", chain))
-                        remove_layer_dir(imgs, de->d_name);
+                        remove_layer_dir(imgs, de->d_name, true);
         }
         return 0;
 }
@@ -302,6 +334,8 @@ int berth_images_open(const char *root, struct berth_images **ret, struct berth_
         struct berth_images *imgs = xcalloc(1, sizeof(*imgs));
         imgs->rootfd = imgs->overlayfd = imgs->otmpfd = -1;
         pthread_mutex_init(&imgs->lock, NULL);
+        pthread_mutex_init(&imgs->gc_lock, NULL);
+        pthread_cond_init(&imgs->gc_done, NULL);
         imgs->root = xstrdup(root);
         if (images_setup(imgs, root, err) < 0) {
                 berth_images_close(imgs);
@@ -315,6 +349,10 @@ void berth_images_close(struct berth_images *imgs)
 {
         if (!imgs)
                 return;
+        pthread_mutex_lock(&imgs->gc_lock);
+        while (imgs->gc_pending > 0)
+                pthread_cond_wait(&imgs->gc_done, &imgs->gc_lock);
+        pthread_mutex_unlock(&imgs->gc_lock);
         if (imgs->db)
                 sqlite3_close(imgs->db);
         berth_store_close(imgs->blobs);
@@ -325,6 +363,8 @@ void berth_images_close(struct berth_images *imgs)
         if (imgs->otmpfd >= 0)
                 close(imgs->otmpfd);
         pthread_mutex_destroy(&imgs->lock);
+        pthread_mutex_destroy(&imgs->gc_lock);
+        pthread_cond_destroy(&imgs->gc_done);
         free(imgs->root);
         free(imgs);
 }
@@ -404,6 +444,7 @@ static ssize_t stream_next(struct stream *s, const void **ret)
                                         continue;
                                 }
                                 inflateReset(&s->z);
+                                inflateValidate(&s->z, 0);
                                 s->z_end = false;
                         }
                         s->z.next_in = s->in + s->in_pos;
@@ -507,6 +548,8 @@ static int stream_init(struct stream *s, image_read_fn read, void *userdata,
                 if (inflateInit2(&s->z, 15 + 16) != Z_OK)
                         return berth_error_setx(err, EIO, "zlib init");
                 s->z_init = true;
+                /* the sha256 of the output (the diff id) is checked anyway: no crc32 too */
+                inflateValidate(&s->z, 0);
         } else if (s->in_len >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) {
                 s->compression = 2;
                 s->zs = ZSTD_createDStream();
@@ -990,7 +1033,7 @@ static int delete_image(struct berth_images *imgs, const char *id, json_t *repor
         }
         report_add(report, "Deleted", id);
         for (size_t i = 0; gone && gone[i]; i++) {
-                remove_layer_dir(imgs, gone[i] + strlen("sha256:"));
+                remove_layer_dir(imgs, gone[i] + strlen("sha256:"), false);
                 report_add(report, "Deleted", gone[i]);
         }
         /* blobs: the config, the manifest and layer blobs no remaining layer has */

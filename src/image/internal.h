@@ -127,7 +127,10 @@ struct berth_images {
         int otmpfd;    /* overlay/tmp/ */
         struct berth_store *blobs;
         sqlite3 *db;
-        pthread_mutex_t lock; /* guards db */
+        pthread_mutex_t lock;    /* guards db */
+        pthread_mutex_t gc_lock; /* layer dirs being deleted in the background */
+        pthread_cond_t gc_done;
+        int gc_pending;
 };
 
 /* A prepared statement with its parameters bound from types: 's' text (NULL → SQL NULL),
