@@ -36,6 +36,14 @@ int verb_parse(struct cli_args *a, const char *verb, const char *usage,
                const struct cli_flag *flags, size_t n_flags, int argc, char **argv,
                bool interspersed, int min, int max, int *ret_exit);
 
+/* The flags of run and create (docker's set). */
+extern const struct cli_flag cli_create_flags[];
+extern const size_t cli_create_n_flags;
+/* The body of POST /containers/create from parsed run/create arguments (pos[0] is the image,
+ * the rest the command); EINVAL with docker's message for a bad value. Prints the port
+ * publishing warning for -p. */
+int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error **err);
+
 /* docker's units.HumanSizeWithPrecision(size, 3). */
 char *fmt_human_size3(double bytes);
 

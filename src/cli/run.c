@@ -58,7 +58,8 @@ static json_t *console_size(void)
                 "link", 0, CLI_LIST                                                                \
         }
 
-static const struct cli_flag create_flags[] = {CREATE_FLAGS};
+const struct cli_flag cli_create_flags[] = {CREATE_FLAGS};
+const size_t cli_create_n_flags = ARRAY_SIZE(cli_create_flags);
 
 #define bad(err, ...) berth_error_setx(err, EINVAL, __VA_ARGS__)
 
@@ -77,7 +78,8 @@ static int set_bytes(json_t *hc, const char *key, const char *v, struct berth_er
         return 0;
 }
 
-static int set_int(json_t *obj, const char *key, const char *v, struct berth_error **err)
+static int set_int(json_t *obj, const char *key, const char *flag, const char *v,
+                   struct berth_error **err)
 {
         if (!v)
                 return 0;
@@ -285,8 +287,7 @@ static int split_words(const char *s, json_t *arr)
         return 0;
 }
 
-/* Build the body of POST /containers/create from the flags and positionals (image, cmd…). */
-static int build_create(const struct cli_args *a, json_t **ret, struct berth_error **err)
+int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error **err)
 {
         char **pos = a->pos;
         _cleanup_json_ json_t *cfg = json_object();
@@ -349,7 +350,8 @@ static int build_create(const struct cli_args *a, json_t **ret, struct berth_err
         }
         if ((s = cli_arg_str(a, "stop-signal")))
                 json_object_set_new(cfg, "StopSignal", json_string(s));
-        if ((r = set_int(cfg, "StopTimeout", cli_arg_str(a, "stop-timeout"), err)) < 0)
+        if ((r = set_int(cfg, "StopTimeout", "stop-timeout", cli_arg_str(a, "stop-timeout"), err)) <
+            0)
                 return r;
 
         json_t *env = json_array();
@@ -490,13 +492,16 @@ static int build_create(const struct cli_args *a, json_t **ret, struct berth_err
                 0 ||
             (r = set_bytes(hc, "MemorySwap", cli_arg_str(a, "memory-swap"), err)) < 0 ||
             (r = set_bytes(hc, "ShmSize", cli_arg_str(a, "shm-size"), err)) < 0 ||
-            (r = set_int(hc, "CpuShares", cli_arg_str(a, "cpu-shares"), err)) < 0 ||
-            (r = set_int(hc, "CpuQuota", cli_arg_str(a, "cpu-quota"), err)) < 0 ||
-            (r = set_int(hc, "CpuPeriod", cli_arg_str(a, "cpu-period"), err)) < 0 ||
-            (r = set_int(hc, "PidsLimit", cli_arg_str(a, "pids-limit"), err)) < 0 ||
-            (r = set_int(hc, "BlkioWeight", cli_arg_str(a, "blkio-weight"), err)) < 0 ||
-            (r = set_int(hc, "MemorySwappiness", cli_arg_str(a, "memory-swappiness"), err)) < 0 ||
-            (r = set_int(hc, "OomScoreAdj", cli_arg_str(a, "oom-score-adj"), err)) < 0)
+            (r = set_int(hc, "CpuShares", "cpu-shares", cli_arg_str(a, "cpu-shares"), err)) < 0 ||
+            (r = set_int(hc, "CpuQuota", "cpu-quota", cli_arg_str(a, "cpu-quota"), err)) < 0 ||
+            (r = set_int(hc, "CpuPeriod", "cpu-period", cli_arg_str(a, "cpu-period"), err)) < 0 ||
+            (r = set_int(hc, "PidsLimit", "pids-limit", cli_arg_str(a, "pids-limit"), err)) < 0 ||
+            (r = set_int(hc, "BlkioWeight", "blkio-weight", cli_arg_str(a, "blkio-weight"), err)) <
+                0 ||
+            (r = set_int(hc, "MemorySwappiness", "memory-swappiness",
+                         cli_arg_str(a, "memory-swappiness"), err)) < 0 ||
+            (r = set_int(hc, "OomScoreAdj", "oom-score-adj", cli_arg_str(a, "oom-score-adj"),
+                         err)) < 0)
                 return r;
         if ((s = cli_arg_str(a, "cpus"))) {
                 char *end = NULL;
@@ -582,7 +587,8 @@ static int build_create(const struct cli_args *a, json_t **ret, struct berth_err
                         }
                         json_object_set_new(h, hd[i].key, json_integer(ns));
                 }
-                if ((r = set_int(h, "Retries", cli_arg_str(a, "health-retries"), err)) < 0) {
+                if ((r = set_int(h, "Retries", "health-retries", cli_arg_str(a, "health-retries"),
+                                 err)) < 0) {
                         json_decref(h);
                         return r;
                 }
@@ -735,12 +741,12 @@ static int run_or_create(int argc, char **argv, bool run)
         const char *verb = run ? "run" : "create";
         struct cli_args a;
         int code;
-        if (verb_parse(&a, verb, run_usage, create_flags, ARRAY_SIZE(create_flags), argc, argv,
-                       false, 1, -1, &code) < 0)
+        if (verb_parse(&a, verb, run_usage, cli_create_flags, cli_create_n_flags, argc, argv, false,
+                       1, -1, &code) < 0)
                 return code == 1 ? 125 : code;
         _cleanup_error_ struct berth_error *e = NULL;
         _cleanup_json_ json_t *body = NULL;
-        if (build_create(&a, &body, &e) < 0) {
+        if (cli_create_body(&a, &body, &e) < 0) {
                 code = cli_usage_error(verb, e);
                 cli_args_release(&a);
                 return code;
