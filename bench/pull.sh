@@ -4,10 +4,13 @@
 # no unpack) · podman pull · docker pull (dockerd on its own socket and data root).
 #
 #   bench/pull.sh            RUNS=3 by default; BERTH_BUILD=/path/to/build
+#   BENCH_TMPFS=1 bench/pull.sh   every tool's store on a fresh tmpfs: the software's cost without
+#                            the disk's (on a no-journal ext4 most of every tool's time is the
+#                            kernel's inode allocation: find_inode_bit/recently_deleted)
 #
 # The image: no Debian mirror is reachable from here (and tests stay on loopback), so the rootfs
 # is built from the host's installed files instead of debootstrap: layer 1 busybox + /usr/include,
-# layer 2 python (/usr/lib/python3.11, /usr/lib/python3, /usr/bin/python3*), layer 3 locales and
+# layer 2 python (/usr/lib/python3.11, /usr/lib/python3, /usr/bin/python3*), layer 3 locales
 # (/usr/share/locale), layer 4 50 MB of random bytes (incompressible).
 # gzip -6 like docker. Built once, kept in $BENCH_DIR.
 set -euo pipefail
@@ -20,6 +23,12 @@ W=${BENCH_DIR:-/tmp/berth-bench-pull}
 [ -x "$TOOL" ] || { echo "pull.sh: $TOOL not built" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "pull.sh: run as root (podman/dockerd)" >&2; exit 1; }
 mkdir -p "$W"
+S=$W
+if [ -n "${BENCH_TMPFS:-}" ]; then
+        S=$W/fs
+        mkdir -p "$S"
+        mount -t tmpfs -o size=6g berth-bench "$S"
+fi
 
 REG_PID= DOCKERD_PID=
 cleanup() {
@@ -30,8 +39,11 @@ cleanup() {
         fi
         [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
         podman_ rmi -a -f >/dev/null 2>&1
-        for m in $(grep -o " $W/[^ ]*" /proc/self/mountinfo | sort -r); do umount -l "$m"; done
-        rm -rf "$W/berth" "$W/skopeo" "$W/registry" "$W/podman" "$W/docker-data" "$W/docker-exec"
+        for m in $(grep -o " $W/[^ ]*" /proc/self/mountinfo | grep -v " $W/fs$" | sort -r); do
+                umount -l "$m"
+        done
+        rm -rf "$S/berth" "$S/skopeo" "$W/registry" "$S/podman" "$S/docker-data" "$W/docker-exec"
+        [ "$S" != "$W" ] && umount "$S"
 }
 trap cleanup EXIT
 
@@ -125,13 +137,13 @@ echo "image: $REF, $(python3 -c "print(f'{$SIZE/1e6:.0f}')") MB compressed, 4 la
 # ---------------------------------------------------------------- tools
 now() { date +%s%N; }
 podman_() {
-        podman --root "$W/podman/root" --runroot "$W/podman/run" --storage-driver overlay \
+        podman --root "$S/podman/root" --runroot "$W/podman-run" --storage-driver overlay \
                 --cgroup-manager cgroupfs --events-backend file "$@"
 }
 HAVE_DOCKER=0
 if command -v dockerd >/dev/null; then
         mkdir -p "$W/docker-exec"
-        dockerd -H "unix://$W/docker.sock" --data-root "$W/docker-data" --exec-root "$W/docker-exec" \
+        dockerd -H "unix://$W/docker.sock" --data-root "$S/docker-data" --exec-root "$W/docker-exec" \
                 --pidfile "$W/docker.pid" --bridge none --iptables=false --ip-masq=false \
                 --insecure-registry "127.0.0.1:$PORT" --storage-driver overlay2 \
                 >"$W/dockerd.log" 2>&1 &
@@ -158,10 +170,10 @@ measure() { # name prepare-fn run-fn
         BEST[$name]=$best
 }
 
-berth_prep() { rm -rf "$W/berth"; }
-berth_run() { "$TOOL" --root "$W/berth" pull "$REF"; }
-skopeo_prep() { rm -rf "$W/skopeo"; }
-skopeo_run() { skopeo copy --quiet --src-tls-verify=false docker://"$REF" dir:"$W/skopeo"; }
+berth_prep() { rm -rf "$S/berth"; }
+berth_run() { "$TOOL" --root "$S/berth" pull "$REF"; }
+skopeo_prep() { rm -rf "$S/skopeo"; }
+skopeo_run() { skopeo copy --quiet --src-tls-verify=false docker://"$REF" dir:"$S/skopeo"; }
 podman_prep() { podman_ rmi -a -f >/dev/null 2>&1 || true; }
 podman_run() { podman_ pull -q --tls-verify=false "$REF"; }
 docker_prep() {
@@ -176,7 +188,7 @@ measure podman podman_prep podman_run || BEST[podman]=
 
 # where berth's time goes (one more run with the library's phase timers)
 berth_prep
-BERTH_PULL_TIMING=1 "$TOOL" --root "$W/berth" pull "$REF" 2>&1 >/dev/null | grep '^pull timing' >&2 || true
+BERTH_PULL_TIMING=1 "$TOOL" --root "$S/berth" pull "$REF" 2>&1 >/dev/null | grep '^pull timing' >&2 || true
 
 ratio() { [ -n "${BEST[$2]:-}" ] && python3 -c "print(f'{${BEST[$1]}/${BEST[$2]}:.2f}')" || echo "n/a"; }
 line="berth ${BEST[berth]} ms · skopeo ${BEST[skopeo]} ms · podman ${BEST[podman]:-n/a} ms"

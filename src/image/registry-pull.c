@@ -1,15 +1,16 @@
 /* Pull: tag → manifest (index → this platform) → config → every missing layer at once.
  *
- * All layer downloads run in one thread on a curl multi handle. Each layer's bytes are written
- * to the blob store (hashed on the way, so the compressed digest is checked and push/save can
- * reuse the exact blob) and into a pipe read by that layer's own import thread, which gunzips,
- * untars and checks the diff_id in the same pass. A full pipe pauses only its own transfer
- * (CURL_WRITEFUNC_PAUSE) and the pipe's fd joins curl_multi_poll until it drains, so a slow
- * unpack never stalls the other downloads. A transient failure (reset, 5xx) resumes the layer
- * from the byte it reached (Range; a server answering 200 has the prefix skipped). An import
- * thread only sees the end of its stream once the blob's digest has been verified; any failure
- * ends every stream with an error instead, so H1's import drops what it unpacked, and no image
- * is committed. */
+ * All layer downloads run in one thread on a curl multi handle, which only moves bytes: each
+ * layer's bytes go into a pipe read by that layer's own import thread. That thread writes them to
+ * the blob store (hashed on the way, so the compressed digest is checked and push/save can reuse
+ * the exact blob) and gunzips, untars and checks the diff_id in the same pass: the hashing, the
+ * blob's fsync and the unpacking of different layers run on different cores. A full pipe pauses
+ * only its own transfer (CURL_WRITEFUNC_PAUSE) and the pipe's fd joins curl_multi_poll until it
+ * drains, so a slow unpack never stalls the other downloads. A transient failure (reset, 5xx)
+ * resumes the layer from the byte it reached (Range; a server answering 200 has the prefix
+ * skipped). An import only sees the end of its stream once the whole blob arrived and its digest is
+ * verified; any failure ends every stream with an error instead, so the import drops what it
+ * unpacked, and no image is committed. */
 #include "image/registry-internal.h"
 
 #include <inttypes.h>
@@ -52,6 +53,8 @@ struct layer {
         size_t spill_off, spill_len, spill_cap;
         bool paused;
         bool to_pipe; /* the import still reads */
+        bool committed;
+        int64_t blob_ns; /* in berth_blob_write and commit (sha256, write, fsync) */
         uint64_t received;
         uint64_t skip;
         long status;
@@ -81,7 +84,6 @@ struct pull {
         struct layer *layers;
         size_t n;
         bool timing;
-        int64_t blob_ns; /* time in berth_blob_write (sha256 + write) */
         int64_t pipe_ns;
 };
 
@@ -104,6 +106,21 @@ static bool progress_due(uint64_t *last_bytes, int64_t *last_ns, uint64_t bytes,
 
 /* ---------------------------------------------------------------- import threads */
 
+/* the whole blob went through the pipe: verify its digest and store it */
+static int layer_commit(struct layer *l, struct berth_error **err)
+{
+        l->committed = true;
+        reg_progress(l->p->c, l->id, "Verifying Checksum", 0, 0);
+        int64_t t0 = l->p->timing ? now_ns(CLOCK_MONOTONIC) : 0;
+        int r = berth_blob_commit(TAKE_PTR(l->w), l->desc->digest, NULL, err);
+        if (l->p->timing)
+                l->blob_ns += now_ns(CLOCK_MONOTONIC) - t0;
+        if (r < 0)
+                return berth_error_wrap(err, "layer %s (%s)", l->id, l->desc->digest);
+        reg_progress(l->p->c, l->id, "Download complete", 0, 0);
+        return 0;
+}
+
 static ssize_t layer_read(void *ud, void *buf, size_t len, struct berth_error **err)
 {
         struct layer *l = ud;
@@ -114,6 +131,11 @@ static ssize_t layer_read(void *ud, void *buf, size_t len, struct berth_error **
                 if (n < 0)
                         return berth_error_set(err, errno, "layer %s: read stream", l->id);
                 if (n > 0) {
+                        int64_t t0 = l->p->timing ? now_ns(CLOCK_MONOTONIC) : 0;
+                        if (berth_blob_write(l->w, buf, (size_t)n, err) < 0)
+                                return berth_error_wrap(err, "layer %s", l->id);
+                        if (l->p->timing)
+                                l->blob_ns += now_ns(CLOCK_MONOTONIC) - t0;
                         l->extracted += (uint64_t)n;
                         uint64_t total = (uint64_t)l->desc->size;
                         if (progress_due(&l->last_xbytes, &l->last_xns, l->extracted, total))
@@ -121,9 +143,9 @@ static ssize_t layer_read(void *ud, void *buf, size_t len, struct berth_error **
                         return n;
                 }
                 /* the end of the stream is only an end once the blob is verified */
-                if (atomic_load(&l->download_ok) == 1)
-                        return 0;
-                return berth_error_setx(err, ECANCELED, "layer %s: download failed", l->id);
+                if (atomic_load(&l->download_ok) != 1)
+                        return berth_error_setx(err, ECANCELED, "layer %s: download failed", l->id);
+                return layer_commit(l, err) < 0 ? -EBADMSG : 0;
         }
 }
 
@@ -133,6 +155,22 @@ static void *import_thread(void *ud)
         int64_t t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
         l->import_rc = image_layer_import_cb(l->p->imgs, l->chain_id, l->diff_id, layer_read, l,
                                              NULL, &l->import_err);
+        if (l->import_rc < 0 && !l->committed && l->w) {
+                /* a broken stream is most likely a corrupt blob: take the rest of it (into the
+                 * store only) so that the error names the cause */
+                _cleanup_free_ char *buf = xmalloc(1 << 16);
+                ssize_t n;
+                while ((n = read(l->rfd, buf, 1 << 16)) > 0 || (n < 0 && errno == EINTR))
+                        if (n > 0 && berth_blob_write(l->w, buf, (size_t)n, NULL) < 0)
+                                break;
+                struct berth_error *e = NULL;
+                if (n == 0 && atomic_load(&l->download_ok) == 1 && layer_commit(l, &e) < 0 &&
+                    berth_error_code(e) == EBADMSG) {
+                        berth_error_free(l->import_err);
+                        l->import_err = TAKE_PTR(e);
+                }
+                berth_error_free(e);
+        }
         l->import_cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
         if (l->import_rc == 0)
                 reg_progress(l->p->c, l->id, "Pull complete", 0, 0);
@@ -228,13 +266,6 @@ static size_t on_layer_data(char *buf, size_t size, size_t nmemb, void *ud)
                                  l->id, l->desc->digest, total);
                 return 0;
         }
-        int64_t t0 = l->p->timing ? now_ns(CLOCK_MONOTONIC) : 0;
-        if (berth_blob_write(l->w, data, n, &l->err) < 0) {
-                berth_error_wrap(&l->err, "layer %s", l->id);
-                return 0;
-        }
-        if (l->p->timing)
-                l->p->blob_ns += now_ns(CLOCK_MONOTONIC) - t0;
         l->received += n;
         pipe_feed(l, data, n, false);
         if (progress_due(&l->last_bytes, &l->last_ns, l->received, total))
@@ -300,22 +331,14 @@ static int layer_begin(struct layer *l, struct berth_error **err)
         return transfer_start(l, err);
 }
 
-/* the whole blob arrived and the pipe took it all: verify and end the stream */
-static int layer_finish(struct layer *l, struct berth_error **err)
+/* the whole blob arrived and the pipe took it all: end the stream (the import thread verifies
+ * the digest when it reads the end) */
+static void layer_finish(struct layer *l)
 {
-        struct berth_blob_writer *w = TAKE_PTR(l->w);
-        reg_progress(l->p->c, l->id, "Verifying Checksum", 0, 0);
-        int r = berth_blob_commit(w, l->desc->digest, NULL, err);
-        if (r < 0) {
-                atomic_store(&l->download_ok, -1);
-                return berth_error_wrap(err, "layer %s (%s)", l->id, l->desc->digest);
-        }
-        reg_progress(l->p->c, l->id, "Download complete", 0, 0);
         atomic_store(&l->download_ok, 1);
         close(l->wfd);
         l->wfd = -1;
         l->state = LAYER_DONE;
-        return 0;
 }
 
 static bool transient(CURLcode rc, long status)
@@ -418,7 +441,7 @@ static int download_all(struct pull *p, struct berth_error **err)
                                         curl_easy_pause(l->h, CURLPAUSE_CONT);
                                 }
                                 if (l->state == LAYER_FLUSHING && l->spill_len == 0)
-                                        r = layer_finish(l, err);
+                                        layer_finish(l);
                                 else if (l->spill_len > 0)
                                         extra[nfds++] = (struct curl_waitfd){
                                             .fd = l->wfd, .events = CURL_WAIT_POLLOUT};
@@ -426,20 +449,8 @@ static int download_all(struct pull *p, struct berth_error **err)
                         if (l->state == LAYER_ACTIVE || l->state == LAYER_FLUSHING)
                                 active++;
                         if (l->thread_started && atomic_load(&l->import_done) && l->import_rc < 0) {
-                                /* a broken stream is most likely a corrupt blob: the download
-                                 * goes on (into the store only) so the error names the cause */
-                                if (l->to_pipe) {
-                                        l->to_pipe = false;
-                                        l->spill_len = l->spill_off = 0;
-                                        if (l->paused) {
-                                                l->paused = false;
-                                                curl_easy_pause(l->h, CURLPAUSE_CONT);
-                                        }
-                                }
-                                if (l->state == LAYER_DONE) {
-                                        *err = TAKE_PTR(l->import_err);
-                                        r = berth_error_wrap(err, "layer %s", l->id);
-                                }
+                                *err = TAKE_PTR(l->import_err);
+                                r = berth_error_wrap(err, "layer %s", l->id);
                         }
                         if (l->state != LAYER_SKIP &&
                             (l->state != LAYER_DONE || !atomic_load(&l->import_done)))
@@ -664,18 +675,22 @@ static int pull_manifest(struct reg_client *c, struct berth_images *imgs,
         if (timing) {
                 int64_t import_cpu = 0;
                 uint64_t bytes = 0;
+                int64_t blob_ns = 0;
                 for (size_t i = 0; i < p.n; i++) {
                         import_cpu += p.layers[i].import_cpu_ns;
+                        blob_ns += p.layers[i].blob_ns;
                         bytes += p.layers[i].received;
                 }
                 int64_t t_end = now_ns(CLOCK_MONOTONIC);
-                berth_log(BERTH_LOG_INFO,
-                          "pull timing: total %.1f ms: manifest+config %.1f ms, layers %.1f ms "
-                          "(%zu layers, %.1f MB; sha256+blob write %.1f ms, pipe writes %.1f ms "
-                          "in the download thread; import threads %.1f ms cpu), commit %.1f ms",
-                          (t_end - t_start) / 1e6, (t_meta - t_start) / 1e6,
-                          (t_layers - t_meta) / 1e6, fetch, bytes / 1e6, p.blob_ns / 1e6,
-                          p.pipe_ns / 1e6, import_cpu / 1e6, (t_end - t_layers) / 1e6);
+                berth_log(
+                    BERTH_LOG_INFO,
+                    "pull timing: total %.1f ms: manifest+config %.1f ms, layers %.1f ms "
+                    "(%zu layers, %.1f MB; pipe writes %.1f ms in the download thread; import "
+                    "threads %.1f ms cpu, of which blob sha256+write+fsync %.1f ms), "
+                    "commit %.1f ms",
+                    (t_end - t_start) / 1e6, (t_meta - t_start) / 1e6, (t_layers - t_meta) / 1e6,
+                    fetch, bytes / 1e6, p.pipe_ns / 1e6, import_cpu / 1e6, blob_ns / 1e6,
+                    (t_end - t_layers) / 1e6);
         }
         return 0;
 }
