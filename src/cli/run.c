@@ -91,7 +91,7 @@ static int set_int(json_t *obj, const char *key, const char *flag, const char *v
                     err, EINVAL,
                     "invalid argument \"%s\" for \"--%s\" flag: strconv.ParseInt: "
                     "parsing \"%s\": invalid syntax",
-                    v, key, v);
+                    v, flag, v);
         json_object_set_new(obj, key, json_integer(n));
         return 0;
 }
