@@ -14,6 +14,7 @@ TOOL = os.path.join(BUILD, "tests", "helpers", "image-tool")
 class Store:
     def __init__(self, root):
         self.root = str(root)
+        self.tool = TOOL
 
     def run(self, *args, check=True, stdin=None):
         p = subprocess.run([TOOL, "--root", self.root, *args], capture_output=True, text=True,

@@ -187,3 +187,62 @@ def test_remove_prune_and_gc(store, default_image, tmp_path):
     assert store.json("prune")["ImagesDeleted"] is None
     assert len(store.json("prune", "-a")["ImagesDeleted"]) >= 2
     assert store.json("df")["LayersSize"] == 0
+
+
+def _big_archive(path, mb=48):
+    """A docker-archive with one gzip layer of mb MiB of random data (slow enough to kill)."""
+    import gzip
+    import hashlib
+    import io
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        for i in range(mb // 8):
+            data = os.urandom(8 << 20)
+            ti = tarfile.TarInfo(f"data/blob{i}")
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    diff_id = "sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()
+    gz = gzip.compress(raw.getvalue(), compresslevel=1)
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    with tarfile.open(path, "w") as t:
+        for name, data in (("layer.tar.gz", gz), ("config.json", config),
+                           ("manifest.json", json.dumps([{"Config": "config.json",
+                                                          "RepoTags": ["big:1"],
+                                                          "Layers": ["layer.tar.gz"]}]).encode())):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+
+
+def test_killed_load_leaves_nothing(store, tmp_path):
+    import signal
+    import time
+    archive = tmp_path / "big.tar"
+    _big_archive(archive)
+    overlay_tmp = os.path.join(store.root, "overlay", "tmp")
+    killed = False
+    for attempt in range(5):
+        p = subprocess.Popen([store.tool, "--root", store.root, "load", str(archive)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # kill -9 once the layer is being unpacked
+        end = time.time() + 30
+        while time.time() < end and p.poll() is None:
+            if os.path.isdir(overlay_tmp) and any(n.startswith("layer-")
+                                                  for n in os.listdir(overlay_tmp)):
+                p.send_signal(signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.002)
+        p.wait()
+        if killed:
+            break
+        store.run("rmi", "-f", "big:1", check=False)
+    assert killed, "the load finished before it could be killed"
+    # the next open cleans up: no image, no layer, no temporaries
+    assert store.json("list") == []
+    assert sorted(os.listdir(os.path.join(store.root, "overlay"))) == ["tmp"]
+    assert os.listdir(overlay_tmp) == []
+    assert os.listdir(os.path.join(store.root, "tmp")) == []
+    # and the same archive loads fine afterwards
+    assert store.run("load", str(archive)).stdout.strip() == "Loaded image: big:1"
