@@ -21,7 +21,16 @@ struct pump_opts {
         bool use_stdin;
         const char *resize_path; /* "/containers/ID/resize" or "/exec/ID/resize" */
         const char *proxy_id;    /* container to forward signals to, or NULL */
+        const char *detach_keys; /* docker's --detach-keys ("ctrl-p,ctrl-q" when NULL), tty only */
+        bool *ret_detached;      /* set when the user typed the detach keys */
 };
+
+/* docker's detach key spec ("ctrl-p,ctrl-q", "a,ctrl-@") → bytes; 0 when invalid. */
+size_t parse_detach_keys(const char *spec, unsigned char *keys, size_t max);
+/* Filter stdin bytes for the detach sequence: returns how many of buf (rewritten in place, at
+ * most 32768 bytes in) to send; *matched carries a partial match across calls. */
+size_t detach_filter(const unsigned char *keys, size_t nkeys, size_t *matched, char *buf,
+                     size_t len, bool *ret_detached);
 
 /* POST path with a JSON body (or none) asking for a connection upgrade; the connection is
  * returned after a 101 or 200 answer, ready for raw reads. */

@@ -756,6 +756,8 @@ static int run_or_create(int argc, char **argv, bool run)
         bool autorm = cli_arg_bool(&a, "rm");
         bool sig_proxy = cli_arg_set(&a, "sig-proxy") ? cli_arg_bool(&a, "sig-proxy") : true;
         const char *cidfile = cli_arg_str(&a, "cidfile");
+        _cleanup_free_ char *detach_keys =
+            cli_arg_str(&a, "detach-keys") ? xstrdup(cli_arg_str(&a, "detach-keys")) : NULL;
         if (tty && in && !isatty(STDIN_FILENO) && run && !detach) {
                 fprintf(stderr, "the input device is not a TTY\n");
                 cli_args_release(&a);
@@ -819,12 +821,17 @@ static int run_or_create(int argc, char **argv, bool run)
         }
         if (att) {
                 _cleanup_free_ char *rp = xasprintf("/containers/%s/resize", id);
+                bool detached = false;
                 struct pump_opts o = {.tty = tty,
                                       .use_stdin = a_in,
                                       .resize_path = tty ? rp : NULL,
-                                      .proxy_id = sig_proxy && !tty ? id : NULL};
+                                      .proxy_id = sig_proxy && !tty ? id : NULL,
+                                      .detach_keys = detach_keys,
+                                      .ret_detached = &detached};
                 if (cli_pump(att, &o, &e) < 0)
                         return cli_fail(e, 125);
+                if (detached)
+                        return 0;
         }
         int status = 0;
         if (wait_result(w, &status, &e) < 0)
@@ -879,12 +886,16 @@ static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bo
                         return cli_fail(e, start_error_code(e) == 125 ? 1 : start_error_code(e));
         }
         _cleanup_free_ char *rp = xasprintf("/containers/%s/resize", cid);
+        bool detached = false;
         struct pump_opts o = {.tty = tty,
                               .use_stdin = use_stdin,
                               .resize_path = tty ? rp : NULL,
-                              .proxy_id = sig_proxy && !tty ? cid : NULL};
+                              .proxy_id = sig_proxy && !tty ? cid : NULL,
+                              .ret_detached = &detached};
         if (cli_pump(att, &o, &e) < 0)
                 return cli_fail(e, 1);
+        if (detached)
+                return 0;
         int status = 0;
         if (wait_result(w, &status, &e) < 0) {
                 berth_error_free(TAKE_PTR(e));

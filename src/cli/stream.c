@@ -104,6 +104,66 @@ static void send_resize(const char *resize_path)
         cli_call("POST", p, NULL, NULL, NULL, &e);
 }
 
+size_t parse_detach_keys(const char *spec, unsigned char *keys, size_t max)
+{
+        if (!spec)
+                spec = "ctrl-p,ctrl-q";
+        size_t n = 0;
+        _cleanup_free_ char *copy = xstrdup(spec);
+        char *save = NULL;
+        for (char *k = strtok_r(copy, ",", &save); k && n < max; k = strtok_r(NULL, ",", &save)) {
+                if (strncmp(k, "ctrl-", 5) == 0 && strlen(k) == 6) {
+                        char c = k[5];
+                        if (c >= 'a' && c <= 'z')
+                                keys[n++] = (unsigned char)(c - 'a' + 1);
+                        else if (c == '@')
+                                keys[n++] = 0;
+                        else if (c >= '[' && c <= '_')
+                                keys[n++] = (unsigned char)(c - '[' + 27);
+                        else
+                                return 0;
+                } else if (strlen(k) == 1) {
+                        keys[n++] = (unsigned char)k[0];
+                } else {
+                        return 0;
+                }
+        }
+        return n;
+}
+
+size_t detach_filter(const unsigned char *keys, size_t nkeys, size_t *matched, char *buf,
+                     size_t len, bool *ret_detached)
+{
+        /* bytes of a partial match are held back; a full match detaches and is not sent */
+        char out[32768 + 16];
+        size_t o = 0;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char b = (unsigned char)buf[i];
+                if (b == keys[*matched]) {
+                        if (++*matched == nkeys) {
+                                *ret_detached = true;
+                                *matched = 0;
+                                break;
+                        }
+                        continue;
+                }
+                for (size_t k = 0; k < *matched; k++)
+                        out[o++] = (char)keys[k];
+                *matched = 0;
+                if (b == keys[0]) {
+                        *matched = 1;
+                        if (nkeys == 1) {
+                                *ret_detached = true;
+                                break;
+                        }
+                        continue;
+                }
+                out[o++] = (char)b;
+        }
+        memcpy(buf, out, o);
+        return o;
+}
+
 static struct termios saved_termios;
 static bool raw_mode;
 
@@ -142,7 +202,9 @@ int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error 
 
         struct demux d;
         demux_init(&d);
-        bool stdin_open = o->use_stdin;
+        bool stdin_open = o->use_stdin, detached = false;
+        unsigned char keys[16];
+        size_t nkeys = parse_detach_keys(o->detach_keys, keys, sizeof(keys)), matched = 0;
         char buf[32768];
         int r = 0;
         /* bytes the HTTP client already buffered belong to the stream */
@@ -179,8 +241,15 @@ int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error 
                                 if (k <= 0) {
                                         stdin_open = false;
                                         shutdown(sock, SHUT_WR);
-                                } else if (write_fd_all(sock, buf, (size_t)k) < 0) {
-                                        stdin_open = false;
+                                } else {
+                                        size_t out = (size_t)k;
+                                        if (o->tty && nkeys > 0)
+                                                out = detach_filter(keys, nkeys, &matched, buf,
+                                                                    (size_t)k, &detached);
+                                        if (write_fd_all(sock, buf, out) < 0)
+                                                stdin_open = false;
+                                        if (detached)
+                                                break;
                                 }
                         }
                         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -212,5 +281,7 @@ int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error 
         }
         restore_terminal();
         sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        if (r == 0 && o->ret_detached)
+                *o->ret_detached = detached;
         return r;
 }

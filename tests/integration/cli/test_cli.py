@@ -427,3 +427,16 @@ test -S /run/berth/berth.sock
     assert r.returncode == 0, r.stderr
     assert r.stdout == "autostarted\n"
     assert "berth: starting " in r.stderr and "berthd" in r.stderr
+
+
+def test_detach_keys_leave_the_container_running(berthd):
+    name = berthd.name()
+    args = [BERTH_CLI, "-H", f"unix://{berthd.sock}", "run", "--name", name, "-it", TAG, "sh"]
+    try:
+        out, code = _pty_session(args, [b"echo still-$((1+1))\r", b"\x10\x11"])
+        assert code == 0, out
+        assert "still-2" in out
+        r = cli(berthd, "ps", "--filter", f"name={name}", "--format", "{{.State}}")
+        assert r.stdout == "running\n"
+    finally:
+        rm(berthd, name)

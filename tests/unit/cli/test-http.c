@@ -199,13 +199,49 @@ static void test_bad_answers(void **state)
         finish(&s, th, c);
 }
 
+static void test_detach_keys(void **state)
+{
+        unsigned char keys[16];
+        assert_int_equal(parse_detach_keys(NULL, keys, sizeof(keys)), 2);
+        assert_int_equal(keys[0], 0x10);
+        assert_int_equal(keys[1], 0x11);
+        assert_int_equal(parse_detach_keys("a,ctrl-@,ctrl-[", keys, sizeof(keys)), 3);
+        assert_memory_equal(keys, "a\0\x1b", 3);
+        assert_int_equal(parse_detach_keys("ctrl-pp", keys, sizeof(keys)), 0);
+        parse_detach_keys(NULL, keys, sizeof(keys));
+        size_t matched = 0;
+        bool detached = false;
+        char buf[64] = "ab\x10"
+                       "c\x10";
+        /* a lone ctrl-p goes through once the next byte shows it is not the sequence; a
+         * trailing one is held back */
+        size_t n = detach_filter(keys, 2, &matched, buf, 5, &detached);
+        assert_int_equal(n, 4);
+        assert_memory_equal(buf,
+                            "ab\x10"
+                            "c",
+                            4);
+        assert_int_equal(matched, 1);
+        assert_false(detached);
+        memcpy(buf, "\x11zz", 3);
+        n = detach_filter(keys, 2, &matched, buf, 3, &detached);
+        assert_true(detached);
+        assert_int_equal(n, 0);
+        matched = 0;
+        detached = false;
+        memcpy(buf, "\x10x", 2);
+        n = detach_filter(keys, 2, &matched, buf, 2, &detached);
+        assert_int_equal(n, 2);
+        assert_memory_equal(buf, "\x10x", 2);
+        assert_false(detached);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_chunked_keepalive),
-            cmocka_unit_test(test_lines),
-            cmocka_unit_test(test_hijack_and_demux),
-            cmocka_unit_test(test_bad_answers),
+            cmocka_unit_test(test_chunked_keepalive), cmocka_unit_test(test_lines),
+            cmocka_unit_test(test_hijack_and_demux),  cmocka_unit_test(test_bad_answers),
+            cmocka_unit_test(test_detach_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
