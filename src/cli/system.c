@@ -448,7 +448,11 @@ static int on_event(json_t *msg, void *userdata)
                 strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
                 strftime(tz, sizeof(tz), "%z", &tm);
                 json_t *actor = json_object_get(msg, "Actor");
-                printf("%s.%09ld%.3s:%s %s %s %s", buf, ts.tv_nsec, tz, tz + 3, str(msg, "Type"),
+                /* Go's Z07:00: "Z" for UTC, else ±hh:mm */
+                char off[8] = "Z";
+                if (strcmp(tz, "+0000") != 0)
+                        snprintf(off, sizeof(off), "%.3s:%.2s", tz, tz + 3);
+                printf("%s.%09ld%s %s %s %s", buf, ts.tv_nsec, off, str(msg, "Type"),
                        str(msg, "Action"), str(actor, "ID"));
                 json_t *attrs = json_object_get(actor, "Attributes");
                 if (json_object_size(attrs)) {

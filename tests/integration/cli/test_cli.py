@@ -440,3 +440,22 @@ def test_detach_keys_leave_the_container_running(berthd):
         assert r.stdout == "running\n"
     finally:
         rm(berthd, name)
+
+
+def test_events_match_docker(berthd):
+    name = berthd.name()
+    since = str(int(time.time()) - 1)
+    assert cli(berthd, "run", "--rm", "--network=none", "--name", name, TAG, "true").returncode == 0
+    until = str(int(time.time()) + 1)
+    flt = ["--filter", f"container={name}"]
+    ours = cli(berthd, "events", "--since", since, "--until", until, *flt)
+    theirs = berthd.docker("events", "--since", since, "--until", until, *flt)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    actions = [line.split()[2] for line in ours.stdout.splitlines()]
+    assert actions[:2] == ["create", "start"] and "die" in actions
+    r = cli(berthd, "events", "--since", since, "--until", until, *flt, "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+    assert r.stdout.splitlines()[0] == f"container create {name}"
+    r = cli(berthd, "events", "--since", since, "--until", until, *flt, "--format", "json")
+    assert json.loads(r.stdout.splitlines()[0])["Action"] == "create"
