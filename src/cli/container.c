@@ -677,6 +677,8 @@ int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err)
         /* the content type says whether the stream is multiplexed */
         if (resp.content_type && strstr(resp.content_type, "multiplexed"))
                 mux = true;
+        else if (resp.content_type && strstr(resp.content_type, "raw-stream"))
+                mux = false;
         http_resp_release(&resp);
         return copy_body(c, &resp, mux, out_fd, err);
 }
@@ -784,9 +786,17 @@ static int inspect_objects(char **names, const char *type, const char *format, b
                                 path = x;
                         }
                         berth_error_free(TAKE_PTR(last));
-                        if (cli_call("GET", path, NULL, NULL, &found, &last) < 0 &&
-                            last->code != ENOENT)
+                        int r = cli_call("GET", path, NULL, NULL, &found, &last);
+                        if (r < 0 && last->code != ENOENT)
                                 break;
+                        if (r == 0 && !json_is_object(found)) {
+                                json_decref(TAKE_PTR(found));
+                                berth_error_setx(&last, EPROTO,
+                                                 "Error: the daemon's answer for %s `%s` is not "
+                                                 "a JSON object",
+                                                 kinds[i].what, *p);
+                                break;
+                        }
                 }
                 if (found) {
                         json_array_append_new(all, found);
