@@ -459,3 +459,20 @@ def test_events_match_docker(berthd):
     assert r.stdout.splitlines()[0] == f"container create {name}"
     r = cli(berthd, "events", "--since", since, "--until", until, *flt, "--format", "json")
     assert json.loads(r.stdout.splitlines()[0])["Action"] == "create"
+
+
+def test_sig_proxy_forwards_signals(berthd):
+    p = subprocess.Popen([BERTH_CLI, "-H", f"unix://{berthd.sock}", "run", "--rm", TAG, "sh", "-c",
+                          "trap 'echo got-term; exit 9' TERM; echo ready; sleep 100 & wait"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 9, err
+        assert out == "got-term\n"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    berthd.container_ids()
