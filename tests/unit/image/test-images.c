@@ -11,6 +11,7 @@
 #include "tar-helpers.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -552,6 +553,52 @@ static void test_save_load(void **state)
         close(out);
 }
 
+struct import_arg {
+        struct berth_images *imgs;
+        const char *chain, *diff;
+        int fd;
+        int rc;
+};
+
+static void *import_thread(void *p)
+{
+        struct import_arg *a = p;
+        struct berth_error *err = NULL;
+        a->rc = berth_layer_import(a->imgs, a->chain, a->diff, a->fd, NULL, &err);
+        berth_error_free(err);
+        return NULL;
+}
+
+/* the same layer imported by four threads at once (two pulls sharing a base): all succeed,
+ * one dir remains, no temporaries */
+static void test_parallel_import(void **state)
+{
+        struct fixture *f = *state;
+        _cleanup_free_ char *d = NULL;
+        _cleanup_close_ int l = make_layer("etc/shared", "shared", &d);
+        size_t len;
+        _cleanup_free_ char *bytes = fd_slurp(l, &len);
+        struct import_arg args[4];
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++) {
+                int fd = memfd_create("l", MFD_CLOEXEC);
+                assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+                lseek(fd, 0, SEEK_SET);
+                args[i] = (struct import_arg){f->imgs, d, d, fd, -1};
+                assert_int_equal(pthread_create(&t[i], NULL, import_thread, &args[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+                pthread_join(t[i], NULL);
+                assert_int_equal(args[i].rc, 0);
+                close(args[i].fd);
+        }
+        assert_true(berth_layer_exists(f->imgs, d));
+        _cleanup_free_ char *ov = xasprintf("%s/overlay", f->dir);
+        _cleanup_free_ char *ovtmp = xasprintf("%s/overlay/tmp", f->dir);
+        assert_int_equal(count_entries(ov), 2);
+        assert_int_equal(count_entries(ovtmp), 0);
+}
+
 static void test_load_default(void **state)
 {
         struct fixture *f = *state;
@@ -596,6 +643,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_crash_leftovers, setup, teardown),
             cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
             cmocka_unit_test_setup_teardown(test_load_default, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_parallel_import, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
