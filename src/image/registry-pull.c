@@ -379,6 +379,22 @@ static int transfer_done(struct layer *l, CURLcode rc, struct berth_error **err)
                 l->state = LAYER_FLUSHING;
                 return 0;
         }
+        if (rc == CURLE_OK && status == 401 && !l->foreign && l->retries < MAX_RETRIES) {
+                /* the token expired during a long pull: a request through the client answers
+                 * the challenge again, then the layer resumes with the new token */
+                _cleanup_free_ char *path =
+                    xasprintf("/v2/%s/blobs/%s", p->c->ref.path, l->desc->digest);
+                struct reg_response hr = {0};
+                int a = reg_request(p->c, "HEAD", path, NULL, NULL, 0, -1, 0, &hr, err);
+                long hs = hr.status;
+                reg_response_release(&hr);
+                if (a < 0)
+                        return berth_error_wrap(err, "layer %s", l->id);
+                if (hs == 200) {
+                        l->retries++;
+                        return transfer_start(l, err);
+                }
+        }
         if (transient(rc, status) && l->retries < MAX_RETRIES) {
                 l->retries++;
                 reg_progress(p->c, l->id, "Retrying", l->received, (uint64_t)l->desc->size);

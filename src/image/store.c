@@ -88,7 +88,8 @@ int berth_blob_begin(struct berth_store *st, struct berth_blob_writer **ret,
         static unsigned counter;
         struct berth_blob_writer *w = xcalloc(1, sizeof(*w));
         w->st = st;
-        snprintf(w->tmpname, sizeof(w->tmpname), "blob-%d-%u", (int)getpid(), counter++);
+        snprintf(w->tmpname, sizeof(w->tmpname), "blob-%d-%u", (int)getpid(),
+                 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
         w->fd = openat(st->tmpfd, w->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         w->md = EVP_MD_CTX_new();
         if (w->fd < 0 || !w->md || !EVP_DigestInit_ex(w->md, EVP_sha256(), NULL)) {
