@@ -60,8 +60,7 @@ ssize_t http_read_body(struct http_conn *c, struct http_resp *r, void *buf, size
 int http_read_body_all(struct http_conn *c, struct http_resp *r, size_t max, char **ret,
                        size_t *ret_len, struct berth_error **err);
 /* Read one line (up to '\n', which is stripped) of a streamed body into *line (realloc'd);
- * returns its length, or 0 at the end of the body (an empty line reads as -EAGAIN-free 0 only
- * at the end: empty lines are skipped). */
+ * returns its length, or 0 at the end of the body. Empty lines are skipped. */
 ssize_t http_read_line(struct http_conn *c, struct http_resp *r, char **line, size_t *cap,
                        struct berth_error **err);
 /* After a hijack (101 or 200 with a raw stream): read raw bytes, buffered ones first; 0 on EOF. */
@@ -72,7 +71,8 @@ ssize_t http_raw_read_buffered(struct http_conn *c, void *buf, size_t n);
 /* ---------------------------------------------------------------- API helpers (client.c) */
 
 struct cli {
-        char *sock_path; /* unix socket of the daemon */
+        char *sock_path;   /* unix socket of the daemon */
+        bool default_host; /* no -H/BERTH_HOST/DOCKER_HOST: berthd may be started */
         bool debug;
         bool stdout_tty;
         bool stderr_tty;

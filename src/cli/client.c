@@ -10,7 +10,6 @@
 #include "cli/cli.h"
 
 struct cli cli;
-bool cli_default_host;
 
 static int ping(const char *path)
 {
@@ -101,8 +100,8 @@ int cli_connect(struct http_conn **ret, struct berth_error **err)
         int r = http_connect(cli.sock_path, ret, &e);
         if (r == 0)
                 return 0;
-        if (cli_default_host && (r == -ENOENT || r == -ECONNREFUSED)) {
-                cli_default_host = false; /* once per process */
+        if (cli.default_host && (r == -ENOENT || r == -ECONNREFUSED)) {
+                cli.default_host = false; /* once per process */
                 r = start_daemon(err);
                 if (r < 0)
                         return r;

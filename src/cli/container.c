@@ -16,9 +16,6 @@
 
 /* ---------------------------------------------------------------- table output */
 
-/* Format items (already converted to docker's formatting-context objects) with format, which
- * may start with "table"; headers maps each field to its column title. */
-int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err);
 int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err)
 {
         if (strcmp(format, "json") == 0)
@@ -651,7 +648,6 @@ static int copy_body(struct http_conn *c, struct http_resp *r, bool mux, int out
 }
 
 /* GET path and copy its body to out_fd (demultiplexed when mux); docker's errors on >= 400. */
-int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err);
 int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err)
 {
         _cleanup_conn_ struct http_conn *c = NULL;
@@ -862,7 +858,6 @@ int cmd_image_inspect(int argc, char **argv)
         return inspect_verb(argc, argv, "image inspect", "image");
 }
 
-int cli_volume_inspect(int argc, char **argv);
 int cli_volume_inspect(int argc, char **argv)
 {
         return inspect_verb(argc, argv, "volume inspect", "volume");

@@ -103,15 +103,13 @@ char *tabw_finish(struct tabw *t)
         return out;
 }
 
-static char *custom_size(const char *fmt, double size, double base, const char *const *units,
-                         int precision)
+static char *custom_size(double size, double base, const char *const *units, int precision)
 {
         int i = 0;
         while (size >= base && units[i + 1]) {
                 size /= base;
                 i++;
         }
-        (void)fmt;
         return xasprintf("%.*g%s", precision, size, units[i]);
 }
 
@@ -119,23 +117,22 @@ char *fmt_human_size(double bytes)
 {
         static const char *const units[] = {"B",  "kB", "MB", "GB", "TB",
                                             "PB", "EB", "ZB", "YB", NULL};
-        return custom_size("%.4g", bytes, 1000.0, units, 4);
+        return custom_size(bytes, 1000.0, units, 4);
 }
 
-/* docker's units.HumanSizeWithPrecision(size, 3): images, ps -s, stats NET/BLOCK I/O */
-char *fmt_human_size3(double bytes);
+/* images, ps -s, stats NET/BLOCK I/O use precision 3 */
 char *fmt_human_size3(double bytes)
 {
         static const char *const units[] = {"B",  "kB", "MB", "GB", "TB",
                                             "PB", "EB", "ZB", "YB", NULL};
-        return custom_size("%.3g", bytes, 1000.0, units, 3);
+        return custom_size(bytes, 1000.0, units, 3);
 }
 
 char *fmt_bytes_size(double bytes)
 {
         static const char *const units[] = {"B",   "KiB", "MiB", "GiB", "TiB",
                                             "PiB", "EiB", "ZiB", "YiB", NULL};
-        return custom_size("%.4g", bytes, 1024.0, units, 4);
+        return custom_size(bytes, 1024.0, units, 4);
 }
 
 char *fmt_human_duration(int64_t seconds)

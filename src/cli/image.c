@@ -9,9 +9,6 @@
                 "help", 0, CLI_BOOL                                                                \
         }
 
-int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err);
-int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err);
-
 /* Split "repo[:tag][@digest]" into the repository and the tag (or digest) docker's API takes;
  * tag is "latest" when neither is given. */
 static void split_ref(const char *ref, char **ret_name, char **ret_tag)

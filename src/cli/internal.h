@@ -60,6 +60,15 @@ char *fmt_human_size3(double bytes);
  * compact document per line, NULL/"" pretty-prints an array of all (inspect). */
 int print_formatted(json_t *items, const char *format, struct berth_error **err);
 
+/* Format items (docker's formatting-context objects) with format ("table …" adds the header row
+ * from headers and aligns columns like docker's tabwriter; "json" prints each item as JSON). */
+int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err);
+/* GET path and copy its body to out_fd (demultiplexed when mux or when the answer's content type
+ * says so); docker's error text on a status >= 400. */
+int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err);
+/* `volume inspect` (shares inspect's code in container.c). */
+int cli_volume_inspect(int argc, char **argv);
+
 /* Add "?" or "&" then key=urlencoded(value) to *q. */
 void query_add(char **q, const char *key, const char *value);
 

@@ -1,8 +1,6 @@
 /* berth's global flags and verb dispatch (docker's command tree). */
 #include "cli/cli.h"
 
-extern bool cli_default_host;
-
 struct verb {
         const char *name;
         int (*fn)(int argc, char **argv);
@@ -140,7 +138,7 @@ int cli_main(int argc, char **argv)
                 host = getenv("DOCKER_HOST");
         if (!host || !*host) {
                 host = CLI_DEFAULT_HOST;
-                cli_default_host = true;
+                cli.default_host = true;
         }
         if (set_host(host) < 0)
                 return 125;

@@ -15,9 +15,6 @@
                 "help", 0, CLI_BOOL                                                                \
         }
 
-int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err);
-int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err);
-
 struct prev {
         char *id;
         double cpu, sys;

@@ -10,9 +10,6 @@
                 "help", 0, CLI_BOOL                                                                \
         }
 
-int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err);
-int cli_volume_inspect(int argc, char **argv);
-
 static const char *str(json_t *o, const char *k)
 {
         const char *s = json_string_value(json_object_get(o, k));
