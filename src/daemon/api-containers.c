@@ -200,18 +200,26 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
                           c->status == CONTAINER_DEAD, "Removing", c->status == CONTAINER_REMOVING,
                           "Pid", (int)c->pid, "ExitCode", c->exit_code, "Error", c->error,
                           "StartedAt", c->started_at, "FinishedAt", c->finished_at);
-        j = json_pack("{s:s,s:O,s:s,s:o,s:o,s:O,s:O,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,"
-                      "s:i,s:s,s:s,s:n,s:n,s:o}",
-                      "Id", c->id, "Created", json_object_get(c->config, "created"), "Path",
-                      path ? path : "", "Args", args, "State", state, "Image",
-                      json_object_get(c->config, "image_id"), "Mounts",
-                      json_object_get(c->config, "mounts"), "Name", name, "ResolvConfPath", resolv,
-                      "HostnamePath", hostname, "HostsPath", hosts, "LogPath", c->log_path,
-                      "RestartCount", c->restart_count, "Driver", "overlay2", "Platform", "linux",
-                      "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", 0, "Platform",
-                      "linux", "ExecIDs", "SizeRw", "HostConfig", host_config(c));
+        j = json_object();
+        json_object_set_new(j, "Id", json_string(c->id));
+        json_object_set(j, "Created", json_object_get(c->config, "created"));
+        json_object_set_new(j, "Path", json_string(path ? path : ""));
+        json_object_set_new(j, "Args", args);
+        json_object_set_new(j, "State", state);
+        json_object_set(j, "Image", json_object_get(c->config, "image_id"));
+        json_object_set_new(j, "ResolvConfPath", json_string(resolv));
+        json_object_set_new(j, "HostnamePath", json_string(hostname));
+        json_object_set_new(j, "HostsPath", json_string(hosts));
+        json_object_set_new(j, "LogPath", json_string(c->log_path));
+        json_object_set_new(j, "Name", json_string(name));
+        json_object_set_new(j, "RestartCount", json_integer(c->restart_count));
+        json_object_set_new(j, "Driver", json_string("overlay2"));
+        json_object_set_new(j, "Platform", json_string("linux"));
+        json_object_set_new(j, "MountLabel", json_string(""));
+        json_object_set_new(j, "ProcessLabel", json_string(""));
+        json_object_set_new(j, "HostConfig", host_config(c));
+        json_object_set(j, "Mounts", json_object_get(c->config, "mounts"));
         pthread_mutex_unlock(&cs->lock);
-        json_decref(path ? json_null() : NULL);
         json_object_set_new(j, "Config", cfg);
         json_object_set_new(j, "NetworkSettings", network_settings(c));
         json_object_set_new(j, "GraphDriver",
@@ -920,7 +928,8 @@ static void handle_top(struct api_req *r)
                 _cleanup_free_ char *cmdline = NULL, *statf = NULL;
                 size_t len = 0;
                 struct stat st;
-                char ppid[16] = "0", uid[16] = "0";
+                char ppid[16] = "0", uid[16] = "0", pidbuf[16];
+                snprintf(pidbuf, sizeof(pidbuf), "%d", pids[i]);
                 snprintf(path, sizeof(path), "/proc/%d/cmdline", pids[i]);
                 if (berth_read_file_at(AT_FDCWD, path, 1 << 16, &cmdline, &len, NULL) < 0)
                         continue;
@@ -938,7 +947,7 @@ static void handle_top(struct api_req *r)
                 if (stat(path, &st) == 0)
                         snprintf(uid, sizeof(uid), "%u", st.st_uid);
                 json_array_append_new(procs,
-                                      json_pack("[s,i,s,s,s,s,s,s]", uid, (int)pids[i], ppid, "0",
+                                      json_pack("[s,s+,s,s,s,s,s,s]", uid, "", pidbuf, ppid, "0",
                                                 "-", "?", "00:00:00", cmdline ? cmdline : ""));
         }
         api_reply_json(r, 200,

@@ -30,7 +30,8 @@ static void sink(enum berth_log_level level, const char *msg, void *userdata)
 static void usage(FILE *f)
 {
         fputs("usage: berthd [--data-root DIR] [-H unix://PATH] [--shim PATH] "
-              "[--log-level debug|info|warn|error] [-D]\n",
+              "[--log-level debug|info|warn|error] [-D]\n"
+              "              [--seccomp-profile FILE]\n",
               f);
 }
 
@@ -44,6 +45,20 @@ static char *self_dir_file(const char *name)
         exe[n] = '\0';
         *strrchr(exe, '/') = '\0';
         return xasprintf("%s/%s", exe, name);
+}
+
+/* docker's default seccomp profile (data/seccomp/default.json): --seccomp-profile, then the
+ * installed copy, then the source tree's (a build run from its tree) */
+static char *find_seccomp_profile(const char *flag)
+{
+        const char *cands[] = {flag, getenv("BERTH_SECCOMP_PROFILE"),
+                               BERTH_DATADIR "/seccomp/default.json",
+                               BERTH_SOURCE_DATADIR "/seccomp/default.json"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(cands); i++)
+                if (cands[i] && *cands[i] && access(cands[i], R_OK) == 0)
+                        return xstrdup(cands[i]);
+        return NULL;
 }
 
 static int daemon_init(struct daemon *d, struct berth_error **err)
@@ -92,7 +107,7 @@ int berthd_main(int argc, char **argv)
         enum berth_log_level level = BERTH_LOG_INFO;
         const char *data_root = getenv("BERTH_DATA_ROOT");
         const char *host = "unix:///run/berth/berth.sock";
-        const char *shim = NULL;
+        const char *shim = NULL, *seccomp = NULL;
         sigset_t mask;
         int c, sig;
 
@@ -123,6 +138,9 @@ int berthd_main(int argc, char **argv)
                 case 'D':
                         level = BERTH_LOG_DEBUG;
                         break;
+                case 'P':
+                        seccomp = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -151,6 +169,7 @@ int berthd_main(int argc, char **argv)
         d.socket_path = xstrdup(host + 7);
         d.runtime_root = xasprintf("%s/runtime", data_root);
         d.shim_path = shim ? xstrdup(shim) : self_dir_file("berth-shim");
+        d.seccomp_default_path = find_seccomp_profile(seccomp);
         pthread_mutex_init(&d.db_lock, NULL);
 
         /* signals are taken synchronously below; every thread inherits the mask */

@@ -184,9 +184,17 @@ def _shims_of(data_root):
 def _leak_check(data_root):
     time.sleep(0.2)
     with open("/proc/self/mountinfo") as f:
-        mounts = [line for line in f if data_root in line]
-    assert not mounts, f"mounts leaked under {data_root}: {mounts}"
+        mounts = [line.split()[4] for line in f if data_root in line]
     shims = _shims_of(data_root)
+    # clean up whatever leaked so the machine stays usable, then fail
+    for m in mounts:
+        subprocess.run(["umount", "-l", m], check=False)
+    for pid in shims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert not mounts, f"mounts leaked under {data_root}: {mounts}"
     assert not shims, f"shims left running: {shims}"
 
 
@@ -210,16 +218,24 @@ class _Factory:
         return d
 
     def finish(self):
+        errors = []
         for d in self.daemons:
-            if d.proc is None:
-                d.start()  # a test that killed its daemon: the new one re-adopts and cleans
             try:
+                if d.proc is None:
+                    d.start()  # a test that killed its daemon: the new one re-adopts and cleans
                 d.container_ids()
                 d.cleanup()
+            except BaseException as e:  # noqa: B902 — every daemon is still stopped and checked
+                errors.append(e)
             finally:
                 d.stop()
                 shutil.rmtree(d.sockdir, ignore_errors=True)
-            _leak_check(d.data_root)
+            try:
+                _leak_check(d.data_root)
+            except AssertionError as e:
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
 
 @pytest.fixture(scope="session")

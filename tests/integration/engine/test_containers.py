@@ -1,0 +1,489 @@
+"""Container lifecycle through berthd with real clients: the docker CLI and the python SDK."""
+import json
+import os
+import pty
+import select
+import socket
+import subprocess
+import time
+
+import pytest
+
+TAG = "berth-test/busybox:latest"  # what tests/conftest.py image_tar makes
+
+
+def wait_until(cond, what, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{what}: timed out")
+
+
+def inspect(d, name):
+    r = d.docker("inspect", name)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)[0]
+
+
+def api(d, method, path, body=None, headers=None):
+    """A raw HTTP request on the daemon's socket: (status, body bytes)."""
+    data = b"" if body is None else (body if isinstance(body, bytes) else body.encode())
+    req = f"{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n"
+    for k, v in (headers or {}).items():
+        req += f"{k}: {v}\r\n"
+    if "Content-Length" not in (headers or {}) and "Transfer-Encoding" not in (headers or {}):
+        req += f"Content-Length: {len(data)}\r\n"
+    req = req.encode() + b"\r\n" + data
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(d.sock)
+        s.sendall(req)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    head, _, rest = out.partition(b"\r\n\r\n")
+    return int(head.split()[1]), rest
+
+
+# ---------------------------------------------------------------- docker CLI
+
+
+def test_run_rm_echo(berthd):
+    r = berthd.docker("run", "--rm", "--network=none", TAG, "echo", "hello berth")
+    assert r.returncode == 0, r.stderr + berthd.log()
+    assert r.stdout == "hello berth\n"
+
+
+def test_exit_codes(berthd):
+    for code in (0, 1, 3, 42, 255):
+        r = berthd.docker("run", "--rm", "--network=none", TAG, "sh", "-c", f"exit {code}")
+        assert r.returncode == code, r.stderr
+
+
+def test_stderr_and_stdout_separate(berthd):
+    r = berthd.docker("run", "--rm", "--network=none", TAG, "sh", "-c", "echo out; echo err >&2")
+    assert r.stdout == "out\n"
+    assert "err\n" in r.stderr
+
+
+def test_stdin_piping(berthd):
+    r = berthd.docker("run", "--rm", "-i", "--network=none", TAG, "sh", "-c", "tr a-z A-Z",
+                      input="piped through\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "PIPED THROUGH\n"
+
+
+def test_run_it_pty(berthd):
+    """`docker run -it` on a real pty: a shell prompt, a command, its exit status."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(berthd.env)
+        os.execvp("docker", ["docker", "run", "--rm", "-it", "--network=none", TAG, "sh"])
+    out = b""
+    try:
+        def read_until(token, timeout=30):
+            nonlocal out
+            end = time.time() + timeout
+            while token not in out and time.time() < end:
+                r, _, _ = select.select([fd], [], [], 0.5)
+                if r:
+                    try:
+                        out += os.read(fd, 4096)
+                    except OSError:
+                        break
+            return token in out
+        assert read_until(b"#"), out
+        os.write(fd, b"echo tty=$(tty)\r")
+        assert read_until(b"tty=/dev/pts/"), out
+        os.write(fd, b"exit 7\r")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 7, out
+    finally:
+        os.close(fd)
+
+
+def test_detached_logs_stop(berthd):
+    name = berthd.name()
+    r = berthd.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
+                      "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done")
+    assert r.returncode == 0, r.stderr + berthd.log()
+    cid = r.stdout.strip()
+    assert len(cid) == 64
+    wait_until(lambda: "started" in berthd.docker("logs", name).stdout, "first log line")
+    st = inspect(berthd, name)["State"]
+    assert st["Running"] and st["Status"] == "running" and st["Pid"] > 0
+    assert os.path.exists(f"/proc/{st['Pid']}")
+    r = berthd.docker("stop", "-t", "10", name)
+    assert r.returncode == 0, r.stderr
+    st = inspect(berthd, name)["State"]
+    assert not st["Running"] and st["Status"] == "exited" and st["ExitCode"] == 0
+    assert "bye" in berthd.docker("logs", name).stdout
+    assert berthd.docker("rm", name).returncode == 0
+
+
+def test_stop_timeout_then_kill(berthd):
+    name = berthd.name()
+    r = berthd.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
+                      "trap '' TERM; while true; do sleep 0.1; done")
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: inspect(berthd, name)["State"]["Running"], "running")
+    time.sleep(0.3)  # the shell must have set its trap
+    assert berthd.docker("stop", "-t", "1", name).returncode == 0
+    st = inspect(berthd, name)["State"]
+    assert st["ExitCode"] == 137
+    berthd.docker("rm", name)
+
+
+def test_kill_signal_and_wait(berthd):
+    name = berthd.name()
+    # the container's init gets only the signals it handles (no default action for pid 1)
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
+                         "trap 'exit 10' USR1; while :; do sleep 0.1; done").returncode == 0
+    time.sleep(0.3)
+    waiter = subprocess.Popen(["docker", "wait", name], env=berthd.env, stdout=subprocess.PIPE,
+                              text=True)
+    r = berthd.docker("kill", "-s", "USR1", name)
+    assert r.returncode == 0, r.stderr
+    out, _ = waiter.communicate(timeout=30)
+    assert out.strip() == "10"
+    assert berthd.docker("kill", name).returncode != 0  # not running any more
+    berthd.docker("rm", name)
+
+
+def test_wait_conditions_sdk(berthd):
+    client = berthd.sdk()
+    c = client.containers.create(TAG, ["sh", "-c", "exit 5"], network_mode="none")
+    try:
+        c.start()
+        assert c.wait(condition="not-running")["StatusCode"] == 5
+        c.start()
+        assert c.wait()["StatusCode"] == 5
+    finally:
+        c.remove(force=True)
+
+
+def test_inspect_shape(berthd):
+    name = berthd.name()
+    r = berthd.docker("create", "--name", name, "--network=none", "-e", "A=1", "-l", "k=v",
+                      "-w", "/tmp", TAG, "sh", "-c", "exit 0")
+    assert r.returncode == 0, r.stderr
+    j = inspect(berthd, name)
+    assert j["Name"] == "/" + name
+    assert j["Id"] == r.stdout.strip()
+    assert j["State"]["Status"] == "created"
+    assert j["Path"] == "sh" and j["Args"] == ["-c", "exit 0"]
+    assert "A=1" in j["Config"]["Env"]
+    assert j["Config"]["Labels"] == {"k": "v"}
+    assert j["Config"]["WorkingDir"] == "/tmp"
+    assert j["HostConfig"]["NetworkMode"] == "none"
+    assert j["GraphDriver"]["Name"] == "overlay2"
+    assert j["Image"].startswith("sha256:")
+    assert berthd.docker("start", "-a", name).returncode == 0
+    j = inspect(berthd, name)
+    assert j["State"]["Status"] == "exited" and j["State"]["ExitCode"] == 0
+    assert j["State"]["StartedAt"] != "0001-01-01T00:00:00Z"
+    assert j["State"]["FinishedAt"] >= j["State"]["StartedAt"]
+    berthd.docker("rm", name)
+
+
+def test_ps_filters(berthd):
+    a, b = berthd.name("psa"), berthd.name("psb")
+    assert berthd.docker("run", "-d", "--name", a, "-l", "role=x", "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    assert berthd.docker("run", "--name", b, "--network=none", TAG, "sh", "-c",
+                         "exit 3").returncode == 3
+    try:
+        ps = lambda *f: berthd.docker("ps", "-a", "--format", "{{.Names}}", *f).stdout.split()
+        assert a in ps() and b in ps()
+        assert b not in berthd.docker("ps", "--format", "{{.Names}}").stdout.split()
+        assert ps("--filter", f"name={a}") == [a]
+        assert ps("--filter", "label=role=x") == [a]
+        assert b in ps("--filter", "status=exited") and a not in ps("--filter", "status=exited")
+        assert ps("--filter", "exited=3", "--filter", f"name={b}") == [b]
+        assert a in ps("--filter", "status=running")
+        assert a in ps("--filter", f"ancestor={TAG}")
+        short = berthd.docker("ps", "-aq", "--filter", f"name={b}").stdout.split()
+        assert len(short) == 1 and len(short[0]) == 12
+        assert berthd.docker("ps", "--filter", "bogus=1").returncode != 0
+    finally:
+        berthd.docker("rm", "-f", a, b)
+
+
+def test_rename_and_conflict(berthd):
+    a, b = berthd.name(), berthd.name()
+    assert berthd.docker("create", "--name", a, TAG, "true").returncode == 0
+    r = berthd.docker("create", "--name", a, TAG, "true")
+    assert r.returncode != 0 and "is already in use" in r.stderr
+    assert berthd.docker("rename", a, b).returncode == 0
+    assert inspect(berthd, b)["Name"] == "/" + b
+    assert berthd.docker("inspect", a).returncode != 0
+    berthd.docker("rm", b)
+
+
+def test_rm_force_running(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    pid = inspect(berthd, name)["State"]["Pid"]
+    r = berthd.docker("rm", name)
+    assert r.returncode != 0 and "force" in r.stderr
+    assert berthd.docker("rm", "-f", name).returncode == 0
+    assert berthd.docker("inspect", name).returncode != 0
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}"), "container process gone")
+
+
+def test_exec(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    try:
+        r = berthd.docker("exec", name, "sh", "-c", "echo in-exec; exit 4")
+        assert r.returncode == 4, r.stderr
+        assert r.stdout == "in-exec\n"
+        r = berthd.docker("exec", "-i", name, "cat", input="exec stdin\n")
+        assert r.stdout == "exec stdin\n", r.stderr
+        r = berthd.docker("exec", "-e", "X=y", "-w", "/etc", name, "sh", "-c", "echo $X $PWD")
+        assert r.stdout == "y /etc\n"
+        assert berthd.docker("exec", "-d", name, "touch", "/tmp/detached").returncode == 0
+        wait_until(lambda: berthd.docker("exec", name, "test", "-e",
+                                         "/tmp/detached").returncode == 0, "detached exec")
+    finally:
+        berthd.docker("rm", "-f", name)
+
+
+def test_exec_it_pty(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(berthd.env)
+        os.execvp("docker", ["docker", "exec", "-it", name, "sh"])
+    out = b""
+    try:
+        os.write(fd, b"echo tty=$(tty); exit 9\r")
+        end = time.time() + 30
+        while time.time() < end:
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+        _, status = os.waitpid(pid, 0)
+        assert b"tty=/dev/pts/" in out, out
+        assert os.waitstatus_to_exitcode(status) == 9
+    finally:
+        os.close(fd)
+        berthd.docker("rm", "-f", name)
+
+
+def test_top_pause_unpause(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    try:
+        r = berthd.docker("top", name)
+        assert r.returncode == 0 and "sleep 1000" in r.stdout, r.stderr
+        assert berthd.docker("pause", name).returncode == 0
+        assert inspect(berthd, name)["State"]["Status"] == "paused"
+        assert inspect(berthd, name)["State"]["Paused"] is True
+        r = berthd.docker("exec", name, "true")
+        assert r.returncode != 0 and "paused" in r.stderr
+        assert berthd.docker("unpause", name).returncode == 0
+        assert inspect(berthd, name)["State"]["Status"] == "running"
+    finally:
+        berthd.docker("rm", "-f", name)
+
+
+def test_oom_killed(berthd):
+    name = berthd.name()
+    r = berthd.docker("run", "--name", name, "--memory", "8m", "--memory-swap", "8m",
+                      "--network=none", TAG, "sh", "-c",
+                      "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; "
+                      "while true; do x=$x$x; done")
+    assert r.returncode == 137, r.stderr
+    st = inspect(berthd, name)["State"]
+    assert st["OOMKilled"] is True and st["ExitCode"] == 137
+    berthd.docker("rm", name)
+
+
+def test_restart_policy_on_failure(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--restart", "on-failure:2",
+                         "--network=none", TAG, "sh", "-c", "exit 1").returncode == 0
+    wait_until(lambda: inspect(berthd, name)["RestartCount"] == 2 and
+               inspect(berthd, name)["State"]["Status"] == "exited", "two restarts")
+    time.sleep(0.5)
+    assert inspect(berthd, name)["RestartCount"] == 2
+    berthd.docker("rm", "-f", name)
+
+
+def test_restart_policy_always_and_stop(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--restart", "always",
+                         "--network=none", TAG, "sh", "-c", "sleep 0.2").returncode == 0
+    wait_until(lambda: inspect(berthd, name)["RestartCount"] >= 2, "restarts")
+    assert berthd.docker("stop", name).returncode == 0
+    time.sleep(0.5)
+    assert inspect(berthd, name)["State"]["Status"] == "exited"
+    berthd.docker("rm", "-f", name)
+
+
+def test_restart_command(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    pid1 = inspect(berthd, name)["State"]["Pid"]
+    assert berthd.docker("restart", "-t", "1", name).returncode == 0
+    st = inspect(berthd, name)["State"]
+    assert st["Running"] and st["Pid"] != pid1
+    berthd.docker("rm", "-f", name)
+
+
+def test_auto_remove_detached(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--rm", "--name", name, "--network=none", TAG,
+                         "true").returncode == 0
+    wait_until(lambda: berthd.docker("inspect", name).returncode != 0, "auto-removed")
+
+
+def test_prune(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "--name", name, "--network=none", TAG, "true").returncode == 0
+    r = berthd.docker("container", "prune", "-f")
+    assert r.returncode == 0, r.stderr
+    assert berthd.docker("inspect", name).returncode != 0
+
+
+# ---------------------------------------------------------------- bad requests
+
+
+def test_bad_requests(berthd):
+    s, body = api(berthd, "POST", "/v1.43/containers/create", "{not json")
+    assert s == 400 and b"message" in body
+    s, body = api(berthd, "GET", "/v1.43/containers/doesnotexist/json")
+    assert s == 404 and json.loads(body)["message"] == "No such container: doesnotexist"
+    s, body = api(berthd, "POST", "/v1.43/containers/create", json.dumps({"Image": "nope:1"}))
+    assert s == 404 and json.loads(body)["message"] == "No such image: nope:1"
+    s, body = api(berthd, "POST", "/v1.43/containers/create?name=bad%20name",
+                  json.dumps({"Image": TAG}))
+    assert s == 400
+    s, _ = api(berthd, "POST", "/v1.43/containers/create", json.dumps({"Image": TAG}),
+               {"Content-Length": "16", "Transfer-Encoding": "chunked"})
+    assert s == 400
+    s, _ = api(berthd, "GET", "/v1.12/version")
+    assert s == 400
+    s, _ = api(berthd, "GET", "/v1.99/_ping")
+    assert s == 200
+    s, _ = api(berthd, "GET", "/nope")
+    assert s == 404
+    s, _ = api(berthd, "POST", "/containers/json")
+    assert s == 405
+    s, _ = api(berthd, "POST", "/v1.43/containers/create", b"x" * (9 << 20))
+    assert s == 413
+    s, _ = api(berthd, "GET", "/_ping", headers={"X-Big": "a" * (300 << 10)})
+    assert s == 431
+    s, body = api(berthd, "POST", "/containers/create",
+                  json.dumps({"Image": TAG, "HostConfig": {"NetworkMode": "nonet"}}))
+    assert s == 404
+    # the daemon survived all of that
+    s, body = api(berthd, "GET", "/_ping")
+    assert s == 200 and body == b"OK"
+
+
+def test_version_and_ping_headers(berthd):
+    s, body = api(berthd, "GET", "/version")
+    j = json.loads(body)
+    assert j["ApiVersion"] == "1.43" and j["MinAPIVersion"] == "1.24" and j["Os"] == "linux"
+    out = subprocess.run(["curl", "-sI", "--unix-socket", berthd.sock, "http://x/_ping"],
+                         capture_output=True, text=True).stdout.lower()
+    assert "api-version: 1.43" in out and "ostype: linux" in out
+    assert "docker-experimental: false" in out
+
+
+# ---------------------------------------------------------------- python SDK
+
+
+def test_sdk_run_and_logs(berthd):
+    client = berthd.sdk()
+    out = client.containers.run(TAG, ["sh", "-c", "echo from-sdk"], remove=True,
+                                network_mode="none")
+    assert out == b"from-sdk\n"
+    c = client.containers.run(TAG, ["sh", "-c", "echo a; echo b >&2; sleep 1000"], detach=True,
+                              network_mode="none", name=berthd.name())
+    try:
+        wait_until(lambda: b"b" in c.logs(), "logs")
+        assert c.logs(stdout=True, stderr=False) == b"a\n"
+        c.reload()
+        assert c.status == "running"
+        assert c.exec_run(["echo", "x"]).output == b"x\n"
+        res = c.exec_run(["sh", "-c", "exit 3"])
+        assert res.exit_code == 3
+        c.kill()
+        assert c.wait()["StatusCode"] == 137
+    finally:
+        c.remove(force=True)
+
+
+# ---------------------------------------------------------------- live-restore
+
+
+def test_daemon_kill9_live_restore(berthd_factory):
+    d = berthd_factory()
+    name = d.name("lr")
+    r = d.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
+                 "i=0; while [ ! -e /tmp/stop ]; do echo tick $i; i=$((i+1)); sleep 0.1; done;"
+                 " exit 7")
+    assert r.returncode == 0, r.stderr + d.log()
+    pid = inspect(d, name)["State"]["Pid"]
+    d.kill9()
+    time.sleep(0.5)
+    assert os.path.exists(f"/proc/{pid}"), "container died with the daemon"
+    d.start()
+    st = inspect(d, name)["State"]
+    assert st["Running"] and st["Pid"] == pid
+    n1 = d.docker("logs", name).stdout.count("tick")
+    wait_until(lambda: d.docker("logs", name).stdout.count("tick") > n1 + 3, "logs flowing")
+    assert d.docker("exec", name, "touch", "/tmp/stop").returncode == 0
+    assert d.docker("wait", name).stdout.strip() == "7"
+    assert inspect(d, name)["State"]["ExitCode"] == 7
+    assert d.docker("rm", name).returncode == 0
+
+
+def test_daemon_down_while_container_exits(berthd_factory):
+    d = berthd_factory()
+    name = d.name("lr")
+    assert d.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
+                    "sleep 1; exit 3").returncode == 0
+    d.kill9()
+    time.sleep(2)
+    d.start()
+    st = inspect(d, name)["State"]
+    assert st["Status"] == "exited" and st["ExitCode"] == 3
+    with open("/proc/self/mountinfo") as f:
+        assert d.data_root + "/containers" not in f.read()
+    d.docker("rm", name)
+
+
+def test_restart_policy_after_daemon_restart(berthd_factory):
+    d = berthd_factory()
+    name = d.name("rp")
+    assert d.docker("run", "-d", "--name", name, "--restart", "always", "--network=none", TAG,
+                    "sleep", "1000").returncode == 0
+    pid = inspect(d, name)["State"]["Pid"]
+    d.kill9()
+    os.kill(pid, 9)
+    time.sleep(0.5)
+    d.start()
+    wait_until(lambda: inspect(d, name)["State"]["Running"], "restarted by policy")
+    assert inspect(d, name)["State"]["Pid"] != pid
+    d.docker("rm", "-f", name)
