@@ -228,3 +228,61 @@ def test_registry_unreachable(tool):
     s.close()
     err, before, after = pull_fails(tool, f"127.0.0.1:{port}/{name()}:1")
     assert "connect" in err.lower()
+
+
+def uncompressed_archive(img, path):
+    """the same image as a docker-archive with plain tar layers (like `docker save`)"""
+    import gzip
+    import io
+    import tarfile
+    with tarfile.open(img.path) as src, tarfile.open(path, "w") as out:
+        manifest = json.load(src.extractfile("manifest.json"))
+        names = []
+        for i, n in enumerate(manifest[0]["Layers"]):
+            data = gzip.decompress(src.extractfile(n).read())
+            names.append(f"{i}/layer.tar")
+            ti = tarfile.TarInfo(names[-1])
+            ti.size = len(data)
+            out.addfile(ti, io.BytesIO(data))
+        cfg = src.extractfile(manifest[0]["Config"]).read()
+        ti = tarfile.TarInfo(manifest[0]["Config"])
+        ti.size = len(cfg)
+        out.addfile(ti, io.BytesIO(cfg))
+        manifest[0]["Layers"] = names
+        m = json.dumps(manifest).encode()
+        ti = tarfile.TarInfo("manifest.json")
+        ti.size = len(m)
+        out.addfile(ti, io.BytesIO(m))
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_push_loaded_image(registry, tool, make_image, reg, tmp_path, compressed):
+    """an image loaded from a docker-archive has no manifest: push builds a schema2 one
+    (plain tar layers gzipped into new blobs first); a fresh store pulls it back intact"""
+    img = make_image(n_layers=2, mb=1, tag=f"loaded/{name()}:1")
+    path = img.path
+    if not compressed:
+        path = str(tmp_path / "plain.tar")
+        uncompressed_archive(img, path)
+    tool("load", path)
+    ref = f"{registry.host}/{name()}/loaded:1"
+    tool("tag", img.manifest["RepoTags"][0], ref)
+    p = tool("push", ref)
+    digest = p.stdout.strip()
+    raw = reg.skopeo_raw(ref)
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
+    m = json.loads(raw)
+    assert m["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert m["config"]["digest"] == img.config_digest
+    assert [x["mediaType"] for x in m["layers"]] == \
+        ["application/vnd.docker.image.rootfs.diff.tar.gzip"] * len(img.layer_blobs)
+    if compressed:
+        assert [x["digest"] for x in m["layers"]] == img.layer_digests
+    # pushing again reuses the blobs made the first time
+    p = tool("push", ref)
+    assert p.stdout.strip() == digest
+    assert p.stderr.count("Layer already exists") == len(img.layer_blobs)
+    other = tool.__class__(str(tmp_path / "store2"))
+    p = other("pull", ref)
+    assert p.stdout.strip() == img.config_digest
+    check_unpacked(other, ref, img)
