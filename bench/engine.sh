@@ -109,10 +109,14 @@ hyperfine -N -w 3 -r "$RUNS" --export-json "$T/h.json" \
         cat "$T/hyperfine.txt" >&2
         exit 1
 }
-ms() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean * 1000' "$T/h.json"; }
-b=$(ms berth) d=$(ms docker) p=$(ms podman)
+ms() { jq -r --arg n "$1" --arg k "$2" '.results[] | select(.command == $n) | .[$k] * 1000' "$T/h.json"; }
+b=$(ms berth mean) d=$(ms docker mean) p=$(ms podman mean)
 awk -v b="$b" -v d="$d" -v p="$p" 'BEGIN {
         printf "berth %.1f ms · docker %.1f ms · podman %.1f ms · berth/docker %.3f (goal <= 0.05) · berth/podman %.3f (goal <= 0.10)\n", b, d, p, b / d, b / p }'
+for n in berth docker podman; do
+        printf '  %-6s mean %.1f ± %.1f ms, min %.1f ms, median %.1f ms\n' "$n" "$(ms $n mean)" \
+                "$(ms $n stddev)" "$(ms $n min)" "$(ms $n median)"
+done
 # the client alone: every request it makes answered, without the container's work
 c=$(hyperfine -N -w 3 -r 50 --export-json "$T/v.json" "$BERTH version" >/dev/null 2>&1 &&
         jq -r '.results[0].mean * 1000' "$T/v.json")
