@@ -703,7 +703,9 @@ int shim_loop_run(struct shim *s)
                                         output_readable(src);
                                 break;
                         case SRC_IN:
-                                if (e & EPOLLERR)
+                                /* the reader is gone (a pipe's EPOLLERR; a pty master's
+                                 * EPOLLHUP once no slave is open): nothing can go there */
+                                if (e & (EPOLLERR | EPOLLHUP))
                                         stdin_close_now();
                                 else
                                         stdin_pump();
