@@ -428,6 +428,11 @@ static int load_oci(struct scratch *s, json_t *index, berth_progress_fn fn, void
                     json_string_value(json_object_get(ann, "io.containerd.image.name"));
                 const char *refname =
                     json_string_value(json_object_get(ann, "org.opencontainers.image.ref.name"));
+                /* an index of several platforms loads the host's only, like docker */
+                const struct image_descriptor *d = &idx->manifests[i];
+                if (d->architecture && d->os &&
+                    (strcmp(d->os, "linux") || strcmp(d->architecture, image_host_arch())))
+                        continue;
                 _cleanup_strv_ char **tags = NULL;
                 _cleanup_free_ char *f = familiar_tag(name);
                 /* a bare tag ("latest") names no repository: such images load without one */
@@ -438,6 +443,9 @@ static int load_oci(struct scratch *s, json_t *index, berth_progress_fn fn, void
                 r = load_oci_manifest(s, &idx->manifests[i], tags, fn, ud, out, err);
         }
         image_manifest_free(idx);
+        if (r == 0 && !*out)
+                return berth_error_setx(err, ENOENT, "index.json: no image for linux/%s",
+                                        image_host_arch());
         return r;
 }
 

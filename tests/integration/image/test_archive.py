@@ -246,3 +246,34 @@ def test_killed_load_leaves_nothing(store, tmp_path):
     assert os.listdir(os.path.join(store.root, "tmp")) == []
     # and the same archive loads fine afterwards
     assert store.run("load", str(archive)).stdout.strip() == "Loaded image: big:1"
+
+
+def test_multi_platform_layout_loads_the_hosts(store, default_image, tmp_path):
+    """An index listing several platforms: only linux/<host arch> is loaded (the others' blobs
+    need not even be there)."""
+    import platform
+    path, _ = default_image
+    layout = tmp_path / "layout"
+    sh("skopeo", "copy", "-q", f"docker-archive:{path}", f"oci:{layout}:multi")
+    index = json.loads((layout / "index.json").read_text())
+    host = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    mine = dict(index["manifests"][0])
+    mine["platform"] = {"os": "linux", "architecture": host}
+    other = {"mediaType": mine["mediaType"], "size": 123,
+             "digest": "sha256:" + "ab" * 32,
+             "platform": {"os": "linux", "architecture": "s390x" if host != "s390x" else "arm64"},
+             "annotations": mine.get("annotations", {})}
+    index["manifests"] = [other, mine]
+    (layout / "index.json").write_text(json.dumps(index))
+    tarball = tmp_path / "multi.tar"
+    with tarfile.open(tarball, "w") as t:
+        t.add(layout, arcname=".")
+    out = store.run("load", str(tarball)).stdout.splitlines()
+    assert len(out) == 1 and out[0].startswith("Loaded image ID: sha256:")
+    # with only a foreign platform there is nothing to load: a clear error
+    index["manifests"] = [other]
+    (layout / "index.json").write_text(json.dumps(index))
+    with tarfile.open(tarball, "w") as t:
+        t.add(layout, arcname=".")
+    p = store.run("load", str(tarball), check=False)
+    assert p.returncode != 0 and f"no image for linux/{host}" in p.stderr
