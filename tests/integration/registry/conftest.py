@@ -235,14 +235,39 @@ class Proxy:
     None: pass through; "500-once": the first GET of each blob answers 500;
     "500-always": blob GETs answer 500; "reset-once": the first GET of each blob sends its
     headers and half the body, then drops the connection; "bad-manifest": manifests come back
-    as a schema2 document without config or layers."""
+    as a schema2 document without config or layers; "redirect": blob GETs answer 307 to a
+    "blob storage" server on another port, which records the Authorization headers it gets
+    (storage_auth) and serves the blob."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.mode = None
         self.seen = set()
         self.lock = threading.Lock()
+        self.stash = {}
+        self.storage_auth = []
         proxy = self
+
+        class Storage(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                proxy.storage_auth.append(self.headers.get("Authorization"))
+                path = urllib.parse.unquote(self.path[len("/storage"):])
+                c = http.client.HTTPConnection(*proxy.upstream.split(":"))
+                auth = proxy.stash.get(path)
+                c.request("GET", path, headers={"Authorization": auth} if auth else {})
+                resp = c.getresponse()
+                body = resp.read()
+                c.close()
+                self.send_response(resp.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.storage = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Storage)
+        threading.Thread(target=self.storage.serve_forever, daemon=True).start()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -280,6 +305,12 @@ class Proxy:
                         {"errors": [{"code": "UNKNOWN", "message": "injected failure"}]})
                         .encode())
                     return
+                if blob and mode == "redirect" and self.headers.get("Authorization"):
+                    proxy.stash[self.path] = self.headers["Authorization"]
+                    port = proxy.storage.server_address[1]
+                    self.reply(307, [("Location", f"http://127.0.0.1:{port}/storage"
+                                      + urllib.parse.quote(self.path))], b"")
+                    return
                 resp, body = self.forward(method)
                 if blob and mode == "reset-once" and first and resp.status == 200:
                     self.reply(200, resp.getheaders(), body[:len(body) // 2], len(body))
@@ -312,13 +343,25 @@ class Proxy:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.storage.shutdown()
+        self.storage.server_close()
 
 
 @pytest.fixture
-def proxy(registry):
-    p = Proxy(registry.host)
-    yield p
-    p.stop()
+def make_proxy():
+    made = []
+
+    def make(upstream):
+        made.append(Proxy(upstream.host))
+        return made[-1]
+    yield make
+    for p in made:
+        p.stop()
+
+
+@pytest.fixture
+def proxy(registry, make_proxy):
+    return make_proxy(registry)
 
 
 # ---------------------------------------------------------------- images and the tool

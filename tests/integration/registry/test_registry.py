@@ -286,3 +286,21 @@ def test_push_loaded_image(registry, tool, make_image, reg, tmp_path, compressed
     p = other("pull", ref)
     assert p.stdout.strip() == img.config_digest
     check_unpacked(other, ref, img)
+
+
+def test_redirect_to_blob_storage_without_credentials(basic_registry, make_proxy, tool,
+                                                      make_image, reg, tmp_path):
+    """layers redirected to another host are fetched there without the registry's
+    Authorization header"""
+    img = make_image(n_layers=2, mb=1)
+    repo = name()
+    reg.skopeo_push(img, f"{basic_registry.host}/{repo}:1", f"{reg.USER}:{reg.PASSWORD}")
+    proxy = make_proxy(basic_registry)
+    proxy.mode = "redirect"
+    ref = f"{proxy.host}/{repo}:1"
+    cfg = reg.docker_config(str(tmp_path), proxy.host)
+    p = tool("pull", ref, "--docker-config", cfg)
+    assert p.stdout.strip() == img.config_digest
+    assert len(proxy.storage_auth) >= len(img.layer_blobs)
+    assert proxy.storage_auth == [None] * len(proxy.storage_auth)
+    check_unpacked(tool, ref, img)
