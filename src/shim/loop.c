@@ -343,6 +343,7 @@ static void do_start(void)
                 shim_send_json(L.ctl.fd, j);
                 L.fatal = true;
                 L.fatal_msg = xstrdup(err->msg);
+                berth_warn("start: %s", err->msg);
                 return;
         }
         s->started = true;
@@ -493,6 +494,7 @@ static void ctl_readable(void)
                 if (!L.shim->started && !L.exited) {
                         L.fatal = true;
                         L.fatal_msg = xstrdup("the daemon went away before start");
+                        berth_warn("%s", L.fatal_msg);
                 }
                 return;
         }

@@ -212,8 +212,22 @@ int shim_write_exit(int state_fd, int exit_code, bool oom_killed, const char *er
         return berth_write_atomic_at(state_fd, BERTH_SHIM_EXIT_FILE, msg, (size_t)n, NULL);
 }
 
+/* BERTH_SHIM_STDERR set (berthd's debugging switch): the daemon's stderr, kept for messages of
+ * the runtime library and the shim's own errors; else -1. */
+static int debug_fd = -1;
+static const char *debug_id = "";
+
+static void debug_sink(enum berth_log_level level, const char *msg, void *userdata)
+{
+        if (debug_fd >= 0)
+                dprintf(debug_fd, "berth-shim `%s`: %s\n", debug_id, msg);
+}
+
 static void send_error(int ctl, struct berth_error *e)
 {
+        if (debug_fd >= 0)
+                dprintf(debug_fd, "berth-shim `%s`: %s\n", debug_id,
+                        e && e->msg ? e->msg : "unknown error");
         _cleanup_json_ json_t *j =
             json_pack("{s:s, s:i}", "error", e && e->msg ? e->msg : "unknown error", "code",
                       e && e->code ? e->code : EIO);
@@ -557,6 +571,11 @@ static int shim_run(struct shim_opts *o)
         plan = (struct stdio_plan){.child = {-1, -1, -1}, .console_listen = -1};
         /* nothing of the daemon's but the control channel; stdio on /dev/null */
         syscall(SYS_close_range, 4U, ~0U, 0U);
+        if (getenv("BERTH_SHIM_STDERR")) {
+                debug_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 4);
+                debug_id = o->id;
+                berth_log_set_sink(debug_sink, BERTH_LOG_DEBUG, NULL);
+        }
         stdio_install(&plan, false);
         umask(022);
         sigset_t all;

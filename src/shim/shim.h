@@ -50,6 +50,8 @@
  * Transient files in <state>: console.sock (--tty, until the pty master arrived), exec.pid,
  * process-tty.json (exec --tty with a resize before start: the size goes into the process spec
  * so the process sees it from its first instruction).
+ * With BERTH_SHIM_STDERR in its environment the shim keeps the stderr it was given for its own
+ * and the runtime library's messages (debugging); otherwise all its stdio is /dev/null.
  * `exec` always closes the process' stdin at an attached client's EOF (docker exec does; no
  * --stdin-once needed). --log-max-size takes docker's max-size as it is ("10m", "1k", "-1").
  *

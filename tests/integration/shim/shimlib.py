@@ -83,7 +83,7 @@ class Shim:
 
     def __init__(self, tmp_path, rtroot, mode="create", bundle=None, process=None, cid=None,
                  stdin=False, stdin_once=False, tty=False, log=True, log_max_size=None,
-                 log_max_files=None, name="shim"):
+                 log_max_files=None, name="shim", env=None):
         self.id = cid or f"shim-{uuid.uuid4().hex[:10]}"
         self.rtroot = rtroot
         self.state = str(tmp_path / f"{name}-state")
@@ -108,12 +108,18 @@ class Shim:
         self.ctl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         cfd = child.fileno()
         p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, preexec_fn=lambda: os.dup2(cfd, 3),
+                             stderr=subprocess.PIPE, preexec_fn=lambda: os.dup2(cfd, 3), env=env,
                              pass_fds=(cfd, 3))
         child.close()
         # the daemon's direct child exits at once: the shim detached itself
-        _, err = p.communicate(timeout=30)
-        assert p.returncode == 0, err
+        self.stderr = b""
+        if env and "BERTH_SHIM_STDERR" in env:
+            # the shim keeps the pipe for its messages: read it only once it is gone
+            p.wait(30)
+            self.stderr_pipe = p.stderr
+        else:
+            _, self.stderr = p.communicate(timeout=30)
+        assert p.returncode == 0, self.stderr
         self.shim_pid = None
         self.pid = None
 

@@ -248,6 +248,14 @@ def test_create_error_is_reported(shims, bundle):
     assert not os.path.exists(os.path.join(s.state, "shim.pid"))
 
 
+def test_debug_stderr(shims, bundle):
+    bundle.config["root"]["path"] = "/nonexistent-rootfs"
+    s = shims(bundle=bundle.write(), env=dict(os.environ, BERTH_SHIM_STDERR="1"))
+    assert "error" in recv_json(s.ctl)
+    err = s.stderr_pipe.read().decode()  # EOF once the shim has exited
+    assert f"berth-shim `{s.id}`:" in err and "nonexistent-rootfs" in err, err
+
+
 def test_shim_holds_only_its_fds_and_is_small(shims, bundle):
     s = run(shims, bundle, "echo hi; sleep 100")
     a = s.attach()
