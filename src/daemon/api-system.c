@@ -280,19 +280,22 @@ struct events_job {
         struct daemon *d;
         int64_t since, until;
         json_t *filters;
+        int client_fd; /* a dup of the connection, to notice a client that left */
 };
 
 static void events_job_free(void *p)
 {
         struct events_job *j = p;
         json_decref(j->filters);
+        if (j->client_fd >= 0)
+                close(j->client_fd);
         free(j);
 }
 
 static void events_producer(int out_fd, void *userdata)
 {
         struct events_job *j = userdata;
-        events_stream(j->d->events, out_fd, j->since, j->until, j->filters);
+        events_stream(j->d->events, out_fd, j->client_fd, j->since, j->until, j->filters);
 }
 
 static void events_handler(struct api_req *r)
@@ -313,6 +316,8 @@ static void events_handler(struct api_req *r)
         j->since = since;
         j->until = until;
         j->filters = TAKE_PTR(filters);
+        int cfd = api_client_fd(r);
+        j->client_fd = cfd >= 0 ? fcntl(cfd, F_DUPFD_CLOEXEC, 3) : -1;
         api_reply_stream(r, 200, "application/json", events_producer, j, events_job_free);
 }
 

@@ -52,6 +52,8 @@ void api_reply_text(struct api_req *r, unsigned status, const char *content_type
 /* {"message": "..."} with docker's status for e's errno: ENOENT/ESRCH 404, EEXIST/EBUSY 409,
  * EINVAL/E2BIG/ERANGE 400, EPERM/EACCES 403 (only for auth), ENOTSUP 501, else 500. Takes e. */
 void api_reply_error(struct api_req *r, struct berth_error *e);
+/* Add a header to the reply the handler is about to make (call before api_reply_*). */
+void api_set_header(struct api_req *r, const char *name, const char *value);
 /* Same with an explicit status and message. */
 void api_reply_errorf(struct api_req *r, unsigned status, const char *fmt, ...) _printf_(3, 4);
 
@@ -61,6 +63,12 @@ void api_reply_errorf(struct api_req *r, unsigned status, const char *fmt, ...) 
 typedef void (*api_producer_fn)(int out_fd, void *userdata);
 void api_reply_stream(struct api_req *r, unsigned status, const char *content_type,
                       api_producer_fn producer, void *userdata, void (*free_userdata)(void *));
+
+/* The connection's socket (borrowed: never read, write or close it). A producer that may stay
+ * idle for long (/events, logs follow) keeps a dup (F_DUPFD_CLOEXEC, taken in the handler) and
+ * polls it for POLLRDHUP|POLLHUP to notice a client that went away: the server only sees that
+ * when it next has something to send. -1 when unknown. */
+int api_client_fd(struct api_req *r);
 
 /* Routes whose body is large (/images/load, PUT /containers/{}/archive, /images/create with
  * fromSrc) get it as a stream instead of a buffer: read it from this fd (EOF = end of body). -1

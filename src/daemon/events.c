@@ -315,10 +315,13 @@ static bool write_all(int fd, const char *buf, size_t len)
         return true;
 }
 
-static bool reader_gone(int fd)
+bool events_client_gone(int out_fd, int client_fd)
 {
-        struct pollfd p = {.fd = fd, .events = 0};
-        return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
+        struct pollfd p[2] = {{.fd = out_fd, .events = 0}, {.fd = client_fd, .events = POLLRDHUP}};
+        if (poll(p, client_fd >= 0 ? 2 : 1, 0) <= 0)
+                return false;
+        return (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) ||
+               (client_fd >= 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)));
 }
 
 static bool send_event(int fd, json_t *e)
@@ -327,8 +330,8 @@ static bool send_event(int fd, json_t *e)
         return write_all(fd, s, strlen(s)) && write_all(fd, "\n", 1);
 }
 
-void events_stream(struct berth_events *ev, int out_fd, int64_t since_ns, int64_t until_ns,
-                   json_t *filters)
+void events_stream(struct berth_events *ev, int out_fd, int client_fd, int64_t since_ns,
+                   int64_t until_ns, json_t *filters)
 {
         pthread_mutex_lock(&ev->lock);
         ev->streams++;
@@ -375,7 +378,7 @@ void events_stream(struct berth_events *ev, int out_fd, int64_t since_ns, int64_
                 ts.tv_nsec = (ts.tv_nsec + wait_ns) % 1000000000;
                 if (seq == ev->next_seq && !ev->closing)
                         pthread_cond_timedwait(&ev->cond, &ev->lock, &ts);
-                if (seq == ev->next_seq && reader_gone(out_fd))
+                if (seq == ev->next_seq && events_client_gone(out_fd, client_fd))
                         break;
         }
         ev->streams--;

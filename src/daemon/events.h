@@ -46,9 +46,14 @@ int events_parse_time(const char *s, int64_t *ret, struct berth_error **err);
 
 /* Stream matching events to out_fd as JSON lines: first those in the ring at or after since_ns
  * (-1: none of the past), then new ones as they come, until until_ns (-1: forever) passes, the
- * bus is freed, or out_fd's reader goes away. filters may be NULL. */
-void events_stream(struct berth_events *ev, int out_fd, int64_t since_ns, int64_t until_ns,
-                   json_t *filters);
+ * bus is freed, or the client goes away (out_fd's reader gone, or client_fd — the connection,
+ * -1 if unknown — hung up). filters may be NULL. */
+void events_stream(struct berth_events *ev, int out_fd, int client_fd, int64_t since_ns,
+                   int64_t until_ns, json_t *filters);
+
+/* Has the client gone? out_fd (a pipe or socket we write to) reports an error or hang-up, or
+ * client_fd (the HTTP connection, may be -1) was closed by the peer. Does not block. */
+bool events_client_gone(int out_fd, int client_fd);
 
 /* The current time in nanoseconds since the epoch. */
 int64_t events_now_ns(void);

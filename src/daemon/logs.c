@@ -201,12 +201,6 @@ static int reader_drain(struct reader *rd, struct emitter *em)
         }
 }
 
-static bool reader_gone(int fd)
-{
-        struct pollfd p = {.fd = fd, .events = 0};
-        return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
-}
-
 /* Has the log at path been replaced (rotated) since rd opened it? */
 static bool rotated(struct reader *rd, const char *path)
 {
@@ -216,7 +210,7 @@ static bool rotated(struct reader *rd, const char *path)
         return rd->fd < 0 || st.st_ino != rd->ino || st.st_dev != rd->dev;
 }
 
-int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd,
+int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int client_fd,
                 logs_running_fn running, void *userdata, struct berth_error **err)
 {
         struct emitter em = {.o = o, .out_fd = out_fd, .buffering = o->tail >= 0};
@@ -278,16 +272,19 @@ int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd,
                         break;
                 if (o->until_ns && events_now_ns() >= o->until_ns)
                         break;
-                struct pollfd p[2] = {{.fd = ino, .events = POLLIN}, {.fd = out_fd, .events = 0}};
+                struct pollfd p[3] = {{.fd = ino, .events = POLLIN},
+                                      {.fd = out_fd, .events = 0},
+                                      {.fd = client_fd, .events = POLLRDHUP}};
                 int timeout = ino >= 0 ? 500 : 100;
-                if (poll(p, 2, timeout) > 0) {
-                        if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+                if (poll(p, 3, timeout) > 0) {
+                        if ((p[1].revents & (POLLERR | POLLHUP | POLLNVAL)) ||
+                            (p[2].revents & (POLLRDHUP | POLLHUP | POLLERR)))
                                 break;
                         char evbuf[4096];
                         while (ino >= 0 && read(ino, evbuf, sizeof(evbuf)) > 0)
                                 ;
                 }
-                if (reader_gone(out_fd))
+                if (events_client_gone(out_fd, client_fd))
                         break;
         }
 out:
@@ -305,6 +302,7 @@ out:
 
 struct logs_job {
         char *path;
+        int client_fd; /* a dup of the connection (follow), -1 */
         struct logs_opts o;
         logs_running_fn running;
         void *userdata;
@@ -316,6 +314,8 @@ static void logs_job_free(void *p)
         struct logs_job *j = p;
         if (j->free_userdata)
                 j->free_userdata(j->userdata);
+        if (j->client_fd >= 0)
+                close(j->client_fd);
         free(j->path);
         free(j);
 }
@@ -324,7 +324,7 @@ static void logs_producer(int out_fd, void *userdata)
 {
         struct logs_job *j = userdata;
         _cleanup_error_ struct berth_error *e = NULL;
-        if (logs_stream(j->path, &j->o, out_fd, j->running, j->userdata, &e) < 0)
+        if (logs_stream(j->path, &j->o, out_fd, j->client_fd, j->running, j->userdata, &e) < 0)
                 berth_warn("logs: %s", e->msg);
 }
 
@@ -344,6 +344,8 @@ void logs_reply(struct api_req *r, const char *log_path, bool tty, logs_running_
         j->running = running;
         j->userdata = userdata;
         j->free_userdata = free_userdata;
+        int cfd = o.follow ? api_client_fd(r) : -1;
+        j->client_fd = cfd >= 0 ? fcntl(cfd, F_DUPFD_CLOEXEC, 3) : -1;
         const char *ct =
             tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
         api_reply_stream(r, 200, ct, logs_producer, j, logs_job_free);

@@ -44,9 +44,10 @@ char *logs_format_entry(const struct log_entry *e, const struct logs_opts *o, si
 
 /* Write the log at log_path (and its rotations) to out_fd as o asks. follow: keep going (inotify
  * on the log's directory, rotations followed) until running(userdata) says the container
- * stopped and everything is written, until_ns passes, or out_fd's reader goes away. A missing
- * log is an empty one. Errors only for unreadable files. */
-int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd,
+ * stopped and everything is written, until_ns passes, or the client goes away (out_fd's reader,
+ * or client_fd — the connection, -1 if unknown — hung up). A missing log is an empty one.
+ * Errors only for unreadable files. */
+int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int client_fd,
                 logs_running_fn running, void *userdata, struct berth_error **err);
 
 /* The whole GET /containers/{id}/logs answer for the containers module: parses the query (400

@@ -121,7 +121,7 @@ struct stream_arg {
 static void *stream_thread(void *p)
 {
         struct stream_arg *a = p;
-        events_stream(a->ev, a->fd, a->since, a->until, a->filters);
+        events_stream(a->ev, a->fd, -1, a->since, a->until, a->filters);
         close(a->fd);
         return NULL;
 }
@@ -213,7 +213,7 @@ static char *run_logs(const char *path, struct logs_opts *o)
         int p[2];
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
         o->tty = true;
-        assert_int_equal(logs_stream(path, o, p[1], NULL, NULL, NULL), 0);
+        assert_int_equal(logs_stream(path, o, p[1], -1, NULL, NULL, NULL), 0);
         close(p[1]);
         char *buf = xmalloc(65536);
         size_t len = 0;
@@ -286,7 +286,7 @@ static void *follow_thread(void *p)
 {
         struct follow_arg *a = p;
         struct logs_opts o = {.out = true, .err = true, .follow = true, .tty = true, .tail = -1};
-        logs_stream(a->path, &o, a->fd, follow_running, a, NULL);
+        logs_stream(a->path, &o, a->fd, -1, follow_running, a, NULL);
         close(a->fd);
         return NULL;
 }
