@@ -144,3 +144,33 @@ def test_system_prune_and_df_counts(berthd_factory):
     d.docker("volume", "prune", "-a", "-f", check=True)
     assert d.sdk().df()["Volumes"] == []
     assert not os.path.exists(vol.attrs["Mountpoint"])
+
+
+def test_idle_streams_end_when_clients_leave(berthd_factory):
+    """/events and logs -f with nothing to send still notice a client that went away."""
+    import subprocess
+    d = berthd_factory()
+    tasks = lambda: len(os.listdir(f"/proc/{d.proc.pid}/task"))  # noqa: E731
+    name = d.name()
+    r = d.docker("run", "-d", "--name", name, TAG, "sleep", "1000")
+    if r.returncode != 0:
+        pytest.skip(f"docker run -d not available yet: {r.stderr}")
+    try:
+        time.sleep(0.5)
+        base = tasks()
+        clients = [subprocess.Popen(["docker", *args], env=d.env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+                   for args in (["events"], ["events"], ["logs", "-f", name])]
+        end = time.time() + 10
+        while tasks() < base + 3 and time.time() < end:
+            time.sleep(0.1)
+        assert tasks() >= base + 3
+        for c in clients:
+            c.kill()
+            c.wait()
+        end = time.time() + 15
+        while tasks() > base and time.time() < end:
+            time.sleep(0.1)
+        assert tasks() <= base
+    finally:
+        d.docker("rm", "-f", name)
