@@ -1,7 +1,6 @@
 """berthd's /images routes through the docker CLI and the python SDK: list, inspect, history,
 tag, rmi, prune, save|load, and pull/push against a real docker-registry on 127.0.0.1."""
 import json
-import os
 import socket
 import subprocess
 import time

@@ -1,6 +1,5 @@
 """Container logs (json-file: tail, since, timestamps, follow) and stats (one-shot values matching
 the container's cgroup files) through the docker CLI and the python SDK."""
-import json
 import os
 import subprocess
 import time
