@@ -1122,5 +1122,10 @@ const struct api_route api_routes_containers[] = {
     {"POST", "/exec/{}/start", api_exec_start, false},
     {"POST", "/exec/{}/resize", api_exec_resize, false},
     {"GET", "/exec/{}/json", api_exec_inspect, false},
+    {"GET", "/containers/{}/changes", api_container_changes, false},
+    {"GET", "/containers/{}/export", api_container_export, false},
+    {"GET", "/containers/{}/archive", api_archive_get, false},
+    {"HEAD", "/containers/{}/archive", api_archive_head, false},
+    {"PUT", "/containers/{}/archive", api_archive_put, true},
     {NULL, NULL, NULL, false},
 };

@@ -51,6 +51,7 @@ struct container {
         bool has_been_started;
         bool mounted;
         bool removed;
+        int io_holds;                /* archive/export users of a rootfs mounted while stopped */
         uint64_t exit_gen;           /* bumped on every exit (wait next-exit) */
         struct timespec exited_mono; /* CLOCK_MONOTONIC of the last exit */
         struct pending_attach *pending;
@@ -147,6 +148,19 @@ void api_exec_create(struct api_req *r);
 void api_exec_start(struct api_req *r);
 void api_exec_resize(struct api_req *r);
 void api_exec_inspect(struct api_req *r);
+
+/* Keep c's rootfs mounted for file access (mounting it when the container is stopped):
+ * *ret_temp tells the caller to call container_rootfs_release when done. */
+int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
+                          struct berth_error **err);
+void container_rootfs_release(struct containers *cs, struct container *c);
+
+/* archive.c */
+void api_container_changes(struct api_req *r);
+void api_container_export(struct api_req *r);
+void api_archive_get(struct api_req *r);
+void api_archive_head(struct api_req *r);
+void api_archive_put(struct api_req *r);
 
 /* Routes (api-containers.c). */
 extern const struct api_route api_routes_containers[];

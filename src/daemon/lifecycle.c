@@ -725,6 +725,13 @@ static int write_etc_files(struct container *c, const char *hostname, bool host_
 
 static void unmount_rootfs(struct containers *cs, struct container *c)
 {
+        pthread_mutex_lock(&cs->lock);
+        if (c->io_holds > 0) {
+                /* a copy in progress: its release unmounts */
+                pthread_mutex_unlock(&cs->lock);
+                return;
+        }
+        pthread_mutex_unlock(&cs->lock);
         if (umount2(c->rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 berth_warn("container `%s`: unmount rootfs: %s", c->id, strerror(errno));
         pthread_mutex_lock(&cs->lock);
@@ -747,6 +754,13 @@ static int mount_rootfs(struct containers *cs, struct container *c, struct berth
             (mkdir(work, 0700) < 0 && errno != EEXIST) ||
             (mkdir(c->rootfs, 0755) < 0 && errno != EEXIST))
                 return berth_error_set(err, errno, "container dirs under `%s`", c->dir);
+        pthread_mutex_lock(&cs->lock);
+        if (c->mounted && c->io_holds > 0) {
+                /* mounted for a copy in progress: the container uses that mount */
+                pthread_mutex_unlock(&cs->lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&cs->lock);
         /* a stale mount of a previous run (daemon killed mid-way) */
         umount2(c->rootfs, MNT_DETACH);
         r = berth_overlay_mount(dirs, strv_length(dirs), upper, work, c->rootfs, err);
@@ -987,9 +1001,11 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
         r = mount_rootfs(cs, c, err);
         if (r < 0)
                 return r;
+        berth_debug("container `%.12s`: rootfs mounted", c->id);
         r = build_spec(cs, c, err);
         if (r < 0)
                 goto fail_unmount;
+        berth_debug("container `%.12s`: spec written", c->id);
         unlink(exit_path);
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -1038,6 +1054,7 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
         r = recv_msg(ctl, 60000, &msg, err);
         if (r < 0)
                 goto fail_unmount;
+        berth_debug("container `%.12s`: shim created it", c->id);
         pid = (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "pid"));
         shim_pid =
             (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "shim_pid"));
@@ -1076,6 +1093,7 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
                 goto fail_unmount;
         }
 
+        berth_debug("container `%.12s`: started", c->id);
         pthread_mutex_lock(&cs->lock);
         c->status = CONTAINER_RUNNING;
         c->pid = pid;
@@ -1126,6 +1144,47 @@ int container_start(struct containers *cs, struct container *c, struct berth_err
         r = start_locked(cs, c, err);
         pthread_mutex_unlock(&c->op);
         return r;
+}
+
+int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
+                          struct berth_error **err)
+{
+        int r = 0;
+
+        pthread_mutex_lock(&c->op);
+        pthread_mutex_lock(&cs->lock);
+        if (c->mounted) {
+                c->io_holds++;
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                *ret_temp = true;
+                return 0;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        r = mount_rootfs(cs, c, err);
+        if (r >= 0) {
+                pthread_mutex_lock(&cs->lock);
+                c->io_holds++;
+                pthread_mutex_unlock(&cs->lock);
+                *ret_temp = true;
+        }
+        pthread_mutex_unlock(&c->op);
+        return r;
+}
+
+void container_rootfs_release(struct containers *cs, struct container *c)
+{
+        bool unmount;
+
+        pthread_mutex_lock(&c->op);
+        pthread_mutex_lock(&cs->lock);
+        c->io_holds--;
+        unmount =
+            c->io_holds == 0 && c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED;
+        pthread_mutex_unlock(&cs->lock);
+        if (unmount)
+                unmount_rootfs(cs, c);
+        pthread_mutex_unlock(&c->op);
 }
 
 /* ---------------------------------------------------------------- exit, restart policies */

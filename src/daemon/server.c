@@ -50,6 +50,7 @@ struct api_req {
         pthread_t handler_thread;
         bool handler_running;
         /* the reply */
+        json_t *headers; /* api_set_header: {name: value} */
         struct MHD_Response *response;
         unsigned status;
         bool replied;
@@ -246,6 +247,12 @@ static void set_reply(struct api_req *r, unsigned status, struct MHD_Response *r
                 return;
         }
         add_common_headers(resp);
+        if (r->headers) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(r->headers, k, v)
+                    MHD_add_response_header(resp, k, json_string_value(v));
+        }
         r->response = resp;
         r->status = status;
         r->replied = true;
@@ -260,6 +267,13 @@ static void reply_buffer(struct api_req *r, unsigned status, const char *ctype, 
         if (ctype)
                 MHD_add_response_header(resp, "Content-Type", ctype);
         set_reply(r, status, resp);
+}
+
+void api_set_header(struct api_req *r, const char *name, const char *value)
+{
+        if (!r->headers)
+                r->headers = json_object();
+        json_object_set_new(r->headers, name, json_string(value));
 }
 
 void api_reply_json(struct api_req *r, unsigned status, json_t *body)
@@ -339,6 +353,14 @@ void api_reply_errorf(struct api_req *r, unsigned status, const char *fmt, ...)
                 abort();
         va_end(ap);
         api_reply_json(r, status, json_pack("{s:s}", "message", msg));
+}
+
+int api_client_fd(struct api_req *r)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->con, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        return ci ? ci->connect_fd : -1;
 }
 
 struct stream_job {
@@ -644,6 +666,7 @@ static void req_free(struct api_req *r)
                 MHD_destroy_response(r->response);
         for (unsigned k = 0; k < PARAMS_MAX; k++)
                 free(r->params[k]);
+        json_decref(r->headers);
         free(r->body);
         free(r->method);
         free(r->url);

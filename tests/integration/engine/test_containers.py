@@ -487,3 +487,73 @@ def test_restart_policy_after_daemon_restart(berthd_factory):
     wait_until(lambda: inspect(d, name)["State"]["Running"], "restarted by policy")
     assert inspect(d, name)["State"]["Pid"] != pid
     d.docker("rm", "-f", name)
+
+
+# ---------------------------------------------------------------- files: cp, export, changes
+
+
+def test_cp_in_and_out(berthd, tmp_path):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    try:
+        src = tmp_path / "in.txt"
+        src.write_text("copied in\n")
+        r = berthd.docker("cp", str(src), f"{name}:/tmp/in.txt")
+        assert r.returncode == 0, r.stderr
+        assert berthd.docker("exec", name, "cat", "/tmp/in.txt").stdout == "copied in\n"
+        assert berthd.docker("exec", name, "sh", "-c",
+                             "mkdir -p /d/e && echo deep > /d/e/f").returncode == 0
+        out = tmp_path / "out"
+        r = berthd.docker("cp", f"{name}:/d", str(out))
+        assert r.returncode == 0, r.stderr
+        assert (out / "e" / "f").read_text() == "deep\n"
+        r = berthd.docker("cp", f"{name}:/nonexistent", str(tmp_path / "x"))
+        assert r.returncode != 0 and "Could not find" in r.stderr
+    finally:
+        berthd.docker("rm", "-f", name)
+
+
+def test_cp_stays_inside_symlinks(berthd, tmp_path):
+    """A symlink to / in the container resolves to the container's root, never the host's
+    (CVE-2018-15664 / CVE-2019-14271 class)."""
+    name = berthd.name()
+    marker = f"berth-cp-escape-{os.getpid()}"
+    assert berthd.docker("run", "--name", name, "--network=none", TAG, "sh", "-c",
+                         "ln -s / /escape && ln -s /etc/../.. /up").returncode == 0
+    try:
+        src = tmp_path / marker
+        src.write_text("x")
+        for dest in ("/escape/tmp/", "/up/tmp/"):
+            r = berthd.docker("cp", str(src), f"{name}:{dest}")
+            assert r.returncode == 0, r.stderr
+            assert not os.path.exists(f"/tmp/{marker}"), "cp wrote through a symlink to the host"
+        r = berthd.docker("cp", f"{name}:/escape/etc/passwd", str(tmp_path / "p"))
+        assert r.returncode == 0, r.stderr
+        # the container's passwd, from the image, not the host's
+        img = berthd.docker("run", "--rm", "--network=none", TAG, "cat", "/etc/passwd").stdout
+        assert (tmp_path / "p").read_text() == img
+    finally:
+        berthd.docker("rm", "-f", name)
+
+
+def test_export_and_changes(berthd, tmp_path):
+    import tarfile
+    name = berthd.name()
+    assert berthd.docker("run", "--name", name, "--network=none", TAG, "sh", "-c",
+                         "echo new > /added && rm /bin/ash && echo x >> /etc/group").returncode == 0
+    try:
+        out = tmp_path / "fs.tar"
+        r = berthd.docker("export", "-o", str(out), name)
+        assert r.returncode == 0, r.stderr
+        with tarfile.open(out) as t:
+            names = set(t.getnames())
+        assert "added" in names and "bin/busybox" in names and "bin/ash" not in names
+        r = berthd.docker("diff", name)
+        assert r.returncode == 0, r.stderr
+        lines = set(r.stdout.split("\n"))
+        assert "A /added" in lines and "D /bin/ash" in lines and "C /etc/group" in lines
+        with open("/proc/self/mountinfo") as f:
+            assert f"{name}" not in f.read()
+    finally:
+        berthd.docker("rm", "-f", name)

@@ -1,0 +1,548 @@
+/* Files in and out of a container's rootfs: GET/HEAD/PUT /containers/{id}/archive (docker cp),
+ * GET /containers/{id}/export and GET /containers/{id}/changes.
+ *
+ * Every path inside the rootfs is resolved once with openat2(RESOLVE_IN_ROOT) and then used
+ * through *at() calls on fds: a symlink in the container (even one swapped in while we copy)
+ * cannot lead outside it (CVE-2018-15664, CVE-2019-14271 — nothing of the container is executed
+ * or loaded either). A stopped container's rootfs is mounted for the copy and unmounted after. */
+#include "daemon/api.h"
+#include "daemon/containers.h"
+#include "daemon/daemon.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+static int rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
+                       struct berth_error **err)
+{
+        return container_rootfs_hold(cs, c, ret_temp, err);
+}
+
+static char *b64(const unsigned char *in, size_t n)
+{
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+
+        for (size_t i = 0; i < n; i += 3) {
+                unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                             (i + 2 < n ? in[i + 2] : 0);
+                *o++ = tbl[(v >> 18) & 63];
+                *o++ = tbl[(v >> 12) & 63];
+                *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+                *o++ = i + 2 < n ? tbl[v & 63] : '=';
+        }
+        *o = '\0';
+        return out;
+}
+
+/* docker's os.FileMode bits for the path-stat header */
+static uint32_t go_mode(mode_t m)
+{
+        uint32_t g = m & 0777;
+
+        if (S_ISDIR(m))
+                g |= 1u << 31;
+        else if (S_ISLNK(m))
+                g |= 1u << 27;
+        else if (S_ISFIFO(m))
+                g |= 1u << 25;
+        else if (S_ISSOCK(m))
+                g |= 1u << 24;
+        else if (S_ISCHR(m))
+                g |= (1u << 26) | (1u << 21);
+        else if (S_ISBLK(m))
+                g |= 1u << 26;
+        if (m & S_ISUID)
+                g |= 1u << 23;
+        if (m & S_ISGID)
+                g |= 1u << 22;
+        if (m & S_ISVTX)
+                g |= 1u << 20;
+        return g;
+}
+
+static const char *base_name(const char *path)
+{
+        size_t n = strlen(path);
+        const char *s;
+
+        while (n > 1 && path[n - 1] == '/')
+                n--;
+        for (s = path + n; s > path && s[-1] != '/'; s--)
+                ;
+        return s;
+}
+
+/* ---------------------------------------------------------------- tar out */
+
+struct tar_out {
+        struct archive *a;
+        struct berth_error *err;
+};
+
+static int add_tree(struct tar_out *t, int dirfd, const char *name, const char *arcname);
+
+static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const char *arcname,
+                        const struct stat *st)
+{
+        struct archive_entry *e = archive_entry_new();
+        int r = 0;
+
+        archive_entry_copy_pathname(e, arcname);
+        archive_entry_copy_stat(e, st);
+        if (S_ISLNK(st->st_mode)) {
+                char target[4096];
+                ssize_t n = readlinkat(parentfd, name, target, sizeof(target) - 1);
+                if (n < 0) {
+                        archive_entry_free(e);
+                        return 0;
+                }
+                target[n] = '\0';
+                archive_entry_copy_symlink(e, target);
+        }
+        if (!S_ISREG(st->st_mode))
+                archive_entry_set_size(e, 0);
+        if (archive_write_header(t->a, e) != ARCHIVE_OK) {
+                r = berth_error_setx(&t->err, EIO, "tar: %s", archive_error_string(t->a));
+                archive_entry_free(e);
+                return r;
+        }
+        archive_entry_free(e);
+        if (S_ISREG(st->st_mode)) {
+                _cleanup_close_ int fd = openat(parentfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                char buf[65536];
+                off_t left = st->st_size;
+                while (fd >= 0 && left > 0) {
+                        ssize_t n =
+                            read(fd, buf, sizeof(buf) < (size_t)left ? sizeof(buf) : (size_t)left);
+                        if (n <= 0)
+                                break;
+                        if (archive_write_data(t->a, buf, (size_t)n) < 0)
+                                return berth_error_setx(&t->err, EPIPE, "tar: %s",
+                                                        archive_error_string(t->a));
+                        left -= n;
+                }
+                /* a file that shrank while we read: pad, the header is written */
+                memset(buf, 0, sizeof(buf));
+                while (left > 0) {
+                        size_t n = sizeof(buf) < (size_t)left ? sizeof(buf) : (size_t)left;
+                        if (archive_write_data(t->a, buf, n) < 0)
+                                return -EPIPE;
+                        left -= (off_t)n;
+                }
+        }
+        if (S_ISDIR(st->st_mode))
+                r = add_tree(t, parentfd, name, arcname);
+        return r;
+}
+
+/* the contents of directory parentfd/name, entries named arcname/… */
+static int add_tree(struct tar_out *t, int parentfd, const char *name, const char *arcname)
+{
+        int dfd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_dir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (dfd < 0)
+                return 0;
+        d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return 0;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *child = NULL;
+                struct stat st;
+                int r;
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                child = strcmp(arcname, ".") == 0 ? xstrdup(de->d_name)
+                                                  : xasprintf("%s/%s", arcname, de->d_name);
+                r = add_entry_fd(t, dirfd(d), de->d_name, child, &st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static la_ssize_t tar_write_cb(struct archive *a, void *ud, const void *buf, size_t n)
+{
+        int fd = *(int *)ud;
+        const char *p = buf;
+        size_t left = n;
+
+        while (left > 0) {
+                ssize_t w = write(fd, p, left);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0) {
+                        archive_set_error(a, errno, "client gone");
+                        return -1;
+                }
+                p += w;
+                left -= (size_t)w;
+        }
+        return (la_ssize_t)n;
+}
+
+struct tar_job {
+        struct containers *cs;
+        struct container *c;
+        char *path; /* inside the rootfs */
+        bool whole; /* export: the rootfs' contents at the top */
+        bool temp;  /* the rootfs was mounted for us */
+};
+
+static void tar_job_free(void *p)
+{
+        struct tar_job *j = p;
+
+        if (j->temp)
+                container_rootfs_release(j->cs, j->c);
+        container_unref(j->cs, j->c);
+        free(j->path);
+        free(j);
+}
+
+static void tar_producer(int fd, void *p)
+{
+        struct tar_job *j = p;
+        _cleanup_close_ int rootfd = open(j->c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct tar_out t = {0};
+        int out = fd;
+
+        if (rootfd < 0)
+                return;
+        t.a = archive_write_new();
+        archive_write_set_format_pax_restricted(t.a);
+        archive_write_set_bytes_per_block(t.a, 0);
+        if (archive_write_open2(t.a, &out, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
+                archive_write_free(t.a);
+                return;
+        }
+        if (j->whole) {
+                add_tree(&t, rootfd, ".", ".");
+        } else {
+                _cleanup_free_ char *parent = xstrdup(j->path);
+                char *slash = strrchr(parent, '/');
+                const char *name = base_name(j->path);
+                _cleanup_free_ char *nm = xstrndup(name, strcspn(name, "/"));
+                _cleanup_close_ int pfd = -1;
+                struct stat st;
+                if (slash)
+                        *slash = '\0';
+                pfd = berth_open_in_root(rootfd, slash && *parent ? parent : "/",
+                                         O_PATH | O_DIRECTORY);
+                if (pfd >= 0 && fstatat(pfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        add_entry_fd(&t, pfd, nm, nm, &st);
+        }
+        if (t.err)
+                berth_debug("archive: %s", t.err->msg);
+        berth_error_free(t.err);
+        archive_write_close(t.a);
+        archive_write_free(t.a);
+}
+
+/* stat of path in the container: docker's X-Docker-Container-Path-Stat */
+static int path_stat(struct container *c, const char *path, char **ret_header,
+                     struct berth_error **err)
+{
+        _cleanup_close_ int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = -1;
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *s = NULL;
+        char target[4096] = "";
+        struct stat st;
+        char mtime[64];
+        struct tm tm;
+
+        if (rootfd < 0)
+                return berth_error_set(err, errno, "open rootfs of `%s`", c->id);
+        fd = berth_open_in_root(rootfd, path, O_PATH | O_NOFOLLOW);
+        if (fd < 0)
+                return berth_error_setx(err, errno == ENOENT ? ENOENT : errno,
+                                        "Could not find the file %s in container %s", path,
+                                        c->name);
+        if (fstat(fd, &st) < 0)
+                return berth_error_set(err, errno, "stat `%s`", path);
+        if (S_ISLNK(st.st_mode)) {
+                ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+                target[n > 0 ? n : 0] = '\0';
+        }
+        gmtime_r(&st.st_mtime, &tm);
+        strftime(mtime, sizeof(mtime), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        j = json_pack("{s:s,s:I,s:I,s:s,s:s}", "name", base_name(path), "size",
+                      (json_int_t)st.st_size, "mode", (json_int_t)go_mode(st.st_mode), "mtime",
+                      mtime, "linkTarget", target);
+        s = berth_json_dump(j, false);
+        *ret_header = b64((const unsigned char *)s, strlen(s));
+        return 0;
+}
+
+static struct container *get_or_reply(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        struct container *c;
+
+        if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
+                api_reply_error(r, err);
+                return NULL;
+        }
+        return c;
+}
+
+static void archive_get(struct api_req *r, bool head)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        const char *path = api_query(r, "path");
+        _cleanup_free_ char *hdr = NULL;
+        struct container *c;
+        struct tar_job *j;
+        bool temp;
+
+        if (!path || !*path) {
+                api_reply_errorf(r, 400, "path is required");
+                return;
+        }
+        c = get_or_reply(r);
+        if (!c)
+                return;
+        if (rootfs_hold(cs, c, &temp, &err) < 0) {
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        if (path_stat(c, path, &hdr, &err) < 0) {
+                if (temp)
+                        container_rootfs_release(cs, c);
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        api_set_header(r, "X-Docker-Container-Path-Stat", hdr);
+        if (head) {
+                if (temp)
+                        container_rootfs_release(cs, c);
+                container_unref(cs, c);
+                api_reply_empty(r, 200);
+                return;
+        }
+        j = xcalloc(1, sizeof(*j));
+        j->cs = cs;
+        j->c = c;
+        j->path = xstrdup(path);
+        j->temp = temp;
+        api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
+}
+
+static void handle_archive_get(struct api_req *r)
+{
+        archive_get(r, false);
+}
+
+static void handle_archive_head(struct api_req *r)
+{
+        archive_get(r, true);
+}
+
+static void drain(int fd)
+{
+        char buf[65536];
+
+        while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+                ;
+}
+
+static void handle_archive_put(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        const char *path = api_query(r, "path");
+        struct berth_layer_limits lim = berth_layer_default_limits;
+        _cleanup_close_ int rootfd = -1, dfd = -1;
+        struct container *c;
+        struct stat st;
+        bool temp = false;
+        int in = api_body_fd(r);
+
+        if (!path || !*path) {
+                drain(in);
+                api_reply_errorf(r, 400, "path is required");
+                return;
+        }
+        c = get_or_reply(r);
+        if (!c) {
+                drain(in);
+                return;
+        }
+        if (json_is_true(container_host_cfg(c, "ReadonlyRootfs"))) {
+                drain(in);
+                api_reply_errorf(r, 403, "container rootfs is marked read-only");
+                container_unref(cs, c);
+                return;
+        }
+        if (rootfs_hold(cs, c, &temp, &err) < 0) {
+                drain(in);
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        dfd = rootfd < 0 ? -1 : berth_open_in_root(rootfd, path, O_RDONLY | O_DIRECTORY);
+        if (dfd < 0 || fstat(dfd, &st) < 0) {
+                drain(in);
+                api_reply_errorf(r, 404, "Could not find the file %s in container %s", path,
+                                 c->name);
+        } else {
+                /* the tar is applied with dfd as its root: nothing lands outside it, whatever
+                 * names, symlinks or hard links it carries */
+                lim.allow_devices = false;
+                if (berth_layer_apply(dfd, in, &lim, NULL, &err) < 0) {
+                        drain(in);
+                        api_reply_errorf(r, 400, "extract into `%s`: %s", path, err->msg);
+                        berth_error_free(err);
+                } else {
+                        api_reply_empty(r, 200);
+                }
+        }
+        if (temp)
+                container_rootfs_release(cs, c);
+        container_unref(cs, c);
+}
+
+static void handle_export(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        struct container *c = get_or_reply(r);
+        struct tar_job *j;
+        bool temp;
+
+        if (!c)
+                return;
+        if (rootfs_hold(cs, c, &temp, &err) < 0) {
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        j = xcalloc(1, sizeof(*j));
+        j->cs = cs;
+        j->c = c;
+        j->whole = true;
+        j->temp = temp;
+        api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
+}
+
+/* ---------------------------------------------------------------- changes */
+
+static bool in_lowers(int *lowers, size_t n, const char *path)
+{
+        for (size_t i = 0; i < n; i++) {
+                int fd = berth_open_in_root(lowers[i], path, O_PATH | O_NOFOLLOW);
+                if (fd >= 0) {
+                        close(fd);
+                        return true;
+                }
+        }
+        return false;
+}
+
+static void walk_upper(int dirfd_, const char *rel, int *lowers, size_t n, json_t *out)
+{
+        _cleanup_dir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd = openat(dirfd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+                int kind;
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                p = xasprintf("%s/%s", rel, de->d_name);
+                if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+                        kind = 2; /* overlay whiteout: deleted */
+                else
+                        kind = in_lowers(lowers, n, p) ? 0 : 1;
+                json_array_append_new(out, json_pack("{s:s,s:i}", "Path", p, "Kind", kind));
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub = openat(
+                            dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0)
+                                walk_upper(sub, p, lowers, n, out);
+                }
+        }
+}
+
+static void handle_changes(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        struct containers *cs = d->containers;
+        _cleanup_strv_ char **dirs = NULL;
+        _cleanup_free_ char *upper = NULL;
+        _cleanup_close_ int ufd = -1;
+        struct container *c = get_or_reply(r);
+        json_t *out;
+        int *lowers;
+        size_t n;
+
+        if (!c)
+                return;
+        upper = xasprintf("%s/upper", c->dir);
+        berth_image_layer_dirs(d->images, json_string_value(json_object_get(c->config, "image_id")),
+                               &dirs, NULL);
+        n = strv_length(dirs);
+        lowers = xcalloc(n + 1, sizeof(int));
+        for (size_t i = 0; i < n; i++)
+                lowers[i] = open(dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        out = json_array();
+        ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (ufd >= 0)
+                walk_upper(ufd, "", lowers, n, out);
+        for (size_t i = 0; i < n; i++)
+                if (lowers[i] >= 0)
+                        close(lowers[i]);
+        free(lowers);
+        api_reply_json(r, 200, json_array_size(out) ? out : (json_decref(out), json_null()));
+        container_unref(cs, c);
+}
+
+void api_container_changes(struct api_req *r)
+{
+        handle_changes(r);
+}
+
+void api_container_export(struct api_req *r)
+{
+        handle_export(r);
+}
+
+void api_archive_get(struct api_req *r)
+{
+        handle_archive_get(r);
+}
+
+void api_archive_head(struct api_req *r)
+{
+        handle_archive_head(r);
+}
+
+void api_archive_put(struct api_req *r)
+{
+        handle_archive_put(r);
+}
