@@ -166,6 +166,17 @@ def test_tty_raw_and_resize(shims, bundle):
     ctl.close()
 
 
+def test_tty_size_sent_before_start_is_there_at_once(shims, bundle):
+    # berthd can give docker's ConsoleSize this way: the process sees it from its first instruction
+    bundle.config["process"]["terminal"] = True
+    s = run(shims, bundle, "stty size", tty=True)
+    a = s.attach(raw=True)
+    s.send({"resize": {"h": 33, "w": 111}})
+    s.start()
+    assert read_all(a) == b"33 111\r\n"
+    assert s.exit()["exit_code"] == 0
+
+
 def test_resize_without_tty_is_an_error(shims, bundle):
     s = run(shims, bundle, "sleep 0.2")
     s.start()
