@@ -11,6 +11,7 @@ PKGS=(
         # tests
         python3 python3-pytest jq busybox-static iproute2 util-linux procps
         python3-docker docker-registry skopeo umoci
+        python3-cryptography # the registry tests' token server signs JWTs
         # peers for benchmarks and oracle tests; real clients of berth-runtime
         crun runc hyperfine podman uidmap containerd docker.io
         # pure cgroup v1/v2 tests under qemu

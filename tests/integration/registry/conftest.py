@@ -196,14 +196,32 @@ def token_registry(tmp_path_factory):
     ts.stop()
 
 
+def bcrypt_hash(password):
+    """the registry's htpasswd wants bcrypt: libxcrypt through python's crypt (3.11), else
+    python3-bcrypt, else apache2-utils' htpasswd"""
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    except ImportError:
+        pass
+    try:
+        import bcrypt
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    except ImportError:
+        out = subprocess.run(["htpasswd", "-nbB", "x", password], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        return out.strip().split(":", 1)[1]
+
+
 @pytest.fixture(scope="session")
 def basic_registry(tmp_path_factory):
-    import crypt  # libxcrypt's bcrypt ($2b$), what the registry's htpasswd wants
-
     tmp = str(tmp_path_factory.mktemp("basicreg"))
     htpasswd = os.path.join(tmp, "htpasswd")
     with open(htpasswd, "w") as f:
-        f.write(f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+        f.write(f"{USER}:{bcrypt_hash(PASSWORD)}\n")
     r = Registry(tmp, "basic", f"""auth:
   htpasswd:
     realm: berth-test
