@@ -428,8 +428,8 @@ static ssize_t stream_next(struct stream *s, const void **ret)
                 size_t produced = 0;
                 const void *data = s->out;
                 if (s->compression == 0) {
-                        if (s->in_eof)
-                                return 0;
+                        if (s->in_pos == s->in_len)
+                                return 0; /* stream_fill left nothing: the end */
                         data = s->in + s->in_pos;
                         produced = s->in_len - s->in_pos;
                         s->in_pos = s->in_len;
@@ -541,7 +541,6 @@ static int stream_init(struct stream *s, image_read_fn read, void *userdata,
                 s->in_len += (size_t)n;
                 s->in_total += (uint64_t)n;
         }
-        s->in_eof = false; /* the fill logic sees EOF again by itself */
         const unsigned char *m = s->in;
         if (s->in_len >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
                 s->compression = 1;
