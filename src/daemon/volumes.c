@@ -193,12 +193,25 @@ static json_t *volume_json(struct berth_volumes *v, struct volume *vol, bool wit
                       json_string_value(json_object_get(vol->meta, "CreatedAt"))
                           ? json_string_value(json_object_get(vol->meta, "CreatedAt"))
                           : "");
+        /* the size is walked later, outside the lock (fill_size): a big volume must not stall
+         * container creation */
         if (with_usage)
                 json_object_set_new(o, "UsageData",
-                                    json_pack("{s:I, s:I}", "Size",
-                                              (json_int_t)volumes_dir_size(mp), "RefCount",
+                                    json_pack("{s:I, s:I}", "Size", (json_int_t)-1, "RefCount",
                                               (json_int_t)strv_length(vol->refs)));
         return o;
+}
+
+/* UsageData.Size of a volume object from volume_json(with_usage), without the lock held. */
+static uint64_t fill_size(json_t *o)
+{
+        json_t *usage = json_object_get(o, "UsageData");
+        const char *mp = json_string_value(json_object_get(o, "Mountpoint"));
+        if (!usage || !mp)
+                return 0;
+        uint64_t size = volumes_dir_size(mp);
+        json_object_set_new(usage, "Size", json_integer((json_int_t)size));
+        return size;
 }
 
 static bool labels_valid(json_t *labels)
@@ -305,11 +318,12 @@ int volumes_inspect(struct berth_volumes *v, const char *name, bool with_usage, 
 {
         pthread_mutex_lock(&v->lock);
         struct volume *vol = find(v, name);
-        if (vol)
-                *ret = volume_json(v, vol, with_usage);
+        json_t *o = vol ? volume_json(v, vol, with_usage) : NULL;
         pthread_mutex_unlock(&v->lock);
-        if (!vol)
+        if (!o)
                 return berth_error_setx(err, ENOENT, "get %s: no such volume", name);
+        fill_size(o);
+        *ret = o;
         return 0;
 }
 
@@ -713,13 +727,12 @@ int volumes_disk_usage(struct berth_volumes *v, json_t **ret, uint64_t *ret_tota
         json_t *out = json_array();
         uint64_t total = 0;
         pthread_mutex_lock(&v->lock);
-        for (struct volume *vol = v->list; vol; vol = vol->next) {
-                json_t *o = volume_json(v, vol, true);
-                total += (uint64_t)json_integer_value(
-                    json_object_get(json_object_get(o, "UsageData"), "Size"));
-                json_array_append_new(out, o);
-        }
+        for (struct volume *vol = v->list; vol; vol = vol->next)
+                json_array_append_new(out, volume_json(v, vol, true));
         pthread_mutex_unlock(&v->lock);
+        size_t i;
+        json_t *o;
+        json_array_foreach(out, i, o) total += fill_size(o);
         *ret = out;
         if (ret_total)
                 *ret_total = total;
