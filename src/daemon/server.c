@@ -819,6 +819,8 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
         *con_cls = NULL;
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
         _cleanup_free_ char *msg = NULL;
@@ -887,6 +889,12 @@ int server_start(struct daemon *d, struct server **ret, struct berth_error **err
         }
         *ret = srv;
         return 0;
+}
+
+int server_add_connection(struct server *srv, int fd, const struct sockaddr *addr,
+                          socklen_t addrlen)
+{
+        return MHD_add_connection(srv->mhd, fd, addr, addrlen) == MHD_YES ? 0 : -EIO;
 }
 
 void server_stop(struct server *srv)

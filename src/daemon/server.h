@@ -4,12 +4,17 @@
 
 #include "daemon/api.h"
 
+#include <sys/socket.h>
+
 struct daemon;
 struct server;
 
 /* Bind d->socket_path (mode 0660, a stale socket replaced) and serve it on libmicrohttpd's
  * threads until server_stop. */
 int server_start(struct daemon *d, struct server **ret, struct berth_error **err);
+/* Serve an already connected socket (taken) as if accepted: the fuzzer's way in. */
+int server_add_connection(struct server *srv, int fd, const struct sockaddr *addr,
+                          socklen_t addrlen);
 /* Stop accepting and remove the socket; requests in flight end with the process. */
 void server_stop(struct server *srv);
 
