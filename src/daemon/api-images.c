@@ -90,7 +90,9 @@ static json_t *progress_json(const struct berth_progress *p)
         return msg;
 }
 
-static void publish_report(struct daemon *d, json_t *report)
+/* docker's untag/delete events: the image id as the actor (id: the image untagged, NULL when
+ * unknown: then the name), the name in the attributes */
+static void publish_report(struct daemon *d, json_t *report, const char *id)
 {
         size_t i;
         json_t *item;
@@ -99,7 +101,7 @@ static void publish_report(struct daemon *d, json_t *report)
                 const char *untagged = json_string_value(json_object_get(item, "Untagged"));
                 const char *deleted = json_string_value(json_object_get(item, "Deleted"));
                 if (untagged)
-                        events_publish(d, "image", "untag", untagged,
+                        events_publish(d, "image", "untag", id ? id : untagged,
                                        json_pack("{s:s}", "name", untagged));
                 if (deleted)
                         events_publish(d, "image", "delete", deleted,
@@ -200,7 +202,9 @@ static void images_remove_handler(struct api_req *r)
 {
         struct daemon *d = api_daemon(r);
         _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_free_ char *id = NULL;
         json_t *report;
+        berth_image_resolve(d->images, api_param(r, 0), &id, NULL);
         if (berth_image_remove(d->images, api_param(r, 0), api_query_bool(r, "force", false),
                                api_query_bool(r, "noprune", false), in_use, d, &report, &e) < 0) {
                 if (berth_error_code(e) == ENOENT) {
@@ -209,7 +213,7 @@ static void images_remove_handler(struct api_req *r)
                 }
                 return api_reply_error(r, TAKE_PTR(e));
         }
-        publish_report(d, report);
+        publish_report(d, report, id);
         api_reply_json(r, 200, report);
 }
 
@@ -238,7 +242,7 @@ static void images_prune_handler(struct api_req *r)
                               &report, &e) < 0)
                 return api_reply_error(r, TAKE_PTR(e));
         json_t *deleted = json_object_get(report, "ImagesDeleted");
-        publish_report(d, deleted);
+        publish_report(d, deleted, NULL);
         /* docker sends null, not [], when nothing was deleted */
         if (json_array_size(deleted) == 0)
                 json_object_set_new(report, "ImagesDeleted", json_null());
