@@ -34,6 +34,8 @@ struct http_resp {
 
 /* Connect to the unix socket path; ENOENT/ECONNREFUSED when nobody listens. */
 int http_connect(const char *path, struct http_conn **ret, struct berth_error **err);
+/* Wrap a connected stream socket (takes fd); for tests and fuzzing. */
+struct http_conn *http_conn_from_fd(int fd);
 void http_conn_free(struct http_conn *c);
 void http_conn_freep(struct http_conn **c);
 #define _cleanup_conn_ _cleanup_(http_conn_freep)

@@ -578,7 +578,7 @@ int cmd_update(int argc, char **argv)
         if (cpus) {
                 char *end = NULL;
                 double c = strtod(cpus, &end);
-                if (end == cpus || *end || c < 0) {
+                if (end == cpus || *end || !(c >= 0 && c <= 1e6)) {
                         fprintf(stderr, "invalid argument \"%s\" for \"--cpus\" flag\n", cpus);
                         cli_args_release(&a);
                         return 125;

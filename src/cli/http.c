@@ -26,11 +26,16 @@ int http_connect(const char *path, struct http_conn **ret, struct berth_error **
                 return berth_error_set(err, errno, "socket");
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return berth_error_set(err, errno, "connect to `%s`", path);
-        struct http_conn *c = xmalloc(sizeof(*c));
-        c->fd = TAKE_FD(fd);
-        c->start = c->end = 0;
-        *ret = c;
+        *ret = http_conn_from_fd(TAKE_FD(fd));
         return 0;
+}
+
+struct http_conn *http_conn_from_fd(int fd)
+{
+        struct http_conn *c = xmalloc(sizeof(*c));
+        c->fd = fd;
+        c->start = c->end = 0;
+        return c;
 }
 
 void http_conn_free(struct http_conn *c)

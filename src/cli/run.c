@@ -389,7 +389,8 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         }
 
         /* volumes: absolute source → bind; a name → named volume; only a target → anonymous */
-        json_t *binds = json_array(), *vols = json_object();
+        json_t *binds = json_array();
+        _cleanup_json_ json_t *vols = json_object();
         json_object_set_new(hc, "Binds", binds);
         for (char **p = cli_arg_list(a, "volume"); p && *p; p++) {
                 if ((*p)[0] == '\0')
@@ -404,7 +405,6 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         }
         if (json_object_size(vols))
                 json_object_set_new(cfg, "Volumes", json_incref(vols));
-        json_decref(vols);
         json_t *mounts = json_array();
         json_object_set_new(hc, "Mounts", mounts);
         for (char **p = cli_arg_list(a, "mount"); p && *p; p++) {
@@ -413,7 +413,7 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                         return r;
                 json_array_append_new(mounts, m);
         }
-        json_t *tmpfs = json_object();
+        _cleanup_json_ json_t *tmpfs = json_object();
         for (char **p = cli_arg_list(a, "tmpfs"); p && *p; p++) {
                 const char *colon = strchr(*p, ':');
                 _cleanup_free_ char *dst = colon ? xstrndup(*p, (size_t)(colon - *p)) : xstrdup(*p);
@@ -421,7 +421,6 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         }
         if (json_object_size(tmpfs))
                 json_object_set_new(hc, "Tmpfs", json_incref(tmpfs));
-        json_decref(tmpfs);
 
         const char *net = cli_arg_str(a, "network");
         json_object_set_new(hc, "NetworkMode", json_string(net ? net : "default"));
@@ -506,7 +505,7 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         if ((s = cli_arg_str(a, "cpus"))) {
                 char *end = NULL;
                 double c = strtod(s, &end);
-                if (end == s || *end || c < 0)
+                if (end == s || *end || !(c >= 0 && c <= 1e6))
                         return bad(err,
                                    "invalid argument \"%s\" for \"--cpus\" flag: failed to "
                                    "parse as a rational number",
@@ -529,7 +528,7 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                         return r;
                 json_array_append_new(ul, u);
         }
-        json_t *sysctls = json_object();
+        _cleanup_json_ json_t *sysctls = json_object();
         for (char **p = cli_arg_list(a, "sysctl"); p && *p; p++) {
                 const char *eq = strchr(*p, '=');
                 if (!eq)
@@ -539,7 +538,6 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         }
         if (json_object_size(sysctls))
                 json_object_set_new(hc, "Sysctls", json_incref(sysctls));
-        json_decref(sysctls);
         if ((s = cli_arg_str(a, "restart"))) {
                 json_t *rp = NULL;
                 if ((r = parse_restart(s, &rp, err)) < 0)

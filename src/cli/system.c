@@ -453,8 +453,7 @@ static int on_event(json_t *msg, void *userdata)
                        str(msg, "Action"), str(actor, "ID"));
                 json_t *attrs = json_object_get(actor, "Attributes");
                 if (json_object_size(attrs)) {
-                        _cleanup_free_ char *s = tmpl_value_string(attrs);
-                        /* map[k:v k2:v2] → (k=v, k2=v2) */
+                        /* docker: " (k=v, k2=v2)" with the keys sorted */
                         printf(" (");
                         bool first = true;
                         const char *keys[256];

@@ -654,7 +654,9 @@ static int eval_operand(struct ctx *c, const struct operand *o, json_t *dot, jso
                 v = json_string(o->s);
                 break;
         case OP_NUM:
-                v = o->num == floor(o->num) ? json_integer((json_int_t)o->num) : json_real(o->num);
+                v = o->num == floor(o->num) && fabs(o->num) < 9e18
+                        ? json_integer((json_int_t)o->num)
+                        : json_real(o->num);
                 break;
         case OP_BOOL:
                 v = json_boolean(o->b);
