@@ -290,9 +290,10 @@ int cmd_image_prune(int argc, char **argv)
         return 0;
 }
 
-static char *since(json_int_t created)
+/* docker shows "N/A" for an unknown creation time in history, but not in images */
+static char *since(json_int_t created, bool na_if_zero)
 {
-        if (created <= 0)
+        if (created <= 0 && na_if_zero)
                 return xstrdup("N/A");
         _cleanup_free_ char *d = fmt_human_duration((int64_t)time(NULL) - created);
         return xasprintf("%s ago", d);
@@ -316,7 +317,7 @@ static json_t *image_row(json_t *img, const char *repo, const char *tag, const c
         id = id ? id : "";
         _cleanup_free_ char *sid = trunc ? fmt_short_id(id) : xstrdup(id);
         json_int_t created = json_integer_value(json_object_get(img, "Created"));
-        _cleanup_free_ char *cs = since(created), *ca = created_at(created);
+        _cleanup_free_ char *cs = since(created, false), *ca = created_at(created);
         _cleanup_free_ char *size =
             fmt_human_size3((double)json_integer_value(json_object_get(img, "Size")));
         json_int_t shared = json_integer_value(json_object_get(img, "SharedSize"));
@@ -494,7 +495,7 @@ int cmd_history(int argc, char **argv)
                                            : trunc ? fmt_short_id(id)
                                                    : xstrdup(id);
                 json_int_t created = json_integer_value(json_object_get(h, "Created"));
-                _cleanup_free_ char *cs = since(created), *ca = created_at(created);
+                _cleanup_free_ char *cs = since(created, true), *ca = created_at(created);
                 const char *by = json_string_value(json_object_get(h, "CreatedBy"));
                 char *b = xstrdup(by ? by : "");
                 /* docker squeezes whitespace runs in CreatedBy and cuts it at 45 characters */

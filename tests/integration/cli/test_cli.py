@@ -263,6 +263,9 @@ def test_images_tag_rmi_save_load(berthd, tmp_path):
         assert any(line.startswith(tag + " ") for line in ours.stdout.splitlines())
         hdr = cli(berthd, "images").stdout.splitlines()[0]
         assert hdr.split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+        for args in (["images"], ["images", "--digests"], ["images", "-a", "--no-trunc"],
+                     ["history", tag], ["history", "--no-trunc", tag]):
+            assert cli(berthd, *args).stdout == berthd.docker(*args).stdout, args
         ids = cli(berthd, "images", "-q").stdout.split()
         assert len(ids) == len(set(ids)) and all(len(i) == 12 for i in ids)
         out = str(tmp_path / "saved.tar")
