@@ -295,6 +295,24 @@ static int collect_garbage_at_open(struct berth_images *imgs, struct berth_error
                 if (!query_exists(imgs, "SELECT 1 FROM layers WHERE chain_id = ?", chain))
                         remove_layer_dir(imgs, de->d_name, true);
         }
+        /* blobs nothing refers to: what a killed pull or load stored before its commit */
+        _cleanup_close_ int bfd =
+            openat(imgs->rootfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_dir_ DIR *bd = bfd >= 0 ? fdopendir(TAKE_FD(bfd)) : NULL;
+        _cleanup_strv_ char **unused = NULL;
+        while (bd && (de = readdir(bd))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *digest = xasprintf("sha256:%s", de->d_name);
+                if (!query_exists(imgs,
+                                  "SELECT 1 WHERE EXISTS (SELECT 1 FROM images WHERE id = ?1 OR "
+                                  "manifest = ?1) OR EXISTS (SELECT 1 FROM layer_blobs WHERE "
+                                  "blob = ?1)",
+                                  digest))
+                        strv_push(&unused, digest);
+        }
+        for (size_t i = 0; unused && unused[i]; i++)
+                berth_store_remove(imgs->blobs, unused[i], NULL);
         return 0;
 }
 

@@ -456,6 +456,10 @@ static void test_crash_leftovers(void **state)
         _cleanup_free_ char *c1 = berth_chain_id(NULL, d1);
         /* an imported layer no image committed (a killed pull) */
         import_ok(f->imgs, c1, d1, l1);
+        /* a blob stored by a pull killed before its commit */
+        _cleanup_free_ char *orphan = NULL;
+        assert_int_equal(
+            berth_store_put(berth_images_blobs(f->imgs), "orphan", 6, NULL, &orphan, NULL), 0);
         berth_images_close(f->imgs);
         f->imgs = NULL;
         /* a half-unpacked layer, a renamed but unrecorded one, a half-written blob */
@@ -479,6 +483,7 @@ static void test_crash_leftovers(void **state)
         assert_int_equal(count_entries(ovtmp), 0);
         assert_int_equal(count_entries(tmp), 0);
         assert_false(berth_layer_exists(f->imgs, c1));
+        assert_false(berth_store_has(berth_images_blobs(f->imgs), orphan));
         /* and the store works afterwards */
         lseek(l1, 0, SEEK_SET);
         import_ok(f->imgs, c1, d1, l1);
