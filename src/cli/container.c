@@ -814,6 +814,11 @@ static int inspect_objects(char **names, const char *type, const char *format, b
         if (format && *format) {
                 if (print_formatted(all, format, &e) < 0)
                         return cli_fail(e, 1);
+        } else if (type && strcmp(type, "volume") == 0) {
+                /* docker re-marshals its Volume struct, whose fields are in name order */
+                char *out = json_dumps(all, JSON_INDENT(4) | JSON_SORT_KEYS);
+                printf("%s\n", out ? out : "[]");
+                free(out);
         } else if (json_array_size(all) > 0 || code == 0) {
                 print_formatted(all, NULL, &e);
         } else {

@@ -242,6 +242,8 @@ def test_inspect_templates(berthd):
                            "{{range .RepoTags}}<{{.}}>{{end}}", TAG)
     assert r.stdout == theirs.stdout
     assert f"<{TAG}>" in r.stdout
+    assert cli(berthd, "image", "inspect", TAG).stdout == berthd.docker("image", "inspect",
+                                                                         TAG).stdout
     full = json.loads(cli(berthd, "inspect", TAG).stdout)
     assert isinstance(full, list) and full[0]["Id"].startswith("sha256:")
     r = cli(berthd, "inspect", "no-such-object-x")
@@ -363,6 +365,9 @@ def test_system_df_and_prune_output(berthd):
     r = cli(berthd, "volume", "create", "clivol")
     assert r.stdout == "clivol\n"
     assert "clivol" in cli(berthd, "volume", "ls", "-q").stdout.split()
+    assert cli(berthd, "volume", "ls").stdout == berthd.docker("volume", "ls").stdout
+    assert cli(berthd, "volume", "inspect", "clivol").stdout == \
+        berthd.docker("volume", "inspect", "clivol").stdout
     assert cli(berthd, "volume", "rm", "clivol").stdout == "clivol\n"
     r = cli(berthd, "container", "prune", "-f")
     assert r.returncode == 0 and "Total reclaimed space:" in r.stdout
