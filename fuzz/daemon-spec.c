@@ -1,6 +1,7 @@
 /* libFuzzer target: a ContainerCreate body (and, after a NUL byte, an image config) →
- * daemon_spec_build(), daemon_spec_parse_mounts() and daemon_spec_exec_process(). Client input
- * must never crash, leak or hang the daemon: every outcome is a spec or an error. */
+ * daemon_spec_build(), daemon_spec_validate(), daemon_spec_parse_mounts() and
+ * daemon_spec_exec_process(). Client input must never crash, leak or hang the daemon: every
+ * outcome is a spec or an error. */
 #include "daemon/spec.h"
 
 #include <sys/stat.h>
@@ -66,6 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 err = NULL;
                 json_decref(spec);
         } else {
+                berth_error_free(err);
+                err = NULL;
+        }
+        if (daemon_spec_validate(create, image, &err) < 0) {
                 berth_error_free(err);
                 err = NULL;
         }

@@ -581,6 +581,8 @@ static int seccomp_apply(const struct spec_ctx *ctx, char *const *caps,
                                    "without seccomp");
                         return 0;
                 }
+                if (!*ctx->seccomp_default_path) /* daemon_spec_validate() */
+                        return 0;
                 if (seccomp_default(ctx->seccomp_default_path, caps, &sc, err) < 0)
                         return -berth_error_code(*err);
         }

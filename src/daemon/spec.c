@@ -177,6 +177,9 @@ static void env_base(char ***env, const char *hostname, bool tty)
 
 /* ---------------------------------------------------------------- process */
 
+/* ctx->rootfs of daemon_spec_validate(): no rootfs to read users from yet. */
+static const char validate_rootfs[] = "/";
+
 static json_t *user_json(const struct spec_user *u)
 {
         json_t *j = json_pack("{s:I, s:I}", "uid", (json_int_t)u->uid, "gid", (json_int_t)u->gid);
@@ -272,7 +275,9 @@ static int build_process(const json_t *create, const json_t *image, const json_t
         if (sj_strv(hc, "GroupAdd", &group_add, err) < 0)
                 return -EINVAL;
         struct spec_user u = {0};
-        if (spec_user_resolve(ctx->rootfs, user, group_add, &u, err) < 0)
+        /* validation before the rootfs exists: User is looked up at start, like docker */
+        if (ctx->rootfs != validate_rootfs &&
+            spec_user_resolve(ctx->rootfs, user, group_add, &u, err) < 0)
                 return -berth_error_code(*err);
         json_t *p = json_pack("{s:b, s:o, s:o, s:o, s:s}", "terminal", tty, "user", user_json(&u),
                               "args", strv_json(args), "env", strv_json(env), "cwd", cwd);
@@ -696,6 +701,27 @@ int daemon_spec_build(const json_t *create, const json_t *image_config, const st
                 json_object_set_new(spec, "domainname", json_string(domain));
         *ret_spec = spec;
         return 0;
+}
+
+int daemon_spec_validate(const json_t *create, const json_t *image_config, struct berth_error **err)
+{
+        struct spec_ctx ctx = {
+            .id = "0000000000000000000000000000000000000000000000000000000000000000",
+            .rootfs = validate_rootfs,
+            .init_path = "/sbin/docker-init",
+            .seccomp_default_path = "", /* the default profile is the daemon's, not the client's */
+            .net_container_pid = 1,
+            .pid_container_pid = 1,
+            .ipc_container_pid = 1,
+            .uts_container_pid = 1,
+        };
+        struct spec_mount_req *reqs = NULL;
+        size_t n = 0;
+        if (daemon_spec_parse_mounts(create, &reqs, &n, err) < 0)
+                return -berth_error_code(*err);
+        daemon_spec_mount_reqs_free(reqs, n);
+        _cleanup_json_ json_t *spec = NULL;
+        return daemon_spec_build(create, image_config, &ctx, &spec, err);
 }
 
 /* ---------------------------------------------------------------- exec */

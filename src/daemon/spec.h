@@ -42,6 +42,14 @@ struct spec_ctx {
 int daemon_spec_build(const json_t *create, const json_t *image_config, const struct spec_ctx *ctx,
                       json_t **ret_spec, struct berth_error **err);
 
+/* Check a ContainerCreate body at create time the way docker does (400 for bad resources,
+ * capabilities, security options, namespace modes, Binds/Mounts/Tmpfs syntax, ulimits, sysctls,
+ * devices, no command): everything daemon_spec_build() checks except what needs the container's
+ * rootfs (User, looked up at start like docker) or running containers (`container:<x>`
+ * modes). EINVAL (ENOENT for an unknown network) with docker's message. */
+int daemon_spec_validate(const json_t *create, const json_t *image_config,
+                         struct berth_error **err);
+
 /* The process to run for an exec: docker's ExecConfig (Cmd, Env, WorkingDir, User, Tty,
  * Privileged) over the container's spec → an OCI process object (for `berth-shim exec`). */
 int daemon_spec_exec_process(const json_t *exec_config, const json_t *container_spec,

@@ -1290,6 +1290,63 @@ static void test_docker_clients(void **state)
                   "not an absolute path");
 }
 
+static int validate(const char *create, char **ret_msg)
+{
+        _cleanup_json_ json_t *c = json_loads(create, 0, NULL);
+        assert_non_null(c);
+        struct berth_error *err = NULL;
+        int r = daemon_spec_validate(c, NULL, &err);
+        *ret_msg = err ? xstrdup(err->msg) : NULL;
+        berth_error_free(err);
+        return r;
+}
+
+static void test_validate(void **state)
+{
+        static const char *const ok[] = {
+            "{\"Cmd\": [\"sh\"], \"User\": \"nosuchuser\"}",
+            "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"NetworkMode\": \"container:other\", "
+            "\"Init\": true}}",
+            "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Binds\": [\"/nonexistent/dir:/x\"]}}",
+        };
+        static const struct {
+                const char *create, *want;
+        } bad[] = {
+            {"{\"Cmd\": [\"sh\"], \"HostConfig\": {\"NanoCpus\": 1000000000, \"CpuPeriod\": "
+             "100000}}",
+             "Conflicting options: Nano CPUs and CPU Period cannot both be set"},
+            {"{\"Cmd\": [\"sh\"], \"HostConfig\": {\"CapAdd\": [\"BOGUS\"]}}",
+             "unknown capability: \"CAP_BOGUS\""},
+            {"{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Binds\": [\"relative:/x:zz\"]}}",
+             "invalid mode: zz"},
+            {"{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Mounts\": [{\"Type\": \"bind\", \"Source\": "
+             "\"/nonexist\", \"Target\": \"/x\"}]}}",
+             "bind source path does not exist: /nonexist"},
+            {"{\"Cmd\": [\"sh\"], \"HostConfig\": {\"BlkioWeight\": 5}}",
+             "Range of blkio weight is from 10 to 1000"},
+            {"{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Memory\": 1024}}",
+             "Minimum memory limit allowed is 6MB"},
+            {"{\"Cmd\": [\"sh\"], \"HostConfig\": {\"SecurityOpt\": [\"seccomp={\"]}}",
+             "decoding seccomp profile failed"},
+            {"{}", "No command specified"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+                _cleanup_free_ char *msg = NULL;
+                if (validate(ok[i], &msg) < 0)
+                        fail_msg("%s: unexpected %s", ok[i], msg);
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                _cleanup_free_ char *msg = NULL;
+                assert_int_equal(validate(bad[i].create, &msg), -EINVAL);
+                if (!strstr(msg, bad[i].want))
+                        fail_msg("%s: `%s` lacks `%s`", bad[i].create, msg, bad[i].want);
+        }
+        _cleanup_free_ char *msg = NULL;
+        assert_int_equal(
+            validate("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"NetworkMode\": \"x\"}}", &msg),
+            -ENOENT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1314,6 +1371,7 @@ int main(void)
             cmocka_unit_test(test_exec_process),
             cmocka_unit_test(test_bad_input_types),
             cmocka_unit_test(test_docker_clients),
+            cmocka_unit_test(test_validate),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
