@@ -200,15 +200,13 @@ static json_t *ps_context(json_t *c, bool trunc)
         json_object_set_new(x, "State", json_string(state ? state : ""));
         const char *status = json_string_value(json_object_get(c, "Status"));
         json_object_set_new(x, "Status", json_string(status ? status : ""));
-        json_t *srw = json_object_get(c, "SizeRw"), *sroot = json_object_get(c, "SizeRootFs");
-        if (srw || sroot) {
-                _cleanup_free_ char *a = fmt_human_size3((double)json_integer_value(srw));
-                _cleanup_free_ char *b = fmt_human_size((double)json_integer_value(sroot));
-                _cleanup_free_ char *sz = xasprintf("%s (virtual %s)", a, b);
-                json_object_set_new(x, "Size", json_string(sz));
-        } else {
-                json_object_set_new(x, "Size", json_string("0B"));
-        }
+        /* docker: "<rw>" or "<rw> (virtual <rootfs>)" when the rootfs size is known */
+        json_int_t srw = json_integer_value(json_object_get(c, "SizeRw"));
+        json_int_t sroot = json_integer_value(json_object_get(c, "SizeRootFs"));
+        _cleanup_free_ char *a = fmt_human_size3((double)srw);
+        _cleanup_free_ char *b = fmt_human_size3((double)sroot);
+        _cleanup_free_ char *sz = sroot > 0 ? xasprintf("%s (virtual %s)", a, b) : xstrdup(a);
+        json_object_set_new(x, "Size", json_string(sz));
         _cleanup_free_ char *names = names_string(json_object_get(c, "Names"));
         json_object_set_new(x, "Names", json_string(names));
         _cleanup_free_ char *labels = labels_string(json_object_get(c, "Labels"));

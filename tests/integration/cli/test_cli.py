@@ -221,6 +221,13 @@ def test_ps_formats_match_docker(berthd):
         assert len(q) >= 2 and all(len(x) == 12 for x in q)
         qa = cli(berthd, "ps", "-aq", "--filter", f"name={stopped}").stdout.split()
         assert len(qa) == 1
+        for args in (["ps", "-a"], ["ps", "-a", "--no-trunc"], ["ps", "-a", "-s"]):
+            # ages ("3 seconds ago") may tick between the two calls: a few tries
+            for _ in range(3):
+                ours, theirs = cli(berthd, *args).stdout, berthd.docker(*args).stdout
+                if ours == theirs:
+                    break
+            assert ours == theirs, args
         table = cli(berthd, "ps").stdout.splitlines()
         assert table[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
                                     "PORTS", "NAMES"]
