@@ -491,3 +491,19 @@ def test_sig_proxy_forwards_signals(berthd):
             p.kill()
             p.wait()
     berthd.container_ids()
+
+
+def test_system_prune(berthd):
+    name = berthd.name()
+    r = cli(berthd, "create", "--name", name, TAG, "true")
+    cid = r.stdout.strip()
+    berthd.container_ids()
+    r = cli(berthd, "system", "prune", input="n\n")  # no -f: asks; "n" keeps everything
+    assert "Are you sure you want to continue? [y/N]" in r.stdout
+    assert cli(berthd, "ps", "-aq", "--no-trunc").stdout.split().count(cid) == 1
+    r = cli(berthd, "system", "prune", "-f")
+    assert r.returncode == 0, r.stderr
+    assert f"Deleted Containers:\n{cid}\n" in r.stdout
+    assert r.stdout.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
+    assert cid not in cli(berthd, "ps", "-aq", "--no-trunc").stdout
+    assert TAG.split(":")[0] in cli(berthd, "images").stdout  # tagged images stay without -a
