@@ -683,21 +683,28 @@ static json_t *device_json(const char *path, const struct stat *st, bool host_ow
                          (json_int_t)(host_owner ? st->st_gid : 0));
 }
 
-/* Every char/block node under dir (recursively, without following symlinks), named as under
- * dst; skips what the runtime sets up itself (pts, shm, mqueue, console, ptmx). */
-static void walk_devices(const char *dir, const char *dst, json_t *devs, int depth)
+/* Every char/block node under the directory dfd (recursively, never following a symlink), named
+ * as under dst; at the top of the host's /dev it skips what the runtime sets up itself (pts, shm,
+ * mqueue, console, ptmx). Visits at most *budget entries: -E2BIG beyond (a client naming a huge
+ * tree must not stall the daemon). Takes dfd. */
+static int walk_devices(int dfd, const char *dst, json_t *devs, bool top, int depth, size_t *budget)
 {
-        if (depth > 8)
-                return;
-        _cleanup_dir_ DIR *d = opendir(dir);
-        if (!d)
-                return;
+        _cleanup_dir_ DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return 0;
+        }
+        if (depth > 16)
+                return -E2BIG;
         struct dirent *de;
         while ((de = readdir(d))) {
                 const char *n = de->d_name;
                 if (!strcmp(n, ".") || !strcmp(n, ".."))
                         continue;
-                if (depth == 0 &&
+                if (*budget == 0)
+                        return -E2BIG;
+                (*budget)--;
+                if (top &&
                     (!strcmp(n, "pts") || !strcmp(n, "shm") || !strcmp(n, "fd") ||
                      !strcmp(n, "mqueue") || !strcmp(n, ".lxc") || !strcmp(n, ".lxd-mounts") ||
                      !strcmp(n, ".udev") || !strcmp(n, "console") || !strcmp(n, "ptmx")))
@@ -705,13 +712,17 @@ static void walk_devices(const char *dir, const char *dst, json_t *devs, int dep
                 struct stat st;
                 if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
-                _cleanup_free_ char *src = xasprintf("%s/%s", dir, n);
                 _cleanup_free_ char *to = xasprintf("%s/%s", dst, n);
-                if (S_ISDIR(st.st_mode))
-                        walk_devices(src, to, devs, depth + 1);
-                else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+                if (S_ISDIR(st.st_mode)) {
+                        int sub =
+                            openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0 && walk_devices(sub, to, devs, false, depth + 1, budget) < 0)
+                                return -E2BIG;
+                } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
                         json_array_append_new(devs, device_json(to, &st, true));
+                }
         }
+        return 0;
 }
 
 static bool valid_perms(const char *p)
@@ -753,8 +764,23 @@ static int add_device(const json_t *d, json_t *devs, json_t *rules, struct berth
                                         "device \"%s\": %s",
                                         host, strerror(errno));
         if (S_ISDIR(st.st_mode)) {
-                size_t before = json_array_size(devs);
-                walk_devices(host, ctr, devs, 1);
+                /* a directory of devices (e.g. /dev/snd): only below the host's /dev */
+                _cleanup_free_ char *real = realpath(host, NULL);
+                if (!real || strncmp(real, "/dev/", 5))
+                        return berth_error_setx(err, EINVAL,
+                                                "error gathering device information while adding "
+                                                "custom device \"%s\": not a device node",
+                                                host);
+                int dfd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd < 0)
+                        return berth_error_setx(err, EINVAL,
+                                                "error gathering device information while adding "
+                                                "custom device \"%s\": %s",
+                                                host, strerror(errno));
+                size_t before = json_array_size(devs), budget = 4096;
+                if (walk_devices(dfd, ctr, devs, false, 0, &budget) < 0)
+                        return berth_error_setx(err, EINVAL,
+                                                "custom device \"%s\": too many entries", host);
                 for (size_t i = before; i < json_array_size(devs); i++) {
                         json_t *e = json_array_get(devs, i);
                         json_array_append_new(
@@ -810,7 +836,12 @@ static int devices_apply(const json_t *hc, bool privileged, json_t *lx, json_t *
         json_t *rules = json_array();
         json_object_set_new(res, "devices", rules);
         if (privileged) {
-                walk_devices("/dev", "/dev", devs, 0);
+                size_t budget = 65536;
+                int dfd = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0 && walk_devices(dfd, "/dev", devs, true, 0, &budget) < 0)
+                        berth_warn("privileged: more than %d entries under /dev, the rest is left "
+                                   "out",
+                                   65536);
                 json_array_append_new(rules, rule(true, NULL, -1, -1, "rwm"));
                 return 0;
         }

@@ -886,6 +886,26 @@ static void test_devices(void **state)
         build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Devices\": [{\"PathOnHost\": "
                   "\"/dev/null\", \"CgroupPermissions\": \"rwx\"}]}}",
                   NULL, "invalid device cgroup permissions");
+        /* a directory of devices only below /dev (found by the fuzzer: "/" stalled the daemon) */
+        build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Devices\": [{\"PathOnHost\": \"/\"}]}}",
+                  NULL, "not a device node");
+        build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Devices\": [{\"PathOnHost\": "
+                  "\"/dev/../sys\"}]}}",
+                  NULL, "not a device node");
+        _cleanup_json_ json_t *b = build("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Devices\": "
+                                         "[{\"PathOnHost\": \"/dev/pts\", \"PathInContainer\": "
+                                         "\"/dev/hostpts\", \"CgroupPermissions\": \"r\"}]}}",
+                                         NULL);
+        bool ptmx = false;
+        size_t i;
+        json_t *d;
+        json_array_foreach(jpath(b, "linux.devices"), i, d)
+        {
+                const char *p = json_string_value(json_object_get(d, "path"));
+                assert_true(!strncmp(p, "/dev/hostpts/", 13));
+                ptmx = ptmx || !strcmp(p, "/dev/hostpts/ptmx");
+        }
+        assert_true(ptmx);
         build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"DeviceCgroupRules\": [\"x 1:2 r\"]}}",
                   NULL, "invalid device cgroup rule format");
 }
