@@ -507,3 +507,42 @@ def test_system_prune(berthd):
     assert r.stdout.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
     assert cid not in cli(berthd, "ps", "-aq", "--no-trunc").stdout
     assert TAG.split(":")[0] in cli(berthd, "images").stdout  # tagged images stay without -a
+
+
+def test_lifecycle_verbs(berthd, tmp_path):
+    name, new = berthd.name(), berthd.name("renamed")
+    r = cli(berthd, "run", "-d", "--name", name, "--memory", "64m", TAG, "sh", "-c",
+            "echo x > /created; sleep 100")
+    assert r.returncode == 0, r.stderr
+    try:
+        state = lambda n: cli(berthd, "inspect", "-f", "{{.State.Status}}", n).stdout.strip()
+        assert cli(berthd, "pause", name).stdout == name + "\n"
+        assert state(name) == "paused"
+        assert cli(berthd, "unpause", name).stdout == name + "\n"
+        assert state(name) == "running"
+        assert cli(berthd, "update", "--memory", "96m", "--pids-limit", "30", name).returncode == 0
+        r = cli(berthd, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", name)
+        assert r.stdout == f"{96 << 20} 30\n"
+        assert cli(berthd, "rename", name, new).returncode == 0
+        assert cli(berthd, "inspect", "-f", "{{.Name}}", new).stdout == f"/{new}\n"
+        pid1 = cli(berthd, "inspect", "-f", "{{.State.Pid}}", new).stdout
+        assert cli(berthd, "restart", "-t", "1", new).stdout == new + "\n"
+        assert state(new) == "running"
+        assert cli(berthd, "inspect", "-f", "{{.State.Pid}}", new).stdout != pid1
+        assert "A /created" in cli(berthd, "diff", new).stdout.splitlines()
+        out = tmp_path / "fs.tar"
+        assert cli(berthd, "export", "-o", str(out), new).returncode == 0
+        names = subprocess.run(["tar", "-tf", str(out)], capture_output=True, text=True).stdout
+        assert "created" in names and "bin/busybox" in names
+        # the live stats table is redrawn in place every second
+        p = subprocess.run(["timeout", "2.5", BERTH_CLI, "-H", f"unix://{berthd.sock}", "stats",
+                            new], capture_output=True, text=True)
+        assert p.stdout.count("\x1b[2J\x1b[H") >= 2 and new in p.stdout
+        assert cli(berthd, "kill", "-s", "KILL", new).stdout == new + "\n"
+        assert cli(berthd, "wait", new).stdout == "137\n"
+        r = cli(berthd, "kill", new)  # not running any more
+        assert r.returncode == 1 and r.stderr.startswith("Error response from daemon:")
+    finally:
+        rm(berthd, name, new)
+    r = cli(berthd, "rm", name)
+    assert r.returncode == 1 and "No such container" in r.stderr
