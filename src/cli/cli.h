@@ -20,6 +20,8 @@ struct http_conn;
 
 /* The API version in request paths ("/v1.43/…"); DOCKER_API_VERSION overrides it. */
 extern const char *http_api_version;
+/* Called with each request line before it is sent (-D/--debug), NULL by default. */
+extern void (*http_trace)(const char *method, const char *path);
 
 struct http_resp {
         unsigned status;

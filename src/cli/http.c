@@ -100,10 +100,13 @@ static int write_all(int fd, const void *data, size_t len, struct berth_error **
 }
 
 const char *http_api_version = CLI_API_VERSION;
+void (*http_trace)(const char *method, const char *path);
 
 static char *request_head(const char *method, const char *path, const char *ctype,
                           const char *length_or_chunked, const char *extra)
 {
+        if (http_trace)
+                http_trace(method, path);
         return xasprintf("%s /v%s%s HTTP/1.1\r\nHost: api.moby.localhost\r\n"
                          "User-Agent: berth/" BERTH_VERSION "\r\n%s%s%s%s%s\r\n",
                          method, http_api_version, path, ctype ? "Content-Type: " : "",

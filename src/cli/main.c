@@ -66,6 +66,11 @@ static void usage(FILE *f)
               f);
 }
 
+static void trace_request(const char *method, const char *path)
+{
+        fprintf(stderr, "DEBU berth: %s /v%s%s\n", method, http_api_version, path);
+}
+
 static const struct verb *find(const struct verb *v, size_t n, const char *name)
 {
         for (size_t i = 0; i < n; i++)
@@ -145,6 +150,8 @@ int cli_main(int argc, char **argv)
         const char *apiv = getenv("DOCKER_API_VERSION");
         if (apiv && *apiv)
                 http_api_version = apiv;
+        if (cli.debug)
+                http_trace = trace_request;
         cli.stdout_tty = isatty(STDOUT_FILENO);
         cli.stderr_tty = isatty(STDERR_FILENO);
         if (i >= argc) {
