@@ -17,12 +17,13 @@ struct spec_mount {
 struct spec_ctx {
         const char *id;          /* container id (64 hex) */
         const char *rootfs;      /* mounted overlay, absolute */
-        const char *hostname;    /* default: first 12 chars of id */
+        const char *hostname;    /* Config.Hostname wins; NULL: first 12 chars of id */
         const char *hosts_path;  /* files bound at /etc/hosts, /etc/resolv.conf, /etc/hostname */
         const char *resolv_path; /*   (NULL: not bound) */
         const char *hostname_path;
         const char *init_path; /* static init binary bound at /sbin/docker-init for Init=true */
-        const char *seccomp_default_path; /* data/seccomp/default.json (docker semantics) */
+        const char *seccomp_default_path; /* data/seccomp/default.json (docker semantics);
+                                           * parsed once, reloaded when the file changes */
         const char *cgroup_parent;        /* default "berth" → linux.cgroupsPath "/berth/<id>" */
         /* namespaces to join for NetworkMode/PidMode/IpcMode/UTSMode "container:<x>": the other
          * container's init pid (0 = not joined); "host" modes leave the namespace out */
@@ -38,7 +39,9 @@ struct spec_ctx {
  * seccomp profile unless unconfined/privileged, resources (Memory, MemoryReservation, MemorySwap,
  * NanoCpus, CpuShares, CpuQuota/Period, CpusetCpus, PidsLimit, BlkioWeight), Devices, CapAdd/
  * CapDrop, Privileged, ReadonlyRootfs, SecurityOpt, Ulimits, Tmpfs and Mounts type tmpfs,
- * namespace modes. Invalid input → EINVAL with a message naming the field (docker's 400). */
+ * namespace modes. Invalid input → EINVAL with a message naming the field (docker's 400);
+ * NetworkMode naming an unknown network → ENOENT ("network x not found", docker's 404). The
+ * spec may share its linux.seccomp object with later specs (a cache): treat it as read-only. */
 int daemon_spec_build(const json_t *create, const json_t *image_config, const struct spec_ctx *ctx,
                       json_t **ret_spec, struct berth_error **err);
 
