@@ -586,6 +586,32 @@ static int build_mounts(const json_t *create, const json_t *hc, const struct spe
 
 /* ---------------------------------------------------------------- the whole spec */
 
+/* moby's validHostnamePattern (RFC 1123 labels) within the kernel's 64-byte limit. */
+static bool hostname_valid(const char *h)
+{
+        size_t n = strlen(h);
+        if (n == 0 || n > 64)
+                return false;
+        for (const char *label = h; *label;) {
+                const char *end = strchr(label, '.');
+                size_t l = end ? (size_t)(end - label) : strlen(label);
+                if (l == 0 || label[0] == '-' || label[l - 1] == '-')
+                        return false;
+                for (size_t i = 0; i < l; i++) {
+                        char c = label[i];
+                        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '-'))
+                                return false;
+                }
+                if (!end)
+                        break;
+                label = end + 1;
+                if (!*label)
+                        return false;
+        }
+        return true;
+}
+
 int daemon_spec_build(const json_t *create, const json_t *image_config, const struct spec_ctx *ctx,
                       json_t **ret_spec, struct berth_error **err)
 {
@@ -614,6 +640,10 @@ int daemon_spec_build(const json_t *create, const json_t *image_config, const st
         if (sj_str(create, "Hostname", &cfg_host, err) < 0 ||
             sj_str(create, "Domainname", &domain, err) < 0)
                 return -EINVAL;
+        if (cfg_host && *cfg_host && !hostname_valid(cfg_host))
+                return berth_error_setx(err, EINVAL, "invalid hostname format: %s", cfg_host);
+        if (domain && *domain && !hostname_valid(domain))
+                return berth_error_setx(err, EINVAL, "invalid domainname format: %s", domain);
         _cleanup_free_ char *hostname = NULL;
         if (cfg_host && *cfg_host)
                 hostname = xstrdup(cfg_host);

@@ -314,6 +314,17 @@ static void test_cwd_hostname(void **state)
         _cleanup_json_ json_t *c = build("{\"Cmd\": [\"sh\"], \"WorkingDir\": \"\"}", NULL);
         assert_json(c, "process.cwd", "\"/\"");
         build_bad("{\"Cmd\": [\"sh\"], \"WorkingDir\": \"rel\"}", NULL, "absolute path");
+        build_bad("{\"Cmd\": [\"sh\"], \"Hostname\": \"a/b\"}", NULL,
+                  "invalid hostname format: a/b");
+        build_bad("{\"Cmd\": [\"sh\"], \"Hostname\": \"-x\"}", NULL, "invalid hostname format");
+        build_bad("{\"Cmd\": [\"sh\"], \"Hostname\": "
+                  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+                  NULL, "invalid hostname format");
+        build_bad("{\"Cmd\": [\"sh\"], \"Domainname\": \"a..b\"}", NULL,
+                  "invalid domainname format");
+        _cleanup_json_ json_t *f =
+            build("{\"Cmd\": [\"sh\"], \"Hostname\": \"web-1.example\"}", NULL);
+        assert_json(f, "hostname", "\"web-1.example\"");
         struct spec_ctx ctx = ctx_default();
         ctx.hostname = "from-ctx";
         _cleanup_json_ json_t *d =
