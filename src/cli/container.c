@@ -480,7 +480,7 @@ int cmd_wait(int argc, char **argv)
                 return code;
         code = 0;
         for (char **p = a.pos; *p; p++) {
-                _cleanup_free_ char *path = xasprintf("/containers/%s/wait", *p);
+                _cleanup_free_ char *path = name_path("/containers/", *p, "/wait");
                 _cleanup_json_ json_t *j = NULL;
                 _cleanup_error_ struct berth_error *e = NULL;
                 if (cli_call("POST", path, NULL, NULL, &j, &e) < 0) {
@@ -505,7 +505,8 @@ int cmd_rename(int argc, char **argv)
                 return code;
         _cleanup_free_ char *q = NULL;
         query_add(&q, "name", a.pos[1]);
-        _cleanup_free_ char *path = xasprintf("/containers/%s/rename%s", a.pos[0], q);
+        _cleanup_free_ char *base = name_path("/containers/", a.pos[0], "/rename");
+        _cleanup_free_ char *path = xasprintf("%s%s", base, q);
         cli_args_release(&a);
         _cleanup_error_ struct berth_error *e = NULL;
         if (cli_call("POST", path, NULL, NULL, NULL, &e) < 0)
@@ -594,7 +595,7 @@ int cmd_update(int argc, char **argv)
         }
         code = 0;
         for (char **p = a.pos; *p; p++) {
-                _cleanup_free_ char *path = xasprintf("/containers/%s/update", *p);
+                _cleanup_free_ char *path = name_path("/containers/", *p, "/update");
                 _cleanup_error_ struct berth_error *e = NULL;
                 _cleanup_json_ json_t *resp = NULL;
                 if (cli_call("POST", path, body, NULL, &resp, &e) < 0) {
@@ -715,7 +716,7 @@ int cmd_logs(int argc, char **argv)
                        true, 1, 1, &code) < 0)
                 return code;
         _cleanup_error_ struct berth_error *e = NULL;
-        _cleanup_free_ char *ip = xasprintf("/containers/%s/json", a.pos[0]);
+        _cleanup_free_ char *ip = name_path("/containers/", a.pos[0], "/json");
         _cleanup_json_ json_t *info = NULL;
         if (cli_call("GET", ip, NULL, NULL, &info, &e) < 0) {
                 cli_args_release(&a);
@@ -745,7 +746,8 @@ int cmd_logs(int argc, char **argv)
                 query_add(&q, tflags[i], t);
         }
         const char *id = json_string_value(json_object_get(info, "Id"));
-        _cleanup_free_ char *path = xasprintf("/containers/%s/logs%s", id ? id : a.pos[0], q);
+        _cleanup_free_ char *base = name_path("/containers/", id ? id : a.pos[0], "/logs");
+        _cleanup_free_ char *path = xasprintf("%s%s", base, q);
         cli_args_release(&a);
         if (stream_get(path, !tty, STDOUT_FILENO, &e) < 0)
                 return cli_fail(e, 1);
@@ -886,7 +888,8 @@ int cmd_top(int argc, char **argv)
                 }
                 query_add(&q, "ps_args", args);
         }
-        _cleanup_free_ char *path = xasprintf("/containers/%s/top%s", a.pos[0], q ? q : "");
+        _cleanup_free_ char *base = name_path("/containers/", a.pos[0], "/top");
+        _cleanup_free_ char *path = xasprintf("%s%s", base, q ? q : "");
         cli_args_release(&a);
         _cleanup_json_ json_t *j = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
@@ -930,7 +933,7 @@ int cmd_diff(int argc, char **argv)
         if (verb_parse(&a, "diff", "CONTAINER", flags, ARRAY_SIZE(flags), argc, argv, true, 1, 1,
                        &code) < 0)
                 return code;
-        _cleanup_free_ char *path = xasprintf("/containers/%s/changes", a.pos[0]);
+        _cleanup_free_ char *path = name_path("/containers/", a.pos[0], "/changes");
         cli_args_release(&a);
         _cleanup_json_ json_t *j = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
@@ -958,7 +961,7 @@ int cmd_port(int argc, char **argv)
         if (verb_parse(&a, "port", "CONTAINER [PRIVATE_PORT[/PROTO]]", flags, ARRAY_SIZE(flags),
                        argc, argv, true, 1, 2, &code) < 0)
                 return code;
-        _cleanup_free_ char *path = xasprintf("/containers/%s/json", a.pos[0]);
+        _cleanup_free_ char *path = name_path("/containers/", a.pos[0], "/json");
         cli_args_release(&a);
         _cleanup_json_ json_t *j = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
@@ -992,7 +995,7 @@ int cmd_export(int argc, char **argv)
                 cli_args_release(&a);
                 return 1;
         }
-        _cleanup_free_ char *path = xasprintf("/containers/%s/export", a.pos[0]);
+        _cleanup_free_ char *path = name_path("/containers/", a.pos[0], "/export");
         cli_args_release(&a);
         _cleanup_error_ struct berth_error *e = NULL;
         if (stream_get(path, false, fd >= 0 ? fd : STDOUT_FILENO, &e) < 0)

@@ -69,6 +69,9 @@ int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err)
 /* `volume inspect` (shares inspect's code in container.c). */
 int cli_volume_inspect(int argc, char **argv);
 
+/* prefix + urlencoded(name) + suffix (suffix may be NULL): user-given names in API paths. */
+char *name_path(const char *prefix, const char *name, const char *suffix);
+
 /* Add "?" or "&" then key=urlencoded(value) to *q. */
 void query_add(char **q, const char *key, const char *value);
 

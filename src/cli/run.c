@@ -861,7 +861,7 @@ static int exit_code_of(const char *id, struct berth_error **err)
 static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bool sig_proxy)
 {
         _cleanup_error_ struct berth_error *e = NULL;
-        _cleanup_free_ char *ip = xasprintf("/containers/%s/json", id);
+        _cleanup_free_ char *ip = name_path("/containers/", id, "/json");
         _cleanup_json_ json_t *info = NULL;
         if (cli_call("GET", ip, NULL, NULL, &info, &e) < 0)
                 return cli_fail(e, 1);
@@ -930,7 +930,7 @@ int cmd_start(int argc, char **argv)
         code = 0;
         for (char **p = a.pos; *p; p++) {
                 _cleanup_error_ struct berth_error *e = NULL;
-                _cleanup_free_ char *path = xasprintf("/containers/%s/start", *p);
+                _cleanup_free_ char *path = name_path("/containers/", *p, "/start");
                 if (cli_call("POST", path, NULL, NULL, NULL, &e) < 0 && e->code != EALREADY) {
                         cli_print_error(e);
                         code = 1;
@@ -1000,7 +1000,7 @@ int cmd_exec(int argc, char **argv)
                 json_object_set_new(body, "WorkingDir", json_string(s));
         if ((s = cli_arg_str(&a, "user")))
                 json_object_set_new(body, "User", json_string(s));
-        _cleanup_free_ char *cp = xasprintf("/containers/%s/exec", a.pos[0]);
+        _cleanup_free_ char *cp = name_path("/containers/", a.pos[0], "/exec");
         cli_args_release(&a);
         _cleanup_json_ json_t *resp = NULL;
         if (cli_call("POST", cp, body, NULL, &resp, &e) < 0)

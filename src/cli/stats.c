@@ -156,8 +156,9 @@ int cmd_stats(int argc, char **argv)
                 }
                 _cleanup_json_ json_t *rows = json_array();
                 for (char **p = targets; p && *p; p++) {
-                        _cleanup_free_ char *path = xasprintf("/containers/%s/stats?stream=0%s", *p,
-                                                              no_stream ? "" : "&one-shot=1");
+                        _cleanup_free_ char *path =
+                            name_path("/containers/", *p,
+                                      no_stream ? "/stats?stream=0" : "/stats?stream=0&one-shot=1");
                         _cleanup_json_ json_t *s = NULL;
                         if (cli_call("GET", path, NULL, NULL, &s, &e) < 0) {
                                 if (explicit) {
@@ -203,6 +204,12 @@ int cmd_stats(int argc, char **argv)
 
 /* ---------------------------------------------------------------- cp */
 
+static char *archive_path(const char *id, const char *q)
+{
+        _cleanup_free_ char *enc = cli_urlencode(id);
+        return xasprintf("/containers/%s/archive%s", enc, q);
+}
+
 static int spawn_tar(char **argv, int in_fd, int out_fd, pid_t *ret)
 {
         posix_spawn_file_actions_t fa;
@@ -230,7 +237,7 @@ static int cp_from(const char *id, const char *src, const char *dst)
 {
         _cleanup_free_ char *q = NULL;
         query_add(&q, "path", src);
-        _cleanup_free_ char *path = xasprintf("/containers/%s/archive%s", id, q);
+        _cleanup_free_ char *path = archive_path(id, q);
         _cleanup_error_ struct berth_error *e = NULL;
         if (strcmp(dst, "-") == 0)
                 return stream_get(path, false, STDOUT_FILENO, &e) < 0 ? cli_fail(e, 1) : 0;
@@ -328,7 +335,7 @@ static int container_path_is_dir(const char *id, const char *path, bool *ret)
 {
         _cleanup_free_ char *q = NULL;
         query_add(&q, "path", path);
-        _cleanup_free_ char *p = xasprintf("/containers/%s/archive%s", id, q);
+        _cleanup_free_ char *p = archive_path(id, q);
         _cleanup_conn_ struct http_conn *c = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
         if (cli_connect(&c, &e) < 0 || http_send(c, "HEAD", p, NULL, NULL, 0, NULL, &e) < 0)
@@ -372,7 +379,7 @@ static int cp_to(const char *src, const char *id, const char *dst)
         _cleanup_conn_ struct http_conn *c = NULL;
         if (strcmp(src, "-") == 0) {
                 query_add(&q, "path", dst);
-                _cleanup_free_ char *path = xasprintf("/containers/%s/archive%s", id, q);
+                _cleanup_free_ char *path = archive_path(id, q);
                 if (cli_connect(&c, &e) < 0 ||
                     http_send_fd(c, "PUT", path, "application/x-tar", STDIN_FILENO, &e) < 0)
                         return cli_fail(e, 1);
@@ -413,7 +420,7 @@ static int cp_to(const char *src, const char *id, const char *dst)
                 } else {
                         query_add(&q, "path", target);
                 }
-                _cleanup_free_ char *path = xasprintf("/containers/%s/archive%s", id, q);
+                _cleanup_free_ char *path = archive_path(id, q);
                 int p[2];
                 if (pipe2(p, O_CLOEXEC) < 0)
                         return 1;

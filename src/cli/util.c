@@ -88,3 +88,9 @@ void query_add(char **q, const char *key, const char *value)
         free(*q);
         *q = n;
 }
+
+char *name_path(const char *prefix, const char *name, const char *suffix)
+{
+        _cleanup_free_ char *enc = cli_urlencode(name);
+        return xasprintf("%s%s%s", prefix, enc, suffix ? suffix : "");
+}
