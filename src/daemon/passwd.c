@@ -334,7 +334,8 @@ int spec_user_resolve(const char *rootfs, const char *user, char *const *group_a
         if (rootfs) {
                 rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0)
-                        return berth_error_set(err, errno, "open rootfs `%s`", rootfs);
+                        return berth_error_setx(err, EIO, "open rootfs `%s`: %s", rootfs,
+                                                strerror(errno));
                 if (read_in_root(rootfd, "/etc/passwd", &pwd, &pwl, err) < 0 ||
                     read_in_root(rootfd, "/etc/group", &grp, &grl, err) < 0)
                         return -berth_error_code(*err);

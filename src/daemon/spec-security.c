@@ -511,12 +511,22 @@ static void sc_cache_reset(void)
         sc_cache.path = NULL;
 }
 
+/* A broken default profile is the daemon's fault, not the client's: EIO (a 500), whatever the
+ * cause's errno (ENOENT would read as "no such container"). */
+static int server_error(struct berth_error **err)
+{
+        if (err && *err)
+                (*err)->code = EIO;
+        return berth_error_wrap(err, "default seccomp profile");
+}
+
 static int seccomp_default(const char *path, char *const *caps, json_t **ret,
                            struct berth_error **err)
 {
         struct stat st;
         if (stat(path, &st) < 0)
-                return berth_error_set(err, errno, "default seccomp profile `%s`", path);
+                return berth_error_set(err, EIO, "default seccomp profile `%s`: %s", path,
+                                       strerror(errno));
         uint64_t mask = caps_mask(caps);
         pthread_mutex_lock(&sc_cache.lock);
         if (!sc_cache.path || strcmp(sc_cache.path, path) || sc_cache.st.st_ino != st.st_ino ||
@@ -527,7 +537,7 @@ static int seccomp_default(const char *path, char *const *caps, json_t **ret,
                 json_t *profile = berth_json_load_at(AT_FDCWD, path, 0, err);
                 if (!profile) {
                         pthread_mutex_unlock(&sc_cache.lock);
-                        return berth_error_wrap(err, "default seccomp profile");
+                        return server_error(err);
                 }
                 sc_cache.profile = profile;
                 sc_cache.path = xstrdup(path);
@@ -543,7 +553,7 @@ static int seccomp_default(const char *path, char *const *caps, json_t **ret,
         json_t *oci = NULL;
         if (spec_seccomp_from_profile(sc_cache.profile, caps, &oci, err) < 0) {
                 pthread_mutex_unlock(&sc_cache.lock);
-                return berth_error_wrap(err, "default seccomp profile");
+                return server_error(err);
         }
         size_t at;
         if (sc_cache.n_slots < SC_CACHE_SLOTS) {

@@ -802,7 +802,7 @@ static void test_seccomp(void **state)
             NULL, "use either 'name' or 'names'");
         struct spec_ctx ctx = ctx_default();
         ctx.seccomp_default_path = "/nonexistent/default.json";
-        build_bad_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx, ENOENT, "default seccomp profile");
+        build_bad_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx, EIO, "default seccomp profile");
 }
 
 /* The default profile is cached, and reloaded when its file changes. */
@@ -827,7 +827,7 @@ static void test_seccomp_default_reload(void **state)
                     "\"action\":\"SCMP_ACT_ERRNO\"}]}");
         /* a broken default profile is an error, not an unconfined container */
         write_file(cache_root, "profile.json", "{");
-        build_bad_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx, EINVAL, "default seccomp profile");
+        build_bad_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx, EIO, "default seccomp profile");
         unlink(path);
 }
 
