@@ -192,6 +192,21 @@ static json_t *user_json(const struct spec_user *u)
         return j;
 }
 
+/* ConsoleSize [height, width] (API 1.42, HostConfig and ExecConfig): the tty's size from the
+ * first byte instead of after a resize call. */
+static void console_size(const json_t *o, json_t *process)
+{
+        json_t *cs = json_object_get(o, "ConsoleSize");
+        if (!json_is_array(cs) || json_array_size(cs) != 2 ||
+            !json_is_integer(json_array_get(cs, 0)) || !json_is_integer(json_array_get(cs, 1)))
+                return;
+        json_int_t h = json_integer_value(json_array_get(cs, 0));
+        json_int_t w = json_integer_value(json_array_get(cs, 1));
+        if (h > 0 && w > 0 && h <= 65535 && w <= 65535)
+                json_object_set_new(process, "consoleSize",
+                                    json_pack("{s:I, s:I}", "height", h, "width", w));
+}
+
 static int args_build(const json_t *create, const json_t *image, bool init, char ***ret,
                       struct berth_error **err)
 {
@@ -281,6 +296,8 @@ static int build_process(const json_t *create, const json_t *image, const json_t
                 return -berth_error_code(*err);
         json_t *p = json_pack("{s:b, s:o, s:o, s:o, s:s}", "terminal", tty, "user", user_json(&u),
                               "args", strv_json(args), "env", strv_json(env), "cwd", cwd);
+        if (tty)
+                console_size(hc, p);
         spec_user_release(&u);
         *ret = p;
         return 0;
@@ -795,6 +812,8 @@ int daemon_spec_exec_process(const json_t *exec_config, const json_t *container_
         json_object_set_new(p, "args", strv_json(cmd));
         json_object_set_new(p, "env", strv_json(env));
         json_object_set_new(p, "terminal", json_boolean(tty));
+        if (tty)
+                console_size(exec_config, p);
         if (cwd && *cwd)
                 json_object_set_new(p, "cwd", json_string(cwd));
         else if (!json_is_string(json_object_get(p, "cwd")))

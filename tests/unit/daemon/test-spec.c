@@ -294,7 +294,12 @@ static void test_env(void **state)
                     "[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\","
                     "\"HOSTNAME=0123456789ab\",\"TERM=xterm\"]");
         assert_json(b, "process.terminal", "true");
+        assert_json(b, "process.consoleSize", "<absent>");
         assert_json(b, "hostname", "\"0123456789ab\"");
+        _cleanup_json_ json_t *b2 = build(
+            "{\"Cmd\": [\"sh\"], \"Tty\": true, \"HostConfig\": {\"ConsoleSize\": [40, 120]}}",
+            NULL);
+        assert_json(b2, "process.consoleSize", "{\"height\":40,\"width\":120}");
         _cleanup_json_ json_t *c =
             build("{\"Cmd\": [\"sh\"], \"Env\": [\"TERM=vt100\"], \"Tty\": true}", NULL);
         assert_json(c, "process.env.2", "\"TERM=vt100\"");
@@ -1189,12 +1194,13 @@ static void test_exec_process(void **state)
 
         _cleanup_json_ json_t *x2 =
             json_loads("{\"Cmd\": [\"id\"], \"User\": \"bob:staff\", \"WorkingDir\": \"/tmp\", "
-                       "\"Tty\": true, \"Privileged\": true}",
+                       "\"Tty\": true, \"Privileged\": true, \"ConsoleSize\": [24, 80]}",
                        0, &je);
         assert_int_equal(daemon_spec_exec_process(x2, spec, rootfs, &p, &err), 0);
         assert_json(p, "user", "{\"uid\":1001,\"gid\":50}");
         assert_json(p, "cwd", "\"/tmp\"");
         assert_json(p, "terminal", "true");
+        assert_json(p, "consoleSize", "{\"height\":24,\"width\":80}");
         assert_true(has_str(json_object_get(p, "env"), "TERM=xterm"));
         _cleanup_strv_ char **all = spec_caps_all();
         assert_int_equal(json_array_size(jpath(p, "capabilities.bounding")), strv_length(all));
