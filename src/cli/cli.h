@@ -156,6 +156,9 @@ int tmpl_parse(const char *text, struct tmpl **ret, struct berth_error **err);
 void tmpl_free(struct tmpl *t);
 /* Execute t on data; the output is appended to *out (a malloc'd string, may start NULL). */
 int tmpl_exec(const struct tmpl *t, json_t *data, char **out, struct berth_error **err);
+/* Compact JSON of v the way Go's json.Marshal writes it: <, > and & escaped as \u003c, \u003e,
+ * \u0026 (sort_keys for Go maps). malloc'd. */
+char *tmpl_json_marshal(const json_t *v, bool sort_keys);
 /* Format v like Go's fmt.Print of the value docker would hold (strings raw, numbers without
  * exponent when integral, map[k:v], [a b]); malloc'd. */
 char *tmpl_value_string(json_t *v);

@@ -18,8 +18,12 @@
 
 int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err)
 {
-        if (strcmp(format, "json") == 0)
+        if (strcmp(format, "json") == 0) {
+                size_t i;
+                json_t *v;
+                json_array_foreach(items, i, v) json_object_del(v, "Label");
                 return print_formatted(items, "json", err);
+        }
         bool table = strncmp(format, "table", 5) == 0;
         const char *f = table ? format + 5 : format;
         while (*f == ' ')
@@ -211,6 +215,9 @@ static json_t *ps_context(json_t *c, bool trunc)
         json_object_set_new(x, "Names", json_string(names));
         _cleanup_free_ char *labels = labels_string(json_object_get(c, "Labels"));
         json_object_set_new(x, "Labels", json_string(labels));
+        /* {{.Label "key"}} (dropped from --format json, where docker has no such field) */
+        json_t *lm = json_object_get(c, "Labels");
+        json_object_set_new(x, "Label", json_is_object(lm) ? json_deep_copy(lm) : json_object());
         json_t *mounts = json_object_get(c, "Mounts");
         char *ms = xstrdup("");
         size_t i, nvol = 0;
@@ -235,7 +242,10 @@ static json_t *ps_context(json_t *c, bool trunc)
         }
         json_object_set_new(x, "Mounts", json_string(ms));
         free(ms);
-        json_object_set_new(x, "LocalVolumes", json_integer((json_int_t)nvol));
+        {
+                _cleanup_free_ char *nv = xasprintf("%zu", nvol);
+                json_object_set_new(x, "LocalVolumes", json_string(nv));
+        }
         char *nets = xstrdup("");
         const char *k;
         json_t *v;
@@ -247,6 +257,7 @@ static json_t *ps_context(json_t *c, bool trunc)
                 nets = y;
         }
         json_object_set_new(x, "Networks", json_string(nets));
+        json_object_set_new(x, "Platform", json_null());
         free(nets);
         return x;
 }

@@ -332,7 +332,9 @@ static json_t *image_row(json_t *img, const char *repo, const char *tag, const c
         json_object_set_new(x, "CreatedSince", json_string(cs));
         json_object_set_new(x, "CreatedAt", json_string(ca));
         json_object_set_new(x, "Size", json_string(size));
-        json_object_set_new(x, "VirtualSize", json_string(size));
+        _cleanup_free_ char *vsize =
+            fmt_human_size((double)json_integer_value(json_object_get(img, "Size")));
+        json_object_set_new(x, "VirtualSize", json_string(vsize));
         json_object_set_new(x, "SharedSize", json_string(ssz));
         json_object_set_new(x, "UniqueSize", json_string("N/A"));
         json_object_set_new(x, "Containers", json_string(cstr));

@@ -661,6 +661,9 @@ static int volume_ls(int argc, char **argv)
                 }
                 json_object_set_new(x, "Labels", json_string(labels));
                 free(labels);
+                json_t *lm = json_object_get(v, "Labels");
+                json_object_set_new(x, "Label",
+                                    json_is_object(lm) ? json_deep_copy(lm) : json_object());
                 json_array_append_new(rows, x);
         }
         const char *format = cli_arg_str(&a, "format");

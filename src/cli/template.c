@@ -682,6 +682,32 @@ static int eval_operand(struct ctx *c, const struct operand *o, json_t *dot, jso
         return 0;
 }
 
+char *tmpl_json_marshal(const json_t *v, bool sort_keys)
+{
+        char *raw = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+                                      (sort_keys ? JSON_SORT_KEYS : JSON_PRESERVE_ORDER));
+        if (!raw)
+                return xstrdup("null");
+        /* the three characters only occur inside strings in JSON text */
+        size_t extra = 0;
+        for (const char *p = raw; *p; p++)
+                if (*p == '<' || *p == '>' || *p == '&')
+                        extra += 5;
+        if (!extra)
+                return raw;
+        char *out = xmalloc(strlen(raw) + extra + 1), *o = out;
+        for (const char *p = raw; *p; p++) {
+                if (*p == '<' || *p == '>' || *p == '&') {
+                        o += sprintf(o, "\\u00%s", *p == '<' ? "3c" : *p == '>' ? "3e" : "26");
+                        continue;
+                }
+                *o++ = *p;
+        }
+        *o = '\0';
+        free(raw);
+        return out;
+}
+
 static bool values_equal(json_t *a, json_t *b)
 {
         if (json_is_number(a) && json_is_number(b))
@@ -696,6 +722,7 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
                 json_t *a = args[0];
                 if (is_no_value(a))
                         a = json_null();
+                /* docker's template json: an encoder without HTML escaping */
                 char *s = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
                 *ret = json_string(s ? s : "null");
                 free(s);
@@ -886,6 +913,21 @@ static int eval_command(struct ctx *c, const struct command *cmd, json_t *dot, j
                         json_t **ret, struct berth_error **err)
 {
         if (cmd->ops[0].kind != OP_FUNC) {
+                if (cmd->ops[0].kind == OP_FIELD && cmd->n == 2 && !piped) {
+                        /* docker's methods with a key ({{.Label "k"}}): the field is a map */
+                        _cleanup_json_ json_t *m = NULL, *k = NULL;
+                        int r = eval_operand(c, &cmd->ops[0], dot, &m, err);
+                        if (r < 0)
+                                return r;
+                        r = eval_operand(c, &cmd->ops[1], dot, &k, err);
+                        if (r < 0)
+                                return r;
+                        if (json_is_object(m) && json_is_string(k)) {
+                                json_t *v = json_object_get(m, json_string_value(k));
+                                *ret = json_string(json_is_string(v) ? json_string_value(v) : "");
+                                return 0;
+                        }
+                }
                 if (cmd->n > 1 || piped)
                         return berth_error_setx(err, EINVAL,
                                                 "template: can't give argument to non-function");

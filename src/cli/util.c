@@ -54,7 +54,7 @@ int print_formatted(json_t *items, const char *format, struct berth_error **err)
                 json_array_foreach(items, i, v)
                 {
                         /* docker marshals a map here: keys sorted */
-                        char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+                        char *s = tmpl_json_marshal(v, true);
                         printf("%s\n", s);
                         free(s);
                 }

@@ -221,7 +221,9 @@ def test_ps_formats_match_docker(berthd):
         assert len(q) >= 2 and all(len(x) == 12 for x in q)
         qa = cli(berthd, "ps", "-aq", "--filter", f"name={stopped}").stdout.split()
         assert len(qa) == 1
-        for args in (["ps", "-a"], ["ps", "-a", "--no-trunc"], ["ps", "-a", "-s"]):
+        for args in (["ps", "-a"], ["ps", "-a", "--no-trunc"], ["ps", "-a", "-s"],
+                     ["ps", "-a", "--format", "json"],
+                     ["ps", "-a", "--format", '{{.Names}} {{.Label "role"}}']):
             # ages ("3 seconds ago") may tick between the two calls: a few tries
             for _ in range(3):
                 ours, theirs = cli(berthd, *args).stdout, berthd.docker(*args).stdout
@@ -273,7 +275,8 @@ def test_images_tag_rmi_save_load(berthd, tmp_path):
         hdr = cli(berthd, "images").stdout.splitlines()[0]
         assert hdr.split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
         for args in (["images"], ["images", "--digests"], ["images", "-a", "--no-trunc"],
-                     ["history", tag], ["history", "--no-trunc", tag]):
+                     ["history", tag], ["history", "--no-trunc", tag],
+                     ["images", "--format", "json"]):
             assert cli(berthd, *args).stdout == berthd.docker(*args).stdout, args
         ids = cli(berthd, "images", "-q").stdout.split()
         assert len(ids) == len(set(ids)) and all(len(i) == 12 for i in ids)

@@ -79,6 +79,8 @@ static void test_functions(void **state)
         check("{{index .RepoDigests 5}}", "EXEC: template: error calling index: index out of "
                                           "range: 5");
         check("{{nope .Id}}", "EXEC: template: function \"nope\" not defined");
+        check("{{.Config.Labels \"b\"}}", "2"); /* docker's {{.Label "k"}} methods */
+        check("{{.Config.Labels \"zz\"}}", "");
 }
 
 static void test_control(void **state)
