@@ -94,10 +94,9 @@ json_t *stats_row(json_t *s, const char *arg, struct prev *prev)
         _cleanup_free_ char *pids =
             xasprintf("%.0f", num(json_object_get(s, "pids_stats"), "current"));
         _cleanup_free_ char *sid = xstrndup(id ? id : "", 12);
-        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", sid, "Name",
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", sid, "Name",
                          name ? name : "", "Container", arg ? arg : sid, "CPUPerc", cp, "MemUsage",
-                         memusage, "MemPerc", mp, "NetIO", netio, "BlockIO", blkio, "PIDs", pids,
-                         "FullID", id ? id : "");
+                         memusage, "MemPerc", mp, "NetIO", netio, "BlockIO", blkio, "PIDs", pids);
 }
 
 static json_t *stats_headers(void)
