@@ -310,6 +310,13 @@ def test_exec(berthd):
         args = [BERTH_CLI, "-H", f"unix://{berthd.sock}", "exec", "-it", name, "sh"]
         out, code = _pty_session(args, [b"echo in-$((6*7))\r", b"exit 3\r"])
         assert code == 3 and "in-42" in out, out
+        assert cli(berthd, "exec", "-d", name, "sh", "-c", "echo d > /tmp/d").returncode == 0
+        for _ in range(50):
+            r = cli(berthd, "exec", name, "cat", "/tmp/d")
+            if r.stdout == "d\n":
+                break
+            time.sleep(0.1)
+        assert r.stdout == "d\n"
         r = cli(berthd, "top", name)
         assert "sleep 60" in r.stdout and r.stdout.split()[0] in ("UID", "PID")
     finally:
@@ -336,6 +343,11 @@ def test_cp_roundtrip(berthd, tmp_path):
         assert (back / "x.txt").read_text() == "one\n"
         r = cli(berthd, "diff", name)
         assert "A /tmp/renamed.txt" in r.stdout.splitlines()
+        raw = subprocess.run([BERTH_CLI, "-H", f"unix://{berthd.sock}", "cp",
+                              f"{name}:/tmp/renamed.txt", "-"], capture_output=True)
+        assert raw.returncode == 0
+        names = subprocess.run(["tar", "-t"], input=raw.stdout, capture_output=True).stdout
+        assert names.decode().split() == ["renamed.txt"]
     finally:
         rm(berthd, name)
 
@@ -549,3 +561,14 @@ def test_lifecycle_verbs(berthd, tmp_path):
         rm(berthd, name, new)
     r = cli(berthd, "rm", name)
     assert r.returncode == 1 and "No such container" in r.stderr
+
+
+def test_create_then_start_attached_with_stdin(berthd):
+    r = cli(berthd, "create", "-i", TAG, "sh", "-c", "cat; exit 6")
+    cid = r.stdout.strip()
+    try:
+        r = cli(berthd, "start", "-ai", cid, input="piped in\n")
+        assert r.returncode == 6, r.stderr
+        assert r.stdout == "piped in\n"
+    finally:
+        rm(berthd, cid)
