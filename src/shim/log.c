@@ -23,7 +23,7 @@ void shim_time_now(char *buf, size_t len)
                 char frac[16];
                 snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
                 size_t f = strlen(frac);
-                while (frac[f - 1] == '0')
+                while (f > 1 && frac[f - 1] == '0')
                         frac[--f] = '\0';
                 snprintf(buf + n, len - (size_t)n, "%sZ", frac);
         } else {
