@@ -121,6 +121,13 @@ done
 c=$(hyperfine -N -w 3 -r 50 --export-json "$T/v.json" "$BERTH version" >/dev/null 2>&1 &&
         jq -r '.results[0].mean * 1000' "$T/v.json")
 printf 'berth CLI round trip (version: /version request + output): %.2f ms\n' "$c"
+libs=$(ldd "$BUILD/cmd/berth" | grep -c '=>' || true)
+ld=$(LD_DEBUG=statistics "$BUILD/cmd/berth" --version 2>&1 >/dev/null |
+        awk '/total startup time in dynamic loader/ {print $NF == "cycles" ? $(NF-1) : $NF}' | head -1)
+t=$(hyperfine -N -w 5 -r 100 --export-json "$T/t.json" "$BUILD/cmd/berth --version" /bin/true \
+        >/dev/null 2>&1 && jq -r '[.results[].mean * 1000] | "\(.[0]) \(.[1])"' "$T/t.json")
+printf 'berth CLI start: %s shared libraries, %s cycles in the dynamic loader; --version %.2f ms vs /bin/true %.2f ms\n' \
+        "$libs" "$ld" ${t:-0 0}
 
 kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }

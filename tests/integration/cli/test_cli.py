@@ -572,3 +572,22 @@ def test_create_then_start_attached_with_stdin(berthd):
         assert r.stdout == "piped in\n"
     finally:
         rm(berthd, cid)
+
+
+def test_management_command_forms(berthd):
+    name = berthd.name()
+    assert cli(berthd, "container", "create", "--name", name, TAG, "true").returncode == 0
+    try:
+        r = cli(berthd, "container", "ls", "-a", "--filter", f"name={name}", "--format",
+                "{{.Names}}")
+        assert r.stdout == name + "\n"
+        assert cli(berthd, "container", "inspect", "-f", "{{.Name}}", name).stdout == f"/{name}\n"
+        assert TAG.split(":")[0] in cli(berthd, "image", "ls").stdout
+        assert cli(berthd, "image", "inspect", "-f", "{{.Os}}", TAG).stdout == "linux\n"
+        r = cli(berthd, "container", "inspect", TAG)  # an image is not a container
+        assert r.returncode == 1 and f"No such container: {TAG}" in r.stderr
+        assert cli(berthd, "container", "rm", name).stdout == name + "\n"
+        r = cli(berthd, "container", "nope")
+        assert r.returncode == 1 and "is not a berth command" in r.stderr
+    finally:
+        rm(berthd, name)
