@@ -259,7 +259,7 @@ int spec_user_resolve_tables(const struct passwd_ent *pw, size_t n_pw, const str
 
         for (size_t i = 0; group_add && group_add[i]; i++) {
                 const struct group_ent *g = find_group(gr, n_gr, group_add[i]);
-                uint32_t gid;
+                uint32_t gid = 0;
                 if (g) {
                         gid = g->gid;
                 } else if (is_numeric(group_add[i])) {
