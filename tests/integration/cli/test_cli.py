@@ -421,6 +421,8 @@ def test_pull_push_progress(berthd, registry):
     r = cli(berthd, "pull", ref)
     assert r.returncode == 0, r.stderr
     assert r.stdout.rstrip().endswith(ref)
+    assert cli(berthd, "rmi", ref).returncode == 0
+    assert berthd.docker("pull", ref).stdout == r.stdout  # same stream, same rendering
     # on a terminal: per-layer lines redrawn with cursor moves
     assert cli(berthd, "rmi", ref).returncode == 0
     out, code = _pty_session([BERTH_CLI, "-H", f"unix://{berthd.sock}", "pull", ref], [])
