@@ -271,7 +271,9 @@ static int parse_mount_obj(const json_t *m, struct reqs *out, json_t *seen,
                 const json_t *bo;
                 const char *prop = NULL;
                 if (sj_obj(m, "BindOptions", &bo, err) < 0 ||
-                    sj_str(bo, "Propagation", &prop, err) < 0)
+                    sj_str(bo, "Propagation", &prop, err) < 0 ||
+                    sj_bool(bo, "NonRecursive", &r.non_recursive, err) < 0 ||
+                    sj_bool(bo, "CreateMountpoint", &r.create_source, err) < 0)
                         goto fail;
                 if (!src || !*src) {
                         mount_cfg_err(err, type, "field Source must not be empty");
@@ -290,7 +292,7 @@ static int parse_mount_obj(const json_t *m, struct reqs *out, json_t *seen,
                         r.propagation = xstrdup(prop);
                 }
                 struct stat st;
-                if (stat(src, &st) < 0) {
+                if (!r.create_source && stat(src, &st) < 0) {
                         mount_cfg_err(err, type, "bind source path does not exist: %s", src);
                         goto fail;
                 }

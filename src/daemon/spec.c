@@ -512,9 +512,9 @@ static int build_mounts(const json_t *create, const json_t *hc, const struct spe
                         return berth_error_setx(err, EINVAL, "invalid mount `%s`",
                                                 sm->target ? sm->target : "");
                 _cleanup_free_ char *dst = path_clean(sm->target);
-                _cleanup_free_ char *opts =
-                    xasprintf("rbind,%s,%s", sm->readonly ? "ro" : "rw",
-                              sm->propagation && *sm->propagation ? sm->propagation : "rprivate");
+                _cleanup_free_ char *opts = xasprintf(
+                    "%s,%s,%s", sm->non_recursive ? "bind" : "rbind", sm->readonly ? "ro" : "rw",
+                    sm->propagation && *sm->propagation ? sm->propagation : "rprivate");
                 json_array_append_new(user, mount_new(dst, "bind", sm->source, opts));
                 json_object_set_new(targets, dst, json_true());
         }

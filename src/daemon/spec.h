@@ -12,6 +12,7 @@ struct spec_mount {
         const char *target;
         bool readonly;
         const char *propagation; /* NULL, "rprivate", "rshared", … */
+        bool non_recursive;      /* BindOptions.NonRecursive: "bind" instead of "rbind" */
 };
 
 struct spec_ctx {
@@ -69,8 +70,10 @@ struct spec_mount_req {
         char *target; /* absolute path in the container (cleaned) */
         bool readonly;
         char *propagation;  /* NULL (default rprivate) or "rprivate", "rshared", "rslave", … */
-        bool create_source; /* Binds: a missing host directory is created (docker's -v) */
+        bool create_source; /* Binds (docker's -v) and Mounts with BindOptions.CreateMountpoint:
+                             * a missing host directory is created */
         bool nocopy;        /* volume: do not copy the image's content into a new volume */
+        bool non_recursive; /* Mounts bind: BindOptions.NonRecursive (submounts not bound) */
 };
 
 /* Parse and validate HostConfig.Binds ("src:dst[:opts]") and HostConfig.Mounts (bind, volume,

@@ -1007,6 +1007,7 @@ static void test_mounts(void **state)
              .target = "/vol",
              .propagation = "rshared"},
             {.source = "/host/dev", .target = "/dev"},
+            {.source = "/srv/flat", .target = "/flat", .non_recursive = true},
         };
         struct spec_ctx ctx = ctx_default();
         ctx.mounts = ms;
@@ -1048,11 +1049,14 @@ static void test_mounts(void **state)
                     "\"gid=5\"]");
         assert_non_null(find_mount(a, "/dev/mqueue"));
         /* a user mount at /dev drops every default under /dev */
-        ctx.n_mounts = 3;
+        ms[2] = ms[3];
+        ms[3] = (struct spec_mount){.source = "/host/dev", .target = "/dev"};
+        ctx.n_mounts = 4;
         _cleanup_json_ json_t *b = build_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx);
         assert_null(find_mount(b, "/dev/pts"));
         assert_null(find_mount(b, "/dev/shm"));
         assert_json(find_mount(b, "/dev"), "source", "\"/host/dev\"");
+        assert_json(find_mount(b, "/flat"), "options", "[\"bind\",\"rw\",\"rprivate\"]");
         build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Tmpfs\": {\"rel\": \"\"}}}", NULL,
                   "mount path must be absolute");
         build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Tmpfs\": {\"/x\": \"bogus=1\"}}}", NULL,
@@ -1144,6 +1148,13 @@ static void test_parse_mounts(void **state)
                   "\"/x\"}]}",
                   "invalid mount config for type \"bind\": bind source path does not exist: "
                   "/does/not/exist");
+        struct parsed q = parse_ok("{\"Mounts\": [{\"Type\": \"bind\", \"Source\": \"/not/yet\", "
+                                   "\"Target\": \"/x\", \"BindOptions\": {\"CreateMountpoint\": "
+                                   "true, \"NonRecursive\": true}}]}");
+        assert_int_equal(q.n, 1);
+        assert_true(q.v[0].create_source);
+        assert_true(q.v[0].non_recursive);
+        daemon_spec_mount_reqs_free(q.v, q.n);
         parse_bad("{\"Mounts\": [{\"Type\": \"bind\", \"Target\": \"/x\"}]}",
                   "field Source must not be empty");
         parse_bad("{\"Mounts\": [{\"Type\": \"bind\", \"Source\": \"/tmp\"}]}",
