@@ -12,9 +12,20 @@ int verb_parse(struct cli_args *a, const char *verb, const char *usage,
         }
         for (size_t i = 0; i < n_flags; i++) {
                 if (strcmp(flags[i].name, "help") == 0 && a->values[i]) {
-                        printf("\nUsage:  berth %s %s\n\nSee docker's documentation of `docker %s` "
-                               "for the flags: berth accepts the same.\n",
-                               verb, usage, verb);
+                        printf("\nUsage:  berth %s %s\n\nOptions (as `docker %s`):\n", verb, usage,
+                               verb);
+                        for (size_t k = 0; k < n_flags; k++) {
+                                const char *bar = strchr(flags[k].name, '|');
+                                int len =
+                                    bar ? (int)(bar - flags[k].name) : (int)strlen(flags[k].name);
+                                char sh[8] = "    ";
+                                if (flags[k].short_name)
+                                        snprintf(sh, sizeof(sh), "-%c, ", flags[k].short_name);
+                                printf("  %s--%.*s%s\n", sh, len, flags[k].name,
+                                       flags[k].type == CLI_BOOL   ? ""
+                                       : flags[k].type == CLI_LIST ? " list"
+                                                                   : " string");
+                        }
                         cli_args_release(a);
                         *ret_exit = 0;
                         return -1;

@@ -408,6 +408,18 @@ def test_no_daemon(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert "Cannot connect to the berth daemon" in r.stderr
+    # usage errors and help never need a daemon
+    host = ["-H", f"unix://{tmp_path}/absent.sock"]
+    r = subprocess.run([BERTH_CLI, *host, "ps", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "-a, --all" in r.stdout
+    r = subprocess.run([BERTH_CLI, *host, "rm"], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr.startswith('"berth rm" requires at least 1 argument.\nSee \'berth rm --help\'.')
+    r = subprocess.run([BERTH_CLI, *host, "frobnicate"], capture_output=True, text=True)
+    assert r.returncode == 1 and "'frobnicate' is not a berth command" in r.stderr
+    r = subprocess.run([BERTH_CLI, "-H", "tcp://127.0.0.1:2375", "ps"], capture_output=True,
+                       text=True)
+    assert r.returncode == 125 and "unix sockets only" in r.stderr
 
 
 def test_pull_push_progress(berthd, registry):
