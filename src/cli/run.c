@@ -761,15 +761,30 @@ static int run_or_create(int argc, char **argv, bool run)
                 cli_args_release(&a);
                 return 1;
         }
+        _cleanup_fclose_ FILE *cidf = NULL;
+        if (cidfile) {
+                /* like docker: refuse an existing file before creating anything */
+                cidf = fopen(cidfile, "wxe");
+                if (!cidf) {
+                        fprintf(stderr,
+                                errno == EEXIST ? "Container ID file found, make sure the other "
+                                                  "container isn't running or delete %s\n"
+                                                : "failed to create the container ID file %s\n",
+                                cidfile);
+                        cli_args_release(&a);
+                        return 125;
+                }
+        }
         _cleanup_free_ char *id = NULL;
         if (create_container(&a, body, &id, &e) < 0) {
+                if (cidf)
+                        unlink(cidfile);
                 cli_args_release(&a);
                 return cli_fail(e, 125);
         }
-        if (cidfile) {
-                _cleanup_fclose_ FILE *f = fopen(cidfile, "wxe");
-                if (f)
-                        fputs(id, f);
+        if (cidf) {
+                fputs(id, cidf);
+                fflush(cidf);
         }
         if (!run) {
                 printf("%s\n", id);

@@ -48,6 +48,12 @@ def test_run_output_and_exit_codes(berthd):
     assert r.stderr.startswith("Error response from daemon: ")
     r = cli(berthd, "run", "--rm", "--memory", "lots", TAG, "true")
     assert r.returncode == 125 and "invalid size" in r.stderr
+    cidfile = os.path.join(berthd.data_root, "..", f"cid-{os.getpid()}")
+    r = cli(berthd, "run", "--rm", "--cidfile", cidfile, TAG, "true")
+    assert r.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}", open(cidfile).read())
+    r = cli(berthd, "run", "--rm", "--cidfile", cidfile, TAG, "true")
+    assert r.returncode == 125 and "Container ID file found" in r.stderr
+    os.unlink(cidfile)
     # nothing left behind by --rm
     assert cli(berthd, "ps", "-aq").stdout == ""
 
