@@ -53,6 +53,17 @@ extern const size_t cli_create_n_flags;
  * publishing warning for -p. */
 int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error **err);
 
+/* The previous CPU sample of a container in a live stats view. */
+struct stats_prev {
+        char *id;
+        double cpu, sys;
+};
+/* One stats table row (docker's formatting context: ID, Name, Container, CPUPerc, MemUsage,
+ * MemPerc, NetIO, BlockIO, PIDs) from a stats JSON document, with docker's arithmetic: CPU % from
+ * the delta to prev (or precpu_stats) × online CPUs, memory without inactive_file (v2) or
+ * total_inactive_file (v1). arg is the name the user gave (NULL: the short id). */
+json_t *stats_row(json_t *s, const char *arg, struct stats_prev *prev);
+
 /* docker's units.HumanSizeWithPrecision(size, 3). */
 char *fmt_human_size3(double bytes);
 

@@ -15,11 +15,6 @@
                 "help", 0, CLI_BOOL                                                                \
         }
 
-struct prev {
-        char *id;
-        double cpu, sys;
-};
-
 static double num(json_t *o, const char *k)
 {
         return json_number_value(json_object_get(o, k));
@@ -27,8 +22,7 @@ static double num(json_t *o, const char *k)
 
 /* One row of the stats table from a stats JSON document. prev (may be NULL) holds the previous
  * sample of this container in a live view; otherwise precpu_stats is used. */
-json_t *stats_row(json_t *s, const char *arg, struct prev *prev);
-json_t *stats_row(json_t *s, const char *arg, struct prev *prev)
+json_t *stats_row(json_t *s, const char *arg, struct stats_prev *prev)
 {
         json_t *cpu = json_object_get(s, "cpu_stats"), *pre = json_object_get(s, "precpu_stats");
         double total = num(json_object_get(cpu, "cpu_usage"), "total_usage");
@@ -133,7 +127,7 @@ int cmd_stats(int argc, char **argv)
         bool all = cli_arg_bool(&a, "all");
         cli_args_release(&a);
         _cleanup_json_ json_t *h = stats_headers();
-        struct prev *prevs = NULL;
+        struct stats_prev *prevs = NULL;
         size_t n_prev = 0;
         code = 0;
         for (;;) {
@@ -167,7 +161,7 @@ int cmd_stats(int argc, char **argv)
                                 berth_error_free(TAKE_PTR(e));
                                 continue;
                         }
-                        struct prev *pv = NULL;
+                        struct stats_prev *pv = NULL;
                         if (!no_stream) {
                                 const char *id = json_string_value(json_object_get(s, "id"));
                                 for (size_t k = 0; k < n_prev && id; k++)
@@ -175,7 +169,7 @@ int cmd_stats(int argc, char **argv)
                                                 pv = &prevs[k];
                                 if (!pv && id) {
                                         prevs = xrealloc(prevs, (n_prev + 1) * sizeof(*prevs));
-                                        prevs[n_prev] = (struct prev){xstrdup(id), 0, 0};
+                                        prevs[n_prev] = (struct stats_prev){xstrdup(id), 0, 0};
                                         pv = &prevs[n_prev++];
                                 }
                         }
