@@ -63,10 +63,7 @@ struct chunk {
 struct emitter {
         const struct logs_opts *o;
         int out_fd;
-        struct chunk *ring; /* tail: the last o->tail chunks */
-        size_t ring_n, ring_pos;
-        bool buffering; /* collecting the past for tail */
-        bool gone;      /* the client went away */
+        bool gone; /* the client went away */
         bool past_until;
 };
 
@@ -100,40 +97,96 @@ static void emit_line(struct emitter *em, const char *line, size_t len)
         size_t n;
         char *s = logs_format_entry(&e, o, &n);
         logs_entry_release(&e);
-        if (em->buffering && o->tail >= 0) {
-                if (o->tail == 0) {
-                        free(s);
-                        return;
-                }
-                struct chunk *slot = &em->ring[em->ring_pos];
-                free(slot->data);
-                slot->data = s;
-                slot->len = n;
-                em->ring_pos = (em->ring_pos + 1) % (size_t)o->tail;
-                if (em->ring_n < (size_t)o->tail)
-                        em->ring_n++;
-                return;
-        }
         if (!em->gone && !write_all(em->out_fd, s, n))
                 em->gone = true;
         free(s);
 }
 
-static void flush_ring(struct emitter *em)
+/* ---------------------------------------------------------------- tail: from the end backwards
+ * `logs --tail n` of a big log reads only its end (docker's json-file does the same), then the
+ * rotations while more lines are wanted. */
+
+struct tail_collect {
+        const struct logs_opts *o;
+        struct chunk *v; /* the kept entries, newest first */
+        size_t n;
+        bool done;
+};
+
+static void tail_line(struct tail_collect *tc, const char *line, size_t len)
 {
-        if (em->o->tail > 0) {
-                size_t cap = (size_t)em->o->tail;
-                size_t start = (em->ring_pos + cap - em->ring_n) % cap;
-                for (size_t i = 0; i < em->ring_n; i++) {
-                        struct chunk *c = &em->ring[(start + i) % cap];
-                        if (!em->gone && !write_all(em->out_fd, c->data, c->len))
-                                em->gone = true;
-                        free(c->data);
-                        c->data = NULL;
-                }
+        struct log_entry e = {0};
+        if (len == 0 || logs_parse_line(line, len, &e, NULL) < 0)
+                return;
+        const struct logs_opts *o = tc->o;
+        if (o->since_ns && e.time_ns < o->since_ns) {
+                /* everything before is older still */
+                tc->done = true;
+        } else if (((e.stream == 1 && o->out) || (e.stream == 2 && o->err)) &&
+                   !(o->until_ns && e.time_ns > o->until_ns)) {
+                struct chunk *c = &tc->v[tc->n++];
+                c->data = logs_format_entry(&e, o, &c->len);
+                tc->done = tc->n == (size_t)o->tail;
         }
-        em->ring_n = 0;
-        em->buffering = false;
+        logs_entry_release(&e);
+}
+
+/* The lines of fd's bytes [0, end) from the last to the first, until tc is done. */
+static void tail_file(struct tail_collect *tc, int fd, off_t end)
+{
+        char *carry = NULL; /* the start of a line whose beginning is in an earlier chunk */
+        size_t carry_len = 0;
+        off_t pos = end;
+        while (!tc->done && pos > 0) {
+                size_t n = pos > 65536 ? 65536 : (size_t)pos;
+                pos -= (off_t)n;
+                char *buf = xmalloc(n + carry_len + 1);
+                if (pread(fd, buf, n, pos) != (ssize_t)n) {
+                        free(buf);
+                        break;
+                }
+                if (carry_len)
+                        memcpy(buf + n, carry, carry_len);
+                size_t e = n + carry_len;
+                free(carry);
+                carry = NULL;
+                carry_len = 0;
+                /* buf[0, e) ends a line (its '\n' at e - 1, or the end of the file) */
+                while (e > 0 && !tc->done) {
+                        char *nl = e > 1 ? memrchr(buf, '\n', e - 1) : NULL;
+                        size_t start = nl ? (size_t)(nl - buf) + 1 : 0;
+                        if (!nl && pos > 0)
+                                break;
+                        size_t len = e - start - (buf[e - 1] == '\n');
+                        tail_line(tc, buf + start, len);
+                        e = start;
+                }
+                if (e > 0 && !tc->done && e <= LOG_LINE_MAX) {
+                        carry = xmalloc(e);
+                        memcpy(carry, buf, e);
+                        carry_len = e;
+                }
+                free(buf);
+        }
+        free(carry);
+}
+
+/* Where the last complete line of fd's first size bytes ends (a line being written is left to
+ * follow). */
+static off_t complete_end(int fd, off_t size)
+{
+        char buf[4096];
+        off_t pos = size;
+        while (pos > 0) {
+                size_t n = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+                if (pread(fd, buf, n, pos - (off_t)n) != (ssize_t)n)
+                        return size;
+                char *nl = memrchr(buf, '\n', n);
+                if (nl)
+                        return pos - (off_t)n + (nl - buf) + 1;
+                pos -= (off_t)n;
+        }
+        return 0;
 }
 
 struct reader {
@@ -210,12 +263,48 @@ static bool rotated(struct reader *rd, const char *path)
         return rd->fd < 0 || st.st_ino != rd->ino || st.st_dev != rd->dev;
 }
 
+/* The last o->tail entries (that pass the filters) of the log and its rotations, written in
+ * order; rd is left open on the log at the end of its last complete line, for follow. */
+static int tail_past(const char *log_path, const struct logs_opts *o, struct reader *rd,
+                     struct emitter *em)
+{
+        struct tail_collect tc = {.o = o, .done = o->tail == 0};
+        tc.v = xcalloc(o->tail > 0 ? (size_t)o->tail : 1, sizeof(*tc.v));
+        int r = 0;
+        if (reader_open(rd, log_path) == 0) {
+                struct stat st;
+                off_t end = fstat(rd->fd, &st) == 0 ? complete_end(rd->fd, st.st_size) : 0;
+                tail_file(&tc, rd->fd, end);
+                if (lseek(rd->fd, end, SEEK_SET) < 0)
+                        r = -errno;
+        } else if (errno != ENOENT) {
+                r = -errno;
+        }
+        for (int i = 1; i <= LOG_ROTATIONS_MAX && !tc.done && r == 0; i++) {
+                _cleanup_free_ char *p = xasprintf("%s.%d", log_path, i);
+                _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        break;
+                /* rotated while we read: the file already seen */
+                if (rd->fd >= 0 && st.st_ino == rd->ino && st.st_dev == rd->dev)
+                        continue;
+                tail_file(&tc, fd, st.st_size);
+        }
+        for (size_t i = tc.n; i > 0; i--) {
+                struct chunk *c = &tc.v[i - 1];
+                if (!em->gone && !write_all(em->out_fd, c->data, c->len))
+                        em->gone = true;
+                free(c->data);
+        }
+        free(tc.v);
+        return r;
+}
+
 int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int client_fd,
                 logs_running_fn running, void *userdata, struct berth_error **err)
 {
-        struct emitter em = {.o = o, .out_fd = out_fd, .buffering = o->tail >= 0};
-        if (o->tail > 0)
-                em.ring = xcalloc((size_t)o->tail, sizeof(*em.ring));
+        struct emitter em = {.o = o, .out_fd = out_fd};
         struct reader rd = {.fd = -1};
         int r = 0;
         /* watch first: a rotation between reading the files and watching is not missed */
@@ -233,28 +322,31 @@ int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int
                         ino = -1;
                 }
         }
-        /* the past: oldest rotation first */
-        int nrot = 0;
-        while (nrot < LOG_ROTATIONS_MAX) {
-                _cleanup_free_ char *p = xasprintf("%s.%d", log_path, nrot + 1);
-                if (access(p, F_OK) < 0)
-                        break;
-                nrot++;
-        }
-        for (int i = nrot; i >= 1 && !em.gone && !em.past_until; i--) {
-                _cleanup_free_ char *p = xasprintf("%s.%d", log_path, i);
-                if (reader_open(&rd, p) < 0)
-                        continue;
-                reader_drain(&rd, &em);
-                reader_close(&rd);
-        }
-        if (reader_open(&rd, log_path) == 0 || errno == ENOENT) {
-                if (!em.past_until)
-                        r = reader_drain(&rd, &em);
+        if (o->tail >= 0) {
+                r = tail_past(log_path, o, &rd, &em);
         } else {
-                r = -errno;
+                /* the past: oldest rotation first */
+                int nrot = 0;
+                while (nrot < LOG_ROTATIONS_MAX) {
+                        _cleanup_free_ char *p = xasprintf("%s.%d", log_path, nrot + 1);
+                        if (access(p, F_OK) < 0)
+                                break;
+                        nrot++;
+                }
+                for (int i = nrot; i >= 1 && !em.gone && !em.past_until; i--) {
+                        _cleanup_free_ char *p = xasprintf("%s.%d", log_path, i);
+                        if (reader_open(&rd, p) < 0)
+                                continue;
+                        reader_drain(&rd, &em);
+                        reader_close(&rd);
+                }
+                if (reader_open(&rd, log_path) == 0 || errno == ENOENT) {
+                        if (!em.past_until)
+                                r = reader_drain(&rd, &em);
+                } else {
+                        r = -errno;
+                }
         }
-        flush_ring(&em);
         if (r < 0) {
                 berth_error_set(err, -r, "read `%s`", log_path);
                 goto out;
@@ -290,11 +382,6 @@ int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int
 out:
         reader_close(&rd);
         free(rd.buf);
-        if (em.ring) {
-                for (long long i = 0; i < o->tail; i++)
-                        free(em.ring[i].data);
-                free(em.ring);
-        }
         return r;
 }
 

@@ -207,21 +207,18 @@ static void write_log(const char *path, int first, int n)
         fclose(f);
 }
 
-/* logs_stream into a pipe, raw (tty) output collected as a string */
+/* logs_stream into a temporary file, raw (tty) output collected as a string */
 static char *run_logs(const char *path, struct logs_opts *o)
 {
-        int p[2];
-        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
         o->tty = true;
-        assert_int_equal(logs_stream(path, o, p[1], -1, NULL, NULL, NULL), 0);
-        close(p[1]);
-        char *buf = xmalloc(65536);
-        size_t len = 0;
-        ssize_t n;
-        while ((n = read(p[0], buf + len, 65535 - len)) > 0)
-                len += (size_t)n;
-        buf[len] = '\0';
-        close(p[0]);
+        assert_int_equal(logs_stream(path, o, fd, -1, NULL, NULL, NULL), 0);
+        off_t size = lseek(fd, 0, SEEK_END);
+        char *buf = xmalloc((size_t)size + 1);
+        assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+        buf[size] = '\0';
+        close(fd);
         return buf;
 }
 
@@ -271,9 +268,53 @@ static void test_logs_stream(void **state)
         free(r2);
 }
 
+static void test_logs_tail_big(void **state)
+{
+        char dir[] = "/tmp/berth-test-tail-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char *path = xasprintf("%s/c-json.log", dir);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        /* ~400 kB: many 64 kB chunks read backwards, lines cut across their edges */
+        for (int i = 0; i < 3000; i++)
+                fprintf(f,
+                        "{\"log\":\"%d %.*s\\n\",\"stream\":\"stdout\",\"time\":"
+                        "\"2024-01-01T00:00:00Z\"}\n",
+                        i, i % 97,
+                        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        /* a line the shim is still writing */
+        fputs("{\"log\":\"partial", f);
+        fclose(f);
+        struct logs_opts o = {.out = true, .tail = 2500};
+        char *s = run_logs(path, &o);
+        size_t lines = 0;
+        for (char *p = s; (p = strchr(p, '\n')); p++)
+                lines++;
+        assert_int_equal(lines, 2500);
+        assert_true(!strncmp(s, "500 ", 4));
+        char *last = strrchr(s, '\n');
+        *last = '\0';
+        last = strrchr(s, '\n');
+        assert_true(!strncmp(last + 1, "2999 ", 5));
+        free(s);
+        /* every line when asked for more than there are; the partial one never */
+        o.tail = 100000;
+        s = run_logs(path, &o);
+        lines = 0;
+        for (char *p = s; (p = strchr(p, '\n')); p++)
+                lines++;
+        assert_int_equal(lines, 3000);
+        assert_null(strstr(s, "partial"));
+        free(s);
+        assert_int_equal(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+        free(path);
+}
+
 struct follow_arg {
         const char *path;
         int fd;
+        long long tail;
         volatile bool running;
 };
 
@@ -285,7 +326,8 @@ static bool follow_running(void *p)
 static void *follow_thread(void *p)
 {
         struct follow_arg *a = p;
-        struct logs_opts o = {.out = true, .err = true, .follow = true, .tty = true, .tail = -1};
+        struct logs_opts o = {
+            .out = true, .err = true, .follow = true, .tty = true, .tail = a->tail};
         logs_stream(a->path, &o, a->fd, -1, follow_running, a, NULL);
         close(a->fd);
         return NULL;
@@ -315,7 +357,7 @@ static void test_logs_follow_rotation(void **state)
         write_log(path, 0, 2);
         int p[2];
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        struct follow_arg a = {.path = path, .fd = p[1], .running = true};
+        struct follow_arg a = {.path = path, .fd = p[1], .running = true, .tail = -1};
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, follow_thread, &a), 0);
         char buf[8192] = "";
@@ -617,6 +659,36 @@ static void test_volume_options(void **state)
         json_decref(nodev);
 }
 
+static void test_logs_follow_after_tail(void **state)
+{
+        char dir[] = "/tmp/berth-test-follow2-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char *path = xasprintf("%s/c-json.log", dir);
+        write_log(path, 0, 3);
+        /* the shim is half-way through a line when the client comes */
+        FILE *f = fopen(path, "ae");
+        fputs("{\"log\":\"comp", f);
+        fclose(f);
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        struct follow_arg a = {.path = path, .fd = p[1], .running = true, .tail = 1};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, follow_thread, &a), 0);
+        char buf[8192] = "";
+        size_t len = 0;
+        read_until(p[0], buf, &len, sizeof(buf), "line 2\n");
+        f = fopen(path, "ae");
+        fputs("lete\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:02:00Z\"}\n", f);
+        fclose(f);
+        read_until(p[0], buf, &len, sizeof(buf), "complete\n");
+        a.running = false;
+        pthread_join(th, NULL);
+        close(p[0]);
+        assert_string_equal(buf, "line 2\ncomplete\n");
+        assert_int_equal(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+        free(path);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -627,11 +699,13 @@ int main(void)
             cmocka_unit_test(test_logs_parse_format),
             cmocka_unit_test(test_logs_stream),
             cmocka_unit_test(test_logs_follow_rotation),
+            cmocka_unit_test(test_logs_tail_big),
             cmocka_unit_test(test_stats_parsers),
             cmocka_unit_test(test_stats_docker_json),
             cmocka_unit_test(test_stats_start_baseline),
             cmocka_unit_test(test_volumes),
             cmocka_unit_test(test_volume_options),
+            cmocka_unit_test(test_logs_follow_after_tail),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
