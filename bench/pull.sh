@@ -38,7 +38,7 @@ cleanup() {
                 wait "$DOCKERD_PID" 2>/dev/null
         fi
         [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-        podman_ rmi -a -f >/dev/null 2>&1
+        for r in "$S"/podman/*; do PODMAN_ROOT=$r podman_ rmi -a -f >/dev/null 2>&1; done
         for m in $(grep -o " $W/[^ ]*" /proc/self/mountinfo | grep -v " $W/fs$" | sort -r); do
                 umount -l "$m"
         done
@@ -137,7 +137,7 @@ echo "image: $REF, $(python3 -c "print(f'{$SIZE/1e6:.0f}')") MB compressed, 4 la
 # ---------------------------------------------------------------- tools
 now() { date +%s%N; }
 podman_() {
-        podman --root "$S/podman/root" --runroot "$W/podman-run" --storage-driver overlay \
+        podman --root "${PODMAN_ROOT:-$S/podman/0}" --runroot "$W/podman-run" --storage-driver overlay \
                 --cgroup-manager cgroupfs --events-backend file "$@"
 }
 HAVE_DOCKER=0
@@ -170,28 +170,31 @@ measure() { # name prepare-fn run-fn
         BEST[$name]=$best
 }
 
-berth_prep() { rm -rf "$S/berth"; }
-berth_run() { "$TOOL" --root "$S/berth" pull "$REF"; }
-skopeo_prep() { rm -rf "$S/skopeo"; }
-skopeo_run() { skopeo copy --quiet --src-tls-verify=false docker://"$REF" dir:"$S/skopeo"; }
-podman_prep() { podman_ rmi -a -f >/dev/null 2>&1 || true; }
-podman_run() { podman_ pull -q --tls-verify=false "$REF"; }
+# every run gets a fresh store, the old ones are deleted at the end: on ext4 without a journal a
+# deletion right before a run makes the allocator skip the freed inodes for a while (and scan
+# past them), which would charge one tool's cleanup to its next run
+RUN=0
+berth_prep() { RUN=$((RUN + 1)); }
+berth_run() { "$TOOL" --root "$S/berth/$RUN" pull "$REF"; }
+skopeo_prep() { RUN=$((RUN + 1)); mkdir -p "$S/skopeo"; }
+skopeo_run() { skopeo copy --quiet --src-tls-verify=false docker://"$REF" dir:"$S/skopeo/$RUN"; }
+podman_prep() { RUN=$((RUN + 1)); }
+podman_run() { PODMAN_ROOT=$S/podman/$RUN podman_ pull -q --tls-verify=false "$REF"; }
 docker_prep() {
         docker -H "unix://$W/docker.sock" rmi -f "$REF" >/dev/null 2>&1 || true
 }
 docker_run() { docker -H "unix://$W/docker.sock" pull -q "$REF"; }
 
 measure berth berth_prep berth_run
-measure skopeo skopeo_prep skopeo_run
+measure skopeo skopeo_prep skopeo_run || BEST[skopeo]=
 measure podman podman_prep podman_run || BEST[podman]=
 [ $HAVE_DOCKER = 1 ] && { measure docker docker_prep docker_run || BEST[docker]=; }
 
 # where berth's time goes (one more run with the library's phase timers)
-berth_prep
-BERTH_PULL_TIMING=1 "$TOOL" --root "$S/berth" pull "$REF" 2>&1 >/dev/null | grep '^pull timing' >&2 || true
+BERTH_PULL_TIMING=1 "$TOOL" --root "$S/berth/timing" pull "$REF" 2>&1 >/dev/null | grep '^pull timing' >&2 || true
 
 ratio() { [ -n "${BEST[$2]:-}" ] && python3 -c "print(f'{${BEST[$1]}/${BEST[$2]}:.2f}')" || echo "n/a"; }
-line="berth ${BEST[berth]} ms · skopeo ${BEST[skopeo]} ms · podman ${BEST[podman]:-n/a} ms"
+line="berth ${BEST[berth]} ms · skopeo ${BEST[skopeo]:-n/a} ms · podman ${BEST[podman]:-n/a} ms"
 line+=" · docker ${BEST[docker]:-n/a} ms"
 line+=" · ratio berth/podman $(ratio berth podman) (target ≤ 0.37) · berth/docker $(ratio berth docker)"
 line+=" · berth/skopeo $(ratio berth skopeo)"

@@ -304,3 +304,53 @@ def test_redirect_to_blob_storage_without_credentials(basic_registry, make_proxy
     assert len(proxy.storage_auth) >= len(img.layer_blobs)
     assert proxy.storage_auth == [None] * len(proxy.storage_auth)
     check_unpacked(tool, ref, img)
+
+
+def put_index(host, repo, tag, entries):
+    """an OCI index of (manifest bytes, media type, os/arch[/variant]) entries"""
+    import urllib.request
+    manifests = []
+    for raw, media_type, platform in entries:
+        parts = platform.split("/")
+        plat = {"os": parts[0], "architecture": parts[1]}
+        if len(parts) > 2:
+            plat["variant"] = parts[2]
+        manifests.append({"mediaType": media_type, "size": len(raw),
+                          "digest": "sha256:" + hashlib.sha256(raw).hexdigest(),
+                          "platform": plat})
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": manifests}
+    body = json.dumps(index).encode()
+    req = urllib.request.Request(f"http://{host}/v2/{repo}/manifests/{tag}", data=body,
+                                 method="PUT", headers={
+                                     "Content-Type": "application/vnd.oci.image.index.v1+json"})
+    urllib.request.urlopen(req).close()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_index_selects_platform_and_shares_layers(registry, tool, make_image, reg):
+    if os.uname().machine != "x86_64":
+        pytest.skip("the index names linux/amd64 as this host's platform")
+    repo = name()
+    imgs, entries = [], []
+    for tag, platform in (("amd", "linux/amd64"), ("arm", "linux/arm64/v8")):
+        img = make_image(n_layers=1, mb=1)
+        reg.skopeo_push(img, f"{registry.host}/{repo}:{tag}")
+        raw = reg.skopeo_raw(f"{registry.host}/{repo}:{tag}")
+        imgs.append(img)
+        entries.append((raw, json.loads(raw)["mediaType"], platform))
+    index_digest = put_index(registry.host, repo, "multi", entries)
+    ref = f"{registry.host}/{repo}:multi"
+    p = tool("pull", ref)
+    assert p.stdout.strip() == imgs[0].config_digest
+    # docker records the digest the tag pointed at: the index's
+    assert f"Digest: {index_digest}" in p.stderr
+    check_unpacked(tool, ref, imgs[0])
+    # the arm64 entry: the same busybox base layer already exists
+    p = tool("pull", ref, "--platform", "linux/arm64")
+    assert p.stdout.strip() == imgs[1].config_digest
+    assert p.stderr.count('"Already exists"') == 1
+    assert p.stderr.count('"Pull complete"') == 1
+    # no entry for the platform: a clear error listing those on offer
+    p = tool("pull", ref, "--platform", "linux/s390x", check=False)
+    assert p.returncode == 1 and "linux/amd64" in p.stderr, p.stderr
