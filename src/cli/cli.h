@@ -151,7 +151,8 @@ struct tmpl;
  * {{index .Labels "k"}}, {{len .X}}, {{join .X ","}}, {{upper}}/{{lower}}/{{title}}, {{println}},
  * {{printf "%s" .X}}, pipelines ({{.X | json}}), {{range .X}}…{{else}}…{{end}} (with . the
  * element), {{if .X}}…{{else if .Y}}…{{else}}…{{end}}, {{with .X}}…{{end}}, {{eq a b}}/{{ne}}/
- * {{not}}/{{and}}/{{or}}, "{{-"/"-}}" trimming. Errors name the position. */
+ * {{not}}/{{and}}/{{or}}, variables ({{range $k, $v := .M}}, {{$x := .A}}, {{$x = .B}},
+ * {{$x.Field}}) scoped like Go's, {{.Label "k"}} on maps, "{{-"/"-}}" trimming. */
 int tmpl_parse(const char *text, struct tmpl **ret, struct berth_error **err);
 void tmpl_free(struct tmpl *t);
 /* Execute t on data; the output is appended to *out (a malloc'd string, may start NULL). */

@@ -33,6 +33,9 @@ struct node {
         enum node_kind kind;
         char *text;
         struct pipe *pipe;
+        char *vars[2]; /* {{range $i, $e := …}}, {{$x := …}}: declared names without '$' */
+        size_t n_vars;
+        bool assign;            /* {{$x = …}}: assigns an existing variable */
         struct node *body;      /* list */
         struct node *else_body; /* list; for `else if` a single N_IF */
         struct node *next;
@@ -71,6 +74,8 @@ static void nodes_free(struct node *n)
         while (n) {
                 struct node *next = n->next;
                 free(n->text);
+                free(n->vars[0]);
+                free(n->vars[1]);
                 pipe_free(n->pipe);
                 nodes_free(n->body);
                 nodes_free(n->else_body);
@@ -176,8 +181,12 @@ static int parse_operand(struct lexer *l, struct operand *o, struct berth_error 
                         l->p++;
                 }
         } else if (*p == '$') {
+                /* $ (the data) or a variable $name, then fields */
                 o->kind = OP_ROOT;
-                l->p++;
+                const char *st = ++l->p;
+                while (ident_char(*l->p))
+                        l->p++;
+                o->s = xstrndup(st, (size_t)(l->p - st));
                 r = parse_fields(l, &o->fields, err);
         } else if (*p == '"' || *p == '`') {
                 o->kind = OP_STR;
@@ -337,6 +346,40 @@ static bool keyword(const char *s, const char *kw, const char **rest)
         return true;
 }
 
+/* "$a := pipe", "$a, $b := pipe" or "$a = pipe": the names go to n; *rest is the pipeline.
+ * Returns false (rest untouched) when s declares nothing. */
+static bool parse_decl(const char *s, struct node *n, const char **rest)
+{
+        const char *p = s;
+        char *names[2] = {NULL, NULL};
+        size_t k = 0;
+        while (k < 2 && *p == '$') {
+                const char *st = ++p;
+                while (ident_char(*p))
+                        p++;
+                names[k++] = xstrndup(st, (size_t)(p - st));
+                while (*p == ' ')
+                        p++;
+                if (*p != ',')
+                        break;
+                p++;
+                while (*p == ' ')
+                        p++;
+        }
+        bool assign = p[0] == '=' && p[1] != '=';
+        if (k == 0 || !(assign || (p[0] == ':' && p[1] == '='))) {
+                free(names[0]);
+                free(names[1]);
+                return false;
+        }
+        n->vars[0] = names[0];
+        n->vars[1] = names[1];
+        n->n_vars = k;
+        n->assign = assign;
+        *rest = p + (assign ? 1 : 2);
+        return true;
+}
+
 enum stop { STOP_EOF, STOP_END, STOP_ELSE, STOP_ELSE_IF };
 
 /* Parse a list of nodes until {{end}}, {{else}}, {{else if …}} or the end of input. */
@@ -372,6 +415,7 @@ static int parse_list(struct items *it, struct node **ret, enum stop *ret_stop, 
                            keyword(x->s, "with", &rest)) {
                         n = xcalloc(1, sizeof(*n));
                         n->kind = x->s[0] == 'i' ? N_IF : x->s[0] == 'r' ? N_RANGE : N_WITH;
+                        parse_decl(rest, n, &rest);
                         _cleanup_free_ char *cond = xstrdup(rest);
                         for (;;) {
                                 r = parse_pipe_str(cond, &n->pipe, err);
@@ -441,7 +485,9 @@ static int parse_list(struct items *it, struct node **ret, enum stop *ret_stop, 
                 } else {
                         n = xcalloc(1, sizeof(*n));
                         n->kind = N_ACTION;
-                        r = parse_pipe_str(x->s, &n->pipe, err);
+                        const char *pipe_text = x->s;
+                        parse_decl(x->s, n, &pipe_text);
+                        r = parse_pipe_str(pipe_text, &n->pipe, err);
                         if (r < 0) {
                                 nodes_free(n);
                                 break;
@@ -606,7 +652,41 @@ static bool truthy(json_t *v)
 
 struct ctx {
         json_t *root;
+        struct {
+                char *name;
+                json_t *v;
+        } vars[64];
+        size_t n_vars;
 };
+
+static int var_push(struct ctx *c, const char *name, json_t *v, struct berth_error **err)
+{
+        if (c->n_vars == ARRAY_SIZE(c->vars))
+                return berth_error_setx(err, E2BIG, "template: too many variables");
+        c->vars[c->n_vars].name = xstrdup(name);
+        c->vars[c->n_vars].v = json_incref(v);
+        c->n_vars++;
+        return 0;
+}
+
+static void vars_pop_to(struct ctx *c, size_t n)
+{
+        while (c->n_vars > n) {
+                c->n_vars--;
+                free(c->vars[c->n_vars].name);
+                json_decref(c->vars[c->n_vars].v);
+        }
+}
+
+static json_t *var_get(struct ctx *c, const char *name)
+{
+        if (!name || !*name)
+                return c->root;
+        for (size_t i = c->n_vars; i > 0; i--)
+                if (strcmp(c->vars[i - 1].name, name) == 0)
+                        return c->vars[i - 1].v;
+        return NULL;
+}
 
 static json_t *get_fields(json_t *v, char **fields, struct berth_error **err, int *r)
 {
@@ -647,9 +727,14 @@ static int eval_operand(struct ctx *c, const struct operand *o, json_t *dot, jso
         case OP_DOT:
                 v = json_incref(dot);
                 break;
-        case OP_ROOT:
-                v = get_fields(c->root, o->fields, err, &r);
+        case OP_ROOT: {
+                json_t *base = var_get(c, o->s);
+                if (!base && o->s && *o->s)
+                        return berth_error_setx(err, EINVAL, "template: undefined variable \"$%s\"",
+                                                o->s);
+                v = get_fields(base, o->fields, err, &r);
                 break;
+        }
         case OP_STR:
                 v = json_string(o->s);
                 break;
@@ -969,8 +1054,37 @@ static int eval_pipe(struct ctx *c, const struct pipe *p, json_t *dot, json_t **
         return 0;
 }
 
+static int exec_list_scoped(struct ctx *c, const struct node *n, json_t *dot, char **out,
+                            size_t *len, struct berth_error **err);
+
+/* Run a list of nodes; variables declared in it end with it (Go's scoping). */
 static int exec_list(struct ctx *c, const struct node *n, json_t *dot, char **out, size_t *len,
                      struct berth_error **err)
+{
+        size_t mark = c->n_vars;
+        int r = exec_list_scoped(c, n, dot, out, len, err);
+        vars_pop_to(c, mark);
+        return r;
+}
+
+/* A body run with the control structure's own variables (key/index and element, or the value). */
+static int exec_body(struct ctx *c, const struct node *ctl, const struct node *body, json_t *dot,
+                     json_t *key, json_t *elem, char **out, size_t *len, struct berth_error **err)
+{
+        size_t mark = c->n_vars;
+        int r = 0;
+        if (ctl->n_vars == 1)
+                r = var_push(c, ctl->vars[0], elem, err);
+        else if (ctl->n_vars == 2 && (r = var_push(c, ctl->vars[0], key, err)) == 0)
+                r = var_push(c, ctl->vars[1], elem, err);
+        if (r == 0)
+                r = exec_list(c, body, dot, out, len, err);
+        vars_pop_to(c, mark);
+        return r;
+}
+
+static int exec_list_scoped(struct ctx *c, const struct node *n, json_t *dot, char **out,
+                            size_t *len, struct berth_error **err)
 {
         for (; n; n = n->next) {
                 int r = 0;
@@ -983,6 +1097,25 @@ static int exec_list(struct ctx *c, const struct node *n, json_t *dot, char **ou
                         r = eval_pipe(c, n->pipe, dot, &v, err);
                         if (r < 0)
                                 return r;
+                        if (n->n_vars == 1 && n->assign) {
+                                size_t i = c->n_vars;
+                                while (i > 0 && strcmp(c->vars[i - 1].name, n->vars[0]) != 0)
+                                        i--;
+                                if (i == 0)
+                                        return berth_error_setx(
+                                            err, EINVAL, "template: undefined variable \"$%s\"",
+                                            n->vars[0]);
+                                json_decref(c->vars[i - 1].v);
+                                c->vars[i - 1].v = json_incref(v);
+                                break;
+                        }
+                        if (n->n_vars == 1) {
+                                r = var_push(c, n->vars[0], v, err);
+                                break;
+                        }
+                        if (n->n_vars > 1)
+                                return berth_error_setx(err, EINVAL,
+                                                        "template: too many declarations");
                         _cleanup_free_ char *s = tmpl_value_string(v);
                         append(out, len, s);
                         break;
@@ -993,8 +1126,8 @@ static int exec_list(struct ctx *c, const struct node *n, json_t *dot, char **ou
                         if (r < 0)
                                 return r;
                         if (truthy(v))
-                                r = exec_list(c, n->body, n->kind == N_WITH ? v : dot, out, len,
-                                              err);
+                                r = exec_body(c, n, n->body, n->kind == N_WITH ? v : dot, NULL, v,
+                                              out, len, err);
                         else
                                 r = exec_list(c, n->else_body, dot, out, len, err);
                         break;
@@ -1009,7 +1142,8 @@ static int exec_list(struct ctx *c, const struct node *n, json_t *dot, char **ou
                                 json_t *e;
                                 json_array_foreach(v, i, e)
                                 {
-                                        r = exec_list(c, n->body, e, out, len, err);
+                                        _cleanup_json_ json_t *idx = json_integer((json_int_t)i);
+                                        r = exec_body(c, n, n->body, e, idx, e, out, len, err);
                                         if (r < 0)
                                                 break;
                                 }
@@ -1021,9 +1155,11 @@ static int exec_list(struct ctx *c, const struct node *n, json_t *dot, char **ou
                                 json_t *e;
                                 json_object_foreach(v, key, e) keys[k++] = key;
                                 qsort(keys, cnt, sizeof(char *), cmp_keys);
-                                for (k = 0; k < cnt && r == 0; k++)
-                                        r = exec_list(c, n->body, json_object_get(v, keys[k]), out,
-                                                      len, err);
+                                for (k = 0; k < cnt && r == 0; k++) {
+                                        _cleanup_json_ json_t *kv = json_string(keys[k]);
+                                        json_t *e2 = json_object_get(v, keys[k]);
+                                        r = exec_body(c, n, n->body, e2, kv, e2, out, len, err);
+                                }
                                 free(keys);
                         } else {
                                 r = berth_error_setx(
@@ -1045,6 +1181,7 @@ int tmpl_exec(const struct tmpl *t, json_t *data, char **out, struct berth_error
         _cleanup_free_ char *buf = *out ? *out : xstrdup("");
         *out = NULL;
         int r = exec_list(&c, t->root, data, &buf, &len, err);
+        vars_pop_to(&c, 0);
         *out = TAKE_PTR(buf);
         return r;
 }

@@ -92,7 +92,15 @@ static void test_control(void **state)
         check("{{if eq .State.Pid 42}}yes{{end}}", "yes");
         check("{{if not .State.ExitCode}}zero{{end}}", "zero");
         check("{{with .State}}{{.Pid}}{{end}}", "42");
-        check("{{range $i := .Empty}}{{end}}", "PARSE: template: unexpected `:` in `$i := .Empty`");
+        check("{{range $i, $e := .Config.Env}}{{$i}}={{$e}};{{end}}", "0=A=1;1=B=2;");
+        check("{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}} {{end}}", "a:1 b:2 ");
+        check("{{range $e := .Config.Env}}<{{$e}}>{{end}}", "<A=1><B=2>");
+        check("{{$x := .Id}}{{$x}}-{{$x}}", "abc-abc");
+        check("{{$x := 1}}{{if .Id}}{{$x = 2}}{{end}}{{$x}}", "2");
+        check("{{with $s := .State}}{{$s.Pid}}{{end}}", "42");
+        check("{{$nope}}", "EXEC: template: undefined variable \"$nope\"");
+        check("{{range $e := .Config.Env}}{{end}}{{$e}}",
+              "EXEC: template: undefined variable \"$e\"");
         check("a {{- .Id -}} b", "aabcb");
         check("{{/* comment */}}ok", "ok");
         check("{{if .Id}}unterminated", "PARSE: template: missing {{end}} for `if .Id`");
