@@ -157,6 +157,13 @@ def test_flags_become_the_create_body(berthd):
                "{{json .HostConfig.Tmpfs}}|{{json .HostConfig.SecurityOpt}}|"
                "{{index .HostConfig.LogConfig.Config \"max-size\"}}|{{json .Config.Healthcheck.Test}}|"
                "{{.Config.Healthcheck.Interval}}|{{.HostConfig.NetworkMode}}|{{.State.Running}}")
+        fmt2 = ("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}|"
+                "{{range $i, $e := .Config.Env}}{{$i}}:{{$e}},{{end}}|{{with $h := .Config.Hostname}}"
+                "{{$h}}{{end}}|{{if and .State.Running (not .State.Paused)}}up{{end}}|"
+                "{{printf \"%s/%v\" .Config.User .HostConfig.CpuShares}}|{{upper .Config.StopSignal}}")
+        two = cli(berthd, "inspect", "-f", fmt2, cid)
+        assert two.returncode == 0 and two.stdout == berthd.docker("inspect", "-f", fmt2, cid).stdout
+        assert "k=v;k2=v2;" in two.stdout and "|myhost|up|0:0/512|SIGUSR1" in two.stdout
         ours = cli(berthd, "inspect", "-f", fmt, cid)
         theirs = berthd.docker("inspect", "-f", fmt, cid)
         assert ours.returncode == 0, ours.stderr
