@@ -255,7 +255,7 @@ class Proxy:
     headers and half the body, then drops the connection; "bad-manifest": manifests come back
     as a schema2 document without config or layers; "redirect": blob GETs answer 307 to a
     "blob storage" server on another port, which records the Authorization headers it gets
-    (storage_auth) and serves the blob."""
+    (storage_auth) and serves the blob; "slow": blobs trickle (64 KiB every 20 ms)."""
 
     def __init__(self, upstream):
         self.upstream = upstream
@@ -330,6 +330,17 @@ class Proxy:
                                       + urllib.parse.quote(self.path))], b"")
                     return
                 resp, body = self.forward(method)
+                if blob and mode == "slow" and resp.status == 200:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    try:
+                        for i in range(0, len(body), 1 << 16):
+                            self.wfile.write(body[i:i + (1 << 16)])
+                            time.sleep(0.02)
+                    except OSError:
+                        pass
+                    return
                 if blob and mode == "reset-once" and first and resp.status == 200:
                     self.reply(200, resp.getheaders(), body[:len(body) // 2], len(body))
                     self.wfile.flush()

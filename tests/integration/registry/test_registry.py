@@ -354,3 +354,33 @@ def test_index_selects_platform_and_shares_layers(registry, tool, make_image, re
     # no entry for the platform: a clear error listing those on offer
     p = tool("pull", ref, "--platform", "linux/s390x", check=False)
     assert p.returncode == 1 and "linux/amd64" in p.stderr, p.stderr
+
+
+def test_killed_pull_leaves_nothing_visible(registry, proxy, tool, make_image, reg):
+    import signal
+    import subprocess
+    import time
+    img = make_image(n_layers=2, mb=4)
+    repo = name()
+    reg.skopeo_push(img, f"{registry.host}/{repo}:1")
+    proxy.mode = "slow"
+    ref = f"{proxy.host}/{repo}:1"
+    p = subprocess.Popen([tool.bin, "--root", tool.root, "pull", ref], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    # wait until layers are being unpacked, then kill it
+    while time.time() < deadline and not any(
+            os.listdir(os.path.join(tool.root, "overlay", "tmp"))
+            if os.path.isdir(os.path.join(tool.root, "overlay", "tmp")) else []):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.communicate()
+    assert p.returncode == -signal.SIGKILL
+    # the next open of the store drops what the killed pull left; no image appeared
+    assert tool("layers", ref, check=False).returncode != 0
+    st = tool.state()
+    assert st["overlay_tmp"] == [] and st["tmp"] == []
+    proxy.mode = None
+    p = tool("pull", ref)
+    assert p.stdout.strip() == img.config_digest
+    check_unpacked(tool, ref, img)
