@@ -19,6 +19,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 0: {
                 struct log_entry e;
                 if (logs_parse_line((const char *)data + 1, size - 1, &e, NULL) == 0) {
+                        /* differential: the shim-format fast path must agree with jansson */
+                        json_t *j =
+                            json_loadb((const char *)data + 1, size - 1, JSON_ALLOW_NUL, NULL);
+                        json_t *log = json_object_get(j, "log");
+                        int64_t t;
+                        if (json_is_string(log) &&
+                            (json_string_length(log) != e.len ||
+                             memcmp(json_string_value(log), e.log, e.len) ||
+                             events_parse_time(json_string_value(json_object_get(j, "time")), &t,
+                                               NULL) < 0 ||
+                             t != e.time_ns))
+                                abort();
+                        json_decref(j);
                         struct logs_opts o = {.out = true, .err = true, .timestamps = true};
                         size_t n;
                         free(logs_format_entry(&e, &o, &n));

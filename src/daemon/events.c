@@ -256,7 +256,7 @@ int events_parse_time(const char *s, int64_t *ret, struct berth_error **err)
         if (numeric) {
                 _cleanup_free_ char *sec = dot ? xstrndup(s, (size_t)(dot - s)) : xstrdup(s);
                 uint64_t secs;
-                if (berth_parse_u64(sec, &secs) < 0 || secs > INT64_MAX / 1000000000)
+                if (berth_parse_u64(sec, &secs) < 0 || secs >= INT64_MAX / 1000000000)
                         return berth_error_setx(err, EINVAL, "invalid timestamp `%s`", s);
                 int64_t ns = 0;
                 if (dot) {
@@ -286,16 +286,23 @@ int events_parse_time(const char *s, int64_t *ret, struct berth_error **err)
         long off = 0;
         if (*p == 'Z') {
                 p++;
-        } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' &&
+                   strspn(p + 1, "0123456789") == 2 && strspn(p + 4, "0123456789") == 2) {
                 off = (strtol(p + 1, NULL, 10) * 60 + strtol(p + 4, NULL, 10)) * 60;
                 if (*p == '-')
                         off = -off;
                 p += 6;
+        } else {
+                /* RFC 3339 always names the zone */
+                return berth_error_setx(err, EINVAL, "invalid timestamp `%s`", s);
         }
         if (*p)
                 return berth_error_setx(err, EINVAL, "invalid timestamp `%s`", s);
-        time_t t = timegm(&tm);
-        *ret = ((int64_t)t - off) * 1000000000 + ns;
+        int64_t t = (int64_t)timegm(&tm) - off;
+        /* nanoseconds since 1970 fit in 64 bits until 2262 */
+        if (t < 0 || t >= INT64_MAX / 1000000000)
+                return berth_error_setx(err, ERANGE, "timestamp `%s` out of range", s);
+        *ret = t * 1000000000 + ns;
         return 0;
 }
 

@@ -63,6 +63,8 @@ struct chunk {
 struct emitter {
         const struct logs_opts *o;
         int out_fd;
+        char *buf; /* output gathered into few writes */
+        size_t len;
         bool gone; /* the client went away */
         bool past_until;
 };
@@ -81,6 +83,33 @@ static bool write_all(int fd, const char *buf, size_t len)
         return true;
 }
 
+#define EMIT_BUF (64u * 1024)
+
+/* Write what is gathered (before waiting for more, and at the end). */
+static void emit_flush(struct emitter *em)
+{
+        if (em->len && !em->gone && !write_all(em->out_fd, em->buf, em->len))
+                em->gone = true;
+        em->len = 0;
+}
+
+static void emit_bytes(struct emitter *em, const char *s, size_t n)
+{
+        if (em->gone)
+                return;
+        if (!em->buf)
+                em->buf = xmalloc(EMIT_BUF);
+        if (em->len + n > EMIT_BUF)
+                emit_flush(em);
+        if (n > EMIT_BUF) {
+                if (!write_all(em->out_fd, s, n))
+                        em->gone = true;
+                return;
+        }
+        memcpy(em->buf + em->len, s, n);
+        em->len += n;
+}
+
 static void emit_line(struct emitter *em, const char *line, size_t len)
 {
         struct log_entry e = {0};
@@ -97,8 +126,7 @@ static void emit_line(struct emitter *em, const char *line, size_t len)
         size_t n;
         char *s = logs_format_entry(&e, o, &n);
         logs_entry_release(&e);
-        if (!em->gone && !write_all(em->out_fd, s, n))
-                em->gone = true;
+        emit_bytes(em, s, n);
         free(s);
 }
 
@@ -293,8 +321,7 @@ static int tail_past(const char *log_path, const struct logs_opts *o, struct rea
         }
         for (size_t i = tc.n; i > 0; i--) {
                 struct chunk *c = &tc.v[i - 1];
-                if (!em->gone && !write_all(em->out_fd, c->data, c->len))
-                        em->gone = true;
+                emit_bytes(em, c->data, c->len);
                 free(c->data);
         }
         free(tc.v);
@@ -360,6 +387,7 @@ int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int
                                 rd.fd = -1;
                 }
                 reader_drain(&rd, &em);
+                emit_flush(&em);
                 if (!alive || em.gone || em.past_until)
                         break;
                 if (o->until_ns && events_now_ns() >= o->until_ns)
@@ -380,6 +408,8 @@ int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int
                         break;
         }
 out:
+        emit_flush(&em);
+        free(em.buf);
         reader_close(&rd);
         free(rd.buf);
         return r;

@@ -109,6 +109,13 @@ static void test_events_time(void **state)
         assert_int_equal(events_parse_time("yesterday", &t, NULL), -EINVAL);
         assert_int_equal(events_parse_time("1.2.3", &t, NULL), -EINVAL);
         assert_int_equal(events_parse_time("", &t, NULL), -EINVAL);
+        /* RFC 3339 names its zone; nanoseconds since 1970 end in 2262 */
+        assert_int_equal(events_parse_time("2023-11-14T22:13:20", &t, NULL), -EINVAL);
+        assert_int_equal(events_parse_time("2023-11-14T22:13:20+2:000", &t, NULL), -EINVAL);
+        assert_int_equal(events_parse_time("1012-01-01T00:00:00Z", &t, NULL), -ERANGE);
+        assert_int_equal(events_parse_time("2300-01-01T00:00:00Z", &t, NULL), -ERANGE);
+        assert_int_equal(events_parse_time("9223372036", &t, NULL), -EINVAL);
+        assert_int_equal(events_parse_time("9223372035.999999999", &t, NULL), 0);
 }
 
 struct stream_arg {
@@ -193,6 +200,56 @@ static void test_logs_parse_format(void **state)
             "{\"log\":1,\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05Z\"}"};
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
                 assert_int_equal(logs_parse_line(bad[i], strlen(bad[i]), &e, NULL), -EINVAL);
+}
+
+/* the shim's fast path and the general JSON parser agree */
+static void test_logs_parse_agrees(void **state)
+{
+        const char *lines[] = {
+            "{\"log\":\"plain\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05Z\"}",
+            "{\"log\":\"q\\\" b\\\\ s\\/ t\\t r\\r f\\f b\\b\",\"stream\":\"stderr\",\"time\":"
+            "\"2024-01-02T03:04:05.5Z\"}",
+            "{\"log\":\"\\u0041\\u00e9\\u20ac\\u003c\\u0000x\",\"stream\":\"stdout\",\"time\":"
+            "\"2024-01-02T03:04:05.123456789Z\"}",
+            "{\"log\":\"\\ud83d\\ude00 surrogates\",\"stream\":\"stdout\",\"time\":"
+            "\"2024-01-02T03:04:05.1Z\"}",
+            "{\"log\":\"raw "
+            "\xc3\xa9\",\"stream\":\"stdout\",\"time\":\"2024-12-31T23:59:59.999Z\"}",
+            "{\"stream\":\"stdout\",\"log\":\"other order\",\"time\":\"2024-01-02T03:04:05Z\"}",
+            "{\"log\":\"zone\",\"stream\":\"stdout\",\"time\":\"2024-01-02T05:04:05+02:00\"}",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+                struct log_entry e;
+                if (logs_parse_line(lines[i], strlen(lines[i]), &e, NULL) < 0)
+                        fail_msg("line %zu not parsed", i);
+                json_t *j = json_loads(lines[i], JSON_ALLOW_NUL, NULL);
+                assert_non_null(j);
+                json_t *log = json_object_get(j, "log");
+                assert_int_equal(e.len, json_string_length(log));
+                assert_memory_equal(e.log, json_string_value(log), e.len);
+                int64_t t;
+                assert_int_equal(
+                    events_parse_time(json_string_value(json_object_get(j, "time")), &t, NULL), 0);
+                assert_true(e.time_ns == t);
+                assert_int_equal(
+                    e.stream,
+                    strcmp(json_string_value(json_object_get(j, "stream")), "stdout") ? 2 : 1);
+                json_decref(j);
+                logs_entry_release(&e);
+        }
+        const char *bad[] = {
+            "{\"log\":\"x\",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05Z\"}junk",
+            "{\"log\":\"x\",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05Z\"",
+            "{\"log\":\"x\\q\",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05Z\"}",
+            "{\"log\":\"x\",\"stream\":\"stdin\",\"time\":\"2024-01-02T03:04:05Z\"}",
+            "{\"log\":\"x\",\"stream\":\"stdout\",\"time\":\"2024-13-02T03:04:05Z\"}",
+            "{\"log\":\"x\\u12\",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05Z\"}",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                struct log_entry e;
+                if (logs_parse_line(bad[i], strlen(bad[i]), &e, NULL) == 0)
+                        fail_msg("bad line %zu parsed", i);
+        }
 }
 
 static void write_log(const char *path, int first, int n)
@@ -706,6 +763,7 @@ int main(void)
             cmocka_unit_test(test_volumes),
             cmocka_unit_test(test_volume_options),
             cmocka_unit_test(test_logs_follow_after_tail),
+            cmocka_unit_test(test_logs_parse_agrees),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
