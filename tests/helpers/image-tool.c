@@ -46,7 +46,8 @@ static int registry_verb(struct berth_images *imgs, bool push, int argc, char **
         struct berth_registry_opts o = {.progress = progress_json};
         char *insecure[16] = {0};
         size_t ni = 0;
-        for (int i = 1; i < argc; i++) {
+        /* options come in pairs: OPTION VALUE */
+        for (int i = 1; i < argc; i += 2) {
                 const char *a = argv[i];
                 const char *v = i + 1 < argc ? argv[i + 1] : NULL;
                 if (!v) {
@@ -65,7 +66,6 @@ static int registry_verb(struct berth_images *imgs, bool push, int argc, char **
                         fprintf(stderr, "image-tool: unknown option `%s`\n", a);
                         return 2;
                 }
-                i++;
         }
         o.insecure_registries = insecure;
         struct berth_error *e = NULL;
