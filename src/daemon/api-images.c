@@ -259,9 +259,20 @@ struct stream_job {
         char *ref;      /* what to pull or push */
         char *auth;     /* X-Registry-Auth, may be NULL */
         char *platform; /* may be NULL */
-        int out_fd;
-        bool failed; /* writing to the client failed: keep going silently */
+        int out_fd;     /* -1 until the reply streams: lines are held meanwhile */
+        bool failed;    /* writing to the client failed: keep going silently */
         pthread_mutex_t lock;
+        /* pull: it runs on its own thread while the handler waits to know whether to answer
+         * with an HTTP error (failed before any progress beyond "Pulling from", like docker) or
+         * with the stream */
+        pthread_cond_t cond;
+        pthread_t thread;
+        bool thread_started;
+        json_t *held;              /* lines (strings) not written yet */
+        unsigned nmsgs;            /* progress messages so far */
+        bool decided;              /* a second message came: the reply is the stream */
+        bool done;                 /* the pull returned */
+        struct berth_error *error; /* how it failed */
 };
 
 static void job_free(void *p)
@@ -269,6 +280,11 @@ static void job_free(void *p)
         struct stream_job *j = p;
         if (!j)
                 return;
+        if (j->thread_started)
+                pthread_join(j->thread, NULL);
+        json_decref(j->held);
+        berth_error_free(j->error);
+        pthread_cond_destroy(&j->cond);
         free(j->ref);
         free(j->auth);
         free(j->platform);
@@ -280,17 +296,25 @@ static void job_send(struct stream_job *j, json_t *msg)
 {
         _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
         json_decref(msg);
+        _cleanup_free_ char *line = xasprintf("%s\r\n", s);
         pthread_mutex_lock(&j->lock);
-        if (!j->failed) {
-                _cleanup_free_ char *line = xasprintf("%s\r\n", s);
+        if (j->out_fd < 0)
+                json_array_append_new(j->held, json_string(line));
+        else if (!j->failed)
                 j->failed = !write_all(j->out_fd, line, strlen(line));
-        }
         pthread_mutex_unlock(&j->lock);
 }
 
 static void job_progress(const struct berth_progress *p, void *userdata)
 {
-        job_send(userdata, progress_json(p));
+        struct stream_job *j = userdata;
+        pthread_mutex_lock(&j->lock);
+        if (j->nmsgs++ >= 1 && !j->decided) {
+                j->decided = true;
+                pthread_cond_broadcast(&j->cond);
+        }
+        pthread_mutex_unlock(&j->lock);
+        job_send(j, progress_json(p));
 }
 
 static void job_error(struct stream_job *j, struct berth_error *e)
@@ -309,22 +333,18 @@ static struct stream_job *job_new(struct api_req *r, const char *ref)
         const char *platform = api_query(r, "platform");
         j->platform = platform && *platform ? xstrdup(platform) : NULL;
         j->out_fd = -1;
+        j->held = json_array();
         pthread_mutex_init(&j->lock, NULL);
+        pthread_cond_init(&j->cond, NULL);
         return j;
 }
 
 /* The registry client reports every line docker shows ("Pulling from …", per layer progress,
- * "Digest: …", "Status: …"); errors end the stream as docker's errorDetail message. */
-static void pull_producer(int out_fd, void *userdata)
+ * "Digest: …", "Status: …"). */
+static void *pull_thread(void *userdata)
 {
         struct stream_job *j = userdata;
-        j->out_fd = out_fd;
-        _cleanup_error_ struct berth_error *e = NULL;
-        struct berth_ref ref = {0};
-        if (berth_ref_parse(j->ref, &ref, &e) < 0)
-                return job_error(j, e);
-        _cleanup_free_ char *familiar = berth_ref_familiar(&ref);
-        berth_ref_release(&ref);
+        struct berth_error *e = NULL;
         struct berth_registry_opts o = {
             .progress = job_progress,
             .userdata = j,
@@ -332,9 +352,40 @@ static void pull_producer(int out_fd, void *userdata)
             .platform = j->platform,
         };
         _cleanup_free_ char *id = NULL;
-        if (berth_image_pull(j->d->images, j->ref, &o, &id, &e) < 0)
-                return job_error(j, e);
-        events_publish(j->d, "image", "pull", familiar, json_pack("{s:s}", "name", familiar));
+        if (berth_image_pull(j->d->images, j->ref, &o, &id, &e) == 0) {
+                struct berth_ref ref = {0};
+                if (berth_ref_parse(j->ref, &ref, NULL) == 0) {
+                        _cleanup_free_ char *familiar = berth_ref_familiar(&ref);
+                        berth_ref_release(&ref);
+                        events_publish(j->d, "image", "pull", familiar,
+                                       json_pack("{s:s}", "name", familiar));
+                }
+        }
+        pthread_mutex_lock(&j->lock);
+        j->done = true;
+        j->error = e;
+        pthread_cond_broadcast(&j->cond);
+        pthread_mutex_unlock(&j->lock);
+        return NULL;
+}
+
+/* The stream: what was held, then the rest as it comes; an error ends it as docker's
+ * errorDetail message. */
+static void pull_producer(int out_fd, void *userdata)
+{
+        struct stream_job *j = userdata;
+        pthread_mutex_lock(&j->lock);
+        j->out_fd = out_fd;
+        size_t i;
+        json_t *line;
+        json_array_foreach(j->held, i, line) if (!j->failed) j->failed =
+            !write_all(out_fd, json_string_value(line), json_string_length(line));
+        json_array_clear(j->held);
+        while (!j->done)
+                pthread_cond_wait(&j->cond, &j->lock);
+        pthread_mutex_unlock(&j->lock);
+        if (j->error)
+                job_error(j, j->error);
 }
 
 static void images_create_handler(struct api_req *r)
@@ -365,13 +416,32 @@ static void images_create_handler(struct api_req *r)
                                         "invalid reference format: repository name (%s) must be "
                                         "lowercase",
                                         from);
-        api_reply_stream(r, 200, "application/json", pull_producer, job_new(r, ref), job_free);
+        struct stream_job *j = job_new(r, ref);
+        if (pthread_create(&j->thread, NULL, pull_thread, j) != 0) {
+                job_free(j);
+                return api_reply_errorf(r, 500, "pull: cannot start a thread");
+        }
+        j->thread_started = true;
+        pthread_mutex_lock(&j->lock);
+        while (!j->decided && !j->done)
+                pthread_cond_wait(&j->cond, &j->lock);
+        bool early_error = j->done && j->error && !j->decided;
+        pthread_mutex_unlock(&j->lock);
+        if (early_error) {
+                /* nothing shown yet: an HTTP error like docker's ("manifest unknown" → 404) */
+                struct berth_error *pull_err = TAKE_PTR(j->error);
+                job_free(j);
+                return api_reply_error(r, pull_err);
+        }
+        api_reply_stream(r, 200, "application/json", pull_producer, j, job_free);
 }
 
 static void push_producer(int out_fd, void *userdata)
 {
         struct stream_job *j = userdata;
+        pthread_mutex_lock(&j->lock);
         j->out_fd = out_fd;
+        pthread_mutex_unlock(&j->lock);
         _cleanup_error_ struct berth_error *e = NULL;
         struct berth_ref ref = {0};
         if (berth_ref_parse(j->ref, &ref, &e) < 0)

@@ -194,12 +194,15 @@ def test_push_pull(berthd_factory, registry):
     assert msgs[0]["status"].startswith("Pulling from berth-test/busybox")
     assert msgs[0]["id"] == "1"
     assert msgs[-1]["status"].startswith("Status: ")
-    # a missing image: the error arrives in the stream, the CLI fails
+    # a missing image fails before any progress: an HTTP error, like docker's 404
     r = d.docker("pull", f"{registry}/berth-test/none:1")
+    assert r.returncode != 0 and "Error response from daemon" in r.stderr
+    import docker
+    with pytest.raises(docker.errors.NotFound):
+        d.sdk().api.pull(f"{registry}/berth-test/none", tag="1", stream=True, decode=True)
+    # a registry that is not there at all
+    r = d.docker("pull", "127.0.0.1:1/berth-test/nothing:1")
     assert r.returncode != 0
-    msgs = list(d.sdk().api.pull(f"{registry}/berth-test/none", tag="1", stream=True,
-                                 decode=True))
-    assert "error" in msgs[-1] and "errorDetail" in msgs[-1]
     # pushing something that is not there is a 404 before any stream
     r = d.docker("push", f"{registry}/berth-test/nothing:1")
     assert r.returncode != 0 and "does not exist" in r.stderr
