@@ -291,7 +291,8 @@ def test_images_tag_rmi_save_load(berthd, tmp_path):
                      ["images", "--format", "json"]):
             # docker lists the repositories of one image in Go map order: compare as sets
             ours, theirs = cli(berthd, *args).stdout, berthd.docker(*args).stdout
-            assert ours.splitlines()[:1] == theirs.splitlines()[:1], args
+            if "json" not in args:
+                assert ours.splitlines()[:1] == theirs.splitlines()[:1], args
             assert sorted(ours.splitlines()) == sorted(theirs.splitlines()), args
         ids = cli(berthd, "images", "-q").stdout.split()
         assert len(ids) == len(set(ids)) and all(len(i) == 12 for i in ids)
