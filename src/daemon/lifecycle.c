@@ -11,6 +11,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -923,30 +924,36 @@ static int recv_msg(int fd, int timeout_ms, json_t **ret, struct berth_error **e
         return 0;
 }
 
-/* fork+exec the shim with fd 3 = ctl_child; waits for the intermediate child (the shim
- * double-forks: it is not our child afterwards). */
+/* Run the shim with fd 3 = ctl_child and stdio on /dev/null (posix_spawn: a vfork, no copy of
+ * the daemon's address space on the start path); waits for that first process, which exits at
+ * once (the shim double-forks: it is not our child afterwards). */
 static int spawn_shim(struct containers *cs, char **argv, int ctl_child, struct berth_error **err)
 {
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, dfl;
         pid_t pid;
-        int status;
+        int status, r;
 
-        pid = fork();
-        if (pid < 0)
-                return berth_error_set(err, errno, "fork");
-        if (pid == 0) {
-                sigset_t none;
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_DFL);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-                    dup2(ctl_child, BERTH_SHIM_CONTROL_FD) < 0)
-                        _exit(127);
-                if (getenv("BERTH_SHIM_STDERR") == NULL)
-                        dup2(null, 2);
-                execv(cs->d->shim_path, argv);
-                _exit(127);
-        }
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        if (!getenv("BERTH_SHIM_STDERR"))
+                posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        /* dup2 clears close-on-exec on the copy */
+        posix_spawn_file_actions_adddup2(&fa, ctl_child, BERTH_SHIM_CONTROL_FD);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigemptyset(&dfl);
+        sigaddset(&dfl, SIGPIPE);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &dfl);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        r = posix_spawn(&pid, cs->d->shim_path, &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return berth_error_set(err, r, "run the shim `%s`", cs->d->shim_path);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

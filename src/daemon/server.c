@@ -441,6 +441,15 @@ static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls
          * socket a shim may hold by now */
         fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
         if (fd >= 0) {
+                /* MHD keeps its descriptor of the connection until its thread cleans up, which
+                 * can be long after we are done: swap a dead socket in under that number, so the
+                 * copy handed on (a shim's) is the only one and its close ends the stream */
+                int dummy[2];
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dummy) == 0) {
+                        dup3(dummy[0], sock, O_CLOEXEC);
+                        close(dummy[0]);
+                        close(dummy[1]);
+                }
                 flags = fcntl(fd, F_GETFL);
                 if (flags >= 0)
                         fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
@@ -877,10 +886,10 @@ int server_start(struct daemon *d, struct server **ret, struct berth_error **err
         srv->mhd = MHD_start_daemon(
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
                 MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-            0, NULL, NULL, access_handler, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            (size_t)HEADER_MEMORY_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+            0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY_MAX,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         if (!srv->mhd) {
                 close(fd);
                 free(srv);

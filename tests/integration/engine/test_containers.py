@@ -256,33 +256,60 @@ def test_exec(berthd):
         berthd.docker("rm", "-f", name)
 
 
-def test_exec_it_pty(berthd):
-    name = berthd.name()
-    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
-                         "sleep", "1000").returncode == 0
+def pty_session(env, argv, steps, timeout=30):
+    """Run argv on a pty; steps: (wait_for bytes, then send bytes) pairs. Returns (exit code,
+    output); the client is killed if it hangs."""
     pid, fd = pty.fork()
     if pid == 0:
-        os.environ.update(berthd.env)
-        os.execvp("docker", ["docker", "exec", "-it", name, "sh"])
+        os.environ.update(env)
+        os.execvp(argv[0], argv)
     out = b""
+    end = time.time() + timeout
     try:
-        os.write(fd, b"echo tty=$(tty); exit 9\r")
-        end = time.time() + 30
+        for want, send in steps:
+            while want not in out and time.time() < end:
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if r:
+                    try:
+                        data = os.read(fd, 4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        break
+                    out += data
+            os.write(fd, send)
         while time.time() < end:
-            r, _, _ = select.select([fd], [], [], 0.5)
+            r, _, _ = select.select([fd], [], [], 0.2)
             if r:
                 try:
                     data = os.read(fd, 4096)
                 except OSError:
-                    break
-                if not data:
-                    break
+                    data = b""
                 out += data
-        _, status = os.waitpid(pid, 0)
-        assert b"tty=/dev/pts/" in out, out
-        assert os.waitstatus_to_exitcode(status) == 9
+                if data:
+                    continue
+                # the pty closed: the client is exiting
+                time.sleep(0.05)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status), out
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        return None, out
     finally:
         os.close(fd)
+
+
+def test_exec_it_pty(berthd):
+    name = berthd.name()
+    assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG,
+                         "sleep", "1000").returncode == 0
+    try:
+        code, out = pty_session(berthd.env, ["docker", "exec", "-it", name, "sh"],
+                                [(b"#", b"echo tty=$(tty); exit 9\r")])
+        assert b"tty=/dev/pts/" in out, out
+        assert code == 9, out
+    finally:
         berthd.docker("rm", "-f", name)
 
 
