@@ -39,10 +39,16 @@ def api(d, method, path, body=None, headers=None):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(30)
         s.connect(d.sock)
-        s.sendall(req)
+        try:
+            s.sendall(req)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server refused the rest (413/431): its answer is still there to read
         out = b""
         while True:
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             out += chunk
