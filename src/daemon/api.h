@@ -47,8 +47,7 @@ void api_reply_json(struct api_req *r, unsigned status, json_t *body);
 /* No body (204 No Content, 304, 200 with empty body). */
 void api_reply_empty(struct api_req *r, unsigned status);
 /* Plain text (e.g. /_ping "OK"). */
-void api_reply_text(struct api_req *r, unsigned status, const char *content_type,
-                    const char *text);
+void api_reply_text(struct api_req *r, unsigned status, const char *content_type, const char *text);
 /* {"message": "..."} with docker's status for e's errno: ENOENT/ESRCH 404, EEXIST/EBUSY 409,
  * EINVAL/E2BIG/ERANGE 400, EPERM/EACCES 403 (only for auth), ENOTSUP 501, else 500. Takes e. */
 void api_reply_error(struct api_req *r, struct berth_error *e);
@@ -82,8 +81,8 @@ int api_body_fd(struct api_req *r);
  * calls fn with the raw connection socket, which fn owns (close or hand it over, e.g. to a shim
  * with SCM_RIGHTS). fn runs on the connection's thread and may block. */
 typedef void (*api_hijack_fn)(int sock, void *userdata);
-void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn fn,
-                      void *userdata, void (*free_userdata)(void *));
+void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn fn, void *userdata,
+                      void (*free_userdata)(void *));
 
 /* ---------------------------------------------------------------- routes */
 
@@ -99,7 +98,8 @@ struct api_route {
 };
 
 /* Route tables of each module, NULL-pattern terminated, registered by server.c. */
-extern const struct api_route api_routes_system[];     /* /_ping, /version, /info, /events, /system/df */
+extern const struct api_route
+    api_routes_system[]; /* /_ping, /version, /info, /events, /system/df */
 extern const struct api_route api_routes_containers[]; /* /containers/…, /exec/… */
 extern const struct api_route api_routes_images[];     /* /images/…, /build absent */
 extern const struct api_route api_routes_volumes[];    /* /volumes/… */
