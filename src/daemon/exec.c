@@ -65,6 +65,39 @@ static void exec_unref(struct exec *e)
         free(e);
 }
 
+/* Forget the finished execs of removed containers (docker drops them with the container). */
+static void exec_prune(struct containers *cs)
+{
+        struct exec *dead = NULL;
+
+        pthread_mutex_lock(&exec_lock);
+        for (struct exec **p = &execs; *p;) {
+                struct exec *e = *p;
+                bool gone;
+                pthread_mutex_lock(&cs->lock);
+                gone = e->c->removed;
+                pthread_mutex_unlock(&cs->lock);
+                if (gone && e->refs == 1 && !e->running) {
+                        *p = e->next;
+                        e->next = dead;
+                        dead = e;
+                        continue;
+                }
+                p = &e->next;
+        }
+        pthread_mutex_unlock(&exec_lock);
+        while (dead) {
+                struct exec *e = dead;
+                dead = e->next;
+                container_unref(e->cs, e->c);
+                json_decref(e->config);
+                if (e->shim_pidfd >= 0)
+                        close(e->shim_pidfd);
+                free(e->dir);
+                free(e);
+        }
+}
+
 static struct exec *exec_get(const char *id)
 {
         struct exec *found = NULL;
@@ -100,6 +133,7 @@ void api_exec_create(struct api_req *r)
                 api_reply_errorf(r, 400, "No exec command specified");
                 return;
         }
+        exec_prune(cs);
         if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
                 api_reply_error(r, err);
                 return;
@@ -122,7 +156,7 @@ void api_exec_create(struct api_req *r)
                 abort();
         for (size_t i = 0; i < sizeof(rnd); i++)
                 sprintf(e->id + 2 * i, "%02x", rnd[i]);
-        e->refs = 1; /* the table's, dropped when the container goes (never here: kept) */
+        e->refs = 1; /* the table's, dropped by exec_prune once the container is removed */
         e->cs = cs;
         e->c = c;
         e->config = json_incref(body);
