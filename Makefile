@@ -44,6 +44,9 @@ asan:
 
 bench: build
 	bench/runtime.sh $(BUILD)
+	BERTH_BUILD=$(abspath $(BUILD)) bench/engine.sh
+	BERTH_BUILD=$(abspath $(BUILD)) bench/pull.sh
+	BERTH_BUILD=$(abspath $(BUILD)) bench/stats.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
