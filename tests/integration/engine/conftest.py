@@ -127,9 +127,8 @@ class Berthd:
         return self._run(["docker", *args], **kw)
 
     def cli(self, *args, **kw):
-        """The berth CLI against this daemon (skips when it is not built yet)."""
-        if not os.access(BERTH_CLI, os.X_OK):
-            pytest.skip("berth CLI not built")
+        """The berth CLI against this daemon."""
+        assert os.access(BERTH_CLI, os.X_OK), f"{BERTH_CLI} not built"
         return self._run([BERTH_CLI, "-H", f"unix://{self.sock}", *args], **kw)
 
     def sdk(self):

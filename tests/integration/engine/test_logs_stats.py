@@ -13,7 +13,7 @@ def _run_d(berthd, *args):
     name = berthd.name()
     r = berthd.docker("run", "-d", "--name", name, *args)
     if r.returncode != 0:
-        pytest.skip(f"docker run -d not available yet: {r.stderr}")
+        pytest.fail(f"docker run -d failed: {r.stderr}")
     return name, r.stdout.strip()
 
 

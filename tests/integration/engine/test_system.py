@@ -59,7 +59,7 @@ def test_info_counts_containers(berthd_factory):
     name = d.name()
     r = d.docker("create", "--name", name, TAG, "true")
     if r.returncode != 0:
-        pytest.skip(f"container create not available yet: {r.stderr}")
+        pytest.fail(f"container create failed: {r.stderr}")
     try:
         info = d.sdk().info()
         assert info["Containers"] == 1
@@ -127,7 +127,7 @@ def test_system_prune_and_df_counts(berthd_factory):
     name = d.name()
     r = d.docker("create", "--name", name, TAG, "true")
     if r.returncode != 0:
-        pytest.skip(f"container create not available yet: {r.stderr}")
+        pytest.fail(f"container create failed: {r.stderr}")
     df = d.sdk().df()
     img = next(i for i in df["Images"] if TAG in (i.get("RepoTags") or []))
     assert img["Containers"] == 1
@@ -154,7 +154,7 @@ def test_idle_streams_end_when_clients_leave(berthd_factory):
     name = d.name()
     r = d.docker("run", "-d", "--name", name, TAG, "sleep", "1000")
     if r.returncode != 0:
-        pytest.skip(f"docker run -d not available yet: {r.stderr}")
+        pytest.fail(f"docker run -d failed: {r.stderr}")
     try:
         time.sleep(0.5)
         base = tasks()
