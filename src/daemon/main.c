@@ -61,6 +61,21 @@ static char *find_seccomp_profile(const char *flag)
         return NULL;
 }
 
+/* busybox:latest from share/berth/default-image.tar (the build tree's when run from it), once per
+ * store: a missing archive is only worth a warning (pull or load still work) */
+static void load_default_image(struct berth_images *imgs)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_strv_ char **loaded = NULL;
+
+        if (berth_image_load_default(imgs, &loaded, &err) < 0) {
+                berth_log(BERTH_LOG_WARN, "no default image: %s", err->msg);
+                return;
+        }
+        for (size_t i = 0; loaded && loaded[i]; i++)
+                berth_log(BERTH_LOG_INFO, "default image: %s", loaded[i]);
+}
+
 static int daemon_init(struct daemon *d, struct berth_error **err)
 {
         _cleanup_free_ char *cdir = xasprintf("%s/containers", d->data_root);
@@ -81,6 +96,7 @@ static int daemon_init(struct daemon *d, struct berth_error **err)
         r = berth_images_open(d->data_root, &d->images, err);
         if (r < 0)
                 return berth_error_wrap(err, "image store");
+        load_default_image(d->images);
         d->events = events_new();
         r = volumes_open(d, &d->volumes, err);
         if (r < 0)
@@ -99,6 +115,7 @@ int berthd_main(int argc, char **argv)
             {"shim", required_argument, NULL, 'S'},
             {"log-level", required_argument, NULL, 'l'},
             {"debug", no_argument, NULL, 'D'},
+            {"seccomp-profile", required_argument, NULL, 'P'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };

@@ -590,3 +590,18 @@ def test_export_and_changes(berthd, tmp_path):
             assert f"{name}" not in f.read()
     finally:
         berthd.docker("rm", "-f", name)
+
+
+def test_default_image_on_a_fresh_data_root(berthd_factory):
+    """A fresh store has busybox:latest from the embedded archive: run works without load/pull,
+    and the image is loaded once only (an rmi stays removed across a daemon restart)."""
+    d = berthd_factory(load=False)
+    r = d.docker("run", "--rm", "busybox", "echo", "hi")
+    assert r.returncode == 0, f"{r.stderr} {d.log()}"
+    assert r.stdout == "hi\n"
+    assert "Unable to find image" not in r.stderr
+    r = d.docker("rmi", "busybox")
+    assert r.returncode == 0, r.stderr
+    d.restart()
+    r = d.docker("image", "inspect", "busybox")
+    assert r.returncode != 0 and "No such image" in r.stderr
