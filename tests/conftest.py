@@ -13,8 +13,7 @@ import uuid
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
+from berthtest import BUILD, ROOT, TAG, cgroup_mode  # noqa: F401 (shared with every folder)
 
 
 def pytest_configure(config):
@@ -79,14 +78,6 @@ def busybox_rootfs(tmp_path_factory):
         os.chmod(p, os.stat(p).st_mode | 0o111)
         p = os.path.dirname(p)
     return str(d)
-
-
-def cgroup_mode():
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        return "v2"
-    if os.path.ismount("/sys/fs/cgroup/unified"):
-        return "hybrid"
-    return "v1"
 
 
 class Runtime:
@@ -217,8 +208,6 @@ def make_bundle(busybox_rootfs, tmp_path):
 
 
 # ---- real clients of berth-runtime: an image archive, containerd and dockerd ----
-
-TAG = "berth-test/busybox:latest"
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BERTH_CLI, TAG
+from berthtest import BERTH_CLI, TAG
 
 
 def cli(d, *args, **kw):

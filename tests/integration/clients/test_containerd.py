@@ -2,7 +2,7 @@
 import subprocess
 import uuid
 
-from conftest import TAG
+from berthtest import TAG
 
 
 def ctr(sock, *args, timeout=120):

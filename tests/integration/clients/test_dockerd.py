@@ -2,7 +2,7 @@
 import subprocess
 import uuid
 
-from conftest import TAG
+from berthtest import TAG
 
 
 def docker(env, *args, timeout=120):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import TAG
+from berthtest import TAG
 
 
 def _free_port():

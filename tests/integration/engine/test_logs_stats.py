@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import TAG
+from berthtest import TAG
 
 
 def _run_d(berthd, *args):

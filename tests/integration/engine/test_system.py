@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import TAG
+from berthtest import TAG
 
 
 def test_ping_version(berthd):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import TAG
+from berthtest import TAG
 
 
 def test_create_inspect_ls_rm(berthd):

@@ -2,7 +2,7 @@
 import json
 import os
 
-from conftest import cgroup_mode
+from berthtest import cgroup_mode
 
 
 def assert_clean(rt, cid):

@@ -118,7 +118,7 @@ def test_ps_table(rt, bundle):
 
 
 def _cg_file(cid_path, v1, v2):
-    from conftest import cgroup_mode
+    from berthtest import cgroup_mode
     if cgroup_mode() == "v2":
         return f"/sys/fs/cgroup/{cid_path}/{v2}"
     ctrl, f = v1.split("/")

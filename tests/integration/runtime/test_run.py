@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_mode
+from berthtest import cgroup_mode
 
 
 def run_ok(rt, bundle, cid=None, expect_rc=0):
@@ -440,7 +440,7 @@ def _notify_server(tmp_path):
 
 
 def _with_sdnotify(bundle):
-    from conftest import BUILD
+    from berthtest import BUILD
     bundle.config["mounts"].append({"destination": "/usr/bin/sdnotify", "type": "bind", "options": ["bind", "ro"],
                                     "source": os.path.join(BUILD, "tests", "helpers", "sdnotify")})
 

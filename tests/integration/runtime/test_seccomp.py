@@ -84,7 +84,7 @@ DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP
 
 def default_profile(caps):
     import subprocess
-    from conftest import ROOT
+    from berthtest import ROOT
     out = subprocess.run([os.path.join(ROOT, "scripts", "gen-seccomp-default.py"), "--oci",
                           os.path.join(ROOT, "data", "seccomp", "default.json"), *caps],
                          check=True, capture_output=True, text=True).stdout

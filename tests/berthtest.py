@@ -1,0 +1,18 @@
+"""Values and helpers shared by every test folder. Import them from here (`from berthtest import
+X`): every folder has its own conftest.py, and `from conftest import X` would pick whichever of
+them pytest imported last."""
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
+BERTH_CLI = os.environ.get("BERTH_CLI") or os.path.join(BUILD, "cmd", "berth")
+# the image tests/conftest.py's image_tar fixture makes
+TAG = "berth-test/busybox:latest"
+
+
+def cgroup_mode():
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "v2"
+    if os.path.ismount("/sys/fs/cgroup/unified"):
+        return "hybrid"
+    return "v1"
