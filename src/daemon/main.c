@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -188,6 +189,8 @@ int berthd_main(int argc, char **argv)
         d.shim_path = shim ? xstrdup(shim) : self_dir_file("berth-shim");
         d.seccomp_default_path = find_seccomp_profile(seccomp);
         pthread_mutex_init(&d.db_lock, NULL);
+        /* one heap per connection thread would keep what each request freed: two are enough */
+        mallopt(M_ARENA_MAX, 2);
 
         /* signals are taken synchronously below; every thread inherits the mask */
         sigemptyset(&mask);
@@ -203,8 +206,11 @@ int berthd_main(int argc, char **argv)
         }
         berth_log(BERTH_LOG_INFO, "listening on `%s` (data root `%s`)", d.socket_path, d.data_root);
         for (;;) {
-                if (sigwait(&mask, &sig) != 0)
+                sig = sigtimedwait(&mask, NULL, &(struct timespec){.tv_sec = 1});
+                if (sig < 0) {
+                        server_idle(d.server);
                         continue;
+                }
                 if (sig == SIGHUP)
                         continue;
                 break;

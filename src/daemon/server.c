@@ -6,10 +6,15 @@
 #include "daemon/daemon.h"
 #include "daemon/server.h"
 
+#include <inttypes.h>
+#include <limits.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +35,10 @@ struct server {
         struct daemon *d;
         struct MHD_Daemon *mhd;
         int listen_fd;
+        /* requests completed so far, and the count at the previous idle tick and at the last
+         * trim (server_idle) */
+        atomic_uint done;
+        unsigned seen, trimmed;
 };
 
 struct api_req {
@@ -824,8 +833,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *con, con
 static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
+        struct server *srv = cls;
+
         req_free(*con_cls);
         *con_cls = NULL;
+        atomic_fetch_add_explicit(&srv->done, 1, memory_order_relaxed);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
@@ -883,6 +895,7 @@ int server_start(struct daemon *d, struct server **ret, struct berth_error **err
         srv = xcalloc(1, sizeof(*srv));
         srv->d = d;
         srv->listen_fd = fd;
+        srv->trimmed = UINT_MAX; /* the first quiet tick trims what start-up left */
         srv->mhd = MHD_start_daemon(
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
                 MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
@@ -904,6 +917,78 @@ int server_add_connection(struct server *srv, int fd, const struct sockaddr *add
                           socklen_t addrlen)
 {
         return MHD_add_connection(srv->mhd, fd, addr, addrlen) == MHD_YES ? 0 : -EIO;
+}
+
+/* Unmap the clean pages of read-only file mappings (the text and read-only data of berthd and its
+ * shared libraries: start-up code, relocation tables, libcurl's and libarchive's dependencies
+ * touched once by their constructors). This is what reclaim does under memory pressure; the pages
+ * stay in the page cache and fault back in (minor faults) when code runs again. A mapping holding
+ * any anonymous page (a copy-on-write page: relocated data) is left alone, so nothing written is
+ * ever dropped; writable mappings are never touched. */
+static void drop_clean_file_pages(void)
+{
+        struct range {
+                uintptr_t start, end;
+        };
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/smaps", "re");
+        _cleanup_free_ char *line = NULL;
+        _cleanup_free_ struct range *ranges = NULL;
+        size_t len = 0, n = 0, cap = 0;
+        uintptr_t start = 0, end = 0;
+        bool candidate = false;
+
+        if (!f)
+                return;
+        while (getline(&line, &len, f) > 0) {
+                char perms[8], path[16];
+                uintptr_t s, e;
+                unsigned long anon;
+                int fields;
+
+                path[0] = '\0';
+                fields = sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %*s %*s %*s %15s", &s, &e,
+                                perms, path);
+                if (fields >= 3) {
+                        start = s;
+                        end = e;
+                        /* a mapping's header line: private, not writable, of a file */
+                        candidate =
+                            fields == 4 && path[0] == '/' && perms[1] != 'w' && perms[3] == 'p';
+                        continue;
+                }
+                if (!candidate || sscanf(line, "Anonymous: %lu kB", &anon) != 1)
+                        continue;
+                candidate = false;
+                if (anon != 0)
+                        continue;
+                if (n == cap) {
+                        cap = cap ? 2 * cap : 128;
+                        ranges = xrealloc(ranges, cap * sizeof(*ranges));
+                }
+                ranges[n++] = (struct range){start, end};
+        }
+        /* after reading: madvise does not change the mappings, but the file is read while they
+         * are listed */
+        for (size_t i = 0; i < n; i++)
+                (void)madvise((void *)ranges[i].start, ranges[i].end - ranges[i].start,
+                              MADV_DONTNEED);
+}
+
+void server_idle(struct server *srv)
+{
+        unsigned done = atomic_load_explicit(&srv->done, memory_order_relaxed);
+
+        if (done != srv->seen) {
+                srv->seen = done; /* requests since the last tick: wait for a quiet one */
+                return;
+        }
+        if (done == srv->trimmed)
+                return;
+        srv->trimmed = done;
+        /* the heap's free pages (each connection's thread allocates and frees its request, a
+         * pull or a load many megabytes) go back to the kernel */
+        malloc_trim(0);
+        drop_clean_file_pages();
 }
 
 void server_stop(struct server *srv)

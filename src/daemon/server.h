@@ -15,6 +15,9 @@ int server_start(struct daemon *d, struct server **ret, struct berth_error **err
 /* Serve an already connected socket (taken) as if accepted: the fuzzer's way in. */
 int server_add_connection(struct server *srv, int fd, const struct sockaddr *addr,
                           socklen_t addrlen);
+/* Called by the signal loop about once a second: after a second without requests, memory the
+ * last burst of requests freed goes back to the kernel (once per burst). */
+void server_idle(struct server *srv);
 /* Stop accepting and remove the socket; requests in flight end with the process. */
 void server_stop(struct server *srv);
 
