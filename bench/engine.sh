@@ -151,9 +151,12 @@ descendants() { # children of the given pids, recursively
         echo "$all"
 }
 
-sleep 1
+# berthd gives memory back after a second without requests (server_idle): wait for two ticks
+sleep 2.5
+anon() { awk '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} END {printf "anon %d kB, file %d kB", a, f}' \
+        "/proc/$1/status" 2>/dev/null; }
 echo "== memory"
-echo "berthd idle RSS: $(kb $bpid) kB (goal <= 8192 kB)"
+echo "berthd idle RSS: $(kb $bpid) kB (goal <= 8192 kB; $(anon $bpid), PSS $(pss $bpid) kB)"
 $BERTH run -d --network=none $IMG sleep 1000 >/dev/null
 s=$(shims | head -1)
 echo "berth-shim RSS: $(kb "$s") kB, PSS $(pss "$s") kB (goal <= 1024 kB)"
@@ -161,7 +164,7 @@ $BERTH rm -f $($BERTH ps -aq) >/dev/null
 for i in $(seq "$IDLE"); do
         $BERTH run -d --network=none $IMG sleep 1000 >/dev/null
 done
-sleep 1
+sleep 2.5
 pids=$(descendants $(shims))
 rss=0 pss_sum=0 n=0
 for p in $pids; do

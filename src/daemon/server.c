@@ -35,9 +35,9 @@ struct server {
         struct daemon *d;
         struct MHD_Daemon *mhd;
         int listen_fd;
-        /* requests completed so far, and the count at the previous idle tick and at the last
-         * trim (server_idle) */
-        atomic_uint done;
+        /* requests begun plus requests completed so far, and the count at the previous idle
+         * tick and at the last trim (server_idle) */
+        atomic_uint activity;
         unsigned seen, trimmed;
 };
 
@@ -733,6 +733,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *con, con
 
         if (!r) {
                 bool bad, known;
+                atomic_fetch_add_explicit(&srv->activity, 1, memory_order_relaxed);
                 r = xcalloc(1, sizeof(*r));
                 r->srv = srv;
                 r->con = con;
@@ -837,7 +838,7 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
 
         req_free(*con_cls);
         *con_cls = NULL;
-        atomic_fetch_add_explicit(&srv->done, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&srv->activity, 1, memory_order_relaxed);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
@@ -976,15 +977,15 @@ static void drop_clean_file_pages(void)
 
 void server_idle(struct server *srv)
 {
-        unsigned done = atomic_load_explicit(&srv->done, memory_order_relaxed);
+        unsigned activity = atomic_load_explicit(&srv->activity, memory_order_relaxed);
 
-        if (done != srv->seen) {
-                srv->seen = done; /* requests since the last tick: wait for a quiet one */
+        if (activity != srv->seen) {
+                srv->seen = activity; /* requests since the last tick: wait for a quiet one */
                 return;
         }
-        if (done == srv->trimmed)
+        if (activity == srv->trimmed)
                 return;
-        srv->trimmed = done;
+        srv->trimmed = activity;
         /* the heap's free pages (each connection's thread allocates and frees its request, a
          * pull or a load many megabytes) go back to the kernel */
         malloc_trim(0);
