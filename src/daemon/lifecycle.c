@@ -1144,13 +1144,43 @@ fail_unmount:
         return r;
 }
 
+/* Attach clients queued for a start that failed: their connections are closed (the client sees
+ * the end of the stream and reports start's error). */
+static void release_pending(struct containers *cs, struct container *c)
+{
+        struct pending_attach *pending;
+
+        pthread_mutex_lock(&cs->lock);
+        pending = TAKE_PTR(c->pending);
+        pthread_mutex_unlock(&cs->lock);
+        while (pending) {
+                struct pending_attach *p = pending;
+                pending = p->next;
+                json_decref(p->msg);
+                if (p->fd >= 0) {
+                        shutdown(p->fd, SHUT_RDWR);
+                        close(p->fd);
+                }
+                free(p);
+        }
+}
+
 int container_start(struct containers *cs, struct container *c, struct berth_error **err)
 {
+        _cleanup_error_ struct berth_error *e2 = NULL;
         int r;
 
         pthread_mutex_lock(&c->op);
         r = start_locked(cs, c, err);
         pthread_mutex_unlock(&c->op);
+        if (r < 0 && r != -EALREADY) {
+                release_pending(cs, c);
+                /* like docker: --rm removes a container that could not start (its client waits
+                 * for condition=removed) */
+                if (json_is_true(container_host_cfg(c, "AutoRemove")) && !c->removed &&
+                    container_remove(cs, c, true, true, &e2) < 0)
+                        berth_warn("container `%s`: auto-remove: %s", c->id, e2->msg);
+        }
         return r;
 }
 

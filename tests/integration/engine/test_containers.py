@@ -605,3 +605,29 @@ def test_default_image_on_a_fresh_data_root(berthd_factory):
     d.restart()
     r = d.docker("image", "inspect", "busybox")
     assert r.returncode != 0 and "No such image" in r.stderr
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["-u", "nosuchuser", TAG, "true"], 125,
+     "unable to find user nosuchuser: no matching entries in passwd file"),
+    ([TAG, "nope"], 127, 'exec: "nope": executable file not found in $PATH'),
+    ([TAG, "/etc/passwd"], 126, 'exec: "/etc/passwd": permission denied'),
+])
+@pytest.mark.parametrize("rm", [False, True])
+def test_start_failure_releases_attached_clients(berthd, args, code, message, rm):
+    """A start that fails answers docker's message; the attach clients queued before it are
+    released (the CLI exits 125/126/127 instead of hanging) and --rm removes the container."""
+    name = berthd.name()
+    try:
+        r = berthd.docker("run", "-i", "--name", name, *(["--rm"] if rm else []), *args,
+                          input="", timeout=30)
+        assert r.returncode == code, f"{r.returncode} {r.stderr} {berthd.log()}"
+        assert message in r.stderr
+        r = berthd.docker("container", "inspect", name)
+        if rm:
+            assert r.returncode != 0 and "No such container" in r.stderr
+        else:
+            assert r.returncode == 0, r.stderr
+    finally:
+        berthd.container_ids()
+        berthd.docker("rm", "-f", name)
