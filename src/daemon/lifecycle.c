@@ -478,9 +478,8 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                           json_t **ret, struct berth_error **err)
 {
         _cleanup_json_ json_t *mounts = json_array();
-        json_t *hc = json_object_get(body, "HostConfig");
-        json_t *binds = json_object_get(hc, "Binds");
-        json_t *ms = json_object_get(hc, "Mounts");
+        struct spec_mount_req *reqs = NULL;
+        size_t n_reqs = 0;
         json_t *vols = json_object_get(image_config, "Volumes");
         json_t *cvols = json_object_get(body, "Volumes");
         json_t *e;
@@ -488,40 +487,23 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
         const char *k;
         int r;
 
-        json_array_foreach(binds, i, e)
-        {
-                _cleanup_free_ char *s = xstrdup(jstr(e) ?: "");
-                char *src = s, *dst = strchr(s, ':'), *opts = NULL;
-                bool rw = true;
-                if (!dst)
-                        return berth_error_setx(err, EINVAL, "invalid volume specification: '%s'",
-                                                s);
-                *dst++ = '\0';
-                opts = strchr(dst, ':');
-                if (opts) {
-                        *opts++ = '\0';
-                        rw = !strstr(opts, "ro");
+        r = daemon_spec_parse_mounts(body, &reqs, &n_reqs, err);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n_reqs; i++) {
+                const struct spec_mount_req *q = &reqs[i];
+                if (q->kind == SPEC_MOUNT_BIND && q->create_source && access(q->source, F_OK) < 0 &&
+                    errno == ENOENT) {
+                        /* docker's -v creates a missing host directory */
+                        r = berth_mkdir_p(q->source, 0755, err);
+                        if (r < 0)
+                                goto out;
                 }
-                r = add_mount(cs, id, mounts, src[0] == '/' ? "bind" : "volume", src, dst, rw, NULL,
-                              err);
+                r = add_mount(cs, id, mounts, q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
+                              q->kind == SPEC_MOUNT_BIND ? q->source : q->volume, q->target,
+                              !q->readonly, q->propagation, err);
                 if (r < 0)
-                        return r;
-        }
-        json_array_foreach(ms, i, e)
-        {
-                const char *type = jstr(json_object_get(e, "Type")) ?: "volume";
-                const char *target = jstr(json_object_get(e, "Target"));
-                bool ro = json_is_true(json_object_get(e, "ReadOnly"));
-                if (strcmp(type, "tmpfs") == 0)
-                        continue;
-                if (strcmp(type, "bind") != 0 && strcmp(type, "volume") != 0)
-                        return berth_error_setx(err, EINVAL, "mount type `%s` is not supported",
-                                                type);
-                r = add_mount(
-                    cs, id, mounts, type, jstr(json_object_get(e, "Source")), target, !ro,
-                    jstr(json_object_get(json_object_get(e, "BindOptions"), "Propagation")), err);
-                if (r < 0)
-                        return r;
+                        goto out;
         }
         /* anonymous volumes: `-v /path` (Volumes in the body) and the image's VOLUMEs, unless
          * a mount already covers the path */
@@ -537,11 +519,13 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                                 continue;
                         r = add_mount(cs, id, mounts, "volume", NULL, k, true, NULL, err);
                         if (r < 0)
-                                return r;
+                                goto out;
                 }
         }
         *ret = TAKE_PTR(mounts);
-        return 0;
+out:
+        daemon_spec_mount_reqs_free(reqs, n_reqs);
+        return r < 0 ? r : 0;
 }
 
 int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,
@@ -601,6 +585,9 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                           "bridge networking is not available yet: the container gets a "
                           "private network namespace with loopback only");
 
+        r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
+        if (r < 0)
+                return r;
         random_hex(id, 32);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
         if (r < 0) {

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 
+import docker
 import pytest
 
 TAG = "berth-test/busybox:latest"  # what tests/conftest.py image_tar makes
@@ -631,3 +632,54 @@ def test_start_failure_releases_attached_clients(berthd, args, code, message, rm
     finally:
         berthd.container_ids()
         berthd.docker("rm", "-f", name)
+
+
+_SDK_ARGS = {
+    "--cpus": {"nano_cpus": 10**9, "cpu_period": 100000},
+    "--cap-add": {"cap_add": ["BOGUS"]},
+    "-v": {"volumes": ["/tmp:/x:bogus"]},
+    "--mount": {"mounts": [docker.types.Mount("/x", "/nonexistent-berth-src", type="bind")]},
+}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--cpus", "1", "--cpu-period", "100000"],
+     "Conflicting options: Nano CPUs and CPU Period cannot both be set"),
+    (["--cap-add", "BOGUS"], 'unknown capability: "CAP_BOGUS"'),
+    (["-v", "/tmp:/x:bogus"], "invalid mode: bogus"),
+    (["--mount", "type=bind,source=/nonexistent-berth-src,target=/x"],
+     'invalid mount config for type "bind": bind source path does not exist: '
+     "/nonexistent-berth-src"),
+])
+def test_create_validation(berthd, args, message):
+    """Bad flags are refused at create (400, docker's message; run exits 125, create 1),
+    nothing is made."""
+    before = set(berthd.container_ids())
+    r = berthd.docker("run", "--rm", *args, TAG, "true")
+    assert r.returncode == 125, f"{r.stdout} {r.stderr}"
+    assert message in r.stderr
+    r = berthd.docker("create", *args, TAG, "true")
+    assert r.returncode == 1 and message in r.stderr
+    with pytest.raises(docker.errors.APIError) as e:
+        berthd.sdk().containers.create(TAG, ["true"], **_SDK_ARGS[args[0]])
+    assert e.value.status_code == 400 and message in str(e.value)
+    assert set(berthd.container_ids()) == before
+
+
+def test_bind_modes_and_propagation(berthd, tmp_path):
+    """-v modes through docker's parser: ro is read-only, rshared is kept as propagation (and
+    is not mistaken for ro), a missing -v source directory is created."""
+    src = tmp_path / "src"
+    src.mkdir()
+    r = berthd.docker("run", "--rm", "-v", f"{src}:/x:ro", TAG, "sh", "-c",
+                      "touch /x/a 2>&1; grep ' /x ' /proc/self/mountinfo")
+    assert r.returncode == 0, r.stderr
+    assert "Read-only file system" in r.stdout and " ro," in r.stdout
+    r = berthd.docker("run", "--rm", "-v", f"{src}:/x:rshared", TAG, "sh", "-c",
+                      "touch /x/b && grep ' /x ' /proc/self/mountinfo")
+    assert r.returncode == 0, r.stderr
+    assert " rw," in r.stdout and "shared:" in r.stdout
+    assert (src / "b").exists()
+    r = berthd.docker("run", "--rm", "-v", f"{tmp_path}/new/dir:/x", TAG, "ls", "-d", "/x")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "new" / "dir").is_dir()
