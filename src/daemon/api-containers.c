@@ -200,6 +200,8 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
                           c->status == CONTAINER_DEAD, "Removing", c->status == CONTAINER_REMOVING,
                           "Pid", (int)c->pid, "ExitCode", c->exit_code, "Error", c->error,
                           "StartedAt", c->started_at, "FinishedAt", c->finished_at);
+        if (c->health)
+                json_object_set_new(state, "Health", json_deep_copy(c->health));
         j = json_object();
         json_object_set_new(j, "Id", json_string(c->id));
         json_object_set(j, "Created", json_object_get(c->config, "created"));
@@ -293,8 +295,15 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
         case CONTAINER_RUNNING:
         case CONTAINER_PAUSED:
                 dur = human_duration(since_rfc3339(c->started_at));
-                status =
-                    xasprintf("Up %s%s", dur, c->status == CONTAINER_PAUSED ? " (Paused)" : "");
+                if (c->status == CONTAINER_PAUSED)
+                        status = xasprintf("Up %s (Paused)", dur);
+                else if (health_status_locked(c) &&
+                         strcmp(health_status_locked(c), "starting") == 0)
+                        status = xasprintf("Up %s (health: starting)", dur);
+                else if (health_status_locked(c))
+                        status = xasprintf("Up %s (%s)", dur, health_status_locked(c));
+                else
+                        status = xasprintf("Up %s", dur);
                 break;
         case CONTAINER_RESTARTING:
                 dur = human_duration(since_rfc3339(c->finished_at));
@@ -408,6 +417,21 @@ struct ancestor_ctx {
         struct container *c;
 };
 
+/* docker's health filter: starting, healthy, unhealthy or none (no healthcheck) */
+static bool pred_health(const char *want, void *ud)
+{
+        struct ancestor_ctx *a = ud;
+        struct containers *cs = a->d->containers;
+        const char *s;
+        bool match;
+
+        pthread_mutex_lock(&cs->lock);
+        s = health_status_locked(a->c);
+        match = strcmp(s ? s : "none", want) == 0;
+        pthread_mutex_unlock(&cs->lock);
+        return match;
+}
+
 static bool pred_ancestor(const char *want, void *ud)
 {
         struct ancestor_ctx *a = ud;
@@ -495,6 +519,7 @@ static void handle_list(struct api_req *r)
                     !any_match(json_object_get(filters, "name"), pred_name, c) ||
                     !any_match(json_object_get(filters, "status"), pred_status, c) ||
                     !any_match(json_object_get(filters, "exited"), pred_exited, c) ||
+                    !any_match(json_object_get(filters, "health"), pred_health, &actx) ||
                     !any_match(json_object_get(filters, "ancestor"), pred_ancestor, &actx))
                         continue;
                 cfg = merged_config(c);

@@ -55,6 +55,13 @@ struct container {
         uint64_t exit_gen;           /* bumped on every exit (wait next-exit) */
         struct timespec exited_mono; /* CLOCK_MONOTONIC of the last exit */
         struct pending_attach *pending;
+        /* healthcheck (under the table lock): State.Health {Status, FailingStreak, Log}, NULL
+         * without a healthcheck; the start it belongs to; CLOCK_MONOTONIC of the next probe and of
+         * the start */
+        json_t *health;
+        char *health_started_at;
+        struct timespec health_next, health_since;
+        bool health_busy;
         pthread_mutex_t op; /* serialises start/stop/remove/restart of this container */
 };
 
@@ -164,5 +171,25 @@ void api_archive_put(struct api_req *r);
 
 /* Routes (api-containers.c). */
 extern const struct api_route api_routes_containers[];
+
+/* The shim control protocol (src/shim/shim.h): one JSON message per datagram, maybe with an fd;
+ * recv waits up to timeout_ms (-1: forever). spawn starts `berth-shim argv…` with ctl_child as its
+ * control fd and waits for its first process (the shim daemonizes). */
+int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err);
+int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error **err);
+int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
+                         struct berth_error **err);
+
+/* Publish a container event (action, extra attributes taken, may be NULL). */
+void container_publish(struct containers *cs, struct container *c, const char *action,
+                       json_t *extra);
+
+/* Healthchecks (health.c): one scheduler thread for all running containers with a
+ * Config.Healthcheck (or the image's); probes run `berth-shim exec`. */
+void health_start_scheduler(struct containers *cs);
+/* A (re)start of c: State.Health starts over as "starting"; caller holds the table lock. */
+void health_reset_locked(struct container *c);
+/* "healthy", "unhealthy", "starting" or NULL (no healthcheck); caller holds the table lock. */
+const char *health_status_locked(struct container *c);
 
 #endif

@@ -131,6 +131,8 @@ static void container_free(struct container *c)
         }
         if (c->pidfd >= 0)
                 close(c->pidfd);
+        json_decref(c->health);
+        free(c->health_started_at);
         free(c->id);
         free(c->name);
         free(c->dir);
@@ -362,7 +364,8 @@ static void persist_locked(struct containers *cs, struct container *c)
                 berth_warn("container `%s`: save state: %s", c->id, err->msg);
 }
 
-static void publish(struct containers *cs, struct container *c, const char *action, json_t *extra)
+void container_publish(struct containers *cs, struct container *c, const char *action,
+                       json_t *extra)
 {
         json_t *attrs = json_object();
         json_t *labels = container_cfg(c, "Labels");
@@ -648,7 +651,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
         cs->v[cs->n++] = c;
         pthread_mutex_unlock(&cs->lock);
-        publish(cs, c, "create", NULL);
+        container_publish(cs, c, "create", NULL);
         *ret_id = xstrdup(id);
         return 0;
 }
@@ -850,7 +853,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         return write_file(c->dir, "config.json", text, err);
 }
 
-static int send_msg(int fd, json_t *msg, int pass_fd, struct berth_error **err)
+int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err)
 {
         _cleanup_free_ char *s = berth_json_dump(msg, false);
         struct iovec iov = {.iov_base = s, .iov_len = strlen(s)};
@@ -877,7 +880,7 @@ static int send_msg(int fd, json_t *msg, int pass_fd, struct berth_error **err)
 }
 
 /* One datagram from the shim (timeout ms); EPIPE when it closed the channel. */
-static int recv_msg(int fd, int timeout_ms, json_t **ret, struct berth_error **err)
+int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error **err)
 {
         char buf[BERTH_SHIM_MSG_MAX + 1];
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -915,7 +918,8 @@ static int recv_msg(int fd, int timeout_ms, json_t **ret, struct berth_error **e
 /* Run the shim with fd 3 = ctl_child and stdio on /dev/null (posix_spawn: a vfork, no copy of
  * the daemon's address space on the start path); waits for that first process, which exits at
  * once (the shim double-forks: it is not our child afterwards). */
-static int spawn_shim(struct containers *cs, char **argv, int ctl_child, struct berth_error **err)
+int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
+                         struct berth_error **err)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -1042,11 +1046,11 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
                 r = berth_error_setx(err, EINVAL, "logging driver `%s` is not supported", log_type);
                 goto fail_unmount;
         }
-        r = spawn_shim(cs, argv, ctl_child, err);
+        r = container_shim_spawn(cs, argv, ctl_child, err);
         close(TAKE_FD(ctl_child));
         if (r < 0)
                 goto fail_unmount;
-        r = recv_msg(ctl, 60000, &msg, err);
+        r = container_shim_recv(ctl, 60000, &msg, err);
         if (r < 0)
                 goto fail_unmount;
         berth_debug("container `%.12s`: shim created it", c->id);
@@ -1066,7 +1070,7 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
         while (pending) {
                 struct pending_attach *p = pending;
                 pending = p->next;
-                if (send_msg(ctl, p->msg, p->fd, NULL) < 0)
+                if (container_shim_send(ctl, p->msg, p->fd, NULL) < 0)
                         berth_warn("container `%s`: attach lost", c->id);
                 json_decref(p->msg);
                 if (p->fd >= 0)
@@ -1075,10 +1079,10 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
         }
         pidfd = pidfd_open(shim_pid);
         msg = json_pack("{s:b}", "start", true);
-        r = send_msg(ctl, msg, -1, err);
+        r = container_shim_send(ctl, msg, -1, err);
         json_decref(TAKE_PTR(msg));
         if (r >= 0)
-                r = recv_msg(ctl, 60000, &msg, err);
+                r = container_shim_recv(ctl, 60000, &msg, err);
         if (r < 0) {
                 /* the shim cleans up after itself; make sure the container is gone */
                 struct berth_runtime rt = runtime_of(cs);
@@ -1104,10 +1108,11 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
         c->finished_at = xstrdup(zero_time);
         c->has_been_started = true;
         c->stopped_by_user = false;
+        health_reset_locked(c);
         persist_locked(cs, c);
         pthread_cond_broadcast(&cs->cond);
         pthread_mutex_unlock(&cs->lock);
-        publish(cs, c, "start", NULL);
+        container_publish(cs, c, "start", NULL);
         if (pidfd >= 0) {
                 watch_shim(cs, c, pidfd);
         } else {
@@ -1339,11 +1344,11 @@ static void container_exited(struct containers *cs, struct container *c)
         pthread_cond_broadcast(&cs->cond);
         pthread_mutex_unlock(&cs->lock);
         if (c->oom_killed)
-                publish(cs, c, "oom", NULL);
+                container_publish(cs, c, "oom", NULL);
         {
                 char codebuf[16];
                 snprintf(codebuf, sizeof(codebuf), "%d", code);
-                publish(cs, c, "die", json_pack("{s:s}", "exitCode", codebuf));
+                container_publish(cs, c, "die", json_pack("{s:s}", "exitCode", codebuf));
         }
         berth_debug("container `%s` exited with %d", c->id, code);
         if (restart) {
@@ -1463,7 +1468,7 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
         {
                 char sigbuf[16];
                 snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
-                publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
+                container_publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
         }
         if (send_signal(cs, c, sig, NULL) >= 0 && paused) {
                 struct berth_runtime rt = runtime_of(cs);
@@ -1478,7 +1483,7 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
         }
         wait_stopped(cs, c, -1);
 stopped:
-        publish(cs, c, "stop", NULL);
+        container_publish(cs, c, "stop", NULL);
         return 0;
 }
 
@@ -1508,7 +1513,7 @@ int container_restart(struct containers *cs, struct container *c, const char *si
                 r = start_locked(cs, c, err);
         pthread_mutex_unlock(&c->op);
         if (r >= 0)
-                publish(cs, c, "restart", NULL);
+                container_publish(cs, c, "restart", NULL);
         return r;
 }
 
@@ -1538,7 +1543,7 @@ int container_kill(struct containers *cs, struct container *c, const char *signa
         {
                 char sigbuf[16];
                 snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
-                publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
+                container_publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
         }
         return 0;
 }
@@ -1575,7 +1580,7 @@ int container_pause(struct containers *cs, struct container *c, bool pause,
                         c->status = pause ? CONTAINER_PAUSED : CONTAINER_RUNNING;
                 persist_locked(cs, c);
                 pthread_mutex_unlock(&cs->lock);
-                publish(cs, c, pause ? "pause" : "unpause", NULL);
+                container_publish(cs, c, pause ? "pause" : "unpause", NULL);
         }
         pthread_mutex_unlock(&c->op);
         return r;
@@ -1660,7 +1665,7 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
         pthread_cond_broadcast(&cs->cond);
         pthread_mutex_unlock(&cs->lock);
         pthread_mutex_unlock(&c->op);
-        publish(cs, c, "destroy", NULL);
+        container_publish(cs, c, "destroy", NULL);
         return 0;
 }
 
@@ -1700,7 +1705,7 @@ int container_rename(struct containers *cs, struct container *c, const char *nam
         }
         pthread_mutex_unlock(&cs->lock);
         if (r >= 0)
-                publish(cs, c, "rename", json_pack("{s:s+}", "oldName", "/", old));
+                container_publish(cs, c, "rename", json_pack("{s:s+}", "oldName", "/", old));
         return r;
 }
 
@@ -1732,7 +1737,7 @@ int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct b
                 return berth_error_set(err, e, "connect to the shim of `%s`", c->id);
         }
         close(dfd);
-        return send_msg(s, msg, fd, err);
+        return container_shim_send(s, msg, fd, err);
 }
 
 int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
@@ -1880,6 +1885,7 @@ int containers_open(struct daemon *d, struct containers **ret, struct berth_erro
         d->containers = cs;
         if (pthread_create(&cs->watcher, NULL, watcher_main, cs) != 0)
                 abort();
+        health_start_scheduler(cs);
         v = containers_snapshot(cs, &n);
         for (size_t i = 0; i < n; i++)
                 readopt(cs, v[i]);

@@ -683,3 +683,93 @@ def test_bind_modes_and_propagation(berthd, tmp_path):
     r = berthd.docker("run", "--rm", "-v", f"{tmp_path}/new/dir:/x", TAG, "ls", "-d", "/x")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "new" / "dir").is_dir()
+
+
+def _wait_health(d, name, want, deadline=60):
+    end = time.time() + deadline
+    while time.time() < end:
+        r = d.docker("inspect", "-f", "{{json .State.Health}}", name)
+        assert r.returncode == 0, r.stderr
+        h = json.loads(r.stdout)
+        if h and h["Status"] == want:
+            return h
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never became {want}: {h} {d.log()}")
+
+
+def test_healthchecks(berthd):
+    """Config.Healthcheck probes run via exec: healthy, unhealthy after the retries, a timeout;
+    State.Health in inspect, ps status and filter, health_status events."""
+    ok, bad, slow = berthd.name("ok"), berthd.name("bad"), berthd.name("slow")
+    try:
+        r = berthd.docker("run", "-d", "--name", ok, "--health-cmd", "echo fine; true",
+                          "--health-interval", "1s", TAG, "sleep", "120")
+        assert r.returncode == 0, r.stderr
+        r = berthd.docker("run", "-d", "--name", bad, "--health-cmd", "echo broken >&2; exit 3",
+                          "--health-interval", "1s", "--health-retries", "2", TAG, "sleep", "120")
+        assert r.returncode == 0, r.stderr
+        r = berthd.docker("run", "-d", "--name", slow, "--health-cmd", "sleep 30",
+                          "--health-interval", "1s", "--health-timeout", "1s",
+                          "--health-retries", "1", TAG, "sleep", "120")
+        assert r.returncode == 0, r.stderr
+        r = berthd.docker("inspect", "-f", "{{.State.Health.Status}}", ok)
+        assert r.stdout.strip() in ("starting", "healthy")
+
+        h = _wait_health(berthd, ok, "healthy")
+        assert h["FailingStreak"] == 0
+        assert h["Log"][-1]["ExitCode"] == 0 and h["Log"][-1]["Output"] == "fine\n"
+        h = _wait_health(berthd, bad, "unhealthy")
+        assert h["FailingStreak"] >= 2
+        assert all(e["ExitCode"] == 3 and e["Output"] == "broken\n" for e in h["Log"])
+        h = _wait_health(berthd, slow, "unhealthy")
+        assert h["Log"][-1]["ExitCode"] == -1
+        assert h["Log"][-1]["Output"] == "Health check exceeded timeout (1s)"
+
+        # the log keeps the last 5 results
+        end = time.time() + 60
+        while len(_wait_health(berthd, ok, "healthy")["Log"]) < 5 and time.time() < end:
+            time.sleep(0.3)
+        time.sleep(1.5)
+        assert len(_wait_health(berthd, ok, "healthy")["Log"]) == 5
+
+        r = berthd.docker("ps", "--format", "{{.Names}} {{.Status}}")
+        rows = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+        assert rows[ok].startswith("Up ") and rows[ok].endswith(" (healthy)")
+        assert rows[bad].endswith(" (unhealthy)")
+        r = berthd.docker("ps", "--filter", "health=unhealthy", "--format", "{{.Names}}")
+        assert set(r.stdout.split()) >= {bad, slow} and ok not in r.stdout.split()
+        r = berthd.docker("ps", "--filter", "health=healthy", "--format", "{{.Names}}")
+        assert ok in r.stdout.split() and bad not in r.stdout.split()
+
+        cid = berthd.docker("inspect", "-f", "{{.Id}}", ok).stdout.strip()
+        r = berthd.docker("events", "--since", "10m", "--until", "0s", "--filter",
+                          f"container={cid}", "--format", "{{.Action}}")
+        assert "health_status: healthy" in r.stdout.splitlines(), r.stdout
+    finally:
+        berthd.container_ids()
+        berthd.docker("rm", "-f", ok, bad, slow)
+
+
+def test_image_healthcheck_and_none(berthd):
+    """The image's Healthcheck applies unless the container says NONE (--no-healthcheck)."""
+    base = berthd.name("hcimg")
+    img = f"berth-test/{base}:1"
+    plain = berthd.name("plain")
+    off = berthd.name("off")
+    try:
+        r = berthd.docker("run", "--name", base, TAG, "true")
+        assert r.returncode == 0, r.stderr
+        r = berthd.docker("commit", "--change", 'HEALTHCHECK --interval=1s CMD ["true"]', base,
+                          img)
+        if r.returncode != 0:
+            pytest.skip(f"commit not available: {r.stderr}")
+        assert berthd.docker("run", "-d", "--name", plain, img, "sleep", "60").returncode == 0
+        assert berthd.docker("run", "-d", "--name", off, "--no-healthcheck", img, "sleep",
+                             "60").returncode == 0
+        _wait_health(berthd, plain, "healthy")
+        r = berthd.docker("inspect", "-f", "{{json .State.Health}}", off)
+        assert r.stdout.strip() == "null"
+    finally:
+        berthd.container_ids()
+        berthd.docker("rm", "-f", base, plain, off)
+        berthd.docker("rmi", img)
