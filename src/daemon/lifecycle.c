@@ -2,6 +2,7 @@
  * shim), the exit watcher (one epoll thread over the shims' pidfds), stop/kill/pause/remove,
  * restart policies and live-restore at daemon start. */
 #include "daemon/containers.h"
+#include "daemon/lifecycle.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/spec.h"
@@ -27,12 +28,9 @@
 
 #define STATE_MAX (1u << 20)
 
-static void *watcher_main(void *p);
-static void container_exited(struct containers *cs, struct container *c);
-
 /* ---------------------------------------------------------------- small helpers */
 
-static char *now_rfc3339(void)
+char *container_now_rfc3339(void)
 {
         struct timespec ts;
 
@@ -72,7 +70,7 @@ static const char *jstr(json_t *j)
         return json_is_string(j) ? json_string_value(j) : NULL;
 }
 
-static uint64_t proc_start_time(pid_t pid)
+uint64_t container_proc_start_time(pid_t pid)
 {
         char path[64], buf[1024];
         _cleanup_close_ int fd = -1;
@@ -119,7 +117,7 @@ void container_ref(struct containers *cs, struct container *c)
         pthread_mutex_unlock(&cs->lock);
 }
 
-static void container_free(struct container *c)
+void container_free(struct container *c)
 {
         while (c->pending) {
                 struct pending_attach *p = c->pending;
@@ -160,8 +158,8 @@ void container_unref(struct containers *cs, struct container *c)
                 container_free(c);
 }
 
-static struct container *container_new(struct containers *cs, const char *id, const char *name,
-                                       json_t *config)
+struct container *container_new(struct containers *cs, const char *id, const char *name,
+                                json_t *config)
 {
         struct container *c = xcalloc(1, sizeof(*c));
 
@@ -318,10 +316,32 @@ bool containers_image_in_use(const char *image_id, void *userdata)
         return used;
 }
 
+bool container_name_valid(const char *name)
+{
+        if (!name[0] || !name[1])
+                return false;
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", name[0]))
+                return false;
+        for (const char *p = name + 1; *p; p++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+                            *p))
+                        return false;
+        return true;
+}
+
+/* under cs->lock */
+struct container *container_by_name_locked(struct containers *cs, const char *name)
+{
+        for (size_t i = 0; i < cs->n; i++)
+                if (strcmp(cs->v[i]->name, name) == 0)
+                        return cs->v[i];
+        return NULL;
+}
+
 /* ---------------------------------------------------------------- persistence */
 
 /* under cs->lock */
-static json_t *state_json_locked(struct container *c)
+json_t *container_state_json_locked(struct container *c)
 {
         return json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:s,s:s,s:s,s:i,s:b,s:b,s:b}", "Status",
                          container_status_name(c->status), "Pid", (int)c->pid, "ShimPid",
@@ -332,7 +352,7 @@ static json_t *state_json_locked(struct container *c)
                          c->has_been_started, "Mounted", c->mounted);
 }
 
-static void state_load(struct container *c, json_t *st)
+void container_state_load(struct container *c, json_t *st)
 {
         c->status = status_parse(jstr(json_object_get(st, "Status")));
         c->pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
@@ -353,9 +373,9 @@ static void state_load(struct container *c, json_t *st)
 }
 
 /* Persist c's state; under cs->lock (SQLite has its own lock). */
-static void persist_locked(struct containers *cs, struct container *c)
+void container_persist_locked(struct containers *cs, struct container *c)
 {
-        _cleanup_json_ json_t *st = state_json_locked(c);
+        _cleanup_json_ json_t *st = container_state_json_locked(c);
         _cleanup_error_ struct berth_error *err = NULL;
 
         if (c->removed)
@@ -390,7 +410,7 @@ int container_config_save(struct containers *cs, struct container *c, struct ber
         int r;
 
         pthread_mutex_lock(&cs->lock);
-        st = state_json_locked(c);
+        st = container_state_json_locked(c);
         r = c->removed ? 0 : db_container_put(cs->d, c->id, c->name, c->config, st, &e);
         pthread_mutex_unlock(&cs->lock);
         if (r < 0) {
@@ -399,261 +419,6 @@ int container_config_save(struct containers *cs, struct container *c, struct ber
                         *err = TAKE_PTR(e);
         }
         return r;
-}
-
-/* ---------------------------------------------------------------- create */
-
-static const char *const adjectives[] = {
-    "admiring", "brave",  "calm",  "clever", "dreamy", "eager",   "elegant",  "focused",
-    "gallant",  "happy",  "jolly", "keen",   "lucid",  "modest",  "nifty",    "pensive",
-    "quirky",   "serene", "sharp", "tender", "upbeat", "vibrant", "wizardly", "zealous"};
-static const char *const surnames[] = {
-    "babbage",  "curie",   "darwin",  "euclid",  "fermat", "galileo",  "hopper",  "kepler",
-    "lovelace", "meitner", "newton",  "noether", "pascal", "ritchie",  "shannon", "thompson",
-    "turing",   "wozniak", "hypatia", "lamarr",  "knuth",  "torvalds", "liskov",  "hamilton"};
-
-static void random_hex(char *out, size_t nbytes)
-{
-        unsigned char buf[64];
-
-        if (getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
-                abort();
-        for (size_t i = 0; i < nbytes; i++)
-                sprintf(out + 2 * i, "%02x", buf[i]);
-}
-
-static bool name_valid(const char *name)
-{
-        if (!name[0] || !name[1])
-                return false;
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", name[0]))
-                return false;
-        for (const char *p = name + 1; *p; p++)
-                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
-                            *p))
-                        return false;
-        return true;
-}
-
-/* under cs->lock */
-static struct container *by_name_locked(struct containers *cs, const char *name)
-{
-        for (size_t i = 0; i < cs->n; i++)
-                if (strcmp(cs->v[i]->name, name) == 0)
-                        return cs->v[i];
-        return NULL;
-}
-
-static int add_mount(struct containers *cs, const char *id, json_t *mounts, const char *type,
-                     const char *source, const char *target, bool rw, const char *propagation,
-                     struct berth_error **err)
-{
-        _cleanup_free_ char *name = NULL, *mountpoint = NULL;
-        json_t *m;
-        int r;
-
-        if (!target || target[0] != '/')
-                return berth_error_setx(err, EINVAL, "invalid mount target `%s`: not absolute",
-                                        target ? target : "");
-        if (strcmp(type, "volume") == 0) {
-                r = volumes_get_or_create(cs->d, source, id, &name, &mountpoint, err);
-                if (r < 0)
-                        return r;
-                m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume", "Name", name,
-                              "Source", mountpoint, "Destination", target, "Driver", "local",
-                              "Mode", "z", "RW", rw, "Propagation", "");
-        } else {
-                if (!source || source[0] != '/')
-                        return berth_error_setx(err, EINVAL,
-                                                "invalid mount source `%s`: not absolute",
-                                                source ? source : "");
-                m = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind", "Source", source,
-                              "Destination", target, "Mode", "", "RW", rw, "Propagation",
-                              propagation ? propagation : "rprivate");
-        }
-        json_array_append_new(mounts, m);
-        return 0;
-}
-
-/* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's) and the image's Volumes
- * (anonymous volumes) → docker's Mounts array with resolved sources. */
-static int resolve_mounts(struct containers *cs, const char *id, json_t *body, json_t *image_config,
-                          json_t **ret, struct berth_error **err)
-{
-        _cleanup_json_ json_t *mounts = json_array();
-        struct spec_mount_req *reqs = NULL;
-        size_t n_reqs = 0;
-        json_t *vols = json_object_get(image_config, "Volumes");
-        json_t *cvols = json_object_get(body, "Volumes");
-        json_t *e;
-        size_t i;
-        const char *k;
-        int r;
-
-        r = daemon_spec_parse_mounts(body, &reqs, &n_reqs, err);
-        if (r < 0)
-                return r;
-        for (i = 0; i < n_reqs; i++) {
-                const struct spec_mount_req *q = &reqs[i];
-                if (q->kind == SPEC_MOUNT_BIND && q->create_source && access(q->source, F_OK) < 0 &&
-                    errno == ENOENT) {
-                        /* docker's -v creates a missing host directory */
-                        r = berth_mkdir_p(q->source, 0755, err);
-                        if (r < 0)
-                                goto out;
-                }
-                r = add_mount(cs, id, mounts, q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
-                              q->kind == SPEC_MOUNT_BIND ? q->source : q->volume, q->target,
-                              !q->readonly, q->propagation, err);
-                if (r < 0)
-                        goto out;
-        }
-        /* anonymous volumes: `-v /path` (Volumes in the body) and the image's VOLUMEs, unless
-         * a mount already covers the path */
-        for (int pass = 0; pass < 2; pass++) {
-                json_t *set = pass == 0 ? cvols : vols;
-                json_t *dummy;
-                json_object_foreach(set, k, dummy)
-                {
-                        bool covered = false;
-                        json_array_foreach(mounts, i, e) covered |=
-                            strcmp(jstr(json_object_get(e, "Destination")), k) == 0;
-                        if (covered)
-                                continue;
-                        r = add_mount(cs, id, mounts, "volume", NULL, k, true, NULL, err);
-                        if (r < 0)
-                                goto out;
-                }
-        }
-        *ret = TAKE_PTR(mounts);
-out:
-        daemon_spec_mount_reqs_free(reqs, n_reqs);
-        return r < 0 ? r : 0;
-}
-
-int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,
-                     json_t *warnings, struct berth_error **err)
-{
-        struct daemon *d = cs->d;
-        _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = now_rfc3339();
-        _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL;
-        _cleanup_json_ json_t *state = NULL;
-        const char *image = jstr(json_object_get(body, "Image"));
-        json_t *hc = json_object_get(body, "HostConfig");
-        const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
-        char id[65];
-        struct container *c;
-        int r;
-
-        if (!image || !*image)
-                return berth_error_setx(err, EINVAL, "config: image is required");
-        if (hc && !json_is_object(hc))
-                return berth_error_setx(err, EINVAL, "HostConfig: expected an object");
-        if (name && *name) {
-                if (name[0] == '/')
-                        name++;
-                if (!name_valid(name))
-                        return berth_error_setx(err, EINVAL,
-                                                "Invalid container name (%s), only "
-                                                "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                                                name);
-        }
-        r = berth_image_resolve(d->images, image, &image_id, err);
-        if (r < 0) {
-                if (r == -ENOENT) {
-                        berth_error_free(TAKE_PTR(*err));
-                        return berth_error_setx(err, ENOENT, "No such image: %s", image);
-                }
-                return r;
-        }
-        r = berth_image_config(d->images, image_id, &image_doc, err);
-        if (r < 0)
-                return r;
-        if (netmode && strncmp(netmode, "container:", 10) == 0) {
-                struct container *other;
-                r = container_get(cs, netmode + 10, &other, err);
-                if (r < 0)
-                        return r;
-                container_unref(cs, other);
-        } else if (netmode && *netmode && strcmp(netmode, "none") != 0 &&
-                   strcmp(netmode, "host") != 0 && strcmp(netmode, "default") != 0 &&
-                   strcmp(netmode, "bridge") != 0) {
-                return berth_error_setx(err, ENOENT, "network %s not found", netmode);
-        }
-        if (!netmode || !*netmode || strcmp(netmode, "default") == 0 ||
-            strcmp(netmode, "bridge") == 0)
-                /* the daemon's log says it: docker's clients print create Warnings on stderr,
-                 * and scripts comparing `run` output would break on it */
-                berth_log(BERTH_LOG_WARN,
-                          "bridge networking is not available yet: the container gets a "
-                          "private network namespace with loopback only");
-
-        r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
-        if (r < 0)
-                return r;
-        random_hex(id, 32);
-        r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
-        if (r < 0) {
-                volumes_unref_container(d->volumes, id);
-                return r;
-        }
-        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", body, "image", image, "image_id",
-                           image_id, "created", created, "image_config",
-                           json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
-
-        pthread_mutex_lock(&cs->lock);
-        if (name && *name) {
-                struct container *other = by_name_locked(cs, name);
-                if (other) {
-                        r = berth_error_setx(err, EEXIST,
-                                             "Conflict. The container name \"/%s\" is already in "
-                                             "use by container \"%s\". You have to remove (or "
-                                             "rename) that container to be able to reuse that "
-                                             "name.",
-                                             name, other->id);
-                        pthread_mutex_unlock(&cs->lock);
-                        volumes_unref_container(d->volumes, id);
-                        return r;
-                }
-        } else {
-                do {
-                        unsigned char rnd[2];
-                        free(gen_name);
-                        if (getrandom(rnd, 2, 0) != 2)
-                                abort();
-                        gen_name = xasprintf("%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
-                                             surnames[rnd[1] % ARRAY_SIZE(surnames)]);
-                        if (by_name_locked(cs, gen_name)) {
-                                char suffix[5];
-                                random_hex(suffix, 2);
-                                free(gen_name);
-                                gen_name = xasprintf(
-                                    "%s_%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
-                                    surnames[rnd[1] % ARRAY_SIZE(surnames)], suffix);
-                        }
-                } while (by_name_locked(cs, gen_name));
-                name = gen_name;
-        }
-        c = container_new(cs, id, name, config);
-        state = state_json_locked(c);
-        r = berth_mkdir_p(c->dir, 0710, err);
-        if (r >= 0)
-                r = berth_mkdir_p(c->state_dir, 0700, err);
-        if (r >= 0)
-                r = db_container_put(d, id, name, config, state, err);
-        if (r < 0) {
-                pthread_mutex_unlock(&cs->lock);
-                volumes_unref_container(d->volumes, id);
-                berth_rm_rf_at(AT_FDCWD, c->dir, NULL);
-                container_free(c);
-                return r;
-        }
-        cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
-        cs->v[cs->n++] = c;
-        pthread_mutex_unlock(&cs->lock);
-        container_publish(cs, c, "create", NULL);
-        *ret_id = xstrdup(id);
-        return 0;
 }
 
 /* ---------------------------------------------------------------- start */
@@ -715,7 +480,7 @@ static int write_etc_files(struct container *c, const char *hostname, bool host_
         return write_file(c->dir, "resolv.conf", resolv, err);
 }
 
-static void unmount_rootfs(struct containers *cs, struct container *c)
+void container_unmount_rootfs(struct containers *cs, struct container *c)
 {
         pthread_mutex_lock(&cs->lock);
         if (c->io_holds > 0) {
@@ -954,7 +719,7 @@ int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
         return 0;
 }
 
-static void watch_shim(struct containers *cs, struct container *c, int pidfd)
+void container_watch_shim(struct containers *cs, struct container *c, int pidfd)
 {
         struct epoll_event ev = {.events = EPOLLIN};
 
@@ -1097,24 +862,24 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
         c->status = CONTAINER_RUNNING;
         c->pid = pid;
         c->shim_pid = shim_pid;
-        c->shim_start = proc_start_time(shim_pid);
+        c->shim_start = container_proc_start_time(shim_pid);
         c->exit_code = 0;
         c->oom_killed = false;
         free(c->error);
         c->error = xstrdup("");
         free(c->started_at);
-        c->started_at = now_rfc3339();
+        c->started_at = container_now_rfc3339();
         free(c->finished_at);
         c->finished_at = xstrdup(zero_time);
         c->has_been_started = true;
         c->stopped_by_user = false;
         health_reset_locked(c);
-        persist_locked(cs, c);
+        container_persist_locked(cs, c);
         pthread_cond_broadcast(&cs->cond);
         pthread_mutex_unlock(&cs->lock);
         container_publish(cs, c, "start", NULL);
         if (pidfd >= 0) {
-                watch_shim(cs, c, pidfd);
+                container_watch_shim(cs, c, pidfd);
         } else {
                 /* the shim is gone already (a very short container): its exit.json tells */
                 container_ref(cs, c);
@@ -1123,7 +888,7 @@ static int start_locked(struct containers *cs, struct container *c, struct berth
         return 0;
 
 fail_unmount:
-        unmount_rootfs(cs, c);
+        container_unmount_rootfs(cs, c);
         pthread_mutex_lock(&cs->lock);
         free(c->error);
         c->error = xstrdup(*err ? (*err)->msg : "start failed");
@@ -1131,7 +896,7 @@ fail_unmount:
                 c->status = CONTAINER_EXITED;
                 c->exit_code = 128;
         }
-        persist_locked(cs, c);
+        container_persist_locked(cs, c);
         pthread_mutex_unlock(&cs->lock);
         return r;
 }
@@ -1213,13 +978,13 @@ void container_rootfs_release(struct containers *cs, struct container *c)
             c->io_holds == 0 && c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED;
         pthread_mutex_unlock(&cs->lock);
         if (unmount)
-                unmount_rootfs(cs, c);
+                container_unmount_rootfs(cs, c);
         pthread_mutex_unlock(&c->op);
 }
 
 /* ---------------------------------------------------------------- exit, restart policies */
 
-static bool restart_wanted(struct containers *cs, struct container *c, bool daemon_start)
+bool container_restart_wanted(struct containers *cs, struct container *c, bool daemon_start)
 {
         json_t *pol = container_host_cfg(c, "RestartPolicy");
         const char *name = jstr(json_object_get(pol, "Name")) ?: "no";
@@ -1263,7 +1028,7 @@ static void *restart_thread(void *p)
                 berth_warn("container `%s`: restart: %s", c->id, err->msg);
                 pthread_mutex_lock(&cs->lock);
                 c->status = CONTAINER_EXITED;
-                persist_locked(cs, c);
+                container_persist_locked(cs, c);
                 pthread_cond_broadcast(&cs->cond);
                 pthread_mutex_unlock(&cs->lock);
         }
@@ -1273,7 +1038,7 @@ static void *restart_thread(void *p)
         return NULL;
 }
 
-static void schedule_restart(struct containers *cs, struct container *c)
+void container_schedule_restart(struct containers *cs, struct container *c)
 {
         struct restart_job *job = xmalloc(sizeof(*job));
         pthread_attr_t attr;
@@ -1308,7 +1073,7 @@ static void *remove_thread(void *p)
 }
 
 /* Record the exit of c from the shim's exit.json; takes the caller's reference on c. */
-static void container_exited(struct containers *cs, struct container *c)
+void container_exited(struct containers *cs, struct container *c)
 {
         _cleanup_free_ char *path = xasprintf("%s/%s", c->state_dir, BERTH_SHIM_EXIT_FILE);
         _cleanup_json_ json_t *ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
@@ -1316,7 +1081,7 @@ static void container_exited(struct containers *cs, struct container *c)
         const char *fin;
         int code;
 
-        unmount_rootfs(cs, c);
+        container_unmount_rootfs(cs, c);
         pthread_mutex_lock(&cs->lock);
         if (c->pidfd >= 0) {
                 epoll_ctl(cs->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
@@ -1328,7 +1093,7 @@ static void container_exited(struct containers *cs, struct container *c)
         c->oom_killed = ex && json_is_true(json_object_get(ex, "oom_killed"));
         fin = ex ? jstr(json_object_get(ex, "finished_at")) : NULL;
         free(c->finished_at);
-        c->finished_at = fin ? xstrdup(fin) : now_rfc3339();
+        c->finished_at = fin ? xstrdup(fin) : container_now_rfc3339();
         free(c->error);
         c->error = xstrdup(ex ? jstr(json_object_get(ex, "error")) ?: ""
                               : "the shim exited without recording the exit");
@@ -1337,10 +1102,10 @@ static void container_exited(struct containers *cs, struct container *c)
         c->shim_start = 0;
         c->exit_gen++;
         clock_gettime(CLOCK_MONOTONIC, &c->exited_mono);
-        restart = restart_wanted(cs, c, false);
+        restart = container_restart_wanted(cs, c, false);
         autorm = json_is_true(container_host_cfg(c, "AutoRemove")) && !c->removed;
         c->status = restart ? CONTAINER_RESTARTING : CONTAINER_EXITED;
-        persist_locked(cs, c);
+        container_persist_locked(cs, c);
         pthread_cond_broadcast(&cs->cond);
         pthread_mutex_unlock(&cs->lock);
         if (c->oom_killed)
@@ -1352,7 +1117,7 @@ static void container_exited(struct containers *cs, struct container *c)
         }
         berth_debug("container `%s` exited with %d", c->id, code);
         if (restart) {
-                schedule_restart(cs, c);
+                container_schedule_restart(cs, c);
         } else if (autorm) {
                 struct remove_job *job = xmalloc(sizeof(*job));
                 pthread_attr_t attr;
@@ -1368,7 +1133,7 @@ static void container_exited(struct containers *cs, struct container *c)
         container_unref(cs, c);
 }
 
-static void *watcher_main(void *p)
+void *container_watcher_main(void *p)
 {
         struct containers *cs = p;
         struct epoll_event evs[16];
@@ -1452,7 +1217,7 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
                 /* a pending restart is cancelled */
                 c->stopped_by_user = true;
                 c->status = CONTAINER_EXITED;
-                persist_locked(cs, c);
+                container_persist_locked(cs, c);
                 pthread_cond_broadcast(&cs->cond);
                 pthread_mutex_unlock(&cs->lock);
                 return 0;
@@ -1463,7 +1228,7 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
         }
         c->stopped_by_user = true;
         paused = c->status == CONTAINER_PAUSED;
-        persist_locked(cs, c);
+        container_persist_locked(cs, c);
         pthread_mutex_unlock(&cs->lock);
         {
                 char sigbuf[16];
@@ -1535,7 +1300,7 @@ int container_kill(struct containers *cs, struct container *c, const char *signa
         }
         if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT)
                 c->stopped_by_user = true;
-        persist_locked(cs, c);
+        container_persist_locked(cs, c);
         pthread_mutex_unlock(&cs->lock);
         r = send_signal(cs, c, sig, err);
         if (r < 0)
@@ -1578,7 +1343,7 @@ int container_pause(struct containers *cs, struct container *c, bool pause,
                 pthread_mutex_lock(&cs->lock);
                 if (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED)
                         c->status = pause ? CONTAINER_PAUSED : CONTAINER_RUNNING;
-                persist_locked(cs, c);
+                container_persist_locked(cs, c);
                 pthread_mutex_unlock(&cs->lock);
                 container_publish(cs, c, pause ? "pause" : "unpause", NULL);
         }
@@ -1630,7 +1395,7 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
         pthread_mutex_unlock(&cs->lock);
 
         berth_container_delete(&rt, c->id, true, NULL);
-        unmount_rootfs(cs, c);
+        container_unmount_rootfs(cs, c);
         r = db_container_delete(d, c->id, err);
         if (r < 0) {
                 pthread_mutex_lock(&cs->lock);
@@ -1678,13 +1443,13 @@ int container_rename(struct containers *cs, struct container *c, const char *nam
 
         if (name && name[0] == '/')
                 name++;
-        if (!name || !name_valid(name))
+        if (!name || !container_name_valid(name))
                 return berth_error_setx(err, EINVAL,
                                         "Invalid container name (%s), only "
                                         "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                                         name ? name : "");
         pthread_mutex_lock(&cs->lock);
-        other = by_name_locked(cs, name);
+        other = container_by_name_locked(cs, name);
         if (other) {
                 r = other == c ? berth_error_setx(err, EINVAL,
                                                   "Renaming a container with the same name as "
@@ -1707,190 +1472,4 @@ int container_rename(struct containers *cs, struct container *c, const char *nam
         if (r >= 0)
                 container_publish(cs, c, "rename", json_pack("{s:s+}", "oldName", "/", old));
         return r;
-}
-
-/* ---------------------------------------------------------------- attach, wait */
-
-int container_shim_request(struct container *c, json_t *msg, struct berth_error **err)
-{
-        return container_shim_request_fd(c, msg, -1, err);
-}
-
-int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        _cleanup_close_ int s = -1;
-        int dfd;
-
-        s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (s < 0)
-                return berth_error_set(err, errno, "socket");
-        /* the path may be longer than sun_path: connect through the state dir's fd */
-        dfd = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return berth_error_set(err, errno, "open `%s`", c->state_dir);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
-                 BERTH_SHIM_ATTACH_SOCK);
-        if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                int e = errno;
-                close(dfd);
-                return berth_error_set(err, e, "connect to the shim of `%s`", c->id);
-        }
-        close(dfd);
-        return container_shim_send(s, msg, fd, err);
-}
-
-int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
-                     struct berth_error **err)
-{
-        int r;
-
-        pthread_mutex_lock(&cs->lock);
-        if (c->status == CONTAINER_CREATED || c->status == CONTAINER_EXITED ||
-            c->status == CONTAINER_RESTARTING) {
-                struct pending_attach *p = xcalloc(1, sizeof(*p));
-                struct pending_attach **tail = &c->pending;
-                p->msg = json_incref(msg);
-                p->fd = fd;
-                while (*tail)
-                        tail = &(*tail)->next;
-                *tail = p;
-                pthread_mutex_unlock(&cs->lock);
-                return 0;
-        }
-        pthread_mutex_unlock(&cs->lock);
-        r = container_shim_request_fd(c, msg, fd, err);
-        close(fd);
-        return r;
-}
-
-int container_wait(struct containers *cs, struct container *c, const char *condition, uint64_t gen,
-                   int *ret_code)
-{
-        pthread_mutex_lock(&cs->lock);
-        if (strcmp(condition, "removed") == 0) {
-                while (!c->removed)
-                        pthread_cond_wait(&cs->cond, &cs->lock);
-        } else if (strcmp(condition, "next-exit") == 0) {
-                while (c->exit_gen == gen && !c->removed)
-                        pthread_cond_wait(&cs->cond, &cs->lock);
-        } else {
-                while (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED ||
-                       c->status == CONTAINER_RESTARTING)
-                        pthread_cond_wait(&cs->cond, &cs->lock);
-        }
-        *ret_code = c->exit_code;
-        pthread_mutex_unlock(&cs->lock);
-        return 0;
-}
-
-/* ---------------------------------------------------------------- open, live-restore */
-
-static void load_row(const char *id, const char *name, json_t *config, json_t *state,
-                     void *userdata)
-{
-        struct containers *cs = userdata;
-        struct container *c = container_new(cs, id, name, config);
-
-        state_load(c, state);
-        cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
-        cs->v[cs->n++] = c;
-}
-
-/* Re-adopt c if its shim still runs (same pid and start time), else record its exit. */
-static void readopt(struct containers *cs, struct container *c)
-{
-        json_t *ms = json_object_get(c->config, "mounts");
-        json_t *m;
-        size_t i;
-        int pidfd = -1;
-
-        json_array_foreach(ms, i, m)
-        {
-                const char *name = jstr(json_object_get(m, "Name"));
-                if (name)
-                        volumes_ref(cs->d->volumes, name, c->id, NULL);
-        }
-        if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED) {
-                if (c->mounted)
-                        unmount_rootfs(cs, c);
-                pthread_mutex_lock(&cs->lock);
-                if (c->status == CONTAINER_RESTARTING || c->status == CONTAINER_REMOVING) {
-                        c->status = CONTAINER_EXITED;
-                        persist_locked(cs, c);
-                }
-                pthread_mutex_unlock(&cs->lock);
-                return;
-        }
-        if (c->shim_pid > 0 && proc_start_time(c->shim_pid) == c->shim_start)
-                pidfd = pidfd_open(c->shim_pid);
-        /* the start time is checked again now that the pidfd pins the pid */
-        if (pidfd >= 0 && proc_start_time(c->shim_pid) == c->shim_start) {
-                berth_log(BERTH_LOG_INFO, "container `%s`: re-adopted (shim %d)", c->id,
-                          c->shim_pid);
-                watch_shim(cs, c, pidfd);
-                return;
-        }
-        if (pidfd >= 0)
-                close(pidfd);
-        berth_log(BERTH_LOG_INFO, "container `%s`: exited while the daemon was away", c->id);
-        container_ref(cs, c);
-        container_exited(cs, c);
-}
-
-static void apply_startup_policies(struct containers *cs)
-{
-        size_t n;
-        struct container **v = containers_snapshot(cs, &n);
-
-        for (size_t i = 0; i < n; i++) {
-                struct container *c = v[i];
-                bool want;
-                pthread_mutex_lock(&cs->lock);
-                want = c->status == CONTAINER_EXITED && c->has_been_started &&
-                       restart_wanted(cs, c, true) &&
-                       strcmp(jstr(json_object_get(container_host_cfg(c, "RestartPolicy"), "Name"))
-                                  ?: "",
-                              "on-failure") != 0;
-                if (want)
-                        c->status = CONTAINER_RESTARTING;
-                pthread_mutex_unlock(&cs->lock);
-                if (want)
-                        schedule_restart(cs, c);
-        }
-        containers_snapshot_free(cs, v, n);
-}
-
-int containers_open(struct daemon *d, struct containers **ret, struct berth_error **err)
-{
-        struct containers *cs = xcalloc(1, sizeof(*cs));
-        size_t n;
-        struct container **v;
-        int r;
-
-        cs->d = d;
-        pthread_mutex_init(&cs->lock, NULL);
-        pthread_cond_init(&cs->cond, NULL);
-        cs->epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (cs->epfd < 0) {
-                free(cs);
-                return berth_error_set(err, errno, "epoll");
-        }
-        r = db_container_foreach(d, load_row, cs, err);
-        if (r < 0) {
-                close(cs->epfd);
-                free(cs);
-                return r;
-        }
-        d->containers = cs;
-        if (pthread_create(&cs->watcher, NULL, watcher_main, cs) != 0)
-                abort();
-        health_start_scheduler(cs);
-        v = containers_snapshot(cs, &n);
-        for (size_t i = 0; i < n; i++)
-                readopt(cs, v[i]);
-        containers_snapshot_free(cs, v, n);
-        apply_startup_policies(cs);
-        *ret = cs;
-        return 0;
 }

@@ -1,0 +1,246 @@
+/* Container create: docker's ContainerCreate body validated (daemon_spec_validate), the image
+ * resolved, Binds/Mounts/anonymous volumes resolved into docker's Mounts array, a name chosen,
+ * the container dir made and the row stored. */
+#include "daemon/containers.h"
+#include "daemon/daemon.h"
+#include "daemon/lifecycle.h"
+#include "daemon/spec.h"
+#include "daemon/volumes.h"
+
+#include <sys/random.h>
+
+static const char *jstr(json_t *j)
+{
+        return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static const char *const adjectives[] = {
+    "admiring", "brave",  "calm",  "clever", "dreamy", "eager",   "elegant",  "focused",
+    "gallant",  "happy",  "jolly", "keen",   "lucid",  "modest",  "nifty",    "pensive",
+    "quirky",   "serene", "sharp", "tender", "upbeat", "vibrant", "wizardly", "zealous"};
+static const char *const surnames[] = {
+    "babbage",  "curie",   "darwin",  "euclid",  "fermat", "galileo",  "hopper",  "kepler",
+    "lovelace", "meitner", "newton",  "noether", "pascal", "ritchie",  "shannon", "thompson",
+    "turing",   "wozniak", "hypatia", "lamarr",  "knuth",  "torvalds", "liskov",  "hamilton"};
+
+static void random_hex(char *out, size_t nbytes)
+{
+        unsigned char buf[64];
+
+        if (getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
+                abort();
+        for (size_t i = 0; i < nbytes; i++)
+                sprintf(out + 2 * i, "%02x", buf[i]);
+}
+
+static int add_mount(struct containers *cs, const char *id, json_t *mounts, const char *type,
+                     const char *source, const char *target, bool rw, const char *propagation,
+                     struct berth_error **err)
+{
+        _cleanup_free_ char *name = NULL, *mountpoint = NULL;
+        json_t *m;
+        int r;
+
+        if (!target || target[0] != '/')
+                return berth_error_setx(err, EINVAL, "invalid mount target `%s`: not absolute",
+                                        target ? target : "");
+        if (strcmp(type, "volume") == 0) {
+                r = volumes_get_or_create(cs->d, source, id, &name, &mountpoint, err);
+                if (r < 0)
+                        return r;
+                m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume", "Name", name,
+                              "Source", mountpoint, "Destination", target, "Driver", "local",
+                              "Mode", "z", "RW", rw, "Propagation", "");
+        } else {
+                if (!source || source[0] != '/')
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid mount source `%s`: not absolute",
+                                                source ? source : "");
+                m = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind", "Source", source,
+                              "Destination", target, "Mode", "", "RW", rw, "Propagation",
+                              propagation ? propagation : "rprivate");
+        }
+        json_array_append_new(mounts, m);
+        return 0;
+}
+
+/* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's) and the image's Volumes
+ * (anonymous volumes) → docker's Mounts array with resolved sources. */
+static int resolve_mounts(struct containers *cs, const char *id, json_t *body, json_t *image_config,
+                          json_t **ret, struct berth_error **err)
+{
+        _cleanup_json_ json_t *mounts = json_array();
+        struct spec_mount_req *reqs = NULL;
+        size_t n_reqs = 0;
+        json_t *vols = json_object_get(image_config, "Volumes");
+        json_t *cvols = json_object_get(body, "Volumes");
+        json_t *e;
+        size_t i;
+        const char *k;
+        int r;
+
+        r = daemon_spec_parse_mounts(body, &reqs, &n_reqs, err);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n_reqs; i++) {
+                const struct spec_mount_req *q = &reqs[i];
+                if (q->kind == SPEC_MOUNT_BIND && q->create_source && access(q->source, F_OK) < 0 &&
+                    errno == ENOENT) {
+                        /* docker's -v creates a missing host directory */
+                        r = berth_mkdir_p(q->source, 0755, err);
+                        if (r < 0)
+                                goto out;
+                }
+                r = add_mount(cs, id, mounts, q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
+                              q->kind == SPEC_MOUNT_BIND ? q->source : q->volume, q->target,
+                              !q->readonly, q->propagation, err);
+                if (r < 0)
+                        goto out;
+        }
+        /* anonymous volumes: `-v /path` (Volumes in the body) and the image's VOLUMEs, unless
+         * a mount already covers the path */
+        for (int pass = 0; pass < 2; pass++) {
+                json_t *set = pass == 0 ? cvols : vols;
+                json_t *dummy;
+                json_object_foreach(set, k, dummy)
+                {
+                        bool covered = false;
+                        json_array_foreach(mounts, i, e) covered |=
+                            strcmp(jstr(json_object_get(e, "Destination")), k) == 0;
+                        if (covered)
+                                continue;
+                        r = add_mount(cs, id, mounts, "volume", NULL, k, true, NULL, err);
+                        if (r < 0)
+                                goto out;
+                }
+        }
+        *ret = TAKE_PTR(mounts);
+out:
+        daemon_spec_mount_reqs_free(reqs, n_reqs);
+        return r < 0 ? r : 0;
+}
+
+int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,
+                     json_t *warnings, struct berth_error **err)
+{
+        struct daemon *d = cs->d;
+        _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = container_now_rfc3339();
+        _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL;
+        _cleanup_json_ json_t *state = NULL;
+        const char *image = jstr(json_object_get(body, "Image"));
+        json_t *hc = json_object_get(body, "HostConfig");
+        const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
+        char id[65];
+        struct container *c;
+        int r;
+
+        if (!image || !*image)
+                return berth_error_setx(err, EINVAL, "config: image is required");
+        if (hc && !json_is_object(hc))
+                return berth_error_setx(err, EINVAL, "HostConfig: expected an object");
+        if (name && *name) {
+                if (name[0] == '/')
+                        name++;
+                if (!container_name_valid(name))
+                        return berth_error_setx(err, EINVAL,
+                                                "Invalid container name (%s), only "
+                                                "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                                                name);
+        }
+        r = berth_image_resolve(d->images, image, &image_id, err);
+        if (r < 0) {
+                if (r == -ENOENT) {
+                        berth_error_free(TAKE_PTR(*err));
+                        return berth_error_setx(err, ENOENT, "No such image: %s", image);
+                }
+                return r;
+        }
+        r = berth_image_config(d->images, image_id, &image_doc, err);
+        if (r < 0)
+                return r;
+        if (netmode && strncmp(netmode, "container:", 10) == 0) {
+                struct container *other;
+                r = container_get(cs, netmode + 10, &other, err);
+                if (r < 0)
+                        return r;
+                container_unref(cs, other);
+        } else if (netmode && *netmode && strcmp(netmode, "none") != 0 &&
+                   strcmp(netmode, "host") != 0 && strcmp(netmode, "default") != 0 &&
+                   strcmp(netmode, "bridge") != 0) {
+                return berth_error_setx(err, ENOENT, "network %s not found", netmode);
+        }
+        if (!netmode || !*netmode || strcmp(netmode, "default") == 0 ||
+            strcmp(netmode, "bridge") == 0)
+                /* the daemon's log says it: docker's clients print create Warnings on stderr,
+                 * and scripts comparing `run` output would break on it */
+                berth_log(BERTH_LOG_WARN,
+                          "bridge networking is not available yet: the container gets a "
+                          "private network namespace with loopback only");
+
+        r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
+        if (r < 0)
+                return r;
+        random_hex(id, 32);
+        r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
+        if (r < 0) {
+                volumes_unref_container(d->volumes, id);
+                return r;
+        }
+        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", body, "image", image, "image_id",
+                           image_id, "created", created, "image_config",
+                           json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
+
+        pthread_mutex_lock(&cs->lock);
+        if (name && *name) {
+                struct container *other = container_by_name_locked(cs, name);
+                if (other) {
+                        r = berth_error_setx(err, EEXIST,
+                                             "Conflict. The container name \"/%s\" is already in "
+                                             "use by container \"%s\". You have to remove (or "
+                                             "rename) that container to be able to reuse that "
+                                             "name.",
+                                             name, other->id);
+                        pthread_mutex_unlock(&cs->lock);
+                        volumes_unref_container(d->volumes, id);
+                        return r;
+                }
+        } else {
+                do {
+                        unsigned char rnd[2];
+                        free(gen_name);
+                        if (getrandom(rnd, 2, 0) != 2)
+                                abort();
+                        gen_name = xasprintf("%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
+                                             surnames[rnd[1] % ARRAY_SIZE(surnames)]);
+                        if (container_by_name_locked(cs, gen_name)) {
+                                char suffix[5];
+                                random_hex(suffix, 2);
+                                free(gen_name);
+                                gen_name = xasprintf(
+                                    "%s_%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
+                                    surnames[rnd[1] % ARRAY_SIZE(surnames)], suffix);
+                        }
+                } while (container_by_name_locked(cs, gen_name));
+                name = gen_name;
+        }
+        c = container_new(cs, id, name, config);
+        state = container_state_json_locked(c);
+        r = berth_mkdir_p(c->dir, 0710, err);
+        if (r >= 0)
+                r = berth_mkdir_p(c->state_dir, 0700, err);
+        if (r >= 0)
+                r = db_container_put(d, id, name, config, state, err);
+        if (r < 0) {
+                pthread_mutex_unlock(&cs->lock);
+                volumes_unref_container(d->volumes, id);
+                berth_rm_rf_at(AT_FDCWD, c->dir, NULL);
+                container_free(c);
+                return r;
+        }
+        cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
+        cs->v[cs->n++] = c;
+        pthread_mutex_unlock(&cs->lock);
+        container_publish(cs, c, "create", NULL);
+        *ret_id = xstrdup(id);
+        return 0;
+}

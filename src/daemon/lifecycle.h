@@ -1,0 +1,38 @@
+/* Internal to the containers module (lifecycle.c, create.c, attach.c, restore.c): shared
+ * helpers of the container table. Everything "_locked" runs under cs->lock. */
+#ifndef BERTH_DAEMON_LIFECYCLE_H
+#define BERTH_DAEMON_LIFECYCLE_H
+
+#include "daemon/containers.h"
+
+/* RFC 3339 UTC time with nanoseconds, allocated. */
+char *container_now_rfc3339(void);
+/* Field 22 of /proc/<pid>/stat (tells a reused pid apart), 0 when unknown. */
+uint64_t container_proc_start_time(pid_t pid);
+
+/* A table entry with one reference (the table's); config borrowed. container_free releases what
+ * it owns (no reference counting). */
+struct container *container_new(struct containers *cs, const char *id, const char *name,
+                                json_t *config);
+void container_free(struct container *c);
+/* docker's name rule [a-zA-Z0-9][a-zA-Z0-9_.-]*; the container named so (borrowed) or NULL. */
+bool container_name_valid(const char *name);
+struct container *container_by_name_locked(struct containers *cs, const char *name);
+
+/* State persisted as JSON in the db: to JSON, from JSON, written (errors logged). */
+json_t *container_state_json_locked(struct container *c);
+void container_state_load(struct container *c, json_t *st);
+void container_persist_locked(struct containers *cs, struct container *c);
+
+/* The exit watcher (one epoll thread over the shims' pidfds): watch_shim takes pidfd and adds
+ * a reference on c, dropped by container_exited once the exit is recorded. */
+void *container_watcher_main(void *p);
+void container_watch_shim(struct containers *cs, struct container *c, int pidfd);
+void container_exited(struct containers *cs, struct container *c);
+void container_unmount_rootfs(struct containers *cs, struct container *c);
+/* Restart policies: whether c restarts after its exit (or at daemon start), and the delayed
+ * restart of c (docker's back-off). */
+bool container_restart_wanted(struct containers *cs, struct container *c, bool daemon_start);
+void container_schedule_restart(struct containers *cs, struct container *c);
+
+#endif
