@@ -1354,8 +1354,8 @@ static void test_validate(void **state)
 {
         static const char *const ok[] = {
             "{\"Cmd\": [\"sh\"], \"User\": \"nosuchuser\"}",
-            "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"NetworkMode\": \"container:other\", "
-            "\"Init\": true}}",
+            ("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"NetworkMode\": \"container:other\", "
+             "\"Init\": true}}"),
             "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Binds\": [\"/nonexistent/dir:/x\"]}}",
         };
         static const struct {
