@@ -11,6 +11,7 @@
 #include "runtime/runtime.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 static const char *jstr(json_t *j)
@@ -1012,6 +1013,8 @@ struct attach_job {
         struct containers *cs;
         struct container *c;
         json_t *msg;
+        bool logs, stream; /* logs=1: the log replayed first; stream=0: nothing live */
+        struct logs_opts lopts;
 };
 
 static void attach_job_free(void *p)
@@ -1028,6 +1031,15 @@ static void attach_hijacked(int sock, void *p)
         struct attach_job *a = p;
         struct berth_error *err = NULL;
 
+        if (a->logs && logs_stream(a->c->log_path, &a->lopts, sock, sock, NULL, NULL, &err) < 0) {
+                berth_warn("attach `%s`: logs: %s", a->c->id, err->msg);
+                berth_error_free(TAKE_PTR(err));
+        }
+        if (!a->stream) {
+                shutdown(sock, SHUT_RDWR);
+                close(sock);
+                return;
+        }
         if (container_attach(a->cs, a->c, a->msg, sock, &err) < 0) {
                 berth_warn("attach `%s`: %s", a->c->id, err->msg);
                 berth_error_free(err);
@@ -1046,7 +1058,7 @@ static void handle_attach(struct api_req *r)
         tty = json_is_true(container_cfg(c, "Tty"));
         pthread_mutex_lock(&cs->lock);
         if (c->status == CONTAINER_EXITED && c->has_been_started &&
-            !api_query_bool(r, "stream", false)) {
+            !api_query_bool(r, "stream", false) && !api_query_bool(r, "logs", false)) {
                 pthread_mutex_unlock(&cs->lock);
                 api_reply_errorf(r, 409,
                                  "You cannot attach to a stopped container, start it "
@@ -1062,6 +1074,12 @@ static void handle_attach(struct api_req *r)
             json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin", api_query_bool(r, "stdin", false),
                       "stdout", api_query_bool(r, "stdout", false), "stderr",
                       api_query_bool(r, "stderr", false), "raw", tty);
+        a->logs = api_query_bool(r, "logs", false);
+        a->stream = api_query_bool(r, "stream", false);
+        a->lopts = (struct logs_opts){.out = api_query_bool(r, "stdout", false),
+                                      .err = api_query_bool(r, "stderr", false),
+                                      .tty = tty,
+                                      .tail = -1};
         api_reply_hijack(r,
                          tty ? "application/vnd.docker.raw-stream"
                              : "application/vnd.docker.multiplexed-stream",

@@ -773,3 +773,60 @@ def test_image_healthcheck_and_none(berthd):
         berthd.container_ids()
         berthd.docker("rm", "-f", base, plain, off)
         berthd.docker("rmi", img)
+
+
+def _raw_attach(d, cid, query, send=None):
+    """POST /containers/{cid}/attach?query on a raw socket: the body after the 101 answer, read
+    until the daemon closes the stream (send: written to the container's stdin first)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(60)
+        s.connect(d.sock)
+        s.sendall(f"POST /v1.43/containers/{cid}/attach?{query} HTTP/1.1\r\nHost: berth\r\n"
+                  "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+        raw = b""
+        while b"\r\n\r\n" not in raw:
+            chunk = s.recv(4096)
+            assert chunk, raw
+            raw += chunk
+        if send:
+            s.sendall(send)
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return body
+
+
+def test_attach_logs(berthd):
+    """attach logs=1 replays the log first (stopped: only the log, stream=0); with stream=1 the
+    live output follows."""
+    client = berthd.sdk()
+    name = berthd.name()
+    try:
+        c = client.containers.run(TAG, ["sh", "-c", "echo one; echo two >&2"], name=name,
+                                  detach=True)
+        assert c.wait(timeout=60)["StatusCode"] == 0
+
+        def replay(query):
+            return _raw_attach(berthd, c.id, "logs=1&stream=0&" + query)
+
+        # docker's multiplexed frames: [stream, 0, 0, 0, size] + payload
+        assert replay("stdout=1&stderr=1") == \
+            b"\x01\x00\x00\x00\x00\x00\x00\x04one\n\x02\x00\x00\x00\x00\x00\x00\x04two\n"
+        assert replay("stdout=1") == b"\x01\x00\x00\x00\x00\x00\x00\x04one\n"
+        c.remove()
+
+        c = client.containers.run(TAG, ["sh", "-c", "echo early; read x; echo late"],
+                                  name=name + "-2", detach=True, stdin_open=True)
+        end = time.time() + 60
+        while b"early" not in c.logs() and time.time() < end:
+            time.sleep(0.1)
+        out = _raw_attach(berthd, c.id, "stdin=1&stdout=1&stream=1&logs=1", send=b"go\n")
+        assert b"early\n" in out and b"late\n" in out and out.index(b"early") < out.index(b"late")
+        assert c.wait(timeout=60)["StatusCode"] == 0
+    finally:
+        berthd.container_ids()
+        berthd.docker("rm", "-f", name, name + "-2")
