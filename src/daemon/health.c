@@ -24,6 +24,13 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 
+#ifndef MAX
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
+
+/* signalled under the table lock when a container starts or a probe finishes */
+static pthread_cond_t health_cond = PTHREAD_COND_INITIALIZER;
+
 struct health_cfg {
         json_t *test; /* ["CMD", …], ["CMD-SHELL", "…"]; borrowed */
         int64_t interval, timeout, start_period;
@@ -322,6 +329,7 @@ static void *probe_thread(void *p)
                 c->health_next = ns_ts(mono_ns() + job->h.interval);
         }
         c->health_busy = false;
+        pthread_cond_signal(&health_cond);
         pthread_mutex_unlock(&cs->lock);
         if (changed) {
                 _cleanup_free_ char *action = xasprintf("health_status: %s", now_status);
@@ -364,13 +372,15 @@ void health_reset_locked(struct container *c)
         c->health_started_at = xstrdup(c->started_at ?: "");
         c->health_since = ns_ts(now);
         c->health_next = ns_ts(now + h.interval);
-        c->health_busy = false;
+        /* health_busy stays: a probe of the previous start finishes first (its result is
+         * dropped) */
+        pthread_cond_signal(&health_cond);
 }
 
 /* Under the table lock: start the probes that are due; returns the next due time (ns). */
 static int64_t schedule_locked(struct containers *cs)
 {
-        int64_t now = mono_ns(), next = now + 1000000000LL;
+        int64_t now = mono_ns(), next = INT64_MAX;
 
         for (size_t i = 0; i < cs->n; i++) {
                 struct container *c = cs->v[i];
@@ -409,16 +419,17 @@ static void *scheduler_main(void *p)
 
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, NULL);
+        /* asleep until the next probe is due, or a start or a finished probe signals */
+        pthread_mutex_lock(&cs->lock);
         for (;;) {
-                int64_t next, left;
-                pthread_mutex_lock(&cs->lock);
-                next = schedule_locked(cs);
-                pthread_mutex_unlock(&cs->lock);
-                left = next - mono_ns();
-                if (left > 0) {
-                        struct timespec ts = ns_ts(left);
-                        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                                ;
+                int64_t next = schedule_locked(cs);
+                if (next == INT64_MAX) {
+                        pthread_cond_wait(&health_cond, &cs->lock);
+                } else {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts = ns_ts(ts_ns(ts) + MAX(next - mono_ns(), 0));
+                        pthread_cond_timedwait(&health_cond, &cs->lock, &ts);
                 }
         }
         return NULL;
