@@ -9,6 +9,7 @@
 #include "shim/shim.h"
 
 #include <poll.h>
+#include <sqlite3.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -98,7 +99,90 @@ static void exec_prune(struct containers *cs)
         }
 }
 
-static struct exec *exec_get(const char *id)
+/* execs survive a daemon restart as rows of the `execs` table (id, container, ExecConfig; the
+ * state is the exec dir's: process.json once started, exit.json once exited) */
+static void exec_persist(struct daemon *d, struct exec *e)
+{
+        _cleanup_free_ char *cfg = berth_json_dump(e->config, false);
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        pthread_mutex_lock(&d->db_lock);
+        rc = sqlite3_prepare_v2(d->db,
+                                "INSERT OR REPLACE INTO execs (id, container_id, config, state) "
+                                "VALUES (?, ?, ?, '{}')",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, e->id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, e->c->id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 3, cfg, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        if (rc != SQLITE_DONE)
+                berth_warn("exec `%s`: not stored: %s", e->id, sqlite3_errmsg(d->db));
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->db_lock);
+}
+
+/* An exec of an earlier daemon run, back into the table (NULL when unknown). */
+static struct exec *exec_restore(struct containers *cs, const char *id)
+{
+        struct daemon *d = cs->d;
+        _cleanup_free_ char *cid = NULL, *cfg = NULL, *path = NULL;
+        _cleanup_json_ json_t *ex = NULL;
+        sqlite3_stmt *st = NULL;
+        struct container *c;
+        struct exec *e;
+
+        if (strlen(id) != 64)
+                return NULL;
+        pthread_mutex_lock(&d->db_lock);
+        if (sqlite3_prepare_v2(d->db, "SELECT container_id, config FROM execs WHERE id = ?", -1,
+                               &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                        cid = xstrdup((const char *)sqlite3_column_text(st, 0));
+                        cfg = xstrdup((const char *)sqlite3_column_text(st, 1));
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->db_lock);
+        if (!cid || container_get(cs, cid, &c, NULL) < 0)
+                return NULL;
+        e = xcalloc(1, sizeof(*e));
+        snprintf(e->id, sizeof(e->id), "%s", id);
+        e->refs = 2; /* the table's and the caller's */
+        e->cs = cs;
+        e->c = c;
+        e->config = json_loads(cfg, 0, NULL) ?: json_object();
+        e->dir = xasprintf("%s/exec/%s", c->dir, e->id);
+        e->shim_pidfd = -1;
+        path = xasprintf("%s/process.json", e->dir);
+        e->started = access(path, F_OK) == 0;
+        free(TAKE_PTR(path));
+        path = xasprintf("%s/%s", e->dir, BERTH_SHIM_EXIT_FILE);
+        ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
+        e->running = e->started && !ex;
+        e->exit_code = ex ? (int)json_integer_value(json_object_get(ex, "exit_code")) : 0;
+        pthread_mutex_lock(&exec_lock);
+        for (struct exec *o = execs; o; o = o->next) {
+                if (strcmp(o->id, id) == 0) { /* restored meanwhile by another request */
+                        o->refs++;
+                        pthread_mutex_unlock(&exec_lock);
+                        container_unref(cs, c);
+                        json_decref(e->config);
+                        free(e->dir);
+                        free(e);
+                        return o;
+                }
+        }
+        e->next = execs;
+        execs = e;
+        pthread_mutex_unlock(&exec_lock);
+        return e;
+}
+
+static struct exec *exec_get(struct containers *cs, const char *id)
 {
         struct exec *found = NULL;
 
@@ -111,7 +195,7 @@ static struct exec *exec_get(const char *id)
                 }
         }
         pthread_mutex_unlock(&exec_lock);
-        return found;
+        return found ?: exec_restore(cs, id);
 }
 
 void api_exec_create(struct api_req *r)
@@ -167,6 +251,7 @@ void api_exec_create(struct api_req *r)
         e->next = execs;
         execs = e;
         pthread_mutex_unlock(&exec_lock);
+        exec_persist(api_daemon(r), e);
         {
                 char *cmdline = berth_json_dump(cmd, false);
                 json_t *attrs = json_pack("{s:s,s:s}", "execID", e->id, "name", c->name);
@@ -348,6 +433,14 @@ static void exec_collect(struct exec *e, bool wait)
 
         pthread_mutex_lock(&exec_lock);
         fd = e->running ? e->shim_pidfd : -1;
+        if (e->running && fd < 0) {
+                /* restored after a daemon restart: its shim is not watched, exit.json tells */
+                ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
+                if (ex) {
+                        e->running = false;
+                        e->exit_code = (int)json_integer_value(json_object_get(ex, "exit_code"));
+                }
+        }
         pthread_mutex_unlock(&exec_lock);
         if (fd < 0)
                 return;
@@ -445,7 +538,7 @@ void api_exec_start(struct api_req *r)
                 api_reply_error(r, err);
                 return;
         }
-        e = exec_get(api_param(r, 0));
+        e = exec_get(api_daemon(r)->containers, api_param(r, 0));
         if (!e) {
                 api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
                 return;
@@ -493,7 +586,7 @@ void api_exec_start(struct api_req *r)
 void api_exec_resize(struct api_req *r)
 {
         struct berth_error *err = NULL;
-        struct exec *e = exec_get(api_param(r, 0));
+        struct exec *e = exec_get(api_daemon(r)->containers, api_param(r, 0));
         long long h, w;
         struct sockaddr_un;
 
@@ -518,7 +611,7 @@ void api_exec_resize(struct api_req *r)
 
 void api_exec_inspect(struct api_req *r)
 {
-        struct exec *e = exec_get(api_param(r, 0));
+        struct exec *e = exec_get(api_daemon(r)->containers, api_param(r, 0));
         json_t *cfg, *j, *cmd;
         json_t *args;
 

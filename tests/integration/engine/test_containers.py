@@ -830,3 +830,35 @@ def test_attach_logs(berthd):
     finally:
         berthd.container_ids()
         berthd.docker("rm", "-f", name, name + "-2")
+
+
+def test_exec_inspect_after_daemon_restart(berthd_factory):
+    """exec records live in the db: inspect answers for them after a daemon restart (and after
+    a kill -9), with the exit code the exec had."""
+    d = berthd_factory()
+    client = d.sdk()
+    c = client.containers.run(TAG, ["sleep", "120"], detach=True)
+    try:
+        done = client.api.exec_create(c.id, ["sh", "-c", "exit 7"])["Id"]
+        client.api.exec_start(done)
+        end = time.time() + 60
+        while client.api.exec_inspect(done)["Running"] and time.time() < end:
+            time.sleep(0.1)
+        running = client.api.exec_create(c.id, ["sh", "-c", "sleep 2; exit 3"])["Id"]
+        client.api.exec_start(running, detach=True)
+        d.kill9()
+        d.start()
+        client = d.sdk()
+        info = client.api.exec_inspect(done)
+        assert info["ExitCode"] == 7 and info["Running"] is False
+        assert info["ContainerID"] == c.id
+        assert info["ProcessConfig"]["entrypoint"] == "sh"
+        end = time.time() + 60
+        while client.api.exec_inspect(running)["Running"] and time.time() < end:
+            time.sleep(0.2)
+        assert client.api.exec_inspect(running)["ExitCode"] == 3
+        with pytest.raises(docker.errors.NotFound):
+            client.api.exec_inspect("0" * 64)
+    finally:
+        d.container_ids()
+        d.docker("rm", "-f", c.id)
