@@ -16,3 +16,10 @@ def cgroup_mode():
     if os.path.ismount("/sys/fs/cgroup/unified"):
         return "hybrid"
     return "v1"
+
+
+def shim_is_static():
+    """The release berth-shim is static, so it can also run inside any rootfs as docker-init;
+    a sanitizer build's is dynamically linked (and ASan's shadow memory makes it big)."""
+    with open(os.path.join(BUILD, "cmd", "berth-shim"), "rb") as f:
+        return b"ld-linux" not in f.read(4096)
