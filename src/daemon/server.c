@@ -39,6 +39,8 @@ struct server {
          * tick and at the last trim (server_idle) */
         atomic_uint activity;
         unsigned seen, trimmed;
+        /* open connections plus stream/hijack threads not yet done (server_busy) */
+        atomic_int busy;
 };
 
 struct api_req {
@@ -373,6 +375,7 @@ int api_client_fd(struct api_req *r)
 }
 
 struct stream_job {
+        struct server *srv;
         api_producer_fn producer;
         void *userdata;
         void (*free_userdata)(void *);
@@ -383,11 +386,14 @@ static void *stream_thread(void *p)
 {
         struct stream_job *job = p;
 
+        struct server *srv = job->srv;
+
         job->producer(job->fd, job->userdata);
         close(job->fd);
         if (job->free_userdata)
                 job->free_userdata(job->userdata);
         free(job);
+        atomic_fetch_sub(&srv->busy, 1);
         return NULL;
 }
 
@@ -421,11 +427,13 @@ void api_reply_stream(struct api_req *r, unsigned status, const char *content_ty
                 MHD_add_response_header(resp, "Content-Type", content_type);
         set_reply(r, status, resp);
         job = xmalloc(sizeof(*job));
-        *job = (struct stream_job){producer, userdata, free_userdata, p[1]};
+        *job = (struct stream_job){r->srv, producer, userdata, free_userdata, p[1]};
+        atomic_fetch_add(&r->srv->busy, 1);
         spawn_detached(stream_thread, job);
 }
 
 struct hijack_job {
+        struct server *srv;
         api_hijack_fn fn;
         void *userdata;
         void (*free_userdata)(void *);
@@ -434,9 +442,12 @@ struct hijack_job {
 
 static void hijack_job_free(struct hijack_job *job)
 {
+        struct server *srv = job->srv;
+
         if (job->free_userdata)
                 job->free_userdata(job->userdata);
         free(job);
+        atomic_fetch_sub(&srv->busy, 1);
 }
 
 static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls,
@@ -487,7 +498,8 @@ void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn
         struct MHD_Response *resp;
         int sp[2];
 
-        *job = (struct hijack_job){fn, userdata, free_userdata, -1};
+        *job = (struct hijack_job){r->srv, fn, userdata, free_userdata, -1};
+        atomic_fetch_add(&r->srv->busy, 1);
         if (upgrade && strcasecmp(upgrade, "tcp") == 0) {
                 resp = MHD_create_response_for_upgrade(upgrade_handler, job);
                 MHD_add_response_header(resp, "Connection", "Upgrade");
@@ -841,6 +853,19 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
         atomic_fetch_add_explicit(&srv->activity, 1, memory_order_relaxed);
 }
 
+static void connection_notify(void *cls, struct MHD_Connection *con, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+        struct server *srv = cls;
+
+        atomic_fetch_add(&srv->busy, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+bool server_busy(struct server *srv)
+{
+        return atomic_load(&srv->busy) > 0;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -902,6 +927,7 @@ int server_start(struct daemon *d, struct server **ret, struct berth_error **err
                 MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
             0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+            MHD_OPTION_NOTIFY_CONNECTION, connection_notify, srv,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY_MAX,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         if (!srv->mhd) {

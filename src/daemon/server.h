@@ -18,6 +18,8 @@ int server_add_connection(struct server *srv, int fd, const struct sockaddr *add
 /* Called by the signal loop about once a second: after a second without requests, memory the
  * last burst of requests freed goes back to the kernel (once per burst). */
 void server_idle(struct server *srv);
+/* Is a connection open, or a stream or hijack thread of one still running (freeing included)? */
+bool server_busy(struct server *srv);
 /* Stop accepting and remove the socket; requests in flight end with the process. */
 void server_stop(struct server *srv);
 
