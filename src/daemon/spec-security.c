@@ -1,6 +1,7 @@
 /* Capabilities, SecurityOpt, seccomp (docker's profile format → OCI), masked/readonly paths and
  * devices, with moby's semantics (oci/caps, profiles/seccomp, daemon/oci_linux.go). */
 #include "daemon/spec-internal.h"
+#include "runtime/runtime.h"
 
 #include <glob.h>
 #include <pthread.h>
@@ -8,50 +9,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
-
-static const char *const cap_names[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 static const char *const default_caps[] = {
     "CAP_CHOWN",
@@ -77,7 +34,7 @@ static size_t cap_count(void)
         size_t n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
         if (n)
                 return n;
-        size_t last = ARRAY_SIZE(cap_names) - 1;
+        size_t last = (size_t)berth_capability_last();
         _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
         unsigned v;
         if (f && fscanf(f, "%u", &v) == 1 && v < last)
@@ -99,7 +56,7 @@ char **spec_caps_all(void)
         char **v = xcalloc(1, sizeof(char *));
         for (size_t i = 0; i < cap_count(); i++)
                 if (cap_available(i))
-                        strv_push(&v, cap_names[i]);
+                        strv_push(&v, berth_capability_name((int)i));
         return v;
 }
 
@@ -153,8 +110,8 @@ static int cap_normalize(const json_t *list, const char *field, char ***ret,
                 _cleanup_free_ char *name =
                     strncmp(up, "CAP_", 4) ? xasprintf("CAP_%s", up) : xstrdup(up);
                 bool known = false;
-                for (size_t c = 0; c < ARRAY_SIZE(cap_names) && !known; c++)
-                        known = !strcmp(cap_names[c], name);
+                for (size_t c = 0; c < (size_t)berth_capability_last() + 1 && !known; c++)
+                        known = !strcmp(berth_capability_name((int)c), name);
                 if (!known) {
                         strv_free(out);
                         return berth_error_setx(err, EINVAL, "unknown capability: \"%s\"", name);
@@ -179,8 +136,8 @@ int spec_caps(const json_t *cap_add, const json_t *cap_drop, bool privileged, ch
                 caps = spec_caps_all();
         } else if (strv_has(add, "ALL")) {
                 for (size_t i = 0; i < cap_count(); i++)
-                        if (cap_available(i) && !strv_has(drop, cap_names[i]))
-                                strv_push(&caps, cap_names[i]);
+                        if (cap_available(i) && !strv_has(drop, berth_capability_name((int)i)))
+                                strv_push(&caps, berth_capability_name((int)i));
         } else if (strv_has(drop, "ALL")) {
                 for (size_t i = 0; add[i]; i++)
                         strv_push(&caps, add[i]);
@@ -494,8 +451,8 @@ static uint64_t caps_mask(char *const *caps)
 {
         uint64_t m = 0;
         for (size_t i = 0; caps && caps[i]; i++)
-                for (size_t c = 0; c < ARRAY_SIZE(cap_names); c++)
-                        if (!strcmp(caps[i], cap_names[c]))
+                for (size_t c = 0; c < (size_t)berth_capability_last() + 1; c++)
+                        if (!strcmp(caps[i], berth_capability_name((int)c)))
                                 m |= UINT64_C(1) << c;
         return m;
 }

@@ -122,6 +122,11 @@ json_t *berth_spec_default(bool rootless);
 /* The `features` document (OCI runtime features, truthful about this build). */
 json_t *berth_runtime_features(void);
 
+/* The kernel's capability names known to this build: "CAP_CHOWN" for 0 …; NULL past
+ * berth_capability_last(). */
+const char *berth_capability_name(int cap);
+int berth_capability_last(void);
+
 /* Parse a signal name or number ("KILL", "SIGKILL", "9"); negative errno when unknown. */
 int berth_signal_parse(const char *s);
 

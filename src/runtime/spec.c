@@ -255,6 +255,16 @@ int spec_cap_last(void)
         return (int)ARRAY_SIZE(cap_names) - 1;
 }
 
+const char *berth_capability_name(int cap)
+{
+        return spec_cap_name(cap);
+}
+
+int berth_capability_last(void)
+{
+        return spec_cap_last();
+}
+
 static const struct {
         const char *name;
         int sig;
