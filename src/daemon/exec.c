@@ -36,11 +36,6 @@ struct exec {
 static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct exec *execs;
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 static void exec_unref(struct exec *e)
 {
         bool last;
@@ -262,61 +257,6 @@ void api_exec_create(struct api_req *r)
         api_reply_json(r, 201, json_pack("{s:s}", "Id", e->id));
 }
 
-static int send_msg(int fd, json_t *msg, int pass_fd, struct berth_error **err)
-{
-        _cleanup_free_ char *s = berth_json_dump(msg, false);
-        struct iovec iov = {.iov_base = s, .iov_len = strlen(s)};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-        if (pass_fd >= 0) {
-                struct cmsghdr *cm;
-                memset(&u, 0, sizeof(u));
-                mh.msg_control = u.buf;
-                mh.msg_controllen = sizeof(u.buf);
-                cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-        }
-        if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-                return berth_error_set(err, errno, "send to the exec shim");
-        return 0;
-}
-
-static int recv_msg(int fd, json_t **ret, struct berth_error **err)
-{
-        char buf[BERTH_SHIM_MSG_MAX + 1];
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-        json_t *j;
-
-        while (poll(&p, 1, 60000) < 0 && errno == EINTR)
-                ;
-        n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0)
-                return berth_error_set(err, errno, "read from the exec shim");
-        if (n == 0)
-                return berth_error_setx(err, EPIPE, "the exec shim exited without a word");
-        buf[n] = '\0';
-        j = json_loads(buf, 0, NULL);
-        if (!j)
-                return berth_error_setx(err, EPROTO, "bad message from the exec shim");
-        if (json_object_get(j, "error")) {
-                int code = (int)json_integer_value(json_object_get(j, "code"));
-                int r = berth_error_setx(err, code > 0 ? code : EIO, "%s",
-                                         jstr(json_object_get(j, "error")) ?: "exec failed");
-                json_decref(j);
-                return r;
-        }
-        *ret = j;
-        return 0;
-}
-
 /* Prepare process.json, spawn the exec shim, hand it attach_fd (may be -1), start. */
 static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_msg,
                        json_t *console_size, struct berth_error **err)
@@ -387,18 +327,18 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
         close(TAKE_FD(ctl_child));
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        r = recv_msg(ctl, &msg, err);
+        r = container_shim_recv(ctl, 60000, &msg, err);
         if (r < 0)
                 return r;
         shim_pid =
             (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "shim_pid"));
         json_decref(TAKE_PTR(msg));
-        if (attach_fd >= 0 && send_msg(ctl, attach_msg, attach_fd, err) < 0)
+        if (attach_fd >= 0 && container_shim_send(ctl, attach_msg, attach_fd, err) < 0)
                 return -EIO;
         if (tty && json_array_size(console_size) == 2) {
                 msg = json_pack("{s:{s:O,s:O}}", "resize", "h", json_array_get(console_size, 0),
                                 "w", json_array_get(console_size, 1));
-                send_msg(ctl, msg, -1, NULL);
+                container_shim_send(ctl, msg, -1, NULL);
                 json_decref(TAKE_PTR(msg));
         }
         pthread_mutex_lock(&exec_lock);
@@ -407,10 +347,10 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
         e->running = true;
         pthread_mutex_unlock(&exec_lock);
         msg = json_pack("{s:b}", "start", true);
-        r = send_msg(ctl, msg, -1, err);
+        r = container_shim_send(ctl, msg, -1, err);
         json_decref(TAKE_PTR(msg));
         if (r >= 0)
-                r = recv_msg(ctl, &msg, err);
+                r = container_shim_recv(ctl, 60000, &msg, err);
         if (r < 0) {
                 pthread_mutex_lock(&exec_lock);
                 e->running = false;

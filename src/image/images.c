@@ -1211,31 +1211,10 @@ int berth_image_remove(struct berth_images *imgs, const char *name, bool force, 
         return 0;
 }
 
-/* filters: {"key": ["v", …]} or the old {"key": {"v": true}} */
-static bool filter_values(json_t *filters, const char *key, char ***ret)
-{
-        json_t *v = filters ? json_object_get(filters, key) : NULL;
-        if (!v)
-                return false;
-        char **out = NULL;
-        if (json_is_array(v)) {
-                size_t i;
-                json_t *e;
-                json_array_foreach(v, i, e) if (json_is_string(e))
-                    strv_push(&out, json_string_value(e));
-        } else if (json_is_object(v)) {
-                const char *k;
-                json_t *e;
-                json_object_foreach(v, k, e) if (json_is_true(e)) strv_push(&out, k);
-        }
-        *ret = out;
-        return true;
-}
-
 bool image_filter_labels(json_t *filters, json_t *labels, const char *key)
 {
         _cleanup_strv_ char **want = NULL;
-        if (!filter_values(filters, key, &want))
+        if (!image_filter_values(filters, key, &want))
                 return true;
         for (size_t i = 0; want && want[i]; i++) {
                 bool neg = !strcmp(key, "label!");
@@ -1254,7 +1233,7 @@ bool image_filter_labels(json_t *filters, json_t *labels, const char *key)
 int64_t image_filter_until(json_t *filters)
 {
         _cleanup_strv_ char **v = NULL;
-        if (!filter_values(filters, "until", &v) || !v || !v[0])
+        if (!image_filter_values(filters, "until", &v) || !v || !v[0])
                 return 0;
         uint64_t n;
         if (berth_parse_u64(v[0], &n) == 0)
@@ -1277,7 +1256,7 @@ int berth_image_prune(struct berth_images *imgs, bool all, json_t *filters,
                       struct berth_error **err)
 {
         _cleanup_strv_ char **dangling_filter = NULL;
-        if (filter_values(filters, "dangling", &dangling_filter) && dangling_filter &&
+        if (image_filter_values(filters, "dangling", &dangling_filter) && dangling_filter &&
             dangling_filter[0])
                 all = !strcmp(dangling_filter[0], "false") || !strcmp(dangling_filter[0], "0");
         int64_t until = image_filter_until(filters);

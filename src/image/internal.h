@@ -186,4 +186,8 @@ struct archive;
 int layer_apply_archive(int rootfd, struct archive *a, const struct berth_layer_limits *lim,
                         struct berth_layer_stats *ret_stats, struct berth_error **err);
 
+/* docker's filters object: the values of key ({"key": ["v", …]} or the old {"key": {"v": true}})
+ * into *ret (NULL when empty); false when key is absent. */
+bool image_filter_values(json_t *filters, const char *key, char ***ret);
+
 #endif

@@ -272,7 +272,7 @@ static bool match_reference(json_t *tags, char **patterns)
         return false;
 }
 
-static bool filter_get(json_t *filters, const char *key, char ***ret)
+bool image_filter_values(json_t *filters, const char *key, char ***ret)
 {
         json_t *v = filters ? json_object_get(filters, key) : NULL;
         if (!v)
@@ -320,13 +320,13 @@ int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_
                         return berth_error_setx(err, EINVAL, "invalid filter `%s`", key);
         }
         _cleanup_strv_ char **dangling = NULL, **refs = NULL, **before = NULL, **since = NULL;
-        filter_get(filters, "dangling", &dangling);
-        filter_get(filters, "reference", &refs);
+        image_filter_values(filters, "dangling", &dangling);
+        image_filter_values(filters, "reference", &refs);
         int64_t before_t = -1, since_t = -1;
-        if (filter_get(filters, "before", &before) && before && before[0] &&
+        if (image_filter_values(filters, "before", &before) && before && before[0] &&
             (before_t = created_of(imgs, before[0])) < 0)
                 return berth_error_setx(err, ENOENT, "no such image: %s", before[0]);
-        if (filter_get(filters, "since", &since) && since && since[0] &&
+        if (image_filter_values(filters, "since", &since) && since && since[0] &&
             (since_t = created_of(imgs, since[0])) < 0)
                 return berth_error_setx(err, ENOENT, "no such image: %s", since[0]);
         int64_t until = image_filter_until(filters);
