@@ -8,8 +8,9 @@ PKGS=(
         gcc clang meson ninja-build pkg-config clang-format
         libjansson-dev libcap-dev libseccomp-dev libcmocka-dev libarchive-dev libssl-dev
         libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev libzstd-dev
+        libmnl-dev libnftables-dev
         # tests
-        python3 python3-pytest jq busybox-static iproute2 util-linux procps
+        python3 python3-pytest jq busybox-static iproute2 util-linux procps nftables
         python3-docker docker-registry skopeo umoci
         python3-cryptography # the registry tests' token server signs JWTs
         # peers for benchmarks and oracle tests; real clients of berth-runtime
