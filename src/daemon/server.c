@@ -30,6 +30,7 @@
 #define BODY_MAX          (8u * 1024 * 1024)
 #define HEADER_MEMORY_MAX (256u * 1024)
 #define PARAMS_MAX        4
+#define HIJACK_RELAY_BUF  (64u * 1024)
 
 struct server {
         struct daemon *d;
@@ -450,12 +451,91 @@ static void hijack_job_free(struct hijack_job *job)
         atomic_fetch_sub(&srv->busy, 1);
 }
 
+/* One direction of a hijack relay: what was read from `from` and is not yet written to `to`. */
+struct relay_dir {
+        int from, to;
+        char *buf;
+        size_t off, len;
+        bool eof, done;
+};
+
+/* Read what `from` has (when the buffer is empty) and write what the buffer holds; when `from`
+ * has ended and all is written, half-close `to`. false when `to` is gone. */
+static bool relay_step(struct relay_dir *r, short revents_from)
+{
+        if (r->done)
+                return true;
+        if (r->off == r->len && !r->eof && (revents_from & (POLLIN | POLLHUP | POLLERR))) {
+                ssize_t n = recv(r->from, r->buf, HIJACK_RELAY_BUF, MSG_DONTWAIT);
+                if (n > 0) {
+                        r->off = 0;
+                        r->len = (size_t)n;
+                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                        r->eof = true;
+                }
+        }
+        if (r->off < r->len) {
+                ssize_t n =
+                    send(r->to, r->buf + r->off, r->len - r->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n > 0)
+                        r->off += (size_t)n;
+                else if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return false;
+        }
+        if (r->eof && r->off == r->len) {
+                shutdown(r->to, SHUT_WR);
+                r->done = true;
+        }
+        return true;
+}
+
+/* The client sent bytes right behind its request (stdin, before reading our 101): MHD has read
+ * them already, so whoever gets the socket next would never see them. A socketpair stands in
+ * for the client then: `inner` (the hijacker's end) gets those bytes first, and this copies both
+ * ways until the hijacker's side is done (its output ended) or the client is gone. */
+static void hijack_relay(int client, int inner, const char *extra, size_t extra_size)
+{
+        _cleanup_free_ char *in_buf =
+            xmalloc(extra_size > HIJACK_RELAY_BUF ? extra_size : HIJACK_RELAY_BUF);
+        _cleanup_free_ char *out_buf = xmalloc(HIJACK_RELAY_BUF);
+        struct relay_dir up = {client, inner, in_buf, 0, extra_size, false, false};
+        struct relay_dir down = {inner, client, out_buf, 0, 0, false, false};
+
+        memcpy(in_buf, extra, extra_size);
+        while (!down.done) {
+                struct pollfd p[2] = {{.fd = client}, {.fd = inner}};
+                if (!up.done) {
+                        if (up.off == up.len && !up.eof)
+                                p[0].events |= POLLIN;
+                        if (up.off < up.len)
+                                p[1].events |= POLLOUT;
+                }
+                if (down.off == down.len && !down.eof)
+                        p[1].events |= POLLIN;
+                if (down.off < down.len)
+                        p[0].events |= POLLOUT;
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                /* a hijacker that stopped reading stdin only ends that direction */
+                if (!relay_step(&up, p[0].revents))
+                        up.done = true;
+                if (!relay_step(&down, p[1].revents))
+                        break; /* the client is gone */
+                /* closed for good (poll reports it unasked: do not spin on it) */
+                if (up.done && (p[0].revents & (POLLHUP | POLLERR)))
+                        break;
+        }
+}
+
 static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls,
                             const char *extra_in, size_t extra_in_size, MHD_socket sock,
                             struct MHD_UpgradeResponseHandle *urh)
 {
         struct hijack_job *job = cls;
-        int fd, flags;
+        int fd, flags, pair[2];
 
         /* the daemon runs with MHD_USE_TURBO so closing our copy does not shutdown() the
          * socket a shim may hold by now */
@@ -473,9 +553,15 @@ static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls
                 flags = fcntl(fd, F_GETFL);
                 if (flags >= 0)
                         fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-                if (extra_in_size > 0)
-                        berth_warn("hijacked connection: %zu early bytes dropped", extra_in_size);
-                job->fn(fd, job->userdata);
+                if (extra_in_size > 0 &&
+                    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+                        job->fn(pair[0], job->userdata);
+                        hijack_relay(fd, pair[1], extra_in, extra_in_size);
+                        close(pair[1]);
+                        close(fd);
+                } else {
+                        job->fn(fd, job->userdata);
+                }
         }
         hijack_job_free(job);
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
