@@ -191,5 +191,12 @@ void health_start_scheduler(struct containers *cs);
 void health_reset_locked(struct container *c);
 /* "healthy", "unhealthy", "starting" or NULL (no healthcheck); caller holds the table lock. */
 const char *health_status_locked(struct container *c);
+/* Live-restore of State.Health: health_save_locked adds c's health (and the start it belongs
+ * to) to st, its persisted state; health_load takes them back from such a state (the container's
+ * config already set), so a re-adopted container keeps its status, streak and log, and its next
+ * probe is one interval after the load. Absent or malformed: no health, the scheduler starts
+ * over as after a start. */
+void health_save_locked(struct container *c, json_t *st);
+void health_load(struct container *c, json_t *st);
 
 #endif

@@ -3,6 +3,7 @@
  * output captured (docker's first 4096 bytes), and State.Health keeps the last 5 results. */
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
+#include "daemon/lifecycle.h"
 #include "daemon/spec.h"
 #include "shim/shim.h"
 
@@ -19,6 +20,9 @@
 #define HEALTH_DEFAULT_NS (30LL * 1000000000LL)
 #define HEALTH_MAX_OUTPUT 4096
 #define HEALTH_MAX_LOG    5
+/* keys of State.Health and of the start it belongs to in the persisted state */
+#define HEALTH_KEY       "Health"
+#define HEALTH_START_KEY "HealthStartedAt"
 
 #ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -327,6 +331,8 @@ static void *probe_thread(void *p)
                         now_status = status;
                 }
                 c->health_next = ns_ts(mono_ns() + job->h.interval);
+                /* one small row update per probe, so a restarted daemon has the same log */
+                container_persist_locked(cs, c);
         }
         c->health_busy = false;
         pthread_cond_signal(&health_cond);
@@ -452,4 +458,50 @@ const char *health_status_locked(struct container *c)
         if (!c->health || (c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED))
                 return NULL;
         return json_string_value(json_object_get(c->health, "Status"));
+}
+
+void health_save_locked(struct container *c, json_t *st)
+{
+        if (!c->health || !c->health_started_at)
+                return;
+        json_object_set_new(st, HEALTH_KEY, json_deep_copy(c->health));
+        json_object_set_new(st, HEALTH_START_KEY, json_string(c->health_started_at));
+}
+
+/* CLOCK_REALTIME seconds of an RFC 3339 UTC time ("2006-01-02T15:04:05.999999999Z"), or -1 */
+static int64_t rfc3339_seconds(const char *s)
+{
+        struct tm tm = {0};
+        const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+
+        if (!end)
+                return -1;
+        return (int64_t)timegm(&tm);
+}
+
+void health_load(struct container *c, json_t *st)
+{
+        json_t *h = json_object_get(st, HEALTH_KEY);
+        const char *since = json_string_value(json_object_get(st, HEALTH_START_KEY));
+        const char *status = json_string_value(json_object_get(h, "Status"));
+        struct health_cfg cfg;
+        struct timespec real;
+        int64_t now = mono_ns(), started;
+
+        json_decref(TAKE_PTR(c->health));
+        free(TAKE_PTR(c->health_started_at));
+        c->health_busy = false;
+        if (!status || !since || !json_is_array(json_object_get(h, "Log")) ||
+            !json_is_integer(json_object_get(h, "FailingStreak")) || !health_cfg_of(c, &cfg))
+                return;
+        c->health = json_deep_copy(h);
+        c->health_started_at = xstrdup(since);
+        /* the start period counts from the container's start, which the monotonic clock of this
+         * process never saw: place it by the wall clock */
+        clock_gettime(CLOCK_REALTIME, &real);
+        started = rfc3339_seconds(since);
+        if (started < 0 || started > real.tv_sec)
+                started = real.tv_sec;
+        c->health_since = ns_ts(MAX(now - (real.tv_sec - started) * 1000000000LL, 0));
+        c->health_next = ns_ts(now + cfg.interval);
 }

@@ -343,13 +343,16 @@ struct container *container_by_name_locked(struct containers *cs, const char *na
 /* under cs->lock */
 json_t *container_state_json_locked(struct container *c)
 {
-        return json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:s,s:s,s:s,s:i,s:b,s:b,s:b}", "Status",
-                         container_status_name(c->status), "Pid", (int)c->pid, "ShimPid",
-                         (int)c->shim_pid, "ShimStart", (json_int_t)c->shim_start, "ExitCode",
-                         c->exit_code, "OOMKilled", c->oom_killed, "StartedAt", c->started_at,
-                         "FinishedAt", c->finished_at, "Error", c->error, "RestartCount",
-                         c->restart_count, "StoppedByUser", c->stopped_by_user, "HasBeenStarted",
-                         c->has_been_started, "Mounted", c->mounted);
+        json_t *st = json_pack("{s:s,s:i,s:i,s:I,s:i,s:b,s:s,s:s,s:s,s:i,s:b,s:b,s:b}", "Status",
+                               container_status_name(c->status), "Pid", (int)c->pid, "ShimPid",
+                               (int)c->shim_pid, "ShimStart", (json_int_t)c->shim_start, "ExitCode",
+                               c->exit_code, "OOMKilled", c->oom_killed, "StartedAt", c->started_at,
+                               "FinishedAt", c->finished_at, "Error", c->error, "RestartCount",
+                               c->restart_count, "StoppedByUser", c->stopped_by_user,
+                               "HasBeenStarted", c->has_been_started, "Mounted", c->mounted);
+
+        health_save_locked(c, st);
+        return st;
 }
 
 void container_state_load(struct container *c, json_t *st)
@@ -370,6 +373,7 @@ void container_state_load(struct container *c, json_t *st)
         c->stopped_by_user = json_is_true(json_object_get(st, "StoppedByUser"));
         c->has_been_started = json_is_true(json_object_get(st, "HasBeenStarted"));
         c->mounted = json_is_true(json_object_get(st, "Mounted"));
+        health_load(c, st);
 }
 
 /* Persist c's state; under cs->lock (SQLite has its own lock). */
