@@ -1,19 +1,32 @@
-/* Files in and out of a container's rootfs: GET/HEAD/PUT /containers/{id}/archive (docker cp),
+/* Files in and out of a container: GET/HEAD/PUT /containers/{id}/archive (docker cp),
  * GET /containers/{id}/export and GET /containers/{id}/changes.
  *
- * Every path inside the rootfs is resolved once with openat2(RESOLVE_IN_ROOT) and then used
+ * Every path inside the container is resolved once with openat2(RESOLVE_IN_ROOT) and then used
  * through *at() calls on fds: a symlink in the container (even one swapped in while we copy)
  * cannot lead outside it (CVE-2018-15664, CVE-2019-14271 — nothing of the container is executed
- * or loaded either). A stopped container's rootfs is mounted for the copy and unmounted after. */
+ * or loaded either). docker cp sees the container's mounts like docker does: a running
+ * container's paths are resolved from its own root (/proc/<pid>/root, checked against the
+ * rootfs), which crosses its binds, volumes and tmpfs; a stopped container's path is mapped
+ * through its recorded binds and volumes (the deepest destination holding it) and resolved in
+ * that mount's source, else in its rootfs, which is mounted for the copy and unmounted after. */
 #include "daemon/api.h"
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 
 static int rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
                        struct berth_error **err)
@@ -77,6 +90,189 @@ static const char *base_name(const char *path)
         return s;
 }
 
+/* ---------------------------------------------------------------- where a path lives */
+
+static const char *jstr(json_t *j)
+{
+        return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+/* Lexical cleaning of a container path ("//", "." and ".." out, ".." stops at "/", no trailing
+ * '/'), always absolute. It only picks the mount a path falls in: the kernel resolves the path. */
+static char *path_clean_abs(const char *p)
+{
+        char *out = xmalloc(strlen(p) + 2);
+        size_t w = 1;
+
+        out[0] = '/';
+        while (*p) {
+                size_t n;
+                while (*p == '/')
+                        p++;
+                n = strcspn(p, "/");
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        while (w > 1 && out[w - 1] != '/')
+                                w--;
+                        if (w > 1)
+                                w--;
+                } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+                        if (w > 1)
+                                out[w++] = '/';
+                        memcpy(out + w, p, n);
+                        w += n;
+                }
+                p += n;
+        }
+        out[w] = '\0';
+        return out;
+}
+
+/* The recorded bind or volume (docker's Mounts array) whose destination holds the cleaned path,
+ * the deepest one (docker mounts nested ones over their parent); NULL: the rootfs. *ret_rest:
+ * the path below the destination ("" for the destination itself), pointing into clean. */
+static json_t *mount_of(struct container *c, const char *clean, const char **ret_rest)
+{
+        json_t *best = NULL, *m;
+        size_t best_len = 0, i;
+
+        json_array_foreach(json_object_get(c->config, "mounts"), i, m)
+        {
+                const char *dst = jstr(json_object_get(m, "Destination"));
+                _cleanup_free_ char *d = NULL;
+                size_t n;
+                if (!dst || !jstr(json_object_get(m, "Source")))
+                        continue;
+                d = path_clean_abs(dst);
+                n = strcmp(d, "/") == 0 ? 0 : strlen(d);
+                if (strncmp(clean, d, n) != 0 || (clean[n] != '\0' && clean[n] != '/'))
+                        continue;
+                if (!best || n > best_len) {
+                        best = m;
+                        best_len = n;
+                        *ret_rest = clean + n;
+                }
+        }
+        return best;
+}
+
+static bool same_inode(int fd, const char *path)
+{
+        struct stat a, b;
+
+        return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+}
+
+/* The root of the running container as its mount namespace sees it: /proc/<pid>/root, whose
+ * lookups cross the container's binds, volumes and tmpfs. The pid is pinned by a pidfd and the
+ * root must be the container's rootfs (same device and inode as the overlay we mounted): a
+ * recycled pid cannot redirect the copy to another process' filesystem. -1 when the container
+ * is gone meanwhile. */
+static int proc_root_open(struct container *c, pid_t pid)
+{
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        _cleanup_close_ int fd = -1;
+        char path[64];
+
+        if (pidfd < 0)
+                return -1;
+        snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || !same_inode(fd, c->rootfs))
+                return -1;
+        /* still alive: the /proc entry we opened was the pidfd's process */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+                return -1;
+        return TAKE_FD(fd);
+}
+
+/* Where a copy looks: path resolved (RESOLVE_IN_ROOT) in the tree fd; name: the archive name of
+ * what path names (docker's: the last component of the path asked for). */
+struct cp_root {
+        int fd;
+        char *path;
+        char *name;
+        bool in_mount; /* under a bind or volume: a read-only rootfs does not matter */
+        bool readonly; /* under a read-only bind or volume */
+};
+
+static void cp_root_release(struct cp_root *r)
+{
+        if (r->fd >= 0)
+                close(r->fd);
+        free(r->path);
+        free(r->name);
+        *r = (struct cp_root){.fd = -1};
+}
+
+/* Find where path (in c, whose rootfs is held) lives. */
+static int cp_root_open(struct containers *cs, struct container *c, const char *path,
+                        struct cp_root *ret, struct berth_error **err)
+{
+        _cleanup_free_ char *clean = path_clean_abs(path);
+        const char *rest = "", *base = base_name(path);
+        json_t *m = mount_of(c, clean, &rest);
+        struct cp_root r = {.fd = -1};
+        pid_t pid = 0;
+
+        r.in_mount = m != NULL;
+        r.readonly = m && !json_is_true(json_object_get(m, "RW"));
+        r.name = xstrndup(base, strcspn(base, "/"));
+        if (!*r.name) {
+                free(r.name);
+                r.name = xstrdup(".");
+        }
+        pthread_mutex_lock(&cs->lock);
+        if (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED)
+                pid = c->pid;
+        pthread_mutex_unlock(&cs->lock);
+        if (pid > 0) {
+                r.fd = proc_root_open(c, pid);
+                r.path = xstrdup(path);
+        }
+        /* stopped (or gone meanwhile): the recorded mounts tell, like docker mounting them */
+        if (r.fd < 0 && m) {
+                const char *src = jstr(json_object_get(m, "Source"));
+                struct stat st;
+                free(r.path);
+                if (stat(src, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                        /* a file bound over a file: it is the whole mount */
+                        _cleanup_free_ char *dir = xstrdup(src);
+                        char *slash = strrchr(dir, '/');
+                        if (*rest || !slash) {
+                                cp_root_release(&r);
+                                return berth_error_setx(err, ENOENT,
+                                                        "Could not find the file %s in container "
+                                                        "%s",
+                                                        path, c->name);
+                        }
+                        r.path = xstrdup(slash + 1);
+                        slash[slash == dir ? 1 : 0] = '\0';
+                        r.fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                } else {
+                        r.path = xstrdup(*rest ? rest : "/");
+                        r.fd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                }
+                if (r.fd < 0) {
+                        int e = errno;
+                        cp_root_release(&r);
+                        return berth_error_set(err, e, "open the source of mount `%s`",
+                                               jstr(json_object_get(m, "Destination")));
+                }
+        } else if (r.fd < 0) {
+                free(r.path);
+                r.path = xstrdup(clean);
+                r.fd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (r.fd < 0) {
+                        int e = errno;
+                        cp_root_release(&r);
+                        return berth_error_set(err, e, "open rootfs of `%s`", c->id);
+                }
+        }
+        *ret = r;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- tar out */
 
 struct tar_out {
@@ -85,6 +281,18 @@ struct tar_out {
 };
 
 static int add_tree(struct tar_out *t, int dirfd, const char *name, const char *arcname);
+
+/* parentfd/name for reading; name "": parentfd is the file itself (an O_PATH fd, reopened) */
+static int open_regular(int parentfd, const char *name)
+{
+        char self[64];
+
+        if (*name)
+                return openat(parentfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* the magic link reopens the file the fd holds (no O_NOFOLLOW: it is a link) */
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", parentfd);
+        return open(self, O_RDONLY | O_CLOEXEC);
+}
 
 static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const char *arcname,
                         const struct stat *st)
@@ -113,7 +321,7 @@ static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const
         }
         archive_entry_free(e);
         if (S_ISREG(st->st_mode)) {
-                _cleanup_close_ int fd = openat(parentfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int fd = open_regular(parentfd, name);
                 char buf[65536];
                 off_t left = st->st_size;
                 while (fd >= 0 && left > 0) {
@@ -140,10 +348,11 @@ static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const
         return r;
 }
 
-/* the contents of directory parentfd/name, entries named arcname/… */
+/* the contents of directory parentfd/name (name "": parentfd itself), entries named arcname/… */
 static int add_tree(struct tar_out *t, int parentfd, const char *name, const char *arcname)
 {
-        int dfd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int dfd =
+            openat(parentfd, *name ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_dir_ DIR *d = NULL;
         struct dirent *de;
 
@@ -194,31 +403,28 @@ static la_ssize_t tar_write_cb(struct archive *a, void *ud, const void *buf, siz
 struct tar_job {
         struct containers *cs;
         struct container *c;
-        char *path; /* inside the rootfs */
-        bool whole; /* export: the rootfs' contents at the top */
-        bool temp;  /* the rootfs was mounted for us */
+        struct cp_root root; /* docker cp: where the path lives */
+        bool whole;          /* export: the rootfs' contents at the top */
+        bool temp;           /* the rootfs was mounted for us */
 };
 
 static void tar_job_free(void *p)
 {
         struct tar_job *j = p;
 
+        cp_root_release(&j->root);
         if (j->temp)
                 container_rootfs_release(j->cs, j->c);
         container_unref(j->cs, j->c);
-        free(j->path);
         free(j);
 }
 
 static void tar_producer(int fd, void *p)
 {
         struct tar_job *j = p;
-        _cleanup_close_ int rootfd = open(j->c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct tar_out t = {0};
         int out = fd;
 
-        if (rootfd < 0)
-                return;
         t.a = archive_write_new();
         archive_write_set_format_pax_restricted(t.a);
         archive_write_set_bytes_per_block(t.a, 0);
@@ -227,20 +433,15 @@ static void tar_producer(int fd, void *p)
                 return;
         }
         if (j->whole) {
-                add_tree(&t, rootfd, ".", ".");
+                _cleanup_close_ int rootfd = open(j->c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd >= 0)
+                        add_tree(&t, rootfd, ".", ".");
         } else {
-                _cleanup_free_ char *parent = xstrdup(j->path);
-                char *slash = strrchr(parent, '/');
-                const char *name = base_name(j->path);
-                _cleanup_free_ char *nm = xstrndup(name, strcspn(name, "/"));
-                _cleanup_close_ int pfd = -1;
+                _cleanup_close_ int obj =
+                    berth_open_in_root(j->root.fd, j->root.path, O_PATH | O_NOFOLLOW);
                 struct stat st;
-                if (slash)
-                        *slash = '\0';
-                pfd = berth_open_in_root(rootfd, slash && *parent ? parent : "/",
-                                         O_PATH | O_DIRECTORY);
-                if (pfd >= 0 && fstatat(pfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)
-                        add_entry_fd(&t, pfd, nm, nm, &st);
+                if (obj >= 0 && fstat(obj, &st) == 0)
+                        add_entry_fd(&t, obj, "", j->root.name, &st);
         }
         if (t.err)
                 berth_debug("archive: %s", t.err->msg);
@@ -249,11 +450,10 @@ static void tar_producer(int fd, void *p)
         archive_write_free(t.a);
 }
 
-/* stat of path in the container: docker's X-Docker-Container-Path-Stat */
-static int path_stat(struct container *c, const char *path, char **ret_header,
-                     struct berth_error **err)
+/* stat of what root names: docker's X-Docker-Container-Path-Stat */
+static int path_stat(struct container *c, const struct cp_root *root, const char *path,
+                     char **ret_header, struct berth_error **err)
 {
-        _cleanup_close_ int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int fd = -1;
         _cleanup_json_ json_t *j = NULL;
         _cleanup_free_ char *s = NULL;
@@ -262,9 +462,7 @@ static int path_stat(struct container *c, const char *path, char **ret_header,
         char mtime[64];
         struct tm tm;
 
-        if (rootfd < 0)
-                return berth_error_set(err, errno, "open rootfs of `%s`", c->id);
-        fd = berth_open_in_root(rootfd, path, O_PATH | O_NOFOLLOW);
+        fd = berth_open_in_root(root->fd, root->path, O_PATH | O_NOFOLLOW);
         if (fd < 0)
                 return berth_error_setx(err, errno == ENOENT ? ENOENT : errno,
                                         "Could not find the file %s in container %s", path,
@@ -304,6 +502,7 @@ static void archive_get(struct api_req *r, bool head)
         struct berth_error *err = NULL;
         const char *path = api_query(r, "path");
         _cleanup_free_ char *hdr = NULL;
+        struct cp_root root = {.fd = -1};
         struct container *c;
         struct tar_job *j;
         bool temp;
@@ -320,7 +519,9 @@ static void archive_get(struct api_req *r, bool head)
                 container_unref(cs, c);
                 return;
         }
-        if (path_stat(c, path, &hdr, &err) < 0) {
+        if (cp_root_open(cs, c, path, &root, &err) < 0 ||
+            path_stat(c, &root, path, &hdr, &err) < 0) {
+                cp_root_release(&root);
                 if (temp)
                         container_rootfs_release(cs, c);
                 api_reply_error(r, err);
@@ -329,6 +530,7 @@ static void archive_get(struct api_req *r, bool head)
         }
         api_set_header(r, "X-Docker-Container-Path-Stat", hdr);
         if (head) {
+                cp_root_release(&root);
                 if (temp)
                         container_rootfs_release(cs, c);
                 container_unref(cs, c);
@@ -338,7 +540,7 @@ static void archive_get(struct api_req *r, bool head)
         j = xcalloc(1, sizeof(*j));
         j->cs = cs;
         j->c = c;
-        j->path = xstrdup(path);
+        j->root = root;
         j->temp = temp;
         api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
 }
@@ -367,9 +569,9 @@ static void handle_archive_put(struct api_req *r)
         struct berth_error *err = NULL;
         const char *path = api_query(r, "path");
         struct berth_layer_limits lim = berth_layer_default_limits;
-        _cleanup_close_ int rootfd = -1, dfd = -1;
+        _cleanup_close_ int dfd = -1;
+        struct cp_root root = {.fd = -1};
         struct container *c;
-        struct stat st;
         bool temp = false;
         int in = api_body_fd(r);
 
@@ -383,21 +585,23 @@ static void handle_archive_put(struct api_req *r)
                 drain(in);
                 return;
         }
-        if (json_is_true(container_host_cfg(c, "ReadonlyRootfs"))) {
-                drain(in);
-                api_reply_errorf(r, 403, "container rootfs is marked read-only");
-                container_unref(cs, c);
-                return;
-        }
         if (rootfs_hold(cs, c, &temp, &err) < 0) {
                 drain(in);
                 api_reply_error(r, err);
                 container_unref(cs, c);
                 return;
         }
-        rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        dfd = rootfd < 0 ? -1 : berth_open_in_root(rootfd, path, O_RDONLY | O_DIRECTORY);
-        if (dfd < 0 || fstat(dfd, &st) < 0) {
+        if (cp_root_open(cs, c, path, &root, &err) < 0) {
+                drain(in);
+                api_reply_error(r, err);
+        } else if (root.readonly) {
+                /* docker's checkIfPathIsInAVolume (400) */
+                drain(in);
+                api_reply_errorf(r, 400, "mounted volume is marked read-only");
+        } else if (!root.in_mount && json_is_true(container_host_cfg(c, "ReadonlyRootfs"))) {
+                drain(in);
+                api_reply_errorf(r, 403, "container rootfs is marked read-only");
+        } else if ((dfd = berth_open_in_root(root.fd, root.path, O_RDONLY | O_DIRECTORY)) < 0) {
                 drain(in);
                 api_reply_errorf(r, 404, "Could not find the file %s in container %s", path,
                                  c->name);
@@ -406,13 +610,20 @@ static void handle_archive_put(struct api_req *r)
                  * names, symlinks or hard links it carries */
                 lim.allow_devices = false;
                 if (berth_layer_apply(dfd, in, &lim, NULL, &err) < 0) {
+                        bool rofs = err->code == EROFS;
                         drain(in);
-                        api_reply_errorf(r, 400, "extract into `%s`: %s", path, err->msg);
+                        if (rofs)
+                                /* a read-only mount of the running container's own (a
+                                 * --read-only tmpfs, a volume mounted ro inside) */
+                                api_reply_errorf(r, 400, "mounted volume is marked read-only");
+                        else
+                                api_reply_errorf(r, 400, "extract into `%s`: %s", path, err->msg);
                         berth_error_free(err);
                 } else {
                         api_reply_empty(r, 200);
                 }
         }
+        cp_root_release(&root);
         if (temp)
                 container_rootfs_release(cs, c);
         container_unref(cs, c);
