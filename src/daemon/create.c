@@ -1,13 +1,22 @@
 /* Container create: docker's ContainerCreate body validated (daemon_spec_validate), the image
  * resolved, Binds/Mounts/anonymous volumes resolved into docker's Mounts array, a name chosen,
- * the container dir made and the row stored. */
+ * the container dir made and the row stored. And the host-side /dev/shm of IpcMode shareable and
+ * container:<x> (moby's setupIPCDirs), mounted at start and unmounted at exit. */
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/lifecycle.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 
+#include <linux/magic.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#define DEFAULT_SHM_SIZE (64 * 1024 * 1024)
 
 static const char *jstr(json_t *j)
 {
@@ -243,4 +252,144 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         container_publish(cs, c, "create", NULL);
         *ret_id = xstrdup(id);
         return 0;
+}
+
+/* ---------------------------------------------------------------- IpcMode's /dev/shm */
+
+static bool has_mount_for(struct container *c, const char *target)
+{
+        json_t *m, *tmpfs = container_host_cfg(c, "Tmpfs"), *mounts;
+        size_t i;
+
+        json_array_foreach(json_object_get(c->config, "mounts"), i, m)
+        {
+                const char *dst = jstr(json_object_get(m, "Destination"));
+                if (dst && strcmp(dst, target) == 0)
+                        return true;
+        }
+        if (json_object_get(tmpfs, target))
+                return true;
+        mounts = container_host_cfg(c, "Mounts");
+        json_array_foreach(mounts, i, m)
+        {
+                const char *dst = jstr(json_object_get(m, "Target"));
+                if (dst && strcmp(dst, target) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static char *shm_dir(struct container *c)
+{
+        return xasprintf("%s/mounts/shm", c->dir);
+}
+
+/* Is c's shm dir a tmpfs mounted there (c shareable and running)? */
+static bool shm_mounted(struct container *c)
+{
+        _cleanup_free_ char *dir = shm_dir(c);
+        _cleanup_free_ char *parent = xasprintf("%s/mounts", c->dir);
+        struct statfs sf;
+        struct stat a, b;
+
+        return statfs(dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC && stat(dir, &a) == 0 &&
+               stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+/* A tmpfs of size bytes (mode 1777, nosuid, nodev, noexec: moby's) mounted on dir. */
+static int shm_mount(const char *dir, int64_t size, struct berth_error **err)
+{
+        _cleanup_close_ int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+        _cleanup_close_ int mnt = -1, target = -1;
+        char sz[32];
+
+        if (fs < 0)
+                return berth_error_set(err, errno, "shm: fsopen");
+        snprintf(sz, sizeof(sz), "%lld", (long long)size);
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "shm", 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "1777", 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", sz, 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return berth_error_set(err, errno, "shm: tmpfs of size %s", sz);
+        mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0)
+                return berth_error_set(err, errno, "shm: fsmount");
+        target = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (target < 0)
+                return berth_error_set(err, errno, "open `%s`", dir);
+        if (syscall(SYS_move_mount, mnt, "", target, "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return berth_error_set(err, errno, "mount shm on `%s`", dir);
+        return 0;
+}
+
+int container_ipc_prepare(struct containers *cs, struct container *c, char **ret_shm_path,
+                          struct berth_error **err)
+{
+        const char *mode = jstr(container_host_cfg(c, "IpcMode")) ?: "";
+        _cleanup_free_ char *dir = NULL;
+        int64_t size;
+        int r;
+
+        if (strncmp(mode, "container:", 10) == 0) {
+                struct container *donor;
+                bool running;
+                r = container_get(cs, mode + 10, &donor, err);
+                if (r < 0) {
+                        berth_error_free(TAKE_PTR(*err));
+                        return berth_error_setx(err, EINVAL,
+                                                "failed to join IPC namespace: No such container: "
+                                                "%s",
+                                                mode + 10);
+                }
+                pthread_mutex_lock(&cs->lock);
+                running = donor->status == CONTAINER_RUNNING || donor->status == CONTAINER_PAUSED;
+                pthread_mutex_unlock(&cs->lock);
+                if (!running)
+                        r = berth_error_setx(err, EBUSY,
+                                             "failed to join IPC namespace: container %s is not "
+                                             "running",
+                                             mode + 10);
+                else if (strcmp(jstr(container_host_cfg(donor, "IpcMode")) ?: "", "host") == 0)
+                        *ret_shm_path = xstrdup("/dev/shm");
+                else if (!shm_mounted(donor))
+                        /* moby: only a shareable donor has a /dev/shm of its own on the host */
+                        r = berth_error_setx(err, EINVAL,
+                                             "failed to join IPC namespace: container %s: "
+                                             "non-shareable IPC (hint: use IpcMode:shareable for "
+                                             "the donor container)",
+                                             mode + 10);
+                else
+                        *ret_shm_path = shm_dir(donor);
+                container_unref(cs, donor);
+                return r < 0 ? r : 0;
+        }
+        if (strcmp(mode, "shareable") != 0 || has_mount_for(c, "/dev/shm")) {
+                *ret_shm_path = NULL;
+                return 0;
+        }
+        size = json_integer_value(container_host_cfg(c, "ShmSize"));
+        if (size <= 0)
+                size = DEFAULT_SHM_SIZE;
+        dir = shm_dir(c);
+        r = berth_mkdir_p(dir, 0700, err);
+        if (r < 0)
+                return r;
+        /* a stale mount of a run the daemon did not see end */
+        if (shm_mounted(c))
+                umount2(dir, MNT_DETACH);
+        r = shm_mount(dir, size, err);
+        if (r < 0)
+                return r;
+        *ret_shm_path = TAKE_PTR(dir);
+        return 0;
+}
+
+void container_ipc_release(struct container *c)
+{
+        _cleanup_free_ char *dir = shm_dir(c);
+
+        if (shm_mounted(c) && umount2(dir, MNT_DETACH) < 0)
+                berth_warn("container `%s`: unmount shm: %s", c->id, strerror(errno));
 }

@@ -486,6 +486,9 @@ static int write_etc_files(struct container *c, const char *hostname, bool host_
 
 void container_unmount_rootfs(struct containers *cs, struct container *c)
 {
+        /* the shareable /dev/shm goes with the run (moby unmounts it at stop too); joiners keep
+         * their own bind of it */
+        container_ipc_release(c);
         pthread_mutex_lock(&cs->lock);
         if (c->io_holds > 0) {
                 /* a copy in progress: its release unmounts */
@@ -546,6 +549,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         _cleanup_json_ json_t *spec = NULL;
         _cleanup_free_ char *text = NULL;
         _cleanup_free_ struct spec_mount *mounts = NULL;
+        _cleanup_free_ char *shm_path = NULL;
         json_t *ms = json_object_get(c->config, "mounts");
         struct spec_ctx ctx = {0};
         const char *modes[] = {"NetworkMode", "PidMode", "IpcMode", "UTSMode"};
@@ -564,6 +568,9 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                 hostname = hn;
         }
         r = write_etc_files(c, hostname, host_net, err);
+        if (r < 0)
+                return r;
+        r = container_ipc_prepare(cs, c, &shm_path, err);
         if (r < 0)
                 return r;
         for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
@@ -612,6 +619,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         ctx.cgroup_parent = jstr(json_object_get(hc, "CgroupParent"));
         if (ctx.cgroup_parent && !*ctx.cgroup_parent)
                 ctx.cgroup_parent = NULL;
+        ctx.shm_path = shm_path;
         ctx.mounts = mounts;
         ctx.n_mounts = json_array_size(ms);
         r = daemon_spec_build(json_object_get(c->config, "create"),

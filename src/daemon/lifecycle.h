@@ -30,6 +30,14 @@ void *container_watcher_main(void *p);
 void container_watch_shim(struct containers *cs, struct container *c, int pidfd);
 void container_exited(struct containers *cs, struct container *c);
 void container_unmount_rootfs(struct containers *cs, struct container *c);
+/* IpcMode's /dev/shm (create.c), moby's setupIPCDirs: shareable mounts the container's own tmpfs
+ * (ShmSize, 64 MiB by default) at <dir>/mounts/shm, container:<x> takes the donor's, which must
+ * run and be shareable (docker's messages: 409 not running, 400 non-shareable); *ret_shm_path is
+ * the host dir to bind at /dev/shm, NULL when the spec makes its own (private, host, none).
+ * container_ipc_release unmounts the container's own tmpfs (exit, remove; idempotent). */
+int container_ipc_prepare(struct containers *cs, struct container *c, char **ret_shm_path,
+                          struct berth_error **err);
+void container_ipc_release(struct container *c);
 /* Restart policies: whether c restarts after its exit (or at daemon start), and the delayed
  * restart of c (docker's back-off). */
 bool container_restart_wanted(struct containers *cs, struct container *c, bool daemon_start);

@@ -538,9 +538,12 @@ static int build_mounts(const json_t *create, const json_t *hc, const struct spe
                                                              : "ro,nosuid,noexec,nodev,relatime"));
         json_array_append_new(defaults,
                               mount_new("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
-        if (m->host_ipc) {
-                json_array_append_new(defaults, mount_new("/dev/shm", "bind", "/dev/shm",
-                                                          "rbind,nosuid,noexec,nodev,rprivate"));
+        if (ctx->shm_path || m->host_ipc) {
+                /* moby's IpcMounts: the shared tmpfs (or the host's /dev/shm) bound in */
+                json_array_append_new(defaults,
+                                      mount_new("/dev/shm", "bind",
+                                                ctx->shm_path ? ctx->shm_path : "/dev/shm",
+                                                "rbind,nosuid,noexec,nodev,rprivate"));
         } else if (!m->no_ipc) {
                 _cleanup_free_ char *o =
                     shm % 1024 == 0

@@ -29,6 +29,10 @@ struct spec_ctx {
         /* namespaces to join for NetworkMode/PidMode/IpcMode/UTSMode "container:<x>": the other
          * container's init pid (0 = not joined); "host" modes leave the namespace out */
         pid_t net_container_pid, pid_container_pid, ipc_container_pid, uts_container_pid;
+        /* host directory bound at /dev/shm (IpcMode shareable: the container's own tmpfs the
+         * daemon mounted; container:<x>: the donor's; host: /dev/shm); NULL: a tmpfs of the
+         * spec (private), nothing for IpcMode none */
+        const char *shm_path;
         const struct spec_mount *mounts; /* resolved Binds + Mounts (bind, volume) */
         size_t n_mounts;
 };
