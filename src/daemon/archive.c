@@ -17,7 +17,9 @@
 #include <archive_entry.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
@@ -278,7 +280,32 @@ static int cp_root_open(struct containers *cs, struct container *c, const char *
 struct tar_out {
         struct archive *a;
         struct berth_error *err;
+        int depth; /* of add_tree: 0 for the directory asked for */
 };
+
+/* Kernel filesystems a running container's tree crosses (/proc, /sys, …): their directories
+ * are not walked unless asked for by name (endless, and nothing docker cp should copy). */
+static bool pseudo_fs(int fd)
+{
+        struct statfs sf;
+
+        if (fstatfs(fd, &sf) < 0)
+                return true;
+        switch ((unsigned long)sf.f_type) {
+        case PROC_SUPER_MAGIC:
+        case SYSFS_MAGIC:
+        case CGROUP_SUPER_MAGIC:
+        case CGROUP2_SUPER_MAGIC:
+        case DEVPTS_SUPER_MAGIC:
+        case SECURITYFS_MAGIC:
+        case DEBUGFS_MAGIC:
+        case TRACEFS_MAGIC:
+        case BPF_FS_MAGIC:
+                return true;
+        default:
+                return false;
+        }
+}
 
 static int add_tree(struct tar_out *t, int dirfd, const char *name, const char *arcname);
 
@@ -358,6 +385,10 @@ static int add_tree(struct tar_out *t, int parentfd, const char *name, const cha
 
         if (dfd < 0)
                 return 0;
+        if (t->depth > 0 && pseudo_fs(dfd)) {
+                close(dfd);
+                return 0;
+        }
         d = fdopendir(dfd);
         if (!d) {
                 close(dfd);
@@ -373,7 +404,9 @@ static int add_tree(struct tar_out *t, int parentfd, const char *name, const cha
                         continue;
                 child = strcmp(arcname, ".") == 0 ? xstrdup(de->d_name)
                                                   : xasprintf("%s/%s", arcname, de->d_name);
+                t->depth++;
                 r = add_entry_fd(t, dirfd(d), de->d_name, child, &st);
+                t->depth--;
                 if (r < 0)
                         return r;
         }

@@ -207,3 +207,21 @@ def test_cp_symlinks_in_volume_cannot_escape(berthd, vol_and_bind, tmp_path, run
         else:
             with pytest.raises(docker.errors.NotFound):
                 ctr.get_archive(p)
+
+
+def test_cp_whole_root_of_running_container(berthd, vol_and_bind):
+    """cp of / from a running container includes its volumes, and does not walk /proc or /sys
+    (endless kernel trees)."""
+    vol, bind, names = vol_and_bind
+    name = _run(berthd, names, "-v", f"{vol}:/data")
+    with open(os.path.join(_volume_dir(berthd, vol), "v"), "w") as f:
+        f.write("in volume\n")
+    ctr = berthd.sdk().containers.get(name)
+    stream, stat = ctr.get_archive("/")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as t:
+        names_in = t.getnames()
+        assert t.extractfile(next(n for n in names_in if n.endswith("data/v"))).read() == \
+            b"in volume\n"
+    assert any(n.endswith("bin/busybox") for n in names_in)
+    assert any(n.rstrip("/").endswith("proc") for n in names_in)
+    assert not [n for n in names_in if "/proc/" in f"/{n}" or "/sys/" in f"/{n}"]
