@@ -129,13 +129,33 @@ out:
         return r < 0 ? r : 0;
 }
 
+/* moby's adaptContainerSettings: the daemon's defaults stored in the container's HostConfig, so
+ * inspect shows them (IpcMode "private", ShmSize 64 MiB). A new reference; body untouched. */
+static json_t *with_host_defaults(json_t *body)
+{
+        json_t *b = json_copy(body);
+        json_t *hc = json_object_get(body, "HostConfig");
+        const char *ipc;
+        json_t *shm;
+
+        hc = json_is_object(hc) ? json_copy(hc) : json_object();
+        ipc = jstr(json_object_get(hc, "IpcMode"));
+        shm = json_object_get(hc, "ShmSize");
+        if (!ipc || !*ipc)
+                json_object_set_new(hc, "IpcMode", json_string("private"));
+        if (!shm || json_is_null(shm) || (json_is_integer(shm) && json_integer_value(shm) == 0))
+                json_object_set_new(hc, "ShmSize", json_integer(DEFAULT_SHM_SIZE));
+        json_object_set_new(b, "HostConfig", hc);
+        return b;
+}
+
 int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,
                      json_t *warnings, struct berth_error **err)
 {
         struct daemon *d = cs->d;
         _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = container_now_rfc3339();
         _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL;
-        _cleanup_json_ json_t *state = NULL;
+        _cleanup_json_ json_t *state = NULL, *stored = NULL;
         const char *image = jstr(json_object_get(body, "Image"));
         json_t *hc = json_object_get(body, "HostConfig");
         const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
@@ -190,13 +210,14 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         if (r < 0)
                 return r;
         random_hex(id, 32);
+        stored = with_host_defaults(body);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
         if (r < 0) {
                 volumes_unref_container(d->volumes, id);
                 return r;
         }
-        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", body, "image", image, "image_id",
-                           image_id, "created", created, "image_config",
+        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", stored, "image", image,
+                           "image_id", image_id, "created", created, "image_config",
                            json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
 
         pthread_mutex_lock(&cs->lock);

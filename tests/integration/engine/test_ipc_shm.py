@@ -75,6 +75,9 @@ def test_shareable_donor_and_joiner_share_dev_shm(berthd, names):
 
 def test_joining_a_private_or_stopped_donor_is_refused(berthd, names):
     private = _run_d(berthd, names)  # the daemon default: private
+    r = berthd.docker("inspect", "-f", "{{.HostConfig.IpcMode}} {{.HostConfig.ShmSize}}", private,
+                      check=True)
+    assert r.stdout.split() == ["private", str(64 * 1024 * 1024)]
     r = berthd.docker("run", "--rm", "--network=none", "--ipc", f"container:{private}", TAG,
                       "true")
     assert r.returncode == 125
