@@ -393,9 +393,7 @@ static void images_create_handler(struct api_req *r)
         const char *from = api_query(r, "fromImage");
         const char *tag = api_query(r, "tag");
         if (api_query(r, "fromSrc"))
-                return api_reply_errorf(r, 501,
-                                        "importing a rootfs tarball (fromSrc) is not "
-                                        "supported yet");
+                return api_image_import(r); /* api-import.c */
         if (!from || !*from)
                 return api_reply_errorf(r, 400, "fromImage or fromSrc is required");
         _cleanup_free_ char *ref = NULL;
@@ -583,7 +581,7 @@ static void images_search_handler(struct api_req *r)
 
 const struct api_route api_routes_images[] = {
     {"GET", "/images/json", images_list_handler, false},
-    {"POST", "/images/create", images_create_handler, false},
+    {"POST", "/images/create", images_create_handler, true},
     {"POST", "/images/load", images_load_handler, true},
     {"POST", "/images/prune", images_prune_handler, false},
     {"GET", "/images/get", images_get_handler, false},
@@ -594,5 +592,6 @@ const struct api_route api_routes_images[] = {
     {"POST", "/images/{*}/tag", images_tag_handler, false},
     {"POST", "/images/{*}/push", images_push_handler, false},
     {"DELETE", "/images/{*}", images_remove_handler, false},
+    {"POST", "/commit", api_commit, false},
     {NULL, NULL, NULL, false},
 };

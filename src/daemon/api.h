@@ -104,4 +104,9 @@ extern const struct api_route api_routes_containers[]; /* /containers/…, /exec
 extern const struct api_route api_routes_images[];     /* /images/…, /build absent */
 extern const struct api_route api_routes_volumes[];    /* /volumes/… */
 
+/* api-import.c: POST /images/create?fromSrc=… (docker import; called by the /images/create
+ * handler, the body is streamed) and POST /commit (routed with the image routes). */
+void api_image_import(struct api_req *r);
+void api_commit(struct api_req *r);
+
 #endif

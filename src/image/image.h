@@ -227,6 +227,65 @@ const char *berth_default_image_path(void);
 int berth_image_load_default(struct berth_images *imgs, char ***ret_loaded,
                              struct berth_error **err);
 
+/* ---------------------------------------------------------------- import / commit (import.c,
+ * changes.c) */
+
+/* Apply one of docker's `--change` instructions (a Dockerfile line: CMD, ENTRYPOINT, ENV, EXPOSE,
+ * LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL; JSON and shell forms) to cfg, a container
+ * config object in docker's shape (Cmd, Entrypoint, Env, ExposedPorts, Labels, OnBuild, User,
+ * Volumes, WorkingDir, StopSignal), in place. *cmd_set (may be NULL) carries docker's "a CMD came
+ * before" across the changes of one operation: ENTRYPOINT resets Cmd unless it is set. Empty
+ * lines and comments do nothing. EINVAL with docker's message ("run is not a valid change
+ * command", "dockerfile parse error on line 1: unknown instruction: FOO", …); cfg may then be
+ * partly changed. */
+int berth_image_apply_change(json_t *cfg, const char *change, bool *cmd_set,
+                             struct berth_error **err);
+/* All of changes (NULL-terminated, may be NULL) in order, all or nothing: on error cfg is
+ * unchanged. */
+int berth_image_apply_changes(json_t *cfg, char *const *changes, struct berth_error **err);
+
+struct berth_import_opts {
+        const char *source;     /* "-" or the URL, for the default message */
+        const char *message;    /* history comment; NULL or "": "Imported from <source>" */
+        char *const *changes;   /* --change lines (NULL-terminated, may be NULL) */
+        const char *platform;   /* "linux/amd64[/v8]"; NULL or "": the host's */
+        const char *tag;        /* "repo:tag" to point at the image, may be NULL */
+};
+
+/* docker import: a rootfs tar (plain, gzip, zstd or xz, detected) read from fd becomes a
+ * one-layer image: the tar is stored uncompressed as the layer blob (its sha256 is the diff id)
+ * and unpacked through berth_layer_import (same checks as every layer); the config gets the
+ * changes, the host's (or the asked) platform, created now and one history entry. A corrupt
+ * tar, a bad change or platform: EINVAL and nothing is kept. *ret_id (may be NULL) gets the
+ * image id. */
+int berth_image_import(struct berth_images *imgs, int fd, const struct berth_import_opts *o,
+                       char **ret_id, struct berth_error **err);
+/* The same with the tar downloaded from an http(s) URL (libcurl, redirects followed; an HTTP
+ * error status: EIO with the status). */
+int berth_image_import_url(struct berth_images *imgs, const char *url,
+                           const struct berth_import_opts *o, char **ret_id,
+                           struct berth_error **err);
+
+struct berth_commit_opts {
+        const char *parent;        /* image id the container runs (its layers come first) */
+        json_t *config;            /* the new image's config.config (docker shape; borrowed) */
+        json_t *container_config;  /* the container's config as it was (borrowed, may be NULL) */
+        const char *container_id;  /* recorded as "container", may be NULL */
+        const char *comment;       /* may be NULL */
+        const char *author;        /* may be NULL */
+        const char *tag;           /* "repo:tag", may be NULL */
+};
+
+/* docker commit: the overlay upper dir (a path the caller keeps stable, e.g. a paused
+ * container's) becomes a new layer on top of the parent's: a tar of it with overlay whiteouts
+ * (0:0 char devices) written as OCI `.wh.<name>` files and opaque dirs
+ * (trusted.overlay.opaque=y) as `.wh..wh..opq`, stored as an uncompressed blob and unpacked like
+ * any layer. The config is the parent's with o->config, rootfs.diff_ids + the new one, one more
+ * history entry. *ret_id (may be NULL) gets the image id. */
+int berth_image_commit_dir(struct berth_images *imgs, const char *upper,
+                           const struct berth_commit_opts *o, char **ret_id,
+                           struct berth_error **err);
+
 /* ---------------------------------------------------------------- registry */
 
 struct berth_registry_opts {
