@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "cli/cli.h"
+#include "cli/template-types.h"
 
 enum op_kind { OP_FIELD, OP_DOT, OP_ROOT, OP_STR, OP_NUM, OP_BOOL, OP_NIL, OP_FUNC, OP_SUB };
 
@@ -650,14 +651,127 @@ static bool truthy(json_t *v)
         }
 }
 
+/* ---------------------------------------------------------------- docker's Go types
+ *
+ * docker inspect -f runs the template on its Go structs first and on the raw JSON only when that
+ * fails (template-types.h): a null or absent field prints after its Go type. */
+
+/* Typed stand-ins for nil slices and maps: print as [] and map[], marshal as null. Never freed
+ * (static singletons), like no_value(). */
+static json_t *nil_slice(void)
+{
+        static json_t *v;
+        if (!v)
+                v = json_array();
+        return v;
+}
+
+static json_t *nil_map(void)
+{
+        static json_t *v;
+        if (!v)
+                v = json_object();
+        return v;
+}
+
+static json_t *nil_strmap(void)
+{
+        static json_t *v;
+        if (!v)
+                v = json_object();
+        return v;
+}
+
+static json_t *zero_duration(void)
+{
+        static json_t *v;
+        if (!v)
+                v = json_integer(0);
+        return v;
+}
+
+static bool is_nil_stand_in(json_t *v)
+{
+        return v && (v == nil_slice() || v == nil_map() || v == nil_strmap());
+}
+
+/* The value a field of kind k holds when the JSON has null or nothing (new reference). */
+static json_t *go_zero(enum go_kind k)
+{
+        switch (k) {
+        case GO_STRING:
+                return json_string("");
+        case GO_INT:
+        case GO_DURATION:
+                return json_integer(0);
+        case GO_BOOL:
+                return json_false();
+        case GO_SLICE:
+                return json_incref(nil_slice());
+        case GO_MAP:
+                return json_incref(nil_map());
+        case GO_STRMAP:
+                return json_incref(nil_strmap());
+        case GO_PTR:
+        case GO_STRUCT:
+                break;
+        }
+        return json_null();
+}
+
+#define TYPED_MAX 64
+
+/* docker inspect runs a template on its Go structs, and when that fails on the JSON as maps
+ * with missingkey=error; other documents are run once, leniently */
+enum tmpl_mode { MODE_LOOSE, MODE_TYPED, MODE_RAW };
+
 struct ctx {
+        enum tmpl_mode mode;
         json_t *root;
         struct {
                 char *name;
                 json_t *v;
         } vars[64];
         size_t n_vars;
+        /* values of the data whose Go type is known (borrowed: the data outlives the run) */
+        struct {
+                json_t *v;
+                const struct go_type *type; /* a struct's, or NULL with kind */
+                enum go_kind kind;
+        } typed[TYPED_MAX];
+        size_t n_typed;
 };
+
+static void typed_add(struct ctx *c, json_t *v, enum go_kind kind, const struct go_type *type)
+{
+        if (!v || c->n_typed == TYPED_MAX)
+                return;
+        for (size_t i = 0; i < c->n_typed; i++)
+                if (c->typed[i].v == v)
+                        return;
+        c->typed[c->n_typed].v = v;
+        c->typed[c->n_typed].kind = kind;
+        c->typed[c->n_typed].type = type;
+        c->n_typed++;
+}
+
+/* The Go kind of v when known (false otherwise); *ret_type its struct type. */
+static bool typed_get(struct ctx *c, json_t *v, enum go_kind *ret_kind,
+                      const struct go_type **ret_type)
+{
+        if (v == nil_slice() || v == nil_map() || v == nil_strmap()) {
+                *ret_kind = v == nil_slice() ? GO_SLICE : v == nil_map() ? GO_MAP : GO_STRMAP;
+                *ret_type = NULL;
+                return true;
+        }
+        for (size_t i = 0; c && i < c->n_typed; i++)
+                if (c->typed[i].v == v) {
+                        *ret_kind = c->typed[i].kind;
+                        *ret_type = c->typed[i].type;
+                        return true;
+                }
+        return false;
+}
 
 static int var_push(struct ctx *c, const char *name, json_t *v, struct berth_error **err)
 {
@@ -688,10 +802,140 @@ static json_t *var_get(struct ctx *c, const char *name)
         return NULL;
 }
 
-static json_t *get_fields(json_t *v, char **fields, struct berth_error **err, int *r)
+static char *typed_string(struct ctx *c, json_t *v, enum go_kind kind, const struct go_type *type);
+
+/* v as docker's fmt prints it, with the Go type when known */
+static char *value_string(struct ctx *c, json_t *v)
 {
-        json_t *cur = json_incref(v);
+        enum go_kind kind;
+        const struct go_type *type;
+
+        if (v && typed_get(c, v, &kind, &type))
+                return typed_string(c, v, kind, type);
+        if (v == zero_duration())
+                return xstrdup("0s");
+        return tmpl_value_string(v);
+}
+
+static char *typed_string(struct ctx *c, json_t *v, enum go_kind kind, const struct go_type *type)
+{
+        if (!v || json_is_null(v)) {
+                switch (kind) {
+                case GO_STRING:
+                        return xstrdup("");
+                case GO_INT:
+                        return xstrdup("0");
+                case GO_BOOL:
+                        return xstrdup("false");
+                case GO_SLICE:
+                        return xstrdup("[]");
+                case GO_MAP:
+                case GO_STRMAP:
+                        return xstrdup("map[]");
+                case GO_DURATION:
+                        return xstrdup("0s");
+                case GO_PTR:
+                case GO_STRUCT:
+                        break;
+                }
+                return xstrdup("<nil>");
+        }
+        if (kind == GO_DURATION && json_is_integer(v))
+                return go_duration_string(json_integer_value(v));
+        if ((kind == GO_PTR || kind == GO_STRUCT) && type && type->printable && json_is_object(v)) {
+                /* text/template prints through one pointer: {v1 v2 …} in field order */
+                char *out = NULL;
+                size_t len = 0;
+                append(&out, &len, "{");
+                for (const struct go_field *f = type->fields; f->name; f++) {
+                        _cleanup_free_ char *s =
+                            typed_string(c, json_object_get(v, f->name), f->kind, f->type);
+                        if (f != type->fields)
+                                append(&out, &len, " ");
+                        append(&out, &len, s);
+                }
+                append(&out, &len, "}");
+                return out;
+        }
+        return tmpl_value_string(v);
+}
+
+static char *fields_text(char **fields)
+{
+        char *out = NULL;
+        size_t len = 0;
+        append(&out, &len, "");
         for (char **f = fields; f && *f; f++) {
+                append(&out, &len, ".");
+                append(&out, &len, *f);
+        }
+        return out;
+}
+
+/* docker's message when its typed run failed and the raw map has no such key */
+static int no_entry(char **fields, char **at, struct berth_error **err)
+{
+        _cleanup_free_ char *chain = fields_text(fields);
+
+        return berth_error_setx(err, EINVAL,
+                                "template: executing \"\" at <%s>: map has no entry for key "
+                                "\"%s\"",
+                                chain, *at);
+}
+
+/* A field chain in docker's raw run (its JSON as Go maps, missingkey=error). */
+static json_t *get_fields_raw(json_t *v, char **fields, struct berth_error **err, int *r)
+{
+        json_t *cur = v;
+        for (char **f = fields; f && *f; f++) {
+                if (!json_is_object(cur)) {
+                        *r = berth_error_setx(err, EINVAL,
+                                              json_is_null(cur) || !cur
+                                                  ? "template: nil pointer evaluating interface "
+                                                    "{}.%s"
+                                                  : "template: can't evaluate field %s in type %s",
+                                              *f, json_is_array(cur) ? "[]interface {}" : "string");
+                        return NULL;
+                }
+                cur = json_object_get(cur, *f);
+                if (!cur) {
+                        *r = no_entry(fields, f, err);
+                        return NULL;
+                }
+        }
+        /* a null is a nil interface{}: printed as <no value> */
+        return json_incref(json_is_null(cur) ? no_value() : cur);
+}
+
+static json_t *get_fields(struct ctx *c, json_t *v, char **fields, struct berth_error **err, int *r)
+{
+        json_t *cur;
+        enum go_kind kind = GO_STRING;
+        const struct go_type *type = NULL;
+        bool typed;
+
+        if (c->mode == MODE_RAW)
+                return get_fields_raw(v, fields, err, r);
+        cur = json_incref(v);
+        typed = c->mode == MODE_TYPED && typed_get(c, v, &kind, &type);
+        for (char **f = fields; f && *f; f++) {
+                const struct go_field *gf = NULL;
+                if (typed && (kind == GO_PTR || kind == GO_STRUCT) && type) {
+                        gf = go_field_of(type, *f);
+                        if (!gf && type->complete) {
+                                /* no such Go field: docker's typed run fails here */
+                                json_decref(cur);
+                                *r = berth_error_setx(err, EINVAL,
+                                                      "template: can't evaluate field %s", *f);
+                                return NULL;
+                        }
+                }
+                if (typed && json_is_null(cur)) {
+                        json_decref(cur);
+                        *r = berth_error_setx(err, EINVAL,
+                                              "template: nil pointer evaluating field %s", *f);
+                        return NULL;
+                }
                 if (!cur || !json_is_object(cur)) {
                         if (!cur || json_is_null(cur) || is_no_value(cur)) {
                                 /* Go: nil pointer evaluating … — docker prints <no value> for
@@ -705,8 +949,25 @@ static json_t *get_fields(json_t *v, char **fields, struct berth_error **err, in
                                               json_is_array(v) ? "[]interface {}" : "string");
                         return NULL;
                 }
-                json_t *next = json_object_get(cur, *f);
+                json_t *next = gf && gf->json && !*gf->json
+                                   ? cur
+                                   : json_object_get(cur, gf && gf->json ? gf->json : *f);
                 json_decref(cur);
+                if (gf) {
+                        kind = gf->kind;
+                        type = gf->type;
+                        if (next && !json_is_null(next)) {
+                                if (type || kind == GO_STRMAP || kind == GO_DURATION)
+                                        typed_add(c, next, kind, type);
+                                cur = json_incref(next);
+                        } else if (kind == GO_DURATION) {
+                                cur = json_incref(zero_duration());
+                        } else {
+                                cur = go_zero(kind);
+                        }
+                        continue;
+                }
+                typed = false;
                 cur = json_incref(next ? next : no_value());
         }
         return cur;
@@ -722,7 +983,7 @@ static int eval_operand(struct ctx *c, const struct operand *o, json_t *dot, jso
         json_t *v = NULL;
         switch (o->kind) {
         case OP_FIELD:
-                v = get_fields(dot, o->fields, err, &r);
+                v = get_fields(c, dot, o->fields, err, &r);
                 break;
         case OP_DOT:
                 v = json_incref(dot);
@@ -732,7 +993,7 @@ static int eval_operand(struct ctx *c, const struct operand *o, json_t *dot, jso
                 if (!base && o->s && *o->s)
                         return berth_error_setx(err, EINVAL, "template: undefined variable \"$%s\"",
                                                 o->s);
-                v = get_fields(base, o->fields, err, &r);
+                v = get_fields(c, base, o->fields, err, &r);
                 break;
         }
         case OP_STR:
@@ -754,7 +1015,7 @@ static int eval_operand(struct ctx *c, const struct operand *o, json_t *dot, jso
                 r = eval_pipe(c, o->sub, dot, &sub, err);
                 if (r < 0)
                         return r;
-                v = get_fields(sub, o->fields, err, &r);
+                v = get_fields(c, sub, o->fields, err, &r);
                 json_decref(sub);
                 break;
         }
@@ -800,12 +1061,13 @@ static bool values_equal(json_t *a, json_t *b)
         return json_equal(a, b);
 }
 
-static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
+static int call_func(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
                      struct berth_error **err)
 {
         if (strcmp(name, "json") == 0 && n == 1) {
                 json_t *a = args[0];
-                if (is_no_value(a))
+                /* docker marshals a nil slice or map as null */
+                if (is_no_value(a) || is_nil_stand_in(a))
                         a = json_null();
                 /* docker's template json: an encoder without HTML escaping */
                 char *s = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
@@ -829,7 +1091,15 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
                                 }
                                 next = json_array_get(cur, (size_t)k);
                         } else if (json_is_object(cur) && json_is_string(args[i])) {
+                                enum go_kind kind;
+                                const struct go_type *type;
                                 next = json_object_get(cur, json_string_value(args[i]));
+                                /* a map[string]string gives its zero value for a missing key */
+                                if (!next && typed_get(c, cur, &kind, &type) && kind == GO_STRMAP) {
+                                        json_decref(cur);
+                                        *ret = json_string("");
+                                        return 0;
+                                }
                                 if (!next)
                                         next = no_value();
                         } else if (!cur || json_is_null(cur) || is_no_value(cur)) {
@@ -867,7 +1137,7 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
                         {
                                 if (i > 0)
                                         append(&out, &len, sep ? sep : "");
-                                _cleanup_free_ char *s = tmpl_value_string(e);
+                                _cleanup_free_ char *s = value_string(c, e);
                                 append(&out, &len, s);
                         }
                 *ret = json_string(out);
@@ -877,7 +1147,7 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
         if ((strcmp(name, "upper") == 0 || strcmp(name, "lower") == 0 ||
              strcmp(name, "title") == 0) &&
             n == 1) {
-                char *s = tmpl_value_string(args[0]);
+                char *s = value_string(c, args[0]);
                 bool start = true;
                 for (char *p = s; *p; p++) {
                         if (name[0] == 'u')
@@ -901,7 +1171,7 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
                         if (i > 0 && (name[5] == 'l' ||
                                       (!json_is_string(args[i]) && !json_is_string(args[i - 1]))))
                                 append(&out, &len, " ");
-                        _cleanup_free_ char *s = tmpl_value_string(args[i]);
+                        _cleanup_free_ char *s = value_string(c, args[i]);
                         append(&out, &len, s);
                 }
                 if (name[5] == 'l')
@@ -933,7 +1203,7 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
                         if (!*p)
                                 break;
                         _cleanup_free_ char *s =
-                            ai < n ? tmpl_value_string(args[ai++]) : xstrdup("%!v(MISSING)");
+                            ai < n ? value_string(c, args[ai++]) : xstrdup("%!v(MISSING)");
                         _cleanup_free_ char *fmt = xasprintf("%%%.*ss", (int)(p - spec), spec);
                         _cleanup_free_ char *q = *p == 'q' ? xasprintf("\"%s\"", s) : NULL;
 #pragma GCC diagnostic push
@@ -967,7 +1237,7 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
         }
         if (strcmp(name, "split") == 0 && n == 2) {
                 json_t *arr = json_array();
-                _cleanup_free_ char *s = tmpl_value_string(args[0]);
+                _cleanup_free_ char *s = value_string(c, args[0]);
                 const char *sep = json_string_value(args[1]);
                 size_t sl = sep ? strlen(sep) : 0;
                 const char *p = s;
@@ -984,7 +1254,7 @@ static int call_func(const char *name, json_t **args, size_t n, json_t **ret,
                 return 0;
         }
         if (strcmp(name, "truncate") == 0 && n == 2 && json_is_integer(args[1])) {
-                _cleanup_free_ char *s = tmpl_value_string(args[0]);
+                _cleanup_free_ char *s = value_string(c, args[0]);
                 json_int_t k = json_integer_value(args[1]);
                 if (k >= 0 && (size_t)k < strlen(s))
                         s[k] = '\0';
@@ -1031,7 +1301,7 @@ static int eval_command(struct ctx *c, const struct command *cmd, json_t *dot, j
         if (r == 0 && piped)
                 args[got++] = json_incref(piped);
         if (r == 0)
-                r = call_func(cmd->ops[0].s, args, got, ret, err);
+                r = call_func(c, cmd->ops[0].s, args, got, ret, err);
         for (size_t i = 0; i < got; i++)
                 json_decref(args[i]);
         free(args);
@@ -1116,7 +1386,7 @@ static int exec_list_scoped(struct ctx *c, const struct node *n, json_t *dot, ch
                         if (n->n_vars > 1)
                                 return berth_error_setx(err, EINVAL,
                                                         "template: too many declarations");
-                        _cleanup_free_ char *s = tmpl_value_string(v);
+                        _cleanup_free_ char *s = value_string(c, v);
                         append(out, len, s);
                         break;
                 }
@@ -1177,10 +1447,31 @@ static int exec_list_scoped(struct ctx *c, const struct node *n, json_t *dot, ch
 int tmpl_exec(const struct tmpl *t, json_t *data, char **out, struct berth_error **err)
 {
         struct ctx c = {.root = data};
-        size_t len = *out ? strlen(*out) : 0;
+        size_t len = *out ? strlen(*out) : 0, start = len;
         _cleanup_free_ char *buf = *out ? *out : xstrdup("");
+        int r;
+
         *out = NULL;
-        int r = exec_list(&c, t->root, data, &buf, &len, err);
+        /* docker inspect's container document: its fields have docker's Go types */
+        if (json_is_object(json_object_get(data, "State")) &&
+            json_is_object(json_object_get(data, "HostConfig")) &&
+            json_is_object(json_object_get(data, "GraphDriver")) &&
+            json_object_get(data, "Config")) {
+                c.mode = MODE_TYPED;
+                typed_add(&c, data, GO_STRUCT, &go_container_type);
+                r = exec_list(&c, t->root, data, &buf, &len, NULL);
+                vars_pop_to(&c, 0);
+                if (r == 0) {
+                        *out = TAKE_PTR(buf);
+                        return 0;
+                }
+                /* like docker: again on the raw JSON, whose errors are the ones shown */
+                c.mode = MODE_RAW;
+                c.n_typed = 0;
+                buf[start] = '\0';
+                len = start;
+        }
+        r = exec_list(&c, t->root, data, &buf, &len, err);
         vars_pop_to(&c, 0);
         *out = TAKE_PTR(buf);
         return r;

@@ -77,17 +77,34 @@ int print_formatted(json_t *items, const char *format, struct berth_error **err)
                 return r;
         size_t i;
         json_t *v;
+        bool printed = false;
         json_array_foreach(items, i, v)
         {
+                /* like docker: an object the template fails on is skipped, the others are
+                 * printed, and the errors are reported together at the end */
                 char *out = NULL;
-                r = tmpl_exec(t, v, &out, err);
-                if (r < 0) {
+                struct berth_error *e = NULL;
+                int ri = tmpl_exec(t, v, &out, &e);
+                if (ri < 0) {
                         free(out);
-                        break;
+                        if (r == 0 && err)
+                                *err = TAKE_PTR(e);
+                        else if (err && *err && e) {
+                                char *joined = xasprintf("%s\n%s", (*err)->msg, e->msg);
+                                free((*err)->msg);
+                                (*err)->msg = joined;
+                        }
+                        berth_error_free(e);
+                        r = r < 0 ? r : ri;
+                        continue;
                 }
                 printf("%s\n", out);
+                printed = true;
                 free(out);
         }
+        /* docker's inspector writes a newline when nothing else was */
+        if (!printed && json_array_size(items) > 0)
+                printf("\n");
         tmpl_free(t);
         return r;
 }

@@ -108,12 +108,63 @@ static void test_control(void **state)
         check("{{.Id", "PARSE: template: unclosed action");
 }
 
+/* A container's inspect document: docker's CLI runs the template on its Go structs first, and on
+ * the raw JSON only when that fails. */
+static void test_docker_types(void **state)
+{
+        json_t *saved = data;
+        data = json_loads(
+            "{\"Id\":\"c1\",\"Name\":\"/n\",\"State\":{\"Status\":\"running\",\"Running\":true,"
+            "\"Pid\":7,\"Health\":{\"Status\":\"starting\",\"FailingStreak\":0,\"Log\":[]}},"
+            "\"HostConfig\":{\"Init\":null,\"Dns\":[],\"RestartPolicy\":{\"Name\":\"no\","
+            "\"MaximumRetryCount\":0},\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{}},"
+            "\"Tmpfs\":null},\"GraphDriver\":{\"Name\":\"overlay2\",\"Data\":null},"
+            "\"Config\":{\"Labels\":{\"a\":\"1\"},\"Entrypoint\":null,\"Cmd\":[\"sh\"],"
+            "\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"],\"Interval\":5400000000000,"
+            "\"Timeout\":1500000000,\"StartPeriod\":1500000}}}",
+            0, NULL);
+        assert_non_null(data);
+        check("{{.HostConfig.Init}}", "<nil>");
+        check("{{json .HostConfig.Init}}", "null");
+        check("{{.Config.Entrypoint}}|{{json .Config.Entrypoint}}|{{len .Config.Entrypoint}}",
+              "[]|null|0");
+        check("{{.Config.User}}|{{.Config.StopSignal}}|{{.Config.Tty}}", "||false");
+        check("{{.HostConfig.Tmpfs}} {{.Config.ExposedPorts}} {{json .Config.ExposedPorts}}",
+              "map[] map[] null");
+        check("{{index .Config.Labels \"zz\"}}|{{.Config.Labels.zz}}", "|<no value>");
+        check("{{.HostConfig.RestartPolicy}} {{.HostConfig.LogConfig}}",
+              "{no 0} {json-file map[]}");
+        check("{{.GraphDriver}}", "{map[] overlay2}");
+        check("{{.State.Health}}", "{starting 0 []}");
+        check("{{.Config.Healthcheck}}", "{[CMD true] 1h30m0s 1.5s 1.5ms 0s 0}");
+        check("{{.Config.StopTimeout}} {{.HostConfig.CPUShares}}", "<nil> 0");
+        check("{{.ContainerJSONBase.Name}} {{.HostConfig.Resources.Memory}}", "/n 0");
+        /* no such Go field, or through a nil pointer: the raw run decides */
+        check("{{.Nope}}", "EXEC: template: executing \"\" at <.Nope>: map has no entry for key "
+                           "\"Nope\"");
+        check("{{.Config.StopTimeout.X}}",
+              "EXEC: template: executing \"\" at <.Config.StopTimeout.X>: map has no entry for "
+              "key \"StopTimeout\"");
+        /* Id is ID in Go: the whole template runs on the raw JSON, where null is <no value> */
+        check("{{.ID}}", "c1");
+        check("{{.Id}} {{.HostConfig.Dns}}", "c1 []");
+        check("{{.Id}} {{.Config.Entrypoint}}", "c1 <no value>");
+        check("{{.Id}} {{.HostConfig.Init}}", "c1 <no value>");
+        check("{{.Id}} {{.Config.User}}",
+              "EXEC: template: executing \"\" at <.Config.User>: map has no entry for key "
+              "\"User\"");
+        check("{{.Id}} {{index .Config.Labels \"zz\"}}", "c1 <no value>");
+        json_decref(data);
+        data = saved;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_fields),
             cmocka_unit_test(test_functions),
             cmocka_unit_test(test_control),
+            cmocka_unit_test(test_docker_types),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
