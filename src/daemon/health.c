@@ -97,16 +97,23 @@ static int64_t ts_ns(struct timespec ts)
         return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Go's time.RFC3339Nano, as docker marshals a probe's Start and End: trailing zeros of the
+ * fraction dropped (and the dot with them) */
 static char *now_rfc3339(void)
 {
         struct timespec ts;
         struct tm tm;
-        char buf[40];
+        char buf[40], frac[16] = "";
 
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-        return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+        if (ts.tv_nsec > 0) {
+                size_t l = (size_t)snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
+                while (frac[l - 1] == '0')
+                        frac[--l] = '\0';
+        }
+        return xasprintf("%s%sZ", buf, frac);
 }
 
 static void format_duration(int64_t ns, char *buf, size_t len)

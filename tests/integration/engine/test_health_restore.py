@@ -2,6 +2,7 @@
 status, streak and probe log, and its probes go on (it turns unhealthy once they fail)."""
 import json
 import os
+import re
 import time
 
 from berthtest import TAG
@@ -52,6 +53,9 @@ def test_health_survives_kill9(berthd_factory):
         assert len(after["Log"]) >= 3, after
         for e in after["Log"]:
             assert e["ExitCode"] == 0 and e["Output"] == "fine\n", e
+            # Go's RFC3339Nano, as docker marshals the times: no trailing zeros
+            for t in (e["Start"], e["End"]):
+                assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z", t), t
         assert "(healthy)" in d.docker("ps", "--filter", f"name={name}",
                                        "--format", "{{.Status}}").stdout
         assert d.docker("ps", "-q", "--filter", "health=healthy",
