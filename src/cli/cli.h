@@ -234,6 +234,9 @@ int cmd_history(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_load(int argc, char **argv);
+/* import.c */
+int cmd_import(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_volume(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct verb container_verbs[] = {
     {"update", cmd_update},   {"rename", cmd_rename}, {"wait", cmd_wait},
     {"cp", cmd_cp},           {"export", cmd_export}, {"diff", cmd_diff},
     {"stats", cmd_stats},     {"port", cmd_port},     {"prune", cmd_container_prune},
+    {"commit", cmd_commit},
 };
 
 static const struct verb image_verbs[] = {
@@ -23,6 +24,7 @@ static const struct verb image_verbs[] = {
     {"rm", cmd_rmi},          {"remove", cmd_rmi},  {"prune", cmd_image_prune},
     {"history", cmd_history}, {"tag", cmd_tag},     {"save", cmd_save},
     {"load", cmd_load},       {"pull", cmd_pull},   {"push", cmd_push},
+    {"import", cmd_import},
 };
 
 static const struct verb top_verbs[] = {
@@ -30,7 +32,8 @@ static const struct verb top_verbs[] = {
     {"save", cmd_save},       {"load", cmd_load},       {"pull", cmd_pull},
     {"push", cmd_push},       {"history", cmd_history}, {"inspect", cmd_inspect},
     {"volume", cmd_volume},   {"system", cmd_system},   {"info", cmd_info},
-    {"version", cmd_version}, {"events", cmd_events},
+    {"version", cmd_version}, {"events", cmd_events},   {"import", cmd_import},
+    {"commit", cmd_commit},
 };
 
 static void usage(FILE *f)
@@ -55,8 +58,8 @@ static void usage(FILE *f)
               "  volume      Manage volumes\n"
               "  system      Manage berth\n\n"
               "Container verbs: create start attach stop restart kill rm logs top pause unpause\n"
-              "  update rename wait cp export diff stats port\n"
-              "Image verbs: images rmi tag save load pull push history\n\n"
+              "  update rename wait cp export diff stats port commit\n"
+              "Image verbs: images rmi tag save load pull push history import\n\n"
               "Global Options:\n"
               "      --config string      Location of client config files\n"
               "  -D, --debug              Enable debug mode\n"

@@ -240,6 +240,11 @@ void api_commit(struct api_req *r)
                 };
                 rc = berth_image_commit_dir(d->images, upper, &o, &id, &e);
         }
+        /* docker's order: pause, commit, unpause */
+        if (rc == 0)
+                events_publish(d, "container", "commit", c->id,
+                               json_pack("{s:s, s:s}", "name", c->name, "comment",
+                                         api_query(r, "comment") ? api_query(r, "comment") : ""));
         if (paused_here) {
                 _cleanup_error_ struct berth_error *ue = NULL;
                 container_pause(cs, c, false, &ue);
@@ -248,9 +253,6 @@ void api_commit(struct api_req *r)
                 container_unref(cs, c);
                 return api_reply_error(r, TAKE_PTR(e));
         }
-        events_publish(d, "container", "commit", c->id,
-                       json_pack("{s:s, s:s}", "name", c->name, "comment",
-                                 api_query(r, "comment") ? api_query(r, "comment") : ""));
         if (name)
                 events_publish(d, "image", "tag", id, json_pack("{s:s}", "name", name));
         container_unref(cs, c);

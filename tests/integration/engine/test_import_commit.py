@@ -10,6 +10,7 @@ import os
 import subprocess
 import tarfile
 import threading
+import time
 
 import pytest
 
@@ -296,3 +297,61 @@ def test_commit_with_changes_sdk_and_save(berthd, tmp_path):
 def test_commit_unknown_container(berthd):
     r = berthd.docker("commit", "no-such-container-xyz", "commit/none:1")
     assert r.returncode != 0 and "no-such-container-xyz" in r.stderr
+
+
+def test_berth_cli_import_and_commit(berthd, tmp_path):
+    """`berth import` (file and stdin) and `berth commit` with docker's flags."""
+    path = tmp_path / "rootfs.tar"
+    path.write_bytes(_rootfs_tar())
+    r = berthd.cli("import", "-c", "ENV FROM_CLI=1", "-c", 'CMD ["env"]', "-m", "cli msg",
+                   str(path), "cli/imp:1")
+    assert r.returncode == 0, (r.stderr, berthd.log())
+    assert r.stdout.strip().startswith("sha256:")
+    name = berthd.name("clicommit")
+    try:
+        out = berthd.docker("run", "--rm", "cli/imp:1")
+        assert "FROM_CLI=1" in out.stdout, out
+        hist = berthd.sdk().images.get("cli/imp:1").history()
+        assert hist[0]["Comment"] == "cli msg"
+        r = berthd.cli("import", "-", "cli/imp:2", input=_rootfs_tar())
+        assert r.returncode == 0, r.stderr
+        assert _inspect(berthd, "cli/imp:2")["Id"] == r.stdout.decode().strip()
+        r = berthd.cli("import", "-c", "HEALTHCHECK NONE", str(path), "cli/imp:3")
+        assert r.returncode != 0 and "healthcheck is not a valid change command" in r.stderr
+        r = berthd.docker("run", "--name", name, "cli/imp:1", "sh", "-c", "echo c > /etc/c")
+        assert r.returncode == 0, r.stderr
+        r = berthd.cli("commit", "-a", "me", "-m", "from cli", "-c", "USER nobody",
+                       "--pause=false", name, "cli/commit:1")
+        assert r.returncode == 0, r.stderr
+        info = _inspect(berthd, "cli/commit:1")
+        assert info["Id"] == r.stdout.strip()
+        assert info["Author"] == "me" and info["Config"]["User"] == "nobody"
+        out = berthd.docker("run", "--rm", "-u", "0", "cli/commit:1", "cat", "/etc/c")
+        assert out.stdout == "c\n", out
+        r = berthd.cli("commit", "no-such-container-xyz")
+        assert r.returncode != 0 and "no-such-container-xyz" in r.stderr
+    finally:
+        berthd.docker("rm", "-f", name)
+        _rmi(berthd, "cli/imp:1", "cli/imp:2", "cli/commit:1")
+
+
+def test_commit_pauses_running_container(berthd):
+    """docker's default: the container is paused during the diff (pause/unpause events), and
+    not with pause=false."""
+    name = berthd.name("pause")
+    r = berthd.docker("run", "-d", "--name", name, TAG, "sleep", "1000")
+    assert r.returncode == 0, r.stderr
+    try:
+        t0 = int(time.time()) - 1
+        assert berthd.docker("commit", name, "commit/paused:1").returncode == 0
+        assert berthd.docker("commit", "--pause=false", name, "commit/paused:2").returncode == 0
+        t1 = int(time.time()) + 1
+        ev = berthd.docker("events", "--since", str(t0), "--until", str(t1), "--filter",
+                           f"container={name}", "--format", "{{.Action}}")
+        actions = ev.stdout.split()
+        assert actions.count("pause") == 1 and actions.count("unpause") == 1, actions
+        assert actions.count("commit") == 2, actions
+        assert actions.index("pause") < actions.index("commit") < actions.index("unpause")
+    finally:
+        berthd.docker("rm", "-f", name)
+        _rmi(berthd, "commit/paused:1", "commit/paused:2")
