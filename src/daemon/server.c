@@ -491,17 +491,25 @@ static bool relay_step(struct relay_dir *r, short revents_from)
 
 /* The client sent bytes right behind its request (stdin, before reading our 101): MHD has read
  * them already, so whoever gets the socket next would never see them. A socketpair stands in
- * for the client then: `inner` (the hijacker's end) gets those bytes first, and this copies both
- * ways until the hijacker's side is done (its output ended) or the client is gone. */
-static void hijack_relay(int client, int inner, const char *extra, size_t extra_size)
+ * for the client then: `inner` (the hijacker's end) gets those bytes first, and a thread of its
+ * own copies both ways until the hijacker's side is done (its output ended) or the client is
+ * gone — not the connection's thread, which MHD joins when the daemon stops. */
+struct relay_job {
+        struct server *srv;
+        int client, inner;
+        char *buf; /* the early bytes, then the client-to-hijacker buffer */
+        size_t len;
+};
+
+static void *hijack_relay(void *arg)
 {
-        _cleanup_free_ char *in_buf =
-            xmalloc(extra_size > HIJACK_RELAY_BUF ? extra_size : HIJACK_RELAY_BUF);
+        struct relay_job *job = arg;
+        int client = job->client, inner = job->inner;
+        _cleanup_free_ char *in_buf = job->buf;
         _cleanup_free_ char *out_buf = xmalloc(HIJACK_RELAY_BUF);
-        struct relay_dir up = {client, inner, in_buf, 0, extra_size, false, false};
+        struct relay_dir up = {client, inner, in_buf, 0, job->len, false, false};
         struct relay_dir down = {inner, client, out_buf, 0, 0, false, false};
 
-        memcpy(in_buf, extra, extra_size);
         while (!down.done) {
                 struct pollfd p[2] = {{.fd = client}, {.fd = inner}};
                 if (!up.done) {
@@ -528,6 +536,11 @@ static void hijack_relay(int client, int inner, const char *extra, size_t extra_
                 if (up.done && (p[0].revents & (POLLHUP | POLLERR)))
                         break;
         }
+        close(inner);
+        close(client);
+        atomic_fetch_sub(&job->srv->busy, 1);
+        free(job);
+        return NULL;
 }
 
 static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls,
@@ -555,10 +568,16 @@ static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls
                         fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
                 if (extra_in_size > 0 &&
                     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+                        struct relay_job *relay = xmalloc(sizeof(*relay));
+                        *relay = (struct relay_job){job->srv, fd, pair[1],
+                                                    xmalloc(extra_in_size > HIJACK_RELAY_BUF
+                                                                ? extra_in_size
+                                                                : HIJACK_RELAY_BUF),
+                                                    extra_in_size};
+                        memcpy(relay->buf, extra_in, extra_in_size);
+                        atomic_fetch_add(&job->srv->busy, 1);
                         job->fn(pair[0], job->userdata);
-                        hijack_relay(fd, pair[1], extra_in, extra_in_size);
-                        close(pair[1]);
-                        close(fd);
+                        spawn_detached(hijack_relay, relay);
                 } else {
                         job->fn(fd, job->userdata);
                 }

@@ -167,3 +167,27 @@ def test_cli_piped_stdin(berthd):
             assert r.returncode == 0 and r.stdout == b"abc", (r.stdout, r.stderr)
     finally:
         berthd.docker("rm", "-f", name)
+
+
+def test_daemon_stops_with_a_relayed_attach_open(berthd_factory):
+    """The copy of an early-stdin attach does not hold the daemon's stop, and the container
+    outlives the daemon (live-restore)."""
+    d = berthd_factory()
+    client = d.sdk()
+    c = client.containers.run(TAG, ["cat"], stdin_open=True, detach=True, network_mode="none",
+                              name=d.name("early"))
+    s = _connect(d)
+    try:
+        req = (f"POST /v1.43/containers/{c.id}/attach?stdin=1&stdout=1&stream=1 HTTP/1.1\r\n"
+               "Host: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+               "Content-Length: 0\r\n\r\n").encode()
+        s.sendall(req + b"still-open\n")
+        assert b"still-open\n" in _read_until(s, _read_101(s), b"still-open\n")
+        t0 = time.time()
+        d.stop()
+        assert time.time() - t0 < 10, "berthd waited for the attach stream"
+        d.start()
+        assert d.sdk().containers.get(c.id).status == "running"
+    finally:
+        s.close()
+        d.docker("rm", "-f", c.id)
