@@ -421,15 +421,26 @@ static int one_entry(struct tar_out *t, int dirfd_, const char *name, const char
                 archive_entry_set_size(e, 0);
                 return header(t, e, path, err);
         }
-        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-        if (S_ISDIR(st.st_mode))
-                flags |= O_DIRECTORY;
-        _cleanup_close_ int fd = openat(dirfd_, name, flags);
-        if (fd < 0) {
-                if (errno == ENOENT)
-                        return 0;
+        /* A running container (commit --pause=false) may swap the file for a device node it
+         * made (MKNOD is a default capability) between fstatat and open: the daemon must not
+         * open, let alone read, a host device. Pin the inode with O_PATH, check it is the one
+         * stat saw, then reopen it through /proc/self/fd. */
+        _cleanup_close_ int pfd = openat(dirfd_, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat pst;
+        if (pfd < 0 && errno == ENOENT)
+                return 0;
+        if (pfd < 0 || fstat(pfd, &pst) < 0)
                 return berth_error_set(err, errno, "commit: open `%s`", path);
-        }
+        if (pst.st_ino != st.st_ino || pst.st_dev != st.st_dev ||
+            (pst.st_mode & S_IFMT) != (st.st_mode & S_IFMT))
+                return berth_error_setx(err, EAGAIN, "commit: `%s` changed while it was read",
+                                        path);
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+        _cleanup_close_ int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                                                (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+        if (fd < 0)
+                return berth_error_set(err, errno, "commit: open `%s`", path);
         add_xattrs(e, fd);
         if (S_ISDIR(st.st_mode)) {
                 archive_entry_set_size(e, 0);

@@ -355,3 +355,18 @@ def test_commit_pauses_running_container(berthd):
     finally:
         berthd.docker("rm", "-f", name)
         _rmi(berthd, "commit/paused:1", "commit/paused:2")
+
+
+def test_import_platform(berthd):
+    r = _import(berthd, "--platform", "linux/arm64/v8", "-", "imp/arm:1", data=_rootfs_tar())
+    assert r.returncode == 0, r.stderr
+    try:
+        info = _inspect(berthd, "imp/arm:1")
+        assert info["Architecture"] == "arm64" and info["Os"] == "linux"
+        assert info.get("Variant") == "v8"
+    finally:
+        _rmi(berthd, "imp/arm:1")
+    before = _images_count(berthd)
+    r = _import(berthd, "--platform", "windows/amd64", "-", "imp/win:1", data=_rootfs_tar())
+    assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
+    assert _images_count(berthd) == before
