@@ -15,6 +15,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <linux/magic.h>
@@ -169,8 +171,8 @@ static bool same_inode(int fd, const char *path)
  * lookups cross the container's binds, volumes and tmpfs. The pid is pinned by a pidfd and the
  * root must be the container's rootfs (same device and inode as the overlay we mounted): a
  * recycled pid cannot redirect the copy to another process' filesystem. -1 when the container
- * is gone meanwhile. */
-static int proc_root_open(struct container *c, pid_t pid)
+ * is gone meanwhile; *ret_pidfd: the pidfd (to join the mount namespace for writes). */
+static int proc_root_open(struct container *c, pid_t pid, int *ret_pidfd)
 {
         _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         _cleanup_close_ int fd = -1;
@@ -185,6 +187,7 @@ static int proc_root_open(struct container *c, pid_t pid)
         /* still alive: the /proc entry we opened was the pidfd's process */
         if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
                 return -1;
+        *ret_pidfd = TAKE_FD(pidfd);
         return TAKE_FD(fd);
 }
 
@@ -192,6 +195,7 @@ static int proc_root_open(struct container *c, pid_t pid)
  * what path names (docker's: the last component of the path asked for). */
 struct cp_root {
         int fd;
+        int pidfd; /* the running container's init: -1 when fd is a stopped one's tree */
         char *path;
         char *name;
         bool in_mount; /* under a bind or volume: a read-only rootfs does not matter */
@@ -202,9 +206,11 @@ static void cp_root_release(struct cp_root *r)
 {
         if (r->fd >= 0)
                 close(r->fd);
+        if (r->pidfd >= 0)
+                close(r->pidfd);
         free(r->path);
         free(r->name);
-        *r = (struct cp_root){.fd = -1};
+        *r = (struct cp_root){.fd = -1, .pidfd = -1};
 }
 
 /* Find where path (in c, whose rootfs is held) lives. */
@@ -214,7 +220,7 @@ static int cp_root_open(struct containers *cs, struct container *c, const char *
         _cleanup_free_ char *clean = path_clean_abs(path);
         const char *rest = "", *base = base_name(path);
         json_t *m = mount_of(c, clean, &rest);
-        struct cp_root r = {.fd = -1};
+        struct cp_root r = {.fd = -1, .pidfd = -1};
         pid_t pid = 0;
 
         r.in_mount = m != NULL;
@@ -229,7 +235,7 @@ static int cp_root_open(struct containers *cs, struct container *c, const char *
                 pid = c->pid;
         pthread_mutex_unlock(&cs->lock);
         if (pid > 0) {
-                r.fd = proc_root_open(c, pid);
+                r.fd = proc_root_open(c, pid, &r.pidfd);
                 r.path = xstrdup(path);
         }
         /* stopped (or gone meanwhile): the recorded mounts tell, like docker mounting them */
@@ -535,7 +541,7 @@ static void archive_get(struct api_req *r, bool head)
         struct berth_error *err = NULL;
         const char *path = api_query(r, "path");
         _cleanup_free_ char *hdr = NULL;
-        struct cp_root root = {.fd = -1};
+        struct cp_root root = {.fd = -1, .pidfd = -1};
         struct container *c;
         struct tar_job *j;
         bool temp;
@@ -596,6 +602,46 @@ static void drain(int fd)
                 ;
 }
 
+struct apply_job {
+        int pidfd, dfd, in;
+        const struct berth_layer_limits *lim;
+        struct berth_error *err;
+        int r;
+};
+
+/* A thread of its own applies the tar inside the running container's mount namespace: there,
+ * like in docker's, a bind or volume mount point in the way is busy (EBUSY) instead of being
+ * unlinked from under the container (a lookup from the host's namespace may unlink what is only a
+ * mount point in another one). The thread's fs_struct is unshared first (setns refuses a shared
+ * one) and goes away with it, the daemon's other threads keep theirs. */
+static void *apply_in_container(void *p)
+{
+        struct apply_job *j = p;
+
+        if (unshare(CLONE_FS) < 0 || setns(j->pidfd, CLONE_NEWNS) < 0) {
+                j->r = berth_error_set(&j->err, errno, "join the mount namespace of the container");
+                return NULL;
+        }
+        j->r = berth_layer_apply(j->dfd, j->in, j->lim, NULL, &j->err);
+        return NULL;
+}
+
+static int apply_tar(const struct cp_root *root, int dfd, int in,
+                     const struct berth_layer_limits *lim, struct berth_error **err)
+{
+        struct apply_job j = {root->pidfd, dfd, in, lim, NULL, 0};
+        pthread_t t;
+
+        if (root->pidfd < 0)
+                return berth_layer_apply(dfd, in, lim, NULL, err);
+        if (pthread_create(&t, NULL, apply_in_container, &j) != 0)
+                abort();
+        pthread_join(t, NULL);
+        if (j.r < 0)
+                *err = j.err;
+        return j.r;
+}
+
 static void handle_archive_put(struct api_req *r)
 {
         struct containers *cs = api_daemon(r)->containers;
@@ -603,7 +649,7 @@ static void handle_archive_put(struct api_req *r)
         const char *path = api_query(r, "path");
         struct berth_layer_limits lim = berth_layer_default_limits;
         _cleanup_close_ int dfd = -1;
-        struct cp_root root = {.fd = -1};
+        struct cp_root root = {.fd = -1, .pidfd = -1};
         struct container *c;
         bool temp = false;
         int in = api_body_fd(r);
@@ -642,7 +688,7 @@ static void handle_archive_put(struct api_req *r)
                 /* the tar is applied with dfd as its root: nothing lands outside it, whatever
                  * names, symlinks or hard links it carries */
                 lim.allow_devices = false;
-                if (berth_layer_apply(dfd, in, &lim, NULL, &err) < 0) {
+                if (apply_tar(&root, dfd, in, &lim, &err) < 0) {
                         bool rofs = err->code == EROFS;
                         drain(in);
                         if (rofs)

@@ -225,3 +225,21 @@ def test_cp_whole_root_of_running_container(berthd, vol_and_bind):
     assert any(n.endswith("bin/busybox") for n in names_in)
     assert any(n.rstrip("/").endswith("proc") for n in names_in)
     assert not [n for n in names_in if "/proc/" in f"/{n}" or "/sys/" in f"/{n}"]
+
+
+def test_cp_over_a_mount_point_is_busy(berthd, vol_and_bind, tmp_path):
+    """The copy is applied in the running container's mount namespace: a file bound over a path
+    is busy (docker's EBUSY), never unlinked from under the container."""
+    _, bind, names = vol_and_bind
+    (bind / "f").write_text("orig\n")
+    name = _run(berthd, names, "-v", f"{bind / 'f'}:/etc/bound")
+    src = tmp_path / "bound"
+    src.write_text("new\n")
+    r = berthd.docker("cp", str(src), f"{name}:/etc/bound")
+    assert r.returncode != 0 and "device or resource busy" in r.stderr, r.stderr
+    r = berthd.docker("exec", name, "sh", "-c", "cat /etc/bound; grep -c ' /etc/bound ' "
+                      "/proc/mounts")
+    assert r.stdout.split() == ["orig", "1"], r.stderr
+    assert (bind / "f").read_text() == "orig\n"
+    r = berthd.docker("exec", name, "grep", "-c", " /etc/hosts ", "/proc/mounts")
+    assert r.stdout.strip() == "1"
