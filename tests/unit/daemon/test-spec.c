@@ -972,6 +972,16 @@ static void test_namespaces(void **state)
         assert_string_equal(path, "/proc/4243/ns/pid");
         assert_true(has_ns(c, "ipc", &path));
         assert_string_equal(path, "/proc/4244/ns/ipc");
+        /* without the donor's shm dir: a tmpfs of its own; with it: the donor's, bound */
+        assert_json(find_mount(c, "/dev/shm"), "type", "\"tmpfs\"");
+        ctx.shm_path = "/var/lib/berth/containers/db/mounts/shm";
+        _cleanup_json_ json_t *c3 = build_ctx(
+            "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"IpcMode\": \"container:db\"}}", NULL, &ctx);
+        assert_json(find_mount(c3, "/dev/shm"), "type", "\"bind\"");
+        assert_json(find_mount(c3, "/dev/shm"), "source",
+                    "\"/var/lib/berth/containers/db/mounts/shm\"");
+        assert_true(has_str(json_object_get(find_mount(c3, "/dev/shm"), "options"), "rbind"));
+        assert_true(has_str(json_object_get(find_mount(c3, "/dev/shm"), "options"), "noexec"));
         assert_true(has_ns(c, "cgroup", &path));
         assert_null(path);
 
