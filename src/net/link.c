@@ -113,9 +113,9 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, nl_cb cb, void *data, co
                                 continue;
                         return berth_error_set(err, errno, "%s: netlink receive", what);
                 }
-                size_t left = (size_t)len;
-                for (const struct nlmsghdr *m = (const struct nlmsghdr *)buf;
-                     mnl_nlmsg_ok(m, (int)left); m = mnl_nlmsg_next(m, (int *)&left)) {
+                int left = (int)len;
+                for (const struct nlmsghdr *m = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(m, left);
+                     m = mnl_nlmsg_next(m, &left)) {
                         if (m->nlmsg_seq != seq || m->nlmsg_pid != nl->portid)
                                 continue;
                         if (m->nlmsg_type == NLMSG_DONE)
