@@ -9,17 +9,12 @@
 # dockerd from docker.io (runc) and podman with its own storage (runc). All are stopped and the
 # directory removed at the end.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-BUILD=${BERTH_BUILD:-$ROOT/build}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 RUNS=${RUNS:-20}
 IDLE=${IDLE:-100}
-for b in berth berthd berth-shim; do
-        [ -x "$BUILD/cmd/$b" ] || { echo "engine.sh: $BUILD/cmd/$b not built" >&2; exit 1; }
-done
-for t in hyperfine dockerd docker podman jq; do
-        command -v $t >/dev/null || { echo "engine.sh: $t not installed" >&2; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "engine.sh: run as root (containers, cgroups)" >&2; exit 1; }
+bench_need_built berth berthd berth-shim
+bench_need_tools hyperfine dockerd docker podman jq
+bench_need_root
 
 T=$(mktemp -d /tmp/berth-bench-engine.XXXXXX)
 BERTH="$BUILD/cmd/berth -H unix://$T/berth.sock"
@@ -28,7 +23,6 @@ PODMAN="podman --root $T/podman --runroot $T/podman-run --runtime runc"
 # podman's default rlimits are above what this machine's hard limits allow (as in the acceptance
 # check): the same explicit ulimits for its runs
 PODMAN_RUN="run --ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
-bpid= dpid=
 cleanup() {
         set +e
         ids=$($BERTH ps -aq 2>/dev/null)
@@ -37,55 +31,17 @@ cleanup() {
         [ -n "$ids" ] && $DOCKER rm -f $ids >/dev/null 2>&1
         $PODMAN rm -af >/dev/null 2>&1
         $PODMAN rmi -af >/dev/null 2>&1
-        for p in $bpid $dpid; do
-                kill "$p" 2>/dev/null
-        done
-        for p in $bpid $dpid; do
-                for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-                kill -9 "$p" 2>/dev/null
-        done
+        bench_stop_pids $bpid $dpid
         umount -R "$T/podman" "$T/podman-run" 2>/dev/null
         rm -rf "$T"
 }
 trap cleanup EXIT
 
-wait_sock() {
-        for _ in $(seq 300); do
-                curl -sf --unix-socket "$1" http://x/_ping >/dev/null 2>&1 && return 0
-                sleep 0.1
-        done
-        echo "engine.sh: nothing answers on $1" >&2
-        return 1
-}
-
 # one busybox image in docker's archive format for all three
-"$ROOT/scripts/make-busybox-rootfs.sh" "$T/rootfs" >/dev/null
-python3 - "$T/rootfs" "$T/bb.tar" <<'EOF'
-import hashlib, io, json, sys, tarfile
-rootfs, out = sys.argv[1:]
-raw = io.BytesIO()
-with tarfile.open(fileobj=raw, mode="w") as t:
-    t.add(rootfs, arcname=".")
-layer = raw.getvalue()
-diff = "sha256:" + hashlib.sha256(layer).hexdigest()
-cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                  "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
-                  "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
-cname = hashlib.sha256(cfg).hexdigest() + ".json"
-man = json.dumps([{"Config": cname, "RepoTags": ["bench/busybox:latest"],
-                   "Layers": ["l/layer.tar"]}]).encode()
-with tarfile.open(out, "w") as t:
-    for name, data in ((cname, cfg), ("l/layer.tar", layer), ("manifest.json", man)):
-        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
-EOF
+bench_busybox_tar "$T/rootfs" "$T/bb.tar"
 
-"$BUILD/cmd/berthd" --data-root "$T/berth" -H "unix://$T/berth.sock" \
-        --shim "$BUILD/cmd/berth-shim" >"$T/berthd.log" 2>&1 &
-bpid=$!
-dockerd -H "unix://$T/docker.sock" --data-root "$T/docker" --exec-root "$T/dexec" \
-        --pidfile "$T/docker.pid" --bridge=none --iptables=false --ip6tables=false \
-        >"$T/dockerd.log" 2>&1 &
-dpid=$!
+bench_start_berthd "$T" "$T/berth.sock"
+bench_start_dockerd "$T" "$T/docker.sock"
 wait_sock "$T/berth.sock"
 wait_sock "$T/docker.sock"
 $BERTH load -i "$T/bb.tar" >/dev/null

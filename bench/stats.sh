@@ -9,24 +9,18 @@
 #
 # Private sockets and data roots under one temporary directory, removed at the end.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-BUILD=${BERTH_BUILD:-$ROOT/build}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 N=${N:-5}
 WITH_DOCKER=${DOCKER:-1}
-for b in berthd berth-shim; do
-        [ -x "$BUILD/cmd/$b" ] || { echo "stats.sh: $BUILD/cmd/$b not built" >&2; exit 1; }
-done
-for t in docker curl python3; do
-        command -v $t >/dev/null || { echo "stats.sh: $t not installed" >&2; exit 1; }
-done
+bench_need_built berthd berth-shim
+bench_need_tools docker curl python3
 if [ "$WITH_DOCKER" = 1 ] && ! command -v dockerd >/dev/null; then
         WITH_DOCKER=0
 fi
-[ "$(id -u)" = 0 ] || { echo "stats.sh: run as root (containers, cgroups)" >&2; exit 1; }
+bench_need_root
 
 T=$(mktemp -d /tmp/berth-bench-stats.XXXXXX)
 BSOCK=$T/berth.sock DSOCK=$T/docker.sock
-bpid= dpid=
 cleanup() {
         set +e
         for s in "$BSOCK" "$DSOCK"; do
@@ -34,55 +28,16 @@ cleanup() {
                 ids=$(docker -H "unix://$s" ps -aq 2>/dev/null)
                 [ -n "$ids" ] && docker -H "unix://$s" rm -f $ids >/dev/null 2>&1
         done
-        for p in $bpid $dpid; do
-                kill "$p" 2>/dev/null
-        done
-        for p in $bpid $dpid; do
-                for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-                kill -9 "$p" 2>/dev/null
-        done
+        bench_stop_pids $bpid $dpid
         rm -rf "$T"
 }
 trap cleanup EXIT
 
-wait_sock() {
-        for _ in $(seq 300); do
-                curl -sf --unix-socket "$1" http://x/_ping >/dev/null 2>&1 && return 0
-                sleep 0.1
-        done
-        echo "stats.sh: nothing answers on $1" >&2
-        return 1
-}
-
-"$ROOT/scripts/make-busybox-rootfs.sh" "$T/rootfs" >/dev/null
-python3 - "$T/rootfs" "$T/bb.tar" <<'EOF'
-import hashlib, io, json, sys, tarfile
-rootfs, out = sys.argv[1:]
-raw = io.BytesIO()
-with tarfile.open(fileobj=raw, mode="w") as t:
-    t.add(rootfs, arcname=".")
-layer = raw.getvalue()
-diff = "sha256:" + hashlib.sha256(layer).hexdigest()
-cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                  "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
-                  "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
-cname = hashlib.sha256(cfg).hexdigest() + ".json"
-man = json.dumps([{"Config": cname, "RepoTags": ["bench/busybox:latest"],
-                   "Layers": ["l/layer.tar"]}]).encode()
-with tarfile.open(out, "w") as t:
-    for name, data in ((cname, cfg), ("l/layer.tar", layer), ("manifest.json", man)):
-        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
-EOF
-
-"$BUILD/cmd/berthd" --data-root "$T/berth" -H "unix://$BSOCK" --shim "$BUILD/cmd/berth-shim" \
-        >"$T/berthd.log" 2>&1 &
-bpid=$!
+bench_busybox_tar "$T/rootfs" "$T/bb.tar"
+bench_start_berthd "$T" "$BSOCK"
 socks=$BSOCK
 if [ "$WITH_DOCKER" = 1 ]; then
-        dockerd -H "unix://$DSOCK" --data-root "$T/docker" --exec-root "$T/dexec" \
-                --pidfile "$T/docker.pid" --bridge=none --iptables=false --ip6tables=false \
-                >"$T/dockerd.log" 2>&1 &
-        dpid=$!
+        bench_start_dockerd "$T" "$DSOCK"
         socks="$socks $DSOCK"
 fi
 for s in $socks; do
