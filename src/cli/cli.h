@@ -91,8 +91,18 @@ int cli_connect(struct http_conn **ret, struct berth_error **err);
  * ret_json (may be NULL) gets the parsed answer (NULL for an empty or non-JSON body). */
 int cli_call(const char *method, const char *path, json_t *body, unsigned *ret_status,
              json_t **ret_json, struct berth_error **err);
+/* Connect, send a request (its body read from body_fd until EOF when body_fd >= 0, else the len
+ * bytes of body, which may be NULL) and read the answer's head into *ret_resp (to release); the
+ * connection in *ret_conn, for the caller to read the body. Any status is a success here. */
+int cli_request(const char *method, const char *path, const char *ctype, const void *body,
+                size_t len, int body_fd, const char *extra_headers, struct http_conn **ret_conn,
+                struct http_resp *ret_resp, struct berth_error **err);
 /* The `message` of an error answer body, or the body itself. malloc'd. */
 char *cli_error_message(const char *body, size_t len);
+/* The error of an answer whose head (resp) is read: its body (up to 1 MiB) is read and resp
+ * released; -(ENOENT) for a 404, else -(EIO), with "Error response from daemon: " and the
+ * daemon's message. */
+int cli_response_error(struct http_conn *c, struct http_resp *resp, struct berth_error **err);
 /* Print "Error response from daemon: …" (or the error itself for local errors) to stderr. */
 void cli_print_error(const struct berth_error *e);
 /* URL-encode s for a query string (malloc'd). */

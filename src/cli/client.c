@@ -146,19 +146,35 @@ static int status_errno(unsigned status)
         }
 }
 
-int cli_call(const char *method, const char *path, json_t *body, unsigned *ret_status,
-             json_t **ret_json, struct berth_error **err)
+int cli_request(const char *method, const char *path, const char *ctype, const void *body,
+                size_t len, int body_fd, const char *extra_headers, struct http_conn **ret_conn,
+                struct http_resp *ret_resp, struct berth_error **err)
 {
         _cleanup_conn_ struct http_conn *c = NULL;
         int r = cli_connect(&c, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *data = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        r = http_send(c, method, path, NULL, data, data ? strlen(data) : 0, NULL, err);
+        if (body_fd >= 0)
+                r = http_send_fd(c, method, path, ctype, body_fd, err);
+        else
+                r = http_send(c, method, path, ctype, body, len, extra_headers, err);
         if (r < 0)
                 return r;
+        r = http_read_head(c, ret_resp, err);
+        if (r < 0)
+                return r;
+        *ret_conn = TAKE_PTR(c);
+        return 0;
+}
+
+int cli_call(const char *method, const char *path, json_t *body, unsigned *ret_status,
+             json_t **ret_json, struct berth_error **err)
+{
+        _cleanup_conn_ struct http_conn *c = NULL;
+        _cleanup_free_ char *data = body ? json_dumps(body, JSON_COMPACT) : NULL;
         struct http_resp resp = {0};
-        r = http_read_head(c, &resp, err);
+        int r = cli_request(method, path, NULL, data, data ? strlen(data) : 0, -1, NULL, &c, &resp,
+                            err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *text = NULL;
@@ -177,6 +193,17 @@ int cli_call(const char *method, const char *path, json_t *body, unsigned *ret_s
         if (ret_json)
                 *ret_json = len ? json_loadb(text, len, JSON_DECODE_ANY, NULL) : NULL;
         return 0;
+}
+
+int cli_response_error(struct http_conn *c, struct http_resp *resp, struct berth_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        http_read_body_all(c, resp, 1 << 20, &text, &len, NULL);
+        http_resp_release(resp);
+        _cleanup_free_ char *m = cli_error_message(text ? text : "", len);
+        return berth_error_setx(err, resp->status == 404 ? ENOENT : EIO,
+                                "Error response from daemon: %s", m);
 }
 
 void cli_print_error(const struct berth_error *e)

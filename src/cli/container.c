@@ -131,21 +131,6 @@ static char *ago(int64_t t)
         return xasprintf("%s ago", d);
 }
 
-static char *labels_string(json_t *labels)
-{
-        char *out = xstrdup("");
-        const char *k;
-        json_t *v;
-        json_object_foreach(labels, k, v)
-        {
-                char *x = xasprintf("%s%s%s=%s", out, *out ? "," : "", k,
-                                    json_string_value(v) ? json_string_value(v) : "");
-                free(out);
-                out = x;
-        }
-        return out;
-}
-
 static char *ports_string(json_t *ports)
 {
         char *out = xstrdup("");
@@ -213,7 +198,7 @@ static json_t *ps_context(json_t *c, bool trunc)
         json_object_set_new(x, "Size", json_string(sz));
         _cleanup_free_ char *names = names_string(json_object_get(c, "Names"));
         json_object_set_new(x, "Names", json_string(names));
-        _cleanup_free_ char *labels = labels_string(json_object_get(c, "Labels"));
+        _cleanup_free_ char *labels = fmt_labels(json_object_get(c, "Labels"));
         json_object_set_new(x, "Labels", json_string(labels));
         /* {{.Label "key"}} (dropped from --format json, where docker has no such field) */
         json_t *lm = json_object_get(c, "Labels");
@@ -272,26 +257,6 @@ static json_t *ps_headers(void)
                          "LOCAL VOLUMES");
 }
 
-/* --filter k=v… → docker's filters JSON ({"k": ["v", …]}), URL-encoded into the query */
-static void add_filters(char **q, char **filters)
-{
-        if (!filters)
-                return;
-        _cleanup_json_ json_t *f = json_object();
-        for (char **p = filters; *p; p++) {
-                const char *eq = strchr(*p, '=');
-                _cleanup_free_ char *k = eq ? xstrndup(*p, (size_t)(eq - *p)) : xstrdup(*p);
-                json_t *arr = json_object_get(f, k);
-                if (!arr) {
-                        arr = json_array();
-                        json_object_set_new(f, k, arr);
-                }
-                json_array_append_new(arr, json_string(eq ? eq + 1 : ""));
-        }
-        _cleanup_free_ char *s = json_dumps(f, JSON_COMPACT);
-        query_add(q, "filters", s);
-}
-
 int cmd_ps(int argc, char **argv)
 {
         static const struct cli_flag flags[] = {
@@ -324,7 +289,7 @@ int cmd_ps(int argc, char **argv)
         bool size = cli_arg_bool(&a, "size") || (format && strstr(format, ".Size"));
         if (size)
                 query_add(&q, "size", "1");
-        add_filters(&q, cli_arg_list(&a, "filter"));
+        query_add_filters(&q, cli_arg_list(&a, "filter"));
         _cleanup_free_ char *path = xasprintf("/containers/json%s", q ? q : "");
         _cleanup_json_ json_t *list = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
@@ -661,25 +626,12 @@ static int copy_body(struct http_conn *c, struct http_resp *r, bool mux, int out
 int stream_get(const char *path, bool mux, int out_fd, struct berth_error **err)
 {
         _cleanup_conn_ struct http_conn *c = NULL;
-        int r = cli_connect(&c, err);
-        if (r < 0)
-                return r;
-        r = http_send(c, "GET", path, NULL, NULL, 0, NULL, err);
-        if (r < 0)
-                return r;
         struct http_resp resp = {0};
-        r = http_read_head(c, &resp, err);
+        int r = cli_request("GET", path, NULL, NULL, 0, -1, NULL, &c, &resp, err);
         if (r < 0)
                 return r;
-        if (resp.status >= 400) {
-                _cleanup_free_ char *text = NULL;
-                size_t len = 0;
-                http_read_body_all(c, &resp, 1 << 20, &text, &len, NULL);
-                http_resp_release(&resp);
-                _cleanup_free_ char *m = cli_error_message(text ? text : "", len);
-                return berth_error_setx(err, resp.status == 404 ? ENOENT : EIO,
-                                        "Error response from daemon: %s", m);
-        }
+        if (resp.status >= 400)
+                return cli_response_error(c, &resp, err);
         /* the content type says whether the stream is multiplexed */
         if (resp.content_type && strstr(resp.content_type, "multiplexed"))
                 mux = true;
@@ -990,19 +942,8 @@ int cmd_export(int argc, char **argv)
         if (verb_parse(&a, "export", "[OPTIONS] CONTAINER", flags, ARRAY_SIZE(flags), argc, argv,
                        true, 1, 1, &code) < 0)
                 return code;
-        const char *out = cli_arg_str(&a, "output");
         _cleanup_close_ int fd = -1;
-        if (out) {
-                fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0) {
-                        fprintf(stderr, "failed to export container: open %s: %s\n", out,
-                                strerror(errno));
-                        cli_args_release(&a);
-                        return 1;
-                }
-        } else if (isatty(STDOUT_FILENO)) {
-                fprintf(stderr, "cowardly refusing to save to a terminal. Use the -o flag or "
-                                "redirect\n");
+        if (cli_open_output(cli_arg_str(&a, "output"), "export container", &fd) < 0) {
                 cli_args_release(&a);
                 return 1;
         }
@@ -1023,34 +964,17 @@ int cmd_container_prune(int argc, char **argv)
         if (verb_parse(&a, "container prune", "[OPTIONS]", flags, ARRAY_SIZE(flags), argc, argv,
                        true, 0, 0, &code) < 0)
                 return code;
-        if (!cli_arg_bool(&a, "force")) {
-                fprintf(stdout, "WARNING! This will remove all stopped containers.\nAre you sure "
-                                "you want to continue? [y/N] ");
-                fflush(stdout);
-                char ans[16] = "";
-                if (!fgets(ans, sizeof(ans), stdin) || (ans[0] != 'y' && ans[0] != 'Y')) {
-                        cli_args_release(&a);
-                        return 0;
-                }
+        if (!cli_arg_bool(&a, "force") && !cli_confirm(" all stopped containers.")) {
+                cli_args_release(&a);
+                return 0;
         }
         _cleanup_free_ char *q = NULL;
-        add_filters(&q, cli_arg_list(&a, "filter"));
+        query_add_filters(&q, cli_arg_list(&a, "filter"));
         cli_args_release(&a);
         _cleanup_free_ char *path = xasprintf("/containers/prune%s", q ? q : "");
-        _cleanup_json_ json_t *j = NULL;
-        _cleanup_error_ struct berth_error *e = NULL;
-        if (cli_call("POST", path, NULL, NULL, &j, &e) < 0)
-                return cli_fail(e, 1);
-        json_t *del = json_object_get(j, "ContainersDeleted");
-        if (json_array_size(del)) {
-                printf("Deleted Containers:\n");
-                size_t i;
-                json_t *v;
-                json_array_foreach(del, i, v) printf("%s\n", json_string_value(v));
-                printf("\n");
-        }
-        _cleanup_free_ char *sz =
-            fmt_human_size((double)json_integer_value(json_object_get(j, "SpaceReclaimed")));
-        printf("Total reclaimed space: %s\n", sz);
+        int64_t total = 0;
+        if (cli_prune(path, "ContainersDeleted", "Deleted Containers", false, &total) < 0)
+                return 1;
+        cli_print_reclaimed(total);
         return 0;
 }

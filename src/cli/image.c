@@ -56,28 +56,13 @@ static int progress_call(const char *method, const char *path, int fd, const cha
                          bool quiet, FILE *out, struct berth_error **err)
 {
         _cleanup_conn_ struct http_conn *c = NULL;
-        int r = cli_connect(&c, err);
-        if (r < 0)
-                return r;
-        if (fd >= 0)
-                r = http_send_fd(c, method, path, ctype, fd, err);
-        else
-                r = http_send(c, method, path, NULL, NULL, 0, "X-Registry-Auth: e30=\r\n", err);
-        if (r < 0)
-                return r;
         struct http_resp resp = {0};
-        r = http_read_head(c, &resp, err);
+        int r = cli_request(method, path, ctype, NULL, 0, fd, "X-Registry-Auth: e30=\r\n", &c,
+                            &resp, err);
         if (r < 0)
                 return r;
-        if (resp.status >= 400) {
-                _cleanup_free_ char *text = NULL;
-                size_t len = 0;
-                http_read_body_all(c, &resp, 1 << 20, &text, &len, NULL);
-                http_resp_release(&resp);
-                _cleanup_free_ char *m = cli_error_message(text ? text : "", len);
-                return berth_error_setx(err, resp.status == 404 ? ENOENT : EIO,
-                                        "Error response from daemon: %s", m);
-        }
+        if (resp.status >= 400)
+                return cli_response_error(c, &resp, err);
         http_resp_release(&resp);
         struct prog_ctx ctx = {.p = quiet ? NULL : progress_new(out, isatty(fileno(out)))};
         r = cli_stream_json(c, &resp, on_msg, &ctx, err);
@@ -190,21 +175,6 @@ int cmd_tag(int argc, char **argv)
         return 0;
 }
 
-static void print_deleted(json_t *list, bool lower)
-{
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v)
-        {
-                const char *u = json_string_value(json_object_get(v, "Untagged"));
-                const char *d = json_string_value(json_object_get(v, "Deleted"));
-                if (u)
-                        printf("%s: %s\n", lower ? "untagged" : "Untagged", u);
-                if (d)
-                        printf("%s: %s\n", lower ? "deleted" : "Deleted", d);
-        }
-}
-
 int cmd_rmi(int argc, char **argv)
 {
         static const struct cli_flag flags[] = {
@@ -230,7 +200,7 @@ int cmd_rmi(int argc, char **argv)
                         code = 1;
                         continue;
                 }
-                print_deleted(j, false);
+                cli_print_deleted(j, false);
         }
         cli_args_release(&a);
         return code;
@@ -246,47 +216,25 @@ int cmd_image_prune(int argc, char **argv)
                        0, 0, &code) < 0)
                 return code;
         bool all = cli_arg_bool(&a, "all");
-        if (!cli_arg_bool(&a, "force")) {
-                printf("WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ",
-                       all ? "all images without at least one container associated to them"
-                           : "all dangling images");
-                fflush(stdout);
-                char ans[16] = "";
-                if (!fgets(ans, sizeof(ans), stdin) || (ans[0] != 'y' && ans[0] != 'Y')) {
-                        cli_args_release(&a);
-                        return 0;
-                }
+        if (!cli_arg_bool(&a, "force") &&
+            !cli_confirm(" %s.", all ? "all images without at least one container associated "
+                                       "to them"
+                                     : "all dangling images")) {
+                cli_args_release(&a);
+                return 0;
         }
         _cleanup_json_ json_t *f = json_object();
         json_object_set_new(f, "dangling", json_pack("[s]", all ? "false" : "true"));
-        for (char **p = cli_arg_list(&a, "filter"); p && *p; p++) {
-                const char *eq = strchr(*p, '=');
-                _cleanup_free_ char *k = eq ? xstrndup(*p, (size_t)(eq - *p)) : xstrdup(*p);
-                json_t *arr = json_object_get(f, k);
-                if (!arr) {
-                        arr = json_array();
-                        json_object_set_new(f, k, arr);
-                }
-                json_array_append_new(arr, json_string(eq ? eq + 1 : ""));
-        }
+        filters_add(f, cli_arg_list(&a, "filter"));
         cli_args_release(&a);
         _cleanup_free_ char *fs = json_dumps(f, JSON_COMPACT);
         _cleanup_free_ char *q = NULL;
         query_add(&q, "filters", fs);
         _cleanup_free_ char *path = xasprintf("/images/prune%s", q);
-        _cleanup_json_ json_t *j = NULL;
-        _cleanup_error_ struct berth_error *e = NULL;
-        if (cli_call("POST", path, NULL, NULL, &j, &e) < 0)
-                return cli_fail(e, 1);
-        json_t *del = json_object_get(j, "ImagesDeleted");
-        if (json_array_size(del)) {
-                printf("Deleted Images:\n");
-                print_deleted(del, true);
-                printf("\n");
-        }
-        _cleanup_free_ char *sz =
-            fmt_human_size((double)json_integer_value(json_object_get(j, "SpaceReclaimed")));
-        printf("Total reclaimed space: %s\n", sz);
+        int64_t total = 0;
+        if (cli_prune(path, "ImagesDeleted", "Deleted Images", true, &total) < 0)
+                return 1;
+        cli_print_reclaimed(total);
         return 0;
 }
 
@@ -357,16 +305,7 @@ int cmd_images(int argc, char **argv)
                        argv, true, 0, 1, &code) < 0)
                 return code;
         _cleanup_json_ json_t *f = json_object();
-        for (char **p = cli_arg_list(&a, "filter"); p && *p; p++) {
-                const char *eq = strchr(*p, '=');
-                _cleanup_free_ char *k = eq ? xstrndup(*p, (size_t)(eq - *p)) : xstrdup(*p);
-                json_t *arr = json_object_get(f, k);
-                if (!arr) {
-                        arr = json_array();
-                        json_object_set_new(f, k, arr);
-                }
-                json_array_append_new(arr, json_string(eq ? eq + 1 : ""));
-        }
+        filters_add(f, cli_arg_list(&a, "filter"));
         if (a.pos && a.pos[0])
                 json_object_set_new(f, "reference", json_pack("[s]", a.pos[0]));
         _cleanup_free_ char *q = NULL;
@@ -551,17 +490,7 @@ int cmd_save(int argc, char **argv)
                 return code;
         const char *out = cli_arg_str(&a, "output");
         _cleanup_close_ int fd = -1;
-        if (out) {
-                fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0) {
-                        fprintf(stderr, "failed to save image: open %s: %s\n", out,
-                                strerror(errno));
-                        cli_args_release(&a);
-                        return 1;
-                }
-        } else if (isatty(STDOUT_FILENO)) {
-                fprintf(stderr, "cowardly refusing to save to a terminal. Use the -o flag or "
-                                "redirect\n");
+        if (cli_open_output(out, "save image", &fd) < 0) {
                 cli_args_release(&a);
                 return 1;
         }

@@ -85,5 +85,29 @@ char *name_path(const char *prefix, const char *name, const char *suffix);
 
 /* Add "?" or "&" then key=urlencoded(value) to *q. */
 void query_add(char **q, const char *key, const char *value);
+/* --filter k=v… into docker's filters object f ({"k": ["v", …]}, "k" alone gives ""). */
+void filters_add(json_t *f, char **filters);
+/* --filter k=v… (NULL: nothing) as docker's filters JSON, URL-encoded into *q as filters=. */
+void query_add_filters(char **q, char **filters);
+/* Labels {"k": "v", …} as docker's "k=v,k2=v2" (object order). malloc'd. */
+char *fmt_labels(json_t *labels);
+
+/* docker's prune prompt: "WARNING! This will remove" + the formatted text, then "Are you sure
+ * you want to continue? [y/N] "; true when the answer read from stdin starts with y or Y. */
+bool cli_confirm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the entries of a delete/prune answer: strings as they are, image entries as
+ * "Untagged: …"/"Deleted: …" lines (lowercase when lower, as docker's image prune). */
+void cli_print_deleted(json_t *list, bool lower);
+/* POST a prune path; prints "title:", the entries under list_key and an empty line when there
+ * are any, and adds SpaceReclaimed to *reclaimed. On failure prints the error and returns
+ * -EIO. */
+int cli_prune(const char *path, const char *list_key, const char *title, bool lower,
+              int64_t *reclaimed);
+/* "Total reclaimed space: <human size>". */
+void cli_print_reclaimed(int64_t total);
+/* Where save/export write: path opened for writing (ret_fd), or stdout (ret_fd -1) unless it
+ * is a terminal. On failure prints docker's message ("failed to <what>: open …" or "cowardly
+ * refusing …") and returns a negative errno. */
+int cli_open_output(const char *path, const char *what, int *ret_fd);
 
 #endif

@@ -13,28 +13,17 @@
 int cli_hijack(const char *path, json_t *body, struct http_conn **ret, struct berth_error **err)
 {
         _cleanup_conn_ struct http_conn *c = NULL;
-        int r = cli_connect(&c, err);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *data = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        r = http_send(c, "POST", path, data ? "application/json" : "text/plain", data,
-                      data ? strlen(data) : 0, "Connection: Upgrade\r\nUpgrade: tcp\r\n", err);
-        if (r < 0)
-                return r;
         struct http_resp resp = {0};
-        r = http_read_head(c, &resp, err);
+        int r = cli_request("POST", path, data ? "application/json" : "text/plain", data,
+                            data ? strlen(data) : 0, -1, "Connection: Upgrade\r\nUpgrade: tcp\r\n",
+                            &c, &resp, err);
         if (r < 0)
                 return r;
         if (resp.status != 101 && resp.status != 200) {
-                _cleanup_free_ char *text = NULL;
-                size_t len = 0;
                 if (!resp.has_length && !resp.chunked)
                         resp.remaining = 0, resp.done = true;
-                http_read_body_all(c, &resp, 1 << 20, &text, &len, NULL);
-                http_resp_release(&resp);
-                _cleanup_free_ char *m = cli_error_message(text ? text : "", len);
-                return berth_error_setx(err, resp.status == 404 ? ENOENT : EIO,
-                                        "Error response from daemon: %s", m);
+                return cli_response_error(c, &resp, err);
         }
         http_resp_release(&resp);
         *ret = TAKE_PTR(c);

@@ -329,47 +329,6 @@ static int system_df(int argc, char **argv)
 
 /* ---------------------------------------------------------------- prune */
 
-static bool confirm(const char *what)
-{
-        printf("WARNING! This will remove:\n%s\nAre you sure you want to continue? [y/N] ", what);
-        fflush(stdout);
-        char ans[16] = "";
-        return fgets(ans, sizeof(ans), stdin) && (ans[0] == 'y' || ans[0] == 'Y');
-}
-
-static int prune_one(const char *path, const char *list_key, const char *title, bool lower,
-                     int64_t *reclaimed)
-{
-        _cleanup_json_ json_t *j = NULL;
-        _cleanup_error_ struct berth_error *e = NULL;
-        if (cli_call("POST", path, NULL, NULL, &j, &e) < 0) {
-                cli_print_error(e);
-                return -1;
-        }
-        json_t *del = json_object_get(j, list_key);
-        if (json_array_size(del)) {
-                printf("%s:\n", title);
-                size_t i;
-                json_t *v;
-                json_array_foreach(del, i, v)
-                {
-                        if (json_is_string(v)) {
-                                printf("%s\n", json_string_value(v));
-                                continue;
-                        }
-                        const char *u = json_string_value(json_object_get(v, "Untagged"));
-                        const char *d = json_string_value(json_object_get(v, "Deleted"));
-                        if (u)
-                                printf("%s: %s\n", lower ? "untagged" : "Untagged", u);
-                        if (d)
-                                printf("%s: %s\n", lower ? "deleted" : "Deleted", d);
-                }
-                printf("\n");
-        }
-        *reclaimed += json_integer_value(json_object_get(j, "SpaceReclaimed"));
-        return 0;
-}
-
 static int system_prune(int argc, char **argv)
 {
         static const struct cli_flag flags[] = {HELP,
@@ -392,24 +351,23 @@ static int system_prune(int argc, char **argv)
                     "",
                     all ? "all images without at least one container associated to them"
                         : "all dangling images");
-                if (!confirm(what))
+                if (!cli_confirm(":\n%s", what))
                         return 0;
         }
         int64_t total = 0;
         code = 0;
-        if (prune_one("/containers/prune", "ContainersDeleted", "Deleted Containers", false,
+        if (cli_prune("/containers/prune", "ContainersDeleted", "Deleted Containers", false,
                       &total) < 0)
                 code = 1;
         if (vols &&
-            prune_one("/volumes/prune", "VolumesDeleted", "Deleted Volumes", false, &total) < 0)
+            cli_prune("/volumes/prune", "VolumesDeleted", "Deleted Volumes", false, &total) < 0)
                 code = 1;
         _cleanup_free_ char *q = NULL;
         query_add(&q, "filters", all ? "{\"dangling\":[\"false\"]}" : "{\"dangling\":[\"true\"]}");
         _cleanup_free_ char *ip = xasprintf("/images/prune%s", q);
-        if (prune_one(ip, "ImagesDeleted", "Deleted Images", true, &total) < 0)
+        if (cli_prune(ip, "ImagesDeleted", "Deleted Images", true, &total) < 0)
                 code = 1;
-        _cleanup_free_ char *sz = fmt_human_size((double)total);
-        printf("Total reclaimed space: %s\n", sz);
+        cli_print_reclaimed(total);
         return code;
 }
 
@@ -497,22 +455,7 @@ int cmd_events(int argc, char **argv)
                 query_add(&q, "since", s);
         if ((s = cli_arg_str(&a, "until")))
                 query_add(&q, "until", s);
-        char **filters = cli_arg_list(&a, "filter");
-        if (filters) {
-                _cleanup_json_ json_t *f = json_object();
-                for (char **p = filters; *p; p++) {
-                        const char *eq = strchr(*p, '=');
-                        _cleanup_free_ char *k = eq ? xstrndup(*p, (size_t)(eq - *p)) : xstrdup(*p);
-                        json_t *arr = json_object_get(f, k);
-                        if (!arr) {
-                                arr = json_array();
-                                json_object_set_new(f, k, arr);
-                        }
-                        json_array_append_new(arr, json_string(eq ? eq + 1 : ""));
-                }
-                _cleanup_free_ char *fs = json_dumps(f, JSON_COMPACT);
-                query_add(&q, "filters", fs);
-        }
+        query_add_filters(&q, cli_arg_list(&a, "filter"));
         struct ev_ctx ctx = {0};
         _cleanup_error_ struct berth_error *e = NULL;
         const char *format = cli_arg_str(&a, "format");
@@ -525,19 +468,10 @@ int cmd_events(int argc, char **argv)
         cli_args_release(&a);
         _cleanup_free_ char *path = xasprintf("/events%s", q ? q : "");
         _cleanup_conn_ struct http_conn *c = NULL;
-        int r = cli_connect(&c, &e);
-        if (r == 0)
-                r = http_send(c, "GET", path, NULL, NULL, 0, NULL, &e);
         struct http_resp resp = {0};
-        if (r == 0)
-                r = http_read_head(c, &resp, &e);
-        if (r == 0 && resp.status >= 400) {
-                _cleanup_free_ char *text = NULL;
-                size_t len = 0;
-                http_read_body_all(c, &resp, 1 << 20, &text, &len, NULL);
-                _cleanup_free_ char *m = cli_error_message(text ? text : "", len);
-                r = berth_error_setx(&e, EIO, "Error response from daemon: %s", m);
-        }
+        int r = cli_request("GET", path, NULL, NULL, 0, -1, NULL, &c, &resp, &e);
+        if (r == 0 && resp.status >= 400)
+                r = cli_response_error(c, &resp, &e);
         http_resp_release(&resp);
         if (r == 0)
                 r = cli_stream_json(c, &resp, on_event, &ctx, &e);
@@ -620,22 +554,7 @@ static int volume_ls(int argc, char **argv)
                        0, &code) < 0)
                 return code;
         _cleanup_free_ char *q = NULL;
-        char **filters = cli_arg_list(&a, "filter");
-        if (filters) {
-                _cleanup_json_ json_t *f = json_object();
-                for (char **p = filters; *p; p++) {
-                        const char *eq = strchr(*p, '=');
-                        _cleanup_free_ char *k = eq ? xstrndup(*p, (size_t)(eq - *p)) : xstrdup(*p);
-                        json_t *arr = json_object_get(f, k);
-                        if (!arr) {
-                                arr = json_array();
-                                json_object_set_new(f, k, arr);
-                        }
-                        json_array_append_new(arr, json_string(eq ? eq + 1 : ""));
-                }
-                _cleanup_free_ char *fs = json_dumps(f, JSON_COMPACT);
-                query_add(&q, "filters", fs);
-        }
+        query_add_filters(&q, cli_arg_list(&a, "filter"));
         _cleanup_free_ char *path = xasprintf("/volumes%s", q ? q : "");
         _cleanup_json_ json_t *resp = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
@@ -649,18 +568,8 @@ static int volume_ls(int argc, char **argv)
         json_array_foreach(json_object_get(resp, "Volumes"), i, v)
         {
                 json_t *x = json_deep_copy(v);
-                char *labels = xstrdup("");
-                const char *k;
-                json_t *lv;
-                json_object_foreach(json_object_get(v, "Labels"), k, lv)
-                {
-                        char *y = xasprintf("%s%s%s=%s", labels, *labels ? "," : "", k,
-                                            json_string_value(lv) ?: "");
-                        free(labels);
-                        labels = y;
-                }
+                _cleanup_free_ char *labels = fmt_labels(json_object_get(v, "Labels"));
                 json_object_set_new(x, "Labels", json_string(labels));
-                free(labels);
                 json_t *lm = json_object_get(v, "Labels");
                 json_object_set_new(x, "Label",
                                     json_is_object(lm) ? json_deep_copy(lm) : json_object());
@@ -717,19 +626,19 @@ static int volume_prune(int argc, char **argv)
                 return code;
         bool all = cli_arg_bool(&a, "all"), force = cli_arg_bool(&a, "force");
         cli_args_release(&a);
-        if (!force && !confirm(all ? "  - all volumes not used by at least one container\n"
-                                   : "  - all anonymous volumes not used by at least one "
-                                     "container\n"))
+        if (!force && !cli_confirm(":\n%s", all ? "  - all volumes not used by at least one "
+                                                  "container\n"
+                                                : "  - all anonymous volumes not used by at "
+                                                  "least one container\n"))
                 return 0;
         _cleanup_free_ char *q = NULL;
         if (all)
                 query_add(&q, "filters", "{\"all\":[\"true\"]}");
         _cleanup_free_ char *path = xasprintf("/volumes/prune%s", q ? q : "");
         int64_t total = 0;
-        if (prune_one(path, "VolumesDeleted", "Deleted Volumes", false, &total) < 0)
+        if (cli_prune(path, "VolumesDeleted", "Deleted Volumes", false, &total) < 0)
                 return 1;
-        _cleanup_free_ char *sz = fmt_human_size((double)total);
-        printf("Total reclaimed space: %s\n", sz);
+        cli_print_reclaimed(total);
         return 0;
 }
 

@@ -1,4 +1,7 @@
 /* Small helpers shared by the verb files. */
+#include <fcntl.h>
+#include <stdarg.h>
+
 #include "cli/internal.h"
 
 int verb_parse(struct cli_args *a, const char *verb, const char *usage,
@@ -121,4 +124,121 @@ char *name_path(const char *prefix, const char *name, const char *suffix)
 {
         _cleanup_free_ char *enc = cli_urlencode(name);
         return xasprintf("%s%s%s", prefix, enc, suffix ? suffix : "");
+}
+
+void filters_add(json_t *f, char **filters)
+{
+        for (char **p = filters; p && *p; p++) {
+                const char *eq = strchr(*p, '=');
+                _cleanup_free_ char *k = eq ? xstrndup(*p, (size_t)(eq - *p)) : xstrdup(*p);
+                json_t *arr = json_object_get(f, k);
+                if (!arr) {
+                        arr = json_array();
+                        json_object_set_new(f, k, arr);
+                }
+                json_array_append_new(arr, json_string(eq ? eq + 1 : ""));
+        }
+}
+
+void query_add_filters(char **q, char **filters)
+{
+        if (!filters)
+                return;
+        _cleanup_json_ json_t *f = json_object();
+        filters_add(f, filters);
+        _cleanup_free_ char *s = json_dumps(f, JSON_COMPACT);
+        query_add(q, "filters", s);
+}
+
+char *fmt_labels(json_t *labels)
+{
+        char *out = xstrdup("");
+        const char *k;
+        json_t *v;
+        json_object_foreach(labels, k, v)
+        {
+                char *x = xasprintf("%s%s%s=%s", out, *out ? "," : "", k,
+                                    json_string_value(v) ? json_string_value(v) : "");
+                free(out);
+                out = x;
+        }
+        return out;
+}
+
+bool cli_confirm(const char *fmt, ...)
+{
+        va_list ap;
+        printf("WARNING! This will remove");
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\nAre you sure you want to continue? [y/N] ");
+        fflush(stdout);
+        char ans[16] = "";
+        return fgets(ans, sizeof(ans), stdin) && (ans[0] == 'y' || ans[0] == 'Y');
+}
+
+void cli_print_deleted(json_t *list, bool lower)
+{
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+                if (json_is_string(v)) {
+                        printf("%s\n", json_string_value(v));
+                        continue;
+                }
+                const char *u = json_string_value(json_object_get(v, "Untagged"));
+                const char *d = json_string_value(json_object_get(v, "Deleted"));
+                if (u)
+                        printf("%s: %s\n", lower ? "untagged" : "Untagged", u);
+                if (d)
+                        printf("%s: %s\n", lower ? "deleted" : "Deleted", d);
+        }
+}
+
+int cli_prune(const char *path, const char *list_key, const char *title, bool lower,
+              int64_t *reclaimed)
+{
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_error_ struct berth_error *e = NULL;
+        if (cli_call("POST", path, NULL, NULL, &j, &e) < 0) {
+                cli_print_error(e);
+                return -EIO;
+        }
+        json_t *del = json_object_get(j, list_key);
+        if (json_array_size(del)) {
+                printf("%s:\n", title);
+                cli_print_deleted(del, lower);
+                printf("\n");
+        }
+        *reclaimed += json_integer_value(json_object_get(j, "SpaceReclaimed"));
+        return 0;
+}
+
+void cli_print_reclaimed(int64_t total)
+{
+        _cleanup_free_ char *sz = fmt_human_size((double)total);
+        printf("Total reclaimed space: %s\n", sz);
+}
+
+int cli_open_output(const char *path, const char *what, int *ret_fd)
+{
+        if (path) {
+                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd < 0) {
+                        int r = -errno;
+                        fprintf(stderr, "failed to %s: open %s: %s\n", what, path, strerror(-r));
+                        return r;
+                }
+                *ret_fd = fd;
+                return 0;
+        }
+        if (isatty(STDOUT_FILENO)) {
+                fprintf(stderr, "cowardly refusing to save to a terminal. Use the -o flag or "
+                                "redirect\n");
+                return -ENOTTY;
+        }
+        *ret_fd = -1;
+        return 0;
 }
