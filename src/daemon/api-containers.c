@@ -562,7 +562,13 @@ static void handle_create(struct api_req *r)
         api_reply_json(r, 201, json_pack("{s:s,s:o}", "Id", id, "Warnings", warnings));
 }
 
-static void handle_start(struct api_req *r)
+/* What an action route does to its container; 0 or a negative errno with *err set. */
+typedef int (*container_action_fn)(struct api_req *r, struct containers *cs, struct container *c,
+                                   struct berth_error **err);
+
+/* The action routes: the route's container (or a 404 reply), fn on it, then 204 or fn's error
+ * (status from its errno); the container released. */
+static void with_container(struct api_req *r, container_action_fn fn)
 {
         struct containers *cs = api_daemon(r)->containers;
         struct berth_error *err = NULL;
@@ -570,11 +576,23 @@ static void handle_start(struct api_req *r)
 
         if (!c)
                 return;
-        if (container_start(cs, c, &err) < 0)
+        if (fn(r, cs, c, &err) < 0)
                 api_reply_error(r, err);
         else
                 api_reply_empty(r, 204);
         container_unref(cs, c);
+}
+
+static int do_start(struct api_req *r, struct containers *cs, struct container *c,
+                    struct berth_error **err)
+{
+        (void)r;
+        return container_start(cs, c, err);
+}
+
+static void handle_start(struct api_req *r)
+{
+        with_container(r, do_start);
 }
 
 static int timeout_of(struct api_req *r, struct berth_error **err)
@@ -589,77 +607,62 @@ static int timeout_of(struct api_req *r, struct berth_error **err)
         return (int)t;
 }
 
+/* stop and restart check ?t= before the container is looked up (a 400 before a 404) */
+static bool timeout_ok(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+
+        if (timeout_of(r, &err) == INT32_MIN) {
+                api_reply_error(r, err);
+                return false;
+        }
+        return true;
+}
+
+static int do_stop(struct api_req *r, struct containers *cs, struct container *c,
+                   struct berth_error **err)
+{
+        return container_stop(cs, c, api_query(r, "signal"), timeout_of(r, err), err);
+}
+
 static void handle_stop(struct api_req *r)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c;
-        int t = timeout_of(r, &err);
+        if (timeout_ok(r))
+                with_container(r, do_stop);
+}
 
-        if (t == INT32_MIN) {
-                api_reply_error(r, err);
-                return;
-        }
-        c = get_or_reply(r);
-        if (!c)
-                return;
-        if (container_stop(cs, c, api_query(r, "signal"), t, &err) < 0)
-                api_reply_error(r, err);
-        else
-                api_reply_empty(r, 204);
-        container_unref(cs, c);
+static int do_restart(struct api_req *r, struct containers *cs, struct container *c,
+                      struct berth_error **err)
+{
+        return container_restart(cs, c, api_query(r, "signal"), timeout_of(r, err), err);
 }
 
 static void handle_restart(struct api_req *r)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c;
-        int t = timeout_of(r, &err);
+        if (timeout_ok(r))
+                with_container(r, do_restart);
+}
 
-        if (t == INT32_MIN) {
-                api_reply_error(r, err);
-                return;
-        }
-        c = get_or_reply(r);
-        if (!c)
-                return;
-        if (container_restart(cs, c, api_query(r, "signal"), t, &err) < 0)
-                api_reply_error(r, err);
-        else
-                api_reply_empty(r, 204);
-        container_unref(cs, c);
+static int do_kill(struct api_req *r, struct containers *cs, struct container *c,
+                   struct berth_error **err)
+{
+        return container_kill(cs, c, api_query(r, "signal"), err);
 }
 
 static void handle_kill(struct api_req *r)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c = get_or_reply(r);
+        with_container(r, do_kill);
+}
 
-        if (!c)
-                return;
-        if (container_kill(cs, c, api_query(r, "signal"), &err) < 0)
-                api_reply_error(r, err);
-        else
-                api_reply_empty(r, 204);
-        container_unref(cs, c);
+static int do_pause(struct api_req *r, struct containers *cs, struct container *c,
+                    struct berth_error **err)
+{
+        return container_pause(cs, c, strstr(api_path(r), "/unpause") == NULL, err);
 }
 
 static void handle_pause(struct api_req *r)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c = get_or_reply(r);
-        bool pause = strstr(api_path(r), "/unpause") == NULL;
-
-        if (!c)
-                return;
-        if (container_pause(cs, c, pause, &err) < 0)
-                api_reply_error(r, err);
-        else
-                api_reply_empty(r, 204);
-        container_unref(cs, c);
+        with_container(r, do_pause);
 }
 
 struct wait_job {
@@ -751,38 +754,29 @@ static void handle_wait(struct api_req *r)
         api_reply_stream(r, 200, "application/json", wait_producer, w, wait_job_free);
 }
 
+static int do_remove(struct api_req *r, struct containers *cs, struct container *c,
+                     struct berth_error **err)
+{
+        if (api_query_bool(r, "link", false))
+                return berth_error_setx(err, EINVAL, "links are not supported");
+        return container_remove(cs, c, api_query_bool(r, "force", false),
+                                api_query_bool(r, "v", false), err);
+}
+
 static void handle_remove(struct api_req *r)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c = get_or_reply(r);
+        with_container(r, do_remove);
+}
 
-        if (!c)
-                return;
-        if (api_query_bool(r, "link", false)) {
-                api_reply_errorf(r, 400, "links are not supported");
-        } else if (container_remove(cs, c, api_query_bool(r, "force", false),
-                                    api_query_bool(r, "v", false), &err) < 0) {
-                api_reply_error(r, err);
-        } else {
-                api_reply_empty(r, 204);
-        }
-        container_unref(cs, c);
+static int do_rename(struct api_req *r, struct containers *cs, struct container *c,
+                     struct berth_error **err)
+{
+        return container_rename(cs, c, api_query(r, "name"), err);
 }
 
 static void handle_rename(struct api_req *r)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c = get_or_reply(r);
-
-        if (!c)
-                return;
-        if (container_rename(cs, c, api_query(r, "name"), &err) < 0)
-                api_reply_error(r, err);
-        else
-                api_reply_empty(r, 204);
-        container_unref(cs, c);
+        with_container(r, do_rename);
 }
 
 static void handle_prune(struct api_req *r)
