@@ -30,21 +30,6 @@ int cli_hijack(const char *path, json_t *body, struct http_conn **ret, struct be
         return 0;
 }
 
-static int write_fd_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 void demux_init(struct demux *d)
 {
         *d = (struct demux){0};
@@ -72,7 +57,7 @@ int demux_feed(struct demux *d, const char *p, size_t n, int out_fd, int err_fd)
                 }
                 size_t k = n < d->left ? n : d->left;
                 int fd = d->stream == 2 ? err_fd : out_fd;
-                if (d->stream != 0 && write_fd_all(fd, p, k) < 0 && errno != EPIPE)
+                if (d->stream != 0 && berth_write_all(fd, p, k) < 0 && errno != EPIPE)
                         return -errno;
                 d->left -= (uint32_t)k;
                 p += k;
@@ -235,7 +220,7 @@ int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error 
                                         if (o->tty && nkeys > 0)
                                                 out = detach_filter(keys, nkeys, &matched, buf,
                                                                     (size_t)k, &detached);
-                                        if (write_fd_all(sock, buf, out) < 0)
+                                        if (berth_write_all(sock, buf, out) < 0)
                                                 stdin_open = false;
                                         if (detached)
                                                 break;
@@ -256,7 +241,7 @@ int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error 
                                 break;
                 }
                 if (o->tty) {
-                        if (write_fd_all(STDOUT_FILENO, buf, (size_t)n) < 0 && errno != EPIPE) {
+                        if (berth_write_all(STDOUT_FILENO, buf, (size_t)n) < 0 && errno != EPIPE) {
                                 r = berth_error_set(err, errno, "write stdout");
                                 break;
                         }

@@ -120,6 +120,10 @@ void berth_log(enum berth_log_level level, const char *fmt, ...) _printf_(2, 3);
 int berth_write_file_at(int dirfd, const char *path, const void *data, size_t len, int flags,
                         struct berth_error **err);
 
+/* Write all len bytes of buf to fd (a pipe, socket or file), retrying short writes and EINTR.
+ * 0, or a negative errno with errno set (EIO when write returns 0). */
+int berth_write_all(int fd, const void *buf, size_t len);
+
 /* Write the string s (without NUL) to an existing file, e.g. a cgroup or procfs knob. */
 int berth_write_str_at(int dirfd, const char *path, const char *s, struct berth_error **err);
 

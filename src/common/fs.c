@@ -5,6 +5,26 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+int berth_write_all(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0) {
+                        errno = EIO;
+                        return -EIO;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
 int berth_write_file_at(int dirfd, const char *path, const void *data, size_t len, int flags,
                         struct berth_error **err)
 {

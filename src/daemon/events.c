@@ -308,20 +308,6 @@ int events_parse_time(const char *s, int64_t *ret, struct berth_error **err)
 
 /* ---------------------------------------------------------------- streaming */
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                buf += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
 bool events_client_gone(int out_fd, int client_fd)
 {
         struct pollfd p[2] = {{.fd = out_fd, .events = 0}, {.fd = client_fd, .events = POLLRDHUP}};
@@ -334,7 +320,7 @@ bool events_client_gone(int out_fd, int client_fd)
 static bool send_event(int fd, json_t *e)
 {
         _cleanup_free_ char *s = json_dumps(e, JSON_COMPACT);
-        return write_all(fd, s, strlen(s)) && write_all(fd, "\n", 1);
+        return berth_write_all(fd, s, strlen(s)) == 0 && berth_write_all(fd, "\n", 1) == 0;
 }
 
 void events_stream(struct berth_events *ev, int out_fd, int client_fd, int64_t since_ns,

@@ -69,26 +69,12 @@ struct emitter {
         bool past_until;
 };
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                buf += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
 #define EMIT_BUF (64u * 1024)
 
 /* Write what is gathered (before waiting for more, and at the end). */
 static void emit_flush(struct emitter *em)
 {
-        if (em->len && !em->gone && !write_all(em->out_fd, em->buf, em->len))
+        if (em->len && !em->gone && berth_write_all(em->out_fd, em->buf, em->len) < 0)
                 em->gone = true;
         em->len = 0;
 }
@@ -102,7 +88,7 @@ static void emit_bytes(struct emitter *em, const char *s, size_t n)
         if (em->len + n > EMIT_BUF)
                 emit_flush(em);
         if (n > EMIT_BUF) {
-                if (!write_all(em->out_fd, s, n))
+                if (berth_write_all(em->out_fd, s, n) < 0)
                         em->gone = true;
                 return;
         }

@@ -7,6 +7,9 @@
 
 #include "common/common.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
 static void test_error_wrap(void **state)
 {
         struct berth_error *err = NULL;
@@ -37,6 +40,42 @@ static void test_id_validate(void **state)
         memset(long_id, 'a', sizeof(long_id) - 1);
         long_id[sizeof(long_id) - 1] = '\0';
         assert_int_equal(berth_id_validate(long_id, NULL), -EINVAL);
+}
+
+static void test_write_all(void **state)
+{
+        (void)state;
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        /* more than one pipe buffer can take at once is still written in full by a reader */
+        size_t n = 256 * 1024;
+        _cleanup_free_ char *big = xmalloc(n);
+        memset(big, 'x', n);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(p[0]);
+                _exit(berth_write_all(p[1], big, n) == 0 ? 0 : 1);
+        }
+        close(p[1]);
+        size_t got = 0;
+        char buf[65536];
+        ssize_t k;
+        while ((k = read(p[0], buf, sizeof(buf))) > 0)
+                got += (size_t)k;
+        close(p[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_int_equal(got, n);
+        /* a closed reader is the write's errno, negative */
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        close(p[0]);
+        signal(SIGPIPE, SIG_IGN);
+        assert_int_equal(berth_write_all(p[1], "x", 1), -EPIPE);
+        assert_int_equal(errno, EPIPE);
+        close(p[1]);
+        signal(SIGPIPE, SIG_DFL);
 }
 
 static void test_parse_u64(void **state)
@@ -80,9 +119,8 @@ static void test_files(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_error_wrap),
-            cmocka_unit_test(test_id_validate),
-            cmocka_unit_test(test_parse_u64),
+            cmocka_unit_test(test_error_wrap), cmocka_unit_test(test_id_validate),
+            cmocka_unit_test(test_parse_u64),  cmocka_unit_test(test_write_all),
             cmocka_unit_test(test_files),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
