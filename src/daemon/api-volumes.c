@@ -3,16 +3,22 @@
 #include "daemon/daemon.h"
 #include "daemon/volumes.h"
 
-static void volumes_list_handler(struct api_req *r)
+/* list and prune: ?filters= parsed, then fn's answer as 200 or its error */
+static void filtered_reply(struct api_req *r, int (*fn)(struct berth_volumes *v, json_t *filters,
+                                                        json_t **ret, struct berth_error **err))
 {
         struct daemon *d = api_daemon(r);
         _cleanup_error_ struct berth_error *e = NULL;
         _cleanup_json_ json_t *filters = NULL;
         json_t *out;
-        if (api_query_filters(r, &filters, &e) < 0 ||
-            volumes_list(d->volumes, filters, &out, &e) < 0)
+        if (api_query_filters(r, &filters, &e) < 0 || fn(d->volumes, filters, &out, &e) < 0)
                 return api_reply_error(r, TAKE_PTR(e));
         api_reply_json(r, 200, out);
+}
+
+static void volumes_list_handler(struct api_req *r)
+{
+        filtered_reply(r, volumes_list);
 }
 
 static const char *opt_string(json_t *body, const char *key, bool *bad)
@@ -65,14 +71,7 @@ static void volumes_remove_handler(struct api_req *r)
 
 static void volumes_prune_handler(struct api_req *r)
 {
-        struct daemon *d = api_daemon(r);
-        _cleanup_error_ struct berth_error *e = NULL;
-        _cleanup_json_ json_t *filters = NULL;
-        json_t *out;
-        if (api_query_filters(r, &filters, &e) < 0 ||
-            volumes_prune(d->volumes, filters, &out, &e) < 0)
-                return api_reply_error(r, TAKE_PTR(e));
-        api_reply_json(r, 200, out);
+        filtered_reply(r, volumes_prune);
 }
 
 const struct api_route api_routes_volumes[] = {
