@@ -14,21 +14,15 @@ static int fsconfig_str(int fd, const char *key, const char *value)
         return (int)syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, key, value, 0);
 }
 
-int berth_overlay_mount(char *const *lowers, size_t n, const char *upper, const char *work,
-                        const char *target, struct berth_error **err)
+/* A configured, created overlay context: the layers as one "lowerdir+" each, or (joined) as the
+ * one colon-separated "lowerdir" string */
+static int overlay_create(char *const *lowers, size_t n, const char *upper, const char *work,
+                          bool joined, int *ret_fs, struct berth_error **err)
 {
-        if (n == 0)
-                return berth_error_setx(err, EINVAL, "overlay: no layers");
         _cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
         if (fs < 0)
                 return berth_error_set(err, errno, "overlay: fsopen");
-        /* lowers[0] is the top-most layer, like overlayfs' lowerdir order */
-        for (size_t i = 0; i < n; i++) {
-                if (fsconfig_str(fs, "lowerdir+", lowers[i]) == 0)
-                        continue;
-                if (i > 0 || errno != EINVAL)
-                        return berth_error_set(err, errno, "overlay: lower layer `%s`", lowers[i]);
-                /* kernels before 6.8 know only the one colon-separated string */
+        if (joined) {
                 _cleanup_free_ char *all = xstrdup(lowers[0]);
                 for (size_t k = 1; k < n; k++) {
                         char *next = xasprintf("%s:%s", all, lowers[k]);
@@ -37,7 +31,12 @@ int berth_overlay_mount(char *const *lowers, size_t n, const char *upper, const 
                 }
                 if (fsconfig_str(fs, "lowerdir", all) < 0)
                         return berth_error_set(err, errno, "overlay: %zu lower layers", n);
-                break;
+        } else {
+                /* lowers[0] is the top-most layer, like overlayfs' lowerdir order */
+                for (size_t i = 0; i < n; i++)
+                        if (fsconfig_str(fs, "lowerdir+", lowers[i]) < 0)
+                                return berth_error_set(err, errno, "overlay: lower layer `%s`",
+                                                       lowers[i]);
         }
         if (upper &&
             (fsconfig_str(fs, "upperdir", upper) < 0 || fsconfig_str(fs, "workdir", work) < 0))
@@ -45,6 +44,27 @@ int berth_overlay_mount(char *const *lowers, size_t n, const char *upper, const 
         /* the image's files keep their owners; xino/index are not needed for a container root */
         if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return berth_error_set(err, errno, "overlay: create");
+        *ret_fs = TAKE_FD(fs);
+        return 0;
+}
+
+int berth_overlay_mount(char *const *lowers, size_t n, const char *upper, const char *work,
+                        const char *target, struct berth_error **err)
+{
+        if (n == 0)
+                return berth_error_setx(err, EINVAL, "overlay: no layers");
+        _cleanup_close_ int fs = -1;
+        _cleanup_error_ struct berth_error *e = NULL;
+        /* kernels before 6.8 know only the one colon-separated string; before 6.5 overlayfs has
+         * no fs_context of its own, so the legacy one accepts "lowerdir+" and only the create
+         * fails (EINVAL): retry joined in both cases */
+        int r = overlay_create(lowers, n, upper, work, false, &fs, &e);
+        if (r == -EINVAL)
+                r = overlay_create(lowers, n, upper, work, true, &fs, err);
+        else if (r < 0)
+                return berth_error_setx(err, e->code, "%s", e->msg);
+        if (r < 0)
+                return r;
         _cleanup_close_ int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
         if (mnt < 0)
                 return berth_error_set(err, errno, "overlay: fsmount");
