@@ -7,7 +7,9 @@
 /* Open the dir of a v1 controller (or -1 when the container has none there). */
 static int v1_open(const struct cgroup *cg, enum cgroup_v1_controller c)
 {
-        if (!(cg->v1_mask & (1u << c)))
+        /* a controller co-mounted with another (cpuacct in systemd's "cpu,cpuacct") has no bit
+         * of its own in the mask, but the container's dir is there under its name too */
+        if (!(cg->v1_mask & (1u << c)) && !(c == CG1_CPUACCT && (cg->v1_mask & (1u << CG1_CPU))))
                 return -1;
         _cleanup_free_ char *dir = xasprintf(CGROUP_ROOT "/%s/%s", cgroup_v1_name(c), cg->path);
         return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -126,6 +126,9 @@ static char *own_cgroup(const char *self, const char *name)
                 if (!c2)
                         continue;
                 *c2 = '\0';
+                /* the hierarchy's dir is named after all its controllers: "cpu,cpuacct" */
+                if (!strcmp(c1 + 1, name))
+                        return xstrdup(c2 + 1);
                 char *s2 = NULL;
                 for (char *t = strtok_r(c1 + 1, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
                         if (!strcmp(t, name) || (!strncmp(t, "name=", 5) && !strcmp(t + 5, name)))
@@ -134,16 +137,20 @@ static char *own_cgroup(const char *self, const char *name)
         return xstrdup("");
 }
 
-/* Is name one of the hierarchies the container has its own dir in? */
+/* Is name one of the hierarchies the container has its own dir in? A co-mounted hierarchy
+ * ("cpu,cpuacct") is when one of its controllers is. */
 static bool own_hierarchy(const struct cgroup *cg, const char *name)
 {
         if (!cg)
                 return false;
         if (!strcmp(name, "unified"))
                 return cg->unified_fd >= 0;
-        for (int k = 0; k < CG1_COUNT; k++)
-                if ((cg->v1_mask & (1u << k)) && !strcmp(cgroup_v1_name(k), name))
-                        return true;
+        _cleanup_free_ char *copy = xstrdup(name);
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                for (int k = 0; k < CG1_COUNT; k++)
+                        if ((cg->v1_mask & (1u << k)) && !strcmp(cgroup_v1_name(k), t))
+                                return true;
         return false;
 }
 
