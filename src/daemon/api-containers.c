@@ -837,15 +837,49 @@ static void handle_update(struct api_req *r)
         c = get_or_reply(r);
         if (!c)
                 return;
-        /* the docker fields → linux.resources */
-        if ((v = json_object_get(body, "Memory")) && (x = json_integer_value(v)) > 0) {
-                json_object_set_new(res, "memory", json_pack("{s:I}", "limit", x));
+        /* the docker fields → linux.resources. Memory and swap go together (the runtime's
+         * memory+swap on v1, memory.swap.max = swap - limit on v2): the stored swap, or docker's
+         * default of twice the memory, stays when only the memory changes, and like docker a
+         * memory above it is a conflict rather than the kernel's EINVAL on v1 */
+        json_int_t mem = 0, swap = 0, old_mem = 0, old_swap = 0;
+        if ((v = json_object_get(body, "Memory")))
+                mem = json_integer_value(v);
+        if ((v = json_object_get(body, "MemorySwap")))
+                swap = json_integer_value(v);
+        pthread_mutex_lock(&cs->lock);
+        {
+                json_t *hc = json_object_get(json_object_get(c->config, "create"), "HostConfig");
+                old_mem = json_integer_value(json_object_get(hc, "Memory"));
+                old_swap = json_integer_value(json_object_get(hc, "MemorySwap"));
         }
-        if ((v = json_object_get(body, "MemorySwap")) && (x = json_integer_value(v)) != 0) {
-                json_t *m = json_object_get(res, "memory");
-                if (!m)
-                        json_object_set_new(res, "memory", m = json_object());
-                json_object_set_new(m, "swap", json_integer(x));
+        pthread_mutex_unlock(&cs->lock);
+        if (old_swap == 0 && old_mem > 0)
+                old_swap = 2 * old_mem;
+        if (mem > 0 && swap == 0 && old_swap > 0 && mem > old_swap) {
+                api_reply_errorf(r, 409,
+                                 "Cannot update container %s: Memory limit should be smaller "
+                                 "than already set memoryswap limit, update the memoryswap at "
+                                 "the same time",
+                                 c->id);
+                container_unref(cs, c);
+                return;
+        }
+        if (swap > 0 && (mem > 0 ? mem : old_mem) > swap) {
+                api_reply_errorf(r, 400,
+                                 "Minimum memoryswap limit should be larger than memory limit, "
+                                 "see usage");
+                container_unref(cs, c);
+                return;
+        }
+        if (mem > 0 || swap != 0) {
+                json_t *m = json_object();
+                json_object_set_new(res, "memory", m);
+                if (mem > 0 || old_mem > 0)
+                        json_object_set_new(m, "limit", json_integer(mem > 0 ? mem : old_mem));
+                if (swap != 0 || old_swap != 0)
+                        json_object_set_new(m, "swap", json_integer(swap != 0 ? swap : old_swap));
+                if (swap == 0 && old_swap != 0)
+                        json_object_set_new(body, "MemorySwap", json_integer(old_swap));
         }
         if ((v = json_object_get(body, "MemoryReservation")) && (x = json_integer_value(v)) > 0) {
                 json_t *m = json_object_get(res, "memory");
