@@ -68,17 +68,17 @@ static char *cgroup_dir(const char *proc_cgroup, const char *controller, const c
         return NULL;
 }
 
-/* When pid started (ns since the epoch), from its starttime in /proc/<pid>/stat and the boot
- * time; 0 when unknown. */
+/* When pid started (ns since the epoch), from its starttime in /proc/<pid>/stat (clock ticks
+ * since boot) and its age on CLOCK_BOOTTIME; 0 when unknown. Not from /proc/stat's btime: that is
+ * in whole seconds, and up to a second of error skews the CPU % of a young container (its
+ * baseline is its start) by half. */
 static int64_t process_start_ns(pid_t pid)
 {
         _cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
         _cleanup_free_ char *st = read_text(path);
-        _cleanup_free_ char *ps = read_text("/proc/stat");
         /* the command may hold spaces and parentheses: count from the last ')' */
         char *p = st ? strrchr(st, ')') : NULL;
-        const char *bt = ps ? strstr(ps, "\nbtime ") : NULL;
-        if (!p || !bt)
+        if (!p)
                 return 0;
         unsigned long long start = 0;
         /* after ')': field 3 (state) … field 22 (starttime) */
@@ -87,10 +87,15 @@ static int64_t process_start_ns(pid_t pid)
         if (!p || sscanf(p + 1, "%llu", &start) != 1)
                 return 0;
         long hz = sysconf(_SC_CLK_TCK);
-        long long btime = strtoll(bt + 7, NULL, 10);
-        if (hz <= 0 || btime <= 0)
+        struct timespec boot, real;
+        if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0 ||
+            clock_gettime(CLOCK_REALTIME, &real) < 0)
                 return 0;
-        return (int64_t)btime * 1000000000 + (int64_t)(start * (1000000000ull / (uint64_t)hz));
+        int64_t age = (int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec -
+                      (int64_t)(start * (1000000000ull / (uint64_t)hz));
+        if (age < 0)
+                age = 0;
+        return (int64_t)real.tv_sec * 1000000000 + real.tv_nsec - age;
 }
 
 static uint64_t mem_total(void)
