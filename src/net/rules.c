@@ -1,0 +1,277 @@
+/* Packet rules: berth's one nftables table `ip berth`, regenerated whole from the daemon's state
+ * and replaced in a single libnftables transaction (add + delete + recreate), so a reader never
+ * sees a half-built table and a failed apply leaves the previous one in place.
+ *
+ * The table is per network namespace (nftables state belongs to the netns of the caller), so
+ * tests and a daemon running in its own namespace never touch the host's rules. Base chains use
+ * `policy accept` and berth only drops packets going to or coming from its own bridges: other
+ * tables (docker's, firewalld's, the admin's) keep deciding for everything else. */
+#include "net/net.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <nftables/libnftables.h>
+
+struct rules_buf {
+        char *data;
+        size_t len, cap;
+};
+
+static void _printf_(2, 3) buf_printf(struct rules_buf *b, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                abort();
+        if (b->len + (size_t)n + 1 > b->cap) {
+                b->cap = (b->len + (size_t)n + 1) * 2;
+                b->data = xrealloc(b->data, b->cap);
+        }
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        b->len += (size_t)n;
+}
+
+/* Interface names go into the ruleset text inside quotes: only what the kernel accepts for a
+ * link name and nothing that could end the string or start another statement. */
+static int check_ifname(const char *name, struct berth_error **err)
+{
+        if (!name || !*name)
+                return berth_error_setx(err, EINVAL, "bridge name is empty");
+        size_t len = strlen(name);
+        if (len >= IFNAMSIZ)
+                return berth_error_setx(err, EINVAL, "bridge name `%.32s` is longer than %d bytes",
+                                        name, IFNAMSIZ - 1);
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)name[i];
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+                if (!ok)
+                        return berth_error_setx(
+                            err, EINVAL,
+                            "invalid bridge name `%.32s`: only letters, digits, "
+                            "`-`, `_` and `.` are allowed",
+                            name);
+        }
+        return 0;
+}
+
+static int check_v4(const struct berth_cidr *c, const char *what, struct berth_error **err)
+{
+        if (c->family == AF_INET && c->prefix <= 32)
+                return 0;
+        if (c->family == AF_INET6)
+                return berth_error_setx(err, EAFNOSUPPORT,
+                                        "%s: ipv6 packet rules are not supported yet", what);
+        return berth_error_setx(err, EINVAL, "%s: not an ipv4 address", what);
+}
+
+static const char *proto_name(int proto)
+{
+        return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : NULL;
+}
+
+/* The subnet in nft's syntax: its network address (host bits cleared, nft refuses them) and
+ * prefix. */
+static void subnet_text(const struct berth_cidr *c, char *buf, size_t size)
+{
+        struct berth_cidr n = *c;
+        uint32_t mask = n.prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - n.prefix));
+        n.addr.v4.s_addr &= mask;
+        berth_cidr_format(&n, true, buf, size);
+}
+
+static int validate(const struct berth_net_rules_network *nets, size_t n_networks,
+                    const struct berth_net_rules_port *ports, size_t n_ports,
+                    struct berth_error **err)
+{
+        for (size_t i = 0; i < n_networks; i++) {
+                int r = check_ifname(nets[i].bridge, err);
+                if (r < 0)
+                        return r;
+                r = check_v4(&nets[i].subnet, "network subnet", err);
+                if (r < 0)
+                        return berth_error_wrap(err, "network on `%s`", nets[i].bridge);
+        }
+        for (size_t i = 0; i < n_ports; i++) {
+                const struct berth_net_rules_port *p = &ports[i];
+                if (!proto_name(p->proto))
+                        return berth_error_setx(err, EPROTONOSUPPORT,
+                                                "published port %u: protocol %d is not tcp or udp",
+                                                p->host_port, p->proto);
+                if (p->host_port == 0 || p->container_port == 0)
+                        return berth_error_setx(err, EINVAL,
+                                                "published port %u->%u: port 0 is not a port",
+                                                p->host_port, p->container_port);
+                int r = check_ifname(p->bridge, err);
+                if (r < 0)
+                        return berth_error_wrap(err, "published port %u", p->host_port);
+                if (p->host_ip.family != 0) {
+                        r = check_v4(&p->host_ip, "host ip", err);
+                        if (r < 0)
+                                return berth_error_wrap(err, "published port %u", p->host_port);
+                }
+                r = check_v4(&p->container_ip, "container ip", err);
+                if (r < 0)
+                        return berth_error_wrap(err, "published port %u", p->host_port);
+        }
+        return 0;
+}
+
+static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_networks,
+                        const struct berth_net_rules_port *ports, size_t n_ports,
+                        struct rules_buf *b)
+{
+        char a[INET6_ADDRSTRLEN + 8], c[INET6_ADDRSTRLEN + 8];
+
+        buf_printf(b, "add table ip berth\ndelete table ip berth\ntable ip berth {\n");
+
+        /* DNAT of published ports, shared by packets arriving from outside (prerouting) and
+         * packets the host sends itself (output, which includes 127.0.0.1: the bridges have
+         * route_localnet=1 and postrouting masquerades those sources). */
+        buf_printf(b, "\tchain published {\n");
+        for (size_t i = 0; i < n_ports; i++) {
+                const struct berth_net_rules_port *p = &ports[i];
+                berth_cidr_format(&p->container_ip, false, c, sizeof(c));
+                buf_printf(b, "\t\t");
+                if (p->host_ip.family != 0) {
+                        berth_cidr_format(&p->host_ip, false, a, sizeof(a));
+                        buf_printf(b, "ip daddr %s ", a);
+                }
+                /* a container reaching its own network's published port through the host goes
+                 * straight back out of its bridge: docker skips the DNAT for traffic from the
+                 * bridge only with the userland proxy; without it, the hairpin is masqueraded
+                 * below */
+                buf_printf(b, "%s dport %u dnat to %s:%u\n", proto_name(p->proto), p->host_port, c,
+                           p->container_port);
+        }
+        buf_printf(b, "\t}\n");
+        buf_printf(b, "\tchain prerouting {\n\t\ttype nat hook prerouting priority -100; policy "
+                      "accept;\n\t\tfib daddr type local jump published\n\t}\n");
+        buf_printf(b, "\tchain output {\n\t\ttype nat hook output priority -100; policy "
+                      "accept;\n\t\tfib daddr type local jump published\n\t}\n");
+
+        buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority 100; policy "
+                      "accept;\n");
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                subnet_text(&n->subnet, a, sizeof(a));
+                /* localhost DNAT'd into the bridge: the container cannot answer 127.0.0.1 */
+                buf_printf(b, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", n->bridge);
+                if (n->masquerade && !n->internal)
+                        buf_printf(b, "\t\tip saddr %s oifname != \"%s\" masquerade\n", a,
+                                   n->bridge);
+        }
+        for (size_t i = 0; i < n_ports; i++) {
+                const struct berth_net_rules_port *p = &ports[i];
+                berth_cidr_format(&p->container_ip, false, c, sizeof(c));
+                /* hairpin: a container reaching its own published port through the host */
+                buf_printf(b, "\t\toifname \"%s\" ip saddr %s ip daddr %s %s dport %u masquerade\n",
+                           p->bridge, c, c, proto_name(p->proto), p->container_port);
+        }
+        buf_printf(b, "\t}\n");
+
+        buf_printf(b, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy "
+                      "accept;\n");
+        /* docker's isolation: nothing crosses from one berth bridge to another, whatever its
+         * state */
+        for (size_t i = 0; i < n_networks; i++) {
+                for (size_t j = 0; j < n_networks; j++) {
+                        if (strcmp(nets[i].bridge, nets[j].bridge) == 0)
+                                continue;
+                        buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n", nets[i].bridge,
+                                   nets[j].bridge);
+                }
+        }
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                if (n->internal)
+                        buf_printf(b,
+                                   "\t\tiifname \"%s\" oifname != \"%s\" drop\n"
+                                   "\t\toifname \"%s\" iifname != \"%s\" drop\n",
+                                   n->bridge, n->bridge, n->bridge, n->bridge);
+        }
+        buf_printf(b, "\t\tct state established,related accept\n");
+        for (size_t i = 0; i < n_ports; i++) {
+                const struct berth_net_rules_port *p = &ports[i];
+                berth_cidr_format(&p->container_ip, false, c, sizeof(c));
+                buf_printf(b, "\t\toifname \"%s\" ip daddr %s %s dport %u ct status dnat accept\n",
+                           p->bridge, c, proto_name(p->proto), p->container_port);
+        }
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" %s\n", n->bridge, n->bridge,
+                           n->icc ? "accept" : "drop");
+                if (!n->internal)
+                        buf_printf(b, "\t\tiifname \"%s\" accept\n", n->bridge);
+                /* the rest into a bridge (not established, not published): docker's FORWARD
+                 * drop, here for berth's bridges only */
+                buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
+        }
+        buf_printf(b, "\t}\n}\n");
+}
+
+static void nft_ctx_freep(struct nft_ctx **ctx)
+{
+        if (*ctx)
+                nft_ctx_free(*ctx);
+}
+
+/* Run a buffer of nft commands; libnftables' own message goes into the error. */
+static int nft_run(const char *text, struct berth_error **err)
+{
+        __attribute__((cleanup(nft_ctx_freep))) struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx)
+                return berth_error_setx(err, ENOMEM, "cannot create an nftables context");
+        if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
+                return berth_error_setx(err, ENOMEM, "cannot buffer nftables output");
+        if (nft_run_cmd_from_buffer(ctx, text) != 0) {
+                const char *msg = nft_ctx_get_error_buffer(ctx);
+                _cleanup_free_ char *m = xstrdup(msg && *msg ? msg : "unknown error");
+                size_t l = strlen(m);
+                while (l > 0 && (m[l - 1] == '\n' || m[l - 1] == ' '))
+                        m[--l] = '\0';
+                /* nft's message ends with the offending line and a caret line: keep the first */
+                char *nl = strchr(m, '\n');
+                if (nl)
+                        *nl = '\0';
+                return berth_error_setx(err, EINVAL, "nftables: %s", m);
+        }
+        return 0;
+}
+
+int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
+                          const struct berth_net_rules_port *ports, size_t n_ports,
+                          struct berth_error **err)
+{
+        int r = validate(nets, n_networks, ports, n_ports, err);
+        if (r < 0)
+                return berth_error_wrap(err, "packet rules");
+        for (size_t i = 0; i < n_ports; i++) {
+                bool known = false;
+                for (size_t j = 0; j < n_networks && !known; j++)
+                        known = strcmp(ports[i].bridge, nets[j].bridge) == 0;
+                if (!known)
+                        return berth_error_setx(err, EINVAL,
+                                                "packet rules: published port %u is on bridge "
+                                                "`%s`, which is not one of the networks",
+                                                ports[i].host_port, ports[i].bridge);
+        }
+
+        struct rules_buf b = {0};
+        _cleanup_free_ char *text = NULL;
+        if (n_networks == 0 && n_ports == 0) {
+                /* add first so that deleting a table that is not there is no error */
+                text = xstrdup("add table ip berth\ndelete table ip berth\n");
+        } else {
+                gen_ruleset(nets, n_networks, ports, n_ports, &b);
+                text = b.data;
+        }
+        r = nft_run(text, err);
+        if (r < 0)
+                return berth_error_wrap(err, "packet rules: table `ip berth`");
+        return 0;
+}

@@ -1,0 +1,269 @@
+/* Unit tests for src/net/rules.c and ports.c (root). The process first moves into its own
+ * network namespace: the `ip berth` table is per namespace, so the host's rules are never
+ * touched. The table is read back through libnftables itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "net/net.h"
+
+#include <arpa/inet.h>
+#include <nftables/libnftables.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+static struct berth_cidr cidr(const char *s)
+{
+        struct berth_cidr c;
+        assert_int_equal(berth_cidr_parse(s, &c, NULL), 0);
+        return c;
+}
+
+static void ok(int r, struct berth_error *err)
+{
+        if (r < 0)
+                fail_msg("%s", err ? err->msg : "(no message)");
+        assert_null(err);
+}
+
+/* `nft list table ip berth` through libnftables; NULL when the table does not exist. */
+static char *list_table(void)
+{
+        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        assert_non_null(ctx);
+        nft_ctx_buffer_output(ctx);
+        nft_ctx_buffer_error(ctx);
+        char *out = NULL;
+        if (nft_run_cmd_from_buffer(ctx, "list table ip berth") == 0)
+                out = xstrdup(nft_ctx_get_output_buffer(ctx));
+        nft_ctx_free(ctx);
+        return out;
+}
+
+static void must_have(const char *table, const char *rule)
+{
+        if (!strstr(table, rule))
+                fail_msg("rule `%s` not in\n%s", rule, table);
+}
+
+static void apply_two(void)
+{
+        struct berth_net_rules_network nets[] = {
+            {.bridge = "br-one", .subnet = cidr("10.77.0.0/24"), .masquerade = true, .icc = true},
+            {.bridge = "br-two",
+             .subnet = cidr("10.78.0.0/24"),
+             .masquerade = false,
+             .internal = true,
+             .icc = false},
+        };
+        struct berth_net_rules_port ports[] = {
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("10.77.0.2"),
+             .container_port = 80,
+             .bridge = "br-one"},
+            {.proto = IPPROTO_UDP,
+             .host_ip = cidr("127.0.0.1"),
+             .host_port = 5353,
+             .container_ip = cidr("10.77.0.3"),
+             .container_port = 53,
+             .bridge = "br-one"},
+            {.proto = IPPROTO_TCP,
+             .host_ip = cidr("192.0.2.1"),
+             .host_port = 8443,
+             .container_ip = cidr("10.78.0.2"),
+             .container_port = 443,
+             .bridge = "br-two"},
+        };
+        struct berth_error *err = NULL;
+        ok(berth_net_rules_apply(nets, 2, ports, 3, &err), err);
+}
+
+static void test_apply_and_list(void **state)
+{
+        (void)state;
+        apply_two();
+        /* again: replacing is idempotent, never duplicated */
+        apply_two();
+        _cleanup_free_ char *t = list_table();
+        assert_non_null(t);
+        must_have(t, "tcp dport 8080 dnat to 10.77.0.2:80");
+        must_have(t, "ip daddr 127.0.0.1 udp dport 5353 dnat to 10.77.0.3:53");
+        must_have(t, "ip daddr 192.0.2.1 tcp dport 8443 dnat to 10.78.0.2:443");
+        must_have(t, "type nat hook prerouting priority dstnat; policy accept;");
+        must_have(t, "type nat hook output priority -100; policy accept;");
+        must_have(t, "fib daddr type local jump published");
+        must_have(t, "ip saddr 10.77.0.0/24 oifname != \"br-one\" masquerade");
+        must_have(t, "oifname \"br-one\" ip saddr 127.0.0.0/8 masquerade");
+        must_have(t, "type filter hook forward priority filter; policy accept;");
+        must_have(t, "iifname \"br-one\" oifname \"br-two\" drop");
+        must_have(t, "iifname \"br-two\" oifname \"br-one\" drop");
+        must_have(t, "ct state established,related accept");
+        must_have(t, "oifname \"br-one\" ip daddr 10.77.0.2 tcp dport 80 ct status dnat accept");
+        must_have(t, "iifname \"br-one\" oifname \"br-one\" accept");
+        must_have(t, "iifname \"br-two\" oifname \"br-two\" drop");    /* icc=false */
+        must_have(t, "iifname \"br-two\" oifname != \"br-two\" drop"); /* internal */
+        must_have(t, "iifname \"br-one\" accept");
+        /* no masquerade out of the internal network, no way out at all */
+        assert_null(strstr(t, "ip saddr 10.78.0.0/24"));
+        assert_null(strstr(t, "iifname \"br-two\" accept"));
+        /* one copy of each rule after two applies */
+        const char *first = strstr(t, "tcp dport 8080 dnat");
+        assert_null(strstr(first + 1, "tcp dport 8080 dnat"));
+}
+
+static void test_bad_input_keeps_table(void **state)
+{
+        (void)state;
+        apply_two();
+        _cleanup_free_ char *before = list_table();
+        assert_non_null(before);
+
+        const char *bad_names[] = {"br\"; flush ruleset; \"", "", "a-very-long-bridge-name",
+                                   "br one"};
+        for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+                struct berth_net_rules_network n = {.bridge = bad_names[i],
+                                                    .subnet = cidr("10.79.0.0/24"),
+                                                    .masquerade = true,
+                                                    .icc = true};
+                struct berth_error *err = NULL;
+                assert_int_equal(berth_net_rules_apply(&n, 1, NULL, 0, &err), -EINVAL);
+                assert_non_null(err);
+                assert_non_null(strstr(err->msg, "bridge name"));
+                berth_error_free(err);
+        }
+        /* a port on a bridge that is not a network, an ipv6 subnet, protocol 0 */
+        struct berth_net_rules_network n = {.bridge = "br-x", .subnet = cidr("10.79.0.0/24")};
+        struct berth_net_rules_port p = {.proto = IPPROTO_TCP,
+                                         .host_port = 1,
+                                         .container_ip = cidr("10.79.0.2"),
+                                         .container_port = 1,
+                                         .bridge = "br-y"};
+        struct berth_error *err = NULL;
+        assert_int_equal(berth_net_rules_apply(&n, 1, &p, 1, &err), -EINVAL);
+        assert_non_null(strstr(err->msg, "`br-y`"));
+        berth_error_free(err);
+        err = NULL;
+        p.bridge = "br-x";
+        p.proto = 0;
+        assert_int_equal(berth_net_rules_apply(&n, 1, &p, 1, &err), -EPROTONOSUPPORT);
+        berth_error_free(err);
+        err = NULL;
+        n.subnet = cidr("fd00::/64");
+        assert_int_equal(berth_net_rules_apply(&n, 1, NULL, 0, &err), -EAFNOSUPPORT);
+        berth_error_free(err);
+
+        _cleanup_free_ char *after = list_table();
+        assert_non_null(after);
+        assert_string_equal(before, after);
+}
+
+static void test_apply_empty_deletes(void **state)
+{
+        (void)state;
+        apply_two();
+        struct berth_error *err = NULL;
+        ok(berth_net_rules_apply(NULL, 0, NULL, 0, &err), err);
+        assert_null(list_table());
+        /* and again, with no table there */
+        ok(berth_net_rules_apply(NULL, 0, NULL, 0, &err), err);
+        assert_null(list_table());
+}
+
+static void test_other_tables_untouched(void **state)
+{
+        (void)state;
+        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        nft_ctx_buffer_output(ctx);
+        nft_ctx_buffer_error(ctx);
+        assert_int_equal(nft_run_cmd_from_buffer(ctx, "add table inet other\n"
+                                                      "add chain inet other c\n"
+                                                      "add rule inet other c counter accept\n"),
+                         0);
+        apply_two();
+        struct berth_error *err = NULL;
+        ok(berth_net_rules_apply(NULL, 0, NULL, 0, &err), err);
+        assert_int_equal(nft_run_cmd_from_buffer(ctx, "list table inet other"), 0);
+        assert_non_null(strstr(nft_ctx_get_output_buffer(ctx), "counter"));
+        assert_int_equal(nft_run_cmd_from_buffer(ctx, "delete table inet other"), 0);
+        nft_ctx_free(ctx);
+}
+
+static void test_port_reserve(void **state)
+{
+        (void)state;
+        struct berth_error *err = NULL;
+        struct berth_cidr lo = cidr("127.0.0.1");
+        uint16_t port = 0;
+        _cleanup_close_ int fd = -1;
+        ok(berth_net_port_reserve(IPPROTO_TCP, NULL, 0, &port, &fd, &err), err);
+        assert_true(port > 0);
+        assert_true(fd >= 0);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+
+        /* a second reservation, on any address, fails with docker's message */
+        int fd2 = -1;
+        assert_int_equal(berth_net_port_reserve(IPPROTO_TCP, NULL, port, NULL, &fd2, &err),
+                         -EADDRINUSE);
+        char want[80];
+        snprintf(want, sizeof(want), "Bind for 0.0.0.0:%u failed: port is already allocated", port);
+        assert_string_equal(err->msg, want);
+        berth_error_free(err);
+        err = NULL;
+        assert_int_equal(berth_net_port_reserve(IPPROTO_TCP, &lo, port, NULL, &fd2, &err),
+                         -EADDRINUSE);
+        snprintf(want, sizeof(want), "Bind for 127.0.0.1:%u failed: port is already allocated",
+                 port);
+        assert_string_equal(err->msg, want);
+        berth_error_free(err);
+        err = NULL;
+
+        /* even a program using SO_REUSEADDR cannot take it */
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+        assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), -1);
+        assert_int_equal(errno, EADDRINUSE);
+        close(s);
+
+        /* udp is its own space; after release the port is free again */
+        uint16_t uport = 0;
+        ok(berth_net_port_reserve(IPPROTO_UDP, &lo, port, &uport, &fd2, &err), err);
+        assert_int_equal(uport, port);
+        close(fd2);
+        close(TAKE_FD(fd));
+        ok(berth_net_port_reserve(IPPROTO_TCP, NULL, port, NULL, &fd2, &err), err);
+        close(fd2);
+        assert_int_equal(berth_net_port_reserve(IPPROTO_ICMP, NULL, 1, NULL, &fd2, &err),
+                         -EPROTONOSUPPORT);
+        berth_error_free(err);
+}
+
+static int setup(void **state)
+{
+        (void)state;
+        if (geteuid() != 0) {
+                fprintf(stderr, "not root\n");
+                return -1;
+        }
+        if (unshare(CLONE_NEWNET) < 0) {
+                perror("unshare");
+                return -1;
+        }
+        return 0;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_apply_and_list),
+            cmocka_unit_test(test_bad_input_keeps_table),
+            cmocka_unit_test(test_apply_empty_deletes),
+            cmocka_unit_test(test_other_tables_untouched),
+            cmocka_unit_test(test_port_reserve),
+        };
+        return cmocka_run_group_tests(tests, setup, NULL);
+}
