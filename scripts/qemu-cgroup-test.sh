@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Boot Debian's kernel under qemu (TCG) with an initramfs of busybox plus the given folders, mount
 # a pure cgroup v2 or pure v1 hierarchy, run a command and exit with its status.
-#   scripts/qemu-cgroup-test.sh --mode v1|v2 --include DIR [--include DIR ...] -- CMD [ARGS...]
-# Each DIR appears in the guest at the same absolute path. Binaries run there must be static.
+#   scripts/qemu-cgroup-test.sh --mode v1|v2 [--include DIR]... [--bin FILE]... [--module NAME]...
+#                               -- CMD [ARGS...]
+# Each DIR appears in the guest at the same absolute path. Each --bin FILE too, with the shared
+# libraries `ldd` lists and the dynamic loader at their host paths. Each --module NAME (with the
+# modules it depends on) of the guest kernel is loaded before CMD runs.
 # env: QEMU_TIMEOUT (seconds, default 600), QEMU_KERNEL (default: newest /boot/vmlinuz-*)
 set -euo pipefail
 mode=""
 includes=()
+bins=()
+modules=()
 while [ $# -gt 0 ]; do
         case "$1" in
         --mode) mode=$2; shift 2 ;;
         --include) includes+=("$2"); shift 2 ;;
+        --bin) bins+=("$2"); shift 2 ;;
+        --module) modules+=("$2"); shift 2 ;;
         --) shift; break ;;
         *) echo "qemu-cgroup-test: unknown argument $1" >&2; exit 2 ;;
         esac
@@ -36,6 +43,38 @@ for d in "${includes[@]}"; do
         mkdir -p "$root$(dirname "$d")"
         cp -a "$d" "$root$(dirname "$d")/"
 done
+# dynamic binaries: the file and every library ldd resolves (the loader included), same paths
+for b in "${bins[@]}"; do
+        b=$(realpath "$b")
+        mkdir -p "$root$(dirname "$b")"
+        cp "$b" "$root$b"
+        for lib in $(ldd "$b" 2>/dev/null | grep -o '/[^ ]*' || true); do
+                [ -e "$root$lib" ] && continue
+                mkdir -p "$root$(dirname "$lib")"
+                cp -L "$lib" "$root$lib"
+        done
+done
+# kernel modules of the guest kernel, dependencies first (modules.dep lists them)
+kver=${kernel##*/vmlinuz-}
+: >"$root/etc/berth-test-modules"
+add_module() { # path relative to /lib/modules/$kver
+        grep -qxF "$1" "$root/etc/berth-test-modules" && return 0
+        local dep
+        for dep in $(grep "^$1:" "/lib/modules/$kver/modules.dep" | cut -d: -f2); do
+                add_module "$dep"
+        done
+        mkdir -p "$root/lib/modules/$kver/$(dirname "$1")"
+        cp "/lib/modules/$kver/$1" "$root/lib/modules/$kver/$1"
+        echo "$1" >>"$root/etc/berth-test-modules"
+}
+for m in "${modules[@]}"; do
+        rel=$(grep -o "^[^:]*/$m\.ko[^:]*:" "/lib/modules/$kver/modules.dep" | head -1 | tr -d :)
+        [ -n "$rel" ] || { echo "qemu-cgroup-test: no module $m for $kver" >&2; exit 2; }
+        case "$rel" in *.ko) ;; *) echo "qemu-cgroup-test: $rel is compressed" >&2; exit 2 ;; esac
+        add_module "$rel"
+done
+echo "$kver" >"$root/etc/berth-test-kver"
+
 # the command, quoted for sh
 cmd=""
 for a in "$@"; do cmd+="$(printf '%q ' "$a")"; done
@@ -62,6 +101,9 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
 mount --make-rprivate /
+while read -r m; do
+        insmod "/lib/modules/$(cat /etc/berth-test-kver)/$m" || echo "cannot load $m"
+done </etc/berth-test-modules
 mode=$(cat /etc/berth-test-mode)
 if [ "$mode" = v2 ]; then
         mount -t cgroup2 cgroup2 /sys/fs/cgroup
@@ -69,12 +111,18 @@ if [ "$mode" = v2 ]; then
                 echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
         done
 else
+        # systemd's layout: cpu,cpuacct and net_cls,net_prio co-mounted, each name a symlink
         mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
         while read -r name hier num enabled; do
-                case "$name" in "#"*) continue ;; esac
+                case "$name" in "#"*|cpuacct|net_prio) continue ;; esac
                 [ "$enabled" = 1 ] || continue
-                mkdir -p /sys/fs/cgroup/$name
-                mount -t cgroup -o $name cgroup /sys/fs/cgroup/$name || echo "cannot mount v1 $name"
+                dir=$name
+                case "$name" in cpu) dir=cpu,cpuacct ;; net_cls) dir=net_cls,net_prio ;; esac
+                mkdir -p /sys/fs/cgroup/$dir
+                mount -t cgroup -o $dir cgroup /sys/fs/cgroup/$dir || echo "cannot mount v1 $dir"
+                [ "$dir" = "$name" ] && continue
+                ln -s $dir /sys/fs/cgroup/${dir%,*}
+                ln -s $dir /sys/fs/cgroup/${dir#*,}
         done </proc/cgroups
 fi
 echo "BERTH-QEMU: cgroup $mode: $(cat /proc/self/cgroup | tr '\n' ' ')"
