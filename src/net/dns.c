@@ -390,31 +390,40 @@ static ssize_t forward_tcp(const struct sockaddr *up, socklen_t up_len, const ui
 
 /* ---------------------------------------------------------------- requests */
 
-/* Build the reply to one query into out (returns its length, 0 = no reply). */
-static size_t handle_query(struct berth_dns *d, const uint8_t *q, size_t qlen, bool tcp,
-                           uint8_t *out, size_t out_size)
+/* Build the reply to one query into out when it needs no upstream (returns its length; 0 = no
+ * reply); *ret_forward is set when it must be forwarded instead. */
+static size_t reply_here(struct berth_dns *d, const uint8_t *q, size_t qlen, bool tcp, uint8_t *out,
+                         bool *ret_forward)
 {
         char name[DNS_MAX_NAME + 1];
         uint16_t type;
         size_t qend;
-        _cleanup_free_ struct answer *a = xmalloc(sizeof(*a));
         size_t max = tcp ? DNS_MAX_MSG : DNS_MAX_UDP;
+        *ret_forward = false;
         if (qlen < DNS_HDR || (q[2] & 0x80))
                 return 0; /* nothing to answer, or a response: never reflect */
-        if (parse_question(q, qlen, name, sizeof(name), &type, &qend) < 0) {
+        _cleanup_free_ struct answer *a = xmalloc(sizeof(*a));
+        if (parse_question(q, qlen, name, sizeof(name), &type, &qend) < 0)
                 answer_init(a, q, DNS_HDR, RC_FORMERR, false, max);
-                memcpy(out, a->buf, a->len);
-                return a->len;
-        }
-        if (((q[2] >> 3) & 0x0f) != 0) { /* opcode other than QUERY */
+        else if (((q[2] >> 3) & 0x0f) != 0) /* opcode other than QUERY */
                 answer_init(a, q, qend, RC_NOTIMP, false, max);
-                memcpy(out, a->buf, a->len);
-                return a->len;
+        else if (!answer_local(d, name, type, q, qend, max, a)) {
+                *ret_forward = true;
+                return 0;
         }
-        if (answer_local(d, name, type, q, qend, max, a)) {
-                memcpy(out, a->buf, a->len);
-                return a->len;
-        }
+        memcpy(out, a->buf, a->len);
+        return a->len;
+}
+
+/* Build the reply to one query into out (returns its length, 0 = no reply): local, or the
+ * first upstream's answer relayed unchanged, or SERVFAIL. */
+static size_t handle_query(struct berth_dns *d, const uint8_t *q, size_t qlen, bool tcp,
+                           uint8_t *out, size_t out_size)
+{
+        bool forward;
+        size_t n = reply_here(d, q, qlen, tcp, out, &forward);
+        if (!forward)
+                return n;
         for (size_t i = 0; i < d->n_upstream; i++) {
                 const struct sockaddr *up = (const struct sockaddr *)&d->upstream[i];
                 ssize_t k = tcp ? forward_tcp(up, d->upstream_len[i], q, qlen, out, out_size)
@@ -422,7 +431,13 @@ static size_t handle_query(struct berth_dns *d, const uint8_t *q, size_t qlen, b
                 if (k > 0)
                         return (size_t)k;
         }
-        answer_init(a, q, qend, RC_SERVFAIL, false, max);
+        char name[DNS_MAX_NAME + 1];
+        uint16_t type;
+        size_t qend;
+        if (parse_question(q, qlen, name, sizeof(name), &type, &qend) < 0)
+                return 0; /* cannot happen: reply_here parsed it */
+        _cleanup_free_ struct answer *a = xmalloc(sizeof(*a));
+        answer_init(a, q, qend, RC_SERVFAIL, false, tcp ? DNS_MAX_MSG : DNS_MAX_UDP);
         memcpy(out, a->buf, a->len);
         return a->len;
 }
@@ -507,6 +522,7 @@ static void *server(void *arg)
 {
         struct berth_dns *d = arg;
         _cleanup_free_ uint8_t *buf = xmalloc(DNS_MAX_MSG);
+        _cleanup_free_ uint8_t *out = xmalloc(DNS_MAX_MSG);
         for (;;) {
                 struct pollfd p[3] = {
                     {.fd = d->stop_pipe[0], .events = POLLIN},
@@ -525,7 +541,15 @@ static void *server(void *arg)
                         socklen_t pl = sizeof(peer);
                         ssize_t k = recvfrom(d->udp_fd, buf, DNS_MAX_MSG, MSG_DONTWAIT,
                                              (struct sockaddr *)&peer, &pl);
-                        if (k >= DNS_HDR) {
+                        bool forward = false;
+                        size_t n = 0;
+                        /* local answers inline: a slow upstream never delays them */
+                        if (k >= DNS_HDR)
+                                n = reply_here(d, buf, (size_t)k, false, out, &forward);
+                        if (n > 0)
+                                (void)sendto(d->udp_fd, out, n, MSG_NOSIGNAL,
+                                             (struct sockaddr *)&peer, pl);
+                        if (forward) {
                                 struct job *j = xmalloc(sizeof(*j) + (size_t)k);
                                 *j = (struct job){.d = d,
                                                   .fd = -1,

@@ -191,6 +191,36 @@ static void test_other_tables_untouched(void **state)
         nft_ctx_free(ctx);
 }
 
+/* libnftables' own message reaches the caller: a table `ip berth` owned by another netlink
+ * socket (flags owner) cannot be replaced by anyone else, and stays as it was. */
+static void test_nft_error(void **state)
+{
+        (void)state;
+        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        nft_ctx_buffer_output(ctx);
+        nft_ctx_buffer_error(ctx);
+        if (nft_run_cmd_from_buffer(ctx, "add table ip berth { flags owner; }\n"
+                                         "add chain ip berth mine\n") != 0) {
+                nft_ctx_free(ctx);
+                skip();
+        }
+        struct berth_error *err = NULL;
+        struct berth_net_rules_network n = {
+            .bridge = "br-one", .subnet = cidr("10.77.0.0/24"), .masquerade = true, .icc = true};
+        assert_true(berth_net_rules_apply(&n, 1, NULL, 0, &err) < 0);
+        assert_non_null(err);
+        if (!strstr(err->msg, "packet rules: table `ip berth`: nftables: Error:"))
+                fail_msg("%s", err->msg);
+        assert_null(strchr(err->msg, '\n'));
+        berth_error_free(err);
+        assert_int_equal(nft_run_cmd_from_buffer(ctx, "list table ip berth"), 0);
+        assert_non_null(strstr(nft_ctx_get_output_buffer(ctx), "chain mine"));
+        assert_null(strstr(nft_ctx_get_output_buffer(ctx), "br-one"));
+        /* the owner's socket closes: the table goes with it */
+        nft_ctx_free(ctx);
+        assert_null(list_table());
+}
+
 static void test_port_reserve(void **state)
 {
         (void)state;
@@ -263,6 +293,7 @@ int main(void)
             cmocka_unit_test(test_bad_input_keeps_table),
             cmocka_unit_test(test_apply_empty_deletes),
             cmocka_unit_test(test_other_tables_untouched),
+            cmocka_unit_test(test_nft_error),
             cmocka_unit_test(test_port_reserve),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
