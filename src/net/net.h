@@ -138,7 +138,11 @@ struct berth_net_rules_port {
 };
 
 /* Replace the whole `berth` table atomically (one nft transaction) by the rules for these
- * networks and published ports; with n_networks == 0 and n_ports == 0 the table is deleted. */
+ * networks and published ports; with n_networks == 0 and n_ports == 0 the table is deleted.
+ * The table lives in the caller's network namespace (nftables state is per netns). IPv4 only
+ * for now: an IPv6 subnet or address is EAFNOSUPPORT. Every port's bridge must be one of nets;
+ * bridge names are checked (EINVAL) before anything reaches nft. On any error the previous
+ * table is left as it was; libnftables' message is in *err. */
 int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
                           const struct berth_net_rules_port *ports, size_t n_ports,
                           struct berth_error **err);
