@@ -183,6 +183,8 @@ struct tabw *tabw_new(void);
 void tabw_line(struct tabw *t, const char *line);
 /* The aligned text (malloc'd); the writer is freed. */
 char *tabw_finish(struct tabw *t);
+/* tabw_finish, the table written to out. */
+void tabw_print(struct tabw *t, FILE *out);
 
 /* docker's units.HumanSize (decimal, 3 significant digits: "1.23MB", "4.1kB", "0B"). */
 char *fmt_human_size(double bytes);

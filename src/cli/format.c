@@ -35,6 +35,12 @@ void tabw_line(struct tabw *t, const char *line)
         t->n++;
 }
 
+void tabw_print(struct tabw *t, FILE *out)
+{
+        _cleanup_free_ char *s = tabw_finish(t);
+        fputs(s, out);
+}
+
 static size_t text_width(const char *s)
 {
         size_t w = 0;

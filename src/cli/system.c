@@ -285,8 +285,7 @@ static int system_df(int argc, char **argv)
                               json_integer_value(json_object_get(v, "Containers")));
                 tabw_line(tw, line);
         }
-        _cleanup_free_ char *o1 = tabw_finish(tw);
-        fputs(o1, stdout);
+        tabw_print(tw, stdout);
         printf("\nContainers space usage:\n\n");
         tw = tabw_new();
         tabw_line(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES");
@@ -305,8 +304,7 @@ static int system_df(int argc, char **argv)
                               cs, str(v, "Status"), name ? (name[0] == '/' ? name + 1 : name) : "");
                 tabw_line(tw, line);
         }
-        _cleanup_free_ char *o2 = tabw_finish(tw);
-        fputs(o2, stdout);
+        tabw_print(tw, stdout);
         printf("\nLocal Volumes space usage:\n\n");
         tw = tabw_new();
         tabw_line(tw, "VOLUME NAME\tLINKS\tSIZE");
@@ -320,8 +318,7 @@ static int system_df(int argc, char **argv)
                               json_integer_value(json_object_get(ud, "RefCount")), sz);
                 tabw_line(tw, line);
         }
-        _cleanup_free_ char *o3 = tabw_finish(tw);
-        fputs(o3, stdout);
+        tabw_print(tw, stdout);
         _cleanup_free_ char *bs = fmt_human_size((double)bsize);
         printf("\nBuild cache usage: %s\n", bs);
         return 0;

@@ -1,4 +1,5 @@
-/* Small helpers shared by the verb files. */
+/* Helpers shared by the verb files: argument parsing, query strings and filters, table / JSON /
+ * template output, the prune and save/export steps. */
 #include <fcntl.h>
 #include <stdarg.h>
 
@@ -109,6 +110,70 @@ int print_formatted(json_t *items, const char *format, struct berth_error **err)
         if (!printed && json_array_size(items) > 0)
                 printf("\n");
         tmpl_free(t);
+        return r;
+}
+
+int print_table(json_t *items, const char *format, json_t *headers, struct berth_error **err)
+{
+        if (strcmp(format, "json") == 0) {
+                size_t i;
+                json_t *v;
+                json_array_foreach(items, i, v) json_object_del(v, "Label");
+                return print_formatted(items, "json", err);
+        }
+        bool table = strncmp(format, "table", 5) == 0;
+        const char *f = table ? format + 5 : format;
+        while (*f == ' ')
+                f++;
+        /* docker turns the two-character sequences \t and \n into tab and newline */
+        _cleanup_free_ char *fmt = xstrdup(f);
+        char *o = fmt;
+        for (const char *p = fmt; *p; p++) {
+                if (p[0] == '\\' && (p[1] == 't' || p[1] == 'n')) {
+                        *o++ = p[1] == 't' ? '\t' : '\n';
+                        p++;
+                } else {
+                        *o++ = *p;
+                }
+        }
+        *o = '\0';
+        while (o > fmt && o[-1] == ' ')
+                *--o = '\0';
+        struct tmpl *t = NULL;
+        int r = tmpl_parse(fmt, &t, err);
+        if (r < 0)
+                return r;
+        struct tabw *tw = table ? tabw_new() : NULL;
+        if (table) {
+                _cleanup_free_ char *h = NULL;
+                _cleanup_error_ struct berth_error *he = NULL;
+                if (tmpl_exec(t, headers, &h, &he) == 0)
+                        tabw_line(tw, h);
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(items, i, v)
+        {
+                _cleanup_free_ char *out = NULL;
+                r = tmpl_exec(t, v, &out, err);
+                if (r < 0)
+                        break;
+                if (table) {
+                        /* a template output with newlines makes several table lines */
+                        char *save = NULL;
+                        for (char *l = strtok_r(out, "\n", &save); l;
+                             l = strtok_r(NULL, "\n", &save))
+                                tabw_line(tw, l);
+                } else {
+                        printf("%s\n", out);
+                }
+        }
+        tmpl_free(t);
+        if (tw) {
+                _cleanup_free_ char *s = tabw_finish(tw);
+                if (r == 0)
+                        fputs(s, stdout);
+        }
         return r;
 }
 

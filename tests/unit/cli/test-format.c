@@ -32,6 +32,18 @@ static void test_tabwriter(void **state)
         out = tabw_finish(t);
         assert_string_equal(out, "é         x\n"); /* width counts characters, not bytes */
         free(out);
+        /* tabw_print writes what tabw_finish returns */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        assert_non_null(f);
+        t = tabw_new();
+        tabw_line(t, "a\tb");
+        tabw_line(t, "ccc\td");
+        tabw_print(t, f);
+        fclose(f);
+        assert_string_equal(buf, "a         b\nccc       d\n");
+        free(buf);
 }
 
 #define check_str(expr, want)                                                                      \
