@@ -608,13 +608,34 @@ static int endpoint_create_pair(struct nl *nl, int netns_fd, const struct berth_
         return nl_talk(nl, nlh, NULL, NULL, "create the veth pair", err);
 }
 
-/* Bring the host end up. */
+/* Hairpin mode on a bridge port: with br_netfilter loaded, a container reaching its own
+ * published port through the host is DNAT'd back out of the port it came in on, which a bridge
+ * only does in hairpin mode (docker sets it on every endpoint). The kernel reads IFLA_PROTINFO
+ * as bridge port attributes only when it carries NLA_F_NESTED. */
+static int link_set_hairpin(struct nl *nl, int index, struct berth_error **err)
+{
+        char buf[NL_REQUEST_SIZE];
+        struct nlmsghdr *nlh = nl_msg(nl, buf, RTM_SETLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_BRIDGE;
+        ifi->ifi_index = index;
+        struct nlattr *prot = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+        prot->nla_type |= NLA_F_NESTED;
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, 1);
+        mnl_attr_nest_end(nlh, prot);
+        return nl_talk(nl, nlh, NULL, NULL, "set hairpin mode", err);
+}
+
+/* Hairpin mode on, then bring the host end up. */
 static int endpoint_host_up(struct nl *nl, const char *host, struct berth_error **err)
 {
         struct link_info hl;
         int r = link_get(nl, host, &hl, err);
         if (r == -ENODEV)
                 return berth_error_setx(err, ENODEV, "vanished after creation");
+        if (r < 0)
+                return r;
+        r = link_set_hairpin(nl, hl.index, err);
         if (r < 0)
                 return r;
         return link_set_up(nl, hl.index, err);

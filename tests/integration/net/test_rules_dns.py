@@ -177,9 +177,9 @@ def test_published_port_reaches_the_container(web):
         assert p.returncode == 0 and "hello from the container" in p.stdout, p.stderr
         # the container reaches its own published port through the host (hairpin); with
         # br_netfilter loaded (docker's hosts) the DNAT'd frame goes back out the port it came
-        # in on, which the bridge only does in hairpin mode (docker sets it on its endpoints when
-        # the userland proxy is off; berth_endpoint_add does not yet: set here)
-        web.run("ip", "link", "set", "dev", web.ends[0], "type", "bridge_slave", "hairpin", "on")
+        # in on, which the bridge only does in hairpin mode: berth_endpoint_add turns it on
+        detail = web.run("ip", "-d", "link", "show", "dev", web.ends[0]).stdout
+        assert "hairpin on" in detail, detail
         p = wget(web, "http://198.51.100.1:8080/", netns=web.path("c"))
         assert p.returncode == 0 and "hello from the container" in p.stdout, p.stderr
     finally:
