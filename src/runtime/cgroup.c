@@ -758,6 +758,21 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                                 goto fail;
                         cg->v1_mask |= 1u << c;
                 }
+                /* v1 device rules start with "deny a": written while the init is in the cgroup
+                 * (cgroup_apply runs beside its rootfs setup), its mknod of an allowed node could
+                 * land between that and the allow lines (EPERM). Nothing is in the dir yet. */
+                if ((cg->v1_mask & (1u << CG1_DEVICES)) && mode == CGROUP_MODE_V1 && res &&
+                    res->n_device_rules) {
+                        _cleanup_free_ char *dir = v1_dir(CG1_DEVICES, path);
+                        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        if (dfd < 0) {
+                                r = berth_error_set(err, errno, "cgroup: open `%s`", dir);
+                                goto fail;
+                        }
+                        if ((r = v1_devices(dfd, res, err)) < 0)
+                                goto fail;
+                        cg->v1_devices_set = true;
+                }
         }
         *ret = cg;
         return 0;
@@ -815,7 +830,7 @@ int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct ber
                 return 0;
         }
         for (int c = 0; c < CG1_COUNT; c++) {
-                if (!(cg->v1_mask & (1u << c)))
+                if (!(cg->v1_mask & (1u << c)) || (c == CG1_DEVICES && cg->v1_devices_set))
                         continue;
                 _cleanup_free_ char *dir = v1_dir(c, cg->path);
                 _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

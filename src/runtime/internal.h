@@ -273,9 +273,10 @@ enum cgroup_v1_controller {
 /* A container's cgroup. Created by cgroup_create() or reloaded from state by cgroup_load(). */
 struct cgroup {
         enum cgroup_mode mode;
-        char *path;       /* relative to each hierarchy's root, no leading '/': "berth/<id>" */
-        int unified_fd;   /* O_PATH|O_DIRECTORY fd of the cgroup2 dir (v2 or hybrid), else -1 */
-        uint32_t v1_mask; /* v1 controllers in which the cgroup dir exists */
+        char *path;          /* relative to each hierarchy's root, no leading '/': "berth/<id>" */
+        int unified_fd;      /* O_PATH|O_DIRECTORY fd of the cgroup2 dir (v2 or hybrid), else -1 */
+        uint32_t v1_mask;    /* v1 controllers in which the cgroup dir exists */
+        bool v1_devices_set; /* v1 device rules written at create, before any task entered */
 };
 
 /* Detect the host's cgroup layout once (cached). */
