@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Boot Debian's kernel under qemu (TCG) with an initramfs of busybox plus the given folders, mount
-# a pure cgroup v2 or pure v1 hierarchy, run a command and exit with its status.
-#   scripts/qemu-cgroup-test.sh --mode v1|v2 [--include DIR]... [--bin FILE]... [--module NAME]...
-#                               -- CMD [ARGS...]
+# a pure cgroup v2, pure v1 or hybrid (v1 + an empty cgroup2 at unified/) layout, run a command
+# and exit with its status.
+#   scripts/qemu-cgroup-test.sh --mode v1|v2|hybrid [--include DIR]... [--bin FILE]...
+#                               [--module NAME]... -- CMD [ARGS...]
 # Each DIR appears in the guest at the same absolute path. Each --bin FILE too, with the shared
 # libraries `ldd` lists and the dynamic loader at their host paths. Each --module NAME (with the
 # modules it depends on) of the guest kernel is loaded before CMD runs.
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
         *) echo "qemu-cgroup-test: unknown argument $1" >&2; exit 2 ;;
         esac
 done
-[ "$mode" = v1 ] || [ "$mode" = v2 ] || { echo "qemu-cgroup-test: --mode v1|v2 required" >&2; exit 2; }
+case "$mode" in v1|v2|hybrid) ;; *) echo "qemu-cgroup-test: --mode v1|v2|hybrid required" >&2; exit 2 ;; esac
 [ $# -gt 0 ] || { echo "qemu-cgroup-test: a command is required after --" >&2; exit 2; }
 kernel=${QEMU_KERNEL:-$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
 [ -r "$kernel" ] || { echo "qemu-cgroup-test: no kernel in /boot (apt-get install linux-image-amd64)" >&2; exit 2; }
@@ -124,6 +125,11 @@ else
                 ln -s $dir /sys/fs/cgroup/${dir%,*}
                 ln -s $dir /sys/fs/cgroup/${dir#*,}
         done </proc/cgroups
+        # hybrid: systemd's empty cgroup2 beside the v1 controllers
+        if [ "$mode" = hybrid ]; then
+                mkdir /sys/fs/cgroup/unified
+                mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+        fi
 fi
 echo "BERTH-QEMU: cgroup $mode: $(cat /proc/self/cgroup | tr '\n' ' ')"
 cd /

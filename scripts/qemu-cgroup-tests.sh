@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the runtime's cgroup tests and the engine's (berthd + berth-shim + berth) on pure cgroup v2
-# and pure v1 under qemu (this machine is hybrid): one boot per mode runs both guests.
+# Run the runtime's cgroup tests and the engine's (berthd + berth-shim + berth) on pure cgroup v2,
+# pure v1 and hybrid (systemd's layouts) under qemu: one boot per mode runs both guests.
 #   scripts/qemu-cgroup-tests.sh [BUILD_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,7 @@ cp "$here/tests/qemu/cgroup-guest.sh" "$here/tests/qemu/engine-guest.sh" "$image
 "$here/scripts/make-busybox-rootfs.sh" "$work/in/rootfs" >/dev/null
 in=$work/in
 rc=0
-for mode in v2 v1; do
+for mode in v2 v1 hybrid; do
         echo "=== cgroup $mode (qemu) ==="
         "$here/scripts/qemu-cgroup-test.sh" --mode $mode --include "$in" \
                 --bin "$build/cmd/berthd" --bin "$build/cmd/berth" --bin "$build/cmd/berth-shim" \

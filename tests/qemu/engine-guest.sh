@@ -16,7 +16,14 @@ bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
 check() { # name expected actual
         if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected [$2] got [$3]"; fi
 }
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then MODE=v2; else MODE=v1; fi
+# hybrid: v1 controllers plus an empty cgroup2 at unified/ (freezing goes through cgroup.freeze)
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        MODE=v2
+elif [ -f /sys/fs/cgroup/unified/cgroup.controllers ]; then
+        MODE=hybrid
+else
+        MODE=v1
+fi
 echo "guest cgroup mode: $MODE"
 
 SECCOMP=$3
@@ -44,6 +51,8 @@ start_daemon
 cgdir() { # pid controller
         if [ $MODE = v2 ]; then
                 echo "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$1/cgroup)"
+        elif [ -z "$2" ]; then
+                echo "/sys/fs/cgroup/unified$(sed -n 's/^0:://p' /proc/$1/cgroup)"
         else
                 echo "/sys/fs/cgroup/$2$(grep -E "^[0-9]+:([^:]*,)?$2(,[^:]*)?:" /proc/$1/cgroup | cut -d: -f3)"
         fi
@@ -148,7 +157,7 @@ half "$CPUP" && ok "stats cpu percent ($CPUP)" || bad "stats cpu percent $CPUP"
 $B pause "$P" >/dev/null
 check "pause exit" 0 $?
 check "paused state" "true paused" "$($B inspect -f '{{.State.Paused}} {{.State.Status}}' "$P")"
-if [ $MODE = v2 ]; then
+if [ $MODE != v1 ]; then
         check "cgroup.freeze" 1 "$(cat $(cgdir "$PP")/cgroup.freeze)"
 else
         check "freezer.state" FROZEN "$(cat $(cgdir "$PP" freezer)/freezer.state)"
