@@ -254,27 +254,6 @@ int cmd_ps(int argc, char **argv)
 
 /* Run one request per positional argument, printing the argument on success (docker's stop, kill,
  * rm, pause…): exit 1 when any failed. */
-static int for_each(char **names, const char *method, const char *fmt_path, const char *query)
-{
-        int code = 0;
-        for (char **p = names; p && *p; p++) {
-                _cleanup_free_ char *enc = cli_urlencode(*p);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-                _cleanup_free_ char *path = xasprintf(fmt_path, enc);
-#pragma GCC diagnostic pop
-                _cleanup_free_ char *full = xasprintf("%s%s", path, query ? query : "");
-                _cleanup_error_ struct berth_error *e = NULL;
-                if (cli_call(method, full, NULL, NULL, NULL, &e) < 0 && e->code != EALREADY) {
-                        cli_print_error(e);
-                        code = 1;
-                        continue;
-                }
-                printf("%s\n", *p);
-        }
-        return code;
-}
-
 static int stop_like(int argc, char **argv, const char *verb, const char *action)
 {
         static const struct cli_flag flags[] = {
@@ -302,8 +281,8 @@ static int stop_like(int argc, char **argv, const char *verb, const char *action
         }
         if (s)
                 query_add(&q, "signal", s);
-        _cleanup_free_ char *fmt = xasprintf("/containers/%%s/%s", action);
-        code = for_each(a.pos, "POST", fmt, q);
+        _cleanup_free_ char *suffix = xasprintf("/%s%s", action, q ? q : "");
+        code = for_each_name(a.pos, "POST", "/containers/", suffix);
         cli_args_release(&a);
         return code;
 }
@@ -330,7 +309,8 @@ int cmd_kill(int argc, char **argv)
         const char *s = cli_arg_str(&a, "signal");
         if (s)
                 query_add(&q, "signal", s);
-        code = for_each(a.pos, "POST", "/containers/%s/kill", q);
+        _cleanup_free_ char *suffix = xasprintf("/kill%s", q ? q : "");
+        code = for_each_name(a.pos, "POST", "/containers/", suffix);
         cli_args_release(&a);
         return code;
 }
@@ -349,7 +329,7 @@ int cmd_rm(int argc, char **argv)
                 query_add(&q, "force", "1");
         if (cli_arg_bool(&a, "volumes"))
                 query_add(&q, "v", "1");
-        code = for_each(a.pos, "DELETE", "/containers/%s", q);
+        code = for_each_name(a.pos, "DELETE", "/containers/", q);
         cli_args_release(&a);
         return code;
 }
@@ -362,7 +342,7 @@ int cmd_pause(int argc, char **argv)
         if (verb_parse(&a, "pause", "CONTAINER [CONTAINER...]", flags, ARRAY_SIZE(flags), argc,
                        argv, true, 1, -1, &code) < 0)
                 return code;
-        code = for_each(a.pos, "POST", "/containers/%s/pause", NULL);
+        code = for_each_name(a.pos, "POST", "/containers/", "/pause");
         cli_args_release(&a);
         return code;
 }
@@ -375,7 +355,7 @@ int cmd_unpause(int argc, char **argv)
         if (verb_parse(&a, "unpause", "CONTAINER [CONTAINER...]", flags, ARRAY_SIZE(flags), argc,
                        argv, true, 1, -1, &code) < 0)
                 return code;
-        code = for_each(a.pos, "POST", "/containers/%s/unpause", NULL);
+        code = for_each_name(a.pos, "POST", "/containers/", "/unpause");
         cli_args_release(&a);
         return code;
 }

@@ -85,6 +85,9 @@ char *name_path(const char *prefix, const char *name, const char *suffix);
 
 /* Add "?" or "&" then key=urlencoded(value) to *q. */
 void query_add(char **q, const char *key, const char *value);
+/* method prefix+urlencoded(name)+suffix (suffix may be NULL) for each name, no body: the name
+ * printed on success (or a 304), the error on stderr otherwise. 1 when any failed, else 0. */
+int for_each_name(char **names, const char *method, const char *prefix, const char *suffix);
 /* --filter k=v… into docker's filters object f ({"k": ["v", …]}, "k" alone gives ""). */
 void filters_add(json_t *f, char **filters);
 /* --filter k=v… (NULL: nothing) as docker's filters JSON, URL-encoded into *q as filters=. */

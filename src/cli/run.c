@@ -942,17 +942,7 @@ int cmd_start(int argc, char **argv)
                 cli_args_release(&a);
                 return code;
         }
-        code = 0;
-        for (char **p = a.pos; *p; p++) {
-                _cleanup_error_ struct berth_error *e = NULL;
-                _cleanup_free_ char *path = name_path("/containers/", *p, "/start");
-                if (cli_call("POST", path, NULL, NULL, NULL, &e) < 0 && e->code != EALREADY) {
-                        cli_print_error(e);
-                        code = 1;
-                        continue;
-                }
-                printf("%s\n", *p);
-        }
+        code = for_each_name(a.pos, "POST", "/containers/", "/start");
         cli_args_release(&a);
         return code;
 }

@@ -595,19 +595,8 @@ static int volume_rm(int argc, char **argv)
         if (verb_parse(&a, "volume rm", "[OPTIONS] VOLUME [VOLUME...]", flags, ARRAY_SIZE(flags),
                        argc, argv, true, 1, -1, &code) < 0)
                 return code;
-        code = 0;
-        for (char **p = a.pos; *p; p++) {
-                _cleanup_free_ char *enc = cli_urlencode(*p);
-                _cleanup_free_ char *path =
-                    xasprintf("/volumes/%s%s", enc, cli_arg_bool(&a, "force") ? "?force=1" : "");
-                _cleanup_error_ struct berth_error *e = NULL;
-                if (cli_call("DELETE", path, NULL, NULL, NULL, &e) < 0) {
-                        cli_print_error(e);
-                        code = 1;
-                        continue;
-                }
-                printf("%s\n", *p);
-        }
+        code = for_each_name(a.pos, "DELETE", "/volumes/",
+                             cli_arg_bool(&a, "force") ? "?force=1" : NULL);
         cli_args_release(&a);
         return code;
 }

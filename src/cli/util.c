@@ -191,6 +191,22 @@ char *name_path(const char *prefix, const char *name, const char *suffix)
         return xasprintf("%s%s%s", prefix, enc, suffix ? suffix : "");
 }
 
+int for_each_name(char **names, const char *method, const char *prefix, const char *suffix)
+{
+        int code = 0;
+        for (char **p = names; p && *p; p++) {
+                _cleanup_free_ char *path = name_path(prefix, *p, suffix);
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (cli_call(method, path, NULL, NULL, NULL, &e) < 0 && e->code != EALREADY) {
+                        cli_print_error(e);
+                        code = 1;
+                        continue;
+                }
+                printf("%s\n", *p);
+        }
+        return code;
+}
+
 void filters_add(json_t *f, char **filters)
 {
         for (char **p = filters; p && *p; p++) {
