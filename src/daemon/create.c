@@ -130,7 +130,8 @@ out:
 }
 
 /* moby's adaptContainerSettings: the daemon's defaults stored in the container's HostConfig, so
- * inspect shows them (IpcMode "private", ShmSize 64 MiB). A new reference; body untouched. */
+ * inspect shows them (IpcMode "private", ShmSize 64 MiB, MemorySwap twice Memory). A new reference;
+ * body untouched. */
 static json_t *with_host_defaults(json_t *body)
 {
         json_t *b = json_copy(body);
@@ -145,6 +146,10 @@ static json_t *with_host_defaults(json_t *body)
                 json_object_set_new(hc, "IpcMode", json_string("private"));
         if (!shm || json_is_null(shm) || (json_is_integer(shm) && json_integer_value(shm) == 0))
                 json_object_set_new(hc, "ShmSize", json_integer(DEFAULT_SHM_SIZE));
+        /* a memory limit without MemorySwap: swap as large as the memory (twice in total) */
+        json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
+        if (mem > 0 && json_integer_value(json_object_get(hc, "MemorySwap")) == 0)
+                json_object_set_new(hc, "MemorySwap", json_integer(mem * 2));
         json_object_set_new(b, "HostConfig", hc);
         return b;
 }

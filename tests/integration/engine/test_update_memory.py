@@ -35,6 +35,10 @@ def test_update_memory_keeps_swap_and_refuses_above_it(berthd):
     assert r.returncode == 0, r.stderr
     try:
         pid = int(berthd.docker("inspect", "-f", "{{.State.Pid}}", name, check=True).stdout)
+        # docker stores its default: memory+swap twice the memory
+        r = berthd.docker("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+                          name, check=True)
+        assert r.stdout.split() == [str(64 * MIB), str(128 * MIB)]
         try:
             assert _memory_files(pid) == (64 * MIB, 128 * MIB)
         except FileNotFoundError:
