@@ -13,6 +13,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* the daemon's state lives as long as the process: background threads (exit watcher, health
+ * scheduler, restart timers) use it until exit, so it is reachable from here, not from main's
+ * stack frame that exit() reuses */
+static struct daemon daemon_state;
+
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
 static void sink(enum berth_log_level level, const char *msg, void *userdata)
@@ -120,7 +125,7 @@ int berthd_main(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        struct daemon d = {0};
+        struct daemon *d = &daemon_state;
         _cleanup_error_ struct berth_error *err = NULL;
         enum berth_log_level level = BERTH_LOG_INFO;
         const char *data_root = getenv("BERTH_DATA_ROOT");
@@ -183,12 +188,12 @@ int berthd_main(int argc, char **argv)
         berth_log_set_sink(sink, level, NULL);
         umask(022);
 
-        d.data_root = xstrdup(data_root);
-        d.socket_path = xstrdup(host + 7);
-        d.runtime_root = xasprintf("%s/runtime", data_root);
-        d.shim_path = shim ? xstrdup(shim) : self_dir_file("berth-shim");
-        d.seccomp_default_path = find_seccomp_profile(seccomp);
-        pthread_mutex_init(&d.db_lock, NULL);
+        d->data_root = xstrdup(data_root);
+        d->socket_path = xstrdup(host + 7);
+        d->runtime_root = xasprintf("%s/runtime", data_root);
+        d->shim_path = shim ? xstrdup(shim) : self_dir_file("berth-shim");
+        d->seccomp_default_path = find_seccomp_profile(seccomp);
+        pthread_mutex_init(&d->db_lock, NULL);
         /* one heap per connection thread would keep what each request freed: two are enough */
         mallopt(M_ARENA_MAX, 2);
 
@@ -200,15 +205,16 @@ int berthd_main(int argc, char **argv)
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        if (daemon_init(&d, &err) < 0 || server_start(&d, &d.server, &err) < 0) {
+        if (daemon_init(d, &err) < 0 || server_start(d, &d->server, &err) < 0) {
                 fprintf(stderr, "berthd: %s\n", err->msg);
                 return 1;
         }
-        berth_log(BERTH_LOG_INFO, "listening on `%s` (data root `%s`)", d.socket_path, d.data_root);
+        berth_log(BERTH_LOG_INFO, "listening on `%s` (data root `%s`)", d->socket_path,
+                  d->data_root);
         for (;;) {
                 sig = sigtimedwait(&mask, NULL, &(struct timespec){.tv_sec = 1});
                 if (sig < 0) {
-                        server_idle(d.server);
+                        server_idle(d->server);
                         continue;
                 }
                 if (sig == SIGHUP)
@@ -216,8 +222,12 @@ int berthd_main(int argc, char **argv)
                 break;
         }
         berth_log(BERTH_LOG_INFO, "shutting down (containers keep running)");
-        server_stop(d.server);
-        /* requests in flight may still use the db and the table: the process just ends (the
-         * WAL keeps every committed write) */
+        server_stop(d->server);
+        /* connection threads are joined once the last request ends (a client following events or
+         * attached keeps its connection: then the process ends under it). What the container
+         * table's threads (exit watcher, health, restarts) use stays reachable from daemon_state
+         * until exit, and the WAL keeps every committed write. */
+        if (server_free(d->server, 2000))
+                d->server = NULL;
         return 0;
 }

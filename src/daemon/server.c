@@ -1133,3 +1133,17 @@ void server_stop(struct server *srv)
         /* connections may be blocked in long requests (wait, attach, events): MHD_stop_daemon
          * would wait for them; the process exits instead */
 }
+
+bool server_free(struct server *srv, long timeout_ms)
+{
+        if (!srv)
+                return true;
+        for (long waited = 0; server_busy(srv); waited += 10) {
+                if (waited >= timeout_ms)
+                        return false;
+                usleep(10 * 1000);
+        }
+        MHD_stop_daemon(srv->mhd);
+        free(srv);
+        return true;
+}

@@ -22,6 +22,10 @@ void server_idle(struct server *srv);
 bool server_busy(struct server *srv);
 /* Stop accepting and remove the socket; requests in flight end with the process. */
 void server_stop(struct server *srv);
+/* After server_stop: wait up to timeout_ms for the connections and stream/hijack threads to end,
+ * then stop libmicrohttpd (joining its threads) and free srv. false (srv kept, its threads
+ * still running) when a request is still in flight: the caller must not free what it uses. */
+bool server_free(struct server *srv, long timeout_ms);
 
 /* Route matching as the server does it (for tests and the fuzzer): url with or without the
  * version prefix. 0 and *ret_route (ret_params, may be NULL, gets PARAMS_MAX malloc'd strings or
