@@ -89,7 +89,8 @@ static json_t *merged_config(struct container *c)
         return cfg;
 }
 
-/* Path and Args as docker reports them: Entrypoint+Cmd resolved */
+/* Path and Args as docker reports them: Entrypoint+Cmd resolved. *ret_path borrows from cfg's
+ * Entrypoint or Cmd (valid while cfg is); *ret_args is new. */
 static void path_args(struct container *c, json_t *cfg, const char **ret_path, json_t **ret_args)
 {
         json_t *argv = json_array();
@@ -101,7 +102,6 @@ static void path_args(struct container *c, json_t *cfg, const char **ret_path, j
         json_array_foreach(ep, i, e) json_array_append(argv, e);
         json_array_foreach(cmd, i, e) json_array_append(argv, e);
         *ret_path = json_array_size(argv) ? jstr(json_array_get(argv, 0)) : "";
-        json_incref(json_array_get(argv, 0));
         json_array_remove(argv, 0);
         *ret_args = argv;
 }

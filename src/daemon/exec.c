@@ -566,14 +566,14 @@ void api_exec_inspect(struct api_req *r)
         json_array_remove(args, 0);
         pthread_mutex_lock(&exec_lock);
         j = json_pack(
-            "{s:s,s:b,s:b,s:b,s:b,s:b,s:s,s:s,s:{s:b,s:O,s:o,s:b,s:O},s:i,s:n}", "ID", e->id,
+            "{s:s,s:b,s:b,s:b,s:b,s:b,s:s,s:s,s:{s:b,s:O,s:o,s:b,s:s},s:i,s:n}", "ID", e->id,
             "Running", e->running, "OpenStdin", json_is_true(json_object_get(cfg, "AttachStdin")),
             "OpenStdout", !json_is_false(json_object_get(cfg, "AttachStdout")), "OpenStderr",
             !json_is_false(json_object_get(cfg, "AttachStderr")), "CanRemove", false, "ContainerID",
             e->c->id, "DetachKeys", "", "ProcessConfig", "tty",
             json_is_true(json_object_get(cfg, "Tty")), "entrypoint", json_array_get(cmd, 0),
             "arguments", args, "privileged", json_is_true(json_object_get(cfg, "Privileged")),
-            "user", json_object_get(cfg, "User") ?: json_string(""), "Pid", (int)e->pid,
+            "user", json_string_value(json_object_get(cfg, "User")) ?: "", "Pid", (int)e->pid,
             "ExitCode");
         if (!e->running && e->started)
                 json_object_set_new(j, "ExitCode", json_integer(e->exit_code));
