@@ -177,8 +177,12 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
         if (!(o->state = abs_path(state, true, err)) ||
             !(o->runtime_root = abs_path(rtroot, true, err)) ||
             (bundle && !(o->bundle = abs_path(bundle, false, err))) ||
-            (process && !(o->process = abs_path(process, false, err))))
+            (process && !(o->process = abs_path(process, false, err)))) {
+                /* on failure the caller has nothing to release */
+                shim_opts_release(o);
+                *o = (struct shim_opts){0};
                 return -EINVAL;
+        }
         if (log)
                 o->log_path = xstrdup(log);
         return 0;
