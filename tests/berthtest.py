@@ -23,3 +23,60 @@ def shim_is_static():
     a sanitizer build's is dynamically linked (and ASan's shadow memory makes it big)."""
     with open(os.path.join(BUILD, "cmd", "berth-shim"), "rb") as f:
         return b"ld-linux" not in f.read(4096)
+
+
+def build_sanitizers():
+    """The sanitizers the build under test was configured with (meson's b_sanitize, e.g.
+    "address,undefined"), "" for a plain build or when the build dir has no meson-info."""
+    import json
+    try:
+        with open(os.path.join(BUILD, "meson-info", "intro-buildoptions.json")) as f:
+            opts = json.load(f)
+    except (OSError, ValueError):
+        return ""
+    for o in opts:
+        if o.get("name") == "b_sanitize":
+            v = o.get("value")
+            return "" if v in (None, "none") else (",".join(v) if isinstance(v, list) else v)
+    return ""
+
+
+# what ASan, LSan and UBSan print when they report something
+SANITIZER_MARKS = ("ERROR: LeakSanitizer", "ERROR: AddressSanitizer", "AddressSanitizer",
+                   "runtime error:")
+
+
+def sanitizer_reports(text):
+    """The sanitizer report lines in text (a log or a process's stderr); [] when clean."""
+    return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKS)]
+
+
+def sanitizer_env(env, log_prefix):
+    """env with ASAN_OPTIONS/UBSAN_OPTIONS (kept, with log_path=log_prefix added) so every
+    sanitized process started with it (and its children: berthd's shims) writes its report to
+    log_prefix.<pid>; see sanitizer_logs."""
+    env = dict(env)
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        opts = [o for o in env.get(var, "").split(":") if o and not o.startswith("log_path=")]
+        env[var] = ":".join(opts + [f"log_path={log_prefix}"])
+    return env
+
+
+def sanitizer_logs(log_prefix, seen=None):
+    """{path: report} of the log_prefix.<pid> files holding a sanitizer report, skipping (and
+    then adding) the paths in the set seen."""
+    import glob
+    out = {}
+    for path in sorted(glob.glob(glob.escape(log_prefix) + ".*")):
+        if seen is not None and path in seen:
+            continue
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if sanitizer_reports(text):
+            out[path] = text
+            if seen is not None:
+                seen.add(path)
+    return out

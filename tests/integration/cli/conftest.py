@@ -22,6 +22,7 @@ _registry = _load("berth_registry_conftest", os.path.join(HERE, "..", "registry"
 berthd_session_factory = _engine.berthd_session_factory
 berthd = _engine.berthd
 berthd_factory = _engine.berthd_factory
+sanitized_clients_report_nothing = _engine.sanitized_clients_report_nothing
 TAG = _engine.TAG
 BERTH_CLI = _engine.BERTH_CLI
 

@@ -20,6 +20,8 @@ import uuid
 
 import pytest
 
+from berthtest import build_sanitizers, sanitizer_env, sanitizer_logs, sanitizer_reports
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
 TAG = "berth-test/busybox:latest"  # the image tests/conftest.py's image_tar makes
@@ -41,6 +43,9 @@ def _bind_created_ids(config):
 BERTHD = os.environ.get("BERTHD") or os.path.join(BUILD, "cmd", "berthd")
 BERTH_CLI = os.environ.get("BERTH_CLI") or os.path.join(BUILD, "cmd", "berth")
 SHIM = os.environ.get("BERTH_SHIM") or os.path.join(BUILD, "cmd", "berth-shim")
+# a sanitized build: berthd stopped with SIGTERM and the shims it started must exit without an
+# ASan/LSan/UBSan report (the shims' stderr is /dev/null: their reports go to log_path files)
+SANITIZED = bool(build_sanitizers())
 
 
 def _ping(sock):
@@ -65,6 +70,10 @@ class Berthd:
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{sock}",
                         DOCKER_CONFIG=os.path.join(data_root, "..", "docker-config"))
         os.makedirs(self.env["DOCKER_CONFIG"], exist_ok=True)
+        # berthd's (and so its shims') sanitizer reports: <log_path>.sanitizer.<pid>
+        self.sanitizer_prefix = log_path + ".sanitizer"
+        self._sanitizer_seen = set()
+        self._log_offset = 0
         self._clients = []
 
     def start(self, *extra):
@@ -73,9 +82,11 @@ class Berthd:
                 "--log-level", "debug"]
         if os.access(SHIM, os.X_OK):
             args += ["--shim", SHIM]
+        env = sanitizer_env(os.environ, self.sanitizer_prefix) if SANITIZED else None
         with open(self.log_path, "a") as log:
+            self._log_offset = log.tell()
             self.proc = subprocess.Popen(args + list(extra), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log, start_new_session=True)
+                                         stdout=log, stderr=log, start_new_session=True, env=env)
         end = time.time() + 30
         while time.time() < end:
             if self.proc.poll() is not None:
@@ -93,17 +104,40 @@ class Berthd:
             return ""
 
     def stop(self):
+        """SIGTERM berthd; with a sanitized build, fail if it (or a shim that has exited)
+        reported anything."""
         for c in self._clients:
             c.close()
         self._clients = []
+        terminated = False
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(20)
+                terminated = True
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if terminated and SANITIZED:
+            self.check_sanitizers()
+
+    def check_sanitizers(self, log=True):
+        """Fail on a sanitizer report in berthd's log since its last start or in a report file
+        of berthd or a shim not seen before."""
+        text = ""
+        if log:
+            try:
+                with open(self.log_path, errors="replace") as f:
+                    f.seek(self._log_offset)
+                    text = f.read()
+            except OSError:
+                pass
+        found = sanitizer_reports(text)
+        reports = sanitizer_logs(self.sanitizer_prefix, self._sanitizer_seen)
+        assert not found and not reports, (
+            f"sanitizer report at berthd/shim exit: {found[:5]} "
+            + "".join(f"\n--- {p}\n{t[:6000]}" for p, t in reports.items()))
 
     def kill9(self):
         """SIGKILL the daemon only (containers and shims must survive it)."""
@@ -116,7 +150,10 @@ class Berthd:
         return self.start()
 
     def _run(self, cmd, input=None, timeout=60, check=False, **kw):
-        r = subprocess.run(cmd, env=self.env, input=input, capture_output=True,
+        # the sanitizer options of the test running now (sanitized_clients_report_nothing)
+        env = dict(self.env, **{k: os.environ[k] for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")
+                                if k in os.environ})
+        r = subprocess.run(cmd, env=env, input=input, capture_output=True,
                            text=isinstance(input, str) or input is None, timeout=timeout, **kw)
         if check and r.returncode != 0:
             raise AssertionError(f"{cmd} exited {r.returncode}: {r.stdout} {r.stderr}")
@@ -227,14 +264,43 @@ class _Factory:
             except BaseException as e:  # noqa: B902 — every daemon is still stopped and checked
                 errors.append(e)
             finally:
-                d.stop()
+                try:
+                    d.stop()
+                except AssertionError as e:  # a sanitizer report: the others still stop
+                    errors.append(e)
                 shutil.rmtree(d.sockdir, ignore_errors=True)
             try:
                 _leak_check(d.data_root)
             except AssertionError as e:
                 errors.append(e)
+            if SANITIZED:
+                try:  # shims that exited after their daemon stopped
+                    d.check_sanitizers(log=False)
+                except AssertionError as e:
+                    errors.append(e)
         if errors:
             raise errors[0]
+
+
+_CLIENT_REPORTS_SEEN = set()
+
+
+@pytest.fixture(autouse=True)
+def sanitized_clients_report_nothing(tmp_path_factory, monkeypatch):
+    """With a sanitized build, the berth CLI (and any other berth binary) a test runs writes its
+    ASan/LSan/UBSan report to a file (stderr is often captured and ignored): the test fails
+    when one appeared during it."""
+    if not SANITIZED:
+        yield
+        return
+    prefix = os.path.join(str(tmp_path_factory.getbasetemp()), "clients.sanitizer")
+    env = sanitizer_env(os.environ, prefix)
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        monkeypatch.setenv(var, env[var])
+    yield
+    reports = sanitizer_logs(prefix, _CLIENT_REPORTS_SEEN)
+    assert not reports, "sanitizer report of a client: " + "".join(
+        f"\n--- {p}\n{t[:6000]}" for p, t in reports.items())
 
 
 @pytest.fixture(scope="session")
