@@ -1,7 +1,10 @@
 """Values and helpers shared by every test folder. Import them from here (`from berthtest import
 X`): every folder has its own conftest.py, and `from conftest import X` would pick whichever of
 them pytest imported last."""
+import functools
 import os
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
@@ -25,6 +28,7 @@ def shim_is_static():
         return b"ld-linux" not in f.read(4096)
 
 
+@functools.lru_cache(maxsize=None)
 def build_sanitizers():
     """The sanitizers the build under test was configured with (meson's b_sanitize, e.g.
     "address,undefined"), "" for a plain build or when the build dir has no meson-info."""
@@ -80,3 +84,25 @@ def sanitizer_logs(log_prefix, seen=None):
             if seen is not None:
                 seen.add(path)
     return out
+
+
+_CHILD_REPORTS_SEEN = set()
+
+
+@pytest.fixture(autouse=True)
+def sanitized_clients_report_nothing(tmp_path_factory, monkeypatch):
+    """An autouse fixture for a conftest to import: with a sanitized build, the berth binaries a
+    test runs (the CLI, shims a test starts itself) write their ASan/LSan/UBSan report to a file
+    (their stderr is often captured and ignored, or the shim's a pipe nobody reads once it has
+    detached): the test fails when one appeared during it."""
+    if not build_sanitizers():
+        yield
+        return
+    prefix = os.path.join(str(tmp_path_factory.getbasetemp()), "children.sanitizer")
+    env = sanitizer_env(os.environ, prefix)
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        monkeypatch.setenv(var, env[var])
+    yield
+    reports = sanitizer_logs(prefix, _CHILD_REPORTS_SEEN)
+    assert not reports, "sanitizer report of a berth program the test ran: " + "".join(
+        f"\n--- {p}\n{t[:6000]}" for p, t in reports.items())

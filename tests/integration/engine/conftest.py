@@ -20,7 +20,8 @@ import uuid
 
 import pytest
 
-from berthtest import build_sanitizers, sanitizer_env, sanitizer_logs, sanitizer_reports
+from berthtest import (build_sanitizers, sanitized_clients_report_nothing,  # noqa: F401 fixture
+                       sanitizer_env, sanitizer_logs, sanitizer_reports)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
@@ -280,27 +281,6 @@ class _Factory:
                     errors.append(e)
         if errors:
             raise errors[0]
-
-
-_CLIENT_REPORTS_SEEN = set()
-
-
-@pytest.fixture(autouse=True)
-def sanitized_clients_report_nothing(tmp_path_factory, monkeypatch):
-    """With a sanitized build, the berth CLI (and any other berth binary) a test runs writes its
-    ASan/LSan/UBSan report to a file (stderr is often captured and ignored): the test fails
-    when one appeared during it."""
-    if not SANITIZED:
-        yield
-        return
-    prefix = os.path.join(str(tmp_path_factory.getbasetemp()), "clients.sanitizer")
-    env = sanitizer_env(os.environ, prefix)
-    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-        monkeypatch.setenv(var, env[var])
-    yield
-    reports = sanitizer_logs(prefix, _CLIENT_REPORTS_SEEN)
-    assert not reports, "sanitizer report of a client: " + "".join(
-        f"\n--- {p}\n{t[:6000]}" for p, t in reports.items())
 
 
 @pytest.fixture(scope="session")

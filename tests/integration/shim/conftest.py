@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 
+from berthtest import sanitized_clients_report_nothing  # noqa: F401 (autouse fixture)
 from shimlib import Shim, container_cgroups, wait_gone
 
 
