@@ -1,4 +1,5 @@
-/* Internal to the containers module (lifecycle.c, create.c, attach.c, restore.c): shared
+/* Internal to the containers module (lifecycle.c, lifecycle-stop.c, create.c, attach.c,
+ * restore.c): shared
  * helpers of the container table. Everything "_locked" runs under cs->lock. */
 #ifndef BERTH_DAEMON_LIFECYCLE_H
 #define BERTH_DAEMON_LIFECYCLE_H
@@ -38,6 +39,11 @@ void container_unmount_rootfs(struct containers *cs, struct container *c);
 int container_ipc_prepare(struct containers *cs, struct container *c, char **ret_shm_path,
                           struct berth_error **err);
 void container_ipc_release(struct container *c);
+/* Shared by lifecycle.c and lifecycle-stop.c: the runtime handle of the daemon's runtime root;
+ * start under c->op (container_start takes it); c out of the name/id table (cs->lock held). */
+struct berth_runtime container_runtime_of(struct containers *cs);
+int container_start_locked(struct containers *cs, struct container *c, struct berth_error **err);
+void container_table_drop_locked(struct containers *cs, struct container *c);
 /* Restart policies: whether c restarts after its exit (or at daemon start), and the delayed
  * restart of c (docker's back-off). */
 bool container_restart_wanted(struct containers *cs, struct container *c, bool daemon_start);
