@@ -83,6 +83,20 @@ static json_t *merged_config(struct container *c)
                 json_object_set_new(cfg, "Cmd", json_null());
         if (!json_object_get(cfg, "Hostname"))
                 json_object_set_new(cfg, "Hostname", json_stringn(c->id, 12));
+        /* the keys docker's Config always has (no omitempty), so templates over them work */
+        static const char *const always_str[] = {"Domainname", "User", "WorkingDir"};
+        static const char *const always_null[] = {"Cmd", "Volumes", "Entrypoint", "OnBuild"};
+        static const char *const always_bool[] = {"AttachStdin", "AttachStdout", "AttachStderr",
+                                                  "Tty",         "OpenStdin",    "StdinOnce"};
+        for (size_t k = 0; k < ARRAY_SIZE(always_str); k++)
+                if (!json_object_get(cfg, always_str[k]))
+                        json_object_set_new(cfg, always_str[k], json_string(""));
+        for (size_t k = 0; k < ARRAY_SIZE(always_null); k++)
+                if (!json_object_get(cfg, always_null[k]))
+                        json_object_set_new(cfg, always_null[k], json_null());
+        for (size_t k = 0; k < ARRAY_SIZE(always_bool); k++)
+                if (!json_object_get(cfg, always_bool[k]))
+                        json_object_set_new(cfg, always_bool[k], json_false());
         json_object_set(cfg, "Image", json_object_get(c->config, "image"));
         if (!json_is_object(json_object_get(cfg, "Labels")))
                 json_object_set_new(cfg, "Labels", json_object());
@@ -193,14 +207,14 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
         }
         pthread_mutex_lock(&cs->lock);
         name = xasprintf("/%s", c->name);
-        state = json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}", "Status",
-                          container_status_name(c->status), "Running",
-                          c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED, "Paused",
-                          c->status == CONTAINER_PAUSED, "Restarting",
-                          c->status == CONTAINER_RESTARTING, "OOMKilled", c->oom_killed, "Dead",
-                          c->status == CONTAINER_DEAD, "Removing", c->status == CONTAINER_REMOVING,
-                          "Pid", (int)c->pid, "ExitCode", c->exit_code, "Error", c->error,
-                          "StartedAt", c->started_at, "FinishedAt", c->finished_at);
+        state =
+            json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}", "Status",
+                      container_status_name(c->status), "Running",
+                      c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED, "Paused",
+                      c->status == CONTAINER_PAUSED, "Restarting",
+                      c->status == CONTAINER_RESTARTING, "OOMKilled", c->oom_killed, "Dead",
+                      c->status == CONTAINER_DEAD, "Pid", (int)c->pid, "ExitCode", c->exit_code,
+                      "Error", c->error, "StartedAt", c->started_at, "FinishedAt", c->finished_at);
         if (c->health)
                 json_object_set_new(state, "Health", json_deep_copy(c->health));
         j = json_object();

@@ -54,6 +54,10 @@ TEMPLATES = [
     "{{.Id}} {{index .Config.Labels \"nokey\"}}",
     "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
     "{{with .State}}{{.Status}} {{.Health}}{{end}}",
+    # the raw JSON run (.Id) over Config keys docker always has, and State keys it does not
+    "{{.Config.User}}|{{.Config.Domainname}}|{{.Config.WorkingDir}}|{{.Id}}",
+    "{{json .Config.OnBuild}} {{json .Config.Entrypoint}} {{.Id}}",
+    "{{.State.Removing}} {{.Id}}",
 ]
 
 
@@ -98,3 +102,16 @@ def test_the_table_covers_each_case(berthd, containers):
     hc = berthd.cli("inspect", "-f", "{{.Config.Healthcheck.Interval}} {{.State.Health}}",
                     containers[1])
     assert hc.stdout == "1h30m0s {starting 0 []}\n", hc.stderr
+
+
+def test_raw_run_sees_dockers_keys(berthd, containers):
+    """A template docker can only run on the raw JSON (.Id is not a Go field name) needs the keys
+    dockerd always sends (Config.User, Domainname, WorkingDir, OnBuild, Entrypoint) and fails on keys
+    dockerd does not send (State.Removing), through both CLIs."""
+    cid = berthd.docker("inspect", "-f", "{{.ID}}", containers[0], check=True).stdout.strip()
+    for run in (berthd.docker, berthd.cli):
+        r = run("inspect", "-f", TEMPLATES[-3], containers[0])
+        assert r.stdout == f"|||{cid}\n", r.stderr
+        r = run("inspect", "-f", TEMPLATES[-2], containers[0])
+        assert r.stdout == f"null null {cid}\n", r.stderr
+        assert run("inspect", "-f", TEMPLATES[-1], containers[0]).returncode != 0
