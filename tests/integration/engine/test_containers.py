@@ -498,11 +498,13 @@ def test_daemon_down_while_container_exits(berthd_factory):
     name = d.name("lr")
     assert d.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
                     "sleep 1; exit 3").returncode == 0
+    pid = inspect(d, name)["State"]["Pid"]
     d.kill9()
-    time.sleep(2)
+    # the container exits while no daemon runs (however slow the machine is)
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}"), "container exit", timeout=30)
     d.start()
-    st = inspect(d, name)["State"]
-    assert st["Status"] == "exited" and st["ExitCode"] == 3
+    wait_until(lambda: inspect(d, name)["State"]["Status"] == "exited", "exit recorded")
+    assert inspect(d, name)["State"]["ExitCode"] == 3
     with open("/proc/self/mountinfo") as f:
         assert d.data_root + "/containers" not in f.read()
     d.docker("rm", name)
