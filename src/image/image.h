@@ -245,11 +245,11 @@ int berth_image_apply_change(json_t *cfg, const char *change, bool *cmd_set,
 int berth_image_apply_changes(json_t *cfg, char *const *changes, struct berth_error **err);
 
 struct berth_import_opts {
-        const char *source;     /* "-" or the URL, for the default message */
-        const char *message;    /* history comment; NULL or "": "Imported from <source>" */
-        char *const *changes;   /* --change lines (NULL-terminated, may be NULL) */
-        const char *platform;   /* "linux/amd64[/v8]"; NULL or "": the host's */
-        const char *tag;        /* "repo:tag" to point at the image, may be NULL */
+        const char *source;   /* "-" or the URL, for the default message */
+        const char *message;  /* history comment; NULL or "": "Imported from <source>" */
+        char *const *changes; /* --change lines (NULL-terminated, may be NULL) */
+        const char *platform; /* "linux/amd64[/v8]"; NULL or "": the host's */
+        const char *tag;      /* "repo:tag" to point at the image, may be NULL */
 };
 
 /* docker import: a rootfs tar (plain, gzip, zstd or xz, detected) read from fd becomes a
@@ -267,13 +267,13 @@ int berth_image_import_url(struct berth_images *imgs, const char *url,
                            struct berth_error **err);
 
 struct berth_commit_opts {
-        const char *parent;        /* image id the container runs (its layers come first) */
-        json_t *config;            /* the new image's config.config (docker shape; borrowed) */
-        json_t *container_config;  /* the container's config as it was (borrowed, may be NULL) */
-        const char *container_id;  /* recorded as "container", may be NULL */
-        const char *comment;       /* may be NULL */
-        const char *author;        /* may be NULL */
-        const char *tag;           /* "repo:tag", may be NULL */
+        const char *parent;       /* image id the container runs (its layers come first) */
+        json_t *config;           /* the new image's config.config (docker shape; borrowed) */
+        json_t *container_config; /* the container's config as it was (borrowed, may be NULL) */
+        const char *container_id; /* recorded as "container", may be NULL */
+        const char *comment;      /* may be NULL */
+        const char *author;       /* may be NULL */
+        const char *tag;          /* "repo:tag", may be NULL */
 };
 
 /* docker commit: the overlay upper dir (a path the caller keeps stable, e.g. a paused
