@@ -760,6 +760,13 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
         if (l.relay_fd >= 0)
                 close(l.relay_fd);
         *ret_status = status;
+        if (o->keep) {
+                /* runc --keep: the stopped container stays listed with its cgroup; delete runs
+                 * the poststop hooks and removes both. Nothing may outlive its init though. */
+                if (cg && !(spec_clone_flags(s) & CLONE_NEWPID))
+                        cgroup_kill_all(cg, SIGKILL, NULL);
+                return 0;
+        }
         return cleanup(rt, o->id, cg, s, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
 }
 

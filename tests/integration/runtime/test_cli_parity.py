@@ -1,0 +1,117 @@
+"""berth-runtime's command line and spec validation where runc's users look: run --keep, per-verb
+--help, --version lines, and sysctls checked against the container's namespaces."""
+import json
+import os
+import socket
+
+import pytest
+
+
+def is_runc(rt):
+    return os.path.basename(rt.binary) == "runc"
+
+
+def test_run_keep_leaves_a_stopped_container(rt, bundle):
+    if is_runc(rt):
+        pytest.skip("Debian's runc 1.1.5 has no run --keep")
+    cid = rt.new_id()
+    r = rt("run", "--keep", "--bundle", bundle.sh("exit 3").write(), cid)
+    assert r.returncode == 3, r.stderr
+    st = rt("state", cid)
+    assert st.returncode == 0, st.stderr
+    assert json.loads(st.stdout)["status"] == "stopped"
+    assert cid in rt("list", "-q").stdout.split()
+    assert rt("delete", cid).returncode == 0
+    assert rt("state", cid).returncode != 0
+
+
+def test_run_without_keep_deletes(rt, bundle):
+    cid = rt.new_id()
+    assert rt("run", "--bundle", bundle.sh("true").write(), cid).returncode == 0
+    assert rt("state", cid).returncode != 0
+
+
+@pytest.mark.parametrize("verb", ["create", "run", "exec", "delete", "kill", "list", "state",
+                                  "update", "events", "ps", "spec", "pause", "resume"])
+def test_every_verb_has_help(rt, verb):
+    for flag in ("--help", "-h"):
+        r = rt(verb, flag)
+        assert r.returncode == 0, (verb, flag, r.stderr)
+        assert verb in r.stdout
+        assert "usage" in r.stdout.lower()
+
+
+def test_exec_help_lists_its_options(rt):
+    out = rt("exec", "--help").stdout
+    for opt in ("--process", "--tty", "--detach", "--env", "--cwd", "--user", "--cap",
+                "--preserve-fds", "--pid-file", "--console-socket"):
+        assert opt in out, opt
+
+
+def test_version_lines_like_runc(rt):
+    lines = rt("--version").stdout.splitlines()
+    assert lines[0].split()[1] == "version"
+    assert any(line.startswith("spec: 1.") for line in lines)
+    assert any(line.startswith("libseccomp: 2.") for line in lines)
+
+
+def without_ns(bundle, typ):
+    ns = bundle.config["linux"]["namespaces"]
+    ns[:] = [n for n in ns if n["type"] != typ]
+
+
+@pytest.mark.parametrize("drop,key,want", [
+    ("uts", "kernel.domainname", "separate kernel namespace"),
+    ("ipc", "kernel.shmmax", "ipc namespace"),
+    ("ipc", "fs.mqueue.msg_max", "ipc namespace"),
+    ("network", "net.ipv4.ip_forward", "network namespace"),
+    ("network", "net/ipv4/ip_forward", "network namespace"),
+    (None, "vm.swappiness", "separate kernel namespace"),
+    (None, "kernel.hostname", "hostname"),
+])
+def test_sysctl_needs_its_namespace(rt, bundle, drop, key, want):
+    if drop:
+        without_ns(bundle, drop)
+    if drop == "uts":
+        bundle.config.pop("hostname", None)
+    bundle.config["linux"]["sysctl"] = {key: "1"}
+    cid = rt.new_id()
+    r = rt("run", "--bundle", bundle.sh("echo started").write(), cid)
+    assert r.returncode != 0
+    assert "started" not in r.stdout
+    if not is_runc(rt):
+        assert want in r.stderr, r.stderr
+        assert key.replace("/", ".") in r.stderr or key in r.stderr
+
+
+def test_sysctl_in_own_namespaces_applies(rt, bundle):
+    bundle.config["linux"]["sysctl"] = {"kernel.domainname": "in.example", "kernel.shmmax": "4096",
+                                        "net.ipv4.ip_forward": "1"}
+    r = rt("run", "--bundle", bundle.sh(
+        "cat /proc/sys/kernel/domainname /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward"
+    ).write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["in.example", "4096", "1"]
+
+
+def test_domainname_conflicting_with_sysctl_refused(rt, bundle):
+    if is_runc(rt):
+        pytest.skip("runc 1.1.5 lets the sysctl win")
+    bundle.config["domainname"] = "a.example"
+    bundle.config["linux"]["sysctl"] = {"kernel.domainname": "b.example"}
+    r = rt("run", "--bundle", bundle.sh("true").write(), rt.new_id())
+    assert r.returncode != 0
+    assert "domainname" in r.stderr
+
+
+def test_hostname_without_uts_namespace_never_renames_the_host(rt, bundle):
+    if is_runc(rt):
+        pytest.skip("runc refuses a hostname without a uts namespace")
+    without_ns(bundle, "uts")
+    bundle.config["hostname"] = "not-the-host"
+    before = socket.gethostname()
+    r = rt("run", "--bundle", bundle.sh("hostname").write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == before
+    assert "not set" in r.stderr
+    assert socket.gethostname() == before
