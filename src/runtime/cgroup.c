@@ -2,9 +2,9 @@
  *
  * v2: one dir under /sys/fs/cgroup, entered with clone3(CLONE_INTO_CGROUP).
  * hybrid (v1 controllers + an empty cgroup2 at /sys/fs/cgroup/unified): the unified dir tracks
- * the processes (CLONE_INTO_CGROUP, cgroup.kill, cgroup.freeze work without controllers); v1 dirs
- * are made only in the controllers the resources need, since each costs a mkdir, writes and an
- * attach on the start path.
+ * the processes (CLONE_INTO_CGROUP, cgroup.kill, cgroup.freeze work without controllers), and
+ * the container joins every mounted v1 hierarchy like runc, so its memory, cpu and pids are
+ * accounted (stats, `update` later, devices.list inside) even when no limit was set.
  * v1: a dir in every mounted hierarchy, like runc.
  * berth only ever writes inside dirs it created, plus ancestors' cgroup.subtree_control on v2.
  */
@@ -734,11 +734,12 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                 }
         }
         if (mode != CGROUP_MODE_V2) {
+                uint32_t mounted = v1_mounted();
                 uint32_t need = needed_v1(res);
-                if (mode == CGROUP_MODE_HYBRID)
+                /* a hybrid host without a v1 devices hierarchy gets the eBPF filter instead */
+                if (mode == CGROUP_MODE_HYBRID && !(mounted & (1u << CG1_DEVICES)))
                         need &= ~(1u << CG1_DEVICES);
-                uint32_t mounted = mode == CGROUP_MODE_V1 || need ? v1_mounted() : 0;
-                uint32_t want = mode == CGROUP_MODE_V1 ? mounted : need & mounted;
+                uint32_t want = mounted;
                 uint32_t missing = need & ~mounted;
                 if (missing) {
                         for (int c = 0; c < CG1_COUNT; c++)
@@ -761,8 +762,7 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                 /* v1 device rules start with "deny a": written while the init is in the cgroup
                  * (cgroup_apply runs beside its rootfs setup), its mknod of an allowed node could
                  * land between that and the allow lines (EPERM). Nothing is in the dir yet. */
-                if ((cg->v1_mask & (1u << CG1_DEVICES)) && mode == CGROUP_MODE_V1 && res &&
-                    res->n_device_rules) {
+                if ((cg->v1_mask & (1u << CG1_DEVICES)) && res && res->n_device_rules) {
                         _cleanup_free_ char *dir = v1_dir(CG1_DEVICES, path);
                         _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
                         if (dfd < 0) {
@@ -840,7 +840,7 @@ int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct ber
                         return -EIO;
         }
         if (cg->mode == CGROUP_MODE_HYBRID && res->n_device_rules &&
-            bpf_devices(cg->unified_fd, res, err) < 0)
+            !(cg->v1_mask & (1u << CG1_DEVICES)) && bpf_devices(cg->unified_fd, res, err) < 0)
                 return -EIO;
         if (res->n_unified) {
                 if (cg->unified_fd < 0)

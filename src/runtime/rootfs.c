@@ -157,8 +157,8 @@ static bool own_hierarchy(const struct cgroup *cg, const char *name)
 /* /sys/fs/cgroup for cgroup v1 or hybrid hosts: a tmpfs holding a bind of the container's
  * directory in each hierarchy. On pure v1 the container has a dir in every hierarchy (named
  * ones like name=systemd show the runtime's own cgroup). On hybrid hosts it shows the
- * hierarchies the container has a cgroup in: the cgroup2 one and the v1 controllers its
- * resources use; binding the others (~80 us each) would show the runtime's cgroups instead.
+ * hierarchies the container has a cgroup in: the cgroup2 one and every v1 controller; named
+ * hierarchies would only show the runtime's own cgroups and are left out.
  */
 static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *m, int rootfd,
                            int tfd, enum cgroup_mode mode, struct berth_error **err)
