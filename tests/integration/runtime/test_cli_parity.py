@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+from berthtest import cgroup_mode
+
 
 def is_runc(rt):
     return os.path.basename(rt.binary) == "runc"
@@ -115,3 +117,24 @@ def test_hostname_without_uts_namespace_never_renames_the_host(rt, bundle):
     assert r.stdout.strip() == before
     assert "not set" in r.stderr
     assert socket.gethostname() == before
+
+
+def test_v1_hierarchies_joined_without_limits(rt, bundle):
+    """runc joins every v1 hierarchy: usage is accounted and visible without any limit set."""
+    if cgroup_mode() == "v2":
+        pytest.skip("a pure cgroup v2 host has no v1 hierarchies")
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
+    without_ns(bundle, "cgroup")  # /proc/self/cgroup then names the host's paths
+    b = bundle.sh("cat /proc/self/cgroup; echo mem=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes);"
+                  " echo dev=$(head -1 /sys/fs/cgroup/devices/devices.list)").write()
+    r = rt("run", "--bundle", b, cid)
+    assert r.returncode == 0, r.stderr
+    joined = {line.split(":")[1] for line in r.stdout.splitlines()
+              if line.count(":") == 2 and line.endswith(f"/berth-test/{cid}")}
+    for c in ("memory", "pids", "freezer", "devices", "blkio", "cpuset"):
+        assert any(c in j.split(",") for j in joined), (c, r.stdout)
+    mem = [line for line in r.stdout.splitlines() if line.startswith("mem=")][0]
+    assert int(mem[4:]) > 0
+    # the default spec denies every device first: the v1 list is not "a *:* rwm"
+    assert "dev=a *:* rwm" not in r.stdout and "dev=" in r.stdout
