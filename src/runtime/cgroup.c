@@ -200,6 +200,13 @@ static bool set(int64_t v)
         return v != SPEC_UNSET;
 }
 
+/* pids.max for linux.resources.pids.limit: negative is unlimited; 0 is a limit like any other
+ * (runc), and the smallest that lets the init it holds live is 1. */
+static int64_t pids_max(int64_t limit)
+{
+        return limit < 0 ? -1 : limit == 0 ? 1 : limit;
+}
+
 static uint32_t needed_v1(const struct spec_resources *r)
 {
         uint32_t m = 0;
@@ -406,8 +413,7 @@ static int v1_apply(enum cgroup_v1_controller c, int dirfd, const struct spec_re
                 return 0;
         case CG1_PIDS:
                 if (set(r->pids_limit))
-                        return knob_max(dirfd, "pids.max", r->pids_limit <= 0 ? -1 : r->pids_limit,
-                                        err);
+                        return knob_max(dirfd, "pids.max", pids_max(r->pids_limit), err);
                 return 0;
         case CG1_BLKIO:
                 return v1_blkio(dirfd, r, err);
@@ -471,8 +477,7 @@ static int v2_apply(int dirfd, const struct spec_resources *r, struct berth_erro
                 return -EIO;
         if (r->cpu_mems && knob(dirfd, "cpuset.mems", r->cpu_mems, err) < 0)
                 return -EIO;
-        if (set(r->pids_limit) &&
-            knob_max(dirfd, "pids.max", r->pids_limit <= 0 ? -1 : r->pids_limit, err) < 0)
+        if (set(r->pids_limit) && knob_max(dirfd, "pids.max", pids_max(r->pids_limit), err) < 0)
                 return -EIO;
         if (set(r->blkio_weight)) {
                 uint64_t w = cgroup_blkio_weight_to_io_weight((uint64_t)r->blkio_weight);

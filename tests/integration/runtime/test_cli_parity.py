@@ -138,3 +138,14 @@ def test_v1_hierarchies_joined_without_limits(rt, bundle):
     assert int(mem[4:]) > 0
     # the default spec denies every device first: the v1 list is not "a *:* rwm"
     assert "dev=a *:* rwm" not in r.stdout and "dev=" in r.stdout
+
+
+def test_pids_limit_zero_is_a_limit(rt, bundle):
+    """runc: pids.limit 0 is not "unlimited" (that is -1): the container may hold its init only."""
+    bundle.resources()["pids"] = {"limit": 0}
+    f = "/sys/fs/cgroup/pids.max" if cgroup_mode() == "v2" else "/sys/fs/cgroup/pids/pids.max"
+    # builtins only: every fork fails with one pid allowed
+    r = rt("run", "--bundle", bundle.sh(f"read v < {f}; echo max=$v; /bin/true || echo fork-failed")
+           .write(), rt.new_id())
+    assert "max=1" in r.stdout, (r.stdout, r.stderr)
+    assert "can't fork" in r.stderr and r.returncode != 0, (r.returncode, r.stderr)
