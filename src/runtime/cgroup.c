@@ -560,6 +560,30 @@ static int cpuset_inherit(const char *dir, struct berth_error **err)
         return 0;
 }
 
+/* A pre-existing cgroup dir may hold the container when it has no process and is not frozen. */
+static int existing_usable(const char *dir, struct berth_error **err)
+{
+        _cleanup_free_ char *procs = NULL, *events = NULL, *state = NULL;
+        _cleanup_free_ char *pf = xasprintf("%s/cgroup.procs", dir);
+        if (berth_read_file_at(AT_FDCWD, pf, 1 << 20, &procs, NULL, err) < 0)
+                return -EIO;
+        size_t n = 0;
+        for (const char *c = procs; *c; c++)
+                n += *c == '\n';
+        if (n)
+                return berth_error_setx(err, EBUSY,
+                                        "cgroup `%s` is not empty: %zu process(es) found", dir, n);
+        _cleanup_free_ char *ef = xasprintf("%s/cgroup.events", dir);
+        _cleanup_free_ char *ff = xasprintf("%s/freezer.state", dir);
+        bool frozen = (berth_read_file_at(AT_FDCWD, ef, 4096, &events, NULL, NULL) == 0 &&
+                       strstr(events, "frozen 1")) ||
+                      (berth_read_file_at(AT_FDCWD, ff, 64, &state, NULL, NULL) == 0 &&
+                       strncmp(state, "THAWED", 6) != 0);
+        if (frozen)
+                return berth_error_setx(err, EBUSY, "cgroup `%s` is frozen", dir);
+        return 0;
+}
+
 /* mkdir -p base/path where base exists; the last component must be new (EEXIST otherwise).
  * cpuset=true copies cpus/mems into every dir it creates. enable (v2) is written into the
  * cgroup.subtree_control of every ancestor below base that lacks it.
@@ -575,12 +599,13 @@ static int make_dirs(const char *base, const char *path, bool cpuset, const char
                         continue;
                 *p = '\0';
                 bool made = mkdir(full, 0755) == 0;
-                if (!made && (errno != EEXIST || last)) {
-                        int e = errno;
-                        if (e == EEXIST)
-                                return berth_error_setx(err, EEXIST, "cgroup `%s` already exists",
-                                                        full);
-                        return berth_error_set(err, e, "cgroup: mkdir `%s`", full);
+                if (!made && errno == EEXIST && last) {
+                        /* runc's rule: a cgroup made ahead (a pod's, a manager's) is used when
+                         * nothing runs in it and it is not frozen */
+                        if (existing_usable(full, err) < 0)
+                                return -EBUSY;
+                } else if (!made && errno != EEXIST) {
+                        return berth_error_set(err, errno, "cgroup: mkdir `%s`", full);
                 }
                 if (made && cpuset && cpuset_inherit(full, err) < 0)
                         return -EIO;

@@ -3,6 +3,8 @@
 import json
 import os
 import socket
+import subprocess
+import time
 
 import pytest
 
@@ -149,3 +151,43 @@ def test_pids_limit_zero_is_a_limit(rt, bundle):
            .write(), rt.new_id())
     assert "max=1" in r.stdout, (r.stdout, r.stderr)
     assert "can't fork" in r.stderr and r.returncode != 0, (r.returncode, r.stderr)
+
+
+def _tracking_dir(cid):
+    mode = cgroup_mode()
+    base = {"v2": "/sys/fs/cgroup", "hybrid": "/sys/fs/cgroup/unified"}.get(mode,
+                                                                       "/sys/fs/cgroup/pids")
+    return os.path.join(base, "berth-test", cid)
+
+
+def test_preexisting_cgroup_used_only_when_empty_and_thawed(rt, bundle):
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
+    b = bundle.sh("echo ran").write()
+    d = _tracking_dir(cid)
+    os.makedirs(d)
+    sleeper = subprocess.Popen(["sleep", "100"])
+    try:
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(sleeper.pid))
+        r = rt("run", "--bundle", b, cid)
+        assert r.returncode != 0 and "not empty" in r.stderr, r.stderr
+        assert "ran" not in r.stdout
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    if cgroup_mode() != "v1":
+        for _ in range(100):  # the kernel drops the dead task from cgroup.procs shortly
+            if not open(os.path.join(d, "cgroup.procs")).read().strip():
+                break
+            time.sleep(0.02)
+        with open(os.path.join(d, "cgroup.freeze"), "w") as f:
+            f.write("1")
+        r = rt("run", "--bundle", b, cid)
+        assert r.returncode != 0 and "frozen" in r.stderr, r.stderr
+        with open(os.path.join(d, "cgroup.freeze"), "w") as f:
+            f.write("0")
+    r = rt("run", "--bundle", b, cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "ran\n"
+    assert not os.path.exists(d)  # like runc, delete removes the cgroup it used
