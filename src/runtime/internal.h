@@ -493,6 +493,11 @@ struct rootfs_ctx {
         bool new_netns;              /* sysfs can be mounted fresh */
         bool new_cgroupns;
         bool no_pivot;
+        /* With a user namespace: the bind sources as detached mount trees (open_tree) made by
+         * the runtime before the namespace existed (a source only the host's root may reach
+         * still mounts, like runc); -1 where a mount is not a bind. NULL: rootfs_setup opens
+         * and binds each source itself. */
+        const int *bind_fds;
 };
 
 /* In the container's new mount namespace, before pivot_root: make the host mounts slave, bind the

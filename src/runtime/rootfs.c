@@ -257,13 +257,14 @@ static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, 
 }
 
 static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mount *m,
-                    struct berth_error **err)
+                    int given_srcfd, struct berth_error **err)
 {
         const char *type = mount_type(m);
         bool is_file = false;
         _cleanup_close_ int srcfd = -1;
         if (m->bind) {
-                srcfd = open(m->source, O_PATH | O_CLOEXEC);
+                srcfd = given_srcfd >= 0 ? fcntl(given_srcfd, F_DUPFD_CLOEXEC, 3)
+                                         : open(m->source, O_PATH | O_CLOEXEC);
                 if (srcfd < 0)
                         return berth_error_set(err, errno, "bind mount source `%s`", m->source);
                 struct stat st;
@@ -312,7 +313,11 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         }
         if (m->bind) {
                 struct fdpath sp = fdpath(srcfd);
-                if (mount(sp.p, tp.p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+                int mr = given_srcfd >= 0
+                             ? (int)syscall(SYS_move_mount, srcfd, "", tfd, "",
+                                            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+                             : mount(sp.p, tp.p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL);
+                if (mr < 0)
                         return berth_error_set(err, errno, "bind mount `%s` on `%s`", m->source, d);
                 /* the target fd still names the covered inode: reopen the new mount */
                 _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
@@ -463,7 +468,7 @@ int rootfs_setup(const struct rootfs_ctx *c, int *ret_rootfd, struct berth_error
                 return berth_error_set(err, errno, "open rootfs `%s`", s->root_path);
         bool devpts = false;
         for (size_t i = 0; i < s->n_mounts; i++) {
-                if (do_mount(c, rootfd, &s->mounts[i], err) < 0)
+                if (do_mount(c, rootfd, &s->mounts[i], c->bind_fds ? c->bind_fds[i] : -1, err) < 0)
                         return -EIO;
                 if (s->mounts[i].type && !strcmp(s->mounts[i].type, "devpts") &&
                     !strcmp(s->mounts[i].destination, "/dev/pts"))

@@ -191,3 +191,21 @@ def test_preexisting_cgroup_used_only_when_empty_and_thawed(rt, bundle):
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ran\n"
     assert not os.path.exists(d)  # like runc, delete removes the cgroup it used
+
+
+def test_bind_source_only_host_root_can_reach_mounts_in_userns(rt, bundle, tmp_path):
+    """runc opens bind sources before the user namespace exists: a source below a directory
+    only the host's root may enter still mounts for a container whose root is mapped."""
+    secret = tmp_path / "secret"
+    (secret / "sub").mkdir(parents=True)
+    (secret / "sub" / "f").write_text("reachable\n")
+    os.chmod(secret, 0o700)
+    os.chmod(tmp_path, 0o755)
+    bundle.add_ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["mounts"].append({"destination": "/tmp", "type": "bind",
+                                    "source": str(secret / "sub"), "options": ["rbind", "ro"]})
+    r = rt("run", "--bundle", bundle.sh("cat /tmp/f").write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "reachable\n"
