@@ -254,10 +254,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
         /* nothing of the runtime's may reach the container (CVE-2024-21626) */
         unsigned first = 3u + (unsigned)(c->opts->preserve_fds > 0 ? c->opts->preserve_fds : 0) +
                          (unsigned)(c->opts->listen_fds > 0 ? c->opts->listen_fds : 0);
-        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-                berth_error_set(&err, errno, "close_range");
+        if (process_cloexec_from(first, &err) < 0)
                 child_fail(c, err);
-        }
         /* from here on the container must outlive the runtime process */
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         if (c->fifo_fd >= 0) {

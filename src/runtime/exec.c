@@ -110,10 +110,8 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
             process_find_exec(&c->spec->process, &exe, &err) < 0)
                 exec_fail(c, err);
         unsigned first = 3u + (unsigned)(c->preserve_fds > 0 ? c->preserve_fds : 0);
-        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-                berth_error_set(&err, errno, "close_range");
+        if (process_cloexec_from(first, &err) < 0)
                 exec_fail(c, err);
-        }
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         if (process_seccomp_last(c->spec, c->seccomp, &err) < 0)
                 exec_fail(c, err);

@@ -546,5 +546,9 @@ int process_setup(const struct spec *s, const struct secfilter *sec, struct bert
  * loading needs CAP_SYS_ADMIN, so process_setup() loads it before dropping capabilities. */
 int process_seccomp_last(const struct spec *s, const struct secfilter *sec,
                          struct berth_error **err);
+/* Mark every fd from `first` up close-on-exec (CVE-2024-21626: nothing of the runtime's may
+ * reach the container). close_range first; when a user's seccomp filter, already loaded,
+ * denies it (ENOSYS/EPERM), each open fd is marked through /proc/self/fd instead. */
+int process_cloexec_from(unsigned first, struct berth_error **err);
 
 #endif
