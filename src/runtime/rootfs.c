@@ -263,8 +263,14 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         bool is_file = false;
         _cleanup_close_ int srcfd = -1;
         if (m->bind) {
-                srcfd = given_srcfd >= 0 ? fcntl(given_srcfd, F_DUPFD_CLOEXEC, 3)
-                                         : open(m->source, O_PATH | O_CLOEXEC);
+                /* the source as this process sees it now, with the container's earlier mounts
+                 * (a source may be one of them); the runtime's clone only where the user
+                 * namespace may not reach it */
+                srcfd = open(m->source, O_PATH | O_CLOEXEC);
+                if (srcfd >= 0 || (errno != EACCES && errno != EPERM) || given_srcfd < 0)
+                        given_srcfd = -1;
+                else
+                        srcfd = fcntl(given_srcfd, F_DUPFD_CLOEXEC, 3);
                 if (srcfd < 0)
                         return berth_error_set(err, errno, "bind mount source `%s`", m->source);
                 struct stat st;

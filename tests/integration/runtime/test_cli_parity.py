@@ -2,6 +2,7 @@
 --help, --version lines, and sysctls checked against the container's namespaces."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -209,3 +210,29 @@ def test_bind_source_only_host_root_can_reach_mounts_in_userns(rt, bundle, tmp_p
     r = rt("run", "--bundle", bundle.sh("cat /tmp/f").write(), rt.new_id())
     assert r.returncode == 0, r.stderr
     assert r.stdout == "reachable\n"
+
+
+def test_mount_edge_cases_like_runc(rt, bundle, tmp_path):
+    """A destination through a dangling symlink (made inside the rootfs, as runc's
+    MkdirAllInRoot), a source that is an earlier mount of the same container (order kept), and
+    tmpfs modes (1777 unless given)."""
+    rootfs = tmp_path / "rootfs"
+    shutil.copytree(bundle.config["root"]["path"], rootfs, symlinks=True)
+    os.symlink("/made/by/link", rootfs / "lnk")
+    bundle.config["root"] = {"path": str(rootfs), "readonly": False}
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("hi\n")
+    bundle.config["mounts"] += [
+        {"destination": "/lnk/sub", "type": "bind", "source": str(src), "options": ["rbind"]},
+        {"destination": "/again", "type": "bind", "source": str(rootfs / "made/by/link/sub"),
+         "options": ["rbind"]},
+        {"destination": "/t1", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/t2", "type": "tmpfs", "source": "tmpfs", "options": ["mode=700"]},
+    ]
+    r = rt("run", "--bundle", bundle.sh("cat /lnk/sub/f /again/f; stat -c %a /t1 /t2").write(),
+           rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["hi", "hi", "1777", "700"]
+    assert (rootfs / "made/by/link/sub").is_dir()  # inside the rootfs, never on the host
+    assert not os.path.exists("/made")
