@@ -141,6 +141,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
         /* die with the runtime while we are still being set up; stay out of reach of the
          * container's /proc until execve (CVE-2019-5736) */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (process_attrs_initial(&s->process, &err) < 0)
+                child_fail(c, err);
 
         bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
         bool go_early = userns && !c->two_stage;
@@ -246,7 +248,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 berth_error_set(&err, errno, "unshare cgroup namespace");
                 child_fail(c, err);
         }
-        if (process_setup(s, c->seccomp, &err) < 0)
+        if (process_attrs_apply(s, &s->process, &err) < 0 || process_setup(s, c->seccomp, &err) < 0)
                 child_fail(c, err);
         _cleanup_free_ char *exe = NULL;
         if (process_find_exec(&s->process, &exe, &err) < 0)
@@ -281,7 +283,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         child_fail(c, err);
                 }
         }
-        if (process_seccomp_last(s, c->seccomp, &err) < 0) {
+        if (process_attrs_final(&s->process, &err) < 0 ||
+            process_seccomp_last(s, c->seccomp, &err) < 0) {
                 if (c->fifo_fd >= 0) {
                         dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
                         _exit(1);

@@ -555,7 +555,7 @@ int spec_parse_process(json_t *proc, struct spec_process *p, struct berth_error 
                 p->has_oom_score_adj = true;
                 p->oom_score_adj = (int)v;
         }
-        return 0;
+        return spec_parse_process_attrs(proc, p, err);
 }
 
 /* ---------------------------------------------------------------- linux */
@@ -896,7 +896,7 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
 {
         const char *L = "linux";
         json_t *a, *o;
-        if (get_array(lx, "namespaces", L, &a, err) < 0)
+        if (spec_parse_memory_policy(lx, s, err) < 0 || get_array(lx, "namespaces", L, &a, err) < 0)
                 return -EINVAL;
         if (a) {
                 s->namespaces = xcalloc(json_array_size(a), sizeof(*s->namespaces));
@@ -1210,6 +1210,8 @@ void spec_process_release(struct spec_process *p)
         strv_free(p->env);
         free(p->cwd);
         free(p->rlimits);
+        free(p->affinity[0]);
+        free(p->affinity[1]);
         *p = (struct spec_process){.umask = SPEC_UNSET};
 }
 

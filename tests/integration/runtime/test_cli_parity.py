@@ -236,3 +236,64 @@ def test_mount_edge_cases_like_runc(rt, bundle, tmp_path):
     assert r.stdout.split() == ["hi", "hi", "1777", "700"]
     assert (rootfs / "made/by/link/sub").is_dir()  # inside the rootfs, never on the host
     assert not os.path.exists("/made")
+
+
+def test_scheduler_ioprio_affinity_applied(rt, bundle):
+    """process.scheduler, process.ioPriority, process.execCPUAffinity reach the process."""
+    p = bundle.config["process"]
+    p["scheduler"] = {"policy": "SCHED_BATCH", "nice": 5}
+    p["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+    p["execCPUAffinity"] = {"initial": "0", "final": "0"}
+    r = rt("run", "--bundle", bundle.sh(
+        "grep -E '^(Cpus_allowed_list)' /proc/self/status; cut -d' ' -f19,41 /proc/self/stat"
+    ).write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0].split() == ["Cpus_allowed_list:", "0"]
+    nice, policy = lines[1].split()
+    assert nice == "5" and policy == "3"  # SCHED_BATCH
+
+
+@pytest.mark.parametrize("field,value,want", [
+    ("scheduler", {"policy": "SCHED_DEADLINE", "runtime": 0}, "non-zero"),
+    ("scheduler", {"policy": "SCHED_DEADLINE", "runtime": 20, "deadline": 10, "period": 30},
+     "runtime <= deadline <= period"),
+    ("scheduler", {"policy": "SCHED_OTHER", "priority": 3}, "SCHED_FIFO or SCHED_RR"),
+    ("scheduler", {"policy": "SCHED_BOGUS"}, "unknown value"),
+    ("scheduler", {"nice": 3}, "policy"),
+    ("ioPriority", {"class": "IOPRIO_CLASS_NOPE"}, "unknown value"),
+    ("ioPriority", {"class": "IOPRIO_CLASS_BE", "priority": 9}, "out of range"),
+    ("execCPUAffinity", {"initial": "3-1"}, "invalid list"),
+])
+def test_process_attrs_refused_clearly(rt, bundle, field, value, want):
+    if is_runc(rt):
+        pytest.skip("Debian's runc 1.1.5 predates these OCI 1.2 fields")
+    bundle.config["process"][field] = value
+    r = rt("run", "--bundle", bundle.sh("echo started").write(), rt.new_id())
+    assert r.returncode != 0 and "started" not in r.stdout
+    assert want in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("policy,want", [
+    ({"mode": "MPOL_BIND"}, "needs nodes"),
+    ({"mode": "MPOL_LOCAL", "nodes": "0"}, "takes no nodes"),
+    ({"mode": "MPOL_WRONG", "nodes": "0"}, "unknown value"),
+    ({"mode": "MPOL_BIND", "nodes": "0-x"}, "invalid list"),
+    ({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]},
+     "exclude each other"),
+    ({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]},
+     "MPOL_F_NUMA_BALANCING"),
+])
+def test_memory_policy_refused_clearly(rt, bundle, policy, want):
+    if is_runc(rt):
+        pytest.skip("Debian's runc 1.1.5 predates linux.memoryPolicy")
+    bundle.config["linux"]["memoryPolicy"] = policy
+    r = rt("run", "--bundle", bundle.sh("echo started").write(), rt.new_id())
+    assert r.returncode != 0 and want in r.stderr, r.stderr
+
+
+def test_memory_policy_applied(rt, bundle):
+    bundle.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
+    r = rt("run", "--bundle", bundle.sh("grep -c bind /proc/self/numa_maps").write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) > 0
