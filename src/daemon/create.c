@@ -4,6 +4,7 @@
  * container:<x> (moby's setupIPCDirs), mounted at start and unmounted at exit. */
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
+#include "daemon/etc-files.h"
 #include "daemon/lifecycle.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
@@ -164,6 +165,8 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         const char *image = jstr(json_object_get(body, "Image"));
         json_t *hc = json_object_get(body, "HostConfig");
         const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
+        struct etc_hosts_entry *extra = NULL;
+        size_t n_extra = 0;
         char id[65];
         struct container *c;
         int r;
@@ -214,6 +217,10 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
         if (r < 0)
                 return r;
+        r = etc_hosts_parse_extra(json_object_get(hc, "ExtraHosts"), &extra, &n_extra, err);
+        if (r < 0)
+                return r;
+        etc_hosts_entries_free(extra, n_extra);
         random_hex(id, 32);
         stored = with_host_defaults(body);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
