@@ -43,9 +43,11 @@ static void random_hex(char *out, size_t nbytes)
                 sprintf(out + 2 * i, "%02x", buf[i]);
 }
 
-static int add_mount(struct containers *cs, const char *id, json_t *mounts, const char *type,
-                     const char *source, const char *target, bool rw, const char *propagation,
-                     struct berth_error **err)
+/* One entry of docker's Mounts array; a volume that is not nocopy also goes to populate
+ * (docker's CopyData: filled from the image at the first start, see volumes_populate). */
+static int add_mount(struct containers *cs, const char *id, json_t *mounts, json_t *populate,
+                     const char *type, const char *source, const char *target, bool rw,
+                     const char *propagation, bool nocopy, struct berth_error **err)
 {
         _cleanup_free_ char *name = NULL, *mountpoint = NULL;
         json_t *m;
@@ -61,6 +63,9 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, cons
                 m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume", "Name", name,
                               "Source", mountpoint, "Destination", target, "Driver", "local",
                               "Mode", "z", "RW", rw, "Propagation", "");
+                if (!nocopy)
+                        json_array_append_new(
+                            populate, json_pack("{s:s,s:s}", "Name", name, "Destination", target));
         } else {
                 if (!source || source[0] != '/')
                         return berth_error_setx(err, EINVAL,
@@ -77,9 +82,9 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, cons
 /* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's) and the image's Volumes
  * (anonymous volumes) → docker's Mounts array with resolved sources. */
 static int resolve_mounts(struct containers *cs, const char *id, json_t *body, json_t *image_config,
-                          json_t **ret, struct berth_error **err)
+                          json_t **ret, json_t **ret_populate, struct berth_error **err)
 {
-        _cleanup_json_ json_t *mounts = json_array();
+        _cleanup_json_ json_t *mounts = json_array(), *populate = json_array();
         struct spec_mount_req *reqs = NULL;
         size_t n_reqs = 0;
         json_t *vols = json_object_get(image_config, "Volumes");
@@ -101,9 +106,10 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                         if (r < 0)
                                 goto out;
                 }
-                r = add_mount(cs, id, mounts, q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
+                r = add_mount(cs, id, mounts, populate,
+                              q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
                               q->kind == SPEC_MOUNT_BIND ? q->source : q->volume, q->target,
-                              !q->readonly, q->propagation, err);
+                              !q->readonly, q->propagation, q->nocopy, err);
                 if (r < 0)
                         goto out;
         }
@@ -119,12 +125,14 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                             strcmp(jstr(json_object_get(e, "Destination")), k) == 0;
                         if (covered)
                                 continue;
-                        r = add_mount(cs, id, mounts, "volume", NULL, k, true, NULL, err);
+                        r = add_mount(cs, id, mounts, populate, "volume", NULL, k, true, NULL,
+                                      false, err);
                         if (r < 0)
                                 goto out;
                 }
         }
         *ret = TAKE_PTR(mounts);
+        *ret_populate = TAKE_PTR(populate);
 out:
         daemon_spec_mount_reqs_free(reqs, n_reqs);
         return r < 0 ? r : 0;
@@ -160,7 +168,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
 {
         struct daemon *d = cs->d;
         _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = container_now_rfc3339();
-        _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL;
+        _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL, *populate = NULL;
         _cleanup_json_ json_t *state = NULL, *stored = NULL;
         const char *image = jstr(json_object_get(body, "Image"));
         json_t *hc = json_object_get(body, "HostConfig");
@@ -223,7 +231,8 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         etc_hosts_entries_free(extra, n_extra);
         random_hex(id, 32);
         stored = with_host_defaults(body);
-        r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
+        r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,
+                           err);
         if (r < 0) {
                 volumes_unref_container(d->volumes, id);
                 return r;
@@ -231,6 +240,8 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", stored, "image", image,
                            "image_id", image_id, "created", created, "image_config",
                            json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
+        if (json_array_size(populate) > 0)
+                json_object_set(config, "populate", populate);
 
         pthread_mutex_lock(&cs->lock);
         if (name && *name) {

@@ -498,6 +498,35 @@ static int mount_rootfs(struct containers *cs, struct container *c, struct berth
         return 0;
 }
 
+/* docker's CopyData: the volumes of c's "populate" list get the image's content at their
+ * mount point (when they are empty), once; the list is dropped afterwards. */
+static int populate_volumes(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        json_t *todo = json_object_get(c->config, "populate");
+        _cleanup_close_ int rootfd = -1;
+        json_t *e;
+        size_t i;
+        int r;
+
+        if (json_array_size(todo) == 0)
+                return 0;
+        rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return berth_error_set(err, errno, "open `%s`", c->rootfs);
+        json_array_foreach(todo, i, e)
+        {
+                r = volumes_populate(cs->d->volumes, jstr(json_object_get(e, "Name")) ?: "", rootfd,
+                                     jstr(json_object_get(e, "Destination")) ?: "/", err);
+                if (r < 0)
+                        return r;
+        }
+        pthread_mutex_lock(&cs->lock);
+        json_object_del(c->config, "populate");
+        pthread_mutex_unlock(&cs->lock);
+        container_config_save(cs, c, NULL);
+        return 0;
+}
+
 static int build_spec(struct containers *cs, struct container *c, struct berth_error **err)
 {
         struct daemon *d = cs->d;
@@ -740,6 +769,9 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
         if (r < 0)
                 return r;
         berth_debug("container `%.12s`: rootfs mounted", c->id);
+        r = populate_volumes(cs, c, err);
+        if (r < 0)
+                goto fail_unmount;
         r = build_spec(cs, c, err);
         if (r < 0)
                 goto fail_unmount;
