@@ -179,3 +179,21 @@ def test_volume_at_etc_keeps_the_generated_files(berthd):
             assert ("passwd" in lines) == (opt == ""), r.stdout
         finally:
             berthd.docker("volume", "rm", "-f", vol)
+
+
+def test_image_volume_filled(berthd, image):
+    # an image's VOLUME gets an anonymous volume holding the image's content, as with dockerd
+    ref = image + "-vol"
+    src = berthd.name("popvolsrc")
+    name = berthd.name("popvol")
+    try:
+        berthd.docker("run", "--name", src, "--network=none", image, "true", check=True)
+        berthd.docker("commit", "--change", "VOLUME /data", src, ref, check=True)
+        r = berthd.docker("run", "--name", name, "--network=none", ref, "cat", "/data/file")
+        assert r.stdout == "hello\n", r.stderr
+        mounts = json.loads(berthd.docker("inspect", name, check=True).stdout)[0]["Mounts"]
+        assert [m["Destination"] for m in mounts] == ["/data"]
+        _check_copied(mounts[0]["Source"])
+    finally:
+        berthd.docker("rm", "-f", "-v", name, src)
+        berthd.docker("rmi", "-f", ref)
