@@ -167,25 +167,46 @@ int etc_files_write(struct container *c, const char *hostname, bool host_net,
 
 int etc_files_init_layer(struct container *c, char **ret_dir, struct berth_error **err)
 {
-        static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
+        /* moby's setupInitLayer: the mount points of the generated files and of the pseudo file
+         * systems, and /etc/mtab, whatever the image has there */
+        static const struct {
+                const char *dir, *name;
+                mode_t type;
+                const char *target;
+        } entries[] = {
+            {"etc", "resolv.conf", S_IFREG, NULL}, {"etc", "hosts", S_IFREG, NULL},
+            {"etc", "hostname", S_IFREG, NULL},    {"etc", "mtab", S_IFLNK, "/proc/mounts"},
+            {"dev", "pts", S_IFDIR, NULL},         {"dev", "shm", S_IFDIR, NULL},
+            {"dev", "console", S_IFREG, NULL},     {".", "proc", S_IFDIR, NULL},
+            {".", "sys", S_IFDIR, NULL},
+        };
         _cleanup_free_ char *dir = xasprintf("%s/init", c->dir);
-        _cleanup_close_ int dfd = -1, etc = -1;
+        _cleanup_close_ int dfd = -1;
 
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return berth_error_set(err, errno, "create `%s`", dir);
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return berth_error_set(err, errno, "open `%s`", dir);
-        if (mkdirat(dfd, "etc", 0755) < 0 && errno != EEXIST)
-                return berth_error_set(err, errno, "create `%s/etc`", dir);
-        etc = openat(dfd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (etc < 0)
-                return berth_error_set(err, errno, "open `%s/etc`", dir);
-        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-                int fd = openat(etc, files[i], O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0755);
-                if (fd < 0)
-                        return berth_error_set(err, errno, "create `%s/etc/%s`", dir, files[i]);
-                close(fd);
+        for (size_t i = 0; i < ARRAY_SIZE(entries); i++) {
+                _cleanup_close_ int parent = -1;
+                int r = 0;
+                if (strcmp(entries[i].dir, ".") && mkdirat(dfd, entries[i].dir, 0755) < 0 &&
+                    errno != EEXIST)
+                        return berth_error_set(err, errno, "create `%s/%s`", dir, entries[i].dir);
+                parent =
+                    openat(dfd, entries[i].dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (parent < 0)
+                        return berth_error_set(err, errno, "open `%s/%s`", dir, entries[i].dir);
+                if (entries[i].type == S_IFDIR)
+                        r = mkdirat(parent, entries[i].name, 0755);
+                else if (entries[i].type == S_IFLNK)
+                        r = symlinkat(entries[i].target, parent, entries[i].name);
+                else
+                        r = mknodat(parent, entries[i].name, S_IFREG | 0755, 0);
+                if (r < 0 && errno != EEXIST)
+                        return berth_error_set(err, errno, "create `%s/%s/%s`", dir, entries[i].dir,
+                                               entries[i].name);
         }
         *ret_dir = TAKE_PTR(dir);
         return 0;

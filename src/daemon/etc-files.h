@@ -37,8 +37,10 @@ char *etc_hosts_render(const struct etc_hosts_entry *extra, size_t n_extra,
 int etc_files_write(struct container *c, const char *hostname, bool host_net,
                     struct berth_error **err);
 
-/* Make c->dir/init, the top lower layer of c's overlay (above the image's): empty etc/hosts,
- * etc/hostname and etc/resolv.conf (mode 0755, docker's). Idempotent; *ret_dir gets its path. */
+/* Make c->dir/init, the top lower layer of c's overlay (above the image's), as moby's init
+ * layer: empty etc/hosts, etc/hostname, etc/resolv.conf and dev/console (mode 0755, docker's),
+ * dirs dev/pts, dev/shm, proc and sys, and etc/mtab -> /proc/mounts. Idempotent; *ret_dir gets
+ * its path. */
 int etc_files_init_layer(struct container *c, char **ret_dir, struct berth_error **err);
 
 #endif

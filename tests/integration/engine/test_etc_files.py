@@ -130,3 +130,47 @@ def test_export_has_empty_mount_points_only(berthd, finished):
         assert t.extractfile("tmp/mine").read() == b"hi\n"
     assert b"genhost-xyz" not in data
     assert b"marker-host" not in data
+
+
+def test_same_as_dockerd(berthd, dockerd, image_tar):
+    """The same commands against dockerd (its own runc) and berthd give the same output."""
+    import subprocess
+
+    def both(*args):
+        out = []
+        for env in (dockerd, berthd.env):
+            r = subprocess.run(["docker", *args], env=env, capture_output=True, text=True,
+                               timeout=120)
+            out.append((r.returncode, r.stdout))
+        return out
+
+    subprocess.run(["docker", "load", "-i", image_tar], env=dockerd, check=True,
+                   capture_output=True)
+    # /etc/hosts with extra hosts in a private network namespace
+    d, b = both("run", "--rm", "--network=none", "--add-host", "foo:1.2.3.4", "--add-host",
+                "six:::1", TAG, "cat", "/etc/hosts")
+    assert d == b
+    # diff of a container that wrote one file: nothing of the generated files
+    name = "same-" + berthd.name()
+    try:
+        both("run", "--name", name, "--network=none", "-h", "hh", TAG, "touch", "/tmp/x")
+        d, b = both("diff", name)
+        assert d == b and b[1] == "C /tmp\nA /tmp/x\n"
+    finally:
+        both("rm", "-f", name)
+    # a new volume at /etc: the image's /etc plus the mount points, the generated files on top
+    vol = "same-" + berthd.name()
+    try:
+        cmd = ("cat /etc/hostname; tail -1 /etc/hosts; "
+               "for f in /etc/*; do stat -c '%n %u %g %a %F %s' $f; done")
+        d, b = both("run", "--rm", "--network=none", "-h", "hh", "--add-host", "a:10.0.0.1",
+                    "-v", f"{vol}:/etc", TAG, "sh", "-c", cmd)
+        # the sizes of the bound files are the generated ones: hosts/resolv.conf are the host's
+        # resolver config on both daemons, so compare everything but resolv.conf's size
+        strip = [ln.rsplit(" ", 1)[0] if ln.startswith("/etc/resolv.conf ") else ln
+                 for ln in d[1].splitlines()], [
+            ln.rsplit(" ", 1)[0] if ln.startswith("/etc/resolv.conf ") else ln
+            for ln in b[1].splitlines()]
+        assert d[0] == b[0] == 0 and strip[0] == strip[1], (d, b)
+    finally:
+        both("volume", "rm", "-f", vol)
