@@ -240,8 +240,24 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", stored, "image", image,
                            "image_id", image_id, "created", created, "image_config",
                            json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
-        if (json_array_size(populate) > 0)
+        if (json_array_size(populate) > 0) {
+                /* like moby, the image's content goes into new volumes at create, before anyone
+                 * sees the container; a failed copy leaves nothing behind */
+                struct container *tmp;
                 json_object_set(config, "populate", populate);
+                tmp = container_new(cs, id, "", config);
+                r = berth_mkdir_p(tmp->dir, 0710, err);
+                if (r >= 0)
+                        r = container_populate_volumes(cs, tmp, err);
+                if (r < 0) {
+                        volumes_unref_container(d->volumes, id);
+                        berth_rm_rf_at(AT_FDCWD, tmp->dir, NULL);
+                        container_free(tmp);
+                        return r;
+                }
+                container_free(tmp);
+                json_object_del(config, "populate");
+        }
 
         pthread_mutex_lock(&cs->lock);
         if (name && *name) {

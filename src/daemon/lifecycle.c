@@ -498,19 +498,15 @@ static int mount_rootfs(struct containers *cs, struct container *c, struct berth
         return 0;
 }
 
-/* docker's CopyData: the volumes of c's "populate" list get the image's content at their
- * mount point (when they are empty), once; the list is dropped afterwards. */
-static int populate_volumes(struct containers *cs, struct container *c, struct berth_error **err)
+/* Fill the volumes of c's "populate" list from its mounted rootfs (docker's CopyData). */
+static int populate_mounted(struct containers *cs, struct container *c, struct berth_error **err)
 {
         json_t *todo = json_object_get(c->config, "populate");
-        _cleanup_close_ int rootfd = -1;
+        _cleanup_close_ int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         json_t *e;
         size_t i;
         int r;
 
-        if (json_array_size(todo) == 0)
-                return 0;
-        rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return berth_error_set(err, errno, "open `%s`", c->rootfs);
         json_array_foreach(todo, i, e)
@@ -520,6 +516,35 @@ static int populate_volumes(struct containers *cs, struct container *c, struct b
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+int container_populate_volumes(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        bool temp;
+        int r;
+
+        if (json_array_size(json_object_get(c->config, "populate")) == 0)
+                return 0;
+        r = container_rootfs_hold(cs, c, &temp, err);
+        if (r < 0)
+                return r;
+        r = populate_mounted(cs, c, err);
+        container_rootfs_release(cs, c);
+        return r;
+}
+
+/* A "populate" list still there at start (a daemon stopped between create and the copy): done
+ * now, once. */
+static int populate_at_start(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        int r;
+
+        if (json_array_size(json_object_get(c->config, "populate")) == 0)
+                return 0;
+        r = populate_mounted(cs, c, err);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&cs->lock);
         json_object_del(c->config, "populate");
         pthread_mutex_unlock(&cs->lock);
@@ -769,7 +794,7 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
         if (r < 0)
                 return r;
         berth_debug("container `%.12s`: rootfs mounted", c->id);
-        r = populate_volumes(cs, c, err);
+        r = populate_at_start(cs, c, err);
         if (r < 0)
                 goto fail_unmount;
         r = build_spec(cs, c, err);

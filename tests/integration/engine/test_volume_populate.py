@@ -1,5 +1,5 @@
-"""A new, empty volume mounted over a non-empty image directory gets the image's content on first
-use, as dockerd does (moby's copyExistingContents): `-v vol:/dir`, `-v /dir`, `--mount
+"""A new, empty volume mounted over a non-empty image directory gets the image's content when the
+container is created, as dockerd does (moby's copyExistingContents): `-v vol:/dir`, `-v /dir`, `--mount
 type=volume`, the SDK; owners, modes, times, symlinks (copied, never followed), hard links and
 fifos kept; the volume's root takes the directory's owner and mode. A volume that already holds
 data is not touched, `nocopy` / `volume-nocopy` skip the copy, binds are never filled,."""
@@ -197,3 +197,46 @@ def test_image_volume_filled(berthd, image):
     finally:
         berthd.docker("rm", "-f", "-v", name, src)
         berthd.docker("rmi", "-f", ref)
+
+
+def test_filled_at_create(berthd, image):
+    # dockerd copies at create: the volume is full before the container ever starts
+    vol = _vol(berthd)
+    name = berthd.name("popcreate")
+    try:
+        berthd.docker("create", "--name", name, "--network=none", "-v", f"{vol}:/data", image,
+                      "true", check=True)
+        _check_copied(_mountpoint(berthd, vol))
+        r = berthd.docker("run", "--rm", "--network=none", "-v", f"{vol}:/x", TAG, "cat",
+                          "/x/file")
+        assert r.stdout == "hello\n", r.stderr
+        # the container's own rootfs is not left mounted by the copy
+        with open("/proc/self/mountinfo") as f:
+            assert name not in f.read()
+        cid = berthd.docker("inspect", "-f", "{{.Id}}", name, check=True).stdout.strip()
+        with open("/proc/self/mountinfo") as f:
+            assert cid not in f.read()
+        berthd.docker("start", "-a", name, check=True)
+    finally:
+        berthd.docker("rm", "-f", name)
+        berthd.docker("volume", "rm", "-f", vol)
+
+
+def test_failed_copy_creates_nothing(berthd):
+    # a volume too small for the image's /bin: create fails with the copy's error (as dockerd's)
+    # and leaves no container, no container dir and no mount behind
+    vol = _vol(berthd)
+    berthd.docker("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt",
+                  "o=size=64k", vol, check=True)
+    before = set(os.listdir(os.path.join(berthd.data_root, "containers")))
+    try:
+        r = berthd.docker("create", "--network=none", "-v", f"{vol}:/bin", TAG, "true")
+        assert r.returncode != 0 and "no space left on device" in r.stderr, r.stderr
+        assert berthd.docker("ps", "-aq", "--filter", f"volume={vol}").stdout == ""
+        assert set(os.listdir(os.path.join(berthd.data_root, "containers"))) == before
+        with open("/proc/self/mountinfo") as f:
+            assert _mountpoint(berthd, vol) not in f.read()
+        # the volume is free again
+        berthd.docker("volume", "rm", vol, check=True)
+    finally:
+        berthd.docker("volume", "rm", "-f", vol)
