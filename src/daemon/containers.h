@@ -37,9 +37,8 @@ struct container {
         char *rootfs, *state_dir, *log_path;
         /* {"create": docker's body, "image": as given, "image_id", "created", "image_config":
          * the image's config.config, "mounts": docker's Mounts array (resolved sources),
-         * "populate": [{"Name", "Destination"}] volumes to fill from the image (docker's
-         * CopyData): done at create, kept only by a daemon stopped before the copy (then done
-         * at start)} */
+         * "populate" (during create only): [{"Name", "Destination"}] volumes to fill from the
+         * image (docker's CopyData)} */
         json_t *config;
         /* state (under the table lock), persisted as JSON in the db */
         enum container_status status;

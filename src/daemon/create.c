@@ -44,7 +44,7 @@ static void random_hex(char *out, size_t nbytes)
 }
 
 /* One entry of docker's Mounts array; a volume that is not nocopy also goes to populate
- * (docker's CopyData: filled from the image at the first start, see volumes_populate). */
+ * (docker's CopyData: filled from the image at create, see volumes_populate). */
 static int add_mount(struct containers *cs, const char *id, json_t *mounts, json_t *populate,
                      const char *type, const char *source, const char *target, bool rw,
                      const char *propagation, bool nocopy, struct berth_error **err)

@@ -468,8 +468,8 @@ static int mount_rootfs(struct containers *cs, struct container *c, struct berth
                                    &image_dirs, err);
         if (r < 0)
                 return r;
-        /* the mount points of /etc/hosts, /etc/hostname and /etc/resolv.conf live in a layer of
-         * their own, so they never land in the upper dir (diff, commit) */
+        /* the mount points of /etc/hosts, /etc/hostname, /etc/resolv.conf (and /proc, /sys, …)
+         * live in a layer of their own, so they never land in the upper dir (diff, commit) */
         r = etc_files_init_layer(c, &init, err);
         if (r < 0)
                 return r;
@@ -511,8 +511,11 @@ static int populate_mounted(struct containers *cs, struct container *c, struct b
                 return berth_error_set(err, errno, "open `%s`", c->rootfs);
         json_array_foreach(todo, i, e)
         {
-                r = volumes_populate(cs->d->volumes, jstr(json_object_get(e, "Name")) ?: "", rootfd,
-                                     jstr(json_object_get(e, "Destination")) ?: "/", err);
+                const char *name = jstr(json_object_get(e, "Name"));
+                const char *dst = jstr(json_object_get(e, "Destination"));
+                if (!name || !dst)
+                        continue;
+                r = volumes_populate(cs->d->volumes, name, rootfd, dst, err);
                 if (r < 0)
                         return r;
         }
@@ -532,24 +535,6 @@ int container_populate_volumes(struct containers *cs, struct container *c, struc
         r = populate_mounted(cs, c, err);
         container_rootfs_release(cs, c);
         return r;
-}
-
-/* A "populate" list still there at start (a daemon stopped between create and the copy): done
- * now, once. */
-static int populate_at_start(struct containers *cs, struct container *c, struct berth_error **err)
-{
-        int r;
-
-        if (json_array_size(json_object_get(c->config, "populate")) == 0)
-                return 0;
-        r = populate_mounted(cs, c, err);
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&cs->lock);
-        json_object_del(c->config, "populate");
-        pthread_mutex_unlock(&cs->lock);
-        container_config_save(cs, c, NULL);
-        return 0;
 }
 
 static int build_spec(struct containers *cs, struct container *c, struct berth_error **err)
@@ -794,9 +779,6 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
         if (r < 0)
                 return r;
         berth_debug("container `%.12s`: rootfs mounted", c->id);
-        r = populate_at_start(cs, c, err);
-        if (r < 0)
-                goto fail_unmount;
         r = build_spec(cs, c, err);
         if (r < 0)
                 goto fail_unmount;
