@@ -325,8 +325,10 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
                              : mount(sp.p, tp.p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL);
                 if (mr < 0)
                         return berth_error_set(err, errno, "bind mount `%s` on `%s`", m->source, d);
-                /* the target fd still names the covered inode: reopen the new mount */
-                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                /* the target fd still names the covered inode: reopen the new mount, through
+                 * the image's symlink when the destination was one (the mount sits where it
+                 * points, inside the root) */
+                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH);
                 if (nfd < 0)
                         return berth_error_set(err, errno, "reopen `%s`", d);
                 struct fdpath np = fdpath(nfd);
@@ -354,7 +356,7 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         if (mount(src, tp.p, type, m->flags & ~MS_REMOUNT, m->data) < 0)
                 return berth_error_set(err, errno, "mount %s on `%s`", type, d);
         if (m->propagation) {
-                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH);
                 struct fdpath np = fdpath(nfd);
                 if (nfd < 0 || mount(NULL, np.p, NULL, m->propagation, NULL) < 0)
                         return berth_error_set(err, errno, "set propagation of `%s`", d);

@@ -297,3 +297,22 @@ def test_memory_policy_applied(rt, bundle):
     r = rt("run", "--bundle", bundle.sh("grep -c bind /proc/self/numa_maps").write(), rt.new_id())
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) > 0
+
+
+def test_bind_onto_a_symlinked_destination(rt, bundle, tmp_path):
+    """A destination that is a symlink in the image: the mount lands where it points, inside
+    the rootfs, and its flags and propagation apply there."""
+    rootfs = tmp_path / "rootfs"
+    shutil.copytree(bundle.config["root"]["path"], rootfs, symlinks=True)
+    (rootfs / "data").mkdir()
+    os.symlink("/data", rootfs / "link")
+    bundle.config["root"] = {"path": str(rootfs), "readonly": True}
+    src = tmp_path / "vol"
+    src.mkdir()
+    (src / "f").write_text("in-volume\n")
+    bundle.config["mounts"].append({"destination": "/link", "type": "bind", "source": str(src),
+                                    "options": ["rbind", "ro", "rprivate"]})
+    r = rt("run", "--bundle", bundle.sh("cat /data/f; touch /data/x 2>/dev/null || echo ro").write(),
+           rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["in-volume", "ro"]
