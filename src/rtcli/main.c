@@ -8,20 +8,30 @@
 static FILE *log_file;
 static bool log_json;
 
+/* runc's log records (logrus): text `time="…" level=debug msg="…"` or one JSON object a line */
 static void log_line(const char *level, const char *msg)
 {
         if (!log_file)
                 return;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        _cleanup_free_ char *t = berth_time_rfc3339(&ts);
         if (log_json) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                _cleanup_free_ char *t = berth_time_rfc3339(&ts);
                 _cleanup_json_ json_t *j =
                     json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", t);
                 _cleanup_free_ char *s = berth_json_dump(j, false);
                 fprintf(log_file, "%s\n", s);
         } else {
-                fprintf(log_file, "%s: %s\n", level, msg);
+                fprintf(log_file, "time=\"%s\" level=%s msg=\"", t, level);
+                for (const char *c = msg; *c; c++) {
+                        if (*c == '"' || *c == '\\')
+                                fputc('\\', log_file);
+                        if (*c == '\n')
+                                fputs("\\n", log_file);
+                        else
+                                fputc(*c, log_file);
+                }
+                fputs("\"\n", log_file);
         }
         fflush(log_file);
 }

@@ -2,6 +2,7 @@
 --help, --version lines, and sysctls checked against the container's namespaces."""
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -316,3 +317,13 @@ def test_bind_onto_a_symlinked_destination(rt, bundle, tmp_path):
            rt.new_id())
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["in-volume", "ro"]
+
+
+def test_log_records_like_runc(rt, tmp_path):
+    log = tmp_path / "rt.log"
+    assert rt("--log", str(log), "state", "no-such-container").returncode != 0
+    assert rt("--log", str(log), "--log-format", "json", "state", "no-such-container").returncode != 0
+    text, js = log.read_text().splitlines()
+    assert re.match(r'^time="[0-9T:.\-]+Z" level=error msg=".*no-such-container.*"$', text), text
+    rec = json.loads(js)
+    assert rec["level"] == "error" and "no-such-container" in rec["msg"] and rec["time"]
