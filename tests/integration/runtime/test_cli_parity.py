@@ -327,3 +327,24 @@ def test_log_records_like_runc(rt, tmp_path):
     assert re.match(r'^time="[0-9T:.\-]+Z" level=error msg=".*no-such-container.*"$', text), text
     rec = json.loads(js)
     assert rec["level"] == "error" and "no-such-container" in rec["msg"] and rec["time"]
+
+
+def test_create_leaks_no_fd_into_the_container(rt, bundle, tmp_path):
+    """Only 0-2 and the preserved fds reach the process, through create + start as with run."""
+    out = tmp_path / "out"
+    out.mkdir()
+    bundle.config["mounts"].append({"destination": "/out", "type": "bind", "source": str(out),
+                                    "options": ["rbind"]})
+    b = bundle.sh("ls /proc/self/fd > /out/fds").write()
+    cid = rt.new_id()
+    r = rt("create", "--bundle", b, cid)
+    assert r.returncode == 0, r.stderr
+    assert rt("start", cid).returncode == 0
+    for _ in range(200):
+        if (out / "fds").exists() and json.loads(rt("state", cid).stdout)["status"] == "stopped":
+            break
+        time.sleep(0.05)
+    fds = sorted(int(x) for x in (out / "fds").read_text().split())
+    # 0-2, plus the one ls reads /proc/self/fd through
+    assert fds[:3] == [0, 1, 2] and len(fds) == 4, fds
+    assert rt("delete", "-f", cid).returncode == 0
