@@ -256,6 +256,11 @@ static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, 
         return 0;
 }
 
+static bool is_dev_ro(const struct spec_mount *m)
+{
+        return !m->bind && !strcmp(m->destination, "/dev") && (m->flags & MS_RDONLY);
+}
+
 static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mount *m,
                     int given_srcfd, struct berth_error **err)
 {
@@ -353,7 +358,12 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
                 return 0;
         }
         const char *src = m->source ? m->source : type;
-        if (mount(src, tp.p, type, m->flags & ~MS_REMOUNT, m->data) < 0)
+        unsigned long flags = m->flags & ~MS_REMOUNT;
+        /* a read-only /dev still gets its nodes and mount points: rootfs_finalize makes it
+         * read-only afterwards (runc) */
+        if (is_dev_ro(m))
+                flags &= ~MS_RDONLY;
+        if (mount(src, tp.p, type, flags, m->data) < 0)
                 return berth_error_set(err, errno, "mount %s on `%s`", type, d);
         if (m->propagation) {
                 _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH);
@@ -648,6 +658,19 @@ int rootfs_finalize(const struct rootfs_ctx *c, struct berth_error **err)
         for (size_t i = 0; s->readonly_paths && s->readonly_paths[i]; i++)
                 if (readonly_path(s->readonly_paths[i], err) < 0)
                         return -EIO;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                if (!is_dev_ro(&s->mounts[i]))
+                        continue;
+                _cleanup_close_ int dfd =
+                    open("/dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r =
+                    dfd < 0
+                        ? -errno
+                        : remount_bind("/dev", dfd,
+                                       s->mounts[i].flags & ~(MS_REMOUNT | MS_BIND | MS_REC), err);
+                if (r < 0)
+                        return berth_error_set(err, -r, "make `/dev` read-only");
+        }
         if (s->root_readonly) {
                 _cleanup_close_ int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 int r = remount_bind("/", rfd, MS_RDONLY, err);

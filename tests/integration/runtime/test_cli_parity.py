@@ -348,3 +348,18 @@ def test_create_leaks_no_fd_into_the_container(rt, bundle, tmp_path):
     # 0-2, plus the one ls reads /proc/self/fd through
     assert fds[:3] == [0, 1, 2] and len(fds) == 4, fds
     assert rt("delete", "-f", cid).returncode == 0
+
+
+def test_read_only_dev(rt, bundle):
+    """A read-only /dev tmpfs still gets its nodes and mount points, then is read-only (runc)."""
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    r = rt("run", "--bundle", bundle.sh(
+        "ls /dev/null /dev/pts/ptmx >/dev/null && echo nodes; touch /dev/x 2>/dev/null || echo ro;"
+        " grep ' /dev ' /proc/mounts").write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["nodes", "ro"]
+    opts = lines[2].split()[3].split(",")
+    assert "ro" in opts and "nosuid" in opts
