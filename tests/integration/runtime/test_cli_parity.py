@@ -363,3 +363,40 @@ def test_read_only_dev(rt, bundle):
     assert lines[:2] == ["nodes", "ro"]
     opts = lines[2].split()[3].split(",")
     assert "ro" in opts and "nosuid" in opts
+
+
+def _cg_read(cid, v1ctrl, v1file, v2file):
+    if cgroup_mode() == "v2":
+        p = f"/sys/fs/cgroup/berth-test/{cid}/{v2file}"
+    else:
+        p = f"/sys/fs/cgroup/{v1ctrl}/berth-test/{cid}/{v1file}"
+    with open(p) as f:
+        return f.read().strip()
+
+
+def test_update_every_resource_read_back(rt, bundle):
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
+    assert rt("run", "-d", "--bundle", bundle.sh("sleep 100").write(), cid).returncode == 0
+    r = rt("update", "--memory", "67108864", "--memory-reservation", "33554432",
+           "--memory-swap", "134217728", "--cpu-shares", "512", "--cpu-period", "100000",
+           "--cpu-quota", "50000", "--cpuset-cpus", "0", "--pids-limit", "50", cid)
+    assert r.returncode == 0, r.stderr
+    v2 = cgroup_mode() == "v2"
+    assert _cg_read(cid, "memory", "memory.limit_in_bytes", "memory.max") == "67108864"
+    assert _cg_read(cid, "memory", "memory.soft_limit_in_bytes", "memory.low") == "33554432"
+    swap = _cg_read(cid, "memory", "memory.memsw.limit_in_bytes", "memory.swap.max")
+    assert swap == ("67108864" if v2 else "134217728")  # v2 counts swap alone
+    shares = _cg_read(cid, "cpu", "cpu.shares", "cpu.weight")
+    assert shares == ("20" if v2 else "512")
+    if v2:
+        assert _cg_read(cid, "", "", "cpu.max") == "50000 100000"
+    else:
+        assert _cg_read(cid, "cpu", "cpu.cfs_quota_us", "") == "50000"
+        assert _cg_read(cid, "cpu", "cpu.cfs_period_us", "") == "100000"
+    assert _cg_read(cid, "cpuset", "cpuset.cpus", "cpuset.cpus") == "0"
+    assert _cg_read(cid, "pids", "pids.max", "pids.max") == "50"
+    # -1 lifts a limit again
+    assert rt("update", "--pids-limit", "-1", cid).returncode == 0
+    assert _cg_read(cid, "pids", "pids.max", "pids.max") == "max"
+    assert rt("delete", "-f", cid).returncode == 0
