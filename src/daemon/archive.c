@@ -726,6 +726,8 @@ static void handle_export(struct api_req *r)
         j = xcalloc(1, sizeof(*j));
         j->cs = cs;
         j->c = c;
+        /* no cp root: tar_job_free must not close fd 0 (calloc's zeroes) twice */
+        j->root = (struct cp_root){.fd = -1, .pidfd = -1};
         j->whole = true;
         j->temp = temp;
         api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
