@@ -36,6 +36,10 @@ struct server {
         struct daemon *d;
         struct MHD_Daemon *mhd;
         int listen_fd;
+        /* the socket file we bound: server_stop removes only that one, never a socket another
+         * daemon bound at the same path since */
+        dev_t sock_dev;
+        ino_t sock_ino;
         /* requests begun plus requests completed so far, and the count at the previous idle
          * tick and at the last trim (server_idle) */
         atomic_uint activity;
@@ -983,7 +987,41 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         }
 }
 
-static int listen_unix(const char *path, struct berth_error **err)
+/* Is a daemon serving the socket at path? Its pid then (from the listener's credentials), else
+ * 0: a socket nobody listens on is a stale one, left by a daemon that was killed. */
+static pid_t socket_holder(const struct sockaddr_un *sa)
+{
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct ucred cred = {0};
+        socklen_t len = sizeof(cred);
+
+        if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+                return 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0)
+                return -1;
+        return cred.pid;
+}
+
+int server_socket_check(const char *path, struct berth_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        pid_t holder;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return berth_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
+        strcpy(sa.sun_path, path);
+        holder = socket_holder(&sa);
+        if (holder > 0)
+                return berth_error_setx(err, EADDRINUSE,
+                                        "socket `%s` is in use by another daemon (pid %d)", path,
+                                        (int)holder);
+        if (holder < 0)
+                return berth_error_setx(err, EADDRINUSE, "socket `%s` is in use by another daemon",
+                                        path);
+        return 0;
+}
+
+static int listen_unix(const char *path, struct stat *ret_st, struct berth_error **err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
@@ -1003,10 +1041,15 @@ static int listen_unix(const char *path, struct berth_error **err)
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return berth_error_set(err, errno, "socket");
+        r = server_socket_check(path, err);
+        if (r < 0)
+                return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return berth_error_set(err, errno, "remove stale socket `%s`", path);
         if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return berth_error_set(err, errno, "bind `%s`", path);
+        if (lstat(path, ret_st) < 0)
+                return berth_error_set(err, errno, "stat `%s`", path);
         if (chmod(path, 0660) < 0)
                 return berth_error_set(err, errno, "chmod `%s`", path);
         if (listen(fd, 128) < 0)
@@ -1017,15 +1060,18 @@ static int listen_unix(const char *path, struct berth_error **err)
 int server_start(struct daemon *d, struct server **ret, struct berth_error **err)
 {
         struct server *srv;
+        struct stat st;
         int fd;
 
         signal(SIGPIPE, SIG_IGN);
-        fd = listen_unix(d->socket_path, err);
+        fd = listen_unix(d->socket_path, &st, err);
         if (fd < 0)
                 return fd;
         srv = xcalloc(1, sizeof(*srv));
         srv->d = d;
         srv->listen_fd = fd;
+        srv->sock_dev = st.st_dev;
+        srv->sock_ino = st.st_ino;
         srv->trimmed = UINT_MAX; /* the first quiet tick trims what start-up left */
         srv->mhd = MHD_start_daemon(
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
@@ -1037,6 +1083,7 @@ int server_start(struct daemon *d, struct server **ret, struct berth_error **err
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         if (!srv->mhd) {
                 close(fd);
+                unlink(d->socket_path);
                 free(srv);
                 return berth_error_setx(err, EIO, "cannot start the http server on `%s`",
                                         d->socket_path);
@@ -1125,11 +1172,15 @@ void server_idle(struct server *srv)
 
 void server_stop(struct server *srv)
 {
+        struct stat st;
+
         if (!srv)
                 return;
         MHD_quiesce_daemon(srv->mhd);
         close(srv->listen_fd);
-        unlink(srv->d->socket_path);
+        if (lstat(srv->d->socket_path, &st) == 0 && st.st_dev == srv->sock_dev &&
+            st.st_ino == srv->sock_ino)
+                unlink(srv->d->socket_path);
         /* connections may be blocked in long requests (wait, attach, events): MHD_stop_daemon
          * would wait for them; the process exits instead */
 }

@@ -1,11 +1,14 @@
 """The daemon survives what real clients do to it: repeated exports and every other streaming
 endpoint leave its fd table as it was (0, 1 and 2 never closed, nothing leaked)."""
 import os
+import subprocess
 import time
 
 import pytest
 
-from berthtest import TAG
+from berthtest import BUILD, TAG
+
+BERTHD = os.environ.get("BERTHD") or os.path.join(BUILD, "cmd", "berthd")
 
 
 def _fds(d):
@@ -97,3 +100,67 @@ def test_streaming_endpoints_keep_the_fd_table(berthd_factory, tmp_path):
         _settled(d, baseline, "get archive")
     finally:
         d.docker("rm", "-f", cid, run)
+
+
+def _second_daemon(data_root, sock):
+    """Start a berthd expected to exit at once; one still running after 10 s is killed and
+    reported as exit code None."""
+    p = subprocess.Popen([BERTHD, "--data-root", data_root, "-H", f"unix://{sock}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL)
+    try:
+        out, err = p.communicate(timeout=10)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        out, err = p.communicate()
+        return subprocess.CompletedProcess(p.args, None, out, err)
+
+
+def test_second_daemon_on_the_same_data_root_is_refused(berthd_factory, tmp_path):
+    d = berthd_factory(load=False)
+    other = str(tmp_path / "other.sock")
+    r = _second_daemon(d.data_root, other)
+    assert r.returncode not in (0, None), f"a second berthd ran on {d.data_root}: {r.stderr}"
+    assert f"pid {d.proc.pid}" in r.stderr and "data root" in r.stderr, r.stderr
+    assert not os.path.exists(other)
+    # the first one is untouched and still serving
+    assert d.proc.poll() is None
+    assert d.docker("version").returncode == 0
+    # its lock goes with it: a daemon started after it stopped runs
+    d.restart()
+    assert d.docker("version").returncode == 0
+
+
+def test_second_daemon_on_the_same_socket_is_refused(berthd_factory, tmp_path):
+    d = berthd_factory(load=False)
+    ino = os.stat(d.sock).st_ino
+    r = _second_daemon(str(tmp_path / "data"), d.sock)
+    assert r.returncode not in (0, None), f"a second berthd took {d.sock}: {r.stderr}"
+    assert f"pid {d.proc.pid}" in r.stderr and d.sock in r.stderr, r.stderr
+    assert os.stat(d.sock).st_ino == ino
+    assert d.docker("version").returncode == 0
+
+
+def test_stopping_a_daemon_leaves_a_newer_daemons_socket(berthd_factory, tmp_path):
+    d = berthd_factory(load=False)
+    # the socket file went away (removed by hand) and a newer daemon bound that path since
+    os.unlink(d.sock)
+    newer = subprocess.Popen([BERTHD, "--data-root", str(tmp_path / "data"), "-H",
+                              f"unix://{d.sock}"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        end = time.time() + 30
+        while not os.path.exists(d.sock):
+            assert newer.poll() is None and time.time() < end, "the newer berthd did not start"
+            time.sleep(0.05)
+        ino = os.stat(d.sock).st_ino
+        d.stop()
+        assert os.path.exists(d.sock) and os.stat(d.sock).st_ino == ino, \
+            "stopping the older berthd removed the newer one's socket"
+        assert d.docker("version").returncode == 0
+    finally:
+        newer.terminate()
+        newer.wait(20)
+    assert not os.path.exists(d.sock), "the newer berthd left its own socket behind"
