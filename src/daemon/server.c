@@ -320,6 +320,46 @@ void api_reply_text(struct api_req *r, unsigned status, const char *content_type
         reply_buffer(r, status, content_type, xstrdup(text), strlen(text));
 }
 
+struct chunked_body {
+        char *data;
+        size_t len;
+};
+
+static ssize_t chunked_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+        struct chunked_body *b = cls;
+
+        if (pos >= b->len)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        if (max > b->len - pos)
+                max = b->len - pos;
+        memcpy(buf, b->data + pos, max);
+        return (ssize_t)max;
+}
+
+static void chunked_free(void *cls)
+{
+        struct chunked_body *b = cls;
+
+        free(b->data);
+        free(b);
+}
+
+void api_reply_chunked(struct api_req *r, unsigned status, const char *content_type,
+                       const char *text)
+{
+        struct chunked_body *b = xmalloc(sizeof(*b));
+        struct MHD_Response *resp;
+
+        *b = (struct chunked_body){xstrdup(text), strlen(text)};
+        /* an unknown size: libmicrohttpd frames the body in chunks (HTTP/1.1) */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, chunked_read, b,
+                                                 chunked_free);
+        if (content_type)
+                MHD_add_response_header(resp, "Content-Type", content_type);
+        set_reply(r, status, resp);
+}
+
 static unsigned status_of_errno(int code)
 {
         switch (code) {
