@@ -186,7 +186,7 @@ void container_publish(struct containers *cs, struct container *c, const char *a
 
 /* Healthchecks (health.c): one scheduler thread for all running containers with a
  * Config.Healthcheck (or the image's); probes run `berth-shim exec`. */
-void health_start_scheduler(struct containers *cs);
+int health_start_scheduler(struct containers *cs, struct berth_error **err);
 /* A (re)start of c: State.Health starts over as "starting"; caller holds the table lock. */
 void health_reset_locked(struct container *c);
 /* "healthy", "unhealthy", "starting" or NULL (no healthcheck); caller holds the table lock. */

@@ -424,17 +424,15 @@ static void *exec_wait_thread(void *p)
 
 static void spawn_waiter(struct exec *e)
 {
-        pthread_attr_t attr;
-        pthread_t t;
-
         pthread_mutex_lock(&exec_lock);
         e->refs++;
         pthread_mutex_unlock(&exec_lock);
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, exec_wait_thread, e) != 0)
-                abort();
-        pthread_attr_destroy(&attr);
+        if (berth_thread_spawn_detached(exec_wait_thread, e) < 0) {
+                /* out of threads: inspect still collects the exit (exec_collect), only the
+                 * exec_die event is lost */
+                berth_warn("exec `%s`: cannot start a thread to wait for it", e->id);
+                exec_unref(e);
+        }
 }
 
 struct exec_job {

@@ -442,18 +442,6 @@ static void *stream_thread(void *p)
         return NULL;
 }
 
-static void spawn_detached(void *(*fn)(void *), void *arg)
-{
-        pthread_attr_t attr;
-        pthread_t t;
-
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, fn, arg) != 0)
-                abort();
-        pthread_attr_destroy(&attr);
-}
-
 void api_reply_stream(struct api_req *r, unsigned status, const char *content_type,
                       api_producer_fn producer, void *userdata, void (*free_userdata)(void *))
 {
@@ -461,20 +449,33 @@ void api_reply_stream(struct api_req *r, unsigned status, const char *content_ty
         struct MHD_Response *resp;
         int p[2];
 
+        int rc;
+
         if (pipe2(p, O_CLOEXEC) < 0) {
                 if (free_userdata)
                         free_userdata(userdata);
                 api_reply_errorf(r, 500, "pipe: %s", strerror(errno));
                 return;
         }
+        job = xmalloc(sizeof(*job));
+        *job = (struct stream_job){r->srv, producer, userdata, free_userdata, p[1]};
+        atomic_fetch_add(&r->srv->busy, 1);
+        rc = berth_thread_spawn_detached(stream_thread, job);
+        if (rc < 0) {
+                /* out of threads (pids.max, RLIMIT_NPROC): this request fails, not berthd */
+                atomic_fetch_sub(&r->srv->busy, 1);
+                close(p[0]);
+                close(p[1]);
+                if (free_userdata)
+                        free_userdata(userdata);
+                free(job);
+                api_reply_errorf(r, 500, "cannot start a thread for the reply: %s", strerror(-rc));
+                return;
+        }
         resp = MHD_create_response_from_pipe(p[0]);
         if (content_type)
                 MHD_add_response_header(resp, "Content-Type", content_type);
         set_reply(r, status, resp);
-        job = xmalloc(sizeof(*job));
-        *job = (struct stream_job){r->srv, producer, userdata, free_userdata, p[1]};
-        atomic_fetch_add(&r->srv->busy, 1);
-        spawn_detached(stream_thread, job);
 }
 
 struct hijack_job {
@@ -620,8 +621,18 @@ static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls
                                                     extra_in_size};
                         memcpy(relay->buf, extra_in, extra_in_size);
                         atomic_fetch_add(&job->srv->busy, 1);
-                        job->fn(pair[0], job->userdata);
-                        spawn_detached(hijack_relay, relay);
+                        if (berth_thread_spawn_detached(hijack_relay, relay) < 0) {
+                                /* out of threads: the client sees its connection closed */
+                                berth_warn("hijack: cannot start a relay thread");
+                                atomic_fetch_sub(&job->srv->busy, 1);
+                                close(pair[0]);
+                                close(pair[1]);
+                                close(fd);
+                                free(relay->buf);
+                                free(relay);
+                        } else {
+                                job->fn(pair[0], job->userdata);
+                        }
                 } else {
                         job->fn(fd, job->userdata);
                 }
@@ -645,7 +656,7 @@ void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn
         struct hijack_job *job = xmalloc(sizeof(*job));
         const char *upgrade = api_header(r, "Upgrade");
         struct MHD_Response *resp;
-        int sp[2];
+        int sp[2], rc;
 
         *job = (struct hijack_job){r->srv, fn, userdata, free_userdata, -1};
         atomic_fetch_add(&r->srv->busy, 1);
@@ -665,12 +676,19 @@ void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn
                 return;
         }
         shutdown(sp[0], SHUT_WR);
+        job->fd = sp[1];
+        rc = berth_thread_spawn_detached(hijack_thread, job);
+        if (rc < 0) {
+                close(sp[0]);
+                close(sp[1]);
+                hijack_job_free(job);
+                api_reply_errorf(r, 500, "cannot start a thread for the reply: %s", strerror(-rc));
+                return;
+        }
         resp = MHD_create_response_from_pipe(sp[0]);
         MHD_add_response_header(resp, "Content-Type",
                                 content_type ? content_type : "application/vnd.docker.raw-stream");
         set_reply(r, 200, resp);
-        job->fd = sp[1];
-        spawn_detached(hijack_thread, job);
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -934,10 +952,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *con, con
                                 api_reply_errorf(r, 500, "pipe: %s", strerror(errno));
                                 return MHD_YES;
                         }
+                        int rc;
                         r->body_rfd = p[0];
                         r->body_wfd = p[1];
-                        if (pthread_create(&r->handler_thread, NULL, stream_body_thread, r) != 0)
-                                abort();
+                        rc = pthread_create(&r->handler_thread, NULL, stream_body_thread, r);
+                        if (rc != 0) {
+                                /* out of threads: the body is dropped, the request fails */
+                                close(TAKE_FD(r->body_rfd));
+                                close(TAKE_FD(r->body_wfd));
+                                api_reply_errorf(r, 500, "cannot start a thread for `%s %s`: %s",
+                                                 method, r->path, strerror(rc));
+                                return MHD_YES;
+                        }
                         r->handler_running = true;
                 }
                 return MHD_YES;

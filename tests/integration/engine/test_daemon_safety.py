@@ -164,3 +164,73 @@ def test_stopping_a_daemon_leaves_a_newer_daemons_socket(berthd_factory, tmp_pat
         newer.terminate()
         newer.wait(20)
     assert not os.path.exists(d.sock), "the newer berthd left its own socket behind"
+
+
+def _pids_cgroup_of(pid):
+    """(hierarchy mount, cgroup path) of pid's pids controller, v1 or v2."""
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if (v2 and ctrls == "") or (not v2 and "pids" in ctrls.split(",")):
+                return ("/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/pids"), path
+    pytest.skip("no pids cgroup controller")
+
+
+def test_out_of_threads_fails_the_request_not_the_daemon(berthd_factory, tmp_path):
+    """A pids limit reached: a request needing a thread fails with a 500 naming why, berthd
+    stays up and serves again once threads are available."""
+    import docker
+    d = berthd_factory()
+    cid = d.docker("create", "--network", "none", TAG, "true", check=True).stdout.strip()
+    mnt, orig = _pids_cgroup_of(d.proc.pid)
+    if not os.path.exists(os.path.join(mnt, orig.lstrip("/"), "cgroup.procs")):
+        pytest.skip("the pids hierarchy is not mounted")
+    cg = os.path.join(mnt, f"berth-test-pids-{os.getpid()}-{d.proc.pid}")
+    os.mkdir(cg)
+    try:
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(d.proc.pid))
+        time.sleep(0.5)  # the threads of earlier connections are gone
+        with open(os.path.join(cg, "pids.current")) as f:
+            current = int(f.read())
+        # room for the connection's own thread only
+        with open(os.path.join(cg, "pids.max"), "w") as f:
+            f.write(str(current + 1))
+
+        def idle():
+            """the previous connection's thread is gone (else the next gets none)"""
+            end = time.time() + 10
+            while True:
+                with open(os.path.join(cg, "pids.current")) as f:
+                    if int(f.read()) <= current:
+                        return
+                assert time.time() < end, "berthd's thread count did not come back"
+                time.sleep(0.05)
+
+        for i in range(3):
+            idle()
+            r = d.docker("export", cid, input=b"")
+            assert r.returncode != 0, "export succeeded without a thread for it"
+            assert b"cannot start a thread" in r.stderr, r.stderr
+            assert d.proc.poll() is None, f"berthd died: {d.log()}"
+        idle()
+        client = d.sdk()
+        # (the SDK's events() turns any error into the end of the stream: look at the reply)
+        res = client.api._get(client.api._url("/events"), stream=True)
+        assert res.status_code == 500 and "cannot start a thread" in res.json()["message"]
+        res.close()
+        client.close()
+        idle()
+        with pytest.raises(docker.errors.APIError) as e:
+            d.sdk().images.load(b"x")  # a streamed request body needs a thread too
+        assert e.value.status_code == 500
+        with open(os.path.join(cg, "pids.max"), "w") as f:
+            f.write("max")
+        r = d.docker("export", cid, input=b"")
+        assert r.returncode == 0 and len(r.stdout) > 100000, r.stderr
+    finally:
+        with open(os.path.join(mnt, orig.lstrip("/"), "cgroup.procs"), "w") as f:
+            f.write(str(d.proc.pid))
+        os.rmdir(cg)
+        d.docker("rm", "-f", cid)
