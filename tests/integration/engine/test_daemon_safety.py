@@ -177,7 +177,7 @@ def _pids_cgroup_of(pid):
     pytest.skip("no pids cgroup controller")
 
 
-def test_out_of_threads_fails_the_request_not_the_daemon(berthd_factory, tmp_path):
+def test_out_of_threads_fails_the_request_not_the_daemon(berthd_factory):
     """A pids limit reached: a request needing a thread fails with a 500 naming why, berthd
     stays up and serves again once threads are available."""
     import docker

@@ -1,7 +1,6 @@
 """An exec that cannot start (no such binary, working directory or user) reaches the docker CLI
 as dockerd's does: the reason on stdout (a frame of the multiplexed stream, raw with a tty), the
 exec's ExitCode 126, so the CLI exits 126; a detached one is an API error."""
-import json
 import socket
 
 import pytest
