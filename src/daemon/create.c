@@ -133,13 +133,9 @@ out:
 /* moby's adaptContainerSettings: the daemon's defaults stored in the container's HostConfig, so
  * inspect shows them (IpcMode "private", ShmSize 64 MiB, MemorySwap twice Memory). A new reference;
  * body untouched. */
-/* dockerd's checks of HostConfig.RestartPolicy (its ValidateRestartPolicy) and Config.StopSignal,
- * in its words: refused at create, before anything is made. */
-static int validate_policies(json_t *body, struct berth_error **err)
+int container_restart_policy_validate(json_t *rp, struct berth_error **err)
 {
-        json_t *rp = json_object_get(json_object_get(body, "HostConfig"), "RestartPolicy");
         const char *name = jstr(json_object_get(rp, "Name"));
-        const char *sig = jstr(json_object_get(body, "StopSignal"));
         json_t *max = json_object_get(rp, "MaximumRetryCount");
         json_int_t n = json_integer_value(max);
 
@@ -170,6 +166,14 @@ static int validate_policies(json_t *body, struct berth_error **err)
                                         "'no', 'always', 'on-failure', or 'unless-stopped'",
                                         name);
         }
+        return 0;
+}
+
+/* Config.StopSignal as dockerd checks it (its signal.ParseSignal wording). */
+static int validate_stop_signal(json_t *body, struct berth_error **err)
+{
+        const char *sig = jstr(json_object_get(body, "StopSignal"));
+
         if (sig && *sig) {
                 int s = berth_signal_parse(sig);
                 if (s <= 0 || s >= NSIG)
@@ -218,7 +222,11 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 return berth_error_setx(err, EINVAL, "config: image is required");
         if (hc && !json_is_object(hc))
                 return berth_error_setx(err, EINVAL, "HostConfig: expected an object");
-        r = validate_policies(body, err);
+        /* refused before anything is made */
+        r = container_restart_policy_validate(json_object_get(hc, "RestartPolicy"), err);
+        if (r < 0)
+                return r;
+        r = validate_stop_signal(body, err);
         if (r < 0)
                 return r;
         if (name && *name) {

@@ -44,3 +44,23 @@ def test_valid_policies_are_taken(berthd):
     with pytest.raises(docker.errors.APIError) as e:
         client.containers.create(TAG, "true", restart_policy={"Name": "bogus"})
     assert e.value.status_code == 400
+
+
+def test_update_refuses_an_invalid_restart_policy(berthd):
+    name = berthd.name("upd")
+    berthd.docker("create", "--name", name, "--network", "none", TAG, "true", check=True)
+    try:
+        for policy, message in (("bogus", POLICY + "unknown policy 'bogus'"),
+                                ("always:3", POLICY + "maximum retry count can only be used "
+                                                      "with 'on-failure'")):
+            r = berthd.docker("update", "--restart", policy, name)
+            assert r.returncode == 1 and message in r.stderr, r.stderr
+        r = berthd.docker("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", name)
+        assert r.stdout.strip() in ("", "no"), r.stdout
+        berthd.docker("update", "--restart", "on-failure:2", name, check=True)
+        r = berthd.docker("inspect", "-f",
+                          "{{.HostConfig.RestartPolicy.Name}}:"
+                          "{{.HostConfig.RestartPolicy.MaximumRetryCount}}", name)
+        assert r.stdout.strip() == "on-failure:2", r.stdout
+    finally:
+        berthd.docker("rm", "-f", name)
