@@ -157,6 +157,12 @@ int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_
 /* Parse a non-negative decimal integer (whole string); returns -EINVAL/-ERANGE. */
 int berth_parse_u64(const char *s, uint64_t *ret);
 
+/* ---------------------------------------------------------------- threads */
+
+/* Start fn(arg) on a detached thread. 0, or a negative errno (EAGAIN: out of threads or pids)
+ * and fn never runs: the caller still owns arg. Never aborts. */
+int berth_thread_spawn_detached(void *(*fn)(void *), void *arg);
+
 /* ---------------------------------------------------------------- json */
 
 /* Load a JSON document from a file (jansson decoding flags, e.g. JSON_DECODE_INT_AS_REAL);
