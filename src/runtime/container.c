@@ -283,6 +283,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         child_fail(c, err);
                 }
         }
+        process_reset_signals();
         if (process_attrs_final(&s->process, &err) < 0 ||
             process_seccomp_last(s, c->seccomp, &err) < 0) {
                 if (c->fifo_fd >= 0) {

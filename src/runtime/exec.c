@@ -116,6 +116,7 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
         if (process_cloexec_from(first, &err) < 0)
                 exec_fail(c, err);
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        process_reset_signals();
         if (process_attrs_final(&c->spec->process, &err) < 0 ||
             process_seccomp_last(c->spec, c->seccomp, &err) < 0)
                 exec_fail(c, err);

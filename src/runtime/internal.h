@@ -564,6 +564,9 @@ int process_find_exec(const struct spec_process *p, char **ret_path, struct bert
  * filter when no_new_privs is off.
  */
 int process_setup(const struct spec *s, const struct secfilter *sec, struct berth_error **err);
+/* Every signal disposition back to SIG_DFL and an empty mask, as runc and crun leave them:
+ * called last before the seccomp filter and execve. */
+void process_reset_signals(void);
 /* The seccomp filter goes in last, right before execve, when no_new_privs is set; without it
  * loading needs CAP_SYS_ADMIN, so process_setup() loads it before dropping capabilities. */
 int process_seccomp_last(const struct spec *s, const struct secfilter *sec,

@@ -5,6 +5,7 @@
 
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -141,6 +142,23 @@ int process_setup(const struct spec *s, const struct secfilter *sec, struct bert
                 return berth_error_setx(err, EPERM, "cwd `%s` is outside the container", p->cwd);
         umask(p->umask == SPEC_UNSET ? 022 : (mode_t)p->umask);
         return 0;
+}
+
+void process_reset_signals(void)
+{
+        /* execve resets handled signals but keeps ignored ones: what berthd, a shim or the
+         * shell that started the runtime ignores (SIGPIPE, `trap '' INT`) would reach the
+         * container, where a shell cannot even trap it. The raw syscall, because glibc's
+         * sigaction refuses its internal signals 32 and 33, which its posix_spawn leaves
+         * ignored in the child (berthd spawns the shim so). An all-zero kernel sigaction is
+         * SIG_DFL, no flags, an empty mask on every architecture. */
+        static const unsigned long dfl[8];
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        syscall(SYS_rt_sigaction, sig, dfl, NULL, (size_t)(_NSIG / 8));
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 int process_seccomp_last(const struct spec *s, const struct secfilter *sec,

@@ -1,0 +1,40 @@
+"""What a container's processes start with through the engine, as with dockerd: default signal
+dispositions whatever berthd's launcher ignored, HOME, lo up, supplementary groups."""
+import re
+
+import pytest
+
+from conftest import TAG
+
+
+def _sig(text):
+    return [(k, int(v, 16)) for k, v in re.findall(r"(SigIgn|SigBlk):\s*([0-9a-f]+)", text)]
+
+
+@pytest.fixture(scope="module")
+def ignoring_berthd(berthd_session_factory):
+    """A berthd started the way people start daemons by hand: INT, QUIT and HUP ignored."""
+    return berthd_session_factory(launcher=["sh", "-c", "trap '' INT QUIT HUP; exec \"$@\"", "sh"])
+
+
+def test_signals_of_the_daemons_launcher_do_not_reach_containers(ignoring_berthd):
+    d = ignoring_berthd
+    name = d.name()
+    r = d.docker("run", "-d", "--name", name, "--network", "none", TAG, "sleep", "100")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = d.docker("exec", name, "grep", "-E", "^Sig(Ign|Blk)", "/proc/1/status",
+                     "/proc/self/status")
+        assert r.returncode == 0, r.stderr
+        assert _sig(r.stdout) == [("SigBlk", 0), ("SigIgn", 0)] * 2, r.stdout
+        r = d.docker("exec", name, "sh", "-c",
+                     "trap 'echo trapped' INT; kill -INT $$; (yes; echo yes=$? >&2) | head -1")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["trapped", "y"]
+        assert "yes=141" in r.stderr and "Broken pipe" not in r.stderr, r.stderr
+    finally:
+        d.docker("rm", "-f", name)
+    r = d.docker("run", "--rm", "--network", "none", TAG, "grep", "-E", "^Sig(Ign|Blk)",
+                 "/proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert _sig(r.stdout) == [("SigBlk", 0), ("SigIgn", 0)], r.stdout
