@@ -418,35 +418,6 @@ static void test_user_symlink_escape(void **state)
         berth_rm_rf_at(AT_FDCWD, other, NULL);
 }
 
-static void test_passwd_parser(void **state)
-{
-        static const char text[] = "a:x:1:2::/:/bin/sh\n"
-                                   ":x:3:3::/:\n"
-                                   "b:x:-1:2\n"
-                                   "c:x:4294967295:0\n"
-                                   "d:x:12\n"
-                                   "e:x:7:8\r\n"
-                                   "f\0:x:9:9\n";
-        struct passwd_ent *pw;
-        size_t n;
-        passwd_parse(text, sizeof(text) - 1, &pw, &n);
-        assert_int_equal(n, 2);
-        assert_string_equal(pw[0].name, "a");
-        assert_int_equal(pw[0].uid, 1);
-        assert_int_equal(pw[0].gid, 2);
-        assert_string_equal(pw[1].name, "e");
-        assert_int_equal(pw[1].gid, 8);
-        passwd_free(pw, n);
-        static const char gtext[] = "g:x:5:a,b,,c\nh:x:6\nbad:x:x:\n";
-        struct group_ent *gr;
-        group_parse(gtext, sizeof(gtext) - 1, &gr, &n);
-        assert_int_equal(n, 2);
-        assert_int_equal(strv_length(gr[0].members), 3);
-        assert_string_equal(gr[0].members[2], "c");
-        assert_int_equal(strv_length(gr[1].members), 0);
-        group_free(gr, n);
-}
-
 /* ---------------------------------------------------------------- capabilities */
 
 static const char *const docker_default_caps =
@@ -1444,7 +1415,6 @@ int main(void)
             cmocka_unit_test(test_cwd_hostname),
             cmocka_unit_test(test_user),
             cmocka_unit_test(test_user_symlink_escape),
-            cmocka_unit_test(test_passwd_parser),
             cmocka_unit_test(test_caps),
             cmocka_unit_test(test_resources),
             cmocka_unit_test(test_ulimits_sysctls),
