@@ -32,7 +32,7 @@ struct join_ns {
 
 /* Everything the child needs; it lives in the parent's (copied) memory. */
 struct child_ctx {
-        const struct spec *spec;
+        struct spec *spec; /* the child's copy: process setup completes its env (HOME) */
         const struct berth_create_opts *opts;
         const struct cgroup *cg;
         int sync_fd;
@@ -248,7 +248,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 berth_error_set(&err, errno, "unshare cgroup namespace");
                 child_fail(c, err);
         }
-        if (process_attrs_apply(s, &s->process, &err) < 0 || process_setup(s, c->seccomp, &err) < 0)
+        if (process_attrs_apply(s, &s->process, &err) < 0 ||
+            process_setup(c->spec, c->seccomp, &err) < 0)
                 child_fail(c, err);
         _cleanup_free_ char *exe = NULL;
         if (process_find_exec(&s->process, &exe, &err) < 0)

@@ -32,7 +32,7 @@ static const struct {
 };
 
 struct exec_ctx {
-        const struct spec *spec;
+        struct spec *spec; /* the child's copy: process setup completes its env (HOME) */
         int sync_fd;
         int console_fd; /* --tty: where the pty master goes, else -1 */
         int ns_fds[ARRAY_SIZE(exec_ns)];

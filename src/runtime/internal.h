@@ -559,11 +559,12 @@ static inline void secfilter_freep(struct secfilter **p)
  * errors read like runc's: `exec: "/nope": no such file or directory`. */
 int process_find_exec(const struct spec_process *p, char **ret_path, struct berth_error **err);
 
-/* rlimits (clamped to the current hard limit with a warning when raising it is refused),
- * umask, cwd (inside the root), groups/gid/uid, capabilities, no_new_privs, and the seccomp
- * filter when no_new_privs is off.
+/* HOME in process.env (from the container's /etc/passwd unless set, like runc), rlimits
+ * (clamped to the current hard limit with a warning when raising it is refused), umask, cwd
+ * (inside the root), groups/gid/uid, capabilities, no_new_privs, and the seccomp filter when
+ * no_new_privs is off.
  */
-int process_setup(const struct spec *s, const struct secfilter *sec, struct berth_error **err);
+int process_setup(struct spec *s, const struct secfilter *sec, struct berth_error **err);
 /* Every signal disposition back to SIG_DFL and an empty mask, as runc and crun leave them:
  * called last before the seccomp filter and execve. */
 void process_reset_signals(void);

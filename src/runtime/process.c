@@ -121,9 +121,44 @@ static int set_identity(const struct spec *s, struct berth_error **err)
         return 0;
 }
 
-int process_setup(const struct spec *s, const struct secfilter *sec, struct berth_error **err)
+/* HOME as runc and crun set it unless the env has a non-empty one: the home of the first entry
+ * for the process's uid in the container's /etc/passwd, "/" without one. Read in the container
+ * (after its mounts, before the identity switch) below its root with RESOLVE_IN_ROOT by berth's
+ * own parser, never NSS (CVE-2019-14271); an unreadable file counts as missing, as in runc. */
+static void set_home(struct spec_process *p)
 {
-        const struct spec_process *p = &s->process;
+        const char *cur = NULL;
+        for (size_t i = 0; p->env && p->env[i]; i++)
+                if (!strncmp(p->env[i], "HOME=", 5))
+                        cur = p->env[i] + 5;
+        if (cur && *cur)
+                return;
+        _cleanup_free_ char *text = NULL, *home = NULL;
+        _cleanup_error_ struct berth_error *e = NULL;
+        size_t len = 0;
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0 || berth_passwd_read_at(root, "/etc/passwd", &text, &len, &e) < 0)
+                berth_debug("HOME: /etc/passwd: %s", e ? e->msg : strerror(errno));
+        struct berth_passwd_ent *pw = NULL;
+        size_t n = 0;
+        berth_passwd_parse(text ? text : "", len, &pw, &n);
+        for (size_t i = 0; i < n && !home; i++)
+                if (pw[i].uid == p->uid)
+                        home = xasprintf("HOME=%s", *pw[i].home ? pw[i].home : "/");
+        berth_passwd_free(pw, n);
+        char **env = NULL;
+        for (size_t i = 0; p->env && p->env[i]; i++)
+                if (strncmp(p->env[i], "HOME=", 5))
+                        strv_push(&env, p->env[i]);
+        strv_push(&env, home ? home : "HOME=/");
+        strv_free(p->env);
+        p->env = env;
+}
+
+int process_setup(struct spec *s, const struct secfilter *sec, struct berth_error **err)
+{
+        struct spec_process *p = &s->process;
+        set_home(p);
         if (set_rlimits(p, err) < 0)
                 return -EIO;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

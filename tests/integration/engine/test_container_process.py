@@ -38,3 +38,32 @@ def test_signals_of_the_daemons_launcher_do_not_reach_containers(ignoring_berthd
                  "/proc/self/status")
     assert r.returncode == 0, r.stderr
     assert _sig(r.stdout) == [("SigBlk", 0), ("SigIgn", 0)], r.stdout
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
+HOME = ["sh", "-c", 'echo "[${HOME-unset}]"']
+
+
+def test_home_from_the_containers_passwd(berthd, tmp_path):
+    d = berthd
+    assert d.docker("run", "--rm", "--network", "none", TAG, *HOME).stdout.strip() == "[/root]"
+    assert d.docker("run", "--rm", "--network", "none", "-u", "4242", TAG,
+                    *HOME).stdout.strip() == "[/]"
+    assert d.docker("run", "--rm", "--network", "none", "-e", "HOME=/x", TAG,
+                    *HOME).stdout.strip() == "[/x]"
+    # read inside the container, after its mounts, as dockerd's runc does
+    pw = tmp_path / "passwd"
+    pw.write_text(PASSWD)
+    name = d.name()
+    r = d.docker("run", "-d", "--name", name, "--network", "none", "-u", "1000",
+                 "-v", f"{pw}:/etc/passwd:ro", TAG, "sleep", "100")
+    assert r.returncode == 0, r.stderr
+    try:
+        assert d.docker("exec", name, *HOME).stdout.strip() == "[/home/app]"
+        assert d.docker("exec", "-u", "0", name, *HOME).stdout.strip() == "[/root]"
+        assert d.docker("exec", "-u", "4242", name, *HOME).stdout.strip() == "[/]"
+        assert d.docker("exec", "-e", "HOME=/y", name, *HOME).stdout.strip() == "[/y]"
+        r = d.docker("exec", name, "sh", "-c", "cat /proc/1/environ | tr '\\0' '\\n' | grep ^HOME")
+        assert r.stdout.strip() == "HOME=/home/app", r.stdout + r.stderr
+    finally:
+        d.docker("rm", "-f", name)

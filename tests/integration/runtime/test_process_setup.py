@@ -1,5 +1,6 @@
 """What the container's process starts with (run and exec), as runc and crun set it up: default
 signal dispositions and an empty mask whatever the caller had, HOME, lo up, supplementary groups."""
+import json
 import os
 import re
 import signal
@@ -68,3 +69,77 @@ def test_callers_blocked_signals_do_not_reach_the_container(rt, bundle):
     r = rt("exec", cid, *BOTH, preexec_fn=_ignoring_and_blocking)
     assert r.returncode == 0, r.stderr
     assert _status(r.stdout) == {"SigIgn": [0, 0], "SigBlk": [0, 0]}, r.stdout
+
+
+# ---- HOME from the container's /etc/passwd (runc's and crun's rule)
+
+PASSWD = """root:x:0:0:root:/root:/bin/sh
+app:x:1000:1000:app:/home/app:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+"""
+
+
+def _with_passwd(bundle, tmp_path, text=PASSWD):
+    """The image's /etc/passwd replaced (bind mount: the rootfs is shared and read-only)."""
+    f = tmp_path / "passwd"
+    f.write_text(text)
+    bundle.config["mounts"].append({"destination": "/etc/passwd", "type": "bind",
+                                    "source": str(f), "options": ["rbind", "ro"]})
+    return bundle
+
+
+def _home(rt, bundle, user=None, env=None):
+    p = bundle.config["process"]
+    if user is not None:
+        p["user"] = {"uid": user[0], "gid": user[1]}
+    if env is not None:
+        p["env"] = env
+    r = rt("run", "--bundle", bundle.sh('echo "[${HOME-unset}]"').write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_run_home_from_passwd(rt, bundle, tmp_path):
+    _with_passwd(bundle, tmp_path)
+    assert _home(rt, bundle) == "[/root]"
+    assert _home(rt, bundle, user=(1000, 1000)) == "[/home/app]"
+    assert _home(rt, bundle, user=(65534, 65534)) == "[/nonexistent]"
+    # no passwd entry: "/"
+    assert _home(rt, bundle, user=(4242, 4242)) == "[/]"
+
+
+def test_run_home_from_spec_env_wins(rt, bundle, tmp_path):
+    _with_passwd(bundle, tmp_path)
+    env = bundle.config["process"]["env"]
+    assert _home(rt, bundle, env=env + ["HOME=/custom"]) == "[/custom]"
+
+
+def test_run_home_without_passwd_file(rt, bundle, tmp_path):
+    bundle.config["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs"})
+    assert _home(rt, bundle) == "[/]"
+
+
+def test_exec_home(rt, bundle, tmp_path):
+    _with_passwd(bundle, tmp_path)
+    cid = rt.new_id()
+    r = rt("run", "-d", "--bundle", bundle.args("sleep", "100").write(), cid)
+    assert r.returncode == 0, r.stderr
+    sh = ["sh", "-c", 'echo "[${HOME-unset}]"']
+    assert rt("exec", cid, *sh).stdout.strip() == "[/root]"
+    assert rt("exec", "--user", "1000:1000", cid, *sh).stdout.strip() == "[/home/app]"
+    assert rt("exec", "--user", "4242", cid, *sh).stdout.strip() == "[/]"
+    assert rt("exec", "--env", "HOME=/x", cid, *sh).stdout.strip() == "[/x]"
+    # a process.json without env
+    p = tmp_path / "process.json"
+    p.write_text(json.dumps({"args": ["/bin/sh", "-c", 'echo "[${HOME-unset}]"'], "cwd": "/",
+                             "user": {"uid": 1000, "gid": 1000}}))
+    r = rt("exec", "--process", str(p), cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[/home/app]"
+
+
+def test_run_empty_home_in_spec_is_replaced(rt, bundle, tmp_path):
+    # runc looks at getenv("HOME") == "": an empty HOME= is filled from passwd too
+    _with_passwd(bundle, tmp_path)
+    env = bundle.config["process"]["env"]
+    assert _home(rt, bundle, user=(1000, 1000), env=env + ["HOME="]) == "[/home/app]"
