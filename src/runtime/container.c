@@ -6,9 +6,11 @@
 #include "runtime/internal.h"
 
 #include <linux/sched.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -81,6 +83,22 @@ static int set_time_offsets(const struct spec *s, struct berth_error **err)
         _cleanup_close_ int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
                 return berth_error_set(err, errno, "enter time namespace");
+        return 0;
+}
+
+/* A new network namespace has only `lo`, and down: bring it up as runc, crun and docker do, so
+ * 127.0.0.1 works inside (one ioctl; the namespace's own root may do it). */
+static int loopback_up(struct berth_error **err)
+{
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berth_error_set(err, errno, "loopback: socket");
+        struct ifreq ifr = {.ifr_name = "lo"};
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return berth_error_set(err, errno, "loopback: get flags of `lo`");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return berth_error_set(err, errno, "bring `lo` up");
         return 0;
 }
 
@@ -167,6 +185,9 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 child_fail(c, err);
         const struct spec_namespace *tns = spec_namespace(s, CLONE_NEWTIME);
         if (tns && !tns->path && set_time_offsets(s, &err) < 0)
+                child_fail(c, err);
+        const struct spec_namespace *nns = spec_namespace(s, CLONE_NEWNET);
+        if (nns && !nns->path && loopback_up(&err) < 0)
                 child_fail(c, err);
         if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
                 berth_error_set(&err, errno, "set hostname `%s`", s->hostname);

@@ -67,3 +67,11 @@ def test_home_from_the_containers_passwd(berthd, tmp_path):
         assert r.stdout.strip() == "HOME=/home/app", r.stdout + r.stderr
     finally:
         d.docker("rm", "-f", name)
+
+
+def test_loopback_is_up(berthd):
+    script = "ip -o addr show lo; echo hi | nc -l -p 7000 & sleep 0.3; nc 127.0.0.1 7000 </dev/null"
+    for net in (["--network", "none"], []):
+        r = berthd.docker("run", "--rm", *net, TAG, "sh", "-c", script)
+        assert r.returncode == 0, r.stderr
+        assert "inet 127.0.0.1/8" in r.stdout and r.stdout.rstrip().endswith("hi"), (net, r.stdout)

@@ -143,3 +143,31 @@ def test_run_empty_home_in_spec_is_replaced(rt, bundle, tmp_path):
     _with_passwd(bundle, tmp_path)
     env = bundle.config["process"]["env"]
     assert _home(rt, bundle, user=(1000, 1000), env=env + ["HOME="]) == "[/home/app]"
+
+
+# ---- loopback
+
+LO = "ip -o addr show lo; cat /sys/class/net/lo/operstate; echo hi | nc -l -p 7000 & " \
+     "sleep 0.3; nc 127.0.0.1 7000 </dev/null"
+
+
+def test_new_network_namespace_has_loopback_up(rt, bundle):
+    r = rt("run", "--bundle", bundle.sh(LO).write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert "inet 127.0.0.1/8" in r.stdout, r.stdout
+    assert "unknown" in r.stdout.split() or "up" in r.stdout.split(), r.stdout
+    assert r.stdout.rstrip().endswith("hi"), r.stdout
+    # exec joins it: up there too
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", bundle.args("sleep", "100").write(), cid).returncode == 0
+    r = rt("exec", cid, "sh", "-c", "ip -o addr show lo")
+    assert "inet 127.0.0.1/8" in r.stdout, r.stdout + r.stderr
+
+
+def test_new_network_and_user_namespace_has_loopback_up(rt, bundle):
+    bundle.add_ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    r = rt("run", "--bundle", bundle.sh("ip -o addr show lo").write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert "inet 127.0.0.1/8" in r.stdout, r.stdout
