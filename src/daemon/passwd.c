@@ -97,7 +97,11 @@ int spec_user_resolve_tables(const struct berth_passwd_ent *pw, size_t n_pw,
                                                 "group file",
                                                 garg);
                 }
-        } else if (matched) {
+        }
+        /* the primary gid heads the supplementary groups, as dockerd sets them since
+         * CVE-2022-36109: a group that denies access cannot be shed with setgroups() */
+        gids_push(&u, u.gid);
+        if (!(garg && *garg) && matched) {
                 /* no explicit group: the supplementary groups are those listing the user */
                 for (size_t i = 0; i < n_gr; i++)
                         for (size_t j = 0; gr[i].members[j]; j++)

@@ -1,6 +1,8 @@
 """What a container's processes start with through the engine, as with dockerd: default signal
 dispositions whatever berthd's launcher ignored, HOME, lo up, supplementary groups."""
 import re
+import shutil
+import tarfile
 
 import pytest
 
@@ -75,3 +77,63 @@ def test_loopback_is_up(berthd):
         r = berthd.docker("run", "--rm", *net, TAG, "sh", "-c", script)
         assert r.returncode == 0, r.stderr
         assert "inet 127.0.0.1/8" in r.stdout and r.stdout.rstrip().endswith("hi"), (net, r.stdout)
+
+
+# ---- supplementary groups, as dockerd: the primary gid, /etc/group membership when no group is
+# given (CVE-2022-36109: a process cannot shed a group that denies it), then --group-add
+
+GROUP = "root:x:0:\napp:x:1000:\ng1:x:2000:app\ng2:x:2001:other,app\nstaff:x:3000:\n"
+
+
+@pytest.fixture(scope="module")
+def users_image(berthd, busybox_rootfs, tmp_path_factory):
+    d = tmp_path_factory.mktemp("users")
+    root = d / "rootfs"
+    shutil.copytree(busybox_rootfs, root, symlinks=True)
+    (root / "etc" / "passwd").write_text(PASSWD)
+    (root / "etc" / "group").write_text(GROUP)
+    with tarfile.open(d / "img.tar", "w") as t:
+        t.add(root, arcname=".")
+    tag = "berth-test/users:latest"
+    r = berthd.docker("import", str(d / "img.tar"), tag)
+    assert r.returncode == 0, r.stderr
+    yield tag
+    berthd.docker("rmi", tag)
+
+
+def _groups(r):
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()[1:]
+
+
+def test_supplementary_groups_of_run(berthd, users_image):
+    def groups(*args):
+        return _groups(berthd.docker("run", "--rm", "--network", "none", *args, users_image,
+                                     "grep", "^Groups:", "/proc/self/status"))
+    assert groups("-u", "app") == ["1000", "2000", "2001"]
+    assert groups("-u", "1000") == ["1000", "2000", "2001"]
+    assert groups("-u", "1000:1000") == ["1000"]
+    assert groups("-u", "app:g2") == ["2001"]
+    assert groups("-u", "4242") == ["0"]
+    assert groups("-u", "app", "--group-add", "staff") == ["1000", "2000", "2001", "3000"]
+    # the kernel sorts them
+    assert groups("-u", "1000:1000", "--group-add", "staff", "--group-add", "77") == \
+        ["77", "1000", "3000"]
+
+
+def test_supplementary_groups_of_exec(berthd, users_image):
+    name = berthd.name()
+    r = berthd.docker("run", "-d", "--name", name, "--network", "none", "-u", "1000:1000",
+                      "--group-add", "staff", users_image, "sleep", "100")
+    assert r.returncode == 0, r.stderr
+    try:
+        def groups(*args):
+            return _groups(berthd.docker("exec", *args, name, "grep", "^Groups:",
+                                         "/proc/self/status"))
+        assert groups() == ["1000", "3000"]
+        assert groups("-u", "app") == ["1000", "2000", "2001", "3000"]
+        assert groups("-u", "1000:1000") == ["1000", "3000"]
+        assert groups("-u", "0") == ["0", "3000"]
+        assert groups("-u", "4242") == ["0", "3000"]
+    finally:
+        berthd.docker("rm", "-f", name)
