@@ -24,6 +24,7 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
             {"env", required_argument, NULL, 'e'},
             {"cwd", required_argument, NULL, OPT_CWD},
             {"user", required_argument, NULL, 'u'},
+            {"additional-gids", required_argument, NULL, 'g'},
             {"cap", required_argument, NULL, OPT_CAP},
             {"no-new-privs", no_argument, NULL, OPT_NNP},
             {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
@@ -34,11 +35,12 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
         };
         struct berth_exec_opts o = {0};
         _cleanup_strv_ char **env = NULL, **caps = NULL;
+        _cleanup_free_ gid_t *gids = NULL;
         bool detach = false;
         int c;
         opterr = 0;
         /* '+': options end at the container id; what follows is the command */
-        while ((c = getopt_long_only(argc, argv, "+p:tde:u:", opts, NULL)) != -1) {
+        while ((c = getopt_long_only(argc, argv, "+p:tde:u:g:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'p':
                         o.process_path = optarg;
@@ -67,6 +69,15 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                 case 'u':
                         o.user = optarg;
                         break;
+                case 'g': {
+                        uint64_t g;
+                        if (berth_parse_u64(optarg, &g) < 0 || g >= UINT32_MAX)
+                                return rtcli_usage("exec", "--additional-gids: invalid gid `%s`",
+                                                   optarg);
+                        gids = xrealloc(gids, (o.n_additional_gids + 1) * sizeof(*gids));
+                        gids[o.n_additional_gids++] = (gid_t)g;
+                        break;
+                }
                 case OPT_CAP:
                         strv_push(&caps, optarg);
                         break;
@@ -95,6 +106,7 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
         o.args = argv + optind;
         o.env = env;
         o.caps = caps;
+        o.additional_gids = gids;
         o.reexec_argv = cli->argv;
         struct berth_error *err = NULL;
         int status = 0;

@@ -181,9 +181,14 @@ static int build_process(struct spec *s, const struct berth_exec_opts *o, struct
                                                 o->user);
                 p->uid = (uid_t)uid;
                 p->gid = colon ? (gid_t)gid : 0;
-                free(p->additional_gids);
-                p->additional_gids = NULL;
-                p->n_additional_gids = 0;
+        }
+        if (o->n_additional_gids) {
+                p->additional_gids =
+                    xrealloc(p->additional_gids,
+                             (p->n_additional_gids + o->n_additional_gids) * sizeof(gid_t));
+                memcpy(p->additional_gids + p->n_additional_gids, o->additional_gids,
+                       o->n_additional_gids * sizeof(gid_t));
+                p->n_additional_gids += o->n_additional_gids;
         }
         for (size_t i = 0; o->caps && o->caps[i]; i++) {
                 int cap = spec_cap_from_name(o->caps[i]);

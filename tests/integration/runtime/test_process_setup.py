@@ -171,3 +171,25 @@ def test_new_network_and_user_namespace_has_loopback_up(rt, bundle):
     r = rt("run", "--bundle", bundle.sh("ip -o addr show lo").write(), rt.new_id())
     assert r.returncode == 0, r.stderr
     assert "inet 127.0.0.1/8" in r.stdout, r.stdout
+
+
+# ---- supplementary groups of exec
+
+GROUPS = ["grep", "^Groups:", "/proc/self/status"]
+
+
+def test_exec_additional_gids(rt, bundle):
+    bundle.config["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": [5, 6]}
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", bundle.args("sleep", "100").write(), cid).returncode == 0
+    r = rt("exec", cid, *GROUPS)
+    assert r.stdout.split()[1:] == ["5", "6"], r.stdout + r.stderr
+    # -g adds to the spec's; --user keeps them (runc)
+    r = rt("exec", "-g", "7", "-g", "70", cid, *GROUPS)
+    assert r.stdout.split()[1:] == ["5", "6", "7", "70"], r.stdout + r.stderr
+    r = rt("exec", "--user", "1000:1000", "--additional-gids", "9", cid, *GROUPS)
+    assert r.stdout.split()[1:] == ["5", "6", "9"], r.stdout + r.stderr
+    r = rt("exec", "-g", "-1", cid, "true")
+    assert r.returncode != 0
+    r = rt("exec", "-g", "x", cid, "true")
+    assert r.returncode != 0
