@@ -110,8 +110,12 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
         o.reexec_argv = cli->argv;
         struct berth_error *err = NULL;
         int status = 0;
-        if (berth_container_exec(&cli->rt, id, &o, detach, &status, &err) < 0)
-                return rtcli_fail(err);
+        if (berth_container_exec(&cli->rt, id, &o, detach, &status, &err) < 0) {
+                /* runc: every failure of exec itself is 255, the process's own codes pass */
+                berth_error_wrap(&err, "exec failed");
+                rtcli_fail(err);
+                return 255;
+        }
         return status;
 }
 

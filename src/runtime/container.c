@@ -55,7 +55,11 @@ struct child_ctx {
 
 static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
 {
-        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, e ? e->msg : "unknown error");
+        /* runc's wording, which docker's CLI and scripts look for */
+        char text[sizeof(((struct sync_msg *)NULL)->text)];
+        snprintf(text, sizeof(text), "unable to start container process: %s",
+                 e ? e->msg : "unknown error");
+        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, text);
         _exit(1);
 }
 

@@ -165,10 +165,14 @@ int process_setup(struct spec *s, const struct secfilter *sec, struct berth_erro
                 return berth_error_set(err, errno, "prctl PR_SET_NO_NEW_PRIVS");
         if (!p->no_new_privileges && secfilter_load(sec, err) < 0)
                 return -EPERM;
+        /* as runc: the cwd is entered before the identity switch (a directory only root may
+         * enter still works) and again after it if that failed */
+        bool in_cwd = chdir(p->cwd) == 0;
         if (set_identity(s, err) < 0)
                 return -EIO;
-        if (chdir(p->cwd) < 0)
-                return berth_error_set(err, errno, "chdir to cwd `%s`", p->cwd);
+        if (!in_cwd && chdir(p->cwd) < 0)
+                return berth_error_set(err, errno,
+                                       "chdir to cwd (\"%s\") set in config.json failed", p->cwd);
         /* A cwd reached through a leaked host fd would sit outside the root (CVE-2024-21626):
          * the kernel then reports it as unreachable.
          */
@@ -202,19 +206,19 @@ int process_seccomp_last(const struct spec *s, const struct secfilter *sec,
         return s->process.no_new_privileges ? secfilter_load(sec, err) : 0;
 }
 
-static bool is_executable(const char *path, int *ret_errno)
+/* Can path be executed? On failure *ret_stat tells whether it was stat() that failed (runc
+ * names the stat in its message); a directory or a file without x is EACCES, as runc says. */
+static bool is_executable(const char *path, int *ret_errno, bool *ret_stat)
 {
         struct stat st;
+        *ret_stat = false;
         if (stat(path, &st) < 0) {
                 *ret_errno = errno;
+                *ret_stat = true;
                 return false;
         }
-        if (S_ISDIR(st.st_mode)) {
-                *ret_errno = EISDIR;
-                return false;
-        }
-        if (access(path, X_OK) < 0) {
-                *ret_errno = errno;
+        if (S_ISDIR(st.st_mode) || access(path, X_OK) < 0) {
+                *ret_errno = S_ISDIR(st.st_mode) ? EACCES : errno;
                 return false;
         }
         return true;
@@ -224,9 +228,12 @@ int process_find_exec(const struct spec_process *p, char **ret_path, struct bert
 {
         const char *prog = p->args[0];
         int e = 0;
+        bool at_stat = false;
         if (strchr(prog, '/')) {
-                if (!is_executable(prog, &e))
-                        return berth_error_set(err, e, "exec: \"%s\"", prog);
+                if (!is_executable(prog, &e, &at_stat))
+                        return at_stat
+                                   ? berth_error_set(err, e, "exec: \"%s\": stat %s", prog, prog)
+                                   : berth_error_set(err, e, "exec: \"%s\"", prog);
                 *ret_path = xstrdup(prog);
                 return 0;
         }
@@ -238,7 +245,7 @@ int process_find_exec(const struct spec_process *p, char **ret_path, struct bert
         char *save = NULL;
         for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
                 _cleanup_free_ char *cand = xasprintf("%s/%s", *dir ? dir : ".", prog);
-                if (is_executable(cand, &e)) {
+                if (is_executable(cand, &e, &at_stat)) {
                         *ret_path = TAKE_PTR(cand);
                         return 0;
                 }

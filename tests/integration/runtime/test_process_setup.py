@@ -193,3 +193,53 @@ def test_exec_additional_gids(rt, bundle):
     assert r.returncode != 0
     r = rt("exec", "-g", "x", cid, "true")
     assert r.returncode != 0
+
+
+# ---- errors before the process starts: runc's wording; exec exits 255, the process's own codes
+# pass through
+
+START = "unable to start container process: "
+
+
+def _unquoted(text):
+    """runc logs through logrus, which quotes the message"""
+    return text.replace('\\"', '"')
+
+
+def test_exec_errors_before_the_process_starts(rt, bundle):
+    bundle.config["mounts"].append({"destination": "/secret", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["mode=0700"]})
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", bundle.args("sleep", "100").write(), cid).returncode == 0
+    cases = [
+        (["/nope"], 'exec: "/nope": stat /nope: no such file or directory'),
+        (["nope"], 'exec: "nope": executable file not found in $PATH'),
+        (["/tmp"], 'exec: "/tmp": permission denied'),
+        (["/etc/passwd"], 'exec: "/etc/passwd": permission denied'),
+        (["--cwd", "/nope", "true"],
+         'chdir to cwd ("/nope") set in config.json failed: no such file or directory'),
+        (["--cwd", "/etc/passwd", "true"],
+         'chdir to cwd ("/etc/passwd") set in config.json failed: not a directory'),
+    ]
+    for args, msg in cases:
+        opts, cmd = (args[:-1], args[-1:]) if args[0].startswith("--") else ([], args)
+        r = rt("exec", *opts, cid, *cmd)
+        assert r.returncode == 255, (args, r.returncode, r.stderr)
+        assert START + msg in _unquoted(r.stderr), (args, r.stderr)
+    for code in (0, 3, 126, 127, 255):
+        assert rt("exec", cid, "sh", "-c", f"exit {code}").returncode == code
+    # a cwd only root may enter is entered before the switch to the user, as runc does
+    r = rt("exec", "--user", "1000", "--cwd", "/secret", cid, "pwd")
+    assert r.returncode == 0 and r.stdout == "/secret\n", r.stderr
+
+
+def test_run_errors_before_the_process_starts(rt, bundle):
+    r = rt("run", "--bundle", bundle.args("/tmp").write(), rt.new_id())
+    assert r.returncode != 0, r.stderr
+    assert START + 'exec: "/tmp": permission denied' in _unquoted(r.stderr), r.stderr
+    bundle.config["mounts"].append({"destination": "/secret", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["mode=0700"]})
+    bundle.config["process"]["cwd"] = "/secret"
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    r = rt("run", "--bundle", bundle.args("pwd").write(), rt.new_id())
+    assert r.returncode == 0 and r.stdout == "/secret\n", r.stderr
