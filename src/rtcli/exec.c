@@ -13,6 +13,7 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                 OPT_CWD,
                 OPT_CAP,
                 OPT_NNP,
+                OPT_IGNORE_PAUSED,
                 OPT_IGNORED
         };
         static const struct option opts[] = {
@@ -30,7 +31,7 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
             {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
             {"process-label", required_argument, NULL, OPT_IGNORED},
             {"apparmor", required_argument, NULL, OPT_IGNORED},
-            {"ignore-paused", no_argument, NULL, OPT_IGNORED},
+            {"ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED},
             {0},
         };
         struct berth_exec_opts o = {0};
@@ -83,6 +84,9 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                         break;
                 case OPT_NNP:
                         o.no_new_privs = true;
+                        break;
+                case OPT_IGNORE_PAUSED:
+                        o.ignore_paused = true;
                         break;
                 case OPT_PRESERVE: {
                         uint64_t n;

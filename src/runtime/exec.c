@@ -223,7 +223,12 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (state_load(rt, id, &st, &dirfd, err) < 0)
                 return -ENOENT;
         const char *status = state_status(st, dirfd);
-        if (strcmp(status, running_states[0]) && strcmp(status, running_states[1]))
+        if (!strcmp(status, "paused") && !o->ignore_paused)
+                return berth_error_setx(err, EINVAL,
+                                        "cannot exec in a paused container (use --ignore-paused "
+                                        "to override)");
+        if (strcmp(status, running_states[0]) && strcmp(status, running_states[1]) &&
+            strcmp(status, "paused"))
                 return berth_error_setx(err, EINVAL, "cannot exec in a %s container", status);
         _cleanup_(spec_freep) struct spec *s = NULL;
         if (spec_load(st->bundle, &s, err) < 0)

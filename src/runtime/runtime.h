@@ -68,6 +68,7 @@ struct berth_exec_opts {
         char **caps; /* capabilities added to bounding/effective/permitted */
         bool tty;
         bool no_new_privs;
+        bool ignore_paused; /* exec into a paused container: the process starts when resumed */
         const char *pid_file;
         const char *console_socket;
         int preserve_fds;

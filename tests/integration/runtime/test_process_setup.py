@@ -4,6 +4,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import time
 
 import pytest
 
@@ -243,3 +245,22 @@ def test_run_errors_before_the_process_starts(rt, bundle):
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
     r = rt("run", "--bundle", bundle.args("pwd").write(), rt.new_id())
     assert r.returncode == 0 and r.stdout == "/secret\n", r.stderr
+
+
+def test_exec_into_a_paused_container(rt, bundle, tmp_path):
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", bundle.args("sleep", "100").write(), cid).returncode == 0
+    assert rt("pause", cid).returncode == 0
+    r = rt("exec", cid, "true")
+    assert r.returncode == 255
+    assert "cannot exec in a paused container (use --ignore-paused to override)" in r.stderr
+    # --ignore-paused: the process joins the frozen container and runs once it is resumed
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        p = subprocess.Popen([rt.binary, "--root", rt.root, "exec", "--ignore-paused", cid,
+                              "echo", "ran"], stdout=f, stderr=subprocess.STDOUT)
+        time.sleep(1)
+        assert p.poll() is None and out.read_text() == "", "ran inside a frozen container"
+        assert rt("resume", cid).returncode == 0
+        assert p.wait(timeout=20) == 0
+    assert out.read_text() == "ran\n"
