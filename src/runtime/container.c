@@ -534,6 +534,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (o->reexec_argv && spec_grants_ptrace(s) &&
             berth_runtime_reexec_sealed(o->reexec_argv, err) < 0)
                 return -EIO;
+        process_warn_ambient(&s->process);
         if (s->process.terminal && !o->console_socket && mode != LAUNCH_RUN)
                 return berth_error_setx(err, EINVAL,
                                         "process.terminal is true: a --console-socket is required "

@@ -199,11 +199,15 @@ static int build_process(struct spec *s, const struct berth_exec_opts *o, struct
                 if (cap < 0)
                         return berth_error_setx(err, EINVAL, "--cap: unknown capability `%s`",
                                                 o->caps[i]);
-                /* never inheritable or ambient (CVE-2022-29162) */
+                /* never inheritable (CVE-2022-29162); ambient, as runc does, only when the spec
+                 * has inheritable capabilities already (the kernel raises no ambient cap that is
+                 * not inheritable) */
                 uint64_t bit = UINT64_C(1) << cap;
                 p->caps[CAPSET_BOUNDING] |= bit;
                 p->caps[CAPSET_EFFECTIVE] |= bit;
                 p->caps[CAPSET_PERMITTED] |= bit;
+                if (p->caps[CAPSET_INHERITABLE])
+                        p->caps[CAPSET_AMBIENT] |= bit;
                 p->has_caps = true;
         }
         if (o->no_new_privs)
@@ -238,6 +242,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 return -EIO;
         if (build_process(s, o, err) < 0)
                 return -EINVAL;
+        process_warn_ambient(&s->process);
         if (s->process.terminal && !o->console_socket && detach)
                 return berth_error_setx(err, EINVAL,
                                         "a detached exec with a terminal needs "

@@ -565,6 +565,9 @@ int process_find_exec(const struct spec_process *p, char **ret_path, struct bert
  * no_new_privs is off.
  */
 int process_setup(struct spec *s, const struct secfilter *sec, struct berth_error **err);
+/* Warn (runtime side, before clone) about ambient capabilities the kernel will refuse to raise
+ * because they are not inheritable and permitted; the process starts without them. */
+void process_warn_ambient(const struct spec_process *p);
 /* Every signal disposition back to SIG_DFL and an empty mask, as runc and crun leave them:
  * called last before the seccomp filter and execve. */
 void process_reset_signals(void);

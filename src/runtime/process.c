@@ -183,6 +183,19 @@ int process_setup(struct spec *s, const struct secfilter *sec, struct berth_erro
         return 0;
 }
 
+void process_warn_ambient(const struct spec_process *p)
+{
+        if (!p->has_caps)
+                return;
+        uint64_t lost =
+            p->caps[CAPSET_AMBIENT] & ~(p->caps[CAPSET_INHERITABLE] & p->caps[CAPSET_PERMITTED]);
+        for (int c = 0; c < 64; c++)
+                if (lost & (UINT64_C(1) << c))
+                        berth_warn("ambient capability %s is not both inheritable and permitted: "
+                                   "the kernel will not raise it",
+                                   spec_cap_name(c));
+}
+
 void process_reset_signals(void)
 {
         /* execve resets handled signals but keeps ignored ones: what berthd, a shim or the

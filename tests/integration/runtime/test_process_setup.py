@@ -264,3 +264,37 @@ def test_exec_into_a_paused_container(rt, bundle, tmp_path):
         assert rt("resume", cid).returncode == 0
         assert p.wait(timeout=20) == 0
     assert out.read_text() == "ran\n"
+
+
+def _caps(text):
+    return {k: int(v, 16) for k, v in re.findall(r"(Cap\w+):\s*([0-9a-f]+)", text)}
+
+
+def test_exec_cap_adds_to_ambient_when_the_spec_has_inheritable(rt, make_bundle):
+    net_admin, sys_time = 1 << 12, 1 << 25
+    # no inheritable set: bounding/effective/permitted only (CVE-2022-29162)
+    b = make_bundle()
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", b.args("sleep", "100").write(), cid).returncode == 0
+    r = rt("exec", "--cap", "CAP_NET_ADMIN", cid, "grep", "^Cap", "/proc/self/status")
+    c = _caps(r.stdout)
+    assert c["CapEff"] & net_admin and c["CapInh"] == 0 and c["CapAmb"] == 0, r.stdout + r.stderr
+    # the spec has inheritable capabilities: --cap goes to ambient too, as runc does
+    b = make_bundle()
+    b.config["process"]["capabilities"]["inheritable"] = ["CAP_SYS_TIME"]
+    b.config["process"]["capabilities"]["bounding"].append("CAP_SYS_TIME")
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", b.args("sleep", "100").write(), cid).returncode == 0
+    r = rt("exec", "--cap", "CAP_SYS_TIME", cid, "grep", "^Cap", "/proc/self/status")
+    c = _caps(r.stdout)
+    assert c["CapInh"] == sys_time and c["CapAmb"] == sys_time, r.stdout + r.stderr
+
+
+def test_ambient_capability_not_inheritable_is_warned_about(rt, bundle):
+    bundle.config["process"]["capabilities"]["ambient"] = ["CAP_KILL"]
+    r = rt("run", "--bundle", bundle.args("grep", "^CapAmb", "/proc/self/status").write(),
+           rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.split()[1], 16) == 0
+    if os.path.basename(rt.binary) != "runc":  # runc 1.1.5 drops it silently
+        assert "ambient capability CAP_KILL is not both inheritable and permitted" in r.stderr
