@@ -92,8 +92,12 @@ static int set_identity(const struct spec *s, struct berth_error **err)
                         return berth_error_set(err, errno, "prctl PR_SET_KEEPCAPS");
         }
         bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
+        /* crun's annotation: the caller's groups stay (e.g. podman's --group-add keep-groups) */
+        const char *keep =
+            json_string_value(json_object_get(s->annotations, "run.oci.keep_original_groups"));
+        bool keep_groups = keep && !strcmp(keep, "1");
         /* setgroups is refused in a user namespace where it is denied; only call it when needed */
-        if (p->n_additional_gids || !userns) {
+        if (!keep_groups && (p->n_additional_gids || !userns)) {
                 if (setgroups(p->n_additional_gids, p->additional_gids) < 0)
                         return berth_error_set(err, errno, "setgroups");
         }

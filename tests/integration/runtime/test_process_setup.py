@@ -298,3 +298,21 @@ def test_ambient_capability_not_inheritable_is_warned_about(rt, bundle):
     assert int(r.stdout.split()[1], 16) == 0
     if os.path.basename(rt.binary) != "runc":  # runc 1.1.5 drops it silently
         assert "ambient capability CAP_KILL is not both inheritable and permitted" in r.stderr
+
+
+def test_additional_gids_exactly_or_the_callers_with_keep_original_groups(rt, bundle):
+    def caller_groups():
+        os.setgroups([5, 6])
+    bundle.config["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": [7]}
+    b = bundle.args(*GROUPS).write()
+    r = rt("run", "--bundle", b, rt.new_id(), preexec_fn=caller_groups)
+    assert r.returncode == 0 and r.stdout.split()[1:] == ["7"], r.stdout + r.stderr
+    bundle.config["process"]["user"] = {"uid": 0, "gid": 0}
+    r = rt("run", "--bundle", bundle.write(), rt.new_id(), preexec_fn=caller_groups)
+    assert r.returncode == 0 and r.stdout.split()[1:] == [], r.stdout + r.stderr
+    # crun's annotation keeps the caller's groups (runc has no such annotation)
+    if os.path.basename(rt.binary) == "runc":
+        return
+    bundle.config["annotations"] = {"run.oci.keep_original_groups": "1"}
+    r = rt("run", "--bundle", bundle.write(), rt.new_id(), preexec_fn=caller_groups)
+    assert r.returncode == 0 and r.stdout.split()[1:] == ["5", "6"], r.stdout + r.stderr
