@@ -313,6 +313,7 @@ def test_additional_gids_exactly_or_the_callers_with_keep_original_groups(rt, bu
     # crun's annotation keeps the caller's groups (runc has no such annotation)
     if os.path.basename(rt.binary) == "runc":
         return
+    assert json.loads(rt("features").stdout)["annotations"]["run.oci.keep_original_groups"] == "1"
     bundle.config["annotations"] = {"run.oci.keep_original_groups": "1"}
     r = rt("run", "--bundle", bundle.write(), rt.new_id(), preexec_fn=caller_groups)
     assert r.returncode == 0 and r.stdout.split()[1:] == ["5", "6"], r.stdout + r.stderr
