@@ -159,6 +159,31 @@ static void set_home(struct spec_process *p)
         p->env = env;
 }
 
+/* runc's fixStdioPermissions: stdio made outside the container (the pty slave, the shim's or
+ * the caller's pipes and files) is handed to the process's uid, so a non-root process can use
+ * its terminal (reopen /dev/tty, chmod it) as with runc. /dev/null and what the uid owns already
+ * stay; an owner not mapped here (EINVAL, EPERM) or a read-only /dev (EROFS) is left alone. */
+static int chown_stdio(uid_t uid, struct berth_error **err)
+{
+        struct stat null;
+        if (stat("/dev/null", &null) < 0)
+                memset(&null, 0, sizeof(null));
+        for (int fd = 0; fd < 3; fd++) {
+                struct stat st;
+                if (fstat(fd, &st) < 0) {
+                        if (errno == EBADF)
+                                continue;
+                        return berth_error_set(err, errno, "stat fd %d", fd);
+                }
+                if (st.st_uid == uid || (S_ISCHR(st.st_mode) && st.st_rdev == null.st_rdev))
+                        continue;
+                if (fchown(fd, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM &&
+                    errno != EROFS)
+                        return berth_error_set(err, errno, "chown fd %d to uid %u", fd, uid);
+        }
+        return 0;
+}
+
 int process_setup(struct spec *s, const struct secfilter *sec, struct berth_error **err)
 {
         struct spec_process *p = &s->process;
@@ -172,7 +197,7 @@ int process_setup(struct spec *s, const struct secfilter *sec, struct berth_erro
         /* as runc: the cwd is entered before the identity switch (a directory only root may
          * enter still works) and again after it if that failed */
         bool in_cwd = chdir(p->cwd) == 0;
-        if (set_identity(s, err) < 0)
+        if (chown_stdio(p->uid, err) < 0 || set_identity(s, err) < 0)
                 return -EIO;
         if (!in_cwd && chdir(p->cwd) < 0)
                 return berth_error_set(err, errno,

@@ -317,3 +317,12 @@ def test_additional_gids_exactly_or_the_callers_with_keep_original_groups(rt, bu
     bundle.config["annotations"] = {"run.oci.keep_original_groups": "1"}
     r = rt("run", "--bundle", bundle.write(), rt.new_id(), preexec_fn=caller_groups)
     assert r.returncode == 0 and r.stdout.split()[1:] == ["5", "6"], r.stdout + r.stderr
+
+
+def test_stdio_is_handed_to_the_process_user(rt, bundle):
+    # runc's fixStdioPermissions: what is not /dev/null and not owned by the uid is chowned to it
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    b = bundle.sh("stat -L -c %u /proc/self/fd/1 /proc/self/fd/2 /dev/null").write()
+    r = rt("run", "--bundle", b, rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1000", "1000", "0"], r.stdout
