@@ -277,7 +277,8 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
                 return -EIO;
         cfg = json_deep_copy(e->config);
         json_object_set_new(cfg, "Tty", json_boolean(tty));
-        r = daemon_spec_exec_process(cfg, spec, e->c->rootfs, &proc, err);
+        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(e->c, "GroupAdd"), e->c->rootfs,
+                                     &proc, err);
         if (r < 0)
                 return r;
         r = berth_mkdir_p(e->dir, 0700, err);

@@ -177,7 +177,8 @@ static int probe_run(struct containers *cs, struct container *c, json_t *argv, i
         if (!spec)
                 return -EIO;
         cfg = json_pack("{s:O,s:b}", "Cmd", argv, "Tty", false);
-        r = daemon_spec_exec_process(cfg, spec, c->rootfs, &proc, err);
+        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(c, "GroupAdd"), c->rootfs, &proc,
+                                     err);
         if (r < 0)
                 return r;
         r = berth_mkdir_p(dir, 0700, err);
