@@ -132,9 +132,9 @@ bool cli_natural_less(const char *a, const char *b);
 
 /* ---------------------------------------------------------------- network.c */
 
-/* --network, --network-alias, --ip, --ip6, --link, --link-local-ip and --mac-address of
- * run/create into the create body (HostConfig.NetworkMode, .Links, NetworkingConfig, the API
- * 1.43 Config.MacAddress); EINVAL with docker's message. */
+/* --network, --network-alias, --ip, --ip6, --link, --link-local-ip, --mac-address, --dns and
+ * --add-host of run/create into the create body (HostConfig.NetworkMode, .Links, .Dns,
+ * .ExtraHosts, NetworkingConfig, the API 1.43 Config.MacAddress); EINVAL with docker's message. */
 int cli_create_network(const struct cli_args *a, json_t *cfg, json_t *hc, struct berth_error **err);
 
 #endif

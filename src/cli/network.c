@@ -131,6 +131,33 @@ static json_t *strv_json(char **v)
 
 /* ---------------------------------------------------------------- run/create */
 
+/* docker's opts.ValidateExtraHost: "host:ip" or "host=ip" (ip maybe in brackets, or
+ * "host-gateway") into the API's "host:ip". */
+static int extra_host(const char *val, char **ret, struct berth_error **err)
+{
+        const char *sep = strchr(val, '=');
+        if (!sep)
+                sep = strchr(val, ':');
+        if (!sep || sep == val || memchr(val, ':', (size_t)(sep - val)))
+                return bad(err,
+                           "invalid argument \"%s\" for \"--add-host\" flag: bad format for "
+                           "add-host: \"%s\"",
+                           val, val);
+        _cleanup_free_ char *host = xstrndup(val, (size_t)(sep - val));
+        const char *v = sep + 1;
+        size_t l = strlen(v);
+        _cleanup_free_ char *ip =
+            l > 2 && v[0] == '[' && v[l - 1] == ']' ? xstrndup(v + 1, l - 2) : xstrdup(v);
+        struct prefix x;
+        if (strcmp(v, "host-gateway") != 0 && !parse_ip(ip, &x))
+                return bad(err,
+                           "invalid argument \"%s\" for \"--add-host\" flag: invalid IP address "
+                           "in add-host: \"%s\"",
+                           val, ip);
+        *ret = xasprintf("%s:%s", host, ip);
+        return 0;
+}
+
 /* One --network attachment (docker's opts.NetworkAttachmentOpts). */
 struct attach {
         char *target;
@@ -320,6 +347,30 @@ int cli_create_network(const struct cli_args *a, json_t *cfg, json_t *hc, struct
         if (r < 0)
                 return r;
 
+        char **dns = cli_arg_list(a, "dns");
+        if (dns) {
+                for (char **p = dns; *p; p++) {
+                        struct prefix x;
+                        if (!parse_ip(*p, &x))
+                                return bad(err,
+                                           "invalid argument \"%s\" for \"--dns\" flag: IP address "
+                                           "is not correctly formatted: %s",
+                                           *p, *p);
+                }
+                json_object_set_new(hc, "Dns", strv_json(dns));
+        }
+        char **hosts = cli_arg_list(a, "add-host");
+        if (hosts) {
+                json_t *eh = json_array();
+                json_object_set_new(hc, "ExtraHosts", eh);
+                for (char **p = hosts; *p; p++) {
+                        _cleanup_free_ char *h = NULL;
+                        int r2 = extra_host(*p, &h, err);
+                        if (r2 < 0)
+                                return r2;
+                        json_array_append_new(eh, json_string(h));
+                }
+        }
         char **links = cli_arg_list(a, "link");
         if (links)
                 json_object_set_new(hc, "Links", strv_json(links));

@@ -404,10 +404,8 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                      {"cap-drop", "CapDrop"},
                      {"security-opt", "SecurityOpt"},
                      {"group-add", "GroupAdd"},
-                     {"dns", "Dns"},
                      {"dns-search", "DnsSearch"},
                      {"dns-option", "DnsOptions"},
-                     {"add-host", "ExtraHosts"},
                      {"device-cgroup-rule", "DeviceCgroupRules"},
                      {"volumes-from", "VolumesFrom"}};
         for (i = 0; i < ARRAY_SIZE(lists); i++) {

@@ -178,7 +178,7 @@ RUN_FLAGS = [
      "-p", "84-85", "--expose", "100-101", "--expose", "53/udp", "-P"],
     ["-p", "published=8081,target=81,protocol=udp", "--hostname", "hh", "--dns", "10.0.0.53",
      "--dns-search", "example.org", "--dns-option", "ndots:2", "--add-host", "h1:10.1.2.3",
-     "--add-host", "h2:10.1.2.4"],
+     "--add-host", "h2=10.1.2.4", "--add-host", "h3:[::1]", "--add-host", "gw:host-gateway"],
     ["--network", "NET", "--network-alias", "web", "--network-alias", "www", "--ip", "10.96.0.40"],
     ["--net", "NET", "--net-alias", "api", "--link", "LINKED:db"],
     ["--network", "none"],
@@ -224,7 +224,9 @@ def test_create_body_like_docker(dockerd_netns, flags):
     ["-p", "published=8080,target"], ["-p", "[::1:80:80"], ["--expose", "80:90"],
     ["--expose", "abc"], ["--network-alias", "a"], ["--network", "bridge", "--network-alias", "a"],
     ["--network", "container:x", "--network-alias", "a"], ["--mac-address", "zz"],
-    ["--network", "bridge", "--ip", "10.96.0.9"], ["--network", "nosuchnet"],
+    ["--network", "bridge", "--ip", "10.96.0.9"], ["--network", "nosuchnet"], ["--dns", "abc"],
+    ["--add-host", "bad"], ["--add-host", "h:abc"], ["--add-host", ":10.0.0.1"],
+    ["--add-host", "a:b:10.0.0.1"],
 ])
 def test_run_flag_errors_like_docker(dockerd_netns, flags):
     e = dockerd_netns
