@@ -195,8 +195,10 @@ class Engine:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-        for sub in ("root", "exec"):
-            subprocess.run(["umount", "-R", os.path.join(self.base, sub)], capture_output=True)
+        # what the engine left mounted (dockerd's exec-root/netns/default, overlay mounts)
+        for m in reversed(_mounts_under(self.base)):
+            if not m.startswith(self.ns.dir):
+                subprocess.run(["umount", "-l", m], capture_output=True)
         self.ns.close()
         shutil.rmtree(self.sockdir, ignore_errors=True)
 
