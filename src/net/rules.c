@@ -137,15 +137,40 @@ static bool port_kind_used(const struct berth_net_rules_port *ports, size_t n_po
 
 /* One map or set declaration with its elements (each printed by elem), nothing when it would be
  * empty (nft refuses "elements = { }"). */
+static bool in_set(const struct berth_net_rules_port *p, int kind, int addr)
+{
+        int proto = kind == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+        return p->proto == proto && (addr < 0 || (p->host_ip.family != 0) == (addr == 1));
+}
+
+/* Do p and q make the same element key (nft refuses a duplicate with "File exists")? The dnat
+ * maps are keyed by host address and port, the hairpin and forward sets by the container's
+ * address and port (and bridge). */
+static bool same_key(const struct berth_net_rules_port *p, const struct berth_net_rules_port *q,
+                     int addr)
+{
+        if (addr >= 0)
+                return p->host_port == q->host_port &&
+                       (addr == 0 || p->host_ip.addr.v4.s_addr == q->host_ip.addr.v4.s_addr);
+        return p->container_port == q->container_port &&
+               p->container_ip.addr.v4.s_addr == q->container_ip.addr.v4.s_addr &&
+               strcmp(p->bridge, q->bridge) == 0;
+}
+
 static void gen_set(struct rules_buf *b, const char *kw, const char *name, const char *type,
                     const struct berth_net_rules_port *ports, size_t n_ports, int kind, int addr,
                     void (*elem)(struct rules_buf *b, const struct berth_net_rules_port *p))
 {
-        int proto = kind == 0 ? IPPROTO_TCP : IPPROTO_UDP;
         bool first = true;
         for (size_t i = 0; i < n_ports; i++) {
                 const struct berth_net_rules_port *p = &ports[i];
-                if (p->proto != proto || (addr >= 0 && (p->host_ip.family != 0) != (addr == 1)))
+                if (!in_set(p, kind, addr))
+                        continue;
+                /* the first of equal keys wins, as the first matching rule did */
+                bool dup = false;
+                for (size_t k = 0; k < i && !dup; k++)
+                        dup = in_set(&ports[k], kind, addr) && same_key(&ports[k], p, addr);
+                if (dup)
                         continue;
                 if (first)
                         buf_printf(b, "\t%s %s {\n\t\ttype %s\n\t\telements = { ", kw, name, type);

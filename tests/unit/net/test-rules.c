@@ -122,6 +122,38 @@ static void test_apply_and_list(void **state)
         assert_null(strstr(first + 1, "8080 : 10.77.0.2 . 80"));
 }
 
+/* Two entries with one key (one host port twice, a container port on two host ports): nft
+ * refuses duplicate elements, the first entry wins as the first matching rule did. */
+static void test_duplicate_keys(void **state)
+{
+        (void)state;
+        struct berth_net_rules_network net = {
+            .bridge = "br-one", .subnet = cidr("10.77.0.0/24"), .masquerade = true, .icc = true};
+        struct berth_net_rules_port ports[] = {
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("10.77.0.2"),
+             .container_port = 80,
+             .bridge = "br-one"},
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("10.77.0.3"),
+             .container_port = 80,
+             .bridge = "br-one"},
+            {.proto = IPPROTO_TCP,
+             .host_port = 8081,
+             .container_ip = cidr("10.77.0.2"),
+             .container_port = 80,
+             .bridge = "br-one"},
+        };
+        struct berth_error *err = NULL;
+        ok(berth_net_rules_apply(&net, 1, ports, 3, &err), err);
+        _cleanup_free_ char *t = list_table();
+        must_have(t, "8080 : 10.77.0.2 . 80");
+        must_have(t, "8081 : 10.77.0.2 . 80");
+        assert_null(strstr(t, ": 10.77.0.3 . 80"));
+}
+
 static void test_bad_input_keeps_table(void **state)
 {
         (void)state;
@@ -298,6 +330,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_apply_and_list),
+            cmocka_unit_test(test_duplicate_keys),
             cmocka_unit_test(test_bad_input_keeps_table),
             cmocka_unit_test(test_apply_empty_deletes),
             cmocka_unit_test(test_other_tables_untouched),
