@@ -57,18 +57,38 @@ int rtcli_list(struct rtcli *cli, int argc, char **argv)
         }
         if (!strcmp(format, "json"))
                 return print_json(list);
-        printf("%-20s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED",
-               "OWNER");
+        /* runc's table: Go's tabwriter with a minimum width of 12 and a padding of 3 */
+        static const char *const head[] = {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"};
+        size_t n = json_array_size(list), w[6];
+        char *(*cells)[6] = xcalloc(n + 1, sizeof(*cells));
+        for (int k = 0; k < 6; k++)
+                cells[0][k] = xstrdup(head[k]);
         json_array_foreach(list, i, e)
         {
-                printf("%-20s %-8lld %-10s %-40s %-30s %s\n",
-                       json_string_value(json_object_get(e, "id")),
-                       (long long)json_integer_value(json_object_get(e, "pid")),
-                       json_string_value(json_object_get(e, "status")),
-                       json_string_value(json_object_get(e, "bundle")),
-                       json_string_value(json_object_get(e, "created")),
-                       getuid() == 0 ? "root" : "");
+                cells[i + 1][0] = xstrdup(json_string_value(json_object_get(e, "id")));
+                cells[i + 1][1] =
+                    xasprintf("%lld", (long long)json_integer_value(json_object_get(e, "pid")));
+                cells[i + 1][2] = xstrdup(json_string_value(json_object_get(e, "status")));
+                cells[i + 1][3] = xstrdup(json_string_value(json_object_get(e, "bundle")));
+                cells[i + 1][4] = xstrdup(json_string_value(json_object_get(e, "created")));
+                cells[i + 1][5] = xstrdup(json_string_value(json_object_get(e, "owner")) ?: "");
         }
+        for (int k = 0; k < 6; k++) {
+                w[k] = 12;
+                for (size_t r = 0; r <= n; r++)
+                        if (strlen(cells[r][k]) + 3 > w[k])
+                                w[k] = strlen(cells[r][k]) + 3;
+        }
+        for (size_t r = 0; r <= n; r++) {
+                for (int k = 0; k < 6; k++) {
+                        if (k < 5)
+                                printf("%-*s", (int)w[k], cells[r][k]);
+                        else
+                                printf("%s\n", cells[r][k]);
+                        free(cells[r][k]);
+                }
+        }
+        free(cells);
         return 0;
 }
 

@@ -941,6 +941,10 @@ int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,
                 json_decref(list);
                 return berth_error_set(err, errno, "open state root `%s`", root);
         }
+        /* runc's owner: the name of the state dir's owner in the host's passwd, else "#uid" */
+        struct berth_passwd_ent *pw = NULL;
+        size_t npw = 0;
+        bool pw_read = false;
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.' || berth_id_validate(de->d_name, NULL) < 0)
@@ -950,8 +954,31 @@ int berth_container_list(const struct berth_runtime *rt, json_t **ret_list,
                 /* a dir without state.json is a create in progress (or one that crashed) */
                 if (state_load(rt, de->d_name, &st, &dirfd, NULL) < 0)
                         continue;
-                json_array_append_new(list, state_to_json(st, state_status(st, dirfd)));
+                json_t *j = state_to_json(st, state_status(st, dirfd));
+                struct stat sb;
+                if (fstat(dirfd, &sb) == 0) {
+                        if (!pw_read) {
+                                _cleanup_free_ char *text = NULL;
+                                size_t len = 0;
+                                _cleanup_close_ int hostroot =
+                                    open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                                if (hostroot >= 0 && berth_passwd_read_at(hostroot, "/etc/passwd",
+                                                                          &text, &len, NULL) == 0)
+                                        berth_passwd_parse(text ? text : "", len, &pw, &npw);
+                                pw_read = true;
+                        }
+                        _cleanup_free_ char *owner = xasprintf("#%u", (unsigned)sb.st_uid);
+                        for (size_t i = 0; i < npw; i++)
+                                if (pw[i].uid == sb.st_uid) {
+                                        free(owner);
+                                        owner = xstrdup(pw[i].name);
+                                        break;
+                                }
+                        json_object_set_new(j, "owner", json_string(owner));
+                }
+                json_array_append_new(list, j);
         }
+        berth_passwd_free(pw, npw);
         *ret_list = list;
         return 0;
 }

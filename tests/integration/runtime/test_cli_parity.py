@@ -400,3 +400,16 @@ def test_update_every_resource_read_back(rt, bundle):
     assert rt("update", "--pids-limit", "-1", cid).returncode == 0
     assert _cg_read(cid, "pids", "pids.max", "pids.max") == "max"
     assert rt("delete", "-f", cid).returncode == 0
+
+
+def test_list_like_runc(rt, bundle, tmp_path):
+    empty = rt("list").stdout
+    assert empty == "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", bundle.sh("sleep 100").write(), cid).returncode == 0
+    [entry] = json.loads(rt("list", "--format", "json").stdout)
+    assert entry["id"] == cid and entry["status"] == "running" and entry["owner"] == "root"
+    header, row = rt("list").stdout.splitlines()
+    assert row.split() == [cid, str(entry["pid"]), "running", bundle.path, entry["created"], "root"]
+    assert header.index("PID") == row.index(str(entry["pid"]))
+    assert rt("delete", "-f", cid).returncode == 0
