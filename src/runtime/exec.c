@@ -242,7 +242,10 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 return -EIO;
         if (build_process(s, o, err) < 0)
                 return -EINVAL;
-        process_warn_ambient(&s->process);
+        /* the container's own capabilities were warned about at create; only what this exec
+         * brings (a process.json, --cap) is new */
+        if (o->process_path || (o->caps && o->caps[0]))
+                process_warn_ambient(&s->process);
         if (s->process.terminal && !o->console_socket && detach)
                 return berth_error_setx(err, EINVAL,
                                         "a detached exec with a terminal needs "

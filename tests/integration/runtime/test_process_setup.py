@@ -326,3 +326,15 @@ def test_stdio_is_handed_to_the_process_user(rt, bundle):
     r = rt("run", "--bundle", b, rt.new_id())
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["1000", "1000", "0"], r.stdout
+
+
+def test_ambient_warning_once_at_create_not_at_every_exec(rt, bundle):
+    """The container's config is warned about when it is created; a plain exec reuses it and
+    prints nothing but its own output (scripts read `exec … 2>&1`)."""
+    bundle.config["process"]["capabilities"]["ambient"] = ["CAP_KILL"]
+    cid = rt.new_id()
+    r = rt("run", "-d", "--bundle", bundle.sh("sleep 100").write(), cid)
+    assert r.returncode == 0, r.stderr
+    e = rt("exec", "--user", "1000:1000", cid, "sh", "-c", "echo $HOME")
+    assert e.returncode == 0 and e.stdout == "/\n" and e.stderr == "", (e.stdout, e.stderr)
+    assert rt("delete", "-f", cid).returncode == 0
