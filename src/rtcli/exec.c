@@ -14,7 +14,8 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                 OPT_CAP,
                 OPT_NNP,
                 OPT_IGNORE_PAUSED,
-                OPT_IGNORED
+                OPT_CGROUP,
+                OPT_LSM
         };
         static const struct option opts[] = {
             {"process", required_argument, NULL, 'p'},
@@ -29,13 +30,14 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
             {"cap", required_argument, NULL, OPT_CAP},
             {"no-new-privs", no_argument, NULL, OPT_NNP},
             {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
-            {"process-label", required_argument, NULL, OPT_IGNORED},
-            {"apparmor", required_argument, NULL, OPT_IGNORED},
+            {"process-label", required_argument, NULL, OPT_LSM},
+            {"apparmor", required_argument, NULL, OPT_LSM},
+            {"cgroup", required_argument, NULL, OPT_CGROUP},
             {"ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED},
             {0},
         };
         struct berth_exec_opts o = {0};
-        _cleanup_strv_ char **env = NULL, **caps = NULL;
+        _cleanup_strv_ char **env = NULL, **caps = NULL, **cgroups = NULL;
         _cleanup_free_ gid_t *gids = NULL;
         bool detach = false;
         int c;
@@ -96,7 +98,17 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                         o.preserve_fds = (int)n;
                         break;
                 }
-                case OPT_IGNORED:
+                case OPT_CGROUP:
+                        strv_push(&cgroups, optarg);
+                        break;
+                case OPT_LSM:
+                        /* features says selinux and apparmor are off: a label asked for is never
+                         * silently dropped */
+                        if (*optarg)
+                                return rtcli_usage("exec",
+                                                   "%s: berth-runtime has no SELinux or AppArmor "
+                                                   "support",
+                                                   argv[optind - 2]);
                         break;
                 default:
                         return rtcli_usage("exec", "unknown option `%s`", argv[optind - 1]);
@@ -110,6 +122,7 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
         o.args = argv + optind;
         o.env = env;
         o.caps = caps;
+        o.cgroups = cgroups;
         o.additional_gids = gids;
         o.reexec_argv = cli->argv;
         struct berth_error *err = NULL;

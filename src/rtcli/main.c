@@ -121,7 +121,8 @@ static const struct {
      "  --cap, -c CAP           add a capability (repeatable)\n"
      "  --no-new-privs          set the no new privileges value for the process\n"
      "  --preserve-fds N        pass N additional file descriptors to the process\n"
-     "  --ignore-paused         allow exec in a paused container\n"},
+     "  --ignore-paused         allow exec in a paused container\n"
+     "  --cgroup [CTRL[,CTRL]:]PATH  run in an existing sub-cgroup of the container's\n"},
     {"pause", rtcli_pause, "freeze every process of a container", "pause <container-id>\n"},
     {"resume", rtcli_resume, "thaw a paused container", "resume <container-id>\n"},
     {"ps", rtcli_ps, "list the processes of a container",

@@ -891,7 +891,10 @@ int cgroup_enter(struct cgroup *cg, pid_t pid, bool into_unified, struct berth_e
                 if (!(cg->v1_mask & (1u << c)))
                         continue;
                 _cleanup_free_ char *f =
-                    xasprintf(CGROUP_ROOT "/%s/%s/cgroup.procs", v1_names[c], cg->path);
+                    cg->v1_sub[c]
+                        ? xasprintf(CGROUP_ROOT "/%s/%s/%s/cgroup.procs", v1_names[c], cg->path,
+                                    cg->v1_sub[c])
+                        : xasprintf(CGROUP_ROOT "/%s/%s/cgroup.procs", v1_names[c], cg->path);
                 if (berth_write_str_at(AT_FDCWD, f, buf, err) < 0)
                         return -EIO;
         }
@@ -1055,6 +1058,84 @@ void cgroup_free(struct cgroup *cg)
                 return;
         if (cg->unified_fd >= 0)
                 close(cg->unified_fd);
+        for (int c = 0; c < CG1_COUNT; c++)
+                free(cg->v1_sub[c]);
         free(cg->path);
         free(cg);
+}
+
+/* a relative path of plain names: no "..", ".", empty or absolute component */
+static bool sub_ok(const char *sub)
+{
+        if (!*sub || *sub == '/')
+                return false;
+        _cleanup_free_ char *copy = xstrdup(sub);
+        char *save = NULL;
+        for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save))
+                if (!strcmp(t, "..") || !strcmp(t, "."))
+                        return false;
+        return sub[strlen(sub) - 1] != '/';
+}
+
+int cgroup_descend(struct cgroup *cg, char *const *specs, struct berth_error **err)
+{
+        const char *all = NULL;
+        for (size_t i = 0; specs && specs[i]; i++) {
+                const char *colon = strchr(specs[i], ':');
+                const char *sub = colon ? colon + 1 : specs[i];
+                if (!sub_ok(sub))
+                        return berth_error_setx(err, EINVAL,
+                                                "--cgroup `%s`: a sub-cgroup is a relative path "
+                                                "without `..`",
+                                                specs[i]);
+                if (!colon) {
+                        all = sub;
+                        continue;
+                }
+                if (cg->mode == CGROUP_MODE_V2)
+                        return berth_error_setx(err, EINVAL,
+                                                "--cgroup `%s`: on cgroup v2 it takes a path "
+                                                "only",
+                                                specs[i]);
+                _cleanup_free_ char *ctrls = xstrndup(specs[i], (size_t)(colon - specs[i]));
+                char *save = NULL;
+                for (char *t = strtok_r(ctrls, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                        int c = 0;
+                        while (c < CG1_COUNT && strcmp(v1_names[c], t))
+                                c++;
+                        if (c == CG1_COUNT || !(cg->v1_mask & (1u << c)))
+                                return berth_error_setx(err, EINVAL,
+                                                        "--cgroup `%s`: the container has no "
+                                                        "`%s` cgroup",
+                                                        specs[i], t);
+                        free(cg->v1_sub[c]);
+                        cg->v1_sub[c] = xstrdup(sub);
+                }
+        }
+        for (int c = 0; c < CG1_COUNT; c++) {
+                if (!(cg->v1_mask & (1u << c)))
+                        continue;
+                if (!cg->v1_sub[c] && all)
+                        cg->v1_sub[c] = xstrdup(all);
+                if (!cg->v1_sub[c])
+                        continue;
+                _cleanup_free_ char *dir =
+                    xasprintf(CGROUP_ROOT "/%s/%s/%s", v1_names[c], cg->path, cg->v1_sub[c]);
+                struct stat st;
+                if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return berth_error_setx(err, ENOENT, "--cgroup: cgroup `%s` does not exist",
+                                                dir);
+        }
+        if (all && cg->unified_fd >= 0) {
+                int fd =
+                    openat(cg->unified_fd, all, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return berth_error_set(err, errno,
+                                               "--cgroup: cgroup `%s` below the "
+                                               "container's",
+                                               all);
+                close(cg->unified_fd);
+                cg->unified_fd = fd;
+        }
+        return 0;
 }

@@ -297,6 +297,15 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (st->has_cgroup &&
             (r = cgroup_load(st->cg_mode, st->cg_path, st->cg_v1_mask, &cg, err)) < 0)
                 goto out;
+        if (o->cgroups && o->cgroups[0]) {
+                if (!cg) {
+                        r = berth_error_setx(err, ENOTSUP, "--cgroup: container `%s` has no cgroup",
+                                             id);
+                        goto out;
+                }
+                if ((r = cgroup_descend(cg, o->cgroups, err)) < 0)
+                        goto out;
+        }
         if ((r = console_channel(o->console_socket, s->process.terminal, &c.console_fd, &relay[0],
                                  err)) < 0)
                 goto out;

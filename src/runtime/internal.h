@@ -299,6 +299,7 @@ struct cgroup {
         int unified_fd;      /* O_PATH|O_DIRECTORY fd of the cgroup2 dir (v2 or hybrid), else -1 */
         uint32_t v1_mask;    /* v1 controllers in which the cgroup dir exists */
         bool v1_devices_set; /* v1 device rules written at create, before any task entered */
+        char *v1_sub[CG1_COUNT]; /* exec --cgroup: a sub-cgroup below path, per v1 hierarchy */
 };
 
 /* Detect the host's cgroup layout once (cached). */
@@ -325,6 +326,10 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
  * when into_unified is true, i.e. when CLONE_INTO_CGROUP was not used).
  */
 int cgroup_enter(struct cgroup *cg, pid_t pid, bool into_unified, struct berth_error **err);
+/* exec --cgroup: move cg to the sub-cgroups that specs ("sub" or "ctrl[,ctrl]:sub", as runc)
+ * name below it, in each hierarchy they apply to (the unified one takes a plain "sub" only);
+ * every one must exist. On success cg's v1 dirs and unified fd are the sub-cgroups'. */
+int cgroup_descend(struct cgroup *cg, char *const *specs, struct berth_error **err);
 
 /* For `update`: create the v1 dirs res needs that the cgroup lacks (hybrid hosts make only
  * the needed ones at create) and move every process of the container into them. */

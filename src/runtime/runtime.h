@@ -65,7 +65,9 @@ struct berth_exec_opts {
         const char *user; /* "uid[:gid]"; the spec's additionalGids stay, as with runc */
         const gid_t *additional_gids; /* appended to the spec's (runc's -g) */
         size_t n_additional_gids;
-        char **caps; /* capabilities added to bounding/effective/permitted */
+        char **caps;    /* capabilities added to bounding/effective/permitted */
+        char **cgroups; /* runc's --cgroup: "sub" or "ctrl[,ctrl]:sub", a sub-cgroup of the
+                         * container's (it must exist) to run the process in; NULL: its own */
         bool tty;
         bool no_new_privs;
         bool ignore_paused; /* exec into a paused container: the process starts when resumed */

@@ -413,3 +413,43 @@ def test_list_like_runc(rt, bundle, tmp_path):
     assert row.split() == [cid, str(entry["pid"]), "running", bundle.path, entry["created"], "root"]
     assert header.index("PID") == row.index(str(entry["pid"]))
     assert rt("delete", "-f", cid).returncode == 0
+
+
+def test_exec_into_a_sub_cgroup(rt, bundle):
+    """runc's exec --cgroup: a sub-cgroup of the container's, in every hierarchy or some."""
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"/berth-test/{cid}"
+    without_ns(bundle, "cgroup")  # /proc/self/cgroup then names the host's paths
+    assert rt("run", "-d", "--bundle", bundle.sh("sleep 100").write(), cid).returncode == 0
+    mode = cgroup_mode()
+    # every hierarchy the container is in: the plain form names a sub-cgroup in each
+    hier = ["/sys/fs/cgroup"] if mode == "v2" else sorted(
+        {os.path.realpath(f"/sys/fs/cgroup/{h}") for h in os.listdir("/sys/fs/cgroup")
+         if os.path.isdir(f"/sys/fs/cgroup/{h}/berth-test/{cid}")})
+    for h in hier:
+        os.mkdir(f"{h}/berth-test/{cid}/sub")
+        for f in ("cpuset.cpus", "cpuset.mems"):  # a v1 cpuset takes no task without them
+            if mode != "v2" and os.path.exists(f"{h}/berth-test/{cid}/{f}"):
+                with open(f"{h}/berth-test/{cid}/{f}") as src:
+                    v = src.read()
+                with open(f"{h}/berth-test/{cid}/sub/{f}", "w") as dst:
+                    dst.write(v)
+    try:
+        r = rt("exec", "--cgroup", "sub", cid, "cat", "/proc/self/cgroup")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        mine = [line for line in lines if line.endswith(f"/berth-test/{cid}/sub")]
+        assert len(mine) == len(hier), r.stdout
+        if mode != "v2":
+            r = rt("exec", "--cgroup", "memory:sub", cid, "cat", "/proc/self/cgroup")
+            assert r.returncode == 0, r.stderr
+            sub = [line.split(":")[1] for line in r.stdout.splitlines()
+                   if line.endswith(f"/berth-test/{cid}/sub")]
+            assert sub == ["memory"], r.stdout
+        for bad, want in (("nope", "does not exist"), ("../x", "without `..`")):
+            r = rt("exec", "--cgroup", bad, cid, "true")
+            assert r.returncode != 0 and want in r.stderr, r.stderr
+    finally:
+        assert rt("delete", "-f", cid).returncode == 0
+    for h in hier:
+        assert not os.path.exists(f"{h}/berth-test/{cid}")
