@@ -10,6 +10,7 @@
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
 
+#include <regex.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -138,6 +139,10 @@ static json_t *host_config(struct container *c)
         if (!json_object_get(hc, "LogConfig"))
                 json_object_set_new(hc, "LogConfig",
                                     json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
+        else if (!*(jstr(json_object_get(json_object_get(hc, "LogConfig"), "Type")) ?: ""))
+                /* made before the default was stored at create */
+                json_object_set_new(json_object_get(hc, "LogConfig"), "Type",
+                                    json_string("json-file"));
         if (!json_object_get(hc, "AutoRemove"))
                 json_object_set_new(hc, "AutoRemove", json_false());
         if (!json_object_get(hc, "Privileged"))
@@ -404,10 +409,20 @@ static bool pred_id(const char *want, void *ud)
         return strncmp(((struct container *)ud)->id, want, strlen(want)) == 0;
 }
 
+/* docker's name filter: an (unanchored) regular expression matched against "/name" and "name";
+ * an expression that does not compile matches nothing, as in docker */
 static bool pred_name(const char *want, void *ud)
 {
-        /* docker matches names as a regexp; a substring covers the usual uses */
-        return strstr(((struct container *)ud)->name, want[0] == '/' ? want + 1 : want) != NULL;
+        struct container *c = ud;
+        _cleanup_free_ char *slashed = xasprintf("/%s", c->name);
+        regex_t re;
+        bool match;
+
+        if (regcomp(&re, want, REG_EXTENDED | REG_NOSUB) != 0)
+                return false;
+        match = regexec(&re, slashed, 0, NULL, 0) == 0 || regexec(&re, c->name, 0, NULL, 0) == 0;
+        regfree(&re);
+        return match;
 }
 
 static bool pred_status(const char *want, void *ud)
@@ -515,6 +530,9 @@ static void handle_list(struct api_req *r)
         }
         if (json_array_size(json_object_get(filters, "status")) ||
             json_array_size(json_object_get(filters, "exited")))
+                all = true;
+        /* docker: a limit (ps -n, ps -l) counts stopped containers too */
+        if (limit > 0)
                 all = true;
         out = json_array();
         v = containers_snapshot(cs, &n);
@@ -1074,6 +1092,7 @@ static void attach_hijacked(int sock, void *p)
         struct attach_job *a = p;
         struct berth_error *err = NULL;
 
+        berth_sock_wait_drained(sock, 500);
         if (a->logs && logs_stream(a->c->log_path, &a->lopts, sock, sock, NULL, NULL, &err) < 0) {
                 berth_warn("attach `%s`: logs: %s", a->c->id, err->msg);
                 berth_error_free(TAKE_PTR(err));
@@ -1161,7 +1180,7 @@ static void handle_logs(struct api_req *r)
         if (!c)
                 return;
         type = jstr(json_object_get(container_host_cfg(c, "LogConfig"), "Type"));
-        if (type && *type && strcmp(type, "json-file") != 0) {
+        if (!logs_driver_readable(type)) {
                 api_reply_errorf(r, 501, "configured logging driver does not support reading");
                 container_unref(cs, c);
                 return;

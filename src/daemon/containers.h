@@ -132,7 +132,8 @@ int container_shim_request(struct container *c, json_t *msg, struct berth_error 
 int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err);
 
 /* Wait for condition ("not-running", "next-exit", "removed"); the exit code. gen: c->exit_gen
- * read when the request came in (next-exit). */
+ * read when the request came in (next-exit; not-running also ends at the next exit of a
+ * container a restart policy restarts, as docker's). */
 int container_wait(struct containers *cs, struct container *c, const char *condition, uint64_t gen,
                    int *ret_code);
 

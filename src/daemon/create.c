@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/etc-files.h"
 #include "daemon/lifecycle.h"
+#include "daemon/logs.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -209,6 +210,20 @@ static json_t *with_host_defaults(json_t *body)
         json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
         if (mem > 0 && json_integer_value(json_object_get(hc, "MemorySwap")) == 0)
                 json_object_set_new(hc, "MemorySwap", json_integer(mem * 2));
+        /* docker stores the daemon's default log driver when none was given */
+        json_t *logcfg = json_object_get(hc, "LogConfig");
+        const char *logtype = jstr(json_object_get(logcfg, "Type"));
+        if (!json_is_object(logcfg)) {
+                json_object_set_new(hc, "LogConfig",
+                                    json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
+        } else {
+                logcfg = json_copy(logcfg);
+                if (!logtype || !*logtype)
+                        json_object_set_new(logcfg, "Type", json_string("json-file"));
+                if (!json_is_object(json_object_get(logcfg, "Config")))
+                        json_object_set_new(logcfg, "Config", json_object());
+                json_object_set_new(hc, "LogConfig", logcfg);
+        }
         json_object_set_new(b, "HostConfig", hc);
         return b;
 }
@@ -286,6 +301,9 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         if (r < 0)
                 return r;
         etc_hosts_entries_free(extra, n_extra);
+        r = logs_config_validate(json_object_get(hc, "LogConfig"), err);
+        if (r < 0)
+                return r;
         random_hex(id, 32);
         stored = with_host_defaults(body);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,

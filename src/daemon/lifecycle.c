@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/etc-files.h"
 #include "daemon/events.h"
+#include "daemon/logs.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -807,9 +808,15 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
                 strv_push(&argv, "--stdin-once");
         if (tty)
                 strv_push(&argv, "--tty");
-        if (!log_type || !*log_type || strcmp(log_type, "json-file") == 0) {
+        if (logs_driver_readable(log_type)) {
+                /* the local driver: the same file, docker's local defaults (20 MiB x 5) */
+                bool local = log_type && strcmp(log_type, "local") == 0;
                 const char *size = jstr(json_object_get(logopts, "max-size"));
                 const char *files = jstr(json_object_get(logopts, "max-file"));
+                if (local && !size)
+                        size = "20m";
+                if (local && !files)
+                        files = "5";
                 strv_push(&argv, "--log");
                 strv_push(&argv, c->log_path);
                 if (size) {
