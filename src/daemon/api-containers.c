@@ -260,28 +260,50 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
         return j;
 }
 
+/* go-units' HumanDuration, as docker's ps Status says it */
 static char *human_duration(double secs)
 {
+        long hours;
+
         if (secs < 1)
                 return xstrdup("Less than a second");
+        if (secs < 2)
+                return xstrdup("1 second");
         if (secs < 60)
                 return xasprintf("%d seconds", (int)secs);
+        if ((int)(secs / 60) == 1)
+                return xstrdup("About a minute");
         if (secs < 3600)
-                return (int)(secs / 60) == 1 ? xstrdup("About a minute")
-                                             : xasprintf("%d minutes", (int)(secs / 60));
-        if (secs < 48 * 3600)
-                return (int)(secs / 3600) == 1 ? xstrdup("About an hour")
-                                               : xasprintf("%d hours", (int)(secs / 3600));
-        return xasprintf("%d days", (int)(secs / 86400));
+                return xasprintf("%d minutes", (int)(secs / 60));
+        hours = (long)(secs / 3600 + 0.5);
+        if (hours == 1)
+                return xstrdup("About an hour");
+        if (hours < 48)
+                return xasprintf("%ld hours", hours);
+        if (hours < 24 * 7 * 2)
+                return xasprintf("%ld days", hours / 24);
+        if (hours < 24 * 30 * 2)
+                return xasprintf("%ld weeks", hours / 24 / 7);
+        if (hours < 24 * 365 * 2)
+                return xasprintf("%ld months", hours / 24 / 30);
+        return xasprintf("%ld years", (long)(secs / 3600) / 24 / 365);
 }
 
+/* Seconds since the RFC 3339 time t (fractions counted: "Up 1 second" flips when docker's
+ * does) */
 static double since_rfc3339(const char *t)
 {
         struct tm tm = {0};
+        struct timespec now;
+        const char *rest;
+        double frac = 0;
 
-        if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm))
+        if (!t || !(rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)))
                 return 0;
-        return difftime(time(NULL), timegm(&tm));
+        if (*rest == '.')
+                frac = strtod(rest, NULL);
+        clock_gettime(CLOCK_REALTIME, &now);
+        return (double)(now.tv_sec - timegm(&tm)) + (double)now.tv_nsec / 1e9 - frac;
 }
 
 static time_t created_unix(struct container *c)
@@ -308,7 +330,12 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
 
         path_args(c, cfg, &path, &args);
         fputs(path ? path : "", f);
-        json_array_foreach(args, i, e) fprintf(f, " %s", jstr(e) ?: "");
+        /* docker's list quotes an argument holding a space in single quotes */
+        json_array_foreach(args, i, e)
+        {
+                const char *a = jstr(e) ?: "";
+                fprintf(f, strchr(a, ' ') ? " '%s'" : " %s", a);
+        }
         fclose(f);
         pthread_mutex_lock(&cs->lock);
         switch (c->status) {
@@ -988,58 +1015,17 @@ static void handle_update(struct api_req *r)
 
 static void handle_top(struct api_req *r)
 {
-        struct daemon *d = api_daemon(r);
-        struct containers *cs = d->containers;
-        struct berth_runtime rt = {.root = d->runtime_root};
+        struct containers *cs = api_daemon(r)->containers;
         struct berth_error *err = NULL;
-        _cleanup_free_ pid_t *pids = NULL;
         struct container *c = get_or_reply(r);
-        json_t *procs;
-        size_t n;
+        json_t *out;
 
         if (!c)
                 return;
-        if (!container_is_running(cs, c)) {
-                api_reply_errorf(r, 409, "Container %s is not running", c->id);
-                container_unref(cs, c);
-                return;
-        }
-        if (berth_container_pids(&rt, c->id, &pids, &n, &err) < 0) {
+        if (container_top(cs, c, api_query(r, "ps_args"), &out, &err) < 0)
                 api_reply_error(r, err);
-                container_unref(cs, c);
-                return;
-        }
-        procs = json_array();
-        for (size_t i = 0; i < n; i++) {
-                char path[64];
-                _cleanup_free_ char *cmdline = NULL, *statf = NULL;
-                size_t len = 0;
-                struct stat st;
-                char ppid[16] = "0", uid[16] = "0", pidbuf[16];
-                snprintf(pidbuf, sizeof(pidbuf), "%d", pids[i]);
-                snprintf(path, sizeof(path), "/proc/%d/cmdline", pids[i]);
-                if (berth_read_file_at(AT_FDCWD, path, 1 << 16, &cmdline, &len, NULL) < 0)
-                        continue;
-                for (size_t k = 0; k + 1 < len; k++)
-                        if (cmdline[k] == '\0')
-                                cmdline[k] = ' ';
-                snprintf(path, sizeof(path), "/proc/%d/stat", pids[i]);
-                if (berth_read_file_at(AT_FDCWD, path, 4096, &statf, NULL, NULL) >= 0) {
-                        char *p = strrchr(statf, ')');
-                        int pp = 0;
-                        if (p && sscanf(p + 2, "%*c %d", &pp) == 1)
-                                snprintf(ppid, sizeof(ppid), "%d", pp);
-                }
-                snprintf(path, sizeof(path), "/proc/%d", pids[i]);
-                if (stat(path, &st) == 0)
-                        snprintf(uid, sizeof(uid), "%u", st.st_uid);
-                json_array_append_new(procs,
-                                      json_pack("[s,s+,s,s,s,s,s,s]", uid, "", pidbuf, ppid, "0",
-                                                "-", "?", "00:00:00", cmdline ? cmdline : ""));
-        }
-        api_reply_json(r, 200,
-                       json_pack("{s:[s,s,s,s,s,s,s,s],s:o}", "Titles", "UID", "PID", "PPID", "C",
-                                 "STIME", "TTY", "TIME", "CMD", "Processes", procs));
+        else
+                api_reply_json(r, 200, out);
         container_unref(cs, c);
 }
 

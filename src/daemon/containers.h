@@ -169,6 +169,12 @@ int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_
                           struct berth_error **err);
 void container_rootfs_release(struct containers *cs, struct container *c);
 
+/* top.c: docker's top, the host's ps with ps_args (NULL or "": -ef) cut to c's processes:
+ * {"Titles": [...], "Processes": [[...], ...]}. EBUSY when c is not running, EINVAL for
+ * ps_args docker refuses, EIO with ps's message when ps fails. */
+int container_top(struct containers *cs, struct container *c, const char *ps_args, json_t **ret,
+                  struct berth_error **err);
+
 /* archive.c */
 void api_container_changes(struct api_req *r);
 void api_container_export(struct api_req *r);

@@ -1,6 +1,7 @@
 """berthd answers like dockerd (issue 15). Each test takes the `engine` fixture, so it runs once
 against berthd and once against a real dockerd (the oracle): what it asserts is docker's
 behaviour. Known, intended differences are in DIFFERENCES.md beside this file."""
+import re
 import socket
 import time
 import uuid
@@ -251,3 +252,52 @@ def test_log_drivers(engine, names, driver):
         assert "configured logging driver does not support reading" in r.stderr
     else:
         assert (r.returncode, r.stdout) == (0, "logged\n"), r.stderr
+
+
+def test_ps_status_and_command_wording(engine, names):
+    up, paused, created = names("-up"), names("-paused"), names("-created")
+    engine.docker("run", "-d", "--name", up, N, TAG, "sh", "-c", 'echo "a b"; sleep 100',
+                  check=True)
+    engine.docker("run", "-d", "--name", paused, N, TAG, "sleep", "100", check=True)
+    engine.docker("pause", paused, check=True)
+    engine.docker("create", "--name", created, N, TAG, "echo", 'x"y', "a b", check=True)
+    time.sleep(1.2)
+    r = engine.docker("ps", "-a", "--no-trunc", "--filter", f"name={names.prefix}",
+                      "--format", "{{.Names}}|{{.Command}}|{{.Status}}", check=True)
+    rows = {line.split("|")[0]: line.split("|")[1:] for line in r.stdout.splitlines()}
+    assert rows[up][0] == '"sh -c \'echo \\"a b\\"; sleep 100\'"'
+    assert rows[created] == ['"echo x\\"y \'a b\'"', "Created"]
+    assert rows[paused][0] == '"sleep 100"'
+    # go-units' HumanDuration: "1 second", then "N seconds"
+    for name, suffix in ((up, ""), (paused, " (Paused)")):
+        status = rows[name][1]
+        assert re.fullmatch(r"Up (1 second|([2-9]|[1-5][0-9]) seconds)" + re.escape(suffix),
+                            status), status
+    r = engine.docker("ps", "--filter", f"name={names.prefix}-up", "--format", "{{.Command}}",
+                      check=True)
+    assert r.stdout == '"sh -c \'echo \\"a b\\"; …"\n'
+
+
+def test_top_runs_ps_with_the_clients_options(engine, names):
+    name = names()
+    engine.docker("run", "-d", "--name", name, N, TAG, "sleep", "100", check=True)
+    pid = fmt(engine, "{{.State.Pid}}", name)
+    r = engine.docker("top", name, check=True)
+    head, row = r.stdout.splitlines()
+    assert head.split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    row = row.split()
+    assert row[0] == "root" and row[1] == pid and row[-2:] == ["sleep", "100"]
+    assert row[4] != "-" and ":" in row[4]  # STIME: HH:MM today
+    r = engine.docker("top", name, "-o", "pid,comm", check=True)
+    assert r.stdout.split() == ["PID", "COMMAND", pid, "sleep"]
+    api = engine.sdk().api
+    top = api.top(name, ps_args="aux")
+    assert top["Titles"][:2] == ["USER", "PID"] and top["Titles"][-1] == "COMMAND"
+    assert [p[1] for p in top["Processes"]] == [pid] and top["Processes"][0][-1] == "sleep 100"
+    r = engine.docker("top", name, "-o", "user=PID")
+    assert r.returncode != 0 and 'specifying "user=PID" is not allowed' in r.stderr
+    r = engine.docker("top", name, "--bad")
+    assert r.returncode != 0 and "ps: error: unknown gnu long option" in r.stderr
+    engine.docker("stop", "-t", "0", name, check=True)
+    r = engine.docker("top", name)
+    assert r.returncode != 0 and "is not running" in r.stderr
