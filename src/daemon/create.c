@@ -304,6 +304,11 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = logs_config_validate(json_object_get(hc, "LogConfig"), err);
         if (r < 0)
                 return r;
+        /* legacy links (/etc/hosts entries and env of another container on the default bridge)
+         * are not implemented: refused rather than a container that silently lacks them */
+        if (json_array_size(json_object_get(hc, "Links")) > 0)
+                return berth_error_setx(err, EINVAL,
+                                        "container links (--link) are not supported by berth");
         random_hex(id, 32);
         stored = with_host_defaults(body);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,

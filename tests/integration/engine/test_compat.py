@@ -301,3 +301,26 @@ def test_top_runs_ps_with_the_clients_options(engine, names):
     engine.docker("stop", "-t", "0", name, check=True)
     r = engine.docker("top", name)
     assert r.returncode != 0 and "is not running" in r.stderr
+
+
+# ---------------------------------------------------------------- create-time settings
+
+
+def test_device_cgroup_rule_is_applied(engine):
+    # loop-control (10:237) is not in docker's default device allow-list
+    script = "mknod /tmp/n c 10 237 && (head -c 0 < /tmp/n && echo opened) 2>&1"
+    r = engine.docker("run", "--rm", N, TAG, "sh", "-c", script)
+    assert "Operation not permitted" in r.stdout, r.stdout + r.stderr
+    r = engine.docker("run", "--rm", N, "--device-cgroup-rule", "c 10:237 r", TAG, "sh", "-c",
+                      script)
+    assert r.stdout == "opened\n", r.stdout + r.stderr
+
+
+def test_link_is_refused_clearly(berthd):
+    """dockerd makes /etc/hosts entries on its default bridge; berth has no legacy links and
+    says so at create (DIFFERENCES.md) instead of a container without them."""
+    name = berthd.name()
+    r = berthd.docker("run", "--rm", "--name", name, N, "--link", "other:alias", TAG, "true")
+    assert r.returncode == 125
+    assert "container links (--link) are not supported by berth" in r.stderr
+    assert berthd.docker("ps", "-aq", "--filter", f"name={name}").stdout == ""
