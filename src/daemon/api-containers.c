@@ -54,7 +54,9 @@ static json_t *merged_config(struct container *c)
 
         for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
                 json_t *v = json_object_get(create, keys[k]);
-                if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)))
+                /* docker's merge: an empty value takes the image's (Volumes {} too) */
+                if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
+                    (strcmp(keys[k], "Volumes") == 0 && json_object_size(v) == 0))
                         v = json_object_get(img, keys[k]);
                 if (v)
                         json_object_set(cfg, keys[k], v);
@@ -78,7 +80,9 @@ static json_t *merged_config(struct container *c)
                 }
                 json_array_append(env, e);
         }
-        json_object_set_new(cfg, "Env", env);
+        json_object_set_new(cfg, "Env", json_array_size(env) ? env : json_null());
+        if (!json_array_size(env))
+                json_decref(env);
         if (json_array_size(json_object_get(create, "Entrypoint")) > 0 &&
             !json_array_size(json_object_get(create, "Cmd")))
                 json_object_set_new(cfg, "Cmd", json_null());
@@ -156,6 +160,19 @@ static json_t *host_config(struct container *c)
                 if (!json_object_get(hc, *k))
                         json_object_set_new(hc, *k, json_integer(0));
         return hc;
+}
+
+/* docker's -s: SizeRw the container's layer, SizeRootFs the image's layers plus that */
+static void set_sizes(struct containers *cs, struct container *c, json_t *j, const char *upper)
+{
+        _cleanup_json_ json_t *img = NULL;
+        json_int_t rw = (json_int_t)volumes_dir_size(upper), image = 0;
+        const char *image_id = jstr(json_object_get(c->config, "image_id"));
+
+        if (image_id && berth_image_inspect(cs->d->images, image_id, &img, NULL) >= 0)
+                image = json_integer_value(json_object_get(img, "Size"));
+        json_object_set_new(j, "SizeRw", json_integer(rw));
+        json_object_set_new(j, "SizeRootFs", json_integer(rw + image));
 }
 
 static json_t *network_settings(struct container *c)
@@ -251,9 +268,7 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
         json_object_set_new(j, "AppArmorProfile", json_string(""));
         json_object_set_new(j, "ExecIDs", json_null());
         if (size) {
-                json_object_set_new(j, "SizeRw", json_integer((json_int_t)volumes_dir_size(upper)));
-                json_object_set_new(j, "SizeRootFs",
-                                    json_integer((json_int_t)volumes_dir_size(upper)));
+                set_sizes(cs, c, j, upper);
         } else {
                 json_object_del(j, "SizeRw");
         }
@@ -383,9 +398,7 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
                       json_object_get(c->config, "mounts"));
         pthread_mutex_unlock(&cs->lock);
         if (size) {
-                json_object_set_new(j, "SizeRw", json_integer((json_int_t)volumes_dir_size(upper)));
-                json_object_set_new(j, "SizeRootFs",
-                                    json_integer((json_int_t)volumes_dir_size(upper)));
+                set_sizes(cs, c, j, upper);
         }
         json_decref(args);
         json_decref(cfg);

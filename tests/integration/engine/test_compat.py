@@ -1,6 +1,7 @@
 """berthd answers like dockerd (issue 15). Each test takes the `engine` fixture, so it runs once
 against berthd and once against a real dockerd (the oracle): what it asserts is docker's
 behaviour. Known, intended differences are in DIFFERENCES.md beside this file."""
+import os
 import re
 import socket
 import time
@@ -324,3 +325,68 @@ def test_link_is_refused_clearly(berthd):
     assert r.returncode == 125
     assert "container links (--link) are not supported by berth" in r.stderr
     assert berthd.docker("ps", "-aq", "--filter", f"name={name}").stdout == ""
+
+
+# ---------------------------------------------------------------- inspect
+
+
+def inspect(engine, name, *args):
+    import json
+    return json.loads(engine.docker("inspect", *args, name, check=True).stdout)[0]
+
+
+def test_inspect_shows_the_defaults_the_container_runs_with(engine, names, tmp_path):
+    name, vol = names(), names("-vol")
+    engine.docker("create", "--name", name, N, "-v", f"{tmp_path}:/b:ro,rslave",
+                  "-v", f"{tmp_path}:/c", "-v", f"{vol}:/v:ro", "-v", f"{vol}:/w", TAG, "true",
+                  check=True)
+    try:
+        j = inspect(engine, name)
+        hc = j["HostConfig"]
+        assert hc["LogConfig"] == {"Type": "json-file", "Config": {}}
+        modes = {m["Destination"]: (m["Mode"], m["RW"]) for m in j["Mounts"]}
+        assert modes == {"/b": ("ro,rslave", False), "/c": ("", True), "/v": ("ro", False),
+                         "/w": ("z", True)}
+        assert "/proc/kcore" in hc["MaskedPaths"] and "/sys/firmware" in hc["MaskedPaths"]
+        assert hc["ReadonlyPaths"] == ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                       "/proc/sysrq-trigger"]
+        assert hc["PidsLimit"] is None and hc["MemorySwappiness"] is None
+        v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        assert hc["CgroupnsMode"] == ("private" if v2 else "host")
+        default_rt = engine.docker("info", "-f", "{{.DefaultRuntime}}", check=True).stdout.strip()
+        assert hc["Runtime"] == default_rt
+        assert j["Config"]["Volumes"] is None
+    finally:
+        engine.docker("rm", "-f", name)
+        engine.docker("volume", "rm", vol)
+    for args, masked in ((["--privileged"], None), (["--security-opt", "systempaths=unconfined"],
+                                                    [])):
+        n = names(f"-{len(args)}")
+        engine.docker("create", "--name", n, N, *args, TAG, "true", check=True)
+        hc = inspect(engine, n)["HostConfig"]
+        assert (hc["MaskedPaths"], hc["ReadonlyPaths"]) == (masked, masked)
+    n = names("-pids")
+    engine.docker("create", "--name", n, N, "--pids-limit", "-1", TAG, "true", check=True)
+    assert inspect(engine, n)["HostConfig"]["PidsLimit"] is None
+    n = names("-pids10")
+    engine.docker("create", "--name", n, N, "--pids-limit", "10", TAG, "true", check=True)
+    assert inspect(engine, n)["HostConfig"]["PidsLimit"] == 10
+
+
+def test_unknown_runtime_is_refused(engine, names):
+    r = engine.docker("create", "--name", names(), N, "--runtime", "nosuch", TAG, "true")
+    assert r.returncode != 0 and "Unknown runtime specified nosuch" in r.stderr
+
+
+def test_size_root_fs_counts_the_image(engine, names):
+    name = names()
+    engine.docker("run", "--name", name, N, TAG, "sh", "-c", "head -c 100000 /dev/zero > /f",
+                  check=True)
+    image_size = int(engine.docker("image", "inspect", "-f", "{{.Size}}", TAG,
+                                   check=True).stdout)
+    j = inspect(engine, name, "-s")
+    assert j["SizeRw"] >= 100000
+    assert j["SizeRootFs"] == j["SizeRw"] + image_size
+    api = engine.sdk().api
+    row = api.containers(all=True, size=True, filters={"name": name})[0]
+    assert row["SizeRootFs"] == row["SizeRw"] + image_size
