@@ -1137,6 +1137,7 @@ static void handle_attach(struct api_req *r)
                       api_query_bool(r, "stderr", false), "raw", tty);
         a->logs = api_query_bool(r, "logs", false);
         a->stream = api_query_bool(r, "stream", false);
+        container_publish(cs, c, "attach", NULL);
         a->lopts = (struct logs_opts){.out = api_query_bool(r, "stdout", false),
                                       .err = api_query_bool(r, "stderr", false),
                                       .tty = tty,

@@ -149,7 +149,7 @@ json_t *container_cfg(struct container *c, const char *key);
 json_t *container_host_cfg(struct container *c, const char *key);
 
 /* Is image id used by a container? (berth_image_in_use_fn; userdata = struct daemon *) */
-bool containers_image_in_use(const char *image_id, void *userdata);
+bool containers_image_in_use(const char *image_id, void *userdata, char **ret_container);
 /* Counts for /info. */
 void containers_count(struct containers *cs, int *ret_running, int *ret_paused, int *ret_stopped);
 

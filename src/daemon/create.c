@@ -291,8 +291,9 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = berth_image_resolve(d->images, image, &image_id, err);
         if (r < 0) {
                 if (r == -ENOENT) {
+                        _cleanup_free_ char *shown = berth_ref_display(image);
                         berth_error_free(TAKE_PTR(*err));
-                        return berth_error_setx(err, ENOENT, "No such image: %s", image);
+                        return berth_error_setx(err, ENOENT, "No such image: %s", shown);
                 }
                 return r;
         }

@@ -381,15 +381,15 @@ int container_pause(struct containers *cs, struct container *c, bool pause,
         if (pause && c->status != CONTAINER_RUNNING) {
                 r = berth_error_setx(err, EBUSY,
                                      c->status == CONTAINER_PAUSED
-                                         ? "container %s is already paused"
-                                         : "container %s is not running",
+                                         ? "Container %s is already paused"
+                                         : "Container %s is not running",
                                      c->id);
                 pthread_mutex_unlock(&cs->lock);
                 pthread_mutex_unlock(&c->op);
                 return r;
         }
         if (!pause && c->status != CONTAINER_PAUSED) {
-                r = berth_error_setx(err, EBUSY, "container %s is not paused", c->id);
+                r = berth_error_setx(err, EBUSY, "Container %s is not paused", c->id);
                 pthread_mutex_unlock(&cs->lock);
                 pthread_mutex_unlock(&c->op);
                 return r;

@@ -301,7 +301,7 @@ void containers_count(struct containers *cs, int *ret_running, int *ret_paused, 
         *ret_stopped = stopped;
 }
 
-bool containers_image_in_use(const char *image_id, void *userdata)
+bool containers_image_in_use(const char *image_id, void *userdata, char **ret_container)
 {
         struct daemon *d = userdata;
         struct containers *cs = d->containers;
@@ -313,6 +313,8 @@ bool containers_image_in_use(const char *image_id, void *userdata)
         for (size_t i = 0; i < cs->n && !used; i++) {
                 const char *id = jstr(json_object_get(cs->v[i]->config, "image_id"));
                 used = id && strcmp(id, image_id) == 0;
+                if (used && ret_container)
+                        *ret_container = xstrndup(cs->v[i]->id, 12);
         }
         pthread_mutex_unlock(&cs->lock);
         return used;

@@ -390,3 +390,92 @@ def test_size_root_fs_counts_the_image(engine, names):
     api = engine.sdk().api
     row = api.containers(all=True, size=True, filters={"name": name})[0]
     assert row["SizeRootFs"] == row["SizeRw"] + image_size
+
+
+# ---------------------------------------------------------------- system, errors, events
+
+
+def test_version_has_every_field_of_the_schema(engine):
+    v = engine.sdk().api.version(api_version=False)
+    for key in ("Platform", "Components", "Version", "ApiVersion", "MinAPIVersion", "GitCommit",
+                "GoVersion", "Os", "Arch", "KernelVersion", "BuildTime"):
+        assert key in v, key
+    assert set(v["Platform"]) == {"Name"}
+    engine_c = [c for c in v["Components"] if c["Name"] == "Engine"][0]
+    assert engine_c["Version"] == v["Version"]
+    for key in ("ApiVersion", "MinAPIVersion", "GitCommit", "GoVersion", "Os", "Arch",
+                "KernelVersion", "BuildTime", "Experimental"):
+        assert isinstance(engine_c["Details"].get(key), str), key
+    r = engine.docker("version", "-f", "{{.Server.GoVersion}}|{{.Server.Os}}", check=True)
+    go, os_ = r.stdout.strip().split("|")
+    assert go and os_ == "linux"
+    if engine.kind == "berthd":
+        assert go.startswith("C, ")  # what berth is built with, not a Go version
+
+
+def test_error_wording(engine, names):
+    name, user = names(), names("-user")
+    tag = f"compat-{uuid.uuid4().hex[:8]}/only:1"
+    engine.docker("run", "-d", "--name", name, N, TAG, "sleep", "100", check=True)
+    cid = fmt(engine, "{{.Id}}", name)
+    r = engine.docker("unpause", name)
+    assert f"Container {cid} is not paused" in r.stderr
+    engine.docker("pause", name, check=True)
+    r = engine.docker("pause", name)
+    assert f"Container {cid} is already paused" in r.stderr
+    engine.docker("rm", "-f", name, check=True)
+    # rmi of the last reference of an image a container uses names both
+    engine.docker("tag", TAG, tag, check=True)
+    iid = engine.docker("image", "inspect", "-f", "{{.Id}}", TAG, check=True).stdout.strip()
+    engine.docker("create", "--name", user, N, tag, "true", check=True)
+    try:
+        engine.docker("rmi", tag)  # not the last reference: untagged
+        engine.docker("tag", TAG, tag, check=True)
+        # the image keeps TAG too: untagging tag is fine, removing by id is not
+        r = engine.docker("rmi", iid[7:19])
+        assert r.returncode != 0
+        assert f"conflict: unable to delete {iid[7:19]} (must be forced) - image is " in r.stderr
+    finally:
+        engine.docker("rm", "-f", user)
+        engine.docker("rmi", tag)
+    r = engine.docker("image", "inspect", "compat-nosuch")
+    assert r.returncode != 0 and "No such image: compat-nosuch:latest" in r.stderr
+    r = engine.docker("rmi", "compat-nosuch")
+    assert r.returncode != 0 and "No such image: compat-nosuch:latest" in r.stderr
+
+
+def test_rmi_conflict_names_the_reference_and_the_container(engine, names):
+    """The last reference of an image a container uses cannot go without -f."""
+    other = f"compat-{uuid.uuid4().hex[:8]}/last:1"
+    engine.docker("tag", TAG, other, check=True)
+    iid = engine.docker("image", "inspect", "-f", "{{.Id}}", TAG, check=True).stdout.strip()
+    # a second image id: commit a container so `other` is that image's only reference
+    src = names("-src")
+    engine.docker("run", "--name", src, N, TAG, "touch", "/x", check=True)
+    engine.docker("commit", src, other, check=True)
+    user = names("-user")
+    engine.docker("create", "--name", user, N, other, "true", check=True)
+    ucid = fmt(engine, "{{.Id}}", user)
+    new_id = engine.docker("image", "inspect", "-f", "{{.Id}}", other, check=True).stdout.strip()
+    try:
+        assert new_id != iid
+        r = engine.docker("rmi", other)
+        assert r.returncode != 0
+        assert (f'conflict: unable to remove repository reference "{other}" (must force) - '
+                f"container {ucid[:12]} is using its referenced image {new_id[7:19]}") in r.stderr
+    finally:
+        engine.docker("rm", "-f", user)
+        engine.docker("rmi", other)
+
+
+def test_events_include_attach_and_replay_a_window(engine, names):
+    name = names()
+    since = time.time()
+    engine.docker("run", "--name", name, N, TAG, "true", check=True)
+    engine.docker("rm", name, check=True)
+    time.sleep(1.1)
+    until = time.time()
+    r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
+                      "--filter", f"container={name}", "--format", "{{.Action}}", timeout=30)
+    actions = r.stdout.split()
+    assert actions == ["create", "attach", "start", "die", "destroy"], (actions, r.stderr)
