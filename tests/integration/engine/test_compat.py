@@ -479,3 +479,12 @@ def test_events_include_attach_and_replay_a_window(engine, names):
                       "--filter", f"container={name}", "--format", "{{.Action}}", timeout=30)
     actions = r.stdout.split()
     assert actions == ["create", "attach", "start", "die", "destroy"], (actions, r.stderr)
+
+
+def test_loading_data_that_is_not_an_image(engine, tmp_path):
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(docker.errors.ImageLoadError):
+        engine.sdk().images.load(junk.read_bytes())
+    r = engine.docker("load", "-i", str(junk))
+    assert r.returncode == 1 and r.stderr.strip(), r.stderr
