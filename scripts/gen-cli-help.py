@@ -17,6 +17,7 @@ GROUPS = {"container": ["run", "create", "start", "attach", "exec", "ls", "stop"
                     "push", "import"],
           "volume": ["create", "ls", "rm", "inspect", "prune"],
           "system": ["df", "prune", "info", "events"],
+          "network": ["create", "ls", "inspect", "rm", "connect", "disconnect", "prune"],
           "": ["run", "create", "start", "attach", "exec", "ps", "stop", "restart", "kill", "rm",
                "logs", "inspect", "top", "pause", "unpause", "update", "rename", "wait", "cp",
                "export", "diff", "stats", "port", "commit", "images", "rmi", "tag", "save", "load",

@@ -369,24 +369,31 @@ class Dockerd:
     def stop(self):
         for c in self._clients:
             c.close()
-        if self.proc and self.proc.poll() is None:
-            r = self.docker("ps", "-aq")
-            ids = r.stdout.split() if r.returncode == 0 else []
-            if ids:
-                self.docker("rm", "-f", "-v", *ids, timeout=120)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        for root in (self.exec_root, self.data_root):
-            with open("/proc/self/mountinfo") as f:
-                mounts = [line.split()[4] for line in f if root in line]
-            for m in sorted(mounts, key=len, reverse=True):
-                subprocess.run(["umount", "-l", m], capture_output=True)
-        shutil.rmtree(self.short, ignore_errors=True)
+        try:
+            if self.proc and self.proc.poll() is None:
+                try:
+                    r = self.docker("ps", "-aq")
+                    ids = r.stdout.split() if r.returncode == 0 else []
+                    if ids:
+                        self.docker("rm", "-f", "-v", *ids, timeout=120)
+                finally:
+                    self.proc.send_signal(signal.SIGTERM)
+                    try:
+                        self.proc.wait(60)
+                    except subprocess.TimeoutExpired:
+                        self.proc.kill()
+                        self.proc.wait()
+        finally:
+            self.proc = None
+            # dockerd's own mounts (its data root bound onto itself, overlays, the netns files),
+            # also when it was killed; then once more for what a late unmount uncovered
+            for _ in range(2):
+                for root in (self.exec_root, self.data_root):
+                    with open("/proc/self/mountinfo") as f:
+                        mounts = [line.split()[4] for line in f if root in line]
+                    for m in sorted(mounts, key=len, reverse=True):
+                        subprocess.run(["umount", "-l", m], capture_output=True)
+            shutil.rmtree(self.short, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
