@@ -1,5 +1,7 @@
 /* API helpers over the HTTP client: connecting (and starting berthd when its default socket is
  * absent), JSON calls, docker's error texts. */
+#include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -54,8 +56,29 @@ static char *find_berthd(void)
         return NULL;
 }
 
-/* The socket is absent: start berthd in the background (its own session, stdio on /dev/null)
- * and wait for /_ping. */
+/* The last non-empty line of the file at path (at most its last 4 KiB), or NULL. */
+static char *last_line_of(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char buf[4097];
+        off_t end;
+        ssize_t n;
+
+        if (fd < 0 || (end = lseek(fd, 0, SEEK_END)) < 0)
+                return NULL;
+        n = pread(fd, buf, sizeof(buf) - 1, end > 4096 ? end - 4096 : 0);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = 0;
+        char *nl = strrchr(buf, '\n');
+        return n > 0 ? xstrdup(nl ? nl + 1 : buf) : NULL;
+}
+
+/* The socket is absent: start berthd in the background (its own session, its stderr appended
+ * to berthd.log beside the socket) and wait for /_ping; if it exits first, its last words are
+ * the error. */
 static int start_daemon(struct berth_error **err)
 {
         _cleanup_free_ char *bin = find_berthd();
@@ -64,13 +87,20 @@ static int start_daemon(struct berth_error **err)
                                         "Cannot connect to the berth daemon at unix://%s and no "
                                         "`berthd` was found to start",
                                         cli.sock_path);
-        fprintf(stderr, "berth: starting %s (no daemon at unix://%s)\n", bin, cli.sock_path);
+        _cleanup_free_ char *dir = xstrdup(cli.sock_path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                *slash = 0;
+        _cleanup_free_ char *log = xasprintf("%s/berthd.log", slash && *dir ? dir : ".");
+        berth_mkdir_p(slash && *dir ? dir : ".", 0755, NULL);
+        fprintf(stderr, "berth: starting %s (no daemon at unix://%s; its log: %s)\n", bin,
+                cli.sock_path, log);
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t at;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         posix_spawnattr_init(&at);
         posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
         _cleanup_free_ char *host = xasprintf("unix://%s", cli.sock_path);
@@ -86,8 +116,11 @@ static int start_daemon(struct berth_error **err)
                 if (ping(cli.sock_path) == 0)
                         return 0;
                 int status;
-                if (waitpid(pid, &status, WNOHANG) == pid)
-                        return berth_error_setx(err, EIO, "`%s` exited before answering", bin);
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        _cleanup_free_ char *last = last_line_of(log);
+                        return berth_error_setx(err, EIO, "`%s` exited before answering: %s", bin,
+                                                last ? last : "(nothing in its log)");
+                }
                 struct timespec ts = {0, 25 * 1000 * 1000};
                 nanosleep(&ts, NULL);
         }
@@ -100,6 +133,25 @@ int cli_connect(struct http_conn **ret, struct berth_error **err)
         int r = http_connect(cli.sock_path, ret, &e);
         if (r == 0)
                 return 0;
+        if (r == -EACCES || r == -EPERM) {
+                struct stat st;
+                bool seen = stat(cli.sock_path, &st) == 0;
+                struct group *g = seen && st.st_gid != 0 ? getgrgid(st.st_gid) : NULL;
+                if (g)
+                        return berth_error_setx(err, -r,
+                                                "permission denied on %s; berthd runs as root — "
+                                                "use sudo or join the socket's group (`%s`)",
+                                                cli.sock_path, g->gr_name);
+                return berth_error_setx(
+                    err, -r, "permission denied on %s; berthd runs as root — use sudo%s",
+                    cli.sock_path, seen ? " (the socket has no group to join)" : "");
+        }
+        if (cli.default_host && (r == -ENOENT || r == -ECONNREFUSED) && geteuid() != 0)
+                return berth_error_setx(err, -r,
+                                        "Cannot connect to the berth daemon at unix://%s: it is "
+                                        "not running, and berthd runs as root — start it with "
+                                        "`sudo berthd` (or run this command with sudo)",
+                                        cli.sock_path);
         if (cli.default_host && (r == -ENOENT || r == -ECONNREFUSED)) {
                 cli.default_host = false; /* once per process */
                 r = start_daemon(err);

@@ -1,5 +1,5 @@
 /* berth's global flags and verb dispatch (docker's command tree). */
-#include "cli/cli.h"
+#include "cli/internal.h"
 
 struct verb {
         const char *name;
@@ -35,6 +35,47 @@ static const struct verb top_verbs[] = {
     {"info", cmd_info},     {"version", cmd_version}, {"events", cmd_events},
     {"import", cmd_import}, {"commit", cmd_commit},
 };
+
+static bool has_word(const char *list, const char *w)
+{
+        size_t n = strlen(w);
+        for (const char *p = list; (p = strstr(p, w)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+char *cli_verb_list(const char *group)
+{
+        const struct verb *v = container_verbs;
+        size_t n = ARRAY_SIZE(container_verbs);
+        char *out = xstrdup("");
+
+        if (strcmp(group, "image") == 0) {
+                v = image_verbs;
+                n = ARRAY_SIZE(image_verbs);
+        } else if (!*group) {
+                /* the top level: its own verbs, the management commands, the container verbs
+                 * that are not only under `container` */
+                free(out);
+                out = xstrdup("container image completion");
+                for (size_t i = 0; i < ARRAY_SIZE(top_verbs); i++) {
+                        char *x = xasprintf("%s %s", out, top_verbs[i].name);
+                        free(out);
+                        out = x;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!*group && (strcmp(v[i].name, "ls") == 0 || strcmp(v[i].name, "list") == 0 ||
+                                strcmp(v[i].name, "remove") == 0 ||
+                                strcmp(v[i].name, "prune") == 0 || has_word(out, v[i].name)))
+                        continue;
+                char *x = xasprintf("%s%s%s", out, *out ? " " : "", v[i].name);
+                free(out);
+                out = x;
+        }
+        return out;
+}
 
 static void usage(FILE *f)
 {
@@ -182,6 +223,8 @@ int cli_main(int argc, char **argv)
                 }
                 return vb->fn(n - 1, v + 1);
         }
+        if (strcmp(name, "completion") == 0)
+                return cmd_completion(n, v);
         vb = find(top_verbs, ARRAY_SIZE(top_verbs), name);
         if (!vb) {
                 vb = find(container_verbs, ARRAY_SIZE(container_verbs), name);

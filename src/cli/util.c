@@ -5,6 +5,47 @@
 
 #include "cli/internal.h"
 
+/* docker's --help: each option with its value type, one-line description and default, the
+ * descriptions in one column */
+static void print_options(const char *verb, const char *usage, const struct cli_flag *flags,
+                          size_t n_flags)
+{
+        char **left = xcalloc(n_flags + 1, sizeof(char *));
+        const struct cli_flag_help **help = xcalloc(n_flags + 1, sizeof(*help));
+        size_t width = 0;
+
+        printf("\nUsage:  berth %s %s\n\nOptions (as `docker %s`):\n", verb, usage, verb);
+        for (size_t k = 0; k < n_flags; k++) {
+                const char *bar = strchr(flags[k].name, '|');
+                _cleanup_free_ char *name =
+                    bar ? xstrndup(flags[k].name, (size_t)(bar - flags[k].name))
+                        : xstrdup(flags[k].name);
+                const char *type = flags[k].type == CLI_BOOL   ? ""
+                                   : flags[k].type == CLI_LIST ? "list"
+                                                               : "string";
+                char sh[8] = "    ";
+                help[k] = cli_flag_help_of(verb, name);
+                if (help[k] && flags[k].type != CLI_BOOL && *help[k]->type)
+                        type = help[k]->type;
+                if (flags[k].short_name)
+                        snprintf(sh, sizeof(sh), "-%c, ", flags[k].short_name);
+                left[k] = xasprintf("  %s--%s%s%s", sh, name, *type ? " " : "", type);
+                if (strlen(left[k]) > width)
+                        width = strlen(left[k]);
+        }
+        for (size_t k = 0; k < n_flags; k++) {
+                const char *desc = help[k]                              ? help[k]->desc
+                                   : strcmp(flags[k].name, "help") == 0 ? "Print usage"
+                                                                        : "";
+                if (*desc)
+                        printf("%-*s   %s\n", (int)width, left[k], desc);
+                else
+                        printf("%s\n", left[k]);
+        }
+        strv_free(left);
+        free(help);
+}
+
 int verb_parse(struct cli_args *a, const char *verb, const char *usage,
                const struct cli_flag *flags, size_t n_flags, int argc, char **argv,
                bool interspersed, int min, int max, int *ret_exit)
@@ -16,20 +57,7 @@ int verb_parse(struct cli_args *a, const char *verb, const char *usage,
         }
         for (size_t i = 0; i < n_flags; i++) {
                 if (strcmp(flags[i].name, "help") == 0 && a->values[i]) {
-                        printf("\nUsage:  berth %s %s\n\nOptions (as `docker %s`):\n", verb, usage,
-                               verb);
-                        for (size_t k = 0; k < n_flags; k++) {
-                                const char *bar = strchr(flags[k].name, '|');
-                                int len =
-                                    bar ? (int)(bar - flags[k].name) : (int)strlen(flags[k].name);
-                                char sh[8] = "    ";
-                                if (flags[k].short_name)
-                                        snprintf(sh, sizeof(sh), "-%c, ", flags[k].short_name);
-                                printf("  %s--%.*s%s\n", sh, len, flags[k].name,
-                                       flags[k].type == CLI_BOOL   ? ""
-                                       : flags[k].type == CLI_LIST ? " list"
-                                                                   : " string");
-                        }
+                        print_options(verb, usage, flags, n_flags);
                         cli_args_release(a);
                         *ret_exit = 0;
                         return -1;

@@ -124,6 +124,12 @@ int berth_write_file_at(int dirfd, const char *path, const void *data, size_t le
  * 0, or a negative errno with errno set (EIO when write returns 0). */
 int berth_write_all(int fd, const void *buf, size_t len);
 
+/* Wait until the peer of the unix stream socket fd has read everything written to it so far
+ * (SIOCOUTQ reaches 0), at most timeout_ms. For a hijacked HTTP connection: a client that reads
+ * the 101 response through a buffered reader and then switches to the raw socket (docker-py)
+ * loses whatever arrived with the headers. Whether the peer caught up. */
+bool berth_sock_wait_drained(int fd, int timeout_ms);
+
 /* Write the string s (without NUL) to an existing file, e.g. a cgroup or procfs knob. */
 int berth_write_str_at(int dirfd, const char *path, const char *s, struct berth_error **err);
 
@@ -156,6 +162,10 @@ int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_
 
 /* Parse a non-negative decimal integer (whole string); returns -EINVAL/-ERANGE. */
 int berth_parse_u64(const char *s, uint64_t *ret);
+
+/* docker's size strings (go-units RAMInBytes, as log-opt max-size takes them): "1048576",
+ * "10m", "1.5k", "2GB", "3MiB"; binary multiples; "-1" means unlimited (*ret 0). -EINVAL. */
+int berth_parse_ram_size(const char *s, uint64_t *ret);
 
 /* ---------------------------------------------------------------- threads */
 

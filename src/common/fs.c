@@ -2,8 +2,11 @@
 #include "common/common.h"
 
 #include <linux/openat2.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 int berth_write_all(int fd, const void *buf, size_t len)
 {
@@ -23,6 +26,19 @@ int berth_write_all(int fd, const void *buf, size_t len)
                 len -= (size_t)n;
         }
         return 0;
+}
+
+bool berth_sock_wait_drained(int fd, int timeout_ms)
+{
+        for (int waited = 0;; waited++) {
+                int queued = 0;
+                if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued <= 0)
+                        return true;
+                if (waited >= timeout_ms)
+                        return false;
+                struct timespec ms = {0, 1000000};
+                nanosleep(&ms, NULL);
+        }
 }
 
 int berth_write_file_at(int dirfd, const char *path, const void *data, size_t len, int flags,

@@ -146,6 +146,37 @@ int berth_thread_spawn_detached(void *(*fn)(void *), void *arg)
         return -r;
 }
 
+int berth_parse_ram_size(const char *s, uint64_t *ret)
+{
+        if (!strcmp(s, "-1")) {
+                *ret = 0;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end == s || v < 0 || !(s[0] >= '0' && s[0] <= '9'))
+                return -EINVAL;
+        static const char units[] = "bkmgtp";
+        double mult = 1;
+        if (*end) {
+                const char *u = strchr(units, end[0] | 0x20);
+                if (!u)
+                        return -EINVAL;
+                for (const char *q = units; q < u; q++)
+                        mult *= 1024;
+                end++;
+                if (*end == 'b' || *end == 'B')
+                        end++;
+                if ((*end == 'i' || *end == 'I') && (end[1] == 'b' || end[1] == 'B'))
+                        end += 2;
+        }
+        if (*end || v * mult >= 18446744073709551615.0)
+                return -EINVAL;
+        *ret = (uint64_t)(v * mult);
+        return 0;
+}
+
 int berth_id_validate(const char *id, struct berth_error **err)
 {
         size_t n = id ? strlen(id) : 0;

@@ -10,6 +10,7 @@
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
 
+#include <regex.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -53,7 +54,9 @@ static json_t *merged_config(struct container *c)
 
         for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
                 json_t *v = json_object_get(create, keys[k]);
-                if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)))
+                /* docker's merge: an empty value takes the image's (Volumes {} too) */
+                if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
+                    (strcmp(keys[k], "Volumes") == 0 && json_object_size(v) == 0))
                         v = json_object_get(img, keys[k]);
                 if (v)
                         json_object_set(cfg, keys[k], v);
@@ -77,7 +80,9 @@ static json_t *merged_config(struct container *c)
                 }
                 json_array_append(env, e);
         }
-        json_object_set_new(cfg, "Env", env);
+        json_object_set_new(cfg, "Env", json_array_size(env) ? env : json_null());
+        if (!json_array_size(env))
+                json_decref(env);
         if (json_array_size(json_object_get(create, "Entrypoint")) > 0 &&
             !json_array_size(json_object_get(create, "Cmd")))
                 json_object_set_new(cfg, "Cmd", json_null());
@@ -138,6 +143,10 @@ static json_t *host_config(struct container *c)
         if (!json_object_get(hc, "LogConfig"))
                 json_object_set_new(hc, "LogConfig",
                                     json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
+        else if (!*(jstr(json_object_get(json_object_get(hc, "LogConfig"), "Type")) ?: ""))
+                /* made before the default was stored at create */
+                json_object_set_new(json_object_get(hc, "LogConfig"), "Type",
+                                    json_string("json-file"));
         if (!json_object_get(hc, "AutoRemove"))
                 json_object_set_new(hc, "AutoRemove", json_false());
         if (!json_object_get(hc, "Privileged"))
@@ -151,6 +160,19 @@ static json_t *host_config(struct container *c)
                 if (!json_object_get(hc, *k))
                         json_object_set_new(hc, *k, json_integer(0));
         return hc;
+}
+
+/* docker's -s: SizeRw the container's layer, SizeRootFs the image's layers plus that */
+static void set_sizes(struct containers *cs, struct container *c, json_t *j, const char *upper)
+{
+        _cleanup_json_ json_t *img = NULL;
+        json_int_t rw = (json_int_t)volumes_dir_size(upper), image = 0;
+        const char *image_id = jstr(json_object_get(c->config, "image_id"));
+
+        if (image_id && berth_image_inspect(cs->d->images, image_id, &img, NULL) >= 0)
+                image = json_integer_value(json_object_get(img, "Size"));
+        json_object_set_new(j, "SizeRw", json_integer(rw));
+        json_object_set_new(j, "SizeRootFs", json_integer(rw + image));
 }
 
 static json_t *network_settings(struct container *c)
@@ -246,37 +268,57 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
         json_object_set_new(j, "AppArmorProfile", json_string(""));
         json_object_set_new(j, "ExecIDs", json_null());
         if (size) {
-                json_object_set_new(j, "SizeRw", json_integer((json_int_t)volumes_dir_size(upper)));
-                json_object_set_new(j, "SizeRootFs",
-                                    json_integer((json_int_t)volumes_dir_size(upper)));
+                set_sizes(cs, c, j, upper);
         } else {
                 json_object_del(j, "SizeRw");
         }
         return j;
 }
 
+/* go-units' HumanDuration, as docker's ps Status says it */
 static char *human_duration(double secs)
 {
+        long hours;
+
         if (secs < 1)
                 return xstrdup("Less than a second");
+        if (secs < 2)
+                return xstrdup("1 second");
         if (secs < 60)
                 return xasprintf("%d seconds", (int)secs);
+        if ((int)(secs / 60) == 1)
+                return xstrdup("About a minute");
         if (secs < 3600)
-                return (int)(secs / 60) == 1 ? xstrdup("About a minute")
-                                             : xasprintf("%d minutes", (int)(secs / 60));
-        if (secs < 48 * 3600)
-                return (int)(secs / 3600) == 1 ? xstrdup("About an hour")
-                                               : xasprintf("%d hours", (int)(secs / 3600));
-        return xasprintf("%d days", (int)(secs / 86400));
+                return xasprintf("%d minutes", (int)(secs / 60));
+        hours = (long)(secs / 3600 + 0.5);
+        if (hours == 1)
+                return xstrdup("About an hour");
+        if (hours < 48)
+                return xasprintf("%ld hours", hours);
+        if (hours < 24 * 7 * 2)
+                return xasprintf("%ld days", hours / 24);
+        if (hours < 24 * 30 * 2)
+                return xasprintf("%ld weeks", hours / 24 / 7);
+        if (hours < 24 * 365 * 2)
+                return xasprintf("%ld months", hours / 24 / 30);
+        return xasprintf("%ld years", (long)(secs / 3600) / 24 / 365);
 }
 
+/* Seconds since the RFC 3339 time t (fractions counted: "Up 1 second" flips when docker's
+ * does) */
 static double since_rfc3339(const char *t)
 {
         struct tm tm = {0};
+        struct timespec now;
+        const char *rest;
+        double frac = 0;
 
-        if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm))
+        if (!t || !(rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)))
                 return 0;
-        return difftime(time(NULL), timegm(&tm));
+        if (*rest == '.')
+                frac = strtod(rest, NULL);
+        clock_gettime(CLOCK_REALTIME, &now);
+        return (double)(now.tv_sec - timegm(&tm)) + (double)now.tv_nsec / 1e9 - frac;
 }
 
 static time_t created_unix(struct container *c)
@@ -303,7 +345,12 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
 
         path_args(c, cfg, &path, &args);
         fputs(path ? path : "", f);
-        json_array_foreach(args, i, e) fprintf(f, " %s", jstr(e) ?: "");
+        /* docker's list quotes an argument holding a space in single quotes */
+        json_array_foreach(args, i, e)
+        {
+                const char *a = jstr(e) ?: "";
+                fprintf(f, strchr(a, ' ') ? " '%s'" : " %s", a);
+        }
         fclose(f);
         pthread_mutex_lock(&cs->lock);
         switch (c->status) {
@@ -351,9 +398,7 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
                       json_object_get(c->config, "mounts"));
         pthread_mutex_unlock(&cs->lock);
         if (size) {
-                json_object_set_new(j, "SizeRw", json_integer((json_int_t)volumes_dir_size(upper)));
-                json_object_set_new(j, "SizeRootFs",
-                                    json_integer((json_int_t)volumes_dir_size(upper)));
+                set_sizes(cs, c, j, upper);
         }
         json_decref(args);
         json_decref(cfg);
@@ -404,10 +449,20 @@ static bool pred_id(const char *want, void *ud)
         return strncmp(((struct container *)ud)->id, want, strlen(want)) == 0;
 }
 
+/* docker's name filter: an (unanchored) regular expression matched against "/name" and "name";
+ * an expression that does not compile matches nothing, as in docker */
 static bool pred_name(const char *want, void *ud)
 {
-        /* docker matches names as a regexp; a substring covers the usual uses */
-        return strstr(((struct container *)ud)->name, want[0] == '/' ? want + 1 : want) != NULL;
+        struct container *c = ud;
+        _cleanup_free_ char *slashed = xasprintf("/%s", c->name);
+        regex_t re;
+        bool match;
+
+        if (regcomp(&re, want, REG_EXTENDED | REG_NOSUB) != 0)
+                return false;
+        match = regexec(&re, slashed, 0, NULL, 0) == 0 || regexec(&re, c->name, 0, NULL, 0) == 0;
+        regfree(&re);
+        return match;
 }
 
 static bool pred_status(const char *want, void *ud)
@@ -515,6 +570,9 @@ static void handle_list(struct api_req *r)
         }
         if (json_array_size(json_object_get(filters, "status")) ||
             json_array_size(json_object_get(filters, "exited")))
+                all = true;
+        /* docker: a limit (ps -n, ps -l) counts stopped containers too */
+        if (limit > 0)
                 all = true;
         out = json_array();
         v = containers_snapshot(cs, &n);
@@ -970,58 +1028,17 @@ static void handle_update(struct api_req *r)
 
 static void handle_top(struct api_req *r)
 {
-        struct daemon *d = api_daemon(r);
-        struct containers *cs = d->containers;
-        struct berth_runtime rt = {.root = d->runtime_root};
+        struct containers *cs = api_daemon(r)->containers;
         struct berth_error *err = NULL;
-        _cleanup_free_ pid_t *pids = NULL;
         struct container *c = get_or_reply(r);
-        json_t *procs;
-        size_t n;
+        json_t *out;
 
         if (!c)
                 return;
-        if (!container_is_running(cs, c)) {
-                api_reply_errorf(r, 409, "Container %s is not running", c->id);
-                container_unref(cs, c);
-                return;
-        }
-        if (berth_container_pids(&rt, c->id, &pids, &n, &err) < 0) {
+        if (container_top(cs, c, api_query(r, "ps_args"), &out, &err) < 0)
                 api_reply_error(r, err);
-                container_unref(cs, c);
-                return;
-        }
-        procs = json_array();
-        for (size_t i = 0; i < n; i++) {
-                char path[64];
-                _cleanup_free_ char *cmdline = NULL, *statf = NULL;
-                size_t len = 0;
-                struct stat st;
-                char ppid[16] = "0", uid[16] = "0", pidbuf[16];
-                snprintf(pidbuf, sizeof(pidbuf), "%d", pids[i]);
-                snprintf(path, sizeof(path), "/proc/%d/cmdline", pids[i]);
-                if (berth_read_file_at(AT_FDCWD, path, 1 << 16, &cmdline, &len, NULL) < 0)
-                        continue;
-                for (size_t k = 0; k + 1 < len; k++)
-                        if (cmdline[k] == '\0')
-                                cmdline[k] = ' ';
-                snprintf(path, sizeof(path), "/proc/%d/stat", pids[i]);
-                if (berth_read_file_at(AT_FDCWD, path, 4096, &statf, NULL, NULL) >= 0) {
-                        char *p = strrchr(statf, ')');
-                        int pp = 0;
-                        if (p && sscanf(p + 2, "%*c %d", &pp) == 1)
-                                snprintf(ppid, sizeof(ppid), "%d", pp);
-                }
-                snprintf(path, sizeof(path), "/proc/%d", pids[i]);
-                if (stat(path, &st) == 0)
-                        snprintf(uid, sizeof(uid), "%u", st.st_uid);
-                json_array_append_new(procs,
-                                      json_pack("[s,s+,s,s,s,s,s,s]", uid, "", pidbuf, ppid, "0",
-                                                "-", "?", "00:00:00", cmdline ? cmdline : ""));
-        }
-        api_reply_json(r, 200,
-                       json_pack("{s:[s,s,s,s,s,s,s,s],s:o}", "Titles", "UID", "PID", "PPID", "C",
-                                 "STIME", "TTY", "TIME", "CMD", "Processes", procs));
+        else
+                api_reply_json(r, 200, out);
         container_unref(cs, c);
 }
 
@@ -1074,6 +1091,7 @@ static void attach_hijacked(int sock, void *p)
         struct attach_job *a = p;
         struct berth_error *err = NULL;
 
+        berth_sock_wait_drained(sock, 500);
         if (a->logs && logs_stream(a->c->log_path, &a->lopts, sock, sock, NULL, NULL, &err) < 0) {
                 berth_warn("attach `%s`: logs: %s", a->c->id, err->msg);
                 berth_error_free(TAKE_PTR(err));
@@ -1119,6 +1137,7 @@ static void handle_attach(struct api_req *r)
                       api_query_bool(r, "stderr", false), "raw", tty);
         a->logs = api_query_bool(r, "logs", false);
         a->stream = api_query_bool(r, "stream", false);
+        container_publish(cs, c, "attach", NULL);
         a->lopts = (struct logs_opts){.out = api_query_bool(r, "stdout", false),
                                       .err = api_query_bool(r, "stderr", false),
                                       .tty = tty,
@@ -1161,7 +1180,7 @@ static void handle_logs(struct api_req *r)
         if (!c)
                 return;
         type = jstr(json_object_get(container_host_cfg(c, "LogConfig"), "Type"));
-        if (type && *type && strcmp(type, "json-file") != 0) {
+        if (!logs_driver_readable(type)) {
                 api_reply_errorf(r, 501, "configured logging driver does not support reading");
                 container_unref(cs, c);
                 return;

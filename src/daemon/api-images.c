@@ -15,8 +15,10 @@ static int resolve(struct daemon *d, const char *name, char **ret_id, struct ber
 {
         _cleanup_error_ struct berth_error *e = NULL;
         int r = berth_image_resolve(d->images, name, ret_id, &e);
-        if (r == -ENOENT || berth_error_code(e) == ENOENT)
-                return berth_error_setx(err, ENOENT, "No such image: %s", name);
+        if (r == -ENOENT || berth_error_code(e) == ENOENT) {
+                _cleanup_free_ char *shown = berth_ref_display(name);
+                return berth_error_setx(err, ENOENT, "No such image: %s", shown);
+        }
         if (r < 0) {
                 *err = TAKE_PTR(e);
                 return r;
@@ -25,9 +27,9 @@ static int resolve(struct daemon *d, const char *name, char **ret_id, struct ber
 }
 
 /* Is image id used by a container (any state)? The containers module knows. */
-static bool in_use(const char *id, void *userdata)
+static bool in_use(const char *id, void *userdata, char **ret_container)
 {
-        return containers_image_in_use(id, userdata);
+        return containers_image_in_use(id, userdata, ret_container);
 }
 
 static bool write_all(int fd, const char *buf, size_t len)
@@ -208,8 +210,9 @@ static void images_remove_handler(struct api_req *r)
         if (berth_image_remove(d->images, api_param(r, 0), api_query_bool(r, "force", false),
                                api_query_bool(r, "noprune", false), in_use, d, &report, &e) < 0) {
                 if (berth_error_code(e) == ENOENT) {
+                        _cleanup_free_ char *shown = berth_ref_display(api_param(r, 0));
                         berth_error_free(TAKE_PTR(e));
-                        return api_reply_errorf(r, 404, "No such image: %s", api_param(r, 0));
+                        return api_reply_errorf(r, 404, "No such image: %s", shown);
                 }
                 return api_reply_error(r, TAKE_PTR(e));
         }

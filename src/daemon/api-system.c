@@ -174,19 +174,32 @@ static const char *go_arch(const char *machine)
         return machine;
 }
 
+/* What berth is built with, in the field docker names after its compiler */
+#if defined(__clang__)
+#define BERTH_COMPILER "C, clang " __clang_version__
+#elif defined(__GNUC__)
+#define BERTH_COMPILER "C, gcc " __VERSION__
+#else
+#define BERTH_COMPILER "C"
+#endif
+
+/* docker's SystemVersion: every field of the API's schema, the Engine's details as dockerd
+ * gives them (strings, Experimental included) */
 static void version_handler(struct api_req *r)
 {
         struct utsname u;
         uname(&u);
         const char *arch = go_arch(u.machine);
-        json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion", "1.43",
-                                    "MinAPIVersion", "1.24", "Os", "linux", "Arch", arch,
-                                    "KernelVersion", u.release, "GitCommit", "berth");
-        json_t *o = json_pack("{s:[{s:s, s:s, s:o}], s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                              "Components", "Name", "Engine", "Version", BERTH_VERSION, "Details",
-                              details, "Version", BERTH_VERSION, "ApiVersion", "1.43",
-                              "MinAPIVersion", "1.24", "GitCommit", "berth", "Os", "linux", "Arch",
-                              arch, "KernelVersion", u.release, "BuildTime", "");
+        json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion",
+                                    "1.43", "MinAPIVersion", "1.24", "Os", "linux", "Arch", arch,
+                                    "KernelVersion", u.release, "GitCommit", "berth", "GoVersion",
+                                    BERTH_COMPILER, "BuildTime", "", "Experimental", "false");
+        json_t *o = json_pack(
+            "{s:{s:s}, s:[{s:s, s:s, s:o}], s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
+            "Platform", "Name", "berth", "Components", "Name", "Engine", "Version", BERTH_VERSION,
+            "Details", details, "Version", BERTH_VERSION, "ApiVersion", "1.43", "MinAPIVersion",
+            "1.24", "GitCommit", "berth", "GoVersion", BERTH_COMPILER, "Os", "linux", "Arch", arch,
+            "KernelVersion", u.release, "Experimental", false, "BuildTime", "");
         api_reply_json(r, 200, o);
 }
 

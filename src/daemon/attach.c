@@ -72,8 +72,11 @@ int container_wait(struct containers *cs, struct container *c, const char *condi
                 while (c->exit_gen == gen && !c->removed)
                         pthread_cond_wait(&cs->cond, &cs->lock);
         } else {
-                while (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED ||
-                       c->status == CONTAINER_RESTARTING)
+                /* docker: a restarting container counts as running, and its waiters are woken
+                 * by each exit, so a restart policy does not make wait last forever */
+                while ((c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED ||
+                        c->status == CONTAINER_RESTARTING) &&
+                       c->exit_gen == gen && !c->removed)
                         pthread_cond_wait(&cs->cond, &cs->lock);
         }
         *ret_code = c->exit_code;

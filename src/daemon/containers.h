@@ -132,7 +132,8 @@ int container_shim_request(struct container *c, json_t *msg, struct berth_error 
 int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err);
 
 /* Wait for condition ("not-running", "next-exit", "removed"); the exit code. gen: c->exit_gen
- * read when the request came in (next-exit). */
+ * read when the request came in (next-exit; not-running also ends at the next exit of a
+ * container a restart policy restarts, as docker's). */
 int container_wait(struct containers *cs, struct container *c, const char *condition, uint64_t gen,
                    int *ret_code);
 
@@ -148,7 +149,7 @@ json_t *container_cfg(struct container *c, const char *key);
 json_t *container_host_cfg(struct container *c, const char *key);
 
 /* Is image id used by a container? (berth_image_in_use_fn; userdata = struct daemon *) */
-bool containers_image_in_use(const char *image_id, void *userdata);
+bool containers_image_in_use(const char *image_id, void *userdata, char **ret_container);
 /* Counts for /info. */
 void containers_count(struct containers *cs, int *ret_running, int *ret_paused, int *ret_stopped);
 
@@ -167,6 +168,12 @@ void api_exec_inspect(struct api_req *r);
 int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
                           struct berth_error **err);
 void container_rootfs_release(struct containers *cs, struct container *c);
+
+/* top.c: docker's top, the host's ps with ps_args (NULL or "": -ef) cut to c's processes:
+ * {"Titles": [...], "Processes": [[...], ...]}. EBUSY when c is not running, EINVAL for
+ * ps_args docker refuses, EIO with ps's message when ps fails. */
+int container_top(struct containers *cs, struct container *c, const char *ps_args, json_t **ret,
+                  struct berth_error **err);
 
 /* archive.c */
 void api_container_changes(struct api_req *r);

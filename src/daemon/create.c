@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/etc-files.h"
 #include "daemon/lifecycle.h"
+#include "daemon/logs.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -45,10 +46,12 @@ static void random_hex(char *out, size_t nbytes)
 }
 
 /* One entry of docker's Mounts array; a volume that is not nocopy also goes to populate
- * (docker's CopyData: filled from the image at create, see volumes_populate). */
+ * (docker's CopyData: filled from the image at create, see volumes_populate). mode: the Binds
+ * options as given (inspect's Mode), NULL otherwise. */
 static int add_mount(struct containers *cs, const char *id, json_t *mounts, json_t *populate,
                      const char *type, const char *source, const char *target, bool rw,
-                     const char *propagation, bool nocopy, struct berth_error **err)
+                     const char *propagation, bool nocopy, const char *mode,
+                     struct berth_error **err)
 {
         _cleanup_free_ char *name = NULL, *mountpoint = NULL;
         json_t *m;
@@ -63,7 +66,7 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, json
                         return r;
                 m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume", "Name", name,
                               "Source", mountpoint, "Destination", target, "Driver", "local",
-                              "Mode", "z", "RW", rw, "Propagation", "");
+                              "Mode", mode ? mode : "z", "RW", rw, "Propagation", "");
                 if (!nocopy)
                         json_array_append_new(
                             populate, json_pack("{s:s,s:s}", "Name", name, "Destination", target));
@@ -73,8 +76,8 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, json
                                                 "invalid mount source `%s`: not absolute",
                                                 source ? source : "");
                 m = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind", "Source", source,
-                              "Destination", target, "Mode", "", "RW", rw, "Propagation",
-                              propagation ? propagation : "rprivate");
+                              "Destination", target, "Mode", mode ? mode : "", "RW", rw,
+                              "Propagation", propagation ? propagation : "rprivate");
         }
         json_array_append_new(mounts, m);
         return 0;
@@ -110,7 +113,7 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                 r = add_mount(cs, id, mounts, populate,
                               q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
                               q->kind == SPEC_MOUNT_BIND ? q->source : q->volume, q->target,
-                              !q->readonly, q->propagation, q->nocopy, err);
+                              !q->readonly, q->propagation, q->nocopy, q->mode, err);
                 if (r < 0)
                         goto out;
         }
@@ -127,7 +130,7 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                         if (covered)
                                 continue;
                         r = add_mount(cs, id, mounts, populate, "volume", NULL, k, true, NULL,
-                                      false, err);
+                                      false, NULL, err);
                         if (r < 0)
                                 goto out;
                 }
@@ -209,6 +212,42 @@ static json_t *with_host_defaults(json_t *body)
         json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
         if (mem > 0 && json_integer_value(json_object_get(hc, "MemorySwap")) == 0)
                 json_object_set_new(hc, "MemorySwap", json_integer(mem * 2));
+        /* docker's create: the defaults the container runs with, stored so inspect shows
+         * them; "unlimited" pids and the default swappiness are null there */
+        if (!json_is_true(json_object_get(hc, "Privileged"))) {
+                json_t *mp = json_object_get(hc, "MaskedPaths");
+                json_t *rp = json_object_get(hc, "ReadonlyPaths");
+                if (!mp || json_is_null(mp))
+                        json_object_set_new(hc, "MaskedPaths", daemon_spec_default_masked_paths());
+                if (!rp || json_is_null(rp))
+                        json_object_set_new(hc, "ReadonlyPaths",
+                                            daemon_spec_default_readonly_paths());
+        }
+        if (!*(jstr(json_object_get(hc, "Runtime")) ?: ""))
+                json_object_set_new(hc, "Runtime", json_string("berth"));
+        if (!*(jstr(json_object_get(hc, "CgroupnsMode")) ?: ""))
+                json_object_set_new(hc, "CgroupnsMode",
+                                    json_string(daemon_spec_default_cgroupns_mode()));
+        if (json_is_integer(json_object_get(hc, "PidsLimit")) &&
+            json_integer_value(json_object_get(hc, "PidsLimit")) <= 0)
+                json_object_set_new(hc, "PidsLimit", json_null());
+        if (json_is_integer(json_object_get(hc, "MemorySwappiness")) &&
+            json_integer_value(json_object_get(hc, "MemorySwappiness")) == -1)
+                json_object_set_new(hc, "MemorySwappiness", json_null());
+        /* docker stores the daemon's default log driver when none was given */
+        json_t *logcfg = json_object_get(hc, "LogConfig");
+        const char *logtype = jstr(json_object_get(logcfg, "Type"));
+        if (!json_is_object(logcfg)) {
+                json_object_set_new(hc, "LogConfig",
+                                    json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
+        } else {
+                logcfg = json_copy(logcfg);
+                if (!logtype || !*logtype)
+                        json_object_set_new(logcfg, "Type", json_string("json-file"));
+                if (!json_is_object(json_object_get(logcfg, "Config")))
+                        json_object_set_new(logcfg, "Config", json_object());
+                json_object_set_new(hc, "LogConfig", logcfg);
+        }
         json_object_set_new(b, "HostConfig", hc);
         return b;
 }
@@ -252,8 +291,9 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = berth_image_resolve(d->images, image, &image_id, err);
         if (r < 0) {
                 if (r == -ENOENT) {
+                        _cleanup_free_ char *shown = berth_ref_display(image);
                         berth_error_free(TAKE_PTR(*err));
-                        return berth_error_setx(err, ENOENT, "No such image: %s", image);
+                        return berth_error_setx(err, ENOENT, "No such image: %s", shown);
                 }
                 return r;
         }
@@ -286,6 +326,20 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         if (r < 0)
                 return r;
         etc_hosts_entries_free(extra, n_extra);
+        r = logs_config_validate(json_object_get(hc, "LogConfig"), err);
+        if (r < 0)
+                return r;
+        /* one runtime: the built-in one /info names as DefaultRuntime */
+        {
+                const char *rt = jstr(json_object_get(hc, "Runtime"));
+                if (rt && *rt && strcmp(rt, "berth") != 0)
+                        return berth_error_setx(err, EINVAL, "Unknown runtime specified %s", rt);
+        }
+        /* legacy links (/etc/hosts entries and env of another container on the default bridge)
+         * are not implemented: refused rather than a container that silently lacks them */
+        if (json_array_size(json_object_get(hc, "Links")) > 0)
+                return berth_error_setx(err, EINVAL,
+                                        "container links (--link) are not supported by berth");
         random_hex(id, 32);
         stored = with_host_defaults(body);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,

@@ -493,6 +493,8 @@ static void exec_hijacked(int sock, void *p)
                       !json_is_false(json_object_get(e->config, "AttachStdout")), "stderr",
                       !json_is_false(json_object_get(e->config, "AttachStderr")), "raw", j->tty);
 
+        /* the first output must not arrive with the 101 headers (docker-py loses it then) */
+        berth_sock_wait_drained(sock, 500);
         if (exec_launch(e, j->tty, sock, msg, j->console_size, &err) < 0) {
                 exec_failed(e);
                 exec_write_error(sock, j->tty, err->msg);

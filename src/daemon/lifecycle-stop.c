@@ -329,6 +329,7 @@ int container_kill(struct containers *cs, struct container *c, const char *signa
                    struct berth_error **err)
 {
         int sig = signal_of(signame, SIGKILL, err);
+        bool paused;
         int r;
 
         if (sig < 0)
@@ -344,6 +345,7 @@ int container_kill(struct containers *cs, struct container *c, const char *signa
         if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT)
                 c->stopped_by_user = true;
         container_persist_locked(cs, c);
+        paused = c->status == CONTAINER_PAUSED;
         pthread_mutex_unlock(&cs->lock);
         r = send_signal(cs, c, sig, err);
         if (r < 0)
@@ -352,6 +354,18 @@ int container_kill(struct containers *cs, struct container *c, const char *signa
                 char sigbuf[16];
                 snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
                 container_publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
+        }
+        /* docker's Kill: SIGKILL returns once the exit is recorded (inspect right after shows
+         * it), a frozen container thawed so the signal lands; other signals return at once */
+        if (sig == SIGKILL) {
+                if (paused) {
+                        struct berth_runtime rt = container_runtime_of(cs);
+                        berth_container_pause(&rt, c->id, false, NULL);
+                }
+                if (!wait_stopped(cs, c, 10000))
+                        return berth_error_setx(err, ETIMEDOUT,
+                                                "tried to kill container, but did not receive an "
+                                                "exit event");
         }
         return 0;
 }
@@ -367,15 +381,15 @@ int container_pause(struct containers *cs, struct container *c, bool pause,
         if (pause && c->status != CONTAINER_RUNNING) {
                 r = berth_error_setx(err, EBUSY,
                                      c->status == CONTAINER_PAUSED
-                                         ? "container %s is already paused"
-                                         : "container %s is not running",
+                                         ? "Container %s is already paused"
+                                         : "Container %s is not running",
                                      c->id);
                 pthread_mutex_unlock(&cs->lock);
                 pthread_mutex_unlock(&c->op);
                 return r;
         }
         if (!pause && c->status != CONTAINER_PAUSED) {
-                r = berth_error_setx(err, EBUSY, "container %s is not paused", c->id);
+                r = berth_error_setx(err, EBUSY, "Container %s is not paused", c->id);
                 pthread_mutex_unlock(&cs->lock);
                 pthread_mutex_unlock(&c->op);
                 return r;

@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/etc-files.h"
 #include "daemon/events.h"
+#include "daemon/logs.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -300,7 +301,7 @@ void containers_count(struct containers *cs, int *ret_running, int *ret_paused, 
         *ret_stopped = stopped;
 }
 
-bool containers_image_in_use(const char *image_id, void *userdata)
+bool containers_image_in_use(const char *image_id, void *userdata, char **ret_container)
 {
         struct daemon *d = userdata;
         struct containers *cs = d->containers;
@@ -312,6 +313,8 @@ bool containers_image_in_use(const char *image_id, void *userdata)
         for (size_t i = 0; i < cs->n && !used; i++) {
                 const char *id = jstr(json_object_get(cs->v[i]->config, "image_id"));
                 used = id && strcmp(id, image_id) == 0;
+                if (used && ret_container)
+                        *ret_container = xstrndup(cs->v[i]->id, 12);
         }
         pthread_mutex_unlock(&cs->lock);
         return used;
@@ -807,9 +810,15 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
                 strv_push(&argv, "--stdin-once");
         if (tty)
                 strv_push(&argv, "--tty");
-        if (!log_type || !*log_type || strcmp(log_type, "json-file") == 0) {
+        if (logs_driver_readable(log_type)) {
+                /* the local driver: the same file, docker's local defaults (20 MiB x 5) */
+                bool local = log_type && strcmp(log_type, "local") == 0;
                 const char *size = jstr(json_object_get(logopts, "max-size"));
                 const char *files = jstr(json_object_get(logopts, "max-file"));
+                if (local && !size)
+                        size = "20m";
+                if (local && !files)
+                        files = "5";
                 strv_push(&argv, "--log");
                 strv_push(&argv, c->log_path);
                 if (size) {

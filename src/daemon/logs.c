@@ -11,6 +11,90 @@
 #define LOG_LINE_MAX      (1u << 20) /* a longer "line" is not the shim's; skipped */
 #define LOG_ROTATIONS_MAX 100
 
+/* ---------------------------------------------------------------- drivers */
+
+bool logs_driver_readable(const char *type)
+{
+        return !type || !*type || strcmp(type, "json-file") == 0 || strcmp(type, "local") == 0;
+}
+
+static bool str_in(const char *s, const char *const *set)
+{
+        for (; *set; set++)
+                if (strcmp(s, *set) == 0)
+                        return true;
+        return false;
+}
+
+int logs_config_validate(json_t *logcfg, struct berth_error **err)
+{
+        static const char *const docker_opts[] = {
+            "compress", "labels", "labels-regex", "env", "env-regex", "tag", NULL};
+        json_t *type_j = json_object_get(logcfg, "Type");
+        json_t *opts = json_object_get(logcfg, "Config");
+        const char *type = json_is_string(type_j) ? json_string_value(type_j) : "";
+        const char *k;
+        json_t *v;
+
+        if (logcfg && !json_is_object(logcfg))
+                return berth_error_setx(err, EINVAL, "LogConfig: expected an object");
+        if (type_j && !json_is_null(type_j) && !json_is_string(type_j))
+                return berth_error_setx(err, EINVAL, "LogConfig.Type: expected a string");
+        if (opts && !json_is_null(opts) && !json_is_object(opts))
+                return berth_error_setx(err, EINVAL, "LogConfig.Config: expected an object");
+        if (!*type)
+                type = "json-file";
+        /* docker: the none driver takes (and ignores) any option */
+        if (strcmp(type, "none") == 0)
+                return 0;
+        if (strcmp(type, "json-file") != 0 && strcmp(type, "local") != 0)
+                return berth_error_setx(err, EINVAL,
+                                        "logger: no log driver named '%s' is registered", type);
+        json_object_foreach(opts, k, v)
+        {
+                const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+                uint64_t n;
+
+                if (!s)
+                        return berth_error_setx(err, EINVAL, "log opt '%s': expected a string", k);
+                if (strcmp(k, "max-size") == 0) {
+                        if (berth_parse_ram_size(s, &n) < 0)
+                                return berth_error_setx(err, EINVAL, "invalid size: '%s'", s);
+                } else if (strcmp(k, "max-file") == 0) {
+                        if (berth_parse_u64(s, &n) < 0 || n > 1000)
+                                return berth_error_setx(err, EINVAL,
+                                                        "invalid value for max-file: %s", s);
+                        if (n < 1)
+                                return berth_error_setx(err, EINVAL,
+                                                        "max-file cannot be less than 1");
+                } else if (strcmp(k, "mode") == 0) {
+                        /* blocking is what the shim does; non-blocking's ring buffer is not */
+                        if (strcmp(s, "non-blocking") == 0)
+                                return berth_error_setx(err, EINVAL,
+                                                        "log opt mode `non-blocking` is not "
+                                                        "supported by berth (only blocking)");
+                        if (*s && strcmp(s, "blocking") != 0)
+                                return berth_error_setx(
+                                    err, EINVAL, "logger: logging mode not supported: %s", s);
+                } else if (strcmp(k, "compress") == 0 && strcmp(s, "false") == 0) {
+                        /* rotated files stay uncompressed, as asked */
+                } else if (str_in(k, docker_opts) &&
+                           (strcmp(type, "json-file") == 0 || strcmp(k, "compress") == 0)) {
+                        return berth_error_setx(err, EINVAL,
+                                                "log opt `%s` of the %s log driver is not "
+                                                "supported by berth",
+                                                k, type);
+                } else if (strcmp(type, "json-file") == 0) {
+                        return berth_error_setx(err, EINVAL,
+                                                "unknown log opt '%s' for json-file log driver", k);
+                } else {
+                        return berth_error_setx(err, EINVAL,
+                                                "unknown log opt '%s' for log driver local", k);
+                }
+        }
+        return 0;
+}
+
 /* ---------------------------------------------------------------- options */
 
 static int parse_time_opt(struct api_req *r, const char *key, int64_t *ret,

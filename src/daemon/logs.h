@@ -7,6 +7,18 @@
 
 struct api_req;
 
+/* The log drivers berth has: json-file (the default), local (the json-file storage with docker's
+ * local defaults, 20 MiB x 5 files) and none. */
+
+/* docker's create-time check of HostConfig.LogConfig (mergeAndVerifyLogConfig): Type "" or
+ * missing means json-file; an unknown driver or option is refused with docker's message
+ * ("logger: no log driver named 'x' is registered"), an option docker has but berth does not
+ * implement with a message saying so. EINVAL. */
+int logs_config_validate(json_t *logcfg, struct berth_error **err);
+
+/* Does the driver type (NULL or "" = json-file) keep a log berth can read? */
+bool logs_driver_readable(const char *type);
+
 struct logs_opts {
         bool out; /* stdout lines */
         bool err; /* stderr lines */

@@ -81,6 +81,7 @@ void daemon_spec_mount_reqs_free(struct spec_mount_req *m, size_t n)
                 free(m[i].volume);
                 free(m[i].target);
                 free(m[i].propagation);
+                free(m[i].mode);
         }
         free(m);
 }
@@ -166,6 +167,8 @@ static int parse_bind_spec(const char *spec, struct spec_mount_req *r, struct be
         bool bind = src[0] == '/';
         if (n == 3 && parse_mode(spec, arr[2], bind, r, err) < 0)
                 return -EINVAL;
+        if (n == 3)
+                r->mode = xstrdup(arr[2]);
         if (dst[0] != '/')
                 return berth_error_setx(err, EINVAL,
                                         "invalid volume specification: '%s': invalid mount config "

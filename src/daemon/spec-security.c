@@ -599,7 +599,7 @@ static void thermal_init(void)
         thermal_dirs = v;
 }
 
-static int paths_apply(const json_t *hc, json_t *lx, struct berth_error **err)
+json_t *daemon_spec_default_masked_paths(void)
 {
         static const char *const masked[] = {
             "/proc/asound",     "/proc/acpi",        "/proc/interrupts",
@@ -607,19 +607,29 @@ static int paths_apply(const json_t *hc, json_t *lx, struct berth_error **err)
             "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
             "/proc/scsi",       "/sys/firmware",     "/sys/devices/virtual/powercap",
         };
-        static const char *const ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                         "/proc/sysrq-trigger"};
         json_t *m = json_array();
         for (size_t i = 0; i < ARRAY_SIZE(masked); i++)
                 json_array_append_new(m, json_string(masked[i]));
         pthread_once(&thermal_once, thermal_init);
         for (size_t i = 0; thermal_dirs && thermal_dirs[i]; i++)
                 json_array_append_new(m, json_string(thermal_dirs[i]));
-        json_object_set_new(lx, "maskedPaths", m);
+        return m;
+}
+
+json_t *daemon_spec_default_readonly_paths(void)
+{
+        static const char *const ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                         "/proc/sysrq-trigger"};
         json_t *r = json_array();
         for (size_t i = 0; i < ARRAY_SIZE(ro); i++)
                 json_array_append_new(r, json_string(ro[i]));
-        json_object_set_new(lx, "readonlyPaths", r);
+        return r;
+}
+
+static int paths_apply(const json_t *hc, json_t *lx, struct berth_error **err)
+{
+        json_object_set_new(lx, "maskedPaths", daemon_spec_default_masked_paths());
+        json_object_set_new(lx, "readonlyPaths", daemon_spec_default_readonly_paths());
         if (paths_override(hc, "MaskedPaths", lx, "maskedPaths", err) < 0 ||
             paths_override(hc, "ReadonlyPaths", lx, "readonlyPaths", err) < 0)
                 return -EINVAL;

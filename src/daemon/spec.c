@@ -348,6 +348,11 @@ static bool cgroup2_unified(void)
         return unified;
 }
 
+const char *daemon_spec_default_cgroupns_mode(void)
+{
+        return cgroup2_unified() ? "private" : "host";
+}
+
 struct ns_modes {
         bool host_net, host_ipc, host_uts, host_pid, no_ipc, new_net;
 };
@@ -418,11 +423,9 @@ static int build_namespaces(const json_t *hc, const struct spec_ctx *ctx, json_t
                 return berth_error_setx(err, EINVAL, "invalid UTS mode: %s", uts);
         }
 
-        /* docker's default CgroupnsMode: private on cgroup v2, host on v1 */
-        if (!cgns || !*cgns) {
-                if (cgroup2_unified())
-                        ns_add(ns, "cgroup", NULL);
-        } else if (!strcmp(cgns, "private")) {
+        if (!cgns || !*cgns)
+                cgns = daemon_spec_default_cgroupns_mode();
+        if (!strcmp(cgns, "private")) {
                 ns_add(ns, "cgroup", NULL);
         } else if (strcmp(cgns, "host")) {
                 return berth_error_setx(err, EINVAL, "invalid cgroup namespace mode: %s", cgns);

@@ -50,6 +50,13 @@ struct spec_ctx {
 int daemon_spec_build(const json_t *create, const json_t *image_config, const struct spec_ctx *ctx,
                       json_t **ret_spec, struct berth_error **err);
 
+/* docker's default MaskedPaths (with the host's per-CPU thermal_throttle directories) and
+ * ReadonlyPaths, which a container gets unless HostConfig names its own; new arrays. */
+json_t *daemon_spec_default_masked_paths(void);
+json_t *daemon_spec_default_readonly_paths(void);
+/* docker's default CgroupnsMode: "private" on a cgroup v2 host, "host" on v1 or hybrid. */
+const char *daemon_spec_default_cgroupns_mode(void);
+
 /* Check a ContainerCreate body at create time the way docker does (400 for bad resources,
  * capabilities, security options, namespace modes, Binds/Mounts/Tmpfs syntax, ulimits, sysctls,
  * devices, no command): everything daemon_spec_build() checks except what needs the container's
@@ -81,6 +88,7 @@ struct spec_mount_req {
                              * a missing host directory is created */
         bool nocopy;        /* volume: do not copy the image's content into a new volume */
         bool non_recursive; /* Mounts bind: BindOptions.NonRecursive (submounts not bound) */
+        char *mode;         /* Binds: the options field as given ("ro,rslave"), else NULL */
 };
 
 /* Parse and validate HostConfig.Binds ("src:dst[:opts]") and HostConfig.Mounts (bind, volume,

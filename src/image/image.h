@@ -118,6 +118,9 @@ char *berth_ref_full(const struct berth_ref *r);
 char *berth_ref_familiar(const struct berth_ref *r);
 /* familiar repository name without tag/digest: "busybox", "127.0.0.1:5055/big" */
 char *berth_ref_repo(const struct berth_ref *r);
+/* How docker names a reference in "No such image: x": the familiar form with the default tag
+ * ("busybox" → "busybox:latest"); an image id or anything that does not parse as given. */
+char *berth_ref_display(const char *s);
 
 /* ---------------------------------------------------------------- progress */
 
@@ -163,8 +166,10 @@ int berth_image_layer_dirs(struct berth_images *imgs, const char *id, char ***re
 int berth_image_tag(struct berth_images *imgs, const char *id, const char *ref,
                     struct berth_error **err);
 
-/* Does a container use image id? Supplied by the daemon for remove/prune. */
-typedef bool (*berth_image_in_use_fn)(const char *id, void *userdata);
+/* Does a container use image id? Supplied by the daemon for remove/prune; when it does and
+ * ret_container is not NULL, *ret_container is a new string naming that container (docker's
+ * conflict messages show its short id). */
+typedef bool (*berth_image_in_use_fn)(const char *id, void *userdata, char **ret_container);
 
 /* docker's DELETE /images/{name}: untag a name, delete the image once no name is left (force:
  * also when it has several tags or a stopped container uses it — then it only loses its names);

@@ -1130,7 +1130,8 @@ int berth_image_remove(struct berth_images *imgs, const char *name, bool force, 
         if (berth_image_resolve(imgs, name, &id, err) < 0)
                 return -ENOENT;
         _cleanup_json_ json_t *report = json_array();
-        bool used = in_use && in_use(id, userdata);
+        _cleanup_free_ char *user = NULL;
+        bool used = in_use && in_use(id, userdata, &user);
         /* was a name given (not the id)? */
         _cleanup_free_ char *tag_name = NULL, *digest_name = NULL;
         {
@@ -1166,9 +1167,9 @@ int berth_image_remove(struct berth_images *imgs, const char *name, bool force, 
                 if (last && used && !force)
                         return berth_error_setx(err, EBUSY,
                                                 "conflict: unable to remove repository reference "
-                                                "`%s` (must force) - container is using its "
-                                                "referenced image %.19s",
-                                                name, id);
+                                                "\"%s\" (must force) - container %s is using its "
+                                                "referenced image %.12s",
+                                                name, user ? user : "", id + 7);
                 if (images_exec(imgs, err, "DELETE FROM names WHERE name = ?", "s", by_name) < 0)
                         return -EIO;
                 _cleanup_free_ char *f = familiar_of(by_name);
@@ -1186,14 +1187,14 @@ int berth_image_remove(struct berth_images *imgs, const char *name, bool force, 
         } else {
                 if (repos > 1 && !force)
                         return berth_error_setx(err, EBUSY,
-                                                "conflict: unable to delete %.19s (must be forced) "
+                                                "conflict: unable to delete %.12s (must be forced) "
                                                 "- image is referenced in multiple repositories",
                                                 id + 7);
                 if (used && !force)
                         return berth_error_setx(err, EBUSY,
-                                                "conflict: unable to delete %.19s (must be forced) "
-                                                "- image is being used by a container",
-                                                id + 7);
+                                                "conflict: unable to delete %.12s (must be forced) "
+                                                "- image is being used by stopped container %s",
+                                                id + 7, user ? user : "");
                 if (untag_all(imgs, id, report, err) < 0)
                         return -EIO;
                 if (used) {
@@ -1280,7 +1281,7 @@ int berth_image_prune(struct berth_images *imgs, bool all, json_t *filters,
         _cleanup_json_ json_t *deleted = json_array();
         uint64_t reclaimed = 0;
         for (size_t i = 0; ids && ids[i]; i++) {
-                if (in_use && in_use(ids[i], userdata))
+                if (in_use && in_use(ids[i], userdata, NULL))
                         continue;
                 if (filters &&
                     (json_object_get(filters, "label") || json_object_get(filters, "label!"))) {

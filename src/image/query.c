@@ -250,26 +250,40 @@ int berth_image_inspect(struct berth_images *imgs, const char *id, json_t **ret,
         return 0;
 }
 
-/* docker's reference filter: a glob on the familiar name (with or without the tag) */
-static bool match_reference(json_t *tags, char **patterns)
+/* docker's reference filter (reference.FamiliarMatch): a path glob on the familiar reference,
+ * or for a tagged or digested one on its repository name alone */
+static bool reference_matches(const char *ref, char **patterns)
 {
-        if (!patterns)
-                return true;
-        size_t i;
+        _cleanup_free_ char *repo = xstrdup(ref);
+        char *at = strchr(repo, '@');
+        char *colon = strrchr(repo, ':');
+
+        if (at)
+                *at = 0;
+        else if (colon && !strchr(colon, '/'))
+                *colon = 0;
+        for (size_t k = 0; patterns[k]; k++)
+                if (fnmatch(patterns[k], ref, FNM_PATHNAME) == 0 ||
+                    fnmatch(patterns[k], repo, FNM_PATHNAME) == 0)
+                        return true;
+        return false;
+}
+
+/* The references of refs that match patterns (all of them without patterns): docker lists only
+ * the matching tags and digests of an image under a reference filter. */
+static json_t *matching_references(json_t *refs, char **patterns)
+{
+        json_t *out = json_array();
         json_t *t;
-        json_array_foreach(tags, i, t)
+        size_t i;
+
+        json_array_foreach(refs, i, t)
         {
                 const char *name = json_string_value(t);
-                _cleanup_free_ char *repo = xstrdup(name);
-                char *colon = strrchr(repo, ':');
-                if (colon && !strchr(colon, '/'))
-                        *colon = 0;
-                for (size_t k = 0; patterns[k]; k++)
-                        if (fnmatch(patterns[k], name, 0) == 0 ||
-                            fnmatch(patterns[k], repo, 0) == 0)
-                                return true;
+                if (name && (!patterns || reference_matches(name, patterns)))
+                        json_array_append(out, t);
         }
-        return false;
+        return out;
 }
 
 bool image_filter_values(json_t *filters, const char *key, char ***ret)
@@ -359,8 +373,10 @@ int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_
                 if (dangling && dangling[0])
                         keep = is_dangling ==
                                (!strcmp(dangling[0], "true") || !strcmp(dangling[0], "1"));
+                _cleanup_json_ json_t *tags = matching_references(row.tags, refs);
+                _cleanup_json_ json_t *digests = matching_references(row.digests, refs);
                 if (keep && refs)
-                        keep = match_reference(row.tags, refs);
+                        keep = json_array_size(tags) + json_array_size(digests) > 0;
                 if (keep && before_t >= 0)
                         keep = row.created < before_t;
                 if (keep && since_t >= 0)
@@ -374,8 +390,8 @@ int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_
                         json_t *o = json_object();
                         json_object_set_new(o, "Id", json_string(row.id));
                         json_object_set_new(o, "ParentId", json_string(""));
-                        json_object_set(o, "RepoTags", row.tags);
-                        json_object_set(o, "RepoDigests", row.digests);
+                        json_object_set(o, "RepoTags", tags);
+                        json_object_set(o, "RepoDigests", digests);
                         json_object_set_new(o, "Created", json_integer(row.created));
                         json_object_set_new(o, "Size", json_integer(row.size));
                         json_object_set_new(o, "SharedSize", json_integer(-1));

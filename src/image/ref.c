@@ -241,3 +241,17 @@ char *berth_ref_familiar(const struct berth_ref *r)
 {
         return with_suffix(berth_ref_repo(r), r);
 }
+
+char *berth_ref_display(const char *s)
+{
+        struct berth_ref r = {0};
+        char *out;
+
+        if (!s || !strncmp(s, "sha256:", 7) || is_hex64(s) || berth_ref_parse(s, &r, NULL) < 0)
+                return xstrdup(s ? s : "");
+        if (!r.tag && !r.digest)
+                r.tag = xstrdup("latest");
+        out = berth_ref_familiar(&r);
+        berth_ref_release(&r);
+        return out;
+}

@@ -37,39 +37,6 @@ static char *abs_path(const char *p, bool mkdir, struct berth_error **err)
         return xstrdup(buf);
 }
 
-/* docker's log-opt max-size (go-units RAMInBytes): "1048576", "10m", "1.5k", "2GB"; binary
- * multiples; -1 means unlimited (0 here). */
-static int parse_size(const char *s, uint64_t *ret)
-{
-        if (!strcmp(s, "-1")) {
-                *ret = 0;
-                return 0;
-        }
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (errno || end == s || v < 0 || !(s[0] >= '0' && s[0] <= '9'))
-                return -EINVAL;
-        static const char units[] = "bkmgtp";
-        double mult = 1;
-        if (*end) {
-                const char *u = strchr(units, end[0] | 0x20);
-                if (!u)
-                        return -EINVAL;
-                for (const char *q = units; q < u; q++)
-                        mult *= 1024;
-                end++;
-                if (*end == 'b' || *end == 'B')
-                        end++;
-                if ((*end == 'i' || *end == 'I') && (end[1] == 'b' || end[1] == 'B'))
-                        end += 2;
-        }
-        if (*end || v * mult >= 18446744073709551615.0)
-                return -EINVAL;
-        *ret = (uint64_t)(v * mult);
-        return 0;
-}
-
 int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_error **err)
 {
         enum {
@@ -142,7 +109,7 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
                         log = optarg;
                         break;
                 case O_LOG_SIZE:
-                        if (parse_size(optarg, &v) < 0)
+                        if (berth_parse_ram_size(optarg, &v) < 0)
                                 return berth_error_setx(err, EINVAL,
                                                         "--log-max-size `%s`: expected bytes "
                                                         "with an optional unit (k, m, g)",

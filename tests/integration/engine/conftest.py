@@ -304,3 +304,115 @@ def berthd(berthd_session_factory):
 def berthd_factory(berthd_session_factory):
     """Make a daemon of your own (for restart / kill -9 tests); cleaned at session end."""
     return berthd_session_factory
+
+
+# ---------------------------------------------------------------- dockerd as the oracle
+
+
+class Dockerd:
+    """A real dockerd (docker.io) in a network namespace of its own (`unshare -n`), with its own
+    data root, exec root, pidfile and socket, and TAG loaded: the reference berthd is compared
+    with. Same client helpers as Berthd (.docker(), .sdk(), .name())."""
+
+    def __init__(self, base):
+        self.base = base
+        # unix socket paths are limited to 108 bytes, and dockerd's containerd puts its own
+        # sockets under the exec root: keep both short
+        self.short = tempfile.mkdtemp(prefix="dkd-")
+        self.sock = os.path.join(self.short, "docker.sock")
+        self.data_root = os.path.join(base, "root")
+        self.exec_root = os.path.join(self.short, "exec")
+        self.log_path = os.path.join(base, "dockerd.log")
+        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}",
+                        DOCKER_CONFIG=os.path.join(base, "docker-config"))
+        os.makedirs(self.env["DOCKER_CONFIG"], exist_ok=True)
+        self.proc = None
+        self._clients = []
+
+    def start(self):
+        if not shutil.which("dockerd"):
+            pytest.fail("dockerd is not installed (scripts/install-deps.sh installs docker.io)")
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                ["unshare", "-n", "dockerd", "--data-root", self.data_root,
+                 "--exec-root", self.exec_root, "--pidfile", os.path.join(self.short, "pid"),
+                 "-H", f"unix://{self.sock}", "--bridge=none", "--iptables=false",
+                 "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        end = time.time() + 60
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                pytest.fail(f"dockerd exited with {self.proc.returncode}: {self.log()}")
+            if _ping(self.sock):
+                return self
+            time.sleep(0.1)
+        pytest.fail(f"dockerd did not answer /_ping: {self.log()}")
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    docker = Berthd.docker
+    _run = Berthd._run
+    name = Berthd.name
+    load_image = Berthd.load_image
+
+    def sdk(self):
+        import docker
+        c = docker.DockerClient(base_url=f"unix://{self.sock}", version="1.41", timeout=120)
+        self._clients.append(c)
+        return c
+
+    def stop(self):
+        for c in self._clients:
+            c.close()
+        try:
+            if self.proc and self.proc.poll() is None:
+                try:
+                    r = self.docker("ps", "-aq")
+                    ids = r.stdout.split() if r.returncode == 0 else []
+                    if ids:
+                        self.docker("rm", "-f", "-v", *ids, timeout=120)
+                finally:
+                    self.proc.send_signal(signal.SIGTERM)
+                    try:
+                        self.proc.wait(60)
+                    except subprocess.TimeoutExpired:
+                        self.proc.kill()
+                        self.proc.wait()
+        finally:
+            self.proc = None
+            # dockerd's own mounts (its data root bound onto itself, overlays, the netns files),
+            # also when it was killed; then once more for what a late unmount uncovered
+            for _ in range(2):
+                for root in (self.exec_root, self.data_root):
+                    with open("/proc/self/mountinfo") as f:
+                        mounts = [line.split()[4] for line in f if root in line]
+                    for m in sorted(mounts, key=len, reverse=True):
+                        subprocess.run(["umount", "-l", m], capture_output=True)
+            shutil.rmtree(self.short, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dockerd_oracle(tmp_path_factory, image_tar):
+    """The oracle: a real dockerd with TAG loaded (session-wide; tests remove what they make).
+    Compare berthd's answer with dockerd's on the same request."""
+    d = Dockerd(str(tmp_path_factory.mktemp("dockerd")))
+    d.start()
+    try:
+        d.load_image(image_tar)
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture(params=["berthd", "dockerd"])
+def engine(request):
+    """Each test using it runs twice: against berthd, and against dockerd (the oracle), so the
+    behaviour it asserts is docker's. .kind says which."""
+    d = request.getfixturevalue("berthd" if request.param == "berthd" else "dockerd_oracle")
+    d.kind = request.param
+    return d

@@ -343,9 +343,12 @@ static void test_wrong_diff_id(void **state)
         berth_error_free(err);
 }
 
-static bool used_id_is(const char *id, void *userdata)
+static bool used_id_is(const char *id, void *userdata, char **ret_container)
 {
-        return userdata && !strcmp(id, userdata);
+        bool used = userdata && !strcmp(id, userdata);
+        if (used && ret_container)
+                *ret_container = xstrdup("c0ffee000000");
+        return used;
 }
 
 static void test_tag_remove_gc(void **state)
@@ -391,6 +394,10 @@ static void test_tag_remove_gc(void **state)
         /* in use: EBUSY without force */
         assert_int_equal(berth_image_remove(f->imgs, "a", false, false, used_id_is, ia, &rep, &err),
                          -EBUSY);
+        /* docker's wording: the reference and the container using the image */
+        assert_non_null(strstr(err->msg, "unable to remove repository reference \"a\" (must "
+                                         "force) - container c0ffee000000 is using its referenced "
+                                         "image"));
         berth_error_free(err);
         err = NULL;
         /* last tag: the image and its own layer go, the shared base stays */
