@@ -259,6 +259,10 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 if (console_setup(c->console_fd, &s->process, dev_tmpfs, &err) < 0)
                         child_fail(c, err);
                 close(c->console_fd);
+        } else if (setsid() < 0) {
+                /* a session of its own, like runc's init (console_setup makes one with a tty) */
+                berth_error_set(&err, errno, "setsid");
+                child_fail(c, err);
         }
         if (s->personality != SPEC_UNSET && personality((unsigned long)s->personality) < 0) {
                 berth_error_set(&err, errno, "personality");

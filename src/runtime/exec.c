@@ -110,6 +110,9 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                 if (console_setup(c->console_fd, &c->spec->process, false, &err) < 0)
                         exec_fail(c, err);
                 close(c->console_fd);
+        } else if (setsid() < 0) {
+                berth_error_set(&err, errno, "setsid");
+                exec_fail(c, err);
         }
         _cleanup_free_ char *exe = NULL;
         if (process_attrs_apply(NULL, &c->spec->process, &err) < 0 ||

@@ -453,3 +453,17 @@ def test_exec_into_a_sub_cgroup(rt, bundle):
         assert rt("delete", "-f", cid).returncode == 0
     for h in hier:
         assert not os.path.exists(f"{h}/berth-test/{cid}")
+
+
+def test_process_is_a_session_leader(rt, bundle):
+    """runc makes the container's process (init and exec) a session leader, tty or not."""
+    cid = rt.new_id()
+    r = rt("run", "--bundle", bundle.sh("cut -d' ' -f1,6 /proc/$$/stat").write(), cid)
+    pid, sid = r.stdout.split()
+    assert pid == sid == "1", r.stdout
+    cid = rt.new_id()
+    assert rt("run", "-d", "--bundle", bundle.sh("sleep 100").write(), cid).returncode == 0
+    r = rt("exec", cid, "sh", "-c", "cut -d' ' -f1,6 /proc/$$/stat")
+    pid, sid = r.stdout.split()
+    assert pid == sid, r.stdout
+    assert rt("delete", "-f", cid).returncode == 0
