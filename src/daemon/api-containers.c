@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/logs.h"
+#include "daemon/network/network.h"
 #include "daemon/stats.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -153,30 +154,6 @@ static json_t *host_config(struct container *c)
         return hc;
 }
 
-static json_t *network_settings(struct container *c)
-{
-        json_t *hc = container_cfg(c, "HostConfig");
-        const char *nm = jstr(json_object_get(hc, "NetworkMode"));
-        json_t *nets = json_object();
-
-        if (!nm || !*nm || strcmp(nm, "default") == 0)
-                nm = "bridge";
-        if (strncmp(nm, "container:", 10) != 0)
-                json_object_set_new(
-                    nets, nm,
-                    json_pack("{s:n,s:n,s:[],s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:s,s:n}",
-                              "IPAMConfig", "Links", "Aliases", "NetworkID", "", "EndpointID", "",
-                              "Gateway", "", "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "",
-                              "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "MacAddress", "",
-                              "DriverOpts"));
-        return json_pack("{s:s,s:b,s:s,s:i,s:s,s:s,s:{},s:s,s:n,s:n,s:s,s:i,s:s,s:s,s:i,s:s,s:o}",
-                         "Bridge", "", "HairpinMode", false, "LinkLocalIPv6Address", "",
-                         "LinkLocalIPv6PrefixLen", 0, "SandboxID", "", "SandboxKey", "", "Ports",
-                         "EndpointID", "", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
-                         "Gateway", "", "IPPrefixLen", 0, "IPAddress", "", "MacAddress", "",
-                         "GlobalIPv6PrefixLen", 0, "GlobalIPv6Address", "", "Networks", nets);
-}
-
 json_t *container_inspect(struct containers *cs, struct container *c, bool size)
 {
         json_t *cfg = merged_config(c);
@@ -238,7 +215,7 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
         json_object_set(j, "Mounts", json_object_get(c->config, "mounts"));
         pthread_mutex_unlock(&cs->lock);
         json_object_set_new(j, "Config", cfg);
-        json_object_set_new(j, "NetworkSettings", network_settings(c));
+        json_object_set_new(j, "NetworkSettings", network_settings_json(cs->d->networks, c));
         json_object_set_new(j, "GraphDriver",
                             json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "Name", "overlay2", "Data",
                                       "LowerDir", lower ? lower : "", "MergedDir", c->rootfs,
@@ -350,6 +327,9 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
                       "NetworkSettings", "Networks", "Mounts",
                       json_object_get(c->config, "mounts"));
         pthread_mutex_unlock(&cs->lock);
+        json_object_set_new(j, "Ports", network_ports_summary(cs->d->networks, c));
+        json_object_set_new(json_object_get(j, "NetworkSettings"), "Networks",
+                            network_networks_summary(cs->d->networks, c));
         if (size) {
                 json_object_set_new(j, "SizeRw", json_integer((json_int_t)volumes_dir_size(upper)));
                 json_object_set_new(j, "SizeRootFs",

@@ -5,6 +5,7 @@
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/lifecycle.h"
+#include "daemon/network/network.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 
@@ -160,7 +161,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         struct daemon *d = cs->d;
         _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = container_now_rfc3339();
         _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL;
-        _cleanup_json_ json_t *state = NULL, *stored = NULL;
+        _cleanup_json_ json_t *state = NULL, *stored = NULL, *networks = NULL;
         const char *image = jstr(json_object_get(body, "Image"));
         json_t *hc = json_object_get(body, "HostConfig");
         const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
@@ -198,18 +199,11 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 if (r < 0)
                         return r;
                 container_unref(cs, other);
-        } else if (netmode && *netmode && strcmp(netmode, "none") != 0 &&
-                   strcmp(netmode, "host") != 0 && strcmp(netmode, "default") != 0 &&
-                   strcmp(netmode, "bridge") != 0) {
-                return berth_error_setx(err, ENOENT, "network %s not found", netmode);
         }
-        if (!netmode || !*netmode || strcmp(netmode, "default") == 0 ||
-            strcmp(netmode, "bridge") == 0)
-                /* the daemon's log says it: docker's clients print create Warnings on stderr,
-                 * and scripts comparing `run` output would break on it */
-                berth_log(BERTH_LOG_WARN,
-                          "bridge networking is not available yet: the container gets a "
-                          "private network namespace with loopback only");
+        r = network_container_prepare(d->networks, body, json_object_get(image_doc, "config"),
+                                      &networks, err);
+        if (r < 0)
+                return r;
 
         r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
         if (r < 0)
@@ -221,9 +215,10 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 volumes_unref_container(d->volumes, id);
                 return r;
         }
-        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", stored, "image", image,
+        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O,s:O}", "create", stored, "image", image,
                            "image_id", image_id, "created", created, "image_config",
-                           json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
+                           json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts,
+                           "networks", networks);
 
         pthread_mutex_lock(&cs->lock);
         if (name && *name) {

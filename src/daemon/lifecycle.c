@@ -5,6 +5,7 @@
 #include "daemon/lifecycle.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/network/network.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -318,7 +319,8 @@ bool containers_image_in_use(const char *image_id, void *userdata)
 
 bool container_name_valid(const char *name)
 {
-        if (!name[0] || !name[1])
+        /* docker's pattern wants two characters; one-letter names (`--name a`) are taken here */
+        if (!name[0])
                 return false;
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", name[0]))
                 return false;
@@ -437,7 +439,7 @@ static int write_file(const char *dir, const char *name, const char *data, struc
 }
 
 static int write_etc_files(struct container *c, const char *hostname, bool host_net,
-                           struct berth_error **err)
+                           const struct network_setup *net, struct berth_error **err)
 {
         _cleanup_free_ char *hosts = NULL, *resolv = NULL, *host_resolv = NULL;
         _cleanup_free_ char *host_hosts = NULL, *hn = xasprintf("%s\n", hostname);
@@ -448,18 +450,24 @@ static int write_etc_files(struct container *c, const char *hostname, bool host_
 
         if (host_net)
                 berth_read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &host_hosts, NULL, NULL);
+        /* the container's own line: its address on its first network (docker's), else
+         * 127.0.1.1 */
+        _cleanup_free_ char *self =
+            net->hosts_self ? xstrdup(net->hosts_self) : xasprintf("127.0.1.1\t%s\n", hostname);
         hosts = host_hosts ? xstrdup(host_hosts)
                            : xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
                                        "ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-"
                                        "mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-"
-                                       "allrouters\n127.0.1.1\t%s\n",
-                                       hostname);
+                                       "allrouters\n%s",
+                                       self);
         r = write_file(c->dir, "hosts", hosts, err);
         if (r < 0)
                 return r;
         r = write_file(c->dir, "hostname", hn, err);
         if (r < 0)
                 return r;
+        if (net->resolv_conf)
+                return write_file(c->dir, "resolv.conf", net->resolv_conf, err);
         berth_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host_resolv, NULL, NULL);
         f = open_memstream(&resolv, &cap);
         if (!f)
@@ -487,8 +495,9 @@ static int write_etc_files(struct container *c, const char *hostname, bool host_
 void container_unmount_rootfs(struct containers *cs, struct container *c)
 {
         /* the shareable /dev/shm goes with the run (moby unmounts it at stop too); joiners keep
-         * their own bind of it */
+         * their own bind of it; so do the container's network namespace, endpoints and ports */
         container_ipc_release(c);
+        network_container_release(cs->d->networks, c->id);
         pthread_mutex_lock(&cs->lock);
         if (c->io_holds > 0) {
                 /* a copy in progress: its release unmounts */
@@ -556,6 +565,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         pid_t *pids[] = {&ctx.net_container_pid, &ctx.pid_container_pid, &ctx.ipc_container_pid,
                          &ctx.uts_container_pid};
         bool host_net = strcmp(netmode, "host") == 0;
+        struct network_setup net = {0};
         json_t *e;
         size_t i;
         int r;
@@ -567,12 +577,15 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                 gethostname(hn, sizeof(hn) - 1);
                 hostname = hn;
         }
-        r = write_etc_files(c, hostname, host_net, err);
+        r = network_container_setup(d->networks, c, hostname, &net, err);
+        if (r >= 0)
+                r = write_etc_files(c, hostname, host_net, &net, err);
+        ctx.netns_path = net.netns_path;
         if (r < 0)
-                return r;
+                goto out;
         r = container_ipc_prepare(cs, c, &shm_path, err);
         if (r < 0)
-                return r;
+                goto out;
         for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
                 const char *m = jstr(json_object_get(hc, modes[k]));
                 struct container *other;
@@ -580,7 +593,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                         continue;
                 r = container_get(cs, m + 10, &other, err);
                 if (r < 0)
-                        return r;
+                        goto out;
                 pthread_mutex_lock(&cs->lock);
                 *pids[k] = other->status == CONTAINER_RUNNING || other->status == CONTAINER_PAUSED
                                ? other->pid
@@ -592,7 +605,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                                              "%s",
                                              other->id);
                         container_unref(cs, other);
-                        return r;
+                        goto out;
                 }
                 container_unref(cs, other);
         }
@@ -625,9 +638,12 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         r = daemon_spec_build(json_object_get(c->config, "create"),
                               json_object_get(c->config, "image_config"), &ctx, &spec, err);
         if (r < 0)
-                return r;
+                goto out;
         text = berth_json_dump(spec, false);
-        return write_file(c->dir, "config.json", text, err);
+        r = write_file(c->dir, "config.json", text, err);
+out:
+        network_setup_release(&net);
+        return r;
 }
 
 int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err)
