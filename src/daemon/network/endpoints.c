@@ -473,7 +473,8 @@ static int endpoint_add_locked(struct networks *n, struct container *c, struct n
                     .address = ep->addr,
                 };
                 memcpy(be.mac, ep->mac, 6);
-                if (primary)
+                /* docker's internal networks have no way out: no default route either */
+                if (primary && !net->internal)
                         be.gateway = net->gateway;
                 r = berth_endpoint_add(netns_fd, &be, &ep->host_ifname, err);
         }
