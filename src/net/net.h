@@ -142,10 +142,22 @@ struct berth_net_rules_port {
  * The table lives in the caller's network namespace (nftables state is per netns). IPv4 only
  * for now: an IPv6 subnet or address is EAFNOSUPPORT. Every port's bridge must be one of nets;
  * bridge names are checked (EINVAL) before anything reaches nft. On any error the previous
- * table is left as it was; libnftables' message is in *err. */
+ * table is left as it was; libnftables' message is in *err. The transaction runs in a helper
+ * child kept for the purpose (forked at first use), because libnftables ends its process on some
+ * netlink failures: that gives EIO "... ended its process (exit status 3): ... Unable to
+ * initialize Netlink socket: ...", never the caller's exit; the next call starts a new helper. */
 int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
                           const struct berth_net_rules_port *ports, size_t n_ports,
                           struct berth_error **err);
+
+/* Can this host do bridge networking in the calling thread's network namespace? Checks, in a
+ * forked child (nothing in the caller's namespace changes): rtnetlink answers; a netfilter
+ * netlink socket opens; a new network namespace can be made; in it a bridge and a veth pair on it
+ * can be created, and berth's nftables table (nat chains, fib, masquerade, dnat, ct) can be
+ * loaded. 0 when all work; otherwise the first piece that does not, with the cause, e.g.
+ * "nf_tables: ...: Protocol not supported" or "bridge: ...: Operation not supported (no `bridge`
+ * kernel module?)". Takes some tens of ms: call it once at daemon start. */
+int berth_net_probe(struct berth_error **err);
 
 /* Is host_ip:host_port/proto free on the host (a bind() test, SO_REUSEADDR off)? Docker reports
  * "Bind for 0.0.0.0:8080 failed: port is already allocated" when not. host_port 0 picks a free

@@ -5,8 +5,11 @@
  * The table is per network namespace (nftables state belongs to the netns of the caller), so
  * tests and a daemon running in its own namespace never touch the host's rules. Base chains use
  * `policy accept` and berth only drops packets going to or coming from its own bridges: other
- * tables (docker's, firewalld's, the admin's) keep deciding for everything else. */
+ * tables (docker's, firewalld's, the admin's) keep deciding for everything else.
+ *
+ * libnftables runs in a helper child (nft-helper.c): it exit()s on some netlink failures. */
 #include "net/net.h"
+#include "net/nl.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -220,8 +223,7 @@ static void nft_ctx_freep(struct nft_ctx **ctx)
                 nft_ctx_free(*ctx);
 }
 
-/* Run a buffer of nft commands; libnftables' own message goes into the error. */
-static int nft_run(const char *text, struct berth_error **err)
+int net_nft_run(const char *text, struct berth_error **err)
 {
         __attribute__((cleanup(nft_ctx_freep))) struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
         if (!ctx)
@@ -243,9 +245,10 @@ static int nft_run(const char *text, struct berth_error **err)
         return 0;
 }
 
-int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
-                          const struct berth_net_rules_port *ports, size_t n_ports,
-                          struct berth_error **err)
+/* Validate and build the transaction text (malloc'd into *ret_text). */
+static int rules_text(const struct berth_net_rules_network *nets, size_t n_networks,
+                      const struct berth_net_rules_port *ports, size_t n_ports, char **ret_text,
+                      struct berth_error **err)
 {
         int r = validate(nets, n_networks, ports, n_ports, err);
         if (r < 0)
@@ -260,17 +263,40 @@ int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_n
                                                 "`%s`, which is not one of the networks",
                                                 ports[i].host_port, ports[i].bridge);
         }
-
-        struct rules_buf b = {0};
-        _cleanup_free_ char *text = NULL;
         if (n_networks == 0 && n_ports == 0) {
                 /* add first so that deleting a table that is not there is no error */
-                text = xstrdup("add table ip berth\ndelete table ip berth\n");
-        } else {
-                gen_ruleset(nets, n_networks, ports, n_ports, &b);
-                text = b.data;
+                *ret_text = xstrdup("add table ip berth\ndelete table ip berth\n");
+                return 0;
         }
-        r = nft_run(text, err);
+        struct rules_buf b = {0};
+        gen_ruleset(nets, n_networks, ports, n_ports, &b);
+        *ret_text = b.data;
+        return 0;
+}
+
+int net_rules_apply_here(const struct berth_net_rules_network *nets, size_t n_networks,
+                         const struct berth_net_rules_port *ports, size_t n_ports,
+                         struct berth_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = rules_text(nets, n_networks, ports, n_ports, &text, err);
+        if (r < 0)
+                return r;
+        r = net_nft_run(text, err);
+        if (r < 0)
+                return berth_error_wrap(err, "packet rules: table `ip berth`");
+        return 0;
+}
+
+int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
+                          const struct berth_net_rules_port *ports, size_t n_ports,
+                          struct berth_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = rules_text(nets, n_networks, ports, n_ports, &text, err);
+        if (r < 0)
+                return r;
+        r = net_nft_run_isolated(text, err);
         if (r < 0)
                 return berth_error_wrap(err, "packet rules: table `ip berth`");
         return 0;
