@@ -582,6 +582,34 @@ void network_setup_release(struct network_setup *s)
         *s = (struct network_setup){0};
 }
 
+/* --network none (and the default network under -b none): a namespace of its own with loopback
+ * up, like docker's. Where the daemon cannot make one (no netlink, no CAP_NET_ADMIN) the runtime
+ * makes it: loopback stays down, the container still runs. */
+static int sandbox_lo_only(struct networks *n, struct container *c, struct network_setup *ret)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        struct net_sandbox *sb = xcalloc(1, sizeof(*sb));
+
+        ret->resolv_conf = resolv_conf(c, NULL);
+        sb->container_id = xstrdup(c->id);
+        sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
+        pthread_mutex_lock(&n->lock);
+        release_locked(n, c->id);
+        if (berth_netns_create(sb->netns_path, &e) < 0 || sandbox_save(n, sb, &e) < 0) {
+                berth_debug("container `%.12s`: %s: the runtime makes its namespace", c->id,
+                            e->msg);
+                berth_netns_remove(sb->netns_path, NULL);
+                net_sandbox_free(sb);
+                pthread_mutex_unlock(&n->lock);
+                return 0;
+        }
+        n->sbs = xrealloc(n->sbs, (n->n_sbs + 1) * sizeof(*n->sbs));
+        n->sbs[n->n_sbs++] = sb;
+        ret->netns_path = xstrdup(sb->netns_path);
+        pthread_mutex_unlock(&n->lock);
+        return 0;
+}
+
 int network_container_setup(struct networks *n, struct container *c, const char *hostname,
                             struct network_setup *ret, struct berth_error **err)
 {
@@ -598,10 +626,12 @@ int network_container_setup(struct networks *n, struct container *c, const char 
         int r;
 
         *ret = (struct network_setup){0};
-        if (special_mode(mode) || !json_object_size(attach)) {
-                ret->resolv_conf = strncmp(mode, "container:", 10) ? resolv_conf(c, NULL) : NULL;
+        if (strcmp(mode, "host") == 0 || strncmp(mode, "container:", 10) == 0) {
+                ret->resolv_conf = strcmp(mode, "host") == 0 ? resolv_conf(c, NULL) : NULL;
                 return 0;
         }
+        if (strcmp(mode, "none") == 0 || !json_object_size(attach))
+                return sandbox_lo_only(n, c, ret);
         r = net_ports_wanted(json_object_get(c->config, "create"),
                              json_object_get(c->config, "image_config"), &wanted, err);
         if (r < 0)

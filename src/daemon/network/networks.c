@@ -429,15 +429,15 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
         return 0;
 }
 
-/* Can this daemon make bridges? A netlink socket answering is the least it needs; the modules
- * themselves are only known when the first bridge is made. */
+/* Can this daemon make bridges, veths and its nftables table? Asked once at start, in a forked
+ * child and a throwaway namespace (berth_net_probe): when not, the daemon still serves everything
+ * else and refuses bridge requests with the cause. */
 static void probe(struct networks *n)
 {
-        _cleanup_strv_ char **links = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
 
-        if (berth_links_list("berth", &links, &e) < 0) {
-                n->warning = xasprintf("netlink: %s", e->msg);
+        if (berth_net_probe(&e) < 0) {
+                n->warning = xstrdup(e ? e->msg : "unknown cause");
                 berth_warn("bridge networking is not available: %s", n->warning);
         }
 }

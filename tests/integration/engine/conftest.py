@@ -69,6 +69,7 @@ class Berthd:
         # runs in the machine's and gets no default bridge (-b none), so no test run touches the
         # host's links or nftables
         self.netns = netns
+        self.wrap = []  # a command berthd runs under (setpriv dropping capabilities, …)
         self.sock = sock
         self.log_path = log_path
         self.proc = None
@@ -87,6 +88,7 @@ class Berthd:
                 "--log-level", "debug"]
         if os.access(SHIM, os.X_OK):
             args += ["--shim", SHIM]
+        args = self.wrap + args
         if self.netns:
             args = ["nsenter", f"--net={self.netns}", "--"] + args
         else:

@@ -55,7 +55,7 @@ class _NetFactory:
         self.image = image
         self.made = []
 
-    def __call__(self):
+    def __call__(self, wrap=()):
         base = str(self.tmp.mktemp("netd"))
         nsdir = os.path.join(base, "ns")
         os.mkdir(nsdir)
@@ -70,6 +70,7 @@ class _NetFactory:
         d = NetBerthd(os.path.join(base, "data"), os.path.join(sockdir, "berth.sock"),
                       os.path.join(base, "berthd.log"), netns=pin)
         d.sockdir, d.nsdir = sockdir, nsdir
+        d.wrap = list(wrap)
         self.made.append(d)
         d.start()
         d.load_image(self.image)
