@@ -441,6 +441,25 @@ static bool pred_ancestor(const char *want, void *ud)
         return img_id && strcmp(id, img_id) == 0;
 }
 
+/* docker's network filter: a network the container is attached to, by name or id (prefix) */
+static bool pred_network(const char *want, void *ud)
+{
+        struct ancestor_ctx *a = ud;
+        json_t *nets = json_object_get(a->c->config, "networks"), *es;
+        const char *mode = jstr(container_host_cfg(a->c, "NetworkMode"));
+        const char *k;
+
+        if (mode && strcmp(mode, want) == 0)
+                return true;
+        json_object_foreach(nets, k, es)
+        {
+                const char *id = jstr(json_object_get(es, "NetworkID"));
+                if (strcmp(k, want) == 0 || (id && strncmp(id, want, strlen(want)) == 0))
+                        return true;
+        }
+        return false;
+}
+
 static int filter_error(const char *key, struct berth_error **err)
 {
         return berth_error_setx(err, EINVAL, "invalid filter '%s'", key);
@@ -515,7 +534,8 @@ static void handle_list(struct api_req *r)
                     !any_match(json_object_get(filters, "status"), pred_status, c) ||
                     !any_match(json_object_get(filters, "exited"), pred_exited, c) ||
                     !any_match(json_object_get(filters, "health"), pred_health, &actx) ||
-                    !any_match(json_object_get(filters, "ancestor"), pred_ancestor, &actx))
+                    !any_match(json_object_get(filters, "ancestor"), pred_ancestor, &actx) ||
+                    !any_match(json_object_get(filters, "network"), pred_network, &actx))
                         continue;
                 cfg = merged_config(c);
                 if (!labels_match(json_object_get(cfg, "Labels"),

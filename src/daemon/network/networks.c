@@ -66,7 +66,12 @@ static struct net_network *network_from_doc(const char *id, const char *name, js
         net->is_default = strcmp(name, "bridge") == 0 && net_is_bridge(net);
         if (!net_is_bridge(net))
                 return net;
-        net->bridge = xstrdup(opt_of(net, "com.docker.network.bridge.name") ?: "");
+        /* a user network's bridge is br-<id12> unless an option names it (docker's Options
+         * stay as given: compose compares them) */
+        if (opt_of(net, "com.docker.network.bridge.name"))
+                net->bridge = xstrdup(opt_of(net, "com.docker.network.bridge.name"));
+        else
+                net->bridge = xasprintf("br-%.12s", id);
         if (!subnet || berth_cidr_parse(subnet, &net->subnet, NULL) < 0 || !gw ||
             berth_cidr_parse(gw, &net->gateway, NULL) < 0 || !*net->bridge) {
                 network_free(net);
@@ -834,7 +839,6 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
         if (!bname) {
                 snprintf(b, sizeof(b), "br-%.12s", id);
                 bname = b;
-                json_object_set_new(o, "com.docker.network.bridge.name", json_string(b));
         }
         for (size_t i = 0; i < n->n_nets; i++) {
                 if (n->nets[i]->bridge && strcmp(n->nets[i]->bridge, bname) == 0) {

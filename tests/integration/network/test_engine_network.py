@@ -71,6 +71,21 @@ def test_default_bridge_published_port(netd):
     assert "Connection refused" in netd.sh("timeout 3 busybox wget -qO- http://127.0.0.1:8080/").stderr
 
 
+def test_publish_on_one_address(netd):
+    c = netd.name("lo")
+    ok(netd.docker("run", "-d", "--name", c, "-p", "127.0.0.1:8082:80", TAG, "httpd", "-f",
+                   "-p", "80", "-h", "/etc"))
+    try:
+        wait_http(netd, "http://127.0.0.1:8082/group", "root:x:0:")
+        r = netd.sh("timeout 3 busybox wget -qO- http://172.17.0.1:8082/group")
+        assert "root:x:0:" not in r.stdout
+        assert inspect(netd, c)["NetworkSettings"]["Ports"]["80/tcp"] == [
+            {"HostIp": "127.0.0.1", "HostPort": "8082"}]
+        assert "127.0.0.1:8082->80/tcp" in ok(netd.docker("ps", "--filter", f"name={c}"))
+    finally:
+        ok(netd.docker("rm", "-f", c))
+
+
 def test_port_already_allocated_and_nothing_left(netd):
     a, b = netd.name("a"), netd.name("b")
     ok(netd.docker("run", "-d", "--name", a, "-p", "8081:80", TAG, "sleep", "300"))
@@ -156,6 +171,11 @@ def test_user_network_dns_isolation(netd):
         assert r.returncode != 0 and "Address already in use" in r.stderr
         ok(netd.docker("rm", "-f", b))
         ok(netd.docker("run", "-d", "--name", c, "--network", n2, TAG, "sleep", "300"))
+        # ps --filter network=
+        assert ok(netd.docker("ps", "--format", "{{.Names}}", "--filter",
+                              f"network={n2}")) == c
+        # a user network's Options are what was asked (compose compares them)
+        assert j1["Options"] == {}
     finally:
         netd.docker("rm", "-f", a, b, c)
         ok(netd.docker("network", "rm", n1, n2))
