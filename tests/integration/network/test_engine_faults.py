@@ -5,6 +5,7 @@ that cause, leaving nothing half-made."""
 import json
 
 from berthtest import TAG
+from netns_berthd import net_factory, netd, sanitized_clients_report_nothing  # noqa: F401 fixtures
 
 
 def test_no_bridge_networking_daemon_serves_the_rest(net_factory):

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from berthtest import TAG
+from netns_berthd import net_factory, netd, sanitized_clients_report_nothing  # noqa: F401 fixtures
 
 
 def ok(r):

@@ -1,4 +1,5 @@
-"""Fixtures for the networking tests: berthd runs inside a network namespace the fixture makes and
+"""Fixtures for the engine's own networking tests (test_engine_*.py import them from here; the
+folder's conftest.py belongs to the docker/berth CLI comparison tests): berthd runs inside a network namespace the fixture makes and
 pins (unshare --net=FILE, loopback up), so the bridges, veths, nftables rules and published ports
 it makes never touch the machine's own, and a restarted daemon finds the same namespace. Probes
 (busybox wget/nc, ip) run in that namespace through nsenter (NetBerthd.sh).
@@ -23,7 +24,7 @@ def _load(name, path):
     return mod
 
 
-_engine = _load("berth_engine_conftest_net", os.path.join(HERE, "..", "engine", "conftest.py"))
+_engine = _load("berth_engine_conftest_netns", os.path.join(HERE, "..", "engine", "conftest.py"))
 sanitized_clients_report_nothing = _engine.sanitized_clients_report_nothing
 TAG = _engine.TAG
 
