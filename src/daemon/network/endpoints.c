@@ -4,6 +4,7 @@
  * released at exit; connect/disconnect; resolv.conf; NetworkSettings for inspect and ps. */
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
+#include "daemon/events.h"
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>
@@ -801,6 +802,9 @@ int network_connect(struct networks *n, const char *net_ref, const char *contain
                         goto out;
         }
         json_object_set(attach, net->name, es);
+        events_publish(
+            n->d, "network", "connect", net->id,
+            json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name, "type", net->driver));
 out:
         pthread_mutex_unlock(&n->lock);
         if (r >= 0)
@@ -851,6 +855,9 @@ int network_disconnect(struct networks *n, const char *net_ref, const char *cont
                 }
         }
         json_object_del(attach, net->name);
+        events_publish(
+            n->d, "network", "disconnect", net->id,
+            json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name, "type", net->driver));
 out:
         pthread_mutex_unlock(&n->lock);
         if (r >= 0)

@@ -3,6 +3,7 @@
  * the default one, at create for user networks), the one `ip berth` table rebuilt from state and
  * the embedded DNS server of each user network. */
 #include "daemon/daemon.h"
+#include "daemon/events.h"
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>
@@ -883,6 +884,9 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
         *ret_id = xstrdup(id);
 out:
         pthread_mutex_unlock(&n->lock);
+        if (r >= 0)
+                events_publish(n->d, "network", "create", id,
+                               json_pack("{s:s,s:s}", "name", name, "type", "bridge"));
         return r;
 }
 
@@ -910,6 +914,8 @@ static int remove_locked(struct networks *n, struct net_network *net, struct ber
         }
         if (net_rules_apply_locked(n, &e) < 0)
                 berth_warn("network %s: rules: %s", net->name, e->msg);
+        events_publish(n->d, "network", "destroy", net->id,
+                       json_pack("{s:s,s:s}", "name", net->name, "type", net->driver));
         network_free(net);
         return 0;
 }

@@ -264,6 +264,10 @@ def test_connect_disconnect_running(netd):
         assert set(inspect(netd, a)["NetworkSettings"]["Networks"]) == {"bridge"}
         r = netd.docker("exec", b, "ping", "-c1", "-W1", "web1")
         assert r.returncode != 0
+        ev = ok(netd.docker("events", "--since", "0", "--until", str(int(time.time()) + 1),
+                            "--filter", "type=network", "--filter", f"network={net}",
+                            "--format", "{{.Action}}")).split()
+        assert ev[:1] == ["create"] and "connect" in ev and "disconnect" in ev
     finally:
         netd.docker("rm", "-f", a, b)
         ok(netd.docker("network", "rm", net))
