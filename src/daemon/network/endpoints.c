@@ -351,8 +351,10 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                 return 0;
         }
         pthread_mutex_lock(&n->lock);
-        if (strcmp(mode, "bridge") == 0 && !n->default_bridge) {
-                /* -b none: no default network, the container keeps loopback only */
+        if (strcmp(mode, "bridge") == 0 && !n->default_bridge &&
+            strcmp(jstr(json_object_get(hc, "NetworkMode")) ?: "", "bridge") != 0) {
+                /* -b none: no default network, the container keeps loopback only (asking for
+                 * `bridge` by name finds no such network) */
                 pthread_mutex_unlock(&n->lock);
                 *ret_attach = json_object();
                 return 0;

@@ -56,7 +56,7 @@ class _NetFactory:
         self.image = image
         self.made = []
 
-    def __call__(self, wrap=()):
+    def __call__(self, wrap=(), args=()):
         base = str(self.tmp.mktemp("netd"))
         nsdir = os.path.join(base, "ns")
         os.mkdir(nsdir)
@@ -73,7 +73,7 @@ class _NetFactory:
         d.sockdir, d.nsdir = sockdir, nsdir
         d.wrap = list(wrap)
         self.made.append(d)
-        d.start()
+        d.start(*args)
         d.load_image(self.image)
         return d
 

@@ -345,3 +345,25 @@ def test_kill9_keeps_addresses_and_ports(net_factory):
     assert not d.veths() and not d.pins()
     assert "8090" not in d.sh("nft list table ip berth").stdout
     ok(d.docker("rm", "-f", a))
+
+
+def test_default_bridge_options(net_factory):
+    d = net_factory(args=["--bridge", "berthx", "--bip", "10.99.0.1/24"])
+    c = d.name("o")
+    ok(d.docker("run", "-d", "--name", c, TAG, "sleep", "300"))
+    try:
+        assert inspect(d, c)["NetworkSettings"]["IPAddress"] == "10.99.0.2"
+        assert "berthx" in d.links()
+        br = json.loads(ok(d.docker("network", "inspect", "bridge")))[0]
+        assert br["IPAM"]["Config"] == [{"Subnet": "10.99.0.0/24", "Gateway": "10.99.0.1"}]
+        assert br["Options"]["com.docker.network.bridge.name"] == "berthx"
+    finally:
+        ok(d.docker("rm", "-f", c))
+    # -b none: no default network, containers keep loopback only
+    d.stop()
+    d.start("--bridge", "none")
+    assert "bridge" not in ok(d.docker("network", "ls", "--format", "{{.Name}}")).split()
+    out = ok(d.docker("run", "--rm", TAG, "ip", "-o", "addr"))
+    assert "127.0.0.1" in out and "eth0" not in out
+    r = d.docker("run", "--rm", "--network", "bridge", TAG, "true")
+    assert r.returncode != 0
