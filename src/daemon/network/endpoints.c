@@ -233,6 +233,32 @@ void network_container_release(struct networks *n, const char *container_id)
         pthread_mutex_unlock(&n->lock);
 }
 
+void network_container_renamed(struct networks *n, const char *container_id, const char *name)
+{
+        if (!n)
+                return;
+        pthread_mutex_lock(&n->lock);
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_endpoint *ep = n->eps[i];
+                struct net_network *net;
+                _cleanup_json_ json_t *j = NULL;
+                _cleanup_free_ char *text = NULL;
+                if (strcmp(ep->container_id, container_id) != 0)
+                        continue;
+                free(ep->name);
+                ep->name = xstrdup(name);
+                j = net_endpoint_to_json(ep);
+                text = berth_json_dump(j, false);
+                db_exec(n->d,
+                        "UPDATE endpoints SET config = ? WHERE container_id = ? AND network_id = ?",
+                        (const char *[]){text, ep->container_id, ep->network_id}, 3, NULL);
+                net = net_by_id_locked(n, ep->network_id);
+                if (net)
+                        net_dns_update_locked(n, net);
+        }
+        pthread_mutex_unlock(&n->lock);
+}
+
 /* ---------------------------------------------------------------- create-time checks */
 
 static const char *mode_of(json_t *hc)

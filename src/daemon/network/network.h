@@ -85,6 +85,9 @@ void network_setup_release(struct network_setup *s);
  * Idempotent; never fails (problems are logged). */
 void network_container_release(struct networks *n, const char *container_id);
 
+/* A running container was renamed: its endpoints answer DNS by the new name. */
+void network_container_renamed(struct networks *n, const char *container_id, const char *name);
+
 /* POST /networks/{id}/connect and disconnect on a created or running container. */
 int network_connect(struct networks *n, const char *net_ref, const char *container_ref,
                     json_t *endpoint_config, struct berth_error **err);

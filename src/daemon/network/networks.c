@@ -203,9 +203,8 @@ static json_t *network_doc(const char *name, const char *id, const char *driver,
 void net_dns_update_locked(struct networks *n, struct net_network *net)
 {
         struct berth_dns_record *recs;
-        size_t cnt = 0, cap = 0;
-        char *ids[512];
-        size_t n_ids = 0;
+        size_t cnt = 0, cap = 0, n_ids = 0;
+        char **ids;
 
         if (!net->dns)
                 return;
@@ -213,6 +212,7 @@ void net_dns_update_locked(struct networks *n, struct net_network *net)
                 if (strcmp(n->eps[i]->network_id, net->id) == 0)
                         cap += 2 + json_array_size(n->eps[i]->aliases);
         recs = xcalloc(cap + 1, sizeof(*recs));
+        ids = xcalloc(cap + 1, sizeof(*ids));
         for (size_t i = 0; i < n->n_eps; i++) {
                 struct net_endpoint *ep = n->eps[i];
                 json_t *a;
@@ -220,16 +220,15 @@ void net_dns_update_locked(struct networks *n, struct net_network *net)
                 if (strcmp(ep->network_id, net->id) != 0)
                         continue;
                 recs[cnt++] = (struct berth_dns_record){ep->name, ep->addr};
-                if (n_ids < ARRAY_SIZE(ids)) {
-                        ids[n_ids] = xstrndup(ep->container_id, 12);
-                        recs[cnt++] = (struct berth_dns_record){ids[n_ids++], ep->addr};
-                }
+                ids[n_ids] = xstrndup(ep->container_id, 12);
+                recs[cnt++] = (struct berth_dns_record){ids[n_ids++], ep->addr};
                 json_array_foreach(ep->aliases, k, a) if (jstr(a)) recs[cnt++] =
                     (struct berth_dns_record){jstr(a), ep->addr};
         }
         berth_dns_set_records(net->dns, recs, cnt);
         for (size_t i = 0; i < n_ids; i++)
                 free(ids[i]);
+        free(ids);
         free(recs);
 }
 
@@ -783,10 +782,10 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
         const char *driver = jstr(json_object_get(body, "Driver"));
         json_t *labels = json_object_get(body, "Labels");
         json_t *opts = json_object_get(body, "Options");
+        const char *from = jstr(json_object_get(json_object_get(body, "ConfigFrom"), "Network"));
         const char *bname;
         struct berth_cidr subnet, gw;
         struct net_network *net = NULL;
-        bool ambiguous;
         char id[65], b[16];
         json_t *doc, *ipam, *o;
         int r;
@@ -806,14 +805,10 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
         if (json_is_true(json_object_get(body, "EnableIPv6")))
                 return berth_error_setx(err, EINVAL, "IPv6 networks are not supported yet");
         if (json_is_true(json_object_get(body, "Ingress")) ||
-            json_is_true(json_object_get(body, "ConfigOnly")) ||
-            jstr(json_object_get(json_object_get(body, "ConfigFrom"), "Network")))
-                if (json_is_true(json_object_get(body, "Ingress")) ||
-                    json_is_true(json_object_get(body, "ConfigOnly")) ||
-                    *jstr(json_object_get(json_object_get(body, "ConfigFrom"), "Network")))
-                        return berth_error_setx(err, EINVAL,
-                                                "swarm networks (Ingress, ConfigOnly, "
-                                                "ConfigFrom) are not supported");
+            json_is_true(json_object_get(body, "ConfigOnly")) || (from && *from))
+                return berth_error_setx(err, EINVAL,
+                                        "swarm networks (Ingress, ConfigOnly, ConfigFrom) are not "
+                                        "supported");
         {
                 const char *scope = jstr(json_object_get(body, "Scope"));
                 if (scope && *scope && strcmp(scope, "local") != 0)
@@ -826,10 +821,12 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
                 return berth_error_setx(err, EINVAL, "Options: expected an object");
 
         pthread_mutex_lock(&n->lock);
-        if (net_find_locked(n, name, &ambiguous) &&
-            strcmp(net_find_locked(n, name, &ambiguous)->name, name) == 0) {
-                r = berth_error_setx(err, EEXIST, "network with name %s already exists", name);
-                goto out;
+        for (size_t i = 0; i < n->n_nets; i++) {
+                if (strcmp(n->nets[i]->name, name) == 0) {
+                        r = berth_error_setx(err, EEXIST, "network with name %s already exists",
+                                             name);
+                        goto out;
+                }
         }
         r = create_parse_locked(n, body, &subnet, &gw, err);
         if (r < 0)

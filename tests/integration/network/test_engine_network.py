@@ -151,6 +151,11 @@ def test_user_network_dns_isolation(netd):
         # names, aliases and short ids resolve on the network; resolv.conf names the gateway
         for target in (a, "db", ja["Id"][:12]):
             ok(netd.docker("run", "--rm", "--network", n1, TAG, "ping", "-c1", "-W2", target))
+        # a rename is seen by DNS
+        a2 = netd.name("a2")
+        ok(netd.docker("rename", a, a2))
+        ok(netd.docker("run", "--rm", "--network", n1, TAG, "ping", "-c1", "-W2", a2))
+        ok(netd.docker("rename", a2, a))
         resolv = ok(netd.docker("run", "--rm", "--network", n1, TAG, "cat", "/etc/resolv.conf"))
         assert "nameserver 10.77.0.1" in resolv
         # another network neither resolves nor reaches it
