@@ -209,7 +209,9 @@ static void release_locked(struct networks *n, const char *container_id)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         struct net_sandbox *sb = net_sandbox_of_locked(n, container_id);
-        bool changed = sb != NULL;
+        /* a loopback-only sandbox changes no rule: the table (maybe another daemon's, in the
+         * machine's namespace) is left alone */
+        bool changed = sb && sb->n_ports > 0;
 
         for (size_t i = n->n_eps; i-- > 0;) {
                 if (strcmp(n->eps[i]->container_id, container_id) != 0)

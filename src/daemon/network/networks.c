@@ -498,8 +498,13 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
                         berth_warn("%s", e->msg);
         }
         {
+                /* rebuilt when a bridge network is in use: a daemon without one (-b none, no
+                 * user network) never touches nftables */
                 _cleanup_error_ struct berth_error *e = NULL;
-                if (net_rules_apply_locked(n, &e) < 0)
+                bool any = false;
+                for (size_t i = 0; i < n->n_nets; i++)
+                        any |= n->nets[i]->up;
+                if (any && net_rules_apply_locked(n, &e) < 0)
                         berth_warn("network rules: %s", e->msg);
         }
         *ret = n;
