@@ -39,8 +39,8 @@ class NetBerthd(_engine.Berthd):
         return self.sh("ip -o link show").stdout
 
     def veths(self):
-        return [line.split(":")[1].strip().split("@")[0] for line in self.links().splitlines()
-                if "veth" in line]
+        out = self.sh("ip -o link show type veth").stdout
+        return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
 
     def pins(self):
         d = os.path.join(self.data_root, "runtime", "netns")

@@ -6,6 +6,7 @@ container: modes, resolv.conf and hosts, clear errors, and the state kept across
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -70,6 +71,45 @@ def test_default_bridge_published_port(netd):
     assert not netd.veths() and not netd.pins()
     assert "8080" not in netd.sh("nft list table ip berth").stdout
     assert "Connection refused" in netd.sh("timeout 3 busybox wget -qO- http://127.0.0.1:8080/").stderr
+
+
+def test_published_port_from_outside(netd):
+    """A client in another namespace, linked to the daemon's by a veth, reaches the published
+    port on the daemon namespace's address (DNAT in prerouting)."""
+    outside = os.path.join(netd.nsdir, "outside")
+    open(outside, "w").close()
+    subprocess.run(["unshare", f"--net={outside}", "true"], check=True)
+    holder = subprocess.Popen(["nsenter", f"--net={outside}", "sleep", "120"])
+    c = netd.name("out")
+    try:
+        r = netd.sh(f"ip link add vout0 type veth peer name vin0 && "
+                    f"ip link set vin0 netns {holder.pid} && "
+                    f"ip addr add 192.0.2.1/24 dev vout0 && ip link set vout0 up")
+        assert r.returncode == 0, r.stderr
+        subprocess.run(["nsenter", f"--net={outside}", "sh", "-c",
+                        "ip link set lo up && ip addr add 192.0.2.2/24 dev vin0 && "
+                        "ip link set vin0 up"], check=True)
+        assert len(netd.veths()) == 1
+        ok(netd.docker("run", "-d", "--name", c, "-p", "8083:80", TAG, "httpd", "-f", "-p",
+                       "80", "-h", "/etc"))
+        assert len(netd.veths()) == 2
+        got = ""
+        for _ in range(30):
+            got = subprocess.run(["nsenter", f"--net={outside}", "timeout", "3", "busybox",
+                                  "wget", "-qO-", "http://192.0.2.1:8083/group"],
+                                 capture_output=True, text=True).stdout
+            if "root:x:0:" in got:
+                break
+            time.sleep(0.1)
+        assert "root:x:0:" in got
+    finally:
+        netd.docker("rm", "-f", c)
+        netd.sh("ip link del vout0")
+        holder.kill()
+        holder.wait()
+        subprocess.run(["umount", "-l", outside], check=False)
+        os.unlink(outside)
+    assert not netd.veths()
 
 
 def test_publish_on_one_address(netd):
