@@ -201,7 +201,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 container_unref(cs, other);
         }
         r = network_container_prepare(d->networks, body, json_object_get(image_doc, "config"),
-                                      &networks, err);
+                                      warnings, &networks, err);
         if (r < 0)
                 return r;
 

@@ -320,7 +320,7 @@ static int check_endpoint_settings(struct net_network *net, json_t *es, struct b
 }
 
 int network_container_prepare(struct networks *n, json_t *body, json_t *image_config,
-                              json_t **ret_attach, struct berth_error **err)
+                              json_t *warnings, json_t **ret_attach, struct berth_error **err)
 {
         json_t *hc = json_object_get(body, "HostConfig");
         const char *mode = mode_of(hc);
@@ -361,6 +361,10 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                                                 "conflicting options: custom host-to-IP mapping "
                                                 "and the network mode");
         }
+        if (strcmp(mode, "host") == 0 && json_array_size(wanted) && warnings)
+                json_array_append_new(warnings,
+                                      json_string("Published ports are discarded when using host "
+                                                  "network mode"));
         if (special_mode(mode)) {
                 if (cmac && *cmac)
                         return berth_error_setx(err, EINVAL,

@@ -63,9 +63,10 @@ int networks_prune(struct networks *n, json_t *filters, json_t **ret, struct ber
 
 /* At create: check NetworkMode, NetworkingConfig.EndpointsConfig, --ip/--mac-address and the
  * published ports of body the way docker does, and return the container's network attachments
- * ({name: EndpointSettings with NetworkID}, in attach order) for the container's config. */
+ * ({name: EndpointSettings with NetworkID}, in attach order) for the container's config. Docker's
+ * create warnings (ports discarded in host mode) are appended to warnings. */
 int network_container_prepare(struct networks *n, json_t *body, json_t *image_config,
-                              json_t **ret_attach, struct berth_error **err);
+                              json_t *warnings, json_t **ret_attach, struct berth_error **err);
 
 /* What a starting container gets: the netns to join (NULL: the spec decides), the line(s) to put
  * in /etc/hosts for its own name, and the resolv.conf to write (NULL: the host's, filtered). */

@@ -264,6 +264,9 @@ def test_network_errors(netd):
 def test_none_host_container_modes(netd):
     out = ok(netd.docker("run", "--rm", "--network", "none", TAG, "ip", "-o", "link"))
     assert "lo:" in out and "eth0" not in out
+    r = netd.docker("run", "--rm", "--network", "host", "-p", "8084:80", TAG, "true")
+    assert r.returncode == 0
+    assert "Published ports are discarded when using host network mode" in r.stderr
     netd.sh("ip link add berthtest0 type bridge")
     try:
         out = ok(netd.docker("run", "--rm", "--network", "host", TAG, "ip", "-o", "link"))
