@@ -168,7 +168,9 @@ int berth_open_in_root(int rootfd, const char *path, int flags)
                              RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
-int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+/* hops: symlinks followed so far (40, the kernel's ELOOP bound) */
+static int mkdir_in_root(int rootfd, const char *path, mode_t mode, int hops,
+                         struct berth_error **err)
 {
         int fd = berth_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
         if (fd >= 0)
@@ -187,13 +189,29 @@ int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_
                 strcpy(parent, "/");
         if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
                 return berth_error_setx(err, EINVAL, "invalid path `%s` in root", path);
-        _cleanup_close_ int pfd = berth_mkdir_in_root(rootfd, parent, mode, err);
+        _cleanup_close_ int pfd = mkdir_in_root(rootfd, parent, mode, hops, err);
         if (pfd < 0)
                 return pfd;
         if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST)
                 return berth_error_set(err, errno, "mkdir `%s` in root", path);
         fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return berth_error_set(err, errno, "open `%s` in root", path);
-        return fd;
+        if (fd >= 0 || errno != ENOTDIR)
+                return fd >= 0 ? fd : berth_error_set(err, errno, "open `%s` in root", path);
+        /* a dangling symlink in the way: make the directory it names, still inside the root
+         * (runc's MkdirAllInRoot); the link itself is never written through */
+        char target[PATH_MAX];
+        ssize_t tl = readlinkat(pfd, name, target, sizeof(target) - 1);
+        if (tl <= 0)
+                return berth_error_setx(err, ENOTDIR, "open `%s` in root: not a directory", path);
+        if (++hops > 40)
+                return berth_error_setx(err, ELOOP, "open `%s` in root: too many symlinks", path);
+        target[tl] = '\0';
+        _cleanup_free_ char *next =
+            target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
+        return mkdir_in_root(rootfd, next, mode, hops, err);
+}
+
+int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+{
+        return mkdir_in_root(rootfd, path, mode, 0, err);
 }

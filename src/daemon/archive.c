@@ -784,7 +784,7 @@ static void handle_changes(struct api_req *r)
         struct daemon *d = api_daemon(r);
         struct containers *cs = d->containers;
         _cleanup_strv_ char **dirs = NULL;
-        _cleanup_free_ char *upper = NULL;
+        _cleanup_free_ char *upper = NULL, *init = NULL;
         _cleanup_close_ int ufd = -1;
         struct container *c = get_or_reply(r);
         json_t *out;
@@ -796,6 +796,9 @@ static void handle_changes(struct api_req *r)
         upper = xasprintf("%s/upper", c->dir);
         berth_image_layer_dirs(d->images, json_string_value(json_object_get(c->config, "image_id")),
                                &dirs, NULL);
+        /* the init layer (etc-files.c) lies under the container's changes like an image layer */
+        init = xasprintf("%s/init", c->dir);
+        strv_push(&dirs, init);
         n = strv_length(dirs);
         lowers = xcalloc(n + 1, sizeof(int));
         for (size_t i = 0; i < n; i++)

@@ -36,7 +36,9 @@ struct container {
         char *dir;  /* data_root/containers/<id> */
         char *rootfs, *state_dir, *log_path;
         /* {"create": docker's body, "image": as given, "image_id", "created", "image_config":
-         * the image's config.config, "mounts": docker's Mounts array (resolved sources)} */
+         * the image's config.config, "mounts": docker's Mounts array (resolved sources),
+         * "populate" (during create only): [{"Name", "Destination"}] volumes to fill from the
+         * image (docker's CopyData)} */
         json_t *config;
         /* state (under the table lock), persisted as JSON in the db */
         enum container_status status;

@@ -4,6 +4,7 @@
  * container:<x> (moby's setupIPCDirs), mounted at start and unmounted at exit. */
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
+#include "daemon/etc-files.h"
 #include "daemon/lifecycle.h"
 #include "daemon/network/network.h"
 #include "daemon/spec.h"
@@ -43,9 +44,11 @@ static void random_hex(char *out, size_t nbytes)
                 sprintf(out + 2 * i, "%02x", buf[i]);
 }
 
-static int add_mount(struct containers *cs, const char *id, json_t *mounts, const char *type,
-                     const char *source, const char *target, bool rw, const char *propagation,
-                     struct berth_error **err)
+/* One entry of docker's Mounts array; a volume that is not nocopy also goes to populate
+ * (docker's CopyData: filled from the image at create, see volumes_populate). */
+static int add_mount(struct containers *cs, const char *id, json_t *mounts, json_t *populate,
+                     const char *type, const char *source, const char *target, bool rw,
+                     const char *propagation, bool nocopy, struct berth_error **err)
 {
         _cleanup_free_ char *name = NULL, *mountpoint = NULL;
         json_t *m;
@@ -61,6 +64,9 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, cons
                 m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume", "Name", name,
                               "Source", mountpoint, "Destination", target, "Driver", "local",
                               "Mode", "z", "RW", rw, "Propagation", "");
+                if (!nocopy)
+                        json_array_append_new(
+                            populate, json_pack("{s:s,s:s}", "Name", name, "Destination", target));
         } else {
                 if (!source || source[0] != '/')
                         return berth_error_setx(err, EINVAL,
@@ -77,9 +83,9 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, cons
 /* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's) and the image's Volumes
  * (anonymous volumes) → docker's Mounts array with resolved sources. */
 static int resolve_mounts(struct containers *cs, const char *id, json_t *body, json_t *image_config,
-                          json_t **ret, struct berth_error **err)
+                          json_t **ret, json_t **ret_populate, struct berth_error **err)
 {
-        _cleanup_json_ json_t *mounts = json_array();
+        _cleanup_json_ json_t *mounts = json_array(), *populate = json_array();
         struct spec_mount_req *reqs = NULL;
         size_t n_reqs = 0;
         json_t *vols = json_object_get(image_config, "Volumes");
@@ -101,9 +107,10 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                         if (r < 0)
                                 goto out;
                 }
-                r = add_mount(cs, id, mounts, q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
+                r = add_mount(cs, id, mounts, populate,
+                              q->kind == SPEC_MOUNT_BIND ? "bind" : "volume",
                               q->kind == SPEC_MOUNT_BIND ? q->source : q->volume, q->target,
-                              !q->readonly, q->propagation, err);
+                              !q->readonly, q->propagation, q->nocopy, err);
                 if (r < 0)
                         goto out;
         }
@@ -119,12 +126,14 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                             strcmp(jstr(json_object_get(e, "Destination")), k) == 0;
                         if (covered)
                                 continue;
-                        r = add_mount(cs, id, mounts, "volume", NULL, k, true, NULL, err);
+                        r = add_mount(cs, id, mounts, populate, "volume", NULL, k, true, NULL,
+                                      false, err);
                         if (r < 0)
                                 goto out;
                 }
         }
         *ret = TAKE_PTR(mounts);
+        *ret_populate = TAKE_PTR(populate);
 out:
         daemon_spec_mount_reqs_free(reqs, n_reqs);
         return r < 0 ? r : 0;
@@ -160,11 +169,13 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
 {
         struct daemon *d = cs->d;
         _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = container_now_rfc3339();
-        _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL;
+        _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL, *populate = NULL;
         _cleanup_json_ json_t *state = NULL, *stored = NULL, *networks = NULL;
         const char *image = jstr(json_object_get(body, "Image"));
         json_t *hc = json_object_get(body, "HostConfig");
         const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
+        struct etc_hosts_entry *extra = NULL;
+        size_t n_extra = 0;
         char id[65];
         struct container *c;
         int r;
@@ -208,9 +219,14 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
         if (r < 0)
                 return r;
+        r = etc_hosts_parse_extra(json_object_get(hc, "ExtraHosts"), &extra, &n_extra, err);
+        if (r < 0)
+                return r;
+        etc_hosts_entries_free(extra, n_extra);
         random_hex(id, 32);
         stored = with_host_defaults(body);
-        r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, err);
+        r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,
+                           err);
         if (r < 0) {
                 volumes_unref_container(d->volumes, id);
                 return r;
@@ -219,6 +235,24 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                            "image_id", image_id, "created", created, "image_config",
                            json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts,
                            "networks", networks);
+        if (json_array_size(populate) > 0) {
+                /* like moby, the image's content goes into new volumes at create, before anyone
+                 * sees the container; a failed copy leaves nothing behind */
+                struct container *tmp;
+                json_object_set(config, "populate", populate);
+                tmp = container_new(cs, id, "", config);
+                r = berth_mkdir_p(tmp->dir, 0710, err);
+                if (r >= 0)
+                        r = container_populate_volumes(cs, tmp, err);
+                if (r < 0) {
+                        volumes_unref_container(d->volumes, id);
+                        berth_rm_rf_at(AT_FDCWD, tmp->dir, NULL);
+                        container_free(tmp);
+                        return r;
+                }
+                container_free(tmp);
+                json_object_del(config, "populate");
+        }
 
         pthread_mutex_lock(&cs->lock);
         if (name && *name) {

@@ -4,6 +4,7 @@
 #include "daemon/containers.h"
 #include "daemon/lifecycle.h"
 #include "daemon/daemon.h"
+#include "daemon/etc-files.h"
 #include "daemon/events.h"
 #include "daemon/network/network.h"
 #include "daemon/spec.h"
@@ -438,60 +439,6 @@ static int write_file(const char *dir, const char *name, const char *data, struc
         return berth_write_atomic_at(dfd, name, data, strlen(data), err);
 }
 
-static int write_etc_files(struct container *c, const char *hostname, bool host_net,
-                           const struct network_setup *net, struct berth_error **err)
-{
-        _cleanup_free_ char *hosts = NULL, *resolv = NULL, *host_resolv = NULL;
-        _cleanup_free_ char *host_hosts = NULL, *hn = xasprintf("%s\n", hostname);
-        bool have_ns = false;
-        size_t cap = 0;
-        FILE *f;
-        int r;
-
-        if (host_net)
-                berth_read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &host_hosts, NULL, NULL);
-        /* the container's own line: its address on its first network (docker's), else
-         * 127.0.1.1 */
-        _cleanup_free_ char *self =
-            net->hosts_self ? xstrdup(net->hosts_self) : xasprintf("127.0.1.1\t%s\n", hostname);
-        hosts = host_hosts ? xstrdup(host_hosts)
-                           : xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
-                                       "ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-"
-                                       "mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-"
-                                       "allrouters\n%s",
-                                       self);
-        r = write_file(c->dir, "hosts", hosts, err);
-        if (r < 0)
-                return r;
-        r = write_file(c->dir, "hostname", hn, err);
-        if (r < 0)
-                return r;
-        if (net->resolv_conf)
-                return write_file(c->dir, "resolv.conf", net->resolv_conf, err);
-        berth_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host_resolv, NULL, NULL);
-        f = open_memstream(&resolv, &cap);
-        if (!f)
-                abort();
-        for (char *line = host_resolv, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                if (strncmp(line, "nameserver", 10) == 0) {
-                        const char *a = line + 10 + strspn(line + 10, " \t");
-                        /* a loopback resolver of the host is unreachable from a private
-                         * network namespace (docker filters it the same way) */
-                        if (!host_net && (strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0))
-                                continue;
-                        have_ns = true;
-                }
-                fprintf(f, "%s\n", line);
-        }
-        if (!have_ns)
-                fputs("nameserver 8.8.8.8\nnameserver 8.8.4.4\n", f);
-        fclose(f);
-        return write_file(c->dir, "resolv.conf", resolv, err);
-}
-
 void container_unmount_rootfs(struct containers *cs, struct container *c)
 {
         /* the shareable /dev/shm goes with the run (moby unmounts it at stop too); joiners keep
@@ -514,15 +461,24 @@ void container_unmount_rootfs(struct containers *cs, struct container *c)
 
 static int mount_rootfs(struct containers *cs, struct container *c, struct berth_error **err)
 {
-        _cleanup_strv_ char **dirs = NULL;
+        _cleanup_strv_ char **image_dirs = NULL, **dirs = NULL;
         _cleanup_free_ char *upper = xasprintf("%s/upper", c->dir);
         _cleanup_free_ char *work = xasprintf("%s/work", c->dir);
+        _cleanup_free_ char *init = NULL;
         int r;
 
         r = berth_image_layer_dirs(cs->d->images, jstr(json_object_get(c->config, "image_id")),
-                                   &dirs, err);
+                                   &image_dirs, err);
         if (r < 0)
                 return r;
+        /* the mount points of /etc/hosts, /etc/hostname, /etc/resolv.conf (and /proc, /sys, …)
+         * live in a layer of their own, so they never land in the upper dir (diff, commit) */
+        r = etc_files_init_layer(c, &init, err);
+        if (r < 0)
+                return r;
+        strv_push(&dirs, init);
+        for (char **p = image_dirs; *p; p++)
+                strv_push(&dirs, *p);
         if ((mkdir(upper, 0755) < 0 && errno != EEXIST) ||
             (mkdir(work, 0700) < 0 && errno != EEXIST) ||
             (mkdir(c->rootfs, 0755) < 0 && errno != EEXIST))
@@ -543,6 +499,45 @@ static int mount_rootfs(struct containers *cs, struct container *c, struct berth
         c->mounted = true;
         pthread_mutex_unlock(&cs->lock);
         return 0;
+}
+
+/* Fill the volumes of c's "populate" list from its mounted rootfs (docker's CopyData). */
+static int populate_mounted(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        json_t *todo = json_object_get(c->config, "populate");
+        _cleanup_close_ int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        json_t *e;
+        size_t i;
+        int r;
+
+        if (rootfd < 0)
+                return berth_error_set(err, errno, "open `%s`", c->rootfs);
+        json_array_foreach(todo, i, e)
+        {
+                const char *name = jstr(json_object_get(e, "Name"));
+                const char *dst = jstr(json_object_get(e, "Destination"));
+                if (!name || !dst)
+                        continue;
+                r = volumes_populate(cs->d->volumes, name, rootfd, dst, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int container_populate_volumes(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        bool temp;
+        int r;
+
+        if (json_array_size(json_object_get(c->config, "populate")) == 0)
+                return 0;
+        r = container_rootfs_hold(cs, c, &temp, err);
+        if (r < 0)
+                return r;
+        r = populate_mounted(cs, c, err);
+        container_rootfs_release(cs, c);
+        return r;
 }
 
 static int build_spec(struct containers *cs, struct container *c, struct berth_error **err)
@@ -578,8 +573,12 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                 hostname = hn;
         }
         r = network_container_setup(d->networks, c, hostname, &net, err);
-        if (r >= 0)
-                r = write_etc_files(c, hostname, host_net, &net, err);
+        if (r >= 0) {
+                /* its own address on its first network and its names, as docker writes them */
+                struct etc_hosts_entry own = {net.own_ip, net.own_names};
+                r = etc_files_write(c, hostname, host_net, net.own_ip ? &own : NULL,
+                                    net.own_ip ? 1 : 0, net.resolv_conf, err);
+        }
         ctx.netns_path = net.netns_path;
         if (r < 0)
                 goto out;

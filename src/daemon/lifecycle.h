@@ -39,6 +39,11 @@ void container_unmount_rootfs(struct containers *cs, struct container *c);
 int container_ipc_prepare(struct containers *cs, struct container *c, char **ret_shm_path,
                           struct berth_error **err);
 void container_ipc_release(struct container *c);
+/* docker's CopyData at create: the volumes of c's config "populate" list get the image's content
+ * (volumes_populate) from c's rootfs, mounted for the copy; the list is left to the caller. c
+ * need not be in the table yet. */
+int container_populate_volumes(struct containers *cs, struct container *c,
+                               struct berth_error **err);
 /* Shared by lifecycle.c and lifecycle-stop.c: the runtime handle of the daemon's runtime root;
  * start under c->op (container_start takes it); c out of the name/id table (cs->lock held). */
 struct berth_runtime container_runtime_of(struct containers *cs);

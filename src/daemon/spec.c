@@ -558,16 +558,23 @@ static int build_mounts(const json_t *create, const json_t *hc, const struct spe
             {"/etc/hostname", ctx->hostname_path},
             {"/etc/hosts", ctx->hosts_path},
         };
+        size_t n_files = 0;
         for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-                if (files[i].src)
+                if (files[i].src) {
                         json_array_append_new(defaults, mount_new(files[i].dst, "bind",
                                                                   files[i].src, "rbind,rprivate"));
+                        n_files++;
+                }
 
         size_t i;
         json_t *d;
+        /* the generated files go over the user's mounts: a volume at /etc must not hide them
+         * (moby sorts them in with the user's mounts, parents first) */
+        json_t *etc_files = json_array();
         json_array_foreach(defaults, i, d)
         {
                 const char *dst = json_string_value(json_object_get(d, "destination"));
+                bool etc_file = i >= json_array_size(defaults) - n_files;
                 if (json_object_get(targets, dst))
                         continue;
                 if (user_dev && !strncmp(dst, "/dev/", 5))
@@ -585,10 +592,12 @@ static int build_mounts(const json_t *create, const json_t *hc, const struct spe
                 }
                 if (privileged && !strcmp(dst, "/sys/fs/cgroup"))
                         opts_remove(d, "ro");
-                json_array_append(out, d);
+                json_array_append(etc_file ? etc_files : out, d);
         }
         json_decref(defaults);
         json_array_extend(out, user);
+        json_array_extend(out, etc_files);
+        json_decref(etc_files);
 
         if (init) {
                 if (!ctx->init_path) {

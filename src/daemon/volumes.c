@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #define VOLUME_META "volume.json"
@@ -648,6 +649,265 @@ static bool is_mounted(const char *path)
                 line = nl ? nl + 1 : NULL;
         }
         return false;
+}
+
+/* ---------------------------------------------------------------- populate from the image */
+
+/* Deep enough for any image; bounds the recursion (each level holds two fds). */
+#define POPULATE_MAX_DEPTH 128
+/* Hard-linked inodes remembered (an O_PATH fd each) to link their later names; beyond that the
+ * later names become copies. */
+#define POPULATE_MAX_LINKS 1024
+
+struct populate {
+        struct {
+                dev_t dev;
+                ino_t ino;
+                int fd; /* O_PATH of the first copy */
+        } links[POPULATE_MAX_LINKS];
+        size_t n_links;
+};
+
+static void populate_release(struct populate *p)
+{
+        for (size_t i = 0; i < p->n_links; i++)
+                close(p->links[i].fd);
+}
+
+/* Extended attributes of src onto dst (security.capability of a ping binary, ACLs…); a file
+ * system without them is not an error. */
+static void copy_xattrs_fd(int src, int dst)
+{
+        char names[4096];
+        ssize_t n = flistxattr(src, names, sizeof(names));
+
+        for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
+                char value[4096];
+                ssize_t len = fgetxattr(src, names + off, value, sizeof(value));
+                if (len >= 0)
+                        (void)fsetxattr(dst, names + off, value, (size_t)len, 0);
+        }
+}
+
+/* Owner, then mode (chown clears set-id bits), then times of an open copy. */
+static int copy_attrs_fd(int fd, const struct stat *st)
+{
+        struct timespec times[2] = {st->st_atim, st->st_mtim};
+
+        if (fchown(fd, st->st_uid, st->st_gid) < 0 || fchmod(fd, st->st_mode & 07777) < 0 ||
+            futimens(fd, times) < 0)
+                return -errno;
+        return 0;
+}
+
+static int copy_data(int src, int dst)
+{
+        for (;;) {
+                ssize_t n = copy_file_range(src, NULL, dst, NULL, 1 << 30, 0);
+                if (n == 0)
+                        return 0;
+                if (n > 0)
+                        continue;
+                if (errno == EINTR)
+                        continue;
+                if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+                        return -errno;
+                break;
+        }
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(src, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                if (berth_write_all(dst, buf, (size_t)n) < 0)
+                        return -errno;
+        }
+}
+
+static int populate_file(struct populate *p, int src_dir, int dst_dir, const char *name,
+                         const struct stat *st)
+{
+        _cleanup_close_ int src = -1, dst = -1;
+        struct stat check;
+        int r;
+
+        if (st->st_nlink > 1)
+                for (size_t i = 0; i < p->n_links; i++)
+                        if (p->links[i].dev == st->st_dev && p->links[i].ino == st->st_ino)
+                                return linkat(p->links[i].fd, "", dst_dir, name, AT_EMPTY_PATH) < 0
+                                           ? -errno
+                                           : 0;
+        src = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (src < 0)
+                return -errno;
+        /* the name read by readdir is the file opened: not swapped for a fifo or device since */
+        if (fstat(src, &check) < 0 || !S_ISREG(check.st_mode) || check.st_ino != st->st_ino)
+                return -EAGAIN;
+        dst = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (dst < 0)
+                return -errno;
+        r = copy_data(src, dst);
+        if (r < 0)
+                return r;
+        copy_xattrs_fd(src, dst);
+        r = copy_attrs_fd(dst, st);
+        if (r < 0)
+                return r;
+        if (st->st_nlink > 1 && p->n_links < POPULATE_MAX_LINKS) {
+                int keep = openat(dst_dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (keep >= 0)
+                        p->links[p->n_links++] =
+                            (typeof(p->links[0])){st->st_dev, st->st_ino, keep};
+        }
+        return 0;
+}
+
+static int populate_dir(struct populate *p, int src_dir, int dst_dir, int depth,
+                        struct berth_error **err);
+
+/* One entry of src_dir (already lstat'ed) copied into dst_dir. */
+static int populate_entry(struct populate *p, int src_dir, int dst_dir, const char *name,
+                          const struct stat *st, int depth, struct berth_error **err)
+{
+        struct timespec times[2] = {st->st_atim, st->st_mtim};
+        int r = 0;
+
+        switch (st->st_mode & S_IFMT) {
+        case S_IFDIR: {
+                _cleanup_close_ int src = -1, dst = -1;
+                if (mkdirat(dst_dir, name, 0700) < 0)
+                        return berth_error_set(err, errno, "create `%s`", name);
+                src = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                dst = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (src < 0 || dst < 0)
+                        return berth_error_set(err, errno, "open `%s`", name);
+                r = populate_dir(p, src, dst, depth + 1, err);
+                if (r < 0)
+                        return berth_error_wrap(err, "%s", name);
+                copy_xattrs_fd(src, dst);
+                r = copy_attrs_fd(dst, st);
+                break;
+        }
+        case S_IFREG:
+                r = populate_file(p, src_dir, dst_dir, name, st);
+                break;
+        case S_IFLNK: {
+                char target[PATH_MAX + 1];
+                ssize_t n = readlinkat(src_dir, name, target, PATH_MAX);
+                if (n < 0)
+                        return berth_error_set(err, errno, "read link `%s`", name);
+                target[n] = '\0';
+                if (symlinkat(target, dst_dir, name) < 0 ||
+                    fchownat(dst_dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = -errno;
+                break;
+        }
+        case S_IFCHR:
+        case S_IFBLK:
+        case S_IFIFO:
+        case S_IFSOCK:
+                if (mknodat(dst_dir, name, st->st_mode, st->st_rdev) < 0 ||
+                    fchownat(dst_dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = -errno;
+                break;
+        default:
+                break;
+        }
+        if (r < 0 && (!err || !*err))
+                return berth_error_set(err, -r, "copy `%s`", name);
+        return r;
+}
+
+static int populate_dir(struct populate *p, int src_dir, int dst_dir, int depth,
+                        struct berth_error **err)
+{
+        _cleanup_close_ int scan = -1;
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (depth > POPULATE_MAX_DEPTH)
+                return berth_error_setx(err, ELOOP, "more than %d directory levels",
+                                        POPULATE_MAX_DEPTH);
+        scan = openat(src_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (scan < 0 || !(d = fdopendir(scan)))
+                return berth_error_set(err, errno, "read directory");
+        scan = -1;
+        while (r == 0 && (errno = 0, de = readdir(d))) {
+                struct stat st;
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        r = berth_error_set(err, errno, "stat `%s`", de->d_name);
+                        break;
+                }
+                r = populate_entry(p, dirfd(d), dst_dir, de->d_name, &st, depth, err);
+        }
+        closedir(d);
+        return r;
+}
+
+static bool dir_empty(int fd)
+{
+        _cleanup_close_ int scan = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = scan >= 0 ? fdopendir(scan) : NULL;
+        struct dirent *de;
+        bool empty = true;
+
+        if (!d)
+                return false;
+        scan = -1;
+        while (empty && (de = readdir(d)))
+                empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+        closedir(d);
+        return empty;
+}
+
+int volumes_populate(struct berth_volumes *v, const char *name, int rootfd, const char *path,
+                     struct berth_error **err)
+{
+        _cleanup_free_ char *data = xasprintf("%s/_data", name);
+        _cleanup_close_ int src = -1, dst = -1;
+        struct populate *p;
+        struct stat st;
+        int r;
+
+        pthread_mutex_lock(&v->lock);
+        r = find(v, name) ? 0 : -ENOENT;
+        pthread_mutex_unlock(&v->lock);
+        if (r < 0)
+                return berth_error_setx(err, ENOENT, "get %s: no such volume", name);
+        /* symlinks on the way are the image's: resolved inside the rootfs, like moby's
+         * GetResourcePath */
+        src = berth_open_in_root(rootfd, path, O_RDONLY | O_DIRECTORY);
+        if (src < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return 0;
+                return berth_error_set(err, errno, "open `%s` in the rootfs", path);
+        }
+        dst = openat(v->dirfd, data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dst < 0)
+                return berth_error_set(err, errno, "open volume `%s`", name);
+        if (!dir_empty(dst) || fstat(src, &st) < 0)
+                return 0;
+        p = xcalloc(1, sizeof(*p));
+        r = populate_dir(p, src, dst, 0, err);
+        populate_release(p);
+        free(p);
+        if (r < 0)
+                return berth_error_wrap(err, "copy `%s` of the image into volume `%s`", path, name);
+        /* moby's copyOwnership: the volume's root takes the image directory's owner and mode */
+        if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
+                return berth_error_set(err, errno, "volume `%s`: owner and mode", name);
+        return 0;
 }
 
 /* ---------------------------------------------------------------- references */

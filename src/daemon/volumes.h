@@ -65,6 +65,14 @@ int volumes_ref(struct berth_volumes *v, const char *name, const char *container
 /* Drop every reference container_id holds (a volume with mount options is unmounted when its
  * last reference goes). */
 void volumes_unref_container(struct berth_volumes *v, const char *container_id);
+/* docker's copy of image content into a volume (moby's copyExistingContents): when the volume
+ * name's _data is empty and path (inside the tree rootfd, the container's mounted rootfs,
+ * resolved with RESOLVE_IN_ROOT) is a directory, its content is copied in — directories, files,
+ * symlinks (never followed), hard links, devices and fifos, with owners, modes, times and
+ * extended attributes — and _data takes the owner and mode of path. A volume holding anything,
+ * or a missing path, is left alone. ENOENT for an unknown volume. */
+int volumes_populate(struct berth_volumes *v, const char *name, int rootfd, const char *path,
+                     struct berth_error **err);
 /* Is this volume anonymous (created for a container without a name)? false when unknown. */
 bool volumes_is_anonymous(struct berth_volumes *v, const char *name);
 

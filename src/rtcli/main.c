@@ -2,25 +2,36 @@
 #include "rtcli/rtcli.h"
 
 #include <getopt.h>
+#include <seccomp.h>
 #include <time.h>
 
 static FILE *log_file;
 static bool log_json;
 
+/* runc's log records (logrus): text `time="…" level=debug msg="…"` or one JSON object a line */
 static void log_line(const char *level, const char *msg)
 {
         if (!log_file)
                 return;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        _cleanup_free_ char *t = berth_time_rfc3339(&ts);
         if (log_json) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                _cleanup_free_ char *t = berth_time_rfc3339(&ts);
                 _cleanup_json_ json_t *j =
                     json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", t);
                 _cleanup_free_ char *s = berth_json_dump(j, false);
                 fprintf(log_file, "%s\n", s);
         } else {
-                fprintf(log_file, "%s: %s\n", level, msg);
+                fprintf(log_file, "time=\"%s\" level=%s msg=\"", t, level);
+                for (const char *c = msg; *c; c++) {
+                        if (*c == '"' || *c == '\\')
+                                fputc('\\', log_file);
+                        if (*c == '\n')
+                                fputs("\\n", log_file);
+                        else
+                                fputc(*c, log_file);
+                }
+                fputs("\"\n", log_file);
         }
         fflush(log_file);
 }
@@ -68,29 +79,89 @@ const char *rtcli_one_id(const char *verb, int argc, char **argv)
         return argv[optind];
 }
 
+/* Each verb's synopsis and options as `berth-runtime VERB --help` prints them (runc's wording
+ * where runc has the option). */
 static const struct {
         const char *name;
         rtcli_verb_fn fn;
         const char *help;
+        const char *usage;
 } verbs[] = {
-    {"create", rtcli_create, "create a container"},
-    {"start", rtcli_start, "start a created container"},
-    {"run", rtcli_run, "create and start a container"},
-    {"exec", rtcli_exec, "run another process in a running container"},
-    {"pause", rtcli_pause, "freeze every process of a container"},
-    {"resume", rtcli_resume, "thaw a paused container"},
-    {"ps", rtcli_ps, "list the processes of a container"},
-    {"update", rtcli_update, "change the resources of a running container"},
-    {"events", rtcli_events, "resource usage (--stats: once) and OOM events"},
-    {"checkpoint", rtcli_checkpoint, "not supported"},
-    {"restore", rtcli_restore, "not supported"},
-    {"state", rtcli_state, "print the state of a container"},
-    {"list", rtcli_list, "list containers"},
-    {"kill", rtcli_kill, "send a signal to a container's init"},
-    {"delete", rtcli_delete, "delete a container"},
-    {"spec", rtcli_spec, "write a default config.json"},
-    {"features", rtcli_features, "print what this runtime supports"},
+    {"create", rtcli_create, "create a container",
+     "create [options] <container-id>\n\n"
+     "  --bundle, -b DIR        path to the root of the bundle directory (default: .)\n"
+     "  --console-socket PATH   unix socket receiving the pty master of a terminal\n"
+     "  --pid-file PATH         file to write the process id to\n"
+     "  --preserve-fds N        pass N additional file descriptors to the container\n"
+     "  --no-pivot              do not use pivot_root to jail the process\n"
+     "  --no-new-keyring        do not create a new session keyring\n"},
+    {"start", rtcli_start, "start a created container", "start <container-id>\n"},
+    {"run", rtcli_run, "create and start a container",
+     "run [options] <container-id>\n\n"
+     "  --bundle, -b DIR        path to the root of the bundle directory (default: .)\n"
+     "  --console-socket PATH   unix socket receiving the pty master of a terminal\n"
+     "  --detach, -d            detach from the container's process\n"
+     "  --keep                  do not delete the container after it exits\n"
+     "  --pid-file PATH         file to write the process id to\n"
+     "  --preserve-fds N        pass N additional file descriptors to the container\n"
+     "  --no-pivot              do not use pivot_root to jail the process\n"
+     "  --no-new-keyring        do not create a new session keyring\n"
+     "  --no-subreaper          accepted for runc compatibility (berth uses no subreaper)\n"},
+    {"exec", rtcli_exec, "run another process in a running container",
+     "exec [options] <container-id> [command [args...]]\n\n"
+     "  --process, -p FILE      path to a process.json\n"
+     "  --tty, -t               allocate a pseudo-TTY\n"
+     "  --detach, -d            detach from the process\n"
+     "  --console-socket PATH   unix socket receiving the pty master of a terminal\n"
+     "  --pid-file PATH         file to write the process id to\n"
+     "  --env, -e KEY=VALUE     set an environment variable (repeatable)\n"
+     "  --cwd DIR               current working directory in the container\n"
+     "  --user, -u UID[:GID]    user id and group id\n"
+     "  --additional-gids, -g GID  additional gids (repeatable)\n"
+     "  --cap, -c CAP           add a capability (repeatable)\n"
+     "  --no-new-privs          set the no new privileges value for the process\n"
+     "  --preserve-fds N        pass N additional file descriptors to the process\n"
+     "  --ignore-paused         allow exec in a paused container\n"},
+    {"pause", rtcli_pause, "freeze every process of a container", "pause <container-id>\n"},
+    {"resume", rtcli_resume, "thaw a paused container", "resume <container-id>\n"},
+    {"ps", rtcli_ps, "list the processes of a container",
+     "ps [options] <container-id> [ps options]\n\n"
+     "  --format, -f table|json  output format (default: table)\n"},
+    {"update", rtcli_update, "change the resources of a running container",
+     "update [options] <container-id>\n\n"
+     "  --resources, -r FILE    path to a linux resources JSON file (- for stdin)\n"
+     "  --memory, --memory-reservation, --memory-swap BYTES\n"
+     "  --cpu-shares, --cpu-quota, --cpu-period, --cpu-rt-period, --cpu-rt-runtime N\n"
+     "  --cpuset-cpus, --cpuset-mems LIST\n"
+     "  --pids-limit N, --blkio-weight N\n"},
+    {"events", rtcli_events, "resource usage (--stats: once) and OOM events",
+     "events [options] <container-id>\n\n"
+     "  --interval DURATION     interval between stats lines (default: 5s)\n"
+     "  --stats                 print the container's stats once and exit\n"},
+    {"checkpoint", rtcli_checkpoint, "not supported", "checkpoint: not supported by berth\n"},
+    {"restore", rtcli_restore, "not supported", "restore: not supported by berth\n"},
+    {"state", rtcli_state, "print the state of a container", "state <container-id>\n"},
+    {"list", rtcli_list, "list containers",
+     "list [options]\n\n"
+     "  --format, -f table|json  output format (default: table)\n"
+     "  --quiet, -q             display only container ids\n"},
+    {"kill", rtcli_kill, "send a signal to a container's init",
+     "kill [options] <container-id> [signal]\n\n"
+     "  --all, -a               send the signal to every process of the container\n"},
+    {"delete", rtcli_delete, "delete a container",
+     "delete [options] <container-id>\n\n"
+     "  --force, -f             kill the container first if it still runs\n"},
+    {"spec", rtcli_spec, "write a default config.json",
+     "spec [options]\n\n"
+     "  --bundle, -b DIR        where to write config.json\n"
+     "  --rootless              a spec for a rootless container\n"},
+    {"features", rtcli_features, "print what this runtime supports", "features\n"},
 };
+
+static bool is_help_flag(const char *a)
+{
+        return a && (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-help"));
+}
 
 static void usage(FILE *f)
 {
@@ -160,9 +231,13 @@ int berth_rtcli_main(int argc, char **argv)
                 case OPT_SYSTEMD:
                         return rtcli_usage(NULL, "--systemd-cgroup is not supported: berth manages "
                                                  "cgroupfs directly");
-                case 'v':
-                        printf("berth-runtime version %s\nspec: 1.2.0\n", BERTH_VERSION);
+                case 'v': {
+                        /* runc's three lines: scripts parse "spec:" and "libseccomp:" */
+                        const struct scmp_version *sv = seccomp_version();
+                        printf("berth-runtime version %s\nspec: 1.2.0\nlibseccomp: %u.%u.%u\n",
+                               BERTH_VERSION, sv->major, sv->minor, sv->micro);
                         return 0;
+                }
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -199,6 +274,11 @@ int berth_rtcli_main(int argc, char **argv)
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
                 if (strcmp(verb, verbs[i].name))
                         continue;
+                if (is_help_flag(argv[optind + 1])) {
+                        printf("berth-runtime %s - %s\n\nusage: berth-runtime %s", verbs[i].name,
+                               verbs[i].help, verbs[i].usage);
+                        return 0;
+                }
                 /* the verb parses its own options from its argv[0] on */
                 int vargc = argc - optind;
                 char **vargv = argv + optind;

@@ -11,6 +11,7 @@ enum {
         OPT_NO_PIVOT,
         OPT_NO_KEYRING,
         OPT_DETACH = 'd',
+        OPT_KEEP,
         OPT_IGNORED
 };
 
@@ -23,7 +24,7 @@ static const struct option create_opts[] = {
     {"no-new-keyring", no_argument, NULL, OPT_NO_KEYRING},
     {"detach", no_argument, NULL, OPT_DETACH},
     {"no-subreaper", no_argument, NULL, OPT_IGNORED},
-    {"keep", no_argument, NULL, OPT_IGNORED},
+    {"keep", no_argument, NULL, OPT_KEEP},
     {0},
 };
 
@@ -62,6 +63,11 @@ static int parse_create(const char *verb, int argc, char **argv, struct berth_cr
                         if (!detach)
                                 return rtcli_usage(verb, "unknown option `%s`", argv[optind - 1]);
                         *detach = true;
+                        break;
+                case OPT_KEEP:
+                        if (!detach)
+                                return rtcli_usage(verb, "unknown option `%s`", argv[optind - 1]);
+                        o->keep = true;
                         break;
                 case OPT_IGNORED:
                         break;

@@ -2,9 +2,9 @@
  *
  * v2: one dir under /sys/fs/cgroup, entered with clone3(CLONE_INTO_CGROUP).
  * hybrid (v1 controllers + an empty cgroup2 at /sys/fs/cgroup/unified): the unified dir tracks
- * the processes (CLONE_INTO_CGROUP, cgroup.kill, cgroup.freeze work without controllers); v1 dirs
- * are made only in the controllers the resources need, since each costs a mkdir, writes and an
- * attach on the start path.
+ * the processes (CLONE_INTO_CGROUP, cgroup.kill, cgroup.freeze work without controllers), and
+ * the container joins every mounted v1 hierarchy like runc, so its memory, cpu and pids are
+ * accounted (stats, `update` later, devices.list inside) even when no limit was set.
  * v1: a dir in every mounted hierarchy, like runc.
  * berth only ever writes inside dirs it created, plus ancestors' cgroup.subtree_control on v2.
  */
@@ -198,6 +198,13 @@ static int knob_max(int dirfd, const char *file, int64_t v, struct berth_error *
 static bool set(int64_t v)
 {
         return v != SPEC_UNSET;
+}
+
+/* pids.max for linux.resources.pids.limit: negative is unlimited; 0 is a limit like any other
+ * (runc), and the smallest that lets the init it holds live is 1. */
+static int64_t pids_max(int64_t limit)
+{
+        return limit < 0 ? -1 : limit == 0 ? 1 : limit;
 }
 
 static uint32_t needed_v1(const struct spec_resources *r)
@@ -406,8 +413,7 @@ static int v1_apply(enum cgroup_v1_controller c, int dirfd, const struct spec_re
                 return 0;
         case CG1_PIDS:
                 if (set(r->pids_limit))
-                        return knob_max(dirfd, "pids.max", r->pids_limit <= 0 ? -1 : r->pids_limit,
-                                        err);
+                        return knob_max(dirfd, "pids.max", pids_max(r->pids_limit), err);
                 return 0;
         case CG1_BLKIO:
                 return v1_blkio(dirfd, r, err);
@@ -471,8 +477,7 @@ static int v2_apply(int dirfd, const struct spec_resources *r, struct berth_erro
                 return -EIO;
         if (r->cpu_mems && knob(dirfd, "cpuset.mems", r->cpu_mems, err) < 0)
                 return -EIO;
-        if (set(r->pids_limit) &&
-            knob_max(dirfd, "pids.max", r->pids_limit <= 0 ? -1 : r->pids_limit, err) < 0)
+        if (set(r->pids_limit) && knob_max(dirfd, "pids.max", pids_max(r->pids_limit), err) < 0)
                 return -EIO;
         if (set(r->blkio_weight)) {
                 uint64_t w = cgroup_blkio_weight_to_io_weight((uint64_t)r->blkio_weight);
@@ -555,6 +560,30 @@ static int cpuset_inherit(const char *dir, struct berth_error **err)
         return 0;
 }
 
+/* A pre-existing cgroup dir may hold the container when it has no process and is not frozen. */
+static int existing_usable(const char *dir, struct berth_error **err)
+{
+        _cleanup_free_ char *procs = NULL, *events = NULL, *state = NULL;
+        _cleanup_free_ char *pf = xasprintf("%s/cgroup.procs", dir);
+        if (berth_read_file_at(AT_FDCWD, pf, 1 << 20, &procs, NULL, err) < 0)
+                return -EIO;
+        size_t n = 0;
+        for (const char *c = procs; *c; c++)
+                n += *c == '\n';
+        if (n)
+                return berth_error_setx(err, EBUSY,
+                                        "cgroup `%s` is not empty: %zu process(es) found", dir, n);
+        _cleanup_free_ char *ef = xasprintf("%s/cgroup.events", dir);
+        _cleanup_free_ char *ff = xasprintf("%s/freezer.state", dir);
+        bool frozen = (berth_read_file_at(AT_FDCWD, ef, 4096, &events, NULL, NULL) == 0 &&
+                       strstr(events, "frozen 1")) ||
+                      (berth_read_file_at(AT_FDCWD, ff, 64, &state, NULL, NULL) == 0 &&
+                       strncmp(state, "THAWED", 6) != 0);
+        if (frozen)
+                return berth_error_setx(err, EBUSY, "cgroup `%s` is frozen", dir);
+        return 0;
+}
+
 /* mkdir -p base/path where base exists; the last component must be new (EEXIST otherwise).
  * cpuset=true copies cpus/mems into every dir it creates. enable (v2) is written into the
  * cgroup.subtree_control of every ancestor below base that lacks it.
@@ -570,12 +599,13 @@ static int make_dirs(const char *base, const char *path, bool cpuset, const char
                         continue;
                 *p = '\0';
                 bool made = mkdir(full, 0755) == 0;
-                if (!made && (errno != EEXIST || last)) {
-                        int e = errno;
-                        if (e == EEXIST)
-                                return berth_error_setx(err, EEXIST, "cgroup `%s` already exists",
-                                                        full);
-                        return berth_error_set(err, e, "cgroup: mkdir `%s`", full);
+                if (!made && errno == EEXIST && last) {
+                        /* runc's rule: a cgroup made ahead (a pod's, a manager's) is used when
+                         * nothing runs in it and it is not frozen */
+                        if (existing_usable(full, err) < 0)
+                                return -EBUSY;
+                } else if (!made && errno != EEXIST) {
+                        return berth_error_set(err, errno, "cgroup: mkdir `%s`", full);
                 }
                 if (made && cpuset && cpuset_inherit(full, err) < 0)
                         return -EIO;
@@ -734,11 +764,12 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                 }
         }
         if (mode != CGROUP_MODE_V2) {
+                uint32_t mounted = v1_mounted();
                 uint32_t need = needed_v1(res);
-                if (mode == CGROUP_MODE_HYBRID)
+                /* a hybrid host without a v1 devices hierarchy gets the eBPF filter instead */
+                if (mode == CGROUP_MODE_HYBRID && !(mounted & (1u << CG1_DEVICES)))
                         need &= ~(1u << CG1_DEVICES);
-                uint32_t mounted = mode == CGROUP_MODE_V1 || need ? v1_mounted() : 0;
-                uint32_t want = mode == CGROUP_MODE_V1 ? mounted : need & mounted;
+                uint32_t want = mounted;
                 uint32_t missing = need & ~mounted;
                 if (missing) {
                         for (int c = 0; c < CG1_COUNT; c++)
@@ -761,8 +792,7 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
                 /* v1 device rules start with "deny a": written while the init is in the cgroup
                  * (cgroup_apply runs beside its rootfs setup), its mknod of an allowed node could
                  * land between that and the allow lines (EPERM). Nothing is in the dir yet. */
-                if ((cg->v1_mask & (1u << CG1_DEVICES)) && mode == CGROUP_MODE_V1 && res &&
-                    res->n_device_rules) {
+                if ((cg->v1_mask & (1u << CG1_DEVICES)) && res && res->n_device_rules) {
                         _cleanup_free_ char *dir = v1_dir(CG1_DEVICES, path);
                         _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
                         if (dfd < 0) {
@@ -840,7 +870,7 @@ int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct ber
                         return -EIO;
         }
         if (cg->mode == CGROUP_MODE_HYBRID && res->n_device_rules &&
-            bpf_devices(cg->unified_fd, res, err) < 0)
+            !(cg->v1_mask & (1u << CG1_DEVICES)) && bpf_devices(cg->unified_fd, res, err) < 0)
                 return -EIO;
         if (res->n_unified) {
                 if (cg->unified_fd < 0)

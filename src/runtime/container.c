@@ -48,6 +48,7 @@ struct child_ctx {
         int console_fd;        /* process.terminal: where the pty master goes, else -1 */
         char hook_state[4000]; /* state for in-container hooks, sent with the go */
         const struct secfilter *seccomp;
+        int *bind_fds; /* see rootfs_ctx.bind_fds; owned by launch() */
 };
 
 static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
@@ -140,6 +141,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
         /* die with the runtime while we are still being set up; stay out of reach of the
          * container's /proc until execve (CVE-2019-5736) */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (process_attrs_initial(&s->process, &err) < 0)
+                child_fail(c, err);
 
         bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
         bool go_early = userns && !c->two_stage;
@@ -187,6 +190,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
             .new_netns = (spec_clone_flags(s) & CLONE_NEWNET) != 0,
             .new_cgroupns = (spec_clone_flags(s) & CLONE_NEWCGROUP) != 0,
             .no_pivot = c->opts->no_pivot,
+            .bind_fds = c->bind_fds,
         };
         _cleanup_close_ int rootfd = -1;
         /* hooks that run before pivot_root need the runtime's go (prestart and createRuntime
@@ -244,7 +248,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 berth_error_set(&err, errno, "unshare cgroup namespace");
                 child_fail(c, err);
         }
-        if (process_setup(s, c->seccomp, &err) < 0)
+        if (process_attrs_apply(s, &s->process, &err) < 0 || process_setup(s, c->seccomp, &err) < 0)
                 child_fail(c, err);
         _cleanup_free_ char *exe = NULL;
         if (process_find_exec(&s->process, &exe, &err) < 0)
@@ -252,10 +256,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
         /* nothing of the runtime's may reach the container (CVE-2024-21626) */
         unsigned first = 3u + (unsigned)(c->opts->preserve_fds > 0 ? c->opts->preserve_fds : 0) +
                          (unsigned)(c->opts->listen_fds > 0 ? c->opts->listen_fds : 0);
-        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-                berth_error_set(&err, errno, "close_range");
+        if (process_cloexec_from(first, &err) < 0)
                 child_fail(c, err);
-        }
         /* from here on the container must outlive the runtime process */
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         if (c->fifo_fd >= 0) {
@@ -281,7 +283,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         child_fail(c, err);
                 }
         }
-        if (process_seccomp_last(s, c->seccomp, &err) < 0) {
+        if (process_attrs_final(&s->process, &err) < 0 ||
+            process_seccomp_last(s, c->seccomp, &err) < 0) {
                 if (c->fifo_fd >= 0) {
                         dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
                         _exit(1);
@@ -452,6 +455,47 @@ int berth_spec_check(const char *bundle, struct berth_error **err)
         return spec_load(bundle, &s, err);
 }
 
+/* Clone every bind source as the runtime (host root) before the container's user namespace
+ * exists: inside it, a source below a directory only the host's root may enter could not be
+ * opened any more (runc does the same). The child gets the fds with its copy of the fd table
+ * and attaches the detached trees with move_mount. */
+static int open_bind_sources(const struct spec *s, int **ret_fds, struct berth_error **err)
+{
+        int *fds = xmalloc((s->n_mounts ? s->n_mounts : 1) * sizeof(*fds));
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                fds[i] = -1;
+                if (!s->mounts[i].bind)
+                        continue;
+                /* a detached copy of the source tree: a plain fd would name a mount of the
+                 * host's namespace, which the child cannot bind into its own (EINVAL) */
+                fds[i] = open_tree(AT_FDCWD, s->mounts[i].source,
+                                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                       (s->mounts[i].recursive ? AT_RECURSIVE : 0));
+                if (fds[i] < 0) {
+                        int r = berth_error_set(err, errno, "bind mount source `%s`",
+                                                s->mounts[i].source);
+                        for (size_t j = 0; j < i; j++)
+                                if (fds[j] >= 0)
+                                        close(fds[j]);
+                        free(fds);
+                        return r;
+                }
+        }
+        *ret_fds = fds;
+        return 0;
+}
+
+static void close_bind_sources(const struct spec *s, int **fds)
+{
+        if (!*fds)
+                return;
+        for (size_t i = 0; i < s->n_mounts; i++)
+                if ((*fds)[i] >= 0)
+                        close((*fds)[i]);
+        free(*fds);
+        *fds = NULL;
+}
+
 static int launch(const struct berth_runtime *rt, const struct berth_create_opts *o,
                   enum launch_mode mode, struct launched *ret, struct berth_error **err)
 {
@@ -554,10 +598,15 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
                 c.unshare_flags = clone_flags;
                 clone_flags = 0;
         }
+        /* rootless runtimes gain nothing (and may not clone mounts): the child opens them */
+        if (spec_namespace(s, CLONE_NEWUSER) && geteuid() == 0 &&
+            (r = open_bind_sources(s, &c.bind_fds, err)) < 0)
+                goto fail;
         if ((r = sync_spawn((uint64_t)clone_flags, cg ? cg->unified_fd : -1, pidns, &ret->old_mask,
                             child_entry, &c, &pid, &fds[0], err)) < 0)
                 goto fail;
         close_joins(&c);
+        close_bind_sources(s, &c.bind_fds);
         if (c.console_fd >= 0)
                 close(c.console_fd);
         c.console_fd = relay[1] = -1;
@@ -643,6 +692,7 @@ fail:
         if (fds[1] >= 0)
                 close(fds[1]);
         close_joins(&c);
+        close_bind_sources(s, &c.bind_fds);
         if (cg)
                 cgroup_destroy(cg, NULL);
         state_remove(rt, o->id, NULL);
@@ -760,6 +810,13 @@ int berth_container_run(const struct berth_runtime *rt, const struct berth_creat
         if (l.relay_fd >= 0)
                 close(l.relay_fd);
         *ret_status = status;
+        if (o->keep) {
+                /* runc --keep: the stopped container stays listed with its cgroup; delete runs
+                 * the poststop hooks and removes both. Nothing may outlive its init though. */
+                if (cg && !(spec_clone_flags(s) & CLONE_NEWPID))
+                        cgroup_kill_all(cg, SIGKILL, NULL);
+                return 0;
+        }
         return cleanup(rt, o->id, cg, s, (spec_clone_flags(s) & CLONE_NEWPID) != 0, err);
 }
 

@@ -64,6 +64,8 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (process_attrs_initial(&c->spec->process, &err) < 0)
+                exec_fail(c, err);
         if (c->via_userns) {
                 for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
                         int t = exec_ns[i].type;
@@ -106,16 +108,16 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                 close(c->console_fd);
         }
         _cleanup_free_ char *exe = NULL;
-        if (process_setup(c->spec, c->seccomp, &err) < 0 ||
+        if (process_attrs_apply(NULL, &c->spec->process, &err) < 0 ||
+            process_setup(c->spec, c->seccomp, &err) < 0 ||
             process_find_exec(&c->spec->process, &exe, &err) < 0)
                 exec_fail(c, err);
         unsigned first = 3u + (unsigned)(c->preserve_fds > 0 ? c->preserve_fds : 0);
-        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-                berth_error_set(&err, errno, "close_range");
+        if (process_cloexec_from(first, &err) < 0)
                 exec_fail(c, err);
-        }
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-        if (process_seccomp_last(c->spec, c->seccomp, &err) < 0)
+        if (process_attrs_final(&c->spec->process, &err) < 0 ||
+            process_seccomp_last(c->spec, c->seccomp, &err) < 0)
                 exec_fail(c, err);
         const struct spec_process *p = &c->spec->process;
         execve(exe, p->args, p->env ? p->env : (char *[]){NULL});

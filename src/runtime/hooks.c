@@ -23,8 +23,8 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int run_one(const struct spec_hook *h, const char *state, size_t idx, const char *kind,
-                   struct berth_error **err)
+static int run_one(const struct spec_hook *h, char *const *default_env, const char *state,
+                   size_t idx, const char *kind, struct berth_error **err)
 {
         int in[2], out[2];
         if (pipe2(in, O_CLOEXEC) < 0)
@@ -45,7 +45,10 @@ static int run_one(const struct spec_hook *h, const char *state, size_t idx, con
                 sigprocmask(SIG_SETMASK, &none, NULL);
                 char *const *argv =
                     h->args && h->args[0] ? h->args : (char *const[]){h->path, NULL};
-                execve(h->path, argv, h->env ? h->env : (char *[]){NULL});
+                execve(h->path, argv,
+                       h->env        ? h->env
+                       : default_env ? default_env
+                                     : (char *const[]){NULL});
                 dprintf(2, "exec `%s`: %s", h->path, strerror(errno));
                 _exit(127);
         }
@@ -143,8 +146,11 @@ static int run_one(const struct spec_hook *h, const char *state, size_t idx, con
 int hooks_run(const struct spec *s, enum spec_hook_kind k, const char *state,
               struct berth_error **err)
 {
+        /* startContainer runs in the container as its process is about to: without an env of
+         * its own it inherits the process's (runc's init execs it from that environment) */
+        char *const *def = k == HOOK_START_CONTAINER ? s->process.env : NULL;
         for (size_t i = 0; i < s->n_hooks[k]; i++)
-                if (run_one(&s->hooks[k][i], state, i, hook_names[k], err) < 0)
+                if (run_one(&s->hooks[k][i], def, state, i, hook_names[k], err) < 0)
                         return -ECANCELED;
         return 0;
 }

@@ -144,6 +144,18 @@ enum spec_hook_kind {
         HOOK_KINDS,
 };
 
+/* process.scheduler, checked (sched_setattr's units: nanoseconds) */
+struct spec_sched {
+        bool set;
+        int policy;
+        int nice;
+        int priority;
+        uint64_t flags;
+        uint64_t runtime, deadline, period;
+};
+
+#define SPEC_MAX_NUMA_NODES 1024
+
 struct spec_process {
         bool terminal;
         unsigned console_height;
@@ -163,6 +175,10 @@ struct spec_process {
         bool no_new_privileges;
         bool has_oom_score_adj;
         int oom_score_adj;
+        struct spec_sched sched;
+        bool ioprio_set;
+        int ioprio;                 /* IOPRIO_PRIO_VALUE(class, level) */
+        unsigned long *affinity[2]; /* execCPUAffinity initial, final: CPU_SETSIZE bits or NULL */
 };
 
 enum { CAPSET_BOUNDING, CAPSET_EFFECTIVE, CAPSET_INHERITABLE, CAPSET_PERMITTED, CAPSET_AMBIENT };
@@ -185,6 +201,12 @@ struct spec {
         size_t n_gid_mappings;
         struct spec_kv *sysctl;
         size_t n_sysctl;
+        struct {
+                bool set;
+                int mode;       /* MPOL_* */
+                unsigned flags; /* MPOL_F_* */
+                unsigned long nodes[SPEC_MAX_NUMA_NODES / (8 * sizeof(unsigned long))];
+        } mempolicy; /* linux.memoryPolicy */
         bool has_resources;
         struct spec_resources resources;
         char *cgroups_path;               /* NULL when absent */
@@ -493,6 +515,11 @@ struct rootfs_ctx {
         bool new_netns;              /* sysfs can be mounted fresh */
         bool new_cgroupns;
         bool no_pivot;
+        /* With a user namespace: the bind sources as detached mount trees (open_tree) made by
+         * the runtime before the namespace existed (a source only the host's root may reach
+         * still mounts, like runc); -1 where a mount is not a bind. NULL: rootfs_setup opens
+         * and binds each source itself. */
+        const int *bind_fds;
 };
 
 /* In the container's new mount namespace, before pivot_root: make the host mounts slave, bind the
@@ -541,5 +568,24 @@ int process_setup(const struct spec *s, const struct secfilter *sec, struct bert
  * loading needs CAP_SYS_ADMIN, so process_setup() loads it before dropping capabilities. */
 int process_seccomp_last(const struct spec *s, const struct secfilter *sec,
                          struct berth_error **err);
+/* process.scheduler, process.ioPriority and process.execCPUAffinity of a process object, and
+ * linux.memoryPolicy of the linux object: parsed and checked with runc's rules (clear errors
+ * before anything starts). */
+int spec_parse_process_attrs(json_t *proc, struct spec_process *p, struct berth_error **err);
+int spec_parse_memory_policy(json_t *linux_obj, struct spec *s, struct berth_error **err);
+/* In the child: the initial cpu affinity as it starts; memory policy (s may be NULL for exec:
+ * the container's init already has it), scheduler and io priority while it still holds its
+ * capabilities; the final affinity right before execve. */
+int process_attrs_initial(const struct spec_process *p, struct berth_error **err);
+int process_attrs_apply(const struct spec *s, const struct spec_process *p,
+                        struct berth_error **err);
+int process_attrs_final(const struct spec_process *p, struct berth_error **err);
+/* features: linux.memoryPolicy {modes, flags} as implemented */
+json_t *process_attrs_memory_policy_features(void);
+
+/* Mark every fd from `first` up close-on-exec (CVE-2024-21626: nothing of the runtime's may
+ * reach the container). close_range first; when a user's seccomp filter, already loaded,
+ * denies it (ENOSYS/EPERM), each open fd is marked through /proc/self/fd instead. */
+int process_cloexec_from(unsigned first, struct berth_error **err);
 
 #endif

@@ -193,3 +193,32 @@ int process_find_exec(const struct spec_process *p, char **ret_path, struct bert
         return berth_error_setx(err, ENOENT, "exec: \"%s\": executable file not found in $PATH",
                                 prog);
 }
+
+int process_cloexec_from(unsigned first, struct berth_error **err)
+{
+        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+                return 0;
+        if (errno != ENOSYS && errno != EPERM)
+                return berth_error_set(err, errno, "close_range");
+        int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno,
+                                       "close_range is denied and `/proc/self/fd` "
+                                       "cannot be read");
+        _cleanup_dir_ DIR *d = fdopendir(dfd);
+        if (!d) {
+                int r = berth_error_set(err, errno, "read `/proc/self/fd`");
+                close(dfd);
+                return r;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                uint64_t fd;
+                if (berth_parse_u64(de->d_name, &fd) < 0 || fd < first || (int)fd == dirfd(d))
+                        continue;
+                int fl = fcntl((int)fd, F_GETFD);
+                if (fl >= 0 && !(fl & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+                        return berth_error_set(err, errno, "mark fd %d close-on-exec", (int)fd);
+        }
+        return 0;
+}

@@ -157,8 +157,8 @@ static bool own_hierarchy(const struct cgroup *cg, const char *name)
 /* /sys/fs/cgroup for cgroup v1 or hybrid hosts: a tmpfs holding a bind of the container's
  * directory in each hierarchy. On pure v1 the container has a dir in every hierarchy (named
  * ones like name=systemd show the runtime's own cgroup). On hybrid hosts it shows the
- * hierarchies the container has a cgroup in: the cgroup2 one and the v1 controllers its
- * resources use; binding the others (~80 us each) would show the runtime's cgroups instead.
+ * hierarchies the container has a cgroup in: the cgroup2 one and every v1 controller; named
+ * hierarchies would only show the runtime's own cgroups and are left out.
  */
 static int mount_cgroup_v1(const struct rootfs_ctx *c, const struct spec_mount *m, int rootfd,
                            int tfd, enum cgroup_mode mode, struct berth_error **err)
@@ -256,14 +256,26 @@ static int mount_cgroup(const struct rootfs_ctx *c, const struct spec_mount *m, 
         return 0;
 }
 
+static bool is_dev_ro(const struct spec_mount *m)
+{
+        return !m->bind && !strcmp(m->destination, "/dev") && (m->flags & MS_RDONLY);
+}
+
 static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mount *m,
-                    struct berth_error **err)
+                    int given_srcfd, struct berth_error **err)
 {
         const char *type = mount_type(m);
         bool is_file = false;
         _cleanup_close_ int srcfd = -1;
         if (m->bind) {
+                /* the source as this process sees it now, with the container's earlier mounts
+                 * (a source may be one of them); the runtime's clone only where the user
+                 * namespace may not reach it */
                 srcfd = open(m->source, O_PATH | O_CLOEXEC);
+                if (srcfd >= 0 || (errno != EACCES && errno != EPERM) || given_srcfd < 0)
+                        given_srcfd = -1;
+                else
+                        srcfd = fcntl(given_srcfd, F_DUPFD_CLOEXEC, 3);
                 if (srcfd < 0)
                         return berth_error_set(err, errno, "bind mount source `%s`", m->source);
                 struct stat st;
@@ -312,10 +324,16 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
         }
         if (m->bind) {
                 struct fdpath sp = fdpath(srcfd);
-                if (mount(sp.p, tp.p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+                int mr = given_srcfd >= 0
+                             ? (int)syscall(SYS_move_mount, srcfd, "", tfd, "",
+                                            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+                             : mount(sp.p, tp.p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL);
+                if (mr < 0)
                         return berth_error_set(err, errno, "bind mount `%s` on `%s`", m->source, d);
-                /* the target fd still names the covered inode: reopen the new mount */
-                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                /* the target fd still names the covered inode: reopen the new mount, through
+                 * the image's symlink when the destination was one (the mount sits where it
+                 * points, inside the root) */
+                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH);
                 if (nfd < 0)
                         return berth_error_set(err, errno, "reopen `%s`", d);
                 struct fdpath np = fdpath(nfd);
@@ -340,10 +358,15 @@ static int do_mount(const struct rootfs_ctx *c, int rootfd, const struct spec_mo
                 return 0;
         }
         const char *src = m->source ? m->source : type;
-        if (mount(src, tp.p, type, m->flags & ~MS_REMOUNT, m->data) < 0)
+        unsigned long flags = m->flags & ~MS_REMOUNT;
+        /* a read-only /dev still gets its nodes and mount points: rootfs_finalize makes it
+         * read-only afterwards (runc) */
+        if (is_dev_ro(m))
+                flags &= ~MS_RDONLY;
+        if (mount(src, tp.p, type, flags, m->data) < 0)
                 return berth_error_set(err, errno, "mount %s on `%s`", type, d);
         if (m->propagation) {
-                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH | O_NOFOLLOW);
+                _cleanup_close_ int nfd = berth_open_in_root(rootfd, d, O_PATH);
                 struct fdpath np = fdpath(nfd);
                 if (nfd < 0 || mount(NULL, np.p, NULL, m->propagation, NULL) < 0)
                         return berth_error_set(err, errno, "set propagation of `%s`", d);
@@ -463,7 +486,7 @@ int rootfs_setup(const struct rootfs_ctx *c, int *ret_rootfd, struct berth_error
                 return berth_error_set(err, errno, "open rootfs `%s`", s->root_path);
         bool devpts = false;
         for (size_t i = 0; i < s->n_mounts; i++) {
-                if (do_mount(c, rootfd, &s->mounts[i], err) < 0)
+                if (do_mount(c, rootfd, &s->mounts[i], c->bind_fds ? c->bind_fds[i] : -1, err) < 0)
                         return -EIO;
                 if (s->mounts[i].type && !strcmp(s->mounts[i].type, "devpts") &&
                     !strcmp(s->mounts[i].destination, "/dev/pts"))
@@ -635,6 +658,19 @@ int rootfs_finalize(const struct rootfs_ctx *c, struct berth_error **err)
         for (size_t i = 0; s->readonly_paths && s->readonly_paths[i]; i++)
                 if (readonly_path(s->readonly_paths[i], err) < 0)
                         return -EIO;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                if (!is_dev_ro(&s->mounts[i]))
+                        continue;
+                _cleanup_close_ int dfd =
+                    open("/dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r =
+                    dfd < 0
+                        ? -errno
+                        : remount_bind("/dev", dfd,
+                                       s->mounts[i].flags & ~(MS_REMOUNT | MS_BIND | MS_REC), err);
+                if (r < 0)
+                        return berth_error_set(err, -r, "make `/dev` read-only");
+        }
         if (s->root_readonly) {
                 _cleanup_close_ int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 int r = remount_bind("/", rfd, MS_RDONLY, err);

@@ -32,6 +32,8 @@ struct berth_create_opts {
                                      * NULL: never */
         bool no_pivot;              /* use MS_MOVE+chroot instead of pivot_root */
         bool no_new_keyring;        /* keep the session keyring */
+        bool keep;                  /* run: leave the stopped container (state, cgroup) for a
+                                     * later delete, like runc's --keep */
 };
 
 /* Create the container and leave its process waiting before exec of process.args, until
@@ -47,7 +49,8 @@ int berth_container_start(const struct berth_runtime *rt, const char *id, const 
                           struct berth_error **err);
 
 /* Create and start in one go. detach=false: stay its parent, forward signals, wait for it to
- * exit, delete it, and set *ret_status to its exit code (128+signal when killed). detach=true:
+ * exit, delete it (unless o->keep: then it stays, stopped, until berth_container_delete), and
+ * set *ret_status to its exit code (128+signal when killed). detach=true:
  * return as soon as it runs.
  */
 int berth_container_run(const struct berth_runtime *rt, const struct berth_create_opts *o,

@@ -144,6 +144,7 @@ json_t *berth_runtime_features(void)
                       "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", seccomp, "apparmor",
                       "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
                       "mountExtensions", "idmap", "enabled", 0);
+        json_object_set_new(lx, "memoryPolicy", process_attrs_memory_policy_features());
         static const char *const hooks[] = {"prestart",
                                             "createRuntime",
                                             "createContainer",

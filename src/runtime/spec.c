@@ -5,6 +5,7 @@
 #include "runtime/internal.h"
 
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 
@@ -554,7 +555,7 @@ int spec_parse_process(json_t *proc, struct spec_process *p, struct berth_error 
                 p->has_oom_score_adj = true;
                 p->oom_score_adj = (int)v;
         }
-        return 0;
+        return spec_parse_process_attrs(proc, p, err);
 }
 
 /* ---------------------------------------------------------------- linux */
@@ -895,7 +896,7 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
 {
         const char *L = "linux";
         json_t *a, *o;
-        if (get_array(lx, "namespaces", L, &a, err) < 0)
+        if (spec_parse_memory_policy(lx, s, err) < 0 || get_array(lx, "namespaces", L, &a, err) < 0)
                 return -EINVAL;
         if (a) {
                 s->namespaces = xcalloc(json_array_size(a), sizeof(*s->namespaces));
@@ -1034,6 +1035,70 @@ static int parse_linux(json_t *lx, struct spec *s, struct berth_error **err)
         return 0;
 }
 
+/* Is the network namespace at path the one this process runs in (runc: "host" means current)? */
+static bool is_current_netns(const char *path)
+{
+        struct stat a, b;
+        return stat("/proc/self/ns/net", &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+}
+
+/* runc's rules: /proc/sys is only partly namespaced, so a sysctl is written only when the
+ * namespace that owns it is the container's own; anything else would change the host. */
+static int validate_sysctls(const struct spec *s, struct berth_error **err)
+{
+        static const char *const ipc_keys[] = {
+            "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+            "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+        };
+        const struct spec_namespace *net = spec_namespace(s, CLONE_NEWNET);
+        bool own_ipc = spec_namespace(s, CLONE_NEWIPC) != NULL;
+        bool own_uts = spec_namespace(s, CLONE_NEWUTS) != NULL;
+        for (size_t i = 0; i < s->n_sysctl; i++) {
+                /* "net/ipv4/ip_forward" is the same key: '/' and '.' swap roles (sysctl.d(5)) */
+                _cleanup_free_ char *k = xstrdup(s->sysctl[i].key);
+                if (k[strcspn(k, "./")] == '/')
+                        for (char *c = k; *c; c++)
+                                *c = *c == '/' ? '.' : *c == '.' ? '/' : *c;
+                bool ipc = !strncmp(k, "fs.mqueue.", 10);
+                for (size_t j = 0; j < ARRAY_SIZE(ipc_keys) && !ipc; j++)
+                        ipc = !strcmp(k, ipc_keys[j]);
+                if (ipc) {
+                        if (!own_ipc)
+                                return berth_error_setx(err, EINVAL,
+                                                        "config.json: linux.sysctl: `%s` is not "
+                                                        "allowed in the host's ipc namespace",
+                                                        k);
+                        continue;
+                }
+                if (!strncmp(k, "net.", 4)) {
+                        if (!net || (net->path && is_current_netns(net->path)))
+                                return berth_error_setx(err, EINVAL,
+                                                        "config.json: linux.sysctl: `%s` is not "
+                                                        "allowed in the host's network namespace",
+                                                        k);
+                        continue;
+                }
+                if (own_uts && !strcmp(k, "kernel.domainname")) {
+                        if (s->domainname && *s->domainname &&
+                            strcmp(s->domainname, s->sysctl[i].value))
+                                return bad(err, "domainname",
+                                           "conflicts with the sysctl `kernel.domainname`");
+                        continue;
+                }
+                if (own_uts && !strcmp(k, "kernel.hostname"))
+                        return berth_error_setx(err, EINVAL,
+                                                "config.json: linux.sysctl: `%s` is not allowed: "
+                                                "it conflicts with the `hostname` field",
+                                                k);
+                return berth_error_setx(err, EINVAL,
+                                        "config.json: linux.sysctl: `%s` is not in a separate "
+                                        "kernel namespace",
+                                        k);
+        }
+        return 0;
+}
+
 static int parse_doc(json_t *doc, struct spec *s, struct berth_error **err)
 {
         json_t *o, *a;
@@ -1080,8 +1145,24 @@ static int parse_doc(json_t *doc, struct spec *s, struct berth_error **err)
                            "a new user namespace needs uid and gid mappings");
         if (!user && (s->n_uid_mappings || s->n_gid_mappings))
                 return bad(err, "linux.uidMappings", "mappings given without a user namespace");
-        if (s->hostname && *s->hostname && !spec_namespace(s, CLONE_NEWUTS))
-                return bad(err, "hostname", "setting the hostname needs a new uts namespace");
+        if (validate_sysctls(s, err) < 0)
+                return -EINVAL;
+        if (!spec_namespace(s, CLONE_NEWUTS)) {
+                /* crun's rule: without a uts namespace of its own the container shares the
+                 * host's names, so the fields cannot apply; they are dropped with a warning
+                 * (writing them would rename the host) */
+                if (s->hostname && *s->hostname)
+                        berth_warn("hostname `%s` not set: the container has no uts namespace "
+                                   "of its own",
+                                   s->hostname);
+                if (s->domainname && *s->domainname)
+                        berth_warn("domainname `%s` not set: the container has no uts namespace "
+                                   "of its own",
+                                   s->domainname);
+                free(s->hostname);
+                free(s->domainname);
+                s->hostname = s->domainname = NULL;
+        }
         if (s->has_time_offsets && !spec_namespace(s, CLONE_NEWTIME))
                 return bad(err, "linux.timeOffsets", "time offsets need a time namespace");
         return 0;
@@ -1129,6 +1210,8 @@ void spec_process_release(struct spec_process *p)
         strv_free(p->env);
         free(p->cwd);
         free(p->rlimits);
+        free(p->affinity[0]);
+        free(p->affinity[1]);
         *p = (struct spec_process){.umask = SPEC_UNSET};
 }
 

@@ -612,7 +612,8 @@ static char *resolv_conf(struct container *c, const char *dns_server)
 void network_setup_release(struct network_setup *s)
 {
         free(s->netns_path);
-        free(s->hosts_self);
+        free(s->own_ip);
+        free(s->own_names);
         free(s->resolv_conf);
         *s = (struct network_setup){0};
 }
@@ -727,11 +728,11 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                 if (strcmp(ep->container_id, c->id) != 0 || strcmp(ep->network_id, first->id))
                         continue;
                 berth_cidr_format(&ep->addr, false, a, sizeof(a));
+                ret->own_ip = xstrdup(a);
                 if (domain && *domain)
-                        ret->hosts_self =
-                            xasprintf("%s\t%s.%s %s\n", a, hostname, domain, hostname);
+                        ret->own_names = xasprintf("%s.%s %s", hostname, domain, hostname);
                 else
-                        ret->hosts_self = xasprintf("%s\t%s\n", a, hostname);
+                        ret->own_names = xstrdup(hostname);
         }
         if (dns_net) {
                 char g[64];

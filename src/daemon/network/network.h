@@ -69,10 +69,11 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                               json_t *warnings, json_t **ret_attach, struct berth_error **err);
 
 /* What a starting container gets: the netns to join (NULL: the spec decides), the line(s) to put
- * in /etc/hosts for its own name, and the resolv.conf to write (NULL: the host's, filtered). */
+ * in /etc/hosts for its own name (address and names), and the resolv.conf to write (NULL: the
+ * host's, filtered). */
 struct network_setup {
         char *netns_path;
-        char *hosts_self;
+        char *own_ip, *own_names; /* its /etc/hosts line; NULL without an address */
         char *resolv_conf;
 };
 

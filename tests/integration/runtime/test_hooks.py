@@ -82,3 +82,13 @@ def test_create_start_delete_hooks(rt, bundle, tmp_path):
     assert json.loads(open(f"{ps_out}.json").read())["status"] == "running"
     assert rt("delete", "-f", cid).returncode == 0
     assert json.loads(open(f"{pst_out}.json").read())["status"] == "stopped"
+
+
+def test_start_container_hook_inherits_the_process_env(rt, bundle):
+    """Without an env of its own, startContainer runs with the container process's (runc)."""
+    sc = {"path": "/bin/sh", "args": ["sh", "-c", "echo \"$MARK:$PATH\" > /dev/shm/hook-env"]}
+    bundle.config["hooks"] = {"startContainer": [sc]}
+    bundle.config["process"]["env"].append("MARK=from-process")
+    r = rt("run", "--bundle", bundle.sh("cat /dev/shm/hook-env").write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("from-process:/usr/local/sbin")

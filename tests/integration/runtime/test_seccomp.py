@@ -106,3 +106,25 @@ def test_default_profile_like_docker(rt, bundle):
     out = r.stdout.split()
     for want in ("ls-ok", "mount-refused", "unshare-refused", "chroot-ok", "personality-ok"):
         assert want in out, (want, r.stdout)
+
+
+def test_profile_denying_close_range_still_starts(rt, bundle):
+    """A user's filter may deny syscalls the runtime makes after loading it (without
+    no_new_privs it goes in before the identity switch): close_range answering ENOSYS or EPERM
+    must not stop the container, and no runtime fd may leak into it either."""
+    for errno_ret in (38, 1):
+        deny = {"names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno_ret}
+        bundle.config["linux"]["seccomp"] = profile(deny)
+        for nnp in (False, True):
+            bundle.config["process"]["noNewPrivileges"] = nnp
+            cid = rt.new_id()
+            r = rt("run", "--bundle", bundle.sh("ls /proc/self/fd | sort -n | tr '\\n' ' '").write(),
+                   cid)
+            assert r.returncode == 0, (errno_ret, nnp, r.stderr)
+            # 0-2 and the fd ls itself reads the directory with
+            assert r.stdout.split()[:3] == ["0", "1", "2"] and len(r.stdout.split()) <= 4, r.stdout
+            cid = rt.new_id()
+            assert rt("run", "-d", "--bundle", bundle.sh("sleep 100").write(), cid).returncode == 0
+            e = rt("exec", cid, "true")
+            assert e.returncode == 0, e.stderr
+            rt("delete", "-f", cid)

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "daemon/daemon.h"
+#include "daemon/etc-files.h"
 #include "daemon/events.h"
 #include "daemon/logs.h"
 #include "daemon/stats.h"
@@ -716,6 +717,55 @@ static void test_volume_options(void **state)
         json_decref(nodev);
 }
 
+/* --add-host entries: docker's accepted forms and messages, and the hosts file's layout. */
+static void test_etc_hosts(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *entry, *error;
+        } bad[] = {
+            {"bad", "bad format for add-host: \"bad\""},
+            {":1.2.3.4", "bad format for add-host: \":1.2.3.4\""},
+            {"x:", "bad format for add-host: \"x:\""},
+            {"x:notip", "invalid IP address in add-host: \"notip\""},
+            {"x:1.2.3.4:5", "invalid IP address in add-host: \"1.2.3.4:5\""},
+            {"gw:host-gateway", "host-gateway is not supported"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                _cleanup_json_ json_t *a = json_pack("[s]", bad[i].entry);
+                struct etc_hosts_entry *v = NULL;
+                size_t n = 0;
+                struct berth_error *err = NULL;
+                assert_int_equal(etc_hosts_parse_extra(a, &v, &n, &err), -EINVAL);
+                if (!strstr(err->msg, bad[i].error))
+                        fail_msg("%s: %s", bad[i].entry, err->msg);
+                berth_error_free(err);
+        }
+        _cleanup_json_ json_t *ok =
+            json_pack("[s,s,s,s]", "foo:1.2.3.4", "six:::1", "eq=10.0.0.1", "br:[fe80::1]");
+        struct etc_hosts_entry *v = NULL;
+        size_t n = 0;
+        assert_int_equal(etc_hosts_parse_extra(ok, &v, &n, NULL), 0);
+        assert_int_equal(n, 4);
+        struct etc_hosts_entry own[] = {{"172.17.0.2", "abc123 web"}};
+        _cleanup_free_ char *text = etc_hosts_render(v, n, own, 1);
+        assert_string_equal(text, "127.0.0.1\tlocalhost\n"
+                                  "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                  "fe00::0\tip6-localnet\n"
+                                  "ff00::0\tip6-mcastprefix\n"
+                                  "ff02::1\tip6-allnodes\n"
+                                  "ff02::2\tip6-allrouters\n"
+                                  "1.2.3.4\tfoo\n"
+                                  "::1\tsix\n"
+                                  "10.0.0.1\teq\n"
+                                  "fe80::1\tbr\n"
+                                  "172.17.0.2\tabc123 web\n");
+        etc_hosts_entries_free(v, n);
+        assert_int_equal(etc_hosts_parse_extra(NULL, &v, &n, NULL), 0);
+        assert_int_equal(n, 0);
+        etc_hosts_entries_free(v, n);
+}
+
 static void test_logs_follow_after_tail(void **state)
 {
         char dir[] = "/tmp/berth-test-follow2-XXXXXX";
@@ -761,6 +811,7 @@ int main(void)
             cmocka_unit_test(test_stats_docker_json),
             cmocka_unit_test(test_stats_start_baseline),
             cmocka_unit_test(test_volumes),
+            cmocka_unit_test(test_etc_hosts),
             cmocka_unit_test(test_volume_options),
             cmocka_unit_test(test_logs_follow_after_tail),
             cmocka_unit_test(test_logs_parse_agrees),

@@ -1014,6 +1014,36 @@ static void test_namespaces(void **state)
 
 /* ---------------------------------------------------------------- mounts */
 
+/* The generated /etc files are bound after the user's mounts: a volume at /etc (moby sorts
+ * mounts parents first) must not hide them. */
+static void test_etc_files_after_user_mounts(void **state)
+{
+        (void)state;
+        struct spec_mount ms[] = {
+            {.source = "/var/lib/berth/volumes/v/_data", .target = "/etc"},
+        };
+        struct spec_ctx ctx = ctx_default();
+        ctx.mounts = ms;
+        ctx.n_mounts = 1;
+        _cleanup_json_ json_t *a = build_ctx("{\"Cmd\": [\"sh\"]}", NULL, &ctx);
+        json_t *mounts = json_object_get(a, "mounts"), *m;
+        size_t i, etc = SIZE_MAX, n_after = 0;
+        json_array_foreach(mounts, i, m)
+        {
+                const char *dst = json_string_value(json_object_get(m, "destination"));
+                if (!strcmp(dst, "/etc"))
+                        etc = i;
+                else if (!strncmp(dst, "/etc/", 5))
+                        n_after += etc != SIZE_MAX;
+        }
+        assert_int_not_equal(etc, SIZE_MAX);
+        assert_int_equal(n_after, 3);
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(mounts, json_array_size(mounts) - 1),
+                                              "destination")),
+            "/etc/hosts");
+}
+
 static void test_mounts(void **state)
 {
         struct spec_mount ms[] = {
@@ -1435,6 +1465,7 @@ int main(void)
             cmocka_unit_test(test_bad_input_types),
             cmocka_unit_test(test_docker_clients),
             cmocka_unit_test(test_validate),
+            cmocka_unit_test(test_etc_files_after_user_mounts),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -227,7 +227,6 @@ static void test_bad_documents(void **state)
              "a new user namespace needs uid and gid mappings"},
             {"\"linux\": {\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1, \"size\": 1}]}}",
              "mappings given without a user namespace"},
-            {"\"hostname\": \"x\"}", "hostname: setting the hostname needs a new uts namespace"},
             {"\"linux\": {\"resources\": {\"memory\": {\"limit\": \"1G\"}}}}",
              "linux.resources.memory.limit: expected integer"},
             {"\"linux\": {\"resources\": {\"cpu\": {\"shares\": 999999}}}}",
@@ -254,6 +253,24 @@ static void test_bad_documents(void **state)
                 _cleanup_free_ char *doc = xasprintf("%s%s", base, cases[i].tail);
                 parse_bad(doc, cases[i].want);
         }
+}
+
+/* Without a uts namespace of its own the names cannot apply: dropped (crun), never written to
+ * the host's namespace. */
+static void test_hostname_without_uts(void **state)
+{
+        (void)state;
+        struct spec *s = parse_ok("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, "
+                                  "\"process\": {\"args\": [\"a\"], \"cwd\": \"/\"}, "
+                                  "\"hostname\": \"x\", \"domainname\": \"y\"}");
+        assert_null(s->hostname);
+        assert_null(s->domainname);
+        spec_free(s);
+        s = parse_ok("{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, "
+                     "\"process\": {\"args\": [\"a\"], \"cwd\": \"/\"}, \"hostname\": \"x\", "
+                     "\"linux\": {\"namespaces\": [{\"type\": \"uts\"}]}}");
+        assert_string_equal(s->hostname, "x");
+        spec_free(s);
 }
 
 static void test_unknown_fields_ignored(void **state)
@@ -289,6 +306,7 @@ int main(void)
             cmocka_unit_test(test_default_spec_roundtrip),
             cmocka_unit_test(test_full),
             cmocka_unit_test(test_bad_documents),
+            cmocka_unit_test(test_hostname_without_uts),
             cmocka_unit_test(test_unknown_fields_ignored),
             cmocka_unit_test(test_signals_and_caps),
         };
