@@ -15,7 +15,7 @@ static const char *jstr(json_t *j)
         return json_is_string(j) ? json_string_value(j) : NULL;
 }
 
-static void mac_format(const uint8_t mac[6], char buf[18])
+void net_mac_format(const uint8_t mac[6], char buf[18])
 {
         snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
                  mac[5]);
@@ -57,7 +57,7 @@ json_t *net_endpoint_to_json(const struct net_endpoint *ep)
         char a[64], mac[18];
 
         berth_cidr_format(&ep->addr, true, a, sizeof(a));
-        mac_format(ep->mac, mac);
+        net_mac_format(ep->mac, mac);
         return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "EndpointID", ep->endpoint_id, "Name",
                          ep->name, "IfName", ep->ifname, "HostIfName", ep->host_ifname ?: "",
                          "Address", a, "MacAddress", mac, "Aliases", ep->aliases);
@@ -235,48 +235,22 @@ void network_container_release(struct networks *n, const char *container_id)
         pthread_mutex_unlock(&n->lock);
 }
 
-void network_container_renamed(struct networks *n, const char *container_id, const char *name)
-{
-        if (!n)
-                return;
-        pthread_mutex_lock(&n->lock);
-        for (size_t i = 0; i < n->n_eps; i++) {
-                struct net_endpoint *ep = n->eps[i];
-                struct net_network *net;
-                _cleanup_json_ json_t *j = NULL;
-                _cleanup_free_ char *text = NULL;
-                if (strcmp(ep->container_id, container_id) != 0)
-                        continue;
-                free(ep->name);
-                ep->name = xstrdup(name);
-                j = net_endpoint_to_json(ep);
-                text = berth_json_dump(j, false);
-                db_exec(n->d,
-                        "UPDATE endpoints SET config = ? WHERE container_id = ? AND network_id = ?",
-                        (const char *[]){text, ep->container_id, ep->network_id}, 3, NULL);
-                net = net_by_id_locked(n, ep->network_id);
-                if (net)
-                        net_dns_update_locked(n, net);
-        }
-        pthread_mutex_unlock(&n->lock);
-}
-
 /* ---------------------------------------------------------------- create-time checks */
 
-static const char *mode_of(json_t *hc)
+const char *net_mode_of(json_t *hc)
 {
         const char *m = jstr(json_object_get(hc, "NetworkMode"));
 
         return !m || !*m || strcmp(m, "default") == 0 ? "bridge" : m;
 }
 
-static bool special_mode(const char *m)
+bool net_special_mode(const char *m)
 {
         return strcmp(m, "host") == 0 || strcmp(m, "none") == 0 ||
                strncmp(m, "container:", 10) == 0;
 }
 
-static int check_endpoint_settings(struct net_network *net, json_t *es, struct berth_error **err)
+int net_check_endpoint_settings(struct net_network *net, json_t *es, struct berth_error **err)
 {
         json_t *ipam = json_object_get(es, "IPAMConfig");
         const char *ip = jstr(json_object_get(ipam, "IPv4Address"));
@@ -323,7 +297,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                               json_t *warnings, json_t **ret_attach, struct berth_error **err)
 {
         json_t *hc = json_object_get(body, "HostConfig");
-        const char *mode = mode_of(hc);
+        const char *mode = net_mode_of(hc);
         json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
         const char *cmac = jstr(json_object_get(body, "MacAddress"));
         _cleanup_json_ json_t *attach = json_object(), *wanted = NULL;
@@ -365,7 +339,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                 json_array_append_new(warnings,
                                       json_string("Published ports are discarded when using host "
                                                   "network mode"));
-        if (special_mode(mode)) {
+        if (net_special_mode(mode)) {
                 if (cmac && *cmac)
                         return berth_error_setx(err, EINVAL,
                                                 "conflicting options: mac-address and the network "
@@ -404,7 +378,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                 if (cmac && *cmac && !jstr(json_object_get(es, "MacAddress")))
                         json_object_set_new(es, "MacAddress", json_string(cmac));
                 json_object_set_new(es, "NetworkID", json_string(net->id));
-                r = check_endpoint_settings(net, es, err);
+                r = net_check_endpoint_settings(net, es, err);
                 json_object_set_new(attach, net->name, es);
         }
         json_object_foreach(eps, k, v)
@@ -422,7 +396,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                         continue;
                 es = json_is_object(v) ? json_deep_copy(v) : json_object();
                 json_object_set_new(es, "NetworkID", json_string(other->id));
-                r = check_endpoint_settings(other, es, err);
+                r = net_check_endpoint_settings(other, es, err);
                 json_object_set_new(attach, other->name, es);
         }
         pthread_mutex_unlock(&n->lock);
@@ -468,9 +442,9 @@ static int allocate_locked(struct networks *n, struct net_network *net, json_t *
 }
 
 /* One endpoint of c on net, named ifname, in the namespace netns_fd; recorded in the db first. */
-static int endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
-                               json_t *es, const char *ifname, bool primary, int netns_fd,
-                               struct berth_error **err)
+int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
+                            json_t *es, const char *ifname, bool primary, int netns_fd,
+                            struct berth_error **err)
 {
         struct net_endpoint *ep = xcalloc(1, sizeof(*ep));
         const char *mac = jstr(json_object_get(es, "MacAddress"));
@@ -534,7 +508,7 @@ fail:
         return berth_error_wrap(err, "network %s", net->name);
 }
 
-static struct net_network *attached_net_locked(struct networks *n, const char *name, json_t *es)
+struct net_network *net_attached_locked(struct networks *n, const char *name, json_t *es)
 {
         bool ambiguous;
         struct net_network *net = net_find_locked(n, name, &ambiguous);
@@ -650,7 +624,7 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                             struct network_setup *ret, struct berth_error **err)
 {
         json_t *attach = json_object_get(c->config, "networks");
-        const char *mode = mode_of(container_cfg(c, "HostConfig"));
+        const char *mode = net_mode_of(container_cfg(c, "HostConfig"));
         const char *domain = jstr(container_cfg(c, "Domainname"));
         _cleanup_json_ json_t *wanted = NULL;
         _cleanup_close_ int nsfd = -1;
@@ -676,7 +650,7 @@ int network_container_setup(struct networks *n, struct container *c, const char 
         release_locked(n, c->id); /* what a previous run left */
         json_object_foreach(attach, k, es)
         {
-                struct net_network *net = attached_net_locked(n, k, es);
+                struct net_network *net = net_attached_locked(n, k, es);
                 if (!net) {
                         r = berth_error_setx(err, ENOENT, "network %s not found", k);
                         goto fail_unlocked_nothing;
@@ -702,10 +676,10 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                 goto fail;
         json_object_foreach(attach, k, es)
         {
-                struct net_network *net = attached_net_locked(n, k, es);
+                struct net_network *net = net_attached_locked(n, k, es);
                 char ifname[16];
                 snprintf(ifname, sizeof(ifname), "eth%u", idx);
-                r = endpoint_add_locked(n, c, net, es, ifname, idx == 0, nsfd, err);
+                r = net_endpoint_add_locked(n, c, net, es, ifname, idx == 0, nsfd, err);
                 if (r < 0)
                         goto fail;
                 if (!first)
@@ -750,285 +724,6 @@ fail:
 fail_unlocked_nothing:
         pthread_mutex_unlock(&n->lock);
         return r;
-}
-
-/* ---------------------------------------------------------------- connect, disconnect */
-
-int network_connect(struct networks *n, const char *net_ref, const char *container_ref,
-                    json_t *endpoint_config, struct berth_error **err)
-{
-        struct containers *cs = n->d->containers;
-        struct container *c;
-        struct net_network *net;
-        _cleanup_json_ json_t *es = NULL;
-        _cleanup_close_ int nsfd = -1;
-        json_t *attach;
-        const char *mode;
-        int r;
-
-        r = container_get(cs, container_ref, &c, err);
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&c->op);
-        mode = mode_of(container_cfg(c, "HostConfig"));
-        pthread_mutex_lock(&n->lock);
-        r = net_lookup_locked(n, net_ref, &net, err);
-        if (r < 0)
-                goto out;
-        if (special_mode(mode) || !net_is_bridge(net)) {
-                r = berth_error_setx(err, EINVAL,
-                                     special_mode(mode)
-                                         ? "container sharing network namespace with another "
-                                           "container or host cannot be connected to any other "
-                                           "network"
-                                         : "container cannot be disconnected from host network "
-                                           "or connected to host network");
-                goto out;
-        }
-        attach = json_object_get(c->config, "networks");
-        if (!json_is_object(attach)) {
-                attach = json_object();
-                json_object_set_new(c->config, "networks", attach);
-        }
-        if (json_object_get(attach, net->name)) {
-                r = berth_error_setx(err, EPERM,
-                                     "endpoint with name %s already exists in network %s", c->name,
-                                     net->name);
-                goto out;
-        }
-        es = json_is_object(endpoint_config) ? json_deep_copy(endpoint_config) : json_object();
-        json_object_del(es, "NetworkID");
-        json_object_del(es, "EndpointID");
-        json_object_set_new(es, "NetworkID", json_string(net->id));
-        r = check_endpoint_settings(net, es, err);
-        if (r < 0)
-                goto out;
-        if (container_is_running(cs, c)) {
-                struct net_sandbox *sb = net_sandbox_of_locked(n, c->id);
-                char ifname[16];
-                unsigned idx = 0;
-                if (!sb) {
-                        r = berth_error_setx(err, EINVAL,
-                                             "container %s has no network namespace of its own "
-                                             "(started without a network)",
-                                             c->name);
-                        goto out;
-                }
-                for (bool taken = true; taken; idx++) {
-                        snprintf(ifname, sizeof(ifname), "eth%u", idx);
-                        taken = false;
-                        for (size_t i = 0; i < n->n_eps; i++)
-                                taken |= strcmp(n->eps[i]->container_id, c->id) == 0 &&
-                                         strcmp(n->eps[i]->ifname, ifname) == 0;
-                }
-                r = net_up_locked(n, net, err);
-                if (r >= 0)
-                        r = berth_netns_open(sb->netns_path, &nsfd, err);
-                if (r >= 0)
-                        r = endpoint_add_locked(n, c, net, es, ifname, false, nsfd, err);
-                if (r >= 0 && !sb->network_id)
-                        sb->network_id = xstrdup(net->id);
-                if (r >= 0) {
-                        _cleanup_error_ struct berth_error *e = NULL;
-                        if (net_rules_apply_locked(n, &e) < 0)
-                                berth_warn("network %s: rules: %s", net->name, e->msg);
-                }
-                if (r < 0)
-                        goto out;
-        }
-        json_object_set(attach, net->name, es);
-        events_publish(
-            n->d, "network", "connect", net->id,
-            json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name, "type", net->driver));
-out:
-        pthread_mutex_unlock(&n->lock);
-        if (r >= 0)
-                r = container_config_save(cs, c, err);
-        pthread_mutex_unlock(&c->op);
-        container_unref(cs, c);
-        return r;
-}
-
-int network_disconnect(struct networks *n, const char *net_ref, const char *container_ref,
-                       bool force, struct berth_error **err)
-{
-        struct containers *cs = n->d->containers;
-        struct container *c;
-        struct net_network *net;
-        json_t *attach;
-        int r;
-
-        (void)force;
-        r = container_get(cs, container_ref, &c, err);
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&c->op);
-        pthread_mutex_lock(&n->lock);
-        r = net_lookup_locked(n, net_ref, &net, err);
-        if (r < 0)
-                goto out;
-        attach = json_object_get(c->config, "networks");
-        if (!json_object_get(attach, net->name)) {
-                r = berth_error_setx(err, EPERM, "container %s is not connected to network %s",
-                                     c->id, net->name);
-                goto out;
-        }
-        for (size_t i = 0; i < n->n_eps; i++) {
-                struct net_endpoint *ep = n->eps[i];
-                if (strcmp(ep->container_id, c->id) == 0 && strcmp(ep->network_id, net->id) == 0) {
-                        _cleanup_error_ struct berth_error *e = NULL;
-                        struct net_sandbox *sb = net_sandbox_of_locked(n, c->id);
-                        net_endpoint_drop_locked(n, ep);
-                        if (sb && sb->network_id && strcmp(sb->network_id, net->id) == 0) {
-                                /* published ports went to this network: no longer reachable */
-                                free(sb->network_id);
-                                sb->network_id = NULL;
-                        }
-                        if (net_rules_apply_locked(n, &e) < 0)
-                                berth_warn("network %s: rules: %s", net->name, e->msg);
-                        break;
-                }
-        }
-        json_object_del(attach, net->name);
-        events_publish(
-            n->d, "network", "disconnect", net->id,
-            json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name, "type", net->driver));
-out:
-        pthread_mutex_unlock(&n->lock);
-        if (r >= 0)
-                r = container_config_save(cs, c, err);
-        pthread_mutex_unlock(&c->op);
-        container_unref(cs, c);
-        return r;
-}
-
-/* ---------------------------------------------------------------- inspect, ps */
-
-static json_t *endpoint_settings_locked(struct networks *n, struct container *c, const char *name,
-                                        json_t *es)
-{
-        struct net_network *net = attached_net_locked(n, name, es);
-        struct net_endpoint *ep = NULL;
-        json_t *aliases = json_object_get(es, "Aliases"), *dnsnames = json_null();
-        json_t *ipam = json_object_get(es, "IPAMConfig");
-        char a[64] = "", g[64] = "", mac[18] = "";
-
-        for (size_t i = 0; net && i < n->n_eps && !ep; i++)
-                if (strcmp(n->eps[i]->container_id, c->id) == 0 &&
-                    strcmp(n->eps[i]->network_id, net->id) == 0)
-                        ep = n->eps[i];
-        if (ep) {
-                berth_cidr_format(&ep->addr, false, a, sizeof(a));
-                berth_cidr_format(&net->gateway, false, g, sizeof(g));
-                mac_format(ep->mac, mac);
-        }
-        aliases = json_array_size(aliases) ? json_deep_copy(aliases) : json_null();
-        if (net && !net->is_default) {
-                size_t i;
-                json_t *e;
-                if (json_is_null(aliases))
-                        aliases = json_array();
-                dnsnames = json_pack("[s]", c->name);
-                json_array_append_new(dnsnames, json_stringn(c->id, 12));
-                json_array_foreach(json_object_get(es, "Aliases"), i, e)
-                    json_array_append(dnsnames, e);
-                json_array_append_new(aliases, json_stringn(c->id, 12));
-        }
-        return json_pack("{s:O,s:n,s:o,s:s,s:n,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:o}", "IPAMConfig",
-                         json_is_object(ipam) ? ipam : json_null(), "Links", "Aliases", aliases,
-                         "MacAddress", mac, "DriverOpts", "NetworkID",
-                         net ? net->id : jstr(json_object_get(es, "NetworkID")) ?: "",
-                         "EndpointID", ep ? ep->endpoint_id : "", "Gateway", g, "IPAddress", a,
-                         "IPPrefixLen", ep ? (int)ep->addr.prefix : 0, "IPv6Gateway", "",
-                         "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DNSNames", dnsnames);
-}
-
-static json_t *networks_json_locked(struct networks *n, struct container *c)
-{
-        json_t *nets = json_object();
-        const char *mode = mode_of(container_cfg(c, "HostConfig"));
-        json_t *attach = json_object_get(c->config, "networks"), *es;
-        const char *k;
-
-        if (strcmp(mode, "host") == 0 || strcmp(mode, "none") == 0) {
-                bool ambiguous;
-                struct net_network *net = net_find_locked(n, mode, &ambiguous);
-                _cleanup_json_ json_t *fake = json_pack("{s:s}", "NetworkID", net ? net->id : "");
-                json_object_set_new(nets, mode, endpoint_settings_locked(n, c, mode, fake));
-                return nets;
-        }
-        json_object_foreach(attach, k, es)
-            json_object_set_new(nets, k, endpoint_settings_locked(n, c, k, es));
-        return nets;
-}
-
-json_t *network_settings_json(struct networks *n, struct container *c)
-{
-        json_t *nets, *ports, *b, *j;
-        struct net_sandbox *sb;
-        bool running = container_is_running(n->d->containers, c);
-
-        pthread_mutex_lock(&n->lock);
-        nets = networks_json_locked(n, c);
-        sb = running ? net_sandbox_of_locked(n, c->id) : NULL;
-        ports = net_ports_settings(sb, json_object_get(c->config, "create"),
-                                   json_object_get(c->config, "image_config"));
-        j = json_pack("{s:s,s:s,s:s,s:b,s:s,s:i,s:n,s:n,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s}", "Bridge",
-                      "", "SandboxID", sb ? c->id : "", "SandboxKey", sb ? sb->netns_path : "",
-                      "HairpinMode", false, "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0,
-                      "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway",
-                      "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress", "",
-                      "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "");
-        pthread_mutex_unlock(&n->lock);
-        json_object_set_new(j, "Ports", ports);
-        /* the top-level fields are the default bridge's (docker's legacy view) */
-        b = json_object_get(nets, "bridge");
-        if (b) {
-                static const char *const keys[] = {"EndpointID", "Gateway", "IPAddress",
-                                                   "IPPrefixLen", "MacAddress"};
-                for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-                        json_object_set(j, keys[i], json_object_get(b, keys[i]));
-        }
-        json_object_set_new(j, "Networks", nets);
-        return j;
-}
-
-json_t *network_ports_summary(struct networks *n, struct container *c)
-{
-        json_t *out, *settings;
-        bool running = container_is_running(n->d->containers, c);
-        struct net_sandbox *sb;
-        const char *k;
-        json_t *v;
-
-        pthread_mutex_lock(&n->lock);
-        sb = running ? net_sandbox_of_locked(n, c->id) : NULL;
-        out = net_ports_summary(sb);
-        settings = net_ports_settings(sb, json_object_get(c->config, "create"),
-                                      json_object_get(c->config, "image_config"));
-        pthread_mutex_unlock(&n->lock);
-        /* exposed but not published ports are listed without a public port */
-        json_object_foreach(settings, k, v)
-        {
-                unsigned port = (unsigned)strtoul(k, NULL, 10);
-                const char *proto = strchr(k, '/') ? strchr(k, '/') + 1 : "tcp";
-                if (!json_is_null(v))
-                        continue;
-                json_array_append_new(out,
-                                      json_pack("{s:i,s:s}", "PrivatePort", port, "Type", proto));
-        }
-        json_decref(settings);
-        return out;
-}
-
-json_t *network_networks_summary(struct networks *n, struct container *c)
-{
-        json_t *nets;
-
-        pthread_mutex_lock(&n->lock);
-        nets = networks_json_locked(n, c);
-        pthread_mutex_unlock(&n->lock);
-        return nets;
 }
 
 /* ---------------------------------------------------------------- reconcile */

@@ -87,6 +87,20 @@ struct net_sandbox *net_sandbox_from_json(const char *container_id, json_t *j);
 /* Remove c's endpoint on net: veth, db row, memory. */
 void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep);
 
+void net_mac_format(const uint8_t mac[6], char buf[18]);
+/* A HostConfig's NetworkMode ("" and "default" are "bridge"); host, none and container:<x>. */
+const char *net_mode_of(json_t *hc);
+bool net_special_mode(const char *m);
+/* docker's checks of EndpointSettings (IPAMConfig, Aliases, MacAddress, Links) on net. */
+int net_check_endpoint_settings(struct net_network *net, json_t *es, struct berth_error **err);
+/* An endpoint of c on net named ifname in the namespace netns_fd (a default route when
+ * primary), its address allocated and recorded in the db before the veth is made. */
+int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
+                            json_t *es, const char *ifname, bool primary, int netns_fd,
+                            struct berth_error **err);
+/* The network an attachment (name, EndpointSettings with NetworkID) refers to, or NULL. */
+struct net_network *net_attached_locked(struct networks *n, const char *name, json_t *es);
+
 /* ports.c */
 /* The published ports a container asks for (PortBindings, PublishAllPorts over ExposedPorts of
  * the config and the image); EINVAL on bad specs. *ret: array of {proto, HostIp, HostPort (a
