@@ -173,7 +173,6 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         _cleanup_json_ json_t *state = NULL, *stored = NULL, *networks = NULL;
         const char *image = jstr(json_object_get(body, "Image"));
         json_t *hc = json_object_get(body, "HostConfig");
-        const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
         struct etc_hosts_entry *extra = NULL;
         size_t n_extra = 0;
         char id[65];
@@ -204,13 +203,8 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = berth_image_config(d->images, image_id, &image_doc, err);
         if (r < 0)
                 return r;
-        if (netmode && strncmp(netmode, "container:", 10) == 0) {
-                struct container *other;
-                r = container_get(cs, netmode + 10, &other, err);
-                if (r < 0)
-                        return r;
-                container_unref(cs, other);
-        }
+        /* NetworkMode container:<x> is resolved at start, like dockerd (which is also when an
+         * unknown network is reported) */
         r = network_container_prepare(d->networks, body, json_object_get(image_doc, "config"),
                                       warnings, &networks, err);
         if (r < 0)

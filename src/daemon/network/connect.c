@@ -109,6 +109,10 @@ int network_connect(struct networks *n, const char *net_ref, const char *contain
                 if (r >= 0 && !sb->network_id)
                         sb->network_id = xstrdup(net->id);
                 if (r >= 0) {
+                        json_object_set(attach, net->name, es);
+                        net_resolv_refresh_locked(n, c);
+                }
+                if (r >= 0) {
                         _cleanup_error_ struct berth_error *e = NULL;
                         if (net_rules_apply_locked(n, &e) < 0)
                                 berth_warn("network %s: rules: %s", net->name, e->msg);
@@ -166,6 +170,8 @@ int network_disconnect(struct networks *n, const char *net_ref, const char *cont
                         }
                         if (net_rules_apply_locked(n, &e) < 0)
                                 berth_warn("network %s: rules: %s", net->name, e->msg);
+                        json_object_del(attach, net->name);
+                        net_resolv_refresh_locked(n, c);
                         break;
                 }
         }

@@ -366,7 +366,16 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                 return 0;
         }
         r = net_lookup_locked(n, mode, &net, err);
-        if (r >= 0) {
+        if (r == -ENOENT) {
+                /* dockerd looks the network up at start: create succeeds, start says "network
+                 * x not found" (and the docker CLI takes no create 404 for a missing image) */
+                json_t *es = json_object_get(eps, mode);
+                if (err && *err)
+                        berth_error_free(TAKE_PTR(*err));
+                json_object_set_new(attach, mode,
+                                    json_is_object(es) ? json_deep_copy(es) : json_object());
+                r = 0;
+        } else if (r >= 0) {
                 json_t *es = json_object_get(eps, mode);
                 if (!es) /* docker's CLI names the default network "default" */
                         es = json_object_get(eps, "default");
@@ -390,6 +399,16 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                 if (strcmp(k, "default") == 0)
                         continue;
                 r = net_lookup_locked(n, k, &other, err);
+                if (r == -ENOENT) {
+                        if (err && *err)
+                                berth_error_free(TAKE_PTR(*err));
+                        r = 0;
+                        if (!json_object_get(attach, k))
+                                json_object_set_new(attach, k,
+                                                    json_is_object(v) ? json_deep_copy(v)
+                                                                      : json_object());
+                        continue;
+                }
                 if (r < 0)
                         break;
                 if (json_object_get(attach, other->name))
@@ -522,7 +541,7 @@ struct net_network *net_attached_locked(struct networks *n, const char *name, js
 /* docker's resolv.conf: the host's (loopback resolvers dropped), nameservers, search and options
  * replaced by --dns, --dns-search, --dns-option; on a user network the embedded DNS on the
  * gateway first. NULL when nothing differs from the host's filtered file. */
-static char *resolv_conf(struct container *c, const char *dns_server)
+static char *resolv_conf_text(struct container *c, const char *dns_server, bool always)
 {
         json_t *hc = container_cfg(c, "HostConfig");
         json_t *dns = json_object_get(hc, "Dns"), *search = json_object_get(hc, "DnsSearch");
@@ -533,7 +552,7 @@ static char *resolv_conf(struct container *c, const char *dns_server)
         bool have_ns = false;
         FILE *f;
 
-        if (!dns_server && !json_array_size(dns) && !json_array_size(search) &&
+        if (!always && !dns_server && !json_array_size(dns) && !json_array_size(search) &&
             !json_array_size(opts))
                 return NULL;
         berth_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host, NULL, NULL);
@@ -583,6 +602,36 @@ static char *resolv_conf(struct container *c, const char *dns_server)
         return out;
 }
 
+void net_resolv_refresh_locked(struct networks *n, struct container *c)
+{
+        json_t *attach = json_object_get(c->config, "networks"), *es;
+        _cleanup_free_ char *path = xasprintf("%s/resolv.conf", c->dir), *text = NULL;
+        _cleanup_close_ int fd = -1;
+        const char *k, *dns = NULL;
+        char g[64];
+
+        json_object_foreach(attach, k, es)
+        {
+                struct net_network *net = net_attached_locked(n, k, es);
+                bool has_ep = false;
+                if (!net || net->is_default || !net->dns)
+                        continue;
+                for (size_t i = 0; i < n->n_eps && !has_ep; i++)
+                        has_ep = strcmp(n->eps[i]->container_id, c->id) == 0 &&
+                                 strcmp(n->eps[i]->network_id, net->id) == 0;
+                if (!has_ep)
+                        continue;
+                dns = berth_cidr_format(&net->gateway, false, g, sizeof(g));
+                break;
+        }
+        text = resolv_conf_text(c, dns, true);
+        /* bound into the running container: rewritten in place (a rename would leave the
+         * container with the old inode) */
+        fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || berth_write_all(fd, text, strlen(text)) < 0)
+                berth_warn("container `%.12s`: rewrite resolv.conf: %s", c->id, strerror(errno));
+}
+
 void network_setup_release(struct network_setup *s)
 {
         free(s->netns_path);
@@ -600,7 +649,7 @@ static int sandbox_lo_only(struct networks *n, struct container *c, struct netwo
         _cleanup_error_ struct berth_error *e = NULL;
         struct net_sandbox *sb = xcalloc(1, sizeof(*sb));
 
-        ret->resolv_conf = resolv_conf(c, NULL);
+        ret->resolv_conf = resolv_conf_text(c, NULL, false);
         sb->container_id = xstrdup(c->id);
         sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
         pthread_mutex_lock(&n->lock);
@@ -637,7 +686,8 @@ int network_container_setup(struct networks *n, struct container *c, const char 
 
         *ret = (struct network_setup){0};
         if (strcmp(mode, "host") == 0 || strncmp(mode, "container:", 10) == 0) {
-                ret->resolv_conf = strcmp(mode, "host") == 0 ? resolv_conf(c, NULL) : NULL;
+                ret->resolv_conf =
+                    strcmp(mode, "host") == 0 ? resolv_conf_text(c, NULL, false) : NULL;
                 return 0;
         }
         if (strcmp(mode, "none") == 0 || !json_object_size(attach))
@@ -711,9 +761,9 @@ int network_container_setup(struct networks *n, struct container *c, const char 
         if (dns_net) {
                 char g[64];
                 berth_cidr_format(&dns_net->gateway, false, g, sizeof(g));
-                ret->resolv_conf = resolv_conf(c, g);
+                ret->resolv_conf = resolv_conf_text(c, g, false);
         } else {
-                ret->resolv_conf = resolv_conf(c, NULL);
+                ret->resolv_conf = resolv_conf_text(c, NULL, false);
         }
         ret->netns_path = xstrdup(sb->netns_path);
         pthread_mutex_unlock(&n->lock);

@@ -101,6 +101,10 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
 /* The network an attachment (name, EndpointSettings with NetworkID) refers to, or NULL. */
 struct net_network *net_attached_locked(struct networks *n, const char *name, json_t *es);
 
+/* A running container's resolv.conf after connect/disconnect: the embedded DNS of its first
+ * user network (docker switches to its resolver the same way), else the host's resolvers. */
+void net_resolv_refresh_locked(struct networks *n, struct container *c);
+
 /* ports.c */
 /* The published ports a container asks for (PortBindings, PublishAllPorts over ExposedPorts of
  * the config and the image); EINVAL on bad specs. *ret: array of {proto, HostIp, HostPort (a

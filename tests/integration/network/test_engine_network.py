@@ -242,11 +242,20 @@ def test_network_errors(netd):
     assert r.returncode != 0 and "IPv6" in r.stderr
     r = d.docker("network", "create", "-d", "macvlan", d.name("mv"))
     assert r.returncode != 0 and "not supported" in r.stderr
-    # dockerd's 404 (the docker CLI would take it for a missing image and try a pull)
+    # like dockerd: created, then start finds no such network (404); the docker CLI shows it
     import docker
-    with pytest.raises(docker.errors.NotFound) as e:
-        d.sdk().containers.create(TAG, ["true"], network="nosuchnet")
-    assert "network nosuchnet not found" in str(e.value)
+    c = d.sdk().containers.create(TAG, ["true"], network="nosuchnet")
+    try:
+        with pytest.raises(docker.errors.NotFound) as e:
+            c.start()
+        assert "network nosuchnet not found" in str(e.value)
+    finally:
+        c.remove(force=True)
+    r = d.docker("run", "--rm", "--network", "nosuchnet", TAG, "true")
+    assert r.returncode != 0 and "network nosuchnet not found" in r.stderr
+    r = d.docker("run", "--rm", "--network", "container:nosuchctr", TAG, "true")
+    assert r.returncode != 0 and "No such container: nosuchctr" in r.stderr
+    assert d.docker("ps", "-aq").stdout.strip() == ""
     r = d.docker("run", "--rm", "--ip", "172.17.0.9", TAG, "true")
     assert r.returncode != 0 and "user defined networks only" in r.stderr
     r = d.docker("network", "rm", "bridge")
@@ -302,6 +311,8 @@ def test_connect_disconnect_running(netd):
         assert r.returncode != 0
         ok(netd.docker("network", "connect", "--alias", "web1", net, a))
         assert "eth1" in ok(netd.docker("exec", a, "ip", "-o", "link"))
+        # the connected container now resolves through the network's DNS
+        ok(netd.docker("exec", a, "ping", "-c1", "-W2", b))
         ok(netd.docker("exec", b, "ping", "-c1", "-W2", "web1"))
         ok(netd.docker("exec", b, "ping", "-c1", "-W2", a))
         assert set(inspect(netd, a)["NetworkSettings"]["Networks"]) == {"bridge", net}
