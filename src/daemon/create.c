@@ -213,7 +213,8 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
         if (r < 0)
                 return r;
-        r = etc_hosts_parse_extra(json_object_get(hc, "ExtraHosts"), &extra, &n_extra, err);
+        r = etc_hosts_parse_extra(json_object_get(hc, "ExtraHosts"),
+                                  networks_host_gateway(d->networks), &extra, &n_extra, err);
         if (r < 0)
                 return r;
         etc_hosts_entries_free(extra, n_extra);

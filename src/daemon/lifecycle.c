@@ -577,7 +577,8 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                 /* its own address on its first network and its names, as docker writes them */
                 struct etc_hosts_entry own = {net.own_ip, net.own_names};
                 r = etc_files_write(c, hostname, host_net, net.own_ip ? &own : NULL,
-                                    net.own_ip ? 1 : 0, net.resolv_conf, err);
+                                    net.own_ip ? 1 : 0, net.resolv_conf,
+                                    networks_host_gateway(d->networks), err);
         }
         ctx.netns_path = net.netns_path;
         if (r < 0)

@@ -469,6 +469,8 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
                                      bip);
         if (r < 0)
                 goto fail;
+        berth_cidr_format(&n->default_gateway, false, n->default_gateway_text,
+                          sizeof(n->default_gateway_text));
         n->netns_dir = xasprintf("%s/netns", d->runtime_root);
         r = berth_mkdir_p(n->netns_dir, 0700, err);
         if (r < 0)
@@ -513,6 +515,13 @@ fail:
         free(n->default_bridge);
         free(n);
         return r;
+}
+
+const char *networks_host_gateway(struct networks *n)
+{
+        if (!n || !n->default_bridge || n->warning)
+                return NULL;
+        return n->default_gateway_text;
 }
 
 char *networks_warning(struct networks *n)

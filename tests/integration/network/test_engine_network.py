@@ -339,6 +339,10 @@ def test_resolv_conf_dns_flags(netd):
     assert "nameserver 192.0.2.53" in out and "search example.test" in out
     assert "options ndots:2" in out and "\nbox\n" in out
     assert out.endswith("\tbox")
+    # host-gateway: the default bridge's address, as dockerd writes it
+    out = ok(netd.docker("run", "--rm", "--add-host", "gw:host-gateway", TAG, "cat",
+                         "/etc/hosts"))
+    assert "172.17.0.1\tgw" in out
     # --mac-address (Config.MacAddress: the docker CLI sends it per network from API 1.44 only)
     out = netd.sdk().containers.run(TAG, ["ip", "link", "show", "eth0"], remove=True,
                                     mac_address="02:42:ac:11:00:99")
@@ -400,6 +404,11 @@ def test_kill9_keeps_addresses_and_ports(net_factory):
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     d.start()
+    # its shim may still be finishing: re-adopted, then its exit recorded
+    for _ in range(100):
+        if inspect(d, a)["State"]["Running"] is False:
+            break
+        time.sleep(0.1)
     assert inspect(d, a)["State"]["Running"] is False
     assert not d.veths() and not d.pins()
     assert "8090" not in d.sh("nft list table ip berth").stdout
