@@ -47,6 +47,7 @@ bench: build
 	BERTH_BUILD=$(abspath $(BUILD)) bench/engine.sh
 	BERTH_BUILD=$(abspath $(BUILD)) bench/pull.sh
 	BERTH_BUILD=$(abspath $(BUILD)) bench/stats.sh
+	BERTH_BUILD=$(abspath $(BUILD)) bench/network.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

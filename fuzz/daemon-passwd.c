@@ -18,11 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *gtext = nul ? nul + 1 : rest + rl;
         size_t gl = nul ? rl - pl - 1 : 0;
 
-        struct passwd_ent *pw = NULL;
-        struct group_ent *gr = NULL;
+        struct berth_passwd_ent *pw = NULL;
+        struct berth_group_ent *gr = NULL;
         size_t npw = 0, ngr = 0;
-        passwd_parse(rest, pl, &pw, &npw);
-        group_parse(gtext, gl, &gr, &ngr);
+        berth_passwd_parse(rest, pl, &pw, &npw);
+        berth_group_parse(gtext, gl, &gr, &ngr);
         char *group_add[] = {"staff", "12", NULL};
         struct spec_user u = {0};
         struct berth_error *err = NULL;
@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 spec_user_release(&u);
         else
                 berth_error_free(err);
-        passwd_free(pw, npw);
-        group_free(gr, ngr);
+        berth_passwd_free(pw, npw);
+        berth_group_free(gr, ngr);
         free(user);
         return 0;
 }

@@ -61,7 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 char *text = json_dumps(spec, 0);
                 free(text);
                 json_t *proc = NULL;
-                if (daemon_spec_exec_process(create, spec, rootfs, &proc, &err) == 0)
+                if (daemon_spec_exec_process(
+                        create, spec,
+                        json_object_get(json_object_get(create, "HostConfig"), "GroupAdd"), rootfs,
+                        &proc, &err) == 0)
                         json_decref(proc);
                 berth_error_free(err);
                 err = NULL;

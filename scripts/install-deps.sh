@@ -11,7 +11,7 @@ PKGS=(
         libmnl-dev libnftables-dev
         # tests
         python3 python3-pytest jq busybox-static iproute2 util-linux procps nftables
-        python3-docker docker-registry skopeo umoci
+        python3-docker docker-registry skopeo umoci docker-compose curl
         python3-cryptography # the registry tests' token server signs JWTs
         # peers for benchmarks and oracle tests; real clients of berth-runtime
         crun runc hyperfine podman uidmap containerd docker.io

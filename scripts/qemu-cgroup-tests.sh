@@ -22,7 +22,9 @@ for mode in v2 v1 hybrid; do
         echo "=== cgroup $mode (qemu) ==="
         "$here/scripts/qemu-cgroup-test.sh" --mode $mode --include "$in" \
                 --bin "$build/cmd/berthd" --bin "$build/cmd/berth" --bin "$build/cmd/berth-shim" \
-                --module overlay -- sh -c \
+                --module overlay --module bridge --module veth --module nf_tables \
+                --module nft_chain_nat --module nft_nat --module nft_masq --module nft_fib_ipv4 \
+                --module nft_ct -- sh -c \
                 "echo '--- runtime'; sh $in/cgroup-guest.sh $in/berth-runtime $in/rootfs; r=\$?;
                  echo '--- engine'; sh $in/engine-guest.sh $(dirname "$(realpath "$build/cmd/berthd")") \
                         $in/default-image.tar $in/default.json || r=1; exit \$r" || rc=1

@@ -236,6 +236,7 @@ int cmd_cp(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+/* ports.c */
 int cmd_port(int argc, char **argv);
 int cmd_container_prune(int argc, char **argv);
 int cmd_images(int argc, char **argv);
@@ -252,6 +253,8 @@ int cmd_commit(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+/* network.c */
+int cmd_network(int argc, char **argv);
 int cmd_system(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -65,29 +65,6 @@ static char *ago(int64_t t)
         return xasprintf("%s ago", d);
 }
 
-static char *ports_string(json_t *ports)
-{
-        char *out = xstrdup("");
-        size_t i;
-        json_t *p;
-        json_array_foreach(ports, i, p)
-        {
-                const char *ip = json_string_value(json_object_get(p, "IP"));
-                json_int_t priv = json_integer_value(json_object_get(p, "PrivatePort"));
-                json_int_t pub = json_integer_value(json_object_get(p, "PublicPort"));
-                const char *type = json_string_value(json_object_get(p, "Type"));
-                char *one =
-                    pub ? xasprintf("%s:%" JSON_INTEGER_FORMAT "->%" JSON_INTEGER_FORMAT "/%s",
-                                    ip ? ip : "0.0.0.0", pub, priv, type ? type : "tcp")
-                        : xasprintf("%" JSON_INTEGER_FORMAT "/%s", priv, type ? type : "tcp");
-                char *x = xasprintf("%s%s%s", out, *out ? ", " : "", one);
-                free(one);
-                free(out);
-                out = x;
-        }
-        return out;
-}
-
 /* docker's container formatting context (formatter.ContainerContext) as a JSON object */
 static json_t *ps_context(json_t *c, bool trunc)
 {
@@ -117,7 +94,7 @@ static json_t *ps_context(json_t *c, bool trunc)
         json_object_set_new(x, "CreatedAt", json_string(buf));
         _cleanup_free_ char *rf = ago(created);
         json_object_set_new(x, "RunningFor", json_string(rf));
-        _cleanup_free_ char *ports = ports_string(json_object_get(c, "Ports"));
+        _cleanup_free_ char *ports = cli_ports_display(json_object_get(c, "Ports"));
         json_object_set_new(x, "Ports", json_string(ports));
         const char *state = json_string_value(json_object_get(c, "State"));
         json_object_set_new(x, "State", json_string(state ? state : ""));
@@ -639,6 +616,7 @@ static int inspect_objects(char **names, const char *type, const char *format, b
                 const char *type, *path, *what;
         } kinds[] = {{"container", "/containers/%s/json", "container"},
                      {"image", "/images/%s/json", "image"},
+                     {"network", "/networks/%s", "network"},
                      {"volume", "/volumes/%s", "volume"}};
         _cleanup_json_ json_t *all = json_array();
         int code = 0;
@@ -684,6 +662,8 @@ static int inspect_objects(char **names, const char *type, const char *format, b
                         fprintf(stderr, "Error: No such image: %s\n", *p);
                 else if (type && strcmp(type, "volume") == 0)
                         fprintf(stderr, "Error: No such volume: %s\n", *p);
+                else if (type && strcmp(type, "network") == 0 && last)
+                        cli_print_error(last); /* docker shows the daemon's "network x not found" */
                 else
                         fprintf(stderr, "Error: No such object: %s\n", *p);
         }
@@ -715,7 +695,7 @@ static int inspect_verb(int argc, char **argv, const char *verb, const char *typ
                 return code;
         const char *t = type ? type : cli_arg_str(&a, "type");
         if (t && strcmp(t, "container") != 0 && strcmp(t, "image") != 0 &&
-            strcmp(t, "volume") != 0) {
+            strcmp(t, "network") != 0 && strcmp(t, "volume") != 0) {
                 fprintf(stderr, "\"%s\" is not a valid value for --type\n", t);
                 cli_args_release(&a);
                 return 1;
@@ -826,24 +806,6 @@ int cmd_diff(int argc, char **argv)
                                    : 'C',
                        json_string_value(json_object_get(v, "Path")));
         }
-        return 0;
-}
-
-int cmd_port(int argc, char **argv)
-{
-        static const struct cli_flag flags[] = {HELP};
-        struct cli_args a;
-        int code;
-        if (verb_parse(&a, "port", "CONTAINER [PRIVATE_PORT[/PROTO]]", flags, ARRAY_SIZE(flags),
-                       argc, argv, true, 1, 2, &code) < 0)
-                return code;
-        _cleanup_free_ char *path = name_path("/containers/", a.pos[0], "/json");
-        cli_args_release(&a);
-        _cleanup_json_ json_t *j = NULL;
-        _cleanup_error_ struct berth_error *e = NULL;
-        if (cli_call("GET", path, NULL, NULL, &j, &e) < 0)
-                return cli_fail(e, 1);
-        /* no port publishing before networking lands: nothing is mapped */
         return 0;
 }
 

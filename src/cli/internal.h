@@ -113,4 +113,28 @@ void cli_print_reclaimed(int64_t total);
  * refusing …") and returns a negative errno. */
 int cli_open_output(const char *path, const char *what, int *ret_fd);
 
+/* ---------------------------------------------------------------- ports.c */
+
+/* docker's -p/--publish (nat.ParsePortSpec, and the long "published=…,target=…" syntax): each
+ * container port goes into exposed ({"80/tcp": {}}) and bindings ({"80/tcp": [{HostIp,
+ * HostPort}]}); EINVAL with docker's message. */
+int cli_parse_publish(const char *spec, json_t *exposed, json_t *bindings,
+                      struct berth_error **err);
+/* docker's --expose ("80", "80/udp", "8000-8010"). */
+int cli_parse_expose(const char *spec, json_t *exposed, struct berth_error **err);
+/* -p, --expose and -P of run/create into the create body (cfg.ExposedPorts,
+ * HostConfig.PortBindings and PublishAllPorts). */
+int cli_create_ports(const struct cli_args *a, json_t *cfg, json_t *hc, struct berth_error **err);
+/* docker's PORTS column from a container summary's Ports array (formatter.DisplayablePorts). */
+char *cli_ports_display(json_t *ports);
+/* fvbommel/sortorder.NaturalLess (docker's sort of `port` lines and network names). */
+bool cli_natural_less(const char *a, const char *b);
+
+/* ---------------------------------------------------------------- network.c */
+
+/* --network, --network-alias, --ip, --ip6, --link, --link-local-ip, --mac-address, --dns and
+ * --add-host of run/create into the create body (HostConfig.NetworkMode, .Links, .Dns,
+ * .ExtraHosts, NetworkingConfig, the API 1.43 Config.MacAddress); EINVAL with docker's message. */
+int cli_create_network(const struct cli_args *a, json_t *cfg, json_t *hc, struct berth_error **err);
+
 #endif

@@ -28,12 +28,12 @@ static const struct verb image_verbs[] = {
 };
 
 static const struct verb top_verbs[] = {
-    {"images", cmd_images},   {"rmi", cmd_rmi},         {"tag", cmd_tag},
-    {"save", cmd_save},       {"load", cmd_load},       {"pull", cmd_pull},
-    {"push", cmd_push},       {"history", cmd_history}, {"inspect", cmd_inspect},
-    {"volume", cmd_volume},   {"system", cmd_system},   {"info", cmd_info},
-    {"version", cmd_version}, {"events", cmd_events},   {"import", cmd_import},
-    {"commit", cmd_commit},
+    {"images", cmd_images}, {"rmi", cmd_rmi},         {"tag", cmd_tag},
+    {"save", cmd_save},     {"load", cmd_load},       {"pull", cmd_pull},
+    {"push", cmd_push},     {"history", cmd_history}, {"inspect", cmd_inspect},
+    {"volume", cmd_volume}, {"network", cmd_network}, {"system", cmd_system},
+    {"info", cmd_info},     {"version", cmd_version}, {"events", cmd_events},
+    {"import", cmd_import}, {"commit", cmd_commit},
 };
 
 static void usage(FILE *f)
@@ -55,6 +55,7 @@ static void usage(FILE *f)
               "Management Commands:\n"
               "  container   Manage containers\n"
               "  image       Manage images\n"
+              "  network     Manage networks\n"
               "  volume      Manage volumes\n"
               "  system      Manage berth\n\n"
               "Container verbs: create start attach stop restart kill rm logs top pause unpause\n"

@@ -24,7 +24,8 @@ static json_t *console_size(void)
             {"env", 'e', CLI_LIST}, {"env-file", 0, CLI_LIST}, {"volume", 'v', CLI_LIST},          \
             {"mount", 0, CLI_LIST}, {"workdir", 'w', CLI_STRING}, {"user", 'u', CLI_STRING},       \
             {"publish", 'p', CLI_LIST}, {"publish-all", 'P', CLI_BOOL}, {"expose", 0, CLI_LIST},   \
-            {"network|net", 0, CLI_STRING}, {"memory", 'm', CLI_STRING},                           \
+            {"network|net", 0, CLI_LIST}, {"network-alias|net-alias", 0, CLI_LIST},                \
+            {"link-local-ip", 0, CLI_LIST}, {"memory", 'm', CLI_STRING},                           \
             {"memory-reservation", 0, CLI_STRING}, {"memory-swap", 0, CLI_STRING},                 \
             {"memory-swappiness", 0, CLI_STRING}, {"kernel-memory", 0, CLI_STRING},                \
             {"oom-kill-disable", 0, CLI_BOOL}, {"oom-score-adj", 0, CLI_STRING},                   \
@@ -245,41 +246,6 @@ static int parse_restart(const char *v, json_t **ret, struct berth_error **err)
         return 0;
 }
 
-/* -p [ip:][hostPort:]containerPort[/proto] */
-static int parse_publish(const char *spec, json_t *exposed, json_t *bindings,
-                         struct berth_error **err)
-{
-        _cleanup_free_ char *copy = xstrdup(spec);
-        char *proto = strchr(copy, '/');
-        if (proto)
-                *proto++ = '\0';
-        char *last = strrchr(copy, ':');
-        const char *cport = last ? last + 1 : copy;
-        const char *hport = "", *ip = "";
-        if (last) {
-                *last = '\0';
-                char *c2 = strrchr(copy, ':');
-                if (c2) {
-                        *c2 = '\0';
-                        ip = copy;
-                        hport = c2 + 1;
-                } else {
-                        hport = copy;
-                }
-        }
-        if (!*cport || strspn(cport, "0123456789-") != strlen(cport))
-                return bad(err, "invalid containerPort: %s", cport);
-        _cleanup_free_ char *key = xasprintf("%s/%s", cport, proto ? proto : "tcp");
-        json_object_set_new(exposed, key, json_object());
-        json_t *arr = json_object_get(bindings, key);
-        if (!arr) {
-                arr = json_array();
-                json_object_set_new(bindings, key, arr);
-        }
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "HostIp", ip, "HostPort", hport));
-        return 0;
-}
-
 static int split_words(const char *s, json_t *arr)
 {
         /* --entrypoint is a single word in docker (no shell splitting) */
@@ -422,28 +388,9 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         if (json_object_size(tmpfs))
                 json_object_set_new(hc, "Tmpfs", json_incref(tmpfs));
 
-        const char *net = cli_arg_str(a, "network");
-        json_object_set_new(hc, "NetworkMode", json_string(net ? net : "default"));
-        char **pub = cli_arg_list(a, "publish");
-        if (pub || cli_arg_list(a, "expose")) {
-                json_t *exposed = json_object(), *bindings = json_object();
-                for (char **p = pub; p && *p; p++)
-                        if ((r = parse_publish(*p, exposed, bindings, err)) < 0) {
-                                json_decref(exposed);
-                                json_decref(bindings);
-                                return r;
-                        }
-                for (char **p = cli_arg_list(a, "expose"); p && *p; p++) {
-                        _cleanup_free_ char *k =
-                            strchr(*p, '/') ? xstrdup(*p) : xasprintf("%s/tcp", *p);
-                        json_object_set_new(exposed, k, json_object());
-                }
-                json_object_set_new(cfg, "ExposedPorts", exposed);
-                json_object_set_new(hc, "PortBindings", bindings);
-                if (pub)
-                        fprintf(stderr, "WARNING: port publishing is not supported yet (it comes "
-                                        "with networking): -p is recorded but not applied\n");
-        }
+        if ((r = cli_create_network(a, cfg, hc, err)) < 0 ||
+            (r = cli_create_ports(a, cfg, hc, err)) < 0)
+                return r;
         json_object_set_new(hc, "AutoRemove", json_boolean(cli_arg_bool(a, "rm")));
         json_object_set_new(hc, "Privileged", json_boolean(cli_arg_bool(a, "privileged")));
         json_object_set_new(hc, "ReadonlyRootfs", json_boolean(cli_arg_bool(a, "read-only")));
@@ -457,10 +404,8 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                      {"cap-drop", "CapDrop"},
                      {"security-opt", "SecurityOpt"},
                      {"group-add", "GroupAdd"},
-                     {"dns", "Dns"},
                      {"dns-search", "DnsSearch"},
                      {"dns-option", "DnsOptions"},
-                     {"add-host", "ExtraHosts"},
                      {"device-cgroup-rule", "DeviceCgroupRules"},
                      {"volumes-from", "VolumesFrom"}};
         for (i = 0; i < ARRAY_SIZE(lists); i++) {

@@ -157,6 +157,45 @@ int berth_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct berth_
 /* Parse a non-negative decimal integer (whole string); returns -EINVAL/-ERANGE. */
 int berth_parse_u64(const char *s, uint64_t *ret);
 
+/* ---------------------------------------------------------------- threads */
+
+/* Start fn(arg) on a detached thread. 0, or a negative errno (EAGAIN: out of threads or pids)
+ * and fn never runs: the caller still owns arg. Never aborts. */
+int berth_thread_spawn_detached(void *(*fn)(void *), void *arg);
+
+/* ---------------------------------------------------------------- users and groups (passwd.c) */
+
+/* berth's own /etc/passwd and /etc/group parser for files from untrusted images: never NSS
+ * after entering an untrusted root (CVE-2019-14271). Fuzzed by fuzz/daemon-passwd. */
+struct berth_passwd_ent {
+        char *name;
+        uint32_t uid, gid;
+        char *home; /* "" when the line has no home field */
+};
+
+struct berth_group_ent {
+        char *name;
+        uint32_t gid;
+        char **members;
+};
+
+/* Parse /etc/passwd or /etc/group text (len bytes, need not be NUL-terminated), like
+ * moby/sys/user: lines trimmed, '#' comments and malformed lines skipped (an unparsable id never
+ * becomes 0). Never fails; *ret is NULL when nothing parsed. */
+void berth_passwd_parse(const char *data, size_t len, struct berth_passwd_ent **ret, size_t *ret_n);
+void berth_group_parse(const char *data, size_t len, struct berth_group_ent **ret, size_t *ret_n);
+void berth_passwd_free(struct berth_passwd_ent *p, size_t n);
+void berth_group_free(struct berth_group_ent *g, size_t n);
+
+/* A uid or gid of n decimal digits (at most 10, no sign), ≤ 4294967294. -EINVAL or -ERANGE. */
+int berth_parse_id(const char *s, size_t n, uint32_t *ret);
+
+/* Read rootfd/path (e.g. "/etc/passwd") without leaving rootfd (RESOLVE_IN_ROOT): a missing or
+ * non-regular file (a FIFO would block) reads as empty (*ret NULL, *ret_len 0); bigger than
+ * 4 MiB is EFBIG. *ret is NUL-terminated. */
+int berth_passwd_read_at(int rootfd, const char *path, char **ret, size_t *ret_len,
+                         struct berth_error **err);
+
 /* ---------------------------------------------------------------- json */
 
 /* Load a JSON document from a file (jansson decoding flags, e.g. JSON_DECODE_INT_AS_REAL);

@@ -1,6 +1,7 @@
 /* Allocation, cleanup destructors, string vectors, ids and time helpers. */
 #include "common/common.h"
 
+#include <pthread.h>
 #include <time.h>
 
 void *xmalloc(size_t n)
@@ -127,6 +128,22 @@ int berth_parse_u64(const char *s, uint64_t *ret)
                 return -EINVAL;
         *ret = v;
         return 0;
+}
+
+int berth_thread_spawn_detached(void *(*fn)(void *), void *arg)
+{
+        pthread_attr_t attr;
+        pthread_t t;
+        int r;
+
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return -r;
+        r = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (r == 0)
+                r = pthread_create(&t, &attr, fn, arg);
+        pthread_attr_destroy(&attr);
+        return -r;
 }
 
 int berth_id_validate(const char *id, struct berth_error **err)

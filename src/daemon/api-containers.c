@@ -844,7 +844,8 @@ static void handle_update(struct api_req *r)
         json_t *v, *rp;
         json_int_t x;
 
-        if (api_body_json(r, &body, &err) < 0) {
+        if (api_body_json(r, &body, &err) < 0 ||
+            container_restart_policy_validate(json_object_get(body, "RestartPolicy"), &err) < 0) {
                 api_reply_error(r, err);
                 return;
         }

@@ -555,13 +555,19 @@ static void images_load_handler(struct api_req *r)
                 char buf[65536];
                 while (read(fd, buf, sizeof(buf)) > 0)
                         ;
-                return api_reply_error(r, TAKE_PTR(e));
+                /* dockerd's status is 200 already: the error is a message of the stream (the
+                 * python SDK raises ImageLoadError on it, the CLI prints it and exits 1) */
+                _cleanup_json_ json_t *msg =
+                    json_pack("{s:{s:s},s:s}", "errorDetail", "message", e->msg, "error", e->msg);
+                _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
+                _cleanup_free_ char *line = xasprintf("%s\r\n", s);
+                return api_reply_chunked(r, 200, "application/json", line);
         }
         _cleanup_free_ char *out = xstrdup("");
         for (char **l = loaded; l && *l; l++) {
                 _cleanup_json_ json_t *msg = json_pack("{s:s+}", "stream", *l, "\n");
                 _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
-                char *next = xasprintf("%s%s\n", out, s);
+                char *next = xasprintf("%s%s\r\n", out, s);
                 free(out);
                 out = next;
                 const char *name = *l;
@@ -571,7 +577,7 @@ static void images_load_handler(struct api_req *r)
                         name += 17;
                 events_publish(d, "image", "load", name, json_pack("{s:s}", "name", name));
         }
-        api_reply_text(r, 200, "application/json", out);
+        api_reply_chunked(r, 200, "application/json", out);
 }
 
 static void images_search_handler(struct api_req *r)

@@ -90,7 +90,7 @@ void api_image_import(struct api_req *r)
         _cleanup_json_ json_t *msg = json_pack("{s:s}", "status", id);
         _cleanup_free_ char *line = json_dumps(msg, JSON_COMPACT);
         _cleanup_free_ char *out = xasprintf("%s\r\n", line);
-        api_reply_text(r, 200, "application/json", out);
+        api_reply_chunked(r, 200, "application/json", out);
 }
 
 /* ---------------------------------------------------------------- commit */

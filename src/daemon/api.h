@@ -48,6 +48,11 @@ void api_reply_json(struct api_req *r, unsigned status, json_t *body);
 void api_reply_empty(struct api_req *r, unsigned status);
 /* Plain text (e.g. /_ping "OK"). */
 void api_reply_text(struct api_req *r, unsigned status, const char *content_type, const char *text);
+/* A body known in full, sent with chunked transfer encoding like a stream (dockerd's JSON message
+ * streams are chunked: clients such as the python SDK read a body with a Content-Length as one
+ * JSON document). text is copied. */
+void api_reply_chunked(struct api_req *r, unsigned status, const char *content_type,
+                       const char *text);
 /* {"message": "..."} with docker's status for e's errno: ENOENT/ESRCH 404, EEXIST/EBUSY 409,
  * EINVAL/E2BIG/ERANGE 400, EPERM/EACCES 403 (only for auth), ENOTSUP 501, else 500. Takes e. */
 void api_reply_error(struct api_req *r, struct berth_error *e);

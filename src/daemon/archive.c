@@ -631,11 +631,13 @@ static int apply_tar(const struct cp_root *root, int dfd, int in,
 {
         struct apply_job j = {root->pidfd, dfd, in, lim, NULL, 0};
         pthread_t t;
+        int r;
 
         if (root->pidfd < 0)
                 return berth_layer_apply(dfd, in, lim, NULL, err);
-        if (pthread_create(&t, NULL, apply_in_container, &j) != 0)
-                abort();
+        r = pthread_create(&t, NULL, apply_in_container, &j);
+        if (r != 0)
+                return berth_error_setx(err, r, "cannot start a thread: %s", strerror(r));
         pthread_join(t, NULL);
         if (j.r < 0)
                 *err = j.err;
@@ -695,6 +697,8 @@ static void handle_archive_put(struct api_req *r)
                                 /* a read-only mount of the running container's own (a
                                  * --read-only tmpfs, a volume mounted ro inside) */
                                 api_reply_errorf(r, 400, "mounted volume is marked read-only");
+                        else if (err->code == EAGAIN)
+                                api_reply_errorf(r, 500, "extract into `%s`: %s", path, err->msg);
                         else
                                 api_reply_errorf(r, 400, "extract into `%s`: %s", path, err->msg);
                         berth_error_free(err);
@@ -726,6 +730,8 @@ static void handle_export(struct api_req *r)
         j = xcalloc(1, sizeof(*j));
         j->cs = cs;
         j->c = c;
+        /* no cp root: tar_job_free must not close fd 0 (calloc's zeroes) twice */
+        j->root = (struct cp_root){.fd = -1, .pidfd = -1};
         j->whole = true;
         j->temp = temp;
         api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);

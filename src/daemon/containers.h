@@ -98,6 +98,10 @@ void container_unref(struct containers *cs, struct container *c);
 struct container **containers_snapshot(struct containers *cs, size_t *ret_n);
 void containers_snapshot_free(struct containers *cs, struct container **v, size_t n);
 
+/* A HostConfig.RestartPolicy (borrowed, may be NULL) as dockerd's ValidateRestartPolicy takes it,
+ * in its words: EINVAL for an unknown name, a maximum retry count with a policy other than
+ * on-failure, a negative one. An empty name is no policy. */
+int container_restart_policy_validate(json_t *rp, struct berth_error **err);
 /* POST /containers/create: body is docker's create body (borrowed). Warnings appended to
  * *warnings. */
 int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,
@@ -188,7 +192,7 @@ void container_publish(struct containers *cs, struct container *c, const char *a
 
 /* Healthchecks (health.c): one scheduler thread for all running containers with a
  * Config.Healthcheck (or the image's); probes run `berth-shim exec`. */
-void health_start_scheduler(struct containers *cs);
+int health_start_scheduler(struct containers *cs, struct berth_error **err);
 /* A (re)start of c: State.Health starts over as "starting"; caller holds the table lock. */
 void health_reset_locked(struct container *c);
 /* "healthy", "unhealthy", "starting" or NULL (no healthcheck); caller holds the table lock. */

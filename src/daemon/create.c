@@ -9,6 +9,7 @@
 #include "daemon/network/network.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
+#include "runtime/runtime.h"
 
 #include <linux/magic.h>
 #include <linux/mount.h>
@@ -142,6 +143,55 @@ out:
 /* moby's adaptContainerSettings: the daemon's defaults stored in the container's HostConfig, so
  * inspect shows them (IpcMode "private", ShmSize 64 MiB, MemorySwap twice Memory). A new reference;
  * body untouched. */
+int container_restart_policy_validate(json_t *rp, struct berth_error **err)
+{
+        const char *name = jstr(json_object_get(rp, "Name"));
+        json_t *max = json_object_get(rp, "MaximumRetryCount");
+        json_int_t n = json_integer_value(max);
+
+        if (rp && !json_is_null(rp) && !json_is_object(rp))
+                return berth_error_setx(err, EINVAL,
+                                        "HostConfig.RestartPolicy: expected an object");
+        if (max && !json_is_null(max) && !json_is_integer(max))
+                return berth_error_setx(err, EINVAL,
+                                        "invalid restart policy: maximum retry count must be an "
+                                        "integer");
+        if (!name || !*name) {
+                /* an empty name with any count: what clients before docker 25 send */
+        } else if (!strcmp(name, "no") || !strcmp(name, "always") ||
+                   !strcmp(name, "unless-stopped")) {
+                if (n != 0)
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid restart policy: maximum retry count can "
+                                                "only be used with 'on-failure'%s",
+                                                n < 0 ? " and cannot be negative" : "");
+        } else if (!strcmp(name, "on-failure")) {
+                if (n < 0)
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid restart policy: maximum retry count "
+                                                "cannot be negative");
+        } else {
+                return berth_error_setx(err, EINVAL,
+                                        "invalid restart policy: unknown policy '%s'; use one of "
+                                        "'no', 'always', 'on-failure', or 'unless-stopped'",
+                                        name);
+        }
+        return 0;
+}
+
+/* Config.StopSignal as dockerd checks it (its signal.ParseSignal wording). */
+static int validate_stop_signal(json_t *body, struct berth_error **err)
+{
+        const char *sig = jstr(json_object_get(body, "StopSignal"));
+
+        if (sig && *sig) {
+                int s = berth_signal_parse(sig);
+                if (s <= 0 || s >= NSIG)
+                        return berth_error_setx(err, EINVAL, "Invalid signal: %s", sig);
+        }
+        return 0;
+}
+
 static json_t *with_host_defaults(json_t *body)
 {
         json_t *b = json_copy(body);
@@ -183,6 +233,13 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 return berth_error_setx(err, EINVAL, "config: image is required");
         if (hc && !json_is_object(hc))
                 return berth_error_setx(err, EINVAL, "HostConfig: expected an object");
+        /* refused before anything is made */
+        r = container_restart_policy_validate(json_object_get(hc, "RestartPolicy"), err);
+        if (r < 0)
+                return r;
+        r = validate_stop_signal(body, err);
+        if (r < 0)
+                return r;
         if (name && *name) {
                 if (name[0] == '/')
                         name++;

@@ -277,7 +277,8 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
                 return -EIO;
         cfg = json_deep_copy(e->config);
         json_object_set_new(cfg, "Tty", json_boolean(tty));
-        r = daemon_spec_exec_process(cfg, spec, e->c->rootfs, &proc, err);
+        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(e->c, "GroupAdd"), e->c->rootfs,
+                                     &proc, err);
         if (r < 0)
                 return r;
         r = berth_mkdir_p(e->dir, 0700, err);
@@ -352,10 +353,18 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
         if (r >= 0)
                 r = container_shim_recv(ctl, 60000, &msg, err);
         if (r < 0) {
+                struct berth_error *cause = err ? TAKE_PTR(*err) : NULL;
                 pthread_mutex_lock(&exec_lock);
                 e->running = false;
                 e->exit_code = 126;
                 pthread_mutex_unlock(&exec_lock);
+                /* the runtime refused to start the process (no such binary, no such working
+                 * directory): dockerd's words for it, which scripts match */
+                berth_error_setx(err, cause ? cause->code : EIO,
+                                 "OCI runtime exec failed: exec failed: unable to start container "
+                                 "process: %s: unknown",
+                                 cause && cause->msg ? cause->msg : "unknown error");
+                berth_error_free(cause);
                 return r;
         }
         pthread_mutex_lock(&exec_lock);
@@ -416,17 +425,15 @@ static void *exec_wait_thread(void *p)
 
 static void spawn_waiter(struct exec *e)
 {
-        pthread_attr_t attr;
-        pthread_t t;
-
         pthread_mutex_lock(&exec_lock);
         e->refs++;
         pthread_mutex_unlock(&exec_lock);
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, exec_wait_thread, e) != 0)
-                abort();
-        pthread_attr_destroy(&attr);
+        if (berth_thread_spawn_detached(exec_wait_thread, e) < 0) {
+                /* out of threads: inspect still collects the exit (exec_collect), only the
+                 * exec_die event is lost */
+                berth_warn("exec `%s`: cannot start a thread to wait for it", e->id);
+                exec_unref(e);
+        }
 }
 
 struct exec_job {
@@ -444,6 +451,37 @@ static void exec_job_free(void *p)
         free(j);
 }
 
+/* The exec never ran (exec_launch failed): it is done, with dockerd's exit code for a process
+ * that could not be started, so /exec/{id}/json reports it and the CLI exits with it. */
+static void exec_failed(struct exec *e)
+{
+        pthread_mutex_lock(&exec_lock);
+        e->started = true;
+        e->running = false;
+        e->exit_code = 126;
+        pthread_mutex_unlock(&exec_lock);
+}
+
+/* dockerd writes why the exec did not start to the hijacked stream as the process' stdout would
+ * be: a stdout frame of the multiplexed stream (raw with a tty), the docker CLI prints it. */
+static void exec_write_error(int sock, bool tty, const char *msg)
+{
+        _cleanup_free_ char *text = xasprintf("%s\r\n", msg);
+        size_t len = strlen(text);
+        unsigned char hdr[8] = {1,
+                                0,
+                                0,
+                                0,
+                                (unsigned char)(len >> 24),
+                                (unsigned char)(len >> 16),
+                                (unsigned char)(len >> 8),
+                                (unsigned char)len};
+
+        if ((!tty && berth_write_all(sock, hdr, sizeof(hdr)) < 0) ||
+            berth_write_all(sock, text, len) < 0)
+                berth_debug("exec: client gone");
+}
+
 static void exec_hijacked(int sock, void *p)
 {
         struct exec_job *j = p;
@@ -456,9 +494,8 @@ static void exec_hijacked(int sock, void *p)
                       !json_is_false(json_object_get(e->config, "AttachStderr")), "raw", j->tty);
 
         if (exec_launch(e, j->tty, sock, msg, j->console_size, &err) < 0) {
-                _cleanup_free_ char *text = xasprintf("%s\r\n", err->msg);
-                if (write(sock, text, strlen(text)) < 0)
-                        berth_debug("exec: client gone");
+                exec_failed(e);
+                exec_write_error(sock, j->tty, err->msg);
                 berth_error_free(err);
                 close(sock);
                 return;
@@ -503,6 +540,7 @@ void api_exec_start(struct api_req *r)
                        json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
         if (detach) {
                 if (exec_launch(e, tty, -1, NULL, NULL, &err) < 0) {
+                        exec_failed(e);
                         api_reply_error(r, err);
                 } else {
                         spawn_waiter(e);

@@ -177,7 +177,8 @@ static int probe_run(struct containers *cs, struct container *c, json_t *argv, i
         if (!spec)
                 return -EIO;
         cfg = json_pack("{s:O,s:b}", "Cmd", argv, "Tty", false);
-        r = daemon_spec_exec_process(cfg, spec, c->rootfs, &proc, err);
+        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(c, "GroupAdd"), c->rootfs, &proc,
+                                     err);
         if (r < 0)
                 return r;
         r = berth_mkdir_p(dir, 0700, err);
@@ -407,18 +408,21 @@ static int64_t schedule_locked(struct containers *cs)
                         continue;
                 if (ts_ns(c->health_next) <= now) {
                         struct probe_job *job = xmalloc(sizeof(*job));
-                        pthread_attr_t attr;
-                        pthread_t t;
                         *job = (struct probe_job){cs, c, h, probe_argv(h.test),
                                                   xstrdup(c->health_started_at)};
                         c->refs++;
                         c->health_busy = true;
-                        pthread_attr_init(&attr);
-                        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                        if (pthread_create(&t, &attr, probe_thread, job) != 0)
-                                abort();
-                        pthread_attr_destroy(&attr);
-                        continue;
+                        if (berth_thread_spawn_detached(probe_thread, job) == 0)
+                                continue;
+                        /* out of threads: this probe is skipped, the next is due an interval
+                         * later (the reference taken is dropped under the lock we hold) */
+                        berth_warn("container `%s`: health check: cannot start a thread", c->id);
+                        c->refs--;
+                        c->health_busy = false;
+                        json_decref(job->argv);
+                        free(job->started_at);
+                        free(job);
+                        c->health_next = ns_ts(now + h.interval);
                 }
                 next = MIN(next, ts_ns(c->health_next));
         }
@@ -448,16 +452,14 @@ static void *scheduler_main(void *p)
         return NULL;
 }
 
-void health_start_scheduler(struct containers *cs)
+int health_start_scheduler(struct containers *cs, struct berth_error **err)
 {
-        pthread_attr_t attr;
-        pthread_t t;
+        int r = berth_thread_spawn_detached(scheduler_main, cs);
 
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, scheduler_main, cs) != 0)
-                abort();
-        pthread_attr_destroy(&attr);
+        if (r < 0)
+                return berth_error_setx(err, -r, "health checks: cannot start a thread: %s",
+                                        strerror(-r));
+        return 0;
 }
 
 const char *health_status_locked(struct container *c)

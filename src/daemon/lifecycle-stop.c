@@ -80,18 +80,24 @@ static void *restart_thread(void *p)
 void container_schedule_restart(struct containers *cs, struct container *c)
 {
         struct restart_job *job = xmalloc(sizeof(*job));
-        pthread_attr_t attr;
-        pthread_t t;
         /* docker's back-off: 100 ms doubling, capped (here at 10 s) */
         unsigned delay = 100u << (c->restart_count < 7 ? c->restart_count : 7);
 
         *job = (struct restart_job){cs, c, delay > 10000 ? 10000 : delay};
         container_ref(cs, c);
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, restart_thread, job) != 0)
-                abort();
-        pthread_attr_destroy(&attr);
+        if (berth_thread_spawn_detached(restart_thread, job) == 0)
+                return;
+        /* out of threads: the restart is given up, the container stays exited */
+        berth_warn("container `%s`: restart: cannot start a thread", c->id);
+        free(job);
+        pthread_mutex_lock(&cs->lock);
+        if (c->status == CONTAINER_RESTARTING) {
+                c->status = CONTAINER_EXITED;
+                container_persist_locked(cs, c);
+                pthread_cond_broadcast(&cs->cond);
+        }
+        pthread_mutex_unlock(&cs->lock);
+        container_unref(cs, c);
 }
 
 struct remove_job {
@@ -159,15 +165,14 @@ void container_exited(struct containers *cs, struct container *c)
                 container_schedule_restart(cs, c);
         } else if (autorm) {
                 struct remove_job *job = xmalloc(sizeof(*job));
-                pthread_attr_t attr;
-                pthread_t t;
                 *job = (struct remove_job){cs, c};
                 container_ref(cs, c);
-                pthread_attr_init(&attr);
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                if (pthread_create(&t, &attr, remove_thread, job) != 0)
-                        abort();
-                pthread_attr_destroy(&attr);
+                if (berth_thread_spawn_detached(remove_thread, job) < 0) {
+                        /* out of threads: left exited for `docker rm` */
+                        berth_warn("container `%s`: auto-remove: cannot start a thread", c->id);
+                        container_unref(cs, c);
+                        free(job);
+                }
         }
         container_unref(cs, c);
 }

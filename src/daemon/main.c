@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -83,6 +84,34 @@ static void load_default_image(struct berth_images *imgs)
                 berth_log(BERTH_LOG_INFO, "default image: %s", loaded[i]);
 }
 
+/* dir/berthd.lock, flock'ed (exclusive) for the life of the process and holding its pid: two
+ * daemons on one data root (or exec root) would each take the other's containers, layers and
+ * database rows for their own. The fd stays open until exit; EBUSY naming the holder's pid. */
+static int lock_dir(const char *dir, const char *what, struct berth_error **err)
+{
+        _cleanup_free_ char *path = xasprintf("%s/berthd.lock", dir);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        char pid[32];
+        ssize_t n;
+
+        if (fd < 0)
+                return berth_error_set(err, errno, "open `%s`", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK)
+                        return berth_error_set(err, errno, "lock `%s`", path);
+                n = pread(fd, pid, sizeof(pid) - 1, 0);
+                pid[n > 0 ? n : 0] = '\0';
+                pid[strcspn(pid, "\n")] = '\0';
+                return berth_error_setx(err, EBUSY,
+                                        "%s `%s` is in use by another berthd (pid %s): its lock "
+                                        "`%s` is held",
+                                        what, dir, *pid ? pid : "unknown", path);
+        }
+        if (ftruncate(fd, 0) < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0)
+                return berth_error_set(err, errno, "write `%s`", path);
+        return TAKE_FD(fd);
+}
+
 static int daemon_init(struct daemon *d, const struct networks_options *net,
                        struct berth_error **err)
 {
@@ -96,6 +125,13 @@ static int daemon_init(struct daemon *d, const struct networks_options *net,
         if (r < 0)
                 return r;
         r = berth_mkdir_p(d->runtime_root, 0700, err);
+        if (r < 0)
+                return r;
+        /* before anything in them is read or written; held (never closed) until exit */
+        r = lock_dir(d->data_root, "data root", err);
+        if (r < 0)
+                return r;
+        r = lock_dir(d->runtime_root, "exec root", err);
         if (r < 0)
                 return r;
         r = db_open(d, err);
@@ -220,7 +256,9 @@ int berthd_main(int argc, char **argv)
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        if (daemon_init(d, &net, &err) < 0 || server_start(d, &d->server, &err) < 0) {
+        /* checked again when binding: this is to refuse before restoring any container */
+        if (server_socket_check(d->socket_path, &err) < 0 || daemon_init(d, &net, &err) < 0 ||
+            server_start(d, &d->server, &err) < 0) {
                 fprintf(stderr, "berthd: %s\n", err->msg);
                 return 1;
         }

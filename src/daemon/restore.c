@@ -120,9 +120,13 @@ int containers_open(struct daemon *d, struct containers **ret, struct berth_erro
                 return r;
         }
         d->containers = cs;
-        if (pthread_create(&cs->watcher, NULL, container_watcher_main, cs) != 0)
-                abort();
-        health_start_scheduler(cs);
+        r = pthread_create(&cs->watcher, NULL, container_watcher_main, cs);
+        if (r != 0)
+                return berth_error_setx(err, r, "cannot start the exit watcher thread: %s",
+                                        strerror(r));
+        r = health_start_scheduler(cs, err);
+        if (r < 0)
+                return r;
         v = containers_snapshot(cs, &n);
         for (size_t i = 0; i < n; i++)
                 readopt(cs, v[i]);

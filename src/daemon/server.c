@@ -36,6 +36,10 @@ struct server {
         struct daemon *d;
         struct MHD_Daemon *mhd;
         int listen_fd;
+        /* the socket file we bound: server_stop removes only that one, never a socket another
+         * daemon bound at the same path since */
+        dev_t sock_dev;
+        ino_t sock_ino;
         /* requests begun plus requests completed so far, and the count at the previous idle
          * tick and at the last trim (server_idle) */
         atomic_uint activity;
@@ -316,6 +320,46 @@ void api_reply_text(struct api_req *r, unsigned status, const char *content_type
         reply_buffer(r, status, content_type, xstrdup(text), strlen(text));
 }
 
+struct chunked_body {
+        char *data;
+        size_t len;
+};
+
+static ssize_t chunked_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+        struct chunked_body *b = cls;
+
+        if (pos >= b->len)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        if (max > b->len - pos)
+                max = b->len - pos;
+        memcpy(buf, b->data + pos, max);
+        return (ssize_t)max;
+}
+
+static void chunked_free(void *cls)
+{
+        struct chunked_body *b = cls;
+
+        free(b->data);
+        free(b);
+}
+
+void api_reply_chunked(struct api_req *r, unsigned status, const char *content_type,
+                       const char *text)
+{
+        struct chunked_body *b = xmalloc(sizeof(*b));
+        struct MHD_Response *resp;
+
+        *b = (struct chunked_body){xstrdup(text), strlen(text)};
+        /* an unknown size: libmicrohttpd frames the body in chunks (HTTP/1.1) */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, chunked_read, b,
+                                                 chunked_free);
+        if (content_type)
+                MHD_add_response_header(resp, "Content-Type", content_type);
+        set_reply(r, status, resp);
+}
+
 static unsigned status_of_errno(int code)
 {
         switch (code) {
@@ -398,18 +442,6 @@ static void *stream_thread(void *p)
         return NULL;
 }
 
-static void spawn_detached(void *(*fn)(void *), void *arg)
-{
-        pthread_attr_t attr;
-        pthread_t t;
-
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, fn, arg) != 0)
-                abort();
-        pthread_attr_destroy(&attr);
-}
-
 void api_reply_stream(struct api_req *r, unsigned status, const char *content_type,
                       api_producer_fn producer, void *userdata, void (*free_userdata)(void *))
 {
@@ -417,20 +449,33 @@ void api_reply_stream(struct api_req *r, unsigned status, const char *content_ty
         struct MHD_Response *resp;
         int p[2];
 
+        int rc;
+
         if (pipe2(p, O_CLOEXEC) < 0) {
                 if (free_userdata)
                         free_userdata(userdata);
                 api_reply_errorf(r, 500, "pipe: %s", strerror(errno));
                 return;
         }
+        job = xmalloc(sizeof(*job));
+        *job = (struct stream_job){r->srv, producer, userdata, free_userdata, p[1]};
+        atomic_fetch_add(&r->srv->busy, 1);
+        rc = berth_thread_spawn_detached(stream_thread, job);
+        if (rc < 0) {
+                /* out of threads (pids.max, RLIMIT_NPROC): this request fails, not berthd */
+                atomic_fetch_sub(&r->srv->busy, 1);
+                close(p[0]);
+                close(p[1]);
+                if (free_userdata)
+                        free_userdata(userdata);
+                free(job);
+                api_reply_errorf(r, 500, "cannot start a thread for the reply: %s", strerror(-rc));
+                return;
+        }
         resp = MHD_create_response_from_pipe(p[0]);
         if (content_type)
                 MHD_add_response_header(resp, "Content-Type", content_type);
         set_reply(r, status, resp);
-        job = xmalloc(sizeof(*job));
-        *job = (struct stream_job){r->srv, producer, userdata, free_userdata, p[1]};
-        atomic_fetch_add(&r->srv->busy, 1);
-        spawn_detached(stream_thread, job);
 }
 
 struct hijack_job {
@@ -576,8 +621,18 @@ static void upgrade_handler(void *cls, struct MHD_Connection *con, void *req_cls
                                                     extra_in_size};
                         memcpy(relay->buf, extra_in, extra_in_size);
                         atomic_fetch_add(&job->srv->busy, 1);
-                        job->fn(pair[0], job->userdata);
-                        spawn_detached(hijack_relay, relay);
+                        if (berth_thread_spawn_detached(hijack_relay, relay) < 0) {
+                                /* out of threads: the client sees its connection closed */
+                                berth_warn("hijack: cannot start a relay thread");
+                                atomic_fetch_sub(&job->srv->busy, 1);
+                                close(pair[0]);
+                                close(pair[1]);
+                                close(fd);
+                                free(relay->buf);
+                                free(relay);
+                        } else {
+                                job->fn(pair[0], job->userdata);
+                        }
                 } else {
                         job->fn(fd, job->userdata);
                 }
@@ -601,7 +656,7 @@ void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn
         struct hijack_job *job = xmalloc(sizeof(*job));
         const char *upgrade = api_header(r, "Upgrade");
         struct MHD_Response *resp;
-        int sp[2];
+        int sp[2], rc;
 
         *job = (struct hijack_job){r->srv, fn, userdata, free_userdata, -1};
         atomic_fetch_add(&r->srv->busy, 1);
@@ -621,12 +676,19 @@ void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn
                 return;
         }
         shutdown(sp[0], SHUT_WR);
+        job->fd = sp[1];
+        rc = berth_thread_spawn_detached(hijack_thread, job);
+        if (rc < 0) {
+                close(sp[0]);
+                close(sp[1]);
+                hijack_job_free(job);
+                api_reply_errorf(r, 500, "cannot start a thread for the reply: %s", strerror(-rc));
+                return;
+        }
         resp = MHD_create_response_from_pipe(sp[0]);
         MHD_add_response_header(resp, "Content-Type",
                                 content_type ? content_type : "application/vnd.docker.raw-stream");
         set_reply(r, 200, resp);
-        job->fd = sp[1];
-        spawn_detached(hijack_thread, job);
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -891,10 +953,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *con, con
                                 api_reply_errorf(r, 500, "pipe: %s", strerror(errno));
                                 return MHD_YES;
                         }
+                        int rc;
                         r->body_rfd = p[0];
                         r->body_wfd = p[1];
-                        if (pthread_create(&r->handler_thread, NULL, stream_body_thread, r) != 0)
-                                abort();
+                        rc = pthread_create(&r->handler_thread, NULL, stream_body_thread, r);
+                        if (rc != 0) {
+                                /* out of threads: the body is dropped, the request fails */
+                                close(TAKE_FD(r->body_rfd));
+                                close(TAKE_FD(r->body_wfd));
+                                api_reply_errorf(r, 500, "cannot start a thread for `%s %s`: %s",
+                                                 method, r->path, strerror(rc));
+                                return MHD_YES;
+                        }
                         r->handler_running = true;
                 }
                 return MHD_YES;
@@ -984,7 +1054,41 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         }
 }
 
-static int listen_unix(const char *path, struct berth_error **err)
+/* Is a daemon serving the socket at path? Its pid then (from the listener's credentials), else
+ * 0: a socket nobody listens on is a stale one, left by a daemon that was killed. */
+static pid_t socket_holder(const struct sockaddr_un *sa)
+{
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct ucred cred = {0};
+        socklen_t len = sizeof(cred);
+
+        if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+                return 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0)
+                return -1;
+        return cred.pid;
+}
+
+int server_socket_check(const char *path, struct berth_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        pid_t holder;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return berth_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
+        strcpy(sa.sun_path, path);
+        holder = socket_holder(&sa);
+        if (holder > 0)
+                return berth_error_setx(err, EADDRINUSE,
+                                        "socket `%s` is in use by another daemon (pid %d)", path,
+                                        (int)holder);
+        if (holder < 0)
+                return berth_error_setx(err, EADDRINUSE, "socket `%s` is in use by another daemon",
+                                        path);
+        return 0;
+}
+
+static int listen_unix(const char *path, struct stat *ret_st, struct berth_error **err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
@@ -1004,10 +1108,15 @@ static int listen_unix(const char *path, struct berth_error **err)
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return berth_error_set(err, errno, "socket");
+        r = server_socket_check(path, err);
+        if (r < 0)
+                return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return berth_error_set(err, errno, "remove stale socket `%s`", path);
         if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return berth_error_set(err, errno, "bind `%s`", path);
+        if (lstat(path, ret_st) < 0)
+                return berth_error_set(err, errno, "stat `%s`", path);
         if (chmod(path, 0660) < 0)
                 return berth_error_set(err, errno, "chmod `%s`", path);
         if (listen(fd, 128) < 0)
@@ -1018,15 +1127,18 @@ static int listen_unix(const char *path, struct berth_error **err)
 int server_start(struct daemon *d, struct server **ret, struct berth_error **err)
 {
         struct server *srv;
+        struct stat st;
         int fd;
 
         signal(SIGPIPE, SIG_IGN);
-        fd = listen_unix(d->socket_path, err);
+        fd = listen_unix(d->socket_path, &st, err);
         if (fd < 0)
                 return fd;
         srv = xcalloc(1, sizeof(*srv));
         srv->d = d;
         srv->listen_fd = fd;
+        srv->sock_dev = st.st_dev;
+        srv->sock_ino = st.st_ino;
         srv->trimmed = UINT_MAX; /* the first quiet tick trims what start-up left */
         srv->mhd = MHD_start_daemon(
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
@@ -1038,6 +1150,7 @@ int server_start(struct daemon *d, struct server **ret, struct berth_error **err
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         if (!srv->mhd) {
                 close(fd);
+                unlink(d->socket_path);
                 free(srv);
                 return berth_error_setx(err, EIO, "cannot start the http server on `%s`",
                                         d->socket_path);
@@ -1126,11 +1239,15 @@ void server_idle(struct server *srv)
 
 void server_stop(struct server *srv)
 {
+        struct stat st;
+
         if (!srv)
                 return;
         MHD_quiesce_daemon(srv->mhd);
         close(srv->listen_fd);
-        unlink(srv->d->socket_path);
+        if (lstat(srv->d->socket_path, &st) == 0 && st.st_dev == srv->sock_dev &&
+            st.st_ino == srv->sock_ino)
+                unlink(srv->d->socket_path);
         /* connections may be blocked in long requests (wait, attach, events): MHD_stop_daemon
          * would wait for them; the process exits instead */
 }

@@ -10,8 +10,11 @@ struct daemon;
 struct server;
 
 /* Bind d->socket_path (mode 0660, a stale socket replaced) and serve it on libmicrohttpd's
- * threads until server_stop. */
+ * threads until server_stop. EADDRINUSE (naming its pid) when a daemon answers on that socket. */
 int server_start(struct daemon *d, struct server **ret, struct berth_error **err);
+/* 0 when nothing serves the unix socket at path (absent, or stale: nobody listens on it), else
+ * EADDRINUSE naming the pid of the daemon that does. */
+int server_socket_check(const char *path, struct berth_error **err);
 /* Serve an already connected socket (taken) as if accepted: the fuzzer's way in. */
 int server_add_connection(struct server *srv, int fd, const struct sockaddr *addr,
                           socklen_t addrlen);
@@ -20,7 +23,8 @@ int server_add_connection(struct server *srv, int fd, const struct sockaddr *add
 void server_idle(struct server *srv);
 /* Is a connection open, or a stream or hijack thread of one still running (freeing included)? */
 bool server_busy(struct server *srv);
-/* Stop accepting and remove the socket; requests in flight end with the process. */
+/* Stop accepting and remove the socket if it is still the one bound (another daemon's socket at
+ * that path is left alone); requests in flight end with the process. */
 void server_stop(struct server *srv);
 /* After server_stop: wait up to timeout_ms for the connections and stream/hijack threads to end,
  * then stop libmicrohttpd (joining its threads) and free srv. false (srv kept, its threads

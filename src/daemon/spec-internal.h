@@ -42,28 +42,11 @@ void spec_user_release(struct spec_user *u);
 int spec_user_resolve(const char *rootfs, const char *user, char *const *group_add,
                       struct spec_user *ret, struct berth_error **err);
 
-struct passwd_ent {
-        char *name;
-        uint32_t uid, gid;
-};
-
-struct group_ent {
-        char *name;
-        uint32_t gid;
-        char **members;
-};
-
-/* Parse /etc/passwd or /etc/group text (len bytes, need not be NUL-terminated). Malformed lines
- * are skipped (an unparsable id never becomes 0). Never fails. */
-void passwd_parse(const char *data, size_t len, struct passwd_ent **ret, size_t *ret_n);
-void group_parse(const char *data, size_t len, struct group_ent **ret, size_t *ret_n);
-void passwd_free(struct passwd_ent *p, size_t n);
-void group_free(struct group_ent *g, size_t n);
-
 /* The resolution over already parsed tables (what spec_user_resolve does after reading). */
-int spec_user_resolve_tables(const struct passwd_ent *pw, size_t n_pw, const struct group_ent *gr,
-                             size_t n_gr, const char *user, char *const *group_add,
-                             struct spec_user *ret, struct berth_error **err);
+int spec_user_resolve_tables(const struct berth_passwd_ent *pw, size_t n_pw,
+                             const struct berth_group_ent *gr, size_t n_gr, const char *user,
+                             char *const *group_add, struct spec_user *ret,
+                             struct berth_error **err);
 
 /* ---------------------------------------------------------------- security (spec-security.c) */
 

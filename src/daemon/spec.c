@@ -785,7 +785,8 @@ int daemon_spec_validate(const json_t *create, const json_t *image_config, struc
 /* ---------------------------------------------------------------- exec */
 
 int daemon_spec_exec_process(const json_t *exec_config, const json_t *container_spec,
-                             const char *rootfs, json_t **ret_process, struct berth_error **err)
+                             const json_t *group_add, const char *rootfs, json_t **ret_process,
+                             struct berth_error **err)
 {
         if (!json_is_object(exec_config))
                 return berth_error_setx(err, EINVAL, "exec config must be a JSON object");
@@ -830,8 +831,13 @@ int daemon_spec_exec_process(const json_t *exec_config, const json_t *container_
         else if (!json_is_string(json_object_get(p, "cwd")))
                 json_object_set_new(p, "cwd", json_string("/"));
         if (user && *user) {
+                /* the container's --group-add holds for an exec's own user too, as in dockerd */
+                _cleanup_json_ json_t *hc = json_pack("{s:O?}", "GroupAdd", (json_t *)group_add);
+                _cleanup_strv_ char **groups = NULL;
                 struct spec_user u = {0};
-                if (spec_user_resolve(rootfs, user, NULL, &u, err) < 0)
+                if (sj_strv(hc, "GroupAdd", &groups, err) < 0)
+                        return -EINVAL;
+                if (spec_user_resolve(rootfs, user, groups, &u, err) < 0)
                         return -berth_error_code(*err);
                 json_object_set_new(p, "user", user_json(&u));
                 spec_user_release(&u);

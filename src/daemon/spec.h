@@ -62,9 +62,12 @@ int daemon_spec_validate(const json_t *create, const json_t *image_config,
                          struct berth_error **err);
 
 /* The process to run for an exec: docker's ExecConfig (Cmd, Env, WorkingDir, User, Tty,
- * Privileged) over the container's spec → an OCI process object (for `berth-shim exec`). */
+ * Privileged) over the container's spec → an OCI process object (for `berth-shim exec`).
+ * group_add is the container's HostConfig.GroupAdd (may be NULL): an exec User gets those
+ * groups too, as with dockerd. */
 int daemon_spec_exec_process(const json_t *exec_config, const json_t *container_spec,
-                             const char *rootfs, json_t **ret_process, struct berth_error **err);
+                             const json_t *group_add, const char *rootfs, json_t **ret_process,
+                             struct berth_error **err);
 
 /* One entry of HostConfig.Binds or HostConfig.Mounts (types bind and volume) for the daemon to
  * resolve into a struct spec_mount (tmpfs mounts are handled by daemon_spec_build itself). */

@@ -124,32 +124,138 @@ static int validate(const struct berth_net_rules_network *nets, size_t n_network
         return 0;
 }
 
+/* Are there ports of protocol kind (0 tcp, 1 udp) bound to one host address (addr) or to all? */
+static bool port_kind_used(const struct berth_net_rules_port *ports, size_t n_ports, int kind,
+                           bool addr)
+{
+        int proto = kind == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+        for (size_t i = 0; i < n_ports; i++)
+                if (ports[i].proto == proto && (ports[i].host_ip.family != 0) == addr)
+                        return true;
+        return false;
+}
+
+/* One map or set declaration with its elements (each printed by elem), nothing when it would be
+ * empty (nft refuses "elements = { }"). */
+static bool in_set(const struct berth_net_rules_port *p, int kind, int addr)
+{
+        int proto = kind == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+        return p->proto == proto && (addr < 0 || (p->host_ip.family != 0) == (addr == 1));
+}
+
+/* Do p and q make the same element key (nft refuses a duplicate with "File exists")? The dnat
+ * maps are keyed by host address and port, the hairpin and forward sets by the container's
+ * address and port (and bridge). */
+static bool same_key(const struct berth_net_rules_port *p, const struct berth_net_rules_port *q,
+                     int addr)
+{
+        if (addr >= 0)
+                return p->host_port == q->host_port &&
+                       (addr == 0 || p->host_ip.addr.v4.s_addr == q->host_ip.addr.v4.s_addr);
+        return p->container_port == q->container_port &&
+               p->container_ip.addr.v4.s_addr == q->container_ip.addr.v4.s_addr &&
+               strcmp(p->bridge, q->bridge) == 0;
+}
+
+static void gen_set(struct rules_buf *b, const char *kw, const char *name, const char *type,
+                    const struct berth_net_rules_port *ports, size_t n_ports, int kind, int addr,
+                    void (*elem)(struct rules_buf *b, const struct berth_net_rules_port *p))
+{
+        bool first = true;
+        for (size_t i = 0; i < n_ports; i++) {
+                const struct berth_net_rules_port *p = &ports[i];
+                if (!in_set(p, kind, addr))
+                        continue;
+                /* the first of equal keys wins, as the first matching rule did */
+                bool dup = false;
+                for (size_t k = 0; k < i && !dup; k++)
+                        dup = in_set(&ports[k], kind, addr) && same_key(&ports[k], p, addr);
+                if (dup)
+                        continue;
+                if (first)
+                        buf_printf(b, "\t%s %s {\n\t\ttype %s\n\t\telements = { ", kw, name, type);
+                else
+                        buf_printf(b, ",\n\t\t\t");
+                elem(b, p);
+                first = false;
+        }
+        if (!first)
+                buf_printf(b, " }\n\t}\n");
+}
+
+static void elem_dnat(struct rules_buf *b, const struct berth_net_rules_port *p)
+{
+        char a[INET6_ADDRSTRLEN + 8], c[INET6_ADDRSTRLEN + 8];
+        berth_cidr_format(&p->container_ip, false, c, sizeof(c));
+        if (p->host_ip.family != 0) {
+                berth_cidr_format(&p->host_ip, false, a, sizeof(a));
+                buf_printf(b, "%s . ", a);
+        }
+        buf_printf(b, "%u : %s . %u", p->host_port, c, p->container_port);
+}
+
+static void elem_hairpin(struct rules_buf *b, const struct berth_net_rules_port *p)
+{
+        char c[INET6_ADDRSTRLEN + 8];
+        berth_cidr_format(&p->container_ip, false, c, sizeof(c));
+        buf_printf(b, "%s . %s . %u", c, c, p->container_port);
+}
+
+static void elem_forward(struct rules_buf *b, const struct berth_net_rules_port *p)
+{
+        char c[INET6_ADDRSTRLEN + 8];
+        berth_cidr_format(&p->container_ip, false, c, sizeof(c));
+        buf_printf(b, "\"%s\" . %s . %u", p->bridge, c, p->container_port);
+}
+
+static void gen_port_sets(const struct berth_net_rules_port *ports, size_t n_ports,
+                          struct rules_buf *b)
+{
+        for (int kind = 0; kind < 2; kind++) {
+                const char *pn = kind == 0 ? "tcp" : "udp";
+                char name[32];
+                snprintf(name, sizeof(name), "published_%s_addr", pn);
+                gen_set(b, "map", name, "ipv4_addr . inet_service : ipv4_addr . inet_service",
+                        ports, n_ports, kind, 1, elem_dnat);
+                snprintf(name, sizeof(name), "published_%s", pn);
+                gen_set(b, "map", name, "inet_service : ipv4_addr . inet_service", ports, n_ports,
+                        kind, 0, elem_dnat);
+                snprintf(name, sizeof(name), "hairpin_%s", pn);
+                gen_set(b, "set", name, "ipv4_addr . ipv4_addr . inet_service", ports, n_ports,
+                        kind, -1, elem_hairpin);
+                snprintf(name, sizeof(name), "forward_%s", pn);
+                gen_set(b, "set", name, "ifname . ipv4_addr . inet_service", ports, n_ports, kind,
+                        -1, elem_forward);
+        }
+}
+
 static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_networks,
                         const struct berth_net_rules_port *ports, size_t n_ports,
                         struct rules_buf *b)
 {
-        char a[INET6_ADDRSTRLEN + 8], c[INET6_ADDRSTRLEN + 8];
+        char a[INET6_ADDRSTRLEN + 8];
 
         buf_printf(b, "add table ip berth\ndelete table ip berth\ntable ip berth {\n");
 
+        /* Published ports live in maps and sets, one element each, so a thousand ports cost one
+         * lookup per packet and one transaction; the chains hold a fixed number of rules. */
+        gen_port_sets(ports, n_ports, b);
+
         /* DNAT of published ports, shared by packets arriving from outside (prerouting) and
          * packets the host sends itself (output, which includes 127.0.0.1: the bridges have
-         * route_localnet=1 and postrouting masquerades those sources). */
+         * route_localnet=1 and postrouting masquerades those sources). A port bound to one host
+         * address is looked up first. A container reaching its own network's published port
+         * through the host goes straight back out of its bridge: docker skips the DNAT for
+         * traffic from the bridge only with the userland proxy; without it, the hairpin is
+         * masqueraded below. */
         buf_printf(b, "\tchain published {\n");
-        for (size_t i = 0; i < n_ports; i++) {
-                const struct berth_net_rules_port *p = &ports[i];
-                berth_cidr_format(&p->container_ip, false, c, sizeof(c));
-                buf_printf(b, "\t\t");
-                if (p->host_ip.family != 0) {
-                        berth_cidr_format(&p->host_ip, false, a, sizeof(a));
-                        buf_printf(b, "ip daddr %s ", a);
-                }
-                /* a container reaching its own network's published port through the host goes
-                 * straight back out of its bridge: docker skips the DNAT for traffic from the
-                 * bridge only with the userland proxy; without it, the hairpin is masqueraded
-                 * below */
-                buf_printf(b, "%s dport %u dnat to %s:%u\n", proto_name(p->proto), p->host_port, c,
-                           p->container_port);
+        for (int pi = 0; pi < 2; pi++) {
+                const char *pn = pi == 0 ? "tcp" : "udp";
+                if (port_kind_used(ports, n_ports, pi, true))
+                        buf_printf(b, "\t\tdnat ip to ip daddr . %s dport map @published_%s_addr\n",
+                                   pn, pn);
+                if (port_kind_used(ports, n_ports, pi, false))
+                        buf_printf(b, "\t\tdnat ip to %s dport map @published_%s\n", pn, pn);
         }
         buf_printf(b, "\t}\n");
         buf_printf(b, "\tchain prerouting {\n\t\ttype nat hook prerouting priority -100; policy "
@@ -168,12 +274,13 @@ static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_net
                         buf_printf(b, "\t\tip saddr %s oifname != \"%s\" masquerade\n", a,
                                    n->bridge);
         }
-        for (size_t i = 0; i < n_ports; i++) {
-                const struct berth_net_rules_port *p = &ports[i];
-                berth_cidr_format(&p->container_ip, false, c, sizeof(c));
-                /* hairpin: a container reaching its own published port through the host */
-                buf_printf(b, "\t\toifname \"%s\" ip saddr %s ip daddr %s %s dport %u masquerade\n",
-                           p->bridge, c, c, proto_name(p->proto), p->container_port);
+        /* hairpin: a container reaching its own published port through the host */
+        for (int pi = 0; pi < 2; pi++) {
+                const char *pn = pi == 0 ? "tcp" : "udp";
+                if (port_kind_used(ports, n_ports, pi, true) ||
+                    port_kind_used(ports, n_ports, pi, false))
+                        buf_printf(b, "\t\tip saddr . ip daddr . %s dport @hairpin_%s masquerade\n",
+                                   pn, pn);
         }
         buf_printf(b, "\t}\n");
 
@@ -198,11 +305,14 @@ static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_net
                                    n->bridge, n->bridge, n->bridge, n->bridge);
         }
         buf_printf(b, "\t\tct state established,related accept\n");
-        for (size_t i = 0; i < n_ports; i++) {
-                const struct berth_net_rules_port *p = &ports[i];
-                berth_cidr_format(&p->container_ip, false, c, sizeof(c));
-                buf_printf(b, "\t\toifname \"%s\" ip daddr %s %s dport %u ct status dnat accept\n",
-                           p->bridge, c, proto_name(p->proto), p->container_port);
+        for (int pi = 0; pi < 2; pi++) {
+                const char *pn = pi == 0 ? "tcp" : "udp";
+                if (port_kind_used(ports, n_ports, pi, true) ||
+                    port_kind_used(ports, n_ports, pi, false))
+                        buf_printf(b,
+                                   "\t\toifname . ip daddr . %s dport @forward_%s ct status dnat "
+                                   "accept\n",
+                                   pn, pn);
         }
         for (size_t i = 0; i < n_networks; i++) {
                 const struct berth_net_rules_network *n = &nets[i];

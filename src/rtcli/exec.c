@@ -13,6 +13,7 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                 OPT_CWD,
                 OPT_CAP,
                 OPT_NNP,
+                OPT_IGNORE_PAUSED,
                 OPT_IGNORED
         };
         static const struct option opts[] = {
@@ -24,21 +25,23 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
             {"env", required_argument, NULL, 'e'},
             {"cwd", required_argument, NULL, OPT_CWD},
             {"user", required_argument, NULL, 'u'},
+            {"additional-gids", required_argument, NULL, 'g'},
             {"cap", required_argument, NULL, OPT_CAP},
             {"no-new-privs", no_argument, NULL, OPT_NNP},
             {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
             {"process-label", required_argument, NULL, OPT_IGNORED},
             {"apparmor", required_argument, NULL, OPT_IGNORED},
-            {"ignore-paused", no_argument, NULL, OPT_IGNORED},
+            {"ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED},
             {0},
         };
         struct berth_exec_opts o = {0};
         _cleanup_strv_ char **env = NULL, **caps = NULL;
+        _cleanup_free_ gid_t *gids = NULL;
         bool detach = false;
         int c;
         opterr = 0;
         /* '+': options end at the container id; what follows is the command */
-        while ((c = getopt_long_only(argc, argv, "+p:tde:u:", opts, NULL)) != -1) {
+        while ((c = getopt_long_only(argc, argv, "+p:tde:u:g:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'p':
                         o.process_path = optarg;
@@ -67,11 +70,23 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
                 case 'u':
                         o.user = optarg;
                         break;
+                case 'g': {
+                        uint64_t g;
+                        if (berth_parse_u64(optarg, &g) < 0 || g >= UINT32_MAX)
+                                return rtcli_usage("exec", "--additional-gids: invalid gid `%s`",
+                                                   optarg);
+                        gids = xrealloc(gids, (o.n_additional_gids + 1) * sizeof(*gids));
+                        gids[o.n_additional_gids++] = (gid_t)g;
+                        break;
+                }
                 case OPT_CAP:
                         strv_push(&caps, optarg);
                         break;
                 case OPT_NNP:
                         o.no_new_privs = true;
+                        break;
+                case OPT_IGNORE_PAUSED:
+                        o.ignore_paused = true;
                         break;
                 case OPT_PRESERVE: {
                         uint64_t n;
@@ -95,11 +110,16 @@ int rtcli_exec(struct rtcli *cli, int argc, char **argv)
         o.args = argv + optind;
         o.env = env;
         o.caps = caps;
+        o.additional_gids = gids;
         o.reexec_argv = cli->argv;
         struct berth_error *err = NULL;
         int status = 0;
-        if (berth_container_exec(&cli->rt, id, &o, detach, &status, &err) < 0)
-                return rtcli_fail(err);
+        if (berth_container_exec(&cli->rt, id, &o, detach, &status, &err) < 0) {
+                /* runc: every failure of exec itself is 255, the process's own codes pass */
+                berth_error_wrap(&err, "exec failed");
+                rtcli_fail(err);
+                return 255;
+        }
         return status;
 }
 

@@ -6,9 +6,11 @@
 #include "runtime/internal.h"
 
 #include <linux/sched.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -32,7 +34,7 @@ struct join_ns {
 
 /* Everything the child needs; it lives in the parent's (copied) memory. */
 struct child_ctx {
-        const struct spec *spec;
+        struct spec *spec; /* the child's copy: process setup completes its env (HOME) */
         const struct berth_create_opts *opts;
         const struct cgroup *cg;
         int sync_fd;
@@ -53,7 +55,11 @@ struct child_ctx {
 
 static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
 {
-        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, e ? e->msg : "unknown error");
+        /* runc's wording, which docker's CLI and scripts look for */
+        char text[sizeof(((struct sync_msg *)NULL)->text)];
+        snprintf(text, sizeof(text), "unable to start container process: %s",
+                 e ? e->msg : "unknown error");
+        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, text);
         _exit(1);
 }
 
@@ -81,6 +87,22 @@ static int set_time_offsets(const struct spec *s, struct berth_error **err)
         _cleanup_close_ int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
                 return berth_error_set(err, errno, "enter time namespace");
+        return 0;
+}
+
+/* A new network namespace has only `lo`, and down: bring it up as runc, crun and docker do, so
+ * 127.0.0.1 works inside (one ioctl; the namespace's own root may do it). */
+static int loopback_up(struct berth_error **err)
+{
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berth_error_set(err, errno, "loopback: socket");
+        struct ifreq ifr = {.ifr_name = "lo"};
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return berth_error_set(err, errno, "loopback: get flags of `lo`");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return berth_error_set(err, errno, "bring `lo` up");
         return 0;
 }
 
@@ -168,6 +190,9 @@ static _noreturn_ void child_main(struct child_ctx *c)
         const struct spec_namespace *tns = spec_namespace(s, CLONE_NEWTIME);
         if (tns && !tns->path && set_time_offsets(s, &err) < 0)
                 child_fail(c, err);
+        const struct spec_namespace *nns = spec_namespace(s, CLONE_NEWNET);
+        if (nns && !nns->path && loopback_up(&err) < 0)
+                child_fail(c, err);
         if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
                 berth_error_set(&err, errno, "set hostname `%s`", s->hostname);
                 child_fail(c, err);
@@ -248,7 +273,8 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 berth_error_set(&err, errno, "unshare cgroup namespace");
                 child_fail(c, err);
         }
-        if (process_attrs_apply(s, &s->process, &err) < 0 || process_setup(s, c->seccomp, &err) < 0)
+        if (process_attrs_apply(s, &s->process, &err) < 0 ||
+            process_setup(c->spec, c->seccomp, &err) < 0)
                 child_fail(c, err);
         _cleanup_free_ char *exe = NULL;
         if (process_find_exec(&s->process, &exe, &err) < 0)
@@ -283,6 +309,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         child_fail(c, err);
                 }
         }
+        process_reset_signals();
         if (process_attrs_final(&s->process, &err) < 0 ||
             process_seccomp_last(s, c->seccomp, &err) < 0) {
                 if (c->fifo_fd >= 0) {
@@ -507,6 +534,7 @@ static int launch(const struct berth_runtime *rt, const struct berth_create_opts
         if (o->reexec_argv && spec_grants_ptrace(s) &&
             berth_runtime_reexec_sealed(o->reexec_argv, err) < 0)
                 return -EIO;
+        process_warn_ambient(&s->process);
         if (s->process.terminal && !o->console_socket && mode != LAUNCH_RUN)
                 return berth_error_setx(err, EINVAL,
                                         "process.terminal is true: a --console-socket is required "

@@ -32,7 +32,7 @@ static const struct {
 };
 
 struct exec_ctx {
-        const struct spec *spec;
+        struct spec *spec; /* the child's copy: process setup completes its env (HOME) */
         int sync_fd;
         int console_fd; /* --tty: where the pty master goes, else -1 */
         int ns_fds[ARRAY_SIZE(exec_ns)];
@@ -43,7 +43,11 @@ struct exec_ctx {
 
 static _noreturn_ void exec_fail(struct exec_ctx *c, struct berth_error *e)
 {
-        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, e ? e->msg : "unknown error");
+        /* runc's wording, which docker's CLI and scripts look for */
+        char text[sizeof(((struct sync_msg *)NULL)->text)];
+        snprintf(text, sizeof(text), "unable to start container process: %s",
+                 e ? e->msg : "unknown error");
+        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, text);
         _exit(1);
 }
 
@@ -116,6 +120,7 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
         if (process_cloexec_from(first, &err) < 0)
                 exec_fail(c, err);
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        process_reset_signals();
         if (process_attrs_final(&c->spec->process, &err) < 0 ||
             process_seccomp_last(c->spec, c->seccomp, &err) < 0)
                 exec_fail(c, err);
@@ -180,20 +185,29 @@ static int build_process(struct spec *s, const struct berth_exec_opts *o, struct
                                                 o->user);
                 p->uid = (uid_t)uid;
                 p->gid = colon ? (gid_t)gid : 0;
-                free(p->additional_gids);
-                p->additional_gids = NULL;
-                p->n_additional_gids = 0;
+        }
+        if (o->n_additional_gids) {
+                p->additional_gids =
+                    xrealloc(p->additional_gids,
+                             (p->n_additional_gids + o->n_additional_gids) * sizeof(gid_t));
+                memcpy(p->additional_gids + p->n_additional_gids, o->additional_gids,
+                       o->n_additional_gids * sizeof(gid_t));
+                p->n_additional_gids += o->n_additional_gids;
         }
         for (size_t i = 0; o->caps && o->caps[i]; i++) {
                 int cap = spec_cap_from_name(o->caps[i]);
                 if (cap < 0)
                         return berth_error_setx(err, EINVAL, "--cap: unknown capability `%s`",
                                                 o->caps[i]);
-                /* never inheritable or ambient (CVE-2022-29162) */
+                /* never inheritable (CVE-2022-29162); ambient, as runc does, only when the spec
+                 * has inheritable capabilities already (the kernel raises no ambient cap that is
+                 * not inheritable) */
                 uint64_t bit = UINT64_C(1) << cap;
                 p->caps[CAPSET_BOUNDING] |= bit;
                 p->caps[CAPSET_EFFECTIVE] |= bit;
                 p->caps[CAPSET_PERMITTED] |= bit;
+                if (p->caps[CAPSET_INHERITABLE])
+                        p->caps[CAPSET_AMBIENT] |= bit;
                 p->has_caps = true;
         }
         if (o->no_new_privs)
@@ -213,7 +227,12 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (state_load(rt, id, &st, &dirfd, err) < 0)
                 return -ENOENT;
         const char *status = state_status(st, dirfd);
-        if (strcmp(status, running_states[0]) && strcmp(status, running_states[1]))
+        if (!strcmp(status, "paused") && !o->ignore_paused)
+                return berth_error_setx(err, EINVAL,
+                                        "cannot exec in a paused container (use --ignore-paused "
+                                        "to override)");
+        if (strcmp(status, running_states[0]) && strcmp(status, running_states[1]) &&
+            strcmp(status, "paused"))
                 return berth_error_setx(err, EINVAL, "cannot exec in a %s container", status);
         _cleanup_(spec_freep) struct spec *s = NULL;
         if (spec_load(st->bundle, &s, err) < 0)
@@ -223,6 +242,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 return -EIO;
         if (build_process(s, o, err) < 0)
                 return -EINVAL;
+        process_warn_ambient(&s->process);
         if (s->process.terminal && !o->console_socket && detach)
                 return berth_error_setx(err, EINVAL,
                                         "a detached exec with a terminal needs "

@@ -559,11 +559,18 @@ static inline void secfilter_freep(struct secfilter **p)
  * errors read like runc's: `exec: "/nope": no such file or directory`. */
 int process_find_exec(const struct spec_process *p, char **ret_path, struct berth_error **err);
 
-/* rlimits (clamped to the current hard limit with a warning when raising it is refused),
- * umask, cwd (inside the root), groups/gid/uid, capabilities, no_new_privs, and the seccomp
- * filter when no_new_privs is off.
+/* HOME in process.env (from the container's /etc/passwd unless set, like runc), rlimits
+ * (clamped to the current hard limit with a warning when raising it is refused), umask, cwd
+ * (inside the root), groups/gid/uid, capabilities, no_new_privs, and the seccomp filter when
+ * no_new_privs is off.
  */
-int process_setup(const struct spec *s, const struct secfilter *sec, struct berth_error **err);
+int process_setup(struct spec *s, const struct secfilter *sec, struct berth_error **err);
+/* Warn (runtime side, before clone) about ambient capabilities the kernel will refuse to raise
+ * because they are not inheritable and permitted; the process starts without them. */
+void process_warn_ambient(const struct spec_process *p);
+/* Every signal disposition back to SIG_DFL and an empty mask, as runc and crun leave them:
+ * called last before the seccomp filter and execve. */
+void process_reset_signals(void);
 /* The seccomp filter goes in last, right before execve, when no_new_privs is set; without it
  * loading needs CAP_SYS_ADMIN, so process_setup() loads it before dropping capabilities. */
 int process_seccomp_last(const struct spec *s, const struct secfilter *sec,

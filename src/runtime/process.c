@@ -5,6 +5,7 @@
 
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -91,8 +92,12 @@ static int set_identity(const struct spec *s, struct berth_error **err)
                         return berth_error_set(err, errno, "prctl PR_SET_KEEPCAPS");
         }
         bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
+        /* crun's annotation: the caller's groups stay (e.g. podman's --group-add keep-groups) */
+        const char *keep =
+            json_string_value(json_object_get(s->annotations, "run.oci.keep_original_groups"));
+        bool keep_groups = keep && !strcmp(keep, "1");
         /* setgroups is refused in a user namespace where it is denied; only call it when needed */
-        if (p->n_additional_gids || !userns) {
+        if (!keep_groups && (p->n_additional_gids || !userns)) {
                 if (setgroups(p->n_additional_gids, p->additional_gids) < 0)
                         return berth_error_set(err, errno, "setgroups");
         }
@@ -120,19 +125,83 @@ static int set_identity(const struct spec *s, struct berth_error **err)
         return 0;
 }
 
-int process_setup(const struct spec *s, const struct secfilter *sec, struct berth_error **err)
+/* HOME as runc and crun set it unless the env has a non-empty one: the home of the first entry
+ * for the process's uid in the container's /etc/passwd, "/" without one. Read in the container
+ * (after its mounts, before the identity switch) below its root with RESOLVE_IN_ROOT by berth's
+ * own parser, never NSS (CVE-2019-14271); an unreadable file counts as missing, as in runc. */
+static void set_home(struct spec_process *p)
 {
-        const struct spec_process *p = &s->process;
+        const char *cur = NULL;
+        for (size_t i = 0; p->env && p->env[i]; i++)
+                if (!strncmp(p->env[i], "HOME=", 5))
+                        cur = p->env[i] + 5;
+        if (cur && *cur)
+                return;
+        _cleanup_free_ char *text = NULL, *home = NULL;
+        _cleanup_error_ struct berth_error *e = NULL;
+        size_t len = 0;
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0 || berth_passwd_read_at(root, "/etc/passwd", &text, &len, &e) < 0)
+                berth_debug("HOME: /etc/passwd: %s", e ? e->msg : strerror(errno));
+        struct berth_passwd_ent *pw = NULL;
+        size_t n = 0;
+        berth_passwd_parse(text ? text : "", len, &pw, &n);
+        for (size_t i = 0; i < n && !home; i++)
+                if (pw[i].uid == p->uid)
+                        home = xasprintf("HOME=%s", *pw[i].home ? pw[i].home : "/");
+        berth_passwd_free(pw, n);
+        char **env = NULL;
+        for (size_t i = 0; p->env && p->env[i]; i++)
+                if (strncmp(p->env[i], "HOME=", 5))
+                        strv_push(&env, p->env[i]);
+        strv_push(&env, home ? home : "HOME=/");
+        strv_free(p->env);
+        p->env = env;
+}
+
+/* runc's fixStdioPermissions: stdio made outside the container (the pty slave, the shim's or
+ * the caller's pipes and files) is handed to the process's uid, so a non-root process can use
+ * its terminal (reopen /dev/tty, chmod it) as with runc. /dev/null and what the uid owns already
+ * stay; an owner not mapped here (EINVAL, EPERM) or a read-only /dev (EROFS) is left alone. */
+static int chown_stdio(uid_t uid, struct berth_error **err)
+{
+        struct stat null;
+        if (stat("/dev/null", &null) < 0)
+                memset(&null, 0, sizeof(null));
+        for (int fd = 0; fd < 3; fd++) {
+                struct stat st;
+                if (fstat(fd, &st) < 0) {
+                        if (errno == EBADF)
+                                continue;
+                        return berth_error_set(err, errno, "stat fd %d", fd);
+                }
+                if (st.st_uid == uid || (S_ISCHR(st.st_mode) && st.st_rdev == null.st_rdev))
+                        continue;
+                if (fchown(fd, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM &&
+                    errno != EROFS)
+                        return berth_error_set(err, errno, "chown fd %d to uid %u", fd, uid);
+        }
+        return 0;
+}
+
+int process_setup(struct spec *s, const struct secfilter *sec, struct berth_error **err)
+{
+        struct spec_process *p = &s->process;
+        set_home(p);
         if (set_rlimits(p, err) < 0)
                 return -EIO;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_set(err, errno, "prctl PR_SET_NO_NEW_PRIVS");
         if (!p->no_new_privileges && secfilter_load(sec, err) < 0)
                 return -EPERM;
-        if (set_identity(s, err) < 0)
+        /* as runc: the cwd is entered before the identity switch (a directory only root may
+         * enter still works) and again after it if that failed */
+        bool in_cwd = chdir(p->cwd) == 0;
+        if (chown_stdio(p->uid, err) < 0 || set_identity(s, err) < 0)
                 return -EIO;
-        if (chdir(p->cwd) < 0)
-                return berth_error_set(err, errno, "chdir to cwd `%s`", p->cwd);
+        if (!in_cwd && chdir(p->cwd) < 0)
+                return berth_error_set(err, errno,
+                                       "chdir to cwd (\"%s\") set in config.json failed", p->cwd);
         /* A cwd reached through a leaked host fd would sit outside the root (CVE-2024-21626):
          * the kernel then reports it as unreachable.
          */
@@ -143,25 +212,55 @@ int process_setup(const struct spec *s, const struct secfilter *sec, struct bert
         return 0;
 }
 
+void process_warn_ambient(const struct spec_process *p)
+{
+        if (!p->has_caps)
+                return;
+        uint64_t lost =
+            p->caps[CAPSET_AMBIENT] & ~(p->caps[CAPSET_INHERITABLE] & p->caps[CAPSET_PERMITTED]);
+        for (int c = 0; c < 64; c++)
+                if (lost & (UINT64_C(1) << c))
+                        berth_warn("ambient capability %s is not both inheritable and permitted: "
+                                   "the kernel will not raise it",
+                                   spec_cap_name(c));
+}
+
+void process_reset_signals(void)
+{
+        /* execve resets handled signals but keeps ignored ones: what berthd, a shim or the
+         * shell that started the runtime ignores (SIGPIPE, `trap '' INT`) would reach the
+         * container, where a shell cannot even trap it. The raw syscall, because glibc's
+         * sigaction refuses its internal signals 32 and 33, which its posix_spawn leaves
+         * ignored in the child (berthd spawns the shim so). An all-zero kernel sigaction is
+         * SIG_DFL, no flags, an empty mask on every architecture. */
+        static const unsigned long dfl[8];
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        syscall(SYS_rt_sigaction, sig, dfl, NULL, (size_t)(_NSIG / 8));
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int process_seccomp_last(const struct spec *s, const struct secfilter *sec,
                          struct berth_error **err)
 {
         return s->process.no_new_privileges ? secfilter_load(sec, err) : 0;
 }
 
-static bool is_executable(const char *path, int *ret_errno)
+/* Can path be executed? On failure *ret_stat tells whether it was stat() that failed (runc
+ * names the stat in its message); a directory or a file without x is EACCES, as runc says. */
+static bool is_executable(const char *path, int *ret_errno, bool *ret_stat)
 {
         struct stat st;
+        *ret_stat = false;
         if (stat(path, &st) < 0) {
                 *ret_errno = errno;
+                *ret_stat = true;
                 return false;
         }
-        if (S_ISDIR(st.st_mode)) {
-                *ret_errno = EISDIR;
-                return false;
-        }
-        if (access(path, X_OK) < 0) {
-                *ret_errno = errno;
+        if (S_ISDIR(st.st_mode) || access(path, X_OK) < 0) {
+                *ret_errno = S_ISDIR(st.st_mode) ? EACCES : errno;
                 return false;
         }
         return true;
@@ -171,9 +270,12 @@ int process_find_exec(const struct spec_process *p, char **ret_path, struct bert
 {
         const char *prog = p->args[0];
         int e = 0;
+        bool at_stat = false;
         if (strchr(prog, '/')) {
-                if (!is_executable(prog, &e))
-                        return berth_error_set(err, e, "exec: \"%s\"", prog);
+                if (!is_executable(prog, &e, &at_stat))
+                        return at_stat
+                                   ? berth_error_set(err, e, "exec: \"%s\": stat %s", prog, prog)
+                                   : berth_error_set(err, e, "exec: \"%s\"", prog);
                 *ret_path = xstrdup(prog);
                 return 0;
         }
@@ -185,7 +287,7 @@ int process_find_exec(const struct spec_process *p, char **ret_path, struct bert
         char *save = NULL;
         for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
                 _cleanup_free_ char *cand = xasprintf("%s/%s", *dir ? dir : ".", prog);
-                if (is_executable(cand, &e)) {
+                if (is_executable(cand, &e, &at_stat)) {
                         *ret_path = TAKE_PTR(cand);
                         return 0;
                 }

@@ -62,10 +62,13 @@ struct berth_exec_opts {
         char **args;              /* NULL-terminated */
         char **env;               /* extra KEY=VALUE, NULL-terminated (may be NULL) */
         const char *cwd;
-        const char *user; /* "uid[:gid]" */
-        char **caps;      /* capabilities added to bounding/effective/permitted */
+        const char *user; /* "uid[:gid]"; the spec's additionalGids stay, as with runc */
+        const gid_t *additional_gids; /* appended to the spec's (runc's -g) */
+        size_t n_additional_gids;
+        char **caps; /* capabilities added to bounding/effective/permitted */
         bool tty;
         bool no_new_privs;
+        bool ignore_paused; /* exec into a paused container: the process starts when resumed */
         const char *pid_file;
         const char *console_socket;
         int preserve_fds;

@@ -152,8 +152,9 @@ json_t *berth_runtime_features(void)
                                             "poststart",
                                             "poststop",
                                             NULL};
-        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:s}}", "ociVersionMin", "1.0.0",
+        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:s, s:s}}", "ociVersionMin", "1.0.0",
                          "ociVersionMax", "1.2.0", "hooks", strv_json(hooks), "mountOptions",
                          strv_json(mount_opts), "linux", lx, "annotations",
-                         "org.opencontainers.runc.checkpoint.enabled", "false");
+                         "org.opencontainers.runc.checkpoint.enabled", "false",
+                         "run.oci.keep_original_groups", "1");
 }

@@ -63,13 +63,14 @@ def _ping(sock):
 class Berthd:
     """One berthd process: start/stop/kill9/restart; clients bound to its socket."""
 
-    def __init__(self, data_root, sock, log_path, netns=None):
+    def __init__(self, data_root, sock, log_path, launcher=None, netns=None):
         self.data_root = data_root
+        # argv prefix berthd is started through, e.g. a shell that ignores signals first
+        self.launcher = list(launcher or [])
         # a pinned network namespace berthd runs in (tests/integration/network); without one it
         # runs in the machine's and gets no default bridge (-b none), so no test run touches the
         # host's links or nftables
         self.netns = netns
-        self.wrap = []  # a command berthd runs under (setpriv dropping capabilities, …)
         self.sock = sock
         self.log_path = log_path
         self.proc = None
@@ -88,7 +89,6 @@ class Berthd:
                 "--log-level", "debug"]
         if os.access(SHIM, os.X_OK):
             args += ["--shim", SHIM]
-        args = self.wrap + args
         if self.netns:
             args = ["nsenter", f"--net={self.netns}", "--"] + args
         else:
@@ -96,8 +96,8 @@ class Berthd:
         env = sanitizer_env(os.environ, self.sanitizer_prefix) if SANITIZED else None
         with open(self.log_path, "a") as log:
             self._log_offset = log.tell()
-            self.proc = subprocess.Popen(args + list(extra), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log, start_new_session=True, env=env)
+            self.proc = subprocess.Popen(self.launcher + args + list(extra),
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
         end = time.time() + 30
         while time.time() < end:
             if self.proc.poll() is not None:
@@ -251,12 +251,12 @@ class _Factory:
         self.image = image
         self.daemons = []
 
-    def __call__(self, load=True):
+    def __call__(self, load=True, launcher=None):
         base = str(self.tmp.mktemp("berthd"))
         # unix socket paths are limited to 108 bytes: keep the socket short
         sockdir = tempfile.mkdtemp(prefix="berthd-")
         d = Berthd(os.path.join(base, "data"), os.path.join(sockdir, "berth.sock"),
-                   os.path.join(base, "berthd.log"))
+                   os.path.join(base, "berthd.log"), launcher)
         d.sockdir = sockdir
         self.daemons.append(d)
         d.start()

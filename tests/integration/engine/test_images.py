@@ -222,3 +222,105 @@ def test_image_events(berthd_factory):
     tag = next(e for e in evs if e["Action"] == "tag")
     assert tag["Actor"]["Attributes"]["name"] == "berth-test/ev:1"
     assert tag["Type"] == "image" and tag["scope"] == "local"
+
+
+def _raw(sock, method, path, body=b"", read_body=True):
+    """One HTTP/1.1 request on the daemon's socket: (status, headers (lowercase names), raw body
+    bytes as framed on the wire)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(sock)
+        head = f"{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Length: {len(body)}\r\n"
+        if body:
+            head += "Content-Type: application/x-tar\r\n"
+        s.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+        top, rest = data.split(b"\r\n\r\n", 1)
+        lines = top.decode().split("\r\n")
+        if lines[0].startswith("HTTP/1.1 100"):
+            top, rest = rest.split(b"\r\n\r\n", 1) if b"\r\n\r\n" in rest else (rest, b"")
+            lines = top.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
+        while read_body:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        return int(lines[0].split()[1]), headers, rest
+
+
+def test_streamed_replies_are_chunked(berthd_factory, registry, image_tar, tmp_path):
+    """dockerd sends its JSON message streams chunked: the python SDK reads a body with a
+    Content-Length as a single JSON document ("Extra data" on two messages)."""
+    import docker
+    d = berthd_factory(load=False)
+    client = d.sdk()
+    tar = open(image_tar, "rb").read()
+    status, headers, _ = _raw(d.sock, "POST", "/v1.43/images/load", tar)
+    assert status == 200 and headers.get("transfer-encoding") == "chunked", headers
+    assert "content-length" not in headers
+    images = client.images.load(tar)
+    assert [i.tags for i in images] == [[TAG]]
+    # not an image: dockerd answers 200 and streams the error as a message (ImageLoadError)
+    status, headers, body = _raw(d.sock, "POST", "/v1.43/images/load", b"not an image" * 100)
+    assert status == 200 and headers.get("transfer-encoding") == "chunked", headers
+    assert b'"errorDetail":{"message":' in body and b'"error":' in body, body
+    with pytest.raises(docker.errors.ImageLoadError):
+        client.images.load(b"not an image" * 100)
+    r = d.docker("load", input=b"not an image" * 100)
+    assert r.returncode == 1 and r.stderr.strip(), r
+    # import from a tar in the body
+    with open(tmp_path / "rootfs.tar", "wb") as f:
+        import tarfile
+        import io
+        with tarfile.open(fileobj=f, mode="w") as t:
+            ti = tarfile.TarInfo("hello")
+            ti.size = 3
+            t.addfile(ti, io.BytesIO(b"hi\n"))
+    data = open(tmp_path / "rootfs.tar", "rb").read()
+    status, headers, _ = _raw(d.sock, "POST", "/v1.43/images/create?fromSrc=-&repo=berth-test/imp",
+                              data)
+    assert status == 200 and headers.get("transfer-encoding") == "chunked", headers
+    out = client.api.import_image_from_data(data, repository="berth-test/imp2")
+    assert "sha256:" in out
+    # pull and push through the SDK's high-level calls
+    ref = f"{registry}/berth-test/chunked"
+    client.images.get(TAG).tag(ref, "1")
+    client.images.push(ref, tag="1")
+    client.images.remove(f"{ref}:1")
+    img = client.images.pull(ref, tag="1")
+    assert f"{ref}:1" in img.tags
+    for path in ("/v1.43/events?until=%d" % (time.time() + 1),
+                 "/v1.43/images/get?names=" + TAG):
+        status, headers, _ = _raw(d.sock, "GET", path)
+        assert status == 200 and headers.get("transfer-encoding") == "chunked", (path, headers)
+
+
+def test_sdk_streams_of_a_container(berthd):
+    client = berthd.sdk()
+    name = berthd.name("chunk")
+    c = client.containers.run(TAG, ["sh", "-c", "echo one; echo two; exec sleep 1000"],
+                              name=name, detach=True, network_mode="none")
+    try:
+        for path in (f"/v1.43/containers/{name}/logs?stdout=1&follow=1",
+                     f"/v1.43/containers/{name}/stats?stream=1"):
+            status, headers, _ = _raw(berthd.sock, "GET", path, read_body=False)
+            assert status == 200 and headers.get("transfer-encoding") == "chunked", \
+                (path, headers)
+        logs = c.logs(stream=True, follow=True)
+        assert next(logs) == b"one\n" and next(logs) == b"two\n"
+        logs.close()
+        stats = c.stats(stream=True, decode=True)
+        assert "cpu_stats" in next(stats) and "cpu_stats" in next(stats)
+        since = time.time()
+        c.pause()
+        c.unpause()
+        ev = client.events(since=since, until=time.time() + 1, decode=True,
+                           filters={"container": name})
+        assert [e["status"] for e in ev] == ["pause", "unpause"]
+    finally:
+        c.remove(force=True)

@@ -71,7 +71,7 @@ class _NetFactory:
         d = NetBerthd(os.path.join(base, "data"), os.path.join(sockdir, "berth.sock"),
                       os.path.join(base, "berthd.log"), netns=pin)
         d.sockdir, d.nsdir = sockdir, nsdir
-        d.wrap = list(wrap)
+        d.launcher = list(wrap)
         self.made.append(d)
         d.start(*args)
         d.load_image(self.image)

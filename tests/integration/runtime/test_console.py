@@ -121,3 +121,14 @@ def test_exec_tty(rt, bundle, tmp_path):
     master = cs.wait()
     assert "via-socket" in read_until(master, "via-socket")
     os.close(master)
+
+
+def test_terminal_is_owned_by_the_process_user(rt, bundle):
+    # runc hands the pty to the process's uid: a non-root user can use its own terminal
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    b = bundle.sh("echo owner=$(stat -c %u $(tty)); echo x > $(tty) && echo reopened").write()
+    rc, out = run_on_pty([rt.binary, "--root", rt.root, "run", "--bundle", b, rt.new_id()],
+                         want="reopened")
+    assert "owner=1000" in out and "reopened" in out, out
+    assert rc == 0

@@ -17,7 +17,9 @@ def test_missing_binary(rt, bundle):
     cid = rt.new_id()
     r = rt("run", "--bundle", bundle.args("/nope").write(), cid)
     assert r.returncode != 0
-    assert 'exec: "/nope": no such file or directory' in r.stderr
+    # runc's wording
+    assert ('unable to start container process: exec: "/nope": stat /nope: '
+            'no such file or directory') in r.stderr, r.stderr
     assert_clean(rt, cid)
 
 

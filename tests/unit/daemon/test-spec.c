@@ -347,19 +347,20 @@ static void test_user(void **state)
         static const struct {
                 const char *user, *group_add, *expect;
         } cases[] = {
-            {"", NULL, "{\"uid\":0,\"gid\":0}"},
-            {"alice", NULL, "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[100,50]}"},
-            {"1000", NULL, "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[100,50]}"},
-            {"alice:staff", NULL, "{\"uid\":1000,\"gid\":50}"},
-            {"alice:44", NULL, "{\"uid\":1000,\"gid\":44}"},
-            {"alice:4000", NULL, "{\"uid\":1000,\"gid\":4000}"},
+            {"", NULL, "{\"uid\":0,\"gid\":0,\"additionalGids\":[0]}"},
+            {"alice", NULL, "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[1000,100,50]}"},
+            {"1000", NULL, "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[1000,100,50]}"},
+            {"alice:staff", NULL, "{\"uid\":1000,\"gid\":50,\"additionalGids\":[50]}"},
+            {"alice:44", NULL, "{\"uid\":1000,\"gid\":44,\"additionalGids\":[44]}"},
+            {"alice:4000", NULL, "{\"uid\":1000,\"gid\":4000,\"additionalGids\":[4000]}"},
             {"bob", NULL, "{\"uid\":1001,\"gid\":100,\"additionalGids\":[100,29]}"},
-            {"4242", NULL, "{\"uid\":4242,\"gid\":0}"},
-            {"4242:4243", NULL, "{\"uid\":4242,\"gid\":4243}"},
-            {"nogroup-user", NULL, "{\"uid\":1002,\"gid\":4242}"},
+            {"4242", NULL, "{\"uid\":4242,\"gid\":0,\"additionalGids\":[0]}"},
+            {"4242:4243", NULL, "{\"uid\":4242,\"gid\":4243,\"additionalGids\":[4243]}"},
+            {"nogroup-user", NULL, "{\"uid\":1002,\"gid\":4242,\"additionalGids\":[4242]}"},
             {"daemon", "[\"video\", \"777\", \"staff\"]",
-             "{\"uid\":1,\"gid\":1,\"additionalGids\":[44,777,50]}"},
-            {"alice", "[\"users\"]", "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[100,50]}"},
+             "{\"uid\":1,\"gid\":1,\"additionalGids\":[1,44,777,50]}"},
+            {"alice", "[\"users\"]",
+             "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[1000,100,50]}"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 _cleanup_free_ char *create = xasprintf(
@@ -405,7 +406,7 @@ static void test_user_symlink_escape(void **state)
         build_bad_ctx("{\"Cmd\": [\"id\"], \"User\": \"root\"}", NULL, &ctx, EINVAL,
                       "unable to find user root");
         _cleanup_json_ json_t *s = build_ctx("{\"Cmd\": [\"id\"], \"User\": \"4242\"}", NULL, &ctx);
-        assert_json(s, "process.user", "{\"uid\":4242,\"gid\":0}");
+        assert_json(s, "process.user", "{\"uid\":4242,\"gid\":0,\"additionalGids\":[0]}");
         /* a FIFO as /etc/passwd must not block */
         unlink(pw);
         assert_int_equal(mkfifo(pw, 0644), 0);
@@ -414,37 +415,8 @@ static void test_user_symlink_escape(void **state)
         /* a directory /etc missing entirely: numeric users still work */
         berth_rm_rf_at(AT_FDCWD, etc, NULL);
         _cleanup_json_ json_t *t = build_ctx("{\"Cmd\": [\"id\"], \"User\": \"5:6\"}", NULL, &ctx);
-        assert_json(t, "process.user", "{\"uid\":5,\"gid\":6}");
+        assert_json(t, "process.user", "{\"uid\":5,\"gid\":6,\"additionalGids\":[6]}");
         berth_rm_rf_at(AT_FDCWD, other, NULL);
-}
-
-static void test_passwd_parser(void **state)
-{
-        static const char text[] = "a:x:1:2::/:/bin/sh\n"
-                                   ":x:3:3::/:\n"
-                                   "b:x:-1:2\n"
-                                   "c:x:4294967295:0\n"
-                                   "d:x:12\n"
-                                   "e:x:7:8\r\n"
-                                   "f\0:x:9:9\n";
-        struct passwd_ent *pw;
-        size_t n;
-        passwd_parse(text, sizeof(text) - 1, &pw, &n);
-        assert_int_equal(n, 2);
-        assert_string_equal(pw[0].name, "a");
-        assert_int_equal(pw[0].uid, 1);
-        assert_int_equal(pw[0].gid, 2);
-        assert_string_equal(pw[1].name, "e");
-        assert_int_equal(pw[1].gid, 8);
-        passwd_free(pw, n);
-        static const char gtext[] = "g:x:5:a,b,,c\nh:x:6\nbad:x:x:\n";
-        struct group_ent *gr;
-        group_parse(gtext, sizeof(gtext) - 1, &gr, &n);
-        assert_int_equal(n, 2);
-        assert_int_equal(strv_length(gr[0].members), 3);
-        assert_string_equal(gr[0].members[2], "c");
-        assert_int_equal(strv_length(gr[1].members), 0);
-        group_free(gr, n);
 }
 
 /* ---------------------------------------------------------------- capabilities */
@@ -1233,7 +1205,7 @@ static void test_exec_process(void **state)
             json_loads("{\"Cmd\": [\"ls\", \"-l\"], \"Env\": [\"B=3\"]}", 0, &je);
         json_t *p = NULL;
         struct berth_error *err = NULL;
-        assert_int_equal(daemon_spec_exec_process(x1, spec, rootfs, &p, &err), 0);
+        assert_int_equal(daemon_spec_exec_process(x1, spec, NULL, rootfs, &p, &err), 0);
         assert_json(p, "args", "[\"ls\",\"-l\"]");
         assert_json(p, "cwd", "\"/app\"");
         assert_json(p, "user.uid", "1000");
@@ -1252,8 +1224,8 @@ static void test_exec_process(void **state)
             json_loads("{\"Cmd\": [\"id\"], \"User\": \"bob:staff\", \"WorkingDir\": \"/tmp\", "
                        "\"Tty\": true, \"Privileged\": true, \"ConsoleSize\": [24, 80]}",
                        0, &je);
-        assert_int_equal(daemon_spec_exec_process(x2, spec, rootfs, &p, &err), 0);
-        assert_json(p, "user", "{\"uid\":1001,\"gid\":50}");
+        assert_int_equal(daemon_spec_exec_process(x2, spec, NULL, rootfs, &p, &err), 0);
+        assert_json(p, "user", "{\"uid\":1001,\"gid\":50,\"additionalGids\":[50]}");
         assert_json(p, "cwd", "\"/tmp\"");
         assert_json(p, "terminal", "true");
         assert_json(p, "consoleSize", "{\"height\":24,\"width\":80}");
@@ -1267,12 +1239,12 @@ static void test_exec_process(void **state)
 
         _cleanup_json_ json_t *x3 = json_loads("{\"Cmd\": []}", 0, &je);
         p = NULL;
-        assert_int_equal(daemon_spec_exec_process(x3, spec, rootfs, &p, &err), -EINVAL);
+        assert_int_equal(daemon_spec_exec_process(x3, spec, NULL, rootfs, &p, &err), -EINVAL);
         assert_non_null(strstr(err->msg, "No exec command specified"));
         berth_error_free(err);
         err = NULL;
         _cleanup_json_ json_t *x4 = json_loads("{\"Cmd\": [\"id\"], \"User\": \"nobody\"}", 0, &je);
-        assert_int_equal(daemon_spec_exec_process(x4, spec, rootfs, &p, &err), -EINVAL);
+        assert_int_equal(daemon_spec_exec_process(x4, spec, NULL, rootfs, &p, &err), -EINVAL);
         assert_non_null(strstr(err->msg, "unable to find user nobody"));
         berth_error_free(err);
         assert_null(p);
@@ -1321,7 +1293,7 @@ static void test_docker_clients(void **state)
         _cleanup_json_ json_t *b = build_file("run-many-flags.json");
         assert_json(b, "process.args",
                     "[\"/sbin/docker-init\",\"--\",\"/bin/sh\",\"-c\",\"echo x\"]");
-        assert_json(b, "process.user", "{\"uid\":1000,\"gid\":1000}");
+        assert_json(b, "process.user", "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[1000]}");
         assert_json(b, "process.cwd", "\"/tmp\"");
         assert_json(b, "process.terminal", "true");
         assert_true(has_str(jpath(b, "process.env"), "TERM=xterm"));
@@ -1353,7 +1325,7 @@ static void test_docker_clients(void **state)
         assert_false(has_ns(c, "pid", NULL));
         assert_false(has_ns(c, "uts", NULL));
         assert_json(c, "linux.seccomp", "<absent>");
-        assert_json(c, "process.user", "{\"uid\":0,\"gid\":0,\"additionalGids\":[50]}");
+        assert_json(c, "process.user", "{\"uid\":0,\"gid\":0,\"additionalGids\":[0,50]}");
         _cleanup_strv_ char **all = spec_caps_all();
         assert_int_equal(json_array_size(jpath(c, "process.capabilities.bounding")),
                          strv_length(all));
@@ -1448,7 +1420,6 @@ int main(void)
             cmocka_unit_test(test_cwd_hostname),
             cmocka_unit_test(test_user),
             cmocka_unit_test(test_user_symlink_escape),
-            cmocka_unit_test(test_passwd_parser),
             cmocka_unit_test(test_caps),
             cmocka_unit_test(test_resources),
             cmocka_unit_test(test_ulimits_sysctls),

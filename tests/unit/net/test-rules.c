@@ -89,9 +89,16 @@ static void test_apply_and_list(void **state)
         apply_two();
         _cleanup_free_ char *t = list_table();
         assert_non_null(t);
-        must_have(t, "tcp dport 8080 dnat to 10.77.0.2:80");
-        must_have(t, "ip daddr 127.0.0.1 udp dport 5353 dnat to 10.77.0.3:53");
-        must_have(t, "ip daddr 192.0.2.1 tcp dport 8443 dnat to 10.78.0.2:443");
+        /* published ports are map elements: one lookup per packet, a fixed number of rules */
+        must_have(t, "elements = { 8080 : 10.77.0.2 . 80 }");
+        must_have(t, "elements = { 127.0.0.1 . 5353 : 10.77.0.3 . 53 }");
+        must_have(t, "elements = { 192.0.2.1 . 8443 : 10.78.0.2 . 443 }");
+        must_have(t, "dnat ip to tcp dport map @published_tcp\n");
+        must_have(t, "dnat ip to ip daddr . tcp dport map @published_tcp_addr");
+        must_have(t, "dnat ip to ip daddr . udp dport map @published_udp_addr");
+        assert_null(strstr(t, "@published_udp\n")); /* no udp port on every address */
+        must_have(t, "10.77.0.2 . 10.77.0.2 . 80");
+        must_have(t, "ip saddr . ip daddr . tcp dport @hairpin_tcp masquerade");
         must_have(t, "type nat hook prerouting priority dstnat; policy accept;");
         must_have(t, "type nat hook output priority -100; policy accept;");
         must_have(t, "fib daddr type local jump published");
@@ -101,7 +108,8 @@ static void test_apply_and_list(void **state)
         must_have(t, "iifname \"br-one\" oifname \"br-two\" drop");
         must_have(t, "iifname \"br-two\" oifname \"br-one\" drop");
         must_have(t, "ct state established,related accept");
-        must_have(t, "oifname \"br-one\" ip daddr 10.77.0.2 tcp dport 80 ct status dnat accept");
+        must_have(t, "\"br-one\" . 10.77.0.2 . 80");
+        must_have(t, "oifname . ip daddr . tcp dport @forward_tcp ct status dnat accept");
         must_have(t, "iifname \"br-one\" oifname \"br-one\" accept");
         must_have(t, "iifname \"br-two\" oifname \"br-two\" drop");    /* icc=false */
         must_have(t, "iifname \"br-two\" oifname != \"br-two\" drop"); /* internal */
@@ -110,8 +118,40 @@ static void test_apply_and_list(void **state)
         assert_null(strstr(t, "ip saddr 10.78.0.0/24"));
         assert_null(strstr(t, "iifname \"br-two\" accept"));
         /* one copy of each rule after two applies */
-        const char *first = strstr(t, "tcp dport 8080 dnat");
-        assert_null(strstr(first + 1, "tcp dport 8080 dnat"));
+        const char *first = strstr(t, "8080 : 10.77.0.2 . 80");
+        assert_null(strstr(first + 1, "8080 : 10.77.0.2 . 80"));
+}
+
+/* Two entries with one key (one host port twice, a container port on two host ports): nft
+ * refuses duplicate elements, the first entry wins as the first matching rule did. */
+static void test_duplicate_keys(void **state)
+{
+        (void)state;
+        struct berth_net_rules_network net = {
+            .bridge = "br-one", .subnet = cidr("10.77.0.0/24"), .masquerade = true, .icc = true};
+        struct berth_net_rules_port ports[] = {
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("10.77.0.2"),
+             .container_port = 80,
+             .bridge = "br-one"},
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("10.77.0.3"),
+             .container_port = 80,
+             .bridge = "br-one"},
+            {.proto = IPPROTO_TCP,
+             .host_port = 8081,
+             .container_ip = cidr("10.77.0.2"),
+             .container_port = 80,
+             .bridge = "br-one"},
+        };
+        struct berth_error *err = NULL;
+        ok(berth_net_rules_apply(&net, 1, ports, 3, &err), err);
+        _cleanup_free_ char *t = list_table();
+        must_have(t, "8080 : 10.77.0.2 . 80");
+        must_have(t, "8081 : 10.77.0.2 . 80");
+        assert_null(strstr(t, ": 10.77.0.3 . 80"));
 }
 
 static void test_bad_input_keeps_table(void **state)
@@ -290,6 +330,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_apply_and_list),
+            cmocka_unit_test(test_duplicate_keys),
             cmocka_unit_test(test_bad_input_keeps_table),
             cmocka_unit_test(test_apply_empty_deletes),
             cmocka_unit_test(test_other_tables_untouched),
