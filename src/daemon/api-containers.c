@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/logs.h"
+#include "daemon/network/network.h"
 #include "daemon/stats.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -175,30 +176,6 @@ static void set_sizes(struct containers *cs, struct container *c, json_t *j, con
         json_object_set_new(j, "SizeRootFs", json_integer(rw + image));
 }
 
-static json_t *network_settings(struct container *c)
-{
-        json_t *hc = container_cfg(c, "HostConfig");
-        const char *nm = jstr(json_object_get(hc, "NetworkMode"));
-        json_t *nets = json_object();
-
-        if (!nm || !*nm || strcmp(nm, "default") == 0)
-                nm = "bridge";
-        if (strncmp(nm, "container:", 10) != 0)
-                json_object_set_new(
-                    nets, nm,
-                    json_pack("{s:n,s:n,s:[],s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:s,s:n}",
-                              "IPAMConfig", "Links", "Aliases", "NetworkID", "", "EndpointID", "",
-                              "Gateway", "", "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "",
-                              "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "MacAddress", "",
-                              "DriverOpts"));
-        return json_pack("{s:s,s:b,s:s,s:i,s:s,s:s,s:{},s:s,s:n,s:n,s:s,s:i,s:s,s:s,s:i,s:s,s:o}",
-                         "Bridge", "", "HairpinMode", false, "LinkLocalIPv6Address", "",
-                         "LinkLocalIPv6PrefixLen", 0, "SandboxID", "", "SandboxKey", "", "Ports",
-                         "EndpointID", "", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
-                         "Gateway", "", "IPPrefixLen", 0, "IPAddress", "", "MacAddress", "",
-                         "GlobalIPv6PrefixLen", 0, "GlobalIPv6Address", "", "Networks", nets);
-}
-
 json_t *container_inspect(struct containers *cs, struct container *c, bool size)
 {
         json_t *cfg = merged_config(c);
@@ -260,7 +237,7 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
         json_object_set(j, "Mounts", json_object_get(c->config, "mounts"));
         pthread_mutex_unlock(&cs->lock);
         json_object_set_new(j, "Config", cfg);
-        json_object_set_new(j, "NetworkSettings", network_settings(c));
+        json_object_set_new(j, "NetworkSettings", network_settings_json(cs->d->networks, c));
         json_object_set_new(j, "GraphDriver",
                             json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "Name", "overlay2", "Data",
                                       "LowerDir", lower ? lower : "", "MergedDir", c->rootfs,
@@ -397,6 +374,9 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
                       "NetworkSettings", "Networks", "Mounts",
                       json_object_get(c->config, "mounts"));
         pthread_mutex_unlock(&cs->lock);
+        json_object_set_new(j, "Ports", network_ports_summary(cs->d->networks, c));
+        json_object_set_new(json_object_get(j, "NetworkSettings"), "Networks",
+                            network_networks_summary(cs->d->networks, c));
         if (size) {
                 set_sizes(cs, c, j, upper);
         }
@@ -516,6 +496,25 @@ static bool pred_ancestor(const char *want, void *ud)
         return img_id && strcmp(id, img_id) == 0;
 }
 
+/* docker's network filter: a network the container is attached to, by name or id (prefix) */
+static bool pred_network(const char *want, void *ud)
+{
+        struct ancestor_ctx *a = ud;
+        json_t *nets = json_object_get(a->c->config, "networks"), *es;
+        const char *mode = jstr(container_host_cfg(a->c, "NetworkMode"));
+        const char *k;
+
+        if (mode && strcmp(mode, want) == 0)
+                return true;
+        json_object_foreach(nets, k, es)
+        {
+                const char *id = jstr(json_object_get(es, "NetworkID"));
+                if (strcmp(k, want) == 0 || (id && strncmp(id, want, strlen(want)) == 0))
+                        return true;
+        }
+        return false;
+}
+
 static int filter_error(const char *key, struct berth_error **err)
 {
         return berth_error_setx(err, EINVAL, "invalid filter '%s'", key);
@@ -593,7 +592,8 @@ static void handle_list(struct api_req *r)
                     !any_match(json_object_get(filters, "status"), pred_status, c) ||
                     !any_match(json_object_get(filters, "exited"), pred_exited, c) ||
                     !any_match(json_object_get(filters, "health"), pred_health, &actx) ||
-                    !any_match(json_object_get(filters, "ancestor"), pred_ancestor, &actx))
+                    !any_match(json_object_get(filters, "ancestor"), pred_ancestor, &actx) ||
+                    !any_match(json_object_get(filters, "network"), pred_network, &actx))
                         continue;
                 cfg = merged_config(c);
                 if (!labels_match(json_object_get(cfg, "Labels"),

@@ -3,6 +3,7 @@
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/network/network.h"
 #include "daemon/volumes.h"
 
 #include <sys/random.h>
@@ -159,7 +160,14 @@ static void info_handler(struct api_req *r)
         if (v2)
                 json_array_append_new(secopts, json_string("name=cgroupns"));
         json_object_set_new(o, "SecurityOptions", secopts);
-        json_object_set_new(o, "Warnings", json_array());
+        json_t *warnings = json_array();
+        if (networks_warning(d->networks)) {
+                _cleanup_free_ char *w =
+                    xasprintf("WARNING: bridge networking is not available: %s",
+                              networks_warning(d->networks));
+                json_array_append_new(warnings, json_string(w));
+        }
+        json_object_set_new(o, "Warnings", warnings);
         api_reply_json(r, 200, o);
 }
 
@@ -335,17 +343,8 @@ static void events_handler(struct api_req *r)
 }
 
 /* ---------------------------------------------------------------- prune of what berth has none of
- * yet `docker system prune` also prunes user networks and the build cache: berth has neither yet
- * (bridge networks and builds come with later issues), so there is truly nothing to free. */
-
-static void networks_prune_handler(struct api_req *r)
-{
-        _cleanup_error_ struct berth_error *e = NULL;
-        _cleanup_json_ json_t *filters = NULL;
-        if (api_query_filters(r, &filters, &e) < 0)
-                return api_reply_error(r, TAKE_PTR(e));
-        api_reply_json(r, 200, json_pack("{s:n}", "NetworksDeleted"));
-}
+ * yet: `docker system prune` also prunes the build cache, which berth does not have yet, so there
+ * is truly nothing to free. */
 
 static void build_prune_handler(struct api_req *r)
 {
@@ -361,7 +360,6 @@ const struct api_route api_routes_system[] = {
     {"GET", "/info", info_handler, false},
     {"GET", "/system/df", df_handler, false},
     {"GET", "/events", events_handler, false},
-    {"POST", "/networks/prune", networks_prune_handler, false},
     {"POST", "/build/prune", build_prune_handler, false},
     {NULL, NULL, NULL, false},
 };

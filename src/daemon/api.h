@@ -108,6 +108,7 @@ extern const struct api_route
 extern const struct api_route api_routes_containers[]; /* /containers/…, /exec/… */
 extern const struct api_route api_routes_images[];     /* /images/…, /build absent */
 extern const struct api_route api_routes_volumes[];    /* /volumes/… */
+extern const struct api_route api_routes_networks[];   /* /networks/… (network/) */
 
 /* api-import.c: POST /images/create?fromSrc=… (docker import; called by the /images/create
  * handler, the body is streamed) and POST /commit (routed with the image routes). */

@@ -7,6 +7,7 @@
 #include "daemon/etc-files.h"
 #include "daemon/lifecycle.h"
 #include "daemon/logs.h"
+#include "daemon/network/network.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -258,10 +259,9 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         struct daemon *d = cs->d;
         _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = container_now_rfc3339();
         _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL, *populate = NULL;
-        _cleanup_json_ json_t *state = NULL, *stored = NULL;
+        _cleanup_json_ json_t *state = NULL, *stored = NULL, *networks = NULL;
         const char *image = jstr(json_object_get(body, "Image"));
         json_t *hc = json_object_get(body, "HostConfig");
-        const char *netmode = jstr(json_object_get(hc, "NetworkMode"));
         struct etc_hosts_entry *extra = NULL;
         size_t n_extra = 0;
         char id[65];
@@ -300,29 +300,18 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = berth_image_config(d->images, image_id, &image_doc, err);
         if (r < 0)
                 return r;
-        if (netmode && strncmp(netmode, "container:", 10) == 0) {
-                struct container *other;
-                r = container_get(cs, netmode + 10, &other, err);
-                if (r < 0)
-                        return r;
-                container_unref(cs, other);
-        } else if (netmode && *netmode && strcmp(netmode, "none") != 0 &&
-                   strcmp(netmode, "host") != 0 && strcmp(netmode, "default") != 0 &&
-                   strcmp(netmode, "bridge") != 0) {
-                return berth_error_setx(err, ENOENT, "network %s not found", netmode);
-        }
-        if (!netmode || !*netmode || strcmp(netmode, "default") == 0 ||
-            strcmp(netmode, "bridge") == 0)
-                /* the daemon's log says it: docker's clients print create Warnings on stderr,
-                 * and scripts comparing `run` output would break on it */
-                berth_log(BERTH_LOG_WARN,
-                          "bridge networking is not available yet: the container gets a "
-                          "private network namespace with loopback only");
+        /* NetworkMode container:<x> is resolved at start, like dockerd (which is also when an
+         * unknown network is reported) */
+        r = network_container_prepare(d->networks, body, json_object_get(image_doc, "config"),
+                                      warnings, &networks, err);
+        if (r < 0)
+                return r;
 
         r = daemon_spec_validate(body, json_object_get(image_doc, "config"), err);
         if (r < 0)
                 return r;
-        r = etc_hosts_parse_extra(json_object_get(hc, "ExtraHosts"), &extra, &n_extra, err);
+        r = etc_hosts_parse_extra(json_object_get(hc, "ExtraHosts"),
+                                  networks_host_gateway(d->networks), &extra, &n_extra, err);
         if (r < 0)
                 return r;
         etc_hosts_entries_free(extra, n_extra);
@@ -348,9 +337,10 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 volumes_unref_container(d->volumes, id);
                 return r;
         }
-        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O}", "create", stored, "image", image,
+        config = json_pack("{s:O,s:s,s:s,s:s,s:O,s:O,s:O}", "create", stored, "image", image,
                            "image_id", image_id, "created", created, "image_config",
-                           json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts);
+                           json_object_get(image_doc, "config") ?: json_null(), "mounts", mounts,
+                           "networks", networks);
         if (json_array_size(populate) > 0) {
                 /* like moby, the image's content goes into new volumes at create, before anyone
                  * sees the container; a failed copy leaves nothing behind */

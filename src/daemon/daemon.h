@@ -11,6 +11,7 @@
 struct berth_volumes; /* volumes.h */
 struct berth_events;  /* events.h */
 struct containers;    /* containers.h (H3a): the container table, lifecycle with shims */
+struct networks;      /* network/network.h: networks, endpoints, published ports */
 
 struct daemon {
         char *data_root;    /* --data-root */
@@ -21,6 +22,7 @@ struct daemon {
         struct berth_volumes *volumes;
         struct berth_events *events;
         struct containers *containers;
+        struct networks *networks;
         void *db; /* sqlite3 *: data_root/berth.db (WAL), containers/execs/volumes tables */
         pthread_mutex_t db_lock;
         struct server *server;      /* server.h */
@@ -49,6 +51,14 @@ typedef void (*db_container_fn)(const char *id, const char *name, json_t *config
                                 void *userdata);
 int db_container_foreach(struct daemon *d, db_container_fn fn, void *userdata,
                          struct berth_error **err);
+
+/* Run one statement with text parameters (?1…); EEXIST on a constraint violation. */
+int db_exec(struct daemon *d, const char *sql, const char *const *args, size_t n,
+            struct berth_error **err);
+/* Run a query: fn(columns as text, count) per row (under the db lock: fn must not call db_*). */
+typedef void (*db_row_fn)(const char *const *cols, size_t n, void *userdata);
+int db_query(struct daemon *d, const char *sql, const char *const *args, size_t n, db_row_fn fn,
+             void *userdata, struct berth_error **err);
 
 /* berthd's command line and main loop; returns the process exit status. */
 int berthd_main(int argc, char **argv);

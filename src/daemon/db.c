@@ -35,7 +35,18 @@ int db_open(struct daemon *d, struct berth_error **err)
                           "  config TEXT NOT NULL, state TEXT NOT NULL);"
                           "CREATE TABLE IF NOT EXISTS execs ("
                           "  id TEXT PRIMARY KEY, container_id TEXT NOT NULL,"
-                          "  config TEXT NOT NULL, state TEXT NOT NULL);",
+                          "  config TEXT NOT NULL, state TEXT NOT NULL);"
+                          /* networks (docker's inspect object), the endpoints of running
+                           * containers (one address per network: the UNIQUE constraint is the
+                           * IPAM's last word) and their sandboxes (netns, published ports) */
+                          "CREATE TABLE IF NOT EXISTS networks ("
+                          "  id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, config TEXT NOT NULL);"
+                          "CREATE TABLE IF NOT EXISTS endpoints ("
+                          "  container_id TEXT NOT NULL, network_id TEXT NOT NULL,"
+                          "  address TEXT NOT NULL, config TEXT NOT NULL,"
+                          "  PRIMARY KEY (container_id, network_id), UNIQUE (network_id, address));"
+                          "CREATE TABLE IF NOT EXISTS sandboxes ("
+                          "  container_id TEXT PRIMARY KEY, config TEXT NOT NULL);",
                           NULL, NULL, &msg);
         if (rc != SQLITE_OK) {
                 berth_error_setx(err, EIO, "initialise `%s`: %s", path, msg ? msg : "?");
@@ -54,8 +65,8 @@ void db_close(struct daemon *d)
         d->db = NULL;
 }
 
-static int exec_stmt(struct daemon *d, const char *sql, const char *const *args, size_t n,
-                     struct berth_error **err)
+int db_exec(struct daemon *d, const char *sql, const char *const *args, size_t n,
+            struct berth_error **err)
 {
         sqlite3_stmt *st = NULL;
         int rc;
@@ -85,10 +96,10 @@ int db_container_put(struct daemon *d, const char *id, const char *name, json_t 
         _cleanup_free_ char *s = berth_json_dump(state, false);
         const char *args[] = {id, name, c, s};
 
-        return exec_stmt(d,
-                         "INSERT OR REPLACE INTO containers (id, name, config, state) VALUES "
-                         "(?, ?, ?, ?)",
-                         args, 4, err);
+        return db_exec(d,
+                       "INSERT OR REPLACE INTO containers (id, name, config, state) VALUES "
+                       "(?, ?, ?, ?)",
+                       args, 4, err);
 }
 
 int db_container_set_state(struct daemon *d, const char *id, json_t *state,
@@ -97,7 +108,7 @@ int db_container_set_state(struct daemon *d, const char *id, json_t *state,
         _cleanup_free_ char *s = berth_json_dump(state, false);
         const char *args[] = {s, id};
 
-        return exec_stmt(d, "UPDATE containers SET state = ? WHERE id = ?", args, 2, err);
+        return db_exec(d, "UPDATE containers SET state = ? WHERE id = ?", args, 2, err);
 }
 
 int db_container_rename(struct daemon *d, const char *id, const char *name,
@@ -105,7 +116,7 @@ int db_container_rename(struct daemon *d, const char *id, const char *name,
 {
         const char *args[] = {name, id};
 
-        return exec_stmt(d, "UPDATE containers SET name = ? WHERE id = ?", args, 2, err);
+        return db_exec(d, "UPDATE containers SET name = ? WHERE id = ?", args, 2, err);
 }
 
 int db_container_delete(struct daemon *d, const char *id, struct berth_error **err)
@@ -113,10 +124,10 @@ int db_container_delete(struct daemon *d, const char *id, struct berth_error **e
         const char *args[] = {id};
         int r;
 
-        r = exec_stmt(d, "DELETE FROM execs WHERE container_id = ?", args, 1, err);
+        r = db_exec(d, "DELETE FROM execs WHERE container_id = ?", args, 1, err);
         if (r < 0)
                 return r;
-        return exec_stmt(d, "DELETE FROM containers WHERE id = ?", args, 1, err);
+        return db_exec(d, "DELETE FROM containers WHERE id = ?", args, 1, err);
 }
 
 int db_container_foreach(struct daemon *d, db_container_fn fn, void *userdata,
@@ -145,6 +156,39 @@ int db_container_foreach(struct daemon *d, db_container_fn fn, void *userdata,
         }
         if (rc != SQLITE_DONE) {
                 rc = db_error(d, rc, err, "read containers");
+                sqlite3_finalize(st);
+                pthread_mutex_unlock(&d->db_lock);
+                return rc;
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->db_lock);
+        return 0;
+}
+
+int db_query(struct daemon *d, const char *sql, const char *const *args, size_t n, db_row_fn fn,
+             void *userdata, struct berth_error **err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        pthread_mutex_lock(&d->db_lock);
+        rc = sqlite3_prepare_v2(d->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                for (size_t i = 0; i < n; i++)
+                        sqlite3_bind_text(st, (int)i + 1, args[i], -1, SQLITE_TRANSIENT);
+        while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+                const char *cols[8] = {0};
+                int nc;
+                rc = sqlite3_step(st);
+                if (rc != SQLITE_ROW)
+                        break;
+                nc = sqlite3_column_count(st);
+                for (int i = 0; i < nc && i < (int)ARRAY_SIZE(cols); i++)
+                        cols[i] = (const char *)sqlite3_column_text(st, i);
+                fn(cols, (size_t)nc, userdata);
+        }
+        if (rc != SQLITE_DONE) {
+                rc = db_error(d, rc, err, "database query");
                 sqlite3_finalize(st);
                 pthread_mutex_unlock(&d->db_lock);
                 return rc;

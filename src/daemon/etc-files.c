@@ -22,8 +22,8 @@ static bool ip_valid(const char *s)
         return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-int etc_hosts_parse_extra(const json_t *extra_hosts, struct etc_hosts_entry **ret, size_t *ret_n,
-                          struct berth_error **err)
+int etc_hosts_parse_extra(const json_t *extra_hosts, const char *host_gateway,
+                          struct etc_hosts_entry **ret, size_t *ret_n, struct berth_error **err)
 {
         struct etc_hosts_entry *v = NULL;
         size_t n = 0, i;
@@ -49,12 +49,16 @@ int etc_hosts_parse_extra(const json_t *extra_hosts, struct etc_hosts_entry **re
                         memmove(ip, ip + 1, strlen(ip) - 2);
                         ip[strlen(ip) - 2] = '\0';
                 }
-                if (strcmp(ip, "host-gateway") == 0) {
+                if (strcmp(ip, "host-gateway") == 0 && host_gateway) {
+                        /* dockerd's host-gateway-ip: the default bridge's address */
+                        free(ip);
+                        ip = xstrdup(host_gateway);
+                } else if (strcmp(ip, "host-gateway") == 0) {
                         etc_hosts_entries_free(v, n);
                         return berth_error_setx(err, EINVAL,
                                                 "add-host \"%s\": host-gateway is not supported "
-                                                "yet: berth has no bridge network, so there is no "
-                                                "gateway to the host",
+                                                "without the default bridge network (berthd -b "
+                                                "none, or bridges unavailable)",
                                                 s);
                 }
                 if (!ip_valid(ip)) {
@@ -138,14 +142,16 @@ static char *resolv_conf(bool host_net)
 }
 
 int etc_files_write(struct container *c, const char *hostname, bool host_net,
-                    struct berth_error **err)
+                    const struct etc_hosts_entry *own, size_t n_own, const char *resolv_text,
+                    const char *host_gateway, struct berth_error **err)
 {
         _cleanup_free_ char *hosts = NULL, *resolv = NULL, *hn = xasprintf("%s\n", hostname);
         struct etc_hosts_entry *extra = NULL;
         size_t n_extra = 0;
         int r;
 
-        r = etc_hosts_parse_extra(container_host_cfg(c, "ExtraHosts"), &extra, &n_extra, err);
+        r = etc_hosts_parse_extra(container_host_cfg(c, "ExtraHosts"), host_gateway, &extra,
+                                  &n_extra, err);
         if (r < 0)
                 return r;
         /* host networking shares the host's names, unless extra hosts are asked: then docker
@@ -153,7 +159,7 @@ int etc_files_write(struct container *c, const char *hostname, bool host_net,
         if (host_net && n_extra == 0)
                 berth_read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &hosts, NULL, NULL);
         if (!hosts)
-                hosts = etc_hosts_render(extra, n_extra, NULL, 0);
+                hosts = etc_hosts_render(extra, n_extra, own, n_own);
         etc_hosts_entries_free(extra, n_extra);
         r = write_file(c->dir, "hosts", hosts, err);
         if (r < 0)
@@ -161,6 +167,8 @@ int etc_files_write(struct container *c, const char *hostname, bool host_net,
         r = write_file(c->dir, "hostname", hn, err);
         if (r < 0)
                 return r;
+        if (resolv_text)
+                return write_file(c->dir, "resolv.conf", resolv_text, err);
         resolv = resolv_conf(host_net);
         return write_file(c->dir, "resolv.conf", resolv, err);
 }

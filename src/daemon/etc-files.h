@@ -22,8 +22,8 @@ void etc_hosts_entries_free(struct etc_hosts_entry *v, size_t n);
  * null: none) → entries in order. EINVAL with docker's messages ("bad format for add-host",
  * "invalid IP address in add-host"); "host-gateway" is refused (EINVAL) while berth has no
  * bridge network to name a gateway. */
-int etc_hosts_parse_extra(const json_t *extra_hosts, struct etc_hosts_entry **ret, size_t *ret_n,
-                          struct berth_error **err);
+int etc_hosts_parse_extra(const json_t *extra_hosts, const char *host_gateway,
+                          struct etc_hosts_entry **ret, size_t *ret_n, struct berth_error **err);
 
 /* The text of /etc/hosts as docker builds it: the localhost block, then extra (--add-host),
  * then own (the container's own addresses and names: its IP and hostname/aliases on a network,
@@ -32,10 +32,13 @@ char *etc_hosts_render(const struct etc_hosts_entry *extra, size_t n_extra,
                        const struct etc_hosts_entry *own, size_t n_own);
 
 /* Write c->dir/{hosts,hostname,resolv.conf} for a start: hostname as given; host_net copies the
- * host's /etc/hosts (when no extra hosts are asked, like docker) and keeps loopback resolvers.
- * EINVAL for bad ExtraHosts (a container created before they were checked). */
+ * host's /etc/hosts (when no extra hosts are asked, like docker) and keeps loopback resolvers;
+ * own: the container's own lines (its address on its network, from src/daemon/network); resolv:
+ * the resolv.conf the network module made (--dns…, a user network's DNS), NULL: the host's,
+ * filtered. EINVAL for bad ExtraHosts (a container created before they were checked). */
 int etc_files_write(struct container *c, const char *hostname, bool host_net,
-                    struct berth_error **err);
+                    const struct etc_hosts_entry *own, size_t n_own, const char *resolv,
+                    const char *host_gateway, struct berth_error **err);
 
 /* Make c->dir/init, the top lower layer of c's overlay (above the image's), as moby's init
  * layer: empty etc/hosts, etc/hostname, etc/resolv.conf and dev/console (mode 0755, docker's),

@@ -5,6 +5,7 @@
 #include "daemon/lifecycle.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/network/network.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
 #include "shim/shim.h"
@@ -526,7 +527,9 @@ int container_rename(struct containers *cs, struct container *c, const char *nam
                 c->name = xstrdup(name);
         }
         pthread_mutex_unlock(&cs->lock);
-        if (r >= 0)
+        if (r >= 0) {
+                network_container_renamed(cs->d->networks, c->id, name);
                 container_publish(cs, c, "rename", json_pack("{s:s+}", "oldName", "/", old));
+        }
         return r;
 }

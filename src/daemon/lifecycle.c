@@ -7,6 +7,7 @@
 #include "daemon/etc-files.h"
 #include "daemon/events.h"
 #include "daemon/logs.h"
+#include "daemon/network/network.h"
 #include "daemon/spec.h"
 #include "daemon/volumes.h"
 #include "runtime/runtime.h"
@@ -322,7 +323,8 @@ bool containers_image_in_use(const char *image_id, void *userdata, char **ret_co
 
 bool container_name_valid(const char *name)
 {
-        if (!name[0] || !name[1])
+        /* docker's pattern wants two characters; one-letter names (`--name a`) are taken here */
+        if (!name[0])
                 return false;
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", name[0]))
                 return false;
@@ -443,8 +445,9 @@ static int write_file(const char *dir, const char *name, const char *data, struc
 void container_unmount_rootfs(struct containers *cs, struct container *c)
 {
         /* the shareable /dev/shm goes with the run (moby unmounts it at stop too); joiners keep
-         * their own bind of it */
+         * their own bind of it; so do the container's network namespace, endpoints and ports */
         container_ipc_release(c);
+        network_container_release(cs->d->networks, c->id);
         pthread_mutex_lock(&cs->lock);
         if (c->io_holds > 0) {
                 /* a copy in progress: its release unmounts */
@@ -560,6 +563,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         pid_t *pids[] = {&ctx.net_container_pid, &ctx.pid_container_pid, &ctx.ipc_container_pid,
                          &ctx.uts_container_pid};
         bool host_net = strcmp(netmode, "host") == 0;
+        struct network_setup net = {0};
         json_t *e;
         size_t i;
         int r;
@@ -571,12 +575,20 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                 gethostname(hn, sizeof(hn) - 1);
                 hostname = hn;
         }
-        r = etc_files_write(c, hostname, host_net, err);
+        r = network_container_setup(d->networks, c, hostname, &net, err);
+        if (r >= 0) {
+                /* its own address on its first network and its names, as docker writes them */
+                struct etc_hosts_entry own = {net.own_ip, net.own_names};
+                r = etc_files_write(c, hostname, host_net, net.own_ip ? &own : NULL,
+                                    net.own_ip ? 1 : 0, net.resolv_conf,
+                                    networks_host_gateway(d->networks), err);
+        }
+        ctx.netns_path = net.netns_path;
         if (r < 0)
-                return r;
+                goto out;
         r = container_ipc_prepare(cs, c, &shm_path, err);
         if (r < 0)
-                return r;
+                goto out;
         for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
                 const char *m = jstr(json_object_get(hc, modes[k]));
                 struct container *other;
@@ -584,7 +596,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                         continue;
                 r = container_get(cs, m + 10, &other, err);
                 if (r < 0)
-                        return r;
+                        goto out;
                 pthread_mutex_lock(&cs->lock);
                 *pids[k] = other->status == CONTAINER_RUNNING || other->status == CONTAINER_PAUSED
                                ? other->pid
@@ -596,7 +608,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                                              "%s",
                                              other->id);
                         container_unref(cs, other);
-                        return r;
+                        goto out;
                 }
                 container_unref(cs, other);
         }
@@ -629,9 +641,12 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         r = daemon_spec_build(json_object_get(c->config, "create"),
                               json_object_get(c->config, "image_config"), &ctx, &spec, err);
         if (r < 0)
-                return r;
+                goto out;
         text = berth_json_dump(spec, false);
-        return write_file(c->dir, "config.json", text, err);
+        r = write_file(c->dir, "config.json", text, err);
+out:
+        network_setup_release(&net);
+        return r;
 }
 
 int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err)

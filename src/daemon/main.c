@@ -3,6 +3,7 @@
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/network/network.h"
 #include "daemon/server.h"
 #include "daemon/volumes.h"
 
@@ -38,7 +39,7 @@ static void usage(FILE *f)
 {
         fputs("usage: berthd [--data-root DIR] [-H unix://PATH] [--shim PATH] "
               "[--log-level debug|info|warn|error] [-D]\n"
-              "              [--seccomp-profile FILE]\n",
+              "              [--seccomp-profile FILE] [-b|--bridge NAME|none] [--bip CIDR]\n",
               f);
 }
 
@@ -111,7 +112,8 @@ static int lock_dir(const char *dir, const char *what, struct berth_error **err)
         return TAKE_FD(fd);
 }
 
-static int daemon_init(struct daemon *d, struct berth_error **err)
+static int daemon_init(struct daemon *d, const struct networks_options *net,
+                       struct berth_error **err)
 {
         _cleanup_free_ char *cdir = xasprintf("%s/containers", d->data_root);
         int r;
@@ -143,9 +145,13 @@ static int daemon_init(struct daemon *d, struct berth_error **err)
         r = volumes_open(d, &d->volumes, err);
         if (r < 0)
                 return berth_error_wrap(err, "volumes");
+        r = networks_open(d, net, &d->networks, err);
+        if (r < 0)
+                return berth_error_wrap(err, "networks");
         r = containers_open(d, &d->containers, err);
         if (r < 0)
                 return r;
+        networks_reconcile(d->networks);
         return 0;
 }
 
@@ -158,6 +164,8 @@ int berthd_main(int argc, char **argv)
             {"log-level", required_argument, NULL, 'l'},
             {"debug", no_argument, NULL, 'D'},
             {"seccomp-profile", required_argument, NULL, 'P'},
+            {"bridge", required_argument, NULL, 'b'},
+            {"bip", required_argument, NULL, 'B'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -167,12 +175,13 @@ int berthd_main(int argc, char **argv)
         const char *data_root = getenv("BERTH_DATA_ROOT");
         const char *host = "unix:///run/berth/berth.sock";
         const char *shim = NULL, *seccomp = NULL;
+        struct networks_options net = {0};
         sigset_t mask;
         int c, sig;
 
         if (!data_root || !*data_root)
                 data_root = "/var/lib/berth";
-        while ((c = getopt_long(argc, argv, "H:Dh", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "H:b:Dh", opts, NULL)) != -1) {
                 switch (c) {
                 case 'R':
                         data_root = optarg;
@@ -199,6 +208,12 @@ int berthd_main(int argc, char **argv)
                         break;
                 case 'P':
                         seccomp = optarg;
+                        break;
+                case 'b':
+                        net.bridge = optarg;
+                        break;
+                case 'B':
+                        net.bip = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -242,7 +257,7 @@ int berthd_main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
 
         /* checked again when binding: this is to refuse before restoring any container */
-        if (server_socket_check(d->socket_path, &err) < 0 || daemon_init(d, &err) < 0 ||
+        if (server_socket_check(d->socket_path, &err) < 0 || daemon_init(d, &net, &err) < 0 ||
             server_start(d, &d->server, &err) < 0) {
                 fprintf(stderr, "berthd: %s\n", err->msg);
                 return 1;

@@ -374,17 +374,16 @@ static int build_namespaces(const json_t *hc, const struct spec_ctx *ctx, json_t
 
         ns_add(ns, "mount", NULL);
 
-        if (!net || !*net || !strcmp(net, "default") || !strcmp(net, "bridge") ||
-            !strcmp(net, "none")) {
-                ns_add(ns, "network", NULL);
-                m->new_net = true;
-        } else if (!strcmp(net, "host")) {
+        if (net && !strcmp(net, "host")) {
                 m->host_net = true;
         } else if (is_container_mode(net)) {
                 if (ns_join(ns, "network", "net", net, ctx->net_container_pid, err) < 0)
                         return -EINVAL;
         } else {
-                return berth_error_setx(err, ENOENT, "network %s not found", net);
+                /* bridge, none and user networks (checked by the daemon's network module): the
+                 * namespace it made and plumbed, or a new one with loopback only */
+                ns_add(ns, "network", ctx->netns_path);
+                m->new_net = true;
         }
 
         if (!pid || !*pid || !strcmp(pid, "private")) {

@@ -29,6 +29,9 @@ struct spec_ctx {
         /* namespaces to join for NetworkMode/PidMode/IpcMode/UTSMode "container:<x>": the other
          * container's init pid (0 = not joined); "host" modes leave the namespace out */
         pid_t net_container_pid, pid_container_pid, ipc_container_pid, uts_container_pid;
+        /* the pinned network namespace the daemon prepared (bridge and user networks); NULL: a
+         * new one with loopback only */
+        const char *netns_path;
         /* host directory bound at /dev/shm (IpcMode shareable: the container's own tmpfs the
          * daemon mounted; container:<x>: the donor's; host: /dev/shm); NULL: a tmpfs of the
          * spec (private), nothing for IpcMode none */
@@ -45,7 +48,7 @@ struct spec_ctx {
  * NanoCpus, CpuShares, CpuQuota/Period, CpusetCpus, PidsLimit, BlkioWeight), Devices, CapAdd/
  * CapDrop, Privileged, ReadonlyRootfs, SecurityOpt, Ulimits, Tmpfs and Mounts type tmpfs,
  * namespace modes. Invalid input → EINVAL with a message naming the field (docker's 400);
- * NetworkMode naming an unknown network → ENOENT ("network x not found", docker's 404). The
+ * NetworkMode names are the daemon's network module's to check. The
  * spec may share its linux.seccomp object with later specs (a cache): treat it as read-only. */
 int daemon_spec_build(const json_t *create, const json_t *image_config, const struct spec_ctx *ctx,
                       json_t **ret_spec, struct berth_error **err);
@@ -61,7 +64,7 @@ const char *daemon_spec_default_cgroupns_mode(void);
  * capabilities, security options, namespace modes, Binds/Mounts/Tmpfs syntax, ulimits, sysctls,
  * devices, no command): everything daemon_spec_build() checks except what needs the container's
  * rootfs (User, looked up at start like docker) or running containers (`container:<x>`
- * modes). EINVAL (ENOENT for an unknown network) with docker's message. */
+ * modes). EINVAL with docker's message. */
 int daemon_spec_validate(const json_t *create, const json_t *image_config,
                          struct berth_error **err);
 

@@ -63,10 +63,14 @@ def _ping(sock):
 class Berthd:
     """One berthd process: start/stop/kill9/restart; clients bound to its socket."""
 
-    def __init__(self, data_root, sock, log_path, launcher=None):
+    def __init__(self, data_root, sock, log_path, launcher=None, netns=None):
         self.data_root = data_root
         # argv prefix berthd is started through, e.g. a shell that ignores signals first
         self.launcher = list(launcher or [])
+        # a pinned network namespace berthd runs in (tests/integration/network); without one it
+        # runs in the machine's and gets no default bridge (-b none), so no test run touches the
+        # host's links or nftables
+        self.netns = netns
         self.sock = sock
         self.log_path = log_path
         self.proc = None
@@ -85,6 +89,10 @@ class Berthd:
                 "--log-level", "debug"]
         if os.access(SHIM, os.X_OK):
             args += ["--shim", SHIM]
+        if self.netns:
+            args = ["nsenter", f"--net={self.netns}", "--"] + args
+        else:
+            args += ["--bridge", "none"]
         env = sanitizer_env(os.environ, self.sanitizer_prefix) if SANITIZED else None
         with open(self.log_path, "a") as log:
             self._log_offset = log.tell()

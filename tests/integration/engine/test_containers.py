@@ -426,9 +426,16 @@ def test_bad_requests(berthd):
     assert s == 413
     s, _ = api(berthd, "GET", "/_ping", headers={"X-Big": "a" * (300 << 10)})
     assert s == 431
+    # like dockerd, an unknown network is found missing at start (404), not at create
     s, body = api(berthd, "POST", "/containers/create",
                   json.dumps({"Image": TAG, "HostConfig": {"NetworkMode": "nonet"}}))
-    assert s == 404
+    assert s == 201
+    cid = json.loads(body)["Id"]
+    berthd.container_ids()
+    s, body = api(berthd, "POST", f"/containers/{cid}/start")
+    assert s == 404 and json.loads(body)["message"] == "network nonet not found"
+    s, body = api(berthd, "DELETE", f"/containers/{cid}")
+    assert s == 204
     # the daemon survived all of that
     s, body = api(berthd, "GET", "/_ping")
     assert s == 200 and body == b"OK"

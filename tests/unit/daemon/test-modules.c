@@ -736,7 +736,7 @@ static void test_etc_hosts(void **state)
                 struct etc_hosts_entry *v = NULL;
                 size_t n = 0;
                 struct berth_error *err = NULL;
-                assert_int_equal(etc_hosts_parse_extra(a, &v, &n, &err), -EINVAL);
+                assert_int_equal(etc_hosts_parse_extra(a, NULL, &v, &n, &err), -EINVAL);
                 if (!strstr(err->msg, bad[i].error))
                         fail_msg("%s: %s", bad[i].entry, err->msg);
                 berth_error_free(err);
@@ -745,7 +745,7 @@ static void test_etc_hosts(void **state)
             json_pack("[s,s,s,s]", "foo:1.2.3.4", "six:::1", "eq=10.0.0.1", "br:[fe80::1]");
         struct etc_hosts_entry *v = NULL;
         size_t n = 0;
-        assert_int_equal(etc_hosts_parse_extra(ok, &v, &n, NULL), 0);
+        assert_int_equal(etc_hosts_parse_extra(ok, NULL, &v, &n, NULL), 0);
         assert_int_equal(n, 4);
         struct etc_hosts_entry own[] = {{"172.17.0.2", "abc123 web"}};
         _cleanup_free_ char *text = etc_hosts_render(v, n, own, 1);
@@ -761,7 +761,7 @@ static void test_etc_hosts(void **state)
                                   "fe80::1\tbr\n"
                                   "172.17.0.2\tabc123 web\n");
         etc_hosts_entries_free(v, n);
-        assert_int_equal(etc_hosts_parse_extra(NULL, &v, &n, NULL), 0);
+        assert_int_equal(etc_hosts_parse_extra(NULL, NULL, &v, &n, NULL), 0);
         assert_int_equal(n, 0);
         etc_hosts_entries_free(v, n);
 }

@@ -1,0 +1,826 @@
+/* A container's networking: the attachments checked at create, the sandbox (a pinned netns) and
+ * one endpoint per attached network made at start (veth, an IPAM address recorded in the db
+ * before the veth exists, so an address is never handed out twice, also across a kill -9),
+ * released at exit; connect/disconnect; resolv.conf; NetworkSettings for inspect and ps. */
+#include "daemon/containers.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/network/network-internal.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+static const char *jstr(json_t *j)
+{
+        return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+void net_mac_format(const uint8_t mac[6], char buf[18])
+{
+        snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                 mac[5]);
+}
+
+static bool mac_parse(const char *s, uint8_t ret[6])
+{
+        unsigned v[6];
+        char tail;
+
+        if (!s ||
+            sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &tail) != 6 ||
+            strlen(s) != 17)
+                return false;
+        for (int i = 0; i < 6; i++)
+                ret[i] = (uint8_t)v[i];
+        return true;
+}
+
+/* ---------------------------------------------------------------- records */
+
+void net_endpoint_free(struct net_endpoint *ep)
+{
+        if (!ep)
+                return;
+        free(ep->container_id);
+        free(ep->network_id);
+        free(ep->endpoint_id);
+        free(ep->name);
+        free(ep->ifname);
+        free(ep->host_ifname);
+        json_decref(ep->aliases);
+        free(ep);
+}
+
+json_t *net_endpoint_to_json(const struct net_endpoint *ep)
+{
+        char a[64], mac[18];
+
+        berth_cidr_format(&ep->addr, true, a, sizeof(a));
+        net_mac_format(ep->mac, mac);
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "EndpointID", ep->endpoint_id, "Name",
+                         ep->name, "IfName", ep->ifname, "HostIfName", ep->host_ifname ?: "",
+                         "Address", a, "MacAddress", mac, "Aliases", ep->aliases);
+}
+
+struct net_endpoint *net_endpoint_from_json(const char *container_id, const char *network_id,
+                                            json_t *j)
+{
+        struct net_endpoint *ep = xcalloc(1, sizeof(*ep));
+        const char *a = jstr(json_object_get(j, "Address"));
+
+        ep->container_id = xstrdup(container_id);
+        ep->network_id = xstrdup(network_id);
+        ep->endpoint_id = xstrdup(jstr(json_object_get(j, "EndpointID")) ?: "");
+        ep->name = xstrdup(jstr(json_object_get(j, "Name")) ?: "");
+        ep->ifname = xstrdup(jstr(json_object_get(j, "IfName")) ?: "eth0");
+        ep->host_ifname = xstrdup(jstr(json_object_get(j, "HostIfName")) ?: "");
+        ep->aliases = json_incref(json_object_get(j, "Aliases"));
+        if (!json_is_array(ep->aliases)) {
+                json_decref(ep->aliases);
+                ep->aliases = json_array();
+        }
+        if (!a || berth_cidr_parse(a, &ep->addr, NULL) < 0 ||
+            !mac_parse(jstr(json_object_get(j, "MacAddress")), ep->mac)) {
+                net_endpoint_free(ep);
+                return NULL;
+        }
+        return ep;
+}
+
+void net_sandbox_free(struct net_sandbox *sb)
+{
+        if (!sb)
+                return;
+        net_ports_close(sb);
+        free(sb->ports);
+        free(sb->container_id);
+        free(sb->netns_path);
+        free(sb->network_id);
+        free(sb);
+}
+
+json_t *net_sandbox_to_json(const struct net_sandbox *sb)
+{
+        json_t *ports = json_array();
+
+        for (size_t i = 0; i < sb->n_ports; i++) {
+                const struct net_port *p = &sb->ports[i];
+                char ip[64] = "";
+                if (p->host_ip.family)
+                        berth_cidr_format(&p->host_ip, false, ip, sizeof(ip));
+                json_array_append_new(ports, json_pack("{s:s,s:s,s:i,s:i}", "Proto",
+                                                       p->proto == IPPROTO_UDP ? "udp" : "tcp",
+                                                       "HostIp", ip, "HostPort", p->host_port,
+                                                       "ContainerPort", p->container_port));
+        }
+        return json_pack("{s:s,s:s?,s:o}", "NetnsPath", sb->netns_path, "NetworkID", sb->network_id,
+                         "Ports", ports);
+}
+
+struct net_sandbox *net_sandbox_from_json(const char *container_id, json_t *j)
+{
+        struct net_sandbox *sb = xcalloc(1, sizeof(*sb));
+        json_t *ports = json_object_get(j, "Ports"), *p;
+        size_t i;
+
+        sb->container_id = xstrdup(container_id);
+        sb->netns_path = xstrdup(jstr(json_object_get(j, "NetnsPath")) ?: "");
+        if (jstr(json_object_get(j, "NetworkID")))
+                sb->network_id = xstrdup(jstr(json_object_get(j, "NetworkID")));
+        sb->ports = xcalloc(json_array_size(ports) + 1, sizeof(*sb->ports));
+        json_array_foreach(ports, i, p)
+        {
+                struct net_port *q = &sb->ports[sb->n_ports];
+                const char *ip = jstr(json_object_get(p, "HostIp"));
+                q->proto = strcmp(jstr(json_object_get(p, "Proto")) ?: "", "udp") == 0
+                               ? IPPROTO_UDP
+                               : IPPROTO_TCP;
+                if (ip && *ip && berth_cidr_parse(ip, &q->host_ip, NULL) < 0)
+                        continue;
+                q->host_port = (uint16_t)json_integer_value(json_object_get(p, "HostPort"));
+                q->container_port =
+                    (uint16_t)json_integer_value(json_object_get(p, "ContainerPort"));
+                q->fd = -1;
+                sb->n_ports++;
+        }
+        return sb;
+}
+
+struct net_sandbox *net_sandbox_of_locked(struct networks *n, const char *container_id)
+{
+        for (size_t i = 0; i < n->n_sbs; i++)
+                if (strcmp(n->sbs[i]->container_id, container_id) == 0)
+                        return n->sbs[i];
+        return NULL;
+}
+
+static int sandbox_save(struct networks *n, struct net_sandbox *sb, struct berth_error **err)
+{
+        _cleanup_json_ json_t *j = net_sandbox_to_json(sb);
+        _cleanup_free_ char *text = berth_json_dump(j, false);
+        const char *args[] = {sb->container_id, text};
+
+        return db_exec(n->d,
+                       "INSERT OR REPLACE INTO sandboxes (container_id, config) VALUES (?, ?)",
+                       args, 2, err);
+}
+
+void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        struct net_network *net = net_by_id_locked(n, ep->network_id);
+
+        if (ep->host_ifname && *ep->host_ifname && berth_endpoint_remove(ep->host_ifname, &e) < 0)
+                berth_warn("endpoint `%s`: %s", ep->host_ifname, e->msg);
+        db_exec(n->d, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
+                (const char *[]){ep->container_id, ep->network_id}, 2, NULL);
+        for (size_t i = 0; i < n->n_eps; i++) {
+                if (n->eps[i] != ep)
+                        continue;
+                memmove(&n->eps[i], &n->eps[i + 1], (n->n_eps - i - 1) * sizeof(*n->eps));
+                n->n_eps--;
+                break;
+        }
+        if (net)
+                net_dns_update_locked(n, net);
+        net_endpoint_free(ep);
+}
+
+static void sandbox_drop_locked(struct networks *n, struct net_sandbox *sb)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+
+        if (sb->netns_path && *sb->netns_path && berth_netns_remove(sb->netns_path, &e) < 0)
+                berth_warn("container `%s`: %s", sb->container_id, e->msg);
+        db_exec(n->d, "DELETE FROM sandboxes WHERE container_id = ?",
+                (const char *[]){sb->container_id}, 1, NULL);
+        for (size_t i = 0; i < n->n_sbs; i++) {
+                if (n->sbs[i] != sb)
+                        continue;
+                memmove(&n->sbs[i], &n->sbs[i + 1], (n->n_sbs - i - 1) * sizeof(*n->sbs));
+                n->n_sbs--;
+                break;
+        }
+        net_sandbox_free(sb);
+}
+
+static void release_locked(struct networks *n, const char *container_id)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        struct net_sandbox *sb = net_sandbox_of_locked(n, container_id);
+        /* a loopback-only sandbox changes no rule: the table (maybe another daemon's, in the
+         * machine's namespace) is left alone */
+        bool changed = sb && sb->n_ports > 0;
+
+        for (size_t i = n->n_eps; i-- > 0;) {
+                if (strcmp(n->eps[i]->container_id, container_id) != 0)
+                        continue;
+                net_endpoint_drop_locked(n, n->eps[i]);
+                changed = true;
+                i = n->n_eps; /* the array moved under us */
+        }
+        if (sb)
+                sandbox_drop_locked(n, sb);
+        if (changed && net_rules_apply_locked(n, &e) < 0)
+                berth_warn("container `%s`: rules: %s", container_id, e->msg);
+}
+
+void network_container_release(struct networks *n, const char *container_id)
+{
+        if (!n)
+                return;
+        pthread_mutex_lock(&n->lock);
+        release_locked(n, container_id);
+        pthread_mutex_unlock(&n->lock);
+}
+
+/* ---------------------------------------------------------------- create-time checks */
+
+const char *net_mode_of(json_t *hc)
+{
+        const char *m = jstr(json_object_get(hc, "NetworkMode"));
+
+        return !m || !*m || strcmp(m, "default") == 0 ? "bridge" : m;
+}
+
+bool net_special_mode(const char *m)
+{
+        return strcmp(m, "host") == 0 || strcmp(m, "none") == 0 ||
+               strncmp(m, "container:", 10) == 0;
+}
+
+int net_check_endpoint_settings(struct net_network *net, json_t *es, struct berth_error **err)
+{
+        json_t *ipam = json_object_get(es, "IPAMConfig");
+        const char *ip = jstr(json_object_get(ipam, "IPv4Address"));
+        const char *ip6 = jstr(json_object_get(ipam, "IPv6Address"));
+        const char *mac = jstr(json_object_get(es, "MacAddress"));
+        json_t *aliases = json_object_get(es, "Aliases"), *links = json_object_get(es, "Links");
+        struct berth_cidr a;
+        uint8_t m[6];
+
+        if (ip6 && *ip6)
+                return berth_error_setx(err, EINVAL, "IPv6 addresses are not supported yet");
+        if (json_array_size(links))
+                return berth_error_setx(err, EINVAL, "links are not supported");
+        if (json_array_size(json_object_get(ipam, "LinkLocalIPs")))
+                return berth_error_setx(err, EINVAL, "link-local addresses are not supported");
+        if (mac && *mac && !mac_parse(mac, m))
+                return berth_error_setx(err, EINVAL, "invalid MAC address: %s", mac);
+        if (json_array_size(aliases) && net->is_default)
+                return berth_error_setx(err, EINVAL,
+                                        "network-scoped alias is supported only for containers "
+                                        "in user defined networks");
+        if (ip && *ip) {
+                if (net->is_default)
+                        return berth_error_setx(err, EINVAL,
+                                                "user specified IP address is supported on user "
+                                                "defined networks only");
+                if (berth_cidr_parse(ip, &a, NULL) < 0 || strchr(ip, '/') || a.family != AF_INET)
+                        return berth_error_setx(err, EINVAL, "invalid IPv4 address: %s", ip);
+                if (!berth_cidr_contains(&net->subnet, &a))
+                        return berth_error_setx(err, EINVAL,
+                                                "no configured subnet or ip-range contain the IP "
+                                                "address %s",
+                                                ip);
+        }
+        if (!net_is_bridge(net))
+                return berth_error_setx(err, EINVAL,
+                                        "container cannot be connected to network %s: its "
+                                        "driver is %s",
+                                        net->name, net->driver);
+        return 0;
+}
+
+int network_container_prepare(struct networks *n, json_t *body, json_t *image_config,
+                              json_t *warnings, json_t **ret_attach, struct berth_error **err)
+{
+        json_t *hc = json_object_get(body, "HostConfig");
+        const char *mode = net_mode_of(hc);
+        json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
+        const char *cmac = jstr(json_object_get(body, "MacAddress"));
+        _cleanup_json_ json_t *attach = json_object(), *wanted = NULL;
+        bool ports = json_object_size(json_object_get(hc, "PortBindings")) ||
+                     json_is_true(json_object_get(hc, "PublishAllPorts"));
+        struct net_network *net;
+        const char *k;
+        json_t *v;
+        int r;
+
+        if (eps && !json_is_object(eps) && !json_is_null(eps))
+                return berth_error_setx(err, EINVAL,
+                                        "NetworkingConfig.EndpointsConfig: expected "
+                                        "an object");
+        r = net_ports_wanted(body, image_config, &wanted, err);
+        if (r < 0)
+                return r;
+        if (strncmp(mode, "container:", 10) == 0) {
+                if (ports)
+                        return berth_error_setx(err, EINVAL,
+                                                "conflicting options: port publishing and the "
+                                                "container type network mode");
+                if (jstr(json_object_get(body, "Hostname")) &&
+                    *jstr(json_object_get(body, "Hostname")))
+                        return berth_error_setx(err, EINVAL,
+                                                "conflicting options: hostname and the network "
+                                                "mode");
+                if (json_array_size(json_object_get(hc, "Dns")) ||
+                    json_array_size(json_object_get(hc, "DnsSearch")) ||
+                    json_array_size(json_object_get(hc, "DnsOptions")))
+                        return berth_error_setx(err, EINVAL,
+                                                "conflicting options: dns and the network mode");
+                if (json_array_size(json_object_get(hc, "ExtraHosts")))
+                        return berth_error_setx(err, EINVAL,
+                                                "conflicting options: custom host-to-IP mapping "
+                                                "and the network mode");
+        }
+        if (strcmp(mode, "host") == 0 && json_array_size(wanted) && warnings)
+                json_array_append_new(warnings,
+                                      json_string("Published ports are discarded when using host "
+                                                  "network mode"));
+        if (net_special_mode(mode)) {
+                if (cmac && *cmac)
+                        return berth_error_setx(err, EINVAL,
+                                                "conflicting options: mac-address and the network "
+                                                "mode");
+                json_object_foreach(eps, k, v)
+                {
+                        if (strcmp(k, mode) != 0 && strcmp(k, "default") != 0)
+                                return berth_error_setx(
+                                    err, EINVAL,
+                                    "container sharing network namespace with another "
+                                    "container or host cannot be connected to any other "
+                                    "network");
+                }
+                *ret_attach = json_object();
+                return 0;
+        }
+        pthread_mutex_lock(&n->lock);
+        if (strcmp(mode, "bridge") == 0 && !n->default_bridge &&
+            strcmp(jstr(json_object_get(hc, "NetworkMode")) ?: "", "bridge") != 0) {
+                /* -b none: no default network, the container keeps loopback only (asking for
+                 * `bridge` by name finds no such network) */
+                pthread_mutex_unlock(&n->lock);
+                *ret_attach = json_object();
+                return 0;
+        }
+        r = net_lookup_locked(n, mode, &net, err);
+        if (r == -ENOENT) {
+                /* dockerd looks the network up at start: create succeeds, start says "network
+                 * x not found" (and the docker CLI takes no create 404 for a missing image) */
+                json_t *es = json_object_get(eps, mode);
+                if (err && *err)
+                        berth_error_free(TAKE_PTR(*err));
+                json_object_set_new(attach, mode,
+                                    json_is_object(es) ? json_deep_copy(es) : json_object());
+                r = 0;
+        } else if (r >= 0) {
+                json_t *es = json_object_get(eps, mode);
+                if (!es) /* docker's CLI names the default network "default" */
+                        es = json_object_get(eps, "default");
+                if (!es)
+                        es = json_object_get(eps, net->name);
+                if (!es)
+                        es = json_object_get(eps, net->id);
+                es = json_is_object(es) ? json_deep_copy(es) : json_object();
+                if (cmac && *cmac && !jstr(json_object_get(es, "MacAddress")))
+                        json_object_set_new(es, "MacAddress", json_string(cmac));
+                json_object_set_new(es, "NetworkID", json_string(net->id));
+                r = net_check_endpoint_settings(net, es, err);
+                json_object_set_new(attach, net->name, es);
+        }
+        json_object_foreach(eps, k, v)
+        {
+                struct net_network *other;
+                json_t *es;
+                if (r < 0)
+                        break;
+                if (strcmp(k, "default") == 0)
+                        continue;
+                r = net_lookup_locked(n, k, &other, err);
+                if (r == -ENOENT) {
+                        if (err && *err)
+                                berth_error_free(TAKE_PTR(*err));
+                        r = 0;
+                        if (!json_object_get(attach, k))
+                                json_object_set_new(attach, k,
+                                                    json_is_object(v) ? json_deep_copy(v)
+                                                                      : json_object());
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                if (json_object_get(attach, other->name))
+                        continue;
+                es = json_is_object(v) ? json_deep_copy(v) : json_object();
+                json_object_set_new(es, "NetworkID", json_string(other->id));
+                r = net_check_endpoint_settings(other, es, err);
+                json_object_set_new(attach, other->name, es);
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (r < 0)
+                return r;
+        *ret_attach = TAKE_PTR(attach);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- start */
+
+/* The next free address of net (or the one es asks for). */
+static int allocate_locked(struct networks *n, struct net_network *net, json_t *es,
+                           struct berth_cidr *ret, struct berth_error **err)
+{
+        const char *want = jstr(json_object_get(json_object_get(es, "IPAMConfig"), "IPv4Address"));
+        _cleanup_free_ struct berth_cidr *used = xcalloc(n->n_eps + 1, sizeof(*used));
+        size_t n_used = 0;
+        int r;
+
+        for (size_t i = 0; i < n->n_eps; i++)
+                if (strcmp(n->eps[i]->network_id, net->id) == 0)
+                        used[n_used++] = n->eps[i]->addr;
+        if (want && *want) {
+                struct berth_cidr a;
+                if (berth_cidr_parse(want, &a, err) < 0)
+                        return -EINVAL;
+                a.prefix = net->subnet.prefix;
+                for (size_t i = 0; i < n_used; i++)
+                        if (used[i].addr.v4.s_addr == a.addr.v4.s_addr)
+                                return berth_error_setx(err, EEXIST, "Address already in use");
+                if (a.addr.v4.s_addr == net->gateway.addr.v4.s_addr)
+                        return berth_error_setx(err, EEXIST, "Address already in use");
+                *ret = a;
+                return 0;
+        }
+        r = berth_ipam_next(&net->subnet, &net->gateway, used, n_used,
+                            net->last.family ? &net->last : NULL, ret, err);
+        if (r < 0)
+                return r;
+        net->last = *ret;
+        return 0;
+}
+
+/* One endpoint of c on net, named ifname, in the namespace netns_fd; recorded in the db first. */
+int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
+                            json_t *es, const char *ifname, bool primary, int netns_fd,
+                            struct berth_error **err)
+{
+        struct net_endpoint *ep = xcalloc(1, sizeof(*ep));
+        const char *mac = jstr(json_object_get(es, "MacAddress"));
+        json_t *aliases = json_object_get(es, "Aliases");
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *text = NULL;
+        char eid[65], a[64];
+        int r;
+
+        ep->container_id = xstrdup(c->id);
+        ep->network_id = xstrdup(net->id);
+        net_random_hex(eid, 32);
+        ep->endpoint_id = xstrdup(eid);
+        ep->name = xstrdup(c->name);
+        ep->ifname = xstrdup(ifname);
+        ep->aliases = json_is_array(aliases) ? json_deep_copy(aliases) : json_array();
+        r = allocate_locked(n, net, es, &ep->addr, err);
+        if (r < 0)
+                goto fail;
+        if (!mac || !*mac || !mac_parse(mac, ep->mac))
+                berth_ipam_mac(&ep->addr, ep->mac);
+        j = net_endpoint_to_json(ep);
+        text = berth_json_dump(j, false);
+        berth_cidr_format(&ep->addr, false, a, sizeof(a));
+        r = db_exec(n->d,
+                    "INSERT INTO endpoints (container_id, network_id, address, config) VALUES "
+                    "(?, ?, ?, ?)",
+                    (const char *[]){ep->container_id, ep->network_id, a, text}, 4, err);
+        if (r < 0)
+                goto fail;
+        {
+                struct berth_endpoint be = {
+                    .bridge = net->bridge,
+                    .ifname = ifname,
+                    .address = ep->addr,
+                };
+                memcpy(be.mac, ep->mac, 6);
+                /* docker's internal networks have no way out: no default route either */
+                if (primary && !net->internal)
+                        be.gateway = net->gateway;
+                r = berth_endpoint_add(netns_fd, &be, &ep->host_ifname, err);
+        }
+        if (r < 0) {
+                db_exec(n->d, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
+                        (const char *[]){ep->container_id, ep->network_id}, 2, NULL);
+                goto fail;
+        }
+        /* the host end's name is known now */
+        json_decref(TAKE_PTR(j));
+        free(TAKE_PTR(text));
+        j = net_endpoint_to_json(ep);
+        text = berth_json_dump(j, false);
+        db_exec(n->d, "UPDATE endpoints SET config = ? WHERE container_id = ? AND network_id = ?",
+                (const char *[]){text, ep->container_id, ep->network_id}, 3, NULL);
+        n->eps = xrealloc(n->eps, (n->n_eps + 1) * sizeof(*n->eps));
+        n->eps[n->n_eps++] = ep;
+        net_dns_update_locked(n, net);
+        return 0;
+fail:
+        net_endpoint_free(ep);
+        return berth_error_wrap(err, "network %s", net->name);
+}
+
+struct net_network *net_attached_locked(struct networks *n, const char *name, json_t *es)
+{
+        bool ambiguous;
+        struct net_network *net = net_find_locked(n, name, &ambiguous);
+        const char *id = jstr(json_object_get(es, "NetworkID"));
+
+        if (!net && id)
+                net = net_by_id_locked(n, id);
+        return net;
+}
+
+/* docker's resolv.conf: the host's (loopback resolvers dropped), nameservers, search and options
+ * replaced by --dns, --dns-search, --dns-option; on a user network the embedded DNS on the
+ * gateway first. NULL when nothing differs from the host's filtered file. */
+static char *resolv_conf_text(struct container *c, const char *dns_server, bool always)
+{
+        json_t *hc = container_cfg(c, "HostConfig");
+        json_t *dns = json_object_get(hc, "Dns"), *search = json_object_get(hc, "DnsSearch");
+        json_t *opts = json_object_get(hc, "DnsOptions"), *e;
+        _cleanup_free_ char *host = NULL;
+        char *out = NULL;
+        size_t cap = 0, i;
+        bool have_ns = false;
+        FILE *f;
+
+        if (!always && !dns_server && !json_array_size(dns) && !json_array_size(search) &&
+            !json_array_size(opts))
+                return NULL;
+        berth_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host, NULL, NULL);
+        f = open_memstream(&out, &cap);
+        if (!f)
+                abort();
+        if (dns_server) {
+                fprintf(f, "nameserver %s\n", dns_server);
+                have_ns = true;
+        }
+        json_array_foreach(dns, i, e)
+        {
+                fprintf(f, "nameserver %s\n", jstr(e) ?: "");
+                have_ns = true;
+        }
+        for (char *line = host, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strncmp(line, "nameserver", 10) == 0) {
+                        const char *a = line + 10 + strspn(line + 10, " \t");
+                        if (dns_server || json_array_size(dns) || strncmp(a, "127.", 4) == 0 ||
+                            strcmp(a, "::1") == 0)
+                                continue;
+                        have_ns = true;
+                } else if ((strncmp(line, "search", 6) == 0 || strncmp(line, "domain", 6) == 0) &&
+                           json_array_size(search)) {
+                        continue;
+                } else if (strncmp(line, "options", 7) == 0 && json_array_size(opts)) {
+                        continue;
+                }
+                fprintf(f, "%s\n", line);
+        }
+        if (!have_ns)
+                fputs("nameserver 8.8.8.8\nnameserver 8.8.4.4\n", f);
+        if (json_array_size(search)) {
+                fputs("search", f);
+                json_array_foreach(search, i, e) fprintf(f, " %s", jstr(e) ?: "");
+                fputc('\n', f);
+        }
+        if (json_array_size(opts)) {
+                fputs("options", f);
+                json_array_foreach(opts, i, e) fprintf(f, " %s", jstr(e) ?: "");
+                fputc('\n', f);
+        }
+        fclose(f);
+        return out;
+}
+
+void net_resolv_refresh_locked(struct networks *n, struct container *c)
+{
+        json_t *attach = json_object_get(c->config, "networks"), *es;
+        _cleanup_free_ char *path = xasprintf("%s/resolv.conf", c->dir), *text = NULL;
+        _cleanup_close_ int fd = -1;
+        const char *k, *dns = NULL;
+        char g[64];
+
+        json_object_foreach(attach, k, es)
+        {
+                struct net_network *net = net_attached_locked(n, k, es);
+                bool has_ep = false;
+                if (!net || net->is_default || !net->dns)
+                        continue;
+                for (size_t i = 0; i < n->n_eps && !has_ep; i++)
+                        has_ep = strcmp(n->eps[i]->container_id, c->id) == 0 &&
+                                 strcmp(n->eps[i]->network_id, net->id) == 0;
+                if (!has_ep)
+                        continue;
+                dns = berth_cidr_format(&net->gateway, false, g, sizeof(g));
+                break;
+        }
+        text = resolv_conf_text(c, dns, true);
+        /* bound into the running container: rewritten in place (a rename would leave the
+         * container with the old inode) */
+        fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || berth_write_all(fd, text, strlen(text)) < 0)
+                berth_warn("container `%.12s`: rewrite resolv.conf: %s", c->id, strerror(errno));
+}
+
+void network_setup_release(struct network_setup *s)
+{
+        free(s->netns_path);
+        free(s->own_ip);
+        free(s->own_names);
+        free(s->resolv_conf);
+        *s = (struct network_setup){0};
+}
+
+/* --network none (and the default network under -b none): a namespace of its own with loopback
+ * up, like docker's. Where the daemon cannot make one (no netlink, no CAP_NET_ADMIN) the runtime
+ * makes it: loopback stays down, the container still runs. */
+static int sandbox_lo_only(struct networks *n, struct container *c, struct network_setup *ret)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        struct net_sandbox *sb = xcalloc(1, sizeof(*sb));
+
+        ret->resolv_conf = resolv_conf_text(c, NULL, false);
+        sb->container_id = xstrdup(c->id);
+        sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
+        pthread_mutex_lock(&n->lock);
+        release_locked(n, c->id);
+        if (berth_netns_create(sb->netns_path, &e) < 0 || sandbox_save(n, sb, &e) < 0) {
+                berth_debug("container `%.12s`: %s: the runtime makes its namespace", c->id,
+                            e->msg);
+                berth_netns_remove(sb->netns_path, NULL);
+                net_sandbox_free(sb);
+                pthread_mutex_unlock(&n->lock);
+                return 0;
+        }
+        n->sbs = xrealloc(n->sbs, (n->n_sbs + 1) * sizeof(*n->sbs));
+        n->sbs[n->n_sbs++] = sb;
+        ret->netns_path = xstrdup(sb->netns_path);
+        pthread_mutex_unlock(&n->lock);
+        return 0;
+}
+
+int network_container_setup(struct networks *n, struct container *c, const char *hostname,
+                            struct network_setup *ret, struct berth_error **err)
+{
+        json_t *attach = json_object_get(c->config, "networks");
+        const char *mode = net_mode_of(container_cfg(c, "HostConfig"));
+        const char *domain = jstr(container_cfg(c, "Domainname"));
+        _cleanup_json_ json_t *wanted = NULL;
+        _cleanup_close_ int nsfd = -1;
+        struct net_sandbox *sb;
+        struct net_network *first = NULL, *dns_net = NULL;
+        const char *k;
+        json_t *es;
+        unsigned idx = 0;
+        int r;
+
+        *ret = (struct network_setup){0};
+        if (strcmp(mode, "host") == 0 || strncmp(mode, "container:", 10) == 0) {
+                ret->resolv_conf =
+                    strcmp(mode, "host") == 0 ? resolv_conf_text(c, NULL, false) : NULL;
+                return 0;
+        }
+        if (strcmp(mode, "none") == 0 || !json_object_size(attach))
+                return sandbox_lo_only(n, c, ret);
+        r = net_ports_wanted(json_object_get(c->config, "create"),
+                             json_object_get(c->config, "image_config"), &wanted, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&n->lock);
+        release_locked(n, c->id); /* what a previous run left */
+        json_object_foreach(attach, k, es)
+        {
+                struct net_network *net = net_attached_locked(n, k, es);
+                if (!net) {
+                        r = berth_error_setx(err, ENOENT, "network %s not found", k);
+                        goto fail_unlocked_nothing;
+                }
+                r = net_up_locked(n, net, err);
+                if (r < 0)
+                        goto fail_unlocked_nothing;
+        }
+        sb = xcalloc(1, sizeof(*sb));
+        sb->container_id = xstrdup(c->id);
+        sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
+        r = berth_netns_create(sb->netns_path, err);
+        if (r < 0) {
+                net_sandbox_free(sb);
+                goto fail_unlocked_nothing;
+        }
+        n->sbs = xrealloc(n->sbs, (n->n_sbs + 1) * sizeof(*n->sbs));
+        n->sbs[n->n_sbs++] = sb;
+        r = sandbox_save(n, sb, err);
+        if (r >= 0)
+                r = berth_netns_open(sb->netns_path, &nsfd, err);
+        if (r < 0)
+                goto fail;
+        json_object_foreach(attach, k, es)
+        {
+                struct net_network *net = net_attached_locked(n, k, es);
+                char ifname[16];
+                snprintf(ifname, sizeof(ifname), "eth%u", idx);
+                r = net_endpoint_add_locked(n, c, net, es, ifname, idx == 0, nsfd, err);
+                if (r < 0)
+                        goto fail;
+                if (!first)
+                        first = net;
+                if (!dns_net && !net->is_default)
+                        dns_net = net;
+                idx++;
+        }
+        sb->network_id = xstrdup(first->id);
+        r = net_ports_reserve(sb, wanted, err);
+        if (r >= 0)
+                r = sandbox_save(n, sb, err);
+        if (r >= 0)
+                r = net_rules_apply_locked(n, err);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_endpoint *ep = n->eps[i];
+                char a[64];
+                if (strcmp(ep->container_id, c->id) != 0 || strcmp(ep->network_id, first->id))
+                        continue;
+                berth_cidr_format(&ep->addr, false, a, sizeof(a));
+                ret->own_ip = xstrdup(a);
+                if (domain && *domain)
+                        ret->own_names = xasprintf("%s.%s %s", hostname, domain, hostname);
+                else
+                        ret->own_names = xstrdup(hostname);
+        }
+        if (dns_net) {
+                char g[64];
+                berth_cidr_format(&dns_net->gateway, false, g, sizeof(g));
+                ret->resolv_conf = resolv_conf_text(c, g, false);
+        } else {
+                ret->resolv_conf = resolv_conf_text(c, NULL, false);
+        }
+        ret->netns_path = xstrdup(sb->netns_path);
+        pthread_mutex_unlock(&n->lock);
+        return 0;
+
+fail:
+        release_locked(n, c->id);
+fail_unlocked_nothing:
+        pthread_mutex_unlock(&n->lock);
+        return r;
+}
+
+/* ---------------------------------------------------------------- reconcile */
+
+void networks_reconcile(struct networks *n)
+{
+        struct containers *cs = n->d->containers;
+        _cleanup_dir_ DIR *dir = NULL;
+        struct dirent *de;
+
+        pthread_mutex_lock(&n->lock);
+        /* sandboxes and endpoints of containers that do not run */
+        for (bool again = true; again;) {
+                again = false;
+                for (size_t i = 0; i < n->n_sbs && !again; i++) {
+                        struct container *c = NULL;
+                        bool keep = container_get(cs, n->sbs[i]->container_id, &c, NULL) >= 0 &&
+                                    container_is_running(cs, c);
+                        if (c)
+                                container_unref(cs, c);
+                        if (!keep) {
+                                berth_log(BERTH_LOG_INFO,
+                                          "container `%.12s`: network released "
+                                          "(it no longer runs)",
+                                          n->sbs[i]->container_id);
+                                release_locked(n, n->sbs[i]->container_id);
+                                again = true;
+                        }
+                }
+                for (size_t i = 0; i < n->n_eps && !again; i++) {
+                        if (!net_sandbox_of_locked(n, n->eps[i]->container_id)) {
+                                release_locked(n, n->eps[i]->container_id);
+                                again = true;
+                        }
+                }
+        }
+        /* a veth whose container side sat in a removed namespace went with it: the pins are
+         * what is left to sweep (and only in this daemon's own directory) */
+        /* netns pins no sandbox owns */
+        dir = opendir(n->netns_dir);
+        while (dir && (de = readdir(dir))) {
+                _cleanup_free_ char *p = NULL;
+                if (de->d_name[0] == '.' || net_sandbox_of_locked(n, de->d_name))
+                        continue;
+                p = xasprintf("%s/%s", n->netns_dir, de->d_name);
+                berth_log(BERTH_LOG_INFO, "stale netns `%s` removed", p);
+                berth_netns_remove(p, NULL);
+        }
+        pthread_mutex_unlock(&n->lock);
+}

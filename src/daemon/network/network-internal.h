@@ -1,0 +1,123 @@
+/* Shared between the files of src/daemon/network: the table's structures. Everything "_locked"
+ * runs under networks.lock. */
+#ifndef BERTH_DAEMON_NETWORK_INTERNAL_H
+#define BERTH_DAEMON_NETWORK_INTERNAL_H
+
+#include "daemon/api.h"
+#include "daemon/network/network.h"
+
+struct net_network {
+        char *id, *name;
+        char *driver; /* "bridge", "host" or "null" */
+        char *bridge; /* its link: "berth0", "br-<id12>"; NULL unless driver bridge */
+        json_t *doc;  /* docker's inspect object without Containers (persisted) */
+        struct berth_cidr subnet, gateway; /* gateway with the subnet's prefix */
+        bool internal, is_default;
+        bool up;                /* bridge ensured (and DNS started) in this run */
+        struct berth_cidr last; /* the last address handed out (round robin) */
+        struct berth_dns *dns;  /* user networks: the embedded DNS on the gateway */
+};
+
+/* A container's attachment to a network while it runs (row of `endpoints`). */
+struct net_endpoint {
+        char *container_id, *network_id, *endpoint_id;
+        char *name; /* the container's name, for DNS */
+        char *ifname, *host_ifname;
+        struct berth_cidr addr; /* with the subnet's prefix */
+        uint8_t mac[6];
+        json_t *aliases; /* strings */
+};
+
+struct net_port {
+        int proto;                 /* IPPROTO_TCP / IPPROTO_UDP */
+        struct berth_cidr host_ip; /* family 0: 0.0.0.0 */
+        uint16_t host_port, container_port;
+        int fd; /* the held bind, -1 when lost */
+};
+
+/* A running container's network namespace and published ports (row of `sandboxes`). */
+struct net_sandbox {
+        char *container_id;
+        char *netns_path;
+        char *network_id; /* where published ports are DNAT'd to */
+        struct net_port *ports;
+        size_t n_ports;
+};
+
+struct networks {
+        struct daemon *d;
+        pthread_mutex_t lock;
+        char *netns_dir;
+        char *warning;        /* why bridge networking is unavailable; NULL when it works */
+        char *default_bridge; /* NULL: no default bridge network (-b none) */
+        struct berth_cidr default_gateway;
+        char default_gateway_text[64];
+        struct net_network **nets;
+        size_t n_nets;
+        struct net_endpoint **eps;
+        size_t n_eps;
+        struct net_sandbox **sbs;
+        size_t n_sbs;
+};
+
+/* networks.c */
+struct net_network *net_find_locked(struct networks *n, const char *ref, bool *ret_ambiguous);
+struct net_network *net_by_id_locked(struct networks *n, const char *id);
+/* ENOENT "network x not found" (docker's 404) */
+int net_lookup_locked(struct networks *n, const char *ref, struct net_network **ret,
+                      struct berth_error **err);
+/* Bring net's bridge (and DNS) up when it is not; refused with the warning when bridge
+ * networking is unavailable. */
+int net_up_locked(struct networks *n, struct net_network *net, struct berth_error **err);
+/* The `ip berth` table from the current state. */
+int net_rules_apply_locked(struct networks *n, struct berth_error **err);
+/* net's DNS records from its endpoints. */
+void net_dns_update_locked(struct networks *n, struct net_network *net);
+bool net_is_bridge(const struct net_network *net);
+void net_random_hex(char *out, size_t nbytes);
+
+/* endpoints.c */
+struct net_sandbox *net_sandbox_of_locked(struct networks *n, const char *container_id);
+void net_endpoint_free(struct net_endpoint *ep);
+void net_sandbox_free(struct net_sandbox *sb);
+json_t *net_endpoint_to_json(const struct net_endpoint *ep);
+struct net_endpoint *net_endpoint_from_json(const char *container_id, const char *network_id,
+                                            json_t *j);
+json_t *net_sandbox_to_json(const struct net_sandbox *sb);
+struct net_sandbox *net_sandbox_from_json(const char *container_id, json_t *j);
+/* Remove c's endpoint on net: veth, db row, memory. */
+void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep);
+
+void net_mac_format(const uint8_t mac[6], char buf[18]);
+/* A HostConfig's NetworkMode ("" and "default" are "bridge"); host, none and container:<x>. */
+const char *net_mode_of(json_t *hc);
+bool net_special_mode(const char *m);
+/* docker's checks of EndpointSettings (IPAMConfig, Aliases, MacAddress, Links) on net. */
+int net_check_endpoint_settings(struct net_network *net, json_t *es, struct berth_error **err);
+/* An endpoint of c on net named ifname in the namespace netns_fd (a default route when
+ * primary), its address allocated and recorded in the db before the veth is made. */
+int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
+                            json_t *es, const char *ifname, bool primary, int netns_fd,
+                            struct berth_error **err);
+/* The network an attachment (name, EndpointSettings with NetworkID) refers to, or NULL. */
+struct net_network *net_attached_locked(struct networks *n, const char *name, json_t *es);
+
+/* A running container's resolv.conf after connect/disconnect: the embedded DNS of its first
+ * user network (docker switches to its resolver the same way), else the host's resolvers. */
+void net_resolv_refresh_locked(struct networks *n, struct container *c);
+
+/* ports.c */
+/* The published ports a container asks for (PortBindings, PublishAllPorts over ExposedPorts of
+ * the config and the image); EINVAL on bad specs. *ret: array of {proto, HostIp, HostPort (a
+ * range "a-b" or ""), ContainerPort}. */
+int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct berth_error **err);
+/* Reserve what wanted asks (held binds) into sb->ports; all or nothing. */
+int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, struct berth_error **err);
+/* Take the recorded ports again after a daemon restart (best effort, logged). */
+void net_ports_rebind(struct net_sandbox *sb);
+void net_ports_close(struct net_sandbox *sb);
+/* docker's NetworkSettings.Ports object and the Ports array of the list API. */
+json_t *net_ports_settings(const struct net_sandbox *sb, json_t *create, json_t *image_config);
+json_t *net_ports_summary(const struct net_sandbox *sb);
+
+#endif
