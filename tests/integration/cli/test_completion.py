@@ -2,7 +2,7 @@
 import os
 import subprocess
 
-from conftest import BERTH_CLI, TAG
+from berthtest import BERTH_CLI, TAG
 
 DRIVER = """source <(berth completion bash)
 t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _berth; echo "${COMPREPLY[*]}"; }

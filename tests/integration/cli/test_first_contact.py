@@ -3,7 +3,7 @@ auto-started berthd that fails says its own error."""
 import os
 import subprocess
 
-from conftest import BERTH_CLI
+from berthtest import BERTH_CLI
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 

@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from conftest import TAG
+from berthtest import TAG
 
 
 def _sig(text):
