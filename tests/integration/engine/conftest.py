@@ -21,7 +21,8 @@ import uuid
 import pytest
 
 from berthtest import (build_sanitizers, sanitized_clients_report_nothing,  # noqa: F401 fixture
-                       sanitizer_env, sanitizer_logs, sanitizer_reports)
+                       sanitizer_env, sanitizer_logs, sanitizer_reports,
+                       skip_dockerd_when_sanitized)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build"))
@@ -408,6 +409,7 @@ class Dockerd:
 def dockerd_oracle(tmp_path_factory, image_tar):
     """The oracle: a real dockerd with TAG loaded (session-wide; tests remove what they make).
     Compare berthd's answer with dockerd's on the same request."""
+    skip_dockerd_when_sanitized()
     d = Dockerd(str(tmp_path_factory.mktemp("dockerd")))
     d.start()
     try:

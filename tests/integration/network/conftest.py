@@ -26,7 +26,8 @@ import uuid
 import pytest
 
 from berthtest import (BERTH_CLI, BUILD, TAG,  # noqa: F401 (TAG for the test files)
-                       sanitized_clients_report_nothing)  # noqa: F401 (autouse fixture)
+                       sanitized_clients_report_nothing,  # noqa: F401 (autouse fixture)
+                       skip_dockerd_when_sanitized)
 
 BERTHD = os.environ.get("BERTHD") or os.path.join(BUILD, "cmd", "berthd")
 SHIM = os.environ.get("BERTH_SHIM") or os.path.join(BUILD, "cmd", "berth-shim")
@@ -210,6 +211,7 @@ def _engine(kind, tmp_path_factory, image_tar):
 
 @pytest.fixture(scope="session")
 def dockerd_netns_session(tmp_path_factory, image_tar):
+    skip_dockerd_when_sanitized()
     e = _engine("dockerd", tmp_path_factory, image_tar)
     yield e
     e.stop()
