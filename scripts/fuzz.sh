@@ -10,11 +10,20 @@ if [ ! -f "$build/build.ninja" ]; then
                 -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized >/dev/null
 fi
 ninja -C "$build" >/dev/null
-for t in $(ls "$here/fuzz"/*.c | xargs -n1 basename | sed 's/\.c$//'); do
-        corpus=$here/fuzz/corpus/$t
+# one target: its corpus copied to a scratch dir, its last lines printed whole (no interleaving)
+run_one() {
+        local t=$1 work out rc=0
         work=$(mktemp -d)
-        cp -r "$corpus"/. "$work"/ 2>/dev/null || true
-        echo "fuzz: $t for ${secs}s"
-        (cd "$build" && ./fuzz/fuzz-$t -max_total_time="$secs" -max_len=16384 -timeout=10 "$work" 2>&1 | tail -3)
-        rm -rf "$work"
-done
+        out=$(mktemp)
+        cp -r "$here/fuzz/corpus/$t"/. "$work"/ 2>/dev/null || true
+        (cd "$build" && ./fuzz/fuzz-$t -max_total_time="$secs" -max_len=16384 -timeout=10 "$work" \
+                >"$out" 2>&1) || rc=$?
+        { echo "fuzz: $t for ${secs}s (exit $rc)"; tail -3 "$out"; } | flock "$build/.fuzz-lock" cat
+        rm -rf "$work" "$out"
+        return $rc
+}
+export -f run_one
+export here build secs
+# two at a time: CI has two cores and each target is single-threaded
+ls "$here/fuzz"/*.c | xargs -n1 basename | sed 's/\.c$//' |
+        xargs -P "${FUZZ_JOBS:-2}" -I{} bash -c 'run_one "$@"' _ {}
