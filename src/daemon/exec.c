@@ -360,10 +360,14 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
                 pthread_mutex_unlock(&exec_lock);
                 /* the runtime refused to start the process (no such binary, no such working
                  * directory): dockerd's words for it, which scripts match */
+                static const char runc_prefix[] = "unable to start container process: ";
+                const char *why = cause && cause->msg ? cause->msg : "unknown error";
+                /* the runtime words its own failures as runc does, prefix included */
+                if (!strncmp(why, runc_prefix, sizeof(runc_prefix) - 1))
+                        why += sizeof(runc_prefix) - 1;
                 berth_error_setx(err, cause ? cause->code : EIO,
-                                 "OCI runtime exec failed: exec failed: unable to start container "
-                                 "process: %s: unknown",
-                                 cause && cause->msg ? cause->msg : "unknown error");
+                                 "OCI runtime exec failed: exec failed: %s%s: unknown", runc_prefix,
+                                 why);
                 berth_error_free(cause);
                 return r;
         }
