@@ -319,8 +319,11 @@ bool events_client_gone(int out_fd, int client_fd)
 
 static bool send_event(int fd, json_t *e)
 {
-        _cleanup_free_ char *s = json_dumps(e, JSON_COMPACT);
-        return berth_write_all(fd, s, strlen(s)) == 0 && berth_write_all(fd, "\n", 1) == 0;
+        _cleanup_free_ char *j = json_dumps(e, JSON_COMPACT);
+        /* one write, one chunk: docker-py's splitter chokes on a chunk holding only the newline
+         * when it is the last one (a stream with `until`), as dockerd never sends it apart */
+        _cleanup_free_ char *s = xasprintf("%s\n", j);
+        return berth_write_all(fd, s, strlen(s)) == 0;
 }
 
 void events_stream(struct berth_events *ev, int out_fd, int client_fd, int64_t since_ns,
