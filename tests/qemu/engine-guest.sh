@@ -27,8 +27,10 @@ fi
 echo "guest cgroup mode: $MODE"
 
 SECCOMP=$3
+# the cgroup checks need no bridge: berthd runs with -b none until the networking step
+DAEMON_ARGS="-b none"
 start_daemon() {
-        "$BIN/berthd" --data-root $DATA -H unix://$SOCK --seccomp-profile "$SECCOMP" \
+        "$BIN/berthd" --data-root $DATA -H unix://$SOCK --seccomp-profile "$SECCOMP" $DAEMON_ARGS \
                 >>/tmp/berthd.log 2>&1 &
         DPID=$!
         i=0
@@ -208,11 +210,19 @@ check "no containers" "" "$($B ps -aq)"
 check "berth cgroups empty" "" "$(find /sys/fs/cgroup -path '*/berth/*' -type d 2>/dev/null)"
 check "no mounts under the data root" 0 "$(grep -c " $DATA/" /proc/self/mountinfo)"
 
-# 7. networking (bridge, veth and nf_tables modules loaded by the harness): two containers on the
-# default bridge, a published port reached from the guest, nothing left after rm. Guarded: a
-# berthd without the networks API says so instead of failing every step.
+# 7. networking (bridge, veth and nf_tables modules loaded by the harness): berthd again with its
+# default bridge; two containers on it, a published port reached from the guest, nothing left
+# after rm. Where the guest kernel cannot run berth's ruleset, berthd says why in `info` and the
+# step reports that cause instead of failing every check.
+kill $DPID
+wait $DPID
+DAEMON_ARGS=
+start_daemon
+WARN=$($B info 2>&1 | grep -i -m1 "bridge networking")
 if ! NETS=$($B network ls --format '{{.Name}}' 2>&1) || ! echo "$NETS" | grep -qx bridge; then
-        echo "SKIP - networking: berthd has no default bridge network yet ($(echo "$NETS" | tail -1))"
+        echo "SKIP - networking: berthd has no default bridge network ($(echo "$NETS" | tail -1))"
+elif [ -n "$WARN" ]; then
+        echo "SKIP - networking: $WARN"
 else
         ip link set lo up 2>/dev/null
         $B run -d --name web1 busybox httpd -f -p 80 -h /etc >/dev/null
