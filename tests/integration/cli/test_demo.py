@@ -29,7 +29,10 @@ def test_demo_runs_the_engine_and_leaves_nothing(tmp_path):
     demo = str(tmp_path / "berth-demo")
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "BERTH_HOST")}
     env["BERTH_DEMO_DIR"] = demo
-    r = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh"), BUILD], capture_output=True,
+    # berthd makes its default bridge at start: the demo runs in a network namespace of the
+    # test's own so the machine's interfaces and nftables stay untouched
+    r = subprocess.run(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$1"',
+                        os.path.join(ROOT, "scripts", "demo.sh"), BUILD], capture_output=True,
                        text=True, env=env, timeout=300)
     assert r.returncode == 0, (r.stdout, r.stderr)
     out = r.stdout
