@@ -55,6 +55,7 @@ struct api_req {
         char *url;
         const char *path; /* into url, after the version prefix */
         double version;
+        bool http11; /* MHD upgrades HTTP/1.1 connections only */
         const struct api_route *route;
         char *params[PARAMS_MAX];
         /* buffered body */
@@ -660,7 +661,9 @@ void api_reply_hijack(struct api_req *r, const char *content_type, api_hijack_fn
 
         *job = (struct hijack_job){r->srv, fn, userdata, free_userdata, -1};
         atomic_fetch_add(&r->srv->busy, 1);
-        if (upgrade && strcasecmp(upgrade, "tcp") == 0) {
+        /* an upgrade of an HTTP/1.0 request never happens (MHD drops the response, and the
+         * job with it unfreed): such a client gets the streamed 200 below */
+        if (upgrade && strcasecmp(upgrade, "tcp") == 0 && r->http11) {
                 resp = MHD_create_response_for_upgrade(upgrade_handler, job);
                 MHD_add_response_header(resp, "Connection", "Upgrade");
                 MHD_add_response_header(resp, "Upgrade", "tcp");
@@ -917,6 +920,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *con, con
                 r = xcalloc(1, sizeof(*r));
                 r->srv = srv;
                 r->con = con;
+                r->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
                 r->body_wfd = r->body_rfd = -1;
                 r->method = xstrdup(method);
                 r->url = xstrdup(url);
