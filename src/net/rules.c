@@ -384,30 +384,32 @@ static int rules_text(const struct berth_net_rules_network *nets, size_t n_netwo
         return 0;
 }
 
-int net_rules_apply_here(const struct berth_net_rules_network *nets, size_t n_networks,
-                         const struct berth_net_rules_port *ports, size_t n_ports,
-                         struct berth_error **err)
+/* The table from nets and ports, loaded by run: in this process, or in the helper child. */
+static int rules_apply_with(int (*run)(const char *, struct berth_error **),
+                            const struct berth_net_rules_network *nets, size_t n_networks,
+                            const struct berth_net_rules_port *ports, size_t n_ports,
+                            struct berth_error **err)
 {
         _cleanup_free_ char *text = NULL;
         int r = rules_text(nets, n_networks, ports, n_ports, &text, err);
         if (r < 0)
                 return r;
-        r = net_nft_run(text, err);
+        r = run(text, err);
         if (r < 0)
                 return berth_error_wrap(err, "packet rules: table `ip berth`");
         return 0;
+}
+
+int net_rules_apply_here(const struct berth_net_rules_network *nets, size_t n_networks,
+                         const struct berth_net_rules_port *ports, size_t n_ports,
+                         struct berth_error **err)
+{
+        return rules_apply_with(net_nft_run, nets, n_networks, ports, n_ports, err);
 }
 
 int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
                           const struct berth_net_rules_port *ports, size_t n_ports,
                           struct berth_error **err)
 {
-        _cleanup_free_ char *text = NULL;
-        int r = rules_text(nets, n_networks, ports, n_ports, &text, err);
-        if (r < 0)
-                return r;
-        r = net_nft_run_isolated(text, err);
-        if (r < 0)
-                return berth_error_wrap(err, "packet rules: table `ip berth`");
-        return 0;
+        return rules_apply_with(net_nft_run_isolated, nets, n_networks, ports, n_ports, err);
 }

@@ -157,6 +157,8 @@ int network_disconnect(struct networks *n, const char *net_ref, const char *cont
                                      c->id, net->name);
                 goto out;
         }
+        /* off the attach list before resolv.conf is written again below */
+        json_object_del(attach, net->name);
         for (size_t i = 0; i < n->n_eps; i++) {
                 struct net_endpoint *ep = n->eps[i];
                 if (strcmp(ep->container_id, c->id) == 0 && strcmp(ep->network_id, net->id) == 0) {
@@ -170,12 +172,10 @@ int network_disconnect(struct networks *n, const char *net_ref, const char *cont
                         }
                         if (net_rules_apply_locked(n, &e) < 0)
                                 berth_warn("network %s: rules: %s", net->name, e->msg);
-                        json_object_del(attach, net->name);
                         net_resolv_refresh_locked(n, c);
                         break;
                 }
         }
-        json_object_del(attach, net->name);
         events_publish(
             n->d, "network", "disconnect", net->id,
             json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name, "type", net->driver));
