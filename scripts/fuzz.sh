@@ -16,9 +16,12 @@ run_one() {
         work=$(mktemp -d)
         out=$(mktemp)
         cp -r "$here/fuzz/corpus/$t"/. "$work"/ 2>/dev/null || true
-        (cd "$build" && ./fuzz/fuzz-$t -max_total_time="$secs" -max_len=16384 -timeout=10 "$work" \
-                >"$out" 2>&1) || rc=$?
-        { echo "fuzz: $t for ${secs}s (exit $rc)"; tail -3 "$out"; } | flock "$build/.fuzz-lock" cat
+        (cd "$build" && ./fuzz/fuzz-$t -max_total_time="$secs" -max_len=16384 -timeout=10 \
+                -artifact_prefix="$build/$t-" "$work" >"$out" 2>&1) || rc=$?
+        # a failure prints its whole report (the crash, the stack, the input's name), a pass its last lines
+        local keep=3
+        [ "$rc" -eq 0 ] || keep=80
+        { echo "fuzz: $t for ${secs}s (exit $rc)"; tail -"$keep" "$out"; } | flock "$build/.fuzz-lock" cat
         rm -rf "$work" "$out"
         return $rc
 }
