@@ -4,9 +4,9 @@
  * patterns like the real tables) and every request accessor (query, bools, ints, filters, JSON
  * body, params, headers), and a handler that answers with each reply kind. The server must never
  * crash nor hang on client input. */
-#include "daemon/api.h"
+#include "daemon/http/api.h"
 #include "daemon/daemon.h"
-#include "daemon/server.h"
+#include "daemon/http/server.h"
 
 #include <poll.h>
 #include <signal.h>

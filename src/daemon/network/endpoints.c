@@ -2,9 +2,9 @@
  * one endpoint per attached network made at start (veth, an IPAM address recorded in the db
  * before the veth exists, so an address is never handed out twice, also across a kill -9),
  * released at exit; connect/disconnect; resolv.conf; NetworkSettings for inspect and ps. */
-#include "daemon/containers.h"
+#include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>

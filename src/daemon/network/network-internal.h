@@ -3,7 +3,7 @@
 #ifndef BERTH_DAEMON_NETWORK_INTERNAL_H
 #define BERTH_DAEMON_NETWORK_INTERNAL_H
 
-#include "daemon/api.h"
+#include "daemon/http/api.h"
 #include "daemon/network/network.h"
 
 struct net_network {

@@ -3,7 +3,7 @@
  * the default one, at create for user networks), the one `ip berth` table rebuilt from state and
  * the embedded DNS server of each user network. */
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>

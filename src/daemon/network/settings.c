@@ -1,9 +1,9 @@
 /* What inspect and the container list show of a container's networking: docker's
  * NetworkSettings (the default bridge's legacy top-level fields, Networks with addresses,
  * endpoint ids, aliases and DNS names, Ports) and the list's Ports and Networks. */
-#include "daemon/containers.h"
+#include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network-internal.h"
 
 static const char *jstr(json_t *j)

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/spec-internal.h"
+#include "daemon/spec/spec-internal.h"
 #include "runtime/runtime.h"
 
 /* From src/runtime/internal.h, which cannot be included beside spec.h (both name a struct
