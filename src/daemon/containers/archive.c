@@ -101,36 +101,6 @@ static const char *jstr(json_t *j)
         return json_is_string(j) ? json_string_value(j) : NULL;
 }
 
-/* Lexical cleaning of a container path ("//", "." and ".." out, ".." stops at "/", no trailing
- * '/'), always absolute. It only picks the mount a path falls in: the kernel resolves the path. */
-static char *path_clean_abs(const char *p)
-{
-        char *out = xmalloc(strlen(p) + 2);
-        size_t w = 1;
-
-        out[0] = '/';
-        while (*p) {
-                size_t n;
-                while (*p == '/')
-                        p++;
-                n = strcspn(p, "/");
-                if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        while (w > 1 && out[w - 1] != '/')
-                                w--;
-                        if (w > 1)
-                                w--;
-                } else if (n > 0 && !(n == 1 && p[0] == '.')) {
-                        if (w > 1)
-                                out[w++] = '/';
-                        memcpy(out + w, p, n);
-                        w += n;
-                }
-                p += n;
-        }
-        out[w] = '\0';
-        return out;
-}
-
 /* The recorded bind or volume (docker's Mounts array) whose destination holds the cleaned path,
  * the deepest one (docker mounts nested ones over their parent); NULL: the rootfs. *ret_rest:
  * the path below the destination ("" for the destination itself), pointing into clean. */
@@ -146,7 +116,7 @@ static json_t *mount_of(struct container *c, const char *clean, const char **ret
                 size_t n;
                 if (!dst || !jstr(json_object_get(m, "Source")))
                         continue;
-                d = path_clean_abs(dst);
+                d = berth_path_clean_abs(dst);
                 n = strcmp(d, "/") == 0 ? 0 : strlen(d);
                 if (strncmp(clean, d, n) != 0 || (clean[n] != '\0' && clean[n] != '/'))
                         continue;
@@ -217,7 +187,7 @@ static void cp_root_release(struct cp_root *r)
 static int cp_root_open(struct containers *cs, struct container *c, const char *path,
                         struct cp_root *ret, struct berth_error **err)
 {
-        _cleanup_free_ char *clean = path_clean_abs(path);
+        _cleanup_free_ char *clean = berth_path_clean_abs(path);
         const char *rest = "", *base = base_name(path);
         json_t *m = mount_of(c, clean, &rest);
         struct cp_root r = {.fd = -1, .pidfd = -1};

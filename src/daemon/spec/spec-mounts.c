@@ -15,39 +15,6 @@ static bool in_list(const char *s, const char *const *list)
         return false;
 }
 
-/* Go's filepath.Clean for an absolute path. */
-static char *clean_abs(const char *p)
-{
-        size_t n = strlen(p);
-        char **parts = xcalloc(n + 1, sizeof(char *));
-        size_t np = 0;
-        _cleanup_free_ char *copy = xstrdup(p);
-        char *save = NULL;
-        for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-                if (!strcmp(t, "."))
-                        continue;
-                if (!strcmp(t, "..")) {
-                        if (np)
-                                np--;
-                        continue;
-                }
-                parts[np++] = t;
-        }
-        char *out = xmalloc(n + 2);
-        size_t w = 0;
-        for (size_t i = 0; i < np; i++) {
-                out[w++] = '/';
-                size_t l = strlen(parts[i]);
-                memcpy(out + w, parts[i], l);
-                w += l;
-        }
-        if (w == 0)
-                out[w++] = '/';
-        out[w] = '\0';
-        free(parts);
-        return out;
-}
-
 static bool valid_volume_name(const char *n)
 {
         /* moby's local driver: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
@@ -175,7 +142,7 @@ static int parse_bind_spec(const char *spec, struct spec_mount_req *r, struct be
                                         "for type \"%s\": invalid mount path: '%s' mount path must "
                                         "be absolute",
                                         spec, bind ? "bind" : "volume", dst);
-        r->target = clean_abs(dst);
+        r->target = berth_path_clean_abs(dst);
         if (!strcmp(r->target, "/"))
                 return berth_error_setx(err, EINVAL,
                                         "invalid volume specification: '%s': invalid mount config "
@@ -184,7 +151,7 @@ static int parse_bind_spec(const char *spec, struct spec_mount_req *r, struct be
                                         spec, bind ? "bind" : "volume");
         if (bind) {
                 r->kind = SPEC_MOUNT_BIND;
-                r->source = clean_abs(src);
+                r->source = berth_path_clean_abs(src);
                 r->create_source = true;
         } else {
                 if (!valid_volume_name(src))
@@ -239,7 +206,7 @@ static int parse_mount_obj(const json_t *m, struct reqs *out, json_t *seen,
         if (dst[0] != '/')
                 return mount_cfg_err(err, type,
                                      "invalid mount path: '%s' mount path must be absolute", dst);
-        _cleanup_free_ char *target = clean_abs(dst);
+        _cleanup_free_ char *target = berth_path_clean_abs(dst);
         if (!strcmp(target, "/"))
                 return mount_cfg_err(err, type, "invalid specification: destination can't be '/'");
         if (!is_bind && present(m, "BindOptions"))
@@ -300,7 +267,7 @@ static int parse_mount_obj(const json_t *m, struct reqs *out, json_t *seen,
                         goto fail;
                 }
                 r.kind = SPEC_MOUNT_BIND;
-                r.source = clean_abs(src);
+                r.source = berth_path_clean_abs(src);
         } else {
                 const json_t *vo;
                 if (sj_obj(m, "VolumeOptions", &vo, err) < 0 ||
@@ -366,7 +333,7 @@ static int parse_all(const json_t *hc, struct reqs *out, struct berth_error **er
                                                 "invalid mount config for type \"tmpfs\": invalid "
                                                 "mount path: '%s' mount path must be absolute",
                                                 k);
-                _cleanup_free_ char *t = clean_abs(k);
+                _cleanup_free_ char *t = berth_path_clean_abs(k);
                 if (check_dup(seen, t, err) < 0)
                         return -EINVAL;
         }
@@ -502,7 +469,7 @@ int spec_tmpfs_mounts(const json_t *create, bool readonly_root, json_t *mounts, 
                                     err, EINVAL, "invalid tmpfs option \"%s\" for `%s`", t, k);
                         strv_push(&opts, t);
                 }
-                _cleanup_free_ char *dst = clean_abs(k);
+                _cleanup_free_ char *dst = berth_path_clean_abs(k);
                 json_array_append_new(mounts, tmpfs_mount(dst, opts, false));
                 json_object_set_new(targets, dst, json_true());
         }
@@ -549,7 +516,7 @@ int spec_tmpfs_mounts(const json_t *create, bool readonly_root, json_t *mounts, 
                         _cleanup_free_ char *s = xasprintf("mode=%llo", (unsigned long long)mode);
                         strv_push(&opts, s);
                 }
-                _cleanup_free_ char *cdst = clean_abs(dst);
+                _cleanup_free_ char *cdst = berth_path_clean_abs(dst);
                 json_array_append_new(mounts, tmpfs_mount(cdst, opts, ro));
                 json_object_set_new(targets, cdst, json_true());
         }
