@@ -96,11 +96,6 @@ static const char *base_name(const char *path)
 
 /* ---------------------------------------------------------------- where a path lives */
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 /* The recorded bind or volume (docker's Mounts array) whose destination holds the cleaned path,
  * the deepest one (docker mounts nested ones over their parent); NULL: the rootfs. *ret_rest:
  * the path below the destination ("" for the destination itself), pointing into clean. */
@@ -111,10 +106,10 @@ static json_t *mount_of(struct container *c, const char *clean, const char **ret
 
         json_array_foreach(json_object_get(c->config, "mounts"), i, m)
         {
-                const char *dst = jstr(json_object_get(m, "Destination"));
+                const char *dst = berth_json_get_str(m, "Destination");
                 _cleanup_free_ char *d = NULL;
                 size_t n;
-                if (!dst || !jstr(json_object_get(m, "Source")))
+                if (!dst || !berth_json_get_str(m, "Source"))
                         continue;
                 d = berth_path_clean_abs(dst);
                 n = strcmp(d, "/") == 0 ? 0 : strlen(d);
@@ -210,7 +205,7 @@ static int cp_root_open(struct containers *cs, struct container *c, const char *
         }
         /* stopped (or gone meanwhile): the recorded mounts tell, like docker mounting them */
         if (r.fd < 0 && m) {
-                const char *src = jstr(json_object_get(m, "Source"));
+                const char *src = berth_json_get_str(m, "Source");
                 struct stat st;
                 free(r.path);
                 if (stat(src, &st) == 0 && !S_ISDIR(st.st_mode)) {
@@ -235,7 +230,7 @@ static int cp_root_open(struct containers *cs, struct container *c, const char *
                         int e = errno;
                         cp_root_release(&r);
                         return berth_error_set(err, e, "open the source of mount `%s`",
-                                               jstr(json_object_get(m, "Destination")));
+                                               berth_json_get_str(m, "Destination"));
                 }
         } else if (r.fd < 0) {
                 free(r.path);

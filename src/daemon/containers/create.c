@@ -22,11 +22,6 @@
 
 #define DEFAULT_SHM_SIZE (64 * 1024 * 1024)
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 static const char *const adjectives[] = {
     "admiring", "brave",  "calm",  "clever", "dreamy", "eager",   "elegant",  "focused",
     "gallant",  "happy",  "jolly", "keen",   "lucid",  "modest",  "nifty",    "pensive",
@@ -127,7 +122,7 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                 {
                         bool covered = false;
                         json_array_foreach(mounts, i, e) covered |=
-                            strcmp(jstr(json_object_get(e, "Destination")), k) == 0;
+                            strcmp(berth_json_get_str(e, "Destination"), k) == 0;
                         if (covered)
                                 continue;
                         r = add_mount(cs, id, mounts, populate, "volume", NULL, k, true, NULL,
@@ -148,7 +143,7 @@ out:
  * body untouched. */
 int container_restart_policy_validate(json_t *rp, struct berth_error **err)
 {
-        const char *name = jstr(json_object_get(rp, "Name"));
+        const char *name = berth_json_get_str(rp, "Name");
         json_t *max = json_object_get(rp, "MaximumRetryCount");
         json_int_t n = json_integer_value(max);
 
@@ -185,7 +180,7 @@ int container_restart_policy_validate(json_t *rp, struct berth_error **err)
 /* Config.StopSignal as dockerd checks it (its signal.ParseSignal wording). */
 static int validate_stop_signal(json_t *body, struct berth_error **err)
 {
-        const char *sig = jstr(json_object_get(body, "StopSignal"));
+        const char *sig = berth_json_get_str(body, "StopSignal");
 
         if (sig && *sig) {
                 int s = berth_signal_parse(sig);
@@ -203,7 +198,7 @@ static json_t *with_host_defaults(json_t *body)
         json_t *shm;
 
         hc = json_is_object(hc) ? json_copy(hc) : json_object();
-        ipc = jstr(json_object_get(hc, "IpcMode"));
+        ipc = berth_json_get_str(hc, "IpcMode");
         shm = json_object_get(hc, "ShmSize");
         if (!ipc || !*ipc)
                 json_object_set_new(hc, "IpcMode", json_string("private"));
@@ -224,9 +219,9 @@ static json_t *with_host_defaults(json_t *body)
                         json_object_set_new(hc, "ReadonlyPaths",
                                             daemon_spec_default_readonly_paths());
         }
-        if (!*(jstr(json_object_get(hc, "Runtime")) ?: ""))
+        if (!*(berth_json_get_str(hc, "Runtime") ?: ""))
                 json_object_set_new(hc, "Runtime", json_string("berth"));
-        if (!*(jstr(json_object_get(hc, "CgroupnsMode")) ?: ""))
+        if (!*(berth_json_get_str(hc, "CgroupnsMode") ?: ""))
                 json_object_set_new(hc, "CgroupnsMode",
                                     json_string(daemon_spec_default_cgroupns_mode()));
         if (json_is_integer(json_object_get(hc, "PidsLimit")) &&
@@ -237,7 +232,7 @@ static json_t *with_host_defaults(json_t *body)
                 json_object_set_new(hc, "MemorySwappiness", json_null());
         /* docker stores the daemon's default log driver when none was given */
         json_t *logcfg = json_object_get(hc, "LogConfig");
-        const char *logtype = jstr(json_object_get(logcfg, "Type"));
+        const char *logtype = berth_json_get_str(logcfg, "Type");
         if (!json_is_object(logcfg)) {
                 json_object_set_new(hc, "LogConfig",
                                     json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
@@ -260,7 +255,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         _cleanup_free_ char *image_id = NULL, *gen_name = NULL, *created = container_now_rfc3339();
         _cleanup_json_ json_t *image_doc = NULL, *config = NULL, *mounts = NULL, *populate = NULL;
         _cleanup_json_ json_t *state = NULL, *stored = NULL, *networks = NULL;
-        const char *image = jstr(json_object_get(body, "Image"));
+        const char *image = berth_json_get_str(body, "Image");
         json_t *hc = json_object_get(body, "HostConfig");
         struct etc_hosts_entry *extra = NULL;
         size_t n_extra = 0;
@@ -320,7 +315,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 return r;
         /* one runtime: the built-in one /info names as DefaultRuntime */
         {
-                const char *rt = jstr(json_object_get(hc, "Runtime"));
+                const char *rt = berth_json_get_str(hc, "Runtime");
                 if (rt && *rt && strcmp(rt, "berth") != 0)
                         return berth_error_setx(err, EINVAL, "Unknown runtime specified %s", rt);
         }
@@ -424,7 +419,7 @@ static bool has_mount_for(struct container *c, const char *target)
 
         json_array_foreach(json_object_get(c->config, "mounts"), i, m)
         {
-                const char *dst = jstr(json_object_get(m, "Destination"));
+                const char *dst = berth_json_get_str(m, "Destination");
                 if (dst && strcmp(dst, target) == 0)
                         return true;
         }
@@ -433,7 +428,7 @@ static bool has_mount_for(struct container *c, const char *target)
         mounts = container_host_cfg(c, "Mounts");
         json_array_foreach(mounts, i, m)
         {
-                const char *dst = jstr(json_object_get(m, "Target"));
+                const char *dst = berth_json_get_str(m, "Target");
                 if (dst && strcmp(dst, target) == 0)
                         return true;
         }
@@ -488,7 +483,7 @@ static int shm_mount(const char *dir, int64_t size, struct berth_error **err)
 int container_ipc_prepare(struct containers *cs, struct container *c, char **ret_shm_path,
                           struct berth_error **err)
 {
-        const char *mode = jstr(container_host_cfg(c, "IpcMode")) ?: "";
+        const char *mode = json_string_value(container_host_cfg(c, "IpcMode")) ?: "";
         _cleanup_free_ char *dir = NULL;
         int64_t size;
         int r;
@@ -512,7 +507,8 @@ int container_ipc_prepare(struct containers *cs, struct container *c, char **ret
                                              "failed to join IPC namespace: container %s is not "
                                              "running",
                                              mode + 10);
-                else if (strcmp(jstr(container_host_cfg(donor, "IpcMode")) ?: "", "host") == 0)
+                else if (strcmp(json_string_value(container_host_cfg(donor, "IpcMode")) ?: "",
+                                "host") == 0)
                         *ret_shm_path = xstrdup("/dev/shm");
                 else if (!shm_mounted(donor))
                         /* moby: only a shareable donor has a /dev/shm of its own on the host */

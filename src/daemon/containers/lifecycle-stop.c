@@ -16,17 +16,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 /* ---------------------------------------------------------------- exit, restart policies */
 
 bool container_restart_wanted(struct containers *cs, struct container *c, bool daemon_start)
 {
         json_t *pol = container_host_cfg(c, "RestartPolicy");
-        const char *name = jstr(json_object_get(pol, "Name")) ?: "no";
+        const char *name = berth_json_get_str(pol, "Name") ?: "no";
         int max = (int)json_integer_value(json_object_get(pol, "MaximumRetryCount"));
 
         if (c->removed || json_is_true(container_host_cfg(c, "AutoRemove")))
@@ -136,11 +131,11 @@ void container_exited(struct containers *cs, struct container *c)
         code = ex ? (int)json_integer_value(json_object_get(ex, "exit_code")) : 255;
         c->exit_code = code;
         c->oom_killed = ex && json_is_true(json_object_get(ex, "oom_killed"));
-        fin = ex ? jstr(json_object_get(ex, "finished_at")) : NULL;
+        fin = ex ? berth_json_get_str(ex, "finished_at") : NULL;
         free(c->finished_at);
         c->finished_at = fin ? xstrdup(fin) : container_now_rfc3339();
         free(c->error);
-        c->error = xstrdup(ex ? jstr(json_object_get(ex, "error")) ?: ""
+        c->error = xstrdup(ex ? berth_json_get_str(ex, "error") ?: ""
                               : "the shim exited without recording the exit");
         c->pid = 0;
         c->shim_pid = 0;
@@ -251,7 +246,7 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
         int sig;
         bool paused;
 
-        sig = signal_of(signame ?: jstr(container_cfg(c, "StopSignal")), SIGTERM, err);
+        sig = signal_of(signame ?: json_string_value(container_cfg(c, "StopSignal")), SIGTERM, err);
         if (sig < 0)
                 return sig;
         if (timeout < 0)
@@ -468,7 +463,7 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
         if (volumes) {
                 json_array_foreach(ms, i, m)
                 {
-                        const char *name = jstr(json_object_get(m, "Name"));
+                        const char *name = berth_json_get_str(m, "Name");
                         if (!name || !volumes_is_anonymous(d->volumes, name))
                                 continue;
                         if (volumes_remove(d->volumes, name, false, &e2) < 0) {

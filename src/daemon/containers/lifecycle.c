@@ -68,11 +68,6 @@ json_t *container_host_cfg(struct container *c, const char *key)
         return json_object_get(container_cfg(c, "HostConfig"), key);
 }
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 uint64_t container_proc_start_time(pid_t pid)
 {
         char path[64], buf[1024];
@@ -312,7 +307,7 @@ bool containers_image_in_use(const char *image_id, void *userdata, char **ret_co
                 return false;
         pthread_mutex_lock(&cs->lock);
         for (size_t i = 0; i < cs->n && !used; i++) {
-                const char *id = jstr(json_object_get(cs->v[i]->config, "image_id"));
+                const char *id = berth_json_get_str(cs->v[i]->config, "image_id");
                 used = id && strcmp(id, image_id) == 0;
                 if (used && ret_container)
                         *ret_container = xstrndup(cs->v[i]->id, 12);
@@ -363,18 +358,18 @@ json_t *container_state_json_locked(struct container *c)
 
 void container_state_load(struct container *c, json_t *st)
 {
-        c->status = status_parse(jstr(json_object_get(st, "Status")));
+        c->status = status_parse(berth_json_get_str(st, "Status"));
         c->pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
         c->shim_pid = (pid_t)json_integer_value(json_object_get(st, "ShimPid"));
         c->shim_start = (uint64_t)json_integer_value(json_object_get(st, "ShimStart"));
         c->exit_code = (int)json_integer_value(json_object_get(st, "ExitCode"));
         c->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
         free(c->started_at);
-        c->started_at = xstrdup(jstr(json_object_get(st, "StartedAt")) ?: zero_time);
+        c->started_at = xstrdup(berth_json_get_str(st, "StartedAt") ?: zero_time);
         free(c->finished_at);
-        c->finished_at = xstrdup(jstr(json_object_get(st, "FinishedAt")) ?: zero_time);
+        c->finished_at = xstrdup(berth_json_get_str(st, "FinishedAt") ?: zero_time);
         free(c->error);
-        c->error = xstrdup(jstr(json_object_get(st, "Error")) ?: "");
+        c->error = xstrdup(berth_json_get_str(st, "Error") ?: "");
         c->restart_count = (int)json_integer_value(json_object_get(st, "RestartCount"));
         c->stopped_by_user = json_is_true(json_object_get(st, "StoppedByUser"));
         c->has_been_started = json_is_true(json_object_get(st, "HasBeenStarted"));
@@ -470,7 +465,7 @@ static int mount_rootfs(struct containers *cs, struct container *c, struct berth
         _cleanup_free_ char *init = NULL;
         int r;
 
-        r = berth_image_layer_dirs(cs->d->images, jstr(json_object_get(c->config, "image_id")),
+        r = berth_image_layer_dirs(cs->d->images, berth_json_get_str(c->config, "image_id"),
                                    &image_dirs, err);
         if (r < 0)
                 return r;
@@ -517,8 +512,8 @@ static int populate_mounted(struct containers *cs, struct container *c, struct b
                 return berth_error_set(err, errno, "open `%s`", c->rootfs);
         json_array_foreach(todo, i, e)
         {
-                const char *name = jstr(json_object_get(e, "Name"));
-                const char *dst = jstr(json_object_get(e, "Destination"));
+                const char *name = berth_json_get_str(e, "Name");
+                const char *dst = berth_json_get_str(e, "Destination");
                 if (!name || !dst)
                         continue;
                 r = volumes_populate(cs->d->volumes, name, rootfd, dst, err);
@@ -547,8 +542,8 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
 {
         struct daemon *d = cs->d;
         json_t *hc = container_cfg(c, "HostConfig");
-        const char *netmode = jstr(json_object_get(hc, "NetworkMode")) ?: "";
-        const char *hostname = jstr(container_cfg(c, "Hostname"));
+        const char *netmode = berth_json_get_str(hc, "NetworkMode") ?: "";
+        const char *hostname = json_string_value(container_cfg(c, "Hostname"));
         _cleanup_free_ char *short_id = xstrndup(c->id, 12);
         _cleanup_free_ char *hosts = xasprintf("%s/hosts", c->dir);
         _cleanup_free_ char *resolv = xasprintf("%s/resolv.conf", c->dir);
@@ -590,7 +585,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         if (r < 0)
                 goto out;
         for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
-                const char *m = jstr(json_object_get(hc, modes[k]));
+                const char *m = berth_json_get_str(hc, modes[k]);
                 struct container *other;
                 if (!m || strncmp(m, "container:", 10) != 0)
                         continue;
@@ -616,10 +611,10 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         json_array_foreach(ms, i, e)
         {
                 mounts[i] = (struct spec_mount){
-                    .source = jstr(json_object_get(e, "Source")),
-                    .target = jstr(json_object_get(e, "Destination")),
+                    .source = berth_json_get_str(e, "Source"),
+                    .target = berth_json_get_str(e, "Destination"),
                     .readonly = !json_is_true(json_object_get(e, "RW")),
-                    .propagation = jstr(json_object_get(e, "Propagation")),
+                    .propagation = berth_json_get_str(e, "Propagation"),
                 };
                 if (mounts[i].propagation && !*mounts[i].propagation)
                         mounts[i].propagation = NULL;
@@ -632,7 +627,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         ctx.hostname_path = hostname_path;
         ctx.init_path = d->init_path ? d->init_path : d->shim_path;
         ctx.seccomp_default_path = d->seccomp_default_path;
-        ctx.cgroup_parent = jstr(json_object_get(hc, "CgroupParent"));
+        ctx.cgroup_parent = berth_json_get_str(hc, "CgroupParent");
         if (ctx.cgroup_parent && !*ctx.cgroup_parent)
                 ctx.cgroup_parent = NULL;
         ctx.shm_path = shm_path;
@@ -703,7 +698,7 @@ int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error
         if (json_object_get(j, "error")) {
                 int code = (int)json_integer_value(json_object_get(j, "code"));
                 int r = berth_error_setx(err, code > 0 ? code : EIO, "%s",
-                                         jstr(json_object_get(j, "error")) ?: "shim error");
+                                         berth_json_get_str(j, "error") ?: "shim error");
                 json_decref(j);
                 return r;
         }
@@ -776,7 +771,7 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
         bool stdin_once = json_is_true(container_cfg(c, "StdinOnce"));
         json_t *logcfg = container_host_cfg(c, "LogConfig");
         json_t *logopts = json_object_get(logcfg, "Config");
-        const char *log_type = jstr(json_object_get(logcfg, "Type"));
+        const char *log_type = berth_json_get_str(logcfg, "Type");
         _cleanup_free_ char *exit_path = xasprintf("%s/%s", c->state_dir, BERTH_SHIM_EXIT_FILE);
         struct pending_attach *pending;
         pid_t pid, shim_pid;
@@ -828,8 +823,8 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
         if (logs_driver_readable(log_type)) {
                 /* the local driver: the same file, docker's local defaults (20 MiB x 5) */
                 bool local = log_type && strcmp(log_type, "local") == 0;
-                const char *size = jstr(json_object_get(logopts, "max-size"));
-                const char *files = jstr(json_object_get(logopts, "max-file"));
+                const char *size = berth_json_get_str(logopts, "max-size");
+                const char *files = berth_json_get_str(logopts, "max-file");
                 if (local && !size)
                         size = "20m";
                 if (local && !files)

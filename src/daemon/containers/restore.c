@@ -13,11 +13,6 @@
 #define SYS_pidfd_open 434
 #endif
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 static int pidfd_open(pid_t pid)
 {
         return (int)syscall(SYS_pidfd_open, pid, 0);
@@ -44,7 +39,7 @@ static void readopt(struct containers *cs, struct container *c)
 
         json_array_foreach(ms, i, m)
         {
-                const char *name = jstr(json_object_get(m, "Name"));
+                const char *name = berth_json_get_str(m, "Name");
                 if (name)
                         volumes_ref(cs->d->volumes, name, c->id, NULL);
         }
@@ -84,11 +79,11 @@ static void apply_startup_policies(struct containers *cs)
                 struct container *c = v[i];
                 bool want;
                 pthread_mutex_lock(&cs->lock);
-                want = c->status == CONTAINER_EXITED && c->has_been_started &&
-                       container_restart_wanted(cs, c, true) &&
-                       strcmp(jstr(json_object_get(container_host_cfg(c, "RestartPolicy"), "Name"))
-                                  ?: "",
-                              "on-failure") != 0;
+                want =
+                    c->status == CONTAINER_EXITED && c->has_been_started &&
+                    container_restart_wanted(cs, c, true) &&
+                    strcmp(berth_json_get_str(container_host_cfg(c, "RestartPolicy"), "Name") ?: "",
+                           "on-failure") != 0;
                 if (want)
                         c->status = CONTAINER_RESTARTING;
                 pthread_mutex_unlock(&cs->lock);

@@ -16,11 +16,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 /* The container named by the route's first parameter, or a 404 reply. */
 static struct container *get_or_reply(struct api_req *r)
 {
@@ -66,7 +61,7 @@ static json_t *merged_config(struct container *c)
         json_array_foreach(json_object_get(img, "Env"), i, e) json_array_append(env, e);
         json_array_foreach(json_object_get(create, "Env"), i, e)
         {
-                const char *s = jstr(e);
+                const char *s = json_string_value(e);
                 size_t klen = s ? strcspn(s, "=") : 0;
                 size_t j;
                 json_t *old;
@@ -74,7 +69,8 @@ static json_t *merged_config(struct container *c)
                         continue;
                 json_array_foreach(env, j, old)
                 {
-                        if (strncmp(jstr(old) ?: "", s, klen) == 0 && jstr(old)[klen] == '=') {
+                        if (strncmp(json_string_value(old) ?: "", s, klen) == 0 &&
+                            json_string_value(old)[klen] == '=') {
                                 json_array_remove(env, j);
                                 break;
                         }
@@ -121,7 +117,7 @@ static void path_args(struct container *c, json_t *cfg, const char **ret_path, j
 
         json_array_foreach(ep, i, e) json_array_append(argv, e);
         json_array_foreach(cmd, i, e) json_array_append(argv, e);
-        *ret_path = json_array_size(argv) ? jstr(json_array_get(argv, 0)) : "";
+        *ret_path = json_array_size(argv) ? json_string_value(json_array_get(argv, 0)) : "";
         json_array_remove(argv, 0);
         *ret_args = argv;
 }
@@ -135,7 +131,7 @@ static json_t *host_config(struct container *c)
                 json_decref(hc);
                 hc = json_object();
         }
-        nm = jstr(json_object_get(hc, "NetworkMode"));
+        nm = berth_json_get_str(hc, "NetworkMode");
         if (!nm || !*nm)
                 json_object_set_new(hc, "NetworkMode", json_string("bridge"));
         if (!json_object_get(hc, "RestartPolicy"))
@@ -144,7 +140,7 @@ static json_t *host_config(struct container *c)
         if (!json_object_get(hc, "LogConfig"))
                 json_object_set_new(hc, "LogConfig",
                                     json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
-        else if (!*(jstr(json_object_get(json_object_get(hc, "LogConfig"), "Type")) ?: ""))
+        else if (!*(berth_json_get_str(json_object_get(hc, "LogConfig"), "Type") ?: ""))
                 /* made before the default was stored at create */
                 json_object_set_new(json_object_get(hc, "LogConfig"), "Type",
                                     json_string("json-file"));
@@ -168,7 +164,7 @@ static void set_sizes(struct containers *cs, struct container *c, json_t *j, con
 {
         _cleanup_json_ json_t *img = NULL;
         json_int_t rw = (json_int_t)volumes_dir_size(upper), image = 0;
-        const char *image_id = jstr(json_object_get(c->config, "image_id"));
+        const char *image_id = berth_json_get_str(c->config, "image_id");
 
         if (image_id && berth_image_inspect(cs->d->images, image_id, &img, NULL) >= 0)
                 image = json_integer_value(json_object_get(img, "Size"));
@@ -192,7 +188,7 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
         json_t *state;
 
         path_args(c, cfg, &path, &args);
-        if (berth_image_layer_dirs(cs->d->images, jstr(json_object_get(c->config, "image_id")),
+        if (berth_image_layer_dirs(cs->d->images, berth_json_get_str(c->config, "image_id"),
                                    &lowers, NULL) >= 0) {
                 size_t len = 0;
                 for (char **l = lowers; *l; l++)
@@ -301,7 +297,7 @@ static double since_rfc3339(const char *t)
 static time_t created_unix(struct container *c)
 {
         struct tm tm = {0};
-        const char *t = jstr(json_object_get(c->config, "created"));
+        const char *t = berth_json_get_str(c->config, "created");
 
         if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm))
                 return 0;
@@ -318,14 +314,14 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
         json_t *e, *j;
         size_t i, cap = 0;
         FILE *f = open_memstream(&cmd, &cap);
-        const char *nm = jstr(container_host_cfg(c, "NetworkMode"));
+        const char *nm = json_string_value(container_host_cfg(c, "NetworkMode"));
 
         path_args(c, cfg, &path, &args);
         fputs(path ? path : "", f);
         /* docker's list quotes an argument holding a space in single quotes */
         json_array_foreach(args, i, e)
         {
-                const char *a = jstr(e) ?: "";
+                const char *a = json_string_value(e) ?: "";
                 fprintf(f, strchr(a, ' ') ? " '%s'" : " %s", a);
         }
         fclose(f);
@@ -403,10 +399,10 @@ static bool labels_match(json_t *labels, json_t *want)
 
         json_array_foreach(want, i, e)
         {
-                const char *s = jstr(e);
+                const char *s = json_string_value(e);
                 const char *eq = strchr(s, '=');
                 _cleanup_free_ char *k = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s);
-                const char *v = jstr(json_object_get(labels, k));
+                const char *v = berth_json_get_str(labels, k);
                 if (!v || (eq && strcmp(v, eq + 1) != 0))
                         return false;
         }
@@ -420,7 +416,7 @@ static bool any_match(json_t *vals, bool (*pred)(const char *want, void *ud), vo
 
         if (!json_array_size(vals))
                 return true;
-        json_array_foreach(vals, i, e) if (pred(jstr(e), ud)) return true;
+        json_array_foreach(vals, i, e) if (pred(json_string_value(e), ud)) return true;
         return false;
 }
 
@@ -486,8 +482,8 @@ static bool pred_ancestor(const char *want, void *ud)
 {
         struct ancestor_ctx *a = ud;
         _cleanup_free_ char *id = NULL;
-        const char *img = jstr(json_object_get(a->c->config, "image"));
-        const char *img_id = jstr(json_object_get(a->c->config, "image_id"));
+        const char *img = berth_json_get_str(a->c->config, "image");
+        const char *img_id = berth_json_get_str(a->c->config, "image_id");
 
         if (img && strcmp(img, want) == 0)
                 return true;
@@ -501,14 +497,14 @@ static bool pred_network(const char *want, void *ud)
 {
         struct ancestor_ctx *a = ud;
         json_t *nets = json_object_get(a->c->config, "networks"), *es;
-        const char *mode = jstr(container_host_cfg(a->c, "NetworkMode"));
+        const char *mode = json_string_value(container_host_cfg(a->c, "NetworkMode"));
         const char *k;
 
         if (mode && strcmp(mode, want) == 0)
                 return true;
         json_object_foreach(nets, k, es)
         {
-                const char *id = jstr(json_object_get(es, "NetworkID"));
+                const char *id = berth_json_get_str(es, "NetworkID");
                 if (strcmp(k, want) == 0 || (id && strncmp(id, want, strlen(want)) == 0))
                         return true;
         }
@@ -560,7 +556,7 @@ static void handle_list(struct api_req *r)
                 struct container *ref;
                 if (!json_array_size(vs))
                         continue;
-                if (container_get(cs, jstr(json_array_get(vs, 0)), &ref, &err) < 0) {
+                if (container_get(cs, json_string_value(json_array_get(vs, 0)), &ref, &err) < 0) {
                         api_reply_error(r, err);
                         return;
                 }
@@ -982,7 +978,8 @@ static void handle_update(struct api_req *r)
                         json_object_set_new(res, "cpu", cpu = json_object());
                 json_object_set_new(cpu, "period", json_integer(x));
         }
-        if ((v = json_object_get(body, "CpusetCpus")) && jstr(v) && *jstr(v)) {
+        if ((v = json_object_get(body, "CpusetCpus")) && json_string_value(v) &&
+            *json_string_value(v)) {
                 json_t *cpu = json_object_get(res, "cpu");
                 if (!cpu)
                         json_object_set_new(res, "cpu", cpu = json_object());
@@ -1014,8 +1011,8 @@ static void handle_update(struct api_req *r)
                 json_object_foreach(body, k, v) if (strcmp(k, "RestartPolicy") != 0)
                     json_object_set(hc, k, v);
                 rp = json_object_get(body, "RestartPolicy");
-                if (json_is_object(rp) && jstr(json_object_get(rp, "Name")) &&
-                    *jstr(json_object_get(rp, "Name")))
+                if (json_is_object(rp) && berth_json_get_str(rp, "Name") &&
+                    *berth_json_get_str(rp, "Name"))
                         json_object_set(hc, "RestartPolicy", rp);
         }
         pthread_mutex_unlock(&cs->lock);
@@ -1179,7 +1176,7 @@ static void handle_logs(struct api_req *r)
 
         if (!c)
                 return;
-        type = jstr(json_object_get(container_host_cfg(c, "LogConfig"), "Type"));
+        type = berth_json_get_str(container_host_cfg(c, "LogConfig"), "Type");
         if (!logs_driver_readable(type)) {
                 api_reply_errorf(r, 501, "configured logging driver does not support reading");
                 container_unref(cs, c);
