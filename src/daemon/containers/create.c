@@ -15,7 +15,6 @@
 #include <linux/magic.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -30,16 +29,6 @@ static const char *const surnames[] = {
     "babbage",  "curie",   "darwin",  "euclid",  "fermat", "galileo",  "hopper",  "kepler",
     "lovelace", "meitner", "newton",  "noether", "pascal", "ritchie",  "shannon", "thompson",
     "turing",   "wozniak", "hypatia", "lamarr",  "knuth",  "torvalds", "liskov",  "hamilton"};
-
-static void random_hex(char *out, size_t nbytes)
-{
-        unsigned char buf[64];
-
-        if (getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
-                abort();
-        for (size_t i = 0; i < nbytes; i++)
-                sprintf(out + 2 * i, "%02x", buf[i]);
-}
 
 /* One entry of docker's Mounts array; a volume that is not nocopy also goes to populate
  * (docker's CopyData: filled from the image at create, see volumes_populate). mode: the Binds
@@ -324,7 +313,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         if (json_array_size(json_object_get(hc, "Links")) > 0)
                 return berth_error_setx(err, EINVAL,
                                         "container links (--link) are not supported by berth");
-        random_hex(id, 32);
+        berth_random_hex(id, 32);
         stored = with_host_defaults(body);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,
                            err);
@@ -373,13 +362,12 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 do {
                         unsigned char rnd[2];
                         free(gen_name);
-                        if (getrandom(rnd, 2, 0) != 2)
-                                abort();
+                        berth_random_bytes(rnd, 2);
                         gen_name = xasprintf("%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
                                              surnames[rnd[1] % ARRAY_SIZE(surnames)]);
                         if (container_by_name_locked(cs, gen_name)) {
                                 char suffix[5];
-                                random_hex(suffix, 2);
+                                berth_random_hex(suffix, 2);
                                 free(gen_name);
                                 gen_name = xasprintf(
                                     "%s_%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],

@@ -10,7 +10,6 @@
 
 #include <poll.h>
 #include <sqlite3.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -200,7 +199,6 @@ void api_exec_create(struct api_req *r)
         _cleanup_json_ json_t *body = NULL;
         struct container *c;
         struct exec *e;
-        unsigned char rnd[32];
         json_t *cmd;
 
         if (api_body_json(r, &body, &err) < 0) {
@@ -231,10 +229,7 @@ void api_exec_create(struct api_req *r)
         }
         pthread_mutex_unlock(&cs->lock);
         e = xcalloc(1, sizeof(*e));
-        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-                abort();
-        for (size_t i = 0; i < sizeof(rnd); i++)
-                sprintf(e->id + 2 * i, "%02x", rnd[i]);
+        berth_random_hex(e->id, 32);
         e->refs = 1; /* the table's, dropped by exec_prune once the container is removed */
         e->cs = cs;
         e->c = c;

@@ -18,7 +18,6 @@
 #include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>

@@ -6,7 +6,6 @@
 #include "daemon/network/network.h"
 #include "daemon/state/volumes.h"
 
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -25,8 +24,7 @@ static char *engine_id(struct daemon *d)
                 free(id);
         }
         uint8_t b[16];
-        if (getrandom(b, sizeof(b), 0) != sizeof(b))
-                abort();
+        berth_random_bytes(b, sizeof(b));
         id = xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
                        b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
                        b[13], b[14], b[15]);

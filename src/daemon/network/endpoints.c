@@ -468,7 +468,7 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
 
         ep->container_id = xstrdup(c->id);
         ep->network_id = xstrdup(net->id);
-        net_random_hex(eid, 32);
+        berth_random_hex(eid, 32);
         ep->endpoint_id = xstrdup(eid);
         ep->name = xstrdup(c->name);
         ep->ifname = xstrdup(ifname);

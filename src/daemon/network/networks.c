@@ -7,21 +7,10 @@
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #define DEFAULT_BRIDGE "berth0"
 #define DEFAULT_BIP    "172.17.0.1/16"
-
-void net_random_hex(char *out, size_t nbytes)
-{
-        unsigned char buf[64];
-
-        if (nbytes > sizeof(buf) || getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
-                abort();
-        for (size_t i = 0; i < nbytes; i++)
-                sprintf(out + 2 * i, "%02x", buf[i]);
-}
 
 bool net_is_bridge(const struct net_network *net)
 {
@@ -406,7 +395,7 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                 if (old)
                         snprintf(id, sizeof(id), "%s", old->id);
                 else
-                        net_random_hex(id, 32);
+                        berth_random_hex(id, 32);
                 doc = network_doc(names[i], id, drivers[i], ipam, opts, i == 0 ? NULL : json_null(),
                                   false, false, NULL);
                 if (i != 0)
@@ -840,7 +829,7 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
         r = create_parse_locked(n, body, &subnet, &gw, err);
         if (r < 0)
                 goto out;
-        net_random_hex(id, 32);
+        berth_random_hex(id, 32);
         o = json_is_object(opts) ? json_deep_copy(opts) : json_object();
         bname = berth_json_get_str(o, "com.docker.network.bridge.name");
         if (!bname) {

@@ -7,7 +7,6 @@
 #include <ftw.h>
 #include <sys/mount.h>
 #include <pthread.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -227,15 +226,6 @@ static bool labels_valid(json_t *labels)
         return true;
 }
 
-static void random_name(char ret[65])
-{
-        uint8_t b[32];
-        if (getrandom(b, sizeof(b), 0) != sizeof(b))
-                abort();
-        for (size_t i = 0; i < sizeof(b); i++)
-                snprintf(ret + 2 * i, 3, "%02x", b[i]);
-}
-
 /* with v->lock held */
 static int create_locked(struct berth_volumes *v, const char *name, json_t *labels, json_t *opts,
                          struct volume **ret, struct berth_error **err)
@@ -288,7 +278,7 @@ int volumes_create(struct berth_volumes *v, const char *name, const char *driver
 {
         char rnd[65];
         if (!name || !*name) {
-                random_name(rnd);
+                berth_random_hex(rnd, 32);
                 name = rnd;
         } else if (volumes_name_validate(name, err) < 0) {
                 return -EINVAL;
@@ -927,7 +917,7 @@ int volumes_get_or_create(struct daemon *d, const char *name, const char *contai
         char rnd[65];
         _cleanup_json_ json_t *labels = NULL;
         if (!name || !*name) {
-                random_name(rnd);
+                berth_random_hex(rnd, 32);
                 name = rnd;
                 labels = json_pack("{s:s}", VOLUME_ANONYMOUS_LABEL, "");
         } else if (volumes_name_validate(name, err) < 0) {
