@@ -646,26 +646,10 @@ out:
 int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err)
 {
         _cleanup_free_ char *s = berth_json_dump(msg, false);
-        struct iovec iov = {.iov_base = s, .iov_len = strlen(s)};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t n = berth_send_fds(fd, s, strlen(s), &pass_fd, pass_fd >= 0 ? 1 : 0);
 
-        if (pass_fd >= 0) {
-                struct cmsghdr *cm;
-                memset(&u, 0, sizeof(u));
-                mh.msg_control = u.buf;
-                mh.msg_controllen = sizeof(u.buf);
-                cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-        }
-        if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-                return berth_error_set(err, errno, "send to the shim");
+        if (n < 0)
+                return berth_error_set(err, (int)-n, "send to the shim");
         return 0;
 }
 
