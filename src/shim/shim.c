@@ -210,8 +210,9 @@ static void send_error(int ctl, struct berth_error *e)
 static int listen_at(int dirfd, const char *name, int type, int *ret_fd, char **ret_path,
                      struct berth_error **err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, name);
+        struct sockaddr_un sa;
+        if (berth_sockaddr_un(&sa, "/proc/self/fd/%d/%s", dirfd, name) < 0)
+                return berth_error_setx(err, ENAMETOOLONG, "socket name `%s` is too long", name);
         unlinkat(dirfd, name, 0);
         _cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)

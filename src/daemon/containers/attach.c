@@ -15,7 +15,7 @@ int container_shim_request(struct container *c, json_t *msg, struct berth_error 
 
 int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct sockaddr_un sa;
         _cleanup_close_ int s = -1;
         int dfd;
 
@@ -26,8 +26,7 @@ int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct b
         dfd = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return berth_error_set(err, errno, "open `%s`", c->state_dir);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
-                 BERTH_SHIM_ATTACH_SOCK);
+        berth_sockaddr_un(&sa, "/proc/self/fd/%d/%s", dfd, BERTH_SHIM_ATTACH_SOCK);
         if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 int e = errno;
                 close(dfd);

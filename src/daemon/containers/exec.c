@@ -567,7 +567,6 @@ void api_exec_resize(struct api_req *r)
         struct berth_error *err = NULL;
         struct exec *e = exec_get(api_daemon(r)->containers, api_param(r, 0));
         long long h, w;
-        struct sockaddr_un;
 
         if (!e) {
                 api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));

@@ -1075,12 +1075,11 @@ static pid_t socket_holder(const struct sockaddr_un *sa)
 
 int server_socket_check(const char *path, struct berth_error **err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct sockaddr_un sa;
         pid_t holder;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
+        if (berth_sockaddr_un(&sa, "%s", path) < 0)
                 return berth_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
-        strcpy(sa.sun_path, path);
         holder = socket_holder(&sa);
         if (holder > 0)
                 return berth_error_setx(err, EADDRINUSE,
@@ -1094,12 +1093,12 @@ int server_socket_check(const char *path, struct berth_error **err)
 
 static int listen_unix(const char *path, struct stat *ret_st, struct berth_error **err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct sockaddr_un sa;
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *dir = NULL;
         int r;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
+        if (berth_sockaddr_un(&sa, "%s", path) < 0)
                 return berth_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
         dir = xstrdup(path);
         if (strrchr(dir, '/') && strrchr(dir, '/') != dir) {
@@ -1108,7 +1107,6 @@ static int listen_unix(const char *path, struct stat *ret_st, struct berth_error
                 if (r < 0)
                         return r;
         }
-        strcpy(sa.sun_path, path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return berth_error_set(err, errno, "socket");
