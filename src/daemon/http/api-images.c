@@ -32,20 +32,6 @@ static bool in_use(const char *id, void *userdata, char **ret_container)
         return containers_image_in_use(id, userdata, ret_container);
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                buf += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
 /* docker's units.HumanSize: decimal units, 4 significant digits ("2.153MB") */
 static void human_size(uint64_t n, char *buf, size_t len)
 {
@@ -304,7 +290,7 @@ static void job_send(struct stream_job *j, json_t *msg)
         if (j->out_fd < 0)
                 json_array_append_new(j->held, json_string(line));
         else if (!j->failed)
-                j->failed = !write_all(j->out_fd, line, strlen(line));
+                j->failed = berth_write_all(j->out_fd, line, strlen(line)) < 0;
         pthread_mutex_unlock(&j->lock);
 }
 
@@ -382,7 +368,7 @@ static void pull_producer(int out_fd, void *userdata)
         size_t i;
         json_t *line;
         json_array_foreach(j->held, i, line) if (!j->failed) j->failed =
-            !write_all(out_fd, json_string_value(line), json_string_length(line));
+            berth_write_all(out_fd, json_string_value(line), json_string_length(line)) < 0;
         json_array_clear(j->held);
         while (!j->done)
                 pthread_cond_wait(&j->cond, &j->lock);
