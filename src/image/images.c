@@ -279,9 +279,11 @@ static int collect_garbage_at_open(struct berth_images *imgs, struct berth_error
                         NULL) < 0)
                 return -EIO;
         /* dirs under overlay/ that no recorded layer owns */
-        int dfd = dup(imgs->overlayfd);
+        /* a fresh open, not a dup(): a dup would share the directory offset with overlayfd and
+         * lack O_CLOEXEC */
+        int dfd = openat(imgs->overlayfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return berth_error_set(err, errno, "dup");
+                return berth_error_set(err, errno, "open overlay dir");
         _cleanup_dir_ DIR *d = fdopendir(dfd);
         if (!d) {
                 close(dfd);
