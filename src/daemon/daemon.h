@@ -8,9 +8,9 @@
 
 #include <pthread.h>
 
-struct berth_volumes; /* volumes.h */
-struct berth_events;  /* events.h */
-struct containers;    /* containers.h (H3a): the container table, lifecycle with shims */
+struct berth_volumes; /* state/volumes.h */
+struct berth_events;  /* state/events.h */
+struct containers;    /* containers/containers.h: the container table, lifecycle with shims */
 struct networks;      /* network/network.h: networks, endpoints, published ports */
 
 struct daemon {
