@@ -153,6 +153,11 @@ bool containers_image_in_use(const char *image_id, void *userdata, char **ret_co
 /* Counts for /info. */
 void containers_count(struct containers *cs, int *ret_running, int *ret_paused, int *ret_stopped);
 
+/* docker update (update.c): body is docker's update body (borrowed; RestartPolicy already
+ * validated). Applied to the running container's cgroup, then kept in its HostConfig. EBUSY
+ * (docker's 409) for a memory above the stored swap, EINVAL for a swap below the memory. */
+int container_update(struct containers *cs, struct container *c, json_t *body,
+                     struct berth_error **err);
 /* Rewrite c's db row (config changed: update). */
 int container_config_save(struct containers *cs, struct container *c, struct berth_error **err);
 
