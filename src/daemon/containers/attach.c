@@ -60,6 +60,45 @@ int container_attach(struct containers *cs, struct container *c, json_t *msg, in
         return r;
 }
 
+int container_removed_exit_code(struct containers *cs, const char *ref)
+{
+        struct timespec now;
+        int code = -1;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&cs->lock);
+        for (size_t i = 0; i < ARRAY_SIZE(cs->tomb); i++) {
+                struct tombstone *t = &cs->tomb[i];
+                if (t->id[0] && strncmp(t->id, ref, strlen(ref)) == 0 &&
+                    now.tv_sec - t->when.tv_sec < 30)
+                        code = t->exit_code;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        return code;
+}
+
+uint64_t container_wait_begin(struct containers *cs, struct container *c, const char *condition,
+                              bool *ret_done, int *ret_code)
+{
+        struct timespec now;
+        uint64_t gen;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        *ret_done = false;
+        pthread_mutex_lock(&cs->lock);
+        gen = c->exit_gen;
+        /* `run`/`start -a` send wait(next-exit) and start at once: when the start won the race
+         * and the container is already gone, that exit is the one the client waits for */
+        if (strcmp(condition, "next-exit") == 0 && c->has_been_started &&
+            c->status == CONTAINER_EXITED && now.tv_sec - c->exited_mono.tv_sec < 2 &&
+            c->exited_mono.tv_sec != 0) {
+                *ret_done = true;
+                *ret_code = c->exit_code;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        return gen;
+}
+
 int container_wait(struct containers *cs, struct container *c, const char *condition, uint64_t gen,
                    int *ret_code)
 {

@@ -131,6 +131,13 @@ int container_shim_request(struct container *c, json_t *msg, struct berth_error 
 /* The same with an fd passed along (SCM_RIGHTS; not taken). */
 int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err);
 
+/* The exit code of a container removed in the last 30 s whose id starts with ref, or -1: a
+ * `run --rm` client's wait(removed) may come in after a fast container is gone. */
+int container_removed_exit_code(struct containers *cs, const char *ref);
+/* The exit generation a wait on condition starts from; *ret_done with *ret_code when a
+ * next-exit wait arrives just after the exit it waits for (start won the race). */
+uint64_t container_wait_begin(struct containers *cs, struct container *c, const char *condition,
+                              bool *ret_done, int *ret_code);
 /* Wait for condition ("not-running", "next-exit", "removed"); the exit code. gen: c->exit_gen
  * read when the request came in (next-exit; not-running also ends at the next exit of a
  * container a restart policy restarts, as docker's). */
@@ -142,6 +149,10 @@ json_t *container_inspect(struct containers *cs, struct container *c, bool size)
 json_t *container_summary(struct containers *cs, struct container *c, bool size);
 const char *container_status_name(enum container_status s);
 bool container_is_running(struct containers *cs, struct container *c);
+/* c's status, read under the table lock. */
+enum container_status container_status_of(struct containers *cs, struct container *c);
+/* Has c run and exited (not merely created)? */
+bool container_exited_after_start(struct containers *cs, struct container *c);
 
 /* The create body's field (Config level: "Tty", "Env", …) or HostConfig's ("HostConfig",
  * "AutoRemove"); borrowed, may be NULL. */
@@ -209,6 +220,9 @@ int health_start_scheduler(struct containers *cs, struct berth_error **err);
 void health_reset_locked(struct container *c);
 /* "healthy", "unhealthy", "starting" or NULL (no healthcheck); caller holds the table lock. */
 const char *health_status_locked(struct container *c);
+/* docker's health filter: is c's health status want ("starting", "healthy", "unhealthy", or
+ * "none": no healthcheck)? */
+bool container_health_is(struct containers *cs, struct container *c, const char *want);
 /* Live-restore of State.Health: health_save_locked adds c's health (and the start it belongs
  * to) to st, its persisted state; health_load takes them back from such a state (the container's
  * config already set), so a re-adopted container keeps its status, streak and log, and its next

@@ -462,6 +462,18 @@ int health_start_scheduler(struct containers *cs, struct berth_error **err)
         return 0;
 }
 
+bool container_health_is(struct containers *cs, struct container *c, const char *want)
+{
+        const char *s;
+        bool match;
+
+        pthread_mutex_lock(&cs->lock);
+        s = health_status_locked(c);
+        match = strcmp(s ? s : "none", want) == 0;
+        pthread_mutex_unlock(&cs->lock);
+        return match;
+}
+
 const char *health_status_locked(struct container *c)
 {
         if (!c->health || (c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED))

@@ -276,6 +276,26 @@ bool container_is_running(struct containers *cs, struct container *c)
         return r;
 }
 
+enum container_status container_status_of(struct containers *cs, struct container *c)
+{
+        enum container_status s;
+
+        pthread_mutex_lock(&cs->lock);
+        s = c->status;
+        pthread_mutex_unlock(&cs->lock);
+        return s;
+}
+
+bool container_exited_after_start(struct containers *cs, struct container *c)
+{
+        bool r;
+
+        pthread_mutex_lock(&cs->lock);
+        r = c->status == CONTAINER_EXITED && c->has_been_started;
+        pthread_mutex_unlock(&cs->lock);
+        return r;
+}
+
 void containers_count(struct containers *cs, int *ret_running, int *ret_paused, int *ret_stopped)
 {
         int run = 0, paused = 0, stopped = 0;

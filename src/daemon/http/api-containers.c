@@ -466,15 +466,7 @@ struct ancestor_ctx {
 static bool pred_health(const char *want, void *ud)
 {
         struct ancestor_ctx *a = ud;
-        struct containers *cs = a->d->containers;
-        const char *s;
-        bool match;
-
-        pthread_mutex_lock(&cs->lock);
-        s = health_status_locked(a->c);
-        match = strcmp(s ? s : "none", want) == 0;
-        pthread_mutex_unlock(&cs->lock);
-        return match;
+        return container_health_is(a->d->containers, a->c, want);
 }
 
 static bool pred_ancestor(const char *want, void *ud)
@@ -574,13 +566,8 @@ static void handle_list(struct api_req *r)
         for (size_t i = n; i-- > 0;) {
                 struct container *c = v[i];
                 struct ancestor_ctx actx = {d, c};
-                bool running;
                 json_t *cfg;
-                pthread_mutex_lock(&cs->lock);
-                running = c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED ||
-                          c->status == CONTAINER_RESTARTING;
-                pthread_mutex_unlock(&cs->lock);
-                if (!all && !running)
+                if (!all && !container_is_running(cs, c))
                         continue;
                 if (!any_match(json_object_get(filters, "id"), pred_id, c) ||
                     !any_match(json_object_get(filters, "name"), pred_name, c) ||
@@ -770,7 +757,6 @@ static void handle_wait(struct api_req *r)
         struct container *c = NULL;
         struct berth_error *err = NULL;
         struct wait_job *w;
-        struct timespec now;
 
         if (!cond || !*cond)
                 cond = "not-running";
@@ -779,26 +765,15 @@ static void handle_wait(struct api_req *r)
                 api_reply_errorf(r, 400, "invalid condition: \"%s\"", cond);
                 return;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
         if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
                 /* `run --rm`: the CLI's wait may come in after a fast container is gone */
-                if (strcmp(cond, "removed") == 0) {
-                        int code = -1;
-                        pthread_mutex_lock(&cs->lock);
-                        for (size_t i = 0; i < ARRAY_SIZE(cs->tomb); i++) {
-                                struct tombstone *t = &cs->tomb[i];
-                                if (t->id[0] &&
-                                    strncmp(t->id, api_param(r, 0), strlen(api_param(r, 0))) == 0 &&
-                                    now.tv_sec - t->when.tv_sec < 30)
-                                        code = t->exit_code;
-                        }
-                        pthread_mutex_unlock(&cs->lock);
-                        if (code >= 0) {
-                                berth_error_free(err);
-                                api_reply_json(r, 200,
-                                               json_pack("{s:i,s:n}", "StatusCode", code, "Error"));
-                                return;
-                        }
+                int code = strcmp(cond, "removed") == 0
+                               ? container_removed_exit_code(cs, api_param(r, 0))
+                               : -1;
+                if (code >= 0) {
+                        berth_error_free(err);
+                        api_reply_json(r, 200, json_pack("{s:i,s:n}", "StatusCode", code, "Error"));
+                        return;
                 }
                 api_reply_error(r, err);
                 return;
@@ -807,17 +782,7 @@ static void handle_wait(struct api_req *r)
         w->cs = cs;
         w->c = c;
         w->condition = xstrdup(cond);
-        pthread_mutex_lock(&cs->lock);
-        w->gen = c->exit_gen;
-        /* `run`/`start -a` send wait(next-exit) and start at once: when the start won the race
-         * and the container is already gone, that exit is the one the client waits for */
-        if (strcmp(cond, "next-exit") == 0 && c->has_been_started &&
-            c->status == CONTAINER_EXITED && now.tv_sec - c->exited_mono.tv_sec < 2 &&
-            c->exited_mono.tv_sec != 0) {
-                w->done = true;
-                w->code = c->exit_code;
-        }
-        pthread_mutex_unlock(&cs->lock);
+        w->gen = container_wait_begin(cs, c, cond, &w->done, &w->code);
         api_reply_stream(r, 200, "application/json", wait_producer, w, wait_job_free);
 }
 
@@ -1002,17 +967,14 @@ static void handle_attach(struct api_req *r)
         if (!c)
                 return;
         tty = json_is_true(container_cfg(c, "Tty"));
-        pthread_mutex_lock(&cs->lock);
-        if (c->status == CONTAINER_EXITED && c->has_been_started &&
-            !api_query_bool(r, "stream", false) && !api_query_bool(r, "logs", false)) {
-                pthread_mutex_unlock(&cs->lock);
+        if (!api_query_bool(r, "stream", false) && !api_query_bool(r, "logs", false) &&
+            container_exited_after_start(cs, c)) {
                 api_reply_errorf(r, 409,
                                  "You cannot attach to a stopped container, start it "
                                  "first");
                 container_unref(cs, c);
                 return;
         }
-        pthread_mutex_unlock(&cs->lock);
         a = xcalloc(1, sizeof(*a));
         a->cs = cs;
         a->c = c;

@@ -219,10 +219,7 @@ void api_commit(struct api_req *r)
                 commit_merge(user, cconf);
         bool paused_here = false;
         if (rc == 0 && api_query_bool(r, "pause", true)) {
-                pthread_mutex_lock(&cs->lock);
-                bool running = c->status == CONTAINER_RUNNING;
-                pthread_mutex_unlock(&cs->lock);
-                if (running) {
+                if (container_status_of(cs, c) == CONTAINER_RUNNING) {
                         rc = container_pause(cs, c, true, &e);
                         paused_here = rc == 0;
                 }
