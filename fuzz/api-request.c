@@ -1,4 +1,4 @@
-/* libFuzzer: berthd's HTTP layer (src/daemon/server.c) end to end. Each input is the raw bytes
+/* libFuzzer: berthd's HTTP layer (src/daemon/http/server.c) end to end. Each input is the raw bytes
  * a client sends on the socket; they go through libmicrohttpd, berthd's framing checks (ambiguous
  * Content-Length + chunked, sizes), version prefix stripping, route matching (`{}` and `{*}`
  * patterns like the real tables) and every request accessor (query, bools, ints, filters, JSON

@@ -1,5 +1,10 @@
-/* The container table and the lifecycle of containers with their shims (lifecycle.c), and the
- * /containers and /exec routes (api-containers.c, exec.c, archive.c). Internal to src/daemon. */
+/* containers/: the container table and everything done to a container. Internal to src/daemon.
+ *
+ * lifecycle.c (the table, persistence, start), lifecycle-stop.c (exits, restart policies,
+ * stop/kill/pause, remove, rename), create.c, restore.c (live-restore), attach.c (shim requests,
+ * waits), exec.c, health.c, update.c, top.c, archive.c (cp, export, diff) and etc-files.c. The
+ * routes in http/ call these functions; locking (cs->lock for state, c->op for start/stop/
+ * remove) and runtime calls stay here. exec.c and archive.c still hold their routes. */
 #ifndef BERTH_DAEMON_CONTAINERS_H
 #define BERTH_DAEMON_CONTAINERS_H
 

@@ -1,4 +1,6 @@
-/* The daemon's HTTP layer as route handlers see it. Internal to src/daemon.
+/* http/: the daemon's HTTP layer as route handlers see it. Internal to src/daemon. server.c is
+ * the server; api-*.c hold the routes of one family each, which parse the request, call one
+ * function of containers/, state/ or network/ and write the reply.
  *
  * The server (server.c, libmicrohttpd, one thread per connection) parses the request, strips the
  * `/v1.NN` prefix, matches a route, collects the body (bounded: 413) and calls the handler on the

@@ -1,4 +1,5 @@
-/* Docker container config → OCI runtime spec (config.json). Internal to src/daemon.
+/* spec/: docker container config → OCI runtime spec (config.json). Internal to src/daemon; a
+ * library of its own (spec_dep), linked alone by its unit test and fuzz targets.
  *
  * Pure: reads only what ctx names (the rootfs' /etc/passwd and /etc/group for User, parsed by
  * berth's own parser — never NSS, CVE-2019-14271), writes nothing. */
