@@ -162,6 +162,9 @@ bool images_query_exists(struct berth_images *imgs, const char *sql, const char 
 char *images_sha256_hex(const unsigned char md[32]);
 /* Remove overlay/<hex> (on the GC thread unless wait). */
 void images_remove_layer_dir(struct berth_images *imgs, const char *hex, bool wait);
+/* docker's short form of a full reference ("docker.io/library/busybox:latest" →
+ * "busybox:latest"); the name itself when it does not parse. malloc'd. */
+char *image_familiar_name(const char *full);
 /* Run a statement to completion (lock held). */
 int images_exec(struct berth_images *imgs, struct berth_error **err, const char *sql,
                 const char *types, ...);

@@ -108,7 +108,7 @@ static void row_release(struct image_row *r)
         json_decref(r->digests);
 }
 
-static char *familiar(const char *full)
+char *image_familiar_name(const char *full)
 {
         struct berth_ref r = {0};
         if (berth_ref_parse(full, &r, NULL) < 0)
@@ -142,7 +142,8 @@ static int load_row(struct berth_images *imgs, const char *id, struct image_row 
         if (!n)
                 return -EIO;
         while (sqlite3_step(n) == SQLITE_ROW) {
-                _cleanup_free_ char *f = familiar((const char *)sqlite3_column_text(n, 0));
+                _cleanup_free_ char *f =
+                    image_familiar_name((const char *)sqlite3_column_text(n, 0));
                 json_array_append_new(sqlite3_column_int(n, 1) ? r->digests : r->tags,
                                       json_string(f));
         }

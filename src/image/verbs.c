@@ -158,16 +158,6 @@ int berth_image_tag(struct berth_images *imgs, const char *id, const char *ref,
                            "ssi", name, real, (int64_t)time(NULL));
 }
 
-static char *familiar_of(const char *full)
-{
-        struct berth_ref r = {0};
-        if (berth_ref_parse(full, &r, NULL) < 0)
-                return xstrdup(full);
-        char *f = berth_ref_familiar(&r);
-        berth_ref_release(&r);
-        return f;
-}
-
 static void report_add(json_t *report, const char *key, const char *value)
 {
         if (report)
@@ -236,7 +226,7 @@ static int delete_image(struct berth_images *imgs, const char *id, json_t *repor
                 return berth_error_wrap(err, "delete image %.19s", id);
         }
         for (size_t i = 0; names && names[i]; i++) {
-                _cleanup_free_ char *f = familiar_of(names[i]);
+                _cleanup_free_ char *f = image_familiar_name(names[i]);
                 report_add(report, "Untagged", f);
         }
         report_add(report, "Deleted", id);
@@ -308,7 +298,7 @@ static int untag_all(struct berth_images *imgs, const char *id, json_t *report,
         if (images_exec(imgs, err, "DELETE FROM names WHERE image = ?", "s", id) < 0)
                 return -EIO;
         for (size_t i = 0; names && names[i]; i++) {
-                _cleanup_free_ char *f = familiar_of(names[i]);
+                _cleanup_free_ char *f = image_familiar_name(names[i]);
                 report_add(report, "Untagged", f);
         }
         return 0;
@@ -364,7 +354,7 @@ int berth_image_remove(struct berth_images *imgs, const char *name, bool force, 
                                                 name, user ? user : "", id + 7);
                 if (images_exec(imgs, err, "DELETE FROM names WHERE name = ?", "s", by_name) < 0)
                         return -EIO;
-                _cleanup_free_ char *f = familiar_of(by_name);
+                _cleanup_free_ char *f = image_familiar_name(by_name);
                 report_add(report, "Untagged", f);
                 if (!last || used) {
                         if (ret_report)
