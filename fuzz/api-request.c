@@ -1,12 +1,12 @@
-/* libFuzzer: berthd's HTTP layer (src/daemon/server.c) end to end. Each input is the raw bytes
+/* libFuzzer: berthd's HTTP layer (src/daemon/http/server.c) end to end. Each input is the raw bytes
  * a client sends on the socket; they go through libmicrohttpd, berthd's framing checks (ambiguous
  * Content-Length + chunked, sizes), version prefix stripping, route matching (`{}` and `{*}`
  * patterns like the real tables) and every request accessor (query, bools, ints, filters, JSON
  * body, params, headers), and a handler that answers with each reply kind. The server must never
  * crash nor hang on client input. */
-#include "daemon/api.h"
+#include "daemon/http/api.h"
 #include "daemon/daemon.h"
-#include "daemon/server.h"
+#include "daemon/http/server.h"
 
 #include <poll.h>
 #include <signal.h>

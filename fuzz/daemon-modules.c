@@ -1,10 +1,10 @@
 /* libFuzzer target: berthd's module parsers. The first byte picks the parser, the rest is its
  * input: a json-file log line (parsed and framed), a since/until time, an events filter object
  * matched against a fixed event, cgroup/procfs stats text, volume mount options. */
-#include "daemon/events.h"
-#include "daemon/logs.h"
-#include "daemon/stats.h"
-#include "daemon/volumes.h"
+#include "daemon/state/events.h"
+#include "daemon/state/logs.h"
+#include "daemon/state/stats.h"
+#include "daemon/state/volumes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* libFuzzer target: berth's own /etc/passwd and /etc/group parser (untrusted image content) and
  * docker's User resolution over it. Input: a User string, '\n', then passwd text, a NUL byte,
  * then group text. */
-#include "daemon/spec-internal.h"
+#include "daemon/spec/spec-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * daemon_spec_build(), daemon_spec_validate(), daemon_spec_parse_mounts() and
  * daemon_spec_exec_process(). Client input must never crash, leak or hang the daemon: every
  * outcome is a spec or an error. */
-#include "daemon/spec.h"
+#include "daemon/spec/spec.h"
 
 #include <sys/stat.h>
 

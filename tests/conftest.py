@@ -42,10 +42,17 @@ CREATED_IDS = set()
 def leak_check(tmp_path_factory):
     """After the session: no container cgroups, no mounts of test bundles, no test parents."""
     yield
-    time.sleep(0.2)
     base = str(tmp_path_factory.getbasetemp())
-    leaked = [d for parent in ("berth", "berth-test") for d in _cgroup_children(parent)
-              if os.path.basename(d) in CREATED_IDS]
+
+    def leaked_cgroups():
+        return [d for parent in ("berth", "berth-test") for d in _cgroup_children(parent)
+                if os.path.basename(d) in CREATED_IDS]
+
+    # the last containers' cgroups may still be on their way out: poll, then judge
+    end = time.time() + 5
+    while leaked_cgroups() and time.time() < end:
+        time.sleep(0.05)
+    leaked = leaked_cgroups()
     assert not leaked, f"container cgroups leaked: {sorted(leaked)}"
     for d in ["/sys/fs/cgroup/berth-test"] + [os.path.join("/sys/fs/cgroup", c, "berth-test")
                                               for c in os.listdir("/sys/fs/cgroup")]:

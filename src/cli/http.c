@@ -15,12 +15,19 @@ struct http_conn {
         char buf[HTTP_BUF];
 };
 
+/* berth_send_all (MSG_NOSIGNAL: a daemon gone is an error, not SIGPIPE) with the message the CLI
+ * reports */
+static int send_to_daemon(int fd, const void *data, size_t len, struct berth_error **err)
+{
+        int r = berth_send_all(fd, data, len);
+        return r < 0 ? berth_error_set(err, -r, "write to the daemon") : 0;
+}
+
 int http_connect(const char *path, struct http_conn **ret, struct berth_error **err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
+        struct sockaddr_un sa;
+        if (berth_sockaddr_un(&sa, "%s", path) < 0)
                 return berth_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
-        strcpy(sa.sun_path, path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return berth_error_set(err, errno, "socket");
@@ -83,22 +90,6 @@ int http_conn_fd(struct http_conn *c)
         return c->fd;
 }
 
-static int write_all(int fd, const void *data, size_t len, struct berth_error **err)
-{
-        const char *p = data;
-        while (len > 0) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return berth_error_set(err, errno, "write to the daemon");
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 const char *http_api_version = CLI_API_VERSION;
 void (*http_trace)(const char *method, const char *path);
 
@@ -130,13 +121,13 @@ int http_send(struct http_conn *c, const char *method, const char *path, const c
                 _cleanup_free_ char *all = xmalloc(hlen + len);
                 memcpy(all, head, hlen);
                 memcpy(all + hlen, body, len);
-                return write_all(c->fd, all, hlen + len, err);
+                return send_to_daemon(c->fd, all, hlen + len, err);
         }
-        int r = write_all(c->fd, head, hlen, err);
+        int r = send_to_daemon(c->fd, head, hlen, err);
         if (r < 0)
                 return r;
         if (body && len > 0)
-                return write_all(c->fd, body, len, err);
+                return send_to_daemon(c->fd, body, len, err);
         return 0;
 }
 
@@ -145,7 +136,7 @@ int http_send_fd(struct http_conn *c, const char *method, const char *path, cons
 {
         _cleanup_free_ char *head =
             request_head(method, path, ctype, "Transfer-Encoding: chunked\r\n", NULL);
-        int r = write_all(c->fd, head, strlen(head), err);
+        int r = send_to_daemon(c->fd, head, strlen(head), err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *buf = xmalloc(HTTP_BUF + 32);
@@ -162,11 +153,11 @@ int http_send_fd(struct http_conn *c, const char *method, const char *path, cons
                 int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", (size_t)n);
                 memcpy(buf + 16 - hl, hdr, (size_t)hl);
                 memcpy(buf + 16 + n, "\r\n", 2);
-                r = write_all(c->fd, buf + 16 - hl, (size_t)(hl + n + 2), err);
+                r = send_to_daemon(c->fd, buf + 16 - hl, (size_t)(hl + n + 2), err);
                 if (r < 0)
                         return r;
         }
-        return write_all(c->fd, "0\r\n\r\n", 5, err);
+        return send_to_daemon(c->fd, "0\r\n\r\n", 5, err);
 }
 
 /* Make at least one more byte available in the buffer; 0 on EOF. */

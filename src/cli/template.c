@@ -1061,207 +1061,284 @@ static bool values_equal(json_t *a, json_t *b)
         return json_equal(a, b);
 }
 
+static int not_defined(const char *name, struct berth_error **err)
+{
+        return berth_error_setx(err, EINVAL, "template: function \"%s\" not defined", name);
+}
+
+static int fn_json(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                   struct berth_error **err)
+{
+        json_t *a = args[0];
+        /* docker marshals a nil slice or map as null */
+        if (is_no_value(a) || is_nil_stand_in(a))
+                a = json_null();
+        /* docker's template json: an encoder without HTML escaping */
+        char *s = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        *ret = json_string(s ? s : "null");
+        free(s);
+        return 0;
+}
+
+static int fn_index(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                    struct berth_error **err)
+{
+        json_t *cur = json_incref(args[0]);
+        for (size_t i = 1; i < n; i++) {
+                json_t *next = NULL;
+                if (json_is_array(cur) && json_is_integer(args[i])) {
+                        json_int_t k = json_integer_value(args[i]);
+                        if (k < 0 || (size_t)k >= json_array_size(cur)) {
+                                json_decref(cur);
+                                return berth_error_setx(
+                                    err, ERANGE,
+                                    "template: error calling index: index out of "
+                                    "range: %" JSON_INTEGER_FORMAT,
+                                    k);
+                        }
+                        next = json_array_get(cur, (size_t)k);
+                } else if (json_is_object(cur) && json_is_string(args[i])) {
+                        enum go_kind kind;
+                        const struct go_type *type;
+                        next = json_object_get(cur, json_string_value(args[i]));
+                        /* a map[string]string gives its zero value for a missing key */
+                        if (!next && typed_get(c, cur, &kind, &type) && kind == GO_STRMAP) {
+                                json_decref(cur);
+                                *ret = json_string("");
+                                return 0;
+                        }
+                        if (!next)
+                                next = no_value();
+                } else if (!cur || json_is_null(cur) || is_no_value(cur)) {
+                        next = no_value();
+                } else {
+                        json_decref(cur);
+                        return berth_error_setx(err, EINVAL,
+                                                "template: error calling index: cannot "
+                                                "index this value");
+                }
+                json_decref(cur);
+                cur = json_incref(next);
+        }
+        *ret = cur;
+        return 0;
+}
+
+static int fn_len(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                  struct berth_error **err)
+{
+        json_t *a = args[0];
+        size_t l = json_is_array(a)    ? json_array_size(a)
+                   : json_is_object(a) ? json_object_size(a)
+                   : json_is_string(a) ? json_string_length(a)
+                                       : 0;
+        *ret = json_integer((json_int_t)l);
+        return 0;
+}
+
+static int fn_join(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                   struct berth_error **err)
+{
+        char *out = NULL;
+        size_t len = 0;
+        append(&out, &len, "");
+        const char *sep = json_string_value(args[1]);
+        size_t i;
+        json_t *e;
+        if (json_is_array(args[0]))
+                json_array_foreach(args[0], i, e)
+                {
+                        if (i > 0)
+                                append(&out, &len, sep ? sep : "");
+                        _cleanup_free_ char *s = value_string(c, e);
+                        append(&out, &len, s);
+                }
+        *ret = json_string(out);
+        free(out);
+        return 0;
+}
+
+static int fn_case(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                   struct berth_error **err)
+{
+        char *s = value_string(c, args[0]);
+        bool start = true;
+        for (char *p = s; *p; p++) {
+                if (name[0] == 'u')
+                        *p = (char)toupper((unsigned char)*p);
+                else if (name[0] == 'l')
+                        *p = (char)tolower((unsigned char)*p);
+                else if (start)
+                        *p = (char)toupper((unsigned char)*p);
+                start = isspace((unsigned char)*p);
+        }
+        *ret = json_string(s);
+        free(s);
+        return 0;
+}
+
+static int fn_print(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                    struct berth_error **err)
+{
+        char *out = NULL;
+        size_t len = 0;
+        append(&out, &len, "");
+        for (size_t i = 0; i < n; i++) {
+                /* print adds spaces only between operands when neither is a string */
+                if (i > 0 &&
+                    (name[5] == 'l' || (!json_is_string(args[i]) && !json_is_string(args[i - 1]))))
+                        append(&out, &len, " ");
+                _cleanup_free_ char *s = value_string(c, args[i]);
+                append(&out, &len, s);
+        }
+        if (name[5] == 'l')
+                append(&out, &len, "\n");
+        *ret = json_string(out);
+        free(out);
+        return 0;
+}
+
+static int fn_printf(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                     struct berth_error **err)
+{
+        if (!json_is_string(args[0]))
+                return not_defined(name, err);
+        /* %s %v %d %q and widths applied to the string forms */
+        const char *f = json_string_value(args[0]);
+        char *out = NULL;
+        size_t len = 0, ai = 1;
+        append(&out, &len, "");
+        for (const char *p = f; *p; p++) {
+                if (*p != '%') {
+                        char ch[2] = {*p, 0};
+                        append(&out, &len, ch);
+                        continue;
+                }
+                p++;
+                if (*p == '%') {
+                        append(&out, &len, "%");
+                        continue;
+                }
+                const char *spec = p;
+                while (*p == '-' || isdigit((unsigned char)*p) || *p == '.')
+                        p++;
+                if (!*p)
+                        break;
+                _cleanup_free_ char *s =
+                    ai < n ? value_string(c, args[ai++]) : xstrdup("%!v(MISSING)");
+                _cleanup_free_ char *fmt = xasprintf("%%%.*ss", (int)(p - spec), spec);
+                _cleanup_free_ char *q = *p == 'q' ? xasprintf("\"%s\"", s) : NULL;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                _cleanup_free_ char *piece = xasprintf(fmt, q ? q : s);
+#pragma GCC diagnostic pop
+                append(&out, &len, piece);
+        }
+        *ret = json_string(out);
+        free(out);
+        return 0;
+}
+
+static int fn_eq(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                 struct berth_error **err)
+{
+        bool eq = false;
+        for (size_t i = 1; i < n; i++)
+                eq = eq || values_equal(args[0], args[i]);
+        *ret = json_boolean(name[0] == 'e' ? eq : !eq);
+        return 0;
+}
+
+static int fn_not(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                  struct berth_error **err)
+{
+        *ret = json_boolean(!truthy(args[0]));
+        return 0;
+}
+
+static int fn_and_or(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                     struct berth_error **err)
+{
+        size_t i = 0;
+        for (; i + 1 < n; i++)
+                if (truthy(args[i]) != (name[0] == 'a'))
+                        break;
+        *ret = json_incref(args[i]);
+        return 0;
+}
+
+static int fn_split(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                    struct berth_error **err)
+{
+        json_t *arr = json_array();
+        _cleanup_free_ char *s = value_string(c, args[0]);
+        const char *sep = json_string_value(args[1]);
+        size_t sl = sep ? strlen(sep) : 0;
+        const char *p = s;
+        for (;;) {
+                const char *q = sl ? strstr(p, sep) : NULL;
+                size_t l = q ? (size_t)(q - p) : strlen(p);
+                _cleanup_free_ char *piece = xstrndup(p, l);
+                json_array_append_new(arr, json_string(piece));
+                if (!q)
+                        break;
+                p = q + sl;
+        }
+        *ret = arr;
+        return 0;
+}
+
+static int fn_truncate(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                       struct berth_error **err)
+{
+        if (!json_is_integer(args[1]))
+                return not_defined(name, err);
+        _cleanup_free_ char *s = value_string(c, args[0]);
+        json_int_t k = json_integer_value(args[1]);
+        if (k >= 0 && (size_t)k < strlen(s))
+                s[k] = '\0';
+        *ret = json_string(s);
+        return 0;
+}
+
+/* Go's text/template builtins and docker's template functions that berth knows, with how many
+ * arguments each takes (max -1: any number); a call that fits none is "not defined" */
+static const struct template_func {
+        const char *name;
+        size_t min;
+        ssize_t max;
+        int (*fn)(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
+                  struct berth_error **err);
+} template_funcs[] = {
+    {"json", 1, 1, fn_json},
+    {"index", 1, -1, fn_index},
+    {"len", 1, 1, fn_len},
+    {"join", 2, 2, fn_join},
+    {"upper", 1, 1, fn_case},
+    {"lower", 1, 1, fn_case},
+    {"title", 1, 1, fn_case},
+    {"println", 0, -1, fn_print},
+    {"print", 0, -1, fn_print},
+    {"printf", 1, -1, fn_printf},
+    {"eq", 2, -1, fn_eq},
+    {"ne", 2, -1, fn_eq},
+    {"not", 1, 1, fn_not},
+    {"and", 1, -1, fn_and_or},
+    {"or", 1, -1, fn_and_or},
+    {"split", 2, 2, fn_split},
+    {"truncate", 2, 2, fn_truncate},
+};
+
 static int call_func(struct ctx *c, const char *name, json_t **args, size_t n, json_t **ret,
                      struct berth_error **err)
 {
-        if (strcmp(name, "json") == 0 && n == 1) {
-                json_t *a = args[0];
-                /* docker marshals a nil slice or map as null */
-                if (is_no_value(a) || is_nil_stand_in(a))
-                        a = json_null();
-                /* docker's template json: an encoder without HTML escaping */
-                char *s = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-                *ret = json_string(s ? s : "null");
-                free(s);
-                return 0;
+        for (size_t i = 0; i < ARRAY_SIZE(template_funcs); i++) {
+                const struct template_func *f = &template_funcs[i];
+                if (strcmp(name, f->name) == 0 && n >= f->min &&
+                    (f->max < 0 || n <= (size_t)f->max))
+                        return f->fn(c, name, args, n, ret, err);
         }
-        if (strcmp(name, "index") == 0 && n >= 1) {
-                json_t *cur = json_incref(args[0]);
-                for (size_t i = 1; i < n; i++) {
-                        json_t *next = NULL;
-                        if (json_is_array(cur) && json_is_integer(args[i])) {
-                                json_int_t k = json_integer_value(args[i]);
-                                if (k < 0 || (size_t)k >= json_array_size(cur)) {
-                                        json_decref(cur);
-                                        return berth_error_setx(
-                                            err, ERANGE,
-                                            "template: error calling index: index out of "
-                                            "range: %" JSON_INTEGER_FORMAT,
-                                            k);
-                                }
-                                next = json_array_get(cur, (size_t)k);
-                        } else if (json_is_object(cur) && json_is_string(args[i])) {
-                                enum go_kind kind;
-                                const struct go_type *type;
-                                next = json_object_get(cur, json_string_value(args[i]));
-                                /* a map[string]string gives its zero value for a missing key */
-                                if (!next && typed_get(c, cur, &kind, &type) && kind == GO_STRMAP) {
-                                        json_decref(cur);
-                                        *ret = json_string("");
-                                        return 0;
-                                }
-                                if (!next)
-                                        next = no_value();
-                        } else if (!cur || json_is_null(cur) || is_no_value(cur)) {
-                                next = no_value();
-                        } else {
-                                json_decref(cur);
-                                return berth_error_setx(err, EINVAL,
-                                                        "template: error calling index: cannot "
-                                                        "index this value");
-                        }
-                        json_decref(cur);
-                        cur = json_incref(next);
-                }
-                *ret = cur;
-                return 0;
-        }
-        if (strcmp(name, "len") == 0 && n == 1) {
-                json_t *a = args[0];
-                size_t l = json_is_array(a)    ? json_array_size(a)
-                           : json_is_object(a) ? json_object_size(a)
-                           : json_is_string(a) ? json_string_length(a)
-                                               : 0;
-                *ret = json_integer((json_int_t)l);
-                return 0;
-        }
-        if (strcmp(name, "join") == 0 && n == 2) {
-                char *out = NULL;
-                size_t len = 0;
-                append(&out, &len, "");
-                const char *sep = json_string_value(args[1]);
-                size_t i;
-                json_t *e;
-                if (json_is_array(args[0]))
-                        json_array_foreach(args[0], i, e)
-                        {
-                                if (i > 0)
-                                        append(&out, &len, sep ? sep : "");
-                                _cleanup_free_ char *s = value_string(c, e);
-                                append(&out, &len, s);
-                        }
-                *ret = json_string(out);
-                free(out);
-                return 0;
-        }
-        if ((strcmp(name, "upper") == 0 || strcmp(name, "lower") == 0 ||
-             strcmp(name, "title") == 0) &&
-            n == 1) {
-                char *s = value_string(c, args[0]);
-                bool start = true;
-                for (char *p = s; *p; p++) {
-                        if (name[0] == 'u')
-                                *p = (char)toupper((unsigned char)*p);
-                        else if (name[0] == 'l')
-                                *p = (char)tolower((unsigned char)*p);
-                        else if (start)
-                                *p = (char)toupper((unsigned char)*p);
-                        start = isspace((unsigned char)*p);
-                }
-                *ret = json_string(s);
-                free(s);
-                return 0;
-        }
-        if (strcmp(name, "println") == 0 || strcmp(name, "print") == 0) {
-                char *out = NULL;
-                size_t len = 0;
-                append(&out, &len, "");
-                for (size_t i = 0; i < n; i++) {
-                        /* print adds spaces only between operands when neither is a string */
-                        if (i > 0 && (name[5] == 'l' ||
-                                      (!json_is_string(args[i]) && !json_is_string(args[i - 1]))))
-                                append(&out, &len, " ");
-                        _cleanup_free_ char *s = value_string(c, args[i]);
-                        append(&out, &len, s);
-                }
-                if (name[5] == 'l')
-                        append(&out, &len, "\n");
-                *ret = json_string(out);
-                free(out);
-                return 0;
-        }
-        if (strcmp(name, "printf") == 0 && n >= 1 && json_is_string(args[0])) {
-                /* %s %v %d %q and widths applied to the string forms */
-                const char *f = json_string_value(args[0]);
-                char *out = NULL;
-                size_t len = 0, ai = 1;
-                append(&out, &len, "");
-                for (const char *p = f; *p; p++) {
-                        if (*p != '%') {
-                                char ch[2] = {*p, 0};
-                                append(&out, &len, ch);
-                                continue;
-                        }
-                        p++;
-                        if (*p == '%') {
-                                append(&out, &len, "%");
-                                continue;
-                        }
-                        const char *spec = p;
-                        while (*p == '-' || isdigit((unsigned char)*p) || *p == '.')
-                                p++;
-                        if (!*p)
-                                break;
-                        _cleanup_free_ char *s =
-                            ai < n ? value_string(c, args[ai++]) : xstrdup("%!v(MISSING)");
-                        _cleanup_free_ char *fmt = xasprintf("%%%.*ss", (int)(p - spec), spec);
-                        _cleanup_free_ char *q = *p == 'q' ? xasprintf("\"%s\"", s) : NULL;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-                        _cleanup_free_ char *piece = xasprintf(fmt, q ? q : s);
-#pragma GCC diagnostic pop
-                        append(&out, &len, piece);
-                }
-                *ret = json_string(out);
-                free(out);
-                return 0;
-        }
-        if ((strcmp(name, "eq") == 0 || strcmp(name, "ne") == 0) && n >= 2) {
-                bool eq = false;
-                for (size_t i = 1; i < n; i++)
-                        eq = eq || values_equal(args[0], args[i]);
-                *ret = json_boolean(name[0] == 'e' ? eq : !eq);
-                return 0;
-        }
-        if (strcmp(name, "not") == 0 && n == 1) {
-                *ret = json_boolean(!truthy(args[0]));
-                return 0;
-        }
-        if ((strcmp(name, "and") == 0 || strcmp(name, "or") == 0) && n >= 1) {
-                size_t i = 0;
-                for (; i + 1 < n; i++)
-                        if (truthy(args[i]) != (name[0] == 'a'))
-                                break;
-                *ret = json_incref(args[i]);
-                return 0;
-        }
-        if (strcmp(name, "split") == 0 && n == 2) {
-                json_t *arr = json_array();
-                _cleanup_free_ char *s = value_string(c, args[0]);
-                const char *sep = json_string_value(args[1]);
-                size_t sl = sep ? strlen(sep) : 0;
-                const char *p = s;
-                for (;;) {
-                        const char *q = sl ? strstr(p, sep) : NULL;
-                        size_t l = q ? (size_t)(q - p) : strlen(p);
-                        _cleanup_free_ char *piece = xstrndup(p, l);
-                        json_array_append_new(arr, json_string(piece));
-                        if (!q)
-                                break;
-                        p = q + sl;
-                }
-                *ret = arr;
-                return 0;
-        }
-        if (strcmp(name, "truncate") == 0 && n == 2 && json_is_integer(args[1])) {
-                _cleanup_free_ char *s = value_string(c, args[0]);
-                json_int_t k = json_integer_value(args[1]);
-                if (k >= 0 && (size_t)k < strlen(s))
-                        s[k] = '\0';
-                *ret = json_string(s);
-                return 0;
-        }
-        return berth_error_setx(err, EINVAL, "template: function \"%s\" not defined", name);
+        return not_defined(name, err);
 }
 
 static int eval_command(struct ctx *c, const struct command *cmd, json_t *dot, json_t *piped,

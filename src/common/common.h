@@ -124,6 +124,10 @@ int berth_write_file_at(int dirfd, const char *path, const void *data, size_t le
  * 0, or a negative errno with errno set (EIO when write returns 0). */
 int berth_write_all(int fd, const void *buf, size_t len);
 
+/* The same over a socket with send(MSG_NOSIGNAL): a peer that went away is -EPIPE, never a
+ * SIGPIPE. */
+int berth_send_all(int fd, const void *buf, size_t len);
+
 /* Wait until the peer of the unix stream socket fd has read everything written to it so far
  * (SIOCOUTQ reaches 0), at most timeout_ms. For a hijacked HTTP connection: a client that reads
  * the 101 response through a buffered reader and then switches to the raw socket (docker-py)
@@ -166,6 +170,44 @@ int berth_parse_u64(const char *s, uint64_t *ret);
 /* docker's size strings (go-units RAMInBytes, as log-opt max-size takes them): "1048576",
  * "10m", "1.5k", "2GB", "3MiB"; binary multiples; "-1" means unlimited (*ret 0). -EINVAL. */
 int berth_parse_ram_size(const char *s, uint64_t *ret);
+
+/* ---------------------------------------------------------------- paths (path.c) */
+
+/* Lexical cleaning of p, like Go's path.Clean of "/" + p: "//" and "." dropped, ".." removes the
+ * component before it and stops at the root, no trailing '/'. Always absolute ("" → "/");
+ * malloc'd. Text only: the kernel still resolves the result (symlinks included). */
+char *berth_path_clean_abs(const char *p);
+
+/* Refuse any ".." component, not only one that climbs above the start. */
+#define BERTH_PATH_NO_DOTDOT (1u << 0)
+
+/* Lexical cleaning of p into a relative path: a leading '/' dropped, "//" and "." dropped, ".."
+ * removes the component before it; "./" → "". -EINVAL (*ret untouched) for a ".." that would
+ * climb above the start, or for any ".." with BERTH_PATH_NO_DOTDOT. */
+int berth_path_clean_rel(const char *p, unsigned flags, char **ret);
+
+/* ---------------------------------------------------------------- unix sockets (sock.c) */
+
+struct sockaddr_un;
+
+/* *ret = an AF_UNIX address whose path is printf(fmt, ...) (a "/proc/self/fd/N/name" reaches a
+ * socket whose path is longer than sun_path). -ENAMETOOLONG when it does not fit. */
+int berth_sockaddr_un(struct sockaddr_un *ret, const char *fmt, ...) _printf_(2, 3);
+
+/* The most fds one message carries. */
+#define BERTH_FDS_MAX 8
+
+/* One sendmsg of len bytes (len ≥ 1: a stream peer must read something) with nfds (≤
+ * BERTH_FDS_MAX) descriptors as SCM_RIGHTS; MSG_NOSIGNAL, EINTR retried. The fds stay the
+ * caller's. Bytes sent, or a negative errno. */
+ssize_t berth_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+
+/* One recvmsg into buf (size bytes), flags added to MSG_CMSG_CLOEXEC (e.g. MSG_DONTWAIT). Up to
+ * max received fds go to fds[] and their count to *ret_nfds; any others are closed (all of them
+ * when ret_nfds is NULL), so nothing a peer sends leaks. Bytes received (0: EOF), or a negative
+ * errno. */
+ssize_t berth_recv_fds(int sock, void *buf, size_t size, int flags, int *fds, size_t max,
+                       size_t *ret_nfds);
 
 /* ---------------------------------------------------------------- threads */
 
@@ -213,6 +255,10 @@ int berth_passwd_read_at(int rootfd, const char *path, char **ret, size_t *ret_l
  */
 json_t *berth_json_load_at(int dirfd, const char *path, size_t flags, struct berth_error **err);
 
+/* The string at obj[key], or NULL when obj is not an object, the key is absent or the value is
+ * not a string. (For a value already in hand, json_string_value() is the same test.) */
+const char *berth_json_get_str(const json_t *obj, const char *key);
+
 /* Dump compact JSON followed by nothing; returns a malloc'd string. */
 char *berth_json_dump(const json_t *j, bool pretty);
 
@@ -222,6 +268,14 @@ char *berth_json_dump(const json_t *j, bool pretty);
  * Returns 0 or an error naming the id.
  */
 int berth_id_validate(const char *id, struct berth_error **err);
+
+/* nbytes (≤ 64) random bytes from getrandom() as 2 * nbytes lowercase hex digits and a NUL in
+ * out: ids of exec instances, volumes, networks, name suffixes. Never fails on a kernel berth
+ * runs on (getrandom exists since 3.17; EINTR is retried). */
+void berth_random_hex(char *out, size_t nbytes);
+
+/* n random bytes from getrandom() into buf, with berth_random_hex's guarantees. */
+void berth_random_bytes(void *buf, size_t n);
 
 /* RFC 3339 UTC timestamp with nanoseconds, like Go's time.RFC3339Nano; malloc'd. */
 char *berth_time_rfc3339(const struct timespec *ts);

@@ -4,16 +4,17 @@
 #include <linux/openat2.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
-int berth_write_all(int fd, const void *buf, size_t len)
+static int write_all(int fd, const void *buf, size_t len, bool sock)
 {
         const char *p = buf;
 
         while (len > 0) {
-                ssize_t n = write(fd, p, len);
+                ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -26,6 +27,16 @@ int berth_write_all(int fd, const void *buf, size_t len)
                 len -= (size_t)n;
         }
         return 0;
+}
+
+int berth_write_all(int fd, const void *buf, size_t len)
+{
+        return write_all(fd, buf, len, false);
+}
+
+int berth_send_all(int fd, const void *buf, size_t len)
+{
+        return write_all(fd, buf, len, true);
 }
 
 bool berth_sock_wait_drained(int fd, int timeout_ms)

@@ -17,6 +17,11 @@ json_t *berth_json_load_at(int dirfd, const char *path, size_t flags, struct ber
         return j;
 }
 
+const char *berth_json_get_str(const json_t *obj, const char *key)
+{
+        return json_string_value(json_object_get(obj, key));
+}
+
 char *berth_json_dump(const json_t *j, bool pretty)
 {
         char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER

@@ -2,6 +2,7 @@
 #include "common/common.h"
 
 #include <pthread.h>
+#include <sys/random.h>
 #include <time.h>
 
 void *xmalloc(size_t n)
@@ -128,6 +129,36 @@ int berth_parse_u64(const char *s, uint64_t *ret)
                 return -EINVAL;
         *ret = v;
         return 0;
+}
+
+void berth_random_bytes(void *buf, size_t n)
+{
+        uint8_t *p = buf;
+
+        while (n > 0) {
+                ssize_t r = getrandom(p, n, 0);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        abort(); /* ENOSYS: a kernel older than 3.17, which berth never runs on */
+                p += r;
+                n -= (size_t)r;
+        }
+}
+
+void berth_random_hex(char *out, size_t nbytes)
+{
+        static const char hex[] = "0123456789abcdef";
+        uint8_t b[64];
+
+        if (nbytes > sizeof(b))
+                abort(); /* a caller's bug: ids are at most 64 bytes */
+        berth_random_bytes(b, nbytes);
+        for (size_t i = 0; i < nbytes; i++) {
+                out[2 * i] = hex[b[i] >> 4];
+                out[2 * i + 1] = hex[b[i] & 0xf];
+        }
+        out[2 * nbytes] = '\0';
 }
 
 int berth_thread_spawn_detached(void *(*fn)(void *), void *arg)

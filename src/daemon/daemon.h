@@ -1,5 +1,13 @@
 /* berthd's shared state and the interfaces between its modules. Internal to src/daemon; the
- * public entry point is berthd_main() (cmd/berthd.c is a thin main). */
+ * public entry point is berthd_main() (main.c; cmd/berthd.c is a thin main).
+ *
+ * src/daemon is grouped by concern, dependencies pointing down the list:
+ *   http/        the server (libmicrohttpd) and the routes: parse, call one function, reply
+ *   containers/  the container table and everything done to a container (containers.h)
+ *   network/     networks, endpoints, published ports over src/net (network/network.h)
+ *   spec/        docker's create body → OCI config.json, pure (spec/spec.h)
+ *   state/       SQLite (db.c, declared here), volumes, events, logs, stats
+ * Dockerfile builds get build/ of their own. */
 #ifndef BERTH_DAEMON_H
 #define BERTH_DAEMON_H
 
@@ -8,9 +16,9 @@
 
 #include <pthread.h>
 
-struct berth_volumes; /* volumes.h */
-struct berth_events;  /* events.h */
-struct containers;    /* containers.h (H3a): the container table, lifecycle with shims */
+struct berth_volumes; /* state/volumes.h */
+struct berth_events;  /* state/events.h */
+struct containers;    /* containers/containers.h: the container table, lifecycle with shims */
 struct networks;      /* network/network.h: networks, endpoints, published ports */
 
 struct daemon {

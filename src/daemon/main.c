@@ -1,11 +1,11 @@
 /* berthd_main: command line, start-up (state, image store, modules, live-restore) and the
  * signal loop. */
-#include "daemon/containers.h"
+#include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network.h"
-#include "daemon/server.h"
-#include "daemon/volumes.h"
+#include "daemon/http/server.h"
+#include "daemon/state/volumes.h"
 
 #include <getopt.h>
 #include <limits.h>

@@ -60,26 +60,10 @@ static char *clean(const char *base_dir, const char *in)
 {
         _cleanup_free_ char *joined =
             base_dir && in[0] != '/' ? xasprintf("%s/%s", base_dir, in) : xstrdup(in);
-        _cleanup_free_ char *out = xcalloc(1, strlen(joined) + 1);
-        char *save = NULL;
-        for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                if (!strcmp(c, "."))
-                        continue;
-                if (!strcmp(c, "..")) {
-                        char *slash = strrchr(out, '/');
-                        if (!*out)
-                                return NULL;
-                        if (slash)
-                                *slash = 0;
-                        else
-                                *out = 0;
-                        continue;
-                }
-                if (*out)
-                        strcat(out, "/");
-                strcat(out, c);
-        }
-        return TAKE_PTR(out);
+        char *out = NULL;
+        if (berth_path_clean_rel(joined, 0, &out) < 0)
+                return NULL;
+        return out;
 }
 
 static int read_members(struct scratch *s, int in_fd, struct berth_error **err)

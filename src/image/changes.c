@@ -273,21 +273,8 @@ static int workdir(const char *rest, json_t *cfg, struct berth_error **err)
         const char *cur = json_string_value(json_object_get(cfg, "WorkingDir"));
         _cleanup_free_ char *joined =
             w[0][0] == '/' ? xstrdup(w[0]) : xasprintf("%s/%s", cur && *cur ? cur : "/", w[0]);
-        _cleanup_free_ char *out = xcalloc(1, strlen(joined) + 2);
-        char *save = NULL;
-        for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                if (!strcmp(c, "."))
-                        continue;
-                if (!strcmp(c, "..")) {
-                        char *slash = strrchr(out, '/');
-                        if (slash)
-                                *slash = '\0';
-                        continue;
-                }
-                strcat(out, "/");
-                strcat(out, c);
-        }
-        json_object_set_new(cfg, "WorkingDir", json_string(*out ? out : "/"));
+        _cleanup_free_ char *out = berth_path_clean_abs(joined);
+        json_object_set_new(cfg, "WorkingDir", json_string(out));
         return 0;
 }
 

@@ -154,6 +154,17 @@ static inline void images_unlockp(pthread_mutex_t **m)
         _cleanup_(images_unlockp) _unused_ pthread_mutex_t *_lock =                                \
             (pthread_mutex_lock(&(imgs)->lock), &(imgs)->lock)
 
+/* The first column of the first row of sql (one text parameter), malloc'd, or NULL. */
+char *images_query_str(struct berth_images *imgs, const char *sql, const char *arg);
+/* Does sql (one text parameter) return a row? */
+bool images_query_exists(struct berth_images *imgs, const char *sql, const char *arg);
+/* 64 lowercase hex digits of a sha256, malloc'd. */
+char *images_sha256_hex(const unsigned char md[32]);
+/* Remove overlay/<hex> (on the GC thread unless wait). */
+void images_remove_layer_dir(struct berth_images *imgs, const char *hex, bool wait);
+/* docker's short form of a full reference ("docker.io/library/busybox:latest" →
+ * "busybox:latest"); the name itself when it does not parse. malloc'd. */
+char *image_familiar_name(const char *full);
 /* Run a statement to completion (lock held). */
 int images_exec(struct berth_images *imgs, struct berth_error **err, const char *sql,
                 const char *types, ...);

@@ -31,20 +31,8 @@ static void archive_freep(struct archive **a)
 /* "./a//b/" → "a/b"; "/x" → "x"; any ".." is refused: a layer has no business there. */
 static int clean_path(const char *in, char **ret, struct berth_error **err)
 {
-        _cleanup_free_ char *copy = xstrdup(in);
-        _cleanup_free_ char *out = xcalloc(1, strlen(in) + 1);
-        char *save = NULL;
-        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                if (!strcmp(c, "."))
-                        continue;
-                if (!strcmp(c, ".."))
-                        return berth_error_setx(err, EINVAL,
-                                                "layer entry `%s`: `..` is not allowed", in);
-                if (*out)
-                        strcat(out, "/");
-                strcat(out, c);
-        }
-        *ret = TAKE_PTR(out);
+        if (berth_path_clean_rel(in, BERTH_PATH_NO_DOTDOT, ret) < 0)
+                return berth_error_setx(err, EINVAL, "layer entry `%s`: `..` is not allowed", in);
         return 0;
 }
 

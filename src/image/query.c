@@ -108,7 +108,7 @@ static void row_release(struct image_row *r)
         json_decref(r->digests);
 }
 
-static char *familiar(const char *full)
+char *image_familiar_name(const char *full)
 {
         struct berth_ref r = {0};
         if (berth_ref_parse(full, &r, NULL) < 0)
@@ -142,7 +142,8 @@ static int load_row(struct berth_images *imgs, const char *id, struct image_row 
         if (!n)
                 return -EIO;
         while (sqlite3_step(n) == SQLITE_ROW) {
-                _cleanup_free_ char *f = familiar((const char *)sqlite3_column_text(n, 0));
+                _cleanup_free_ char *f =
+                    image_familiar_name((const char *)sqlite3_column_text(n, 0));
                 json_array_append_new(sqlite3_column_int(n, 1) ? r->digests : r->tags,
                                       json_string(f));
         }
@@ -512,4 +513,44 @@ int berth_image_disk_usage(struct berth_images *imgs, json_t **ret, struct berth
         }
         *ret = json_pack("{s:I, s:O}", "LayersSize", (json_int_t)layers_size, "Images", list);
         return 0;
+}
+
+bool image_filter_labels(json_t *filters, json_t *labels, const char *key)
+{
+        _cleanup_strv_ char **want = NULL;
+        if (!image_filter_values(filters, key, &want))
+                return true;
+        for (size_t i = 0; want && want[i]; i++) {
+                bool neg = !strcmp(key, "label!");
+                char *eq = strchr(want[i], '=');
+                _cleanup_free_ char *k =
+                    eq ? xstrndup(want[i], (size_t)(eq - want[i])) : xstrdup(want[i]);
+                json_t *v = json_object_get(labels, k);
+                bool match =
+                    v && (!eq || (json_is_string(v) && !strcmp(json_string_value(v), eq + 1)));
+                if (match == neg)
+                        return false;
+        }
+        return true;
+}
+
+int64_t image_filter_until(json_t *filters)
+{
+        _cleanup_strv_ char **v = NULL;
+        if (!image_filter_values(filters, "until", &v) || !v || !v[0])
+                return 0;
+        uint64_t n;
+        if (berth_parse_u64(v[0], &n) == 0)
+                return (int64_t)n;
+        /* durations like "24h", "10m" */
+        char *end = NULL;
+        double d = strtod(v[0], &end);
+        if (end && end != v[0] && !*end)
+                return (int64_t)d; /* "1700000000.5": unix seconds */
+        if (end && end != v[0]) {
+                double mul = *end == 'h' ? 3600 : *end == 'm' ? 60 : *end == 's' ? 1 : 0;
+                if (mul > 0)
+                        return (int64_t)time(NULL) - (int64_t)(d * mul);
+        }
+        return images_parse_time(v[0]);
 }

@@ -16,7 +16,6 @@
 #include <linux/veth.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -569,8 +568,7 @@ out:
 static char *host_ifname_random(void)
 {
         uint8_t b[4];
-        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-                abort();
+        berth_random_bytes(b, sizeof(b));
         return xasprintf("bv%02x%02x%02x%01x", b[0], b[1], b[2], b[3] & 0xf);
 }
 

@@ -56,26 +56,19 @@ enum { HELPER_SOCK = 3 };
 static int serve_one(struct berth_error **err)
 {
         char byte;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-                struct cmsghdr align;
-        } cbuf;
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = cbuf.buf,
-                             .msg_controllen = sizeof(cbuf.buf)};
-        ssize_t n;
-        do
-                n = recvmsg(HELPER_SOCK, &msg, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n <= 0)
-                _exit(0); /* the daemon is gone */
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
-                return berth_error_setx(err, EPROTO, "request without its two fds");
         int fds[2];
-        memcpy(fds, CMSG_DATA(c), sizeof(fds));
+        size_t nfds = 0;
+        ssize_t n = berth_recv_fds(HELPER_SOCK, &byte, 1, 0, fds, 2, &nfds);
+        if (n <= 0) {
+                for (size_t i = 0; i < nfds; i++)
+                        close(fds[i]);
+                _exit(0); /* the daemon is gone */
+        }
+        if (nfds != 2) {
+                for (size_t i = 0; i < nfds; i++)
+                        close(fds[i]);
+                return berth_error_setx(err, EPROTO, "request without its two fds");
+        }
         _cleanup_close_ int netns = fds[0];
         _cleanup_close_ int text_fd = fds[1];
 
@@ -203,27 +196,9 @@ static void helper_stderr_locked(char *buf, size_t size)
 
 static int helper_send_locked(int netns, int text_fd)
 {
-        char byte = 0;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-                struct cmsghdr align;
-        } cbuf = {0};
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = cbuf.buf,
-                             .msg_controllen = sizeof(cbuf.buf)};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(2 * sizeof(int));
         int fds[2] = {netns, text_fd};
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
-        ssize_t n;
-        do
-                n = sendmsg(helper.sock, &msg, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -errno : 0;
+        ssize_t n = berth_send_fds(helper.sock, "", 1, fds, 2);
+        return n < 0 ? (int)n : 0;
 }
 
 static int helper_call_locked(int netns, int text_fd, struct berth_error **err)

@@ -186,20 +186,40 @@ int rtcli_ps(struct rtcli *cli, int argc, char **argv)
                 printf("%s\n", s);
                 return 0;
         }
-        /* like runc: ps(1) with the given options (default -ef), filtered to the container */
-        _cleanup_free_ char *cmd = xstrdup("ps");
-        for (int i = optind; i < argc; i++) {
-                char *n2 = xasprintf("%s '%s'", cmd, argv[i]);
-                free(cmd);
-                cmd = n2;
+        /* like runc: ps(1) with the given options (default -ef), filtered to the container; run
+         * without a shell, so an option holding a quote or a `$` reaches ps as it was given */
+        _cleanup_strv_ char **ps_argv = NULL;
+        strv_push(&ps_argv, "ps");
+        if (optind >= argc)
+                strv_push(&ps_argv, "-ef");
+        for (int i = optind; i < argc; i++)
+                strv_push(&ps_argv, argv[i]);
+        int out[2];
+        if (pipe2(out, O_CLOEXEC) < 0) {
+                berth_error_set(&err, errno, "pipe");
+                return rtcli_fail(err);
         }
-        if (optind >= argc) {
-                free(cmd);
-                cmd = xstrdup("ps -ef");
+        fflush(stdout);
+        pid_t child = fork();
+        if (child < 0) {
+                berth_error_set(&err, errno, "run `ps`");
+                close(out[0]);
+                close(out[1]);
+                return rtcli_fail(err);
         }
-        FILE *f = popen(cmd, "r");
+        if (child == 0) {
+                if (dup2(out[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                execvp("ps", ps_argv);
+                fprintf(stderr, "ps: %s\n", strerror(errno));
+                _exit(127);
+        }
+        close(out[1]);
+        FILE *f = fdopen(out[0], "r");
         if (!f) {
-                berth_error_set(&err, errno, "run `%s`", cmd);
+                berth_error_set(&err, errno, "read the output of `ps`");
+                close(out[0]);
+                waitpid(child, NULL, 0);
                 return rtcli_fail(err);
         }
         char line[4096];
@@ -233,7 +253,10 @@ int rtcli_ps(struct rtcli *cli, int argc, char **argv)
                         break;
                 }
         }
-        int st = pclose(f);
+        fclose(f);
+        int st = 0;
+        while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+                ;
         if (pid_col < 0) {
                 berth_error_setx(&err, EINVAL, "ps output has no PID column");
                 return rtcli_fail(err);

@@ -16,11 +16,10 @@
 
 int console_connect(const char *path, int *ret_fd, struct berth_error **err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
+        struct sockaddr_un sa;
+        if (berth_sockaddr_un(&sa, "%s", path) < 0)
                 return berth_error_setx(err, ENAMETOOLONG, "console socket `%s`: path too long",
                                         path);
-        strcpy(sa.sun_path, path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return berth_error_set(err, errno, "console socket");

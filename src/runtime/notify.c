@@ -37,11 +37,10 @@ int notify_bind(const struct berth_runtime *rt, const char *id, int *ret_fd,
                 struct berth_error **err)
 {
         _cleanup_free_ char *dir = notify_dir(rt, id);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(dir) + sizeof("/notify.sock") > sizeof(sa.sun_path))
+        struct sockaddr_un sa;
+        if (berth_sockaddr_un(&sa, "%s/notify.sock", dir) < 0)
                 return berth_error_setx(err, ENAMETOOLONG,
                                         "notify socket under `%s`: path too long", dir);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify.sock", dir);
         unlink(sa.sun_path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -55,10 +54,9 @@ int notify_bind(const struct berth_runtime *rt, const char *id, int *ret_fd,
 
 static int forward(const char *host_path, const char *msg, size_t len)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(host_path) >= sizeof(sa.sun_path))
+        struct sockaddr_un sa;
+        if (berth_sockaddr_un(&sa, "%s", host_path) < 0)
                 return -ENAMETOOLONG;
-        strcpy(sa.sun_path, host_path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || sendto(fd, msg, len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return -errno;

@@ -34,51 +34,22 @@ int sync_recv(int fd, struct sync_msg *m)
 
 int sync_send_fd(int sock, int fd)
 {
-        char byte = 0;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        memset(&u, 0, sizeof(u));
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = u.buf,
-                            .msg_controllen = sizeof(u.buf)};
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        ssize_t n;
-        do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -errno : 0;
+        ssize_t n = berth_send_fds(sock, "", 1, &fd, 1);
+        return n < 0 ? (int)n : 0;
 }
 
 int sync_recv_fd(int sock, int *ret_fd)
 {
         char byte;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = u.buf,
-                            .msg_controllen = sizeof(u.buf)};
-        ssize_t n;
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
+        size_t nfds = 0;
+        ssize_t n = berth_recv_fds(sock, &byte, 1, 0, ret_fd, 1, &nfds);
         if (n < 0)
-                return -errno;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (n == 0 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                return (int)n;
+        if (n == 0 || nfds == 0) {
+                if (nfds)
+                        close(*ret_fd);
                 return -EPROTO;
-        memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+        }
         return 0;
 }
 

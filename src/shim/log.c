@@ -181,19 +181,11 @@ static void log_rotate(struct shim_log *l)
         l->size = 0;
 }
 
+/* Errors are dropped (see shim_log_write); size counts what was written. */
 static void write_all(struct shim_log *l, const char *p, size_t n)
 {
-        while (n) {
-                ssize_t w = write(l->fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return;
-                }
-                l->size += (uint64_t)w;
-                p += w;
-                n -= (size_t)w;
-        }
+        if (berth_write_all(l->fd, p, n) == 0)
+                l->size += n;
 }
 
 /* One entry: line (n bytes, including its newline unless partial). */

@@ -434,37 +434,15 @@ static void handle_request(const char *msg, size_t n, int fd, int reply_fd, bool
 /* Receive one datagram and at most one fd; 0 on EOF, -1 on EAGAIN/error, else its length. */
 static ssize_t recv_msg(int sock, char *buf, size_t cap, int *ret_fd)
 {
-        struct iovec iov = {.iov_base = buf, .iov_len = cap - 1};
-        union {
-                char b[CMSG_SPACE(4 * sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
-        *ret_fd = -1;
-        ssize_t n;
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
-                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < nfd; i++) {
-                        int fd;
-                        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                        if (*ret_fd < 0)
-                                *ret_fd = fd;
-                        else
-                                close(fd);
-                }
-        }
+        size_t nfds = 0;
+        ssize_t n = berth_recv_fds(sock, buf, cap - 1, MSG_DONTWAIT, ret_fd, 1, &nfds);
+        if (nfds == 0)
+                *ret_fd = -1;
         if (n < 0)
-                return errno == ECONNRESET ? 0 : -1;
-        if (n == 0 && *ret_fd < 0)
-                return 0;
-        if (n == 0 && *ret_fd >= 0) {
-                close(*ret_fd);
+                return n == -ECONNRESET ? 0 : -1;
+        if (n == 0) {
+                if (*ret_fd >= 0)
+                        close(*ret_fd);
                 *ret_fd = -1;
                 return 0;
         }

@@ -210,8 +210,9 @@ static void send_error(int ctl, struct berth_error *e)
 static int listen_at(int dirfd, const char *name, int type, int *ret_fd, char **ret_path,
                      struct berth_error **err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, name);
+        struct sockaddr_un sa;
+        if (berth_sockaddr_un(&sa, "/proc/self/fd/%d/%s", dirfd, name) < 0)
+                return berth_error_setx(err, ENAMETOOLONG, "socket name `%s` is too long", name);
         unlinkat(dirfd, name, 0);
         _cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
@@ -231,23 +232,13 @@ static int recv_master(int listen_fd, int *ret_fd, struct berth_error **err)
         if (c < 0)
                 return berth_error_set(err, errno, "no connection on the console socket");
         char b;
-        struct iovec iov = {.iov_base = &b, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = u.buf,
-                            .msg_controllen = sizeof(u.buf)};
-        ssize_t n;
-        do
-                n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (n <= 0 || !cm || cm->cmsg_type != SCM_RIGHTS)
+        size_t nfds = 0;
+        ssize_t n = berth_recv_fds(c, &b, 1, MSG_DONTWAIT, ret_fd, 1, &nfds);
+        if (n <= 0 || nfds == 0) {
+                if (nfds)
+                        close(*ret_fd);
                 return berth_error_setx(err, EPROTO, "no pty master on the console socket");
-        memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+        }
         return 0;
 }
 

@@ -24,7 +24,7 @@
  * shim → daemon  {"started": true, "pid": <pid>} or {"error": …}; then the channel closes.
  * `create` creates the container (its process waits before exec), `exec` prepares; nothing
  * runs until "start", so an attach made before start sees all the output.
- * Additions (H4, additive): "created".pid is 0 for `exec` (its process exists only after
+ * "created".pid is 0 for `exec` (its process exists only after
  * start); "started".pid is the container's pid (create) or the exec process' pid (exec). When
  * "start" fails the shim sends {"error"}, writes exit.json with "error" and exits. When the
  * channel closes before "start" (the daemon died), the shim kills and deletes the container,
@@ -41,7 +41,7 @@
  *   {"resize": {"h": rows, "w": cols}}                    tty only
  *   {"close_stdin": true}
  * The same requests may be sent on the control channel before "start".
- * Additions (H4, additive): on attach.sock the shim answers every request with one datagram,
+ * On attach.sock the shim answers every request with one datagram,
  * {"ok": true} or {"error": "<message>", "code": <errno>} (nothing is answered on the control
  * channel but created/started/error). A client's EOF ends only its own stdin unless
  * --stdin-once; a client more than 1 MiB behind is dropped (the container never waits on it).

@@ -117,7 +117,7 @@ static int tag_verb(struct berth_images *imgs, int argc, char **argv)
         return 0;
 }
 
-/* ---------------------------------------------------------------- store verbs (H1)
+/* ---------------------------------------------------------------- store verbs
  *   load FILE|-            save OUT NAME…          inspect NAME     history NAME
  *   list [FILTERS-JSON]    rmi [-f] NAME…          prune [-a]       df      resolve NAME
  * JSON results go to stdout, one document per call. */

@@ -1,6 +1,6 @@
 /* The /networks routes over networks.c and endpoints.c: list, inspect, create, remove, prune,
  * connect and disconnect. */
-#include "daemon/api.h"
+#include "daemon/http/api.h"
 #include "daemon/daemon.h"
 #include "daemon/network/network.h"
 

@@ -1,9 +1,9 @@
 /* Connect and disconnect (docker network connect/disconnect) on a created or running container:
  * the container's attachments in its config, an endpoint added to or taken from its namespace
  * while it runs; and a rename seen by the networks' DNS. */
-#include "daemon/containers.h"
+#include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network-internal.h"
 
 void network_container_renamed(struct networks *n, const char *container_id, const char *name)

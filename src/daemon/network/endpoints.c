@@ -2,18 +2,13 @@
  * one endpoint per attached network made at start (veth, an IPAM address recorded in the db
  * before the veth exists, so an address is never handed out twice, also across a kill -9),
  * released at exit; connect/disconnect; resolv.conf; NetworkSettings for inspect and ps. */
-#include "daemon/containers.h"
+#include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>
 #include <sys/stat.h>
-
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
 
 void net_mac_format(const uint8_t mac[6], char buf[18])
 {
@@ -67,21 +62,21 @@ struct net_endpoint *net_endpoint_from_json(const char *container_id, const char
                                             json_t *j)
 {
         struct net_endpoint *ep = xcalloc(1, sizeof(*ep));
-        const char *a = jstr(json_object_get(j, "Address"));
+        const char *a = berth_json_get_str(j, "Address");
 
         ep->container_id = xstrdup(container_id);
         ep->network_id = xstrdup(network_id);
-        ep->endpoint_id = xstrdup(jstr(json_object_get(j, "EndpointID")) ?: "");
-        ep->name = xstrdup(jstr(json_object_get(j, "Name")) ?: "");
-        ep->ifname = xstrdup(jstr(json_object_get(j, "IfName")) ?: "eth0");
-        ep->host_ifname = xstrdup(jstr(json_object_get(j, "HostIfName")) ?: "");
+        ep->endpoint_id = xstrdup(berth_json_get_str(j, "EndpointID") ?: "");
+        ep->name = xstrdup(berth_json_get_str(j, "Name") ?: "");
+        ep->ifname = xstrdup(berth_json_get_str(j, "IfName") ?: "eth0");
+        ep->host_ifname = xstrdup(berth_json_get_str(j, "HostIfName") ?: "");
         ep->aliases = json_incref(json_object_get(j, "Aliases"));
         if (!json_is_array(ep->aliases)) {
                 json_decref(ep->aliases);
                 ep->aliases = json_array();
         }
         if (!a || berth_cidr_parse(a, &ep->addr, NULL) < 0 ||
-            !mac_parse(jstr(json_object_get(j, "MacAddress")), ep->mac)) {
+            !mac_parse(berth_json_get_str(j, "MacAddress"), ep->mac)) {
                 net_endpoint_free(ep);
                 return NULL;
         }
@@ -125,17 +120,16 @@ struct net_sandbox *net_sandbox_from_json(const char *container_id, json_t *j)
         size_t i;
 
         sb->container_id = xstrdup(container_id);
-        sb->netns_path = xstrdup(jstr(json_object_get(j, "NetnsPath")) ?: "");
-        if (jstr(json_object_get(j, "NetworkID")))
-                sb->network_id = xstrdup(jstr(json_object_get(j, "NetworkID")));
+        sb->netns_path = xstrdup(berth_json_get_str(j, "NetnsPath") ?: "");
+        if (berth_json_get_str(j, "NetworkID"))
+                sb->network_id = xstrdup(berth_json_get_str(j, "NetworkID"));
         sb->ports = xcalloc(json_array_size(ports) + 1, sizeof(*sb->ports));
         json_array_foreach(ports, i, p)
         {
                 struct net_port *q = &sb->ports[sb->n_ports];
-                const char *ip = jstr(json_object_get(p, "HostIp"));
-                q->proto = strcmp(jstr(json_object_get(p, "Proto")) ?: "", "udp") == 0
-                               ? IPPROTO_UDP
-                               : IPPROTO_TCP;
+                const char *ip = berth_json_get_str(p, "HostIp");
+                q->proto = strcmp(berth_json_get_str(p, "Proto") ?: "", "udp") == 0 ? IPPROTO_UDP
+                                                                                    : IPPROTO_TCP;
                 if (ip && *ip && berth_cidr_parse(ip, &q->host_ip, NULL) < 0)
                         continue;
                 q->host_port = (uint16_t)json_integer_value(json_object_get(p, "HostPort"));
@@ -239,7 +233,7 @@ void network_container_release(struct networks *n, const char *container_id)
 
 const char *net_mode_of(json_t *hc)
 {
-        const char *m = jstr(json_object_get(hc, "NetworkMode"));
+        const char *m = berth_json_get_str(hc, "NetworkMode");
 
         return !m || !*m || strcmp(m, "default") == 0 ? "bridge" : m;
 }
@@ -253,9 +247,9 @@ bool net_special_mode(const char *m)
 int net_check_endpoint_settings(struct net_network *net, json_t *es, struct berth_error **err)
 {
         json_t *ipam = json_object_get(es, "IPAMConfig");
-        const char *ip = jstr(json_object_get(ipam, "IPv4Address"));
-        const char *ip6 = jstr(json_object_get(ipam, "IPv6Address"));
-        const char *mac = jstr(json_object_get(es, "MacAddress"));
+        const char *ip = berth_json_get_str(ipam, "IPv4Address");
+        const char *ip6 = berth_json_get_str(ipam, "IPv6Address");
+        const char *mac = berth_json_get_str(es, "MacAddress");
         json_t *aliases = json_object_get(es, "Aliases"), *links = json_object_get(es, "Links");
         struct berth_cidr a;
         uint8_t m[6];
@@ -299,7 +293,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
         json_t *hc = json_object_get(body, "HostConfig");
         const char *mode = net_mode_of(hc);
         json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
-        const char *cmac = jstr(json_object_get(body, "MacAddress"));
+        const char *cmac = berth_json_get_str(body, "MacAddress");
         _cleanup_json_ json_t *attach = json_object(), *wanted = NULL;
         bool ports = json_object_size(json_object_get(hc, "PortBindings")) ||
                      json_is_true(json_object_get(hc, "PublishAllPorts"));
@@ -320,8 +314,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                         return berth_error_setx(err, EINVAL,
                                                 "conflicting options: port publishing and the "
                                                 "container type network mode");
-                if (jstr(json_object_get(body, "Hostname")) &&
-                    *jstr(json_object_get(body, "Hostname")))
+                if (berth_json_get_str(body, "Hostname") && *berth_json_get_str(body, "Hostname"))
                         return berth_error_setx(err, EINVAL,
                                                 "conflicting options: hostname and the network "
                                                 "mode");
@@ -358,7 +351,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
         }
         pthread_mutex_lock(&n->lock);
         if (strcmp(mode, "bridge") == 0 && !n->default_bridge &&
-            strcmp(jstr(json_object_get(hc, "NetworkMode")) ?: "", "bridge") != 0) {
+            strcmp(berth_json_get_str(hc, "NetworkMode") ?: "", "bridge") != 0) {
                 /* -b none: no default network, the container keeps loopback only (asking for
                  * `bridge` by name finds no such network) */
                 pthread_mutex_unlock(&n->lock);
@@ -384,7 +377,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
                 if (!es)
                         es = json_object_get(eps, net->id);
                 es = json_is_object(es) ? json_deep_copy(es) : json_object();
-                if (cmac && *cmac && !jstr(json_object_get(es, "MacAddress")))
+                if (cmac && *cmac && !berth_json_get_str(es, "MacAddress"))
                         json_object_set_new(es, "MacAddress", json_string(cmac));
                 json_object_set_new(es, "NetworkID", json_string(net->id));
                 r = net_check_endpoint_settings(net, es, err);
@@ -431,7 +424,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
 static int allocate_locked(struct networks *n, struct net_network *net, json_t *es,
                            struct berth_cidr *ret, struct berth_error **err)
 {
-        const char *want = jstr(json_object_get(json_object_get(es, "IPAMConfig"), "IPv4Address"));
+        const char *want = berth_json_get_str(json_object_get(es, "IPAMConfig"), "IPv4Address");
         _cleanup_free_ struct berth_cidr *used = xcalloc(n->n_eps + 1, sizeof(*used));
         size_t n_used = 0;
         int r;
@@ -466,7 +459,7 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
                             struct berth_error **err)
 {
         struct net_endpoint *ep = xcalloc(1, sizeof(*ep));
-        const char *mac = jstr(json_object_get(es, "MacAddress"));
+        const char *mac = berth_json_get_str(es, "MacAddress");
         json_t *aliases = json_object_get(es, "Aliases");
         _cleanup_json_ json_t *j = NULL;
         _cleanup_free_ char *text = NULL;
@@ -475,7 +468,7 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
 
         ep->container_id = xstrdup(c->id);
         ep->network_id = xstrdup(net->id);
-        net_random_hex(eid, 32);
+        berth_random_hex(eid, 32);
         ep->endpoint_id = xstrdup(eid);
         ep->name = xstrdup(c->name);
         ep->ifname = xstrdup(ifname);
@@ -531,7 +524,7 @@ struct net_network *net_attached_locked(struct networks *n, const char *name, js
 {
         bool ambiguous;
         struct net_network *net = net_find_locked(n, name, &ambiguous);
-        const char *id = jstr(json_object_get(es, "NetworkID"));
+        const char *id = berth_json_get_str(es, "NetworkID");
 
         if (!net && id)
                 net = net_by_id_locked(n, id);
@@ -565,7 +558,7 @@ static char *resolv_conf_text(struct container *c, const char *dns_server, bool 
         }
         json_array_foreach(dns, i, e)
         {
-                fprintf(f, "nameserver %s\n", jstr(e) ?: "");
+                fprintf(f, "nameserver %s\n", json_string_value(e) ?: "");
                 have_ns = true;
         }
         for (char *line = host, *next; line && *line; line = next) {
@@ -590,12 +583,12 @@ static char *resolv_conf_text(struct container *c, const char *dns_server, bool 
                 fputs("nameserver 8.8.8.8\nnameserver 8.8.4.4\n", f);
         if (json_array_size(search)) {
                 fputs("search", f);
-                json_array_foreach(search, i, e) fprintf(f, " %s", jstr(e) ?: "");
+                json_array_foreach(search, i, e) fprintf(f, " %s", json_string_value(e) ?: "");
                 fputc('\n', f);
         }
         if (json_array_size(opts)) {
                 fputs("options", f);
-                json_array_foreach(opts, i, e) fprintf(f, " %s", jstr(e) ?: "");
+                json_array_foreach(opts, i, e) fprintf(f, " %s", json_string_value(e) ?: "");
                 fputc('\n', f);
         }
         fclose(f);
@@ -674,7 +667,7 @@ int network_container_setup(struct networks *n, struct container *c, const char 
 {
         json_t *attach = json_object_get(c->config, "networks");
         const char *mode = net_mode_of(container_cfg(c, "HostConfig"));
-        const char *domain = jstr(container_cfg(c, "Domainname"));
+        const char *domain = json_string_value(container_cfg(c, "Domainname"));
         _cleanup_json_ json_t *wanted = NULL;
         _cleanup_close_ int nsfd = -1;
         struct net_sandbox *sb;

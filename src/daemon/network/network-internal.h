@@ -3,7 +3,7 @@
 #ifndef BERTH_DAEMON_NETWORK_INTERNAL_H
 #define BERTH_DAEMON_NETWORK_INTERNAL_H
 
-#include "daemon/api.h"
+#include "daemon/http/api.h"
 #include "daemon/network/network.h"
 
 struct net_network {
@@ -74,7 +74,6 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err);
 /* net's DNS records from its endpoints. */
 void net_dns_update_locked(struct networks *n, struct net_network *net);
 bool net_is_bridge(const struct net_network *net);
-void net_random_hex(char *out, size_t nbytes);
 
 /* endpoints.c */
 struct net_sandbox *net_sandbox_of_locked(struct networks *n, const char *container_id);

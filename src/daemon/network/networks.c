@@ -3,30 +3,14 @@
  * the default one, at create for user networks), the one `ip berth` table rebuilt from state and
  * the embedded DNS server of each user network. */
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #define DEFAULT_BRIDGE "berth0"
 #define DEFAULT_BIP    "172.17.0.1/16"
-
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
-void net_random_hex(char *out, size_t nbytes)
-{
-        unsigned char buf[64];
-
-        if (nbytes > sizeof(buf) || getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
-                abort();
-        for (size_t i = 0; i < nbytes; i++)
-                sprintf(out + 2 * i, "%02x", buf[i]);
-}
 
 bool net_is_bridge(const struct net_network *net)
 {
@@ -48,7 +32,7 @@ static void network_free(struct net_network *net)
 
 static const char *opt_of(const struct net_network *net, const char *key)
 {
-        return jstr(json_object_get(json_object_get(net->doc, "Options"), key));
+        return berth_json_get_str(json_object_get(net->doc, "Options"), key);
 }
 
 /* The struct from docker's object (its id and name given); NULL on a malformed document. */
@@ -56,12 +40,12 @@ static struct net_network *network_from_doc(const char *id, const char *name, js
 {
         struct net_network *net = xcalloc(1, sizeof(*net));
         json_t *cfg = json_array_get(json_object_get(json_object_get(doc, "IPAM"), "Config"), 0);
-        const char *subnet = jstr(json_object_get(cfg, "Subnet"));
-        const char *gw = jstr(json_object_get(cfg, "Gateway"));
+        const char *subnet = berth_json_get_str(cfg, "Subnet");
+        const char *gw = berth_json_get_str(cfg, "Gateway");
 
         net->id = xstrdup(id);
         net->name = xstrdup(name);
-        net->driver = xstrdup(jstr(json_object_get(doc, "Driver")) ?: "bridge");
+        net->driver = xstrdup(berth_json_get_str(doc, "Driver") ?: "bridge");
         net->doc = json_incref(doc);
         net->internal = json_is_true(json_object_get(doc, "Internal"));
         net->is_default = strcmp(name, "bridge") == 0 && net_is_bridge(net);
@@ -222,8 +206,8 @@ void net_dns_update_locked(struct networks *n, struct net_network *net)
                 recs[cnt++] = (struct berth_dns_record){ep->name, ep->addr};
                 ids[n_ids] = xstrndup(ep->container_id, 12);
                 recs[cnt++] = (struct berth_dns_record){ids[n_ids++], ep->addr};
-                json_array_foreach(ep->aliases, k, a) if (jstr(a)) recs[cnt++] =
-                    (struct berth_dns_record){jstr(a), ep->addr};
+                json_array_foreach(ep->aliases, k, a) if (json_string_value(a)) recs[cnt++] =
+                    (struct berth_dns_record){json_string_value(a), ep->addr};
         }
         berth_dns_set_records(net->dns, recs, cnt);
         for (size_t i = 0; i < n_ids; i++)
@@ -411,7 +395,7 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                 if (old)
                         snprintf(id, sizeof(id), "%s", old->id);
                 else
-                        net_random_hex(id, 32);
+                        berth_random_hex(id, 32);
                 doc = network_doc(names[i], id, drivers[i], ipam, opts, i == 0 ? NULL : json_null(),
                                   false, false, NULL);
                 if (i != 0)
@@ -587,10 +571,10 @@ static bool labels_match(json_t *labels, json_t *want)
 
         json_array_foreach(want, i, e)
         {
-                const char *s = jstr(e) ?: "";
+                const char *s = json_string_value(e) ?: "";
                 const char *eq = strchr(s, '=');
                 _cleanup_free_ char *k = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s);
-                const char *v = jstr(json_object_get(labels, k));
+                const char *v = berth_json_get_str(labels, k);
                 if (!v || (eq && strcmp(v, eq + 1) != 0))
                         return false;
         }
@@ -614,7 +598,7 @@ static bool filter_match(struct networks *n, struct net_network *net, json_t *fi
                 }
                 json_array_foreach(vals, i, e)
                 {
-                        const char *v = jstr(e) ?: "";
+                        const char *v = json_string_value(e) ?: "";
                         if (strcmp(k, "name") == 0)
                                 any |= strstr(net->name, v) != NULL;
                         else if (strcmp(k, "id") == 0)
@@ -653,11 +637,11 @@ static int check_filters(json_t *filters, struct berth_error **err)
                 if (strcmp(k, "type") != 0)
                         continue;
                 json_array_foreach(
-                    vals, i, e) if (strcmp(jstr(e) ?: "", "custom") != 0 &&
-                                    strcmp(jstr(e) ?: "", "builtin") !=
+                    vals, i, e) if (strcmp(json_string_value(e) ?: "", "custom") != 0 &&
+                                    strcmp(json_string_value(e) ?: "", "builtin") !=
                                         0) return berth_error_setx(err, EINVAL,
                                                                    "invalid filter: 'type'='%s'",
-                                                                   jstr(e) ?: "");
+                                                                   json_string_value(e) ?: "");
         }
         return 0;
 }
@@ -697,7 +681,7 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
 {
         json_t *ipam = json_object_get(body, "IPAM");
         json_t *cfgs = json_object_get(ipam, "Config");
-        const char *idrv = jstr(json_object_get(ipam, "Driver"));
+        const char *idrv = berth_json_get_str(ipam, "Driver");
         json_t *cfg, *opts = json_object_get(body, "Options");
         const char *k;
         json_t *v;
@@ -745,8 +729,8 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                                                         "IPAM config `%s` is not supported", k);
                 }
         }
-        s = jstr(json_object_get(cfg, "Subnet"));
-        g = jstr(json_object_get(cfg, "Gateway"));
+        s = berth_json_get_str(cfg, "Subnet");
+        g = berth_json_get_str(cfg, "Gateway");
         if (s && *s) {
                 if (berth_cidr_parse(s, &subnet, NULL) < 0 || !strchr(s, '/'))
                         return berth_error_setx(err, EINVAL,
@@ -792,11 +776,11 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
 int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *warnings,
                     struct berth_error **err)
 {
-        const char *name = jstr(json_object_get(body, "Name"));
-        const char *driver = jstr(json_object_get(body, "Driver"));
+        const char *name = berth_json_get_str(body, "Name");
+        const char *driver = berth_json_get_str(body, "Driver");
         json_t *labels = json_object_get(body, "Labels");
         json_t *opts = json_object_get(body, "Options");
-        const char *from = jstr(json_object_get(json_object_get(body, "ConfigFrom"), "Network"));
+        const char *from = berth_json_get_str(json_object_get(body, "ConfigFrom"), "Network");
         const char *bname;
         struct berth_cidr subnet, gw;
         struct net_network *net = NULL;
@@ -824,7 +808,7 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
                                         "swarm networks (Ingress, ConfigOnly, ConfigFrom) are not "
                                         "supported");
         {
-                const char *scope = jstr(json_object_get(body, "Scope"));
+                const char *scope = berth_json_get_str(body, "Scope");
                 if (scope && *scope && strcmp(scope, "local") != 0)
                         return berth_error_setx(err, EINVAL,
                                                 "network scope \"%s\" is not supported", scope);
@@ -845,9 +829,9 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
         r = create_parse_locked(n, body, &subnet, &gw, err);
         if (r < 0)
                 goto out;
-        net_random_hex(id, 32);
+        berth_random_hex(id, 32);
         o = json_is_object(opts) ? json_deep_copy(opts) : json_object();
-        bname = jstr(json_object_get(o, "com.docker.network.bridge.name"));
+        bname = berth_json_get_str(o, "com.docker.network.bridge.name");
         if (!bname) {
                 snprintf(b, sizeof(b), "br-%.12s", id);
                 bname = b;

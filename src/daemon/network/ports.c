@@ -7,11 +7,6 @@
 
 #include <arpa/inet.h>
 
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
 /* "80", "80-90" → [lo, hi]; false on anything else (0 allowed only when zero_ok) */
 static bool range_parse(const char *s, bool zero_ok, unsigned *ret_lo, unsigned *ret_hi)
 {
@@ -86,8 +81,8 @@ int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct 
                                                 key);
                 json_array_foreach(binds, i, b)
                 {
-                        const char *ip = jstr(json_object_get(b, "HostIp"));
-                        const char *hp = jstr(json_object_get(b, "HostPort"));
+                        const char *ip = berth_json_get_str(b, "HostIp");
+                        const char *hp = berth_json_get_str(b, "HostPort");
                         unsigned hlo = 0, hhi = 0;
                         struct berth_cidr a;
                         if (ip && *ip) {
@@ -135,7 +130,7 @@ int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct 
                                         json_array_foreach(out, i, w) bound |=
                                             json_integer_value(
                                                 json_object_get(w, "ContainerPort")) == c &&
-                                            strcmp(jstr(json_object_get(w, "Proto")), proto) == 0;
+                                            strcmp(berth_json_get_str(w, "Proto"), proto) == 0;
                                         if (!bound)
                                                 want_add(out, proto, NULL, 0, 0, c);
                                 }
@@ -164,14 +159,13 @@ int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, struct berth_error
         json_array_foreach(wanted, i, w)
         {
                 struct net_port *p = &ports[i];
-                const char *ip = jstr(json_object_get(w, "HostIp"));
+                const char *ip = berth_json_get_str(w, "HostIp");
                 unsigned lo = (unsigned)json_integer_value(json_object_get(w, "HostLo"));
                 unsigned hi = (unsigned)json_integer_value(json_object_get(w, "HostHi"));
                 int r = -EINVAL;
                 p->fd = -1;
-                p->proto = strcmp(jstr(json_object_get(w, "Proto")) ?: "", "udp") == 0
-                               ? IPPROTO_UDP
-                               : IPPROTO_TCP;
+                p->proto = strcmp(berth_json_get_str(w, "Proto") ?: "", "udp") == 0 ? IPPROTO_UDP
+                                                                                    : IPPROTO_TCP;
                 p->container_port =
                     (uint16_t)json_integer_value(json_object_get(w, "ContainerPort"));
                 if (ip && *ip)

@@ -1,15 +1,10 @@
 /* What inspect and the container list show of a container's networking: docker's
  * NetworkSettings (the default bridge's legacy top-level fields, Networks with addresses,
  * endpoint ids, aliases and DNS names, Ports) and the list's Ports and Networks. */
-#include "daemon/containers.h"
+#include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
-#include "daemon/events.h"
+#include "daemon/state/events.h"
 #include "daemon/network/network-internal.h"
-
-static const char *jstr(json_t *j)
-{
-        return json_is_string(j) ? json_string_value(j) : NULL;
-}
 
 /* ---------------------------------------------------------------- inspect, ps */
 
@@ -46,7 +41,7 @@ static json_t *endpoint_settings_locked(struct networks *n, struct container *c,
         return json_pack("{s:O,s:n,s:o,s:s,s:n,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:o}", "IPAMConfig",
                          json_is_object(ipam) ? ipam : json_null(), "Links", "Aliases", aliases,
                          "MacAddress", mac, "DriverOpts", "NetworkID",
-                         net ? net->id : jstr(json_object_get(es, "NetworkID")) ?: "",
+                         net ? net->id : berth_json_get_str(es, "NetworkID") ?: "",
                          "EndpointID", ep ? ep->endpoint_id : "", "Gateway", g, "IPAddress", a,
                          "IPPrefixLen", ep ? (int)ep->addr.prefix : 0, "IPv6Gateway", "",
                          "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DNSNames", dnsnames);

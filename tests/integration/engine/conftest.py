@@ -229,10 +229,17 @@ def _shims_of(data_root):
     return out
 
 
-def _leak_check(data_root):
-    time.sleep(0.2)
+def _mounts_under(data_root):
     with open("/proc/self/mountinfo") as f:
-        mounts = [line.split()[4] for line in f if data_root in line]
+        return [line.split()[4] for line in f if data_root in line]
+
+
+def _leak_check(data_root):
+    # shims of containers removed last may still be exiting: poll, then judge
+    end = time.time() + 5
+    while (_mounts_under(data_root) or _shims_of(data_root)) and time.time() < end:
+        time.sleep(0.05)
+    mounts = _mounts_under(data_root)
     shims = _shims_of(data_root)
     # clean up whatever leaked so the machine stays usable, then fail
     for m in mounts:

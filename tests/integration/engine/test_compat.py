@@ -1,4 +1,4 @@
-"""berthd answers like dockerd (issue 15). Each test takes the `engine` fixture, so it runs once
+"""berthd answers like dockerd. Each test takes the `engine` fixture, so it runs once
 against berthd and once against a real dockerd (the oracle): what it asserts is docker's
 behaviour. Known, intended differences are in DIFFERENCES.md beside this file."""
 import os

@@ -136,10 +136,9 @@ def test_detached_logs_stop(berthd):
 def test_stop_timeout_then_kill(berthd):
     name = berthd.name()
     r = berthd.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
-                      "trap '' TERM; while true; do sleep 0.1; done")
+                      "trap '' TERM; echo trapped; while true; do sleep 0.1; done")
     assert r.returncode == 0, r.stderr
-    wait_until(lambda: inspect(berthd, name)["State"]["Running"], "running")
-    time.sleep(0.3)  # the shell must have set its trap
+    wait_until(lambda: "trapped" in berthd.docker("logs", name).stdout, "the trap set")
     assert berthd.docker("stop", "-t", "1", name).returncode == 0
     st = inspect(berthd, name)["State"]
     assert st["ExitCode"] == 137
@@ -150,8 +149,9 @@ def test_kill_signal_and_wait(berthd):
     name = berthd.name()
     # the container's init gets only the signals it handles (no default action for pid 1)
     assert berthd.docker("run", "-d", "--name", name, "--network=none", TAG, "sh", "-c",
-                         "trap 'exit 10' USR1; while :; do sleep 0.1; done").returncode == 0
-    time.sleep(0.3)
+                         "trap 'exit 10' USR1; echo trapped; while :; do sleep 0.1; done"
+                         ).returncode == 0
+    wait_until(lambda: "trapped" in berthd.docker("logs", name).stdout, "the trap set")
     waiter = subprocess.Popen(["docker", "wait", name], env=berthd.env, stdout=subprocess.PIPE,
                               text=True)
     r = berthd.docker("kill", "-s", "USR1", name)
@@ -525,7 +525,7 @@ def test_restart_policy_after_daemon_restart(berthd_factory):
     pid = inspect(d, name)["State"]["Pid"]
     d.kill9()
     os.kill(pid, 9)
-    time.sleep(0.5)
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}"), "the container reaped by its shim")
     d.start()
     wait_until(lambda: inspect(d, name)["State"]["Running"], "restarted by policy")
     assert inspect(d, name)["State"]["Pid"] != pid

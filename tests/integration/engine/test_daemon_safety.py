@@ -37,7 +37,9 @@ def test_streaming_endpoints_keep_the_fd_table(berthd_factory, tmp_path):
     d.docker("run", "-d", "--name", run, "--network", "none", TAG, "sh", "-c",
              "echo hello; exec sleep 1000", check=True)
     try:
-        time.sleep(0.3)
+        end = time.time() + 30  # the container up and its first output logged
+        while "hello" not in d.docker("logs", run).stdout and time.time() < end:
+            time.sleep(0.05)
         baseline = _fds(d)
         assert {0, 1, 2} <= baseline
         for i in range(20):

@@ -402,7 +402,9 @@ def test_kill9_keeps_addresses_and_ports(net_factory):
     pid = inspect(d, a)["State"]["Pid"]
     d.kill9()
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.5)
+    end = time.time() + 30  # reaped by its shim
+    while os.path.exists(f"/proc/{pid}") and time.time() < end:
+        time.sleep(0.05)
     d.start()
     # its shim may still be finishing: re-adopted, then its exit recorded
     for _ in range(100):

@@ -117,6 +117,16 @@ def test_ps_table(rt, bundle):
     assert any(str(pid) in line.split() for line in lines[1:])
 
 
+def test_ps_options_reach_ps_unquoted(rt, bundle):
+    # ps runs without a shell: a quote (or `$`) in an option is ps's, not a shell's syntax
+    cid, pid = start(rt, bundle)
+    r = rt("ps", cid, "-o", "pid", "-o", "comm=it's$HOME")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["PID", "it's$HOME"]
+    assert any(str(pid) == line.split()[0] for line in lines[1:])
+
+
 def _cg_file(cid_path, v1, v2):
     from berthtest import cgroup_mode
     if cgroup_mode() == "v2":

@@ -15,6 +15,20 @@ from shimlib import (SHIM, container_cgroups, fds_of, pid_alive, read_all, read_
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 
 
+def wait_logged(path, text, timeout=30):
+    """Poll the json-file log at path until it holds text."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with open(path) as f:
+                if text in f.read():
+                    return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    pytest.fail(f"{text} never logged in {path}")
+
+
 def run(shims, bundle, script, **kw):
     s = shims(bundle=bundle.sh(script).write(), **kw)
     s.created()
@@ -138,7 +152,7 @@ def test_close_stdin_request(shims, bundle):
     a = s.attach(stdin=True)
     s.start()
     a.sendall(b"x\n")
-    time.sleep(0.2)
+    wait_logged(s.log, '"log":"x\\n"')  # cat has read it before stdin closes
     ctl = s.attach_sock()
     ctl.send(json.dumps({"close_stdin": True}).encode())
     assert recv_json(ctl) == {"ok": True}
@@ -272,7 +286,7 @@ def test_shim_holds_only_its_fds_and_is_small(shims, bundle):
     s = run(shims, bundle, "echo hi; sleep 100")
     a = s.attach()
     s.start()
-    time.sleep(0.3)
+    wait_logged(s.log, '"log":"hi\\n"')  # the container runs
     # not a child of the daemon (the test): double-forked and reparented
     with open(f"/proc/{s.shim_pid}/stat") as f:
         ppid = int(f.read().split(")")[-1].split()[1])

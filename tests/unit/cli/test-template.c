@@ -83,6 +83,24 @@ static void test_functions(void **state)
         check("{{.Config.Labels \"zz\"}}", "");
 }
 
+/* every entry of the function table, and calls that fit no entry (arity or argument type) */
+static void test_function_table(void **state)
+{
+        check("{{lower \"AbC\"}}|{{title \"ab cd\"}}", "abc|Ab Cd");
+        check("{{print .Id .State.Pid}}|{{print .State.Pid .State.Pid}}", "abc42|42 42");
+        check("{{print \"a\" \"b\"}}", "ab");
+        check("{{eq .Id \"x\" \"abc\"}} {{ne .Id \"abc\"}} {{not .State.Running}}",
+              "true false false");
+        check("{{and .Id .State.Pid}} {{or .Missing .Id}}", "42 abc");
+        check("{{split .Name \"x\"}}", "[/ ]");
+        check("{{truncate .Id 2}}", "ab");
+        check("{{len .Id .Id}}", "EXEC: template: function \"len\" not defined");
+        check("{{join .Config.Env}}", "EXEC: template: function \"join\" not defined");
+        check("{{eq .Id}}", "EXEC: template: function \"eq\" not defined");
+        check("{{truncate .Id \"2\"}}", "EXEC: template: function \"truncate\" not defined");
+        check("{{printf 3}}", "EXEC: template: function \"printf\" not defined");
+}
+
 static void test_control(void **state)
 {
         check("{{range .Config.Env}}[{{.}}]{{end}}", "[A=1][B=2]");
@@ -161,9 +179,8 @@ static void test_docker_types(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_fields),
-            cmocka_unit_test(test_functions),
-            cmocka_unit_test(test_control),
+            cmocka_unit_test(test_fields),         cmocka_unit_test(test_functions),
+            cmocka_unit_test(test_function_table), cmocka_unit_test(test_control),
             cmocka_unit_test(test_docker_types),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

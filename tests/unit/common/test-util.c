@@ -78,6 +78,50 @@ static void test_write_all(void **state)
         signal(SIGPIPE, SIG_DFL);
 }
 
+static void test_random_hex(void **state)
+{
+        char a[2 * 32 + 1], b[2 * 32 + 1], small[5];
+
+        memset(a, 'X', sizeof(a));
+        berth_random_hex(a, 32);
+        assert_int_equal(strlen(a), 64);
+        assert_int_equal(strspn(a, "0123456789abcdef"), 64);
+        berth_random_hex(b, 32);
+        assert_string_not_equal(a, b);
+        berth_random_hex(small, 2);
+        assert_int_equal(strlen(small), 4);
+        assert_int_equal(strspn(small, "0123456789abcdef"), 4);
+        /* every byte filled: 256 random bytes are not all zero */
+        uint8_t r[256] = {0}, zero[256] = {0};
+        berth_random_bytes(r, sizeof(r));
+        assert_memory_not_equal(r, zero, sizeof(r));
+}
+
+static void test_json_get_str(void **state)
+{
+        json_t *o = json_pack("{s:s, s:i, s:n}", "Name", "web", "Count", 3, "Null");
+        assert_string_equal(berth_json_get_str(o, "Name"), "web");
+        assert_null(berth_json_get_str(o, "Count"));
+        assert_null(berth_json_get_str(o, "Null"));
+        assert_null(berth_json_get_str(o, "Missing"));
+        assert_null(berth_json_get_str(NULL, "Name"));
+        json_t *a = json_pack("[s]", "x");
+        assert_null(berth_json_get_str(a, "Name"));
+        json_decref(a);
+        json_decref(o);
+}
+
+static void test_time_rfc3339(void **state)
+{
+        struct timespec ts = {.tv_sec = 1700000000, .tv_nsec = 1234};
+        _cleanup_free_ char *s = berth_time_rfc3339(&ts);
+        assert_string_equal(s, "2023-11-14T22:13:20.000001234Z");
+        ts.tv_sec = 0;
+        ts.tv_nsec = 0;
+        _cleanup_free_ char *e = berth_time_rfc3339(&ts);
+        assert_string_equal(e, "1970-01-01T00:00:00.000000000Z");
+}
+
 static void test_parse_u64(void **state)
 {
         uint64_t v = 0;
@@ -119,9 +163,10 @@ static void test_files(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_error_wrap), cmocka_unit_test(test_id_validate),
-            cmocka_unit_test(test_parse_u64),  cmocka_unit_test(test_write_all),
-            cmocka_unit_test(test_files),
+            cmocka_unit_test(test_error_wrap),   cmocka_unit_test(test_id_validate),
+            cmocka_unit_test(test_parse_u64),    cmocka_unit_test(test_write_all),
+            cmocka_unit_test(test_files),        cmocka_unit_test(test_random_hex),
+            cmocka_unit_test(test_json_get_str), cmocka_unit_test(test_time_rfc3339),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,11 +7,11 @@
 #include <cmocka.h>
 
 #include "daemon/daemon.h"
-#include "daemon/etc-files.h"
-#include "daemon/events.h"
-#include "daemon/logs.h"
-#include "daemon/stats.h"
-#include "daemon/volumes.h"
+#include "daemon/containers/etc-files.h"
+#include "daemon/state/events.h"
+#include "daemon/state/logs.h"
+#include "daemon/state/stats.h"
+#include "daemon/state/volumes.h"
 
 #include <poll.h>
 #include <sys/mount.h>

@@ -1,4 +1,4 @@
-/* Unit tests for docker container config → OCI spec (src/daemon/spec*.c, passwd.c). Every spec
+/* Unit tests for docker container config → OCI spec (src/daemon/spec/). Every spec
  * built here is also fed to the runtime's own config.json parser, and seccomp filters to the
  * runtime's compiler, so the output is what berth-runtime accepts. */
 #include <setjmp.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/spec-internal.h"
+#include "daemon/spec/spec-internal.h"
 #include "runtime/runtime.h"
 
 /* From src/runtime/internal.h, which cannot be included beside spec.h (both name a struct

@@ -1,0 +1,812 @@
+/* Files in and out of a container: GET/HEAD/PUT /containers/{id}/archive (docker cp),
+ * GET /containers/{id}/export and GET /containers/{id}/changes.
+ *
+ * Every path inside the container is resolved once with openat2(RESOLVE_IN_ROOT) and then used
+ * through *at() calls on fds: a symlink in the container (even one swapped in while we copy)
+ * cannot lead outside it (CVE-2018-15664, CVE-2019-14271 — nothing of the container is executed
+ * or loaded either). docker cp sees the container's mounts like docker does: a running
+ * container's paths are resolved from its own root (/proc/<pid>/root, checked against the
+ * rootfs), which crosses its binds, volumes and tmpfs; a stopped container's path is mapped
+ * through its recorded binds and volumes (the deepest destination holding it) and resolved in
+ * that mount's source, else in its rootfs, which is mounted for the copy and unmounted after. */
+#include "daemon/http/api.h"
+#include "daemon/containers/containers.h"
+#include "daemon/daemon.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+static int rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
+                       struct berth_error **err)
+{
+        return container_rootfs_hold(cs, c, ret_temp, err);
+}
+
+static char *b64(const unsigned char *in, size_t n)
+{
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+
+        for (size_t i = 0; i < n; i += 3) {
+                unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                             (i + 2 < n ? in[i + 2] : 0);
+                *o++ = tbl[(v >> 18) & 63];
+                *o++ = tbl[(v >> 12) & 63];
+                *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+                *o++ = i + 2 < n ? tbl[v & 63] : '=';
+        }
+        *o = '\0';
+        return out;
+}
+
+/* docker's os.FileMode bits for the path-stat header */
+static uint32_t go_mode(mode_t m)
+{
+        uint32_t g = m & 0777;
+
+        if (S_ISDIR(m))
+                g |= 1u << 31;
+        else if (S_ISLNK(m))
+                g |= 1u << 27;
+        else if (S_ISFIFO(m))
+                g |= 1u << 25;
+        else if (S_ISSOCK(m))
+                g |= 1u << 24;
+        else if (S_ISCHR(m))
+                g |= (1u << 26) | (1u << 21);
+        else if (S_ISBLK(m))
+                g |= 1u << 26;
+        if (m & S_ISUID)
+                g |= 1u << 23;
+        if (m & S_ISGID)
+                g |= 1u << 22;
+        if (m & S_ISVTX)
+                g |= 1u << 20;
+        return g;
+}
+
+static const char *base_name(const char *path)
+{
+        size_t n = strlen(path);
+        const char *s;
+
+        while (n > 1 && path[n - 1] == '/')
+                n--;
+        for (s = path + n; s > path && s[-1] != '/'; s--)
+                ;
+        return s;
+}
+
+/* ---------------------------------------------------------------- where a path lives */
+
+/* The recorded bind or volume (docker's Mounts array) whose destination holds the cleaned path,
+ * the deepest one (docker mounts nested ones over their parent); NULL: the rootfs. *ret_rest:
+ * the path below the destination ("" for the destination itself), pointing into clean. */
+static json_t *mount_of(struct container *c, const char *clean, const char **ret_rest)
+{
+        json_t *best = NULL, *m;
+        size_t best_len = 0, i;
+
+        json_array_foreach(json_object_get(c->config, "mounts"), i, m)
+        {
+                const char *dst = berth_json_get_str(m, "Destination");
+                _cleanup_free_ char *d = NULL;
+                size_t n;
+                if (!dst || !berth_json_get_str(m, "Source"))
+                        continue;
+                d = berth_path_clean_abs(dst);
+                n = strcmp(d, "/") == 0 ? 0 : strlen(d);
+                if (strncmp(clean, d, n) != 0 || (clean[n] != '\0' && clean[n] != '/'))
+                        continue;
+                if (!best || n > best_len) {
+                        best = m;
+                        best_len = n;
+                        *ret_rest = clean + n;
+                }
+        }
+        return best;
+}
+
+static bool same_inode(int fd, const char *path)
+{
+        struct stat a, b;
+
+        return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+}
+
+/* The root of the running container as its mount namespace sees it: /proc/<pid>/root, whose
+ * lookups cross the container's binds, volumes and tmpfs. The pid is pinned by a pidfd and the
+ * root must be the container's rootfs (same device and inode as the overlay we mounted): a
+ * recycled pid cannot redirect the copy to another process' filesystem. -1 when the container
+ * is gone meanwhile; *ret_pidfd: the pidfd (to join the mount namespace for writes). */
+static int proc_root_open(struct container *c, pid_t pid, int *ret_pidfd)
+{
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        _cleanup_close_ int fd = -1;
+        char path[64];
+
+        if (pidfd < 0)
+                return -1;
+        snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || !same_inode(fd, c->rootfs))
+                return -1;
+        /* still alive: the /proc entry we opened was the pidfd's process */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+                return -1;
+        *ret_pidfd = TAKE_FD(pidfd);
+        return TAKE_FD(fd);
+}
+
+/* Where a copy looks: path resolved (RESOLVE_IN_ROOT) in the tree fd; name: the archive name of
+ * what path names (docker's: the last component of the path asked for). */
+struct cp_root {
+        int fd;
+        int pidfd; /* the running container's init: -1 when fd is a stopped one's tree */
+        char *path;
+        char *name;
+        bool in_mount; /* under a bind or volume: a read-only rootfs does not matter */
+        bool readonly; /* under a read-only bind or volume */
+};
+
+static void cp_root_release(struct cp_root *r)
+{
+        if (r->fd >= 0)
+                close(r->fd);
+        if (r->pidfd >= 0)
+                close(r->pidfd);
+        free(r->path);
+        free(r->name);
+        *r = (struct cp_root){.fd = -1, .pidfd = -1};
+}
+
+/* Find where path (in c, whose rootfs is held) lives. */
+static int cp_root_open(struct containers *cs, struct container *c, const char *path,
+                        struct cp_root *ret, struct berth_error **err)
+{
+        _cleanup_free_ char *clean = berth_path_clean_abs(path);
+        const char *rest = "", *base = base_name(path);
+        json_t *m = mount_of(c, clean, &rest);
+        struct cp_root r = {.fd = -1, .pidfd = -1};
+        pid_t pid = 0;
+
+        r.in_mount = m != NULL;
+        r.readonly = m && !json_is_true(json_object_get(m, "RW"));
+        r.name = xstrndup(base, strcspn(base, "/"));
+        if (!*r.name) {
+                free(r.name);
+                r.name = xstrdup(".");
+        }
+        pthread_mutex_lock(&cs->lock);
+        if (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED)
+                pid = c->pid;
+        pthread_mutex_unlock(&cs->lock);
+        if (pid > 0) {
+                r.fd = proc_root_open(c, pid, &r.pidfd);
+                r.path = xstrdup(path);
+        }
+        /* stopped (or gone meanwhile): the recorded mounts tell, like docker mounting them */
+        if (r.fd < 0 && m) {
+                const char *src = berth_json_get_str(m, "Source");
+                struct stat st;
+                free(r.path);
+                if (stat(src, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                        /* a file bound over a file: it is the whole mount */
+                        _cleanup_free_ char *dir = xstrdup(src);
+                        char *slash = strrchr(dir, '/');
+                        if (*rest || !slash) {
+                                cp_root_release(&r);
+                                return berth_error_setx(err, ENOENT,
+                                                        "Could not find the file %s in container "
+                                                        "%s",
+                                                        path, c->name);
+                        }
+                        r.path = xstrdup(slash + 1);
+                        slash[slash == dir ? 1 : 0] = '\0';
+                        r.fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                } else {
+                        r.path = xstrdup(*rest ? rest : "/");
+                        r.fd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                }
+                if (r.fd < 0) {
+                        int e = errno;
+                        cp_root_release(&r);
+                        return berth_error_set(err, e, "open the source of mount `%s`",
+                                               berth_json_get_str(m, "Destination"));
+                }
+        } else if (r.fd < 0) {
+                free(r.path);
+                r.path = xstrdup(clean);
+                r.fd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (r.fd < 0) {
+                        int e = errno;
+                        cp_root_release(&r);
+                        return berth_error_set(err, e, "open rootfs of `%s`", c->id);
+                }
+        }
+        *ret = r;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- tar out */
+
+struct tar_out {
+        struct archive *a;
+        struct berth_error *err;
+        int depth; /* of add_tree: 0 for the directory asked for */
+};
+
+/* Kernel filesystems a running container's tree crosses (/proc, /sys, …): their directories
+ * are not walked unless asked for by name (endless, and nothing docker cp should copy). */
+static bool pseudo_fs(int fd)
+{
+        struct statfs sf;
+
+        if (fstatfs(fd, &sf) < 0)
+                return true;
+        switch ((unsigned long)sf.f_type) {
+        case PROC_SUPER_MAGIC:
+        case SYSFS_MAGIC:
+        case CGROUP_SUPER_MAGIC:
+        case CGROUP2_SUPER_MAGIC:
+        case DEVPTS_SUPER_MAGIC:
+        case SECURITYFS_MAGIC:
+        case DEBUGFS_MAGIC:
+        case TRACEFS_MAGIC:
+        case BPF_FS_MAGIC:
+                return true;
+        default:
+                return false;
+        }
+}
+
+static int add_tree(struct tar_out *t, int dirfd, const char *name, const char *arcname);
+
+/* parentfd/name for reading; name "": parentfd is the file itself (an O_PATH fd, reopened) */
+static int open_regular(int parentfd, const char *name)
+{
+        char self[64];
+
+        if (*name)
+                return openat(parentfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* the magic link reopens the file the fd holds (no O_NOFOLLOW: it is a link) */
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", parentfd);
+        return open(self, O_RDONLY | O_CLOEXEC);
+}
+
+static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const char *arcname,
+                        const struct stat *st)
+{
+        struct archive_entry *e = archive_entry_new();
+        int r = 0;
+
+        archive_entry_copy_pathname(e, arcname);
+        archive_entry_copy_stat(e, st);
+        if (S_ISLNK(st->st_mode)) {
+                char target[4096];
+                ssize_t n = readlinkat(parentfd, name, target, sizeof(target) - 1);
+                if (n < 0) {
+                        archive_entry_free(e);
+                        return 0;
+                }
+                target[n] = '\0';
+                archive_entry_copy_symlink(e, target);
+        }
+        if (!S_ISREG(st->st_mode))
+                archive_entry_set_size(e, 0);
+        if (archive_write_header(t->a, e) != ARCHIVE_OK) {
+                r = berth_error_setx(&t->err, EIO, "tar: %s", archive_error_string(t->a));
+                archive_entry_free(e);
+                return r;
+        }
+        archive_entry_free(e);
+        if (S_ISREG(st->st_mode)) {
+                _cleanup_close_ int fd = open_regular(parentfd, name);
+                char buf[65536];
+                off_t left = st->st_size;
+                while (fd >= 0 && left > 0) {
+                        ssize_t n =
+                            read(fd, buf, sizeof(buf) < (size_t)left ? sizeof(buf) : (size_t)left);
+                        if (n <= 0)
+                                break;
+                        if (archive_write_data(t->a, buf, (size_t)n) < 0)
+                                return berth_error_setx(&t->err, EPIPE, "tar: %s",
+                                                        archive_error_string(t->a));
+                        left -= n;
+                }
+                /* a file that shrank while we read: pad, the header is written */
+                memset(buf, 0, sizeof(buf));
+                while (left > 0) {
+                        size_t n = sizeof(buf) < (size_t)left ? sizeof(buf) : (size_t)left;
+                        if (archive_write_data(t->a, buf, n) < 0)
+                                return -EPIPE;
+                        left -= (off_t)n;
+                }
+        }
+        if (S_ISDIR(st->st_mode))
+                r = add_tree(t, parentfd, name, arcname);
+        return r;
+}
+
+/* the contents of directory parentfd/name (name "": parentfd itself), entries named arcname/… */
+static int add_tree(struct tar_out *t, int parentfd, const char *name, const char *arcname)
+{
+        int dfd =
+            openat(parentfd, *name ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_dir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (dfd < 0)
+                return 0;
+        if (t->depth > 0 && pseudo_fs(dfd)) {
+                close(dfd);
+                return 0;
+        }
+        d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return 0;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *child = NULL;
+                struct stat st;
+                int r;
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                child = strcmp(arcname, ".") == 0 ? xstrdup(de->d_name)
+                                                  : xasprintf("%s/%s", arcname, de->d_name);
+                t->depth++;
+                r = add_entry_fd(t, dirfd(d), de->d_name, child, &st);
+                t->depth--;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static la_ssize_t tar_write_cb(struct archive *a, void *ud, const void *buf, size_t n)
+{
+        int fd = *(int *)ud;
+        const char *p = buf;
+        size_t left = n;
+
+        while (left > 0) {
+                ssize_t w = write(fd, p, left);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0) {
+                        archive_set_error(a, errno, "client gone");
+                        return -1;
+                }
+                p += w;
+                left -= (size_t)w;
+        }
+        return (la_ssize_t)n;
+}
+
+struct tar_job {
+        struct containers *cs;
+        struct container *c;
+        struct cp_root root; /* docker cp: where the path lives */
+        bool whole;          /* export: the rootfs' contents at the top */
+        bool temp;           /* the rootfs was mounted for us */
+};
+
+static void tar_job_free(void *p)
+{
+        struct tar_job *j = p;
+
+        cp_root_release(&j->root);
+        if (j->temp)
+                container_rootfs_release(j->cs, j->c);
+        container_unref(j->cs, j->c);
+        free(j);
+}
+
+static void tar_producer(int fd, void *p)
+{
+        struct tar_job *j = p;
+        struct tar_out t = {0};
+        int out = fd;
+
+        t.a = archive_write_new();
+        archive_write_set_format_pax_restricted(t.a);
+        archive_write_set_bytes_per_block(t.a, 0);
+        if (archive_write_open2(t.a, &out, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
+                archive_write_free(t.a);
+                return;
+        }
+        if (j->whole) {
+                _cleanup_close_ int rootfd = open(j->c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd >= 0)
+                        add_tree(&t, rootfd, ".", ".");
+        } else {
+                _cleanup_close_ int obj =
+                    berth_open_in_root(j->root.fd, j->root.path, O_PATH | O_NOFOLLOW);
+                struct stat st;
+                if (obj >= 0 && fstat(obj, &st) == 0)
+                        add_entry_fd(&t, obj, "", j->root.name, &st);
+        }
+        if (t.err)
+                berth_debug("archive: %s", t.err->msg);
+        berth_error_free(t.err);
+        archive_write_close(t.a);
+        archive_write_free(t.a);
+}
+
+/* stat of what root names: docker's X-Docker-Container-Path-Stat */
+static int path_stat(struct container *c, const struct cp_root *root, const char *path,
+                     char **ret_header, struct berth_error **err)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *s = NULL;
+        char target[4096] = "";
+        struct stat st;
+        char mtime[64];
+        struct tm tm;
+
+        fd = berth_open_in_root(root->fd, root->path, O_PATH | O_NOFOLLOW);
+        if (fd < 0)
+                return berth_error_setx(err, errno == ENOENT ? ENOENT : errno,
+                                        "Could not find the file %s in container %s", path,
+                                        c->name);
+        if (fstat(fd, &st) < 0)
+                return berth_error_set(err, errno, "stat `%s`", path);
+        if (S_ISLNK(st.st_mode)) {
+                ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+                target[n > 0 ? n : 0] = '\0';
+        }
+        gmtime_r(&st.st_mtime, &tm);
+        strftime(mtime, sizeof(mtime), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        j = json_pack("{s:s,s:I,s:I,s:s,s:s}", "name", base_name(path), "size",
+                      (json_int_t)st.st_size, "mode", (json_int_t)go_mode(st.st_mode), "mtime",
+                      mtime, "linkTarget", target);
+        s = berth_json_dump(j, false);
+        *ret_header = b64((const unsigned char *)s, strlen(s));
+        return 0;
+}
+
+static struct container *get_or_reply(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        struct container *c;
+
+        if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
+                api_reply_error(r, err);
+                return NULL;
+        }
+        return c;
+}
+
+static void archive_get(struct api_req *r, bool head)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        const char *path = api_query(r, "path");
+        _cleanup_free_ char *hdr = NULL;
+        struct cp_root root = {.fd = -1, .pidfd = -1};
+        struct container *c;
+        struct tar_job *j;
+        bool temp;
+
+        if (!path || !*path) {
+                api_reply_errorf(r, 400, "path is required");
+                return;
+        }
+        c = get_or_reply(r);
+        if (!c)
+                return;
+        if (rootfs_hold(cs, c, &temp, &err) < 0) {
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        if (cp_root_open(cs, c, path, &root, &err) < 0 ||
+            path_stat(c, &root, path, &hdr, &err) < 0) {
+                cp_root_release(&root);
+                if (temp)
+                        container_rootfs_release(cs, c);
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        api_set_header(r, "X-Docker-Container-Path-Stat", hdr);
+        if (head) {
+                cp_root_release(&root);
+                if (temp)
+                        container_rootfs_release(cs, c);
+                container_unref(cs, c);
+                api_reply_empty(r, 200);
+                return;
+        }
+        j = xcalloc(1, sizeof(*j));
+        j->cs = cs;
+        j->c = c;
+        j->root = root;
+        j->temp = temp;
+        api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
+}
+
+static void handle_archive_get(struct api_req *r)
+{
+        archive_get(r, false);
+}
+
+static void handle_archive_head(struct api_req *r)
+{
+        archive_get(r, true);
+}
+
+static void drain(int fd)
+{
+        char buf[65536];
+
+        while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+                ;
+}
+
+struct apply_job {
+        int pidfd, dfd, in;
+        const struct berth_layer_limits *lim;
+        struct berth_error *err;
+        int r;
+};
+
+/* A thread of its own applies the tar inside the running container's mount namespace: there,
+ * like in docker's, a bind or volume mount point in the way is busy (EBUSY) instead of being
+ * unlinked from under the container (a lookup from the host's namespace may unlink what is only a
+ * mount point in another one). The thread's fs_struct is unshared first (setns refuses a shared
+ * one) and goes away with it, the daemon's other threads keep theirs. */
+static void *apply_in_container(void *p)
+{
+        struct apply_job *j = p;
+
+        if (unshare(CLONE_FS) < 0 || setns(j->pidfd, CLONE_NEWNS) < 0) {
+                j->r = berth_error_set(&j->err, errno, "join the mount namespace of the container");
+                return NULL;
+        }
+        j->r = berth_layer_apply(j->dfd, j->in, j->lim, NULL, &j->err);
+        return NULL;
+}
+
+static int apply_tar(const struct cp_root *root, int dfd, int in,
+                     const struct berth_layer_limits *lim, struct berth_error **err)
+{
+        struct apply_job j = {root->pidfd, dfd, in, lim, NULL, 0};
+        pthread_t t;
+        int r;
+
+        if (root->pidfd < 0)
+                return berth_layer_apply(dfd, in, lim, NULL, err);
+        r = pthread_create(&t, NULL, apply_in_container, &j);
+        if (r != 0)
+                return berth_error_setx(err, r, "cannot start a thread: %s", strerror(r));
+        pthread_join(t, NULL);
+        if (j.r < 0)
+                *err = j.err;
+        return j.r;
+}
+
+static void handle_archive_put(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        const char *path = api_query(r, "path");
+        struct berth_layer_limits lim = berth_layer_default_limits;
+        _cleanup_close_ int dfd = -1;
+        struct cp_root root = {.fd = -1, .pidfd = -1};
+        struct container *c;
+        bool temp = false;
+        int in = api_body_fd(r);
+
+        if (!path || !*path) {
+                drain(in);
+                api_reply_errorf(r, 400, "path is required");
+                return;
+        }
+        c = get_or_reply(r);
+        if (!c) {
+                drain(in);
+                return;
+        }
+        if (rootfs_hold(cs, c, &temp, &err) < 0) {
+                drain(in);
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        if (cp_root_open(cs, c, path, &root, &err) < 0) {
+                drain(in);
+                api_reply_error(r, err);
+        } else if (root.readonly) {
+                /* docker's checkIfPathIsInAVolume (400) */
+                drain(in);
+                api_reply_errorf(r, 400, "mounted volume is marked read-only");
+        } else if (!root.in_mount && json_is_true(container_host_cfg(c, "ReadonlyRootfs"))) {
+                drain(in);
+                api_reply_errorf(r, 403, "container rootfs is marked read-only");
+        } else if ((dfd = berth_open_in_root(root.fd, root.path, O_RDONLY | O_DIRECTORY)) < 0) {
+                drain(in);
+                api_reply_errorf(r, 404, "Could not find the file %s in container %s", path,
+                                 c->name);
+        } else {
+                /* the tar is applied with dfd as its root: nothing lands outside it, whatever
+                 * names, symlinks or hard links it carries */
+                lim.allow_devices = false;
+                if (apply_tar(&root, dfd, in, &lim, &err) < 0) {
+                        bool rofs = err->code == EROFS;
+                        drain(in);
+                        if (rofs)
+                                /* a read-only mount of the running container's own (a
+                                 * --read-only tmpfs, a volume mounted ro inside) */
+                                api_reply_errorf(r, 400, "mounted volume is marked read-only");
+                        else if (err->code == EAGAIN)
+                                api_reply_errorf(r, 500, "extract into `%s`: %s", path, err->msg);
+                        else
+                                api_reply_errorf(r, 400, "extract into `%s`: %s", path, err->msg);
+                        berth_error_free(err);
+                } else {
+                        api_reply_empty(r, 200);
+                }
+        }
+        cp_root_release(&root);
+        if (temp)
+                container_rootfs_release(cs, c);
+        container_unref(cs, c);
+}
+
+static void handle_export(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        struct container *c = get_or_reply(r);
+        struct tar_job *j;
+        bool temp;
+
+        if (!c)
+                return;
+        if (rootfs_hold(cs, c, &temp, &err) < 0) {
+                api_reply_error(r, err);
+                container_unref(cs, c);
+                return;
+        }
+        j = xcalloc(1, sizeof(*j));
+        j->cs = cs;
+        j->c = c;
+        /* no cp root: tar_job_free must not close fd 0 (calloc's zeroes) twice */
+        j->root = (struct cp_root){.fd = -1, .pidfd = -1};
+        j->whole = true;
+        j->temp = temp;
+        api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
+}
+
+/* ---------------------------------------------------------------- changes */
+
+static bool in_lowers(int *lowers, size_t n, const char *path)
+{
+        for (size_t i = 0; i < n; i++) {
+                int fd = berth_open_in_root(lowers[i], path, O_PATH | O_NOFOLLOW);
+                if (fd >= 0) {
+                        close(fd);
+                        return true;
+                }
+        }
+        return false;
+}
+
+static void walk_upper(int dirfd_, const char *rel, int *lowers, size_t n, json_t *out)
+{
+        _cleanup_dir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd = openat(dirfd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+                int kind;
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                p = xasprintf("%s/%s", rel, de->d_name);
+                if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+                        kind = 2; /* overlay whiteout: deleted */
+                else
+                        kind = in_lowers(lowers, n, p) ? 0 : 1;
+                json_array_append_new(out, json_pack("{s:s,s:i}", "Path", p, "Kind", kind));
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub = openat(
+                            dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0)
+                                walk_upper(sub, p, lowers, n, out);
+                }
+        }
+}
+
+static void handle_changes(struct api_req *r)
+{
+        struct daemon *d = api_daemon(r);
+        struct containers *cs = d->containers;
+        _cleanup_strv_ char **dirs = NULL;
+        _cleanup_free_ char *upper = NULL, *init = NULL;
+        _cleanup_close_ int ufd = -1;
+        struct container *c = get_or_reply(r);
+        json_t *out;
+        int *lowers;
+        size_t n;
+
+        if (!c)
+                return;
+        upper = xasprintf("%s/upper", c->dir);
+        berth_image_layer_dirs(d->images, json_string_value(json_object_get(c->config, "image_id")),
+                               &dirs, NULL);
+        /* the init layer (etc-files.c) lies under the container's changes like an image layer */
+        init = xasprintf("%s/init", c->dir);
+        strv_push(&dirs, init);
+        n = strv_length(dirs);
+        lowers = xcalloc(n + 1, sizeof(int));
+        for (size_t i = 0; i < n; i++)
+                lowers[i] = open(dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        out = json_array();
+        ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (ufd >= 0)
+                walk_upper(ufd, "", lowers, n, out);
+        for (size_t i = 0; i < n; i++)
+                if (lowers[i] >= 0)
+                        close(lowers[i]);
+        free(lowers);
+        api_reply_json(r, 200, json_array_size(out) ? out : (json_decref(out), json_null()));
+        container_unref(cs, c);
+}
+
+void api_container_changes(struct api_req *r)
+{
+        handle_changes(r);
+}
+
+void api_container_export(struct api_req *r)
+{
+        handle_export(r);
+}
+
+void api_archive_get(struct api_req *r)
+{
+        handle_archive_get(r);
+}
+
+void api_archive_head(struct api_req *r)
+{
+        handle_archive_head(r);
+}
+
+void api_archive_put(struct api_req *r)
+{
+        handle_archive_put(r);
+}

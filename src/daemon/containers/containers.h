@@ -1,0 +1,239 @@
+/* containers/: the container table and everything done to a container. Internal to src/daemon.
+ *
+ * lifecycle.c (the table, persistence, start), lifecycle-stop.c (exits, restart policies,
+ * stop/kill/pause, remove, rename), create.c, restore.c (live-restore), attach.c (shim requests,
+ * waits), exec.c, health.c, update.c, top.c, archive.c (cp, export, diff) and etc-files.c. The
+ * routes in http/ call these functions; locking (cs->lock for state, c->op for start/stop/
+ * remove) and runtime calls stay here. exec.c and archive.c still hold their routes. */
+#ifndef BERTH_DAEMON_CONTAINERS_H
+#define BERTH_DAEMON_CONTAINERS_H
+
+#include "common/common.h"
+#include "daemon/http/api.h"
+
+#include <pthread.h>
+#include <time.h>
+
+struct daemon;
+struct containers;
+
+enum container_status {
+        CONTAINER_CREATED,
+        CONTAINER_RUNNING,
+        CONTAINER_PAUSED,
+        CONTAINER_RESTARTING,
+        CONTAINER_REMOVING,
+        CONTAINER_EXITED,
+        CONTAINER_DEAD,
+};
+
+/* An attach request queued until the container starts (the shim gets it before "start"). */
+struct pending_attach {
+        struct pending_attach *next;
+        json_t *msg; /* {"attach": {...}} */
+        int fd;
+};
+
+struct container {
+        int refs; /* under the table lock */
+        char *id;
+        char *name; /* without the leading '/' */
+        char *dir;  /* data_root/containers/<id> */
+        char *rootfs, *state_dir, *log_path;
+        /* {"create": docker's body, "image": as given, "image_id", "created", "image_config":
+         * the image's config.config, "mounts": docker's Mounts array (resolved sources),
+         * "populate" (during create only): [{"Name", "Destination"}] volumes to fill from the
+         * image (docker's CopyData)} */
+        json_t *config;
+        /* state (under the table lock), persisted as JSON in the db */
+        enum container_status status;
+        pid_t pid, shim_pid;
+        uint64_t shim_start; /* field 22 of /proc/<shim>/stat: tells a reused pid apart */
+        int pidfd;           /* of the shim, watched by the exit thread; -1 when none */
+        int exit_code;
+        bool oom_killed;
+        char *started_at, *finished_at, *error;
+        int restart_count;
+        bool stopped_by_user; /* stop/kill by request: no restart (unless-stopped, always) */
+        bool has_been_started;
+        bool mounted;
+        bool removed;
+        int io_holds;                /* archive/export users of a rootfs mounted while stopped */
+        uint64_t exit_gen;           /* bumped on every exit (wait next-exit) */
+        struct timespec exited_mono; /* CLOCK_MONOTONIC of the last exit */
+        struct pending_attach *pending;
+        /* healthcheck (under the table lock): State.Health {Status, FailingStreak, Log}, NULL
+         * without a healthcheck; the start it belongs to; CLOCK_MONOTONIC of the next probe and of
+         * the start */
+        json_t *health;
+        char *health_started_at;
+        struct timespec health_next, health_since;
+        bool health_busy;
+        pthread_mutex_t op; /* serialises start/stop/remove/restart of this container */
+};
+
+struct containers {
+        struct daemon *d;
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* broadcast on every state change (wait) */
+        struct container **v;
+        size_t n;
+        int epfd; /* pidfds of the shims */
+        pthread_t watcher;
+        /* recently removed containers for wait condition=removed that arrives late */
+        struct tombstone {
+                char id[65];
+                int exit_code;
+                struct timespec when;
+        } tomb[64];
+        size_t tomb_next;
+};
+
+/* Load the table from the db, re-adopt running containers whose shim is alive, record the exit
+ * of the others, apply restart policies, and start the exit watcher. */
+int containers_open(struct daemon *d, struct containers **ret, struct berth_error **err);
+
+/* Look a container up by full id, unique id prefix, or name (with or without '/'): a
+ * reference the caller drops with container_unref. ENOENT "No such container: x". */
+int container_get(struct containers *cs, const char *ref, struct container **ret,
+                  struct berth_error **err);
+void container_ref(struct containers *cs, struct container *c);
+void container_unref(struct containers *cs, struct container *c);
+/* Every container (referenced), in creation order; free with containers_list_free. */
+struct container **containers_snapshot(struct containers *cs, size_t *ret_n);
+void containers_snapshot_free(struct containers *cs, struct container **v, size_t n);
+
+/* A HostConfig.RestartPolicy (borrowed, may be NULL) as dockerd's ValidateRestartPolicy takes it,
+ * in its words: EINVAL for an unknown name, a maximum retry count with a policy other than
+ * on-failure, a negative one. An empty name is no policy. */
+int container_restart_policy_validate(json_t *rp, struct berth_error **err);
+/* POST /containers/create: body is docker's create body (borrowed). Warnings appended to
+ * *warnings. */
+int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,
+                     json_t *warnings, struct berth_error **err);
+/* Start (mount, spec, shim). EALREADY when it already runs (docker's 304). */
+int container_start(struct containers *cs, struct container *c, struct berth_error **err);
+/* Stop: signal (NULL: StopSignal or SIGTERM), wait timeout seconds (< 0: StopTimeout or 10),
+ * then SIGKILL. EALREADY when not running. */
+int container_stop(struct containers *cs, struct container *c, const char *signal, int timeout,
+                   struct berth_error **err);
+int container_restart(struct containers *cs, struct container *c, const char *signal, int timeout,
+                      struct berth_error **err);
+int container_kill(struct containers *cs, struct container *c, const char *signal,
+                   struct berth_error **err);
+int container_pause(struct containers *cs, struct container *c, bool pause,
+                    struct berth_error **err);
+/* force: kill a running one; volumes: remove its anonymous volumes. */
+int container_remove(struct containers *cs, struct container *c, bool force, bool volumes,
+                     struct berth_error **err);
+int container_rename(struct containers *cs, struct container *c, const char *name,
+                     struct berth_error **err);
+/* Queue (before start) or send (running) an attach request with its socket (taken). */
+int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
+                     struct berth_error **err);
+/* Send a request to the shim's attach socket (resize, close_stdin). */
+int container_shim_request(struct container *c, json_t *msg, struct berth_error **err);
+/* The same with an fd passed along (SCM_RIGHTS; not taken). */
+int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err);
+
+/* The exit code of a container removed in the last 30 s whose id starts with ref, or -1: a
+ * `run --rm` client's wait(removed) may come in after a fast container is gone. */
+int container_removed_exit_code(struct containers *cs, const char *ref);
+/* The exit generation a wait on condition starts from; *ret_done with *ret_code when a
+ * next-exit wait arrives just after the exit it waits for (start won the race). */
+uint64_t container_wait_begin(struct containers *cs, struct container *c, const char *condition,
+                              bool *ret_done, int *ret_code);
+/* Wait for condition ("not-running", "next-exit", "removed"); the exit code. gen: c->exit_gen
+ * read when the request came in (next-exit; not-running also ends at the next exit of a
+ * container a restart policy restarts, as docker's). */
+int container_wait(struct containers *cs, struct container *c, const char *condition, uint64_t gen,
+                   int *ret_code);
+
+/* docker's inspect object and /containers/json entry (under the table lock inside). */
+json_t *container_inspect(struct containers *cs, struct container *c, bool size);
+json_t *container_summary(struct containers *cs, struct container *c, bool size);
+const char *container_status_name(enum container_status s);
+bool container_is_running(struct containers *cs, struct container *c);
+/* c's status, read under the table lock. */
+enum container_status container_status_of(struct containers *cs, struct container *c);
+/* Has c run and exited (not merely created)? */
+bool container_exited_after_start(struct containers *cs, struct container *c);
+
+/* The create body's field (Config level: "Tty", "Env", …) or HostConfig's ("HostConfig",
+ * "AutoRemove"); borrowed, may be NULL. */
+json_t *container_cfg(struct container *c, const char *key);
+json_t *container_host_cfg(struct container *c, const char *key);
+
+/* Is image id used by a container? (berth_image_in_use_fn; userdata = struct daemon *) */
+bool containers_image_in_use(const char *image_id, void *userdata, char **ret_container);
+/* Counts for /info. */
+void containers_count(struct containers *cs, int *ret_running, int *ret_paused, int *ret_stopped);
+
+/* docker update (update.c): body is docker's update body (borrowed; RestartPolicy already
+ * validated). Applied to the running container's cgroup, then kept in its HostConfig. EBUSY
+ * (docker's 409) for a memory above the stored swap, EINVAL for a swap below the memory. */
+int container_update(struct containers *cs, struct container *c, json_t *body,
+                     struct berth_error **err);
+/* Rewrite c's db row (config changed: update). */
+int container_config_save(struct containers *cs, struct container *c, struct berth_error **err);
+
+/* exec.c: POST /containers/{}/exec, POST /exec/{}/start, POST /exec/{}/resize, GET
+ * /exec/{}/json */
+void api_exec_create(struct api_req *r);
+void api_exec_start(struct api_req *r);
+void api_exec_resize(struct api_req *r);
+void api_exec_inspect(struct api_req *r);
+
+/* Keep c's rootfs mounted for file access (mounting it when the container is stopped):
+ * *ret_temp tells the caller to call container_rootfs_release when done. */
+int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
+                          struct berth_error **err);
+void container_rootfs_release(struct containers *cs, struct container *c);
+
+/* top.c: docker's top, the host's ps with ps_args (NULL or "": -ef) cut to c's processes:
+ * {"Titles": [...], "Processes": [[...], ...]}. EBUSY when c is not running, EINVAL for
+ * ps_args docker refuses, EIO with ps's message when ps fails. */
+int container_top(struct containers *cs, struct container *c, const char *ps_args, json_t **ret,
+                  struct berth_error **err);
+
+/* archive.c */
+void api_container_changes(struct api_req *r);
+void api_container_export(struct api_req *r);
+void api_archive_get(struct api_req *r);
+void api_archive_head(struct api_req *r);
+void api_archive_put(struct api_req *r);
+
+/* Routes (api-containers.c). */
+extern const struct api_route api_routes_containers[];
+
+/* The shim control protocol (src/shim/shim.h): one JSON message per datagram, maybe with an fd;
+ * recv waits up to timeout_ms (-1: forever). spawn starts `berth-shim argv…` with ctl_child as its
+ * control fd and waits for its first process (the shim daemonizes). */
+int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err);
+int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error **err);
+int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
+                         struct berth_error **err);
+
+/* Publish a container event (action, extra attributes taken, may be NULL). */
+void container_publish(struct containers *cs, struct container *c, const char *action,
+                       json_t *extra);
+
+/* Healthchecks (health.c): one scheduler thread for all running containers with a
+ * Config.Healthcheck (or the image's); probes run `berth-shim exec`. */
+int health_start_scheduler(struct containers *cs, struct berth_error **err);
+/* A (re)start of c: State.Health starts over as "starting"; caller holds the table lock. */
+void health_reset_locked(struct container *c);
+/* "healthy", "unhealthy", "starting" or NULL (no healthcheck); caller holds the table lock. */
+const char *health_status_locked(struct container *c);
+/* docker's health filter: is c's health status want ("starting", "healthy", "unhealthy", or
+ * "none": no healthcheck)? */
+bool container_health_is(struct containers *cs, struct container *c, const char *want);
+/* Live-restore of State.Health: health_save_locked adds c's health (and the start it belongs
+ * to) to st, its persisted state; health_load takes them back from such a state (the container's
+ * config already set), so a re-adopted container keeps its status, streak and log, and its next
+ * probe is one interval after the load. Absent or malformed: no health, the scheduler starts
+ * over as after a start. */
+void health_save_locked(struct container *c, json_t *st);
+void health_load(struct container *c, json_t *st);
+
+#endif

@@ -1,0 +1,621 @@
+/* Exec instances: POST /containers/{id}/exec records an ExecConfig, POST /exec/{id}/start runs
+ * it under its own `berth-shim exec` (process.json from daemon_spec_exec_process) — detached, or
+ * with the hijacked connection handed to the shim — and /exec/{id}/json reports its exit. */
+#include "daemon/http/api.h"
+#include "daemon/containers/containers.h"
+#include "daemon/daemon.h"
+#include "daemon/state/events.h"
+#include "daemon/spec/spec.h"
+#include "shim/shim.h"
+
+#include <poll.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+struct exec {
+        struct exec *next;
+        int refs;
+        char id[65];
+        struct containers *cs;
+        struct container *c; /* referenced */
+        json_t *config;      /* docker's ExecConfig */
+        char *dir;           /* state dir: <container dir>/exec/<id> */
+        bool started, running;
+        int exit_code;
+        pid_t pid;
+        int shim_pidfd;
+};
+
+static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct exec *execs;
+
+static void exec_unref(struct exec *e)
+{
+        bool last;
+
+        pthread_mutex_lock(&exec_lock);
+        last = --e->refs == 0;
+        if (last) {
+                for (struct exec **p = &execs; *p; p = &(*p)->next) {
+                        if (*p == e) {
+                                *p = e->next;
+                                break;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (!last)
+                return;
+        container_unref(e->cs, e->c);
+        json_decref(e->config);
+        if (e->shim_pidfd >= 0)
+                close(e->shim_pidfd);
+        free(e->dir);
+        free(e);
+}
+
+/* Forget the finished execs of removed containers (docker drops them with the container). */
+static void exec_prune(struct containers *cs)
+{
+        struct exec *dead = NULL;
+
+        pthread_mutex_lock(&exec_lock);
+        for (struct exec **p = &execs; *p;) {
+                struct exec *e = *p;
+                bool gone;
+                pthread_mutex_lock(&cs->lock);
+                gone = e->c->removed;
+                pthread_mutex_unlock(&cs->lock);
+                if (gone && e->refs == 1 && !e->running) {
+                        *p = e->next;
+                        e->next = dead;
+                        dead = e;
+                        continue;
+                }
+                p = &e->next;
+        }
+        pthread_mutex_unlock(&exec_lock);
+        while (dead) {
+                struct exec *e = dead;
+                dead = e->next;
+                container_unref(e->cs, e->c);
+                json_decref(e->config);
+                if (e->shim_pidfd >= 0)
+                        close(e->shim_pidfd);
+                free(e->dir);
+                free(e);
+        }
+}
+
+/* execs survive a daemon restart as rows of the `execs` table (id, container, ExecConfig; the
+ * state is the exec dir's: process.json once started, exit.json once exited) */
+static void exec_persist(struct daemon *d, struct exec *e)
+{
+        _cleanup_free_ char *cfg = berth_json_dump(e->config, false);
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        pthread_mutex_lock(&d->db_lock);
+        rc = sqlite3_prepare_v2(d->db,
+                                "INSERT OR REPLACE INTO execs (id, container_id, config, state) "
+                                "VALUES (?, ?, ?, '{}')",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, e->id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, e->c->id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 3, cfg, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        if (rc != SQLITE_DONE)
+                berth_warn("exec `%s`: not stored: %s", e->id, sqlite3_errmsg(d->db));
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->db_lock);
+}
+
+/* An exec of an earlier daemon run, back into the table (NULL when unknown). */
+static struct exec *exec_restore(struct containers *cs, const char *id)
+{
+        struct daemon *d = cs->d;
+        _cleanup_free_ char *cid = NULL, *cfg = NULL, *path = NULL;
+        _cleanup_json_ json_t *ex = NULL;
+        sqlite3_stmt *st = NULL;
+        struct container *c;
+        struct exec *e;
+
+        if (strlen(id) != 64)
+                return NULL;
+        pthread_mutex_lock(&d->db_lock);
+        if (sqlite3_prepare_v2(d->db, "SELECT container_id, config FROM execs WHERE id = ?", -1,
+                               &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                        cid = xstrdup((const char *)sqlite3_column_text(st, 0));
+                        cfg = xstrdup((const char *)sqlite3_column_text(st, 1));
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->db_lock);
+        if (!cid || container_get(cs, cid, &c, NULL) < 0)
+                return NULL;
+        e = xcalloc(1, sizeof(*e));
+        snprintf(e->id, sizeof(e->id), "%s", id);
+        e->refs = 2; /* the table's and the caller's */
+        e->cs = cs;
+        e->c = c;
+        e->config = json_loads(cfg, 0, NULL) ?: json_object();
+        e->dir = xasprintf("%s/exec/%s", c->dir, e->id);
+        e->shim_pidfd = -1;
+        path = xasprintf("%s/process.json", e->dir);
+        e->started = access(path, F_OK) == 0;
+        free(TAKE_PTR(path));
+        path = xasprintf("%s/%s", e->dir, BERTH_SHIM_EXIT_FILE);
+        ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
+        e->running = e->started && !ex;
+        e->exit_code = ex ? (int)json_integer_value(json_object_get(ex, "exit_code")) : 0;
+        pthread_mutex_lock(&exec_lock);
+        for (struct exec *o = execs; o; o = o->next) {
+                if (strcmp(o->id, id) == 0) { /* restored meanwhile by another request */
+                        o->refs++;
+                        pthread_mutex_unlock(&exec_lock);
+                        container_unref(cs, c);
+                        json_decref(e->config);
+                        free(e->dir);
+                        free(e);
+                        return o;
+                }
+        }
+        e->next = execs;
+        execs = e;
+        pthread_mutex_unlock(&exec_lock);
+        return e;
+}
+
+static struct exec *exec_get(struct containers *cs, const char *id)
+{
+        struct exec *found = NULL;
+
+        pthread_mutex_lock(&exec_lock);
+        for (struct exec *e = execs; e; e = e->next) {
+                if (strcmp(e->id, id) == 0) {
+                        found = e;
+                        e->refs++;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&exec_lock);
+        return found ?: exec_restore(cs, id);
+}
+
+void api_exec_create(struct api_req *r)
+{
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        struct container *c;
+        struct exec *e;
+        json_t *cmd;
+
+        if (api_body_json(r, &body, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        cmd = json_object_get(body, "Cmd");
+        if (!json_is_array(cmd) || json_array_size(cmd) == 0) {
+                api_reply_errorf(r, 400, "No exec command specified");
+                return;
+        }
+        exec_prune(cs);
+        if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        pthread_mutex_lock(&cs->lock);
+        if (c->status != CONTAINER_RUNNING) {
+                bool paused = c->status == CONTAINER_PAUSED;
+                pthread_mutex_unlock(&cs->lock);
+                api_reply_errorf(r, 409,
+                                 paused ? "Container %s is paused, unpause the container before "
+                                          "exec"
+                                        : "Container %s is not running",
+                                 c->id);
+                container_unref(cs, c);
+                return;
+        }
+        pthread_mutex_unlock(&cs->lock);
+        e = xcalloc(1, sizeof(*e));
+        berth_random_hex(e->id, 32);
+        e->refs = 1; /* the table's, dropped by exec_prune once the container is removed */
+        e->cs = cs;
+        e->c = c;
+        e->config = json_incref(body);
+        e->dir = xasprintf("%s/exec/%s", c->dir, e->id);
+        e->shim_pidfd = -1;
+        e->exit_code = 0;
+        pthread_mutex_lock(&exec_lock);
+        e->next = execs;
+        execs = e;
+        pthread_mutex_unlock(&exec_lock);
+        exec_persist(api_daemon(r), e);
+        {
+                char *cmdline = berth_json_dump(cmd, false);
+                json_t *attrs = json_pack("{s:s,s:s}", "execID", e->id, "name", c->name);
+                _cleanup_free_ char *action = xasprintf("exec_create: %s", cmdline);
+                events_publish(api_daemon(r), "container", action, c->id, attrs);
+                free(cmdline);
+        }
+        api_reply_json(r, 201, json_pack("{s:s}", "Id", e->id));
+}
+
+/* Prepare process.json, spawn the exec shim, hand it attach_fd (may be -1), start. */
+static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_msg,
+                       json_t *console_size, struct berth_error **err)
+{
+        struct daemon *d = e->cs->d;
+        _cleanup_json_ json_t *spec = NULL, *proc = NULL, *msg = NULL, *cfg = NULL;
+        _cleanup_free_ char *spec_path = xasprintf("%s/config.json", e->c->dir);
+        _cleanup_free_ char *proc_path = xasprintf("%s/process.json", e->dir);
+        _cleanup_free_ char *text = NULL;
+        _cleanup_strv_ char **argv = NULL;
+        _cleanup_close_ int dfd = -1, ctl = -1, ctl_child = -1;
+        bool want_stdin = json_is_true(json_object_get(e->config, "AttachStdin"));
+        int sp[2], status, r;
+        pid_t pid, shim_pid;
+
+        spec = berth_json_load_at(AT_FDCWD, spec_path, 0, err);
+        if (!spec)
+                return -EIO;
+        cfg = json_deep_copy(e->config);
+        json_object_set_new(cfg, "Tty", json_boolean(tty));
+        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(e->c, "GroupAdd"), e->c->rootfs,
+                                     &proc, err);
+        if (r < 0)
+                return r;
+        r = berth_mkdir_p(e->dir, 0700, err);
+        if (r < 0)
+                return r;
+        dfd = open(e->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "open `%s`", e->dir);
+        text = berth_json_dump(proc, false);
+        r = berth_write_atomic_at(dfd, "process.json", text, strlen(text), err);
+        if (r < 0)
+                return r;
+        unlinkat(dfd, BERTH_SHIM_EXIT_FILE, 0);
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return berth_error_set(err, errno, "socketpair");
+        ctl = sp[0];
+        ctl_child = sp[1];
+        strv_push(&argv, "berth-shim");
+        strv_push(&argv, "exec");
+        strv_push(&argv, "--id");
+        strv_push(&argv, e->c->id);
+        strv_push(&argv, "--state");
+        strv_push(&argv, e->dir);
+        strv_push(&argv, "--runtime-root");
+        strv_push(&argv, d->runtime_root);
+        strv_push(&argv, "--process");
+        strv_push(&argv, proc_path);
+        if (want_stdin && attach_fd >= 0)
+                strv_push(&argv, "--stdin");
+        if (tty)
+                strv_push(&argv, "--tty");
+        pid = fork();
+        if (pid < 0)
+                return berth_error_set(err, errno, "fork");
+        if (pid == 0) {
+                sigset_t none;
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+                    dup2(ctl_child, BERTH_SHIM_CONTROL_FD) < 0)
+                        _exit(127);
+                execv(d->shim_path, argv);
+                _exit(127);
+        }
+        close(TAKE_FD(ctl_child));
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        r = container_shim_recv(ctl, 60000, &msg, err);
+        if (r < 0)
+                return r;
+        shim_pid =
+            (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "shim_pid"));
+        json_decref(TAKE_PTR(msg));
+        if (attach_fd >= 0 && container_shim_send(ctl, attach_msg, attach_fd, err) < 0)
+                return -EIO;
+        if (tty && json_array_size(console_size) == 2) {
+                msg = json_pack("{s:{s:O,s:O}}", "resize", "h", json_array_get(console_size, 0),
+                                "w", json_array_get(console_size, 1));
+                container_shim_send(ctl, msg, -1, NULL);
+                json_decref(TAKE_PTR(msg));
+        }
+        pthread_mutex_lock(&exec_lock);
+        e->shim_pidfd = (int)syscall(SYS_pidfd_open, shim_pid, 0);
+        e->started = true;
+        e->running = true;
+        pthread_mutex_unlock(&exec_lock);
+        msg = json_pack("{s:b}", "start", true);
+        r = container_shim_send(ctl, msg, -1, err);
+        json_decref(TAKE_PTR(msg));
+        if (r >= 0)
+                r = container_shim_recv(ctl, 60000, &msg, err);
+        if (r < 0) {
+                struct berth_error *cause = err ? TAKE_PTR(*err) : NULL;
+                pthread_mutex_lock(&exec_lock);
+                e->running = false;
+                e->exit_code = 126;
+                pthread_mutex_unlock(&exec_lock);
+                /* the runtime refused to start the process (no such binary, no such working
+                 * directory): dockerd's words for it, which scripts match */
+                static const char runc_prefix[] = "unable to start container process: ";
+                const char *why = cause && cause->msg ? cause->msg : "unknown error";
+                /* the runtime words its own failures as runc does, prefix included */
+                if (!strncmp(why, runc_prefix, sizeof(runc_prefix) - 1))
+                        why += sizeof(runc_prefix) - 1;
+                berth_error_setx(err, cause ? cause->code : EIO,
+                                 "OCI runtime exec failed: exec failed: %s%s: unknown", runc_prefix,
+                                 why);
+                berth_error_free(cause);
+                return r;
+        }
+        pthread_mutex_lock(&exec_lock);
+        e->pid = (pid_t)json_integer_value(json_object_get(json_object_get(msg, "started"), "pid"));
+        pthread_mutex_unlock(&exec_lock);
+        return 0;
+}
+
+/* Collect the exit once the shim wrote exit.json (or is gone). wait: block until then. */
+static void exec_collect(struct exec *e, bool wait)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s", e->dir, BERTH_SHIM_EXIT_FILE);
+        _cleanup_json_ json_t *ex = NULL;
+        int fd;
+
+        pthread_mutex_lock(&exec_lock);
+        fd = e->running ? e->shim_pidfd : -1;
+        if (e->running && fd < 0) {
+                /* restored after a daemon restart: its shim is not watched, exit.json tells */
+                ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
+                if (ex) {
+                        e->running = false;
+                        e->exit_code = (int)json_integer_value(json_object_get(ex, "exit_code"));
+                }
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (fd < 0)
+                return;
+        if (wait) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                        ;
+        }
+        ex = berth_json_load_at(AT_FDCWD, path, 0, NULL);
+        if (!ex) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, 0) <= 0)
+                        return; /* still running */
+        }
+        pthread_mutex_lock(&exec_lock);
+        if (e->running) {
+                e->running = false;
+                e->exit_code = ex ? (int)json_integer_value(json_object_get(ex, "exit_code")) : 126;
+        }
+        pthread_mutex_unlock(&exec_lock);
+}
+
+static void *exec_wait_thread(void *p)
+{
+        struct exec *e = p;
+
+        exec_collect(e, true);
+        events_publish(e->cs->d, "container", "exec_die", e->c->id,
+                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        exec_unref(e);
+        return NULL;
+}
+
+static void spawn_waiter(struct exec *e)
+{
+        pthread_mutex_lock(&exec_lock);
+        e->refs++;
+        pthread_mutex_unlock(&exec_lock);
+        if (berth_thread_spawn_detached(exec_wait_thread, e) < 0) {
+                /* out of threads: inspect still collects the exit (exec_collect), only the
+                 * exec_die event is lost */
+                berth_warn("exec `%s`: cannot start a thread to wait for it", e->id);
+                exec_unref(e);
+        }
+}
+
+struct exec_job {
+        struct exec *e;
+        bool tty;
+        json_t *console_size;
+};
+
+static void exec_job_free(void *p)
+{
+        struct exec_job *j = p;
+
+        exec_unref(j->e);
+        json_decref(j->console_size);
+        free(j);
+}
+
+/* The exec never ran (exec_launch failed): it is done, with dockerd's exit code for a process
+ * that could not be started, so /exec/{id}/json reports it and the CLI exits with it. */
+static void exec_failed(struct exec *e)
+{
+        pthread_mutex_lock(&exec_lock);
+        e->started = true;
+        e->running = false;
+        e->exit_code = 126;
+        pthread_mutex_unlock(&exec_lock);
+}
+
+/* dockerd writes why the exec did not start to the hijacked stream as the process' stdout would
+ * be: a stdout frame of the multiplexed stream (raw with a tty), the docker CLI prints it. */
+static void exec_write_error(int sock, bool tty, const char *msg)
+{
+        _cleanup_free_ char *text = xasprintf("%s\r\n", msg);
+        size_t len = strlen(text);
+        unsigned char hdr[8] = {1,
+                                0,
+                                0,
+                                0,
+                                (unsigned char)(len >> 24),
+                                (unsigned char)(len >> 16),
+                                (unsigned char)(len >> 8),
+                                (unsigned char)len};
+
+        if ((!tty && berth_write_all(sock, hdr, sizeof(hdr)) < 0) ||
+            berth_write_all(sock, text, len) < 0)
+                berth_debug("exec: client gone");
+}
+
+static void exec_hijacked(int sock, void *p)
+{
+        struct exec_job *j = p;
+        struct exec *e = j->e;
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *msg =
+            json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin",
+                      json_is_true(json_object_get(e->config, "AttachStdin")), "stdout",
+                      !json_is_false(json_object_get(e->config, "AttachStdout")), "stderr",
+                      !json_is_false(json_object_get(e->config, "AttachStderr")), "raw", j->tty);
+
+        /* the first output must not arrive with the 101 headers (docker-py loses it then) */
+        berth_sock_wait_drained(sock, 500);
+        if (exec_launch(e, j->tty, sock, msg, j->console_size, &err) < 0) {
+                exec_failed(e);
+                exec_write_error(sock, j->tty, err->msg);
+                berth_error_free(err);
+                close(sock);
+                return;
+        }
+        close(sock);
+        spawn_waiter(e);
+}
+
+void api_exec_start(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        struct exec *e;
+        bool tty, detach;
+
+        if (api_body_json(r, &body, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        e = exec_get(api_daemon(r)->containers, api_param(r, 0));
+        if (!e) {
+                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
+                return;
+        }
+        pthread_mutex_lock(&exec_lock);
+        if (e->started) {
+                pthread_mutex_unlock(&exec_lock);
+                api_reply_errorf(r, 409, "Exec %s has already been started", e->id);
+                exec_unref(e);
+                return;
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (!container_is_running(e->cs, e->c)) {
+                api_reply_errorf(r, 409, "Container %s is not running", e->c->id);
+                exec_unref(e);
+                return;
+        }
+        tty = json_is_true(json_object_get(body, "Tty")) ||
+              json_is_true(json_object_get(e->config, "Tty"));
+        detach = json_is_true(json_object_get(body, "Detach"));
+        events_publish(api_daemon(r), "container", "exec_start", e->c->id,
+                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        if (detach) {
+                if (exec_launch(e, tty, -1, NULL, NULL, &err) < 0) {
+                        exec_failed(e);
+                        api_reply_error(r, err);
+                } else {
+                        spawn_waiter(e);
+                        api_reply_empty(r, 200);
+                }
+                exec_unref(e);
+                return;
+        }
+        {
+                struct exec_job *j = xcalloc(1, sizeof(*j));
+                j->e = e;
+                j->tty = tty;
+                j->console_size = json_incref(json_object_get(body, "ConsoleSize"));
+                api_reply_hijack(r,
+                                 tty ? "application/vnd.docker.raw-stream"
+                                     : "application/vnd.docker.multiplexed-stream",
+                                 exec_hijacked, j, exec_job_free);
+        }
+}
+
+void api_exec_resize(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        struct exec *e = exec_get(api_daemon(r)->containers, api_param(r, 0));
+        long long h, w;
+
+        if (!e) {
+                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
+                return;
+        }
+        if (api_query_int(r, "h", 0, &h, &err) < 0 || api_query_int(r, "w", 0, &w, &err) < 0) {
+                api_reply_error(r, err);
+        } else {
+                /* the exec shim serves attach.sock in its state dir like the container's */
+                _cleanup_json_ json_t *msg =
+                    json_pack("{s:{s:I,s:I}}", "resize", "h", (json_int_t)h, "w", (json_int_t)w);
+                struct container fake = {.state_dir = e->dir, .id = e->c->id};
+                if (container_shim_request(&fake, msg, &err) < 0)
+                        api_reply_error(r, err);
+                else
+                        api_reply_empty(r, 200);
+        }
+        exec_unref(e);
+}
+
+void api_exec_inspect(struct api_req *r)
+{
+        struct exec *e = exec_get(api_daemon(r)->containers, api_param(r, 0));
+        json_t *cfg, *j, *cmd;
+        json_t *args;
+
+        if (!e) {
+                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
+                return;
+        }
+        exec_collect(e, false);
+        cfg = e->config;
+        cmd = json_object_get(cfg, "Cmd");
+        args = json_deep_copy(cmd);
+        json_array_remove(args, 0);
+        pthread_mutex_lock(&exec_lock);
+        j = json_pack(
+            "{s:s,s:b,s:b,s:b,s:b,s:b,s:s,s:s,s:{s:b,s:O,s:o,s:b,s:s},s:i,s:n}", "ID", e->id,
+            "Running", e->running, "OpenStdin", json_is_true(json_object_get(cfg, "AttachStdin")),
+            "OpenStdout", !json_is_false(json_object_get(cfg, "AttachStdout")), "OpenStderr",
+            !json_is_false(json_object_get(cfg, "AttachStderr")), "CanRemove", false, "ContainerID",
+            e->c->id, "DetachKeys", "", "ProcessConfig", "tty",
+            json_is_true(json_object_get(cfg, "Tty")), "entrypoint", json_array_get(cmd, 0),
+            "arguments", args, "privileged", json_is_true(json_object_get(cfg, "Privileged")),
+            "user", json_string_value(json_object_get(cfg, "User")) ?: "", "Pid", (int)e->pid,
+            "ExitCode");
+        if (!e->running && e->started)
+                json_object_set_new(j, "ExitCode", json_integer(e->exit_code));
+        pthread_mutex_unlock(&exec_lock);
+        api_reply_json(r, 200, j);
+        exec_unref(e);
+}

@@ -1,0 +1,57 @@
+/* Internal to the containers module (lifecycle.c, lifecycle-stop.c, create.c, attach.c,
+ * restore.c): shared
+ * helpers of the container table. Everything "_locked" runs under cs->lock. */
+#ifndef BERTH_DAEMON_LIFECYCLE_H
+#define BERTH_DAEMON_LIFECYCLE_H
+
+#include "daemon/containers/containers.h"
+
+/* RFC 3339 UTC time with nanoseconds, allocated. */
+char *container_now_rfc3339(void);
+/* Field 22 of /proc/<pid>/stat (tells a reused pid apart), 0 when unknown. */
+uint64_t container_proc_start_time(pid_t pid);
+
+/* A table entry with one reference (the table's); config borrowed. container_free releases what
+ * it owns (no reference counting). */
+struct container *container_new(struct containers *cs, const char *id, const char *name,
+                                json_t *config);
+void container_free(struct container *c);
+/* docker's name rule [a-zA-Z0-9][a-zA-Z0-9_.-]*; the container named so (borrowed) or NULL. */
+bool container_name_valid(const char *name);
+struct container *container_by_name_locked(struct containers *cs, const char *name);
+
+/* State persisted as JSON in the db: to JSON, from JSON, written (errors logged). */
+json_t *container_state_json_locked(struct container *c);
+void container_state_load(struct container *c, json_t *st);
+void container_persist_locked(struct containers *cs, struct container *c);
+
+/* The exit watcher (one epoll thread over the shims' pidfds): watch_shim takes pidfd and adds
+ * a reference on c, dropped by container_exited once the exit is recorded. */
+void *container_watcher_main(void *p);
+void container_watch_shim(struct containers *cs, struct container *c, int pidfd);
+void container_exited(struct containers *cs, struct container *c);
+void container_unmount_rootfs(struct containers *cs, struct container *c);
+/* IpcMode's /dev/shm (create.c), moby's setupIPCDirs: shareable mounts the container's own tmpfs
+ * (ShmSize, 64 MiB by default) at <dir>/mounts/shm, container:<x> takes the donor's, which must
+ * run and be shareable (docker's messages: 409 not running, 400 non-shareable); *ret_shm_path is
+ * the host dir to bind at /dev/shm, NULL when the spec makes its own (private, host, none).
+ * container_ipc_release unmounts the container's own tmpfs (exit, remove; idempotent). */
+int container_ipc_prepare(struct containers *cs, struct container *c, char **ret_shm_path,
+                          struct berth_error **err);
+void container_ipc_release(struct container *c);
+/* docker's CopyData at create: the volumes of c's config "populate" list get the image's content
+ * (volumes_populate) from c's rootfs, mounted for the copy; the list is left to the caller. c
+ * need not be in the table yet. */
+int container_populate_volumes(struct containers *cs, struct container *c,
+                               struct berth_error **err);
+/* Shared by lifecycle.c and lifecycle-stop.c: the runtime handle of the daemon's runtime root;
+ * start under c->op (container_start takes it); c out of the name/id table (cs->lock held). */
+struct berth_runtime container_runtime_of(struct containers *cs);
+int container_start_locked(struct containers *cs, struct container *c, struct berth_error **err);
+void container_table_drop_locked(struct containers *cs, struct container *c);
+/* Restart policies: whether c restarts after its exit (or at daemon start), and the delayed
+ * restart of c (docker's back-off). */
+bool container_restart_wanted(struct containers *cs, struct container *c, bool daemon_start);
+void container_schedule_restart(struct containers *cs, struct container *c);
+
+#endif
