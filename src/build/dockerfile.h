@@ -33,7 +33,8 @@ enum bld_kind {
 };
 
 /* `--name=value` before the arguments (`--from=gen`, `--chown=1:1`, `--mount=type=cache,...`,
- * `--link`); repeatable ones (`--mount`) appear once per occurrence. value is "" for a bare flag. */
+ * `--link`); repeatable ones (`--mount`) appear once per occurrence. value is "" for a bare flag.
+ */
 struct bld_flag {
         char *name;
         char *value;
@@ -106,7 +107,8 @@ int bld_expand_words(const char *text, char escape, bld_lookup_fn lookup, void *
  * filepath.Clean with a leading '/' dropped, comments '#', Go filepath.Match syntax plus `**`,
  * `!` exceptions, later lines win. */
 struct bld_ignore;
-int bld_ignore_parse(const char *text, size_t len, struct bld_ignore **ret, struct berth_error **err);
+int bld_ignore_parse(const char *text, size_t len, struct bld_ignore **ret,
+                     struct berth_error **err);
 void bld_ignore_free(struct bld_ignore *ig);
 void bld_ignore_freep(struct bld_ignore **ig);
 #define _cleanup_ignore_ __attribute__((cleanup(bld_ignore_freep)))
