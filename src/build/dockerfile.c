@@ -509,6 +509,8 @@ static int parse_node(struct parser *p, const struct line_ctx *lc, const char *l
                 if (!*cmd)
                         return fail(p, lc->line, lc->col,
                                     "unexpected end of file after a line continuation");
+                for (char *c = cmd; *c; c++)
+                        *c = (char)toupper((unsigned char)*c);
                 return fail(p, lc->line, lc->col, "unknown instruction: %s", cmd);
         }
         *ret_known = true;
@@ -737,7 +739,8 @@ static int parse_instr(struct parser *p, const struct line_ctx *lc, const char *
                 instr_release(&in);
                 return r;
         }
-        in.original = xstrdup(line);
+        /* moby's withNameAndCode keeps strings.TrimSpace(original) */
+        in.original = trim_space_dup(line);
         p->instrs = xrealloc(p->instrs, (p->n_instrs + 1) * sizeof(*p->instrs));
         p->instrs[p->n_instrs++] = in;
         return 0;

@@ -64,7 +64,7 @@ static void test_basic(void **state)
                      "VOLUME [\"/data\", \"/logs\"]\n"
                      "VOLUME /a /b\n"
                      "STOPSIGNAL SIGTERM\n"
-                     "MAINTAINER someone <a@b>\n");
+                     "MAINTAINER someone <a@b>  \t\n");
         assert_int_equal(df->escape, '\\');
         assert_null(df->syntax);
         assert_int_equal(df->n_instrs, 12);
@@ -72,6 +72,8 @@ static void test_basic(void **state)
         assert_int_equal(in[0].kind, BLD_FROM);
         assert_int_equal(in[0].line, 2);
         assert_string_equal(in[0].original, "FROM busybox:1.36 AS build");
+        /* docker prints the step trimmed (moby's withNameAndCode) */
+        assert_string_equal(in[12 - 1].original, "MAINTAINER someone <a@b>");
         assert_args(&in[0], 3, "busybox:1.36", "AS", "build");
         assert_int_equal(in[1].kind, BLD_RUN);
         assert_int_equal(in[1].line, 4);
@@ -286,6 +288,7 @@ static void test_flags(void **state)
 static void test_errors(void **state)
 {
         parse_err("FROM x\n\n  FORM y\n", "Dockerfile:3:3: unknown instruction: FORM");
+        parse_err("form x\n", "Dockerfile:1:1: unknown instruction: FORM");
         parse_err("FROM x\nRUN a \\\n  b\nBOGUS\n", "Dockerfile:4:1: unknown instruction: BOGUS");
         parse_err("\n# only a comment\n", "Dockerfile:2:1: file with no instructions");
         parse_err("", "Dockerfile:0:1: file with no instructions");
@@ -333,7 +336,7 @@ static void test_run_without_args(void **state)
         assert_int_equal(df->n_instrs, 3);
         assert_int_equal(df->instrs[1].n_args, 0);
         assert_int_equal(df->instrs[2].n_args, 0);
-        assert_string_equal(df->instrs[2].original, "RUN ");
+        assert_string_equal(df->instrs[2].original, "RUN");
 }
 
 static void assert_heredoc(const struct bld_heredoc *h, const char *name, const char *body,
