@@ -141,8 +141,7 @@ void bld_ignore_freep(struct bld_ignore **ig);
  * Linear in the path's length for any pattern. */
 bool bld_ignore_excluded(const struct bld_ignore *ig, const char *path);
 /* True when some `!` exception could re-include something below dir (a walker may then not
- * skip an excluded directory wholesale). Errs on the side of true: besides moby's walker rule
- * (a plain `!dir/file` below dir) any exception with a wildcard whose literal start is
- * compatible with dir counts (an exception starting with `**` keeps every directory), as
- * BuildKit walks. */
+ * skip an excluded directory wholesale). docker's own walker rule, which decides what the
+ * docker CLI sends: an exception that starts with `dir/` as written (`!dir/keep/file`), not a
+ * wildcard one (`!src/` then `**` and `*.go` does not keep `src/x`); the root always. */
 bool bld_ignore_may_reinclude(const struct bld_ignore *ig, const char *dir);

@@ -458,26 +458,20 @@ bool bld_ignore_may_reinclude(const struct bld_ignore *ig, const char *dir)
 {
         if (!ig || !ig->exclusions)
                 return false;
-        bool root = !*dir || !strcmp(dir, ".");
+        if (!*dir || !strcmp(dir, "."))
+                return true;
+        /* moby's walker (archive.TarWithOptions, which the docker CLI uses for the context):
+         * an excluded directory is still walked when an exception, as written, starts with
+         * it. A wildcard exception (`!` then `**` and `*.go`) does not count: docker skips the
+         * directory, and so must a walker that wants docker's context. */
         _cleanup_free_ char *dir_slash = xasprintf("%s/", dir);
+        size_t dl = strlen(dir_slash);
         for (size_t i = 0; i < ig->n_pats; i++) {
                 const struct pattern *p = &ig->pats[i];
                 if (!p->exclusion)
                         continue;
-                if (root)
-                        return true;
-                /* the pattern's literal start, up to its first wildcard: moby's walker only
-                 * compares the whole pattern (`!dir/file` keeps dir), but a pattern with a
-                 * wildcard (`!dir/` then `*.go`, or a leading `**`) may match below dir too */
-                size_t lit = strcspn(p->cleaned, "*?[\\");
-                if (!p->cleaned[lit]) {
-                        _cleanup_free_ char *ps = xasprintf("%s/", p->cleaned);
-                        if (!strncmp(ps, dir_slash, strlen(dir_slash)))
-                                return true;
-                        continue;
-                }
-                size_t dl = strlen(dir_slash);
-                if (!strncmp(dir_slash, p->cleaned, lit < dl ? lit : dl))
+                _cleanup_free_ char *ps = xasprintf("%s/", p->cleaned);
+                if (!strncmp(ps, dir_slash, dl))
                         return true;
         }
         return false;

@@ -213,10 +213,13 @@ static void test_may_reinclude(void **state)
         assert_false(bld_ignore_may_reinclude(ig, "vendor"));
         assert_false(bld_ignore_may_reinclude(ig, "doc"));
         assert_true(bld_ignore_may_reinclude(ig, "."));
-        _cleanup_ignore_ struct bld_ignore *deep = ignore_ok("*\n!**/*.go\n");
-        assert_true(bld_ignore_may_reinclude(deep, "any/dir"));
-        assert_true(bld_ignore_excluded(deep, "any"));
-        assert_false(bld_ignore_excluded(deep, "any/dir/x.go"));
+        /* like docker's walker, a wildcard exception does not keep a directory: dockerd
+         * 20.10 + the docker CLI leave vendor/x/v.go out of the context for these patterns */
+        _cleanup_ignore_ struct bld_ignore *deep = ignore_ok("vendor\n!vendor/**/*.go\n");
+        assert_true(bld_ignore_may_reinclude(deep, "vendor"));
+        assert_false(bld_ignore_may_reinclude(deep, "vendor/x"));
+        assert_true(bld_ignore_excluded(deep, "vendor/x"));
+        assert_false(bld_ignore_excluded(deep, "vendor/x/v.go"));
 }
 
 /* a long path against many stars stays linear (no backtracking blow-up) */
