@@ -305,6 +305,9 @@ static void test_errors(void **state)
         parse_err("FROM x\nADD\n", "Dockerfile:2:1: ADD requires at least two arguments, but only "
                                    "one was provided. Destination could not be determined");
         parse_err("FROM x\nENV a\n", "Dockerfile:2:1: ENV must have two arguments");
+        /* words are quoted like Go's %q */
+        parse_err("FROM x\nENV a=b c\\\\\n", "Dockerfile:2:1: Syntax error - can't find = in "
+                                             "\"c\\\\\\\\\". Must be of the form: name=value");
         parse_err("FROM x\nENV\n", "Dockerfile:2:1: ENV requires at least one argument");
         parse_err("FROM x\nENV a=b c\n", "Dockerfile:2:1: Syntax error - can't find = in \"c\". "
                                          "Must be of the form: name=value");
