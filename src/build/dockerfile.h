@@ -93,6 +93,10 @@ struct bld_dockerfile {
         char *syntax; /* the syntax directive, noted and otherwise ignored; NULL if absent */
         struct bld_instr *instrs;
         size_t n_instrs;
+        /* Added by the parser's branch: what docker's parser warns about, as it prints them
+         * before the first step (empty continuation lines: one message per instruction holding
+         * one, then a closing one); a NULL-terminated strv, NULL when there is nothing. */
+        char **warnings;
 };
 
 /* name is what errors call the file ("Dockerfile", or the -f path). Errors (-EINVAL) read

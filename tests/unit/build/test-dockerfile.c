@@ -67,6 +67,7 @@ static void test_basic(void **state)
                      "MAINTAINER someone <a@b>  \t\n");
         assert_int_equal(df->escape, '\\');
         assert_null(df->syntax);
+        assert_null(df->warnings);
         assert_int_equal(df->n_instrs, 12);
         const struct bld_instr *in = df->instrs;
         assert_int_equal(in[0].kind, BLD_FROM);
@@ -143,6 +144,12 @@ static void test_continuations(void **state)
                                                                   "    B=2\r\n");
         const struct bld_instr *in = df->instrs;
         assert_int_equal(df->n_instrs, 5);
+        /* docker warns about the empty line inside the continuation, not about the comment */
+        assert_int_equal(strv_length(df->warnings), 2);
+        assert_string_equal(df->warnings[0], "[WARNING]: Empty continuation line found in:\n"
+                                             "    RUN echo a     b       c");
+        assert_string_equal(df->warnings[1], "[WARNING]: Empty continuation lines will become "
+                                             "errors in a future release.");
         assert_int_equal(in[1].line, 2);
         assert_string_equal(in[1].original, "RUN echo a     b       c");
         assert_args(&in[1], 1, "echo a     b       c");
