@@ -1070,6 +1070,13 @@ static int parse_heredocs(struct parser *p, const struct line_ctx *lc, const cha
                 while (next_line(p, &raw, &n)) {
                         p->line++;
                         size_t tn = trim_newline(raw, n);
+                        if (tn > LINE_MAX_LEN) {
+                                bld_buf_release(&body);
+                                free(h.name);
+                                return fail(p, p->line, 1,
+                                            "dockerfile line greater than max allowed size of %u",
+                                            LINE_MAX_LEN);
+                        }
                         const char *t = raw;
                         if (h.chomp)
                                 while (tn > 0 && *t == '\t') {
