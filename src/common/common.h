@@ -167,6 +167,9 @@ int berth_parse_u64(const char *s, uint64_t *ret);
  * "10m", "1.5k", "2GB", "3MiB"; binary multiples; "-1" means unlimited (*ret 0). -EINVAL. */
 int berth_parse_ram_size(const char *s, uint64_t *ret);
 
+/* Standard base64 (with padding) of n bytes; a new string. */
+char *berth_base64_encode(const void *data, size_t n);
+
 /* ---------------------------------------------------------------- threads */
 
 /* Start fn(arg) on a detached thread. 0, or a negative errno (EAGAIN: out of threads or pids)

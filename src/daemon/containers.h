@@ -123,6 +123,12 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
                      struct berth_error **err);
 int container_rename(struct containers *cs, struct container *c, const char *name,
                      struct berth_error **err);
+/* Docker's detach keys ("ctrl-p,ctrl-q": comma-separated single characters or ctrl-@, ctrl-a …
+ * ctrl-z, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_; NULL or "" is that default, as moby/term's
+ * ToBytes) → a new JSON array of the key bytes for the shim's attach request. NULL (EINVAL) when
+ * a key is unknown. */
+json_t *container_detach_keys_parse(const char *keys);
+
 /* Queue (before start) or send (running) an attach request with its socket (taken). */
 int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
                      struct berth_error **err);
