@@ -170,6 +170,12 @@ int berth_parse_ram_size(const char *s, uint64_t *ret);
 /* Standard base64 (with padding) of n bytes; a new string. */
 char *berth_base64_encode(const void *data, size_t n);
 
+/* docker's detach keys (moby/term's ToBytes): comma-separated single characters or ctrl-@,
+ * ctrl-a … ctrl-z, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_ (any case); NULL or "" means
+ * "ctrl-p,ctrl-q". The number of key bytes written to keys, or 0 when a key is unknown or
+ * there are more than max. */
+size_t berth_detach_keys_parse(const char *spec, unsigned char *keys, size_t max);
+
 /* ---------------------------------------------------------------- threads */
 
 /* Start fn(arg) on a detached thread. 0, or a negative errno (EAGAIN: out of threads or pids)

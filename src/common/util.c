@@ -1,7 +1,9 @@
 /* Allocation, cleanup destructors, string vectors, ids and time helpers. */
 #include "common/common.h"
+#include <ctype.h>
 
 #include <pthread.h>
+#include <strings.h>
 #include <time.h>
 
 void *xmalloc(size_t n)
@@ -224,4 +226,29 @@ char *berth_base64_encode(const void *data, size_t n)
         }
         *o = '\0';
         return out;
+}
+
+size_t berth_detach_keys_parse(const char *spec, unsigned char *keys, size_t max)
+{
+        static const char ctrl[] = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
+        _cleanup_free_ char *copy = xstrdup(spec && *spec ? spec : "ctrl-p,ctrl-q");
+        char *rest = copy, *k;
+        size_t n = 0;
+
+        /* strsep, not strtok: an empty key ("a,,b") is an unknown one, as in moby */
+        while ((k = strsep(&rest, ","))) {
+                if (n == max)
+                        return 0;
+                if (strlen(k) == 1) {
+                        keys[n++] = (unsigned char)k[0];
+                        continue;
+                }
+                const char *hit = strncasecmp(k, "ctrl-", 5) == 0 && strlen(k) == 6
+                                      ? strchr(ctrl, tolower((unsigned char)k[5]))
+                                      : NULL;
+                if (!hit || !*hit)
+                        return 0;
+                keys[n++] = (unsigned char)(hit - ctrl);
+        }
+        return n;
 }

@@ -5,8 +5,6 @@
 #include "daemon/lifecycle.h"
 #include "shim/shim.h"
 
-#include <ctype.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -41,27 +39,14 @@ int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct b
 
 json_t *container_detach_keys_parse(const char *keys)
 {
-        static const char ctrl[] = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
-        _cleanup_json_ json_t *out = json_array();
-        _cleanup_free_ char *copy = xstrdup(keys && *keys ? keys : "ctrl-p,ctrl-q");
-        char *rest = copy, *k;
-
-        /* strsep, not strtok: an empty key ("a,,b") is an unknown one, as in moby */
-        while ((k = strsep(&rest, ","))) {
-                if (strlen(k) == 1) {
-                        json_array_append_new(out, json_integer((unsigned char)k[0]));
-                        continue;
-                }
-                const char *hit = strncasecmp(k, "ctrl-", 5) == 0 && strlen(k) == 6
-                                      ? strchr(ctrl, tolower((unsigned char)k[5]))
-                                      : NULL;
-                if (!hit || !*hit)
-                        return NULL;
-                json_array_append_new(out, json_integer(hit - ctrl));
-        }
-        if (json_array_size(out) == 0)
+        unsigned char bytes[16];
+        size_t n = berth_detach_keys_parse(keys, bytes, sizeof(bytes));
+        if (n == 0)
                 return NULL;
-        return TAKE_PTR(out);
+        json_t *out = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(out, json_integer(bytes[i]));
+        return out;
 }
 
 int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,

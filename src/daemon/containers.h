@@ -123,10 +123,8 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
                      struct berth_error **err);
 int container_rename(struct containers *cs, struct container *c, const char *name,
                      struct berth_error **err);
-/* Docker's detach keys ("ctrl-p,ctrl-q": comma-separated single characters or ctrl-@, ctrl-a …
- * ctrl-z, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_; NULL or "" is that default, as moby/term's
- * ToBytes) → a new JSON array of the key bytes for the shim's attach request. NULL (EINVAL) when
- * a key is unknown. */
+/* Docker's detach keys (berth_detach_keys_parse; NULL or "" is ctrl-p,ctrl-q) → a new JSON
+ * array of the key bytes for the shim's attach request; NULL when a key is unknown. */
 json_t *container_detach_keys_parse(const char *keys);
 
 /* Queue (before start) or send (running) an attach request with its socket (taken). */
