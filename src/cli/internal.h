@@ -25,8 +25,6 @@ struct pump_opts {
         bool *ret_detached;      /* set when the user typed the detach keys */
 };
 
-/* docker's detach key spec ("ctrl-p,ctrl-q", "a,ctrl-@") → bytes; 0 when invalid. */
-size_t parse_detach_keys(const char *spec, unsigned char *keys, size_t max);
 /* Filter stdin bytes for the detach sequence: returns how many of buf (rewritten in place, at
  * most 32768 bytes in) to send; *matched carries a partial match across calls. */
 size_t detach_filter(const unsigned char *keys, size_t nkeys, size_t *matched, char *buf,

@@ -78,33 +78,6 @@ static void send_resize(const char *resize_path)
         cli_call("POST", p, NULL, NULL, NULL, &e);
 }
 
-size_t parse_detach_keys(const char *spec, unsigned char *keys, size_t max)
-{
-        if (!spec)
-                spec = "ctrl-p,ctrl-q";
-        size_t n = 0;
-        _cleanup_free_ char *copy = xstrdup(spec);
-        char *save = NULL;
-        for (char *k = strtok_r(copy, ",", &save); k && n < max; k = strtok_r(NULL, ",", &save)) {
-                if (strncmp(k, "ctrl-", 5) == 0 && strlen(k) == 6) {
-                        char c = k[5];
-                        if (c >= 'a' && c <= 'z')
-                                keys[n++] = (unsigned char)(c - 'a' + 1);
-                        else if (c == '@')
-                                keys[n++] = 0;
-                        else if (c >= '[' && c <= '_')
-                                keys[n++] = (unsigned char)(c - '[' + 27);
-                        else
-                                return 0;
-                } else if (strlen(k) == 1) {
-                        keys[n++] = (unsigned char)k[0];
-                } else {
-                        return 0;
-                }
-        }
-        return n;
-}
-
 size_t detach_filter(const unsigned char *keys, size_t nkeys, size_t *matched, char *buf,
                      size_t len, bool *ret_detached)
 {
@@ -178,7 +151,7 @@ int cli_pump(struct http_conn *c, const struct pump_opts *o, struct berth_error 
         demux_init(&d);
         bool stdin_open = o->use_stdin, detached = false;
         unsigned char keys[16];
-        size_t nkeys = parse_detach_keys(o->detach_keys, keys, sizeof(keys)), matched = 0;
+        size_t nkeys = berth_detach_keys_parse(o->detach_keys, keys, sizeof(keys)), matched = 0;
         char buf[32768];
         int r = 0;
         /* bytes the HTTP client already buffered belong to the stream */

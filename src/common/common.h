@@ -208,6 +208,14 @@ ssize_t berth_send_fds(int sock, const void *buf, size_t len, const int *fds, si
  * errno. */
 ssize_t berth_recv_fds(int sock, void *buf, size_t size, int flags, int *fds, size_t max,
                        size_t *ret_nfds);
+/* Standard base64 (with padding) of n bytes; a new string. */
+char *berth_base64_encode(const void *data, size_t n);
+
+/* docker's detach keys (moby/term's ToBytes): comma-separated single characters or ctrl-@,
+ * ctrl-a … ctrl-z, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_ (any case); NULL or "" means
+ * "ctrl-p,ctrl-q". The number of key bytes written to keys, or 0 when a key is unknown or
+ * there are more than max. */
+size_t berth_detach_keys_parse(const char *spec, unsigned char *keys, size_t max);
 
 /* ---------------------------------------------------------------- threads */
 

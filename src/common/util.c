@@ -1,8 +1,10 @@
 /* Allocation, cleanup destructors, string vectors, ids and time helpers. */
 #include "common/common.h"
+#include <ctype.h>
 
 #include <pthread.h>
 #include <sys/random.h>
+#include <strings.h>
 #include <time.h>
 
 void *xmalloc(size_t n)
@@ -236,4 +238,48 @@ char *berth_time_rfc3339(const struct timespec *ts)
         gmtime_r(&ts->tv_sec, &tm);
         return xasprintf("%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
                          tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec);
+}
+
+char *berth_base64_encode(const void *data, size_t n)
+{
+        const unsigned char *in = data;
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+
+        for (size_t i = 0; i < n; i += 3) {
+                unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                             (i + 2 < n ? in[i + 2] : 0);
+                *o++ = tbl[(v >> 18) & 63];
+                *o++ = tbl[(v >> 12) & 63];
+                *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+                *o++ = i + 2 < n ? tbl[v & 63] : '=';
+        }
+        *o = '\0';
+        return out;
+}
+
+size_t berth_detach_keys_parse(const char *spec, unsigned char *keys, size_t max)
+{
+        static const char ctrl[] = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
+        _cleanup_free_ char *copy = xstrdup(spec && *spec ? spec : "ctrl-p,ctrl-q");
+        char *rest = copy, *k;
+        size_t n = 0;
+
+        /* strsep, not strtok: an empty key ("a,,b") is an unknown one, as in moby */
+        while ((k = strsep(&rest, ","))) {
+                if (n == max)
+                        return 0;
+                if (strlen(k) == 1) {
+                        keys[n++] = (unsigned char)k[0];
+                        continue;
+                }
+                const char *hit = strncasecmp(k, "ctrl-", 5) == 0 && strlen(k) == 6
+                                      ? strchr(ctrl, tolower((unsigned char)k[5]))
+                                      : NULL;
+                if (!hit || !*hit)
+                        return 0;
+                keys[n++] = (unsigned char)(hit - ctrl);
+        }
+        return n;
 }

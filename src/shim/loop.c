@@ -30,6 +30,8 @@ struct buf {
         size_t off, len, cap;
 };
 
+#define DETACH_KEYS_MAX 16
+
 struct client {
         struct src src;
         struct client *next;
@@ -37,6 +39,10 @@ struct client {
         bool reading;
         uint32_t events;
         struct buf q;
+        /* a tty client's detach sequence (docker's ctrl-p,ctrl-q by default) and how much of it
+         * arrived: the matched keys are held back from the container until the sequence breaks */
+        unsigned char detach_keys[DETACH_KEYS_MAX];
+        size_t n_detach_keys, detach_pos;
 };
 
 struct conn {
@@ -278,13 +284,30 @@ static void client_readable(struct client *c)
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
         if (n > 0) {
-                if (c->want_in)
-                        stdin_feed(rbuf, (size_t)n);
+                if (!c->want_in)
+                        return;
+                /* moby/term's escape proxy: a key counts when it arrives alone (a key press on
+                 * a terminal, not pasted text) */
+                if (c->n_detach_keys && n == 1 &&
+                    (unsigned char)rbuf[0] == c->detach_keys[c->detach_pos]) {
+                        if (++c->detach_pos < c->n_detach_keys)
+                                return;
+                        /* detached: the client goes, the container keeps running */
+                        client_drop(c);
+                        return;
+                }
+                if (c->detach_pos) {
+                        stdin_feed((const char *)c->detach_keys, c->detach_pos);
+                        c->detach_pos = 0;
+                }
+                stdin_feed(rbuf, (size_t)n);
                 return;
         }
-        /* EOF (or an error): this client's input has ended; its output may still flow */
+        /* EOF (or an error): this client's input has ended; its output may still flow. docker
+         * closes the container's stdin then only without a tty (a tty client that detached on
+         * its side, as the docker CLI does, leaves the container running) */
         c->reading = false;
-        if (c->want_in && L.shim->opts->stdin_once)
+        if (c->want_in && L.shim->opts->stdin_once && !L.shim->opts->tty)
                 stdin_request_close();
         if (n < 0) {
                 client_drop(c);
@@ -293,7 +316,7 @@ static void client_readable(struct client *c)
         client_set_events(c);
 }
 
-static void client_add(int fd, bool in, bool out, bool err, bool raw)
+static void client_add(int fd, bool in, bool out, bool err, bool raw, const json_t *detach_keys)
 {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
@@ -304,6 +327,17 @@ static void client_add(int fd, bool in, bool out, bool err, bool raw)
         c->want_out = out;
         c->want_err = err;
         c->raw = raw || L.shim->opts->tty;
+        if (L.shim->opts->tty && json_is_array(detach_keys)) {
+                size_t i;
+                json_t *k;
+                json_array_foreach(detach_keys, i, k)
+                {
+                        if (i >= DETACH_KEYS_MAX || !json_is_integer(k))
+                                break;
+                        c->detach_keys[i] = (unsigned char)json_integer_value(k);
+                        c->n_detach_keys = i + 1;
+                }
+        }
         c->reading = true;
         c->events = EPOLLIN;
         ep_set(&c->src, EPOLL_CTL_ADD, c->events);
@@ -395,7 +429,8 @@ static void handle_request(const char *msg, size_t n, int fd, int reply_fd, bool
                         client_add(fd, json_is_true(json_object_get(v, "stdin")),
                                    json_is_true(json_object_get(v, "stdout")),
                                    json_is_true(json_object_get(v, "stderr")),
-                                   json_is_true(json_object_get(v, "raw")));
+                                   json_is_true(json_object_get(v, "raw")),
+                                   json_object_get(v, "detach_keys"));
                         fd = -1;
                         reply(reply_fd, 0, NULL);
                 }

@@ -38,24 +38,6 @@ static int rootfs_hold(struct containers *cs, struct container *c, bool *ret_tem
         return container_rootfs_hold(cs, c, ret_temp, err);
 }
 
-static char *b64(const unsigned char *in, size_t n)
-{
-        static const char tbl[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
-
-        for (size_t i = 0; i < n; i += 3) {
-                unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-                             (i + 2 < n ? in[i + 2] : 0);
-                *o++ = tbl[(v >> 18) & 63];
-                *o++ = tbl[(v >> 12) & 63];
-                *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-                *o++ = i + 2 < n ? tbl[v & 63] : '=';
-        }
-        *o = '\0';
-        return out;
-}
-
 /* docker's os.FileMode bits for the path-stat header */
 static uint32_t go_mode(mode_t m)
 {
@@ -252,7 +234,43 @@ struct tar_out {
         struct archive *a;
         struct berth_error *err;
         int depth; /* of add_tree: 0 for the directory asked for */
+        /* the container's own users and groups: entries carry their names, as docker's do */
+        struct berth_passwd_ent *pw;
+        size_t n_pw;
+        struct berth_group_ent *gr;
+        size_t n_gr;
 };
+
+/* The names of the container's /etc/passwd and /etc/group under rootfd (berth's own parser: the
+ * files are the image's, CVE-2019-14271); none when they cannot be read. */
+static void tar_out_load_names(struct tar_out *t, int rootfd)
+{
+        _cleanup_free_ char *pwd = NULL, *grp = NULL;
+        size_t pwl = 0, grl = 0;
+        struct berth_error *err = NULL;
+
+        if (rootfd < 0)
+                return;
+        if (berth_passwd_read_at(rootfd, "/etc/passwd", &pwd, &pwl, &err) == 0 && pwd)
+                berth_passwd_parse(pwd, pwl, &t->pw, &t->n_pw);
+        berth_error_free(TAKE_PTR(err));
+        if (berth_passwd_read_at(rootfd, "/etc/group", &grp, &grl, &err) == 0 && grp)
+                berth_group_parse(grp, grl, &t->gr, &t->n_gr);
+        berth_error_free(err);
+}
+
+/* the first name of uid and of gid, like a passwd lookup (NULL: none) */
+static void tar_out_names(const struct tar_out *t, uid_t uid, gid_t gid, const char **ret_user,
+                          const char **ret_group)
+{
+        *ret_user = *ret_group = NULL;
+        for (size_t i = 0; i < t->n_pw && !*ret_user; i++)
+                if (t->pw[i].uid == uid)
+                        *ret_user = t->pw[i].name;
+        for (size_t i = 0; i < t->n_gr && !*ret_group; i++)
+                if (t->gr[i].gid == gid)
+                        *ret_group = t->gr[i].name;
+}
 
 /* Kernel filesystems a running container's tree crosses (/proc, /sys, …): their directories
  * are not walked unless asked for by name (endless, and nothing docker cp should copy). */
@@ -296,10 +314,16 @@ static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const
                         const struct stat *st)
 {
         struct archive_entry *e = archive_entry_new();
+        const char *user, *group;
         int r = 0;
 
         archive_entry_copy_pathname(e, arcname);
         archive_entry_copy_stat(e, st);
+        tar_out_names(t, st->st_uid, st->st_gid, &user, &group);
+        if (user)
+                archive_entry_copy_uname(e, user);
+        if (group)
+                archive_entry_copy_gname(e, group);
         if (S_ISLNK(st->st_mode)) {
                 char target[4096];
                 ssize_t n = readlinkat(parentfd, name, target, sizeof(target) - 1);
@@ -436,8 +460,12 @@ static void tar_producer(int fd, void *p)
                 archive_write_free(t.a);
                 return;
         }
+        /* a running container's own root (its /etc as it sees it), else the held rootfs */
+        _cleanup_close_ int rootfd = j->root.pidfd >= 0
+                                         ? fcntl(j->root.fd, F_DUPFD_CLOEXEC, 3)
+                                         : open(j->c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        tar_out_load_names(&t, rootfd);
         if (j->whole) {
-                _cleanup_close_ int rootfd = open(j->c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd >= 0)
                         add_tree(&t, rootfd, ".", ".");
         } else {
@@ -450,6 +478,8 @@ static void tar_producer(int fd, void *p)
         if (t.err)
                 berth_debug("archive: %s", t.err->msg);
         berth_error_free(t.err);
+        berth_passwd_free(t.pw, t.n_pw);
+        berth_group_free(t.gr, t.n_gr);
         archive_write_close(t.a);
         archive_write_free(t.a);
 }
@@ -483,7 +513,7 @@ static int path_stat(struct container *c, const struct cp_root *root, const char
                       (json_int_t)st.st_size, "mode", (json_int_t)go_mode(st.st_mode), "mtime",
                       mtime, "linkTarget", target);
         s = berth_json_dump(j, false);
-        *ret_header = b64((const unsigned char *)s, strlen(s));
+        *ret_header = berth_base64_encode(s, strlen(s));
         return 0;
 }
 

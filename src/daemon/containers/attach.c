@@ -36,6 +36,18 @@ int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct b
         return container_shim_send(s, msg, fd, err);
 }
 
+json_t *container_detach_keys_parse(const char *keys)
+{
+        unsigned char bytes[16];
+        size_t n = berth_detach_keys_parse(keys, bytes, sizeof(bytes));
+        if (n == 0)
+                return NULL;
+        json_t *out = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(out, json_integer(bytes[i]));
+        return out;
+}
+
 int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
                      struct berth_error **err)
 {

@@ -128,6 +128,10 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
                      struct berth_error **err);
 int container_rename(struct containers *cs, struct container *c, const char *name,
                      struct berth_error **err);
+/* Docker's detach keys (berth_detach_keys_parse; NULL or "" is ctrl-p,ctrl-q) → a new JSON
+ * array of the key bytes for the shim's attach request; NULL when a key is unknown. */
+json_t *container_detach_keys_parse(const char *keys);
+
 /* Queue (before start) or send (running) an attach request with its socket (taken). */
 int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
                      struct berth_error **err);

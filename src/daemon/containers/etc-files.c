@@ -186,7 +186,7 @@ int etc_files_init_layer(struct container *c, char **ret_dir, struct berth_error
             {"etc", "hostname", S_IFREG, NULL},    {"etc", "mtab", S_IFLNK, "/proc/mounts"},
             {"dev", "pts", S_IFDIR, NULL},         {"dev", "shm", S_IFDIR, NULL},
             {"dev", "console", S_IFREG, NULL},     {".", "proc", S_IFDIR, NULL},
-            {".", "sys", S_IFDIR, NULL},
+            {".", "sys", S_IFDIR, NULL},           {".", ".dockerenv", S_IFREG, NULL},
         };
         _cleanup_free_ char *dir = xasprintf("%s/init", c->dir);
         _cleanup_close_ int dfd = -1;

@@ -10,6 +10,7 @@
 
 #include <poll.h>
 #include <sqlite3.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,6 +32,21 @@ struct exec {
         pid_t pid;
         int shim_pidfd;
 };
+
+/* ExecConfig's DetachKeys under any case: Go's JSON decoding matches field names so, and
+ * docker-py sends "detachKeys" */
+static json_t *detach_keys_field(const json_t *config)
+{
+        const char *k;
+        json_t *v;
+
+        json_object_foreach((json_t *)config, k, v)
+        {
+                if (strcasecmp(k, "DetachKeys") == 0)
+                        return v;
+        }
+        return NULL;
+}
 
 static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct exec *execs;
@@ -210,6 +226,17 @@ void api_exec_create(struct api_req *r)
                 api_reply_errorf(r, 400, "No exec command specified");
                 return;
         }
+        json_t *dk = detach_keys_field(body);
+        if (dk && !json_is_null(dk) && !json_is_string(dk)) {
+                api_reply_errorf(r, 400, "DetachKeys must be a string");
+                return;
+        }
+        _cleanup_json_ json_t *keys = container_detach_keys_parse(json_string_value(dk));
+        if (!keys) {
+                api_reply_errorf(r, 400, "Invalid escape keys (%s) provided",
+                                 json_string_value(dk));
+                return;
+        }
         exec_prune(cs);
         if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
                 api_reply_error(r, err);
@@ -223,7 +250,7 @@ void api_exec_create(struct api_req *r)
                                  paused ? "Container %s is paused, unpause the container before "
                                           "exec"
                                         : "Container %s is not running",
-                                 c->id);
+                                 paused ? api_param(r, 0) : c->id);
                 container_unref(cs, c);
                 return;
         }
@@ -486,11 +513,14 @@ static void exec_hijacked(int sock, void *p)
         struct exec_job *j = p;
         struct exec *e = j->e;
         struct berth_error *err = NULL;
+        /* checked at create */
+        json_t *keys = container_detach_keys_parse(json_string_value(detach_keys_field(e->config)));
         _cleanup_json_ json_t *msg =
-            json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin",
+            json_pack("{s:{s:b,s:b,s:b,s:b,s:o*}}", "attach", "stdin",
                       json_is_true(json_object_get(e->config, "AttachStdin")), "stdout",
                       !json_is_false(json_object_get(e->config, "AttachStdout")), "stderr",
-                      !json_is_false(json_object_get(e->config, "AttachStderr")), "raw", j->tty);
+                      !json_is_false(json_object_get(e->config, "AttachStderr")), "raw", j->tty,
+                      "detach_keys", keys);
 
         /* the first output must not arrive with the 101 headers (docker-py loses it then) */
         berth_sock_wait_drained(sock, 500);
@@ -531,6 +561,16 @@ void api_exec_start(struct api_req *r)
         pthread_mutex_unlock(&exec_lock);
         if (!container_is_running(e->cs, e->c)) {
                 api_reply_errorf(r, 409, "Container %s is not running", e->c->id);
+                exec_unref(e);
+                return;
+        }
+        pthread_mutex_lock(&e->cs->lock);
+        bool paused = e->c->status == CONTAINER_PAUSED;
+        pthread_mutex_unlock(&e->cs->lock);
+        if (paused) {
+                /* paused after the exec was made: dockerd's getExecConfig refuses it too */
+                api_reply_errorf(
+                    r, 409, "Container %s is paused, unpause the container before exec", e->c->id);
                 exec_unref(e);
                 return;
         }
@@ -599,6 +639,20 @@ void api_exec_inspect(struct api_req *r)
         }
         exec_collect(e, false);
         cfg = e->config;
+        /* docker shows the keys given at create as the bytes (a Go []byte: base64) */
+        const char *dk = json_string_value(detach_keys_field(cfg));
+        _cleanup_free_ char *dk64 = NULL;
+        if (dk && *dk) {
+                _cleanup_json_ json_t *keys = container_detach_keys_parse(dk);
+                _cleanup_free_ unsigned char *bytes = xmalloc(json_array_size(keys) + 1);
+                size_t i;
+                json_t *k;
+                json_array_foreach(keys, i, k)
+                {
+                        bytes[i] = (unsigned char)json_integer_value(k);
+                }
+                dk64 = berth_base64_encode(bytes, json_array_size(keys));
+        }
         cmd = json_object_get(cfg, "Cmd");
         args = json_deep_copy(cmd);
         json_array_remove(args, 0);
@@ -608,7 +662,7 @@ void api_exec_inspect(struct api_req *r)
             "Running", e->running, "OpenStdin", json_is_true(json_object_get(cfg, "AttachStdin")),
             "OpenStdout", !json_is_false(json_object_get(cfg, "AttachStdout")), "OpenStderr",
             !json_is_false(json_object_get(cfg, "AttachStderr")), "CanRemove", false, "ContainerID",
-            e->c->id, "DetachKeys", "", "ProcessConfig", "tty",
+            e->c->id, "DetachKeys", dk64 ? dk64 : "", "ProcessConfig", "tty",
             json_is_true(json_object_get(cfg, "Tty")), "entrypoint", json_array_get(cmd, 0),
             "arguments", args, "privileged", json_is_true(json_object_get(cfg, "Privileged")),
             "user", json_string_value(json_object_get(cfg, "User")) ?: "", "Pid", (int)e->pid,

@@ -975,13 +975,20 @@ static void handle_attach(struct api_req *r)
                 container_unref(cs, c);
                 return;
         }
+        json_t *keys = container_detach_keys_parse(api_query(r, "detachKeys"));
+        if (!keys) {
+                api_reply_errorf(r, 400, "Invalid detach keys (%s) provided",
+                                 api_query(r, "detachKeys"));
+                container_unref(cs, c);
+                return;
+        }
         a = xcalloc(1, sizeof(*a));
         a->cs = cs;
         a->c = c;
-        a->msg =
-            json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin", api_query_bool(r, "stdin", false),
-                      "stdout", api_query_bool(r, "stdout", false), "stderr",
-                      api_query_bool(r, "stderr", false), "raw", tty);
+        a->msg = json_pack("{s:{s:b,s:b,s:b,s:b,s:o}}", "attach", "stdin",
+                           api_query_bool(r, "stdin", false), "stdout",
+                           api_query_bool(r, "stdout", false), "stderr",
+                           api_query_bool(r, "stderr", false), "raw", tty, "detach_keys", keys);
         a->logs = api_query_bool(r, "logs", false);
         a->stream = api_query_bool(r, "stream", false);
         container_publish(cs, c, "attach", NULL);

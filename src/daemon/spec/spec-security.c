@@ -2,6 +2,7 @@
  * devices, with moby's semantics (oci/caps, profiles/seccomp, daemon/oci_linux.go). */
 #include "daemon/spec/spec-internal.h"
 #include "runtime/runtime.h"
+#include <ctype.h>
 
 #include <glob.h>
 #include <pthread.h>
@@ -712,7 +713,16 @@ static bool valid_perms(const char *p)
         return true;
 }
 
-static int add_device(const json_t *d, json_t *devs, json_t *rules, struct berth_error **err)
+/* errno as Go's syscall errors word it (docker's messages): strerror, lowercase */
+static const char *go_errno_text(int e, char *buf, size_t n)
+{
+        snprintf(buf, n, "%s", strerror(e));
+        buf[0] = (char)tolower((unsigned char)buf[0]);
+        return buf;
+}
+
+static int add_device(const json_t *d, bool validate_only, json_t *devs, json_t *rules,
+                      struct berth_error **err)
 {
         const char *host, *ctr, *perms;
         if (!json_is_object(d))
@@ -734,12 +744,16 @@ static int add_device(const json_t *d, json_t *devs, json_t *rules, struct berth
         if (!valid_perms(perms))
                 return berth_error_setx(err, EINVAL, "invalid device cgroup permissions: %s",
                                         perms);
+        /* docker creates the container and fails its start when the host has no such device */
+        if (validate_only)
+                return 0;
         struct stat st;
+        char why[128];
         if (stat(host, &st) < 0)
                 return berth_error_setx(err, EINVAL,
                                         "error gathering device information while adding custom "
                                         "device \"%s\": %s",
-                                        host, strerror(errno));
+                                        host, go_errno_text(errno, why, sizeof(why)));
         if (S_ISDIR(st.st_mode)) {
                 /* a directory of devices (e.g. /dev/snd): only below the host's /dev */
                 _cleanup_free_ char *real = realpath(host, NULL);
@@ -753,7 +767,7 @@ static int add_device(const json_t *d, json_t *devs, json_t *rules, struct berth
                         return berth_error_setx(err, EINVAL,
                                                 "error gathering device information while adding "
                                                 "custom device \"%s\": %s",
-                                                host, strerror(errno));
+                                                host, go_errno_text(errno, why, sizeof(why)));
                 size_t before = json_array_size(devs), budget = 4096;
                 if (walk_devices(dfd, ctr, devs, false, 0, &budget) < 0)
                         return berth_error_setx(err, EINVAL,
@@ -805,8 +819,8 @@ static int add_cgroup_rule(const char *s, json_t *rules, struct berth_error **er
         return 0;
 }
 
-static int devices_apply(const json_t *hc, bool privileged, json_t *lx, json_t *res,
-                         struct berth_error **err)
+static int devices_apply(const json_t *hc, bool privileged, bool validate_only, json_t *lx,
+                         json_t *res, struct berth_error **err)
 {
         json_t *devs = json_array();
         json_object_set_new(lx, "devices", devs);
@@ -842,7 +856,7 @@ static int devices_apply(const json_t *hc, bool privileged, json_t *lx, json_t *
         json_t *d;
         json_array_foreach(list, i, d)
         {
-                if (add_device(d, devs, rules, err) < 0)
+                if (add_device(d, validate_only, devs, rules, err) < 0)
                         return -berth_error_code(*err);
         }
         _cleanup_strv_ char **crules = NULL;
@@ -860,7 +874,7 @@ int spec_security_apply(const json_t *hc, const struct spec_ctx *ctx, char *cons
 {
         if (!privileged && !so->systempaths_unconfined && paths_apply(hc, lx, err) < 0)
                 return -EINVAL;
-        if (devices_apply(hc, privileged, lx, resources, err) < 0)
+        if (devices_apply(hc, privileged, ctx->validate_only, lx, resources, err) < 0)
                 return -berth_error_code(*err);
         /* moby: privileged containers and seccomp=unconfined run without a filter */
         if (so->seccomp_unconfined || privileged)

@@ -291,8 +291,7 @@ static int build_process(const json_t *create, const json_t *image, const json_t
                 return -EINVAL;
         struct spec_user u = {0};
         /* validation before the rootfs exists: User is looked up at start, like docker */
-        if (ctx->rootfs != validate_rootfs &&
-            spec_user_resolve(ctx->rootfs, user, group_add, &u, err) < 0)
+        if (!ctx->validate_only && spec_user_resolve(ctx->rootfs, user, group_add, &u, err) < 0)
                 return -berth_error_code(*err);
         json_t *p = json_pack("{s:b, s:o, s:o, s:o, s:s}", "terminal", tty, "user", user_json(&u),
                               "args", strv_json(args), "env", strv_json(env), "cwd", cwd);
@@ -769,6 +768,7 @@ int daemon_spec_validate(const json_t *create, const json_t *image_config, struc
         struct spec_ctx ctx = {
             .id = "0000000000000000000000000000000000000000000000000000000000000000",
             .rootfs = validate_rootfs,
+            .validate_only = true,
             .init_path = "/sbin/docker-init",
             .seccomp_default_path = "", /* the default profile is the daemon's, not the client's */
             .net_container_pid = 1,

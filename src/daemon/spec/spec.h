@@ -39,6 +39,9 @@ struct spec_ctx {
         const char *shm_path;
         const struct spec_mount *mounts; /* resolved Binds + Mounts (bind, volume) */
         size_t n_mounts;
+        /* daemon_spec_validate's create-time check: what the host or the rootfs holds (User,
+         * device nodes) is looked up at start, like docker */
+        bool validate_only;
 };
 
 /* Build config.json from a Docker ContainerCreate body (Config fields at the top level plus

@@ -317,6 +317,19 @@ def test_device_cgroup_rule_is_applied(engine):
     assert r.stdout == "opened\n", r.stdout + r.stderr
 
 
+def test_missing_device_fails_at_start(engine, names):
+    """dockerd creates the container and fails its start; `docker run` exits 127 (the CLI's
+    code for a start error naming a missing file)."""
+    name = names()
+    r = engine.docker("run", "--name", name, N, "--device", "/dev/compat-nonexist", TAG, "true")
+    assert r.returncode == 127, (r.returncode, r.stderr)
+    assert ('error gathering device information while adding custom device '
+            '"/dev/compat-nonexist": no such file or directory') in r.stderr, r.stderr
+    assert fmt(engine, "{{.State.Status}}", name) == "created"
+    r = engine.docker("start", name)
+    assert r.returncode == 1 and "error gathering device information" in r.stderr, r.stderr
+
+
 def test_link_is_refused_clearly(berthd):
     """dockerd makes /etc/hosts entries on its default bridge; berth has no legacy links and
     says so at create (DIFFERENCES.md) instead of a container without them."""
@@ -488,3 +501,58 @@ def test_loading_data_that_is_not_an_image(engine, tmp_path):
         engine.sdk().images.load(junk.read_bytes())
     r = engine.docker("load", "-i", str(junk))
     assert r.returncode == 1 and r.stderr.strip(), r.stderr
+
+
+def test_export_and_cp_archives_as_docker_writes_them(engine, names):
+    """/.dockerenv is in every container (moby's init layer); tar entries carry the user and
+    group names of the container's own /etc/passwd and /etc/group."""
+    import io
+    import tarfile
+    name = names()
+    # the first run makes the files and exits; a start then keeps it running
+    engine.docker("run", "--name", name, N, TAG, "sh", "-c",
+                  "[ -e /home/bob ] && exec sleep 100;"
+                  " mkdir -p /home/bob && echo bob:x:1234:1235::/home/bob:/bin/sh >> /etc/passwd"
+                  " && echo staff2:x:1235: >> /etc/group && touch /home/bob/f"
+                  " && chown -R 1234:1235 /home/bob && chown 1236:1236 /home/bob/f", check=True)
+    assert engine.docker("diff", name, check=True).stdout.count(".dockerenv") == 0
+
+    def entries(*args):
+        r = engine.docker(*args, input=b"")
+        assert r.returncode == 0, r.stderr
+        with tarfile.open(fileobj=io.BytesIO(r.stdout)) as t:
+            return {m.name: (m.uname, m.gname, m.uid, m.gid, m.isfile(), m.mode & 0o7777)
+                    for m in t.getmembers()}
+
+    exported = entries("export", name)
+    assert exported[".dockerenv"] == ("root", "root", 0, 0, True, 0o755)
+    assert exported["home/bob"][:4] == ("bob", "staff2", 1234, 1235)
+    assert exported["home/bob/f"][:4] == ("", "", 1236, 1236)
+    assert exported["etc/passwd"][:2] == ("root", "root")
+    for running in (False, True):
+        if running:
+            engine.docker("start", name, check=True)  # the same names from a running one
+        copied = entries("cp", f"{name}:/home/bob", "-")
+        assert copied["bob"][:4] == ("bob", "staff2", 1234, 1235)
+        assert copied["bob/f"][:4] == ("", "", 1236, 1236)
+        assert entries("cp", f"{name}:/.dockerenv", "-")[".dockerenv"][:2] == ("root", "root")
+    r = engine.docker("exec", name, "ls", "-l", "/.dockerenv")
+    assert r.stdout.startswith("-rwxr-xr-x"), r.stdout + r.stderr
+
+
+def test_exec_in_a_paused_container(engine, names):
+    name = names()
+    engine.docker("run", "-d", "--name", name, N, TAG, "sleep", "100", check=True)
+    cid = fmt(engine, "{{.Id}}", name)
+    api = engine.sdk().api
+    made = api.exec_create(name, ["true"])  # made while running, started once paused
+    engine.docker("pause", name, check=True)
+    # the create names the container as the client did, the start by its id
+    r = engine.docker("exec", name, "true")
+    assert r.returncode == 1, r.stderr
+    assert f"Container {name} is paused, unpause the container before exec" in r.stderr
+    want = f"Container {cid} is paused, unpause the container before exec"
+    with pytest.raises(docker.errors.APIError) as e:
+        api.exec_start(made["Id"])
+    assert e.value.status_code == 409 and want in str(e.value), str(e.value)
+    engine.docker("unpause", name, check=True)

@@ -467,3 +467,94 @@ def test_process_is_a_session_leader(rt, bundle):
     pid, sid = r.stdout.split()
     assert pid == sid, r.stdout
     assert rt("delete", "-f", cid).returncode == 0
+
+
+def test_pivot_leaves_no_host_proc_for_a_fresh_mount(rt, bundle):
+    """In a user namespace the kernel allows a new procfs (sysfs) mount only while a fully
+    visible one, at least as writable, exists in the mount namespace: after pivot_root the
+    host's are gone, so a container whose own /proc is read-only (and which has no /sys) cannot
+    mount a writable, unmasked one. (With --no-pivot the host's locked /proc stays reachable;
+    runc 1.1.5 mounts the fresh one there too: see the issue note.)"""
+    bundle.add_ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"]
+                               if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/proc":
+            m["options"] = ["ro", "nosuid", "nodev", "noexec"]
+    bundle.config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["nosuid", "nodev"]})
+    bundle.config["linux"]["maskedPaths"] = []
+    bundle.config["linux"]["readonlyPaths"] = []
+    caps = bundle.config["process"]["capabilities"]
+    for k in ("bounding", "effective", "permitted"):
+        caps[k] = caps[k] + ["CAP_SYS_ADMIN"]
+    script = ("mkdir /tmp/p /tmp/s; mount -t proc proc /tmp/p && echo proc-mounted;"
+              " mount -t sysfs sysfs /tmp/s && echo sysfs-mounted; true")
+    r = rt("run", "--bundle", bundle.sh(script).write(), rt.new_id())
+    assert r.returncode == 0, r.stderr
+    assert "proc-mounted" not in r.stdout and "sysfs-mounted" not in r.stdout, r.stdout + r.stderr
+
+
+def test_delete_after_the_init_in_the_host_pid_namespace_is_gone(rt, bundle, tmp_path):
+    """Without a pid namespace the init's death leaves its children running: runc's delete of
+    the stopped container kills what is left in its cgroup and removes it, without --force."""
+    without_ns(bundle, "pid")
+    cid = rt.new_id()
+    pidfile = tmp_path / "kid"
+    bundle.config["mounts"].append({"destination": "/out", "type": "bind",
+                                    "source": str(tmp_path), "options": ["rbind"]})
+    r = rt("run", "-d", "--bundle",
+           bundle.sh("sleep 1000 & echo $! > /out/kid; exec sleep 1000").write(), cid)
+    assert r.returncode == 0, r.stderr
+    deadline = time.time() + 10
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    kid = int(pidfile.read_text())
+    init = json.loads(rt("state", cid, check=True).stdout)["pid"]
+    os.kill(init, 9)
+    deadline = time.time() + 10
+    while json.loads(rt("state", cid, check=True).stdout)["status"] != "stopped":
+        assert time.time() < deadline, "the container did not stop"
+        time.sleep(0.05)
+    assert os.path.exists(f"/proc/{kid}")
+    r = rt("delete", cid)
+    assert r.returncode == 0, r.stderr
+    assert rt("state", cid).returncode != 0
+    deadline = time.time() + 5
+    while os.path.exists(f"/proc/{kid}") and time.time() < deadline:
+        try:
+            with open(f"/proc/{kid}/stat") as f:
+                if f.read().split(") ")[1].startswith("Z"):
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        assert not os.path.exists(f"/proc/{kid}"), "the init's child outlived delete"
+
+
+def test_exec_into_a_userns_container_whose_bind_source_is_unreachable(rt, bundle, tmp_path):
+    """The bind source sits below a directory only the host's root may enter, and is then
+    renamed away on the host: exec (also with its cwd in that mount) still works, as in runc."""
+    secret = tmp_path / "secret"
+    (secret / "sub").mkdir(parents=True)
+    (secret / "sub" / "f").write_text("reachable\n")
+    os.chmod(secret, 0o700)
+    os.chmod(tmp_path, 0o755)
+    bundle.add_ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["mounts"].append({"destination": "/tmp", "type": "bind",
+                                    "source": str(secret / "sub"), "options": ["rbind", "ro"]})
+    bundle.config["process"]["cwd"] = "/tmp"
+    cid = rt.new_id()
+    r = rt("run", "-d", "--bundle", bundle.sh("exec sleep 100").write(), cid)
+    assert r.returncode == 0, r.stderr
+    os.rename(secret / "sub", secret / "moved")
+    for extra in ([], ["--cwd", "/tmp"], ["--user", "1000:1000"]):
+        r = rt("exec", *extra, cid, "cat", "/tmp/f")
+        assert (r.returncode, r.stdout) == (0, "reachable\n"), (extra, r.stderr)
+    r = rt("exec", cid, "sh", "-c", "pwd")
+    assert (r.returncode, r.stdout) == (0, "/tmp\n"), r.stderr

@@ -202,13 +202,20 @@ static void test_bad_answers(void **state)
 static void test_detach_keys(void **state)
 {
         unsigned char keys[16];
-        assert_int_equal(parse_detach_keys(NULL, keys, sizeof(keys)), 2);
+        assert_int_equal(berth_detach_keys_parse(NULL, keys, sizeof(keys)), 2);
         assert_int_equal(keys[0], 0x10);
         assert_int_equal(keys[1], 0x11);
-        assert_int_equal(parse_detach_keys("a,ctrl-@,ctrl-[", keys, sizeof(keys)), 3);
+        assert_int_equal(berth_detach_keys_parse("a,ctrl-@,ctrl-[", keys, sizeof(keys)), 3);
         assert_memory_equal(keys, "a\0\x1b", 3);
-        assert_int_equal(parse_detach_keys("ctrl-pp", keys, sizeof(keys)), 0);
-        parse_detach_keys(NULL, keys, sizeof(keys));
+        assert_int_equal(berth_detach_keys_parse("ctrl-pp", keys, sizeof(keys)), 0);
+        /* moby/term: any case, an empty key is unknown, "" is the default */
+        assert_int_equal(berth_detach_keys_parse("CTRL-X,q", keys, sizeof(keys)), 2);
+        assert_memory_equal(keys, "\x18q", 2);
+        assert_int_equal(berth_detach_keys_parse("a,,b", keys, sizeof(keys)), 0);
+        assert_int_equal(berth_detach_keys_parse("ctrl-1", keys, sizeof(keys)), 0);
+        assert_int_equal(berth_detach_keys_parse("a,b,c", keys, 2), 0);
+        assert_int_equal(berth_detach_keys_parse("", keys, sizeof(keys)), 2);
+        berth_detach_keys_parse(NULL, keys, sizeof(keys));
         size_t matched = 0;
         bool detached = false;
         char buf[64] = "ab\x10"

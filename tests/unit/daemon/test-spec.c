@@ -1373,6 +1373,9 @@ static void test_validate(void **state)
             ("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"NetworkMode\": \"container:other\", "
              "\"Init\": true}}"),
             "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Binds\": [\"/nonexistent/dir:/x\"]}}",
+            /* a missing host device fails the start, not the create (docker) */
+            ("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Devices\": [{\"PathOnHost\": "
+             "\"/dev/berth-nonexistent\"}]}}"),
         };
         static const struct {
                 const char *create, *want;
