@@ -82,8 +82,15 @@ static const char *proto_name(int proto)
 static void subnet_text(const struct berth_cidr *c, char *buf, size_t size)
 {
         struct berth_cidr n = *c;
-        uint32_t mask = n.prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - n.prefix));
-        n.addr.v4.s_addr &= mask;
+        if (n.family == AF_INET6) {
+                for (unsigned i = 0; i < 16; i++) {
+                        unsigned keep = n.prefix > i * 8 ? n.prefix - i * 8 : 0;
+                        n.addr.v6.s6_addr[i] &= keep >= 8 ? 0xff : (uint8_t)(0xff00 >> keep);
+                }
+        } else {
+                uint32_t mask = n.prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - n.prefix));
+                n.addr.v4.s_addr &= mask;
+        }
         berth_cidr_format(&n, true, buf, size);
 }
 
@@ -96,6 +103,11 @@ static int validate(const struct berth_net_rules_network *nets, size_t n_network
                 if (r < 0)
                         return r;
                 r = check_v4(&nets[i].subnet, "network subnet", err);
+                if (r >= 0 && nets[i].subnet6.family != 0 &&
+                    (nets[i].subnet6.family != AF_INET6 || nets[i].subnet6.prefix > 128))
+                        r = berth_error_setx(err, EINVAL,
+                                             "network IPv6 subnet: not an ipv6 "
+                                             "subnet");
                 if (r < 0)
                         return berth_error_wrap(err, "network on `%s`", nets[i].bridge);
         }
@@ -229,6 +241,58 @@ static void gen_port_sets(const struct berth_net_rules_port *ports, size_t n_por
         }
 }
 
+/* The IPv6 side of the networks that have an IPv6 subnet, in `ip6 berth` (replaced like `ip
+ * berth`, absent when no network has one): masquerade of what leaves the subnet, docker's
+ * isolation between bridges and for --internal, nothing unsolicited into a bridge. */
+static void gen_ruleset6(const struct berth_net_rules_network *nets, size_t n_networks,
+                         struct rules_buf *b)
+{
+        char a[INET6_ADDRSTRLEN + 8];
+        bool any = false;
+
+        buf_printf(b, "add table ip6 berth\ndelete table ip6 berth\n");
+        for (size_t i = 0; i < n_networks; i++)
+                any |= nets[i].subnet6.family == AF_INET6;
+        if (!any)
+                return;
+        buf_printf(b, "table ip6 berth {\n");
+        buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority 100; policy "
+                      "accept;\n");
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                if (n->subnet6.family != AF_INET6 || !n->masquerade || n->internal)
+                        continue;
+                subnet_text(&n->subnet6, a, sizeof(a));
+                buf_printf(b, "\t\tip6 saddr %s oifname != \"%s\" masquerade\n", a, n->bridge);
+        }
+        buf_printf(b, "\t}\n");
+        buf_printf(b, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy "
+                      "accept;\n");
+        for (size_t i = 0; i < n_networks; i++)
+                for (size_t j = 0; j < n_networks; j++)
+                        if (strcmp(nets[i].bridge, nets[j].bridge) != 0)
+                                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n",
+                                           nets[i].bridge, nets[j].bridge);
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                if (n->internal)
+                        buf_printf(b,
+                                   "\t\tiifname \"%s\" oifname != \"%s\" drop\n"
+                                   "\t\toifname \"%s\" iifname != \"%s\" drop\n",
+                                   n->bridge, n->bridge, n->bridge, n->bridge);
+        }
+        buf_printf(b, "\t\tct state established,related accept\n");
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" %s\n", n->bridge, n->bridge,
+                           n->icc ? "accept" : "drop");
+                if (!n->internal)
+                        buf_printf(b, "\t\tiifname \"%s\" accept\n", n->bridge);
+                buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
+        }
+        buf_printf(b, "\t}\n}\n");
+}
+
 static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_networks,
                         const struct berth_net_rules_port *ports, size_t n_ports,
                         struct rules_buf *b)
@@ -325,6 +389,7 @@ static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_net
                 buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
         }
         buf_printf(b, "\t}\n}\n");
+        gen_ruleset6(nets, n_networks, b);
 }
 
 static void nft_ctx_freep(struct nft_ctx **ctx)
@@ -375,7 +440,8 @@ static int rules_text(const struct berth_net_rules_network *nets, size_t n_netwo
         }
         if (n_networks == 0 && n_ports == 0) {
                 /* add first so that deleting a table that is not there is no error */
-                *ret_text = xstrdup("add table ip berth\ndelete table ip berth\n");
+                *ret_text = xstrdup("add table ip berth\ndelete table ip berth\n"
+                                    "add table ip6 berth\ndelete table ip6 berth\n");
                 return 0;
         }
         struct rules_buf b = {0};
