@@ -11,11 +11,12 @@ struct net_network {
         char *driver; /* "bridge", "host" or "null" */
         char *bridge; /* its link: "berth0", "br-<id12>"; NULL unless driver bridge */
         json_t *doc;  /* docker's inspect object without Containers (persisted) */
-        struct berth_cidr subnet, gateway; /* gateway with the subnet's prefix */
+        struct berth_cidr subnet, gateway;   /* gateway with the subnet's prefix */
+        struct berth_cidr subnet6, gateway6; /* EnableIPv6: family AF_INET6, else 0 */
         bool internal, is_default;
-        bool up;                /* bridge ensured (and DNS started) in this run */
-        struct berth_cidr last; /* the last address handed out (round robin) */
-        struct berth_dns *dns;  /* user networks: the embedded DNS on the gateway */
+        bool up;                       /* bridge ensured (and DNS started) in this run */
+        struct berth_cidr last, last6; /* the last addresses handed out (round robin) */
+        struct berth_dns *dns;         /* user networks: the embedded DNS on the gateway */
 };
 
 /* A container's attachment to a network while it runs (row of `endpoints`). */
@@ -23,7 +24,8 @@ struct net_endpoint {
         char *container_id, *network_id, *endpoint_id;
         char *name; /* the container's name, for DNS */
         char *ifname, *host_ifname;
-        struct berth_cidr addr; /* with the subnet's prefix */
+        struct berth_cidr addr;  /* with the subnet's prefix */
+        struct berth_cidr addr6; /* on an IPv6 network; family 0: none */
         uint8_t mac[6];
         json_t *aliases; /* strings */
 };

@@ -1,0 +1,96 @@
+"""IPv6 on user networks, against a berthd in a network namespace of its own (netns_berthd.py):
+`network create --ipv6 --subnet fd00:…/64` gives the bridge its IPv6 gateway, each container an
+address from IPAM and a default route, inspect shows them as dockerd does, containers reach each
+other over IPv6 and resolve each other's names to AAAA records, and berth's `ip6 berth` table
+masquerades what leaves the subnet. What is not implemented stays refused."""
+import json
+
+from berthtest import TAG
+from netns_berthd import net_factory, netd, sanitized_clients_report_nothing  # noqa: F401 fixtures
+
+
+def ok(r):
+    assert r.returncode == 0, f"{r.args}: {r.stdout} {r.stderr}"
+    return r.stdout.strip()
+
+
+def inspect(d, name):
+    return json.loads(ok(d.docker("inspect", name)))[0]
+
+
+def test_ipv6_user_network(netd):
+    n6, a, b = netd.name("v6"), netd.name("a"), netd.name("b")
+    ok(netd.docker("network", "create", "--ipv6", "--subnet", "10.96.0.0/24", "--subnet",
+                   "fd00:96::/64", n6))
+    try:
+        j = json.loads(ok(netd.docker("network", "inspect", n6)))[0]
+        assert j["EnableIPv6"] is True
+        assert j["IPAM"]["Config"] == [{"Subnet": "10.96.0.0/24", "Gateway": "10.96.0.1"},
+                                       {"Subnet": "fd00:96::/64", "Gateway": "fd00:96::1"}]
+        bridge = f"br-{j['Id'][:12]}"
+        assert "fd00:96::1/64" in netd.sh(f"ip -6 -o addr show dev {bridge}").stdout
+
+        ok(netd.docker("run", "-d", "--name", a, "--network", n6, "--network-alias", "six",
+                       TAG, "sleep", "300"))
+        ok(netd.docker("run", "-d", "--name", b, "--network", n6, "--ip6", "fd00:96::99", TAG,
+                       "sleep", "300"))
+        ea = inspect(netd, a)["NetworkSettings"]["Networks"][n6]
+        assert ea["GlobalIPv6Address"] == "fd00:96::2"
+        assert ea["GlobalIPv6PrefixLen"] == 64 and ea["IPv6Gateway"] == "fd00:96::1"
+        assert ea["IPAddress"] == "10.96.0.2"
+        eb = inspect(netd, b)["NetworkSettings"]["Networks"][n6]
+        assert eb["GlobalIPv6Address"] == "fd00:96::99"
+        # the address and the default route inside the container
+        out = ok(netd.docker("exec", a, "ip", "-6", "-o", "addr", "show", "dev", "eth0"))
+        assert "fd00:96::2/64" in out
+        out = ok(netd.docker("exec", a, "ip", "-6", "route", "show", "default"))
+        assert "via fd00:96::1 dev eth0" in out
+        # network inspect lists both addresses
+        cs = json.loads(ok(netd.docker("network", "inspect", n6)))[0]["Containers"]
+        ca = [c for c in cs.values() if c["Name"] == a][0]
+        assert ca["IPv6Address"] == "fd00:96::2/64" and ca["IPv4Address"] == "10.96.0.2/24"
+        # container to container over IPv6, by address and by name (AAAA from the embedded DNS)
+        ok(netd.docker("exec", b, "ping", "-6", "-c1", "-W3", "fd00:96::2"))
+        ok(netd.docker("exec", b, "ping", "-6", "-c1", "-W3", a))
+        out = ok(netd.docker("exec", b, "nslookup", "-type=aaaa", "six"))
+        assert "fd00:96::2" in out
+        # the gateway answers; what leaves the subnet is masqueraded in `ip6 berth`
+        ok(netd.docker("exec", a, "ping", "-6", "-c1", "-W3", "fd00:96::1"))
+        rules = netd.sh("nft list table ip6 berth").stdout
+        assert f'ip6 saddr fd00:96::/64 oifname != "{bridge}" masquerade' in rules
+        # an address taken, an address outside the subnet
+        r = netd.docker("run", "--rm", "--network", n6, "--ip6", "fd00:96::99", TAG, "true")
+        assert r.returncode != 0 and "Address already in use" in r.stderr
+        r = netd.docker("run", "--rm", "--network", n6, "--ip6", "fd00:97::5", TAG, "true")
+        assert r.returncode != 0 and "no configured subnet" in r.stderr
+    finally:
+        netd.docker("rm", "-f", a, b)
+        ok(netd.docker("network", "rm", n6))
+    # the last IPv6 network gone: no `ip6 berth` table, no bridge
+    assert netd.sh("nft list table ip6 berth").returncode != 0
+    assert not [line for line in netd.links().splitlines() if "br-" in line]
+
+
+def test_ipv6_refused_clearly(netd):
+    r = netd.docker("network", "create", "--ipv6", netd.name("nosub"))
+    assert r.returncode != 0 and "IPv6 networks need an IPv6 subnet" in r.stderr
+    r = netd.docker("network", "create", "--subnet", "fd00:98::/64", netd.name("no6"))
+    assert r.returncode != 0 and "needs an IPv6 network" in r.stderr
+    n = netd.name("v6b")
+    ok(netd.docker("network", "create", "--ipv6", "--subnet", "fd00:99::/64", n))
+    try:
+        r = netd.docker("network", "create", "--ipv6", "--subnet", "fd00:99::/80",
+                        netd.name("ovl"))
+        assert r.returncode != 0 and "overlaps" in r.stderr
+        # the IPv4 subnet came from the default pools
+        cfg = json.loads(ok(netd.docker("network", "inspect", n)))[0]["IPAM"]["Config"]
+        assert cfg[0]["Subnet"].startswith("172.") and cfg[1]["Subnet"] == "fd00:99::/64"
+        # published ports are IPv4 only for now: an IPv6 host address is refused
+        r = netd.docker("run", "--rm", "--network", n, "-p", "[::1]:18081:80", TAG, "true")
+        assert r.returncode != 0 and "IPv6" in r.stderr
+        # the default bridge has no IPv6: --ip6 there is refused
+        r = netd.docker("run", "--rm", "--ip6", "fd00:99::7", TAG, "true")
+        assert r.returncode != 0
+    finally:
+        ok(netd.docker("network", "rm", n))
+    assert netd.docker("network", "ls", "-q", "--filter", "type=custom").stdout.strip() == ""
