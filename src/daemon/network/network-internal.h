@@ -53,6 +53,7 @@ struct networks {
         char *warning;        /* why bridge networking is unavailable; NULL when it works */
         char *default_bridge; /* NULL: no default bridge network (-b none) */
         struct berth_cidr default_gateway;
+        struct berth_cidr default_subnet6; /* --fixed-cidr-v6; family 0: no IPv6 */
         char default_gateway_text[64];
         struct net_network **nets;
         size_t n_nets;

@@ -442,7 +442,12 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                 }
                 if (i == 0) {
                         char mtu[] = "1500";
-                        ipam = ipam_config(&n->default_gateway, &n->default_gateway, NULL, NULL);
+                        struct berth_cidr gw6 = {0};
+                        if (n->default_subnet6.family)
+                                berth_ipam_gateway(&n->default_subnet6, &gw6);
+                        ipam = ipam_config(&n->default_gateway, &n->default_gateway,
+                                           n->default_subnet6.family ? &n->default_subnet6 : NULL,
+                                           &gw6);
                         opts = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
                                          "com.docker.network.bridge.default_bridge", "true",
                                          "com.docker.network.bridge.enable_icc", "true",
@@ -452,7 +457,9 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                                          "com.docker.network.driver.mtu", mtu);
                         if (old && json_equal(json_object_get(old->doc, "Options"), opts) &&
                             json_equal(json_object_get(json_object_get(old->doc, "IPAM"), "Config"),
-                                       ipam)) {
+                                       ipam) &&
+                            json_is_true(json_object_get(old->doc, "EnableIPv6")) ==
+                                (n->default_subnet6.family != 0)) {
                                 json_decref(ipam);
                                 json_decref(opts);
                                 continue;
@@ -465,7 +472,7 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                 else
                         net_random_hex(id, 32);
                 doc = network_doc(names[i], id, drivers[i], ipam, opts, i == 0 ? NULL : json_null(),
-                                  false, false, false, NULL);
+                                  i == 0 && n->default_subnet6.family != 0, false, false, NULL);
                 if (i != 0)
                         json_object_set_new(json_object_get(doc, "IPAM"), "Options", json_null());
                 net = network_from_doc(id, names[i], doc);
@@ -519,6 +526,23 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
                                      "--bip `%s`: an IPv4 address with a prefix "
                                      "between /8 and /30 is needed",
                                      bip);
+        if (r >= 0 && o && o->fixed_cidr_v6 && !o->ipv6)
+                r = berth_error_setx(err, EINVAL, "--fixed-cidr-v6 needs --ipv6");
+        if (r >= 0 && o && o->ipv6 && (!o->fixed_cidr_v6 || !*o->fixed_cidr_v6))
+                r = berth_error_setx(err, EINVAL,
+                                     "--ipv6 needs --fixed-cidr-v6 (the default bridge's IPv6 "
+                                     "subnet, e.g. fd00:1::/64): berth has no default IPv6 pool");
+        if (r >= 0 && o && o->ipv6) {
+                struct berth_cidr *s6 = &n->default_subnet6;
+                if (berth_cidr_parse(o->fixed_cidr_v6, s6, NULL) < 0 || s6->family != AF_INET6 ||
+                    !strchr(o->fixed_cidr_v6, '/') || s6->prefix > 126)
+                        r = berth_error_setx(err, EINVAL,
+                                             "--fixed-cidr-v6 `%s`: an IPv6 subnet with a prefix "
+                                             "of at most /126 is needed",
+                                             o->fixed_cidr_v6);
+                else
+                        subnet_of(s6, s6);
+        }
         if (r < 0)
                 goto fail;
         berth_cidr_format(&n->default_gateway, false, n->default_gateway_text,

@@ -94,3 +94,52 @@ def test_ipv6_refused_clearly(netd):
     finally:
         ok(netd.docker("network", "rm", n))
     assert netd.docker("network", "ls", "-q", "--filter", "type=custom").stdout.strip() == ""
+
+
+def test_default_bridge_ipv6(net_factory):
+    """dockerd's --ipv6 --fixed-cidr-v6: the default bridge gets the subnet's first address, the
+    containers on it an IPv6 address and route; the top-level inspect fields show them."""
+    d = net_factory(args=["--ipv6", "--fixed-cidr-v6", "fd00:db8:1::/64"])
+    a, b = d.name("a"), d.name("b")
+    try:
+        br = json.loads(ok(d.docker("network", "inspect", "bridge")))[0]
+        assert br["EnableIPv6"] is True
+        assert br["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"},
+                                        {"Subnet": "fd00:db8:1::/64",
+                                         "Gateway": "fd00:db8:1::1"}]
+        ok(d.docker("run", "-d", "--name", a, TAG, "sleep", "300"))
+        ok(d.docker("run", "-d", "--name", b, TAG, "sleep", "300"))
+        ns = inspect(d, a)["NetworkSettings"]
+        assert ns["GlobalIPv6Address"] == "fd00:db8:1::2" and ns["GlobalIPv6PrefixLen"] == 64
+        assert ns["IPv6Gateway"] == "fd00:db8:1::1"
+        assert ns["Networks"]["bridge"]["GlobalIPv6Address"] == "fd00:db8:1::2"
+        assert "fd00:db8:1::1/64" in d.sh("ip -6 -o addr show dev berth0").stdout
+        ok(d.docker("exec", b, "ping", "-6", "-c1", "-W3", "fd00:db8:1::2"))
+        out = ok(d.docker("exec", a, "ip", "-6", "route", "show", "default"))
+        assert "via fd00:db8:1::1 dev eth0" in out
+    finally:
+        d.docker("rm", "-f", a, b)
+    # without the option again: the default bridge has no IPv6
+    d.stop()
+    d.start()
+    br = json.loads(ok(d.docker("network", "inspect", "bridge")))[0]
+    assert br["EnableIPv6"] is False and len(br["IPAM"]["Config"]) == 1
+    c = d.name("c")
+    ok(d.docker("run", "-d", "--name", c, TAG, "sleep", "300"))
+    try:
+        assert inspect(d, c)["NetworkSettings"]["GlobalIPv6Address"] == ""
+    finally:
+        ok(d.docker("rm", "-f", c))
+
+
+def test_daemon_ipv6_options_refused(tmp_path):
+    """--ipv6 without a subnet, --fixed-cidr-v6 alone or not IPv6: berthd says why and exits."""
+    import subprocess
+    from netns_berthd import _engine  # the engine tests' berthd path
+    for args, want in ((["--ipv6"], "needs --fixed-cidr-v6"),
+                       (["--fixed-cidr-v6", "fd00::/64"], "needs --ipv6"),
+                       (["--ipv6", "--fixed-cidr-v6", "10.0.0.0/8"], "an IPv6 subnet")):
+        p = subprocess.run(["unshare", "-n", _engine.BERTHD, "--data-root", str(tmp_path / "d"),
+                            "-H", f"unix://{tmp_path}/s.sock", *args],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0 and want in p.stderr, (args, p.stderr)
