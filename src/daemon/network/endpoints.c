@@ -769,7 +769,7 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                 idx++;
         }
         sb->network_id = xstrdup(first->id);
-        r = net_ports_reserve(sb, wanted, err);
+        r = net_ports_reserve(sb, wanted, first->subnet6.family != 0, err);
         if (r >= 0)
                 r = sandbox_save(n, sb, err);
         if (r >= 0)

@@ -351,7 +351,8 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
                         continue;
                 for (size_t k = 0; k < sb->n_ports; k++) {
                         const struct net_port *p = &sb->ports[k];
-                        ports[np++] = (struct berth_net_rules_port){
+                        struct berth_net_rules_port *q = &ports[np];
+                        *q = (struct berth_net_rules_port){
                             .proto = p->proto,
                             .host_ip = p->host_ip,
                             .host_port = p->host_port,
@@ -359,6 +360,15 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
                             .container_port = p->container_port,
                             .bridge = net->bridge,
                         };
+                        if (p->host_ip.family == AF_INET6) {
+                                /* to the container's IPv6 address; [::] is every address */
+                                if (!ep->addr6.family)
+                                        continue;
+                                q->container_ip = ep->addr6;
+                                if (IN6_IS_ADDR_UNSPECIFIED(&p->host_ip.addr.v6))
+                                        q->host_ip.family = 0;
+                        }
+                        np++;
                 }
         }
         if (nn == 0 && n->warning)

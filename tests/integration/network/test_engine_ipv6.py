@@ -71,6 +71,51 @@ def test_ipv6_user_network(netd):
     assert not [line for line in netd.links().splitlines() if "br-" in line]
 
 
+def test_ipv6_published_port(netd):
+    """-p on an IPv6 network: reserved on 0.0.0.0 and [::] (docker's two bindings), DNAT'd over
+    IPv6 to the container's IPv6 address from the namespace's host side and from another
+    container (hairpin through a host address)."""
+    n6, web = netd.name("pv6"), netd.name("web")
+    ok(netd.docker("network", "create", "--ipv6", "--subnet", "10.95.0.0/24", "--subnet",
+                   "fd00:95::/64", n6))
+    # a host-side IPv6 address in the test's namespace to publish on
+    ok(netd.sh("ip addr add fd00:1234::1/128 dev lo nodad"))
+    try:
+        ok(netd.docker("run", "-d", "--name", web, "--network", n6, "-p", "18090:80", TAG,
+                       "httpd", "-f", "-p", "80", "-h", "/etc"))
+        ports = inspect(netd, web)["NetworkSettings"]["Ports"]["80/tcp"]
+        assert {(p["HostIp"], p["HostPort"]) for p in ports} == {("0.0.0.0", "18090"),
+                                                                 ("::", "18090")}
+        assert sorted(ok(netd.docker("port", web, "80")).splitlines()) == [
+            "0.0.0.0:18090", "[::]:18090"]
+        got = ""
+        for _ in range(30):
+            got = netd.sh("timeout 3 busybox wget -qO- http://[fd00:1234::1]:18090/group").stdout
+            if got:
+                break
+        assert got.startswith("root:x:0:")
+        # IPv4 as before
+        got = netd.sh("timeout 3 busybox wget -qO- http://127.0.0.1:18090/group").stdout
+        assert got.startswith("root:x:0:")
+        # from a container on the network, through the host's IPv6 address
+        out = ok(netd.docker("run", "--rm", "--network", n6, TAG, "wget", "-qO-",
+                             "http://[fd00:1234::1]:18090/group"))
+        assert out.startswith("root:x:0:")
+        rules = netd.sh("nft list table ip6 berth").stdout
+        assert "18090 : fd00:95::2 . 80" in rules
+        # [::]:18090 is held: nothing else binds it
+        bind6 = ("/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET6); "
+                 "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); "
+                 "s.bind((\"::\", {}))'")
+        r = netd.sh(bind6.format(18090))
+        assert r.returncode != 0 and "Address already in use" in r.stderr
+        ok(netd.sh(bind6.format(18091)))  # the check itself binds a free port
+    finally:
+        netd.docker("rm", "-f", web)
+        netd.sh("ip addr del fd00:1234::1/128 dev lo")
+        ok(netd.docker("network", "rm", n6))
+
+
 def test_ipv6_refused_clearly(netd):
     r = netd.docker("network", "create", "--ipv6", netd.name("nosub"))
     assert r.returncode != 0 and "IPv6 networks need an IPv6 subnet" in r.stderr

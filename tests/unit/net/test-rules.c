@@ -235,9 +235,37 @@ static void test_ipv6_table(void **state)
              .internal = true,
              .icc = true},
         };
+        /* published on every IPv6 address and on one, to the container's IPv6 address; a v4
+         * port beside them stays in `ip berth` */
+        struct berth_net_rules_port ports[] = {
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("fd00:79::2"),
+             .container_port = 80,
+             .bridge = "br-six"},
+            {.proto = IPPROTO_UDP,
+             .host_ip = cidr("fd00:1::1"),
+             .host_port = 5353,
+             .container_ip = cidr("fd00:79::3"),
+             .container_port = 53,
+             .bridge = "br-six"},
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("10.79.0.2"),
+             .container_port = 80,
+             .bridge = "br-six"},
+        };
         struct berth_error *err = NULL;
-        ok(berth_net_rules_apply(nets, 2, NULL, 0, &err), err);
+        ok(berth_net_rules_apply(nets, 2, ports, 3, &err), err);
         _cleanup_free_ char *t = list_table_of("ip6");
+        must_have(t, "elements = { 8080 : fd00:79::2 . 80 }");
+        must_have(t, "elements = { fd00:1::1 . 5353 : fd00:79::3 . 53 }");
+        must_have(t, "dnat ip6 to tcp dport map @published_tcp\n");
+        must_have(t, "dnat ip6 to ip6 daddr . udp dport map @published_udp_addr");
+        must_have(t, "ip6 daddr != ::1 fib daddr type local jump published");
+        must_have(t, "ip6 saddr . ip6 daddr . tcp dport @hairpin_tcp masquerade");
+        must_have(t, "oifname . ip6 daddr . tcp dport @forward_tcp ct status dnat accept");
+        must_have(t, "\"br-six\" . fd00:79::2 . 80");
         assert_non_null(t);
         must_have(t, "type nat hook postrouting priority srcnat; policy accept;");
         must_have(t, "ip6 saddr fd00:79::/64 oifname != \"br-six\" masquerade");
@@ -249,6 +277,8 @@ static void test_ipv6_table(void **state)
         must_have(t, "oifname \"br-six\" drop");
         _cleanup_free_ char *t4 = list_table();
         must_have(t4, "ip saddr 10.79.0.0/24 oifname != \"br-six\" masquerade");
+        must_have(t4, "elements = { 8080 : 10.79.0.2 . 80 }");
+        assert_null(strstr(t4, "fd00"));
 
         nets[0].subnet6.family = 0;
         nets[1].subnet6.family = 0;
@@ -262,6 +292,11 @@ static void test_ipv6_table(void **state)
 
         nets[0].subnet6 = cidr("10.0.0.0/8");
         assert_int_equal(berth_net_rules_apply(nets, 1, NULL, 0, &err), -EINVAL);
+        berth_error_free(err);
+        err = NULL;
+        nets[0].subnet6 = cidr("fd00:79::/64");
+        ports[0].host_ip = cidr("192.0.2.1"); /* a v4 host address to a v6 container address */
+        assert_int_equal(berth_net_rules_apply(nets, 1, ports, 1, &err), -EINVAL);
         berth_error_free(err);
 }
 
