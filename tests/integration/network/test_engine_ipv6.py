@@ -188,3 +188,46 @@ def test_daemon_ipv6_options_refused(tmp_path):
                             "-H", f"unix://{tmp_path}/s.sock", *args],
                            capture_output=True, text=True, timeout=30)
         assert p.returncode != 0 and want in p.stderr, (args, p.stderr)
+
+
+def test_ipv6_connect_and_kill9(net_factory):
+    """A running container connected to an IPv6 network gets its address there (no second
+    default route); after a kill -9 of berthd the IPv6 addresses and the [::] port stay, and an
+    address is not handed out twice."""
+    d = net_factory()
+    n6, web, c = d.name("k6"), d.name("web"), d.name("c")
+    ok(d.docker("network", "create", "--ipv6", "--subnet", "10.94.0.0/24", "--subnet",
+                "fd00:94::/64", n6))
+    ok(d.sh("ip addr add fd00:1235::1/128 dev lo nodad"))
+    try:
+        ok(d.docker("run", "-d", "--name", web, "--network", n6, "-p", "18092:80", TAG, "httpd",
+                    "-f", "-p", "80", "-h", "/etc"))
+        ok(d.docker("run", "-d", "--name", c, TAG, "sleep", "300"))
+        ok(d.docker("network", "connect", n6, c))
+        ec = inspect(d, c)["NetworkSettings"]["Networks"][n6]
+        assert ec["GlobalIPv6Address"] == "fd00:94::3"
+        assert "fd00:94::3/64" in ok(d.docker("exec", c, "ip", "-6", "-o", "addr"))
+        assert "default" not in ok(d.docker("exec", c, "ip", "-6", "route"))
+        ok(d.docker("exec", c, "ping", "-6", "-c1", "-W3", web))
+
+        d.kill9()
+        d.start()
+        assert inspect(d, web)["NetworkSettings"]["Networks"][n6]["GlobalIPv6Address"] == \
+            "fd00:94::2"
+        got = ""
+        for _ in range(30):
+            got = d.sh("timeout 3 busybox wget -qO- http://[fd00:1235::1]:18092/group").stdout
+            if got:
+                break
+        assert got.startswith("root:x:0:")
+        x = d.name("x")
+        ok(d.docker("run", "-d", "--name", x, "--network", n6, TAG, "sleep", "300"))
+        assert inspect(d, x)["NetworkSettings"]["Networks"][n6]["GlobalIPv6Address"] not in (
+            "fd00:94::2", "fd00:94::3")
+        ok(d.docker("network", "disconnect", n6, c))
+        assert "fd00:94" not in ok(d.docker("exec", c, "ip", "-6", "-o", "addr"))
+        ok(d.docker("rm", "-f", x))
+    finally:
+        d.docker("rm", "-f", web, c)
+        d.sh("ip addr del fd00:1235::1/128 dev lo")
+        ok(d.docker("network", "rm", n6))
