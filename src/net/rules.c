@@ -274,6 +274,20 @@ static void gen_published_chain(const struct berth_net_rules_port *ports, size_t
         buf_printf(b, "\t}\n");
 }
 
+/* Does anything need `ip6 berth`: a network with an IPv6 subnet or a port published to an
+ * IPv6 address? */
+static bool need_ip6(const struct berth_net_rules_network *nets, size_t n_networks,
+                     const struct berth_net_rules_port *ports, size_t n_ports)
+{
+        for (size_t i = 0; i < n_networks; i++)
+                if (nets[i].subnet6.family == AF_INET6)
+                        return true;
+        for (size_t i = 0; i < n_ports; i++)
+                if (ports[i].container_ip.family == AF_INET6)
+                        return true;
+        return false;
+}
+
 /* The IPv6 side of the networks that have an IPv6 subnet, in `ip6 berth` (replaced like `ip
  * berth`, absent when no network has one): masquerade of what leaves the subnet, docker's
  * isolation between bridges and for --internal, nothing unsolicited into a bridge. */
@@ -282,14 +296,10 @@ static void gen_ruleset6(const struct berth_net_rules_network *nets, size_t n_ne
                          struct rules_buf *b)
 {
         char a[INET6_ADDRSTRLEN + 8];
-        bool any = n_ports > 0;
 
-        buf_printf(b, "add table ip6 berth\ndelete table ip6 berth\n");
-        for (size_t i = 0; i < n_networks; i++)
-                any |= nets[i].subnet6.family == AF_INET6;
-        if (!any)
-                return;
-        buf_printf(b, "table ip6 berth {\n");
+        if (!need_ip6(nets, n_networks, ports, n_ports))
+                return; /* a table left from before goes in a transaction of its own */
+        buf_printf(b, "add table ip6 berth\ndelete table ip6 berth\ntable ip6 berth {\n");
         /* published ports as in `ip berth`; ::1 is left alone: IPv6 has no route_localnet, a
          * loopback source never leaves through a bridge */
         gen_port_sets(ports, n_ports, "ipv6_addr", b);
@@ -501,8 +511,7 @@ static int rules_text(const struct berth_net_rules_network *nets, size_t n_netwo
         }
         if (n_networks == 0 && n_ports == 0) {
                 /* add first so that deleting a table that is not there is no error */
-                *ret_text = xstrdup("add table ip berth\ndelete table ip berth\n"
-                                    "add table ip6 berth\ndelete table ip6 berth\n");
+                *ret_text = xstrdup("add table ip berth\ndelete table ip berth\n");
                 return 0;
         }
         struct rules_buf b = {0};
@@ -524,6 +533,17 @@ static int rules_apply_with(int (*run)(const char *, struct berth_error **),
         r = run(text, err);
         if (r < 0)
                 return berth_error_wrap(err, "packet rules: table `ip berth`");
+        /* An IPv4-only ruleset never mentions `ip6 berth` (a kernel without nf_tables' ip6
+         * family still runs it); one left by an earlier apply, or by an earlier daemon, is
+         * deleted once on its own, best effort. */
+        static _Atomic bool ip6_maybe = true;
+        if (need_ip6(nets, n_networks, ports, n_ports)) {
+                ip6_maybe = true;
+        } else if (ip6_maybe) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                run("add table ip6 berth\ndelete table ip6 berth\n", &e);
+                ip6_maybe = false;
+        }
         return 0;
 }
 

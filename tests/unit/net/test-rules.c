@@ -300,6 +300,34 @@ static void test_ipv6_table(void **state)
         berth_error_free(err);
 }
 
+/* An IPv4-only ruleset never touches `ip6 berth` (a kernel without nf_tables' ip6 family runs
+ * it): with that table held by another socket, which refuses every transaction naming it, the
+ * IPv4 table is still replaced; one with an IPv6 network fails. */
+static void test_ipv4_only_leaves_ip6_alone(void **state)
+{
+        (void)state;
+        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        nft_ctx_buffer_output(ctx);
+        nft_ctx_buffer_error(ctx);
+        if (nft_run_cmd_from_buffer(ctx, "add table ip6 berth { flags owner; }\n") != 0) {
+                nft_ctx_free(ctx);
+                skip();
+        }
+        struct berth_error *err = NULL;
+        struct berth_net_rules_network n = {
+            .bridge = "br-one", .subnet = cidr("10.77.0.0/24"), .masquerade = true, .icc = true};
+        ok(berth_net_rules_apply(&n, 1, NULL, 0, &err), err);
+        ok(berth_net_rules_apply(&n, 1, NULL, 0, &err), err);
+        _cleanup_free_ char *t = list_table();
+        must_have(t, "ip saddr 10.77.0.0/24 oifname != \"br-one\" masquerade");
+        n.subnet6 = cidr("fd00:77::/64");
+        assert_true(berth_net_rules_apply(&n, 1, NULL, 0, &err) < 0);
+        berth_error_free(err);
+        err = NULL;
+        nft_ctx_free(ctx);
+        ok(berth_net_rules_apply(NULL, 0, NULL, 0, &err), err);
+}
+
 static void test_other_tables_untouched(void **state)
 {
         (void)state;
@@ -422,6 +450,7 @@ int main(void)
             cmocka_unit_test(test_bad_input_keeps_table),
             cmocka_unit_test(test_apply_empty_deletes),
             cmocka_unit_test(test_ipv6_table),
+            cmocka_unit_test(test_ipv4_only_leaves_ip6_alone),
             cmocka_unit_test(test_other_tables_untouched),
             cmocka_unit_test(test_nft_error),
             cmocka_unit_test(test_port_reserve),
