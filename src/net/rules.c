@@ -1,6 +1,8 @@
 /* Packet rules: berth's one nftables table `ip berth`, regenerated whole from the daemon's state
  * and replaced in a single libnftables transaction (add + delete + recreate), so a reader never
- * sees a half-built table and a failed apply leaves the previous one in place.
+ * sees a half-built table and a failed apply leaves the previous one in place. Networks with an
+ * IPv6 subnet and ports published to IPv6 addresses get a table `ip6 berth` in the same
+ * transaction (masquerade, isolation, DNAT on [::]); an IPv4-only ruleset never names it.
  *
  * The table is per network namespace (nftables state belongs to the netns of the caller), so
  * tests and a daemon running in its own namespace never touch the host's rules. Base chains use
