@@ -55,21 +55,40 @@ for b in "${bins[@]}"; do
                 cp -L "$lib" "$root$lib"
         done
 done
-# kernel modules of the guest kernel, dependencies first (modules.dep lists them)
+# kernel modules of the guest kernel, dependencies first: the hard ones modules.dep lists and the
+# "pre:" soft ones of modules.softdep (the guest has no modprobe to follow them: libcrc32c, which
+# nf_tables needs, refuses to load without a crc32c provider, and nf_tables with it)
 kver=${kernel##*/vmlinuz-}
+mods=/lib/modules/$kver
 : >"$root/etc/berth-test-modules"
-add_module() { # path relative to /lib/modules/$kver
+module_path() { # module name (or a module's alias) -> path relative to $mods, generic first
+        local name=$1 cand
+        cand=$(awk -v a="$name" '$1 == "alias" && $2 == a { print $3 }' "$mods/modules.alias")
+        [ -n "$cand" ] || cand=$name
+        cand=$(echo "$cand" | awk '/_generic$/ { print; next } { rest = rest $0 "\n" }
+                END { printf "%s", rest }' | head -1)
+        grep -o "^[^:]*/$(echo "$cand" | sed 's/[-_]/[-_]/g')\.ko[^:]*:" "$mods/modules.dep" |
+                head -1 | tr -d :
+}
+add_module() { # path relative to $mods
         grep -qxF "$1" "$root/etc/berth-test-modules" && return 0
-        local dep
-        for dep in $(grep "^$1:" "/lib/modules/$kver/modules.dep" | cut -d: -f2); do
+        local dep name soft
+        for dep in $(grep "^$1:" "$mods/modules.dep" | cut -d: -f2); do
                 add_module "$dep"
         done
+        name=$(basename "$1" .ko | tr - _)
+        for soft in $(awk -v m="$name" '$1 == "softdep" && $2 == m {
+                        for (i = 3; i <= NF; i++) { if ($i == "post:") break; if ($i != "pre:") print $i } }' \
+                        "$mods/modules.softdep"); do
+                dep=$(module_path "$soft")
+                [ -n "$dep" ] && add_module "$dep"
+        done
         mkdir -p "$root/lib/modules/$kver/$(dirname "$1")"
-        cp "/lib/modules/$kver/$1" "$root/lib/modules/$kver/$1"
+        cp "$mods/$1" "$root/lib/modules/$kver/$1"
         echo "$1" >>"$root/etc/berth-test-modules"
 }
 for m in "${modules[@]}"; do
-        rel=$(grep -o "^[^:]*/$m\.ko[^:]*:" "/lib/modules/$kver/modules.dep" | head -1 | tr -d :)
+        rel=$(module_path "$m")
         [ -n "$rel" ] || { echo "qemu-cgroup-test: no module $m for $kver" >&2; exit 2; }
         case "$rel" in *.ko) ;; *) echo "qemu-cgroup-test: $rel is compressed" >&2; exit 2 ;; esac
         add_module "$rel"

@@ -39,7 +39,8 @@ static void usage(FILE *f)
 {
         fputs("usage: berthd [--data-root DIR] [-H unix://PATH] [--shim PATH] "
               "[--log-level debug|info|warn|error] [-D]\n"
-              "              [--seccomp-profile FILE] [-b|--bridge NAME|none] [--bip CIDR]\n",
+              "              [--seccomp-profile FILE] [-b|--bridge NAME|none] [--bip CIDR]\n"
+              "              [--ipv6 --fixed-cidr-v6 CIDR]\n",
               f);
 }
 
@@ -166,6 +167,8 @@ int berthd_main(int argc, char **argv)
             {"seccomp-profile", required_argument, NULL, 'P'},
             {"bridge", required_argument, NULL, 'b'},
             {"bip", required_argument, NULL, 'B'},
+            {"ipv6", no_argument, NULL, '6'},
+            {"fixed-cidr-v6", required_argument, NULL, 'F'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -214,6 +217,12 @@ int berthd_main(int argc, char **argv)
                         break;
                 case 'B':
                         net.bip = optarg;
+                        break;
+                case '6':
+                        net.ipv6 = true;
+                        break;
+                case 'F':
+                        net.fixed_cidr_v6 = optarg;
                         break;
                 case 'h':
                         usage(stdout);

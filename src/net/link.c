@@ -547,6 +547,8 @@ static void *ns_job_run(void *arg)
         if (r < 0)
                 goto out;
         r = addr_add(&nl, li.index, &ep->address, err);
+        if (r >= 0 && ep->address6.family != 0)
+                r = addr_add(&nl, li.index, &ep->address6, err);
         if (r < 0)
                 goto out;
         r = link_set_up(&nl, li.index, err);
@@ -559,6 +561,8 @@ static void *ns_job_run(void *arg)
                 goto out;
         if (ep->gateway.family != 0)
                 r = route_default(&nl, li.index, &ep->gateway, err);
+        if (r >= 0 && ep->gateway6.family != 0)
+                r = route_default(&nl, li.index, &ep->gateway6, err);
 out:
         nl_close(&nl);
         job->ret = r;
@@ -677,6 +681,10 @@ int berth_endpoint_add(int netns_fd, const struct berth_endpoint *ep, char **ret
         if (ep->gateway.family != 0 && ep->gateway.family != ep->address.family)
                 return berth_error_setx(err, EINVAL,
                                         "endpoint `%s`: gateway and address families differ", host);
+        if ((ep->address6.family != 0 && ep->address6.family != AF_INET6) ||
+            (ep->gateway6.family != 0 && ep->gateway6.family != AF_INET6) ||
+            (ep->gateway6.family != 0 && ep->address6.family == 0))
+                return berth_error_setx(err, EINVAL, "endpoint `%s`: invalid IPv6 address", host);
 
         r = nl_open(&nl, err);
         if (r < 0)

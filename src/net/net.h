@@ -98,13 +98,15 @@ int berth_bridge_ensure(const char *name, const struct berth_cidr *gateway, unsi
 int berth_bridge_remove(const char *name, struct berth_error **err);
 
 struct berth_endpoint {
-        const char *bridge;        /* host bridge to enslave the host end to */
-        const char *host_ifname;   /* "bv…": at most 15 chars; NULL: generated */
-        const char *ifname;        /* inside the namespace: "eth0" */
-        struct berth_cidr address; /* with the subnet prefix */
-        struct berth_cidr gateway; /* default route via; family 0: no default route */
-        uint8_t mac[6];            /* all zero: kernel-chosen */
-        unsigned mtu;              /* 0: the bridge's */
+        const char *bridge;         /* host bridge to enslave the host end to */
+        const char *host_ifname;    /* "bv…": at most 15 chars; NULL: generated */
+        const char *ifname;         /* inside the namespace: "eth0" */
+        struct berth_cidr address;  /* with the subnet prefix */
+        struct berth_cidr gateway;  /* default route via; family 0: no default route */
+        struct berth_cidr address6; /* an IPv6 address beside address; family 0: none */
+        struct berth_cidr gateway6; /* IPv6 default route via; family 0: none */
+        uint8_t mac[6];             /* all zero: kernel-chosen */
+        unsigned mtu;               /* 0: the bridge's */
 };
 
 /* Create a veth pair, enslave the host end to ep->bridge and bring it up, move the peer into the
@@ -123,7 +125,8 @@ int berth_links_list(const char *prefix, char ***ret_names, struct berth_error *
 struct berth_net_rules_network {
         const char *bridge; /* its bridge's name */
         struct berth_cidr subnet;
-        bool masquerade; /* false for --internal networks (no way out either) */
+        struct berth_cidr subnet6; /* its IPv6 subnet (rules in `ip6 berth`); family 0: none */
+        bool masquerade;           /* false for --internal networks (no way out either) */
         bool internal;
         bool icc; /* containers on it may talk to each other (default true) */
 };
@@ -139,8 +142,10 @@ struct berth_net_rules_port {
 
 /* Replace the whole `berth` table atomically (one nft transaction) by the rules for these
  * networks and published ports; with n_networks == 0 and n_ports == 0 the table is deleted.
- * The table lives in the caller's network namespace (nftables state is per netns). IPv4 only
- * for now: an IPv6 subnet or address is EAFNOSUPPORT. Every port's bridge must be one of nets;
+ * The table lives in the caller's network namespace (nftables state is per netns). The networks'
+ * IPv6 subnets get masquerade and isolation in a table `ip6 berth` replaced in the same
+ * transaction (deleted when no network has one); published ports are IPv4 only: an IPv6
+ * address there (or an IPv6 `subnet`) is EAFNOSUPPORT. Every port's bridge must be one of nets;
  * bridge names are checked (EINVAL) before anything reaches nft. On any error the previous
  * table is left as it was; libnftables' message is in *err. The transaction runs in a helper
  * child kept for the purpose (forked at first use), because libnftables ends its process on some

@@ -1,6 +1,8 @@
 /* Packet rules: berth's one nftables table `ip berth`, regenerated whole from the daemon's state
  * and replaced in a single libnftables transaction (add + delete + recreate), so a reader never
- * sees a half-built table and a failed apply leaves the previous one in place.
+ * sees a half-built table and a failed apply leaves the previous one in place. Networks with an
+ * IPv6 subnet and ports published to IPv6 addresses get a table `ip6 berth` in the same
+ * transaction (masquerade, isolation, DNAT on [::]); an IPv4-only ruleset never names it.
  *
  * The table is per network namespace (nftables state belongs to the netns of the caller), so
  * tests and a daemon running in its own namespace never touch the host's rules. Base chains use
@@ -82,8 +84,15 @@ static const char *proto_name(int proto)
 static void subnet_text(const struct berth_cidr *c, char *buf, size_t size)
 {
         struct berth_cidr n = *c;
-        uint32_t mask = n.prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - n.prefix));
-        n.addr.v4.s_addr &= mask;
+        if (n.family == AF_INET6) {
+                for (unsigned i = 0; i < 16; i++) {
+                        unsigned keep = n.prefix > i * 8 ? n.prefix - i * 8 : 0;
+                        n.addr.v6.s6_addr[i] &= keep >= 8 ? 0xff : (uint8_t)(0xff00 >> keep);
+                }
+        } else {
+                uint32_t mask = n.prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - n.prefix));
+                n.addr.v4.s_addr &= mask;
+        }
         berth_cidr_format(&n, true, buf, size);
 }
 
@@ -96,6 +105,11 @@ static int validate(const struct berth_net_rules_network *nets, size_t n_network
                 if (r < 0)
                         return r;
                 r = check_v4(&nets[i].subnet, "network subnet", err);
+                if (r >= 0 && nets[i].subnet6.family != 0 &&
+                    (nets[i].subnet6.family != AF_INET6 || nets[i].subnet6.prefix > 128))
+                        r = berth_error_setx(err, EINVAL,
+                                             "network IPv6 subnet: not an ipv6 "
+                                             "subnet");
                 if (r < 0)
                         return berth_error_wrap(err, "network on `%s`", nets[i].bridge);
         }
@@ -112,6 +126,16 @@ static int validate(const struct berth_net_rules_network *nets, size_t n_network
                 int r = check_ifname(p->bridge, err);
                 if (r < 0)
                         return berth_error_wrap(err, "published port %u", p->host_port);
+                if (p->container_ip.family == AF_INET6) {
+                        /* published on IPv6 (every address, or host_ip) to the container's
+                         * IPv6 address, in `ip6 berth` */
+                        if (p->host_ip.family != 0 && p->host_ip.family != AF_INET6)
+                                return berth_error_setx(err, EINVAL,
+                                                        "published port %u: host ip and container "
+                                                        "ip families differ",
+                                                        p->host_port);
+                        continue;
+                }
                 if (p->host_ip.family != 0) {
                         r = check_v4(&p->host_ip, "host ip", err);
                         if (r < 0)
@@ -146,15 +170,20 @@ static bool in_set(const struct berth_net_rules_port *p, int kind, int addr)
 /* Do p and q make the same element key (nft refuses a duplicate with "File exists")? The dnat
  * maps are keyed by host address and port, the hairpin and forward sets by the container's
  * address and port (and bridge). */
+static bool addr_eq(const struct berth_cidr *a, const struct berth_cidr *b)
+{
+        return a->family == b->family &&
+               memcmp(&a->addr, &b->addr, a->family == AF_INET6 ? 16 : 4) == 0;
+}
+
 static bool same_key(const struct berth_net_rules_port *p, const struct berth_net_rules_port *q,
                      int addr)
 {
         if (addr >= 0)
                 return p->host_port == q->host_port &&
-                       (addr == 0 || p->host_ip.addr.v4.s_addr == q->host_ip.addr.v4.s_addr);
+                       (addr == 0 || addr_eq(&p->host_ip, &q->host_ip));
         return p->container_port == q->container_port &&
-               p->container_ip.addr.v4.s_addr == q->container_ip.addr.v4.s_addr &&
-               strcmp(p->bridge, q->bridge) == 0;
+               addr_eq(&p->container_ip, &q->container_ip) && strcmp(p->bridge, q->bridge) == 0;
 }
 
 static void gen_set(struct rules_buf *b, const char *kw, const char *name, const char *type,
@@ -208,38 +237,155 @@ static void elem_forward(struct rules_buf *b, const struct berth_net_rules_port 
         buf_printf(b, "\"%s\" . %s . %u", p->bridge, c, p->container_port);
 }
 
-static void gen_port_sets(const struct berth_net_rules_port *ports, size_t n_ports,
+/* The maps and sets of published ports of one family (at: "ipv4_addr" or "ipv6_addr"). */
+static void gen_port_sets(const struct berth_net_rules_port *ports, size_t n_ports, const char *at,
                           struct rules_buf *b)
 {
         for (int kind = 0; kind < 2; kind++) {
                 const char *pn = kind == 0 ? "tcp" : "udp";
-                char name[32];
+                char name[32], type[96];
                 snprintf(name, sizeof(name), "published_%s_addr", pn);
-                gen_set(b, "map", name, "ipv4_addr . inet_service : ipv4_addr . inet_service",
-                        ports, n_ports, kind, 1, elem_dnat);
+                snprintf(type, sizeof(type), "%s . inet_service : %s . inet_service", at, at);
+                gen_set(b, "map", name, type, ports, n_ports, kind, 1, elem_dnat);
                 snprintf(name, sizeof(name), "published_%s", pn);
-                gen_set(b, "map", name, "inet_service : ipv4_addr . inet_service", ports, n_ports,
-                        kind, 0, elem_dnat);
+                snprintf(type, sizeof(type), "inet_service : %s . inet_service", at);
+                gen_set(b, "map", name, type, ports, n_ports, kind, 0, elem_dnat);
                 snprintf(name, sizeof(name), "hairpin_%s", pn);
-                gen_set(b, "set", name, "ipv4_addr . ipv4_addr . inet_service", ports, n_ports,
-                        kind, -1, elem_hairpin);
+                snprintf(type, sizeof(type), "%s . %s . inet_service", at, at);
+                gen_set(b, "set", name, type, ports, n_ports, kind, -1, elem_hairpin);
                 snprintf(name, sizeof(name), "forward_%s", pn);
-                gen_set(b, "set", name, "ifname . ipv4_addr . inet_service", ports, n_ports, kind,
-                        -1, elem_forward);
+                snprintf(type, sizeof(type), "ifname . %s . inet_service", at);
+                gen_set(b, "set", name, type, ports, n_ports, kind, -1, elem_forward);
         }
 }
 
+/* The DNAT chain of published ports: a port bound to one host address is looked up first (ip:
+ * "ip" or "ip6"). */
+static void gen_published_chain(const struct berth_net_rules_port *ports, size_t n_ports,
+                                const char *ip, struct rules_buf *b)
+{
+        buf_printf(b, "\tchain published {\n");
+        for (int pi = 0; pi < 2; pi++) {
+                const char *pn = pi == 0 ? "tcp" : "udp";
+                if (port_kind_used(ports, n_ports, pi, true))
+                        buf_printf(b, "\t\tdnat %s to %s daddr . %s dport map @published_%s_addr\n",
+                                   ip, ip, pn, pn);
+                if (port_kind_used(ports, n_ports, pi, false))
+                        buf_printf(b, "\t\tdnat %s to %s dport map @published_%s\n", ip, pn, pn);
+        }
+        buf_printf(b, "\t}\n");
+}
+
+/* Does anything need `ip6 berth`: a network with an IPv6 subnet or a port published to an
+ * IPv6 address? */
+static bool need_ip6(const struct berth_net_rules_network *nets, size_t n_networks,
+                     const struct berth_net_rules_port *ports, size_t n_ports)
+{
+        for (size_t i = 0; i < n_networks; i++)
+                if (nets[i].subnet6.family == AF_INET6)
+                        return true;
+        for (size_t i = 0; i < n_ports; i++)
+                if (ports[i].container_ip.family == AF_INET6)
+                        return true;
+        return false;
+}
+
+/* The IPv6 side of the networks that have an IPv6 subnet, in `ip6 berth` (replaced like `ip
+ * berth`, absent when no network has one): masquerade of what leaves the subnet, docker's
+ * isolation between bridges and for --internal, nothing unsolicited into a bridge. */
+static void gen_ruleset6(const struct berth_net_rules_network *nets, size_t n_networks,
+                         const struct berth_net_rules_port *ports, size_t n_ports,
+                         struct rules_buf *b)
+{
+        char a[INET6_ADDRSTRLEN + 8];
+
+        if (!need_ip6(nets, n_networks, ports, n_ports))
+                return; /* a table left from before goes in a transaction of its own */
+        buf_printf(b, "add table ip6 berth\ndelete table ip6 berth\ntable ip6 berth {\n");
+        /* published ports as in `ip berth`; ::1 is left alone: IPv6 has no route_localnet, a
+         * loopback source never leaves through a bridge */
+        gen_port_sets(ports, n_ports, "ipv6_addr", b);
+        gen_published_chain(ports, n_ports, "ip6", b);
+        buf_printf(b, "\tchain prerouting {\n\t\ttype nat hook prerouting priority -100; policy "
+                      "accept;\n\t\tfib daddr type local jump published\n\t}\n");
+        buf_printf(b, "\tchain output {\n\t\ttype nat hook output priority -100; policy "
+                      "accept;\n\t\tip6 daddr != ::1 fib daddr type local jump published\n\t}\n");
+        buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority 100; policy "
+                      "accept;\n");
+        for (int pi = 0; pi < 2; pi++) {
+                const char *pn = pi == 0 ? "tcp" : "udp";
+                if (port_kind_used(ports, n_ports, pi, true) ||
+                    port_kind_used(ports, n_ports, pi, false))
+                        buf_printf(b,
+                                   "\t\tip6 saddr . ip6 daddr . %s dport @hairpin_%s masquerade\n",
+                                   pn, pn);
+        }
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                if (n->subnet6.family != AF_INET6 || !n->masquerade || n->internal)
+                        continue;
+                subnet_text(&n->subnet6, a, sizeof(a));
+                buf_printf(b, "\t\tip6 saddr %s oifname != \"%s\" masquerade\n", a, n->bridge);
+        }
+        buf_printf(b, "\t}\n");
+        buf_printf(b, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy "
+                      "accept;\n");
+        for (size_t i = 0; i < n_networks; i++)
+                for (size_t j = 0; j < n_networks; j++)
+                        if (strcmp(nets[i].bridge, nets[j].bridge) != 0)
+                                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n",
+                                           nets[i].bridge, nets[j].bridge);
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                if (n->internal)
+                        buf_printf(b,
+                                   "\t\tiifname \"%s\" oifname != \"%s\" drop\n"
+                                   "\t\toifname \"%s\" iifname != \"%s\" drop\n",
+                                   n->bridge, n->bridge, n->bridge, n->bridge);
+        }
+        buf_printf(b, "\t\tct state established,related accept\n");
+        for (int pi = 0; pi < 2; pi++) {
+                const char *pn = pi == 0 ? "tcp" : "udp";
+                if (port_kind_used(ports, n_ports, pi, true) ||
+                    port_kind_used(ports, n_ports, pi, false))
+                        buf_printf(b,
+                                   "\t\toifname . ip6 daddr . %s dport @forward_%s ct status dnat "
+                                   "accept\n",
+                                   pn, pn);
+        }
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" %s\n", n->bridge, n->bridge,
+                           n->icc ? "accept" : "drop");
+                if (!n->internal)
+                        buf_printf(b, "\t\tiifname \"%s\" accept\n", n->bridge);
+                buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
+        }
+        buf_printf(b, "\t}\n}\n");
+}
+
 static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_networks,
-                        const struct berth_net_rules_port *ports, size_t n_ports,
+                        const struct berth_net_rules_port *all_ports, size_t n_all,
                         struct rules_buf *b)
 {
+        /* IPv4 ports here, IPv6 ones (by the container's address) in `ip6 berth` */
+        _cleanup_free_ struct berth_net_rules_port *ports = xcalloc(n_all + 1, sizeof(*ports));
+        _cleanup_free_ struct berth_net_rules_port *ports6 = xcalloc(n_all + 1, sizeof(*ports6));
+        size_t n_ports = 0, n_ports6 = 0;
+        for (size_t i = 0; i < n_all; i++) {
+                if (all_ports[i].container_ip.family == AF_INET6)
+                        ports6[n_ports6++] = all_ports[i];
+                else
+                        ports[n_ports++] = all_ports[i];
+        }
+
         char a[INET6_ADDRSTRLEN + 8];
 
         buf_printf(b, "add table ip berth\ndelete table ip berth\ntable ip berth {\n");
 
         /* Published ports live in maps and sets, one element each, so a thousand ports cost one
          * lookup per packet and one transaction; the chains hold a fixed number of rules. */
-        gen_port_sets(ports, n_ports, b);
+        gen_port_sets(ports, n_ports, "ipv4_addr", b);
 
         /* DNAT of published ports, shared by packets arriving from outside (prerouting) and
          * packets the host sends itself (output, which includes 127.0.0.1: the bridges have
@@ -248,16 +394,7 @@ static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_net
          * through the host goes straight back out of its bridge: docker skips the DNAT for
          * traffic from the bridge only with the userland proxy; without it, the hairpin is
          * masqueraded below. */
-        buf_printf(b, "\tchain published {\n");
-        for (int pi = 0; pi < 2; pi++) {
-                const char *pn = pi == 0 ? "tcp" : "udp";
-                if (port_kind_used(ports, n_ports, pi, true))
-                        buf_printf(b, "\t\tdnat ip to ip daddr . %s dport map @published_%s_addr\n",
-                                   pn, pn);
-                if (port_kind_used(ports, n_ports, pi, false))
-                        buf_printf(b, "\t\tdnat ip to %s dport map @published_%s\n", pn, pn);
-        }
-        buf_printf(b, "\t}\n");
+        gen_published_chain(ports, n_ports, "ip", b);
         buf_printf(b, "\tchain prerouting {\n\t\ttype nat hook prerouting priority -100; policy "
                       "accept;\n\t\tfib daddr type local jump published\n\t}\n");
         buf_printf(b, "\tchain output {\n\t\ttype nat hook output priority -100; policy "
@@ -325,6 +462,7 @@ static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_net
                 buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
         }
         buf_printf(b, "\t}\n}\n");
+        gen_ruleset6(nets, n_networks, ports6, n_ports6, b);
 }
 
 static void nft_ctx_freep(struct nft_ctx **ctx)
@@ -397,6 +535,17 @@ static int rules_apply_with(int (*run)(const char *, struct berth_error **),
         r = run(text, err);
         if (r < 0)
                 return berth_error_wrap(err, "packet rules: table `ip berth`");
+        /* An IPv4-only ruleset never mentions `ip6 berth` (a kernel without nf_tables' ip6
+         * family still runs it); one left by an earlier apply, or by an earlier daemon, is
+         * deleted once on its own, best effort. */
+        static _Atomic bool ip6_maybe = true;
+        if (need_ip6(nets, n_networks, ports, n_ports)) {
+                ip6_maybe = true;
+        } else if (ip6_maybe) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                run("add table ip6 berth\ndelete table ip6 berth\n", &e);
+                ip6_maybe = false;
+        }
         return 0;
 }
 

@@ -148,11 +148,15 @@ cpu_usec() {
                 echo $(($(cat "$(cgdir "$PP" cpuacct)/cpuacct.usage") / 1000))
         fi
 }
+# the window is the guest's own elapsed time (/proc/uptime): the stats call inside it takes a
+# while under TCG on a busy host, so "sleep 2" alone is not its length
+uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+T0=$(uptime_cs)
 U0=$(cpu_usec)
 CPUP=$($B stats --no-stream --format '{{.CPUPerc}}' "$P")
 sleep 2
-KP=$((($(cpu_usec) - U0) / 20000))
-echo "busy loop at --cpus 0.5: stats $CPUP, kernel ~$KP% over 2 s"
+KP=$((($(cpu_usec) - U0) / ($(uptime_cs) - T0) / 100))
+echo "busy loop at --cpus 0.5: stats $CPUP, kernel ~$KP% over $(($(uptime_cs) - T0)) cs"
 half() { awk -v p="${1%\%}" 'BEGIN { exit !(p >= 40 && p <= 65) }'; }
 half "$KP" && ok "cpu limit enforced ($KP%)" || bad "cpu limit: $KP%"
 half "$CPUP" && ok "stats cpu percent ($CPUP)" || bad "stats cpu percent $CPUP"
@@ -211,47 +215,52 @@ check "berth cgroups empty" "" "$(find /sys/fs/cgroup -path '*/berth/*' -type d 
 check "no mounts under the data root" 0 "$(grep -c " $DATA/" /proc/self/mountinfo)"
 
 # 7. networking (bridge, veth and nf_tables modules loaded by the harness): berthd again with its
-# default bridge; two containers on it, a published port reached from the guest, nothing left
-# after rm. Where the guest kernel cannot run berth's ruleset, berthd says why in `info` and the
-# step reports that cause instead of failing every check.
+# default bridge; two containers on it, name resolution on a user network, a published port
+# reached from the guest, nothing left after rm.
 kill $DPID
 wait $DPID
 DAEMON_ARGS=
 start_daemon
 WARN=$($B info 2>&1 | grep -i -m1 "bridge networking")
-if ! NETS=$($B network ls --format '{{.Name}}' 2>&1) || ! echo "$NETS" | grep -qx bridge; then
-        echo "SKIP - networking: berthd has no default bridge network ($(echo "$NETS" | tail -1))"
-elif [ -n "$WARN" ]; then
-        echo "SKIP - networking: $WARN"
-else
-        ip link set lo up 2>/dev/null
-        $B run -d --name web1 busybox httpd -f -p 80 -h /etc >/dev/null
-        check "net: run on the default bridge" 0 $?
-        IP=$($B inspect -f '{{.NetworkSettings.IPAddress}}' web1)
-        case $IP in
-        [0-9]*.[0-9]*.[0-9]*.[0-9]*) ok "net: address $IP" ;;
-        *) bad "net: no address on the bridge: [$IP]" ;;
-        esac
-        $B run --rm busybox ping -c1 -W3 "$IP" >/dev/null 2>&1
-        check "net: ping container to container" 0 $?
-        check "net: wget container to container" "root:x:0:" \
-                "$($B run --rm busybox wget -qO- "http://$IP/group" 2>&1 | head -1)"
-        $B run -d --name web2 -p 18080:80 busybox httpd -f -p 80 -h /etc >/dev/null
-        check "net: run -p 18080:80" 0 $?
-        got=
-        for i in 1 2 3 4 5 6 7 8 9 10; do
-                got=$(wget -qO- http://127.0.0.1:18080/group 2>/dev/null | head -1)
-                [ -n "$got" ] && break
-                sleep 0.3
-        done
-        check "net: published port from the guest" "root:x:0:" "$got"
-        check "net: port" "0.0.0.0:18080" "$($B port web2 80 | head -1)"
-        $B rm -f web1 web2 >/dev/null
-        check "net: no veth left" 0 "$(ip -o link | grep -c ': bv')"
-fi
+check "net: no warning in info" "" "$WARN"
+check "net: default bridge network" bridge "$($B network ls --format '{{.Name}}' 2>&1 | grep -x bridge)"
+ip link set lo up 2>/dev/null
+$B run -d --name web1 busybox httpd -f -p 80 -h /etc >/dev/null
+check "net: run on the default bridge" 0 $?
+IP=$($B inspect -f '{{.NetworkSettings.IPAddress}}' web1)
+case $IP in
+[0-9]*.[0-9]*.[0-9]*.[0-9]*) ok "net: address $IP" ;;
+*) bad "net: no address on the bridge: [$IP]" ;;
+esac
+$B run --rm busybox ping -c1 -W3 "$IP" >/dev/null 2>&1
+check "net: ping container to container" 0 $?
+check "net: wget container to container" "root:x:0:" \
+        "$($B run --rm busybox wget -qO- "http://$IP/group" 2>&1 | head -1)"
+$B network create qnet >/dev/null
+check "net: network create" 0 $?
+$B run -d --name named --network qnet --network-alias alias1 busybox httpd -f -p 80 -h /etc >/dev/null
+check "net: run on a user network" 0 $?
+check "net: name resolution on a user network" "root:x:0:" \
+        "$($B run --rm --network qnet busybox wget -qO- http://named/group 2>&1 | head -1)"
+$B run --rm --network qnet busybox ping -c1 -W3 alias1 >/dev/null 2>&1
+check "net: ping by alias" 0 $?
+$B run -d --name web2 -p 18080:80 busybox httpd -f -p 80 -h /etc >/dev/null
+check "net: run -p 18080:80" 0 $?
+got=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+        got=$(wget -qO- http://127.0.0.1:18080/group 2>/dev/null | head -1)
+        [ -n "$got" ] && break
+        sleep 0.3
+done
+check "net: published port from the guest" "root:x:0:" "$got"
+check "net: port" "0.0.0.0:18080" "$($B port web2 80 | head -1)"
+$B rm -f web1 web2 named >/dev/null
+$B network rm qnet >/dev/null
+check "net: network rm" 0 $?
+check "net: no veth left" 0 "$(ip -o link | grep -c ': bv')"
 
 kill $DPID
 wait $DPID
-grep -E " (warn|error):" /tmp/berthd.log | grep -v "bridge networking" | head -20
+grep -E " (warn|error):" /tmp/berthd.log | head -20
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

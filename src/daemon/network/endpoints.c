@@ -49,13 +49,19 @@ void net_endpoint_free(struct net_endpoint *ep)
 
 json_t *net_endpoint_to_json(const struct net_endpoint *ep)
 {
-        char a[64], mac[18];
+        char a[64], a6[64], mac[18];
+        json_t *j;
 
         berth_cidr_format(&ep->addr, true, a, sizeof(a));
         net_mac_format(ep->mac, mac);
-        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "EndpointID", ep->endpoint_id, "Name",
-                         ep->name, "IfName", ep->ifname, "HostIfName", ep->host_ifname ?: "",
-                         "Address", a, "MacAddress", mac, "Aliases", ep->aliases);
+        j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "EndpointID", ep->endpoint_id, "Name",
+                      ep->name, "IfName", ep->ifname, "HostIfName", ep->host_ifname ?: "",
+                      "Address", a, "MacAddress", mac, "Aliases", ep->aliases);
+        if (ep->addr6.family) {
+                berth_cidr_format(&ep->addr6, true, a6, sizeof(a6));
+                json_object_set_new(j, "Address6", json_string(a6));
+        }
+        return j;
 }
 
 struct net_endpoint *net_endpoint_from_json(const char *container_id, const char *network_id,
@@ -75,7 +81,9 @@ struct net_endpoint *net_endpoint_from_json(const char *container_id, const char
                 json_decref(ep->aliases);
                 ep->aliases = json_array();
         }
+        const char *a6 = berth_json_get_str(j, "Address6");
         if (!a || berth_cidr_parse(a, &ep->addr, NULL) < 0 ||
+            (a6 && berth_cidr_parse(a6, &ep->addr6, NULL) < 0) ||
             !mac_parse(berth_json_get_str(j, "MacAddress"), ep->mac)) {
                 net_endpoint_free(ep);
                 return NULL;
@@ -254,8 +262,19 @@ int net_check_endpoint_settings(struct net_network *net, json_t *es, struct bert
         struct berth_cidr a;
         uint8_t m[6];
 
-        if (ip6 && *ip6)
-                return berth_error_setx(err, EINVAL, "IPv6 addresses are not supported yet");
+        if (ip6 && *ip6) {
+                if (net->is_default)
+                        return berth_error_setx(err, EINVAL,
+                                                "user specified IP address is supported on user "
+                                                "defined networks only");
+                if (berth_cidr_parse(ip6, &a, NULL) < 0 || strchr(ip6, '/') || a.family != AF_INET6)
+                        return berth_error_setx(err, EINVAL, "invalid IPv6 address: %s", ip6);
+                if (!net->subnet6.family || !berth_cidr_contains(&net->subnet6, &a))
+                        return berth_error_setx(err, EINVAL,
+                                                "no configured subnet or ip-range contain the IP "
+                                                "address %s",
+                                                ip6);
+        }
         if (json_array_size(links))
                 return berth_error_setx(err, EINVAL, "links are not supported");
         if (json_array_size(json_object_get(ipam, "LinkLocalIPs")))
@@ -420,36 +439,42 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
 
 /* ---------------------------------------------------------------- start */
 
-/* The next free address of net (or the one es asks for). */
-static int allocate_locked(struct networks *n, struct net_network *net, json_t *es,
+/* The next free address of net in one family (or the one es asks for). */
+static int allocate_locked(struct networks *n, struct net_network *net, json_t *es, bool six,
                            struct berth_cidr *ret, struct berth_error **err)
 {
-        const char *want = berth_json_get_str(json_object_get(es, "IPAMConfig"), "IPv4Address");
+        const struct berth_cidr *subnet = six ? &net->subnet6 : &net->subnet;
+        const struct berth_cidr *gw = six ? &net->gateway6 : &net->gateway;
+        struct berth_cidr *last = six ? &net->last6 : &net->last;
+        const char *want = berth_json_get_str(json_object_get(es, "IPAMConfig"),
+                                              six ? "IPv6Address" : "IPv4Address");
         _cleanup_free_ struct berth_cidr *used = xcalloc(n->n_eps + 1, sizeof(*used));
         size_t n_used = 0;
         int r;
 
         for (size_t i = 0; i < n->n_eps; i++)
                 if (strcmp(n->eps[i]->network_id, net->id) == 0)
-                        used[n_used++] = n->eps[i]->addr;
+                        used[n_used++] = six ? n->eps[i]->addr6 : n->eps[i]->addr;
         if (want && *want) {
                 struct berth_cidr a;
                 if (berth_cidr_parse(want, &a, err) < 0)
                         return -EINVAL;
-                a.prefix = net->subnet.prefix;
+                a.prefix = subnet->prefix;
+                /* the same address: a /128 (/32) subnet of it contains it */
+                struct berth_cidr self = a;
+                self.prefix = six ? 128 : 32;
                 for (size_t i = 0; i < n_used; i++)
-                        if (used[i].addr.v4.s_addr == a.addr.v4.s_addr)
+                        if (berth_cidr_contains(&self, &used[i]))
                                 return berth_error_setx(err, EEXIST, "Address already in use");
-                if (a.addr.v4.s_addr == net->gateway.addr.v4.s_addr)
+                if (berth_cidr_contains(&self, gw))
                         return berth_error_setx(err, EEXIST, "Address already in use");
                 *ret = a;
                 return 0;
         }
-        r = berth_ipam_next(&net->subnet, &net->gateway, used, n_used,
-                            net->last.family ? &net->last : NULL, ret, err);
+        r = berth_ipam_next(subnet, gw, used, n_used, last->family ? last : NULL, ret, err);
         if (r < 0)
                 return r;
-        net->last = *ret;
+        *last = *ret;
         return 0;
 }
 
@@ -473,7 +498,9 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
         ep->name = xstrdup(c->name);
         ep->ifname = xstrdup(ifname);
         ep->aliases = json_is_array(aliases) ? json_deep_copy(aliases) : json_array();
-        r = allocate_locked(n, net, es, &ep->addr, err);
+        r = allocate_locked(n, net, es, false, &ep->addr, err);
+        if (r >= 0 && net->subnet6.family)
+                r = allocate_locked(n, net, es, true, &ep->addr6, err);
         if (r < 0)
                 goto fail;
         if (!mac || !*mac || !mac_parse(mac, ep->mac))
@@ -492,11 +519,14 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
                     .bridge = net->bridge,
                     .ifname = ifname,
                     .address = ep->addr,
+                    .address6 = ep->addr6,
                 };
                 memcpy(be.mac, ep->mac, 6);
                 /* docker's internal networks have no way out: no default route either */
-                if (primary && !net->internal)
+                if (primary && !net->internal) {
                         be.gateway = net->gateway;
+                        be.gateway6 = net->gateway6;
+                }
                 r = berth_endpoint_add(netns_fd, &be, &ep->host_ifname, err);
         }
         if (r < 0) {
@@ -732,7 +762,7 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                 idx++;
         }
         sb->network_id = xstrdup(first->id);
-        r = net_ports_reserve(sb, wanted, err);
+        r = net_ports_reserve(sb, wanted, first->subnet6.family != 0, err);
         if (r >= 0)
                 r = sandbox_save(n, sb, err);
         if (r >= 0)

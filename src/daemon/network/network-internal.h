@@ -11,11 +11,12 @@ struct net_network {
         char *driver; /* "bridge", "host" or "null" */
         char *bridge; /* its link: "berth0", "br-<id12>"; NULL unless driver bridge */
         json_t *doc;  /* docker's inspect object without Containers (persisted) */
-        struct berth_cidr subnet, gateway; /* gateway with the subnet's prefix */
+        struct berth_cidr subnet, gateway;   /* gateway with the subnet's prefix */
+        struct berth_cidr subnet6, gateway6; /* EnableIPv6: family AF_INET6, else 0 */
         bool internal, is_default;
-        bool up;                /* bridge ensured (and DNS started) in this run */
-        struct berth_cidr last; /* the last address handed out (round robin) */
-        struct berth_dns *dns;  /* user networks: the embedded DNS on the gateway */
+        bool up;                       /* bridge ensured (and DNS started) in this run */
+        struct berth_cidr last, last6; /* the last addresses handed out (round robin) */
+        struct berth_dns *dns;         /* user networks: the embedded DNS on the gateway */
 };
 
 /* A container's attachment to a network while it runs (row of `endpoints`). */
@@ -23,7 +24,8 @@ struct net_endpoint {
         char *container_id, *network_id, *endpoint_id;
         char *name; /* the container's name, for DNS */
         char *ifname, *host_ifname;
-        struct berth_cidr addr; /* with the subnet's prefix */
+        struct berth_cidr addr;  /* with the subnet's prefix */
+        struct berth_cidr addr6; /* on an IPv6 network; family 0: none */
         uint8_t mac[6];
         json_t *aliases; /* strings */
 };
@@ -51,6 +53,7 @@ struct networks {
         char *warning;        /* why bridge networking is unavailable; NULL when it works */
         char *default_bridge; /* NULL: no default bridge network (-b none) */
         struct berth_cidr default_gateway;
+        struct berth_cidr default_subnet6; /* --fixed-cidr-v6; family 0: no IPv6 */
         char default_gateway_text[64];
         struct net_network **nets;
         size_t n_nets;
@@ -110,8 +113,9 @@ void net_resolv_refresh_locked(struct networks *n, struct container *c);
  * the config and the image); EINVAL on bad specs. *ret: array of {proto, HostIp, HostPort (a
  * range "a-b" or ""), ContainerPort}. */
 int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct berth_error **err);
-/* Reserve what wanted asks (held binds) into sb->ports; all or nothing. */
-int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, struct berth_error **err);
+/* Reserve what wanted asks (held binds) into sb->ports; all or nothing. ipv6: the ports on every
+ * address are also reserved on [::] (entries of their own, host_ip "::"). */
+int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, bool ipv6, struct berth_error **err);
 /* Take the recorded ports again after a daemon restart (best effort, logged). */
 void net_ports_rebind(struct net_sandbox *sb);
 void net_ports_close(struct net_sandbox *sb);

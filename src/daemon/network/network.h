@@ -29,6 +29,8 @@ struct networks_options {
         const char *bridge; /* the default network's bridge: NULL "berth0"; "none": no default
                                bridge network (containers get loopback only, docker's -b none) */
         const char *bip;    /* the default bridge's gateway with prefix ("172.17.0.1/16") */
+        bool ipv6;          /* dockerd's --ipv6: the default bridge gets IPv6 too */
+        const char *fixed_cidr_v6; /* its IPv6 subnet (needed with ipv6: no default pool) */
 };
 
 /* Load the networks and the live network state of containers from the db (creating the built-in

@@ -39,9 +39,9 @@ static const char *opt_of(const struct net_network *net, const char *key)
 static struct net_network *network_from_doc(const char *id, const char *name, json_t *doc)
 {
         struct net_network *net = xcalloc(1, sizeof(*net));
-        json_t *cfg = json_array_get(json_object_get(json_object_get(doc, "IPAM"), "Config"), 0);
-        const char *subnet = berth_json_get_str(cfg, "Subnet");
-        const char *gw = berth_json_get_str(cfg, "Gateway");
+        json_t *cfgs = json_object_get(json_object_get(doc, "IPAM"), "Config"), *cfg;
+        const char *subnet = NULL, *gw = NULL;
+        size_t i;
 
         net->id = xstrdup(id);
         net->name = xstrdup(name);
@@ -57,6 +57,26 @@ static struct net_network *network_from_doc(const char *id, const char *name, js
                 net->bridge = xstrdup(opt_of(net, "com.docker.network.bridge.name"));
         else
                 net->bridge = xasprintf("br-%.12s", id);
+        /* one IPv4 subnet, and an IPv6 one when EnableIPv6 */
+        json_array_foreach(cfgs, i, cfg)
+        {
+                const char *s = berth_json_get_str(cfg, "Subnet");
+                if (s && strchr(s, ':')) {
+                        const char *g6 = berth_json_get_str(cfg, "Gateway");
+                        if (berth_cidr_parse(s, &net->subnet6, NULL) < 0 || !g6 ||
+                            berth_cidr_parse(g6, &net->gateway6, NULL) < 0 ||
+                            net->subnet6.family != AF_INET6 || net->gateway6.family != AF_INET6) {
+                                network_free(net);
+                                return NULL;
+                        }
+                        net->gateway6.prefix = net->subnet6.prefix;
+                } else if (!subnet) {
+                        subnet = s;
+                        gw = berth_json_get_str(cfg, "Gateway");
+                }
+        }
+        if (!json_is_true(json_object_get(doc, "EnableIPv6")))
+                net->subnet6.family = net->gateway6.family = 0;
         if (!subnet || berth_cidr_parse(subnet, &net->subnet, NULL) < 0 || !gw ||
             berth_cidr_parse(gw, &net->gateway, NULL) < 0 || !*net->bridge) {
                 network_free(net);
@@ -146,13 +166,20 @@ int net_lookup_locked(struct networks *n, const char *ref, struct net_network **
 /* The network address of c (host bits cleared), with its prefix. */
 static void subnet_of(const struct berth_cidr *c, struct berth_cidr *ret)
 {
-        uint32_t mask = c->prefix == 0 ? 0 : ~(uint32_t)0 << (32 - c->prefix);
-
         *ret = *c;
+        if (c->family == AF_INET6) {
+                for (unsigned i = 0; i < 16; i++) {
+                        unsigned keep = c->prefix > i * 8 ? c->prefix - i * 8 : 0;
+                        ret->addr.v6.s6_addr[i] &= keep >= 8 ? 0xff : (uint8_t)(0xff00 >> keep);
+                }
+                return;
+        }
+        uint32_t mask = c->prefix == 0 ? 0 : ~(uint32_t)0 << (32 - c->prefix);
         ret->addr.v4.s_addr = htonl(ntohl(c->addr.v4.s_addr) & mask);
 }
 
-static json_t *ipam_config(const struct berth_cidr *subnet, const struct berth_cidr *gw)
+static void ipam_config_add(json_t *cfgs, const struct berth_cidr *subnet,
+                            const struct berth_cidr *gw)
 {
         char s[64], g[64];
         struct berth_cidr net;
@@ -160,12 +187,24 @@ static json_t *ipam_config(const struct berth_cidr *subnet, const struct berth_c
         subnet_of(subnet, &net);
         berth_cidr_format(&net, true, s, sizeof(s));
         berth_cidr_format(gw, false, g, sizeof(g));
-        return json_pack("[{s:s,s:s}]", "Subnet", s, "Gateway", g);
+        json_array_append_new(cfgs, json_pack("{s:s,s:s}", "Subnet", s, "Gateway", g));
+}
+
+/* docker's IPAM.Config: the IPv4 subnet, then the IPv6 one (subnet6 NULL: none) */
+static json_t *ipam_config(const struct berth_cidr *subnet, const struct berth_cidr *gw,
+                           const struct berth_cidr *subnet6, const struct berth_cidr *gw6)
+{
+        json_t *cfgs = json_array();
+
+        ipam_config_add(cfgs, subnet, gw);
+        if (subnet6)
+                ipam_config_add(cfgs, subnet6, gw6);
+        return cfgs;
 }
 
 static json_t *network_doc(const char *name, const char *id, const char *driver, json_t *ipam,
-                           json_t *options, json_t *ipam_options, bool internal, bool attachable,
-                           json_t *labels)
+                           json_t *options, json_t *ipam_options, bool ipv6, bool internal,
+                           bool attachable, json_t *labels)
 {
         _cleanup_free_ char *now = NULL;
         struct timespec ts;
@@ -175,7 +214,7 @@ static json_t *network_doc(const char *name, const char *id, const char *driver,
         return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s,s:o,s:o},s:b,s:b,s:b,s:{s:s},s:b,s:o,"
                          "s:o}",
                          "Name", name, "Id", id, "Created", now, "Scope", "local", "Driver", driver,
-                         "EnableIPv6", false, "IPAM", "Driver", "default", "Options",
+                         "EnableIPv6", ipv6, "IPAM", "Driver", "default", "Options",
                          ipam_options ?: json_null(), "Config", ipam ?: json_array(), "Internal",
                          internal, "Attachable", attachable, "Ingress", false, "ConfigFrom",
                          "Network", "", "ConfigOnly", false, "Options", options ?: json_object(),
@@ -194,7 +233,7 @@ void net_dns_update_locked(struct networks *n, struct net_network *net)
                 return;
         for (size_t i = 0; i < n->n_eps; i++)
                 if (strcmp(n->eps[i]->network_id, net->id) == 0)
-                        cap += 2 + json_array_size(n->eps[i]->aliases);
+                        cap += 2 * (2 + json_array_size(n->eps[i]->aliases));
         recs = xcalloc(cap + 1, sizeof(*recs));
         ids = xcalloc(cap + 1, sizeof(*ids));
         for (size_t i = 0; i < n->n_eps; i++) {
@@ -203,11 +242,18 @@ void net_dns_update_locked(struct networks *n, struct net_network *net)
                 size_t k;
                 if (strcmp(ep->network_id, net->id) != 0)
                         continue;
-                recs[cnt++] = (struct berth_dns_record){ep->name, ep->addr};
                 ids[n_ids] = xstrndup(ep->container_id, 12);
-                recs[cnt++] = (struct berth_dns_record){ids[n_ids++], ep->addr};
-                json_array_foreach(ep->aliases, k, a) if (json_string_value(a)) recs[cnt++] =
-                    (struct berth_dns_record){json_string_value(a), ep->addr};
+                /* A from the IPv4 address, AAAA from the IPv6 one */
+                for (int six = 0; six < 2; six++) {
+                        const struct berth_cidr *addr = six ? &ep->addr6 : &ep->addr;
+                        if (!addr->family)
+                                continue;
+                        recs[cnt++] = (struct berth_dns_record){ep->name, *addr};
+                        recs[cnt++] = (struct berth_dns_record){ids[n_ids], *addr};
+                        json_array_foreach(ep->aliases, k, a) if (json_string_value(a))
+                            recs[cnt++] = (struct berth_dns_record){json_string_value(a), *addr};
+                }
+                n_ids++;
         }
         berth_dns_set_records(net->dns, recs, cnt);
         for (size_t i = 0; i < n_ids; i++)
@@ -231,6 +277,11 @@ int net_up_locked(struct networks *n, struct net_network *net, struct berth_erro
         if (m)
                 mtu = (unsigned)strtoul(m, NULL, 10);
         r = berth_bridge_ensure(net->bridge, &net->gateway, mtu, err);
+        if (r >= 0 && net->gateway6.family == AF_INET6) {
+                r = berth_bridge_ensure(net->bridge, &net->gateway6, mtu, err);
+                if (r < 0 && !net->is_default)
+                        berth_bridge_remove(net->bridge, NULL);
+        }
         if (r < 0)
                 return berth_error_wrap(err, "network %s", net->name);
         if (!net->is_default && !net->dns) {
@@ -260,6 +311,7 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
                 nets[nn++] = (struct berth_net_rules_network){
                     .bridge = net->bridge,
                     .subnet = net->subnet,
+                    .subnet6 = net->subnet6,
                     .masquerade = !masq || strcmp(masq, "false") != 0,
                     .internal = net->internal,
                     .icc = !icc || strcmp(icc, "false") != 0,
@@ -283,7 +335,8 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
                         continue;
                 for (size_t k = 0; k < sb->n_ports; k++) {
                         const struct net_port *p = &sb->ports[k];
-                        ports[np++] = (struct berth_net_rules_port){
+                        struct berth_net_rules_port *q = &ports[np];
+                        *q = (struct berth_net_rules_port){
                             .proto = p->proto,
                             .host_ip = p->host_ip,
                             .host_port = p->host_port,
@@ -291,6 +344,15 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
                             .container_port = p->container_port,
                             .bridge = net->bridge,
                         };
+                        if (p->host_ip.family == AF_INET6) {
+                                /* to the container's IPv6 address; [::] is every address */
+                                if (!ep->addr6.family)
+                                        continue;
+                                q->container_ip = ep->addr6;
+                                if (IN6_IS_ADDR_UNSPECIFIED(&p->host_ip.addr.v6))
+                                        q->host_ip.family = 0;
+                        }
+                        np++;
                 }
         }
         if (nn == 0 && n->warning)
@@ -374,7 +436,12 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                 }
                 if (i == 0) {
                         char mtu[] = "1500";
-                        ipam = ipam_config(&n->default_gateway, &n->default_gateway);
+                        struct berth_cidr gw6 = {0};
+                        if (n->default_subnet6.family)
+                                berth_ipam_gateway(&n->default_subnet6, &gw6);
+                        ipam = ipam_config(&n->default_gateway, &n->default_gateway,
+                                           n->default_subnet6.family ? &n->default_subnet6 : NULL,
+                                           &gw6);
                         opts = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
                                          "com.docker.network.bridge.default_bridge", "true",
                                          "com.docker.network.bridge.enable_icc", "true",
@@ -384,7 +451,9 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                                          "com.docker.network.driver.mtu", mtu);
                         if (old && json_equal(json_object_get(old->doc, "Options"), opts) &&
                             json_equal(json_object_get(json_object_get(old->doc, "IPAM"), "Config"),
-                                       ipam)) {
+                                       ipam) &&
+                            json_is_true(json_object_get(old->doc, "EnableIPv6")) ==
+                                (n->default_subnet6.family != 0)) {
                                 json_decref(ipam);
                                 json_decref(opts);
                                 continue;
@@ -397,7 +466,7 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                 else
                         berth_random_hex(id, 32);
                 doc = network_doc(names[i], id, drivers[i], ipam, opts, i == 0 ? NULL : json_null(),
-                                  false, false, NULL);
+                                  i == 0 && n->default_subnet6.family != 0, false, false, NULL);
                 if (i != 0)
                         json_object_set_new(json_object_get(doc, "IPAM"), "Options", json_null());
                 net = network_from_doc(id, names[i], doc);
@@ -451,6 +520,23 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
                                      "--bip `%s`: an IPv4 address with a prefix "
                                      "between /8 and /30 is needed",
                                      bip);
+        if (r >= 0 && o && o->fixed_cidr_v6 && !o->ipv6)
+                r = berth_error_setx(err, EINVAL, "--fixed-cidr-v6 needs --ipv6");
+        if (r >= 0 && o && o->ipv6 && (!o->fixed_cidr_v6 || !*o->fixed_cidr_v6))
+                r = berth_error_setx(err, EINVAL,
+                                     "--ipv6 needs --fixed-cidr-v6 (the default bridge's IPv6 "
+                                     "subnet, e.g. fd00:1::/64): berth has no default IPv6 pool");
+        if (r >= 0 && o && o->ipv6) {
+                struct berth_cidr *s6 = &n->default_subnet6;
+                if (berth_cidr_parse(o->fixed_cidr_v6, s6, NULL) < 0 || s6->family != AF_INET6 ||
+                    !strchr(o->fixed_cidr_v6, '/') || s6->prefix > 126)
+                        r = berth_error_setx(err, EINVAL,
+                                             "--fixed-cidr-v6 `%s`: an IPv6 subnet with a prefix "
+                                             "of at most /126 is needed",
+                                             o->fixed_cidr_v6);
+                else
+                        subnet_of(s6, s6);
+        }
         if (r < 0)
                 goto fail;
         berth_cidr_format(&n->default_gateway, false, n->default_gateway_text,
@@ -522,16 +608,18 @@ static json_t *inspect_locked(struct networks *n, struct net_network *net)
 
         for (size_t i = 0; i < n->n_eps; i++) {
                 struct net_endpoint *ep = n->eps[i];
-                char a[64], mac[18];
+                char a[64], a6[64] = "", mac[18];
                 if (strcmp(ep->network_id, net->id) != 0)
                         continue;
                 berth_cidr_format(&ep->addr, true, a, sizeof(a));
+                if (ep->addr6.family)
+                        berth_cidr_format(&ep->addr6, true, a6, sizeof(a6));
                 snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", ep->mac[0], ep->mac[1],
                          ep->mac[2], ep->mac[3], ep->mac[4], ep->mac[5]);
                 json_object_set_new(cs, ep->container_id,
                                     json_pack("{s:s,s:s,s:s,s:s,s:s}", "Name", ep->name,
                                               "EndpointID", ep->endpoint_id, "MacAddress", mac,
-                                              "IPv4Address", a, "IPv6Address", ""));
+                                              "IPv4Address", a, "IPv6Address", a6));
         }
         json_object_set_new(j, "Containers", cs);
         return j;
@@ -675,19 +763,42 @@ static bool name_valid(const char *s)
         return true;
 }
 
-/* The subnet, gateway and options of a create body, checked like docker (nothing touched). */
+/* One IPAM config's gateway: the one given (inside subnet) or the subnet's first address. */
+static int gateway_parse(const struct berth_cidr *subnet, const char *g, struct berth_cidr *ret,
+                         struct berth_error **err)
+{
+        if (!g || !*g) {
+                berth_ipam_gateway(subnet, ret);
+                return 0;
+        }
+        if (berth_cidr_parse(g, ret, NULL) < 0 || strchr(g, '/') || ret->family != subnet->family)
+                return berth_error_setx(err, EINVAL, "invalid network config: invalid gateway %s",
+                                        g);
+        if (!berth_cidr_contains(subnet, ret))
+                return berth_error_setx(err, EINVAL, "no matching subnet for gateway %s", g);
+        ret->prefix = subnet->prefix;
+        return 0;
+}
+
+/* The subnets, gateways and options of a create body, checked like docker (nothing touched):
+ * one IPv4 config (its subnet picked from the default pools when absent) and, with EnableIPv6,
+ * one IPv6 config with its subnet (berth has no default IPv6 pool). *ret_subnet6 has family 0
+ * without IPv6. */
 static int create_parse_locked(struct networks *n, json_t *body, struct berth_cidr *ret_subnet,
-                               struct berth_cidr *ret_gw, struct berth_error **err)
+                               struct berth_cidr *ret_gw, struct berth_cidr *ret_subnet6,
+                               struct berth_cidr *ret_gw6, struct berth_error **err)
 {
         json_t *ipam = json_object_get(body, "IPAM");
         json_t *cfgs = json_object_get(ipam, "Config");
         const char *idrv = berth_json_get_str(ipam, "Driver");
-        json_t *cfg, *opts = json_object_get(body, "Options");
+        json_t *cfg, *cfg4 = NULL, *cfg6 = NULL, *opts = json_object_get(body, "Options");
+        bool ipv6 = json_is_true(json_object_get(body, "EnableIPv6"));
         const char *k;
         json_t *v;
-        _cleanup_free_ struct berth_cidr *used = xcalloc(n->n_nets + 1, sizeof(*used));
+        size_t i;
+        _cleanup_free_ struct berth_cidr *used = xcalloc(2 * n->n_nets + 1, sizeof(*used));
         size_t n_used = 0;
-        struct berth_cidr subnet, gw;
+        struct berth_cidr subnet, gw, subnet6 = {0}, gw6 = {0};
         const char *s, *g;
         int r;
 
@@ -698,10 +809,6 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                                         idrv);
         if (cfgs && !json_is_array(cfgs) && !json_is_null(cfgs))
                 return berth_error_setx(err, EINVAL, "IPAM.Config: expected an array");
-        if (json_array_size(cfgs) > 1)
-                return berth_error_setx(err, EINVAL,
-                                        "only one IPAM config (one IPv4 subnet) "
-                                        "per network is supported");
         json_object_foreach(opts, k, v)
         {
                 static const char *const ok[] = {"com.docker.network.bridge.name",
@@ -709,17 +816,21 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                                                  "com.docker.network.bridge.enable_ip_masquerade",
                                                  "com.docker.network.driver.mtu"};
                 bool known = false;
-                for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
-                        known |= strcmp(k, ok[i]) == 0;
+                for (size_t j = 0; j < ARRAY_SIZE(ok); j++)
+                        known |= strcmp(k, ok[j]) == 0;
                 if (!known || !json_is_string(v))
                         return berth_error_setx(err, EINVAL, "network option `%s` is not supported",
                                                 k);
         }
-        for (size_t i = 0; i < n->n_nets; i++)
-                if (net_is_bridge(n->nets[i]))
-                        used[n_used++] = n->nets[i]->subnet;
-        cfg = json_array_get(cfgs, 0);
-        if (cfg) {
+        for (size_t j = 0; j < n->n_nets; j++) {
+                if (!net_is_bridge(n->nets[j]))
+                        continue;
+                used[n_used++] = n->nets[j]->subnet;
+                if (n->nets[j]->subnet6.family)
+                        used[n_used++] = n->nets[j]->subnet6;
+        }
+        json_array_foreach(cfgs, i, cfg)
+        {
                 json_object_foreach(cfg, k, v)
                 {
                         if (strcmp(k, "Subnet") != 0 && strcmp(k, "Gateway") != 0 &&
@@ -728,26 +839,44 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                                 return berth_error_setx(err, EINVAL,
                                                         "IPAM config `%s` is not supported", k);
                 }
+                s = berth_json_get_str(cfg, "Subnet");
+                if (s && *s) {
+                        if (berth_cidr_parse(s, &subnet, NULL) < 0 || !strchr(s, '/'))
+                                return berth_error_setx(err, EINVAL,
+                                                        "invalid network config: invalid subnet "
+                                                        "%s: invalid CIDR address",
+                                                        s);
+                        for (size_t j = 0; j < n_used; j++)
+                                if (used[j].family == subnet.family &&
+                                    berth_cidr_overlaps(&subnet, &used[j]))
+                                        return berth_error_setx(
+                                            err, EPERM,
+                                            "invalid pool request: Pool overlaps "
+                                            "with other one on this address space");
+                }
+                json_t **slot = s && *s && subnet.family == AF_INET6 ? &cfg6 : &cfg4;
+                if (*slot)
+                        return berth_error_setx(err, EINVAL,
+                                                "only one IPv4 and one IPv6 IPAM config per "
+                                                "network are supported");
+                *slot = cfg;
         }
-        s = berth_json_get_str(cfg, "Subnet");
-        g = berth_json_get_str(cfg, "Gateway");
+        if (cfg6 && !ipv6)
+                return berth_error_setx(err, EINVAL,
+                                        "an IPv6 subnet needs an IPv6 network (--ipv6, "
+                                        "EnableIPv6)");
+        if (ipv6 && !cfg6)
+                return berth_error_setx(err, EINVAL,
+                                        "IPv6 networks need an IPv6 subnet (--subnet, e.g. "
+                                        "fd00:1::/64): berth has no default IPv6 pool");
+
+        s = berth_json_get_str(cfg4, "Subnet");
+        g = berth_json_get_str(cfg4, "Gateway");
         if (s && *s) {
-                if (berth_cidr_parse(s, &subnet, NULL) < 0 || !strchr(s, '/'))
-                        return berth_error_setx(err, EINVAL,
-                                                "invalid network config: invalid subnet %s: "
-                                                "invalid CIDR address",
-                                                s);
-                if (subnet.family != AF_INET)
-                        return berth_error_setx(err, EINVAL,
-                                                "IPv6 subnets are not supported yet: %s", s);
+                berth_cidr_parse(s, &subnet, NULL);
                 if (subnet.prefix > 30)
                         return berth_error_setx(err, EINVAL, "subnet %s is too small: at most /30",
                                                 s);
-                for (size_t i = 0; i < n_used; i++)
-                        if (berth_cidr_overlaps(&subnet, &used[i]))
-                                return berth_error_setx(err, EPERM,
-                                                        "invalid pool request: Pool overlaps "
-                                                        "with other one on this address space");
         } else {
                 if (g && *g)
                         return berth_error_setx(err, EINVAL,
@@ -757,19 +886,23 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                 if (r < 0)
                         return r;
         }
-        if (g && *g) {
-                if (berth_cidr_parse(g, &gw, NULL) < 0 || strchr(g, '/'))
-                        return berth_error_setx(err, EINVAL,
-                                                "invalid network config: invalid gateway %s", g);
-                if (!berth_cidr_contains(&subnet, &gw))
-                        return berth_error_setx(err, EINVAL, "no matching subnet for gateway %s",
-                                                g);
-                gw.prefix = subnet.prefix;
-        } else {
-                berth_ipam_gateway(&subnet, &gw);
+        r = gateway_parse(&subnet, g, &gw, err);
+        if (r < 0)
+                return r;
+        if (cfg6) {
+                s = berth_json_get_str(cfg6, "Subnet");
+                berth_cidr_parse(s, &subnet6, NULL);
+                if (subnet6.prefix > 126)
+                        return berth_error_setx(err, EINVAL, "subnet %s is too small: at most /126",
+                                                s);
+                r = gateway_parse(&subnet6, berth_json_get_str(cfg6, "Gateway"), &gw6, err);
+                if (r < 0)
+                        return r;
         }
         *ret_subnet = subnet;
         *ret_gw = gw;
+        *ret_subnet6 = subnet6;
+        *ret_gw6 = gw6;
         return 0;
 }
 
@@ -782,7 +915,7 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
         json_t *opts = json_object_get(body, "Options");
         const char *from = berth_json_get_str(json_object_get(body, "ConfigFrom"), "Network");
         const char *bname;
-        struct berth_cidr subnet, gw;
+        struct berth_cidr subnet, gw, subnet6, gw6;
         struct net_network *net = NULL;
         char id[65], b[16];
         json_t *doc, *ipam, *o;
@@ -800,8 +933,6 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
                 return berth_error_setx(err, EINVAL,
                                         "network driver \"%s\" is not supported (only \"bridge\")",
                                         driver);
-        if (json_is_true(json_object_get(body, "EnableIPv6")))
-                return berth_error_setx(err, EINVAL, "IPv6 networks are not supported yet");
         if (json_is_true(json_object_get(body, "Ingress")) ||
             json_is_true(json_object_get(body, "ConfigOnly")) || (from && *from))
                 return berth_error_setx(err, EINVAL,
@@ -826,7 +957,7 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
                         goto out;
                 }
         }
-        r = create_parse_locked(n, body, &subnet, &gw, err);
+        r = create_parse_locked(n, body, &subnet, &gw, &subnet6, &gw6, err);
         if (r < 0)
                 goto out;
         berth_random_hex(id, 32);
@@ -844,8 +975,8 @@ int networks_create(struct networks *n, json_t *body, char **ret_id, json_t *war
                         goto out;
                 }
         }
-        ipam = ipam_config(&subnet, &gw);
-        doc = network_doc(name, id, "bridge", ipam, o, json_object(),
+        ipam = ipam_config(&subnet, &gw, subnet6.family ? &subnet6 : NULL, &gw6);
+        doc = network_doc(name, id, "bridge", ipam, o, json_object(), subnet6.family != 0,
                           json_is_true(json_object_get(body, "Internal")),
                           json_is_true(json_object_get(body, "Attachable")),
                           json_is_object(labels) ? json_deep_copy(labels) : NULL);

@@ -150,47 +150,64 @@ void net_ports_close(struct net_sandbox *sb)
         }
 }
 
-int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, struct berth_error **err)
+int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, bool ipv6, struct berth_error **err)
 {
-        size_t n = json_array_size(wanted), i;
-        struct net_port *ports = xcalloc(n + 1, sizeof(*ports));
+        size_t n = json_array_size(wanted), i, cnt = 0;
+        /* on an IPv6 network a port on every address is also [::]:port (docker's second
+         * binding), DNAT'd to the container's IPv6 address */
+        struct net_port *ports = xcalloc(2 * n + 1, sizeof(*ports));
         json_t *w;
 
         json_array_foreach(wanted, i, w)
         {
-                struct net_port *p = &ports[i];
+                struct net_port *p = &ports[cnt], *p6 = &ports[cnt + 1];
                 const char *ip = berth_json_get_str(w, "HostIp");
                 unsigned lo = (unsigned)json_integer_value(json_object_get(w, "HostLo"));
                 unsigned hi = (unsigned)json_integer_value(json_object_get(w, "HostHi"));
+                bool six = false;
                 int r = -EINVAL;
-                p->fd = -1;
+                p->fd = p6->fd = -1;
                 p->proto = strcmp(berth_json_get_str(w, "Proto") ?: "", "udp") == 0 ? IPPROTO_UDP
                                                                                     : IPPROTO_TCP;
                 p->container_port =
                     (uint16_t)json_integer_value(json_object_get(w, "ContainerPort"));
                 if (ip && *ip)
                         berth_cidr_parse(ip, &p->host_ip, NULL);
+                else if (ipv6) {
+                        six = true;
+                        *p6 = *p;
+                        berth_cidr_parse("::", &p6->host_ip, NULL);
+                }
                 for (unsigned port = lo; port <= hi; port++) {
                         /* a range: the first free port of it, the last failure otherwise */
                         if (port > lo && err && *err)
                                 berth_error_free(TAKE_PTR(*err));
                         r = berth_net_port_reserve(p->proto, p->host_ip.family ? &p->host_ip : NULL,
                                                    (uint16_t)port, &p->host_port, &p->fd, err);
+                        if (r >= 0 && six) {
+                                r = berth_net_port_reserve(p6->proto, &p6->host_ip, p->host_port,
+                                                           &p6->host_port, &p6->fd, err);
+                                if (r < 0) {
+                                        close(p->fd);
+                                        p->fd = -1;
+                                }
+                        }
                         if (r >= 0)
                                 break;
                 }
                 if (r < 0) {
-                        for (size_t k = 0; k < i; k++)
+                        for (size_t k = 0; k < cnt; k++)
                                 close(ports[k].fd);
                         free(ports);
                         return berth_error_wrap(err, "driver failed programming external "
                                                      "connectivity on endpoint");
                 }
+                cnt += six ? 2 : 1;
         }
         net_ports_close(sb);
         free(sb->ports);
         sb->ports = ports;
-        sb->n_ports = n;
+        sb->n_ports = cnt;
         return 0;
 }
 

@@ -15,7 +15,7 @@ static json_t *endpoint_settings_locked(struct networks *n, struct container *c,
         struct net_endpoint *ep = NULL;
         json_t *aliases = json_object_get(es, "Aliases"), *dnsnames = json_null();
         json_t *ipam = json_object_get(es, "IPAMConfig");
-        char a[64] = "", g[64] = "", mac[18] = "";
+        char a[64] = "", g[64] = "", mac[18] = "", a6[64] = "", g6[64] = "";
 
         for (size_t i = 0; net && i < n->n_eps && !ep; i++)
                 if (strcmp(n->eps[i]->container_id, c->id) == 0 &&
@@ -25,6 +25,10 @@ static json_t *endpoint_settings_locked(struct networks *n, struct container *c,
                 berth_cidr_format(&ep->addr, false, a, sizeof(a));
                 berth_cidr_format(&net->gateway, false, g, sizeof(g));
                 net_mac_format(ep->mac, mac);
+                if (ep->addr6.family) {
+                        berth_cidr_format(&ep->addr6, false, a6, sizeof(a6));
+                        berth_cidr_format(&net->gateway6, false, g6, sizeof(g6));
+                }
         }
         aliases = json_array_size(aliases) ? json_deep_copy(aliases) : json_null();
         if (net && !net->is_default) {
@@ -43,8 +47,9 @@ static json_t *endpoint_settings_locked(struct networks *n, struct container *c,
                          "MacAddress", mac, "DriverOpts", "NetworkID",
                          net ? net->id : berth_json_get_str(es, "NetworkID") ?: "",
                          "EndpointID", ep ? ep->endpoint_id : "", "Gateway", g, "IPAddress", a,
-                         "IPPrefixLen", ep ? (int)ep->addr.prefix : 0, "IPv6Gateway", "",
-                         "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DNSNames", dnsnames);
+                         "IPPrefixLen", ep ? (int)ep->addr.prefix : 0, "IPv6Gateway", g6,
+                         "GlobalIPv6Address", a6, "GlobalIPv6PrefixLen",
+                         ep && ep->addr6.family ? (int)ep->addr6.prefix : 0, "DNSNames", dnsnames);
 }
 
 static json_t *networks_json_locked(struct networks *n, struct container *c)
@@ -88,8 +93,10 @@ json_t *network_settings_json(struct networks *n, struct container *c)
         /* the top-level fields are the default bridge's (docker's legacy view) */
         b = json_object_get(nets, "bridge");
         if (b) {
-                static const char *const keys[] = {"EndpointID", "Gateway", "IPAddress",
-                                                   "IPPrefixLen", "MacAddress"};
+                static const char *const keys[] = {"EndpointID",        "Gateway",
+                                                   "IPAddress",         "IPPrefixLen",
+                                                   "GlobalIPv6Address", "GlobalIPv6PrefixLen",
+                                                   "IPv6Gateway",       "MacAddress"};
                 for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
                         json_object_set(j, keys[i], json_object_get(b, keys[i]));
         }

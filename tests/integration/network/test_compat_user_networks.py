@@ -151,3 +151,40 @@ def test_sdk_network_calls(engine):
         time.sleep(0.1)
     assert c.ports["80/tcp"][0]["HostPort"] == "18089"
     c.remove(force=True)
+
+
+def test_ipv6_user_network(engine):
+    """--ipv6 with an IPv6 subnet: addresses, gateway and prefix in inspect, the default route,
+    ping and wget over IPv6 by address and by name (the embedded DNS's AAAA), another IPv6
+    network isolated."""
+    e = engine
+    n6, other, a, b = e.name("six"), e.name("six2"), e.name("a"), e.name("b")
+    ok(e.docker("network", "create", "--ipv6", "--subnet", "10.97.0.0/24", "--subnet",
+                "fd00:97::/64", n6))
+    ok(e.docker("network", "create", "--ipv6", "--subnet", "10.98.0.0/24", "--subnet",
+                "fd00:98::/64", other))
+    j = json.loads(ok(e.docker("network", "inspect", n6)))[0]
+    assert j["EnableIPv6"] is True
+    assert [c["Subnet"] for c in j["IPAM"]["Config"]] == ["10.97.0.0/24", "fd00:97::/64"]
+    ok(e.docker("run", "-d", "--name", a, "--network", n6, TAG, *HTTPD))
+    ok(e.docker("run", "-d", "--name", b, "--network", n6, "--ip6", "fd00:97::99", TAG,
+                "sleep", "300"))
+    ea = json.loads(ok(e.docker("inspect", a)))[0]["NetworkSettings"]["Networks"][n6]
+    assert (ea["GlobalIPv6Address"], ea["GlobalIPv6PrefixLen"], ea["IPv6Gateway"]) == (
+        "fd00:97::2", 64, "fd00:97::1")
+    eb = json.loads(ok(e.docker("inspect", b)))[0]["NetworkSettings"]["Networks"][n6]
+    assert eb["GlobalIPv6Address"] == "fd00:97::99"
+    cs = json.loads(ok(e.docker("network", "inspect", n6)))[0]["Containers"]
+    assert sorted(c["IPv6Address"] for c in cs.values()) == ["fd00:97::2/64", "fd00:97::99/64"]
+    out = ok(e.docker("exec", a, "ip", "-6", "route", "show", "default"))
+    assert "via fd00:97::1 dev eth0" in out
+    ok(e.docker("exec", b, "ping", "-6", "-c1", "-W3", "fd00:97::2"))
+    ok(e.docker("exec", b, "ping", "-6", "-c1", "-W3", a))
+    out = ok(e.docker("exec", b, "wget", "-qO-", "http://[fd00:97::2]/group"))
+    assert out.startswith("root:x:0:")
+    # docker isolates IPv6 networks only with ip6tables (experimental in Debian's 20.10, the
+    # default since 27); berth's `ip6 berth` table always does
+    if e.kind == "berthd":
+        r = e.docker("run", "--rm", "--network", other, TAG, "ping", "-6", "-c1", "-W2",
+                     "fd00:97::2")
+        assert r.returncode != 0, "a container on another IPv6 network reached it"

@@ -28,18 +28,24 @@ static void ok(int r, struct berth_error *err)
         assert_null(err);
 }
 
-/* `nft list table ip berth` through libnftables; NULL when the table does not exist. */
-static char *list_table(void)
+/* `nft list table FAMILY berth` through libnftables; NULL when the table does not exist. */
+static char *list_table_of(const char *family)
 {
         struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
         assert_non_null(ctx);
         nft_ctx_buffer_output(ctx);
         nft_ctx_buffer_error(ctx);
         char *out = NULL;
-        if (nft_run_cmd_from_buffer(ctx, "list table ip berth") == 0)
+        _cleanup_free_ char *cmd = xasprintf("list table %s berth", family);
+        if (nft_run_cmd_from_buffer(ctx, cmd) == 0)
                 out = xstrdup(nft_ctx_get_output_buffer(ctx));
         nft_ctx_free(ctx);
         return out;
+}
+
+static char *list_table(void)
+{
+        return list_table_of("ip");
 }
 
 static void must_have(const char *table, const char *rule)
@@ -212,6 +218,116 @@ static void test_apply_empty_deletes(void **state)
         assert_null(list_table());
 }
 
+/* A network with an IPv6 subnet: masquerade and isolation in `ip6 berth`, which goes away with
+ * the last such network (and with everything). */
+static void test_ipv6_table(void **state)
+{
+        (void)state;
+        struct berth_net_rules_network nets[] = {
+            {.bridge = "br-six",
+             .subnet = cidr("10.79.0.0/24"),
+             .subnet6 = cidr("fd00:79::5/64"),
+             .masquerade = true,
+             .icc = true},
+            {.bridge = "br-in",
+             .subnet = cidr("10.80.0.0/24"),
+             .subnet6 = cidr("fd00:80::/64"),
+             .internal = true,
+             .icc = true},
+        };
+        /* published on every IPv6 address and on one, to the container's IPv6 address; a v4
+         * port beside them stays in `ip berth` */
+        struct berth_net_rules_port ports[] = {
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("fd00:79::2"),
+             .container_port = 80,
+             .bridge = "br-six"},
+            {.proto = IPPROTO_UDP,
+             .host_ip = cidr("fd00:1::1"),
+             .host_port = 5353,
+             .container_ip = cidr("fd00:79::3"),
+             .container_port = 53,
+             .bridge = "br-six"},
+            {.proto = IPPROTO_TCP,
+             .host_port = 8080,
+             .container_ip = cidr("10.79.0.2"),
+             .container_port = 80,
+             .bridge = "br-six"},
+        };
+        struct berth_error *err = NULL;
+        ok(berth_net_rules_apply(nets, 2, ports, 3, &err), err);
+        _cleanup_free_ char *t = list_table_of("ip6");
+        must_have(t, "elements = { 8080 : fd00:79::2 . 80 }");
+        must_have(t, "elements = { fd00:1::1 . 5353 : fd00:79::3 . 53 }");
+        must_have(t, "dnat ip6 to tcp dport map @published_tcp\n");
+        must_have(t, "dnat ip6 to ip6 daddr . udp dport map @published_udp_addr");
+        must_have(t, "ip6 daddr != ::1 fib daddr type local jump published");
+        must_have(t, "ip6 saddr . ip6 daddr . tcp dport @hairpin_tcp masquerade");
+        must_have(t, "oifname . ip6 daddr . tcp dport @forward_tcp ct status dnat accept");
+        must_have(t, "\"br-six\" . fd00:79::2 . 80");
+        assert_non_null(t);
+        must_have(t, "type nat hook postrouting priority srcnat; policy accept;");
+        must_have(t, "ip6 saddr fd00:79::/64 oifname != \"br-six\" masquerade");
+        assert_null(strstr(t, "fd00:80::")); /* internal: no way out */
+        must_have(t, "iifname \"br-six\" oifname \"br-in\" drop");
+        must_have(t, "iifname \"br-in\" oifname != \"br-in\" drop");
+        must_have(t, "ct state established,related accept");
+        must_have(t, "iifname \"br-six\" accept");
+        must_have(t, "oifname \"br-six\" drop");
+        _cleanup_free_ char *t4 = list_table();
+        must_have(t4, "ip saddr 10.79.0.0/24 oifname != \"br-six\" masquerade");
+        must_have(t4, "elements = { 8080 : 10.79.0.2 . 80 }");
+        assert_null(strstr(t4, "fd00"));
+
+        nets[0].subnet6.family = 0;
+        nets[1].subnet6.family = 0;
+        ok(berth_net_rules_apply(nets, 2, NULL, 0, &err), err);
+        assert_null(list_table_of("ip6"));
+        nets[0].subnet6 = cidr("fd00:79::/64");
+        ok(berth_net_rules_apply(nets, 1, NULL, 0, &err), err);
+        free(list_table_of("ip6"));
+        ok(berth_net_rules_apply(NULL, 0, NULL, 0, &err), err);
+        assert_null(list_table_of("ip6"));
+
+        nets[0].subnet6 = cidr("10.0.0.0/8");
+        assert_int_equal(berth_net_rules_apply(nets, 1, NULL, 0, &err), -EINVAL);
+        berth_error_free(err);
+        err = NULL;
+        nets[0].subnet6 = cidr("fd00:79::/64");
+        ports[0].host_ip = cidr("192.0.2.1"); /* a v4 host address to a v6 container address */
+        assert_int_equal(berth_net_rules_apply(nets, 1, ports, 1, &err), -EINVAL);
+        berth_error_free(err);
+}
+
+/* An IPv4-only ruleset never touches `ip6 berth` (a kernel without nf_tables' ip6 family runs
+ * it): with that table held by another socket, which refuses every transaction naming it, the
+ * IPv4 table is still replaced; one with an IPv6 network fails. */
+static void test_ipv4_only_leaves_ip6_alone(void **state)
+{
+        (void)state;
+        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        nft_ctx_buffer_output(ctx);
+        nft_ctx_buffer_error(ctx);
+        if (nft_run_cmd_from_buffer(ctx, "add table ip6 berth { flags owner; }\n") != 0) {
+                nft_ctx_free(ctx);
+                skip();
+        }
+        struct berth_error *err = NULL;
+        struct berth_net_rules_network n = {
+            .bridge = "br-one", .subnet = cidr("10.77.0.0/24"), .masquerade = true, .icc = true};
+        ok(berth_net_rules_apply(&n, 1, NULL, 0, &err), err);
+        ok(berth_net_rules_apply(&n, 1, NULL, 0, &err), err);
+        _cleanup_free_ char *t = list_table();
+        must_have(t, "ip saddr 10.77.0.0/24 oifname != \"br-one\" masquerade");
+        n.subnet6 = cidr("fd00:77::/64");
+        assert_true(berth_net_rules_apply(&n, 1, NULL, 0, &err) < 0);
+        berth_error_free(err);
+        err = NULL;
+        nft_ctx_free(ctx);
+        ok(berth_net_rules_apply(NULL, 0, NULL, 0, &err), err);
+}
+
 static void test_other_tables_untouched(void **state)
 {
         (void)state;
@@ -333,6 +449,8 @@ int main(void)
             cmocka_unit_test(test_duplicate_keys),
             cmocka_unit_test(test_bad_input_keeps_table),
             cmocka_unit_test(test_apply_empty_deletes),
+            cmocka_unit_test(test_ipv6_table),
+            cmocka_unit_test(test_ipv4_only_leaves_ip6_alone),
             cmocka_unit_test(test_other_tables_untouched),
             cmocka_unit_test(test_nft_error),
             cmocka_unit_test(test_port_reserve),
