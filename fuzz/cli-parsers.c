@@ -77,7 +77,10 @@ static void fuzz_stream(const char *s, size_t n)
         demux_feed(&d, s, n, devnull, devnull);
         close(devnull);
         unsigned char keys[16];
-        size_t nk = parse_detach_keys(n > 0 && s[0] == 'c' ? "ctrl-a,x" : NULL, keys, sizeof(keys));
+        _cleanup_free_ char *spec = xstrndup(s, n);
+        berth_detach_keys_parse(spec, keys, sizeof(keys)); /* the input as a --detach-keys value */
+        size_t nk =
+            berth_detach_keys_parse(n > 0 && s[0] == 'c' ? "ctrl-a,x" : NULL, keys, sizeof(keys));
         size_t matched = 0;
         bool detached = false;
         char buf[32768];

@@ -12,7 +12,8 @@ if [ ! -f "$build/build.ninja" ]; then
         CC=clang meson setup "$build" "$here" -Dfuzz=true -Dtests=false -Dstatic_runtime=false \
                 -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized >/dev/null
 fi
-ninja -C "$build" >/dev/null
+# ninja prints a failed compile on stdout: keep it for the log, quiet otherwise
+ninja -C "$build" >"$build/.ninja-out" 2>&1 || { cat "$build/.ninja-out"; exit 1; }
 # one target: its corpus copied to a scratch dir, its last lines printed whole (no interleaving)
 run_one() {
         local t=$1 work out rc=0
