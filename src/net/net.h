@@ -84,6 +84,14 @@ void berth_ipam_mac(const struct berth_cidr *addr, uint8_t ret_mac[6]);
 int berth_netns_create(const char *path, struct berth_error **err);
 /* Unmount and remove a pinned namespace; a missing file is fine. */
 int berth_netns_remove(const char *path, struct berth_error **err);
+/* berth_netns_create that also hands back the rtnetlink socket it opened inside the namespace
+ * (*ret_nl_fd, close-on-exec; the socket stays bound to that namespace), for
+ * berth_endpoint_add_first: a namespace made ahead of time (the daemon's warm pool) is then
+ * plumbed without a thread entering it. */
+int berth_netns_create_nl(const char *path, int *ret_nl_fd, struct berth_error **err);
+/* Pin the namespace pinned at from at to (a new file), then unpin from: a namespace made ahead
+ * under one name taken by a container under its own. EEXIST when to is pinned already. */
+int berth_netns_move(const char *from, const char *to, struct berth_error **err);
 /* Open a pinned namespace (O_RDONLY|O_CLOEXEC fd usable with setns). */
 int berth_netns_open(const char *path, int *ret_fd, struct berth_error **err);
 
@@ -113,6 +121,13 @@ struct berth_endpoint {
  * name (malloc'd). */
 int berth_endpoint_add(int netns_fd, const struct berth_endpoint *ep, char **ret_host_ifname,
                        struct berth_error **err);
+/* berth_endpoint_add for a namespace holding loopback only, through nl_fd, an rtnetlink socket
+ * of that namespace (berth_netns_create_nl): the pair is made from inside (the peer as its
+ * second link, so its index is known ahead, the host end sent out to the caller's namespace),
+ * brought up, addressed and routed in one netlink round trip, then the host end is put on the
+ * bridge, up, in hairpin mode, in one more. No thread, no setns. Rolls back on failure. */
+int berth_endpoint_add_first(int nl_fd, const struct berth_endpoint *ep, char **ret_host_ifname,
+                             struct berth_error **err);
 /* Remove the endpoint by its host end (deleting one end deletes the pair); missing is fine. */
 int berth_endpoint_remove(const char *host_ifname, struct berth_error **err);
 /* Names of the host's links starting with prefix ("bv", "br-", "berth"), for reconciliation. */
@@ -149,6 +164,14 @@ struct berth_net_rules_port {
 int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
                           const struct berth_net_rules_port *ports, size_t n_ports,
                           struct berth_error **err);
+
+/* berth_net_rules_apply in two steps, for a caller that skips a transaction when nothing
+ * changed: the validated transaction text (malloc'd into *ret_text; the same inputs always give
+ * the same text), then its load through the helper child in the caller's network namespace. */
+int berth_net_rules_render(const struct berth_net_rules_network *nets, size_t n_networks,
+                           const struct berth_net_rules_port *ports, size_t n_ports,
+                           char **ret_text, struct berth_error **err);
+int berth_net_rules_load(const char *text, struct berth_error **err);
 
 /* Can this host do bridge networking in the calling thread's network namespace? Checks, in a
  * forked child (nothing in the caller's namespace changes): rtnetlink answers; a netfilter

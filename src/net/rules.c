@@ -356,9 +356,9 @@ int net_nft_run(const char *text, struct berth_error **err)
 }
 
 /* Validate and build the transaction text (malloc'd into *ret_text). */
-static int rules_text(const struct berth_net_rules_network *nets, size_t n_networks,
-                      const struct berth_net_rules_port *ports, size_t n_ports, char **ret_text,
-                      struct berth_error **err)
+int berth_net_rules_render(const struct berth_net_rules_network *nets, size_t n_networks,
+                           const struct berth_net_rules_port *ports, size_t n_ports,
+                           char **ret_text, struct berth_error **err)
 {
         int r = validate(nets, n_networks, ports, n_ports, err);
         if (r < 0)
@@ -384,17 +384,9 @@ static int rules_text(const struct berth_net_rules_network *nets, size_t n_netwo
         return 0;
 }
 
-/* The table from nets and ports, loaded by run: in this process, or in the helper child. */
-static int rules_apply_with(int (*run)(const char *, struct berth_error **),
-                            const struct berth_net_rules_network *nets, size_t n_networks,
-                            const struct berth_net_rules_port *ports, size_t n_ports,
-                            struct berth_error **err)
+int berth_net_rules_load(const char *text, struct berth_error **err)
 {
-        _cleanup_free_ char *text = NULL;
-        int r = rules_text(nets, n_networks, ports, n_ports, &text, err);
-        if (r < 0)
-                return r;
-        r = run(text, err);
+        int r = net_nft_run_isolated(text, err);
         if (r < 0)
                 return berth_error_wrap(err, "packet rules: table `ip berth`");
         return 0;
@@ -404,12 +396,23 @@ int net_rules_apply_here(const struct berth_net_rules_network *nets, size_t n_ne
                          const struct berth_net_rules_port *ports, size_t n_ports,
                          struct berth_error **err)
 {
-        return rules_apply_with(net_nft_run, nets, n_networks, ports, n_ports, err);
+        _cleanup_free_ char *text = NULL;
+        int r = berth_net_rules_render(nets, n_networks, ports, n_ports, &text, err);
+        if (r < 0)
+                return r;
+        r = net_nft_run(text, err);
+        if (r < 0)
+                return berth_error_wrap(err, "packet rules: table `ip berth`");
+        return 0;
 }
 
 int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
                           const struct berth_net_rules_port *ports, size_t n_ports,
                           struct berth_error **err)
 {
-        return rules_apply_with(net_nft_run_isolated, nets, n_networks, ports, n_ports, err);
+        _cleanup_free_ char *text = NULL;
+        int r = berth_net_rules_render(nets, n_networks, ports, n_ports, &text, err);
+        if (r < 0)
+                return r;
+        return berth_net_rules_load(text, err);
 }
