@@ -105,7 +105,7 @@ int network_connect(struct networks *n, const char *net_ref, const char *contain
                 if (r >= 0)
                         r = berth_netns_open(sb->netns_path, &nsfd, err);
                 if (r >= 0)
-                        r = net_endpoint_add_locked(n, c, net, es, ifname, false, nsfd, err);
+                        r = net_endpoint_add_locked(n, c, net, es, ifname, false, nsfd, -1, err);
                 if (r >= 0 && !sb->network_id)
                         sb->network_id = xstrdup(net->id);
                 if (r >= 0) {

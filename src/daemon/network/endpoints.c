@@ -166,13 +166,184 @@ static int sandbox_save(struct networks *n, struct net_sandbox *sb, struct berth
                        args, 2, err);
 }
 
-void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep)
+/* ---------------------------------------------------------------- the reaper */
+
+#define POOL_SIZE 3
+
+static bool pool_wanted_locked(struct networks *n)
+{
+        return !n->closing && !n->pool_off && n->pool_dir && n->n_pool < POOL_SIZE;
+}
+
+/* One namespace more in the pool (called and returning with the lock held, released while the
+ * namespace is made). */
+static void pool_fill_one_locked(struct networks *n)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        char hex[17];
+        _cleanup_free_ char *path = NULL;
+        int fd = -1, r;
+
+        net_random_hex(hex, 8);
+        path = xasprintf("%s/%s", n->pool_dir, hex);
+        pthread_mutex_unlock(&n->lock);
+        r = berth_netns_create_nl(path, &fd, &e);
+        pthread_mutex_lock(&n->lock);
+        if (r < 0) {
+                berth_debug("network: no warm pool: %s", e->msg);
+                n->pool_off = true;
+                return;
+        }
+        if (n->closing) {
+                close(fd);
+                berth_netns_remove(path, NULL);
+                return;
+        }
+        n->pool = xrealloc(n->pool, (n->n_pool + 1) * sizeof(*n->pool));
+        n->pool[n->n_pool++] = (struct net_warm){TAKE_PTR(path), fd};
+}
+
+static void reap_forget_locked(struct networks *n, size_t i)
+{
+        free(n->reap[i].host_ifname);
+        free(n->reap[i].network_id);
+        memmove(&n->reap[i], &n->reap[i + 1], (n->n_reap - i - 1) * sizeof(*n->reap));
+        n->n_reap--;
+        pthread_cond_broadcast(&n->reap_cond); /* net_reaper_drain_locked */
+}
+
+/* The thread behind the request path: deletes released links, then tops the pool up. */
+static void *reaper_run(void *arg)
+{
+        struct networks *n = arg;
+
+        pthread_mutex_lock(&n->lock);
+        for (;;) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                _cleanup_free_ char *name = NULL;
+                while (!n->n_reap && !n->closing && !pool_wanted_locked(n))
+                        pthread_cond_wait(&n->reap_cond, &n->lock);
+                if (!n->n_reap && n->closing)
+                        break;
+                if (!n->n_reap) {
+                        pool_fill_one_locked(n);
+                        continue;
+                }
+                name = xstrdup(n->reap[0].host_ifname);
+                pthread_mutex_unlock(&n->lock);
+                if (berth_endpoint_remove(name, &e) < 0)
+                        berth_warn("endpoint `%s`: %s", name, e->msg);
+                pthread_mutex_lock(&n->lock);
+                /* a start that wanted its address may have deleted it meanwhile */
+                for (size_t i = 0; i < n->n_reap; i++) {
+                        if (strcmp(n->reap[i].host_ifname, name) == 0) {
+                                reap_forget_locked(n, i);
+                                break;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&n->lock);
+        return NULL;
+}
+
+void net_pool_clear(struct networks *n)
+{
+        _cleanup_dir_ DIR *dir = NULL;
+        struct dirent *de;
+
+        pthread_mutex_lock(&n->lock);
+        for (size_t i = 0; i < n->n_pool; i++) {
+                close(n->pool[i].nl_fd);
+                berth_netns_remove(n->pool[i].path, NULL);
+                free(n->pool[i].path);
+        }
+        n->n_pool = 0;
+        dir = n->pool_dir ? opendir(n->pool_dir) : NULL;
+        while (dir && (de = readdir(dir))) {
+                _cleanup_free_ char *p = NULL;
+                if (de->d_name[0] == '.')
+                        continue;
+                p = xasprintf("%s/%s", n->pool_dir, de->d_name);
+                berth_netns_remove(p, NULL);
+        }
+        pthread_mutex_unlock(&n->lock);
+}
+
+int net_sandbox_ns_make_locked(struct networks *n, const char *path, int *ret_nl_fd,
+                               struct berth_error **err)
+{
+        int fd = -1, r;
+
+        while (n->n_pool > 0) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                struct net_warm w = n->pool[--n->n_pool];
+                pthread_cond_broadcast(&n->reap_cond); /* made again behind us */
+                r = berth_netns_move(w.path, path, &e);
+                free(w.path);
+                if (r >= 0) {
+                        if (ret_nl_fd)
+                                *ret_nl_fd = w.nl_fd;
+                        else
+                                close(w.nl_fd);
+                        return 0;
+                }
+                berth_warn("network: warm namespace: %s", e->msg);
+                close(w.nl_fd);
+        }
+        r = berth_netns_create_nl(path, &fd, err);
+        if (r < 0)
+                return r;
+        if (ret_nl_fd)
+                *ret_nl_fd = fd;
+        else
+                close(fd);
+        return 0;
+}
+
+void net_reaper_start(struct networks *n)
+{
+        pthread_cond_init(&n->reap_cond, NULL);
+        n->reaper_started = pthread_create(&n->reaper, NULL, reaper_run, n) == 0;
+        if (!n->reaper_started)
+                berth_warn("network: no reaper thread: released links are deleted in line");
+}
+
+void net_reaper_stop(struct networks *n)
+{
+        pthread_mutex_lock(&n->lock);
+        n->closing = true;
+        pthread_cond_broadcast(&n->reap_cond);
+        pthread_mutex_unlock(&n->lock);
+        if (n->reaper_started)
+                pthread_join(n->reaper, NULL);
+        n->reaper_started = false;
+}
+
+void net_reaper_drain_locked(struct networks *n)
+{
+        while (n->n_reap && n->reaper_started)
+                pthread_cond_wait(&n->reap_cond, &n->lock);
+}
+
+/* Forget ep (db row, memory); its link is deleted now (sync) or queued for the reaper. */
+static void endpoint_forget_locked(struct networks *n, struct net_endpoint *ep, bool sync)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         struct net_network *net = net_by_id_locked(n, ep->network_id);
 
-        if (ep->host_ifname && *ep->host_ifname && berth_endpoint_remove(ep->host_ifname, &e) < 0)
-                berth_warn("endpoint `%s`: %s", ep->host_ifname, e->msg);
+        if (ep->host_ifname && *ep->host_ifname) {
+                if (!sync && n->reaper_started && !n->closing) {
+                        n->reap = xrealloc(n->reap, (n->n_reap + 1) * sizeof(*n->reap));
+                        n->reap[n->n_reap++] = (struct net_reap){
+                            .host_ifname = xstrdup(ep->host_ifname),
+                            .network_id = xstrdup(ep->network_id),
+                            .addr = ep->addr,
+                        };
+                        pthread_cond_broadcast(&n->reap_cond);
+                } else if (berth_endpoint_remove(ep->host_ifname, &e) < 0) {
+                        berth_warn("endpoint `%s`: %s", ep->host_ifname, e->msg);
+                }
+        }
         db_exec(n->d, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                 (const char *[]){ep->container_id, ep->network_id}, 2, NULL);
         for (size_t i = 0; i < n->n_eps; i++) {
@@ -185,6 +356,11 @@ void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep)
         if (net)
                 net_dns_update_locked(n, net);
         net_endpoint_free(ep);
+}
+
+void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep)
+{
+        endpoint_forget_locked(n, ep, true);
 }
 
 static void sandbox_drop_locked(struct networks *n, struct net_sandbox *sb)
@@ -213,26 +389,42 @@ static void release_locked(struct networks *n, const char *container_id)
          * machine's namespace) is left alone */
         bool changed = sb && sb->n_ports > 0;
 
+        /* the namespace first: with its last user gone the kernel deletes the veths in it
+         * (and their host ends) itself; the reaper deletes what is left, e.g. a pair kept by
+         * a container that joined this one's namespace */
+        if (sb)
+                sandbox_drop_locked(n, sb);
         for (size_t i = n->n_eps; i-- > 0;) {
                 if (strcmp(n->eps[i]->container_id, container_id) != 0)
                         continue;
-                net_endpoint_drop_locked(n, n->eps[i]);
+                endpoint_forget_locked(n, n->eps[i], false);
                 changed = true;
                 i = n->n_eps; /* the array moved under us */
         }
-        if (sb)
-                sandbox_drop_locked(n, sb);
         if (changed && net_rules_apply_locked(n, &e) < 0)
                 berth_warn("container `%s`: rules: %s", container_id, e->msg);
 }
 
+/* Milliseconds since t0 (CLOCK_MONOTONIC), for the debug log's timings. */
+static double ms_since(const struct timespec *t0)
+{
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 void network_container_release(struct networks *n, const char *container_id)
 {
+        struct timespec t0;
+
         if (!n)
                 return;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         pthread_mutex_lock(&n->lock);
         release_locked(n, container_id);
         pthread_mutex_unlock(&n->lock);
+        berth_debug("container `%.12s`: network released in %.2f ms", container_id, ms_since(&t0));
 }
 
 /* ---------------------------------------------------------------- create-time checks */
@@ -428,17 +620,21 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
 /* ---------------------------------------------------------------- start */
 
 /* The next free address of net (or the one es asks for). */
-static int allocate_locked(struct networks *n, struct net_network *net, json_t *es,
-                           struct berth_cidr *ret, struct berth_error **err)
+static int allocate_try_locked(struct networks *n, struct net_network *net, const char *want,
+                               bool with_reap, struct berth_cidr *ret, struct berth_error **err)
 {
-        const char *want = jstr(json_object_get(json_object_get(es, "IPAMConfig"), "IPv4Address"));
-        _cleanup_free_ struct berth_cidr *used = xcalloc(n->n_eps + 1, sizeof(*used));
+        _cleanup_free_ struct berth_cidr *used = NULL;
         size_t n_used = 0;
         int r;
 
+        used = xcalloc(n->n_eps + n->n_reap + 1, sizeof(*used));
         for (size_t i = 0; i < n->n_eps; i++)
                 if (strcmp(n->eps[i]->network_id, net->id) == 0)
                         used[n_used++] = n->eps[i]->addr;
+        /* links still being deleted keep their addresses */
+        for (size_t i = 0; i < n->n_reap && with_reap; i++)
+                if (strcmp(n->reap[i].network_id, net->id) == 0)
+                        used[n_used++] = n->reap[i].addr;
         if (want && *want) {
                 struct berth_cidr a;
                 if (berth_cidr_parse(want, &a, err) < 0)
@@ -460,9 +656,44 @@ static int allocate_locked(struct networks *n, struct net_network *net, json_t *
         return 0;
 }
 
+/* Delete the queued links of net now (the lock held): their addresses are wanted. */
+static void reap_now_locked(struct networks *n, struct net_network *net)
+{
+        for (size_t i = n->n_reap; i-- > 0;) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (strcmp(n->reap[i].network_id, net->id) != 0)
+                        continue;
+                if (berth_endpoint_remove(n->reap[i].host_ifname, &e) < 0)
+                        berth_warn("endpoint `%s`: %s", n->reap[i].host_ifname, e->msg);
+                reap_forget_locked(n, i);
+        }
+}
+
+/* The next free address of net (or the one es asks for). */
+static int allocate_locked(struct networks *n, struct net_network *net, json_t *es,
+                           struct berth_cidr *ret, struct berth_error **err)
+{
+        const char *want = jstr(json_object_get(json_object_get(es, "IPAMConfig"), "IPv4Address"));
+        _cleanup_error_ struct berth_error *e = NULL;
+        bool reaping = false;
+        int r;
+
+        for (size_t i = 0; i < n->n_reap && !reaping; i++)
+                reaping = strcmp(n->reap[i].network_id, net->id) == 0;
+        r = allocate_try_locked(n, net, want, true, ret, reaping ? &e : err);
+        if (r >= 0 || !reaping || (r != -ENOSPC && r != -EEXIST)) {
+                if (r < 0 && e && err && !*err)
+                        *err = TAKE_PTR(e);
+                return r;
+        }
+        /* what is left is held by links being deleted: delete them here */
+        reap_now_locked(n, net);
+        return allocate_try_locked(n, net, want, false, ret, err);
+}
+
 /* One endpoint of c on net, named ifname, in the namespace netns_fd; recorded in the db first. */
 int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
-                            json_t *es, const char *ifname, bool primary, int netns_fd,
+                            json_t *es, const char *ifname, bool primary, int netns_fd, int nl_fd,
                             struct berth_error **err)
 {
         struct net_endpoint *ep = xcalloc(1, sizeof(*ep));
@@ -504,7 +735,8 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
                 /* docker's internal networks have no way out: no default route either */
                 if (primary && !net->internal)
                         be.gateway = net->gateway;
-                r = berth_endpoint_add(netns_fd, &be, &ep->host_ifname, err);
+                r = nl_fd >= 0 ? berth_endpoint_add_first(nl_fd, &be, &ep->host_ifname, err)
+                               : berth_endpoint_add(netns_fd, &be, &ep->host_ifname, err);
         }
         if (r < 0) {
                 db_exec(n->d, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
@@ -654,7 +886,8 @@ static int sandbox_lo_only(struct networks *n, struct container *c, struct netwo
         sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
         pthread_mutex_lock(&n->lock);
         release_locked(n, c->id);
-        if (berth_netns_create(sb->netns_path, &e) < 0 || sandbox_save(n, sb, &e) < 0) {
+        if (net_sandbox_ns_make_locked(n, sb->netns_path, NULL, &e) < 0 ||
+            sandbox_save(n, sb, &e) < 0) {
                 berth_debug("container `%.12s`: %s: the runtime makes its namespace", c->id,
                             e->msg);
                 berth_netns_remove(sb->netns_path, NULL);
@@ -669,14 +902,29 @@ static int sandbox_lo_only(struct networks *n, struct container *c, struct netwo
         return 0;
 }
 
+static int container_setup(struct networks *n, struct container *c, const char *hostname,
+                           struct network_setup *ret, struct berth_error **err);
+
 int network_container_setup(struct networks *n, struct container *c, const char *hostname,
                             struct network_setup *ret, struct berth_error **err)
+{
+        struct timespec t0;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = container_setup(n, c, hostname, ret, err);
+        berth_debug("container `%.12s`: network set up in %.2f ms", c->id, ms_since(&t0));
+        return r;
+}
+
+static int container_setup(struct networks *n, struct container *c, const char *hostname,
+                           struct network_setup *ret, struct berth_error **err)
 {
         json_t *attach = json_object_get(c->config, "networks");
         const char *mode = net_mode_of(container_cfg(c, "HostConfig"));
         const char *domain = jstr(container_cfg(c, "Domainname"));
         _cleanup_json_ json_t *wanted = NULL;
-        _cleanup_close_ int nsfd = -1;
+        _cleanup_close_ int nsfd = -1, nlfd = -1;
         struct net_sandbox *sb;
         struct net_network *first = NULL, *dns_net = NULL;
         const char *k;
@@ -712,7 +960,7 @@ int network_container_setup(struct networks *n, struct container *c, const char 
         sb = xcalloc(1, sizeof(*sb));
         sb->container_id = xstrdup(c->id);
         sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
-        r = berth_netns_create(sb->netns_path, err);
+        r = net_sandbox_ns_make_locked(n, sb->netns_path, &nlfd, err);
         if (r < 0) {
                 net_sandbox_free(sb);
                 goto fail_unlocked_nothing;
@@ -729,7 +977,8 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                 struct net_network *net = net_attached_locked(n, k, es);
                 char ifname[16];
                 snprintf(ifname, sizeof(ifname), "eth%u", idx);
-                r = net_endpoint_add_locked(n, c, net, es, ifname, idx == 0, nsfd, err);
+                r = net_endpoint_add_locked(n, c, net, es, ifname, idx == 0, nsfd,
+                                            idx == 0 ? nlfd : -1, err);
                 if (r < 0)
                         goto fail;
                 if (!first)

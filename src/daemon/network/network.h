@@ -41,6 +41,9 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
 /* After the containers are loaded: release the sandboxes of containers that do not run (left by
  * a crash) and delete veths and netns pins no sandbox owns. */
 void networks_reconcile(struct networks *n);
+/* At daemon stop: the links queued for deletion are deleted (containers keep running: nothing
+ * of theirs is touched). */
+void networks_close(struct networks *n);
 /* The default bridge's address for --add-host NAME:host-gateway ("172.17.0.1"), NULL without a
  * default bridge network or when bridges are unavailable (borrowed). */
 const char *networks_host_gateway(struct networks *n);

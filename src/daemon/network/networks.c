@@ -265,7 +265,9 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
 {
         _cleanup_free_ struct berth_net_rules_network *nets = xcalloc(n->n_nets + 1, sizeof(*nets));
         _cleanup_free_ struct berth_net_rules_port *ports = NULL;
+        _cleanup_free_ char *text = NULL;
         size_t nn = 0, np = 0, cap = 0;
+        int r;
 
         for (size_t i = 0; i < n->n_nets; i++) {
                 struct net_network *net = n->nets[i];
@@ -311,7 +313,19 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
         }
         if (nn == 0 && n->warning)
                 return 0; /* nothing to apply, and nf_tables may be what is missing */
-        return berth_net_rules_apply(nets, nn, ports, np, err);
+        r = berth_net_rules_render(nets, nn, ports, np, &text, err);
+        if (r < 0)
+                return r;
+        /* a container without published ports changes nothing here: no transaction (the
+         * helper's round trip and nft's cache load cost more than a start's other steps) */
+        if (n->rules_text && strcmp(n->rules_text, text) == 0)
+                return 0;
+        free(TAKE_PTR(n->rules_text));
+        r = berth_net_rules_load(text, err);
+        if (r < 0)
+                return r;
+        n->rules_text = TAKE_PTR(text);
+        return 0;
 }
 
 /* ---------------------------------------------------------------- open, reconcile */
@@ -487,6 +501,11 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
         if (r < 0)
                 goto fail;
         probe(n);
+        n->pool_dir = xasprintf("%s/netns-pool", d->runtime_root);
+        if (berth_mkdir_p(n->pool_dir, 0700, NULL) < 0)
+                free(TAKE_PTR(n->pool_dir));
+        net_pool_clear(n);
+        net_reaper_start(n);
         /* live-restore: the networks of running containers come back as they were */
         for (size_t i = 0; i < n->n_sbs; i++)
                 net_ports_rebind(n->sbs[i]);
@@ -515,6 +534,14 @@ fail:
         free(n->default_bridge);
         free(n);
         return r;
+}
+
+void networks_close(struct networks *n)
+{
+        if (!n)
+                return;
+        net_reaper_stop(n);
+        net_pool_clear(n);
 }
 
 const char *networks_host_gateway(struct networks *n)
@@ -937,6 +964,7 @@ int networks_remove(struct networks *n, const char *ref, struct berth_error **er
         int r;
 
         pthread_mutex_lock(&n->lock);
+        net_reaper_drain_locked(n);
         r = net_lookup_locked(n, ref, &net, err);
         if (r >= 0)
                 r = remove_locked(n, net, err);
@@ -964,6 +992,7 @@ int networks_prune(struct networks *n, json_t *filters, json_t **ret, struct ber
                 }
         }
         pthread_mutex_lock(&n->lock);
+        net_reaper_drain_locked(n);
         for (size_t i = n->n_nets; i-- > 0;) {
                 struct net_network *net = n->nets[i];
                 _cleanup_free_ char *name = xstrdup(net->name);

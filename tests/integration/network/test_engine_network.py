@@ -68,7 +68,7 @@ def test_default_bridge_published_port(netd):
         assert "root:x:0:" in out
     finally:
         ok(netd.docker("rm", "-f", web))
-    assert not netd.veths() and not netd.pins()
+    assert not netd.veths_settled() and not netd.pins()
     assert "8080" not in netd.sh("nft list table ip berth").stdout
     assert "Connection refused" in netd.sh("timeout 3 busybox wget -qO- http://127.0.0.1:8080/").stderr
 
@@ -109,7 +109,7 @@ def test_published_port_from_outside(netd):
         holder.wait()
         subprocess.run(["umount", "-l", outside], check=False)
         os.unlink(outside)
-    assert not netd.veths()
+    assert not netd.veths_settled()
 
 
 def test_publish_on_one_address(netd):
@@ -135,7 +135,7 @@ def test_port_already_allocated_and_nothing_left(netd):
         r = netd.docker("run", "-d", "--name", b, "-p", "8081:80", TAG, "sleep", "300")
         assert r.returncode != 0
         assert "Bind for 0.0.0.0:8081 failed: port is already allocated" in r.stderr
-        assert netd.veths() == veths and len(netd.pins()) == 1
+        assert netd.veths_settled(veths) == veths and len(netd.pins()) == 1
         assert inspect(netd, b)["State"]["Running"] is False
         # a port held by something else on the host side is refused the same way
         ok(netd.docker("rm", "-f", b))
@@ -225,7 +225,7 @@ def test_user_network_dns_isolation(netd):
     finally:
         netd.docker("rm", "-f", a, b, c)
         ok(netd.docker("network", "rm", n1, n2))
-    assert not netd.veths()
+    assert not netd.veths_settled()
     assert not [line for line in netd.links().splitlines() if "br-" in line]
 
 
@@ -410,7 +410,7 @@ def test_kill9_keeps_addresses_and_ports(net_factory):
             break
         time.sleep(0.1)
     assert inspect(d, a)["State"]["Running"] is False
-    assert not d.veths() and not d.pins()
+    assert not d.veths_settled() and not d.pins()
     assert "8090" not in d.sh("nft list table ip berth").stdout
     ok(d.docker("rm", "-f", a))
 
