@@ -196,8 +196,10 @@ static int nl_talk_batch(struct nl *nl, const void *buf, size_t len, unsigned fi
 struct link_info {
         int index;
         unsigned mtu;
+        int master; /* 0: none */
         char kind[32];
         char name[IFNAMSIZ];
+        char alias[256];
 };
 
 static int link_info_cb(const struct nlmsghdr *nlh, void *data)
@@ -218,6 +220,15 @@ static int link_info_cb(const struct nlmsghdr *nlh, void *data)
                 case IFLA_IFNAME:
                         if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
                                 snprintf(li->name, sizeof(li->name), "%s", mnl_attr_get_str(a));
+                        break;
+                case IFLA_IFALIAS:
+                        snprintf(li->alias, sizeof(li->alias), "%.*s",
+                                 (int)strnlen(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a)),
+                                 (const char *)mnl_attr_get_payload(a));
+                        break;
+                case IFLA_MASTER:
+                        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                                li->master = (int)mnl_attr_get_u32(a);
                         break;
                 case IFLA_LINKINFO: {
                         const struct nlattr *b;
@@ -974,7 +985,8 @@ int berth_endpoint_remove(const char *host_ifname, struct berth_error **err)
 /* ---------------------------------------------------------------- listing */
 
 struct list_acc {
-        const char *prefix;
+        const char *prefix, *kind, *alias;
+        int master; /* -1: any */
         char **names;
 };
 
@@ -983,31 +995,87 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
         struct list_acc *acc = data;
         struct link_info li = {0};
         link_info_cb(nlh, &li);
-        if (li.name[0] && strncmp(li.name, acc->prefix, strlen(acc->prefix)) == 0)
+        if (li.name[0] && strncmp(li.name, acc->prefix, strlen(acc->prefix)) == 0 &&
+            (!acc->kind || strcmp(li.kind, acc->kind) == 0) &&
+            (!acc->alias || strcmp(li.alias, acc->alias) == 0) &&
+            (acc->master < 0 || li.master == acc->master))
                 strv_push(&acc->names, li.name);
         return 0;
 }
 
+static int links_find(struct list_acc *acc, const char *master, char ***ret_names,
+                      struct berth_error **err);
+
 int berth_links_list(const char *prefix, char ***ret_names, struct berth_error **err)
+{
+        struct list_acc acc = {.prefix = prefix ? prefix : "", .master = -1};
+        return links_find(&acc, NULL, ret_names, err);
+}
+
+int berth_links_find(const char *prefix, const char *kind, const char *alias, const char *master,
+                     char ***ret_names, struct berth_error **err)
+{
+        struct list_acc acc = {
+            .prefix = prefix ? prefix : "", .kind = kind, .alias = alias, .master = -1};
+        return links_find(&acc, master, ret_names, err);
+}
+
+int berth_link_set_alias(const char *name, const char *alias, struct berth_error **err)
+{
+        int r = ifname_check("interface", name, err);
+        if (r < 0)
+                return r;
+        struct nl nl = {0};
+        r = nl_open(&nl, err);
+        if (r < 0)
+                return r;
+        char buf[NL_REQUEST_SIZE];
+        struct nlmsghdr *nlh = nl_msg(&nl, buf, RTM_NEWLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        mnl_attr_put(nlh, IFLA_IFALIAS, strnlen(alias, 255), alias);
+        r = nl_talk(&nl, nlh, NULL, NULL, "set alias", err);
+        nl_close(&nl);
+        if (r < 0)
+                return NET_WRAP(r, err, "link `%s`", name);
+        return 0;
+}
+
+static int links_find(struct list_acc *acc, const char *master, char ***ret_names,
+                      struct berth_error **err)
 {
         struct nl nl = {0};
         int r = nl_open(&nl, err);
         if (r < 0)
                 return r;
+        if (master) {
+                struct link_info m;
+                r = link_get(&nl, master, &m, err);
+                if (r == -ENODEV) {
+                        nl_close(&nl);
+                        *ret_names = xcalloc(1, sizeof(char *));
+                        return 0;
+                }
+                if (r < 0) {
+                        nl_close(&nl);
+                        return r;
+                }
+                acc->master = m.index;
+        }
         char buf[NL_REQUEST_SIZE];
         struct nlmsghdr *nlh = nl_msg(&nl, buf, RTM_GETLINK, NLM_F_DUMP);
         struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-        struct list_acc acc = {.prefix = prefix ? prefix : ""};
-        r = nl_talk(&nl, nlh, list_cb, &acc, "list links", err);
+        r = nl_talk(&nl, nlh, list_cb, acc, "list links", err);
         nl_close(&nl);
         if (r < 0) {
-                strv_free(acc.names);
+                strv_free(acc->names);
                 return r;
         }
-        if (!acc.names)
-                acc.names = xcalloc(1, sizeof(char *));
-        *ret_names = acc.names;
+        if (!acc->names)
+                acc->names = xcalloc(1, sizeof(char *));
+        *ret_names = acc->names;
         return 0;
 }

@@ -132,6 +132,13 @@ int berth_endpoint_add_first(int nl_fd, const struct berth_endpoint *ep, char **
 int berth_endpoint_remove(const char *host_ifname, struct berth_error **err);
 /* Names of the host's links starting with prefix ("bv", "br-", "berth"), for reconciliation. */
 int berth_links_list(const char *prefix, char ***ret_names, struct berth_error **err);
+/* berth_links_list narrowed: of kind ("bridge", "veth"; NULL any), with the alias alias (NULL
+ * any), enslaved to the link master (NULL any; none when master does not exist). */
+int berth_links_find(const char *prefix, const char *kind, const char *alias, const char *master,
+                     char ***ret_names, struct berth_error **err);
+/* Set a link's alias (IFLA_IFALIAS, at most 255 bytes kept): the daemon marks the bridges it
+ * makes with it, so a sweep after a crash deletes its own and never another engine's. */
+int berth_link_set_alias(const char *name, const char *alias, struct berth_error **err);
 
 /* ---------------------------------------------------------------- packet rules (libnftables) */
 

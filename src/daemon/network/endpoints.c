@@ -1059,6 +1059,43 @@ void networks_reconcile(struct networks *n)
                         }
                 }
         }
+        /* bridges of this daemon's user networks (marked with its alias) the db no longer
+         * knows: a crash in the middle of `network rm`, after the row went */
+        if (!n->warning) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                _cleanup_strv_ char **brs = NULL;
+                if (berth_links_find("", "bridge", n->alias, NULL, &brs, &e) < 0)
+                        berth_warn("network: list bridges: %s", e->msg);
+                for (size_t i = 0; brs && brs[i]; i++) {
+                        bool known = false;
+                        for (size_t k = 0; k < n->n_nets && !known; k++)
+                                known =
+                                    n->nets[k]->bridge && strcmp(n->nets[k]->bridge, brs[i]) == 0;
+                        if (known)
+                                continue;
+                        berth_log(BERTH_LOG_INFO, "stale bridge `%s` removed", brs[i]);
+                        berth_bridge_remove(brs[i], NULL);
+                }
+        }
+        /* host ends on this daemon's bridges no endpoint owns (their deletion was queued when
+         * the daemon died; a pair whose namespace went is gone already) */
+        for (size_t i = 0; i < n->n_nets && !n->warning; i++) {
+                _cleanup_strv_ char **ports = NULL;
+                if (!net_is_bridge(n->nets[i]) ||
+                    berth_links_find("", "veth", NULL, n->nets[i]->bridge, &ports, NULL) < 0)
+                        continue;
+                for (size_t k = 0; ports[k]; k++) {
+                        bool owned = false;
+                        for (size_t j = 0; j < n->n_eps && !owned; j++)
+                                owned = strcmp(n->eps[j]->host_ifname, ports[k]) == 0;
+                        for (size_t j = 0; j < n->n_reap && !owned; j++)
+                                owned = strcmp(n->reap[j].host_ifname, ports[k]) == 0;
+                        if (owned)
+                                continue;
+                        berth_log(BERTH_LOG_INFO, "stale endpoint `%s` removed", ports[k]);
+                        berth_endpoint_remove(ports[k], NULL);
+                }
+        }
         /* a veth whose container side sat in a removed namespace went with it: the pins are
          * what is left to sweep (and only in this daemon's own directory) */
         /* netns pins no sandbox owns */

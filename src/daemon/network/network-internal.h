@@ -88,6 +88,9 @@ struct networks {
         struct net_warm *pool;
         size_t n_pool;
         bool pool_off; /* making one failed: the pool stays empty */
+        /* the alias this daemon gives the bridges of its user networks ("berth <data root>"):
+         * what a sweep at start deletes when no network of the db owns it */
+        char *alias;
 };
 
 /* networks.c */

@@ -249,6 +249,11 @@ int net_up_locked(struct networks *n, struct net_network *net, struct berth_erro
         r = berth_bridge_ensure(net->bridge, &net->gateway, mtu, err);
         if (r < 0)
                 return berth_error_wrap(err, "network %s", net->name);
+        if (!net->is_default) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (berth_link_set_alias(net->bridge, n->alias, &e) < 0)
+                        berth_warn("network %s: %s", net->name, e->msg);
+        }
         if (!net->is_default && !net->dns) {
                 r = berth_dns_start(&net->gateway, NULL, &net->dns, err);
                 if (r < 0) {
@@ -470,6 +475,7 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
 
         n->d = d;
         pthread_mutex_init(&n->lock, NULL);
+        n->alias = xasprintf("berth %s", d->data_root);
         if (!o || !o->bridge)
                 n->default_bridge = xstrdup(DEFAULT_BRIDGE);
         else if (strcmp(o->bridge, "none") != 0)
@@ -532,6 +538,7 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
         return 0;
 fail:
         free(n->default_bridge);
+        free(n->alias);
         free(n);
         return r;
 }

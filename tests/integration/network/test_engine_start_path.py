@@ -112,3 +112,32 @@ def test_released_address_not_reused_while_its_link_lives(netd):
     finally:
         ok(netd.docker("network", "rm", n))
     assert not netd.veths()
+
+
+def test_sweep_at_start_of_bridges_and_links_left_by_a_crash(net_factory):
+    import sqlite3
+    d = net_factory()
+    n = d.name("n")
+    nid = ok(d.docker("network", "create", n))
+    bridge = f"br-{nid[:12]}"
+    assert f"alias berth {d.data_root}" in d.sh(f"ip -d link show {bridge}").stdout
+    ok(d.docker("run", "--rm", TAG, "true"))  # berth0 exists
+    d.kill9()
+    # what a crash in the middle of `network rm` leaves: the row gone, the bridge still there
+    db = sqlite3.connect(os.path.join(d.data_root, "berth.db"))
+    db.execute("DELETE FROM networks WHERE id = ?", (nid,))
+    db.commit()
+    db.close()
+    # a host end on berth0 no endpoint owns (its deletion was queued when the daemon died), and
+    # links that are not this daemon's: a bridge named like one, a veth on no berth bridge
+    d.sh("ip link add bvdead0 type veth peer name bvdead1 && ip link set bvdead0 master berth0")
+    d.sh("ip link add br-0123456789ab type bridge && ip link add xv0 type veth peer name xv1")
+    try:
+        d.start()
+        links = d.links()
+        assert bridge not in links and "bvdead0" not in links
+        assert "br-0123456789ab" in links and "xv0" in links
+        assert n not in ok(d.docker("network", "ls"))
+        assert "stale bridge" in open(d.log_path).read()
+    finally:
+        d.sh("ip link del br-0123456789ab; ip link del xv0; ip link del bvdead0")
