@@ -216,6 +216,15 @@ int berth_dns_start(const struct berth_cidr *listen_addr, char *const *upstream,
                     struct berth_dns **ret, struct berth_error **err);
 /* Replace the table (thread-safe, copies everything). */
 void berth_dns_set_records(struct berth_dns *d, const struct berth_dns_record *recs, size_t n);
+/* A client's own resolvers: queries from client (a container's address on the network) that are
+ * not for a name of the table go to servers (its --dns, docker's "ExtServers") instead of the
+ * server's upstream. */
+struct berth_dns_forwarders {
+        struct berth_cidr client;
+        char *const *servers; /* NULL-terminated; bad addresses are skipped */
+};
+/* Replace the clients' resolvers (thread-safe, copies everything). */
+void berth_dns_set_forwarders(struct berth_dns *d, const struct berth_dns_forwarders *f, size_t n);
 /* Stop the thread, close the sockets, free. NULL is fine. */
 void berth_dns_stop(struct berth_dns *d);
 

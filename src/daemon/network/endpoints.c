@@ -49,6 +49,7 @@ void net_endpoint_free(struct net_endpoint *ep)
         free(ep->ifname);
         free(ep->host_ifname);
         json_decref(ep->aliases);
+        json_decref(ep->dns);
         free(ep);
 }
 
@@ -58,9 +59,10 @@ json_t *net_endpoint_to_json(const struct net_endpoint *ep)
 
         berth_cidr_format(&ep->addr, true, a, sizeof(a));
         net_mac_format(ep->mac, mac);
-        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "EndpointID", ep->endpoint_id, "Name",
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O}", "EndpointID", ep->endpoint_id, "Name",
                          ep->name, "IfName", ep->ifname, "HostIfName", ep->host_ifname ?: "",
-                         "Address", a, "MacAddress", mac, "Aliases", ep->aliases);
+                         "Address", a, "MacAddress", mac, "Aliases", ep->aliases, "Forwarders",
+                         ep->dns);
 }
 
 struct net_endpoint *net_endpoint_from_json(const char *container_id, const char *network_id,
@@ -79,6 +81,11 @@ struct net_endpoint *net_endpoint_from_json(const char *container_id, const char
         if (!json_is_array(ep->aliases)) {
                 json_decref(ep->aliases);
                 ep->aliases = json_array();
+        }
+        ep->dns = json_incref(json_object_get(j, "Forwarders"));
+        if (!json_is_array(ep->dns)) {
+                json_decref(ep->dns);
+                ep->dns = json_array();
         }
         if (!a || berth_cidr_parse(a, &ep->addr, NULL) < 0 ||
             !mac_parse(jstr(json_object_get(j, "MacAddress")), ep->mac)) {
@@ -711,6 +718,12 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
         ep->name = xstrdup(c->name);
         ep->ifname = xstrdup(ifname);
         ep->aliases = json_is_array(aliases) ? json_deep_copy(aliases) : json_array();
+        {
+                /* docker's --dns on a user network: the container asks the embedded DNS, which
+                 * forwards the names it does not know to these servers */
+                json_t *dns = json_object_get(container_cfg(c, "HostConfig"), "Dns");
+                ep->dns = json_is_array(dns) ? json_deep_copy(dns) : json_array();
+        }
         r = allocate_locked(n, net, es, &ep->addr, err);
         if (r < 0)
                 goto fail;
@@ -795,8 +808,12 @@ static char *resolv_conf_text(struct container *c, const char *dns_server, bool 
                 fprintf(f, "nameserver %s\n", dns_server);
                 have_ns = true;
         }
+        /* with the embedded DNS the --dns servers are its forwarders for this container
+         * (docker's ExtServers), not nameservers of its own */
         json_array_foreach(dns, i, e)
         {
+                if (dns_server)
+                        break;
                 fprintf(f, "nameserver %s\n", jstr(e) ?: "");
                 have_ns = true;
         }

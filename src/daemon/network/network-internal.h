@@ -26,6 +26,7 @@ struct net_endpoint {
         struct berth_cidr addr; /* with the subnet's prefix */
         uint8_t mac[6];
         json_t *aliases; /* strings */
+        json_t *dns;     /* the container's --dns: its embedded DNS forwards other names there */
 };
 
 struct net_port {

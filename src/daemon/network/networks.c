@@ -200,6 +200,31 @@ static json_t *network_doc(const char *name, const char *id, const char *driver,
 
 /* ---------------------------------------------------------------- bridges, rules, DNS */
 
+/* The --dns of net's containers, as forwarders of its embedded DNS. */
+static void dns_forwarders_update_locked(struct networks *n, struct net_network *net)
+{
+        struct berth_dns_forwarders *f = xcalloc(n->n_eps + 1, sizeof(*f));
+        char ***servers = xcalloc(n->n_eps + 1, sizeof(*servers));
+        size_t cnt = 0;
+
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_endpoint *ep = n->eps[i];
+                json_t *e;
+                size_t k;
+                if (strcmp(ep->network_id, net->id) != 0 || !json_array_size(ep->dns))
+                        continue;
+                servers[cnt] = xcalloc(json_array_size(ep->dns) + 1, sizeof(char *));
+                json_array_foreach(ep->dns, k, e) servers[cnt][k] = xstrdup(jstr(e) ?: "");
+                f[cnt] = (struct berth_dns_forwarders){ep->addr, servers[cnt]};
+                cnt++;
+        }
+        berth_dns_set_forwarders(net->dns, f, cnt);
+        for (size_t i = 0; i < cnt; i++)
+                strv_free(servers[i]);
+        free(servers);
+        free(f);
+}
+
 void net_dns_update_locked(struct networks *n, struct net_network *net)
 {
         struct berth_dns_record *recs;
@@ -230,6 +255,7 @@ void net_dns_update_locked(struct networks *n, struct net_network *net)
                 free(ids[i]);
         free(ids);
         free(recs);
+        dns_forwarders_update_locked(n, net);
 }
 
 int net_up_locked(struct networks *n, struct net_network *net, struct berth_error **err)

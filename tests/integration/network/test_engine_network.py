@@ -349,6 +349,48 @@ def test_resolv_conf_dns_flags(netd):
     assert b"02:42:ac:11:00:99" in out
 
 
+FAKE_DNS = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    end = q.index(b"\0", 12) + 5  # the question: name, type, class
+    # one A record, 10.1.2.3, for whatever was asked
+    ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([10, 1, 2, 3])
+    s.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] + ans,
+             peer)
+"""
+
+
+def test_dns_flag_forwarders_on_a_user_network(netd):
+    # docker: on a user network the container keeps the embedded DNS as its only nameserver and
+    # its --dns servers answer the names the network does not know
+    n, a = netd.name("n"), netd.name("a")
+    srv = subprocess.Popen(["nsenter", f"--net={netd.netns}", "python3", "-c", FAKE_DNS,
+                            "127.0.0.2"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        ok(netd.docker("network", "create", n))
+        ok(netd.docker("run", "-d", "--name", a, "--network", n, TAG, "sleep", "300"))
+        gw = inspect(netd, a)["NetworkSettings"]["Networks"][n]["Gateway"]
+        out = ok(netd.docker("run", "--rm", "--network", n, "--dns", "127.0.0.2", TAG, "sh",
+                             "-c", f"cat /etc/resolv.conf; nslookup ext.test {gw}; "
+                             f"nslookup {a} {gw}"))
+        assert f"nameserver {gw}" in out and "127.0.0.2" not in out.split("Server:")[0]
+        assert "10.1.2.3" in out  # forwarded to its --dns
+        assert inspect(netd, a)["NetworkSettings"]["Networks"][n]["IPAddress"] in out
+        # a container without --dns on the same network keeps the daemon's upstream
+        r = netd.docker("run", "--rm", "--network", n, TAG, "nslookup", "ext.test", gw)
+        assert "10.1.2.3" not in r.stdout
+    finally:
+        srv.kill()
+        srv.wait()
+        netd.docker("rm", "-f", a)
+        netd.docker("network", "rm", n)
+
+
 def test_sdk_networks(netd):
     client = netd.sdk()
     import docker
