@@ -121,9 +121,11 @@ int network_connect(struct networks *n, const char *net_ref, const char *contain
                         goto out;
         }
         json_object_set(attach, net->name, es);
-        events_publish(
-            n->d, "network", "connect", net->id,
-            json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name, "type", net->driver));
+        /* dockerd sends it when an endpoint is made: not for a container that does not run */
+        if (container_is_running(cs, c))
+                events_publish(n->d, "network", "connect", net->id,
+                               json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name,
+                                         "type", net->driver));
 out:
         pthread_mutex_unlock(&n->lock);
         if (r >= 0)

@@ -388,7 +388,35 @@ static void sandbox_drop_locked(struct networks *n, struct net_sandbox *sb)
         net_sandbox_free(sb);
 }
 
-static void release_locked(struct networks *n, const char *container_id)
+/* docker's network connect/disconnect event of container_id on net */
+static void publish_locked(struct networks *n, const char *action, const char *container_id,
+                           const struct net_network *net)
+{
+        events_publish(n->d, "network", action, net->id,
+                       json_pack("{s:s,s:s,s:s}", "container", container_id, "name", net->name,
+                                 "type", net->driver));
+}
+
+/* The disconnect events a container's exit holds until its die event is out (dockerd's order:
+ * die, then network disconnect). */
+static void flush_events_locked(struct networks *n, const char *container_id)
+{
+        for (size_t i = 0; i < json_array_size(n->pending);) {
+                json_t *p = json_array_get(n->pending, i);
+                struct net_network *net;
+                if (strcmp(jstr(json_object_get(p, "container")) ?: "", container_id) != 0) {
+                        i++;
+                        continue;
+                }
+                net = net_by_id_locked(n, jstr(json_object_get(p, "network")) ?: "");
+                if (net)
+                        publish_locked(n, "disconnect", container_id, net);
+                json_array_remove(n->pending, i);
+        }
+}
+
+/* defer: the disconnect events wait for network_container_events (the container is exiting) */
+static void release_locked(struct networks *n, const char *container_id, bool defer)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         struct net_sandbox *sb = net_sandbox_of_locked(n, container_id);
@@ -401,6 +429,20 @@ static void release_locked(struct networks *n, const char *container_id)
          * a container that joined this one's namespace */
         if (sb)
                 sandbox_drop_locked(n, sb);
+        flush_events_locked(n, container_id); /* an earlier exit's, never flushed */
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_network *net = net_by_id_locked(n, n->eps[i]->network_id);
+                if (strcmp(n->eps[i]->container_id, container_id) != 0 || !net)
+                        continue;
+                if (!defer) {
+                        publish_locked(n, "disconnect", container_id, net);
+                        continue;
+                }
+                if (!n->pending)
+                        n->pending = json_array();
+                json_array_append_new(n->pending, json_pack("{s:s,s:s}", "container", container_id,
+                                                            "network", net->id));
+        }
         for (size_t i = n->n_eps; i-- > 0;) {
                 if (strcmp(n->eps[i]->container_id, container_id) != 0)
                         continue;
@@ -427,11 +469,29 @@ void network_container_release(struct networks *n, const char *container_id)
 
         if (!n)
                 return;
+        struct containers *cs = n->d->containers;
+        struct container *c = NULL;
+        bool exiting;
+
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* still running: the exit path, whose die event comes after this */
+        exiting =
+            cs && container_get(cs, container_id, &c, NULL) >= 0 && container_is_running(cs, c);
+        if (c)
+                container_unref(cs, c);
         pthread_mutex_lock(&n->lock);
-        release_locked(n, container_id);
+        release_locked(n, container_id, exiting);
         pthread_mutex_unlock(&n->lock);
         berth_debug("container `%.12s`: network released in %.2f ms", container_id, ms_since(&t0));
+}
+
+void network_container_events(struct networks *n, const char *container_id)
+{
+        if (!n)
+                return;
+        pthread_mutex_lock(&n->lock);
+        flush_events_locked(n, container_id);
+        pthread_mutex_unlock(&n->lock);
 }
 
 /* ---------------------------------------------------------------- create-time checks */
@@ -902,7 +962,7 @@ static int sandbox_lo_only(struct networks *n, struct container *c, struct netwo
         sb->container_id = xstrdup(c->id);
         sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
         pthread_mutex_lock(&n->lock);
-        release_locked(n, c->id);
+        release_locked(n, c->id, false);
         if (net_sandbox_ns_make_locked(n, sb->netns_path, NULL, &e) < 0 ||
             sandbox_save(n, sb, &e) < 0) {
                 berth_debug("container `%.12s`: %s: the runtime makes its namespace", c->id,
@@ -962,7 +1022,7 @@ static int container_setup(struct networks *n, struct container *c, const char *
         if (r < 0)
                 return r;
         pthread_mutex_lock(&n->lock);
-        release_locked(n, c->id); /* what a previous run left */
+        release_locked(n, c->id, false); /* what a previous run left */
         json_object_foreach(attach, k, es)
         {
                 struct net_network *net = net_attached_locked(n, k, es);
@@ -1032,11 +1092,17 @@ static int container_setup(struct networks *n, struct container *c, const char *
                 ret->resolv_conf = resolv_conf_text(c, NULL, false);
         }
         ret->netns_path = xstrdup(sb->netns_path);
+        /* dockerd's order: network connect, then the container's start */
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_network *net = net_by_id_locked(n, n->eps[i]->network_id);
+                if (net && strcmp(n->eps[i]->container_id, c->id) == 0)
+                        publish_locked(n, "connect", c->id, net);
+        }
         pthread_mutex_unlock(&n->lock);
         return 0;
 
 fail:
-        release_locked(n, c->id);
+        release_locked(n, c->id, false);
 fail_unlocked_nothing:
         pthread_mutex_unlock(&n->lock);
         return r;
@@ -1065,13 +1131,13 @@ void networks_reconcile(struct networks *n)
                                           "container `%.12s`: network released "
                                           "(it no longer runs)",
                                           n->sbs[i]->container_id);
-                                release_locked(n, n->sbs[i]->container_id);
+                                release_locked(n, n->sbs[i]->container_id, false);
                                 again = true;
                         }
                 }
                 for (size_t i = 0; i < n->n_eps && !again; i++) {
                         if (!net_sandbox_of_locked(n, n->eps[i]->container_id)) {
-                                release_locked(n, n->eps[i]->container_id);
+                                release_locked(n, n->eps[i]->container_id, false);
                                 again = true;
                         }
                 }

@@ -92,6 +92,9 @@ struct networks {
         /* the alias this daemon gives the bridges of its user networks ("berth <data root>"):
          * what a sweep at start deletes when no network of the db owns it */
         char *alias;
+        /* disconnect events of exiting containers, out after their die event:
+         * [{container, network}] */
+        json_t *pending;
 };
 
 /* networks.c */

@@ -93,6 +93,10 @@ void network_setup_release(struct network_setup *s);
  * Idempotent; never fails (problems are logged). */
 void network_container_release(struct networks *n, const char *container_id);
 
+/* After a container's die event: its network disconnect events (dockerd sends them after die;
+ * the release at its exit held them). */
+void network_container_events(struct networks *n, const char *container_id);
+
 /* A running container was renamed: its endpoints answer DNS by the new name. */
 void network_container_renamed(struct networks *n, const char *container_id, const char *name);
 

@@ -151,3 +151,41 @@ def test_sdk_network_calls(engine):
         time.sleep(0.1)
     assert c.ports["80/tcp"][0]["HostPort"] == "18089"
     c.remove(force=True)
+
+
+def _events(e, since, names):
+    """(Type, Action, network name) of the container and network events since `since` that
+    concern the containers named in names (network events name them by id)."""
+    until = f"{time.time() + 1:.3f}"
+    out = ok(e.docker("events", "--since", since, "--until", until, "--format",
+                      "{{json .}}"))
+    ids, got = set(), []
+    for line in out.splitlines():
+        ev = json.loads(line)
+        attrs = ev.get("Actor", {}).get("Attributes", {})
+        if ev["Type"] == "container" and attrs.get("name") in names:
+            ids.add(ev["Actor"]["ID"])
+            got.append(("container", ev["Action"], ""))
+        elif ev["Type"] == "network" and attrs.get("container") in ids:
+            got.append(("network", ev["Action"], attrs.get("name")))
+    return got
+
+
+def test_network_events_at_start_and_stop(engine):
+    # dockerd: network connect before the container's start, disconnect after its die; none
+    # for connecting a container that does not run
+    e = engine
+    net, a, b = e.name("un"), e.name("a"), e.name("b")
+    ok(e.docker("network", "create", net))
+    since = f"{time.time() - 0.5:.3f}"
+    ok(e.docker("run", "--rm", "--name", a, "--network", net, TAG, "true"))
+    ok(e.docker("create", "--name", b, TAG, "true"))
+    ok(e.docker("network", "connect", net, b))
+    ok(e.docker("rm", b))
+    time.sleep(0.5)
+    got = _events(e, since, {a, b})
+    assert got == [("container", "create", ""), ("container", "attach", ""),
+                   ("network", "connect", net), ("container", "start", ""),
+                   ("container", "die", ""), ("network", "disconnect", net),
+                   ("container", "destroy", ""),
+                   ("container", "create", ""), ("container", "destroy", "")], got
