@@ -92,6 +92,9 @@ int berth_netns_create_nl(const char *path, int *ret_nl_fd, struct berth_error *
 /* Pin the namespace pinned at from at to (a new file), then unpin from: a namespace made ahead
  * under one name taken by a container under its own. EEXIST when to is pinned already. */
 int berth_netns_move(const char *from, const char *to, struct berth_error **err);
+/* The first half of berth_netns_move: the namespace pinned at from is pinned at to as well (an
+ * unmount waits for an RCU grace period: a caller in a hurry leaves from for later). */
+int berth_netns_bind(const char *from, const char *to, struct berth_error **err);
 /* Open a pinned namespace (O_RDONLY|O_CLOEXEC fd usable with setns). */
 int berth_netns_open(const char *path, int *ret_fd, struct berth_error **err);
 

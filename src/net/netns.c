@@ -110,7 +110,7 @@ int berth_netns_create_nl(const char *path, int *ret_nl_fd, struct berth_error *
         return 0;
 }
 
-int berth_netns_move(const char *from, const char *to, struct berth_error **err)
+int berth_netns_bind(const char *from, const char *to, struct berth_error **err)
 {
         if (!from || from[0] != '/' || !to || to[0] != '/')
                 return berth_error_setx(err, EINVAL, "netns paths must be absolute");
@@ -129,6 +129,14 @@ int berth_netns_move(const char *from, const char *to, struct berth_error **err)
                 unlink(to);
                 return berth_error_set(err, e, "bind-mount netns `%s` on `%s`", from, to);
         }
+        return 0;
+}
+
+int berth_netns_move(const char *from, const char *to, struct berth_error **err)
+{
+        int r = berth_netns_bind(from, to, err);
+        if (r < 0)
+                return r;
         return berth_netns_remove(from, err);
 }
 

@@ -214,6 +214,7 @@ static void reap_forget_locked(struct networks *n, size_t i)
 {
         free(n->reap[i].host_ifname);
         free(n->reap[i].network_id);
+        free(n->reap[i].pin);
         memmove(&n->reap[i], &n->reap[i + 1], (n->n_reap - i - 1) * sizeof(*n->reap));
         n->n_reap--;
         pthread_cond_broadcast(&n->reap_cond); /* net_reaper_drain_locked */
@@ -236,14 +237,15 @@ static void *reaper_run(void *arg)
                         pool_fill_one_locked(n);
                         continue;
                 }
-                name = xstrdup(n->reap[0].host_ifname);
+                bool pin = n->reap[0].pin != NULL;
+                name = xstrdup(pin ? n->reap[0].pin : n->reap[0].host_ifname);
                 pthread_mutex_unlock(&n->lock);
-                if (berth_endpoint_remove(name, &e) < 0)
-                        berth_warn("endpoint `%s`: %s", name, e->msg);
+                if (pin ? berth_netns_remove(name, &e) < 0 : berth_endpoint_remove(name, &e) < 0)
+                        berth_warn("%s `%s`: %s", pin ? "netns" : "endpoint", name, e->msg);
                 pthread_mutex_lock(&n->lock);
                 /* a start that wanted its address may have deleted it meanwhile */
                 for (size_t i = 0; i < n->n_reap; i++) {
-                        if (strcmp(n->reap[i].host_ifname, name) == 0) {
+                        if (strcmp(n->reap[i].pin ?: n->reap[i].host_ifname, name) == 0) {
                                 reap_forget_locked(n, i);
                                 break;
                         }
@@ -285,17 +287,27 @@ int net_sandbox_ns_make_locked(struct networks *n, const char *path, int *ret_nl
                 _cleanup_error_ struct berth_error *e = NULL;
                 struct net_warm w = n->pool[--n->n_pool];
                 pthread_cond_broadcast(&n->reap_cond); /* made again behind us */
-                r = berth_netns_move(w.path, path, &e);
-                free(w.path);
-                if (r >= 0) {
-                        if (ret_nl_fd)
-                                *ret_nl_fd = w.nl_fd;
-                        else
-                                close(w.nl_fd);
-                        return 0;
+                r = berth_netns_bind(w.path, path, &e);
+                if (r < 0) {
+                        berth_warn("network: warm namespace: %s", e->msg);
+                        berth_netns_remove(w.path, NULL);
+                        free(w.path);
+                        close(w.nl_fd);
+                        continue;
                 }
-                berth_warn("network: warm namespace: %s", e->msg);
-                close(w.nl_fd);
+                if (n->reaper_started && !n->closing) {
+                        /* its warm pin goes behind the request (an unmount waits for RCU) */
+                        n->reap = xrealloc(n->reap, (n->n_reap + 1) * sizeof(*n->reap));
+                        n->reap[n->n_reap++] = (struct net_reap){.pin = TAKE_PTR(w.path)};
+                } else if (berth_netns_remove(w.path, &e) < 0) {
+                        berth_warn("network: warm namespace: %s", e->msg);
+                }
+                free(w.path);
+                if (ret_nl_fd)
+                        *ret_nl_fd = w.nl_fd;
+                else
+                        close(w.nl_fd);
+                return 0;
         }
         r = berth_netns_create_nl(path, &fd, err);
         if (r < 0)
@@ -700,7 +712,7 @@ static int allocate_try_locked(struct networks *n, struct net_network *net, cons
                         used[n_used++] = n->eps[i]->addr;
         /* links still being deleted keep their addresses */
         for (size_t i = 0; i < n->n_reap && with_reap; i++)
-                if (strcmp(n->reap[i].network_id, net->id) == 0)
+                if (n->reap[i].network_id && strcmp(n->reap[i].network_id, net->id) == 0)
                         used[n_used++] = n->reap[i].addr;
         if (want && *want) {
                 struct berth_cidr a;
@@ -728,7 +740,7 @@ static void reap_now_locked(struct networks *n, struct net_network *net)
 {
         for (size_t i = n->n_reap; i-- > 0;) {
                 _cleanup_error_ struct berth_error *e = NULL;
-                if (strcmp(n->reap[i].network_id, net->id) != 0)
+                if (!n->reap[i].network_id || strcmp(n->reap[i].network_id, net->id) != 0)
                         continue;
                 if (berth_endpoint_remove(n->reap[i].host_ifname, &e) < 0)
                         berth_warn("endpoint `%s`: %s", n->reap[i].host_ifname, e->msg);
@@ -746,7 +758,7 @@ static int allocate_locked(struct networks *n, struct net_network *net, json_t *
         int r;
 
         for (size_t i = 0; i < n->n_reap && !reaping; i++)
-                reaping = strcmp(n->reap[i].network_id, net->id) == 0;
+                reaping = n->reap[i].network_id && strcmp(n->reap[i].network_id, net->id) == 0;
         r = allocate_try_locked(n, net, want, true, ret, reaping ? &e : err);
         if (r >= 0 || !reaping || (r != -ENOSPC && r != -EEXIST)) {
                 if (r < 0 && e && err && !*err)
@@ -1172,7 +1184,8 @@ void networks_reconcile(struct networks *n)
                         for (size_t j = 0; j < n->n_eps && !owned; j++)
                                 owned = strcmp(n->eps[j]->host_ifname, ports[k]) == 0;
                         for (size_t j = 0; j < n->n_reap && !owned; j++)
-                                owned = strcmp(n->reap[j].host_ifname, ports[k]) == 0;
+                                owned = n->reap[j].host_ifname &&
+                                        strcmp(n->reap[j].host_ifname, ports[k]) == 0;
                         if (owned)
                                 continue;
                         berth_log(BERTH_LOG_INFO, "stale endpoint `%s` removed", ports[k]);

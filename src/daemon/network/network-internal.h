@@ -50,6 +50,7 @@ struct net_sandbox {
 struct net_reap {
         char *host_ifname, *network_id;
         struct berth_cidr addr;
+        char *pin; /* instead: a netns pin to remove (a warm one whose namespace was claimed) */
 };
 
 /* A network namespace made ahead (loopback up) with an rtnetlink socket open in it. */
