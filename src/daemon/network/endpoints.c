@@ -801,6 +801,13 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
                 goto fail;
         if (!mac || !*mac || !mac_parse(mac, ep->mac))
                 berth_ipam_mac(&ep->addr, ep->mac);
+        {
+                /* the host end's name chosen here, so the row written before the veth exists
+                 * is the final one (one write on the start's path) */
+                char hex[9];
+                net_random_hex(hex, 4);
+                ep->host_ifname = xasprintf("bv%.7s", hex);
+        }
         j = net_endpoint_to_json(ep);
         text = berth_json_dump(j, false);
         berth_cidr_format(&ep->addr, false, a, sizeof(a));
@@ -813,6 +820,7 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
         {
                 struct berth_endpoint be = {
                     .bridge = net->bridge,
+                    .host_ifname = ep->host_ifname,
                     .ifname = ifname,
                     .address = ep->addr,
                 };
@@ -820,21 +828,14 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
                 /* docker's internal networks have no way out: no default route either */
                 if (primary && !net->internal)
                         be.gateway = net->gateway;
-                r = nl_fd >= 0 ? berth_endpoint_add_first(nl_fd, &be, &ep->host_ifname, err)
-                               : berth_endpoint_add(netns_fd, &be, &ep->host_ifname, err);
+                r = nl_fd >= 0 ? berth_endpoint_add_first(nl_fd, &be, NULL, err)
+                               : berth_endpoint_add(netns_fd, &be, NULL, err);
         }
         if (r < 0) {
                 db_exec(n->d, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                         (const char *[]){ep->container_id, ep->network_id}, 2, NULL);
                 goto fail;
         }
-        /* the host end's name is known now */
-        json_decref(TAKE_PTR(j));
-        free(TAKE_PTR(text));
-        j = net_endpoint_to_json(ep);
-        text = berth_json_dump(j, false);
-        db_exec(n->d, "UPDATE endpoints SET config = ? WHERE container_id = ? AND network_id = ?",
-                (const char *[]){text, ep->container_id, ep->network_id}, 3, NULL);
         n->eps = xrealloc(n->eps, (n->n_eps + 1) * sizeof(*n->eps));
         n->eps[n->n_eps++] = ep;
         net_dns_update_locked(n, net);
@@ -1056,9 +1057,9 @@ static int container_setup(struct networks *n, struct container *c, const char *
         }
         n->sbs = xrealloc(n->sbs, (n->n_sbs + 1) * sizeof(*n->sbs));
         n->sbs[n->n_sbs++] = sb;
-        r = sandbox_save(n, sb, err);
-        if (r >= 0)
-                r = berth_netns_open(sb->netns_path, &nsfd, err);
+        /* its row is written once, below, when complete: a crash before leaves endpoint rows
+         * without a sandbox (released at the next start) and a pin nobody owns (swept) */
+        r = berth_netns_open(sb->netns_path, &nsfd, err);
         if (r < 0)
                 goto fail;
         json_object_foreach(attach, k, es)
