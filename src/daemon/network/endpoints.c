@@ -1173,12 +1173,12 @@ void networks_reconcile(struct networks *n)
                         berth_bridge_remove(brs[i], NULL);
                 }
         }
-        /* host ends on this daemon's bridges no endpoint owns (their deletion was queued when
-         * the daemon died; a pair whose namespace went is gone already) */
+        /* host ends (berth's `bv` names only) on this daemon's bridges no endpoint owns (their
+         * deletion was queued when the daemon died; a pair whose namespace went is gone) */
         for (size_t i = 0; i < n->n_nets && !n->warning; i++) {
                 _cleanup_strv_ char **ports = NULL;
                 if (!net_is_bridge(n->nets[i]) ||
-                    berth_links_find("", "veth", NULL, n->nets[i]->bridge, &ports, NULL) < 0)
+                    berth_links_find("bv", "veth", NULL, n->nets[i]->bridge, &ports, NULL) < 0)
                         continue;
                 for (size_t k = 0; ports[k]; k++) {
                         bool owned = false;
