@@ -10,10 +10,12 @@
 # Each prints `berth X · docker Y · ratio Z`. An engine whose networking does not work yet is
 # reported as such and the others still run.
 #
-#   bench/network.sh    (as root; BERTH_BUILD=dir, RUNS=n, MB=n for the transfer size, NPORTS=n
-#                        instead of 1000 for a quick look)
+#   bench/network.sh [run]  (as root; BERTH_BUILD=dir, RUNS=n, MB=n for the transfer size,
+#                            NPORTS=n instead of 1000 for a quick look; `run`: only part 1)
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
+ONLY=${1:-}
+[ -z "$ONLY" ] || [ "$ONLY" = run ] || { echo "usage: $0 [run]" >&2; exit 2; }
 RUNS=${RUNS:-15}
 MB=${MB:-256}
 NPORTS=${NPORTS:-1000}
@@ -96,6 +98,7 @@ hyperfine -N -w 2 -r "$RUNS" --export-json "$T/h.json" "${cmds[@]}" \
 ms() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean * 1000' "$T/h.json"; }
 b=$(has berth && ms berth || true)
 report "run --rm (bridge)" ms "$b" "$(ms docker)" "goal <= 0.067, 1/15 of docker"
+[ "$ONLY" = run ] && exit 0
 
 # ---------------------------------------------------------------- 2. 1,000 published ports
 echo "== run -d -p $PR:$PR ($NPORTS ports, tcp)"

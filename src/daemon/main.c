@@ -291,5 +291,6 @@ int berthd_main(int argc, char **argv)
          * until exit, and the WAL keeps every committed write. */
         if (server_free(d->server, 2000))
                 d->server = NULL;
+        networks_close(d->networks);
         return 0;
 }

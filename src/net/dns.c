@@ -38,18 +38,31 @@ struct dns_rec {
         struct berth_cidr addr;
 };
 
+/* Where forwarded queries go: up to 8 resolvers. */
+struct upstreams {
+        struct sockaddr_storage addr[8];
+        socklen_t len[8];
+        size_t n;
+};
+
+/* One client's own resolvers (a container's --dns) */
+struct dns_fwd {
+        struct berth_cidr client;
+        struct upstreams up;
+};
+
 struct berth_dns {
         pthread_t thread;
         int stop_pipe[2];
         int udp_fd, tcp_fd;
-        struct sockaddr_storage upstream[8];
-        socklen_t upstream_len[8];
-        size_t n_upstream;
+        struct upstreams upstream;
 
-        pthread_mutex_t lock; /* recs, n_recs, workers */
+        pthread_mutex_t lock; /* recs, n_recs, fwds, n_fwds, workers */
         pthread_cond_t idle;
         struct dns_rec *recs;
         size_t n_recs;
+        struct dns_fwd *fwds;
+        size_t n_fwds;
         unsigned workers;
         bool stopping;
 };
@@ -417,17 +430,44 @@ static size_t reply_here(struct berth_dns *d, const uint8_t *q, size_t qlen, boo
 
 /* Build the reply to one query into out (returns its length, 0 = no reply): local, or the
  * first upstream's answer relayed unchanged, or SERVFAIL. */
-static size_t handle_query(struct berth_dns *d, const uint8_t *q, size_t qlen, bool tcp,
-                           uint8_t *out, size_t out_size)
+static bool same_addr(const struct sockaddr_storage *peer, const struct berth_cidr *c)
+{
+        if (peer->ss_family == AF_INET && c->family == AF_INET)
+                return ((const struct sockaddr_in *)peer)->sin_addr.s_addr == c->addr.v4.s_addr;
+        if (peer->ss_family == AF_INET6 && c->family == AF_INET6)
+                return memcmp(&((const struct sockaddr_in6 *)peer)->sin6_addr, &c->addr.v6, 16) ==
+                       0;
+        return false;
+}
+
+/* The resolvers for a query from peer: the client's own when it has some, else the server's. */
+static void upstreams_for(struct berth_dns *d, const struct sockaddr_storage *peer,
+                          struct upstreams *ret)
+{
+        *ret = d->upstream;
+        pthread_mutex_lock(&d->lock);
+        for (size_t i = 0; i < d->n_fwds; i++) {
+                if (same_addr(peer, &d->fwds[i].client)) {
+                        *ret = d->fwds[i].up;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&d->lock);
+}
+
+static size_t handle_query(struct berth_dns *d, const struct sockaddr_storage *peer,
+                           const uint8_t *q, size_t qlen, bool tcp, uint8_t *out, size_t out_size)
 {
         bool forward;
         size_t n = reply_here(d, q, qlen, tcp, out, &forward);
         if (!forward)
                 return n;
-        for (size_t i = 0; i < d->n_upstream; i++) {
-                const struct sockaddr *up = (const struct sockaddr *)&d->upstream[i];
-                ssize_t k = tcp ? forward_tcp(up, d->upstream_len[i], q, qlen, out, out_size)
-                                : forward_udp(up, d->upstream_len[i], q, qlen, out, out_size);
+        struct upstreams ups;
+        upstreams_for(d, peer, &ups);
+        for (size_t i = 0; i < ups.n; i++) {
+                const struct sockaddr *up = (const struct sockaddr *)&ups.addr[i];
+                ssize_t k = tcp ? forward_tcp(up, ups.len[i], q, qlen, out, out_size)
+                                : forward_udp(up, ups.len[i], q, qlen, out, out_size);
                 if (k > 0)
                         return (size_t)k;
         }
@@ -465,7 +505,7 @@ static void *worker(void *arg)
         struct job *j = arg;
         _cleanup_free_ uint8_t *out = xmalloc(DNS_MAX_MSG);
         if (!j->tcp) {
-                size_t n = handle_query(j->d, j->q, j->len, false, out, DNS_MAX_MSG);
+                size_t n = handle_query(j->d, &j->peer, j->q, j->len, false, out, DNS_MAX_MSG);
                 if (n > 0)
                         (void)sendto(j->d->udp_fd, out, n, MSG_NOSIGNAL,
                                      (struct sockaddr *)&j->peer, j->peer_len);
@@ -479,7 +519,7 @@ static void *worker(void *arg)
                         size_t ql = rd16(pfx);
                         if (ql == 0 || read_full(j->fd, q, ql) != (ssize_t)ql)
                                 break;
-                        size_t n = handle_query(j->d, q, ql, true, out, DNS_MAX_MSG);
+                        size_t n = handle_query(j->d, &j->peer, q, ql, true, out, DNS_MAX_MSG);
                         if (n == 0)
                                 break;
                         wr16(pfx, (uint16_t)n);
@@ -561,10 +601,13 @@ static void *server(void *arg)
                         }
                 }
                 if (p[2].revents & POLLIN) {
-                        int c = accept4(d->tcp_fd, NULL, NULL, SOCK_CLOEXEC);
+                        struct sockaddr_storage peer = {0};
+                        socklen_t pl = sizeof(peer);
+                        int c = accept4(d->tcp_fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
                         if (c >= 0) {
                                 struct job *j = xmalloc(sizeof(*j));
-                                *j = (struct job){.d = d, .tcp = true, .fd = c};
+                                *j = (struct job){
+                                    .d = d, .tcp = true, .fd = c, .peer = peer, .peer_len = pl};
                                 spawn(d, j);
                         }
                 }
@@ -574,7 +617,7 @@ static void *server(void *arg)
 
 /* ---------------------------------------------------------------- lifecycle */
 
-static int add_upstream(struct berth_dns *d, const char *s, struct berth_error **err)
+static int add_upstream(struct upstreams *u, const char *s, struct berth_error **err)
 {
         struct berth_cidr c;
         _cleanup_free_ char *text = xstrdup(s);
@@ -583,24 +626,24 @@ static int add_upstream(struct berth_dns *d, const char *s, struct berth_error *
                 *pct = '\0';
         if (berth_cidr_parse(text, &c, err) < 0)
                 return berth_error_wrap(err, "dns upstream");
-        if (d->n_upstream >= ARRAY_SIZE(d->upstream))
+        if (u->n >= ARRAY_SIZE(u->addr))
                 return 0; /* resolv.conf's own limit is 3 */
-        struct sockaddr_storage *ss = &d->upstream[d->n_upstream];
+        struct sockaddr_storage *ss = &u->addr[u->n];
         memset(ss, 0, sizeof(*ss));
         if (c.family == AF_INET) {
                 struct sockaddr_in *sin = (struct sockaddr_in *)ss;
                 sin->sin_family = AF_INET;
                 sin->sin_port = htons(DNS_PORT);
                 sin->sin_addr = c.addr.v4;
-                d->upstream_len[d->n_upstream] = sizeof(*sin);
+                u->len[u->n] = sizeof(*sin);
         } else {
                 struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
                 sin6->sin6_family = AF_INET6;
                 sin6->sin6_port = htons(DNS_PORT);
                 sin6->sin6_addr = c.addr.v6;
-                d->upstream_len[d->n_upstream] = sizeof(*sin6);
+                u->len[u->n] = sizeof(*sin6);
         }
-        d->n_upstream++;
+        u->n++;
         return 0;
 }
 
@@ -620,7 +663,7 @@ static int read_resolv_conf(struct berth_dns *d, struct berth_error **err)
                 if (!key || !val || strcmp(key, "nameserver") != 0)
                         continue;
                 struct berth_error *e = NULL;
-                if (add_upstream(d, val, &e) < 0)
+                if (add_upstream(&d->upstream, val, &e) < 0)
                         berth_error_free(e); /* an unusable line is skipped, like glibc */
         }
         return 0;
@@ -669,6 +712,7 @@ static void dns_free(struct berth_dns *d)
         for (size_t i = 0; i < d->n_recs; i++)
                 free(d->recs[i].name);
         free(d->recs);
+        free(d->fwds);
         if (d->udp_fd >= 0)
                 close(d->udp_fd);
         if (d->tcp_fd >= 0)
@@ -692,7 +736,7 @@ int berth_dns_start(const struct berth_cidr *listen_addr, char *const *upstream,
         int r = 0;
         if (upstream) {
                 for (size_t i = 0; upstream[i] && r >= 0; i++)
-                        r = add_upstream(d, upstream[i], err);
+                        r = add_upstream(&d->upstream, upstream[i], err);
         } else {
                 r = read_resolv_conf(d, err);
         }
@@ -736,6 +780,28 @@ void berth_dns_set_records(struct berth_dns *d, const struct berth_dns_record *r
         pthread_mutex_unlock(&d->lock);
         for (size_t i = 0; i < old_n; i++)
                 free(old[i].name);
+        free(old);
+}
+
+void berth_dns_set_forwarders(struct berth_dns *d, const struct berth_dns_forwarders *f, size_t n)
+{
+        struct dns_fwd *nf = xcalloc(n + 1, sizeof(*nf));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                nf[k].client = f[i].client;
+                for (size_t j = 0; f[i].servers && f[i].servers[j]; j++) {
+                        struct berth_error *e = NULL;
+                        if (add_upstream(&nf[k].up, f[i].servers[j], &e) < 0)
+                                berth_error_free(e); /* skipped, as a bad resolv.conf line */
+                }
+                if (nf[k].up.n)
+                        k++;
+        }
+        pthread_mutex_lock(&d->lock);
+        struct dns_fwd *old = d->fwds;
+        d->fwds = nf;
+        d->n_fwds = k;
+        pthread_mutex_unlock(&d->lock);
         free(old);
 }
 

@@ -147,13 +147,58 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, nl_cb cb, void *data, co
         }
 }
 
+/* Send the k requests laid out one after another in buf (len bytes, sequence numbers first_seq
+ * .. first_seq + k - 1, each asking for an ack) in one datagram and read every ack: one round trip
+ * for k steps (the kernel runs them in order). The first failure is returned (with what and the
+ * extended ack text); the steps after it still ran. */
+static int nl_talk_batch(struct nl *nl, const void *buf, size_t len, unsigned first_seq, unsigned k,
+                         const char *what, struct berth_error **err)
+{
+        if (mnl_socket_sendto(nl->sock, buf, len) < 0)
+                return berth_error_set(err, errno, "%s: netlink send", what);
+        _cleanup_free_ char *rbuf = xmalloc(NL_RECV_SIZE);
+        unsigned acked = 0;
+        int first = 0;
+        while (acked < k) {
+                ssize_t n = mnl_socket_recvfrom(nl->sock, rbuf, NL_RECV_SIZE);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return berth_error_set(err, errno, "%s: netlink receive", what);
+                }
+                int left = (int)n;
+                for (const struct nlmsghdr *m = (const struct nlmsghdr *)rbuf;
+                     mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
+                        if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_pid != nl->portid ||
+                            m->nlmsg_seq - first_seq >= k)
+                                continue;
+                        const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+                        acked++;
+                        if (m->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || e->error == 0 || first < 0)
+                                continue;
+                        const char *msg = NULL;
+                        if (m->nlmsg_flags & NLM_F_ACK_TLVS) {
+                                size_t off = sizeof(*e);
+                                if (!(m->nlmsg_flags & NLM_F_CAPPED))
+                                        off += e->msg.nlmsg_len - sizeof(e->msg);
+                                mnl_attr_parse(m, (unsigned)off, ext_ack_attr, &msg);
+                        }
+                        first = msg && *msg ? berth_error_set(err, -e->error, "%s (%s)", what, msg)
+                                            : berth_error_set(err, -e->error, "%s", what);
+                }
+        }
+        return first;
+}
+
 /* ---------------------------------------------------------------- link queries */
 
 struct link_info {
         int index;
         unsigned mtu;
+        int master; /* 0: none */
         char kind[32];
         char name[IFNAMSIZ];
+        char alias[256];
 };
 
 static int link_info_cb(const struct nlmsghdr *nlh, void *data)
@@ -174,6 +219,15 @@ static int link_info_cb(const struct nlmsghdr *nlh, void *data)
                 case IFLA_IFNAME:
                         if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
                                 snprintf(li->name, sizeof(li->name), "%s", mnl_attr_get_str(a));
+                        break;
+                case IFLA_IFALIAS:
+                        snprintf(li->alias, sizeof(li->alias), "%.*s",
+                                 (int)strnlen(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a)),
+                                 (const char *)mnl_attr_get_payload(a));
+                        break;
+                case IFLA_MASTER:
+                        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                                li->master = (int)mnl_attr_get_u32(a);
                         break;
                 case IFLA_LINKINFO: {
                         const struct nlattr *b;
@@ -324,6 +378,25 @@ int net_link_up(const char *name, struct berth_error **err)
                 r = berth_error_setx(err, ENODEV, "link `%s` not found", name);
         if (r >= 0)
                 r = link_set_up(&nl, li.index, err);
+        nl_close(&nl);
+        return r;
+}
+
+int net_lo_up_keep(int *ret_fd, struct berth_error **err)
+{
+        struct nl nl = {0};
+        int r = nl_open(&nl, err);
+        if (r < 0)
+                return r;
+        /* loopback is the first link of every namespace */
+        r = link_set_up(&nl, 1, err);
+        if (r >= 0 && ret_fd) {
+                int fd = fcntl(mnl_socket_get_fd(nl.sock), F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        r = berth_error_set(err, errno, "dup the netlink socket");
+                else
+                        *ret_fd = fd;
+        }
         nl_close(&nl);
         return r;
 }
@@ -717,6 +790,189 @@ fail:
         return NET_WRAP(r, err, "endpoint `%s`", host);
 }
 
+/* The next request of a batch, at *off in buf (its header filled as nl_msg does); batch_end
+ * moves *off past it once its attributes are in. */
+static struct nlmsghdr *batch_msg(struct nl *nl, char *buf, size_t *off, uint16_t type,
+                                  uint16_t flags)
+{
+        return nl_msg(nl, buf + *off, type, flags);
+}
+
+static void batch_end(size_t *off, const struct nlmsghdr *nlh)
+{
+        *off += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+/* The peer inside the namespace: the first link after loopback, so its index is known before it
+ * exists (a new namespace numbers its links from 1, loopback's) */
+#define FIRST_IFINDEX 2
+
+int berth_endpoint_add_first(int nl_fd, const struct berth_endpoint *ep, char **ret_host_ifname,
+                             struct berth_error **err)
+{
+        static const uint8_t zero_mac[6];
+        _cleanup_free_ char *host =
+            ep->host_ifname ? xstrdup(ep->host_ifname) : host_ifname_random();
+        _cleanup_close_ int hostns = -1;
+        struct nl in = {0}, nl = {0};
+        struct link_info br;
+        int r = ifname_check("interface", host, err);
+        if (r >= 0)
+                r = ifname_check("interface", ep->ifname, err);
+        if (r >= 0)
+                r = ifname_check("bridge", ep->bridge, err);
+        if (r < 0)
+                return NET_WRAP(r, err, "endpoint `%s`", host);
+        if (ep->address.family != AF_INET ||
+            (ep->gateway.family != 0 && ep->gateway.family != AF_INET))
+                return berth_error_setx(err, EINVAL, "endpoint `%s`: no IPv4 address", host);
+
+        hostns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (hostns < 0)
+                return berth_error_set(err, errno, "endpoint `%s`: open the network namespace",
+                                       host);
+        int fd = fcntl(nl_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return berth_error_set(err, errno, "endpoint `%s`: dup the netlink socket", host);
+        in.sock = mnl_socket_fdopen(fd);
+        if (!in.sock) {
+                close(fd);
+                return berth_error_set(err, errno, "endpoint `%s`: netlink socket", host);
+        }
+        in.portid = mnl_socket_get_portid(in.sock);
+        in.seq = (unsigned)time(NULL);
+        r = nl_open(&nl, err);
+        if (r < 0)
+                goto fail;
+        r = link_get(&nl, ep->bridge, &br, err);
+        if (r == -ENODEV)
+                r = berth_error_setx(err, ENODEV, "bridge `%s` not found", ep->bridge);
+        if (r >= 0 && strcmp(br.kind, "bridge") != 0)
+                r = berth_error_setx(err, EINVAL, "`%s` is not a bridge", ep->bridge);
+        if (r < 0)
+                goto fail;
+
+        {
+                /* inside, in one round trip: the pair (the host end sent out to the daemon's
+                 * namespace), the peer up, its address, the default route */
+                char buf[4 * NL_REQUEST_SIZE];
+                size_t off = 0;
+                unsigned mtu = ep->mtu ? ep->mtu : br.mtu, seq0 = in.seq + 1, k = 0;
+                struct nlmsghdr *nlh =
+                    batch_msg(&in, buf, &off, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+                struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+                ifi->ifi_family = AF_UNSPEC;
+                ifi->ifi_index = FIRST_IFINDEX;
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, ep->ifname);
+                if (mtu)
+                        mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+                if (memcmp(ep->mac, zero_mac, 6) != 0)
+                        mnl_attr_put(nlh, IFLA_ADDRESS, 6, ep->mac);
+                struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+                mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+                struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+                struct nlattr *peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+                struct ifinfomsg *pifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifi));
+                pifi->ifi_family = AF_UNSPEC;
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+                mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)hostns);
+                if (mtu)
+                        mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+                mnl_attr_nest_end(nlh, peer);
+                mnl_attr_nest_end(nlh, data);
+                mnl_attr_nest_end(nlh, info);
+                batch_end(&off, nlh);
+                k++;
+
+                nlh = batch_msg(&in, buf, &off, RTM_NEWLINK, 0);
+                ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+                ifi->ifi_family = AF_UNSPEC;
+                ifi->ifi_index = FIRST_IFINDEX;
+                ifi->ifi_flags = IFF_UP;
+                ifi->ifi_change = IFF_UP;
+                batch_end(&off, nlh);
+                k++;
+
+                const struct berth_cidr *a = &ep->address;
+                nlh = batch_msg(&in, buf, &off, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+                struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+                ifa->ifa_family = AF_INET;
+                ifa->ifa_prefixlen = (uint8_t)a->prefix;
+                ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+                ifa->ifa_index = FIRST_IFINDEX;
+                mnl_attr_put(nlh, IFA_LOCAL, 4, &a->addr);
+                mnl_attr_put(nlh, IFA_ADDRESS, 4, &a->addr);
+                if (a->prefix < 31) {
+                        uint32_t hostbits =
+                            a->prefix == 0 ? 0xffffffffu : (0xffffffffu >> a->prefix);
+                        struct in_addr brd = {.s_addr = a->addr.v4.s_addr | htonl(hostbits)};
+                        mnl_attr_put(nlh, IFA_BROADCAST, 4, &brd);
+                }
+                batch_end(&off, nlh);
+                k++;
+
+                if (ep->gateway.family != 0) {
+                        nlh = batch_msg(&in, buf, &off, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+                        struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+                        rtm->rtm_family = AF_INET;
+                        rtm->rtm_table = RT_TABLE_MAIN;
+                        rtm->rtm_protocol = RTPROT_BOOT;
+                        rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+                        rtm->rtm_type = RTN_UNICAST;
+                        mnl_attr_put(nlh, RTA_GATEWAY, 4, &ep->gateway.addr);
+                        mnl_attr_put_u32(nlh, RTA_OIF, FIRST_IFINDEX);
+                        batch_end(&off, nlh);
+                        k++;
+                }
+                r = nl_talk_batch(&in, buf, off, seq0, k, "create and plumb the veth pair", err);
+                if (r < 0)
+                        goto fail_delete;
+        }
+        {
+                /* outside, in one more: the host end on the bridge and up, then hairpin mode
+                 * (a bridge port attribute: only once it is a port) */
+                char buf[2 * NL_REQUEST_SIZE];
+                size_t off = 0;
+                unsigned seq0 = nl.seq + 1;
+                struct nlmsghdr *nlh = batch_msg(&nl, buf, &off, RTM_NEWLINK, 0);
+                struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+                ifi->ifi_family = AF_UNSPEC;
+                ifi->ifi_flags = IFF_UP;
+                ifi->ifi_change = IFF_UP;
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+                mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)br.index);
+                batch_end(&off, nlh);
+
+                nlh = batch_msg(&nl, buf, &off, RTM_NEWLINK, 0);
+                ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+                ifi->ifi_family = AF_UNSPEC;
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+                struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+                mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
+                struct nlattr *sd = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
+                mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, 1);
+                mnl_attr_nest_end(nlh, sd);
+                mnl_attr_nest_end(nlh, info);
+                batch_end(&off, nlh);
+                r = nl_talk_batch(&nl, buf, off, seq0, 2, "bridge port", err);
+                if (r < 0)
+                        goto fail_delete;
+        }
+        nl_close(&in);
+        nl_close(&nl);
+        if (ret_host_ifname)
+                *ret_host_ifname = TAKE_PTR(host);
+        return 0;
+
+fail_delete:
+        if (nl.sock)
+                link_delete(&nl, host, "veth", NULL);
+fail:
+        nl_close(&in);
+        nl_close(&nl);
+        return NET_WRAP(r, err, "endpoint `%s`", host);
+}
+
 int berth_endpoint_remove(const char *host_ifname, struct berth_error **err)
 {
         int r = ifname_check("interface", host_ifname, err);
@@ -735,7 +991,8 @@ int berth_endpoint_remove(const char *host_ifname, struct berth_error **err)
 /* ---------------------------------------------------------------- listing */
 
 struct list_acc {
-        const char *prefix;
+        const char *prefix, *kind, *alias;
+        int master; /* -1: any */
         char **names;
 };
 
@@ -744,31 +1001,87 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
         struct list_acc *acc = data;
         struct link_info li = {0};
         link_info_cb(nlh, &li);
-        if (li.name[0] && strncmp(li.name, acc->prefix, strlen(acc->prefix)) == 0)
+        if (li.name[0] && strncmp(li.name, acc->prefix, strlen(acc->prefix)) == 0 &&
+            (!acc->kind || strcmp(li.kind, acc->kind) == 0) &&
+            (!acc->alias || strcmp(li.alias, acc->alias) == 0) &&
+            (acc->master < 0 || li.master == acc->master))
                 strv_push(&acc->names, li.name);
         return 0;
 }
 
+static int links_find(struct list_acc *acc, const char *master, char ***ret_names,
+                      struct berth_error **err);
+
 int berth_links_list(const char *prefix, char ***ret_names, struct berth_error **err)
+{
+        struct list_acc acc = {.prefix = prefix ? prefix : "", .master = -1};
+        return links_find(&acc, NULL, ret_names, err);
+}
+
+int berth_links_find(const char *prefix, const char *kind, const char *alias, const char *master,
+                     char ***ret_names, struct berth_error **err)
+{
+        struct list_acc acc = {
+            .prefix = prefix ? prefix : "", .kind = kind, .alias = alias, .master = -1};
+        return links_find(&acc, master, ret_names, err);
+}
+
+int berth_link_set_alias(const char *name, const char *alias, struct berth_error **err)
+{
+        int r = ifname_check("interface", name, err);
+        if (r < 0)
+                return r;
+        struct nl nl = {0};
+        r = nl_open(&nl, err);
+        if (r < 0)
+                return r;
+        char buf[NL_REQUEST_SIZE];
+        struct nlmsghdr *nlh = nl_msg(&nl, buf, RTM_NEWLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        mnl_attr_put(nlh, IFLA_IFALIAS, strnlen(alias, 255), alias);
+        r = nl_talk(&nl, nlh, NULL, NULL, "set alias", err);
+        nl_close(&nl);
+        if (r < 0)
+                return NET_WRAP(r, err, "link `%s`", name);
+        return 0;
+}
+
+static int links_find(struct list_acc *acc, const char *master, char ***ret_names,
+                      struct berth_error **err)
 {
         struct nl nl = {0};
         int r = nl_open(&nl, err);
         if (r < 0)
                 return r;
+        if (master) {
+                struct link_info m;
+                r = link_get(&nl, master, &m, err);
+                if (r == -ENODEV) {
+                        nl_close(&nl);
+                        *ret_names = xcalloc(1, sizeof(char *));
+                        return 0;
+                }
+                if (r < 0) {
+                        nl_close(&nl);
+                        return r;
+                }
+                acc->master = m.index;
+        }
         char buf[NL_REQUEST_SIZE];
         struct nlmsghdr *nlh = nl_msg(&nl, buf, RTM_GETLINK, NLM_F_DUMP);
         struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-        struct list_acc acc = {.prefix = prefix ? prefix : ""};
-        r = nl_talk(&nl, nlh, list_cb, &acc, "list links", err);
+        r = nl_talk(&nl, nlh, list_cb, acc, "list links", err);
         nl_close(&nl);
         if (r < 0) {
-                strv_free(acc.names);
+                strv_free(acc->names);
                 return r;
         }
-        if (!acc.names)
-                acc.names = xcalloc(1, sizeof(char *));
-        *ret_names = acc.names;
+        if (!acc->names)
+                acc->names = xcalloc(1, sizeof(char *));
+        *ret_names = acc->names;
         return 0;
 }

@@ -84,6 +84,17 @@ void berth_ipam_mac(const struct berth_cidr *addr, uint8_t ret_mac[6]);
 int berth_netns_create(const char *path, struct berth_error **err);
 /* Unmount and remove a pinned namespace; a missing file is fine. */
 int berth_netns_remove(const char *path, struct berth_error **err);
+/* berth_netns_create that also hands back the rtnetlink socket it opened inside the namespace
+ * (*ret_nl_fd, close-on-exec; the socket stays bound to that namespace), for
+ * berth_endpoint_add_first: a namespace made ahead of time (the daemon's warm pool) is then
+ * plumbed without a thread entering it. */
+int berth_netns_create_nl(const char *path, int *ret_nl_fd, struct berth_error **err);
+/* Pin the namespace pinned at from at to (a new file), then unpin from: a namespace made ahead
+ * under one name taken by a container under its own. EEXIST when to is pinned already. */
+int berth_netns_move(const char *from, const char *to, struct berth_error **err);
+/* The first half of berth_netns_move: the namespace pinned at from is pinned at to as well (an
+ * unmount waits for an RCU grace period: a caller in a hurry leaves from for later). */
+int berth_netns_bind(const char *from, const char *to, struct berth_error **err);
 /* Open a pinned namespace (O_RDONLY|O_CLOEXEC fd usable with setns). */
 int berth_netns_open(const char *path, int *ret_fd, struct berth_error **err);
 
@@ -115,10 +126,24 @@ struct berth_endpoint {
  * name (malloc'd). */
 int berth_endpoint_add(int netns_fd, const struct berth_endpoint *ep, char **ret_host_ifname,
                        struct berth_error **err);
+/* berth_endpoint_add for a namespace holding loopback only, through nl_fd, an rtnetlink socket
+ * of that namespace (berth_netns_create_nl): the pair is made from inside (the peer as its
+ * second link, so its index is known ahead, the host end sent out to the caller's namespace),
+ * brought up, addressed and routed in one netlink round trip, then the host end is put on the
+ * bridge, up, in hairpin mode, in one more. No thread, no setns. Rolls back on failure. */
+int berth_endpoint_add_first(int nl_fd, const struct berth_endpoint *ep, char **ret_host_ifname,
+                             struct berth_error **err);
 /* Remove the endpoint by its host end (deleting one end deletes the pair); missing is fine. */
 int berth_endpoint_remove(const char *host_ifname, struct berth_error **err);
 /* Names of the host's links starting with prefix ("bv", "br-", "berth"), for reconciliation. */
 int berth_links_list(const char *prefix, char ***ret_names, struct berth_error **err);
+/* berth_links_list narrowed: of kind ("bridge", "veth"; NULL any), with the alias alias (NULL
+ * any), enslaved to the link master (NULL any; none when master does not exist). */
+int berth_links_find(const char *prefix, const char *kind, const char *alias, const char *master,
+                     char ***ret_names, struct berth_error **err);
+/* Set a link's alias (IFLA_IFALIAS, at most 255 bytes kept): the daemon marks the bridges it
+ * makes with it, so a sweep after a crash deletes its own and never another engine's. */
+int berth_link_set_alias(const char *name, const char *alias, struct berth_error **err);
 
 /* ---------------------------------------------------------------- packet rules (libnftables) */
 
@@ -154,6 +179,14 @@ struct berth_net_rules_port {
 int berth_net_rules_apply(const struct berth_net_rules_network *nets, size_t n_networks,
                           const struct berth_net_rules_port *ports, size_t n_ports,
                           struct berth_error **err);
+
+/* berth_net_rules_apply in two steps, for a caller that skips a transaction when nothing
+ * changed: the validated transaction text (malloc'd into *ret_text; the same inputs always give
+ * the same text), then its load through the helper child in the caller's network namespace. */
+int berth_net_rules_render(const struct berth_net_rules_network *nets, size_t n_networks,
+                           const struct berth_net_rules_port *ports, size_t n_ports,
+                           char **ret_text, struct berth_error **err);
+int berth_net_rules_load(const char *text, struct berth_error **err);
 
 /* Can this host do bridge networking in the calling thread's network namespace? Checks, in a
  * forked child (nothing in the caller's namespace changes): rtnetlink answers; a netfilter
@@ -191,6 +224,15 @@ int berth_dns_start(const struct berth_cidr *listen_addr, char *const *upstream,
                     struct berth_dns **ret, struct berth_error **err);
 /* Replace the table (thread-safe, copies everything). */
 void berth_dns_set_records(struct berth_dns *d, const struct berth_dns_record *recs, size_t n);
+/* A client's own resolvers: queries from client (a container's address on the network) that are
+ * not for a name of the table go to servers (its --dns, docker's "ExtServers") instead of the
+ * server's upstream. */
+struct berth_dns_forwarders {
+        struct berth_cidr client;
+        char *const *servers; /* NULL-terminated; bad addresses are skipped */
+};
+/* Replace the clients' resolvers (thread-safe, copies everything). */
+void berth_dns_set_forwarders(struct berth_dns *d, const struct berth_dns_forwarders *f, size_t n);
 /* Stop the thread, close the sockets, free. NULL is fine. */
 void berth_dns_stop(struct berth_dns *d);
 

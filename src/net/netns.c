@@ -35,6 +35,7 @@ static bool path_is_pinned(const char *path)
 
 struct create_job {
         const char *path;
+        int *ret_nl_fd; /* keep the socket that brought loopback up */
         int ret;
         struct berth_error *err;
 };
@@ -52,13 +53,13 @@ static void *create_run(void *arg)
                 job->ret = berth_error_set(&job->err, errno, "bind-mount `%s`", src);
                 return NULL;
         }
-        job->ret = net_link_up("lo", &job->err);
+        job->ret = net_lo_up_keep(job->ret_nl_fd, &job->err);
         if (job->ret < 0)
                 berth_error_wrap(&job->err, "bring loopback up");
         return NULL;
 }
 
-int berth_netns_create(const char *path, struct berth_error **err)
+static int netns_create(const char *path, int *ret_nl_fd, struct berth_error **err)
 {
         if (!path || path[0] != '/')
                 return berth_error_setx(err, EINVAL, "netns path `%s` must be absolute",
@@ -73,7 +74,7 @@ int berth_netns_create(const char *path, struct berth_error **err)
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return berth_error_setx(err, EEXIST, "netns `%s` exists and is not a file", path);
 
-        struct create_job job = {.path = path};
+        struct create_job job = {.path = path, .ret_nl_fd = ret_nl_fd};
         pthread_t t;
         int e = pthread_create(&t, NULL, create_run, &job);
         if (e != 0) {
@@ -92,6 +93,51 @@ int berth_netns_create(const char *path, struct berth_error **err)
                 return r;
         }
         return 0;
+}
+
+int berth_netns_create(const char *path, struct berth_error **err)
+{
+        return netns_create(path, NULL, err);
+}
+
+int berth_netns_create_nl(const char *path, int *ret_nl_fd, struct berth_error **err)
+{
+        int fd = -1;
+        int r = netns_create(path, &fd, err);
+        if (r < 0)
+                return r;
+        *ret_nl_fd = fd;
+        return 0;
+}
+
+int berth_netns_bind(const char *from, const char *to, struct berth_error **err)
+{
+        if (!from || from[0] != '/' || !to || to[0] != '/')
+                return berth_error_setx(err, EINVAL, "netns paths must be absolute");
+        _cleanup_close_ int src = -1;
+        int r = berth_netns_open(from, &src, err);
+        if (r < 0)
+                return r;
+        if (path_is_pinned(to))
+                return berth_error_setx(err, EEXIST, "netns `%s` already exists", to);
+        _cleanup_close_ int fd = open(to, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0444);
+        if (fd < 0)
+                return berth_error_set(err, errno, "create netns file `%s`", to);
+        _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d", src);
+        if (mount(p, to, NULL, MS_BIND, NULL) < 0) {
+                int e = errno;
+                unlink(to);
+                return berth_error_set(err, e, "bind-mount netns `%s` on `%s`", from, to);
+        }
+        return 0;
+}
+
+int berth_netns_move(const char *from, const char *to, struct berth_error **err)
+{
+        int r = berth_netns_bind(from, to, err);
+        if (r < 0)
+                return r;
+        return berth_netns_remove(from, err);
 }
 
 int berth_netns_remove(const char *path, struct berth_error **err)

@@ -16,6 +16,10 @@ int net_routes_v4(struct berth_cidr **ret, size_t *ret_n, struct berth_error **e
  * socket opened here). */
 int net_link_up(const char *name, struct berth_error **err);
 
+/* Bring loopback up in the calling thread's network namespace; with ret_fd, the rtnetlink socket
+ * used (bound to that namespace for good, close-on-exec) is handed back open. */
+int net_lo_up_keep(int *ret_fd, struct berth_error **err);
+
 /* berth_ipam_pick_subnet with the host's routes given instead of read. */
 int net_ipam_pick_subnet_from(const struct berth_cidr *used, size_t n,
                               const struct berth_cidr *routes, size_t n_routes,

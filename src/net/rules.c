@@ -494,9 +494,9 @@ int net_nft_run(const char *text, struct berth_error **err)
 }
 
 /* Validate and build the transaction text (malloc'd into *ret_text). */
-static int rules_text(const struct berth_net_rules_network *nets, size_t n_networks,
-                      const struct berth_net_rules_port *ports, size_t n_ports, char **ret_text,
-                      struct berth_error **err)
+int berth_net_rules_render(const struct berth_net_rules_network *nets, size_t n_networks,
+                           const struct berth_net_rules_port *ports, size_t n_ports,
+                           char **ret_text, struct berth_error **err)
 {
         int r = validate(nets, n_networks, ports, n_ports, err);
         if (r < 0)
@@ -522,24 +522,18 @@ static int rules_text(const struct berth_net_rules_network *nets, size_t n_netwo
         return 0;
 }
 
-/* The table from nets and ports, loaded by run: in this process, or in the helper child. */
-static int rules_apply_with(int (*run)(const char *, struct berth_error **),
-                            const struct berth_net_rules_network *nets, size_t n_networks,
-                            const struct berth_net_rules_port *ports, size_t n_ports,
-                            struct berth_error **err)
+/* Load a rendered table with run: in this process, or in the helper child. */
+static int rules_load_with(int (*run)(const char *, struct berth_error **), const char *text,
+                           struct berth_error **err)
 {
-        _cleanup_free_ char *text = NULL;
-        int r = rules_text(nets, n_networks, ports, n_ports, &text, err);
-        if (r < 0)
-                return r;
-        r = run(text, err);
+        int r = run(text, err);
         if (r < 0)
                 return berth_error_wrap(err, "packet rules: table `ip berth`");
         /* An IPv4-only ruleset never mentions `ip6 berth` (a kernel without nf_tables' ip6
          * family still runs it); one left by an earlier apply, or by an earlier daemon, is
          * deleted once on its own, best effort. */
         static _Atomic bool ip6_maybe = true;
-        if (need_ip6(nets, n_networks, ports, n_ports)) {
+        if (strstr(text, "table ip6 berth {")) {
                 ip6_maybe = true;
         } else if (ip6_maybe) {
                 _cleanup_error_ struct berth_error *e = NULL;
@@ -547,6 +541,23 @@ static int rules_apply_with(int (*run)(const char *, struct berth_error **),
                 ip6_maybe = false;
         }
         return 0;
+}
+
+static int rules_apply_with(int (*run)(const char *, struct berth_error **),
+                            const struct berth_net_rules_network *nets, size_t n_networks,
+                            const struct berth_net_rules_port *ports, size_t n_ports,
+                            struct berth_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = berth_net_rules_render(nets, n_networks, ports, n_ports, &text, err);
+        if (r < 0)
+                return r;
+        return rules_load_with(run, text, err);
+}
+
+int berth_net_rules_load(const char *text, struct berth_error **err)
+{
+        return rules_load_with(net_nft_run_isolated, text, err);
 }
 
 int net_rules_apply_here(const struct berth_net_rules_network *nets, size_t n_networks,

@@ -155,6 +155,7 @@ void container_exited(struct containers *cs, struct container *c)
                 snprintf(codebuf, sizeof(codebuf), "%d", code);
                 container_publish(cs, c, "die", json_pack("{s:s}", "exitCode", codebuf));
         }
+        network_container_events(cs->d->networks, c->id);
         berth_debug("container `%s` exited with %d", c->id, code);
         if (restart) {
                 container_schedule_restart(cs, c);

@@ -105,7 +105,7 @@ int network_connect(struct networks *n, const char *net_ref, const char *contain
                 if (r >= 0)
                         r = berth_netns_open(sb->netns_path, &nsfd, err);
                 if (r >= 0)
-                        r = net_endpoint_add_locked(n, c, net, es, ifname, false, nsfd, err);
+                        r = net_endpoint_add_locked(n, c, net, es, ifname, false, nsfd, -1, err);
                 if (r >= 0 && !sb->network_id)
                         sb->network_id = xstrdup(net->id);
                 if (r >= 0) {
@@ -121,15 +121,47 @@ int network_connect(struct networks *n, const char *net_ref, const char *contain
                         goto out;
         }
         json_object_set(attach, net->name, es);
-        events_publish(
-            n->d, "network", "connect", net->id,
-            json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name, "type", net->driver));
+        /* dockerd sends it when an endpoint is made: not for a container that does not run */
+        if (container_is_running(cs, c))
+                events_publish(n->d, "network", "connect", net->id,
+                               json_pack("{s:s,s:s,s:s}", "container", c->id, "name", net->name,
+                                         "type", net->driver));
 out:
         pthread_mutex_unlock(&n->lock);
         if (r >= 0)
                 r = container_config_save(cs, c, err);
         pthread_mutex_unlock(&c->op);
         container_unref(cs, c);
+        return r;
+}
+
+/* dockerd's disconnect --force of a container it does not know: the network's endpoint of that
+ * name (one its container left behind) is deleted; 404 "endpoint x not found" when none. */
+static int force_endpoint_delete(struct networks *n, const char *net_ref, const char *name,
+                                 struct berth_error **err)
+{
+        struct net_network *net;
+        int r;
+
+        pthread_mutex_lock(&n->lock);
+        r = net_lookup_locked(n, net_ref, &net, err);
+        for (size_t i = 0; r >= 0 && i < n->n_eps; i++) {
+                struct net_endpoint *ep = n->eps[i];
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (strcmp(ep->network_id, net->id) != 0 ||
+                    (strcmp(ep->name, name) != 0 && strcmp(ep->container_id, name) != 0))
+                        continue;
+                berth_log(BERTH_LOG_INFO, "network %s: endpoint of `%s` deleted (force)", net->name,
+                          name);
+                net_endpoint_drop_locked(n, ep);
+                if (net_rules_apply_locked(n, &e) < 0)
+                        berth_warn("network %s: rules: %s", net->name, e->msg);
+                pthread_mutex_unlock(&n->lock);
+                return 0;
+        }
+        if (r >= 0)
+                r = berth_error_setx(err, ENOENT, "endpoint %s not found", name);
+        pthread_mutex_unlock(&n->lock);
         return r;
 }
 
@@ -142,8 +174,12 @@ int network_disconnect(struct networks *n, const char *net_ref, const char *cont
         json_t *attach;
         int r;
 
-        (void)force;
         r = container_get(cs, container_ref, &c, err);
+        if (r == -ENOENT && force) {
+                if (err)
+                        berth_error_free(TAKE_PTR(*err));
+                return force_endpoint_delete(n, net_ref, container_ref, err);
+        }
         if (r < 0)
                 return r;
         pthread_mutex_lock(&c->op);
@@ -153,7 +189,11 @@ int network_disconnect(struct networks *n, const char *net_ref, const char *cont
                 goto out;
         attach = json_object_get(c->config, "networks");
         if (!json_object_get(attach, net->name)) {
-                r = berth_error_setx(err, EPERM, "container %s is not connected to network %s",
+                /* dockerd's words (and its 500), which differ for a container that runs */
+                r = berth_error_setx(err, ENOLINK,
+                                     container_is_running(cs, c)
+                                         ? "container %s is not connected to network %s"
+                                         : "container %s is not connected to the network %s",
                                      c->id, net->name);
                 goto out;
         }

@@ -44,6 +44,7 @@ void net_endpoint_free(struct net_endpoint *ep)
         free(ep->ifname);
         free(ep->host_ifname);
         json_decref(ep->aliases);
+        json_decref(ep->dns);
         free(ep);
 }
 
@@ -54,9 +55,10 @@ json_t *net_endpoint_to_json(const struct net_endpoint *ep)
 
         berth_cidr_format(&ep->addr, true, a, sizeof(a));
         net_mac_format(ep->mac, mac);
-        j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "EndpointID", ep->endpoint_id, "Name",
+        j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O}", "EndpointID", ep->endpoint_id, "Name",
                       ep->name, "IfName", ep->ifname, "HostIfName", ep->host_ifname ?: "",
-                      "Address", a, "MacAddress", mac, "Aliases", ep->aliases);
+                      "Address", a, "MacAddress", mac, "Aliases", ep->aliases, "Forwarders",
+                      ep->dns);
         if (ep->addr6.family) {
                 berth_cidr_format(&ep->addr6, true, a6, sizeof(a6));
                 json_object_set_new(j, "Address6", json_string(a6));
@@ -82,6 +84,11 @@ struct net_endpoint *net_endpoint_from_json(const char *container_id, const char
                 ep->aliases = json_array();
         }
         const char *a6 = berth_json_get_str(j, "Address6");
+        ep->dns = json_incref(json_object_get(j, "Forwarders"));
+        if (!json_is_array(ep->dns)) {
+                json_decref(ep->dns);
+                ep->dns = json_array();
+        }
         if (!a || berth_cidr_parse(a, &ep->addr, NULL) < 0 ||
             (a6 && berth_cidr_parse(a6, &ep->addr6, NULL) < 0) ||
             !mac_parse(berth_json_get_str(j, "MacAddress"), ep->mac)) {
@@ -168,13 +175,197 @@ static int sandbox_save(struct networks *n, struct net_sandbox *sb, struct berth
                        args, 2, err);
 }
 
-void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep)
+/* ---------------------------------------------------------------- the reaper */
+
+#define POOL_SIZE 3
+
+static bool pool_wanted_locked(struct networks *n)
+{
+        return !n->closing && !n->pool_off && n->pool_dir && n->n_pool < POOL_SIZE;
+}
+
+/* One namespace more in the pool (called and returning with the lock held, released while the
+ * namespace is made). */
+static void pool_fill_one_locked(struct networks *n)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        char hex[17];
+        _cleanup_free_ char *path = NULL;
+        int fd = -1, r;
+
+        berth_random_hex(hex, 8);
+        path = xasprintf("%s/%s", n->pool_dir, hex);
+        pthread_mutex_unlock(&n->lock);
+        r = berth_netns_create_nl(path, &fd, &e);
+        pthread_mutex_lock(&n->lock);
+        if (r < 0) {
+                berth_debug("network: no warm pool: %s", e->msg);
+                n->pool_off = true;
+                return;
+        }
+        if (n->closing) {
+                close(fd);
+                berth_netns_remove(path, NULL);
+                return;
+        }
+        n->pool = xrealloc(n->pool, (n->n_pool + 1) * sizeof(*n->pool));
+        n->pool[n->n_pool++] = (struct net_warm){TAKE_PTR(path), fd};
+}
+
+static void reap_forget_locked(struct networks *n, size_t i)
+{
+        free(n->reap[i].host_ifname);
+        free(n->reap[i].network_id);
+        free(n->reap[i].pin);
+        memmove(&n->reap[i], &n->reap[i + 1], (n->n_reap - i - 1) * sizeof(*n->reap));
+        n->n_reap--;
+        pthread_cond_broadcast(&n->reap_cond); /* net_reaper_drain_locked */
+}
+
+/* The thread behind the request path: deletes released links, then tops the pool up. */
+static void *reaper_run(void *arg)
+{
+        struct networks *n = arg;
+
+        pthread_mutex_lock(&n->lock);
+        for (;;) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                _cleanup_free_ char *name = NULL;
+                while (!n->n_reap && !n->closing && !pool_wanted_locked(n))
+                        pthread_cond_wait(&n->reap_cond, &n->lock);
+                if (!n->n_reap && n->closing)
+                        break;
+                if (!n->n_reap) {
+                        pool_fill_one_locked(n);
+                        continue;
+                }
+                bool pin = n->reap[0].pin != NULL;
+                name = xstrdup(pin ? n->reap[0].pin : n->reap[0].host_ifname);
+                pthread_mutex_unlock(&n->lock);
+                if (pin ? berth_netns_remove(name, &e) < 0 : berth_endpoint_remove(name, &e) < 0)
+                        berth_warn("%s `%s`: %s", pin ? "netns" : "endpoint", name, e->msg);
+                pthread_mutex_lock(&n->lock);
+                /* a start that wanted its address may have deleted it meanwhile */
+                for (size_t i = 0; i < n->n_reap; i++) {
+                        if (strcmp(n->reap[i].pin ?: n->reap[i].host_ifname, name) == 0) {
+                                reap_forget_locked(n, i);
+                                break;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&n->lock);
+        return NULL;
+}
+
+void net_pool_clear(struct networks *n)
+{
+        _cleanup_dir_ DIR *dir = NULL;
+        struct dirent *de;
+
+        pthread_mutex_lock(&n->lock);
+        for (size_t i = 0; i < n->n_pool; i++) {
+                close(n->pool[i].nl_fd);
+                berth_netns_remove(n->pool[i].path, NULL);
+                free(n->pool[i].path);
+        }
+        n->n_pool = 0;
+        dir = n->pool_dir ? opendir(n->pool_dir) : NULL;
+        while (dir && (de = readdir(dir))) {
+                _cleanup_free_ char *p = NULL;
+                if (de->d_name[0] == '.')
+                        continue;
+                p = xasprintf("%s/%s", n->pool_dir, de->d_name);
+                berth_netns_remove(p, NULL);
+        }
+        pthread_mutex_unlock(&n->lock);
+}
+
+int net_sandbox_ns_make_locked(struct networks *n, const char *path, int *ret_nl_fd,
+                               struct berth_error **err)
+{
+        int fd = -1, r;
+
+        while (n->n_pool > 0) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                struct net_warm w = n->pool[--n->n_pool];
+                pthread_cond_broadcast(&n->reap_cond); /* made again behind us */
+                r = berth_netns_bind(w.path, path, &e);
+                if (r < 0) {
+                        berth_warn("network: warm namespace: %s", e->msg);
+                        berth_netns_remove(w.path, NULL);
+                        free(w.path);
+                        close(w.nl_fd);
+                        continue;
+                }
+                if (n->reaper_started && !n->closing) {
+                        /* its warm pin goes behind the request (an unmount waits for RCU) */
+                        n->reap = xrealloc(n->reap, (n->n_reap + 1) * sizeof(*n->reap));
+                        n->reap[n->n_reap++] = (struct net_reap){.pin = TAKE_PTR(w.path)};
+                } else if (berth_netns_remove(w.path, &e) < 0) {
+                        berth_warn("network: warm namespace: %s", e->msg);
+                }
+                free(w.path);
+                if (ret_nl_fd)
+                        *ret_nl_fd = w.nl_fd;
+                else
+                        close(w.nl_fd);
+                return 0;
+        }
+        r = berth_netns_create_nl(path, &fd, err);
+        if (r < 0)
+                return r;
+        if (ret_nl_fd)
+                *ret_nl_fd = fd;
+        else
+                close(fd);
+        return 0;
+}
+
+void net_reaper_start(struct networks *n)
+{
+        pthread_cond_init(&n->reap_cond, NULL);
+        n->reaper_started = pthread_create(&n->reaper, NULL, reaper_run, n) == 0;
+        if (!n->reaper_started)
+                berth_warn("network: no reaper thread: released links are deleted in line");
+}
+
+void net_reaper_stop(struct networks *n)
+{
+        pthread_mutex_lock(&n->lock);
+        n->closing = true;
+        pthread_cond_broadcast(&n->reap_cond);
+        pthread_mutex_unlock(&n->lock);
+        if (n->reaper_started)
+                pthread_join(n->reaper, NULL);
+        n->reaper_started = false;
+}
+
+void net_reaper_drain_locked(struct networks *n)
+{
+        while (n->n_reap && n->reaper_started)
+                pthread_cond_wait(&n->reap_cond, &n->lock);
+}
+
+/* Forget ep (db row, memory); its link is deleted now (sync) or queued for the reaper. */
+static void endpoint_forget_locked(struct networks *n, struct net_endpoint *ep, bool sync)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         struct net_network *net = net_by_id_locked(n, ep->network_id);
 
-        if (ep->host_ifname && *ep->host_ifname && berth_endpoint_remove(ep->host_ifname, &e) < 0)
-                berth_warn("endpoint `%s`: %s", ep->host_ifname, e->msg);
+        if (ep->host_ifname && *ep->host_ifname) {
+                if (!sync && n->reaper_started && !n->closing) {
+                        n->reap = xrealloc(n->reap, (n->n_reap + 1) * sizeof(*n->reap));
+                        n->reap[n->n_reap++] = (struct net_reap){
+                            .host_ifname = xstrdup(ep->host_ifname),
+                            .network_id = xstrdup(ep->network_id),
+                            .addr = ep->addr,
+                            .addr6 = ep->addr6,
+                        };
+                        pthread_cond_broadcast(&n->reap_cond);
+                } else if (berth_endpoint_remove(ep->host_ifname, &e) < 0) {
+                        berth_warn("endpoint `%s`: %s", ep->host_ifname, e->msg);
+                }
+        }
         db_exec(n->d, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                 (const char *[]){ep->container_id, ep->network_id}, 2, NULL);
         for (size_t i = 0; i < n->n_eps; i++) {
@@ -187,6 +378,11 @@ void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep)
         if (net)
                 net_dns_update_locked(n, net);
         net_endpoint_free(ep);
+}
+
+void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep)
+{
+        endpoint_forget_locked(n, ep, true);
 }
 
 static void sandbox_drop_locked(struct networks *n, struct net_sandbox *sb)
@@ -207,7 +403,35 @@ static void sandbox_drop_locked(struct networks *n, struct net_sandbox *sb)
         net_sandbox_free(sb);
 }
 
-static void release_locked(struct networks *n, const char *container_id)
+/* docker's network connect/disconnect event of container_id on net */
+static void publish_locked(struct networks *n, const char *action, const char *container_id,
+                           const struct net_network *net)
+{
+        events_publish(n->d, "network", action, net->id,
+                       json_pack("{s:s,s:s,s:s}", "container", container_id, "name", net->name,
+                                 "type", net->driver));
+}
+
+/* The disconnect events a container's exit holds until its die event is out (dockerd's order:
+ * die, then network disconnect). */
+static void flush_events_locked(struct networks *n, const char *container_id)
+{
+        for (size_t i = 0; i < json_array_size(n->pending);) {
+                json_t *p = json_array_get(n->pending, i);
+                struct net_network *net;
+                if (strcmp(berth_json_get_str(p, "container") ?: "", container_id) != 0) {
+                        i++;
+                        continue;
+                }
+                net = net_by_id_locked(n, berth_json_get_str(p, "network") ?: "");
+                if (net)
+                        publish_locked(n, "disconnect", container_id, net);
+                json_array_remove(n->pending, i);
+        }
+}
+
+/* defer: the disconnect events wait for network_container_events (the container is exiting) */
+static void release_locked(struct networks *n, const char *container_id, bool defer)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         struct net_sandbox *sb = net_sandbox_of_locked(n, container_id);
@@ -215,25 +439,73 @@ static void release_locked(struct networks *n, const char *container_id)
          * machine's namespace) is left alone */
         bool changed = sb && sb->n_ports > 0;
 
+        /* the namespace first: with its last user gone the kernel deletes the veths in it
+         * (and their host ends) itself; the reaper deletes what is left, e.g. a pair kept by
+         * a container that joined this one's namespace */
+        if (sb)
+                sandbox_drop_locked(n, sb);
+        flush_events_locked(n, container_id); /* an earlier exit's, never flushed */
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_network *net = net_by_id_locked(n, n->eps[i]->network_id);
+                if (strcmp(n->eps[i]->container_id, container_id) != 0 || !net)
+                        continue;
+                if (!defer) {
+                        publish_locked(n, "disconnect", container_id, net);
+                        continue;
+                }
+                if (!n->pending)
+                        n->pending = json_array();
+                json_array_append_new(n->pending, json_pack("{s:s,s:s}", "container", container_id,
+                                                            "network", net->id));
+        }
         for (size_t i = n->n_eps; i-- > 0;) {
                 if (strcmp(n->eps[i]->container_id, container_id) != 0)
                         continue;
-                net_endpoint_drop_locked(n, n->eps[i]);
+                endpoint_forget_locked(n, n->eps[i], false);
                 changed = true;
                 i = n->n_eps; /* the array moved under us */
         }
-        if (sb)
-                sandbox_drop_locked(n, sb);
         if (changed && net_rules_apply_locked(n, &e) < 0)
                 berth_warn("container `%s`: rules: %s", container_id, e->msg);
 }
 
+/* Milliseconds since t0 (CLOCK_MONOTONIC), for the debug log's timings. */
+static double ms_since(const struct timespec *t0)
+{
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 void network_container_release(struct networks *n, const char *container_id)
+{
+        struct timespec t0;
+
+        if (!n)
+                return;
+        struct containers *cs = n->d->containers;
+        struct container *c = NULL;
+        bool exiting;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* still running: the exit path, whose die event comes after this */
+        exiting =
+            cs && container_get(cs, container_id, &c, NULL) >= 0 && container_is_running(cs, c);
+        if (c)
+                container_unref(cs, c);
+        pthread_mutex_lock(&n->lock);
+        release_locked(n, container_id, exiting);
+        pthread_mutex_unlock(&n->lock);
+        berth_debug("container `%.12s`: network released in %.2f ms", container_id, ms_since(&t0));
+}
+
+void network_container_events(struct networks *n, const char *container_id)
 {
         if (!n)
                 return;
         pthread_mutex_lock(&n->lock);
-        release_locked(n, container_id);
+        flush_events_locked(n, container_id);
         pthread_mutex_unlock(&n->lock);
 }
 
@@ -439,22 +711,26 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
 
 /* ---------------------------------------------------------------- start */
 
-/* The next free address of net in one family (or the one es asks for). */
-static int allocate_locked(struct networks *n, struct net_network *net, json_t *es, bool six,
-                           struct berth_cidr *ret, struct berth_error **err)
+/* The next free address of net (or the one es asks for). */
+static int allocate_try_locked(struct networks *n, struct net_network *net, const char *want,
+                               bool six, bool with_reap, struct berth_cidr *ret,
+                               struct berth_error **err)
 {
         const struct berth_cidr *subnet = six ? &net->subnet6 : &net->subnet;
         const struct berth_cidr *gw = six ? &net->gateway6 : &net->gateway;
         struct berth_cidr *last = six ? &net->last6 : &net->last;
-        const char *want = berth_json_get_str(json_object_get(es, "IPAMConfig"),
-                                              six ? "IPv6Address" : "IPv4Address");
-        _cleanup_free_ struct berth_cidr *used = xcalloc(n->n_eps + 1, sizeof(*used));
+        _cleanup_free_ struct berth_cidr *used = NULL;
         size_t n_used = 0;
         int r;
 
+        used = xcalloc(n->n_eps + n->n_reap + 1, sizeof(*used));
         for (size_t i = 0; i < n->n_eps; i++)
                 if (strcmp(n->eps[i]->network_id, net->id) == 0)
                         used[n_used++] = six ? n->eps[i]->addr6 : n->eps[i]->addr;
+        /* links still being deleted keep their addresses */
+        for (size_t i = 0; i < n->n_reap && with_reap; i++)
+                if (n->reap[i].network_id && strcmp(n->reap[i].network_id, net->id) == 0)
+                        used[n_used++] = six ? n->reap[i].addr6 : n->reap[i].addr;
         if (want && *want) {
                 struct berth_cidr a;
                 if (berth_cidr_parse(want, &a, err) < 0)
@@ -478,9 +754,45 @@ static int allocate_locked(struct networks *n, struct net_network *net, json_t *
         return 0;
 }
 
+/* Delete the queued links of net now (the lock held): their addresses are wanted. */
+static void reap_now_locked(struct networks *n, struct net_network *net)
+{
+        for (size_t i = n->n_reap; i-- > 0;) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (!n->reap[i].network_id || strcmp(n->reap[i].network_id, net->id) != 0)
+                        continue;
+                if (berth_endpoint_remove(n->reap[i].host_ifname, &e) < 0)
+                        berth_warn("endpoint `%s`: %s", n->reap[i].host_ifname, e->msg);
+                reap_forget_locked(n, i);
+        }
+}
+
+/* The next free address of net in one family (or the one es asks for). */
+static int allocate_locked(struct networks *n, struct net_network *net, json_t *es, bool six,
+                           struct berth_cidr *ret, struct berth_error **err)
+{
+        const char *want = berth_json_get_str(json_object_get(es, "IPAMConfig"),
+                                              six ? "IPv6Address" : "IPv4Address");
+        _cleanup_error_ struct berth_error *e = NULL;
+        bool reaping = false;
+        int r;
+
+        for (size_t i = 0; i < n->n_reap && !reaping; i++)
+                reaping = n->reap[i].network_id && strcmp(n->reap[i].network_id, net->id) == 0;
+        r = allocate_try_locked(n, net, want, six, true, ret, reaping ? &e : err);
+        if (r >= 0 || !reaping || (r != -ENOSPC && r != -EEXIST)) {
+                if (r < 0 && e && err && !*err)
+                        *err = TAKE_PTR(e);
+                return r;
+        }
+        /* what is left is held by links being deleted: delete them here */
+        reap_now_locked(n, net);
+        return allocate_try_locked(n, net, want, six, false, ret, err);
+}
+
 /* One endpoint of c on net, named ifname, in the namespace netns_fd; recorded in the db first. */
 int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
-                            json_t *es, const char *ifname, bool primary, int netns_fd,
+                            json_t *es, const char *ifname, bool primary, int netns_fd, int nl_fd,
                             struct berth_error **err)
 {
         struct net_endpoint *ep = xcalloc(1, sizeof(*ep));
@@ -498,6 +810,12 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
         ep->name = xstrdup(c->name);
         ep->ifname = xstrdup(ifname);
         ep->aliases = json_is_array(aliases) ? json_deep_copy(aliases) : json_array();
+        {
+                /* docker's --dns on a user network: the container asks the embedded DNS, which
+                 * forwards the names it does not know to these servers */
+                json_t *dns = json_object_get(container_cfg(c, "HostConfig"), "Dns");
+                ep->dns = json_is_array(dns) ? json_deep_copy(dns) : json_array();
+        }
         r = allocate_locked(n, net, es, false, &ep->addr, err);
         if (r >= 0 && net->subnet6.family)
                 r = allocate_locked(n, net, es, true, &ep->addr6, err);
@@ -505,6 +823,13 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
                 goto fail;
         if (!mac || !*mac || !mac_parse(mac, ep->mac))
                 berth_ipam_mac(&ep->addr, ep->mac);
+        {
+                /* the host end's name chosen here, so the row written before the veth exists
+                 * is the final one (one write on the start's path) */
+                char hex[9];
+                berth_random_hex(hex, 4);
+                ep->host_ifname = xasprintf("bv%.7s", hex);
+        }
         j = net_endpoint_to_json(ep);
         text = berth_json_dump(j, false);
         berth_cidr_format(&ep->addr, false, a, sizeof(a));
@@ -517,6 +842,7 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
         {
                 struct berth_endpoint be = {
                     .bridge = net->bridge,
+                    .host_ifname = ep->host_ifname,
                     .ifname = ifname,
                     .address = ep->addr,
                     .address6 = ep->addr6,
@@ -527,20 +853,16 @@ int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_
                         be.gateway = net->gateway;
                         be.gateway6 = net->gateway6;
                 }
-                r = berth_endpoint_add(netns_fd, &be, &ep->host_ifname, err);
+                /* the batched first endpoint is IPv4 only */
+                r = nl_fd >= 0 && !ep->addr6.family
+                        ? berth_endpoint_add_first(nl_fd, &be, NULL, err)
+                        : berth_endpoint_add(netns_fd, &be, NULL, err);
         }
         if (r < 0) {
                 db_exec(n->d, "DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                         (const char *[]){ep->container_id, ep->network_id}, 2, NULL);
                 goto fail;
         }
-        /* the host end's name is known now */
-        json_decref(TAKE_PTR(j));
-        free(TAKE_PTR(text));
-        j = net_endpoint_to_json(ep);
-        text = berth_json_dump(j, false);
-        db_exec(n->d, "UPDATE endpoints SET config = ? WHERE container_id = ? AND network_id = ?",
-                (const char *[]){text, ep->container_id, ep->network_id}, 3, NULL);
         n->eps = xrealloc(n->eps, (n->n_eps + 1) * sizeof(*n->eps));
         n->eps[n->n_eps++] = ep;
         net_dns_update_locked(n, net);
@@ -586,8 +908,12 @@ static char *resolv_conf_text(struct container *c, const char *dns_server, bool 
                 fprintf(f, "nameserver %s\n", dns_server);
                 have_ns = true;
         }
+        /* with the embedded DNS the --dns servers are its forwarders for this container
+         * (docker's ExtServers), not nameservers of its own */
         json_array_foreach(dns, i, e)
         {
+                if (dns_server)
+                        break;
                 fprintf(f, "nameserver %s\n", json_string_value(e) ?: "");
                 have_ns = true;
         }
@@ -676,8 +1002,9 @@ static int sandbox_lo_only(struct networks *n, struct container *c, struct netwo
         sb->container_id = xstrdup(c->id);
         sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
         pthread_mutex_lock(&n->lock);
-        release_locked(n, c->id);
-        if (berth_netns_create(sb->netns_path, &e) < 0 || sandbox_save(n, sb, &e) < 0) {
+        release_locked(n, c->id, false);
+        if (net_sandbox_ns_make_locked(n, sb->netns_path, NULL, &e) < 0 ||
+            sandbox_save(n, sb, &e) < 0) {
                 berth_debug("container `%.12s`: %s: the runtime makes its namespace", c->id,
                             e->msg);
                 berth_netns_remove(sb->netns_path, NULL);
@@ -692,14 +1019,29 @@ static int sandbox_lo_only(struct networks *n, struct container *c, struct netwo
         return 0;
 }
 
+static int container_setup(struct networks *n, struct container *c, const char *hostname,
+                           struct network_setup *ret, struct berth_error **err);
+
 int network_container_setup(struct networks *n, struct container *c, const char *hostname,
                             struct network_setup *ret, struct berth_error **err)
+{
+        struct timespec t0;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = container_setup(n, c, hostname, ret, err);
+        berth_debug("container `%.12s`: network set up in %.2f ms", c->id, ms_since(&t0));
+        return r;
+}
+
+static int container_setup(struct networks *n, struct container *c, const char *hostname,
+                           struct network_setup *ret, struct berth_error **err)
 {
         json_t *attach = json_object_get(c->config, "networks");
         const char *mode = net_mode_of(container_cfg(c, "HostConfig"));
         const char *domain = json_string_value(container_cfg(c, "Domainname"));
         _cleanup_json_ json_t *wanted = NULL;
-        _cleanup_close_ int nsfd = -1;
+        _cleanup_close_ int nsfd = -1, nlfd = -1;
         struct net_sandbox *sb;
         struct net_network *first = NULL, *dns_net = NULL;
         const char *k;
@@ -720,7 +1062,7 @@ int network_container_setup(struct networks *n, struct container *c, const char 
         if (r < 0)
                 return r;
         pthread_mutex_lock(&n->lock);
-        release_locked(n, c->id); /* what a previous run left */
+        release_locked(n, c->id, false); /* what a previous run left */
         json_object_foreach(attach, k, es)
         {
                 struct net_network *net = net_attached_locked(n, k, es);
@@ -735,16 +1077,16 @@ int network_container_setup(struct networks *n, struct container *c, const char 
         sb = xcalloc(1, sizeof(*sb));
         sb->container_id = xstrdup(c->id);
         sb->netns_path = xasprintf("%s/%s", n->netns_dir, c->id);
-        r = berth_netns_create(sb->netns_path, err);
+        r = net_sandbox_ns_make_locked(n, sb->netns_path, &nlfd, err);
         if (r < 0) {
                 net_sandbox_free(sb);
                 goto fail_unlocked_nothing;
         }
         n->sbs = xrealloc(n->sbs, (n->n_sbs + 1) * sizeof(*n->sbs));
         n->sbs[n->n_sbs++] = sb;
-        r = sandbox_save(n, sb, err);
-        if (r >= 0)
-                r = berth_netns_open(sb->netns_path, &nsfd, err);
+        /* its row is written once, below, when complete: a crash before leaves endpoint rows
+         * without a sandbox (released at the next start) and a pin nobody owns (swept) */
+        r = berth_netns_open(sb->netns_path, &nsfd, err);
         if (r < 0)
                 goto fail;
         json_object_foreach(attach, k, es)
@@ -752,7 +1094,8 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                 struct net_network *net = net_attached_locked(n, k, es);
                 char ifname[16];
                 snprintf(ifname, sizeof(ifname), "eth%u", idx);
-                r = net_endpoint_add_locked(n, c, net, es, ifname, idx == 0, nsfd, err);
+                r = net_endpoint_add_locked(n, c, net, es, ifname, idx == 0, nsfd,
+                                            idx == 0 ? nlfd : -1, err);
                 if (r < 0)
                         goto fail;
                 if (!first)
@@ -789,11 +1132,17 @@ int network_container_setup(struct networks *n, struct container *c, const char 
                 ret->resolv_conf = resolv_conf_text(c, NULL, false);
         }
         ret->netns_path = xstrdup(sb->netns_path);
+        /* dockerd's order: network connect, then the container's start */
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_network *net = net_by_id_locked(n, n->eps[i]->network_id);
+                if (net && strcmp(n->eps[i]->container_id, c->id) == 0)
+                        publish_locked(n, "connect", c->id, net);
+        }
         pthread_mutex_unlock(&n->lock);
         return 0;
 
 fail:
-        release_locked(n, c->id);
+        release_locked(n, c->id, false);
 fail_unlocked_nothing:
         pthread_mutex_unlock(&n->lock);
         return r;
@@ -822,15 +1171,53 @@ void networks_reconcile(struct networks *n)
                                           "container `%.12s`: network released "
                                           "(it no longer runs)",
                                           n->sbs[i]->container_id);
-                                release_locked(n, n->sbs[i]->container_id);
+                                release_locked(n, n->sbs[i]->container_id, false);
                                 again = true;
                         }
                 }
                 for (size_t i = 0; i < n->n_eps && !again; i++) {
                         if (!net_sandbox_of_locked(n, n->eps[i]->container_id)) {
-                                release_locked(n, n->eps[i]->container_id);
+                                release_locked(n, n->eps[i]->container_id, false);
                                 again = true;
                         }
+                }
+        }
+        /* bridges of this daemon's user networks (marked with its alias) the db no longer
+         * knows: a crash in the middle of `network rm`, after the row went */
+        if (!n->warning) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                _cleanup_strv_ char **brs = NULL;
+                if (berth_links_find("", "bridge", n->alias, NULL, &brs, &e) < 0)
+                        berth_warn("network: list bridges: %s", e->msg);
+                for (size_t i = 0; brs && brs[i]; i++) {
+                        bool known = false;
+                        for (size_t k = 0; k < n->n_nets && !known; k++)
+                                known =
+                                    n->nets[k]->bridge && strcmp(n->nets[k]->bridge, brs[i]) == 0;
+                        if (known)
+                                continue;
+                        berth_log(BERTH_LOG_INFO, "stale bridge `%s` removed", brs[i]);
+                        berth_bridge_remove(brs[i], NULL);
+                }
+        }
+        /* host ends (berth's `bv` names only) on this daemon's bridges no endpoint owns (their
+         * deletion was queued when the daemon died; a pair whose namespace went is gone) */
+        for (size_t i = 0; i < n->n_nets && !n->warning; i++) {
+                _cleanup_strv_ char **ports = NULL;
+                if (!net_is_bridge(n->nets[i]) ||
+                    berth_links_find("bv", "veth", NULL, n->nets[i]->bridge, &ports, NULL) < 0)
+                        continue;
+                for (size_t k = 0; ports[k]; k++) {
+                        bool owned = false;
+                        for (size_t j = 0; j < n->n_eps && !owned; j++)
+                                owned = strcmp(n->eps[j]->host_ifname, ports[k]) == 0;
+                        for (size_t j = 0; j < n->n_reap && !owned; j++)
+                                owned = n->reap[j].host_ifname &&
+                                        strcmp(n->reap[j].host_ifname, ports[k]) == 0;
+                        if (owned)
+                                continue;
+                        berth_log(BERTH_LOG_INFO, "stale endpoint `%s` removed", ports[k]);
+                        berth_endpoint_remove(ports[k], NULL);
                 }
         }
         /* a veth whose container side sat in a removed namespace went with it: the pins are

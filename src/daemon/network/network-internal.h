@@ -28,6 +28,7 @@ struct net_endpoint {
         struct berth_cidr addr6; /* on an IPv6 network; family 0: none */
         uint8_t mac[6];
         json_t *aliases; /* strings */
+        json_t *dns;     /* the container's --dns: its embedded DNS forwards other names there */
 };
 
 struct net_port {
@@ -46,6 +47,20 @@ struct net_sandbox {
         size_t n_ports;
 };
 
+/* The host end of a released endpoint, deleted by the reaper thread; its address stays taken on
+ * its network until then (a container joined to the namespace could still be using it). */
+struct net_reap {
+        char *host_ifname, *network_id;
+        struct berth_cidr addr, addr6;
+        char *pin; /* instead: a netns pin to remove (a warm one whose namespace was claimed) */
+};
+
+/* A network namespace made ahead (loopback up) with an rtnetlink socket open in it. */
+struct net_warm {
+        char *path;
+        int nl_fd;
+};
+
 struct networks {
         struct daemon *d;
         pthread_mutex_t lock;
@@ -61,6 +76,29 @@ struct networks {
         size_t n_eps;
         struct net_sandbox **sbs;
         size_t n_sbs;
+        /* the `ip berth` table last loaded (its transaction text): a state that gives the same
+         * text is not loaded again; NULL when unknown (after a failure or before the first) */
+        char *rules_text;
+        /* released endpoints' links, deleted off the request's path (a veth's deletion waits
+         * for RCU grace periods: 10-20 ms, most of a `run --rm`'s release) */
+        struct net_reap *reap;
+        size_t n_reap;
+        pthread_cond_t reap_cond;
+        pthread_t reaper;
+        bool reaper_started, closing;
+        /* the warm pool (DESIGN.md): namespaces the reaper thread makes ahead in pool_dir, so a
+         * start only moves one to its container's pin and plumbs it through its socket; emptied
+         * at close, swept at open (a crash leaves its pins) */
+        char *pool_dir;
+        struct net_warm *pool;
+        size_t n_pool;
+        bool pool_off; /* making one failed: the pool stays empty */
+        /* the alias this daemon gives the bridges of its user networks ("berth <data root>"):
+         * what a sweep at start deletes when no network of the db owns it */
+        char *alias;
+        /* disconnect events of exiting containers, out after their die event:
+         * [{container, network}] */
+        json_t *pending;
 };
 
 /* networks.c */
@@ -72,7 +110,8 @@ int net_lookup_locked(struct networks *n, const char *ref, struct net_network **
 /* Bring net's bridge (and DNS) up when it is not; refused with the warning when bridge
  * networking is unavailable. */
 int net_up_locked(struct networks *n, struct net_network *net, struct berth_error **err);
-/* The `ip berth` table from the current state. */
+/* The `ip berth` table from the current state; no transaction when it is the table already
+ * loaded. */
 int net_rules_apply_locked(struct networks *n, struct berth_error **err);
 /* net's DNS records from its endpoints. */
 void net_dns_update_locked(struct networks *n, struct net_network *net);
@@ -89,6 +128,12 @@ json_t *net_sandbox_to_json(const struct net_sandbox *sb);
 struct net_sandbox *net_sandbox_from_json(const char *container_id, json_t *j);
 /* Remove c's endpoint on net: veth, db row, memory. */
 void net_endpoint_drop_locked(struct networks *n, struct net_endpoint *ep);
+/* Start the reaper thread (at open) and, at close, let it delete what is queued and end. */
+void net_reaper_start(struct networks *n);
+void net_reaper_stop(struct networks *n);
+/* Wait (the lock released meanwhile) until every queued link is deleted: a network's removal
+ * answers with none of its containers' links left. */
+void net_reaper_drain_locked(struct networks *n);
 
 void net_mac_format(const uint8_t mac[6], char buf[18]);
 /* A HostConfig's NetworkMode ("" and "default" are "bridge"); host, none and container:<x>. */
@@ -97,10 +142,18 @@ bool net_special_mode(const char *m);
 /* docker's checks of EndpointSettings (IPAMConfig, Aliases, MacAddress, Links) on net. */
 int net_check_endpoint_settings(struct net_network *net, json_t *es, struct berth_error **err);
 /* An endpoint of c on net named ifname in the namespace netns_fd (a default route when
- * primary), its address allocated and recorded in the db before the veth is made. */
+ * primary), its address allocated and recorded in the db before the veth is made. nl_fd >= 0:
+ * the namespace holds loopback only and nl_fd is its rtnetlink socket (berth_endpoint_add_first).
+ */
 int net_endpoint_add_locked(struct networks *n, struct container *c, struct net_network *net,
-                            json_t *es, const char *ifname, bool primary, int netns_fd,
+                            json_t *es, const char *ifname, bool primary, int netns_fd, int nl_fd,
                             struct berth_error **err);
+/* A new namespace pinned at path: one of the warm pool moved there, else made now; *ret_nl_fd
+ * (may be NULL) an rtnetlink socket in it. */
+int net_sandbox_ns_make_locked(struct networks *n, const char *path, int *ret_nl_fd,
+                               struct berth_error **err);
+/* The pool's namespaces removed (at close), and those a crash left (at open). */
+void net_pool_clear(struct networks *n);
 /* The network an attachment (name, EndpointSettings with NetworkID) refers to, or NULL. */
 struct net_network *net_attached_locked(struct networks *n, const char *name, json_t *es);
 

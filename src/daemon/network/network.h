@@ -43,6 +43,9 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
 /* After the containers are loaded: release the sandboxes of containers that do not run (left by
  * a crash) and delete veths and netns pins no sandbox owns. */
 void networks_reconcile(struct networks *n);
+/* At daemon stop: the links queued for deletion are deleted (containers keep running: nothing
+ * of theirs is touched). */
+void networks_close(struct networks *n);
 /* The default bridge's address for --add-host NAME:host-gateway ("172.17.0.1"), NULL without a
  * default bridge network or when bridges are unavailable (borrowed). */
 const char *networks_host_gateway(struct networks *n);
@@ -91,6 +94,10 @@ void network_setup_release(struct network_setup *s);
 /* At exit, a failed start and remove: endpoints, ports and netns removed, addresses freed.
  * Idempotent; never fails (problems are logged). */
 void network_container_release(struct networks *n, const char *container_id);
+
+/* After a container's die event: its network disconnect events (dockerd sends them after die;
+ * the release at its exit held them). */
+void network_container_events(struct networks *n, const char *container_id);
 
 /* A running container was renamed: its endpoints answer DNS by the new name. */
 void network_container_renamed(struct networks *n, const char *container_id, const char *name);

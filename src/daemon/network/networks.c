@@ -223,6 +223,32 @@ static json_t *network_doc(const char *name, const char *id, const char *driver,
 
 /* ---------------------------------------------------------------- bridges, rules, DNS */
 
+/* The --dns of net's containers, as forwarders of its embedded DNS. */
+static void dns_forwarders_update_locked(struct networks *n, struct net_network *net)
+{
+        struct berth_dns_forwarders *f = xcalloc(n->n_eps + 1, sizeof(*f));
+        char ***servers = xcalloc(n->n_eps + 1, sizeof(*servers));
+        size_t cnt = 0;
+
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct net_endpoint *ep = n->eps[i];
+                json_t *e;
+                size_t k;
+                if (strcmp(ep->network_id, net->id) != 0 || !json_array_size(ep->dns))
+                        continue;
+                servers[cnt] = xcalloc(json_array_size(ep->dns) + 1, sizeof(char *));
+                json_array_foreach(ep->dns, k, e) servers[cnt][k] =
+                    xstrdup(json_string_value(e) ?: "");
+                f[cnt] = (struct berth_dns_forwarders){ep->addr, servers[cnt]};
+                cnt++;
+        }
+        berth_dns_set_forwarders(net->dns, f, cnt);
+        for (size_t i = 0; i < cnt; i++)
+                strv_free(servers[i]);
+        free(servers);
+        free(f);
+}
+
 void net_dns_update_locked(struct networks *n, struct net_network *net)
 {
         struct berth_dns_record *recs;
@@ -260,6 +286,7 @@ void net_dns_update_locked(struct networks *n, struct net_network *net)
                 free(ids[i]);
         free(ids);
         free(recs);
+        dns_forwarders_update_locked(n, net);
 }
 
 int net_up_locked(struct networks *n, struct net_network *net, struct berth_error **err)
@@ -284,6 +311,11 @@ int net_up_locked(struct networks *n, struct net_network *net, struct berth_erro
         }
         if (r < 0)
                 return berth_error_wrap(err, "network %s", net->name);
+        if (!net->is_default) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (berth_link_set_alias(net->bridge, n->alias, &e) < 0)
+                        berth_warn("network %s: %s", net->name, e->msg);
+        }
         if (!net->is_default && !net->dns) {
                 r = berth_dns_start(&net->gateway, NULL, &net->dns, err);
                 if (r < 0) {
@@ -300,7 +332,9 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
 {
         _cleanup_free_ struct berth_net_rules_network *nets = xcalloc(n->n_nets + 1, sizeof(*nets));
         _cleanup_free_ struct berth_net_rules_port *ports = NULL;
+        _cleanup_free_ char *text = NULL;
         size_t nn = 0, np = 0, cap = 0;
+        int r;
 
         for (size_t i = 0; i < n->n_nets; i++) {
                 struct net_network *net = n->nets[i];
@@ -357,7 +391,19 @@ int net_rules_apply_locked(struct networks *n, struct berth_error **err)
         }
         if (nn == 0 && n->warning)
                 return 0; /* nothing to apply, and nf_tables may be what is missing */
-        return berth_net_rules_apply(nets, nn, ports, np, err);
+        r = berth_net_rules_render(nets, nn, ports, np, &text, err);
+        if (r < 0)
+                return r;
+        /* a container without published ports changes nothing here: no transaction (the
+         * helper's round trip and nft's cache load cost more than a start's other steps) */
+        if (n->rules_text && strcmp(n->rules_text, text) == 0)
+                return 0;
+        free(TAKE_PTR(n->rules_text));
+        r = berth_net_rules_load(text, err);
+        if (r < 0)
+                return r;
+        n->rules_text = TAKE_PTR(text);
+        return 0;
 }
 
 /* ---------------------------------------------------------------- open, reconcile */
@@ -509,6 +555,7 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
 
         n->d = d;
         pthread_mutex_init(&n->lock, NULL);
+        n->alias = xasprintf("berth %s", d->data_root);
         if (!o || !o->bridge)
                 n->default_bridge = xstrdup(DEFAULT_BRIDGE);
         else if (strcmp(o->bridge, "none") != 0)
@@ -557,6 +604,11 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
         if (r < 0)
                 goto fail;
         probe(n);
+        n->pool_dir = xasprintf("%s/netns-pool", d->runtime_root);
+        if (berth_mkdir_p(n->pool_dir, 0700, NULL) < 0)
+                free(TAKE_PTR(n->pool_dir));
+        net_pool_clear(n);
+        net_reaper_start(n);
         /* live-restore: the networks of running containers come back as they were */
         for (size_t i = 0; i < n->n_sbs; i++)
                 net_ports_rebind(n->sbs[i]);
@@ -583,8 +635,17 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
         return 0;
 fail:
         free(n->default_bridge);
+        free(n->alias);
         free(n);
         return r;
+}
+
+void networks_close(struct networks *n)
+{
+        if (!n)
+                return;
+        net_reaper_stop(n);
+        net_pool_clear(n);
 }
 
 const char *networks_host_gateway(struct networks *n)
@@ -1052,6 +1113,7 @@ int networks_remove(struct networks *n, const char *ref, struct berth_error **er
         int r;
 
         pthread_mutex_lock(&n->lock);
+        net_reaper_drain_locked(n);
         r = net_lookup_locked(n, ref, &net, err);
         if (r >= 0)
                 r = remove_locked(n, net, err);
@@ -1079,6 +1141,7 @@ int networks_prune(struct networks *n, json_t *filters, json_t **ret, struct ber
                 }
         }
         pthread_mutex_lock(&n->lock);
+        net_reaper_drain_locked(n);
         for (size_t i = n->n_nets; i-- > 0;) {
                 struct net_network *net = n->nets[i];
                 _cleanup_free_ char *name = xstrdup(net->name);

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -41,6 +42,16 @@ class NetBerthd(_engine.Berthd):
     def veths(self):
         out = self.sh("ip -o link show type veth").stdout
         return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+
+    def veths_settled(self, want=(), timeout=10):
+        """veths() once it is want (default: none): berthd deletes a released endpoint's link
+        off the request's path (its reaper thread), so it may outlive the request by a few ms."""
+        end = time.time() + timeout
+        got = self.veths()
+        while sorted(got) != sorted(want) and time.time() < end:
+            time.sleep(0.05)
+            got = self.veths()
+        return got
 
     def pins(self):
         d = os.path.join(self.data_root, "runtime", "netns")
@@ -88,7 +99,7 @@ class _NetFactory:
                 r = d.docker("network", "ls", "-q", "--filter", "type=custom")
                 for n in r.stdout.split():
                     d.docker("network", "rm", n)
-                left_veths, left_pins = d.veths(), d.pins()
+                left_veths, left_pins = d.veths_settled(), d.pins()
                 d.stop()
                 with open("/proc/self/mountinfo") as f:
                     mounts = [line.split()[4] for line in f if d.data_root in line]

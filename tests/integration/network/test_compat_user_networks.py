@@ -188,3 +188,76 @@ def test_ipv6_user_network(engine):
         r = e.docker("run", "--rm", "--network", other, TAG, "ping", "-6", "-c1", "-W2",
                      "fd00:97::2")
         assert r.returncode != 0, "a container on another IPv6 network reached it"
+
+
+def _events(e, since, names):
+    """(Type, Action, network name) of the container and network events since `since` that
+    concern the containers named in names (network events name them by id)."""
+    until = f"{time.time() + 1:.3f}"
+    out = ok(e.docker("events", "--since", since, "--until", until, "--format",
+                      "{{json .}}"))
+    ids, got = set(), []
+    for line in out.splitlines():
+        ev = json.loads(line)
+        attrs = ev.get("Actor", {}).get("Attributes", {})
+        if ev["Type"] == "container" and attrs.get("name") in names:
+            ids.add(ev["Actor"]["ID"])
+            got.append(("container", ev["Action"], ""))
+        elif ev["Type"] == "network" and attrs.get("container") in ids:
+            got.append(("network", ev["Action"], attrs.get("name")))
+    return got
+
+
+def test_network_events_at_start_and_stop(engine):
+    # dockerd: network connect before the container's start, disconnect after its die; none
+    # for connecting a container that does not run
+    e = engine
+    net, a, b = e.name("un"), e.name("a"), e.name("b")
+    ok(e.docker("network", "create", net))
+    since = f"{time.time() - 0.5:.3f}"
+    ok(e.docker("run", "--rm", "--name", a, "--network", net, TAG, "true"))
+    ok(e.docker("create", "--name", b, TAG, "true"))
+    ok(e.docker("network", "connect", net, b))
+    ok(e.docker("rm", b))
+    time.sleep(0.5)
+    got = _events(e, since, {a, b})
+    assert got == [("container", "create", ""), ("container", "attach", ""),
+                   ("network", "connect", net), ("container", "start", ""),
+                   ("container", "die", ""), ("network", "disconnect", net),
+                   ("container", "destroy", ""),
+                   ("container", "create", ""), ("container", "destroy", "")], got
+
+
+def test_disconnect_force(engine):
+    # dockerd: --force on a container it does not know deletes that name's endpoint left on the
+    # network (404 "endpoint x not found" when there is none); a container that is not
+    # connected is refused with or without it (500, worded apart for a running one); a
+    # connected one is disconnected
+    e = engine
+    net, a, b, gone = e.name("un"), e.name("a"), e.name("b"), e.name("gone")
+    ok(e.docker("network", "create", net))
+    ok(e.docker("run", "-d", "--name", a, TAG, "sleep", "300"))
+    ok(e.docker("create", "--name", b, TAG, "true"))
+    c = e.sdk()
+    api = c.api
+
+    def disconnect(name, force):
+        r = api.post(api._url("/networks/{0}/disconnect", net),
+                     data=json.dumps({"Container": name, "Force": force}),
+                     headers={"Content-Type": "application/json"})
+        return r.status_code, (r.json().get("message") if r.content else "")
+
+    assert disconnect(gone, True) == (404, f"endpoint {gone} not found")
+    code, msg = disconnect(gone, False)
+    assert code == 404 and gone in msg
+    ida = json.loads(ok(e.docker("inspect", a)))[0]["Id"]
+    idb = json.loads(ok(e.docker("inspect", b)))[0]["Id"]
+    for force in (True, False):
+        assert disconnect(a, force) == (500, f"container {ida} is not connected to network {net}")
+        assert disconnect(b, force) == (500,
+                                        f"container {idb} is not connected to the network {net}")
+    ok(e.docker("network", "connect", net, a))
+    ok(e.docker("network", "disconnect", "--force", net, a))
+    assert net not in json.loads(ok(e.docker("inspect", a)))[0]["NetworkSettings"]["Networks"]
+    ok(e.docker("rm", "-f", a, b))
+    ok(e.docker("network", "rm", net))

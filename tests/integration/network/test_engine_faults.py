@@ -27,5 +27,5 @@ def test_no_bridge_networking_daemon_serves_the_rest(net_factory):
     assert r.returncode != 0 and "bridge networking is not available" in r.stderr
     assert d.docker("network", "ls", "-q", "--filter", "type=custom").stdout.strip() == ""
     assert d.docker("ps", "-aq").stdout.strip() == ""
-    assert not d.veths() and not d.pins()
+    assert not d.veths_settled() and not d.pins()
     assert d.proc.poll() is None

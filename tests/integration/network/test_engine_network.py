@@ -68,7 +68,7 @@ def test_default_bridge_published_port(netd):
         assert "root:x:0:" in out
     finally:
         ok(netd.docker("rm", "-f", web))
-    assert not netd.veths() and not netd.pins()
+    assert not netd.veths_settled() and not netd.pins()
     assert "8080" not in netd.sh("nft list table ip berth").stdout
     assert "Connection refused" in netd.sh("timeout 3 busybox wget -qO- http://127.0.0.1:8080/").stderr
 
@@ -109,7 +109,7 @@ def test_published_port_from_outside(netd):
         holder.wait()
         subprocess.run(["umount", "-l", outside], check=False)
         os.unlink(outside)
-    assert not netd.veths()
+    assert not netd.veths_settled()
 
 
 def test_publish_on_one_address(netd):
@@ -135,7 +135,7 @@ def test_port_already_allocated_and_nothing_left(netd):
         r = netd.docker("run", "-d", "--name", b, "-p", "8081:80", TAG, "sleep", "300")
         assert r.returncode != 0
         assert "Bind for 0.0.0.0:8081 failed: port is already allocated" in r.stderr
-        assert netd.veths() == veths and len(netd.pins()) == 1
+        assert netd.veths_settled(veths) == veths and len(netd.pins()) == 1
         assert inspect(netd, b)["State"]["Running"] is False
         # a port held by something else on the host side is refused the same way
         ok(netd.docker("rm", "-f", b))
@@ -225,7 +225,7 @@ def test_user_network_dns_isolation(netd):
     finally:
         netd.docker("rm", "-f", a, b, c)
         ok(netd.docker("network", "rm", n1, n2))
-    assert not netd.veths()
+    assert not netd.veths_settled()
     assert not [line for line in netd.links().splitlines() if "br-" in line]
 
 
@@ -349,6 +349,48 @@ def test_resolv_conf_dns_flags(netd):
     assert b"02:42:ac:11:00:99" in out
 
 
+FAKE_DNS = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    end = q.index(b"\0", 12) + 5  # the question: name, type, class
+    # one A record, 10.1.2.3, for whatever was asked
+    ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([10, 1, 2, 3])
+    s.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] + ans,
+             peer)
+"""
+
+
+def test_dns_flag_forwarders_on_a_user_network(netd):
+    # docker: on a user network the container keeps the embedded DNS as its only nameserver and
+    # its --dns servers answer the names the network does not know
+    n, a = netd.name("n"), netd.name("a")
+    srv = subprocess.Popen(["nsenter", f"--net={netd.netns}", "python3", "-c", FAKE_DNS,
+                            "127.0.0.2"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        ok(netd.docker("network", "create", n))
+        ok(netd.docker("run", "-d", "--name", a, "--network", n, TAG, "sleep", "300"))
+        gw = inspect(netd, a)["NetworkSettings"]["Networks"][n]["Gateway"]
+        out = ok(netd.docker("run", "--rm", "--network", n, "--dns", "127.0.0.2", TAG, "sh",
+                             "-c", f"cat /etc/resolv.conf; nslookup ext.test {gw}; "
+                             f"nslookup {a} {gw}"))
+        assert f"nameserver {gw}" in out and "127.0.0.2" not in out.split("Server:")[0]
+        assert "10.1.2.3" in out  # forwarded to its --dns
+        assert inspect(netd, a)["NetworkSettings"]["Networks"][n]["IPAddress"] in out
+        # a container without --dns on the same network keeps the daemon's upstream
+        r = netd.docker("run", "--rm", "--network", n, TAG, "nslookup", "ext.test", gw)
+        assert "10.1.2.3" not in r.stdout
+    finally:
+        srv.kill()
+        srv.wait()
+        netd.docker("rm", "-f", a)
+        netd.docker("network", "rm", n)
+
+
 def test_sdk_networks(netd):
     client = netd.sdk()
     import docker
@@ -412,7 +454,7 @@ def test_kill9_keeps_addresses_and_ports(net_factory):
             break
         time.sleep(0.1)
     assert inspect(d, a)["State"]["Running"] is False
-    assert not d.veths() and not d.pins()
+    assert not d.veths_settled() and not d.pins()
     assert "8090" not in d.sh("nft list table ip berth").stdout
     ok(d.docker("rm", "-f", a))
 

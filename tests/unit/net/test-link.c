@@ -370,6 +370,89 @@ static void test_links_list(void **state)
         assert_false(has_link("br-list", NULL));
 }
 
+/* A namespace made with its socket kept, moved to another pin, its first endpoint made from
+ * inside (berth_endpoint_add_first): the same result as berth_endpoint_add. */
+static void test_endpoint_add_first(void **state)
+{
+        struct berth_error *err = NULL;
+        struct berth_cidr gw = cidr("10.91.0.1/24");
+        ok(berth_bridge_ensure("brtest1", &gw, 0, &err), err);
+        _cleanup_free_ char *warm = xasprintf("%s/warm", tmpdir);
+        _cleanup_free_ char *pin = xasprintf("%s/claimed", tmpdir);
+        int nl = -1, fd = -1;
+        ok(berth_netns_create_nl(warm, &nl, &err), err);
+        assert_true(nl >= 0 && (fcntl(nl, F_GETFD) & FD_CLOEXEC));
+        ok(berth_netns_move(warm, pin, &err), err);
+        assert_int_equal(access(warm, F_OK), -1);
+        assert_int_equal(berth_netns_move(warm, pin, NULL), -ENOENT);
+        ok(berth_netns_open(pin, &fd, &err), err);
+        assert_true(look(fd, "lo").up);
+
+        struct berth_endpoint ep = {
+            .bridge = "brtest1",
+            .ifname = "eth0",
+            .address = cidr("10.91.0.7/24"),
+            .gateway = cidr("10.91.0.1"),
+        };
+        berth_ipam_mac(&ep.address, ep.mac);
+        _cleanup_free_ char *host = NULL;
+        ok(berth_endpoint_add_first(nl, &ep, &host, &err), err);
+        struct seen s = look(fd, "eth0");
+        assert_true(s.exists && s.up);
+        assert_string_equal(s.addr, "10.91.0.7");
+        assert_int_equal(s.prefix, 24);
+        assert_memory_equal(s.mac, ep.mac, 6);
+        assert_string_equal(s.gateway, "10.91.0.1");
+        assert_string_equal(s.gateway_dev, "eth0");
+        assert_true(look(-1, host).up);
+        _cleanup_free_ char *brif = xasprintf("%s/class/net/brtest1/brif/%s", sysdir, host);
+        assert_int_equal(access(brif, F_OK), 0);
+        _cleanup_free_ char *hp = xasprintf("%s/class/net/%s/brport/hairpin_mode", sysdir, host);
+        _cleanup_free_ char *hairpin = read_small(hp);
+        assert_string_equal(hairpin, "1");
+        char **ports = NULL;
+        ok(berth_links_find("", "veth", NULL, "brtest1", &ports, &err), err);
+        assert_int_equal(strv_length(ports), 1);
+        assert_string_equal(ports[0], host);
+        strv_free(ports);
+
+        /* a failure inside rolls the pair back: a second first endpoint cannot take index 2 */
+        assert_true(berth_endpoint_add_first(nl, &ep, NULL, &err) < 0);
+        assert_non_null(err);
+        berth_error_free(TAKE_PTR(err));
+        ok(berth_links_find("", "veth", NULL, "brtest1", &ports, &err), err);
+        assert_int_equal(strv_length(ports), 1);
+        strv_free(ports);
+
+        close(nl);
+        close(fd);
+        ok(berth_endpoint_remove(host, &err), err);
+        ok(berth_netns_remove(pin, &err), err);
+        ok(berth_bridge_remove("brtest1", &err), err);
+}
+
+static void test_links_find_alias(void **state)
+{
+        struct berth_error *err = NULL;
+        struct berth_cidr gw1 = cidr("10.92.0.1/24"), gw2 = cidr("10.93.0.1/24");
+        ok(berth_bridge_ensure("br-aliasaa", &gw1, 0, &err), err);
+        ok(berth_bridge_ensure("br-aliasbb", &gw2, 0, &err), err);
+        ok(berth_link_set_alias("br-aliasaa", "berth /var/lib/x", &err), err);
+        char **names = NULL;
+        ok(berth_links_find("", "bridge", "berth /var/lib/x", NULL, &names, &err), err);
+        assert_int_equal(strv_length(names), 1);
+        assert_string_equal(names[0], "br-aliasaa");
+        strv_free(names);
+        ok(berth_links_find("br-alias", "veth", NULL, NULL, &names, &err), err);
+        assert_int_equal(strv_length(names), 0);
+        strv_free(names);
+        ok(berth_links_find("", NULL, NULL, "no-such-master", &names, &err), err);
+        assert_int_equal(strv_length(names), 0);
+        strv_free(names);
+        ok(berth_bridge_remove("br-aliasaa", &err), err);
+        ok(berth_bridge_remove("br-aliasbb", &err), err);
+}
+
 static int setup(void **state)
 {
         if (geteuid() != 0) {
@@ -426,6 +509,8 @@ int main(void)
             cmocka_unit_test(test_netns),
             cmocka_unit_test(test_endpoints),
             cmocka_unit_test(test_links_list),
+            cmocka_unit_test(test_endpoint_add_first),
+            cmocka_unit_test(test_links_find_alias),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
