@@ -376,7 +376,14 @@ static void handle_build(struct api_req *r)
 static void handle_build_prune(struct api_req *r)
 {
         _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_json_ json_t *filters = NULL;
         uint64_t n = 0;
+        if (api_query_filters(r, &filters, &e) < 0)
+                return api_reply_error(r, TAKE_PTR(e));
+        if (json_object_size(filters))
+                return api_reply_errorf(r, 501,
+                                        "builder prune: filters are not supported by "
+                                        "berth: the whole cache is pruned");
         if (build_cache_prune(api_daemon(r), &n, &e) < 0)
                 return api_reply_error(r, TAKE_PTR(e));
         /* the images of cached steps stay: `image prune` removes those without a name */

@@ -1,0 +1,278 @@
+"""Dockerfile builds on berthd (issue 14): docker's classic builder protocol driven by the docker
+CLI (DOCKER_BUILDKIT=0), the python SDK and `berth build`; the build cache; bad input."""
+import io
+import json
+import os
+import tarfile
+import uuid
+
+import pytest
+
+from conftest import TAG
+
+MULTI = f"""# two stages, args, env, workdir, copy --from
+ARG BASE={TAG}
+FROM ${{BASE}} AS gen
+WORKDIR /src
+COPY files/ ./in/
+RUN cat in/*.txt | wc -l > count && ls / > rootlist
+FROM ${{BASE}}
+ENV GREETING="hello build"
+COPY --from=gen /src/count /out/count
+COPY . /ctx/
+RUN test ! -e /ctx/ignored.key && echo "$GREETING" > /out/greeting
+WORKDIR /out
+CMD ["sh", "-c", "cat greeting count"]
+"""
+
+
+def make_ctx(tmp_path, dockerfile, files=None):
+    ctx = tmp_path / f"ctx-{uuid.uuid4().hex[:6]}"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    for name, text in (files or {}).items():
+        p = ctx / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return ctx
+
+
+def docker_build(d, *args, **kw):
+    env = dict(d.env, DOCKER_BUILDKIT="0")
+    return d._run(["docker", "build", *args], env=env, **kw) if False else \
+        __import__("subprocess").run(["docker", "build", *args], env=env, capture_output=True,
+                                     text=True, timeout=kw.get("timeout", 180))
+
+
+def tag():
+    return f"berth-build/t{uuid.uuid4().hex[:8]}:1"
+
+
+def no_build_containers(d):
+    r = d.docker("ps", "-aq")
+    assert r.returncode == 0
+    assert r.stdout.split() == [], f"intermediate containers left: {r.stdout}"
+
+
+def test_multistage_docker_cli_then_berth_cache(berthd, tmp_path):
+    files = {f"files/f{i}.txt": f"file {i}\n" for i in range(50)}
+    files["ignored.key"] = "secret\n"
+    files[".dockerignore"] = "*.key\n"
+    ctx = make_ctx(tmp_path, MULTI, files)
+    t1, t2, t3 = tag(), tag(), tag()
+    r = docker_build(berthd, "-t", t1, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Step 12/12 : CMD" in r.stdout
+    assert f"Successfully tagged {t1}" in r.stdout
+    out = berthd.docker("run", "--rm", t1)
+    assert out.stdout.split() == ["hello", "build", "50"], out.stdout + out.stderr
+    # berth build of the same context: every step after each FROM comes from the cache
+    r = berthd.cli("build", "-t", t2, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count(" ---> Using cache") == 9, r.stdout
+    ids = {berthd.docker("image", "inspect", "-f", "{{.Id}}", t).stdout for t in (t1, t2)}
+    assert len(ids) == 1
+    # one changed file: WORKDIR, ENV and the COPY --from of an unchanged file stay cached
+    (ctx / "files" / "f1.txt").write_text("file 1 changed\n")
+    r = berthd.cli("build", "-t", t3, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count(" ---> Using cache") == 3, r.stdout
+    no_build_containers(berthd)
+    berthd.docker("rmi", t1, t2, t3)
+
+
+def test_sdk_build_config_and_history(berthd, tmp_path):
+    df = f"""FROM {TAG}
+LABEL org.example.a="one two" b=2
+ENV A=1 B="x y"
+EXPOSE 8080 53/udp
+VOLUME /data
+USER 1000:1000
+WORKDIR /app
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=2 CMD true
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo hi"]
+"""
+    ctx = make_ctx(tmp_path, df)
+    client = berthd.sdk()
+    t = tag()
+    img, logs = client.images.build(path=str(ctx), tag=t, rm=True)
+    text = "".join(x.get("stream", "") for x in logs)
+    assert "Successfully built" in text
+    cfg = img.attrs["Config"]
+    assert cfg["Labels"] == {"org.example.a": "one two", "b": "2"}
+    assert "A=1" in cfg["Env"] and "B=x y" in cfg["Env"]
+    assert set(cfg["ExposedPorts"]) == {"8080/tcp", "53/udp"}
+    assert set(cfg["Volumes"]) == {"/data"}
+    assert cfg["User"] == "1000:1000"
+    assert cfg["WorkingDir"] == "/app"
+    assert cfg["StopSignal"] == "SIGINT"
+    assert cfg["Healthcheck"]["Test"] == ["CMD-SHELL", "true"]
+    assert cfg["Healthcheck"]["Interval"] == 5_000_000_000
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"] and cfg["Cmd"] == ["echo hi"]
+    # WORKDIR /app made the only layer; every other step is metadata (one history entry each)
+    base = client.images.get(TAG)
+    assert len(img.attrs["RootFS"]["Layers"]) == len(base.attrs["RootFS"]["Layers"]) + 1
+    hist = [h["CreatedBy"] for h in img.history()]
+    assert hist[0] == '/bin/sh -c #(nop)  CMD ["echo hi"]', hist
+    assert hist[8] == "/bin/sh -c #(nop)  ENV A=1 B=x y", hist
+    assert hist[9].startswith("/bin/sh -c #(nop)  LABEL "), hist
+    client.images.remove(t)
+
+
+def test_arg_env_scoping(berthd, tmp_path):
+    df = f"""ARG V=global
+ARG IMG={TAG}
+FROM $IMG
+ARG V
+ARG W=dflt
+ARG UNSET
+ENV E=${{W}}-env
+RUN echo "v=$V w=$W e=$E u=${{UNSET:-none}} x=${{V:+set}}" > /args
+ENV W=overridden
+RUN echo "w=$W" > /w
+"""
+    ctx = make_ctx(tmp_path, df)
+    t = tag()
+    r = berthd.cli("build", "--build-arg", "W=given", "--build-arg", "NOPE=1", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[Warning] One or more build-args [NOPE] were not consumed" in r.stdout
+    out = berthd.docker("run", "--rm", t, "cat", "/args", "/w").stdout
+    assert out == "v=global w=given e=given-env u=none x=set\nw=overridden\n", out
+    # another build arg value is another RUN: no cache for the steps that see it
+    r = berthd.cli("build", "--build-arg", "W=other", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("Using cache") == 3, r.stdout  # the ARG steps
+    out = berthd.docker("run", "--rm", t, "cat", "/args").stdout
+    assert "w=other e=other-env" in out
+    berthd.docker("rmi", t)
+
+
+def test_failing_run_names_step_and_code(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nRUN echo before\nRUN echo out; exit 3\n")
+    t = tag()
+    r = docker_build(berthd, "-t", t, str(ctx))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "Step 3/3 : RUN echo out; exit 3" in r.stdout
+    assert "out" in r.stdout
+    assert "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3" in r.stderr
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 3
+    assert "returned a non-zero code: 3" in r.stderr
+    # nothing half-tagged, no container left behind
+    assert berthd.docker("image", "inspect", t).returncode != 0
+    no_build_containers(berthd)
+
+
+def test_missing_from_image_fails(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, "FROM berth-build/nothing-here:1\n")
+    t = tag()
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode != 0
+    assert "nothing-here" in r.stderr
+    assert berthd.docker("image", "inspect", t).returncode != 0
+
+
+def test_copy_outside_context_and_missing(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nCOPY ../secret /x\n")
+    r = berthd.cli("build", str(ctx))
+    assert r.returncode != 0
+    assert "forbidden path outside the build context" in r.stderr
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nCOPY nothere /x\n")
+    r = berthd.cli("build", str(ctx))
+    assert r.returncode != 0
+    assert "nothere" in r.stderr and "not found" in r.stderr
+    # a symlink in the context pointing out of it is resolved inside the context
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nCOPY link/passwd /x\n")
+    os.symlink("/etc", ctx / "link")
+    r = berthd.cli("build", str(ctx))
+    assert r.returncode != 0, r.stdout
+    no_build_containers(berthd)
+
+
+def test_copy_modes_chown_wildcards_add_tar(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG}
+COPY --chown=12:34 --chmod=640 a*.txt /dst/
+COPY dir /d2
+ADD arch.tar /unpacked/
+ADD plain.txt /plain.txt
+RUN stat -c '%u:%g %a %n' /dst/* /d2/sub/f /unpacked/in/t /plain.txt > /stat
+""", {"a1.txt": "1", "a2.txt": "2", "b.txt": "b", "dir/sub/f": "f", "plain.txt": "p"})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = b"tar content"
+        ti = tarfile.TarInfo("in/t")
+        ti.size = len(data)
+        ti.mode = 0o600
+        tf.addfile(ti, io.BytesIO(data))
+    (ctx / "arch.tar").write_bytes(buf.getvalue())
+    t = tag()
+    r = berthd.cli("build", "-q", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().startswith("sha256:")
+    out = berthd.docker("run", "--rm", t, "cat", "/stat").stdout.splitlines()
+    assert out[0] == "12:34 640 /dst/a1.txt"
+    assert out[1] == "12:34 640 /dst/a2.txt"
+    assert out[2].startswith("0:0 ") and out[2].endswith("/d2/sub/f")
+    assert out[3] == "0:0 600 /unpacked/in/t"
+    assert out[4].endswith("/plain.txt")
+    berthd.docker("rmi", t)
+
+
+def test_refused_instructions(berthd, tmp_path):
+    for line, want in [("RUN --mount=type=cache,target=/c true", "--mount"),
+                       ("ADD http://127.0.0.1:1/x /x", "URL"),
+                       ("FROM --platform=linux/s390x " + TAG, "platform")]:
+        df = (line + "\n") if line.startswith("FROM") else f"FROM {TAG}\n{line}\n"
+        ctx = make_ctx(tmp_path, df)
+        r = berthd.cli("build", str(ctx))
+        assert r.returncode != 0, line
+        assert want in r.stderr, (line, r.stderr)
+    no_build_containers(berthd)
+
+
+def test_dockerfile_outside_context_iidfile_target(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, "unused\n", {"x.txt": "x\n"})
+    df = tmp_path / "other.Dockerfile"
+    df.write_text(f"FROM {TAG} AS one\nCOPY x.txt /x\nFROM one AS two\nRUN false\n")
+    iid = tmp_path / "iid"
+    t = tag()
+    r = berthd.cli("build", "-f", str(df), "--target", "one", "--iidfile", str(iid), "-t", t,
+                   str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "RUN false" not in r.stdout
+    got = berthd.docker("image", "inspect", "-f", "{{.Id}}", t).stdout.strip()
+    assert iid.read_text().strip() == got
+    r = berthd.cli("build", "--target", "nope", "-f", str(df), str(ctx))
+    assert r.returncode != 0 and "failed to reach build target nope" in r.stderr
+    berthd.docker("rmi", t)
+
+
+def test_context_from_stdin_and_no_cache(berthd, tmp_path):
+    t = tag()
+    df = f"FROM {TAG}\nRUN echo stdin > /s\n"
+    r = berthd.cli("build", "-t", t, "-", input=df)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = berthd.cli("build", "--no-cache", "-t", t, "-", input=df)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Using cache" not in r.stdout
+    assert berthd.docker("run", "--rm", t, "cat", "/s").stdout == "stdin\n"
+    berthd.docker("rmi", t)
+
+
+def test_cache_survives_restart(berthd_factory, tmp_path):
+    d = berthd_factory()
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nENV A=1\nRUN echo a > /a\n", {"f": "x"})
+    t = tag()
+    r = d.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    d.restart()
+    r = d.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("Using cache") == 2, r.stdout
+    # builder prune forgets the cache
+    r = d.docker("builder", "prune", "-f")
+    assert r.returncode == 0, r.stderr
+    r = d.cli("build", "-t", t, str(ctx))
+    assert r.stdout.count("Using cache") == 0, r.stdout
