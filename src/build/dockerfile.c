@@ -455,11 +455,13 @@ static int parse_name_val(struct parser *p, const struct line_ctx *lc, const cha
         }
         for (size_t i = 0; words[i]; i++) {
                 const char *eq = strchr(words[i], '=');
-                if (!eq)
+                if (!eq) {
+                        _cleanup_free_ char *q = bld_go_quote(words[i]);
                         return fail(p, lc->line, lc->col,
-                                    "Syntax error - can't find = in \"%s\". Must be of the "
+                                    "Syntax error - can't find = in %s. Must be of the "
                                     "form: name=value",
-                                    words[i]);
+                                    q);
+                }
                 add_arg_n(in, words[i], (size_t)(eq - words[i]));
                 add_arg(in, eq + 1);
         }
@@ -509,6 +511,8 @@ static int parse_node(struct parser *p, const struct line_ctx *lc, const char *l
                 if (!*cmd)
                         return fail(p, lc->line, lc->col,
                                     "unexpected end of file after a line continuation");
+                for (char *c = cmd; *c; c++)
+                        *c = (char)toupper((unsigned char)*c);
                 return fail(p, lc->line, lc->col, "unknown instruction: %s", cmd);
         }
         *ret_known = true;
@@ -602,11 +606,13 @@ static int check_instr(struct parser *p, const struct line_ctx *lc, struct bld_i
         switch (in->kind) {
         case BLD_FROM:
                 if (in->n_args == 3 && !strcasecmp(in->args[1], "as")) {
-                        if (!valid_stage_name(in->args[2]))
+                        if (!valid_stage_name(in->args[2])) {
+                                _cleanup_free_ char *q = bld_go_quote(in->args[2]);
                                 return fail(p, lc->line, lc->col,
-                                            "invalid name for build stage: \"%s\", name can't "
+                                            "invalid name for build stage: %s, name can't "
                                             "start with a number or contain symbols",
-                                            in->args[2]);
+                                            q);
+                        }
                 } else if (in->n_args != 1) {
                         return fail(p, lc->line, lc->col,
                                     "FROM requires either one or three arguments");
@@ -670,8 +676,9 @@ static int check_instr(struct parser *p, const struct line_ctx *lc, struct bld_i
                                 return fail(p, lc->line, lc->col,
                                             "Missing command after HEALTHCHECK CMD");
                 } else {
+                        _cleanup_free_ char *q = bld_go_quote(in->args[0]);
                         return fail(p, lc->line, lc->col,
-                                    "Unknown type \"%s\" in HEALTHCHECK (try CMD)", in->args[0]);
+                                    "Unknown type %s in HEALTHCHECK (try CMD)", q);
                 }
                 break;
         case BLD_RUN:
@@ -737,7 +744,8 @@ static int parse_instr(struct parser *p, const struct line_ctx *lc, const char *
                 instr_release(&in);
                 return r;
         }
-        in.original = xstrdup(line);
+        /* moby's withNameAndCode keeps strings.TrimSpace(original) */
+        in.original = trim_space_dup(line);
         p->instrs = xrealloc(p->instrs, (p->n_instrs + 1) * sizeof(*p->instrs));
         p->instrs[p->n_instrs++] = in;
         return 0;

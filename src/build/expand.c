@@ -342,6 +342,75 @@ static int process_stop_on(struct lexer *l, int stop, struct bld_buf *result, st
         return 0;
 }
 
+char *bld_go_quote(const char *s)
+{
+        struct bld_buf b = {0};
+        const unsigned char *u = (const unsigned char *)s;
+        size_t n = strlen(s);
+        bld_buf_addc(&b, '"');
+        for (size_t i = 0; i < n;) {
+                unsigned char c = u[i];
+                const char *esc = NULL;
+                switch (c) {
+                case '"':
+                        esc = "\\\"";
+                        break;
+                case '\\':
+                        esc = "\\\\";
+                        break;
+                case '\a':
+                        esc = "\\a";
+                        break;
+                case '\b':
+                        esc = "\\b";
+                        break;
+                case '\f':
+                        esc = "\\f";
+                        break;
+                case '\n':
+                        esc = "\\n";
+                        break;
+                case '\r':
+                        esc = "\\r";
+                        break;
+                case '\t':
+                        esc = "\\t";
+                        break;
+                case '\v':
+                        esc = "\\v";
+                        break;
+                }
+                if (esc) {
+                        bld_buf_adds(&b, esc);
+                        i++;
+                        continue;
+                }
+                if (c < 0x20 || c == 0x7f) {
+                        char x[5];
+                        snprintf(x, sizeof(x), "\\x%02x", c);
+                        bld_buf_adds(&b, x);
+                        i++;
+                        continue;
+                }
+                /* a valid UTF-8 sequence stays as it is, a stray byte becomes \xNN */
+                size_t l = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+                bool ok = l > 0 && i + l <= n;
+                for (size_t k = 1; ok && k < l; k++)
+                        ok = (u[i + k] & 0xc0) == 0x80;
+                if (!ok) {
+                        char x[5];
+                        snprintf(x, sizeof(x), "\\x%02x", c);
+                        bld_buf_adds(&b, x);
+                        i++;
+                        continue;
+                }
+                bld_buf_add(&b, s + i, l);
+                i += l;
+        }
+        bld_buf_addc(&b, '"');
+        return bld_buf_take(&b);
+}
+
 int bld_lex(const char *text, const struct bld_lex_opts *o, bld_lookup_fn fn, void *userdata,
             char **ret_word, char ***ret_words, struct berth_error **err)
 {
@@ -358,7 +427,8 @@ int bld_lex(const char *text, const struct bld_lex_opts *o, bld_lookup_fn fn, vo
         if (r < 0) {
                 bld_buf_release(&result);
                 words_release(&w);
-                r = berth_error_setx(err, EINVAL, "failed to process \"%s\": %s", text, l.msg);
+                _cleanup_free_ char *q = bld_go_quote(text);
+                r = berth_error_setx(err, EINVAL, "failed to process %s: %s", q, l.msg);
                 free(l.msg);
                 return r;
         }

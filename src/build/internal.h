@@ -61,3 +61,7 @@ struct bld_lex_opts {
  * text, ret_words (may be NULL) the NULL-terminated split. -EINVAL with docker's message. */
 int bld_lex(const char *text, const struct bld_lex_opts *o, bld_lookup_fn lookup, void *userdata,
             char **ret_word, char ***ret_words, struct berth_error **err);
+
+/* s as Go's %q prints it (strconv.Quote): in double quotes, with `"` and `\` escaped and
+ * control bytes and invalid UTF-8 as escapes, so messages read like docker's. */
+char *bld_go_quote(const char *s);

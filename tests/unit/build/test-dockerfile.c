@@ -64,7 +64,7 @@ static void test_basic(void **state)
                      "VOLUME [\"/data\", \"/logs\"]\n"
                      "VOLUME /a /b\n"
                      "STOPSIGNAL SIGTERM\n"
-                     "MAINTAINER someone <a@b>\n");
+                     "MAINTAINER someone <a@b>  \t\n");
         assert_int_equal(df->escape, '\\');
         assert_null(df->syntax);
         assert_int_equal(df->n_instrs, 12);
@@ -72,6 +72,8 @@ static void test_basic(void **state)
         assert_int_equal(in[0].kind, BLD_FROM);
         assert_int_equal(in[0].line, 2);
         assert_string_equal(in[0].original, "FROM busybox:1.36 AS build");
+        /* docker prints the step trimmed (moby's withNameAndCode) */
+        assert_string_equal(in[12 - 1].original, "MAINTAINER someone <a@b>");
         assert_args(&in[0], 3, "busybox:1.36", "AS", "build");
         assert_int_equal(in[1].kind, BLD_RUN);
         assert_int_equal(in[1].line, 4);
@@ -286,6 +288,7 @@ static void test_flags(void **state)
 static void test_errors(void **state)
 {
         parse_err("FROM x\n\n  FORM y\n", "Dockerfile:3:3: unknown instruction: FORM");
+        parse_err("form x\n", "Dockerfile:1:1: unknown instruction: FORM");
         parse_err("FROM x\nRUN a \\\n  b\nBOGUS\n", "Dockerfile:4:1: unknown instruction: BOGUS");
         parse_err("\n# only a comment\n", "Dockerfile:2:1: file with no instructions");
         parse_err("", "Dockerfile:0:1: file with no instructions");
@@ -302,6 +305,9 @@ static void test_errors(void **state)
         parse_err("FROM x\nADD\n", "Dockerfile:2:1: ADD requires at least two arguments, but only "
                                    "one was provided. Destination could not be determined");
         parse_err("FROM x\nENV a\n", "Dockerfile:2:1: ENV must have two arguments");
+        /* words are quoted like Go's %q */
+        parse_err("FROM x\nENV a=b c\\\\\n", "Dockerfile:2:1: Syntax error - can't find = in "
+                                             "\"c\\\\\\\\\". Must be of the form: name=value");
         parse_err("FROM x\nENV\n", "Dockerfile:2:1: ENV requires at least one argument");
         parse_err("FROM x\nENV a=b c\n", "Dockerfile:2:1: Syntax error - can't find = in \"c\". "
                                          "Must be of the form: name=value");
@@ -333,7 +339,82 @@ static void test_run_without_args(void **state)
         assert_int_equal(df->n_instrs, 3);
         assert_int_equal(df->instrs[1].n_args, 0);
         assert_int_equal(df->instrs[2].n_args, 0);
-        assert_string_equal(df->instrs[2].original, "RUN ");
+        assert_string_equal(df->instrs[2].original, "RUN");
+}
+
+static void assert_heredoc(const struct bld_heredoc *h, const char *name, const char *body,
+                           bool expand, bool chomp)
+{
+        assert_string_equal(h->name, name);
+        assert_string_equal(h->body, body);
+        assert_int_equal(h->expand, expand);
+        assert_int_equal(h->chomp, chomp);
+}
+
+static void test_heredocs(void **state)
+{
+        _cleanup_dockerfile_ struct bld_dockerfile *df =
+            parse_ok("FROM x\n"
+                     "RUN <<EOF\n"
+                     "echo $HOME\n"
+                     "  # not a comment, not a directive\n"
+                     "EOF\n"
+                     "run <<-EOT\n"
+                     "\techo a\n"
+                     "\t\techo b\n"
+                     "\tEOT\n"
+                     "COPY <<\"EOF\" /f\n"
+                     "$X\n"
+                     "EOF\n"
+                     "RUN cat <<A > /a && cat <<'B' > /b\n"
+                     "a\n"
+                     "A\n"
+                     "b\r\n"
+                     "B\r\n"
+                     "COPY <<E\"O\"F <<EMPTY /dst/\n"
+                     "x\n"
+                     "EOF\n"
+                     "EMPTY\n"
+                     "RUN [\"<<EOF\"]\n"
+                     "RUN echo \"<<EOF\" '<<X' 2<<IN\n"
+                     "in\n"
+                     "IN\n"
+                     "ONBUILD RUN <<EOF\n"
+                     "trigger\n"
+                     "EOF\n"
+                     "ENV A=<<EOF\n"
+                     "WORKDIR /w\n");
+        const struct bld_instr *in = df->instrs;
+        assert_int_equal(df->n_instrs, 11);
+        assert_int_equal(in[1].n_heredocs, 1);
+        assert_string_equal(in[1].original, "RUN <<EOF");
+        assert_args(&in[1], 1, "<<EOF");
+        assert_heredoc(&in[1].heredocs[0], "EOF",
+                       "echo $HOME\n  # not a comment, not a directive\n", true, false);
+        assert_int_equal(in[2].line, 6);
+        assert_heredoc(&in[2].heredocs[0], "EOT", "echo a\necho b\n", true, true);
+        assert_int_equal(in[3].kind, BLD_COPY);
+        assert_args(&in[3], 2, "<<\"EOF\"", "/f");
+        assert_heredoc(&in[3].heredocs[0], "EOF", "$X\n", false, false);
+        assert_int_equal(in[4].n_heredocs, 2);
+        assert_heredoc(&in[4].heredocs[0], "A", "a\n", true, false);
+        assert_heredoc(&in[4].heredocs[1], "B", "b\r\n", false, false);
+        assert_int_equal(in[5].n_heredocs, 2);
+        assert_heredoc(&in[5].heredocs[0], "EOF", "x\n", false, false);
+        assert_heredoc(&in[5].heredocs[1], "EMPTY", "", true, false);
+        /* the exec form and quoted markers hold no heredoc; a file descriptor may lead */
+        assert_int_equal(in[6].n_heredocs, 0);
+        assert_int_equal(in[7].n_heredocs, 1);
+        assert_heredoc(&in[7].heredocs[0], "IN", "in\n", true, false);
+        assert_int_equal(in[8].kind, BLD_ONBUILD);
+        assert_args(&in[8], 1, "RUN <<EOF");
+        assert_int_equal(in[8].n_heredocs, 1);
+        assert_heredoc(&in[8].heredocs[0], "EOF", "trigger\n", true, false);
+        assert_int_equal(in[9].n_heredocs, 0);
+        assert_int_equal(in[10].kind, BLD_WORKDIR);
+        assert_int_equal(in[10].line, 30);
+        parse_err("FROM x\nRUN <<EOF\necho\nEOF2\n", "Dockerfile:2:1: unterminated heredoc");
+        parse_err("FROM x\nRUN <<A <<B\nA\n", "Dockerfile:2:1: unterminated heredoc");
 }
 
 int main(void)
@@ -348,6 +429,7 @@ int main(void)
             cmocka_unit_test(test_flags),
             cmocka_unit_test(test_errors),
             cmocka_unit_test(test_run_without_args),
+            cmocka_unit_test(test_heredocs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,7 +184,7 @@ static void test_unset_vs_empty(void **state)
         berth_error_free(err);
         err = NULL;
         assert_int_equal(bld_expand("\"abc", '\\', env_lookup, &e, &got, &err), -EINVAL);
-        assert_string_equal(err->msg, "failed to process \"\"abc\": unexpected end of statement "
+        assert_string_equal(err->msg, "failed to process \"\\\"abc\": unexpected end of statement "
                                       "while looking for matching double-quote");
         berth_error_free(err);
         /* without a lookup everything is unset */
