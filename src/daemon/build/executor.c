@@ -178,7 +178,8 @@ static json_t *shell_of(struct stage *st)
         return json_pack("[s,s]", "/bin/sh", "-c");
 }
 
-/* docker's container_config Cmd of a metadata step: [shell…, "#(nop) ", comment] */
+/* docker's container_config Cmd of a metadata step: [shell…, "#(nop) ", comment]; of COPY/ADD
+ * and WORKDIR (withCmdCommentString): [shell…, "#(nop) comment"] */
 static json_t *nop_cmd(struct stage *st, const char *comment)
 {
         json_t *cmd = shell_of(st);
@@ -187,12 +188,22 @@ static json_t *nop_cmd(struct stage *st, const char *comment)
         return cmd;
 }
 
+static json_t *nop_cmd1(struct stage *st, const char *comment)
+{
+        json_t *cmd = shell_of(st);
+        char *s = xasprintf("#(nop) %s", comment);
+        json_array_append_new(cmd, json_string(s));
+        free(s);
+        return cmd;
+}
+
 /* A new image without a layer: the parent's config with the stage's config and one
  * empty_layer history entry. */
 static int commit_nop(struct builder *b, struct stage *st, const char *key, const char *comment,
-                      struct berth_error **err)
+                      bool one, struct berth_error **err)
 {
-        _cleanup_json_ json_t *doc = NULL, *cmd = nop_cmd(st, comment);
+        _cleanup_json_ json_t *doc = NULL;
+        _cleanup_json_ json_t *cmd = one ? nop_cmd1(st, comment) : nop_cmd(st, comment);
         if (berth_image_config(b->d->images, st->image_id, &doc, err) < 0)
                 return -EIO;
         _cleanup_free_ char *created = now_rfc3339();
@@ -688,10 +699,11 @@ static int metadata(struct builder *b, struct stage *st, const struct bld_instr 
                                 for (char *c = k; *c; c++)
                                         *c = (char)tolower((unsigned char)*c);
                                 json_object_set_new(ports, k, json_object());
-                                char *n = xasprintf("%s %s", comment, k);
-                                free(comment);
-                                comment = n;
                         }
+                        /* the history shows the ports as written, like docker's */
+                        char *n = xasprintf("%s %s", comment, w[i]);
+                        free(comment);
+                        comment = n;
                 }
                 break;
         }
@@ -777,7 +789,7 @@ static int metadata(struct builder *b, struct stage *st, const struct bld_instr 
         _cleanup_free_ char *key = key_of(st, "nop", comment, NULL);
         if (step_cached(b, st, key))
                 return 0;
-        return commit_nop(b, st, key, comment, err);
+        return commit_nop(b, st, key, comment, false, err);
 }
 
 /* ---------------------------------------------------------------- WORKDIR */
@@ -819,10 +831,10 @@ static int workdir(struct builder *b, struct stage *st, const struct bld_instr *
         if (fd >= 0) {
                 close(fd);
                 if (build_mount_changed(&m)) {
-                        _cleanup_json_ json_t *cmd = nop_cmd(st, comment);
+                        _cleanup_json_ json_t *cmd = nop_cmd1(st, comment);
                         r = commit_layer(b, st, key, m.upper, cmd, NULL, err);
                 } else {
-                        r = commit_nop(b, st, key, comment, err);
+                        r = commit_nop(b, st, key, comment, true, err);
                 }
         }
         build_mount_release(&m);
@@ -936,7 +948,7 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
         if (r == 0)
                 r = build_copy_run(&c, m.root, err);
         if (r == 0) {
-                _cleanup_json_ json_t *cmd = nop_cmd(st, comment);
+                _cleanup_json_ json_t *cmd = nop_cmd1(st, comment);
                 r = commit_layer(b, st, key, m.upper, cmd, NULL, err);
         }
         build_mount_release(&m);
@@ -950,9 +962,50 @@ out:
 
 /* ---------------------------------------------------------------- RUN */
 
+/* docker's multiplexed frames ([stream, 0, 0, 0, size BE32] + payload): stdout as it is, stderr
+ * between the colour codes dockerd's builder puts around it */
+struct demux {
+        unsigned char hdr[8];
+        size_t hlen;
+        uint32_t left;
+};
+
+static void demux_feed(struct builder *b, struct demux *d, const char *p, size_t n)
+{
+        while (n) {
+                if (d->left == 0) {
+                        size_t k = 8 - d->hlen < n ? 8 - d->hlen : n;
+                        memcpy(d->hdr + d->hlen, p, k);
+                        d->hlen += k;
+                        p += k;
+                        n -= k;
+                        if (d->hlen == 8) {
+                                d->left = (uint32_t)d->hdr[4] << 24 | (uint32_t)d->hdr[5] << 16 |
+                                          (uint32_t)d->hdr[6] << 8 | d->hdr[7];
+                                d->hlen = 0;
+                        }
+                        continue;
+                }
+                size_t k = d->left < n ? d->left : n;
+                if (d->hdr[0] == 2) {
+                        _cleanup_free_ char *s = xmalloc(k + 16);
+                        memcpy(s, "\033[91m", 5);
+                        memcpy(s + 5, p, k);
+                        memcpy(s + 5 + k, "\033[0m", 4);
+                        build_out_raw(b->out, s, k + 9);
+                } else {
+                        build_out_raw(b->out, p, k);
+                }
+                d->left -= (uint32_t)k;
+                p += k;
+                n -= k;
+        }
+}
+
 static void run_output(struct builder *b, int fd, struct containers *cs, struct container *c)
 {
         char buf[16384];
+        struct demux dm = {0};
         for (;;) {
                 struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
                                       {.fd = b->out->client_fd, .events = POLLRDHUP}};
@@ -974,7 +1027,7 @@ static void run_output(struct builder *b, int fd, struct containers *cs, struct 
                                 continue;
                         if (r <= 0)
                                 return;
-                        build_out_raw(b->out, buf, (size_t)r);
+                        demux_feed(b, &dm, buf, (size_t)r);
                 }
         }
 }
@@ -1085,7 +1138,7 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
         int sv[2];
         uint64_t gen = 0;
         _cleanup_json_ json_t *amsg = json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin", false,
-                                                "stdout", true, "stderr", true, "raw", true);
+                                                "stdout", true, "stderr", true, "raw", false);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
                 r = berth_error_set(err, errno, "socketpair");
                 goto remove;
@@ -1132,8 +1185,7 @@ remove:
                 if (container_remove(cs, c, true, true, &e) < 0)
                         berth_warn("build: remove intermediate container %s: %s", cid, e->msg);
                 else if (r == 0)
-                        build_out_stream(b->out, " ---> Removed intermediate container %.12s\n",
-                                         cid);
+                        build_out_stream(b->out, "Removing intermediate container %.12s\n", cid);
         }
         container_unref(cs, c);
         return r;

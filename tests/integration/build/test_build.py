@@ -117,6 +117,8 @@ CMD ["echo hi"]
     hist = [h["CreatedBy"] for h in img.history()]
     assert hist[0] == '/bin/sh -c #(nop)  CMD ["echo hi"]', hist
     assert hist[8] == "/bin/sh -c #(nop)  ENV A=1 B=x y", hist
+    assert hist[4] == "/bin/sh -c #(nop) WORKDIR /app", hist
+    assert hist[7] == "/bin/sh -c #(nop)  EXPOSE 8080 53/udp", hist
     assert hist[9].startswith("/bin/sh -c #(nop)  LABEL "), hist
     client.images.remove(t)
 
@@ -150,12 +152,15 @@ RUN echo "w=$W" > /w
 
 
 def test_failing_run_names_step_and_code(berthd, tmp_path):
-    ctx = make_ctx(tmp_path, f"FROM {TAG}\nRUN echo before\nRUN echo out; exit 3\n")
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nRUN echo before; echo warn >&2\nRUN echo out; exit 3\n")
     t = tag()
     r = docker_build(berthd, "-t", t, str(ctx))
     assert r.returncode == 3, r.stdout + r.stderr
     assert "Step 3/3 : RUN echo out; exit 3" in r.stdout
     assert "out" in r.stdout
+    # stderr of a step in dockerd's colours, the container removed as dockerd says it
+    assert "\x1b[91mwarn\n\x1b[0m" in r.stdout, r.stdout
+    assert "Removing intermediate container " in r.stdout
     assert "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3" in r.stderr
     r = berthd.cli("build", "-t", t, str(ctx))
     assert r.returncode == 3
