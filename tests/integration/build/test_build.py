@@ -78,6 +78,12 @@ def test_multistage_docker_cli_then_berth_cache(berthd, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count(" ---> Using cache") == 3, r.stdout
     no_build_containers(berthd)
+    # the images of the steps are listed with -a only, like dockerd's intermediate images
+    top = berthd.docker("images", "-q", "--no-trunc").stdout.split()
+    every = berthd.docker("images", "-aq", "--no-trunc").stdout.split()
+    assert len(every) >= len(top) + 9
+    parent = berthd.docker("image", "inspect", "-f", "{{.Parent}}", t3).stdout.strip()
+    assert parent in every and parent not in top
     berthd.docker("rmi", t1, t2, t3)
 
 
