@@ -78,7 +78,7 @@ void build_out_error(struct build_out *o, const char *msg, int code)
 
 struct build_job {
         struct daemon *d;
-        char *ctx_dir;
+        struct build_context cx;
         char **tags;
         char *dockerfile, *target, *networkmode, *auth;
         json_t *buildargs, *labels, *hostconfig;
@@ -89,10 +89,7 @@ struct build_job {
 static void job_free(void *p)
 {
         struct build_job *j = p;
-        _cleanup_error_ struct berth_error *e = NULL;
-        if (j->ctx_dir && berth_rm_rf_at(AT_FDCWD, j->ctx_dir, &e) < 0)
-                berth_warn("build: remove `%s`: %s", j->ctx_dir, e->msg);
-        free(j->ctx_dir);
+        build_context_release(&j->cx);
         strv_free(j->tags);
         free(j->dockerfile);
         free(j->target);
@@ -128,7 +125,7 @@ static void build_producer(int out_fd, void *userdata)
         _cleanup_error_ struct berth_error *e = NULL;
         _cleanup_free_ char *id = NULL;
         int code = 0;
-        if (build_run(j->d, j->ctx_dir, &o, &out, &id, &code, &e) < 0) {
+        if (build_run(j->d, &j->cx, &o, &out, &id, &code, &e) < 0) {
                 build_out_error(&out, e ? e->msg : "build failed", code);
                 free(out.qbuf);
                 return;
@@ -273,7 +270,8 @@ static int query_refused(struct api_req *r, struct berth_error **err)
         return 0;
 }
 
-static char *mktemp_dir(struct daemon *d, struct berth_error **err)
+/* a fresh data_root/build/tmp/ctx-<random> name (its directory made) */
+static char *mktemp_name(struct daemon *d, struct berth_error **err)
 {
         unsigned char rnd[8];
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -283,12 +281,10 @@ static char *mktemp_dir(struct daemon *d, struct berth_error **err)
         char hex[17];
         for (size_t i = 0; i < sizeof(rnd); i++)
                 sprintf(hex + 2 * i, "%02x", rnd[i]);
-        char *dir = xasprintf("%s/build/tmp/ctx-%s", d->data_root, hex);
-        if (berth_mkdir_p(dir, 0700, err) < 0) {
-                free(dir);
+        _cleanup_free_ char *tmp = xasprintf("%s/build/tmp", d->data_root);
+        if (berth_mkdir_p(tmp, 0700, err) < 0)
                 return NULL;
-        }
-        return dir;
+        return xasprintf("%s/ctx-%s", tmp, hex);
 }
 
 static void handle_build(struct api_req *r)
@@ -298,6 +294,7 @@ static void handle_build(struct api_req *r)
         _cleanup_error_ struct berth_error *e = NULL;
         struct build_job *j = xcalloc(1, sizeof(*j));
         j->d = d;
+        j->cx.root = -1;
         j->client_fd = -1;
         _cleanup_strv_ char **tags = api_query_all(r, "t");
         int rc = query_refused(r, &e);
@@ -345,22 +342,33 @@ static void handle_build(struct api_req *r)
                 job_free(j);
                 return api_reply_errorf(r, 500, "build: no request body stream");
         }
-        j->ctx_dir = mktemp_dir(d, &e);
-        if (!j->ctx_dir) {
+        /* the tar is kept as it came and indexed; unpacked only if a step copies from it */
+        j->cx.dir = mktemp_name(d, &e);
+        if (!j->cx.dir) {
                 drain(body);
                 job_free(j);
                 return api_reply_error(r, TAKE_PTR(e));
         }
+        j->cx.tar_path = xasprintf("%s.tar", j->cx.dir);
         {
-                _cleanup_close_ int ctx = open(j->ctx_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                struct berth_layer_limits lim = berth_layer_default_limits;
-                lim.allow_devices = false;
-                if (ctx < 0)
-                        rc = berth_error_set(&e, errno, "open `%s`", j->ctx_dir);
-                else
-                        rc = berth_layer_apply(ctx, body, &lim, NULL, &e);
+                _cleanup_close_ int fd =
+                    open(j->cx.tar_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                char buf[65536];
+                ssize_t n;
+                if (fd < 0)
+                        rc = berth_error_set(&e, errno, "create `%s`", j->cx.tar_path);
+                while (rc == 0 && (n = read(body, buf, sizeof(buf))) != 0) {
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                rc = berth_error_set(&e, errno, "read the build context");
+                        else if (berth_write_all(fd, buf, (size_t)n) < 0)
+                                rc = berth_error_set(&e, errno, "write `%s`", j->cx.tar_path);
+                }
         }
         drain(body);
+        if (rc == 0)
+                rc = build_context_index(&j->cx, j->dockerfile, &e);
         if (rc < 0) {
                 job_free(j);
                 berth_error_wrap(&e, "build context");

@@ -42,11 +42,47 @@ void build_out_raw(struct build_out *o, const char *data, size_t len);
 void build_out_aux(struct build_out *o, const char *id);
 void build_out_error(struct build_out *o, const char *msg, int code);
 
-/* Run the build of the extracted context ctx_dir (a directory the caller removes). On success
+/* ---------------------------------------------------------------- context.c */
+
+struct ctx_entry {
+        char *path; /* cleaned, relative, "" for the root */
+        char type;  /* 'f', 'd', 'l' */
+        mode_t mode;
+        uint64_t size;
+        char *link;
+        char hash[65]; /* files: sha256 of the content */
+};
+
+/* The context tar (tar_path, kept while the build runs), its index sorted in walk order, the
+ * Dockerfile's and .dockerignore's text, and the directory it is unpacked into on demand. */
+struct build_context {
+        char *tar_path;
+        char *dir;
+        int root; /* O_PATH fd of dir once unpacked, else -1 */
+        struct ctx_entry *v;
+        size_t n, cap;
+        char *dockerfile; /* NULL when the tar has no such regular file */
+        size_t dockerfile_len;
+        char *ignore; /* NULL without .dockerignore */
+        size_t ignore_len;
+};
+
+/* Index cx->tar_path (gzip etc. detected); EINVAL for a bad tar. */
+int build_context_index(struct build_context *cx, const char *dockerfile, struct berth_error **err);
+/* Unpack the tar into cx->dir once (the image store's safe extractor); the O_PATH root fd. */
+int build_context_root(struct build_context *cx, struct berth_error **err);
+/* The content hash build_copy_hash gives for these sources, from the index alone; 1 when the
+ * index cannot tell (a symlink on the way, a missing source): then ask build_copy_hash. */
+int build_context_hash(const struct build_context *cx, const struct bld_ignore *ig, char **srcs,
+                       char **ret, struct berth_error **err);
+/* Remove the tar and the unpacked tree, free everything. */
+void build_context_release(struct build_context *cx);
+
+/* Run the build of the context cx. On success
  * *ret_id is the final image id; tags are applied here. Step failures are errors (EINVAL bad
  * Dockerfile, ENOENT missing image or file, ECANCELED client gone, EIO a RUN failed with
  * *ret_code its exit status). */
-int build_run(struct daemon *d, const char *ctx_dir, const struct build_opts *o,
+int build_run(struct daemon *d, struct build_context *cx, const struct build_opts *o,
               struct build_out *out, char **ret_id, int *ret_code, struct berth_error **err);
 
 /* ---------------------------------------------------------------- cache.c */

@@ -279,7 +279,8 @@ static int set_meta(struct xfer *x, int fd, const char *name, const struct stat 
         return 0;
 }
 
-static int copy_data(int in, int out, struct xfer *x, struct berth_error **err)
+/* Copy in to out (-1: read only), the content hashed into md when set. */
+static int copy_data(int in, int out, EVP_MD_CTX *md, struct berth_error **err)
 {
         char buf[65536];
         for (;;) {
@@ -290,8 +291,8 @@ static int copy_data(int in, int out, struct xfer *x, struct berth_error **err)
                         return berth_error_set(err, errno, "read");
                 if (n == 0)
                         return 0;
-                if (x->md)
-                        EVP_DigestUpdate(x->md, buf, (size_t)n);
+                if (md)
+                        EVP_DigestUpdate(md, buf, (size_t)n);
                 if (out >= 0 && berth_write_all(out, buf, (size_t)n) < 0)
                         return berth_error_set(err, errno, "write");
         }
@@ -348,7 +349,9 @@ static int xfer_entry(struct xfer *x, int sdir, const char *sname, int ddir, con
                  * directory's mode depends on whether the tar had an entry for it) */
                 char head[96];
                 snprintf(head, sizeof(head), "%o %llu",
-                         S_ISDIR(st.st_mode) ? (unsigned)S_IFDIR : (unsigned)st.st_mode,
+                         S_ISDIR(st.st_mode)   ? (unsigned)S_IFDIR
+                         : S_ISLNK(st.st_mode) ? (unsigned)(S_IFLNK | 0777)
+                                               : (unsigned)st.st_mode,
                          S_ISREG(st.st_mode) ? (unsigned long long)st.st_size : 0ULL);
                 hash_str(x, rel);
                 hash_str(x, head);
@@ -432,8 +435,8 @@ static int xfer_entry(struct xfer *x, int sdir, const char *sname, int ddir, con
         if (x->c->add && x->copy && is_archive(in)) {
                 /* ADD of a local tar: unpacked into the destination directory by the image
                  * store's extractor (paths stay inside, no device nodes) */
-                if (copy_data(in, -1, x, err) < 0 || lseek(in, 0, SEEK_SET) < 0)
-                        return berth_error_wrap(err, "%s", rel);
+                if (lseek(in, 0, SEEK_SET) < 0)
+                        return berth_error_set(err, errno, "%s", rel);
                 int r = berth_layer_apply(ddir, in, &berth_layer_default_limits, NULL, err);
                 return r < 0 ? berth_error_wrap(err, "ADD %s", rel) : 0;
         }
@@ -451,7 +454,28 @@ static int xfer_entry(struct xfer *x, int sdir, const char *sname, int ddir, con
                 if (out < 0)
                         return berth_error_set(err, errno, "create %s", rel);
         }
-        if (copy_data(in, out, x, err) < 0)
+        /* a file counts by its content's sha256, as the context index has it */
+        EVP_MD_CTX *fmd = NULL;
+        if (x->md) {
+                fmd = EVP_MD_CTX_new();
+                if (!fmd || !EVP_DigestInit_ex(fmd, EVP_sha256(), NULL)) {
+                        EVP_MD_CTX_free(fmd);
+                        return berth_error_setx(err, EIO, "sha256");
+                }
+        }
+        int cr = copy_data(in, out, fmd, err);
+        if (fmd) {
+                unsigned char d[EVP_MAX_MD_SIZE];
+                unsigned int dl = 0;
+                char hex[65];
+                EVP_DigestFinal_ex(fmd, d, &dl);
+                EVP_MD_CTX_free(fmd);
+                for (unsigned i = 0; i < 32; i++)
+                        sprintf(hex + 2 * i, "%02x", d[i]);
+                if (cr == 0)
+                        hash_str(x, hex);
+        }
+        if (cr < 0)
                 return berth_error_wrap(err, "%s", rel);
         if (x->copy && set_meta(x, out, "", &st, false, err) < 0)
                 return berth_error_wrap(err, "%s", rel);

@@ -30,7 +30,7 @@ struct builder {
         const struct build_opts *o;
         struct build_out *out;
         struct bld_dockerfile *df;
-        int ctx_root;
+        struct build_context *cx;
         struct bld_ignore *ig;
         json_t *meta; /* ARGs before the first FROM */
         json_t *used; /* build args some ARG consumed */
@@ -867,7 +867,7 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
             (flag_get(in, "chown") && expand(b, st, flag_get(in, "chown"), &chown, err) < 0) ||
             (flag_get(in, "chmod") && expand(b, st, flag_get(in, "chmod"), &chmod_s, err) < 0))
                 return -EINVAL;
-        struct build_copy c = {.add = add, .src_root = b->ctx_root, .ig = b->ig};
+        struct build_copy c = {.add = add, .src_root = -1, .ig = b->ig};
         if (chmod_s) {
                 char *end;
                 unsigned long m = strtoul(chmod_s, &end, 8);
@@ -926,7 +926,12 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
                                 build_srchash_put(b->d, mk, hash);
                 }
         } else {
-                r = build_copy_hash(&c, &hash, err);
+                /* from the context's index; the unpacked tree only when it cannot tell */
+                r = build_context_hash(b->cx, b->ig, w, &hash, err);
+                if (r == 1) {
+                        c.src_root = build_context_root(b->cx, err);
+                        r = c.src_root < 0 ? -EIO : build_copy_hash(&c, &hash, err);
+                }
         }
         if (r < 0)
                 goto out;
@@ -940,6 +945,9 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
                 if ((r = build_mount_image(b->d, src_image, false, &src, err)) < 0)
                         goto out;
                 c.src_root = src.root;
+        } else if (!from && c.src_root < 0) {
+                if ((r = c.src_root = build_context_root(b->cx, err)) < 0)
+                        goto out;
         }
         if ((r = build_mount_image(b->d, st->image_id, true, &m, err)) < 0)
                 goto out;
@@ -1220,26 +1228,29 @@ static void stage_free(struct stage *st)
         json_decref(st->args);
 }
 
-int build_run(struct daemon *d, const char *ctx_dir, const struct build_opts *o,
+int build_run(struct daemon *d, struct build_context *cx, const struct build_opts *o,
               struct build_out *out, char **ret_id, int *ret_code, struct berth_error **err)
 {
-        struct builder b = {.d = d, .o = o, .out = out, .ctx_root = -1};
-        _cleanup_close_ int ctx = open(ctx_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct builder b = {.d = d, .o = o, .out = out, .cx = cx};
         _cleanup_dockerfile_ struct bld_dockerfile *df = NULL;
         _cleanup_ignore_ struct bld_ignore *ig = NULL;
         _cleanup_json_ json_t *meta = json_object(), *used = json_object();
-        _cleanup_free_ char *text = NULL, *igtext = NULL;
+        _cleanup_free_ char *text = NULL;
         _cleanup_free_ char *label_line = NULL;
-        size_t len = 0, iglen = 0, n_stages = 0, n_meta = 0, i = 0;
+        size_t len = 0, n_stages = 0, n_meta = 0, i = 0;
         int r = 0;
 
-        if (ctx < 0)
-                return berth_error_set(err, errno, "open the build context");
-        b.ctx_root = ctx;
         b.meta = meta;
         b.used = used;
-        /* the Dockerfile, resolved inside the context */
-        {
+        /* the Dockerfile: from the index, else (a symlink) resolved inside the unpacked context */
+        if (cx->dockerfile) {
+                text = xmalloc(cx->dockerfile_len + 1);
+                memcpy(text, cx->dockerfile, cx->dockerfile_len + 1);
+                len = cx->dockerfile_len;
+        } else {
+                int ctx = build_context_root(cx, err);
+                if (ctx < 0)
+                        return -EIO;
                 _cleanup_close_ int fd = berth_open_in_root(ctx, o->dockerfile, O_RDONLY);
                 if (fd < 0)
                         return berth_error_setx(
@@ -1258,8 +1269,8 @@ int build_run(struct daemon *d, const char *ctx_dir, const struct build_opts *o,
         if (bld_parse(dfname, text, len, &df, err) < 0)
                 return -EINVAL;
         b.df = df;
-        if (berth_read_file_at(ctx, ".dockerignore", 1u << 20, &igtext, &iglen, NULL) == 0) {
-                if (bld_ignore_parse(igtext, iglen, &ig, err) < 0)
+        if (cx->ignore) {
+                if (bld_ignore_parse(cx->ignore, cx->ignore_len, &ig, err) < 0)
                         return berth_error_wrap(err, ".dockerignore");
                 b.ig = ig;
         }
