@@ -85,6 +85,10 @@ void build_context_release(struct build_context *cx);
 int build_run(struct daemon *d, struct build_context *cx, const struct build_opts *o,
               struct build_out *out, char **ret_id, int *ret_code, struct berth_error **err);
 
+/* At daemon start: what builds a killed daemon left in data_root/build/tmp (overlay mounts,
+ * unpacked contexts) is unmounted and removed. */
+void build_cleanup(struct daemon *d);
+
 /* ---------------------------------------------------------------- cache.c */
 
 /* The image a step with this key made earlier (still present in the store), or NULL. */

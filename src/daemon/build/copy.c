@@ -82,6 +82,26 @@ void build_mount_release(struct build_mount *m)
         m->dir = m->merged = m->upper = NULL;
 }
 
+void build_cleanup(struct daemon *d)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s/build/tmp", d->data_root);
+        _cleanup_error_ struct berth_error *e = NULL;
+        _cleanup_dir_ DIR *dir = opendir(tmp);
+        struct dirent *de;
+        if (!dir)
+                return;
+        while ((de = readdir(dir))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                /* never remove through a mount: an image's layers are below it */
+                _cleanup_free_ char *merged = xasprintf("%s/%s/merged", tmp, de->d_name);
+                if (umount2(merged, MNT_DETACH) == 0)
+                        berth_debug("build: unmounted `%s` left by a killed daemon", merged);
+        }
+        if (berth_rm_rf_at(AT_FDCWD, tmp, &e) < 0)
+                berth_warn("build: remove `%s`: %s", tmp, e->msg);
+}
+
 bool build_mount_changed(struct build_mount *m)
 {
         _cleanup_dir_ DIR *dir = opendir(m->upper);

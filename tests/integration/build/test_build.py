@@ -287,3 +287,36 @@ def test_cache_survives_restart(berthd_factory, tmp_path):
     assert r.returncode == 0, r.stderr
     r = d.cli("build", "-t", t, str(ctx))
     assert r.stdout.count("Using cache") == 0, r.stdout
+
+
+def test_client_disconnect_removes_the_step_container(berthd, tmp_path):
+    import socket
+    import time
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = f"FROM {TAG}\nRUN echo started; sleep 60\n".encode()
+        ti = tarfile.TarInfo("Dockerfile")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    body = buf.getvalue()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(berthd.sock)
+    s.sendall(b"POST /v1.43/build?t=berth-build/gone:1 HTTP/1.1\r\nHost: berth\r\n"
+              b"Content-Type: application/x-tar\r\n"
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    got = b""
+    end = time.time() + 60
+    while b'{"stream":"started' not in got and time.time() < end:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    assert b'{"stream":"started' in got, got
+    assert berthd.docker("ps", "-q").stdout.strip() != ""
+    s.close()
+    # the step's container is killed and removed, nothing is tagged
+    end = time.time() + 30
+    while time.time() < end and berthd.docker("ps", "-aq").stdout.strip():
+        time.sleep(0.2)
+    no_build_containers(berthd)
+    assert berthd.docker("image", "inspect", "berth-build/gone:1").returncode != 0
