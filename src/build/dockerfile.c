@@ -20,6 +20,7 @@ struct parser {
         char *syntax;
         struct bld_instr *instrs;
         size_t n_instrs;
+        char **warnings;
         struct berth_error **err;
 };
 
@@ -177,6 +178,7 @@ void bld_dockerfile_free(struct bld_dockerfile *df)
                 instr_release(&df->instrs[i]);
         free(df->instrs);
         free(df->syntax);
+        strv_free(df->warnings);
         free(df);
 }
 
@@ -901,6 +903,7 @@ static int parse_lines(struct parser *p)
                 if (!cont && !*first)
                         continue;
                 _cleanup_(bld_buf_release) struct bld_buf line = {0};
+                bool empty_continuation = false;
                 bld_buf_adds(&line, first);
                 while (cont && next_line(p, &raw, &n)) {
                         if (trim_newline(raw, n) > LINE_MAX_LEN)
@@ -913,17 +916,27 @@ static int parse_lines(struct parser *p)
                         p->line++;
                         if (is_comment(raw, n))
                                 continue;
-                        if (!*skip_space(c))
-                                continue; /* an empty continuation line (docker warns) */
+                        if (!*skip_space(c)) {
+                                empty_continuation = true;
+                                continue;
+                        }
                         cont = trim_continuation(p, c);
                         bld_buf_adds(&line, c);
                 }
                 r = parse_instr(p, &lc, line.s ? line.s : "");
                 if (r < 0)
                         return r;
+                if (empty_continuation) {
+                        _cleanup_free_ char *w = xasprintf(
+                            "[WARNING]: Empty continuation line found in:\n    %s", line.s);
+                        strv_push(&p->warnings, w);
+                }
         }
         if (p->n_instrs == 0)
                 return fail(p, p->line, 1, "file with no instructions");
+        if (p->warnings)
+                strv_push(&p->warnings, "[WARNING]: Empty continuation lines will become errors "
+                                        "in a future release.");
         return 0;
 }
 
@@ -953,6 +966,7 @@ int bld_parse(const char *name, const char *text, size_t len, struct bld_dockerf
                         instr_release(&p.instrs[i]);
                 free(p.instrs);
                 free(p.syntax);
+                strv_free(p.warnings);
                 return r;
         }
         struct bld_dockerfile *df = xcalloc(1, sizeof(*df));
@@ -960,6 +974,7 @@ int bld_parse(const char *name, const char *text, size_t len, struct bld_dockerf
         df->syntax = p.syntax;
         df->instrs = p.instrs;
         df->n_instrs = p.n_instrs;
+        df->warnings = p.warnings;
         *ret = df;
         return 0;
 }
@@ -1055,6 +1070,13 @@ static int parse_heredocs(struct parser *p, const struct line_ctx *lc, const cha
                 while (next_line(p, &raw, &n)) {
                         p->line++;
                         size_t tn = trim_newline(raw, n);
+                        if (tn > LINE_MAX_LEN) {
+                                bld_buf_release(&body);
+                                free(h.name);
+                                return fail(p, p->line, 1,
+                                            "dockerfile line greater than max allowed size of %u",
+                                            LINE_MAX_LEN);
+                        }
                         const char *t = raw;
                         if (h.chomp)
                                 while (tn > 0 && *t == '\t') {

@@ -66,7 +66,10 @@ struct bld_instr {
         struct bld_flag *flags;
         size_t n_flags;
         /* true when the arguments were a JSON array (exec form of RUN/CMD/ENTRYPOINT/SHELL,
-         * COPY/ADD/VOLUME in JSON form): args are then the array's strings, final */
+         * COPY/ADD/VOLUME in JSON form): args are then the array's strings, unquoted. Note
+         * (checked on dockerd 20.10): docker still expands variables in the JSON strings of
+         * COPY/ADD/VOLUME (`COPY ["$SRC", "/d/"]` copies $SRC: each string goes through
+         * bld_expand), never in the exec form of RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK. */
         bool json;
         /* Raw words, unexpanded, quotes kept (moby's node.Next chain):
          * - RUN/CMD/ENTRYPOINT/SHELL shell form: one word, the rest of the line (a heredoc's
@@ -93,6 +96,10 @@ struct bld_dockerfile {
         char *syntax; /* the syntax directive, noted and otherwise ignored; NULL if absent */
         struct bld_instr *instrs;
         size_t n_instrs;
+        /* Added by the parser's branch: what docker's parser warns about, as it prints them
+         * before the first step (empty continuation lines: one message per instruction holding
+         * one, then a closing one); a NULL-terminated strv, NULL when there is nothing. */
+        char **warnings;
 };
 
 /* name is what errors call the file ("Dockerfile", or the -f path). Errors (-EINVAL) read

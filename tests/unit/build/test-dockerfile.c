@@ -67,6 +67,7 @@ static void test_basic(void **state)
                      "MAINTAINER someone <a@b>  \t\n");
         assert_int_equal(df->escape, '\\');
         assert_null(df->syntax);
+        assert_null(df->warnings);
         assert_int_equal(df->n_instrs, 12);
         const struct bld_instr *in = df->instrs;
         assert_int_equal(in[0].kind, BLD_FROM);
@@ -143,6 +144,12 @@ static void test_continuations(void **state)
                                                                   "    B=2\r\n");
         const struct bld_instr *in = df->instrs;
         assert_int_equal(df->n_instrs, 5);
+        /* docker warns about the empty line inside the continuation, not about the comment */
+        assert_int_equal(strv_length(df->warnings), 2);
+        assert_string_equal(df->warnings[0], "[WARNING]: Empty continuation line found in:\n"
+                                             "    RUN echo a     b       c");
+        assert_string_equal(df->warnings[1], "[WARNING]: Empty continuation lines will become "
+                                             "errors in a future release.");
         assert_int_equal(in[1].line, 2);
         assert_string_equal(in[1].original, "RUN echo a     b       c");
         assert_args(&in[1], 1, "echo a     b       c");
@@ -332,6 +339,25 @@ static void test_errors(void **state)
         berth_error_free(err);
 }
 
+/* docker's scanner refuses a line of 64 KiB or more, in a heredoc too */
+static void test_long_lines(void **state)
+{
+        size_t n = 70000;
+        char *text = xmalloc(n + 64);
+        int k = snprintf(text, 64, "FROM x\nRUN echo ");
+        memset(text + k, 'a', 65535 - 9);
+        strcpy(text + k + 65535 - 9, "\n");
+        _cleanup_dockerfile_ struct bld_dockerfile *df = parse_ok(text);
+        assert_int_equal(strlen(df->instrs[1].original), 65535);
+        strcpy(text + k + 65535 - 9, "b\n");
+        parse_err(text, "Dockerfile:2:1: dockerfile line greater than max allowed size of 65535");
+        k = snprintf(text, 64, "FROM x\nRUN <<EOF\n");
+        memset(text + k, 'a', 65536);
+        strcpy(text + k + 65536, "\nEOF\n");
+        parse_err(text, "Dockerfile:3:1: dockerfile line greater than max allowed size of 65535");
+        free(text);
+}
+
 static void test_run_without_args(void **state)
 {
         /* docker accepts these (RUN with nothing runs the shell) */
@@ -430,6 +456,7 @@ int main(void)
             cmocka_unit_test(test_errors),
             cmocka_unit_test(test_run_without_args),
             cmocka_unit_test(test_heredocs),
+            cmocka_unit_test(test_long_lines),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
