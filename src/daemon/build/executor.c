@@ -561,11 +561,8 @@ static int expand_all(struct builder *b, struct stage *st, const struct bld_inst
                       char ***ret, struct berth_error **err)
 {
         _cleanup_strv_ char **out = NULL;
+        /* docker expands the JSON strings of COPY/ADD/VOLUME too (exec forms never come here) */
         for (size_t i = from; i < in->n_args; i++) {
-                if (in->json) {
-                        strv_push(&out, in->args[i]);
-                        continue;
-                }
                 _cleanup_free_ char *w = NULL;
                 if (expand(b, st, in->args[i], &w, err) < 0)
                         return -EINVAL;
@@ -1340,6 +1337,9 @@ int build_run(struct daemon *d, struct build_context *cx, const struct build_opt
         b.total = n_meta + (label_line ? 1 : 0);
         for (size_t s = 0; s < n_stages; s++)
                 b.total += b.stages[s].end - b.stages[s].first;
+        /* the parser's warnings, before the first step as docker prints them */
+        for (size_t k = 0; df->warnings && df->warnings[k]; k++)
+                build_out_stream(out, "%s\n", df->warnings[k]);
         b.step = 1;
         for (i = 0; i < n_meta; i++) {
                 const struct bld_instr *in = &df->instrs[i];

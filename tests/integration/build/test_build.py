@@ -320,3 +320,19 @@ def test_client_disconnect_removes_the_step_container(berthd, tmp_path):
         time.sleep(0.2)
     no_build_containers(berthd)
     assert berthd.docker("image", "inspect", "berth-build/gone:1").returncode != 0
+
+
+def test_json_form_copy_expands_and_parser_warnings(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG}
+ARG SRC=a.txt
+COPY ["$SRC", "/d/"]
+RUN echo one \\
+
+    && cat /d/a.txt > /out
+""", {"a.txt": "A\n"})
+    t = tag()
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[WARNING]: Empty continuation line found in:" in r.stdout
+    assert berthd.docker("run", "--rm", t, "cat", "/out").stdout == "A\n"
+    berthd.docker("rmi", t)
