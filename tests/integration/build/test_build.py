@@ -336,3 +336,42 @@ RUN echo one \\
     assert "[WARNING]: Empty continuation line found in:" in r.stdout
     assert berthd.docker("run", "--rm", t, "cat", "/out").stdout == "A\n"
     berthd.docker("rmi", t)
+
+
+def test_onbuild_triggers_run_in_child_build(berthd, tmp_path):
+    parent = tag()
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nONBUILD COPY app.txt /app/\nONBUILD RUN echo built > /app/by-trigger\n",
+                   {"app.txt": "x"})
+    r = berthd.cli("build", "-t", parent, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    onbuild = berthd.docker("image", "inspect", "-f", "{{json .Config.OnBuild}}", parent).stdout
+    assert json.loads(onbuild) == ["COPY app.txt /app/", "RUN echo built > /app/by-trigger"]
+    child = tag()
+    ctx = make_ctx(tmp_path, f"FROM {parent}\nCMD cat /app/app.txt /app/by-trigger\n", {"app.txt": "child\n"})
+    r = berthd.cli("build", "-t", child, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "# Executing 2 build triggers" in r.stdout
+    assert berthd.docker("run", "--rm", child).stdout == "child\nbuilt\n"
+    assert berthd.docker("image", "inspect", "-f", "{{json .Config.OnBuild}}", child).stdout.strip() in ("null", "[]")
+    berthd.docker("rmi", child, parent)
+
+
+def test_docker_compose_build(berthd, tmp_path):
+    import shutil
+    import subprocess
+    if not shutil.which("docker-compose"):
+        pytest.fail("docker-compose is not installed (scripts/install-deps.sh installs it)")
+    proj = tmp_path / "proj"
+    (proj / "web").mkdir(parents=True)
+    (proj / "web" / "Dockerfile").write_text(f"FROM {TAG}\nARG MSG\nRUN echo $MSG > /msg\n")
+    name = f"bb{uuid.uuid4().hex[:6]}"
+    (proj / "docker-compose.yml").write_text(
+        "version: '3'\nservices:\n  web:\n    build:\n      context: ./web\n"
+        f"      args:\n        MSG: from-compose\n    image: berth-build/{name}:1\n")
+    env = dict(berthd.env, DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0")
+    r = subprocess.run(["docker-compose", "-p", name, "build"], cwd=proj, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = berthd.docker("run", "--rm", f"berth-build/{name}:1", "cat", "/msg").stdout
+    assert out == "from-compose\n"
+    berthd.docker("rmi", f"berth-build/{name}:1")
