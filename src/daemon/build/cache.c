@@ -90,6 +90,10 @@ int build_cache_prune(struct daemon *d, uint64_t *ret_n, struct berth_error **er
             db_exec(d, "DELETE FROM build_cache", NULL, 0, err) < 0 ||
             db_exec(d, "DELETE FROM build_srchash", NULL, 0, err) < 0)
                 return berth_error_wrap(err, "builder prune");
+        /* the directories of RUN --mount=type=cache go with it */
+        _cleanup_free_ char *mounts = xasprintf("%s/build/cache-mounts", d->data_root);
+        if (berth_rm_rf_at(AT_FDCWD, mounts, err) < 0)
+                return berth_error_wrap(err, "builder prune");
         *ret_n = n;
         return 0;
 }

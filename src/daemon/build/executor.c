@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -967,6 +968,83 @@ out:
 
 /* ---------------------------------------------------------------- RUN */
 
+/* `RUN --mount=type=cache,target=/x[,id=…][,sharing=shared][,mode=…][,uid=…][,gid=…]`: a
+ * directory of the daemon's (data_root/build/cache-mounts/<id>) bound at target for the step,
+ * kept across builds, never part of a layer or of the cache key's content. Other mount types
+ * are refused. Appends "source:target" to binds and the mount's spec to *keyspec. */
+static int cache_mount(struct builder *b, const char *spec, json_t *binds, char **keyspec,
+                       struct berth_error **err)
+{
+        _cleanup_free_ char *copy = xstrdup(spec), *target = NULL, *id = NULL;
+        uint64_t mode = 0755, uid = 0, gid = 0;
+        char *save = NULL;
+        bool cache = false;
+        for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+                char *v = strchr(kv, '=');
+                if (v)
+                        *v++ = 0;
+                if (!strcmp(kv, "type") && v) {
+                        if (strcmp(v, "cache"))
+                                return berth_error_setx(err, ENOTSUP,
+                                                        "RUN --mount=type=%s is not supported by "
+                                                        "berth's builder (only type=cache)",
+                                                        v);
+                        cache = true;
+                } else if ((!strcmp(kv, "target") || !strcmp(kv, "dst") ||
+                            !strcmp(kv, "destination")) &&
+                           v && *v) {
+                        free(target);
+                        target = xstrdup(v);
+                } else if (!strcmp(kv, "id") && v && *v) {
+                        free(id);
+                        id = xstrdup(v);
+                } else if (!strcmp(kv, "sharing") && v) {
+                        if (strcmp(v, "shared"))
+                                return berth_error_setx(err, ENOTSUP,
+                                                        "RUN --mount sharing=%s is not supported "
+                                                        "by berth's builder (only shared)",
+                                                        v);
+                } else if ((!strcmp(kv, "mode") || !strcmp(kv, "uid") || !strcmp(kv, "gid")) && v) {
+                        char *end;
+                        uint64_t n = strtoull(v, &end, !strcmp(kv, "mode") ? 8 : 10);
+                        if (!*v || *end)
+                                return berth_error_setx(err, EINVAL, "RUN --mount: bad %s `%s`", kv,
+                                                        v);
+                        *(!strcmp(kv, "mode") ? &mode : !strcmp(kv, "uid") ? &uid : &gid) = n;
+                } else {
+                        return berth_error_setx(err, ENOTSUP,
+                                                "RUN --mount option `%s` is not supported by "
+                                                "berth's builder",
+                                                kv);
+                }
+        }
+        if (!cache)
+                return berth_error_setx(err, ENOTSUP,
+                                        "RUN --mount without type=cache is not supported by "
+                                        "berth's builder (the default type is bind)");
+        if (!target || target[0] != '/')
+                return berth_error_setx(err, EINVAL,
+                                        "RUN --mount=type=cache needs an absolute target");
+        char hex[65];
+        const char *name = id ? id : target;
+        build_sha256_hex(name, strlen(name), hex);
+        _cleanup_free_ char *dir = xasprintf("%s/build/cache-mounts/%.32s", b->d->data_root, hex);
+        struct stat sb;
+        if (stat(dir, &sb) < 0) {
+                if (berth_mkdir_p(dir, (mode_t)mode, err) < 0)
+                        return -EIO;
+                if (chown(dir, (uid_t)uid, (gid_t)gid) < 0 || chmod(dir, (mode_t)mode) < 0)
+                        return berth_error_set(err, errno, "cache mount `%s`", dir);
+        }
+        char *bind = xasprintf("%s:%s", dir, target);
+        json_array_append_new(binds, json_string(bind));
+        free(bind);
+        char *k = xasprintf("%s --mount=%s", *keyspec ? *keyspec : "", spec);
+        free(*keyspec);
+        *keyspec = k;
+        return 0;
+}
+
 /* docker's multiplexed frames ([stream, 0, 0, 0, size BE32] + payload): stdout as it is, stderr
  * between the colour codes dockerd's builder puts around it */
 struct demux {
@@ -1040,9 +1118,19 @@ static void run_output(struct builder *b, int fd, struct containers *cs, struct 
 static int run_step(struct builder *b, struct stage *st, const struct bld_instr *in,
                     struct berth_error **err)
 {
-        static const char *const allowed[] = {"network", NULL};
+        static const char *const allowed[] = {"network", "mount", NULL};
         if (flags_check(in, allowed, "RUN", err) < 0)
                 return -ENOTSUP;
+        _cleanup_json_ json_t *binds = json_array();
+        _cleanup_free_ char *mounts = NULL;
+        for (size_t i = 0; i < in->n_flags; i++) {
+                if (strcmp(in->flags[i].name, "mount"))
+                        continue;
+                _cleanup_free_ char *spec = NULL;
+                if (expand(b, st, in->flags[i].value, &spec, err) < 0 ||
+                    cache_mount(b, spec, binds, &mounts, err) < 0)
+                        return -EINVAL;
+        }
         const char *net = b->o->networkmode;
         const char *nf = flag_get(in, "network");
         if (nf) {
@@ -1118,13 +1206,15 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                 free(cmdline);
                 cmdline = n;
         }
-        _cleanup_free_ char *key = key_of(st, "run", cmdline, NULL);
+        _cleanup_free_ char *key = key_of(st, "run", cmdline, mounts);
         if (step_cached(b, st, key))
                 return 0;
 
         struct containers *cs = b->d->containers;
         json_t *hc = json_deep_copy(b->o->hostconfig);
         json_object_set_new(hc, "NetworkMode", json_string(net && *net ? net : "default"));
+        if (json_array_size(binds))
+                json_object_set(hc, "Binds", binds);
         const char *wd = json_string_value(json_object_get(st->cfg, "WorkingDir"));
         const char *user = json_string_value(json_object_get(st->cfg, "User"));
         _cleanup_json_ json_t *body = json_pack(

@@ -232,7 +232,7 @@ RUN stat -c '%u:%g %a %n' /dst/* /d2/sub/f /unpacked/in/t /plain.txt > /stat
 
 
 def test_refused_instructions(berthd, tmp_path):
-    for line, want in [("RUN --mount=type=cache,target=/c true", "--mount"),
+    for line, want in [("RUN --mount=type=secret,id=x true", "type=secret"),
                        ("ADD http://127.0.0.1:1/x /x", "URL"),
                        ("FROM --platform=linux/s390x " + TAG, "platform")]:
         df = (line + "\n") if line.startswith("FROM") else f"FROM {TAG}\n{line}\n"
@@ -375,3 +375,17 @@ def test_docker_compose_build(berthd, tmp_path):
     out = berthd.docker("run", "--rm", f"berth-build/{name}:1", "cat", "/msg").stdout
     assert out == "from-compose\n"
     berthd.docker("rmi", f"berth-build/{name}:1")
+
+
+def test_run_cache_mount_persists_across_builds(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG}
+RUN --mount=type=cache,target=/cache,id=berth-test-{uuid.uuid4().hex[:6]} \
+    echo run >> /cache/log && wc -l < /cache/log > /count
+""")
+    t = tag()
+    for want in ("1", "2"):
+        r = berthd.cli("build", "--no-cache", "-t", t, str(ctx))
+        assert r.returncode == 0, r.stdout + r.stderr
+        out = berthd.docker("run", "--rm", t, "sh", "-c", "cat /count; ls /cache | wc -l")
+        assert out.stdout.split() == [want, "0"], out.stdout
+    berthd.docker("rmi", t)
