@@ -61,6 +61,19 @@ void build_out_aux(struct build_out *o, const char *id)
         out_line(o, json_pack("{s:{s:s}}", "aux", "ID", id), true);
 }
 
+/* a copy of s fit for a JSON string: bytes that are not UTF-8 become '?' */
+static json_t *json_text(const char *s)
+{
+        json_t *j = json_string(s);
+        if (j)
+                return j;
+        _cleanup_free_ char *copy = xstrdup(s);
+        for (char *p = copy; *p; p++)
+                if ((unsigned char)*p >= 0x80)
+                        *p = '?';
+        return json_string(copy);
+}
+
 void build_out_error(struct build_out *o, const char *msg, int code)
 {
         if (o->quiet && o->qlen && !o->broken) {
@@ -68,10 +81,10 @@ void build_out_error(struct build_out *o, const char *msg, int code)
                 if (berth_write_all(o->fd, o->qbuf, o->qlen) < 0)
                         o->broken = true;
         }
-        json_t *detail = json_pack("{s:s}", "message", msg);
+        json_t *detail = json_pack("{s:o}", "message", json_text(msg));
         if (code)
                 json_object_set_new(detail, "code", json_integer(code));
-        out_line(o, json_pack("{s:o,s:s}", "errorDetail", detail, "error", msg), true);
+        out_line(o, json_pack("{s:o,s:o}", "errorDetail", detail, "error", json_text(msg)), true);
 }
 
 /* ---------------------------------------------------------------- the route */
@@ -126,6 +139,7 @@ static void build_producer(int out_fd, void *userdata)
         _cleanup_free_ char *id = NULL;
         int code = 0;
         if (build_run(j->d, &j->cx, &o, &out, &id, &code, &e) < 0) {
+                berth_debug("build failed: %s", e ? e->msg : "?");
                 build_out_error(&out, e ? e->msg : "build failed", code);
                 free(out.qbuf);
                 return;

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -841,6 +842,82 @@ static int workdir(struct builder *b, struct stage *st, const struct bld_instr *
 
 /* ---------------------------------------------------------------- COPY / ADD */
 
+/* A heredoc body with $NAME and ${NAME} expanded (quotes kept, `\$` a literal dollar), as
+ * buildkit expands unquoted heredocs. */
+static char *heredoc_expand(struct builder *b, struct stage *st, const char *body)
+{
+        struct lookup l = {b, st};
+        size_t cap = strlen(body) + 64, len = 0;
+        char *out = xmalloc(cap);
+        for (const char *p = body; *p;) {
+                const char *val = NULL;
+                size_t vlen = 0;
+                if (p[0] == '\\' && p[1] == '$') {
+                        val = "$";
+                        vlen = 1;
+                        p += 2;
+                } else if (p[0] == '$' && (p[1] == '_' || isalpha((unsigned char)p[1]))) {
+                        const char *q = p + 1;
+                        while (*q == '_' || isalnum((unsigned char)*q))
+                                q++;
+                        _cleanup_free_ char *name = xstrndup(p + 1, (size_t)(q - p - 1));
+                        val = lookup_fn(&l, name) ?: "";
+                        vlen = strlen(val);
+                        p = q;
+                } else if (p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
+                        const char *q = strchr(p, '}');
+                        _cleanup_free_ char *name = xstrndup(p + 2, (size_t)(q - p - 2));
+                        val = lookup_fn(&l, name) ?: "";
+                        vlen = strlen(val);
+                        p = q + 1;
+                } else {
+                        val = p++;
+                        vlen = 1;
+                }
+                if (len + vlen + 1 > cap) {
+                        cap = (len + vlen + 1) * 2;
+                        out = xrealloc(out, cap);
+                }
+                memcpy(out + len, val, vlen);
+                len += vlen;
+        }
+        out[len] = 0;
+        return out;
+}
+
+/* `COPY <<EOF /dst`: each heredoc source written as a file named after it into a directory of
+ * its own (dir), the sources renamed to those files. */
+static int heredoc_sources(struct builder *b, struct stage *st, const struct bld_instr *in,
+                           char **srcs, const char *dir, struct berth_error **err)
+{
+        if (berth_mkdir_p(dir, 0700, err) < 0)
+                return -EIO;
+        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berth_error_set(err, errno, "open `%s`", dir);
+        for (size_t i = 0; srcs[i]; i++) {
+                if (strncmp(srcs[i], "<<", 2))
+                        return berth_error_setx(err, ENOTSUP,
+                                                "COPY of heredocs and files in one step is not "
+                                                "supported by berth's builder");
+                const char *name = srcs[i] + 2 + (srcs[i][2] == '-');
+                const struct bld_heredoc *h = NULL;
+                for (size_t k = 0; k < in->n_heredocs; k++)
+                        if (!strcmp(in->heredocs[k].name, name))
+                                h = &in->heredocs[k];
+                if (!h || strchr(name, '/') || !*name || name[0] == '.')
+                        return berth_error_setx(err, EINVAL, "unknown heredoc `%s`", srcs[i]);
+                _cleanup_free_ char *body =
+                    h->expand ? heredoc_expand(b, st, h->body) : xstrdup(h->body);
+                if (berth_write_file_at(dfd, name, body, strlen(body), O_CREAT | O_TRUNC, err) < 0)
+                        return -EIO;
+                char *file = xstrdup(name);
+                free(srcs[i]);
+                srcs[i] = file;
+        }
+        return 0;
+}
+
 static int copy_step(struct builder *b, size_t idx, struct stage *st, const struct bld_instr *in,
                      struct berth_error **err)
 {
@@ -849,10 +926,10 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
         static const char *const allowed[] = {"from", "chown", "chmod", "link", NULL};
         if (flags_check(in, allowed, kw, err) < 0)
                 return -ENOTSUP;
-        if (in->n_heredocs)
+        if (in->n_heredocs && flag_get(in, "from"))
                 return berth_error_setx(err, ENOTSUP,
-                                        "%s with a heredoc is not supported by "
-                                        "berth's builder yet",
+                                        "%s --from with a heredoc is not supported by "
+                                        "berth's builder",
                                         kw);
         _cleanup_strv_ char **w = NULL;
         if (expand_all(b, st, in, 0, &w, err) < 0)
@@ -895,7 +972,8 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
         /* the source tree */
         struct build_mount src = {.root = -1}, m = {.root = -1};
         _cleanup_free_ char *src_image = NULL, *hash = NULL, *comment = NULL, *extra = NULL,
-                            *key = NULL;
+                            *key = NULL, *hd_dir = NULL;
+        _cleanup_close_ int hd_fd = -1;
         int r = 0;
         if (from) {
                 struct stage *s = stage_by_name(b, from, idx);
@@ -923,6 +1001,21 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
                         if (r == 0)
                                 build_srchash_put(b->d, mk, hash);
                 }
+        } else if (in->n_heredocs) {
+                unsigned char rb[8];
+                char rnd[17];
+                if (getrandom(rb, sizeof(rb), 0) != (ssize_t)sizeof(rb))
+                        return berth_error_set(err, errno, "getrandom");
+                for (size_t k = 0; k < sizeof(rb); k++)
+                        sprintf(rnd + 2 * k, "%02x", rb[k]);
+                hd_dir = xasprintf("%s/build/tmp/hd-%s", b->d->data_root, rnd);
+                r = heredoc_sources(b, st, in, w, hd_dir, err);
+                if (r == 0 &&
+                    (c.src_root = hd_fd = open(hd_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                        r = berth_error_set(err, errno, "open `%s`", hd_dir);
+                c.ig = NULL;
+                if (r == 0)
+                        r = build_copy_hash(&c, &hash, err);
         } else {
                 /* from the context's index; the unpacked tree only when it cannot tell */
                 r = build_context_hash(b->cx, b->ig, w, &hash, err);
@@ -961,6 +1054,10 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
 out:
         if (src.dir)
                 build_mount_release(&src);
+        if (hd_dir) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                berth_rm_rf_at(AT_FDCWD, hd_dir, &e);
+        }
         if (r < 0 && *err && !strstr((*err)->msg, "failed"))
                 return berth_error_wrap(err, "%s failed", kw);
         return r;

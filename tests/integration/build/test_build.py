@@ -389,3 +389,27 @@ RUN --mount=type=cache,target=/cache,id=berth-test-{uuid.uuid4().hex[:6]} \
         out = berthd.docker("run", "--rm", t, "sh", "-c", "cat /count; ls /cache | wc -l")
         assert out.stdout.split() == [want, "0"], out.stdout
     berthd.docker("rmi", t)
+
+
+
+def test_heredocs_run_and_copy(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG}
+ARG WHO=world
+COPY <<EOF /greet.txt
+hello $WHO "quoted"
+EOF
+COPY <<"RAW" /raw.txt
+hello $WHO
+RAW
+RUN <<EOF
+echo from-heredoc > /run.txt
+EOF
+""")
+    t = tag()
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = berthd.docker("run", "--rm", t, "cat", "/greet.txt", "/raw.txt", "/run.txt").stdout
+    assert out == 'hello world "quoted"\nhello $WHO\nfrom-heredoc\n', out
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.stdout.count("Using cache") == 4, r.stdout
+    berthd.docker("rmi", t)
