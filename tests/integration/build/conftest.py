@@ -20,3 +20,6 @@ berthd = _engine.berthd
 berthd_factory = _engine.berthd_factory
 sanitized_clients_report_nothing = _engine.sanitized_clients_report_nothing
 TAG = _engine.TAG
+_registry = _load("berth_registry_conftest_build",
+                  os.path.join(HERE, "..", "registry", "conftest.py"))
+Registry = _registry.Registry

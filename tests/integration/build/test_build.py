@@ -413,3 +413,37 @@ EOF
     r = berthd.cli("build", "-t", t, str(ctx))
     assert r.stdout.count("Using cache") == 4, r.stdout
     berthd.docker("rmi", t)
+
+
+def test_built_image_pushed_and_read_by_skopeo(berthd, tmp_path):
+    import subprocess
+    from conftest import Registry
+    reg = Registry(str(tmp_path), "buildreg")
+    try:
+        ctx = make_ctx(tmp_path, f"FROM {TAG}\nENV K=v\nCOPY f /f\nRUN cat /f > /g\n",
+                       {"f": "pushed\n"})
+        ref = f"{reg.host}/built:1"
+        r = berthd.cli("build", "-t", ref, str(ctx))
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = berthd.docker("push", ref)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cfg = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--config",
+                              f"docker://{ref}"], capture_output=True, text=True, timeout=120)
+        assert cfg.returncode == 0, cfg.stderr
+        cfg = json.loads(cfg.stdout)
+        assert "K=v" in cfg["config"]["Env"]
+        made_by = [h.get("created_by", "") for h in cfg["history"]]
+        assert made_by[-1] == "/bin/sh -c cat /f > /g", made_by
+        assert made_by[-3] == "/bin/sh -c #(nop)  ENV K=v", made_by
+        # pulled back into a fresh store by skopeo: the files of the steps are there
+        out = tmp_path / "oci"
+        r = subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{ref}",
+                            f"dir:{out}"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        man = json.loads((out / "manifest.json").read_text())
+        top = man["layers"][-1]["digest"].split(":")[1]
+        with tarfile.open(out / top) as tf:
+            assert tf.extractfile("g").read() == b"pushed\n"
+        berthd.docker("rmi", ref)
+    finally:
+        reg.stop()
