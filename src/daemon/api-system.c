@@ -1,4 +1,5 @@
 /* /version, /info, /system/df and /events (/_ping is the server's built-in: it sets headers). */
+#include "daemon/build/build.h"
 #include "daemon/api.h"
 #include "daemon/containers.h"
 #include "daemon/daemon.h"
@@ -291,7 +292,7 @@ static void df_handler(struct api_req *r)
                 json_object_set_new(out, "Volumes", vols);
         }
         if (!type || !strcmp(type, "build-cache"))
-                json_object_set_new(out, "BuildCache", json_array());
+                json_object_set_new(out, "BuildCache", build_cache_list(d));
         api_reply_json(r, 200, out);
 }
 

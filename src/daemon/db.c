@@ -50,7 +50,8 @@ int db_open(struct daemon *d, struct berth_error **err)
                           /* the build cache: step key → image made by that step, and content
                            * hashes of paths inside (immutable) images for COPY --from */
                           "CREATE TABLE IF NOT EXISTS build_cache ("
-                          "  key TEXT PRIMARY KEY, image_id TEXT NOT NULL);"
+                          "  key TEXT PRIMARY KEY, image_id TEXT NOT NULL,"
+                          "  created INTEGER NOT NULL);"
                           "CREATE TABLE IF NOT EXISTS build_srchash ("
                           "  key TEXT PRIMARY KEY, hash TEXT NOT NULL);",
                           NULL, NULL, &msg);

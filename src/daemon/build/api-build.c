@@ -399,19 +399,18 @@ static void handle_build_prune(struct api_req *r)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         _cleanup_json_ json_t *filters = NULL;
-        uint64_t n = 0;
+        json_t *ids = NULL;
         if (api_query_filters(r, &filters, &e) < 0)
                 return api_reply_error(r, TAKE_PTR(e));
         if (json_object_size(filters))
                 return api_reply_errorf(r, 501,
-                                        "builder prune: filters are not supported by "
-                                        "berth: the whole cache is pruned");
-        if (build_cache_prune(api_daemon(r), &n, &e) < 0)
+                                        "builder prune: filters are not supported by berth: the "
+                                        "whole cache is pruned");
+        if (build_cache_prune(api_daemon(r), &ids, &e) < 0)
                 return api_reply_error(r, TAKE_PTR(e));
-        /* the images of cached steps stay: `image prune` removes those without a name */
-        api_reply_json(r, 200,
-                       json_pack("{s:[],s:I}", "CachesDeleted", "SpaceReclaimed", (json_int_t)0));
-        (void)n;
+        /* the images of the steps stay (untagged): `image prune` frees their space */
+        api_reply_json(
+            r, 200, json_pack("{s:o,s:I}", "CachesDeleted", ids, "SpaceReclaimed", (json_int_t)0));
 }
 
 static void handle_build_cancel(struct api_req *r)

@@ -97,8 +97,11 @@ void build_cache_put(struct daemon *d, const char *key, const char *image_id);
 /* memo of content hashes of paths inside immutable images (COPY --from) */
 char *build_srchash_get(struct daemon *d, const char *key);
 void build_srchash_put(struct daemon *d, const char *key, const char *hash);
-/* Drop every entry (builder prune); *ret_n gets the count removed. */
-int build_cache_prune(struct daemon *d, uint64_t *ret_n, struct berth_error **err);
+/* docker's BuildCache records of system df, one per step in the cache (their layers are counted
+ * with the images: Size 0). */
+json_t *build_cache_list(struct daemon *d);
+/* Drop every entry and the cache mounts (builder prune); *ret_ids gets the keys removed. */
+int build_cache_prune(struct daemon *d, json_t **ret_ids, struct berth_error **err);
 /* sha256 hex (64 chars + NUL) of len bytes */
 void build_sha256_hex(const void *data, size_t len, char out[65]);
 

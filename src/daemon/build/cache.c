@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 
 #include <openssl/evp.h>
+#include <time.h>
 
 void build_sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -44,10 +45,14 @@ char *build_cache_get(struct daemon *d, const char *key)
 void build_cache_put(struct daemon *d, const char *key, const char *image_id)
 {
         _cleanup_error_ struct berth_error *e = NULL;
-        const char *args[] = {key, image_id};
+        char now[32];
+        snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+        const char *args[] = {key, image_id, now};
 
-        if (db_exec(d, "INSERT OR REPLACE INTO build_cache (key, image_id) VALUES (?1, ?2)", args,
-                    2, &e) < 0)
+        if (db_exec(d,
+                    "INSERT OR REPLACE INTO build_cache (key, image_id, created) "
+                    "VALUES (?1, ?2, ?3)",
+                    args, 3, &e) < 0)
                 berth_warn("build cache: %s", e->msg);
 }
 
@@ -75,18 +80,17 @@ void build_srchash_put(struct daemon *d, const char *key, const char *hash)
                 berth_warn("build cache: %s", e->msg);
 }
 
-static void count_row(const char *const *cols, size_t n, void *userdata)
+static void key_row(const char *const *cols, size_t n, void *userdata)
 {
-        (void)cols;
-        (void)n;
-        (*(uint64_t *)userdata)++;
+        if (n >= 1 && cols[0])
+                json_array_append_new(userdata, json_string(cols[0]));
 }
 
-int build_cache_prune(struct daemon *d, uint64_t *ret_n, struct berth_error **err)
+int build_cache_prune(struct daemon *d, json_t **ret_ids, struct berth_error **err)
 {
-        uint64_t n = 0;
+        _cleanup_json_ json_t *ids = json_array();
 
-        if (db_query(d, "SELECT key FROM build_cache", NULL, 0, count_row, &n, err) < 0 ||
+        if (db_query(d, "SELECT key FROM build_cache", NULL, 0, key_row, ids, err) < 0 ||
             db_exec(d, "DELETE FROM build_cache", NULL, 0, err) < 0 ||
             db_exec(d, "DELETE FROM build_srchash", NULL, 0, err) < 0)
                 return berth_error_wrap(err, "builder prune");
@@ -94,6 +98,31 @@ int build_cache_prune(struct daemon *d, uint64_t *ret_n, struct berth_error **er
         _cleanup_free_ char *mounts = xasprintf("%s/build/cache-mounts", d->data_root);
         if (berth_rm_rf_at(AT_FDCWD, mounts, err) < 0)
                 return berth_error_wrap(err, "builder prune");
-        *ret_n = n;
+        *ret_ids = TAKE_PTR(ids);
         return 0;
+}
+
+static void list_row(const char *const *cols, size_t n, void *userdata)
+{
+        json_t *out = userdata;
+        if (n < 3 || !cols[0] || !cols[1] || !cols[2])
+                return;
+        struct timespec ts = {.tv_sec = (time_t)strtoll(cols[2], NULL, 10)};
+        _cleanup_free_ char *when = berth_time_rfc3339(&ts);
+        const char *img = strncmp(cols[1], "sha256:", 7) ? cols[1] : cols[1] + 7;
+        _cleanup_free_ char *desc = xasprintf("build step, image %.12s", img);
+        json_array_append_new(out, json_pack("{s:s,s:[],s:s,s:s,s:b,s:b,s:i,s:s,s:n,s:i}", "ID",
+                                             cols[0], "Parents", "Type", "regular", "Description",
+                                             desc, "InUse", false, "Shared", true, "Size", 0,
+                                             "CreatedAt", when, "LastUsedAt", "UsageCount", 0));
+}
+
+json_t *build_cache_list(struct daemon *d)
+{
+        _cleanup_error_ struct berth_error *e = NULL;
+        json_t *out = json_array();
+        if (db_query(d, "SELECT key, image_id, created FROM build_cache ORDER BY created", NULL, 0,
+                     list_row, out, &e) < 0)
+                berth_warn("build cache: %s", e->msg);
+        return out;
 }

@@ -282,9 +282,12 @@ def test_cache_survives_restart(berthd_factory, tmp_path):
     r = d.cli("build", "-t", t, str(ctx))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("Using cache") == 2, r.stdout
-    # builder prune forgets the cache
+    # system df counts the cached steps, builder prune forgets them
+    df = d.sdk().df()
+    assert len(df["BuildCache"]) == 2, df["BuildCache"]
     r = d.docker("builder", "prune", "-f")
     assert r.returncode == 0, r.stderr
+    assert d.sdk().df()["BuildCache"] == []
     r = d.cli("build", "-t", t, str(ctx))
     assert r.stdout.count("Using cache") == 0, r.stdout
 
