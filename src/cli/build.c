@@ -184,10 +184,28 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, struct berth_
 
 struct out_ctx {
         bool quiet;
+        bool live; /* a terminal without --progress=plain: each step's time is shown */
+        bool in_step;
+        struct timespec t0;
         char *id;
         struct berth_error *err;
         int code;
 };
+
+static double since(const struct timespec *t0)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* the time the step that just ended took, dimmed */
+static void step_done(struct out_ctx *c)
+{
+        if (c->live && c->in_step)
+                printf("\033[2m ---> step done in %.2fs\033[0m\n", since(&c->t0));
+        c->in_step = false;
+}
 
 static int on_msg(json_t *msg, void *userdata)
 {
@@ -207,6 +225,13 @@ static int on_msg(json_t *msg, void *userdata)
                 c->id = xstrdup(id);
         }
         const char *s = json_string_value(json_object_get(msg, "stream"));
+        if (s && c->live && (!strncmp(s, "Step ", 5) || !strncmp(s, "Successfully built", 18))) {
+                step_done(c);
+                if (!strncmp(s, "Step ", 5)) {
+                        clock_gettime(CLOCK_MONOTONIC, &c->t0);
+                        c->in_step = true;
+                }
+        }
         if (s) {
                 fputs(s, stdout);
                 fflush(stdout);
@@ -430,10 +455,13 @@ int cmd_build(int argc, char **argv)
                                 break;
                         }
                         http_resp_release(&resp);
-                        struct out_ctx oc = {.quiet = quiet};
+                        struct out_ctx oc = {.quiet = quiet,
+                                             .live = !quiet && cli.stdout_tty &&
+                                                     !(progress && !strcmp(progress, "plain"))};
                         int r = cli_stream_json(c, &resp, on_msg, &oc, &e);
                         iid = oc.id;
                         if (oc.err) {
+                                step_done(&oc);
                                 fprintf(stderr, "%s\n", oc.err->msg);
                                 berth_error_free(oc.err);
                                 ret = oc.code ? oc.code : 1;

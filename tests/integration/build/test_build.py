@@ -450,3 +450,16 @@ def test_built_image_pushed_and_read_by_skopeo(berthd, tmp_path):
         berthd.docker("rmi", ref)
     finally:
         reg.stop()
+
+
+def test_berth_build_on_a_terminal_shows_step_times(berthd, tmp_path):
+    import shlex
+    from conftest import _engine
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nRUN true\n")
+    cmd = shlex.join([_engine.BERTH_CLI, "-H", f"unix://{berthd.sock}", "build", str(ctx)])
+    r = berthd._run(["script", "-qec", cmd, "/dev/null"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count(" ---> step done in ") == 2, r.stdout
+    # not on a terminal, or with --progress=plain: docker's classic lines only
+    r = berthd.cli("build", "--progress=plain", str(ctx))
+    assert r.returncode == 0 and "step done" not in r.stdout
