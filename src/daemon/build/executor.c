@@ -25,6 +25,7 @@ struct stage {
         bool cmd_set;
         size_t first, end; /* its instructions: FROM at first, up to end */
         bool built;
+        bool needed; /* the target stage or one it takes files or its base from */
 };
 
 struct builder {
@@ -1412,6 +1413,39 @@ static void stage_free(struct stage *st)
         json_decref(st->args);
 }
 
+/* Mark the stages the target (the last of n) needs: FROM <stage> and COPY/ADD --from=<stage>,
+ * followed back. A reference through a variable could name any earlier stage: all of them are
+ * then needed. */
+static void mark_needed(struct builder *b, size_t n)
+{
+        b->stages[n - 1].needed = true;
+        for (size_t s = n; s-- > 0;) {
+                struct stage *st = &b->stages[s];
+                if (!st->needed)
+                        continue;
+                for (size_t k = st->first; k < st->end; k++) {
+                        const struct bld_instr *in = &b->df->instrs[k];
+                        const char *ref = in->kind == BLD_FROM ? in->args[0] : flag_get(in, "from");
+                        if (!ref ||
+                            (in->kind != BLD_FROM && in->kind != BLD_COPY && in->kind != BLD_ADD))
+                                continue;
+                        if (strchr(ref, '$')) {
+                                for (size_t e = 0; e < s; e++)
+                                        b->stages[e].needed = true;
+                                continue;
+                        }
+                        struct stage *dep = NULL;
+                        for (size_t e = 0; e < s && !dep; e++)
+                                if (b->stages[e].name && !strcasecmp(b->stages[e].name, ref))
+                                        dep = &b->stages[e];
+                        if (!dep && in->kind != BLD_FROM)
+                                dep = stage_by_name(b, ref, s);
+                        if (dep)
+                                dep->needed = true;
+                }
+        }
+}
+
 int build_run(struct daemon *d, struct build_context *cx, const struct build_opts *o,
               struct build_out *out, char **ret_id, int *ret_code, struct berth_error **err)
 {
@@ -1521,9 +1555,12 @@ int build_run(struct daemon *d, struct build_context *cx, const struct build_opt
                         label_line = n;
                 }
         }
+        /* stages the target does not need are not built (nor counted) */
+        mark_needed(&b, n_stages);
         b.total = n_meta + (label_line ? 1 : 0);
         for (size_t s = 0; s < n_stages; s++)
-                b.total += b.stages[s].end - b.stages[s].first;
+                if (b.stages[s].needed)
+                        b.total += b.stages[s].end - b.stages[s].first;
         /* the parser's warnings, before the first step as docker prints them */
         for (size_t k = 0; df->warnings && df->warnings[k]; k++)
                 build_out_stream(out, "%s\n", df->warnings[k]);
@@ -1539,6 +1576,8 @@ int build_run(struct daemon *d, struct build_context *cx, const struct build_opt
         for (size_t s = 0; s < n_stages; s++) {
                 struct stage *st = &b.stages[s];
                 const struct bld_instr *in = &df->instrs[st->first];
+                if (!st->needed)
+                        continue;
                 build_out_stream(out, "Step %zu/%zu : %s\n", b.step++, b.total, in->original);
                 if ((r = stage_from(&b, s, err)) < 0)
                         goto done;

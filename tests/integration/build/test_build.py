@@ -463,3 +463,20 @@ def test_berth_build_on_a_terminal_shows_step_times(berthd, tmp_path):
     # not on a terminal, or with --progress=plain: docker's classic lines only
     r = berthd.cli("build", "--progress=plain", str(ctx))
     assert r.returncode == 0 and "step done" not in r.stdout
+
+
+def test_stages_the_target_does_not_need_are_skipped(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG} AS unused
+RUN false
+FROM {TAG} AS dep
+RUN echo d > /d
+FROM {TAG}
+COPY --from=dep /d /d
+""")
+    t = tag()
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "RUN false" not in r.stdout
+    assert "Step 1/4 : FROM" in r.stdout and "Step 4/4 : COPY --from=dep /d /d" in r.stdout
+    assert berthd.docker("run", "--rm", t, "cat", "/d").stdout == "d\n"
+    berthd.docker("rmi", t)
