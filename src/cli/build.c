@@ -294,7 +294,8 @@ int cmd_build(int argc, char **argv)
                                                 {"network", 0, CLI_STRING},
                                                 {"rm", 0, CLI_BOOL},
                                                 {"force-rm", 0, CLI_BOOL},
-                                                {"platform", 0, CLI_STRING}};
+                                                {"platform", 0, CLI_STRING},
+                                                {"cache-from", 0, CLI_LIST}};
         struct cli_args a;
         int code;
         if (verb_parse(&a, "build", "[OPTIONS] PATH | -", flags, ARRAY_SIZE(flags), argc, argv,
@@ -438,6 +439,16 @@ int cmd_build(int argc, char **argv)
                         query_add(&q, "forcerm", "1");
                 if (cli_arg_str(&a, "network"))
                         query_add(&q, "networkmode", cli_arg_str(&a, "network"));
+                l = cli_arg_list(&a, "cache-from");
+                if (l) {
+                        json_t *cf = json_array();
+                        for (size_t i = 0; l[i]; i++)
+                                json_array_append_new(cf, json_string(l[i]));
+                        char *cj = json_dumps(cf, JSON_COMPACT);
+                        query_add(&q, "cachefrom", cj);
+                        free(cj);
+                        json_decref(cf);
+                }
                 if (cli_arg_str(&a, "platform"))
                         query_add(&q, "platform", cli_arg_str(&a, "platform"));
                 {

@@ -93,6 +93,7 @@ struct build_job {
         struct daemon *d;
         struct build_context cx;
         char **tags;
+        char **cachefrom;
         char *dockerfile, *target, *networkmode, *auth;
         json_t *buildargs, *labels, *hostconfig;
         bool nocache, pull, quiet, rm, forcerm;
@@ -104,6 +105,7 @@ static void job_free(void *p)
         struct build_job *j = p;
         build_context_release(&j->cx);
         strv_free(j->tags);
+        strv_free(j->cachefrom);
         free(j->dockerfile);
         free(j->target);
         free(j->networkmode);
@@ -131,6 +133,7 @@ static void build_producer(int out_fd, void *userdata)
             .rm = j->rm,
             .forcerm = j->forcerm,
             .target = j->target,
+            .cachefrom = j->cachefrom,
             .networkmode = j->networkmode,
             .hostconfig = j->hostconfig,
             .auth = j->auth,
@@ -259,9 +262,6 @@ static int query_refused(struct api_req *r, struct berth_error **err)
         if ((v = api_query(r, "isolation")) && *v && strcmp(v, "default"))
                 return berth_error_setx(err, ENOTSUP, "isolation `%s` is not supported on linux",
                                         v);
-        if ((v = api_query(r, "cachefrom")) && *v && strcmp(v, "null") && strcmp(v, "[]"))
-                return berth_error_setx(err, ENOTSUP,
-                                        "--cache-from is not supported by berth's builder yet");
         if ((v = api_query(r, "platform")) && *v) {
                 const char *host = NULL;
 #if defined(__x86_64__)
@@ -332,6 +332,24 @@ static void handle_build(struct api_req *r)
                 rc = query_object(r, "buildargs", true, &j->buildargs, &e);
         if (rc == 0)
                 rc = query_object(r, "labels", false, &j->labels, &e);
+        const char *cf = api_query(r, "cachefrom");
+        if (rc == 0 && cf && *cf && strcmp(cf, "null")) {
+                /* a JSON array of local image names */
+                _cleanup_json_ json_t *a = json_loads(cf, 0, NULL);
+                size_t i;
+                json_t *v;
+                if (!json_is_array(a))
+                        rc = berth_error_setx(&e, EINVAL,
+                                              "invalid cachefrom: a JSON array is "
+                                              "required");
+                json_array_foreach(a, i, v) if (rc == 0)
+                {
+                        if (json_is_string(v))
+                                strv_push(&j->cachefrom, json_string_value(v));
+                        else
+                                rc = berth_error_setx(&e, EINVAL, "invalid cachefrom");
+                }
+        }
         j->hostconfig = json_object();
         if (rc == 0)
                 rc = query_hostconfig(r, j->hostconfig, &e);

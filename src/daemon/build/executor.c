@@ -39,6 +39,7 @@ struct builder {
         json_t *used; /* build args some ARG consumed */
         struct stage *stages;
         size_t n_stages;
+        json_t *cache_from; /* cache_from_load, NULL until needed */
         size_t step, total;
         int code; /* exit status of a failed RUN */
 };
@@ -160,11 +161,92 @@ static char *key_of(struct stage *st, const char *kind, const char *what, const 
 }
 
 /* A cached result for key: the stage moves to it. */
-static bool step_cached(struct builder *b, struct stage *st, const char *key)
+static json_t *shell_of(struct stage *st);
+
+/* words of a command line joined with spaces, as docker's history shows them */
+static char *join_words(json_t *a)
+{
+        char *out = xstrdup("");
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v)
+        {
+                char *n = xasprintf("%s%s%s", out, i ? " " : "", json_string_value(v));
+                free(out);
+                out = n;
+        }
+        return out;
+}
+
+/* --cache-from: the images of the given local images' chains (parent links of images built or
+ * committed here), as {parent, created_by, config}. */
+static void cache_from_load(struct builder *b)
+{
+        b->cache_from = json_array();
+        for (size_t i = 0; b->o->cachefrom && b->o->cachefrom[i]; i++) {
+                _cleanup_error_ struct berth_error *e = NULL;
+                char *id = NULL;
+                if (berth_image_resolve(b->d->images, b->o->cachefrom[i], &id, &e) < 0) {
+                        build_out_stream(b->out, "[Warning] --cache-from image %s not found\n",
+                                         b->o->cachefrom[i]);
+                        continue;
+                }
+                for (int depth = 0; id && depth < 1000; depth++) {
+                        _cleanup_json_ json_t *doc = NULL;
+                        if (berth_image_config(b->d->images, id, &doc, &e) < 0) {
+                                berth_error_free(TAKE_PTR(e));
+                                break;
+                        }
+                        json_t *hist = json_object_get(doc, "history");
+                        json_t *last = json_array_get(hist, json_array_size(hist) - 1);
+                        const char *parent = json_string_value(json_object_get(doc, "parent"));
+                        const char *by = json_string_value(json_object_get(last, "created_by"));
+                        if (parent && by) {
+                                _cleanup_free_ char *cfg = json_dumps(
+                                    json_object_get(doc, "config"), JSON_COMPACT | JSON_SORT_KEYS);
+                                json_array_append_new(b->cache_from,
+                                                      json_pack("{s:s,s:s,s:s,s:s}", "id", id,
+                                                                "parent", parent, "by", by,
+                                                                "config", cfg ? cfg : ""));
+                        }
+                        free(id);
+                        id = parent ? xstrdup(parent) : NULL;
+                }
+                free(id);
+        }
+}
+
+/* A step of a --cache-from image made from the same parent by the same command into the same
+ * config. */
+static char *cache_from_find(struct builder *b, struct stage *st, const char *created_by)
+{
+        if (!b->o->cachefrom)
+                return NULL;
+        if (!b->cache_from)
+                cache_from_load(b);
+        _cleanup_free_ char *cfg = json_dumps(st->cfg, JSON_COMPACT | JSON_SORT_KEYS);
+        size_t i;
+        json_t *c;
+        json_array_foreach(b->cache_from, i, c)
+        {
+                if (!strcmp(json_string_value(json_object_get(c, "parent")), st->image_id) &&
+                    !strcmp(json_string_value(json_object_get(c, "by")), created_by) &&
+                    !strcmp(json_string_value(json_object_get(c, "config")), cfg ? cfg : ""))
+                        return xstrdup(json_string_value(json_object_get(c, "id")));
+        }
+        return NULL;
+}
+
+/* A cached result for key (or, with --cache-from, a step of those images that made the same
+ * thing): the stage moves to it. */
+static bool step_cached(struct builder *b, struct stage *st, const char *key,
+                        const char *created_by)
 {
         if (b->o->nocache)
                 return false;
         char *id = build_cache_get(b->d, key);
+        if (!id)
+                id = cache_from_find(b, st, created_by);
         if (!id)
                 return false;
         build_out_stream(b->out, " ---> Using cache\n");
@@ -787,7 +869,9 @@ static int metadata(struct builder *b, struct stage *st, const struct bld_instr 
                 return berth_error_setx(err, EINVAL, "not a metadata instruction");
         }
         _cleanup_free_ char *key = key_of(st, "nop", comment, NULL);
-        if (step_cached(b, st, key))
+        _cleanup_json_ json_t *nop = nop_cmd(st, comment);
+        _cleanup_free_ char *by = join_words(nop);
+        if (step_cached(b, st, key, by))
                 return 0;
         return commit_nop(b, st, key, comment, false, err);
 }
@@ -820,7 +904,9 @@ static int workdir(struct builder *b, struct stage *st, const struct bld_instr *
         json_object_set_new(st->cfg, "WorkingDir", json_string(clean));
         _cleanup_free_ char *comment = xasprintf("WORKDIR %s", clean);
         _cleanup_free_ char *key = key_of(st, "workdir", comment, NULL);
-        if (step_cached(b, st, key))
+        _cleanup_json_ json_t *nop = nop_cmd1(st, comment);
+        _cleanup_free_ char *by = join_words(nop);
+        if (step_cached(b, st, key, by))
                 return 0;
         /* docker makes the directory: a layer when it did not exist */
         struct build_mount m = {.root = -1};
@@ -1031,8 +1117,15 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
         extra = xasprintf("%s|%s|%s", dest, chown ? chown : "", chmod_s ? chmod_s : "");
         key = key_of(st, kw, comment, extra);
         berth_debug("build: %s key %s", comment, key);
-        if (step_cached(b, st, key))
-                goto out;
+        {
+                json_t *nop = nop_cmd1(st, comment);
+                char *by = join_words(nop);
+                bool hit = step_cached(b, st, key, by);
+                free(by);
+                json_decref(nop);
+                if (hit)
+                        goto out;
+        }
         if (from && !src.mounted) {
                 if ((r = build_mount_image(b->d, src_image, false, &src, err)) < 0)
                         goto out;
@@ -1305,7 +1398,7 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                 cmdline = n;
         }
         _cleanup_free_ char *key = key_of(st, "run", cmdline, mounts);
-        if (step_cached(b, st, key))
+        if (step_cached(b, st, key, cmdline))
                 return 0;
 
         struct containers *cs = b->d->containers;
@@ -1631,5 +1724,6 @@ done:
         for (size_t s = 0; s < b.n_stages; s++)
                 stage_free(&b.stages[s]);
         free(b.stages);
+        json_decref(b.cache_from);
         return r;
 }

@@ -480,3 +480,23 @@ COPY --from=dep /d /d
     assert "Step 1/4 : FROM" in r.stdout and "Step 4/4 : COPY --from=dep /d /d" in r.stdout
     assert berthd.docker("run", "--rm", t, "cat", "/d").stdout == "d\n"
     berthd.docker("rmi", t)
+
+
+def test_cache_from_a_local_image(berthd_factory, tmp_path):
+    d = berthd_factory()
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nENV A=1\nWORKDIR /w\nCOPY f /w/f\nRUN cat f > g\n",
+                   {"f": "x"})
+    t = tag()
+    r = d.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    want = d.docker("image", "inspect", "-f", "{{.Id}}", t).stdout
+    assert d.docker("builder", "prune", "-f").returncode == 0
+    r = d.cli("build", "--cache-from", t, "-t", t + "b", str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("Using cache") == 4, r.stdout
+    assert d.docker("image", "inspect", "-f", "{{.Id}}", t + "b").stdout == want
+    # a changed file: the steps before it still come from the image, not those after
+    (ctx / "f").write_text("y")
+    assert d.docker("builder", "prune", "-f").returncode == 0
+    r = d.cli("build", "--cache-from", t, str(ctx))
+    assert r.returncode == 0 and r.stdout.count("Using cache") == 2, r.stdout
