@@ -51,6 +51,7 @@ struct ctx_entry {
         uint64_t size;
         char *link;
         char hash[65]; /* files: sha256 of the content */
+        size_t seq;    /* order in the tar */
 };
 
 /* The context tar (tar_path, kept while the build runs), its index sorted in walk order, the

@@ -67,6 +67,7 @@ static struct ctx_entry *find(const struct build_context *cx, const char *path)
 
 static void add_entry(struct build_context *cx, struct ctx_entry *e)
 {
+        e->seq = cx->n;
         if (cx->n == cx->cap) {
                 cx->cap = cx->cap ? cx->cap * 2 : 256;
                 cx->v = xrealloc(cx->v, cx->cap * sizeof(*cx->v));
@@ -172,26 +173,17 @@ static int index_entries(struct build_context *cx, struct archive *a, EVP_MD_CTX
 }
 
 /* parents the tar did not list and the root added, sorted in walk order, duplicates dropped */
-static void index_finish(struct build_context *cx)
+static int entry_seq_cmp(const void *a, const void *b)
 {
-        size_t n0 = cx->n;
-        for (size_t i = 0; i < n0; i++) {
-                _cleanup_free_ char *p = xstrdup(cx->v[i].path);
-                for (char *s = strrchr(p, '/'); s; s = strrchr(p, '/')) {
-                        *s = 0;
-                        bool have = false;
-                        for (size_t k = 0; k < cx->n && !have; k++)
-                                have = cx->v[k].type == 'd' && !strcmp(cx->v[k].path, p);
-                        if (have)
-                                break;
-                        struct ctx_entry d = {.path = xstrdup(p), .type = 'd', .mode = 0755};
-                        add_entry(cx, &d);
-                }
-        }
-        struct ctx_entry root = {.path = xstrdup(""), .type = 'd', .mode = 0755};
-        add_entry(cx, &root);
-        qsort(cx->v, cx->n, sizeof(*cx->v), entry_cmp);
-        /* a name listed twice: the last one counts, as when unpacked */
+        const struct ctx_entry *x = a, *y = b;
+        int c = path_cmp(x->path, y->path);
+        return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* sorted in walk order; of a name listed twice the last one counts, as when unpacked */
+static void sort_dedupe(struct build_context *cx)
+{
+        qsort(cx->v, cx->n, sizeof(*cx->v), entry_seq_cmp);
         size_t w = 0;
         for (size_t i = 0; i < cx->n; i++) {
                 if (w && !strcmp(cx->v[w - 1].path, cx->v[i].path)) {
@@ -203,6 +195,30 @@ static void index_finish(struct build_context *cx)
                 cx->v[w++] = cx->v[i];
         }
         cx->n = w;
+}
+
+static void index_finish(struct build_context *cx)
+{
+        struct ctx_entry root = {.path = xstrdup(""), .type = 'd', .mode = 0755};
+        add_entry(cx, &root);
+        sort_dedupe(cx);
+        /* parents the tar did not list (looked up in the sorted index) */
+        _cleanup_strv_ char **missing = NULL;
+        for (size_t i = 0; i < cx->n; i++) {
+                _cleanup_free_ char *p = xstrdup(cx->v[i].path);
+                for (char *sl = strrchr(p, '/'); sl; sl = strrchr(p, '/')) {
+                        *sl = 0;
+                        if (find(cx, p))
+                                break;
+                        strv_push(&missing, p);
+                }
+        }
+        for (size_t i = 0; missing && missing[i]; i++) {
+                struct ctx_entry d = {.path = xstrdup(missing[i]), .type = 'd', .mode = 0755};
+                add_entry(cx, &d);
+        }
+        if (missing)
+                sort_dedupe(cx);
 }
 
 int build_context_index(struct build_context *cx, const char *dockerfile, struct berth_error **err)

@@ -500,3 +500,26 @@ def test_cache_from_a_local_image(berthd_factory, tmp_path):
     assert d.docker("builder", "prune", "-f").returncode == 0
     r = d.cli("build", "--cache-from", t, str(ctx))
     assert r.returncode == 0 and r.stdout.count("Using cache") == 2, r.stdout
+
+
+def test_sdk_custom_gzip_context_without_dir_entries(berthd, tmp_path):
+    import gzip
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in [("Dockerfile", f"FROM {TAG}\nCOPY sub/ /s/\nCOPY dup /dup\n".encode()),
+                           ("sub/deep/a", b"a\n"), ("dup", b"first\n"), ("dup", b"second\n")]:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    client = berthd.sdk()
+    t = tag()
+    logs = list(client.api.build(fileobj=io.BytesIO(gzip.compress(buf.getvalue())),
+                                 custom_context=True, encoding="gzip", tag=t, decode=True))
+    assert any("Successfully tagged" in x.get("stream", "") for x in logs), logs
+    out = berthd.docker("run", "--rm", t, "cat", "/s/deep/a", "/dup").stdout
+    assert out == "a\nsecond\n", out
+    # the same context again: every step from the cache
+    logs = list(client.api.build(fileobj=io.BytesIO(gzip.compress(buf.getvalue())),
+                                 custom_context=True, encoding="gzip", tag=t, decode=True))
+    assert sum("Using cache" in x.get("stream", "") for x in logs) == 2, logs
+    client.images.remove(t)
