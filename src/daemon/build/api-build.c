@@ -369,6 +369,8 @@ static void handle_build(struct api_req *r)
         j->quiet = api_query_bool(r, "q", false);
         j->rm = api_query_bool(r, "rm", true);
         j->forcerm = api_query_bool(r, "forcerm", false);
+        const char *rc_hdr = api_header(r, "X-Registry-Config");
+        j->auth = rc_hdr && *rc_hdr ? xstrdup(rc_hdr) : NULL;
         /* the context */
         if (body < 0) {
                 job_free(j);

@@ -21,7 +21,7 @@ struct build_opts {
         char **cachefrom;        /* local images whose history may satisfy steps (NULL) */
         const char *networkmode; /* RUN containers' NetworkMode */
         json_t *hostconfig;      /* resources of RUN containers (HostConfig fields), borrowed */
-        const char *auth;        /* X-Registry-Auth for pulls of FROM images (may be NULL) */
+        const char *auth;        /* X-Registry-Config of the request (may be NULL) */
 };
 
 /* The output of a build: docker's JSON message stream on fd. quiet buffers step output and

@@ -383,7 +383,11 @@ static int image_get(struct builder *b, const char *name, bool pull, char **ret,
         _cleanup_error_ struct berth_error *e = NULL;
         if (!pull && berth_image_resolve(b->d->images, name, ret, &e) == 0)
                 return 0;
-        struct berth_registry_opts ro = {.auth_header = b->o->auth};
+        /* the credentials of the image's registry from the build's X-Registry-Config */
+        _cleanup_free_ char *auth = NULL;
+        if (berth_registry_auth_for(b->o->auth, name, &auth, err) < 0)
+                return -EINVAL;
+        struct berth_registry_opts ro = {.auth_header = auth};
         if (berth_image_pull(b->d->images, name, &ro, ret, err) < 0)
                 return -ENOENT;
         return 0;

@@ -23,3 +23,4 @@ TAG = _engine.TAG
 _registry = _load("berth_registry_conftest_build",
                   os.path.join(HERE, "..", "registry", "conftest.py"))
 Registry = _registry.Registry
+bcrypt_hash = _registry.bcrypt_hash

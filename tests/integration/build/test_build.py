@@ -523,3 +523,52 @@ def test_sdk_custom_gzip_context_without_dir_entries(berthd, tmp_path):
                                  custom_context=True, encoding="gzip", tag=t, decode=True))
     assert sum("Using cache" in x.get("stream", "") for x in logs) == 2, logs
     client.images.remove(t)
+
+
+def test_from_pulls_with_x_registry_config(berthd, tmp_path):
+    import base64
+    import socket
+    from conftest import Registry, bcrypt_hash
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"builder:{bcrypt_hash('s3cret')}\n")
+    reg = Registry(str(tmp_path), "authreg",
+                   f"auth:\n  htpasswd:\n    realm: berth-test\n    path: {htpasswd}\n")
+    try:
+        ref = f"{reg.host}/base:1"
+        client = berthd.sdk()
+        client.images.get(TAG).tag(ref)
+        client.images.push(ref, auth_config={"username": "builder", "password": "s3cret"})
+        client.images.remove(ref)
+        df = f"FROM {ref}\nRUN true\n".encode()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            ti = tarfile.TarInfo("Dockerfile")
+            ti.size = len(df)
+            tf.addfile(ti, io.BytesIO(df))
+        body = buf.getvalue()
+
+        def build(cfg):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(berthd.sock)
+            hdr = f"X-Registry-Config: {cfg}\r\n" if cfg else ""
+            s.sendall(b"POST /v1.43/build HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n"
+                      + f"Content-Type: application/x-tar\r\n{hdr}"
+                        f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            out = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+            s.close()
+            return out.decode(errors="replace")
+
+        out = build(None)
+        assert "errorDetail" in out, out
+        cfg = base64.urlsafe_b64encode(json.dumps(
+            {reg.host: {"username": "builder", "password": "s3cret"}}).encode()).decode()
+        out = build(cfg)
+        assert "Successfully built" in out, out
+        client.images.remove(ref)
+    finally:
+        reg.stop()
