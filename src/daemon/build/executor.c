@@ -423,9 +423,13 @@ static int stage_from(struct builder *b, size_t idx, struct berth_error **err)
         if (!*name)
                 return berth_error_setx(err, EINVAL, "base name (%s) should not be blank",
                                         in->args[0]);
-        struct stage *from = stage_by_name(b, name, idx);
+        /* an earlier stage by its name (FROM takes no stage index) */
+        struct stage *from = NULL;
+        for (size_t k = 0; k < idx && !from; k++)
+                if (b->stages[k].name && !strcasecmp(b->stages[k].name, name))
+                        from = &b->stages[k];
         json_t *cfg = NULL;
-        if (from && from->image_id && (from->name || false)) {
+        if (from && from->image_id) {
                 st->image_id = xstrdup(from->image_id);
                 cfg = json_deep_copy(from->cfg);
         } else if (!strcasecmp(name, "scratch")) {
