@@ -10,6 +10,7 @@
 #include "image/image.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -40,6 +41,9 @@ struct builder {
         struct stage *stages;
         size_t n_stages;
         json_t *cache_from; /* cache_from_load, NULL until needed */
+        /* read-only trees of RUN --mount=type=bind,from=… for the step running */
+        struct build_mount run_mounts[8];
+        size_t n_run_mounts;
         size_t step, total;
         int code; /* exit status of a failed RUN */
 };
@@ -1072,7 +1076,10 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
         int r = 0;
         if (from) {
                 struct stage *s = stage_by_name(b, from, idx);
-                if (s) {
+                if (s && !s->image_id) {
+                        return berth_error_setx(err, EINVAL, "%s --from=%s: stage not built", kw,
+                                                from);
+                } else if (s) {
                         src_image = xstrdup(s->image_id);
                 } else if (image_get(b, from, false, &src_image, err) < 0) {
                         return berth_error_wrap(err, "%s --from=%s", kw, from);
@@ -1167,28 +1174,104 @@ out:
 
 /* ---------------------------------------------------------------- RUN */
 
+/* `RUN --mount=type=bind,target=/x[,source=/s][,from=stage|image]`: the source (a path of the
+ * context, or of a stage's or image's tree mounted read-only for the step) bound read-only at
+ * target. The path is resolved inside its tree (openat2 RESOLVE_IN_ROOT) and bound by the
+ * symlink-free path that resolution gave; its content (context) or its image id (from) goes into
+ * the step's cache key. */
+static int bind_mount(struct builder *b, struct stage *st, const char *source, const char *from,
+                      const char *target, json_t *binds, char **keyspec, struct berth_error **err)
+{
+        int root = -1;
+        _cleanup_free_ char *what = NULL;
+        if (from) {
+                struct stage *s = stage_by_name(b, from, (size_t)(st - b->stages));
+                _cleanup_free_ char *img = NULL;
+                if (s && !s->image_id)
+                        return berth_error_setx(err, EINVAL, "RUN --mount from=%s: stage not built",
+                                                from);
+                if (s)
+                        img = xstrdup(s->image_id);
+                else if (image_get(b, from, false, &img, err) < 0)
+                        return berth_error_wrap(err, "RUN --mount from=%s", from);
+                if (b->n_run_mounts == ARRAY_SIZE(b->run_mounts))
+                        return berth_error_setx(err, E2BIG, "RUN: too many bind mounts");
+                struct build_mount *m = &b->run_mounts[b->n_run_mounts];
+                *m = (struct build_mount){.root = -1};
+                if (build_mount_image(b->d, img, false, m, err) < 0)
+                        return -EIO;
+                b->n_run_mounts++;
+                root = m->root;
+                what = xasprintf("from=%s", img);
+        } else {
+                root = build_context_root(b->cx, err);
+                if (root < 0)
+                        return -EIO;
+                char *srcs[] = {(char *)(source ? source : "."), NULL};
+                struct build_copy c = {.src_root = root, .ig = b->ig, .srcs = srcs, .dest = "/"};
+                if (build_copy_hash(&c, &what, err) < 0)
+                        return berth_error_wrap(err, "RUN --mount source=%s", srcs[0]);
+        }
+        _cleanup_close_ int fd = berth_open_in_root(root, source && *source ? source : ".", O_PATH);
+        if (fd < 0)
+                return berth_error_set(err, errno, "RUN --mount: source `%s`",
+                                       source ? source : ".");
+        char link[64], real[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, real, sizeof(real) - 1);
+        if (n <= 0)
+                return berth_error_set(err, errno, "RUN --mount: source `%s`", source);
+        real[n] = 0;
+        char *bind = xasprintf("%s:%s:ro", real, target);
+        json_array_append_new(binds, json_string(bind));
+        free(bind);
+        char *k = xasprintf("%s --mount=bind,%s,source=%s,target=%s", *keyspec ? *keyspec : "",
+                            what, source ? source : "", target);
+        free(*keyspec);
+        *keyspec = k;
+        return 0;
+}
+
 /* `RUN --mount=type=cache,target=/x[,id=…][,sharing=shared][,mode=…][,uid=…][,gid=…]`: a
  * directory of the daemon's (data_root/build/cache-mounts/<id>) bound at target for the step,
  * kept across builds, never part of a layer or of the cache key's content. Other mount types
  * are refused. Appends "source:target" to binds and the mount's spec to *keyspec. */
-static int cache_mount(struct builder *b, const char *spec, json_t *binds, char **keyspec,
-                       struct berth_error **err)
+static int bind_mount(struct builder *b, struct stage *st, const char *source, const char *from,
+                      const char *target, json_t *binds, char **keyspec, struct berth_error **err);
+
+static int cache_mount(struct builder *b, struct stage *st, const char *spec, json_t *binds,
+                       char **keyspec, struct berth_error **err)
 {
-        _cleanup_free_ char *copy = xstrdup(spec), *target = NULL, *id = NULL;
+        _cleanup_free_ char *copy = xstrdup(spec), *target = NULL, *id = NULL, *source = NULL,
+                            *from = NULL;
         uint64_t mode = 0755, uid = 0, gid = 0;
         char *save = NULL;
-        bool cache = false;
+        bool cache = false, is_bind = true;
         for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
                 char *v = strchr(kv, '=');
                 if (v)
                         *v++ = 0;
                 if (!strcmp(kv, "type") && v) {
-                        if (strcmp(v, "cache"))
+                        if (strcmp(v, "cache") && strcmp(v, "bind"))
                                 return berth_error_setx(err, ENOTSUP,
                                                         "RUN --mount=type=%s is not supported by "
-                                                        "berth's builder (only type=cache)",
+                                                        "berth's builder (cache and bind are)",
                                                         v);
-                        cache = true;
+                        cache = !strcmp(v, "cache");
+                        is_bind = !cache;
+                } else if ((!strcmp(kv, "source") || !strcmp(kv, "src")) && v) {
+                        free(source);
+                        source = xstrdup(v);
+                } else if (!strcmp(kv, "from") && v && *v) {
+                        free(from);
+                        from = xstrdup(v);
+                } else if ((!strcmp(kv, "ro") || !strcmp(kv, "readonly")) &&
+                           (!v || !strcasecmp(v, "true"))) {
+                        /* bind mounts are read-only here anyway */
+                } else if (!strcmp(kv, "rw") || !strcmp(kv, "readwrite")) {
+                        return berth_error_setx(err, ENOTSUP,
+                                                "RUN --mount rw is not supported by berth's "
+                                                "builder (bind mounts are read-only)");
                 } else if ((!strcmp(kv, "target") || !strcmp(kv, "dst") ||
                             !strcmp(kv, "destination")) &&
                            v && *v) {
@@ -1217,13 +1300,10 @@ static int cache_mount(struct builder *b, const char *spec, json_t *binds, char 
                                                 kv);
                 }
         }
-        if (!cache)
-                return berth_error_setx(err, ENOTSUP,
-                                        "RUN --mount without type=cache is not supported by "
-                                        "berth's builder (the default type is bind)");
         if (!target || target[0] != '/')
-                return berth_error_setx(err, EINVAL,
-                                        "RUN --mount=type=cache needs an absolute target");
+                return berth_error_setx(err, EINVAL, "RUN --mount needs an absolute target");
+        if (is_bind)
+                return bind_mount(b, st, source, from, target, binds, keyspec, err);
         char hex[65];
         const char *name = id ? id : target;
         build_sha256_hex(name, strlen(name), hex);
@@ -1327,7 +1407,7 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                         continue;
                 _cleanup_free_ char *spec = NULL;
                 if (expand(b, st, in->flags[i].value, &spec, err) < 0 ||
-                    cache_mount(b, spec, binds, &mounts, err) < 0)
+                    cache_mount(b, st, spec, binds, &mounts, err) < 0)
                         return -EINVAL;
         }
         const char *net = b->o->networkmode;
@@ -1492,8 +1572,12 @@ static int dispatch(struct builder *b, struct stage *st, const struct bld_instr 
 {
         size_t idx = (size_t)(st - b->stages);
         switch (in->kind) {
-        case BLD_RUN:
-                return run_step(b, st, in, err);
+        case BLD_RUN: {
+                int r = run_step(b, st, in, err);
+                while (b->n_run_mounts)
+                        build_mount_release(&b->run_mounts[--b->n_run_mounts]);
+                return r;
+        }
         case BLD_COPY:
         case BLD_ADD:
                 return copy_step(b, idx, st, in, err);
@@ -1527,8 +1611,26 @@ static void mark_needed(struct builder *b, size_t n)
                 for (size_t k = st->first; k < st->end; k++) {
                         const struct bld_instr *in = &b->df->instrs[k];
                         const char *ref = in->kind == BLD_FROM ? in->args[0] : flag_get(in, "from");
-                        if (!ref ||
-                            (in->kind != BLD_FROM && in->kind != BLD_COPY && in->kind != BLD_ADD))
+                        _cleanup_free_ char *mref = NULL;
+                        if (in->kind == BLD_RUN) {
+                                /* RUN --mount=…,from=<stage>; several such mounts: every earlier
+                                 * stage */
+                                size_t nm = 0;
+                                for (size_t f = 0; f < in->n_flags; f++) {
+                                        const char *v = in->flags[f].value;
+                                        const char *fr = strcmp(in->flags[f].name, "mount")
+                                                             ? NULL
+                                                             : strstr(v, "from=");
+                                        if (!fr || (fr != v && fr[-1] != ','))
+                                                continue;
+                                        nm++;
+                                        free(mref);
+                                        mref = xstrndup(fr + 5, strcspn(fr + 5, ","));
+                                }
+                                ref = nm > 1 ? "$" : mref;
+                        }
+                        if (!ref || (in->kind != BLD_FROM && in->kind != BLD_COPY &&
+                                     in->kind != BLD_ADD && in->kind != BLD_RUN))
                                 continue;
                         if (strchr(ref, '$')) {
                                 for (size_t e = 0; e < s; e++)

@@ -233,6 +233,7 @@ RUN stat -c '%u:%g %a %n' /dst/* /d2/sub/f /unpacked/in/t /plain.txt > /stat
 
 def test_refused_instructions(berthd, tmp_path):
     for line, want in [("RUN --mount=type=secret,id=x true", "type=secret"),
+                       ("RUN --mount=type=bind,target=/m,rw true", "rw"),
                        ("ADD http://127.0.0.1:1/x /x", "URL"),
                        ("FROM --platform=linux/s390x " + TAG, "platform")]:
         df = (line + "\n") if line.startswith("FROM") else f"FROM {TAG}\n{line}\n"
@@ -572,3 +573,31 @@ def test_from_pulls_with_x_registry_config(berthd, tmp_path):
         client.images.remove(ref)
     finally:
         reg.stop()
+
+
+def test_run_bind_mounts_from_stage_and_context(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG} AS gen
+RUN mkdir /out && echo from-stage > /out/f
+FROM {TAG}
+RUN --mount=type=bind,from=gen,source=/out,target=/m cat /m/f > /copied
+RUN --mount=target=/ctx cat /ctx/data.txt > /fromctx && ! test -e /ctx/secret.key
+""", {"data.txt": "ctx-data\n", "secret.key": "k", ".dockerignore": "*.key\n"})
+    t = tag()
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = berthd.docker("run", "--rm", t, "sh", "-c",
+                        "cat /copied /fromctx; find /m /ctx -mindepth 1 | wc -l")
+    assert out.stdout == "from-stage\nctx-data\n0\n", out.stdout
+    # the context's content is part of the key: a change re-runs the step
+    (ctx / "data.txt").write_text("changed\n")
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0 and r.stdout.count("Using cache") == 2, r.stdout
+    assert berthd.docker("run", "--rm", t, "cat", "/fromctx").stdout == "changed\n"
+    # a symlink in the context cannot take the mount out of it
+    os.symlink("/etc", ctx / "link")
+    ctx2 = make_ctx(tmp_path, f"FROM {TAG}\nRUN --mount=source=link/passwd,target=/p cat /p\n")
+    os.symlink("/etc", ctx2 / "link")
+    r = berthd.cli("build", str(ctx2))
+    assert r.returncode != 0, r.stdout
+    berthd.docker("rmi", t)
+    no_build_containers(berthd)
