@@ -112,6 +112,7 @@ const struct api_route api_routes_containers[] = {{NULL, NULL, NULL, false}};
 const struct api_route api_routes_images[] = {{NULL, NULL, NULL, false}};
 const struct api_route api_routes_volumes[] = {{NULL, NULL, NULL, false}};
 const struct api_route api_routes_networks[] = {{NULL, NULL, NULL, false}};
+const struct api_route api_routes_build[] = {{NULL, NULL, NULL, false}};
 
 static struct daemon d;
 static struct server *srv;

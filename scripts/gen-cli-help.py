@@ -14,14 +14,14 @@ GROUPS = {"container": ["run", "create", "start", "attach", "exec", "ls", "stop"
                         "rm", "logs", "inspect", "top", "pause", "unpause", "update", "rename",
                         "wait", "cp", "export", "diff", "stats", "port", "prune", "commit"],
           "image": ["ls", "inspect", "rm", "prune", "history", "tag", "save", "load", "pull",
-                    "push", "import"],
+                    "push", "import", "build"],
           "volume": ["create", "ls", "rm", "inspect", "prune"],
           "system": ["df", "prune", "info", "events"],
           "network": ["create", "ls", "inspect", "rm", "connect", "disconnect", "prune"],
           "": ["run", "create", "start", "attach", "exec", "ps", "stop", "restart", "kill", "rm",
                "logs", "inspect", "top", "pause", "unpause", "update", "rename", "wait", "cp",
                "export", "diff", "stats", "port", "commit", "images", "rmi", "tag", "save", "load",
-               "pull", "push", "history", "info", "version", "events", "import"]}
+               "pull", "push", "history", "info", "version", "events", "import", "build"]}
 FLAG = re.compile(r"^\s+(?:-(\w), )?--([\w-]+)(?: (\w+))?\s{2,}(\S.*)$")
 
 

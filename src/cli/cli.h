@@ -214,6 +214,8 @@ char *progress_bar(int64_t current, int64_t total);
 /* Each returns the process exit code; they print their own output and errors. */
 int cli_main(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* `berth build` (build.c) */
+int cmd_build(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_attach(int argc, char **argv);

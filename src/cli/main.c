@@ -24,7 +24,7 @@ static const struct verb image_verbs[] = {
     {"rm", cmd_rmi},          {"remove", cmd_rmi},  {"prune", cmd_image_prune},
     {"history", cmd_history}, {"tag", cmd_tag},     {"save", cmd_save},
     {"load", cmd_load},       {"pull", cmd_pull},   {"push", cmd_push},
-    {"import", cmd_import},
+    {"import", cmd_import},   {"build", cmd_build},
 };
 
 static const struct verb top_verbs[] = {
@@ -33,7 +33,7 @@ static const struct verb top_verbs[] = {
     {"push", cmd_push},     {"history", cmd_history}, {"inspect", cmd_inspect},
     {"volume", cmd_volume}, {"network", cmd_network}, {"system", cmd_system},
     {"info", cmd_info},     {"version", cmd_version}, {"events", cmd_events},
-    {"import", cmd_import}, {"commit", cmd_commit},
+    {"import", cmd_import}, {"commit", cmd_commit},   {"build", cmd_build},
 };
 
 static bool has_word(const char *list, const char *w)
@@ -85,6 +85,7 @@ static void usage(FILE *f)
               "  run         Create and run a new container from an image\n"
               "  exec        Execute a command in a running container\n"
               "  ps          List containers\n"
+              "  build       Build an image from a Dockerfile\n"
               "  images      List images\n"
               "  pull        Download an image from a registry\n"
               "  push        Upload an image to a registry\n"
@@ -101,7 +102,7 @@ static void usage(FILE *f)
               "  system      Manage berth\n\n"
               "Container verbs: create start attach stop restart kill rm logs top pause unpause\n"
               "  update rename wait cp export diff stats port commit\n"
-              "Image verbs: images rmi tag save load pull push history import\n\n"
+              "Image verbs: build images rmi tag save load pull push history import\n\n"
               "Global Options:\n"
               "      --config string      Location of client config files\n"
               "  -D, --debug              Enable debug mode\n"

@@ -1,5 +1,6 @@
 /* berthd_main: command line, start-up (state, image store, modules, live-restore) and the
  * signal loop. */
+#include "daemon/build/build.h"
 #include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/state/events.h"
@@ -142,6 +143,7 @@ static int daemon_init(struct daemon *d, const struct networks_options *net,
         if (r < 0)
                 return berth_error_wrap(err, "image store");
         load_default_image(d->images);
+        build_cleanup(d);
         d->events = events_new();
         r = volumes_open(d, &d->volumes, err);
         if (r < 0)

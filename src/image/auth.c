@@ -297,3 +297,35 @@ void reg_token_cache_put(const char *host, const char *scope, const char *token,
         tokens = e;
         pthread_mutex_unlock(&token_lock);
 }
+
+int berth_registry_auth_for(const char *registry_config, const char *ref, char **ret_header,
+                            struct berth_error **err)
+{
+        *ret_header = NULL;
+        if (!registry_config || !*registry_config)
+                return 0;
+        _cleanup_free_ char *dec = NULL;
+        size_t len = 0;
+        if (reg_base64_decode(registry_config, &dec, &len) < 0)
+                return berth_error_setx(err, EINVAL, "X-Registry-Config: invalid base64");
+        json_error_t je;
+        _cleanup_json_ json_t *j = json_loadb(dec, len, 0, &je);
+        if (!json_is_object(j))
+                return berth_error_setx(err, EINVAL, "X-Registry-Config: invalid JSON: %s",
+                                        je.text);
+        struct berth_ref r = {0};
+        if (berth_ref_parse(ref, &r, err) < 0)
+                return -EINVAL;
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+        {
+                if (!json_is_object(v) || !host_matches(key, r.domain))
+                        continue;
+                _cleanup_free_ char *text = json_dumps(v, JSON_COMPACT);
+                *ret_header = reg_base64_encode(text, strlen(text));
+                break;
+        }
+        berth_ref_release(&r);
+        return 0;
+}

@@ -306,6 +306,12 @@ struct berth_registry_opts {
         const char *platform; /* "linux/amd64"; NULL: the host's */
 };
 
+/* docker's X-Registry-Config of a build (base64 JSON {"registry": {username, password, auth,
+ * identitytoken, …}}) → the X-Registry-Auth header for pulling ref (its registry's entry), or
+ * *ret_header NULL when none matches. EINVAL for a malformed header. */
+int berth_registry_auth_for(const char *registry_config, const char *ref, char **ret_header,
+                            struct berth_error **err);
+
 /* Pull ref into the store: the manifest (list/index → linux/<host arch>), the config and every
  * missing layer downloaded in parallel and unpacked while it streams, digests verified; the
  * image becomes visible only at the end. *ret_id (may be NULL) gets the image id. */

@@ -200,7 +200,8 @@ int berth_image_inspect(struct berth_images *imgs, const char *id, json_t **ret,
         json_object_set_new(o, "Id", json_string(real));
         json_object_set(o, "RepoTags", row.tags);
         json_object_set(o, "RepoDigests", row.digests);
-        json_object_set_new(o, "Parent", json_string(""));
+        /* the image it was made from here (commit, a build step); "" for pulled images */
+        json_object_set_new(o, "Parent", str_or_empty(cfg, "parent"));
         json_object_set_new(o, "Comment", str_or_empty(cfg, "comment"));
         json_t *created = json_object_get(cfg, "created");
         json_object_set_new(o, "Created",
@@ -321,7 +322,6 @@ static int64_t created_of(struct berth_images *imgs, const char *name)
 int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_t **ret,
                      struct berth_error **err)
 {
-        (void)all;
         static const char *const known[] = {"dangling", "reference", "label", "label!",
                                             "before",   "since",     "until"};
         const char *key;
@@ -356,9 +356,21 @@ int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_
                         strv_push(&ids, (const char *)sqlite3_column_text(s, 0));
         }
         _cleanup_json_ json_t *out = json_array();
+        /* the configs, and the images some other image names as its parent (the steps of a
+         * build): docker lists those only with all */
+        _cleanup_json_ json_t *cfgs = json_object(), *parents = json_object();
+        for (size_t i = 0; ids && ids[i]; i++) {
+                json_t *c = NULL;
+                if (images_load_config(imgs, ids[i], &c, NULL) < 0)
+                        c = json_object();
+                const char *parent = json_string_value(json_object_get(c, "parent"));
+                if (parent)
+                        json_object_set_new(parents, parent, json_true());
+                json_object_set_new(cfgs, ids[i], c);
+        }
         for (size_t i = 0; ids && ids[i]; i++) {
                 struct image_row row = {0};
-                _cleanup_json_ json_t *cfg = NULL;
+                json_t *cfg = json_object_get(cfgs, ids[i]);
                 {
                         LOCK(imgs);
                         if (load_row(imgs, ids[i], &row, NULL) < 0) {
@@ -366,14 +378,12 @@ int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_
                                 continue;
                         }
                 }
-                if (images_load_config(imgs, ids[i], &cfg, NULL) < 0)
-                        cfg = json_object();
                 json_t *labels = json_object_get(json_object_get(cfg, "config"), "Labels");
                 bool is_dangling = json_array_size(row.tags) == 0;
-                bool keep = true;
+                bool keep = all || !is_dangling || !json_object_get(parents, ids[i]);
                 if (dangling && dangling[0])
-                        keep = is_dangling ==
-                               (!strcmp(dangling[0], "true") || !strcmp(dangling[0], "1"));
+                        keep = keep && is_dangling == (!strcmp(dangling[0], "true") ||
+                                                       !strcmp(dangling[0], "1"));
                 _cleanup_json_ json_t *tags = matching_references(row.tags, refs);
                 _cleanup_json_ json_t *digests = matching_references(row.digests, refs);
                 if (keep && refs)
@@ -390,7 +400,8 @@ int berth_image_list(struct berth_images *imgs, bool all, json_t *filters, json_
                 if (keep) {
                         json_t *o = json_object();
                         json_object_set_new(o, "Id", json_string(row.id));
-                        json_object_set_new(o, "ParentId", json_string(""));
+                        const char *parent = json_string_value(json_object_get(cfg, "parent"));
+                        json_object_set_new(o, "ParentId", json_string(parent ? parent : ""));
                         json_object_set(o, "RepoTags", tags);
                         json_object_set(o, "RepoDigests", digests);
                         json_object_set_new(o, "Created", json_integer(row.created));

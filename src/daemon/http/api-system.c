@@ -1,6 +1,7 @@
 /* /version, /info, /system/df and /events (/_ping is the server's built-in: it sets headers). */
-#include "daemon/http/api.h"
+#include "daemon/build/build.h"
 #include "daemon/containers/containers.h"
+#include "daemon/http/api.h"
 #include "daemon/daemon.h"
 #include "daemon/state/events.h"
 #include "daemon/network/network.h"
@@ -289,7 +290,7 @@ static void df_handler(struct api_req *r)
                 json_object_set_new(out, "Volumes", vols);
         }
         if (!type || !strcmp(type, "build-cache"))
-                json_object_set_new(out, "BuildCache", json_array());
+                json_object_set_new(out, "BuildCache", build_cache_list(d));
         api_reply_json(r, 200, out);
 }
 
@@ -340,24 +341,10 @@ static void events_handler(struct api_req *r)
         api_reply_stream(r, 200, "application/json", events_producer, j, events_job_free);
 }
 
-/* ---------------------------------------------------------------- prune of what berth has none of
- * yet: `docker system prune` also prunes the build cache, which berth does not have yet, so there
- * is truly nothing to free. */
-
-static void build_prune_handler(struct api_req *r)
-{
-        _cleanup_error_ struct berth_error *e = NULL;
-        _cleanup_json_ json_t *filters = NULL;
-        if (api_query_filters(r, &filters, &e) < 0)
-                return api_reply_error(r, TAKE_PTR(e));
-        api_reply_json(r, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
-}
-
 const struct api_route api_routes_system[] = {
     {"GET", "/version", version_handler, false},
     {"GET", "/info", info_handler, false},
     {"GET", "/system/df", df_handler, false},
     {"GET", "/events", events_handler, false},
-    {"POST", "/build/prune", build_prune_handler, false},
     {NULL, NULL, NULL, false},
 };

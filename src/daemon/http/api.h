@@ -108,9 +108,10 @@ struct api_route {
 extern const struct api_route
     api_routes_system[]; /* /_ping, /version, /info, /events, /system/df */
 extern const struct api_route api_routes_containers[]; /* /containers/…, /exec/… */
-extern const struct api_route api_routes_images[];     /* /images/…, /build absent */
+extern const struct api_route api_routes_images[];     /* /images/… */
 extern const struct api_route api_routes_volumes[];    /* /volumes/… */
 extern const struct api_route api_routes_networks[];   /* /networks/… (network/) */
+extern const struct api_route api_routes_build[];      /* /build, /build/prune (build/) */
 
 /* api-import.c: POST /images/create?fromSrc=… (docker import; called by the /images/create
  * handler, the body is streamed) and POST /commit (routed with the image routes). */

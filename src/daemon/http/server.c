@@ -758,9 +758,9 @@ static const struct api_route builtin_routes[];
 static const struct api_route *route_find(const char *method, const char *path, char **params,
                                           bool *ret_path_known)
 {
-        const struct api_route *tables[] = {api_routes_system,   api_routes_containers,
-                                            api_routes_images,   api_routes_volumes,
-                                            api_routes_networks, builtin_routes};
+        const struct api_route *tables[] = {
+            api_routes_system,   api_routes_containers, api_routes_images, api_routes_volumes,
+            api_routes_networks, api_routes_build,      builtin_routes};
         const char *methods[] = {method, strcmp(method, "HEAD") == 0 ? "GET" : NULL};
 
         *ret_path_known = false;

@@ -46,7 +46,14 @@ int db_open(struct daemon *d, struct berth_error **err)
                           "  address TEXT NOT NULL, config TEXT NOT NULL,"
                           "  PRIMARY KEY (container_id, network_id), UNIQUE (network_id, address));"
                           "CREATE TABLE IF NOT EXISTS sandboxes ("
-                          "  container_id TEXT PRIMARY KEY, config TEXT NOT NULL);",
+                          "  container_id TEXT PRIMARY KEY, config TEXT NOT NULL);"
+                          /* the build cache: step key → image made by that step, and content
+                           * hashes of paths inside (immutable) images for COPY --from */
+                          "CREATE TABLE IF NOT EXISTS build_cache ("
+                          "  key TEXT PRIMARY KEY, image_id TEXT NOT NULL,"
+                          "  created INTEGER NOT NULL);"
+                          "CREATE TABLE IF NOT EXISTS build_srchash ("
+                          "  key TEXT PRIMARY KEY, hash TEXT NOT NULL);",
                           NULL, NULL, &msg);
         if (rc != SQLITE_OK) {
                 berth_error_setx(err, EIO, "initialise `%s`: %s", path, msg ? msg : "?");
