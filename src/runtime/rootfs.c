@@ -503,6 +503,73 @@ int rootfs_setup(const struct rootfs_ctx *c, int *ret_rootfd, struct berth_error
         return 0;
 }
 
+/* A mountinfo field with its octal escapes (\040 for a space, ...) undone, in place. */
+static void mountinfo_unescape(char *s)
+{
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = '\0';
+}
+
+/* --no-pivot (runc's msMoveRoot): after the move and chroot the host's procfs and sysfs mounts
+ * stay in this mount namespace, out of reach but "fully visible" to the kernel, which then lets a
+ * user namespace made inside the container mount a fresh, unmasked procfs or sysfs. Unmount each
+ * one outside the rootfs (those a user namespace locked cannot go: see below). */
+static int hide_host_proc_sys(int rootfd, struct berth_error **err)
+{
+        char root[PATH_MAX];
+        ssize_t n = readlink(fdpath(rootfd).p, root, sizeof(root) - 1);
+        if (n < 0)
+                return berth_error_set(err, errno, "read the rootfs path");
+        root[n] = '\0';
+        size_t rl = strlen(root);
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return berth_error_set(err, errno, "open `/proc/self/mountinfo`");
+        _cleanup_strv_ char **targets = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+                /* id parent major:minor root mountpoint options [optional...] - fstype ... */
+                char *save = NULL, *mp = NULL, *fstype = NULL, *sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                strtok_r(line, " ", &save);
+                for (int i = 0; i < 3; i++)
+                        strtok_r(NULL, " ", &save);
+                mp = strtok_r(NULL, " ", &save);
+                fstype = strtok_r(sep + 3, " ", &save);
+                if (!mp || !fstype || (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+                        continue;
+                mountinfo_unescape(mp);
+                if (strncmp(mp, root, rl) == 0 && (mp[rl] == '\0' || mp[rl] == '/' || rl == 1))
+                        continue;
+                strv_push(&targets, mp);
+        }
+        /* the deepest first */
+        for (size_t i = strv_length(targets); i-- > 0;) {
+                const char *p = targets[i];
+                if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return berth_error_set(err, errno, "make `%s` slave", p);
+                }
+                /* a mount locked by a user namespace stays: the kernel counts only locked
+                 * mounts above it, so no cover made here would hide it (runc covers it anyway) */
+                if (umount2(p, MNT_DETACH) < 0 && errno != EINVAL && errno != EPERM)
+                        return berth_error_set(err, errno, "unmount the host's `%s`", p);
+        }
+        return 0;
+}
+
 int rootfs_pivot(const struct rootfs_ctx *c, int rootfd, struct berth_error **err)
 {
         if (fchdir(rootfd) < 0)
@@ -517,6 +584,9 @@ int rootfs_pivot(const struct rootfs_ctx *c, int rootfd, struct berth_error **er
                 pivot = false;
         }
         if (!pivot) {
+                int r = hide_host_proc_sys(rootfd, err);
+                if (r < 0)
+                        return r;
                 if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
                         return berth_error_set(err, errno, "move rootfs to `/`");
                 if (chroot(".") < 0)

@@ -558,3 +558,25 @@ def test_exec_into_a_userns_container_whose_bind_source_is_unreachable(rt, bundl
         assert (r.returncode, r.stdout) == (0, "reachable\n"), (extra, r.stderr)
     r = rt("exec", cid, "sh", "-c", "pwd")
     assert (r.returncode, r.stdout) == (0, "/tmp\n"), r.stderr
+
+
+def test_no_pivot_leaves_no_host_proc_for_a_fresh_mount(rt, bundle):
+    """--no-pivot moves the rootfs over / and chroots: the host's procfs and sysfs mounts stay in
+    the container's mount namespace, out of reach but "fully visible" to the kernel, which then
+    lets a user namespace made inside the container mount a fresh, unmasked procfs. runc's
+    msMoveRoot unmounts them first; its own test does this with `unshare -mrpf` (CAP_SETFCAP:
+    mapping uid 0 in a new user namespace needs it)."""
+    if is_runc(rt):
+        pytest.skip("Debian's runc 1.1.5 predates msMoveRoot's unmounting of the host's procfs")
+    bundle.config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["nosuid", "nodev"]})
+    caps = bundle.config["process"]["capabilities"]
+    for k in ("bounding", "effective", "permitted"):
+        caps[k] = caps[k] + ["CAP_SETFCAP"]
+    script = ("mkdir /tmp/p; unshare -U -r -m -p -f sh -c"
+              " 'echo in-userns; mount -t proc proc /tmp/p && echo proc-mounted'; echo done")
+    for args in (["--no-pivot"], []):
+        r = rt("run", *args, "--bundle", bundle.sh(script).write(), rt.new_id())
+        assert r.returncode == 0, r.stderr
+        assert "in-userns" in r.stdout and "done" in r.stdout, (args, r.stdout + r.stderr)
+        assert "proc-mounted" not in r.stdout, (args, r.stdout + r.stderr)
