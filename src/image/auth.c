@@ -44,13 +44,6 @@ int reg_base64_decode(const char *s, char **ret, size_t *ret_len)
         return 0;
 }
 
-char *reg_base64_encode(const void *data, size_t len)
-{
-        char *out = xmalloc((len + 2) / 3 * 4 + 1);
-        EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-        return out;
-}
-
 static char *json_str_dup(json_t *o, const char *key)
 {
         const char *s = json_string_value(json_object_get(o, key));
@@ -323,7 +316,7 @@ int berth_registry_auth_for(const char *registry_config, const char *ref, char *
                 if (!json_is_object(v) || !host_matches(key, r.domain))
                         continue;
                 _cleanup_free_ char *text = json_dumps(v, JSON_COMPACT);
-                *ret_header = reg_base64_encode(text, strlen(text));
+                *ret_header = berth_base64_encode(text, strlen(text));
                 break;
         }
         berth_ref_release(&r);

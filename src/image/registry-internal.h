@@ -30,8 +30,6 @@ int reg_creds_lookup(const char *host, const char *auth_header, const char *dock
 
 /* Decode base64 (standard or URL-safe alphabet, padding optional). NUL-terminated result. */
 int reg_base64_decode(const char *s, char **ret, size_t *ret_len);
-/* Encode with the standard alphabet and padding. */
-char *reg_base64_encode(const void *data, size_t len);
 
 /* One parsed WWW-Authenticate challenge. */
 struct reg_challenge {

@@ -435,7 +435,7 @@ static int authenticate(struct reg_client *c, const char *www, bool fresh, struc
                 } else {
                         _cleanup_free_ char *up = xasprintf(
                             "%s:%s", c->creds.username, c->creds.password ? c->creds.password : "");
-                        _cleanup_free_ char *b = reg_base64_encode(up, strlen(up));
+                        _cleanup_free_ char *b = berth_base64_encode(up, strlen(up));
                         free(c->auth);
                         c->auth = xasprintf("Authorization: Basic %s", b);
                 }

@@ -67,12 +67,6 @@ int state_save(int dirfd, const struct state *st, struct berth_error **err)
         return berth_write_atomic_at(dirfd, "state.json", data, strlen(data), err);
 }
 
-static char *jstr(json_t *o, const char *k)
-{
-        const char *s = json_string_value(json_object_get(o, k));
-        return xstrdup(s ? s : "");
-}
-
 int state_load(const struct berth_runtime *rt, const char *id, struct state **ret_state,
                int *ret_dirfd, struct berth_error **err)
 {
@@ -96,9 +90,9 @@ int state_load(const struct berth_runtime *rt, const char *id, struct state **re
         struct state *st = xcalloc(1, sizeof(*st));
         st->id = xstrdup(id);
         st->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-        st->bundle = jstr(j, "bundle");
-        st->rootfs = jstr(j, "rootfs");
-        st->created = jstr(j, "created");
+        st->bundle = xstrdup(berth_json_get_str(j, "bundle") ?: "");
+        st->rootfs = xstrdup(berth_json_get_str(j, "rootfs") ?: "");
+        st->created = xstrdup(berth_json_get_str(j, "created") ?: "");
         json_t *a = json_object_get(j, "annotations");
         st->annotations = a ? json_incref(a) : json_object();
         json_t *priv = json_object_get(j, "berth");

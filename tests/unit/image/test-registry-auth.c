@@ -32,7 +32,7 @@ static void test_base64(void **state)
         out = NULL;
         assert_int_equal(reg_base64_decode("Y", &out, &len), -EINVAL);
         assert_int_equal(reg_base64_decode("!!!!", &out, &len), -EINVAL);
-        _cleanup_free_ char *enc = reg_base64_encode("user:pass", 9);
+        _cleanup_free_ char *enc = berth_base64_encode("user:pass", 9);
         assert_string_equal(enc, "dXNlcjpwYXNz");
 }
 
@@ -84,7 +84,7 @@ static void test_creds_header(void **state)
         struct reg_creds c = {0};
         /* {"username":"u","password":"p?>"} base64url without padding */
         const char *json = "{\"username\":\"u\",\"password\":\"p?>\",\"serveraddress\":\"x\"}";
-        _cleanup_free_ char *b = reg_base64_encode(json, strlen(json));
+        _cleanup_free_ char *b = berth_base64_encode(json, strlen(json));
         for (char *p = b; *p; p++)
                 *p = *p == '+' ? '-' : *p == '/' ? '_' : *p == '=' ? 0 : *p;
         assert_int_equal(reg_creds_lookup("h:1", b, "/nonexistent", &c, NULL), 0);
@@ -99,7 +99,7 @@ static void test_creds_header(void **state)
         assert_non_null(strstr(e->msg, "X-Registry-Auth"));
         berth_error_free(e);
         const char *tok = "{\"identitytoken\":\"refresh\"}";
-        _cleanup_free_ char *tb = reg_base64_encode(tok, strlen(tok));
+        _cleanup_free_ char *tb = berth_base64_encode(tok, strlen(tok));
         assert_int_equal(reg_creds_lookup("h:1", tb, NULL, &c, NULL), 0);
         assert_string_equal(c.identitytoken, "refresh");
         reg_creds_release(&c);
