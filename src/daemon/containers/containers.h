@@ -156,6 +156,10 @@ int container_wait(struct containers *cs, struct container *c, const char *condi
 /* docker's inspect object and /containers/json entry (under the table lock inside). */
 json_t *container_inspect(struct containers *cs, struct container *c, bool size);
 json_t *container_summary(struct containers *cs, struct container *c, bool size);
+/* docker's Config of inspect: the create body over the image's config; new. */
+json_t *container_config_merged(struct container *c);
+/* The container's creation time in seconds since the epoch; 0 when unknown. */
+time_t container_created_unix(struct container *c);
 const char *container_status_name(enum container_status s);
 bool container_is_running(struct containers *cs, struct container *c);
 /* c's status, read under the table lock. */
