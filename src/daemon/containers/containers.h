@@ -185,6 +185,30 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
 /* Rewrite c's db row (config changed: update). */
 int container_config_save(struct containers *cs, struct container *c, struct berth_error **err);
 
+/* exec.c: exec instances. Errors carry docker's messages: EINVAL for a bad ExecConfig, ENOENT
+ * for an unknown container or exec, EBUSY (docker's 409) for a container not running or paused
+ * or an exec already started. */
+struct exec;
+/* Record the ExecConfig body (referenced) for the running container ref; *ret_id is new. */
+int container_exec_create(struct containers *cs, const char *ref, json_t *body, char **ret_id,
+                          struct berth_error **err);
+/* The exec instance id, referenced (release with container_exec_unref). */
+int container_exec_get(struct containers *cs, const char *id, struct exec **ret,
+                       struct berth_error **err);
+void container_exec_unref(struct exec *e);
+/* Check that e may start now and publish its exec_start event. */
+int container_exec_start_prepare(struct exec *e, struct berth_error **err);
+/* The Tty of e's ExecConfig. */
+bool container_exec_tty(struct exec *e);
+/* Run e under its own shim: attach_fd (borrowed) is the client's stream handed to the shim, -1
+ * for a detached exec. On failure e is done with exit code 126. */
+int container_exec_start(struct exec *e, bool tty, int attach_fd, json_t *console_size,
+                         struct berth_error **err);
+/* Resize the exec's tty. */
+int container_exec_resize(struct exec *e, long long h, long long w, struct berth_error **err);
+/* docker's /exec/{id}/json object of e (its exit collected first when it is done); new. */
+json_t *container_exec_inspect(struct exec *e);
+
 /* exec.c: POST /containers/{}/exec, POST /exec/{}/start, POST /exec/{}/resize, GET
  * /exec/{}/json */
 void api_exec_create(struct api_req *r);

@@ -208,51 +208,39 @@ static struct exec *exec_get(struct containers *cs, const char *id)
         return found ?: exec_restore(cs, id);
 }
 
-void api_exec_create(struct api_req *r)
+int container_exec_create(struct containers *cs, const char *ref, json_t *body, char **ret_id,
+                          struct berth_error **err)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        _cleanup_json_ json_t *body = NULL;
         struct container *c;
         struct exec *e;
         json_t *cmd;
+        int r;
 
-        if (api_body_json(r, &body, &err) < 0) {
-                api_reply_error(r, err);
-                return;
-        }
         cmd = json_object_get(body, "Cmd");
-        if (!json_is_array(cmd) || json_array_size(cmd) == 0) {
-                api_reply_errorf(r, 400, "No exec command specified");
-                return;
-        }
+        if (!json_is_array(cmd) || json_array_size(cmd) == 0)
+                return berth_error_setx(err, EINVAL, "No exec command specified");
         json_t *dk = detach_keys_field(body);
-        if (dk && !json_is_null(dk) && !json_is_string(dk)) {
-                api_reply_errorf(r, 400, "DetachKeys must be a string");
-                return;
-        }
+        if (dk && !json_is_null(dk) && !json_is_string(dk))
+                return berth_error_setx(err, EINVAL, "DetachKeys must be a string");
         _cleanup_json_ json_t *keys = container_detach_keys_parse(json_string_value(dk));
-        if (!keys) {
-                api_reply_errorf(r, 400, "Invalid escape keys (%s) provided",
-                                 json_string_value(dk));
-                return;
-        }
+        if (!keys)
+                return berth_error_setx(err, EINVAL, "Invalid escape keys (%s) provided",
+                                        json_string_value(dk));
         exec_prune(cs);
-        if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
-                api_reply_error(r, err);
-                return;
-        }
+        r = container_get(cs, ref, &c, err);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&cs->lock);
         if (c->status != CONTAINER_RUNNING) {
                 bool paused = c->status == CONTAINER_PAUSED;
                 pthread_mutex_unlock(&cs->lock);
-                api_reply_errorf(r, 409,
-                                 paused ? "Container %s is paused, unpause the container before "
-                                          "exec"
-                                        : "Container %s is not running",
-                                 paused ? api_param(r, 0) : c->id);
+                r = berth_error_setx(err, EBUSY,
+                                     paused ? "Container %s is paused, unpause the container "
+                                              "before exec"
+                                            : "Container %s is not running",
+                                     paused ? ref : c->id);
                 container_unref(cs, c);
-                return;
+                return r;
         }
         pthread_mutex_unlock(&cs->lock);
         e = xcalloc(1, sizeof(*e));
@@ -268,15 +256,32 @@ void api_exec_create(struct api_req *r)
         e->next = execs;
         execs = e;
         pthread_mutex_unlock(&exec_lock);
-        exec_persist(api_daemon(r), e);
+        exec_persist(cs->d, e);
         {
                 char *cmdline = berth_json_dump(cmd, false);
                 json_t *attrs = json_pack("{s:s,s:s}", "execID", e->id, "name", c->name);
                 _cleanup_free_ char *action = xasprintf("exec_create: %s", cmdline);
-                events_publish(api_daemon(r), "container", action, c->id, attrs);
+                events_publish(cs->d, "container", action, c->id, attrs);
                 free(cmdline);
         }
-        api_reply_json(r, 201, json_pack("{s:s}", "Id", e->id));
+        *ret_id = xstrdup(e->id);
+        return 0;
+}
+
+int container_exec_get(struct containers *cs, const char *id, struct exec **ret,
+                       struct berth_error **err)
+{
+        struct exec *e = exec_get(cs, id);
+
+        if (!e)
+                return berth_error_setx(err, ENOENT, "No such exec instance: %s", id);
+        *ret = e;
+        return 0;
+}
+
+void container_exec_unref(struct exec *e)
+{
+        exec_unref(e);
 }
 
 /* Prepare process.json, spawn the exec shim, hand it attach_fd (may be -1), start. */
@@ -462,21 +467,6 @@ static void spawn_waiter(struct exec *e)
         }
 }
 
-struct exec_job {
-        struct exec *e;
-        bool tty;
-        json_t *console_size;
-};
-
-static void exec_job_free(void *p)
-{
-        struct exec_job *j = p;
-
-        exec_unref(j->e);
-        json_decref(j->console_size);
-        free(j);
-}
-
 /* The exec never ran (exec_launch failed): it is done, with dockerd's exit code for a process
  * that could not be started, so /exec/{id}/json reports it and the CLI exits with it. */
 static void exec_failed(struct exec *e)
@@ -488,155 +478,74 @@ static void exec_failed(struct exec *e)
         pthread_mutex_unlock(&exec_lock);
 }
 
-/* dockerd writes why the exec did not start to the hijacked stream as the process' stdout would
- * be: a stdout frame of the multiplexed stream (raw with a tty), the docker CLI prints it. */
-static void exec_write_error(int sock, bool tty, const char *msg)
+int container_exec_start_prepare(struct exec *e, struct berth_error **err)
 {
-        _cleanup_free_ char *text = xasprintf("%s\r\n", msg);
-        size_t len = strlen(text);
-        unsigned char hdr[8] = {1,
-                                0,
-                                0,
-                                0,
-                                (unsigned char)(len >> 24),
-                                (unsigned char)(len >> 16),
-                                (unsigned char)(len >> 8),
-                                (unsigned char)len};
-
-        if ((!tty && berth_write_all(sock, hdr, sizeof(hdr)) < 0) ||
-            berth_write_all(sock, text, len) < 0)
-                berth_debug("exec: client gone");
-}
-
-static void exec_hijacked(int sock, void *p)
-{
-        struct exec_job *j = p;
-        struct exec *e = j->e;
-        struct berth_error *err = NULL;
-        /* checked at create */
-        json_t *keys = container_detach_keys_parse(json_string_value(detach_keys_field(e->config)));
-        _cleanup_json_ json_t *msg =
-            json_pack("{s:{s:b,s:b,s:b,s:b,s:o*}}", "attach", "stdin",
-                      json_is_true(json_object_get(e->config, "AttachStdin")), "stdout",
-                      !json_is_false(json_object_get(e->config, "AttachStdout")), "stderr",
-                      !json_is_false(json_object_get(e->config, "AttachStderr")), "raw", j->tty,
-                      "detach_keys", keys);
-
-        /* the first output must not arrive with the 101 headers (docker-py loses it then) */
-        berth_sock_wait_drained(sock, 500);
-        if (exec_launch(e, j->tty, sock, msg, j->console_size, &err) < 0) {
-                exec_failed(e);
-                exec_write_error(sock, j->tty, err->msg);
-                berth_error_free(err);
-                close(sock);
-                return;
-        }
-        close(sock);
-        spawn_waiter(e);
-}
-
-void api_exec_start(struct api_req *r)
-{
-        struct berth_error *err = NULL;
-        _cleanup_json_ json_t *body = NULL;
-        struct exec *e;
-        bool tty, detach;
-
-        if (api_body_json(r, &body, &err) < 0) {
-                api_reply_error(r, err);
-                return;
-        }
-        e = exec_get(api_daemon(r)->containers, api_param(r, 0));
-        if (!e) {
-                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
-                return;
-        }
         pthread_mutex_lock(&exec_lock);
         if (e->started) {
                 pthread_mutex_unlock(&exec_lock);
-                api_reply_errorf(r, 409, "Exec %s has already been started", e->id);
-                exec_unref(e);
-                return;
+                return berth_error_setx(err, EBUSY, "Exec %s has already been started", e->id);
         }
         pthread_mutex_unlock(&exec_lock);
-        if (!container_is_running(e->cs, e->c)) {
-                api_reply_errorf(r, 409, "Container %s is not running", e->c->id);
-                exec_unref(e);
-                return;
-        }
+        if (!container_is_running(e->cs, e->c))
+                return berth_error_setx(err, EBUSY, "Container %s is not running", e->c->id);
         pthread_mutex_lock(&e->cs->lock);
         bool paused = e->c->status == CONTAINER_PAUSED;
         pthread_mutex_unlock(&e->cs->lock);
-        if (paused) {
+        if (paused)
                 /* paused after the exec was made: dockerd's getExecConfig refuses it too */
-                api_reply_errorf(
-                    r, 409, "Container %s is paused, unpause the container before exec", e->c->id);
-                exec_unref(e);
-                return;
-        }
-        tty = json_is_true(json_object_get(body, "Tty")) ||
-              json_is_true(json_object_get(e->config, "Tty"));
-        detach = json_is_true(json_object_get(body, "Detach"));
-        events_publish(api_daemon(r), "container", "exec_start", e->c->id,
+                return berth_error_setx(err, EBUSY,
+                                        "Container %s is paused, unpause the container before exec",
+                                        e->c->id);
+        events_publish(e->cs->d, "container", "exec_start", e->c->id,
                        json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
-        if (detach) {
-                if (exec_launch(e, tty, -1, NULL, NULL, &err) < 0) {
-                        exec_failed(e);
-                        api_reply_error(r, err);
-                } else {
-                        spawn_waiter(e);
-                        api_reply_empty(r, 200);
-                }
-                exec_unref(e);
-                return;
-        }
-        {
-                struct exec_job *j = xcalloc(1, sizeof(*j));
-                j->e = e;
-                j->tty = tty;
-                j->console_size = json_incref(json_object_get(body, "ConsoleSize"));
-                api_reply_hijack(r,
-                                 tty ? "application/vnd.docker.raw-stream"
-                                     : "application/vnd.docker.multiplexed-stream",
-                                 exec_hijacked, j, exec_job_free);
-        }
+        return 0;
 }
 
-void api_exec_resize(struct api_req *r)
+bool container_exec_tty(struct exec *e)
 {
-        struct berth_error *err = NULL;
-        struct exec *e = exec_get(api_daemon(r)->containers, api_param(r, 0));
-        long long h, w;
-
-        if (!e) {
-                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
-                return;
-        }
-        if (api_query_int(r, "h", 0, &h, &err) < 0 || api_query_int(r, "w", 0, &w, &err) < 0) {
-                api_reply_error(r, err);
-        } else {
-                /* the exec shim serves attach.sock in its state dir like the container's */
-                _cleanup_json_ json_t *msg =
-                    json_pack("{s:{s:I,s:I}}", "resize", "h", (json_int_t)h, "w", (json_int_t)w);
-                struct container fake = {.state_dir = e->dir, .id = e->c->id};
-                if (container_shim_request(&fake, msg, &err) < 0)
-                        api_reply_error(r, err);
-                else
-                        api_reply_empty(r, 200);
-        }
-        exec_unref(e);
+        return json_is_true(json_object_get(e->config, "Tty"));
 }
 
-void api_exec_inspect(struct api_req *r)
+int container_exec_start(struct exec *e, bool tty, int attach_fd, json_t *console_size,
+                         struct berth_error **err)
 {
-        struct exec *e = exec_get(api_daemon(r)->containers, api_param(r, 0));
+        _cleanup_json_ json_t *msg = NULL;
+
+        if (attach_fd >= 0) {
+                /* checked at create */
+                json_t *keys =
+                    container_detach_keys_parse(json_string_value(detach_keys_field(e->config)));
+                msg =
+                    json_pack("{s:{s:b,s:b,s:b,s:b,s:o*}}", "attach", "stdin",
+                              json_is_true(json_object_get(e->config, "AttachStdin")), "stdout",
+                              !json_is_false(json_object_get(e->config, "AttachStdout")), "stderr",
+                              !json_is_false(json_object_get(e->config, "AttachStderr")), "raw",
+                              tty, "detach_keys", keys);
+        }
+        int r = exec_launch(e, tty, attach_fd, msg, console_size, err);
+        if (r < 0) {
+                exec_failed(e);
+                return r;
+        }
+        spawn_waiter(e);
+        return 0;
+}
+
+int container_exec_resize(struct exec *e, long long h, long long w, struct berth_error **err)
+{
+        /* the exec shim serves attach.sock in its state dir like the container's */
+        _cleanup_json_ json_t *msg =
+            json_pack("{s:{s:I,s:I}}", "resize", "h", (json_int_t)h, "w", (json_int_t)w);
+        struct container fake = {.state_dir = e->dir, .id = e->c->id};
+
+        return container_shim_request(&fake, msg, err);
+}
+
+json_t *container_exec_inspect(struct exec *e)
+{
         json_t *cfg, *j, *cmd;
         json_t *args;
 
-        if (!e) {
-                api_reply_errorf(r, 404, "No such exec instance: %s", api_param(r, 0));
-                return;
-        }
         exec_collect(e, false);
         cfg = e->config;
         /* docker shows the keys given at create as the bytes (a Go []byte: base64) */
@@ -670,6 +579,141 @@ void api_exec_inspect(struct api_req *r)
         if (!e->running && e->started)
                 json_object_set_new(j, "ExitCode", json_integer(e->exit_code));
         pthread_mutex_unlock(&exec_lock);
-        api_reply_json(r, 200, j);
-        exec_unref(e);
+        return j;
+}
+
+/* ---------------------------------------------------------------- routes */
+
+void api_exec_create(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_free_ char *id = NULL;
+
+        if (api_body_json(r, &body, &err) < 0 ||
+            container_exec_create(api_daemon(r)->containers, api_param(r, 0), body, &id, &err) <
+                0) {
+                api_reply_error(r, err);
+                return;
+        }
+        api_reply_json(r, 201, json_pack("{s:s}", "Id", id));
+}
+
+struct exec_job {
+        struct exec *e;
+        bool tty;
+        json_t *console_size;
+};
+
+static void exec_job_free(void *p)
+{
+        struct exec_job *j = p;
+
+        container_exec_unref(j->e);
+        json_decref(j->console_size);
+        free(j);
+}
+
+/* dockerd writes why the exec did not start to the hijacked stream as the process' stdout would
+ * be: a stdout frame of the multiplexed stream (raw with a tty), the docker CLI prints it. */
+static void exec_write_error(int sock, bool tty, const char *msg)
+{
+        _cleanup_free_ char *text = xasprintf("%s\r\n", msg);
+        size_t len = strlen(text);
+        unsigned char hdr[8] = {1,
+                                0,
+                                0,
+                                0,
+                                (unsigned char)(len >> 24),
+                                (unsigned char)(len >> 16),
+                                (unsigned char)(len >> 8),
+                                (unsigned char)len};
+
+        if ((!tty && berth_write_all(sock, hdr, sizeof(hdr)) < 0) ||
+            berth_write_all(sock, text, len) < 0)
+                berth_debug("exec: client gone");
+}
+
+static void exec_hijacked(int sock, void *p)
+{
+        struct exec_job *j = p;
+        struct berth_error *err = NULL;
+
+        /* the first output must not arrive with the 101 headers (docker-py loses it then) */
+        berth_sock_wait_drained(sock, 500);
+        if (container_exec_start(j->e, j->tty, sock, j->console_size, &err) < 0) {
+                exec_write_error(sock, j->tty, err->msg);
+                berth_error_free(err);
+        }
+        close(sock);
+}
+
+void api_exec_start(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        struct exec *e;
+        bool tty, detach;
+
+        if (api_body_json(r, &body, &err) < 0 ||
+            container_exec_get(api_daemon(r)->containers, api_param(r, 0), &e, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        if (container_exec_start_prepare(e, &err) < 0) {
+                api_reply_error(r, err);
+                container_exec_unref(e);
+                return;
+        }
+        tty = json_is_true(json_object_get(body, "Tty")) || container_exec_tty(e);
+        detach = json_is_true(json_object_get(body, "Detach"));
+        if (detach) {
+                if (container_exec_start(e, tty, -1, NULL, &err) < 0)
+                        api_reply_error(r, err);
+                else
+                        api_reply_empty(r, 200);
+                container_exec_unref(e);
+                return;
+        }
+        {
+                struct exec_job *j = xcalloc(1, sizeof(*j));
+                j->e = e;
+                j->tty = tty;
+                j->console_size = json_incref(json_object_get(body, "ConsoleSize"));
+                api_reply_hijack(r,
+                                 tty ? "application/vnd.docker.raw-stream"
+                                     : "application/vnd.docker.multiplexed-stream",
+                                 exec_hijacked, j, exec_job_free);
+        }
+}
+
+void api_exec_resize(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        struct exec *e;
+        long long h, w;
+
+        if (container_exec_get(api_daemon(r)->containers, api_param(r, 0), &e, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        if (api_query_int(r, "h", 0, &h, &err) < 0 || api_query_int(r, "w", 0, &w, &err) < 0 ||
+            container_exec_resize(e, h, w, &err) < 0)
+                api_reply_error(r, err);
+        else
+                api_reply_empty(r, 200);
+        container_exec_unref(e);
+}
+
+void api_exec_inspect(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        struct exec *e;
+
+        if (container_exec_get(api_daemon(r)->containers, api_param(r, 0), &e, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        api_reply_json(r, 200, container_exec_inspect(e));
+        container_exec_unref(e);
 }
