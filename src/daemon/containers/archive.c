@@ -428,7 +428,7 @@ static la_ssize_t tar_write_cb(struct archive *a, void *ud, const void *buf, siz
         return (la_ssize_t)n;
 }
 
-struct tar_job {
+struct container_tar {
         struct containers *cs;
         struct container *c;
         struct cp_root root; /* docker cp: where the path lives */
@@ -436,9 +436,9 @@ struct tar_job {
         bool temp;           /* the rootfs was mounted for us */
 };
 
-static void tar_job_free(void *p)
+void container_tar_free(void *p)
 {
-        struct tar_job *j = p;
+        struct container_tar *j = p;
 
         cp_root_release(&j->root);
         if (j->temp)
@@ -447,9 +447,9 @@ static void tar_job_free(void *p)
         free(j);
 }
 
-static void tar_producer(int fd, void *p)
+void container_tar_write(int fd, void *p)
 {
-        struct tar_job *j = p;
+        struct container_tar *j = p;
         struct tar_out t = {0};
         int out = fd;
 
@@ -517,74 +517,75 @@ static int path_stat(struct container *c, const struct cp_root *root, const char
         return 0;
 }
 
-static struct container *get_or_reply(struct api_req *r)
+int container_archive_get(struct containers *cs, const char *ref, const char *path, char **ret_stat,
+                          struct container_tar **ret_tar, struct berth_error **err)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c;
-
-        if (container_get(cs, api_param(r, 0), &c, &err) < 0) {
-                api_reply_error(r, err);
-                return NULL;
-        }
-        return c;
-}
-
-static void archive_get(struct api_req *r, bool head)
-{
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        const char *path = api_query(r, "path");
         _cleanup_free_ char *hdr = NULL;
         struct cp_root root = {.fd = -1, .pidfd = -1};
         struct container *c;
-        struct tar_job *j;
+        struct container_tar *j;
         bool temp;
+        int r;
 
-        if (!path || !*path) {
-                api_reply_errorf(r, 400, "path is required");
-                return;
-        }
-        c = get_or_reply(r);
-        if (!c)
-                return;
-        if (rootfs_hold(cs, c, &temp, &err) < 0) {
-                api_reply_error(r, err);
+        r = container_get(cs, ref, &c, err);
+        if (r < 0)
+                return r;
+        r = rootfs_hold(cs, c, &temp, err);
+        if (r < 0) {
                 container_unref(cs, c);
-                return;
+                return r;
         }
-        if (cp_root_open(cs, c, path, &root, &err) < 0 ||
-            path_stat(c, &root, path, &hdr, &err) < 0) {
-                cp_root_release(&root);
-                if (temp)
-                        container_rootfs_release(cs, c);
-                api_reply_error(r, err);
-                container_unref(cs, c);
-                return;
-        }
-        api_set_header(r, "X-Docker-Container-Path-Stat", hdr);
-        if (head) {
+        if ((r = cp_root_open(cs, c, path, &root, err)) < 0 ||
+            (r = path_stat(c, &root, path, &hdr, err)) < 0 || !ret_tar) {
                 cp_root_release(&root);
                 if (temp)
                         container_rootfs_release(cs, c);
                 container_unref(cs, c);
-                api_reply_empty(r, 200);
-                return;
+                if (r < 0)
+                        return r;
+                *ret_stat = TAKE_PTR(hdr);
+                return 0;
         }
         j = xcalloc(1, sizeof(*j));
         j->cs = cs;
         j->c = c;
         j->root = root;
         j->temp = temp;
-        api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
+        *ret_stat = TAKE_PTR(hdr);
+        *ret_tar = j;
+        return 0;
 }
 
-static void handle_archive_get(struct api_req *r)
+static void archive_get(struct api_req *r, bool head)
+{
+        struct berth_error *err = NULL;
+        const char *path = api_query(r, "path");
+        _cleanup_free_ char *hdr = NULL;
+        struct container_tar *tar = NULL;
+
+        if (!path || !*path) {
+                api_reply_errorf(r, 400, "path is required");
+                return;
+        }
+        if (container_archive_get(api_daemon(r)->containers, api_param(r, 0), path, &hdr,
+                                  head ? NULL : &tar, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        api_set_header(r, "X-Docker-Container-Path-Stat", hdr);
+        if (head) {
+                api_reply_empty(r, 200);
+                return;
+        }
+        api_reply_stream(r, 200, "application/x-tar", container_tar_write, tar, container_tar_free);
+}
+
+void api_archive_get(struct api_req *r)
 {
         archive_get(r, false);
 }
 
-static void handle_archive_head(struct api_req *r)
+void api_archive_head(struct api_req *r)
 {
         archive_get(r, true);
 }
@@ -639,16 +640,63 @@ static int apply_tar(const struct cp_root *root, int dfd, int in,
         return j.r;
 }
 
-static void handle_archive_put(struct api_req *r)
+int container_archive_put(struct containers *cs, const char *ref, const char *path, int in,
+                          struct berth_error **err)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        const char *path = api_query(r, "path");
         struct berth_layer_limits lim = berth_layer_default_limits;
         _cleanup_close_ int dfd = -1;
         struct cp_root root = {.fd = -1, .pidfd = -1};
         struct container *c;
         bool temp = false;
+        int r;
+
+        r = container_get(cs, ref, &c, err);
+        if (r < 0)
+                return r;
+        r = rootfs_hold(cs, c, &temp, err);
+        if (r < 0) {
+                container_unref(cs, c);
+                return r;
+        }
+        r = cp_root_open(cs, c, path, &root, err);
+        if (r < 0) {
+                /* err says why */
+        } else if (root.readonly) {
+                /* docker's checkIfPathIsInAVolume (400) */
+                r = berth_error_setx(err, EINVAL, "mounted volume is marked read-only");
+        } else if (!root.in_mount && json_is_true(container_host_cfg(c, "ReadonlyRootfs"))) {
+                r = berth_error_setx(err, EACCES, "container rootfs is marked read-only");
+        } else if ((dfd = berth_open_in_root(root.fd, root.path, O_RDONLY | O_DIRECTORY)) < 0) {
+                r = berth_error_setx(err, ENOENT, "Could not find the file %s in container %s",
+                                     path, c->name);
+        } else {
+                /* the tar is applied with dfd as its root: nothing lands outside it, whatever
+                 * names, symlinks or hard links it carries */
+                _cleanup_error_ struct berth_error *aerr = NULL;
+                lim.allow_devices = false;
+                if (apply_tar(&root, dfd, in, &lim, &aerr) < 0) {
+                        if (aerr->code == EROFS)
+                                /* a read-only mount of the running container's own (a
+                                 * --read-only tmpfs, a volume mounted ro inside) */
+                                r = berth_error_setx(err, EINVAL,
+                                                     "mounted volume is marked read-only");
+                        else
+                                /* EAGAIN (a limit of the daemon's): docker's 500, else 400 */
+                                r = berth_error_setx(err, aerr->code == EAGAIN ? EAGAIN : EINVAL,
+                                                     "extract into `%s`: %s", path, aerr->msg);
+                }
+        }
+        cp_root_release(&root);
+        if (temp)
+                container_rootfs_release(cs, c);
+        container_unref(cs, c);
+        return r < 0 ? r : 0;
+}
+
+void api_archive_put(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        const char *path = api_query(r, "path");
         int in = api_body_fd(r);
 
         if (!path || !*path) {
@@ -656,80 +704,51 @@ static void handle_archive_put(struct api_req *r)
                 api_reply_errorf(r, 400, "path is required");
                 return;
         }
-        c = get_or_reply(r);
-        if (!c) {
-                drain(in);
-                return;
-        }
-        if (rootfs_hold(cs, c, &temp, &err) < 0) {
+        if (container_archive_put(api_daemon(r)->containers, api_param(r, 0), path, in, &err) < 0) {
                 drain(in);
                 api_reply_error(r, err);
-                container_unref(cs, c);
                 return;
         }
-        if (cp_root_open(cs, c, path, &root, &err) < 0) {
-                drain(in);
-                api_reply_error(r, err);
-        } else if (root.readonly) {
-                /* docker's checkIfPathIsInAVolume (400) */
-                drain(in);
-                api_reply_errorf(r, 400, "mounted volume is marked read-only");
-        } else if (!root.in_mount && json_is_true(container_host_cfg(c, "ReadonlyRootfs"))) {
-                drain(in);
-                api_reply_errorf(r, 403, "container rootfs is marked read-only");
-        } else if ((dfd = berth_open_in_root(root.fd, root.path, O_RDONLY | O_DIRECTORY)) < 0) {
-                drain(in);
-                api_reply_errorf(r, 404, "Could not find the file %s in container %s", path,
-                                 c->name);
-        } else {
-                /* the tar is applied with dfd as its root: nothing lands outside it, whatever
-                 * names, symlinks or hard links it carries */
-                lim.allow_devices = false;
-                if (apply_tar(&root, dfd, in, &lim, &err) < 0) {
-                        bool rofs = err->code == EROFS;
-                        drain(in);
-                        if (rofs)
-                                /* a read-only mount of the running container's own (a
-                                 * --read-only tmpfs, a volume mounted ro inside) */
-                                api_reply_errorf(r, 400, "mounted volume is marked read-only");
-                        else if (err->code == EAGAIN)
-                                api_reply_errorf(r, 500, "extract into `%s`: %s", path, err->msg);
-                        else
-                                api_reply_errorf(r, 400, "extract into `%s`: %s", path, err->msg);
-                        berth_error_free(err);
-                } else {
-                        api_reply_empty(r, 200);
-                }
-        }
-        cp_root_release(&root);
-        if (temp)
-                container_rootfs_release(cs, c);
-        container_unref(cs, c);
+        api_reply_empty(r, 200);
 }
 
-static void handle_export(struct api_req *r)
+int container_export(struct containers *cs, const char *ref, struct container_tar **ret_tar,
+                     struct berth_error **err)
 {
-        struct containers *cs = api_daemon(r)->containers;
-        struct berth_error *err = NULL;
-        struct container *c = get_or_reply(r);
-        struct tar_job *j;
+        struct container *c;
+        struct container_tar *j;
         bool temp;
+        int r;
 
-        if (!c)
-                return;
-        if (rootfs_hold(cs, c, &temp, &err) < 0) {
-                api_reply_error(r, err);
+        r = container_get(cs, ref, &c, err);
+        if (r < 0)
+                return r;
+        r = rootfs_hold(cs, c, &temp, err);
+        if (r < 0) {
                 container_unref(cs, c);
-                return;
+                return r;
         }
         j = xcalloc(1, sizeof(*j));
         j->cs = cs;
         j->c = c;
-        /* no cp root: tar_job_free must not close fd 0 (calloc's zeroes) twice */
+        /* no cp root: container_tar_free must not close fd 0 (calloc's zeroes) twice */
         j->root = (struct cp_root){.fd = -1, .pidfd = -1};
         j->whole = true;
         j->temp = temp;
-        api_reply_stream(r, 200, "application/x-tar", tar_producer, j, tar_job_free);
+        *ret_tar = j;
+        return 0;
+}
+
+void api_container_export(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        struct container_tar *tar;
+
+        if (container_export(api_daemon(r)->containers, api_param(r, 0), &tar, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        api_reply_stream(r, 200, "application/x-tar", container_tar_write, tar, container_tar_free);
 }
 
 /* ---------------------------------------------------------------- changes */
@@ -780,23 +799,24 @@ static void walk_upper(int dirfd_, const char *rel, int *lowers, size_t n, json_
         }
 }
 
-static void handle_changes(struct api_req *r)
+int container_changes(struct containers *cs, const char *ref, json_t **ret,
+                      struct berth_error **err)
 {
-        struct daemon *d = api_daemon(r);
-        struct containers *cs = d->containers;
         _cleanup_strv_ char **dirs = NULL;
         _cleanup_free_ char *upper = NULL, *init = NULL;
         _cleanup_close_ int ufd = -1;
-        struct container *c = get_or_reply(r);
+        struct container *c;
         json_t *out;
         int *lowers;
         size_t n;
+        int r;
 
-        if (!c)
-                return;
+        r = container_get(cs, ref, &c, err);
+        if (r < 0)
+                return r;
         upper = xasprintf("%s/upper", c->dir);
-        berth_image_layer_dirs(d->images, json_string_value(json_object_get(c->config, "image_id")),
-                               &dirs, NULL);
+        berth_image_layer_dirs(
+            cs->d->images, json_string_value(json_object_get(c->config, "image_id")), &dirs, NULL);
         /* the init layer (etc-files.c) lies under the container's changes like an image layer */
         init = xasprintf("%s/init", c->dir);
         strv_push(&dirs, init);
@@ -812,31 +832,19 @@ static void handle_changes(struct api_req *r)
                 if (lowers[i] >= 0)
                         close(lowers[i]);
         free(lowers);
-        api_reply_json(r, 200, json_array_size(out) ? out : (json_decref(out), json_null()));
         container_unref(cs, c);
+        *ret = json_array_size(out) ? out : (json_decref(out), json_null());
+        return 0;
 }
 
 void api_container_changes(struct api_req *r)
 {
-        handle_changes(r);
-}
+        struct berth_error *err = NULL;
+        json_t *out;
 
-void api_container_export(struct api_req *r)
-{
-        handle_export(r);
-}
-
-void api_archive_get(struct api_req *r)
-{
-        handle_archive_get(r);
-}
-
-void api_archive_head(struct api_req *r)
-{
-        handle_archive_head(r);
-}
-
-void api_archive_put(struct api_req *r)
-{
-        handle_archive_put(r);
+        if (container_changes(api_daemon(r)->containers, api_param(r, 0), &out, &err) < 0) {
+                api_reply_error(r, err);
+                return;
+        }
+        api_reply_json(r, 200, out);
 }

@@ -228,7 +228,29 @@ void container_rootfs_release(struct containers *cs, struct container *c);
 int container_top(struct containers *cs, struct container *c, const char *ps_args, json_t **ret,
                   struct berth_error **err);
 
-/* archive.c */
+/* archive.c: files in and out of a container (docker cp, export, diff). */
+struct container_tar;
+/* docker cp out of container ref: *ret_stat the X-Docker-Container-Path-Stat value of path
+ * (base64 JSON, new) and, unless ret_tar is NULL, a tar of it to write with container_tar_write.
+ * ENOENT for a container or path that does not exist. */
+int container_archive_get(struct containers *cs, const char *ref, const char *path, char **ret_stat,
+                          struct container_tar **ret_tar, struct berth_error **err);
+/* docker export of container ref: a tar of its whole rootfs. */
+int container_export(struct containers *cs, const char *ref, struct container_tar **ret_tar,
+                     struct berth_error **err);
+/* Write the tar to fd (an api_reply_stream producer); container_tar_free releases it. */
+void container_tar_write(int fd, void *tar);
+void container_tar_free(void *tar);
+/* docker cp into container ref: the tar read from in (not read to its end on error) is extracted
+ * in the directory path. EINVAL for a read-only volume or a bad tar, EACCES for a read-only
+ * rootfs, ENOENT for a missing directory, EAGAIN for a limit of the daemon's. */
+int container_archive_put(struct containers *cs, const char *ref, const char *path, int in,
+                          struct berth_error **err);
+/* docker diff of container ref: *ret its changes ([{"Path", "Kind"}], null when none). */
+int container_changes(struct containers *cs, const char *ref, json_t **ret,
+                      struct berth_error **err);
+
+/* archive.c: routes */
 void api_container_changes(struct api_req *r);
 void api_container_export(struct api_req *r);
 void api_archive_get(struct api_req *r);
