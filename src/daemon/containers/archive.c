@@ -9,7 +9,6 @@
  * rootfs), which crosses its binds, volumes and tmpfs; a stopped container's path is mapped
  * through its recorded binds and volumes (the deepest destination holding it) and resolved in
  * that mount's source, else in its rootfs, which is mounted for the copy and unmounted after. */
-#include "daemon/http/api.h"
 #include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
 
@@ -556,48 +555,6 @@ int container_archive_get(struct containers *cs, const char *ref, const char *pa
         return 0;
 }
 
-static void archive_get(struct api_req *r, bool head)
-{
-        struct berth_error *err = NULL;
-        const char *path = api_query(r, "path");
-        _cleanup_free_ char *hdr = NULL;
-        struct container_tar *tar = NULL;
-
-        if (!path || !*path) {
-                api_reply_errorf(r, 400, "path is required");
-                return;
-        }
-        if (container_archive_get(api_daemon(r)->containers, api_param(r, 0), path, &hdr,
-                                  head ? NULL : &tar, &err) < 0) {
-                api_reply_error(r, err);
-                return;
-        }
-        api_set_header(r, "X-Docker-Container-Path-Stat", hdr);
-        if (head) {
-                api_reply_empty(r, 200);
-                return;
-        }
-        api_reply_stream(r, 200, "application/x-tar", container_tar_write, tar, container_tar_free);
-}
-
-void api_archive_get(struct api_req *r)
-{
-        archive_get(r, false);
-}
-
-void api_archive_head(struct api_req *r)
-{
-        archive_get(r, true);
-}
-
-static void drain(int fd)
-{
-        char buf[65536];
-
-        while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
-                ;
-}
-
 struct apply_job {
         int pidfd, dfd, in;
         const struct berth_layer_limits *lim;
@@ -693,25 +650,6 @@ int container_archive_put(struct containers *cs, const char *ref, const char *pa
         return r < 0 ? r : 0;
 }
 
-void api_archive_put(struct api_req *r)
-{
-        struct berth_error *err = NULL;
-        const char *path = api_query(r, "path");
-        int in = api_body_fd(r);
-
-        if (!path || !*path) {
-                drain(in);
-                api_reply_errorf(r, 400, "path is required");
-                return;
-        }
-        if (container_archive_put(api_daemon(r)->containers, api_param(r, 0), path, in, &err) < 0) {
-                drain(in);
-                api_reply_error(r, err);
-                return;
-        }
-        api_reply_empty(r, 200);
-}
-
 int container_export(struct containers *cs, const char *ref, struct container_tar **ret_tar,
                      struct berth_error **err)
 {
@@ -737,18 +675,6 @@ int container_export(struct containers *cs, const char *ref, struct container_ta
         j->temp = temp;
         *ret_tar = j;
         return 0;
-}
-
-void api_container_export(struct api_req *r)
-{
-        struct berth_error *err = NULL;
-        struct container_tar *tar;
-
-        if (container_export(api_daemon(r)->containers, api_param(r, 0), &tar, &err) < 0) {
-                api_reply_error(r, err);
-                return;
-        }
-        api_reply_stream(r, 200, "application/x-tar", container_tar_write, tar, container_tar_free);
 }
 
 /* ---------------------------------------------------------------- changes */
@@ -835,16 +761,4 @@ int container_changes(struct containers *cs, const char *ref, json_t **ret,
         container_unref(cs, c);
         *ret = json_array_size(out) ? out : (json_decref(out), json_null());
         return 0;
-}
-
-void api_container_changes(struct api_req *r)
-{
-        struct berth_error *err = NULL;
-        json_t *out;
-
-        if (container_changes(api_daemon(r)->containers, api_param(r, 0), &out, &err) < 0) {
-                api_reply_error(r, err);
-                return;
-        }
-        api_reply_json(r, 200, out);
 }

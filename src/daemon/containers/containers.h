@@ -209,13 +209,6 @@ int container_exec_resize(struct exec *e, long long h, long long w, struct berth
 /* docker's /exec/{id}/json object of e (its exit collected first when it is done); new. */
 json_t *container_exec_inspect(struct exec *e);
 
-/* exec.c: POST /containers/{}/exec, POST /exec/{}/start, POST /exec/{}/resize, GET
- * /exec/{}/json */
-void api_exec_create(struct api_req *r);
-void api_exec_start(struct api_req *r);
-void api_exec_resize(struct api_req *r);
-void api_exec_inspect(struct api_req *r);
-
 /* Keep c's rootfs mounted for file access (mounting it when the container is stopped):
  * *ret_temp tells the caller to call container_rootfs_release when done. */
 int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
@@ -249,13 +242,6 @@ int container_archive_put(struct containers *cs, const char *ref, const char *pa
 /* docker diff of container ref: *ret its changes ([{"Path", "Kind"}], null when none). */
 int container_changes(struct containers *cs, const char *ref, json_t **ret,
                       struct berth_error **err);
-
-/* archive.c: routes */
-void api_container_changes(struct api_req *r);
-void api_container_export(struct api_req *r);
-void api_archive_get(struct api_req *r);
-void api_archive_head(struct api_req *r);
-void api_archive_put(struct api_req *r);
 
 /* Routes (api-containers.c). */
 extern const struct api_route api_routes_containers[];

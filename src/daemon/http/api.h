@@ -118,4 +118,18 @@ extern const struct api_route api_routes_build[];      /* /build, /build/prune (
 void api_image_import(struct api_req *r);
 void api_commit(struct api_req *r);
 
+/* api-exec.c: POST /containers/{}/exec, POST /exec/{}/start, POST /exec/{}/resize, GET
+ * /exec/{}/json (routed with the container routes) */
+void api_exec_create(struct api_req *r);
+void api_exec_start(struct api_req *r);
+void api_exec_resize(struct api_req *r);
+void api_exec_inspect(struct api_req *r);
+
+/* api-archive.c: docker cp, export and changes (routed with the container routes) */
+void api_container_changes(struct api_req *r);
+void api_container_export(struct api_req *r);
+void api_archive_get(struct api_req *r);
+void api_archive_head(struct api_req *r);
+void api_archive_put(struct api_req *r);
+
 #endif
