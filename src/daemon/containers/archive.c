@@ -1,5 +1,5 @@
-/* Files in and out of a container: GET/HEAD/PUT /containers/{id}/archive (docker cp),
- * GET /containers/{id}/export and GET /containers/{id}/changes.
+/* Files in and out of a container: docker cp (container_archive_get/put), export and changes;
+ * the routes are in http/api-archive.c.
  *
  * Every path inside the container is resolved once with openat2(RESOLVE_IN_ROOT) and then used
  * through *at() calls on fds: a symlink in the container (even one swapped in while we copy)

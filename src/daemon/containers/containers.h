@@ -9,7 +9,6 @@
 #define BERTH_DAEMON_CONTAINERS_H
 
 #include "common/common.h"
-#include "daemon/http/api.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -242,9 +241,6 @@ int container_archive_put(struct containers *cs, const char *ref, const char *pa
 /* docker diff of container ref: *ret its changes ([{"Path", "Kind"}], null when none). */
 int container_changes(struct containers *cs, const char *ref, json_t **ret,
                       struct berth_error **err);
-
-/* Routes (api-containers.c). */
-extern const struct api_route api_routes_containers[];
 
 /* The shim control protocol (src/shim/shim.h): one JSON message per datagram, maybe with an fd;
  * recv waits up to timeout_ms (-1: forever). spawn starts `berth-shim argv…` with ctl_child as its

@@ -1,6 +1,7 @@
-/* Exec instances: POST /containers/{id}/exec records an ExecConfig, POST /exec/{id}/start runs
- * it under its own `berth-shim exec` (process.json from daemon_spec_exec_process) — detached, or
- * with the hijacked connection handed to the shim — and /exec/{id}/json reports its exit. */
+/* Exec instances: container_exec_create records an ExecConfig, container_exec_start runs it
+ * under its own `berth-shim exec` (process.json from daemon_spec_exec_process) — detached, or
+ * with the client's connection handed to the shim — and container_exec_inspect reports its exit.
+ * The routes are in http/api-exec.c. */
 #include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/state/events.h"

@@ -1,6 +1,6 @@
 /* The /containers routes: create, list, inspect, start/stop/restart/kill/wait, pause, update,
  * rename, remove, prune, top, resize, attach, logs and stats (through logs.h / stats.h). Exec
- * routes are in exec.c, archive/export/changes in archive.c. */
+ * routes are in api-exec.c, archive/export/changes in api-archive.c. */
 #include "daemon/http/api.h"
 #include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
