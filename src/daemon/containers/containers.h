@@ -159,6 +159,13 @@ json_t *container_summary(struct containers *cs, struct container *c, bool size)
 json_t *container_config_merged(struct container *c);
 /* The container's creation time in seconds since the epoch; 0 when unknown. */
 time_t container_created_unix(struct container *c);
+/* docker's /containers/json (list.c): filters the parsed `filters` query (EINVAL for an unknown
+ * key, ENOENT for a before/since container that does not exist); all: stopped ones too; limit
+ * (> 0) the newest that many. *ret a new array of container_summary entries. */
+int container_list(struct containers *cs, json_t *filters, bool all, long long limit, bool size,
+                   json_t **ret, struct berth_error **err);
+/* docker's label filter: labels hold every "key" and "key=value" of want. */
+bool container_labels_match(json_t *labels, json_t *want);
 const char *container_status_name(enum container_status s);
 bool container_is_running(struct containers *cs, struct container *c);
 /* c's status, read under the table lock. */
