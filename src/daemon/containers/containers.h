@@ -164,8 +164,9 @@ time_t container_created_unix(struct container *c);
  * (> 0) the newest that many. *ret a new array of container_summary entries. */
 int container_list(struct containers *cs, json_t *filters, bool all, long long limit, bool size,
                    json_t **ret, struct berth_error **err);
-/* docker's label filter: labels hold every "key" and "key=value" of want. */
-bool container_labels_match(json_t *labels, json_t *want);
+/* docker's /containers/prune (list.c): remove the stopped containers whose labels match the
+ * `label` filter; {"ContainersDeleted": [...], "SpaceReclaimed": n}, new. */
+json_t *container_prune(struct containers *cs, json_t *filters);
 const char *container_status_name(enum container_status s);
 bool container_is_running(struct containers *cs, struct container *c);
 /* c's status, read under the table lock. */

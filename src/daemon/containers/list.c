@@ -1,7 +1,9 @@
-/* docker's /containers/json: the containers that pass the list filters, newest first, as
- * container_summary entries. */
+/* docker's /containers/json (the containers that pass the list filters, newest first, as
+ * container_summary entries) and /containers/prune. */
 #include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
+#include "daemon/state/events.h"
+#include "daemon/state/volumes.h"
 #include "image/image.h"
 
 #include <regex.h>
@@ -13,7 +15,7 @@ struct filter_ctx {
         struct container *c;
 };
 
-bool container_labels_match(json_t *labels, json_t *want)
+static bool labels_match(json_t *labels, json_t *want)
 {
         json_t *e;
         size_t i;
@@ -194,8 +196,8 @@ int container_list(struct containers *cs, json_t *filters, bool all, long long l
                     !any_match(json_object_get(filters, "network"), pred_network, &actx))
                         continue;
                 cfg = container_config_merged(c);
-                if (!container_labels_match(json_object_get(cfg, "Labels"),
-                                            json_object_get(filters, "label"))) {
+                if (!labels_match(json_object_get(cfg, "Labels"),
+                                  json_object_get(filters, "label"))) {
                         json_decref(cfg);
                         continue;
                 }
@@ -212,4 +214,37 @@ int container_list(struct containers *cs, json_t *filters, bool all, long long l
         containers_snapshot_free(cs, v, n);
         *ret = out;
         return 0;
+}
+
+json_t *container_prune(struct containers *cs, json_t *filters)
+{
+        struct berth_error *err = NULL;
+        json_t *deleted = json_array();
+        struct container **v;
+        size_t n;
+        uint64_t reclaimed = 0;
+
+        v = containers_snapshot(cs, &n);
+        for (size_t i = 0; i < n; i++) {
+                struct container *c = v[i];
+                _cleanup_free_ char *upper = xasprintf("%s/upper", c->dir);
+                json_t *cfg = container_config_merged(c);
+                bool match =
+                    labels_match(json_object_get(cfg, "Labels"), json_object_get(filters, "label"));
+                uint64_t sz;
+                json_decref(cfg);
+                if (!match || container_is_running(cs, c))
+                        continue;
+                sz = volumes_dir_size(upper);
+                if (container_remove(cs, c, false, false, &err) < 0) {
+                        berth_error_free(TAKE_PTR(err));
+                        continue;
+                }
+                reclaimed += sz;
+                json_array_append_new(deleted, json_string(c->id));
+        }
+        containers_snapshot_free(cs, v, n);
+        events_publish(cs->d, "container", "prune", "", NULL);
+        return json_pack("{s:o,s:I}", "ContainersDeleted", deleted, "SpaceReclaimed",
+                         (json_int_t)reclaimed);
 }

@@ -274,43 +274,14 @@ static void handle_rename(struct api_req *r)
 
 static void handle_prune(struct api_req *r)
 {
-        struct containers *cs = api_daemon(r)->containers;
         struct berth_error *err = NULL;
         _cleanup_json_ json_t *filters = NULL;
-        json_t *deleted = json_array();
-        struct container **v;
-        size_t n;
-        uint64_t reclaimed = 0;
 
         if (api_query_filters(r, &filters, &err) < 0) {
-                json_decref(deleted);
                 api_reply_error(r, err);
                 return;
         }
-        v = containers_snapshot(cs, &n);
-        for (size_t i = 0; i < n; i++) {
-                struct container *c = v[i];
-                _cleanup_free_ char *upper = xasprintf("%s/upper", c->dir);
-                json_t *cfg = container_config_merged(c);
-                bool match = container_labels_match(json_object_get(cfg, "Labels"),
-                                                    json_object_get(filters, "label"));
-                uint64_t sz;
-                json_decref(cfg);
-                if (!match || container_is_running(cs, c))
-                        continue;
-                sz = volumes_dir_size(upper);
-                if (container_remove(cs, c, false, false, &err) < 0) {
-                        berth_error_free(TAKE_PTR(err));
-                        continue;
-                }
-                reclaimed += sz;
-                json_array_append_new(deleted, json_string(c->id));
-        }
-        containers_snapshot_free(cs, v, n);
-        events_publish(api_daemon(r), "container", "prune", "", NULL);
-        api_reply_json(r, 200,
-                       json_pack("{s:o,s:I}", "ContainersDeleted", deleted, "SpaceReclaimed",
-                                 (json_int_t)reclaimed));
+        api_reply_json(r, 200, container_prune(api_daemon(r)->containers, filters));
 }
 
 static void handle_update(struct api_req *r)
