@@ -22,6 +22,16 @@ const char *berth_json_get_str(const json_t *obj, const char *key)
         return json_string_value(json_object_get(obj, key));
 }
 
+bool berth_label_match(const json_t *labels, const char *filter)
+{
+        if (!filter)
+                return false;
+        const char *eq = strchr(filter, '=');
+        _cleanup_free_ char *key = eq ? xstrndup(filter, (size_t)(eq - filter)) : xstrdup(filter);
+        const char *have = berth_json_get_str(labels, key);
+        return have && (!eq || strcmp(have, eq + 1) == 0);
+}
+
 char *berth_json_dump(const json_t *j, bool pretty)
 {
         char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER

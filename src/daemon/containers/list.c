@@ -15,6 +15,7 @@ struct filter_ctx {
         struct container *c;
 };
 
+/* every "key" or "key=value" of want is in labels */
 static bool labels_match(json_t *labels, json_t *want)
 {
         json_t *e;
@@ -22,11 +23,7 @@ static bool labels_match(json_t *labels, json_t *want)
 
         json_array_foreach(want, i, e)
         {
-                const char *s = json_string_value(e);
-                const char *eq = strchr(s, '=');
-                _cleanup_free_ char *k = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s);
-                const char *v = berth_json_get_str(labels, k);
-                if (!v || (eq && strcmp(v, eq + 1) != 0))
+                if (!berth_label_match(labels, json_string_value(e) ?: ""))
                         return false;
         }
         return true;

@@ -330,14 +330,6 @@ bool volumes_is_anonymous(struct berth_volumes *v, const char *name)
 
 /* ---------------------------------------------------------------- filters */
 
-static bool label_match(json_t *labels, const char *f)
-{
-        const char *eq = strchr(f, '=');
-        _cleanup_free_ char *key = eq ? xstrndup(f, (size_t)(eq - f)) : xstrdup(f);
-        const char *have = json_string_value(json_object_get(labels, key));
-        return have && (!eq || !strcmp(have, eq + 1));
-}
-
 static bool bool_filter(const char *s, bool *ret)
 {
         if (!strcmp(s, "true") || !strcmp(s, "1")) {
@@ -373,10 +365,10 @@ static bool labels_pass(json_t *filters, json_t *labels)
         json_t *f;
         json_array_foreach(json_object_get(filters, "label"), i,
                            f) if (!json_string_value(f) ||
-                                  !label_match(labels, json_string_value(f))) return false;
+                                  !berth_label_match(labels, json_string_value(f))) return false;
         json_array_foreach(json_object_get(filters, "label!"), i,
                            f) if (json_string_value(f) &&
-                                  label_match(labels, json_string_value(f))) return false;
+                                  berth_label_match(labels, json_string_value(f))) return false;
         return true;
 }
 

@@ -97,6 +97,22 @@ static void test_random_hex(void **state)
         assert_memory_not_equal(r, zero, sizeof(r));
 }
 
+static void test_label_match(void **state)
+{
+        json_t *l = json_pack("{s:s, s:s, s:i}", "app", "web", "empty", "", "n", 1);
+        assert_true(berth_label_match(l, "app"));
+        assert_true(berth_label_match(l, "app=web"));
+        assert_false(berth_label_match(l, "app=we"));
+        assert_false(berth_label_match(l, "app=web=x"));
+        assert_true(berth_label_match(l, "empty="));
+        assert_true(berth_label_match(l, "empty"));
+        assert_false(berth_label_match(l, "n"));
+        assert_false(berth_label_match(l, "other"));
+        assert_false(berth_label_match(l, NULL));
+        assert_false(berth_label_match(NULL, "app"));
+        json_decref(l);
+}
+
 static void test_json_get_str(void **state)
 {
         json_t *o = json_pack("{s:s, s:i, s:n}", "Name", "web", "Count", 3, "Null");
@@ -166,7 +182,8 @@ int main(void)
             cmocka_unit_test(test_error_wrap),   cmocka_unit_test(test_id_validate),
             cmocka_unit_test(test_parse_u64),    cmocka_unit_test(test_write_all),
             cmocka_unit_test(test_files),        cmocka_unit_test(test_random_hex),
-            cmocka_unit_test(test_json_get_str), cmocka_unit_test(test_time_rfc3339),
+            cmocka_unit_test(test_json_get_str), cmocka_unit_test(test_label_match),
+            cmocka_unit_test(test_time_rfc3339),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
