@@ -53,16 +53,6 @@ struct child_ctx {
         int *bind_fds; /* see rootfs_ctx.bind_fds; owned by launch() */
 };
 
-static _noreturn_ void child_fail(struct child_ctx *c, struct berth_error *e)
-{
-        /* runc's wording, which docker's CLI and scripts look for */
-        char text[sizeof(((struct sync_msg *)NULL)->text)];
-        snprintf(text, sizeof(text), "unable to start container process: %s",
-                 e ? e->msg : "unknown error");
-        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, text);
-        _exit(1);
-}
-
 static int wait_go(struct child_ctx *c, struct berth_error **err)
 {
         struct sync_msg m;
@@ -164,21 +154,21 @@ static _noreturn_ void child_main(struct child_ctx *c)
          * container's /proc until execve (CVE-2019-5736) */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         if (process_attrs_initial(&s->process, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
 
         bool userns = spec_namespace(s, CLONE_NEWUSER) != NULL;
         bool go_early = userns && !c->two_stage;
         if (c->two_stage) {
                 if (stage1(c, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         } else if (go_early) {
                 /* files we create must map to an id inside: wait for the maps */
                 if (wait_go(c, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
                         berth_error_set(&err, errno, "become root in the user namespace");
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 }
         }
         /* out of reach of the container's /proc until execve (CVE-2019-5736); only now, since
@@ -186,26 +176,26 @@ static _noreturn_ void child_main(struct child_ctx *c)
          * dumpable */
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (!c->two_stage && join_all(c, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         const struct spec_namespace *tns = spec_namespace(s, CLONE_NEWTIME);
         if (tns && !tns->path && set_time_offsets(s, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         const struct spec_namespace *nns = spec_namespace(s, CLONE_NEWNET);
         if (nns && !nns->path && loopback_up(&err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
                 berth_error_set(&err, errno, "set hostname `%s`", s->hostname);
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
                 berth_error_set(&err, errno, "set domainname `%s`", s->domainname);
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         if (!c->opts->no_new_keyring &&
             syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS &&
             errno != EPERM && errno != EACCES) {
                 berth_error_set(&err, errno, "join a new session keyring");
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         umask(0);
         struct rootfs_ctx rc = {
@@ -230,26 +220,26 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 if ((go_before_pivot && wait_go(c, &err) < 0) ||
                     (need_hooks && hooks_run(s, HOOK_CREATE_CONTAINER, c->hook_state, &err) < 0) ||
                     rootfs_sysctl(s, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
         } else if (mntns) {
                 if (rootfs_setup(&rc, &rootfd, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 if ((go_before_pivot && wait_go(c, &err) < 0) ||
                     (need_hooks && hooks_run(s, HOOK_CREATE_CONTAINER, c->hook_state, &err) < 0))
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 if (rootfs_pivot(&rc, rootfd, &err) < 0 || rootfs_sysctl(s, &err) < 0 ||
                     rootfs_finalize(&rc, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
         } else {
                 /* no mount namespace: only chroot, like runc */
                 if (chroot(s->root_path) < 0 || chdir("/") < 0) {
                         berth_error_set(&err, errno, "chroot `%s`", s->root_path);
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 }
                 if (berth_mkdir_p(s->process.cwd, 0755, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 if (rootfs_sysctl(s, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
         }
         if (c->console_fd >= 0) {
                 bool dev_tmpfs = false;
@@ -257,37 +247,37 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         dev_tmpfs |=
                             !strcmp(s->mounts[i].destination, "/dev") && !s->mounts[i].bind;
                 if (console_setup(c->console_fd, &s->process, dev_tmpfs, &err) < 0)
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 close(c->console_fd);
         } else if (setsid() < 0) {
                 /* a session of its own, like runc's init (console_setup makes one with a tty) */
                 berth_error_set(&err, errno, "setsid");
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         if (s->personality != SPEC_UNSET && personality((unsigned long)s->personality) < 0) {
                 berth_error_set(&err, errno, "personality");
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         if (!go_early && !go_before_pivot && wait_go(c, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         if (!spec_namespace(s, CLONE_NEWNS) && need_hooks &&
             hooks_run(s, HOOK_CREATE_CONTAINER, c->hook_state, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         if (c->defer_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
                 berth_error_set(&err, errno, "unshare cgroup namespace");
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         if (process_attrs_apply(s, &s->process, &err) < 0 ||
             process_setup(c->spec, c->seccomp, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         _cleanup_free_ char *exe = NULL;
         if (process_find_exec(&s->process, &exe, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         /* nothing of the runtime's may reach the container (CVE-2024-21626) */
         unsigned first = 3u + (unsigned)(c->opts->preserve_fds > 0 ? c->opts->preserve_fds : 0) +
                          (unsigned)(c->opts->listen_fds > 0 ? c->opts->listen_fds : 0);
         if (process_cloexec_from(first, &err) < 0)
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         /* from here on the container must outlive the runtime process */
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         if (c->fifo_fd >= 0) {
@@ -310,7 +300,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                                 dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
                                 _exit(1);
                         }
-                        child_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 }
         }
         process_reset_signals();
@@ -320,7 +310,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                         dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
                         _exit(1);
                 }
-                child_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         execve(exe, s->process.args, s->process.env ? s->process.env : (char *[]){NULL});
         berth_error_set(&err, errno, "exec: \"%s\"", s->process.args[0]);
@@ -329,7 +319,7 @@ static _noreturn_ void child_main(struct child_ctx *c)
                 dprintf(STDERR_FILENO, "berth-runtime: %s\n", err->msg);
                 _exit(127);
         }
-        child_fail(c, err);
+        sync_fail(c->sync_fd, err);
 }
 
 static int write_id_map(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,

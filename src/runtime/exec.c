@@ -41,16 +41,6 @@ struct exec_ctx {
         bool via_userns; /* rootless: join user and pid ns in a first child, then fork */
 };
 
-static _noreturn_ void exec_fail(struct exec_ctx *c, struct berth_error *e)
-{
-        /* runc's wording, which docker's CLI and scripts look for */
-        char text[sizeof(((struct sync_msg *)NULL)->text)];
-        snprintf(text, sizeof(text), "unable to start container process: %s",
-                 e ? e->msg : "unknown error");
-        sync_send(c->sync_fd, MSG_ERROR, e ? e->code : EIO, text);
-        _exit(1);
-}
-
 static _noreturn_ void exec_child(struct exec_ctx *c);
 
 static _noreturn_ void exec_entry(void *arg, int sock)
@@ -69,7 +59,7 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (process_attrs_initial(&c->spec->process, &err) < 0)
-                exec_fail(c, err);
+                sync_fail(c->sync_fd, err);
         if (c->via_userns) {
                 for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
                         int t = exec_ns[i].type;
@@ -77,7 +67,7 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                                 continue;
                         if (setns(c->ns_fds[i], t) < 0) {
                                 berth_error_set(&err, errno, "join %s namespace", exec_ns[i].name);
-                                exec_fail(c, err);
+                                sync_fail(c->sync_fd, err);
                         }
                         close(c->ns_fds[i]);
                         c->ns_fds[i] = -1;
@@ -87,7 +77,7 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                 pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
                 if (pid < 0) {
                         berth_error_set(&err, errno, "clone exec process");
-                        exec_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 }
                 if (pid > 0) {
                         sync_send(c->sync_fd, MSG_PID, (int)pid, NULL);
@@ -103,34 +93,34 @@ static _noreturn_ void exec_child(struct exec_ctx *c)
                         continue;
                 if (setns(c->ns_fds[i], exec_ns[i].type) < 0) {
                         berth_error_set(&err, errno, "join %s namespace", exec_ns[i].name);
-                        exec_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 }
         }
         if (c->console_fd >= 0) {
                 if (console_setup(c->console_fd, &c->spec->process, false, &err) < 0)
-                        exec_fail(c, err);
+                        sync_fail(c->sync_fd, err);
                 close(c->console_fd);
         } else if (setsid() < 0) {
                 berth_error_set(&err, errno, "setsid");
-                exec_fail(c, err);
+                sync_fail(c->sync_fd, err);
         }
         _cleanup_free_ char *exe = NULL;
         if (process_attrs_apply(NULL, &c->spec->process, &err) < 0 ||
             process_setup(c->spec, c->seccomp, &err) < 0 ||
             process_find_exec(&c->spec->process, &exe, &err) < 0)
-                exec_fail(c, err);
+                sync_fail(c->sync_fd, err);
         unsigned first = 3u + (unsigned)(c->preserve_fds > 0 ? c->preserve_fds : 0);
         if (process_cloexec_from(first, &err) < 0)
-                exec_fail(c, err);
+                sync_fail(c->sync_fd, err);
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         process_reset_signals();
         if (process_attrs_final(&c->spec->process, &err) < 0 ||
             process_seccomp_last(c->spec, c->seccomp, &err) < 0)
-                exec_fail(c, err);
+                sync_fail(c->sync_fd, err);
         const struct spec_process *p = &c->spec->process;
         execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
         berth_error_set(&err, errno, "exec: \"%s\"", p->args[0]);
-        exec_fail(c, err);
+        sync_fail(c->sync_fd, err);
 }
 
 /* env with KEY=VALUE entries of extra replacing those of the same key */

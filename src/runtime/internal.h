@@ -440,6 +440,9 @@ struct sync_msg {
 };
 
 void sync_send(int fd, int type, int code, const char *text);
+/* In the child of a create or exec: report e (NULL: unknown) to the parent as MSG_ERROR in
+ * runc's wording, then _exit(1). */
+_noreturn_ void sync_fail(int fd, struct berth_error *e);
 /* The type of the next message (0 on EOF: the peer exec'd or died); *m filled. */
 int sync_recv(int fd, struct sync_msg *m);
 /* Send fd over a unix socket (SCM_RIGHTS) with a one-byte payload, as runc's console socket. */

@@ -18,6 +18,16 @@ void sync_send(int fd, int type, int code, const char *text)
                 ;
 }
 
+_noreturn_ void sync_fail(int fd, struct berth_error *e)
+{
+        /* runc's wording, which docker's CLI and scripts look for */
+        char text[sizeof(((struct sync_msg *)NULL)->text)];
+        snprintf(text, sizeof(text), "unable to start container process: %s",
+                 e ? e->msg : "unknown error");
+        sync_send(fd, MSG_ERROR, e ? e->code : EIO, text);
+        _exit(1);
+}
+
 int sync_recv(int fd, struct sync_msg *m)
 {
         ssize_t n;
