@@ -255,6 +255,13 @@ int container_changes(struct containers *cs, const char *ref, json_t **ret,
  * control fd and waits for its first process (the shim daemonizes). */
 int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err);
 int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error **err);
+/* Write the process.json of cfg (an ExecConfig: Cmd, Tty, User, Env...) in dir and spawn a
+ * `berth-shim exec` for it in c (exec.c; want_stdin: the attached stream carries stdin);
+ * *ret_ctl its control socket once it answered "created" (within timeout_ms), *ret_shim_pid
+ * from that answer. The caller attaches and sends "start". */
+int container_exec_shim_create(struct containers *cs, struct container *c, json_t *cfg,
+                               const char *dir, bool want_stdin, bool tty, int timeout_ms,
+                               int *ret_ctl, pid_t *ret_shim_pid, struct berth_error **err);
 int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
                          struct berth_error **err);
 

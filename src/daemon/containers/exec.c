@@ -284,42 +284,37 @@ void container_exec_unref(struct exec *e)
         exec_unref(e);
 }
 
-/* Prepare process.json, spawn the exec shim, hand it attach_fd (may be -1), start. */
-static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_msg,
-                       json_t *console_size, struct berth_error **err)
+int container_exec_shim_create(struct containers *cs, struct container *c, json_t *cfg,
+                               const char *dir, bool want_stdin, bool tty, int timeout_ms,
+                               int *ret_ctl, pid_t *ret_shim_pid, struct berth_error **err)
 {
-        struct daemon *d = e->cs->d;
-        _cleanup_json_ json_t *spec = NULL, *proc = NULL, *msg = NULL, *cfg = NULL;
-        _cleanup_free_ char *spec_path = xasprintf("%s/config.json", e->c->dir);
-        _cleanup_free_ char *proc_path = xasprintf("%s/process.json", e->dir);
+        struct daemon *d = cs->d;
+        _cleanup_json_ json_t *spec = NULL, *proc = NULL, *msg = NULL;
+        _cleanup_free_ char *spec_path = xasprintf("%s/config.json", c->dir);
+        _cleanup_free_ char *proc_path = xasprintf("%s/process.json", dir);
         _cleanup_free_ char *text = NULL;
         _cleanup_strv_ char **argv = NULL;
         _cleanup_close_ int dfd = -1, ctl = -1, ctl_child = -1;
-        bool want_stdin = json_is_true(json_object_get(e->config, "AttachStdin"));
-        int sp[2], status, r;
-        pid_t pid, shim_pid;
+        int sp[2], r;
 
         spec = berth_json_load_at(AT_FDCWD, spec_path, 0, err);
         if (!spec)
                 return -EIO;
-        cfg = json_deep_copy(e->config);
-        json_object_set_new(cfg, "Tty", json_boolean(tty));
-        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(e->c, "GroupAdd"), e->c->rootfs,
-                                     &proc, err);
+        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(c, "GroupAdd"), c->rootfs, &proc,
+                                     err);
         if (r < 0)
                 return r;
-        r = berth_mkdir_p(e->dir, 0700, err);
+        r = berth_mkdir_p(dir, 0700, err);
         if (r < 0)
                 return r;
-        dfd = open(e->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return berth_error_set(err, errno, "open `%s`", e->dir);
+                return berth_error_set(err, errno, "open `%s`", dir);
         text = berth_json_dump(proc, false);
         r = berth_write_atomic_at(dfd, "process.json", text, strlen(text), err);
         if (r < 0)
                 return r;
         unlinkat(dfd, BERTH_SHIM_EXIT_FILE, 0);
-
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 return berth_error_set(err, errno, "socketpair");
         ctl = sp[0];
@@ -327,40 +322,46 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
         strv_push(&argv, "berth-shim");
         strv_push(&argv, "exec");
         strv_push(&argv, "--id");
-        strv_push(&argv, e->c->id);
+        strv_push(&argv, c->id);
         strv_push(&argv, "--state");
-        strv_push(&argv, e->dir);
+        strv_push(&argv, dir);
         strv_push(&argv, "--runtime-root");
         strv_push(&argv, d->runtime_root);
         strv_push(&argv, "--process");
         strv_push(&argv, proc_path);
-        if (want_stdin && attach_fd >= 0)
+        if (want_stdin)
                 strv_push(&argv, "--stdin");
         if (tty)
                 strv_push(&argv, "--tty");
-        pid = fork();
-        if (pid < 0)
-                return berth_error_set(err, errno, "fork");
-        if (pid == 0) {
-                sigset_t none;
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-                    dup2(ctl_child, BERTH_SHIM_CONTROL_FD) < 0)
-                        _exit(127);
-                execv(d->shim_path, argv);
-                _exit(127);
-        }
+        r = container_shim_spawn(cs, argv, ctl_child, err);
         close(TAKE_FD(ctl_child));
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        r = container_shim_recv(ctl, 60000, &msg, err);
         if (r < 0)
                 return r;
-        shim_pid =
+        r = container_shim_recv(ctl, timeout_ms, &msg, err);
+        if (r < 0)
+                return r;
+        *ret_shim_pid =
             (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "shim_pid"));
-        json_decref(TAKE_PTR(msg));
+        *ret_ctl = TAKE_FD(ctl);
+        return 0;
+}
+
+/* Prepare process.json, spawn the exec shim, hand it attach_fd (may be -1), start. */
+static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_msg,
+                       json_t *console_size, struct berth_error **err)
+{
+        _cleanup_json_ json_t *msg = NULL, *cfg = NULL;
+        _cleanup_close_ int ctl = -1;
+        bool want_stdin = json_is_true(json_object_get(e->config, "AttachStdin"));
+        pid_t shim_pid;
+        int r;
+
+        cfg = json_deep_copy(e->config);
+        json_object_set_new(cfg, "Tty", json_boolean(tty));
+        r = container_exec_shim_create(e->cs, e->c, cfg, e->dir, want_stdin && attach_fd >= 0, tty,
+                                       60000, &ctl, &shim_pid, err);
+        if (r < 0)
+                return r;
         if (attach_fd >= 0 && container_shim_send(ctl, attach_msg, attach_fd, err) < 0)
                 return -EIO;
         if (tty && json_array_size(console_size) == 2) {

@@ -156,15 +156,11 @@ static void demux_append(char *out, size_t *len, const char *data, size_t n, siz
 static int probe_run(struct containers *cs, struct container *c, json_t *argv, int64_t timeout,
                      int *ret_code, char **ret_output, struct berth_error **err)
 {
-        struct daemon *d = cs->d;
-        _cleanup_json_ json_t *spec = NULL, *proc = NULL, *cfg = NULL, *msg = NULL, *ex = NULL;
-        _cleanup_free_ char *spec_path = xasprintf("%s/config.json", c->dir);
+        _cleanup_json_ json_t *cfg = NULL, *msg = NULL, *ex = NULL;
         _cleanup_free_ char *dir = xasprintf("%s/health", c->dir);
-        _cleanup_free_ char *proc_path = xasprintf("%s/process.json", dir);
         _cleanup_free_ char *exit_path = xasprintf("%s/%s", dir, BERTH_SHIM_EXIT_FILE);
-        _cleanup_free_ char *text = NULL, *out = xmalloc(HEALTH_MAX_OUTPUT + 1);
-        _cleanup_strv_ char **args = NULL;
-        _cleanup_close_ int dfd = -1, ctl = -1, ctl_child = -1, io = -1, io_child = -1;
+        _cleanup_free_ char *out = xmalloc(HEALTH_MAX_OUTPUT + 1);
+        _cleanup_close_ int ctl = -1, io = -1, io_child = -1;
         _cleanup_close_ int pidfd = -1;
         int64_t deadline = mono_ns() + timeout;
         size_t len = 0, frame_left = 0, hdr_len = 0;
@@ -173,53 +169,14 @@ static int probe_run(struct containers *cs, struct container *c, json_t *argv, i
         pid_t pid, shim_pid;
         int sp[2], r;
 
-        spec = berth_json_load_at(AT_FDCWD, spec_path, 0, err);
-        if (!spec)
-                return -EIO;
         cfg = json_pack("{s:O,s:b}", "Cmd", argv, "Tty", false);
-        r = daemon_spec_exec_process(cfg, spec, container_host_cfg(c, "GroupAdd"), c->rootfs, &proc,
-                                     err);
+        r = container_exec_shim_create(cs, c, cfg, dir, false, false, 30000, &ctl, &shim_pid, err);
         if (r < 0)
                 return r;
-        r = berth_mkdir_p(dir, 0700, err);
-        if (r < 0)
-                return r;
-        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return berth_error_set(err, errno, "open `%s`", dir);
-        text = berth_json_dump(proc, false);
-        r = berth_write_atomic_at(dfd, "process.json", text, strlen(text), err);
-        if (r < 0)
-                return r;
-        unlinkat(dfd, BERTH_SHIM_EXIT_FILE, 0);
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-                return berth_error_set(err, errno, "socketpair");
-        ctl = sp[0];
-        ctl_child = sp[1];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return berth_error_set(err, errno, "socketpair");
         io = sp[0];
         io_child = sp[1];
-        strv_push(&args, "berth-shim");
-        strv_push(&args, "exec");
-        strv_push(&args, "--id");
-        strv_push(&args, c->id);
-        strv_push(&args, "--state");
-        strv_push(&args, dir);
-        strv_push(&args, "--runtime-root");
-        strv_push(&args, d->runtime_root);
-        strv_push(&args, "--process");
-        strv_push(&args, proc_path);
-        r = container_shim_spawn(cs, args, ctl_child, err);
-        close(TAKE_FD(ctl_child));
-        if (r < 0)
-                return r;
-        r = container_shim_recv(ctl, 30000, &msg, err);
-        if (r < 0)
-                return r;
-        shim_pid =
-            (pid_t)json_integer_value(json_object_get(json_object_get(msg, "created"), "shim_pid"));
-        json_decref(TAKE_PTR(msg));
         msg = json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin", false, "stdout", true, "stderr",
                         true, "raw", false);
         r = container_shim_send(ctl, msg, io_child, err);
