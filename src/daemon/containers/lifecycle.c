@@ -712,12 +712,24 @@ int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error
 /* Run the shim with fd 3 = ctl_child and stdio on /dev/null (posix_spawn: a vfork, no copy of
  * the daemon's address space on the start path); waits for that first process, which exits at
  * once (the shim double-forks: it is not our child afterwards). */
+void container_spawnattr_init(posix_spawnattr_t *attr)
+{
+        sigset_t none, dfl;
+
+        posix_spawnattr_init(attr);
+        sigemptyset(&none);
+        sigemptyset(&dfl);
+        sigaddset(&dfl, SIGPIPE);
+        posix_spawnattr_setsigmask(attr, &none);
+        posix_spawnattr_setsigdefault(attr, &dfl);
+        posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
 int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
                          struct berth_error **err)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
-        sigset_t none, dfl;
         pid_t pid;
         int status, r;
 
@@ -728,13 +740,7 @@ int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
                 posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
         /* dup2 clears close-on-exec on the copy */
         posix_spawn_file_actions_adddup2(&fa, ctl_child, BERTH_SHIM_CONTROL_FD);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigemptyset(&dfl);
-        sigaddset(&dfl, SIGPIPE);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &dfl);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        container_spawnattr_init(&attr);
         r = posix_spawn(&pid, cs->d->shim_path, &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);

@@ -1,11 +1,16 @@
 /* Internal to the containers module (lifecycle.c, lifecycle-stop.c, create.c, attach.c,
- * restore.c): shared
- * helpers of the container table. Everything "_locked" runs under cs->lock. */
+ * restore.c, top.c): shared helpers of the container table. Everything "_locked" runs under
+ * cs->lock. */
 #ifndef BERTH_DAEMON_LIFECYCLE_H
 #define BERTH_DAEMON_LIFECYCLE_H
 
 #include "daemon/containers/containers.h"
 
+#include <spawn.h>
+
+/* posix_spawn attributes for the daemon's children (shims, ps): no signal blocked, SIGPIPE back
+ * to its default. Destroy with posix_spawnattr_destroy. */
+void container_spawnattr_init(posix_spawnattr_t *attr);
 /* RFC 3339 UTC time with nanoseconds, allocated. */
 char *container_now_rfc3339(void);
 /* Field 22 of /proc/<pid>/stat (tells a reused pid apart), 0 when unknown. */

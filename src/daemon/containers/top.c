@@ -44,7 +44,6 @@ static int run_ps(char **argv, char **ret_out, char **ret_errline, struct berth_
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
-        sigset_t none, dfl;
         int out[2], errp[2], status, r;
         char *bufs[2] = {NULL, NULL};
         size_t lens[2] = {0, 0};
@@ -62,13 +61,7 @@ static int run_ps(char **argv, char **ret_out, char **ret_errline, struct berth_
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, out[1], 1);
         posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigemptyset(&dfl);
-        sigaddset(&dfl, SIGPIPE);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &dfl);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        container_spawnattr_init(&attr);
         r = posix_spawnp(&pid, "ps", &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
