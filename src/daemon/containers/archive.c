@@ -31,10 +31,23 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-static int rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
-                       struct berth_error **err)
+/* The container ref, referenced, with its rootfs held (*ret_temp: release it when done). */
+static int container_hold(struct containers *cs, const char *ref, struct container **ret,
+                          bool *ret_temp, struct berth_error **err)
 {
-        return container_rootfs_hold(cs, c, ret_temp, err);
+        struct container *c;
+        int r;
+
+        r = container_get(cs, ref, &c, err);
+        if (r < 0)
+                return r;
+        r = container_rootfs_hold(cs, c, ret_temp, err);
+        if (r < 0) {
+                container_unref(cs, c);
+                return r;
+        }
+        *ret = c;
+        return 0;
 }
 
 /* docker's os.FileMode bits for the path-stat header */
@@ -526,14 +539,9 @@ int container_archive_get(struct containers *cs, const char *ref, const char *pa
         bool temp;
         int r;
 
-        r = container_get(cs, ref, &c, err);
+        r = container_hold(cs, ref, &c, &temp, err);
         if (r < 0)
                 return r;
-        r = rootfs_hold(cs, c, &temp, err);
-        if (r < 0) {
-                container_unref(cs, c);
-                return r;
-        }
         if ((r = cp_root_open(cs, c, path, &root, err)) < 0 ||
             (r = path_stat(c, &root, path, &hdr, err)) < 0 || !ret_tar) {
                 cp_root_release(&root);
@@ -607,14 +615,9 @@ int container_archive_put(struct containers *cs, const char *ref, const char *pa
         bool temp = false;
         int r;
 
-        r = container_get(cs, ref, &c, err);
+        r = container_hold(cs, ref, &c, &temp, err);
         if (r < 0)
                 return r;
-        r = rootfs_hold(cs, c, &temp, err);
-        if (r < 0) {
-                container_unref(cs, c);
-                return r;
-        }
         r = cp_root_open(cs, c, path, &root, err);
         if (r < 0) {
                 /* err says why */
@@ -658,14 +661,9 @@ int container_export(struct containers *cs, const char *ref, struct container_ta
         bool temp;
         int r;
 
-        r = container_get(cs, ref, &c, err);
+        r = container_hold(cs, ref, &c, &temp, err);
         if (r < 0)
                 return r;
-        r = rootfs_hold(cs, c, &temp, err);
-        if (r < 0) {
-                container_unref(cs, c);
-                return r;
-        }
         j = xcalloc(1, sizeof(*j));
         j->cs = cs;
         j->c = c;
