@@ -270,6 +270,8 @@ const char *berth_json_get_str(const json_t *obj, const char *key);
 /* docker's label filter of one value: filter is "key" (labels has key) or "key=value" (labels'
  * key is the string value); NULL filter or labels not an object: false. */
 bool berth_label_match(const json_t *labels, const char *filter);
+/* Every filter of the array filters (strings, as above) matches labels; an empty one: true. */
+bool berth_labels_match_all(const json_t *labels, const json_t *filters);
 
 /* Dump compact JSON followed by nothing; returns a malloc'd string. */
 char *berth_json_dump(const json_t *j, bool pretty);

@@ -32,6 +32,19 @@ bool berth_label_match(const json_t *labels, const char *filter)
         return have && (!eq || strcmp(have, eq + 1) == 0);
 }
 
+bool berth_labels_match_all(const json_t *labels, const json_t *filters)
+{
+        const json_t *e;
+        size_t i;
+
+        json_array_foreach(filters, i, e)
+        {
+                if (!berth_label_match(labels, json_string_value(e) ?: ""))
+                        return false;
+        }
+        return true;
+}
+
 char *berth_json_dump(const json_t *j, bool pretty)
 {
         char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER

@@ -15,20 +15,6 @@ struct filter_ctx {
         struct container *c;
 };
 
-/* every "key" or "key=value" of want is in labels */
-static bool labels_match(json_t *labels, json_t *want)
-{
-        json_t *e;
-        size_t i;
-
-        json_array_foreach(want, i, e)
-        {
-                if (!berth_label_match(labels, json_string_value(e) ?: ""))
-                        return false;
-        }
-        return true;
-}
-
 static bool any_match(json_t *vals, bool (*pred)(const char *want, void *ud), void *ud)
 {
         json_t *e;
@@ -193,8 +179,8 @@ int container_list(struct containers *cs, json_t *filters, bool all, long long l
                     !any_match(json_object_get(filters, "network"), pred_network, &actx))
                         continue;
                 cfg = container_config_merged(c);
-                if (!labels_match(json_object_get(cfg, "Labels"),
-                                  json_object_get(filters, "label"))) {
+                if (!berth_labels_match_all(json_object_get(cfg, "Labels"),
+                                            json_object_get(filters, "label"))) {
                         json_decref(cfg);
                         continue;
                 }
@@ -226,8 +212,8 @@ json_t *container_prune(struct containers *cs, json_t *filters)
                 struct container *c = v[i];
                 _cleanup_free_ char *upper = xasprintf("%s/upper", c->dir);
                 json_t *cfg = container_config_merged(c);
-                bool match =
-                    labels_match(json_object_get(cfg, "Labels"), json_object_get(filters, "label"));
+                bool match = berth_labels_match_all(json_object_get(cfg, "Labels"),
+                                                    json_object_get(filters, "label"));
                 uint64_t sz;
                 json_decref(cfg);
                 if (!match || container_is_running(cs, c))

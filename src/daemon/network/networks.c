@@ -713,23 +713,6 @@ static bool in_use_locked(struct networks *n, struct net_network *net)
         return false;
 }
 
-static bool labels_match(json_t *labels, json_t *want)
-{
-        json_t *e;
-        size_t i;
-
-        json_array_foreach(want, i, e)
-        {
-                const char *s = json_string_value(e) ?: "";
-                const char *eq = strchr(s, '=');
-                _cleanup_free_ char *k = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s);
-                const char *v = berth_json_get_str(labels, k);
-                if (!v || (eq && strcmp(v, eq + 1) != 0))
-                        return false;
-        }
-        return true;
-}
-
 static bool filter_match(struct networks *n, struct net_network *net, json_t *filters)
 {
         const char *k;
@@ -741,7 +724,7 @@ static bool filter_match(struct networks *n, struct net_network *net, json_t *fi
                 json_t *e;
                 size_t i;
                 if (strcmp(k, "label") == 0) {
-                        if (!labels_match(json_object_get(net->doc, "Labels"), vals))
+                        if (!berth_labels_match_all(json_object_get(net->doc, "Labels"), vals))
                                 return false;
                         continue;
                 }
@@ -1146,8 +1129,8 @@ int networks_prune(struct networks *n, json_t *filters, json_t **ret, struct ber
                 struct net_network *net = n->nets[i];
                 _cleanup_free_ char *name = xstrdup(net->name);
                 if (builtin(net) || in_use_locked(n, net) ||
-                    !labels_match(json_object_get(net->doc, "Labels"),
-                                  json_object_get(filters, "label")))
+                    !berth_labels_match_all(json_object_get(net->doc, "Labels"),
+                                            json_object_get(filters, "label")))
                         continue;
                 if (remove_locked(n, net, NULL) >= 0)
                         json_array_append_new(deleted, json_string(name));

@@ -110,6 +110,14 @@ static void test_label_match(void **state)
         assert_false(berth_label_match(l, "other"));
         assert_false(berth_label_match(l, NULL));
         assert_false(berth_label_match(NULL, "app"));
+        json_t *all = json_pack("[s,s]", "app=web", "empty"), *none = json_array();
+        json_t *miss = json_pack("[s,s]", "app", "other");
+        assert_true(berth_labels_match_all(l, all));
+        assert_true(berth_labels_match_all(l, none));
+        assert_false(berth_labels_match_all(l, miss));
+        json_decref(all);
+        json_decref(none);
+        json_decref(miss);
         json_decref(l);
 }
 
