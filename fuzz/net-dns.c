@@ -46,8 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         struct berth_dns *d = fuzz_server();
         uint8_t *out = xmalloc(DNS_MAX_MSG);
+        struct sockaddr_storage peer = {0}; /* no client of its own: the server's upstreams */
         for (int tcp = 0; tcp < 2; tcp++) {
-                size_t n = handle_query(d, data, size, tcp, out, DNS_MAX_MSG);
+                size_t n = handle_query(d, &peer, data, size, tcp, out, DNS_MAX_MSG);
                 if (n == 0)
                         continue;
                 if (n < DNS_HDR || n > (tcp ? DNS_MAX_MSG : DNS_MAX_UDP) || out[0] != data[0] ||

@@ -1416,7 +1416,7 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                 if (strcmp(nf, "default"))
                         net = nf;
         }
-        json_t *argv;
+        _cleanup_json_ json_t *argv = NULL;
         if (in->json) {
                 argv = json_array();
                 for (size_t i = 0; i < in->n_args; i++)
@@ -1436,7 +1436,6 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                 argv = shell_of(st);
                 json_array_append_new(argv, json_string(in->n_args ? in->args[0] : ""));
         }
-        _cleanup_json_ json_t *argv_ref = argv;
         /* build args in scope go into the environment (not those an ENV overrides) */
         _cleanup_json_ json_t *env = json_array();
         _cleanup_json_ json_t *saved = json_array(); /* docker's "|N k=v" prefix */

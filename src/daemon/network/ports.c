@@ -114,6 +114,18 @@ int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct 
         if (json_is_true(json_object_get(hc, "PublishAllPorts"))) {
                 json_t *sets[] = {json_object_get(create, "ExposedPorts"),
                                   json_object_get(image_config, "ExposedPorts")};
+                /* the container ports already bound, per protocol (tcp, udp): an exposed range
+                 * of thousands of ports stays linear */
+                _cleanup_free_ uint8_t *bound = xcalloc(2, 65536 / 8);
+                size_t i;
+                json_t *w;
+                json_array_foreach(out, i, w)
+                {
+                        json_int_t c = json_integer_value(json_object_get(w, "ContainerPort"));
+                        bool udp = strcmp(berth_json_get_str(w, "Proto") ?: "", "udp") == 0;
+                        if (c >= 0 && c < 65536)
+                                bound[(udp ? 8192 : 0) + c / 8] |= (uint8_t)(1u << (c % 8));
+                }
                 for (size_t s = 0; s < ARRAY_SIZE(sets); s++) {
                         json_t *dummy;
                         json_object_foreach(sets[s], key, dummy)
@@ -123,16 +135,12 @@ int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct 
                                 r = port_key_parse(key, &clo, &chi, &proto, err);
                                 if (r < 0)
                                         return r;
+                                uint8_t *set = bound + (strcmp(proto, "udp") == 0 ? 8192 : 0);
                                 for (unsigned c = clo; c <= chi; c++) {
-                                        bool bound = false;
-                                        size_t i;
-                                        json_t *w;
-                                        json_array_foreach(out, i, w) bound |=
-                                            json_integer_value(
-                                                json_object_get(w, "ContainerPort")) == c &&
-                                            strcmp(berth_json_get_str(w, "Proto"), proto) == 0;
-                                        if (!bound)
-                                                want_add(out, proto, NULL, 0, 0, c);
+                                        if (set[c / 8] & (1u << (c % 8)))
+                                                continue;
+                                        set[c / 8] |= (uint8_t)(1u << (c % 8));
+                                        want_add(out, proto, NULL, 0, 0, c);
                                 }
                         }
                 }
