@@ -290,6 +290,56 @@ static bool need_ip6(const struct berth_net_rules_network *nets, size_t n_networ
         return false;
 }
 
+/* The forward chain of a table of family ("ip" or "ip6"): docker's isolation between bridges and
+ * for --internal, established traffic, published ports (ct status dnat), icc, the way out, and
+ * nothing else into a bridge. */
+static void gen_forward_chain(const struct berth_net_rules_network *nets, size_t n_networks,
+                              const struct berth_net_rules_port *ports, size_t n_ports,
+                              const char *family, struct rules_buf *b)
+{
+        buf_printf(b, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy "
+                      "accept;\n");
+        /* docker's isolation: nothing crosses from one berth bridge to another, whatever its
+         * state */
+        for (size_t i = 0; i < n_networks; i++) {
+                for (size_t j = 0; j < n_networks; j++) {
+                        if (strcmp(nets[i].bridge, nets[j].bridge) == 0)
+                                continue;
+                        buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n", nets[i].bridge,
+                                   nets[j].bridge);
+                }
+        }
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                if (n->internal)
+                        buf_printf(b,
+                                   "\t\tiifname \"%s\" oifname != \"%s\" drop\n"
+                                   "\t\toifname \"%s\" iifname != \"%s\" drop\n",
+                                   n->bridge, n->bridge, n->bridge, n->bridge);
+        }
+        buf_printf(b, "\t\tct state established,related accept\n");
+        for (int pi = 0; pi < 2; pi++) {
+                const char *pn = pi == 0 ? "tcp" : "udp";
+                if (port_kind_used(ports, n_ports, pi, true) ||
+                    port_kind_used(ports, n_ports, pi, false))
+                        buf_printf(b,
+                                   "\t\toifname . %s daddr . %s dport @forward_%s ct status dnat "
+                                   "accept\n",
+                                   family, pn, pn);
+        }
+        for (size_t i = 0; i < n_networks; i++) {
+                const struct berth_net_rules_network *n = &nets[i];
+                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" %s\n", n->bridge, n->bridge,
+                           n->icc ? "accept" : "drop");
+                if (!n->internal)
+                        buf_printf(b, "\t\tiifname \"%s\" accept\n", n->bridge);
+                /* the rest into a bridge (not established, not published): docker's FORWARD
+                 * drop, here for berth's bridges only */
+                buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
+        }
+        buf_printf(b, "\t}\n");
+}
+
 /* The IPv6 side of the networks that have an IPv6 subnet, in `ip6 berth` (replaced like `ip
  * berth`, absent when no network has one): masquerade of what leaves the subnet, docker's
  * isolation between bridges and for --internal, nothing unsolicited into a bridge. */
@@ -328,40 +378,8 @@ static void gen_ruleset6(const struct berth_net_rules_network *nets, size_t n_ne
                 buf_printf(b, "\t\tip6 saddr %s oifname != \"%s\" masquerade\n", a, n->bridge);
         }
         buf_printf(b, "\t}\n");
-        buf_printf(b, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy "
-                      "accept;\n");
-        for (size_t i = 0; i < n_networks; i++)
-                for (size_t j = 0; j < n_networks; j++)
-                        if (strcmp(nets[i].bridge, nets[j].bridge) != 0)
-                                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n",
-                                           nets[i].bridge, nets[j].bridge);
-        for (size_t i = 0; i < n_networks; i++) {
-                const struct berth_net_rules_network *n = &nets[i];
-                if (n->internal)
-                        buf_printf(b,
-                                   "\t\tiifname \"%s\" oifname != \"%s\" drop\n"
-                                   "\t\toifname \"%s\" iifname != \"%s\" drop\n",
-                                   n->bridge, n->bridge, n->bridge, n->bridge);
-        }
-        buf_printf(b, "\t\tct state established,related accept\n");
-        for (int pi = 0; pi < 2; pi++) {
-                const char *pn = pi == 0 ? "tcp" : "udp";
-                if (port_kind_used(ports, n_ports, pi, true) ||
-                    port_kind_used(ports, n_ports, pi, false))
-                        buf_printf(b,
-                                   "\t\toifname . ip6 daddr . %s dport @forward_%s ct status dnat "
-                                   "accept\n",
-                                   pn, pn);
-        }
-        for (size_t i = 0; i < n_networks; i++) {
-                const struct berth_net_rules_network *n = &nets[i];
-                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" %s\n", n->bridge, n->bridge,
-                           n->icc ? "accept" : "drop");
-                if (!n->internal)
-                        buf_printf(b, "\t\tiifname \"%s\" accept\n", n->bridge);
-                buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
-        }
-        buf_printf(b, "\t}\n}\n");
+        gen_forward_chain(nets, n_networks, ports, n_ports, "ip6", b);
+        buf_printf(b, "}\n");
 }
 
 static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_networks,
@@ -421,47 +439,8 @@ static void gen_ruleset(const struct berth_net_rules_network *nets, size_t n_net
         }
         buf_printf(b, "\t}\n");
 
-        buf_printf(b, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy "
-                      "accept;\n");
-        /* docker's isolation: nothing crosses from one berth bridge to another, whatever its
-         * state */
-        for (size_t i = 0; i < n_networks; i++) {
-                for (size_t j = 0; j < n_networks; j++) {
-                        if (strcmp(nets[i].bridge, nets[j].bridge) == 0)
-                                continue;
-                        buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n", nets[i].bridge,
-                                   nets[j].bridge);
-                }
-        }
-        for (size_t i = 0; i < n_networks; i++) {
-                const struct berth_net_rules_network *n = &nets[i];
-                if (n->internal)
-                        buf_printf(b,
-                                   "\t\tiifname \"%s\" oifname != \"%s\" drop\n"
-                                   "\t\toifname \"%s\" iifname != \"%s\" drop\n",
-                                   n->bridge, n->bridge, n->bridge, n->bridge);
-        }
-        buf_printf(b, "\t\tct state established,related accept\n");
-        for (int pi = 0; pi < 2; pi++) {
-                const char *pn = pi == 0 ? "tcp" : "udp";
-                if (port_kind_used(ports, n_ports, pi, true) ||
-                    port_kind_used(ports, n_ports, pi, false))
-                        buf_printf(b,
-                                   "\t\toifname . ip daddr . %s dport @forward_%s ct status dnat "
-                                   "accept\n",
-                                   pn, pn);
-        }
-        for (size_t i = 0; i < n_networks; i++) {
-                const struct berth_net_rules_network *n = &nets[i];
-                buf_printf(b, "\t\tiifname \"%s\" oifname \"%s\" %s\n", n->bridge, n->bridge,
-                           n->icc ? "accept" : "drop");
-                if (!n->internal)
-                        buf_printf(b, "\t\tiifname \"%s\" accept\n", n->bridge);
-                /* the rest into a bridge (not established, not published): docker's FORWARD
-                 * drop, here for berth's bridges only */
-                buf_printf(b, "\t\toifname \"%s\" drop\n", n->bridge);
-        }
-        buf_printf(b, "\t}\n}\n");
+        gen_forward_chain(nets, n_networks, ports, n_ports, "ip", b);
+        buf_printf(b, "}\n");
         gen_ruleset6(nets, n_networks, ports6, n_ports6, b);
 }
 
