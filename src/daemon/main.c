@@ -139,6 +139,12 @@ static int daemon_init(struct daemon *d, const struct networks_options *net,
         r = db_open(d, err);
         if (r < 0)
                 return r;
+        /* the nftables helper forked while berthd has one thread (the image store, networks and
+         * containers start theirs below); without nf_tables it is harmless, and a failure here
+         * only means the first transaction forks it */
+        _cleanup_error_ struct berth_error *helper_err = NULL;
+        if (berth_net_rules_helper_start(&helper_err) < 0)
+                berth_warn("nftables helper: %s", helper_err->msg);
         r = berth_images_open(d->data_root, &d->images, err);
         if (r < 0)
                 return berth_error_wrap(err, "image store");

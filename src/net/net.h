@@ -188,6 +188,12 @@ int berth_net_rules_render(const struct berth_net_rules_network *nets, size_t n_
                            char **ret_text, struct berth_error **err);
 int berth_net_rules_load(const char *text, struct berth_error **err);
 
+/* Fork the helper child now rather than at the first transaction. A process that will have
+ * threads calls it before it starts any: a fork taken while another thread holds a lock (the
+ * allocator's, say) leaves the child stuck on it, and the first transaction then waits out the
+ * helper's timeout. */
+int berth_net_rules_helper_start(struct berth_error **err);
+
 /* Can this host do bridge networking in the calling thread's network namespace? Checks, in a
  * forked child (nothing in the caller's namespace changes): rtnetlink answers; a netfilter
  * netlink socket opens; a new network namespace can be made; in it a bridge and a veth pair on it

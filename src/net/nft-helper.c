@@ -258,6 +258,16 @@ static int helper_call_locked(int netns, int text_fd, struct berth_error **err)
                                 WEXITSTATUS(status), sep, said);
 }
 
+int berth_net_rules_helper_start(struct berth_error **err)
+{
+        pthread_mutex_lock(&helper_lock);
+        if (helper.pid != 0 && helper.owner != getpid())
+                helper_forget_locked();
+        int r = helper.pid == 0 ? helper_spawn_locked(err) : 0;
+        pthread_mutex_unlock(&helper_lock);
+        return r;
+}
+
 int net_nft_run_isolated(const char *text, struct berth_error **err)
 {
         _cleanup_close_ int netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
