@@ -11,6 +11,18 @@ static int db_error(struct daemon *d, int rc, struct berth_error **err, const ch
         return berth_error_setx(err, code, "%s: %s", what, sqlite3_errmsg(d->db));
 }
 
+/* The end of a statement run under d->db_lock: its error unless ok (read before the finalize),
+ * then the finalize and the unlock. */
+static int db_end(struct daemon *d, sqlite3_stmt *st, bool ok, int rc, const char *what,
+                  struct berth_error **err)
+{
+        int r = ok ? 0 : db_error(d, rc, err, what);
+
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->db_lock);
+        return r;
+}
+
 int db_open(struct daemon *d, struct berth_error **err)
 {
         _cleanup_free_ char *path = xasprintf("%s/berth.db", d->data_root);
@@ -85,15 +97,8 @@ int db_exec(struct daemon *d, const char *sql, const char *const *args, size_t n
                         sqlite3_bind_text(st, (int)i + 1, args[i], -1, SQLITE_TRANSIENT);
                 rc = sqlite3_step(st);
         }
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-                rc = db_error(d, sqlite3_extended_errcode(d->db) & 0xff, err, "database");
-                sqlite3_finalize(st);
-                pthread_mutex_unlock(&d->db_lock);
-                return rc;
-        }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&d->db_lock);
-        return 0;
+        return db_end(d, st, rc == SQLITE_DONE || rc == SQLITE_ROW,
+                      sqlite3_extended_errcode(d->db) & 0xff, "database", err);
 }
 
 int db_container_put(struct daemon *d, const char *id, const char *name, json_t *config,
@@ -161,15 +166,7 @@ int db_container_foreach(struct daemon *d, db_container_fn fn, void *userdata,
                 fn((const char *)sqlite3_column_text(st, 0),
                    (const char *)sqlite3_column_text(st, 1), config, state, userdata);
         }
-        if (rc != SQLITE_DONE) {
-                rc = db_error(d, rc, err, "read containers");
-                sqlite3_finalize(st);
-                pthread_mutex_unlock(&d->db_lock);
-                return rc;
-        }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&d->db_lock);
-        return 0;
+        return db_end(d, st, rc == SQLITE_DONE, rc, "read containers", err);
 }
 
 int db_query(struct daemon *d, const char *sql, const char *const *args, size_t n, db_row_fn fn,
@@ -194,13 +191,5 @@ int db_query(struct daemon *d, const char *sql, const char *const *args, size_t 
                         cols[i] = (const char *)sqlite3_column_text(st, i);
                 fn(cols, (size_t)nc, userdata);
         }
-        if (rc != SQLITE_DONE) {
-                rc = db_error(d, rc, err, "database query");
-                sqlite3_finalize(st);
-                pthread_mutex_unlock(&d->db_lock);
-                return rc;
-        }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&d->db_lock);
-        return 0;
+        return db_end(d, st, rc == SQLITE_DONE, rc, "database query", err);
 }
