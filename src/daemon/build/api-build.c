@@ -10,7 +10,8 @@
 
 /* ---------------------------------------------------------------- output */
 
-static void out_line(struct build_out *o, json_t *msg, bool direct)
+/* writes msg (taken) to the build's own output */
+static void out_emit(struct build_out *o, json_t *msg, bool direct)
 {
         _cleanup_free_ char *text = json_dumps(msg, JSON_COMPACT);
         json_decref(msg);
@@ -24,10 +25,103 @@ static void out_line(struct build_out *o, json_t *msg, bool direct)
                 o->qlen += len;
                 return;
         }
-        if (o->broken)
+        if (__atomic_load_n(&o->broken, __ATOMIC_RELAXED))
                 return;
         if (berth_write_all(o->fd, line, len) < 0)
-                o->broken = true;
+                __atomic_store_n(&o->broken, true, __ATOMIC_RELAXED);
+}
+
+/* [msg, direct] pairs of held, written to p and emptied (p's lock held) */
+static void out_flush(struct build_out *p, json_t *held)
+{
+        size_t i;
+        json_t *v;
+        json_array_foreach(held, i, v)
+        {
+                out_emit(p, json_incref(json_array_get(v, 0)), json_is_true(json_array_get(v, 1)));
+        }
+        json_array_clear(held);
+}
+
+static void out_line(struct build_out *o, json_t *msg, bool direct)
+{
+        struct build_out *p = o->parent;
+        if (!p)
+                return out_emit(o, msg, direct);
+        pthread_mutex_lock(&p->lock);
+        if (!p->owner) {
+                p->owner = o;
+                out_flush(p, o->held);
+        }
+        if (p->owner == o)
+                out_emit(p, msg, direct);
+        else
+                json_array_append_new(o->held, json_pack("[o,b]", msg, direct));
+        pthread_mutex_unlock(&p->lock);
+}
+
+void build_out_share(struct build_out *parent)
+{
+        pthread_mutex_init(&parent->lock, NULL);
+        parent->owner = NULL;
+        parent->queue = json_array();
+}
+
+void build_out_unshare(struct build_out *parent)
+{
+        pthread_mutex_destroy(&parent->lock);
+        json_decref(parent->queue);
+        parent->queue = NULL;
+}
+
+void build_out_child_init(struct build_out *parent, struct build_out *child)
+{
+        *child = (struct build_out){.fd = -1, .client_fd = -1, .parent = parent};
+        child->held = json_array();
+}
+
+void build_out_step_end(struct build_out *o)
+{
+        struct build_out *p = o->parent;
+        if (!p)
+                return;
+        pthread_mutex_lock(&p->lock);
+        if (p->owner == o) {
+                p->owner = NULL;
+                out_flush(p, p->queue);
+        } else if (json_array_size(o->held)) {
+                if (!p->owner)
+                        out_flush(p, o->held);
+                else
+                        json_array_extend(p->queue, o->held);
+        }
+        json_array_clear(o->held);
+        pthread_mutex_unlock(&p->lock);
+}
+
+void build_out_child_release(struct build_out *o)
+{
+        build_out_step_end(o);
+        json_decref(o->held);
+        o->held = NULL;
+}
+
+bool build_out_broken(struct build_out *o)
+{
+        struct build_out *p = o->parent ? o->parent : o;
+        return __atomic_load_n(&p->broken, __ATOMIC_RELAXED);
+}
+
+void build_out_set_broken(struct build_out *o)
+{
+        struct build_out *p = o->parent ? o->parent : o;
+        __atomic_store_n(&p->broken, true, __ATOMIC_RELAXED);
+}
+
+int build_out_client_fd(struct build_out *o)
+{
+        struct build_out *p = o->parent ? o->parent : o;
+        return p->client_fd;
 }
 
 void build_out_stream(struct build_out *o, const char *fmt, ...)

@@ -8,6 +8,8 @@
 #include "common/common.h"
 #include "daemon/http/api.h"
 
+#include <pthread.h>
+
 struct daemon;
 
 /* What one build was asked for (docker's /build query, validated by the route). */
@@ -34,6 +36,15 @@ struct build_out {
         bool broken; /* the client is gone: stop at the next step */
         char *qbuf;
         size_t qlen;
+        /* While stages build concurrently each has a view of the build's output
+         * (build_out_child_init) whose steps stay whole: the first step to write holds the output
+         * and streams live; the others keep their messages (held) and hand them over as one
+         * block when their step ends, written when no step holds the output (queue). */
+        struct build_out *parent; /* a stage's view: the build's output */
+        json_t *held;             /* a view: [msg, direct] pairs of its step, not yet written */
+        pthread_mutex_t lock;     /* the build's output: owner, queue, writes */
+        struct build_out *owner;  /* the view whose step is streaming, NULL when none */
+        json_t *queue;            /* finished steps' messages waiting for the owner's end */
 };
 
 void build_out_stream(struct build_out *o, const char *fmt, ...) _printf_(2, 3);
@@ -41,6 +52,19 @@ void build_out_stream(struct build_out *o, const char *fmt, ...) _printf_(2, 3);
 void build_out_raw(struct build_out *o, const char *data, size_t len);
 void build_out_aux(struct build_out *o, const char *id);
 void build_out_error(struct build_out *o, const char *msg, int code);
+/* Views of parent for concurrent stages: parent's lock is made by build_out_share (undone by
+ * build_out_unshare once every view is released); a view's step ends with build_out_step_end,
+ * and build_out_child_release writes what it still holds. */
+void build_out_share(struct build_out *parent);
+void build_out_unshare(struct build_out *parent);
+void build_out_child_init(struct build_out *parent, struct build_out *child);
+void build_out_step_end(struct build_out *o);
+void build_out_child_release(struct build_out *o);
+/* the client went away (seen through this output or any view of its build) */
+bool build_out_broken(struct build_out *o);
+void build_out_set_broken(struct build_out *o);
+/* the client connection to watch (-1: none) */
+int build_out_client_fd(struct build_out *o);
 
 /* ---------------------------------------------------------------- context.c */
 

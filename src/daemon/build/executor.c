@@ -12,6 +12,8 @@
 #include <ctype.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -25,7 +27,21 @@ struct stage {
         bool cmd_set;
         size_t first, end; /* its instructions: FROM at first, up to end */
         bool built;
-        bool needed; /* the target stage or one it takes files or its base from */
+        bool needed;  /* the target stage or one it takes files or its base from */
+        bool done;    /* its thread finished (built or not), under sched.lock */
+        bool *deps;   /* [n_stages]: the earlier stages it takes its base or files from */
+        size_t step0; /* the number of its FROM step */
+};
+
+/* The stages' threads: the first failure (err, code) wins and cancels the others (cancel_fd,
+ * an eventfd a running RUN polls, is written once). */
+struct sched {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool failed;
+        struct berth_error *err;
+        int code;
+        int cancel_fd;
 };
 
 struct builder {
@@ -45,6 +61,10 @@ struct builder {
         size_t n_run_mounts;
         size_t step, total;
         int code; /* exit status of a failed RUN */
+        /* Each stage runs in a thread on its own copy of this struct (out, run_mounts, step and
+         * code are its own); the rest is shared: stages other than its own are read only once
+         * they are done (stage_wait), used is written under sc->lock. */
+        struct sched *sc;
 };
 
 static const char *const builtin_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
@@ -380,6 +400,22 @@ static struct stage *stage_by_name(struct builder *b, const char *name, size_t b
         return NULL;
 }
 
+/* The image of an earlier stage s once its thread is done (a copy), or NULL when it was not
+ * built (not needed by the target, failed, or the build was cancelled). */
+static char *stage_wait(struct builder *b, struct stage *s)
+{
+        char *id = NULL;
+        if (!b->sc)
+                return s->built ? xstrdup(s->image_id) : NULL;
+        pthread_mutex_lock(&b->sc->lock);
+        while (s->needed && !s->done && !b->sc->failed)
+                pthread_cond_wait(&b->sc->cond, &b->sc->lock);
+        if (s->built)
+                id = xstrdup(s->image_id);
+        pthread_mutex_unlock(&b->sc->lock);
+        return id;
+}
+
 static int image_get(struct builder *b, const char *name, bool pull, char **ret,
                      struct berth_error **err)
 {
@@ -432,8 +468,11 @@ static int stage_from(struct builder *b, size_t idx, struct berth_error **err)
                 if (b->stages[k].name && !strcasecmp(b->stages[k].name, name))
                         from = &b->stages[k];
         json_t *cfg = NULL;
-        if (from && from->image_id) {
-                st->image_id = xstrdup(from->image_id);
+        _cleanup_free_ char *from_id = from ? stage_wait(b, from) : NULL;
+        if (from && !from_id) {
+                return berth_error_setx(err, EINVAL, "FROM %s: stage not built", name);
+        } else if (from) {
+                st->image_id = TAKE_PTR(from_id);
                 cfg = json_deep_copy(from->cfg);
         } else if (!strcasecmp(name, "scratch")) {
                 if (scratch_image(b, &st->image_id, err) < 0)
@@ -676,7 +715,11 @@ static int declare_arg(struct builder *b, json_t *scope, struct stage *st, const
         if (dflt_raw && expand(b, st, dflt_raw, &dflt, err) < 0)
                 return -EINVAL;
         if (given) {
+                if (b->sc)
+                        pthread_mutex_lock(&b->sc->lock);
                 json_object_set(b->used, k, json_true());
+                if (b->sc)
+                        pthread_mutex_unlock(&b->sc->lock);
                 json_object_set(scope, k, json_is_string(given) ? given : json_null());
                 if (json_is_string(given))
                         return 0;
@@ -1075,11 +1118,10 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
         int r = 0;
         if (from) {
                 struct stage *s = stage_by_name(b, from, idx);
-                if (s && !s->image_id) {
+                if (s && !(src_image = stage_wait(b, s))) {
                         return berth_error_setx(err, EINVAL, "%s --from=%s: stage not built", kw,
                                                 from);
                 } else if (s) {
-                        src_image = xstrdup(s->image_id);
                 } else if (image_get(b, from, false, &src_image, err) < 0) {
                         return berth_error_wrap(err, "%s --from=%s", kw, from);
                 }
@@ -1182,12 +1224,11 @@ static int bind_mount(struct builder *b, struct stage *st, const char *source, c
         if (from) {
                 struct stage *s = stage_by_name(b, from, (size_t)(st - b->stages));
                 _cleanup_free_ char *img = NULL;
-                if (s && !s->image_id)
+                if (s && !(img = stage_wait(b, s)))
                         return berth_error_setx(err, EINVAL, "RUN --mount from=%s: stage not built",
                                                 from);
-                if (s)
-                        img = xstrdup(s->image_id);
-                else if (image_get(b, from, false, &img, err) < 0)
+                if (s) {
+                } else if (image_get(b, from, false, &img, err) < 0)
                         return berth_error_wrap(err, "RUN --mount from=%s", from);
                 if (b->n_run_mounts == ARRAY_SIZE(b->run_mounts))
                         return berth_error_setx(err, E2BIG, "RUN: too many bind mounts");
@@ -1359,24 +1400,34 @@ static void demux_feed(struct builder *b, struct demux *d, const char *p, size_t
         }
 }
 
-static void run_output(struct builder *b, int fd, struct containers *cs, struct container *c)
+/* The step's output until it ends. A client that went away, or another stage's failure
+ * (sc->cancel_fd), kills the step's container: *ret_cancelled is then set. */
+static void run_output(struct builder *b, int fd, struct containers *cs, struct container *c,
+                       bool *ret_cancelled)
 {
         char buf[16384];
         struct demux dm = {0};
+        int client = build_out_client_fd(b->out);
+        int cancel = b->sc ? b->sc->cancel_fd : -1;
+        bool killed = false;
         for (;;) {
-                struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-                                      {.fd = b->out->client_fd, .events = POLLRDHUP}};
-                int n = poll(p, b->out->client_fd >= 0 ? 2 : 1, -1);
+                struct pollfd p[3] = {{.fd = fd, .events = POLLIN},
+                                      {.fd = killed ? -1 : client, .events = POLLRDHUP},
+                                      {.fd = killed ? -1 : cancel, .events = POLLIN}};
+                int n = poll(p, 3, -1);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
                         return;
-                if (b->out->client_fd >= 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-                        /* the client went away: the step is stopped, the build ends */
+                if ((p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) || (p[2].revents & POLLIN)) {
+                        /* the client went away or another stage failed: the step is stopped,
+                         * the build ends */
                         _cleanup_error_ struct berth_error *e = NULL;
-                        b->out->broken = true;
+                        if (p[1].revents)
+                                build_out_set_broken(b->out);
                         container_kill(cs, c, "KILL", &e);
-                        b->out->client_fd = -1;
+                        killed = true;
+                        *ret_cancelled = true;
                 }
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
                         ssize_t r = read(fd, buf, sizeof(buf));
@@ -1503,6 +1554,7 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                 return -EIO;
         build_out_stream(b->out, " ---> Running in %.12s\n", cid);
         int r = 0, code = -1;
+        bool cancelled = false;
         int sv[2];
         uint64_t gen = 0;
         _cleanup_json_ json_t *amsg = json_pack("{s:{s:b,s:b,s:b,s:b}}", "attach", "stdin", false,
@@ -1522,11 +1574,15 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                 close(sv[0]);
                 goto remove;
         }
-        run_output(b, sv[0], cs, c);
+        run_output(b, sv[0], cs, c, &cancelled);
         close(sv[0]);
         container_wait(cs, c, "not-running", gen, &code);
-        if (b->out->broken) {
+        if (build_out_broken(b->out)) {
                 r = berth_error_setx(err, ECANCELED, "the client went away");
+                goto remove;
+        }
+        if (cancelled) {
+                r = berth_error_setx(err, ECANCELED, "cancelled: another stage failed");
                 goto remove;
         }
         if (code != 0) {
@@ -1586,22 +1642,21 @@ static int dispatch(struct builder *b, struct stage *st, const struct bld_instr 
 
 static void stage_free(struct stage *st)
 {
+        free(st->deps);
         free(st->name);
         free(st->image_id);
         json_decref(st->cfg);
         json_decref(st->args);
 }
 
-/* Mark the stages the target (the last of n) needs: FROM <stage> and COPY/ADD --from=<stage>,
- * followed back. A reference through a variable could name any earlier stage: all of them are
- * then needed. */
+/* The stages each stage depends on (FROM <stage>, COPY/ADD --from=<stage>, RUN
+ * --mount=…,from=<stage>; a reference through a variable could name any earlier stage: all of
+ * them then), and those the target (the last of n) needs, followed back. */
 static void mark_needed(struct builder *b, size_t n)
 {
-        b->stages[n - 1].needed = true;
-        for (size_t s = n; s-- > 0;) {
+        for (size_t s = 0; s < b->n_stages; s++) {
                 struct stage *st = &b->stages[s];
-                if (!st->needed)
-                        continue;
+                st->deps = xcalloc(b->n_stages, sizeof(*st->deps));
                 for (size_t k = st->first; k < st->end; k++) {
                         const struct bld_instr *in = &b->df->instrs[k];
                         const char *ref = in->kind == BLD_FROM ? in->args[0] : flag_get(in, "from");
@@ -1628,7 +1683,7 @@ static void mark_needed(struct builder *b, size_t n)
                                 continue;
                         if (strchr(ref, '$')) {
                                 for (size_t e = 0; e < s; e++)
-                                        b->stages[e].needed = true;
+                                        st->deps[e] = true;
                                 continue;
                         }
                         struct stage *dep = NULL;
@@ -1638,9 +1693,169 @@ static void mark_needed(struct builder *b, size_t n)
                         if (!dep && in->kind != BLD_FROM)
                                 dep = stage_by_name(b, ref, s);
                         if (dep)
-                                dep->needed = true;
+                                st->deps[dep - b->stages] = true;
                 }
         }
+        b->stages[n - 1].needed = true;
+        for (size_t s = n; s-- > 0;)
+                for (size_t e = 0; b->stages[s].needed && e < s; e++)
+                        if (b->stages[s].deps[e])
+                                b->stages[e].needed = true;
+}
+
+/* One stage's steps, on the thread's own builder copy b. */
+static int build_stage(struct builder *b, size_t s, const char *label_line,
+                       struct berth_error **err)
+{
+        struct stage *st = &b->stages[s];
+        const struct bld_instr *in = &b->df->instrs[st->first];
+        int r;
+        b->step = st->step0;
+        build_out_stream(b->out, "Step %zu/%zu : %s\n", b->step++, b->total, in->original);
+        if ((r = stage_from(b, s, err)) < 0)
+                return r;
+        print_id(b, st->image_id);
+        build_out_step_end(b->out);
+        for (size_t k = st->first + 1; k < st->end; k++) {
+                if (build_out_broken(b->out))
+                        return berth_error_setx(err, ECANCELED, "the client went away");
+                if (__atomic_load_n(&b->sc->failed, __ATOMIC_RELAXED))
+                        return berth_error_setx(err, ECANCELED, "cancelled: another stage failed");
+                in = &b->df->instrs[k];
+                build_out_stream(b->out, "Step %zu/%zu : %s\n", b->step++, b->total, in->original);
+                if ((r = dispatch(b, st, in, err)) < 0)
+                        return r;
+                print_id(b, st->image_id);
+                build_out_step_end(b->out);
+        }
+        if (label_line) {
+                _cleanup_dockerfile_ struct bld_dockerfile *ldf = NULL;
+                build_out_stream(b->out, "Step %zu/%zu : %s\n", b->step++, b->total, label_line);
+                if ((r = bld_parse("labels", label_line, strlen(label_line), &ldf, err)) < 0 ||
+                    (r = dispatch(b, st, &ldf->instrs[0], err)) < 0)
+                        return r;
+                print_id(b, st->image_id);
+        }
+        build_out_aux(b->out, st->image_id);
+        build_out_step_end(b->out);
+        return 0;
+}
+
+struct worker {
+        struct builder b; /* the thread's copy */
+        struct build_out out;
+        size_t stage;
+        const char *label_line;
+        pthread_t thread;
+        bool started;
+};
+
+/* A stage's thread: waits for the stages it depends on, builds, and on failure cancels the
+ * others (the first failure is the build's error). */
+static void *stage_thread(void *arg)
+{
+        struct worker *w = arg;
+        struct builder *b = &w->b;
+        struct sched *sc = b->sc;
+        struct stage *st = &b->stages[w->stage];
+        _cleanup_error_ struct berth_error *e = NULL;
+        int r = 0;
+        pthread_mutex_lock(&sc->lock);
+        for (;;) {
+                bool ready = true;
+                for (size_t k = 0; k < w->stage; k++)
+                        if (st->deps[k] && b->stages[k].needed && !b->stages[k].done)
+                                ready = false;
+                if (ready || sc->failed)
+                        break;
+                pthread_cond_wait(&sc->cond, &sc->lock);
+        }
+        bool go = !sc->failed;
+        pthread_mutex_unlock(&sc->lock);
+        if (go)
+                r = build_stage(b, w->stage, w->label_line, &e);
+        /* its output first, so that a failure's message comes after the failing step */
+        build_out_child_release(b->out);
+        pthread_mutex_lock(&sc->lock);
+        if (go && r == 0) {
+                st->built = true;
+        } else if (go && !sc->failed) {
+                uint64_t one = 1;
+                sc->failed = true;
+                sc->err = TAKE_PTR(e);
+                sc->code = b->code;
+                if (write(sc->cancel_fd, &one, sizeof(one)) < 0)
+                        berth_warn("build: cancel the other stages: %m");
+        }
+        st->done = true;
+        pthread_cond_broadcast(&sc->cond);
+        pthread_mutex_unlock(&sc->lock);
+        while (b->n_run_mounts)
+                build_mount_release(&b->run_mounts[--b->n_run_mounts]);
+        return NULL;
+}
+
+/* The needed stages of the first n, each in a thread of its own: those that do not depend on
+ * each other build at the same time. */
+static int build_stages(struct builder *b, size_t n, const char *label_line,
+                        struct berth_error **err)
+{
+        struct sched sc = {.cancel_fd = eventfd(0, EFD_CLOEXEC)};
+        if (sc.cancel_fd < 0)
+                return berth_error_set(err, errno, "eventfd");
+        pthread_mutex_init(&sc.lock, NULL);
+        pthread_cond_init(&sc.cond, NULL);
+        b->sc = &sc;
+        /* loaded once, before the threads share it */
+        if (b->o->cachefrom && !b->cache_from)
+                cache_from_load(b);
+        build_out_share(b->out);
+        struct worker *w = xcalloc(n, sizeof(*w));
+        int r = 0;
+        for (size_t s = 0; s < n; s++) {
+                if (!b->stages[s].needed)
+                        continue;
+                w[s].b = *b;
+                w[s].b.n_run_mounts = 0;
+                w[s].b.code = 0;
+                w[s].stage = s;
+                w[s].label_line = s + 1 == n ? label_line : NULL;
+                build_out_child_init(b->out, &w[s].out);
+                w[s].b.out = &w[s].out;
+                int e = pthread_create(&w[s].thread, NULL, stage_thread, &w[s]);
+                if (e) {
+                        json_decref(w[s].out.held);
+                        pthread_mutex_lock(&sc.lock);
+                        if (!sc.failed) {
+                                uint64_t one = 1;
+                                sc.failed = true;
+                                berth_error_set(&sc.err, e, "build: start a stage's thread");
+                                if (write(sc.cancel_fd, &one, sizeof(one)) < 0)
+                                        berth_warn("build: cancel the other stages: %m");
+                        }
+                        pthread_cond_broadcast(&sc.cond);
+                        pthread_mutex_unlock(&sc.lock);
+                        break;
+                }
+                w[s].started = true;
+        }
+        for (size_t s = 0; s < n; s++)
+                if (w[s].started)
+                        pthread_join(w[s].thread, NULL);
+        free(w);
+        build_out_unshare(b->out);
+        b->sc = NULL;
+        if (sc.failed) {
+                if (!sc.err)
+                        berth_error_setx(&sc.err, EIO, "build failed");
+                b->code = sc.code;
+                *err = TAKE_PTR(sc.err);
+                r = -((*err)->code ? (*err)->code : EIO);
+        }
+        pthread_cond_destroy(&sc.cond);
+        pthread_mutex_destroy(&sc.lock);
+        close(sc.cancel_fd);
+        return r;
 }
 
 int build_run(struct daemon *d, struct build_context *cx, const struct build_opts *o,
@@ -1770,39 +1985,13 @@ int build_run(struct daemon *d, struct build_context *cx, const struct build_opt
                             0)
                                 goto done;
         }
-        for (size_t s = 0; s < n_stages; s++) {
-                struct stage *st = &b.stages[s];
-                const struct bld_instr *in = &df->instrs[st->first];
-                if (!st->needed)
-                        continue;
-                build_out_stream(out, "Step %zu/%zu : %s\n", b.step++, b.total, in->original);
-                if ((r = stage_from(&b, s, err)) < 0)
-                        goto done;
-                print_id(&b, st->image_id);
-                for (size_t k = st->first + 1; k < st->end; k++) {
-                        if (out->broken) {
-                                r = berth_error_setx(err, ECANCELED, "the client went away");
-                                goto done;
-                        }
-                        in = &df->instrs[k];
-                        build_out_stream(out, "Step %zu/%zu : %s\n", b.step++, b.total,
-                                         in->original);
-                        if ((r = dispatch(&b, st, in, err)) < 0)
-                                goto done;
-                        print_id(&b, st->image_id);
+        for (size_t s = 0, step = b.step; s < n_stages; s++)
+                if (b.stages[s].needed) {
+                        b.stages[s].step0 = step;
+                        step += b.stages[s].end - b.stages[s].first;
                 }
-                if (s + 1 == n_stages && label_line) {
-                        _cleanup_dockerfile_ struct bld_dockerfile *ldf = NULL;
-                        build_out_stream(out, "Step %zu/%zu : %s\n", b.step++, b.total, label_line);
-                        if ((r = bld_parse("labels", label_line, strlen(label_line), &ldf, err)) <
-                                0 ||
-                            (r = dispatch(&b, st, &ldf->instrs[0], err)) < 0)
-                                goto done;
-                        print_id(&b, st->image_id);
-                }
-                build_out_aux(out, st->image_id);
-                st->built = true;
-        }
+        if ((r = build_stages(&b, n_stages, label_line, err)) < 0)
+                goto done;
         {
                 /* build args no ARG consumed */
                 _cleanup_free_ char *unused = NULL;
