@@ -59,6 +59,7 @@ struct builder {
         /* read-only trees of RUN --mount=type=bind,from=… for the step running */
         struct build_mount run_mounts[8];
         size_t n_run_mounts;
+        char *run_tmp; /* a directory the RUN step running made (its heredoc script), or NULL */
         size_t step, total;
         int code; /* exit status of a failed RUN */
         /* Each stage runs in a thread on its own copy of this struct (out, run_mounts, step and
@@ -1026,8 +1027,8 @@ static char *heredoc_expand(struct builder *b, struct stage *st, const char *bod
         return out;
 }
 
-/* `COPY <<EOF /dst`: each heredoc source written as a file named after it into a directory of
- * its own (dir), the sources renamed to those files. */
+/* `COPY <<EOF /dst`: each heredoc source (srcs, all `<<NAME` words) written as a file named
+ * after it into a directory of its own (dir), the sources renamed to those files. */
 static int heredoc_sources(struct builder *b, struct stage *st, const struct bld_instr *in,
                            char **srcs, const char *dir, struct berth_error **err)
 {
@@ -1037,10 +1038,6 @@ static int heredoc_sources(struct builder *b, struct stage *st, const struct bld
         if (dfd < 0)
                 return berth_error_set(err, errno, "open `%s`", dir);
         for (size_t i = 0; srcs[i]; i++) {
-                if (strncmp(srcs[i], "<<", 2))
-                        return berth_error_setx(err, ENOTSUP,
-                                                "COPY of heredocs and files in one step is not "
-                                                "supported by berth's builder");
                 const char *name = srcs[i] + 2 + (srcs[i][2] == '-');
                 const struct bld_heredoc *h = NULL;
                 for (size_t k = 0; k < in->n_heredocs; k++)
@@ -1083,7 +1080,9 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
             (flag_get(in, "chown") && expand(b, st, flag_get(in, "chown"), &chown, err) < 0) ||
             (flag_get(in, "chmod") && expand(b, st, flag_get(in, "chmod"), &chmod_s, err) < 0))
                 return -EINVAL;
-        struct build_copy c = {.add = add, .src_root = -1, .ig = b->ig};
+        struct build_copy c = {.add = add, .src_root = -1, .ig = b->ig}, hc = {.src_root = -1};
+        _cleanup_strv_ char **hd_srcs = NULL;
+        _cleanup_free_ char *hd_hash = NULL;
         if (chmod_s) {
                 char *end;
                 unsigned long m = strtoul(chmod_s, &end, 8);
@@ -1144,23 +1143,52 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
                         if (r == 0)
                                 build_srchash_put(b->d, mk, hash);
                 }
-        } else if (in->n_heredocs) {
-                char rnd[17];
-                berth_random_hex(rnd, 8);
-                hd_dir = xasprintf("%s/build/tmp/hd-%s", b->d->data_root, rnd);
-                r = heredoc_sources(b, st, in, w, hd_dir, err);
-                if (r == 0 &&
-                    (c.src_root = hd_fd = open(hd_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-                        r = berth_error_set(err, errno, "open `%s`", hd_dir);
-                c.ig = NULL;
-                if (r == 0)
-                        r = build_copy_hash(&c, &hash, err);
         } else {
+                if (in->n_heredocs) {
+                        /* heredoc sources come from a directory of their own (hc), the others
+                         * from the context (c, then without them); both go to dest, a
+                         * directory when there are both */
+                        for (size_t i = 0, k = 0; i <= n - 1; i++) {
+                                if (w[i] && !strncmp(w[i], "<<", 2))
+                                        strv_push(&hd_srcs, w[i]);
+                                else
+                                        w[k++] = w[i];
+                                if (w[i] && !strncmp(w[i], "<<", 2))
+                                        free(w[i]);
+                        }
+                        size_t dl = strlen(dest);
+                        if (w[0] &&
+                            !(dest[dl - 1] == '/' || (dl >= 2 && !strcmp(dest + dl - 2, "/."))))
+                                return berth_error_setx(err, EINVAL,
+                                                        "When using %s with more than one source "
+                                                        "file, the destination must be a "
+                                                        "directory and end with a /",
+                                                        kw);
+                        char rnd[17];
+                        berth_random_hex(rnd, 8);
+                        hd_dir = xasprintf("%s/build/tmp/hd-%s", b->d->data_root, rnd);
+                        hc = c;
+                        hc.srcs = hd_srcs;
+                        hc.ig = NULL;
+                        r = heredoc_sources(b, st, in, hd_srcs, hd_dir, err);
+                        if (r == 0 && (hc.src_root = hd_fd =
+                                           open(hd_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                                r = berth_error_set(err, errno, "open `%s`", hd_dir);
+                        if (r == 0)
+                                r = build_copy_hash(&hc, &hd_hash, err);
+                }
                 /* from the context's index; the unpacked tree only when it cannot tell */
-                r = build_context_hash(b->cx, b->ig, w, &hash, err);
-                if (r == 1) {
-                        c.src_root = build_context_root(b->cx, err);
-                        r = c.src_root < 0 ? -EIO : build_copy_hash(&c, &hash, err);
+                if (r == 0 && w[0]) {
+                        r = build_context_hash(b->cx, b->ig, w, &hash, err);
+                        if (r == 1) {
+                                c.src_root = build_context_root(b->cx, err);
+                                r = c.src_root < 0 ? -EIO : build_copy_hash(&c, &hash, err);
+                        }
+                }
+                if (r == 0 && hd_hash) {
+                        char *both = hash ? xasprintf("%s+%s", hash, hd_hash) : xstrdup(hd_hash);
+                        free(hash);
+                        hash = both;
                 }
         }
         if (r < 0)
@@ -1182,7 +1210,7 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
                 if ((r = build_mount_image(b->d, src_image, false, &src, err)) < 0)
                         goto out;
                 c.src_root = src.root;
-        } else if (!from && c.src_root < 0) {
+        } else if (!from && c.src_root < 0 && c.srcs[0]) {
                 if ((r = c.src_root = build_context_root(b->cx, err)) < 0)
                         goto out;
         }
@@ -1190,8 +1218,14 @@ static int copy_step(struct builder *b, size_t idx, struct stage *st, const stru
                 goto out;
         if (chown && (r = build_chown_parse(m.root, chown, &c.uid, &c.gid, err)) == 0)
                 c.has_chown = true;
-        if (r == 0)
+        if (r == 0 && c.srcs[0])
                 r = build_copy_run(&c, m.root, err);
+        if (r == 0 && hd_srcs) {
+                hc.has_chown = c.has_chown;
+                hc.uid = c.uid;
+                hc.gid = c.gid;
+                r = build_copy_run(&hc, m.root, err);
+        }
         if (r == 0) {
                 _cleanup_json_ json_t *cmd = nop_cmd1(st, comment);
                 r = commit_layer(b, st, key, m.upper, cmd, NULL, err);
@@ -1440,6 +1474,96 @@ static void run_output(struct builder *b, int fd, struct containers *cs, struct 
         }
 }
 
+/* Whether line (trimmed) is one heredoc alone, buildkit's MustParseHeredoc:
+ * `^(\d*)<<(-?)([^<]*)$` with a one-word rest. */
+static bool heredoc_alone(const char *line)
+{
+        while (*line == ' ' || *line == '\t')
+                line++;
+        while (isdigit((unsigned char)*line))
+                line++;
+        if (strncmp(line, "<<", 2))
+                return false;
+        line += 2 + (line[2] == '-');
+        while (*line == ' ' || *line == '\t')
+                line++;
+        size_t n = strcspn(line, " \t<");
+        const char *rest = line + n;
+        while (*rest == ' ' || *rest == '\t' || *rest == '\r' || *rest == '\n')
+                rest++;
+        return n > 0 && !*rest;
+}
+
+/* RUN's command with heredocs, as buildkit's dispatchRun makes it: `RUN <<EOF` alone runs the
+ * body through the shell, or, when it starts with `#!`, runs it as a file (bound read-only at
+ * /dev/pipes/<name>, its content in the cache key); otherwise the line and each body followed
+ * by its delimiter go to the shell, which reads the heredocs itself (`cat <<EOF > /f`,
+ * `python3 <<EOF`, several in one RUN, quoting and `<<-` as the shell has them). */
+static int run_heredoc(struct builder *b, struct stage *st, const struct bld_instr *in,
+                       json_t *binds, char **keyspec, json_t **ret_argv, struct berth_error **err)
+{
+        const char *line = in->n_args ? in->args[0] : "";
+        json_t *argv = shell_of(st);
+        if (in->n_heredocs == 1 && heredoc_alone(line)) {
+                const struct bld_heredoc *h = &in->heredocs[0];
+                if (strncmp(h->body, "#!", 2)) {
+                        json_array_append_new(argv, json_string(h->body));
+                        *ret_argv = argv;
+                        return 0;
+                }
+                const char *name = h->name;
+                if (!*name || name[0] == '.' ||
+                    strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(name)) {
+                        json_decref(argv);
+                        return berth_error_setx(err, EINVAL,
+                                                "RUN: heredoc name `%s` cannot name a script file "
+                                                "(letters, digits, '_', '.', '-')",
+                                                name);
+                }
+                char rnd[17];
+                berth_random_hex(rnd, 8);
+                b->run_tmp = xasprintf("%s/build/tmp/rh-%s", b->d->data_root, rnd);
+                _cleanup_free_ char *file = xasprintf("%s/%s", b->run_tmp, name);
+                _cleanup_close_ int fd = -1;
+                if (berth_mkdir_p(b->run_tmp, 0755, err) < 0 ||
+                    (fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755)) < 0 ||
+                    berth_write_all(fd, h->body, strlen(h->body)) < 0) {
+                        json_decref(argv);
+                        if (!*err)
+                                berth_error_set(err, errno, "RUN: write `%s`", file);
+                        return -EIO;
+                }
+                if (fchmod(fd, 0755) < 0) {
+                        json_decref(argv);
+                        return berth_error_set(err, errno, "RUN: chmod `%s`", file);
+                }
+                char *bind = xasprintf("%s:/dev/pipes/%s:ro", file, name);
+                json_array_append_new(binds, json_string(bind));
+                free(bind);
+                char hex[65];
+                build_sha256_hex(h->body, strlen(h->body), hex);
+                char *k = xasprintf("%s heredoc=%s:%s", *keyspec ? *keyspec : "", name, hex);
+                free(*keyspec);
+                *keyspec = k;
+                char *path = xasprintf("/dev/pipes/%s", name);
+                json_array_append_new(argv, json_string(path));
+                free(path);
+                *ret_argv = argv;
+                return 0;
+        }
+        char *text = xstrdup(line);
+        for (size_t i = 0; i < in->n_heredocs; i++) {
+                char *n = xasprintf("%s\n%s%s", text, in->heredocs[i].body, in->heredocs[i].name);
+                free(text);
+                text = n;
+        }
+        json_array_append_new(argv, json_string(text));
+        free(text);
+        *ret_argv = argv;
+        return 0;
+}
+
 static int run_step(struct builder *b, struct stage *st, const struct bld_instr *in,
                     struct berth_error **err)
 {
@@ -1473,16 +1597,8 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
                 for (size_t i = 0; i < in->n_args; i++)
                         json_array_append_new(argv, json_string(in->args[i]));
         } else if (in->n_heredocs) {
-                /* `RUN <<EOF` alone: the body is the script */
-                const char *line = in->n_args ? in->args[0] : "";
-                while (*line == ' ' || *line == '\t')
-                        line++;
-                if (in->n_heredocs != 1 || strncmp(line, "<<", 2))
-                        return berth_error_setx(err, ENOTSUP,
-                                                "RUN with a heredoc other than `RUN <<EOF` alone "
-                                                "is not supported by berth's builder yet");
-                argv = shell_of(st);
-                json_array_append_new(argv, json_string(in->heredocs[0].body));
+                if (run_heredoc(b, st, in, binds, &mounts, &argv, err) < 0)
+                        return -EINVAL;
         } else {
                 argv = shell_of(st);
                 json_array_append_new(argv, json_string(in->n_args ? in->args[0] : ""));
@@ -1626,6 +1742,13 @@ static int dispatch(struct builder *b, struct stage *st, const struct bld_instr 
                 int r = run_step(b, st, in, err);
                 while (b->n_run_mounts)
                         build_mount_release(&b->run_mounts[--b->n_run_mounts]);
+                if (b->run_tmp) {
+                        _cleanup_error_ struct berth_error *e = NULL;
+                        if (berth_rm_rf_at(AT_FDCWD, b->run_tmp, &e) < 0)
+                                berth_warn("build: remove `%s`: %s", b->run_tmp, e->msg);
+                        free(b->run_tmp);
+                        b->run_tmp = NULL;
+                }
                 return r;
         }
         case BLD_COPY:

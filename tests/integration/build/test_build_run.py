@@ -1,0 +1,95 @@
+"""RUN with heredocs as buildkit's dockerfile frontend runs them, COPY of heredocs beside files,
+and RUN --mount=type=tmpfs (issue 14)."""
+from conftest import TAG
+from test_build import docker_build, make_ctx, no_build_containers, tag
+
+
+def test_run_heredocs_like_buildkit(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG}
+ARG WHO=world
+RUN cat <<EOF > /expanded
+hello $WHO
+EOF
+RUN cat <<"EOF" > /quoted
+hello $WHO
+EOF
+RUN cat <<-EOF > /tabs
+\t\tindented
+\tEOF
+RUN cat <<A > /a && cat <<B > /b
+first
+A
+second
+B
+RUN sh <<EOF
+echo "from stdin $WHO" > /stdin
+EOF
+RUN <<EOF
+#!/bin/sh
+echo "script $0" > /shebang
+EOF
+RUN <<EOF
+echo plain > /plain
+EOF
+""")
+    t = tag()
+    r = docker_build(berthd, "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = berthd.docker("run", "--rm", t, "cat", "/expanded", "/quoted", "/tabs", "/a", "/b",
+                        "/stdin", "/shebang", "/plain")
+    assert out.stdout == ("hello world\nhello $WHO\nindented\nfirst\nsecond\nfrom stdin world\n"
+                          "script /dev/pipes/EOF\nplain\n"), out.stdout + out.stderr
+    # the script file was bound for the step only
+    assert berthd.docker("run", "--rm", t, "ls", "/dev/pipes").returncode != 0
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count(" ---> Using cache") == 8, r.stdout
+    # a changed script body is a cache miss of its step (and the one after it)
+    df = (ctx / "Dockerfile").read_text().replace('echo "script $0"', 'echo "new $0"')
+    (ctx / "Dockerfile").write_text(df)
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count(" ---> Using cache") == 6, r.stdout
+    out = berthd.docker("run", "--rm", t, "cat", "/shebang")
+    assert out.stdout == "new /dev/pipes/EOF\n"
+    no_build_containers(berthd)
+    berthd.docker("rmi", t)
+
+
+def test_run_heredoc_failure_names_the_step(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nRUN sh <<EOF\necho in-heredoc\nexit 4\nEOF\n")
+    r = berthd.cli("build", "-t", tag(), str(ctx))
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "in-heredoc" in r.stdout
+    assert "returned a non-zero code: 4" in r.stderr
+    no_build_containers(berthd)
+
+
+def test_copy_heredocs_beside_files(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG}
+ARG WHO=world
+COPY --chmod=600 <<EOF f.txt <<"RAW" /dst/
+hello $WHO
+EOF
+raw $WHO
+RAW
+""", {"f.txt": "from context\n"})
+    t = tag()
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = berthd.docker("run", "--rm", t, "sh", "-c",
+                        "cat /dst/EOF /dst/f.txt /dst/RAW; stat -c %a /dst/EOF /dst/f.txt")
+    assert out.stdout == "hello world\nfrom context\nraw $WHO\n600\n600\n", out.stdout
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.stdout.count(" ---> Using cache") == 2, r.stdout
+    # the context file changed: a miss
+    (ctx / "f.txt").write_text("changed\n")
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.stdout.count(" ---> Using cache") == 1, r.stdout
+    assert berthd.docker("run", "--rm", t, "cat", "/dst/f.txt").stdout == "changed\n"
+    berthd.docker("rmi", t)
+    # several sources need a directory destination
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nCOPY <<EOF f.txt /dst\nx\nEOF\n", {"f.txt": "y\n"})
+    r = berthd.cli("build", str(ctx))
+    assert r.returncode != 0
+    assert "the destination must be a directory and end with a /" in r.stderr, r.stderr
