@@ -1309,26 +1309,71 @@ static int bind_mount(struct builder *b, struct stage *st, const char *source, c
 static int bind_mount(struct builder *b, struct stage *st, const char *source, const char *from,
                       const char *target, json_t *binds, char **keyspec, struct berth_error **err);
 
+/* buildkit's tmpfs size (go-units RAMInBytes: a number with an optional k/m/g/t/p unit, 'b'
+ * and 'i' allowed after it, powers of 1024) in bytes */
+static int tmpfs_size(const char *v, uint64_t *ret, struct berth_error **err)
+{
+        char *end;
+        errno = 0;
+        double n = strtod(v, &end);
+        if (end == v || errno || n < 0)
+                return berth_error_setx(err, EINVAL, "RUN --mount=type=tmpfs: invalid size `%s`",
+                                        v);
+        while (*end == ' ')
+                end++;
+        static const char units[] = "kmgtp";
+        double mul = 1;
+        const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
+        if (u) {
+                for (const char *x = units; x <= u; x++)
+                        mul *= 1024;
+                end++;
+                if (tolower((unsigned char)*end) == 'i')
+                        end++;
+        }
+        if (tolower((unsigned char)*end) == 'b')
+                end++;
+        if (*end || n * mul > 9e18)
+                return berth_error_setx(err, EINVAL, "RUN --mount=type=tmpfs: invalid size `%s`",
+                                        v);
+        *ret = (uint64_t)(n * mul);
+        return 0;
+}
+
 static int cache_mount(struct builder *b, struct stage *st, const char *spec, json_t *binds,
-                       char **keyspec, struct berth_error **err)
+                       json_t *tmpfs, char **keyspec, struct berth_error **err)
 {
         _cleanup_free_ char *copy = xstrdup(spec), *target = NULL, *id = NULL, *source = NULL,
                             *from = NULL;
         uint64_t mode = 0755, uid = 0, gid = 0;
         char *save = NULL;
-        bool cache = false, is_bind = true;
+        bool cache = false, is_bind = true, is_tmpfs = false;
+        _cleanup_free_ char *size = NULL;
         for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
                 char *v = strchr(kv, '=');
                 if (v)
                         *v++ = 0;
                 if (!strcmp(kv, "type") && v) {
-                        if (strcmp(v, "cache") && strcmp(v, "bind"))
+                        if (!strcmp(v, "secret") || !strcmp(v, "ssh"))
+                                return berth_error_setx(
+                                    err, ENOTSUP,
+                                    "RUN --mount=type=%s is not supported by berth's builder: "
+                                    "docker's classic build protocol has no session to carry "
+                                    "secrets or ssh agents (cache, bind and tmpfs mounts are "
+                                    "supported)",
+                                    v);
+                        if (strcmp(v, "cache") && strcmp(v, "bind") && strcmp(v, "tmpfs"))
                                 return berth_error_setx(err, ENOTSUP,
                                                         "RUN --mount=type=%s is not supported by "
-                                                        "berth's builder (cache and bind are)",
+                                                        "berth's builder (cache, bind and tmpfs "
+                                                        "are)",
                                                         v);
                         cache = !strcmp(v, "cache");
-                        is_bind = !cache;
+                        is_tmpfs = !strcmp(v, "tmpfs");
+                        is_bind = !cache && !is_tmpfs;
+                } else if (!strcmp(kv, "size") && v) {
+                        free(size);
+                        size = xstrdup(v);
                 } else if ((!strcmp(kv, "source") || !strcmp(kv, "src")) && v) {
                         free(source);
                         source = xstrdup(v);
@@ -1372,6 +1417,33 @@ static int cache_mount(struct builder *b, struct stage *st, const char *spec, js
         }
         if (!target || target[0] != '/')
                 return berth_error_setx(err, EINVAL, "RUN --mount needs an absolute target");
+        if (size && !is_tmpfs)
+                return berth_error_setx(err, EINVAL,
+                                        "RUN --mount: size is an option of type=tmpfs only");
+        if (is_tmpfs) {
+                /* buildkit's tmpfs: empty, writable, never in the layer, gone after the step */
+                if (source || from || id || mode != 0755 || uid || gid)
+                        return berth_error_setx(err, EINVAL,
+                                                "RUN --mount=type=tmpfs takes no source, from, "
+                                                "id, mode, uid or gid");
+                uint64_t bytes = 0;
+                if (size && tmpfs_size(size, &bytes, err) < 0)
+                        return -EINVAL;
+                if (json_object_get(tmpfs, target))
+                        return berth_error_setx(err, EINVAL, "RUN --mount: duplicate target `%s`",
+                                                target);
+                /* buildkit mounts it nosuid only (docker's --tmpfs default is noexec,nodev):
+                 * programs built there can run */
+                _cleanup_free_ char *opts =
+                    bytes ? xasprintf("exec,dev,size=%llu", (unsigned long long)bytes)
+                          : xstrdup("exec,dev");
+                json_object_set_new(tmpfs, target, json_string(opts));
+                char *k = xasprintf("%s --mount=tmpfs,target=%s,%s", *keyspec ? *keyspec : "",
+                                    target, opts);
+                free(*keyspec);
+                *keyspec = k;
+                return 0;
+        }
         if (is_bind)
                 return bind_mount(b, st, source, from, target, binds, keyspec, err);
         char hex[65];
@@ -1570,14 +1642,14 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
         static const char *const allowed[] = {"network", "mount", NULL};
         if (flags_check(in, allowed, "RUN", err) < 0)
                 return -ENOTSUP;
-        _cleanup_json_ json_t *binds = json_array();
+        _cleanup_json_ json_t *binds = json_array(), *tmpfs = json_object();
         _cleanup_free_ char *mounts = NULL;
         for (size_t i = 0; i < in->n_flags; i++) {
                 if (strcmp(in->flags[i].name, "mount"))
                         continue;
                 _cleanup_free_ char *spec = NULL;
                 if (expand(b, st, in->flags[i].value, &spec, err) < 0 ||
-                    cache_mount(b, st, spec, binds, &mounts, err) < 0)
+                    cache_mount(b, st, spec, binds, tmpfs, &mounts, err) < 0)
                         return -EINVAL;
         }
         const char *net = b->o->networkmode;
@@ -1655,6 +1727,8 @@ static int run_step(struct builder *b, struct stage *st, const struct bld_instr 
         json_object_set_new(hc, "NetworkMode", json_string(net && *net ? net : "default"));
         if (json_array_size(binds))
                 json_object_set(hc, "Binds", binds);
+        if (json_object_size(tmpfs))
+                json_object_set(hc, "Tmpfs", tmpfs);
         const char *wd = json_string_value(json_object_get(st->cfg, "WorkingDir"));
         const char *user = json_string_value(json_object_get(st->cfg, "User"));
         _cleanup_json_ json_t *body = json_pack(

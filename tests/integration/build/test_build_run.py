@@ -93,3 +93,40 @@ RAW
     r = berthd.cli("build", str(ctx))
     assert r.returncode != 0
     assert "the destination must be a directory and end with a /" in r.stderr, r.stderr
+
+
+def test_run_tmpfs_mount(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"""FROM {TAG}
+RUN --mount=type=tmpfs,target=/scratch,size=1m grep " /scratch " /proc/mounts > /mounts && \
+    echo x > /scratch/f && ! dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>/dev/null && \
+    echo ok > /done
+RUN --mount=type=tmpfs,target=/t2 grep " /t2 " /proc/mounts > /mounts2
+""")
+    t = tag()
+    r = docker_build(berthd, "-t", t, str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = berthd.docker("run", "--rm", t, "sh", "-c",
+                        "cat /done /mounts /mounts2; ls -A /scratch; ls -A /t2")
+    lines = out.stdout.splitlines()
+    assert lines[0] == "ok", out.stdout
+    assert lines[1].split()[:3] == ["tmpfs", "/scratch", "tmpfs"], out.stdout
+    # like buildkit's: nosuid, but programs can run from it
+    opts = lines[1].split()[3].split(",")
+    assert "size=1024k" in opts and "nosuid" in opts, out.stdout
+    assert "noexec" not in opts and "nodev" not in opts, out.stdout
+    assert lines[2].split()[:3] == ["tmpfs", "/t2", "tmpfs"], out.stdout
+    # what the steps wrote in the tmpfs is not in the layers
+    assert len(lines) == 3, out.stdout
+    r = berthd.cli("build", "-t", t, str(ctx))
+    assert r.stdout.count(" ---> Using cache") == 2, r.stdout
+    berthd.docker("rmi", t)
+    for line, want in [("RUN --mount=type=ssh true", "no session"),
+                       ("RUN --mount=type=secret,id=x true", "no session"),
+                       ("RUN --mount=type=tmpfs,target=/x,size=lots true", "invalid size"),
+                       ("RUN --mount=type=cache,target=/x,size=1m true", "type=tmpfs only"),
+                       ("RUN --mount=type=tmpfs,target=/x,from=y true", "takes no source")]:
+        ctx = make_ctx(tmp_path, f"FROM {TAG}\n{line}\n")
+        r = berthd.cli("build", str(ctx))
+        assert r.returncode != 0, line
+        assert want in r.stderr, (line, r.stderr)
+    no_build_containers(berthd)
