@@ -455,6 +455,13 @@ int cmd_build(int argc, char **argv)
                         _cleanup_free_ char *path = xasprintf("/build%s", q ? q : "");
                         _cleanup_conn_ struct http_conn *c = NULL;
                         struct http_resp resp = {0};
+                        if (!quiet) {
+                                /* the docker CLI's last upload progress line (streamformatter's
+                                 * raw format: the size in %8v, "\r", then the reader's end) */
+                                _cleanup_free_ char *sz = fmt_human_size((double)blen);
+                                printf("Sending build context to Docker daemon %8s\r\r\n", sz);
+                                fflush(stdout);
+                        }
                         if (cli_request("POST", path, "application/x-tar", body, blen, -1, NULL, &c,
                                         &resp, &e) < 0) {
                                 cli_fail(e, 1);

@@ -130,3 +130,17 @@ RUN --mount=type=tmpfs,target=/t2 grep " /t2 " /proc/mounts > /mounts2
         assert r.returncode != 0, line
         assert want in r.stderr, (line, r.stderr)
     no_build_containers(berthd)
+
+
+def test_berth_build_says_what_it_sends_like_docker(berthd, tmp_path):
+    ctx = make_ctx(tmp_path, f"FROM {TAG}\nCOPY blob /blob\n", {"blob": "x" * 3000})
+    d = docker_build(berthd, str(ctx))
+    assert d.returncode == 0, d.stdout + d.stderr
+    b = berthd.cli("build", str(ctx))
+    assert b.returncode == 0, b.stdout + b.stderr
+    first = d.stdout.splitlines()[0]
+    assert first.startswith("Sending build context to Docker daemon  ") and first.endswith("kB")
+    # the same line, the same tar size for the same context
+    assert b.stdout.splitlines()[:2] == d.stdout.splitlines()[:2], (b.stdout, d.stdout)
+    q = berthd.cli("build", "-q", str(ctx))
+    assert q.returncode == 0 and "Sending" not in q.stdout, q.stdout
