@@ -396,6 +396,7 @@ static void handle_build(struct api_req *r)
         struct build_job *j = xcalloc(1, sizeof(*j));
         j->d = d;
         j->cx.root = -1;
+        pthread_mutex_init(&j->cx.lock, NULL);
         j->client_fd = -1;
         _cleanup_strv_ char **tags = api_query_all(r, "t");
         int rc = query_refused(r, &e);

@@ -90,11 +90,13 @@ struct build_context {
         size_t dockerfile_len;
         char *ignore; /* NULL without .dockerignore */
         size_t ignore_len;
+        pthread_mutex_t lock; /* the unpacking (pthread_mutex_init'ed by whoever makes cx) */
 };
 
 /* Index cx->tar_path (gzip etc. detected); EINVAL for a bad tar. */
 int build_context_index(struct build_context *cx, const char *dockerfile, struct berth_error **err);
-/* Unpack the tar into cx->dir once (the image store's safe extractor); the O_PATH root fd. */
+/* Unpack the tar into cx->dir once (the image store's safe extractor); the O_PATH root fd.
+ * Safe to call from several threads. */
 int build_context_root(struct build_context *cx, struct berth_error **err);
 /* The content hash build_copy_hash gives for these sources, from the index alone; 1 when the
  * index cannot tell (a symlink on the way, a missing source): then ask build_copy_hash. */

@@ -230,6 +230,7 @@ void build_context_release(struct build_context *cx)
         free(cx->ignore);
         if (cx->root >= 0)
                 close(cx->root);
+        pthread_mutex_destroy(&cx->lock);
         if (cx->tar_path)
                 unlink(cx->tar_path);
         if (cx->dir && berth_rm_rf_at(AT_FDCWD, cx->dir, &e) < 0)
@@ -240,7 +241,7 @@ void build_context_release(struct build_context *cx)
         cx->root = -1;
 }
 
-int build_context_root(struct build_context *cx, struct berth_error **err)
+static int context_unpack(struct build_context *cx, struct berth_error **err)
 {
         if (cx->root >= 0)
                 return cx->root;
@@ -258,6 +259,15 @@ int build_context_root(struct build_context *cx, struct berth_error **err)
         if (cx->root < 0)
                 return berth_error_set(err, errno, "open `%s`", cx->dir);
         return cx->root;
+}
+
+int build_context_root(struct build_context *cx, struct berth_error **err)
+{
+        /* stages building at the same time may ask together: unpacked once */
+        pthread_mutex_lock(&cx->lock);
+        int r = context_unpack(cx, err);
+        pthread_mutex_unlock(&cx->lock);
+        return r;
 }
 
 /* ---------------------------------------------------------------- hashing from the index */
