@@ -19,7 +19,11 @@ T=$(mktemp -d /tmp/berth-bench-build.XXXXXX)
 BERTH="$BUILD/cmd/berth -H unix://$T/berth.sock"
 DOCKER="docker -H unix://$T/docker.sock"
 BUILDAH=
-command -v buildah >/dev/null && BUILDAH="buildah --root $T/buildah --runroot $T/buildah-run --storage-driver vfs"
+# buildah on overlay storage (as docker's overlay2 and berth's overlay snapshots), its RUN steps
+# through runc like docker's (buildah's default crun refuses hybrid cgroup hosts)
+command -v buildah >/dev/null &&
+        BUILDAH="buildah --root $T/buildah --runroot $T/buildah-run --storage-driver overlay"
+BUD="bud --runtime runc -q --layers"
 cleanup() {
         set +e
         ids=$($BERTH ps -aq 2>/dev/null)
@@ -28,7 +32,9 @@ cleanup() {
         [ -n "$ids" ] && $DOCKER rm -f $ids >/dev/null 2>&1
         [ -n "$BUILDAH" ] && $BUILDAH rm -a >/dev/null 2>&1 && $BUILDAH rmi -af >/dev/null 2>&1
         bench_stop_pids $bpid $dpid
-        umount -R "$T/buildah" "$T/buildah-run" 2>/dev/null
+        # what buildah's overlay storage left mounted under $T (deepest first)
+        awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r |
+                while read -r m; do umount "$m" 2>/dev/null; done
         rm -rf "$T"
 }
 trap cleanup EXIT
@@ -58,20 +64,22 @@ WORKDIR /app/out
 CMD ["cat", "/app/summary"]
 DF
 export DOCKER_BUILDKIT=0
-for c in "$BERTH build -q -t bench/app" "$DOCKER build -q -t bench/app"; do
+builders=("$BERTH build -q -t bench/app" "$DOCKER build -q -t bench/app")
+[ -n "$BUILDAH" ] && builders+=("$BUILDAH $BUD -t bench/app")
+for c in "${builders[@]}"; do
         $c "$C" >/dev/null 2>&1 || { echo "build.sh: '$c' does not work" >&2; exit 1; }
 done
 
 cmds=(-n berth "$BERTH build -q --no-cache -t bench/app $C"
       -n docker "$DOCKER build -q --no-cache -t bench/app $C")
-[ -n "$BUILDAH" ] && cmds+=(-n buildah "$BUILDAH bud -q --layers --no-cache -t bench/app $C")
+[ -n "$BUILDAH" ] && cmds+=(-n buildah "$BUILDAH $BUD --no-cache -t bench/app $C")
 echo "== cold build, 10 steps, 1,000 files (hyperfine, $RUNS runs each)"
 hyperfine -N -w 1 -r "$RUNS" --export-json "$T/cold.json" "${cmds[@]}" >"$T/h1.txt" 2>&1 || {
         cat "$T/h1.txt" >&2
         exit 1
 }
 cmds=(-n berth "$BERTH build -q -t bench/app $C" -n docker "$DOCKER build -q -t bench/app $C")
-[ -n "$BUILDAH" ] && cmds+=(-n buildah "$BUILDAH bud -q --layers -t bench/app $C")
+[ -n "$BUILDAH" ] && cmds+=(-n buildah "$BUILDAH $BUD -t bench/app $C")
 echo "== fully cached rebuild (hyperfine, $((RUNS * 3)) runs each)"
 hyperfine -N -w 2 -r "$((RUNS * 3))" --export-json "$T/cached.json" "${cmds[@]}" >"$T/h2.txt" 2>&1 || {
         cat "$T/h2.txt" >&2
