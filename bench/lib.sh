@@ -64,8 +64,10 @@ with tarfile.open(fileobj=raw, mode="w") as t:
     t.add(rootfs, arcname=".")
 layer = raw.getvalue()
 diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+# one history entry per layer: buildah refuses to build on an image without one
 cfg = json.dumps({"architecture": "amd64", "os": "linux",
                   "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+                  "history": [{"created_by": "bench busybox rootfs"}],
                   "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
 cname = hashlib.sha256(cfg).hexdigest() + ".json"
 man = json.dumps([{"Config": cname, "RepoTags": ["bench/busybox:latest"],
