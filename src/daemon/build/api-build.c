@@ -413,7 +413,8 @@ static void handle_build(struct api_req *r)
                                               "invalid reference format: %s is a digest", tags[i]);
                         break;
                 }
-                strv_push(&j->tags, berth_ref_familiar(&ref) ?: tags[i]);
+                _cleanup_free_ char *familiar = berth_ref_familiar(&ref);
+                strv_push(&j->tags, familiar ? familiar : tags[i]);
                 berth_ref_release(&ref);
         }
         if (rc == 0)
