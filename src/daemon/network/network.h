@@ -76,12 +76,15 @@ int networks_prune(struct networks *n, json_t *filters, json_t **ret, struct ber
 int network_container_prepare(struct networks *n, json_t *body, json_t *image_config,
                               json_t *warnings, json_t **ret_attach, struct berth_error **err);
 
-/* What a starting container gets: the netns to join (NULL: the spec decides), the line(s) to put
- * in /etc/hosts for its own name (address and names), and the resolv.conf to write (NULL: the
- * host's, filtered). */
+/* What a starting container gets: the netns to join (NULL: the spec decides), the lines to put
+ * in /etc/hosts for its own name (its addresses on its first network, IPv4 then IPv6, each with
+ * its names, as dockerd >= 25 writes them), and the resolv.conf to write (NULL: the host's,
+ * filtered). */
 struct network_setup {
         char *netns_path;
-        char *own_ip, *own_names; /* its /etc/hosts line; NULL without an address */
+        char *own_ip;    /* its IPv4 /etc/hosts line; NULL without an address */
+        char *own_ip6;   /* its IPv6 one; NULL unless the network has IPv6 */
+        char *own_names; /* the names of both lines */
         char *resolv_conf;
 };
 
