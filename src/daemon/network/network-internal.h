@@ -166,8 +166,9 @@ void net_resolv_refresh_locked(struct networks *n, struct container *c);
  * the config and the image); EINVAL on bad specs. *ret: array of {proto, HostIp, HostPort (a
  * range "a-b" or ""), ContainerPort}. */
 int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct berth_error **err);
-/* Reserve what wanted asks (held binds) into sb->ports; all or nothing. ipv6: the ports on every
- * address are also reserved on [::] (entries of their own, host_ip "::"). */
+/* Reserve what wanted asks (held binds) into sb->ports; all or nothing. ipv6 (the container's
+ * first network has IPv6): the ports on every address are also reserved on [::] (entries of
+ * their own, host_ip "::"), and a port on one IPv6 host address is allowed (EINVAL without). */
 int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, bool ipv6, struct berth_error **err);
 /* Take the recorded ports again after a daemon restart (best effort, logged). */
 void net_ports_rebind(struct net_sandbox *sb);

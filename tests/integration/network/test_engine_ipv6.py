@@ -45,6 +45,19 @@ def test_ipv6_user_network(netd):
         assert "fd00:96::2/64" in out
         out = ok(netd.docker("exec", a, "ip", "-6", "route", "show", "default"))
         assert "via fd00:96::1 dev eth0" in out
+        # /etc/hosts names the container by both addresses (dockerd >= 25 writes the IPv6
+        # line too), after docker's default block with its ip6 names
+        hid = inspect(netd, a)["Config"]["Hostname"]
+        hosts = ok(netd.docker("exec", a, "cat", "/etc/hosts")).splitlines()
+        assert hosts[:6] == ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix",
+                             "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters"]
+        assert hosts[6:] == [f"10.96.0.2\t{hid}", f"fd00:96::2\t{hid}"]
+        hosts = ok(netd.docker("exec", b, "cat", "/etc/hosts")).splitlines()
+        assert hosts[-1].startswith("fd00:96::99\t") and hosts[-2].startswith("10.96.0.3\t")
+        # the container's own name resolves to its IPv6 address through /etc/hosts
+        out = ok(netd.docker("exec", a, "ping", "-6", "-c1", "-W3", hid))
+        assert "fd00:96::2" in out
         # network inspect lists both addresses
         cs = json.loads(ok(netd.docker("network", "inspect", n6)))[0]["Containers"]
         ca = [c for c in cs.values() if c["Name"] == a][0]
@@ -116,6 +129,67 @@ def test_ipv6_published_port(netd):
         ok(netd.docker("network", "rm", n6))
 
 
+def test_ipv6_published_on_one_host_address(netd):
+    """-p [fd00:…]:p:c (the docker CLI sends HostIp without the brackets) and -p [::]:p:c on an
+    IPv6 network: reserved on that address only, DNAT'd by `ip6 berth` to the container's IPv6
+    address, reached from the namespace's host side; other addresses of the host do not answer
+    on that port."""
+    n6, web, web2 = netd.name("ov6"), netd.name("web"), netd.name("web2")
+    ok(netd.docker("network", "create", "--ipv6", "--subnet", "10.93.0.0/24", "--subnet",
+                   "fd00:93::/64", n6))
+    ok(netd.sh("ip addr add fd00:1236::1/128 dev lo nodad; "
+               "ip addr add fd00:1236::2/128 dev lo nodad"))
+    try:
+        ok(netd.docker("run", "-d", "--name", web, "--network", n6, "-p",
+                       "[fd00:1236::1]:18093:80", "-p", "[::]:18094:80/tcp", TAG, "httpd", "-f",
+                       "-p", "80", "-h", "/etc"))
+        ports = inspect(netd, web)["NetworkSettings"]["Ports"]["80/tcp"]
+        assert sorted((p["HostIp"], p["HostPort"]) for p in ports) == [
+            ("::", "18094"), ("fd00:1236::1", "18093")]
+        assert sorted(ok(netd.docker("port", web, "80")).splitlines()) == [
+            "[::]:18094", "[fd00:1236::1]:18093"]
+        got = ""
+        for _ in range(30):
+            got = netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::1]:18093/group").stdout
+            if got:
+                break
+        assert got.startswith("root:x:0:")
+        # [::] is every IPv6 address of the host, and no IPv4 one
+        got = netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::2]:18094/group").stdout
+        assert got.startswith("root:x:0:")
+        assert netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::2]:18093/group"
+                       ).returncode != 0
+        assert netd.sh("timeout 3 busybox wget -qO- http://127.0.0.1:18094/group"
+                       ).returncode != 0
+        rules = netd.sh("nft list table ip6 berth").stdout
+        assert "fd00:1236::1 . 18093 : fd00:93::2 . 80" in rules
+        assert "18094 : fd00:93::2 . 80" in rules
+        v4 = netd.sh("nft list table ip berth").stdout
+        assert "18093" not in v4 and "18094" not in v4
+        # the address and port are held: a second container cannot take them
+        r = netd.docker("run", "--rm", "--network", n6, "-p", "[fd00:1236::1]:18093:80", TAG,
+                        "true")
+        assert r.returncode != 0 and "port is already allocated" in r.stderr
+        # the python SDK's spelling of the same binding
+        c = netd.sdk().containers.run(TAG, ["httpd", "-f", "-p", "80", "-h", "/etc"],
+                                      name=web2, network=n6, detach=True,
+                                      ports={"80/tcp": ("fd00:1236::2", 18095)})
+        c.reload()
+        assert c.attrs["NetworkSettings"]["Ports"]["80/tcp"] == [
+            {"HostIp": "fd00:1236::2", "HostPort": "18095"}]
+        got = ""
+        for _ in range(30):
+            got = netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::2]:18095/group").stdout
+            if got:
+                break
+        assert got.startswith("root:x:0:")
+    finally:
+        netd.docker("rm", "-f", web, web2)
+        netd.sh("ip addr del fd00:1236::1/128 dev lo; ip addr del fd00:1236::2/128 dev lo")
+        ok(netd.docker("network", "rm", n6))
+    assert "18093" not in netd.sh("nft list table ip6 berth").stdout
+
+
 def test_ipv6_refused_clearly(netd):
     r = netd.docker("network", "create", "--ipv6", netd.name("nosub"))
     assert r.returncode != 0 and "IPv6 networks need an IPv6 subnet" in r.stderr
@@ -130,9 +204,16 @@ def test_ipv6_refused_clearly(netd):
         # the IPv4 subnet came from the default pools
         cfg = json.loads(ok(netd.docker("network", "inspect", n)))[0]["IPAM"]["Config"]
         assert cfg[0]["Subnet"].startswith("172.") and cfg[1]["Subnet"] == "fd00:99::/64"
-        # published ports are IPv4 only for now: an IPv6 host address is refused
+        # ::1 cannot be DNAT'd (the kernel drops the reply arriving on the bridge) and berth
+        # has no userland proxy: refused, as are link-local addresses
         r = netd.docker("run", "--rm", "--network", n, "-p", "[::1]:18081:80", TAG, "true")
-        assert r.returncode != 0 and "IPv6" in r.stderr
+        assert r.returncode != 0 and "IPv6 loopback" in r.stderr and "127.0.0.1" in r.stderr
+        r = netd.docker("run", "--rm", "--network", n, "-p", "[fe80::1]:18081:80", TAG, "true")
+        assert r.returncode != 0 and "link-local" in r.stderr
+        # an IPv6 host address needs the container's network to have IPv6
+        r = netd.docker("run", "--rm", "-p", "[fd00:99::5]:18081:80", TAG, "true")
+        assert r.returncode != 0 and "needs an IPv6 network" in r.stderr
+        assert netd.docker("ps", "-aq", "--filter", "status=running").stdout.strip() == ""
         # the default bridge has no IPv6: --ip6 there is refused
         r = netd.docker("run", "--rm", "--ip6", "fd00:99::7", TAG, "true")
         assert r.returncode != 0
