@@ -89,6 +89,27 @@ static void load_default_image(struct berth_images *imgs)
 /* dir/berthd.lock, flock'ed (exclusive) for the life of the process and holding its pid: two
  * daemons on one data root (or exec root) would each take the other's containers, layers and
  * database rows for their own. The fd stays open until exit; EBUSY naming the holder's pid. */
+char *daemon_engine_id(struct daemon *d)
+{
+        /* docker's ID is stable across restarts: kept in the data root */
+        _cleanup_close_ int dfd = open(d->data_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char *id = NULL;
+        if (dfd >= 0 && berth_read_file_at(dfd, "engine-id", 256, &id, NULL, NULL) == 0) {
+                id[strcspn(id, "\n")] = '\0';
+                if (*id)
+                        return id;
+                free(id);
+        }
+        uint8_t b[16];
+        berth_random_bytes(b, sizeof(b));
+        id = xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                       b[13], b[14], b[15]);
+        if (dfd >= 0)
+                berth_write_atomic_at(dfd, "engine-id", id, strlen(id), NULL);
+        return id;
+}
+
 static int lock_dir(const char *dir, const char *what, struct berth_error **err)
 {
         _cleanup_free_ char *path = xasprintf("%s/berthd.lock", dir);
