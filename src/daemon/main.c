@@ -41,7 +41,8 @@ static void usage(FILE *f)
         fputs("usage: berthd [--data-root DIR] [-H unix://PATH] [--shim PATH] "
               "[--log-level debug|info|warn|error] [-D]\n"
               "              [--seccomp-profile FILE] [-b|--bridge NAME|none] [--bip CIDR]\n"
-              "              [--ipv6 --fixed-cidr-v6 CIDR]\n",
+              "              [--ipv6 [--fixed-cidr-v6 CIDR]]\n"
+              "              [--default-address-pool base=CIDR,size=N]...\n",
               f);
 }
 
@@ -198,6 +199,7 @@ int berthd_main(int argc, char **argv)
             {"bip", required_argument, NULL, 'B'},
             {"ipv6", no_argument, NULL, '6'},
             {"fixed-cidr-v6", required_argument, NULL, 'F'},
+            {"default-address-pool", required_argument, NULL, 'A'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -208,6 +210,7 @@ int berthd_main(int argc, char **argv)
         const char *host = "unix:///run/berth/berth.sock";
         const char *shim = NULL, *seccomp = NULL;
         struct networks_options net = {0};
+        _cleanup_free_ const char **pools = xcalloc((size_t)argc + 1, sizeof(*pools));
         sigset_t mask;
         int c, sig;
 
@@ -253,6 +256,9 @@ int berthd_main(int argc, char **argv)
                 case 'F':
                         net.fixed_cidr_v6 = optarg;
                         break;
+                case 'A':
+                        pools[net.n_default_pools++] = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -295,6 +301,7 @@ int berthd_main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
 
         /* checked again when binding: this is to refuse before restoring any container */
+        net.default_pools = pools;
         if (server_socket_check(d->socket_path, &err) < 0 || daemon_init(d, &net, &err) < 0 ||
             server_start(d, &d->server, &err) < 0) {
                 fprintf(stderr, "berthd: %s\n", err->msg);

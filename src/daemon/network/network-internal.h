@@ -69,6 +69,12 @@ struct networks {
         char *default_bridge; /* NULL: no default bridge network (-b none) */
         struct berth_cidr default_gateway;
         struct berth_cidr default_subnet6; /* --fixed-cidr-v6; family 0: no IPv6 */
+        bool default_ipv6_pool;            /* --ipv6 alone: the default bridge's IPv6 subnet
+                                              comes from pools6 (and is kept once picked) */
+        /* the default address pools (--default-address-pool): IPv4 ones (none: docker's
+         * built-in list) and IPv6 ones (at least the ULA derived from the engine ID) */
+        struct berth_ipam_pool *pools4, *pools6;
+        size_t n_pools4, n_pools6;
         char default_gateway_text[64];
         struct net_network **nets;
         size_t n_nets;

@@ -30,7 +30,12 @@ struct networks_options {
                                bridge network (containers get loopback only, docker's -b none) */
         const char *bip;    /* the default bridge's gateway with prefix ("172.17.0.1/16") */
         bool ipv6;          /* dockerd's --ipv6: the default bridge gets IPv6 too */
-        const char *fixed_cidr_v6; /* its IPv6 subnet (needed with ipv6: no default pool) */
+        const char *fixed_cidr_v6; /* its IPv6 subnet (NULL: one from the IPv6 pools, kept) */
+        /* dockerd's --default-address-pool "base=CIDR,size=N" entries: the IPv4 ones replace
+         * docker's default pools (172.17-31.0.0/16, 192.168.0.0/16 in /20s); without an IPv6
+         * one, the IPv6 pool is a ULA /48 derived from the engine ID, cut into /64s */
+        const char *const *default_pools;
+        size_t n_default_pools;
 };
 
 /* Load the networks and the live network state of containers from the db (creating the built-in

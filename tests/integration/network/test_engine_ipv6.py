@@ -3,6 +3,9 @@
 address from IPAM and a default route, inspect shows them as dockerd does, containers reach each
 other over IPv6 and resolve each other's names to AAAA records, and berth's `ip6 berth` table
 masquerades what leaves the subnet. What is not implemented stays refused."""
+import hashlib
+import ipaddress
+import itertools
 import json
 
 from berthtest import TAG
@@ -190,9 +193,96 @@ def test_ipv6_published_on_one_host_address(netd):
     assert "18093" not in netd.sh("nft list table ip6 berth").stdout
 
 
+def ula48(engine_id):
+    """dockerd's IPv6 pool for an engine ID (deriveULABaseNetwork): fd + the 40 low bits of the
+    first 8 bytes of sha256(id), a /48."""
+    gid = int.from_bytes(hashlib.sha256(engine_id.encode()).digest()[:8], "big") & (2**40 - 1)
+    return ipaddress.IPv6Network(((0xfd << 120) | (gid << 80), 48))
+
+
+def subnet64(pool, i):
+    return str(list(itertools.islice(pool.subnets(new_prefix=64), i + 1))[i])
+
+
+def ipam6(d, net):
+    cfg = json.loads(ok(d.docker("network", "inspect", net)))[0]["IPAM"]["Config"]
+    return [c for c in cfg if ":" in c["Subnet"]]
+
+
+def test_ipv6_default_pool(net_factory):
+    """network create --ipv6 without a subnet (dockerd >= 27): a /64 of a ULA /48 derived from
+    the engine ID, the first that no network (nor a host route) uses; kept in the db across a
+    restart, never handed out twice."""
+    d = net_factory()
+    pool = ula48(ok(d.docker("info", "--format", "{{.ID}}")))
+    a, b, c, e, x = (d.name(p) for p in ("a", "b", "c", "e", "x"))
+    ok(d.docker("network", "create", "--ipv6", a))
+    assert ipam6(d, a) == [{"Subnet": subnet64(pool, 0),
+                            "Gateway": str(pool.network_address + 1)}]
+    # one given explicitly is skipped by the next pick
+    ok(d.docker("network", "create", "--ipv6", "--subnet", subnet64(pool, 1), c))
+    ok(d.docker("network", "create", "--ipv6", b))
+    assert ipam6(d, b)[0]["Subnet"] == subnet64(pool, 2)
+    # a route of the host over the next one: skipped too
+    third = ipaddress.IPv6Network(subnet64(pool, 3))
+    ok(d.sh(f"ip -6 route add {third} dev lo"))
+    try:
+        ok(d.docker("network", "create", "--ipv6", e))
+        assert ipam6(d, e)[0]["Subnet"] == subnet64(pool, 4)
+    finally:
+        d.sh(f"ip -6 route del {third} dev lo")
+    try:
+        ok(d.docker("run", "-d", "--name", x, "--network", a, TAG, "sleep", "300"))
+        ea = inspect(d, x)["NetworkSettings"]["Networks"][a]
+        assert ea["GlobalIPv6Address"] == str(pool.network_address + 2)
+        assert ea["IPv6Gateway"] == str(pool.network_address + 1)
+        ok(d.docker("exec", x, "ping", "-6", "-c1", "-W3", str(pool.network_address + 1)))
+        # the same subnets after a restart (the db), and the next pick goes on past them
+        d.stop()
+        d.start()
+        assert ipam6(d, a)[0]["Subnet"] == subnet64(pool, 0)
+        assert ipam6(d, b)[0]["Subnet"] == subnet64(pool, 2)
+        assert ok(d.docker("info", "--format", "{{.ID}}")) and ula48(
+            ok(d.docker("info", "--format", "{{.ID}}"))) == pool
+        f = d.name("f")
+        ok(d.docker("network", "create", "--ipv6", f))
+        assert ipam6(d, f)[0]["Subnet"] == subnet64(pool, 3)
+        # a removed network's subnet is free again
+        ok(d.docker("network", "rm", f, b))
+        ok(d.docker("network", "create", "--ipv6", f))
+        assert ipam6(d, f)[0]["Subnet"] == subnet64(pool, 2)
+    finally:
+        d.docker("rm", "-f", x)
+
+
+def test_default_address_pools_option(net_factory):
+    """berthd --default-address-pool base=CIDR,size=N (dockerd's option): IPv6 pools replace the
+    ULA one, IPv4 pools docker's built-in list; --ipv6 without --fixed-cidr-v6 gives the default
+    bridge the first IPv6 subnet, kept across restarts."""
+    args = ["--default-address-pool", "base=fd00:ab::/56,size=64",
+            "--default-address-pool", "size=24,base=10.123.0.0/16", "--ipv6"]
+    d = net_factory(args=args)
+    assert ipam6(d, "bridge") == [{"Subnet": "fd00:ab::/64", "Gateway": "fd00:ab::1"}]
+    n = d.name("p")
+    ok(d.docker("network", "create", "--ipv6", n))
+    cfg = json.loads(ok(d.docker("network", "inspect", n)))[0]["IPAM"]["Config"]
+    assert cfg == [{"Subnet": "10.123.0.0/24", "Gateway": "10.123.0.1"},
+                   {"Subnet": "fd00:ab:0:1::/64", "Gateway": "fd00:ab:0:1::1"}]
+    c = d.name("c")
+    ok(d.docker("run", "-d", "--name", c, TAG, "sleep", "300"))
+    try:
+        assert inspect(d, c)["NetworkSettings"]["GlobalIPv6Address"] == "fd00:ab::2"
+        assert "fd00:ab::1/64" in d.sh("ip -6 -o addr show dev berth0").stdout
+    finally:
+        ok(d.docker("rm", "-f", c))
+    # restarted with the ULA pool only: the bridge keeps the subnet it was given
+    d.stop()
+    d.start("--ipv6")
+    assert ipam6(d, "bridge") == [{"Subnet": "fd00:ab::/64", "Gateway": "fd00:ab::1"}]
+    ok(d.docker("network", "rm", n))
+
+
 def test_ipv6_refused_clearly(netd):
-    r = netd.docker("network", "create", "--ipv6", netd.name("nosub"))
-    assert r.returncode != 0 and "IPv6 networks need an IPv6 subnet" in r.stderr
     r = netd.docker("network", "create", "--subnet", "fd00:98::/64", netd.name("no6"))
     assert r.returncode != 0 and "needs an IPv6 network" in r.stderr
     n = netd.name("v6b")
@@ -259,12 +349,16 @@ def test_default_bridge_ipv6(net_factory):
 
 
 def test_daemon_ipv6_options_refused(tmp_path):
-    """--ipv6 without a subnet, --fixed-cidr-v6 alone or not IPv6: berthd says why and exits."""
+    """--fixed-cidr-v6 alone or not IPv6, bad address pools: berthd says why and exits."""
     import subprocess
     from netns_berthd import _engine  # the engine tests' berthd path
-    for args, want in ((["--ipv6"], "needs --fixed-cidr-v6"),
-                       (["--fixed-cidr-v6", "fd00::/64"], "needs --ipv6"),
-                       (["--ipv6", "--fixed-cidr-v6", "10.0.0.0/8"], "an IPv6 subnet")):
+    for args, want in ((["--fixed-cidr-v6", "fd00::/64"], "needs --ipv6"),
+                       (["--ipv6", "--fixed-cidr-v6", "10.0.0.0/8"], "an IPv6 subnet"),
+                       (["--default-address-pool", "base=fd00::/56"], "base=CIDR and size=N"),
+                       (["--default-address-pool", "base=fd00::/56,size=127"], "at most /126"),
+                       (["--default-address-pool", "base=fd00::1/56,size=64"], "host bits"),
+                       (["--default-address-pool", "base=10.0.0.0/8,size=4"], "not between"),
+                       (["--default-address-pool", "bass=fd00::/56,size=64"], "unexpected")):
         p = subprocess.run(["unshare", "-n", _engine.BERTHD, "--data-root", str(tmp_path / "d"),
                             "-H", f"unix://{tmp_path}/s.sock", *args],
                            capture_output=True, text=True, timeout=30)
