@@ -591,7 +591,7 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         }
         r = network_container_setup(d->networks, c, hostname, &net, err);
         if (r >= 0) {
-                /* its own addresses on its first network and its names, as docker writes
+                /* its own addresses on its first network and its names, as dockerd writes
                  * them (the IPv4 line, then the IPv6 one) */
                 struct etc_hosts_entry own[2];
                 size_t n_own = 0;

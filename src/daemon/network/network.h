@@ -83,7 +83,7 @@ int network_container_prepare(struct networks *n, json_t *body, json_t *image_co
 
 /* What a starting container gets: the netns to join (NULL: the spec decides), the lines to put
  * in /etc/hosts for its own name (its addresses on its first network, IPv4 then IPv6, each with
- * its names, as dockerd >= 25 writes them), and the resolv.conf to write (NULL: the host's,
+ * its names, as dockerd writes them), and the resolv.conf to write (NULL: the host's,
  * filtered). */
 struct network_setup {
         char *netns_path;

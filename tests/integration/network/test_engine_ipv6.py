@@ -48,8 +48,8 @@ def test_ipv6_user_network(netd):
         assert "fd00:96::2/64" in out
         out = ok(netd.docker("exec", a, "ip", "-6", "route", "show", "default"))
         assert "via fd00:96::1 dev eth0" in out
-        # /etc/hosts names the container by both addresses (dockerd >= 25 writes the IPv6
-        # line too), after docker's default block with its ip6 names
+        # /etc/hosts names the container by both addresses (as dockerd does), after docker's
+        # default block with its ip6 names
         hid = inspect(netd, a)["Config"]["Hostname"]
         hosts = ok(netd.docker("exec", a, "cat", "/etc/hosts")).splitlines()
         assert hosts[:6] == ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
