@@ -136,8 +136,7 @@ static int lock_dir(const char *dir, const char *what, struct berth_error **err)
         return TAKE_FD(fd);
 }
 
-static int daemon_init(struct daemon *d, const struct networks_options *net,
-                       struct berth_error **err)
+static int daemon_init(struct daemon *d, struct networks_options *net, struct berth_error **err)
 {
         _cleanup_free_ char *cdir = xasprintf("%s/containers", d->data_root);
         int r;
@@ -164,9 +163,14 @@ static int daemon_init(struct daemon *d, const struct networks_options *net,
         /* the nftables helper forked while berthd has one thread (the image store, networks and
          * containers start theirs below); without nf_tables it is harmless, and a failure here
          * only means the first transaction forks it */
-        _cleanup_error_ struct berth_error *helper_err = NULL;
+        _cleanup_error_ struct berth_error *helper_err = NULL, *probe_err = NULL;
         if (berth_net_rules_helper_start(&helper_err) < 0)
                 berth_warn("nftables helper: %s", helper_err->msg);
+        /* the network probe forks too: still one thread (the image store's GC thread starts
+         * in berth_images_open) */
+        net->probed = true;
+        if (berth_net_probe(&probe_err) < 0)
+                net->probe_error = probe_err ? probe_err->msg : "unknown cause";
         r = berth_images_open(d->data_root, &d->images, err);
         if (r < 0)
                 return berth_error_wrap(err, "image store");

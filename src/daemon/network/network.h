@@ -36,6 +36,12 @@ struct networks_options {
          * one, the IPv6 pool is a ULA /48 derived from the engine ID, cut into /64s */
         const char *const *default_pools;
         size_t n_default_pools;
+        /* berth_net_probe's answer, asked by the caller while it had one thread (the probe
+         * forks: a fork taken while another thread holds a lock can leave the child stuck on
+         * it): probed, and probe_error NULL when bridge networking works. Not probed: asked
+         * here. */
+        bool probed;
+        const char *probe_error;
 };
 
 /* Load the networks and the live network state of containers from the db (creating the built-in

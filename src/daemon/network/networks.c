@@ -581,14 +581,16 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
 /* Can this daemon make bridges, veths and its nftables table? Asked once at start, in a forked
  * child and a throwaway namespace (berth_net_probe): when not, the daemon still serves everything
  * else and refuses bridge requests with the cause. */
-static void probe(struct networks *n)
+static void probe(struct networks *n, const struct networks_options *o)
 {
         _cleanup_error_ struct berth_error *e = NULL;
 
-        if (berth_net_probe(&e) < 0) {
+        if (o && o->probed)
+                n->warning = o->probe_error ? xstrdup(o->probe_error) : NULL;
+        else if (berth_net_probe(&e) < 0)
                 n->warning = xstrdup(e ? e->msg : "unknown cause");
+        if (n->warning)
                 berth_warn("bridge networking is not available: %s", n->warning);
-        }
 }
 
 /* The default address pools: the IPv4 ones given (none: docker's list, in src/net), the IPv6
@@ -688,7 +690,7 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
                              load_sandbox_row, n, err);
         if (r < 0)
                 goto fail;
-        probe(n);
+        probe(n, o);
         n->pool_dir = xasprintf("%s/netns-pool", d->runtime_root);
         if (berth_mkdir_p(n->pool_dir, 0700, NULL) < 0)
                 free(TAKE_PTR(n->pool_dir));
