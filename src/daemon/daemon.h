@@ -38,6 +38,12 @@ struct daemon {
         char *init_path;            /* docker-init for Init=true (the shim binary) */
 };
 
+/* ---------------------------------------------------------------- main.c */
+
+/* docker's engine ID (/info's ID, a random UUID made at the first call and kept in
+ * data_root/engine-id, so stable across restarts); malloc'd. */
+char *daemon_engine_id(struct daemon *d);
+
 /* ---------------------------------------------------------------- db.c: SQLite state */
 
 /* Open (creating) data_root/berth.db in WAL mode with synchronous=NORMAL; tables containers

@@ -41,7 +41,8 @@ static void usage(FILE *f)
         fputs("usage: berthd [--data-root DIR] [-H unix://PATH] [--shim PATH] "
               "[--log-level debug|info|warn|error] [-D]\n"
               "              [--seccomp-profile FILE] [-b|--bridge NAME|none] [--bip CIDR]\n"
-              "              [--ipv6 --fixed-cidr-v6 CIDR]\n",
+              "              [--ipv6 [--fixed-cidr-v6 CIDR]]\n"
+              "              [--default-address-pool base=CIDR,size=N]...\n",
               f);
 }
 
@@ -89,6 +90,27 @@ static void load_default_image(struct berth_images *imgs)
 /* dir/berthd.lock, flock'ed (exclusive) for the life of the process and holding its pid: two
  * daemons on one data root (or exec root) would each take the other's containers, layers and
  * database rows for their own. The fd stays open until exit; EBUSY naming the holder's pid. */
+char *daemon_engine_id(struct daemon *d)
+{
+        /* docker's ID is stable across restarts: kept in the data root */
+        _cleanup_close_ int dfd = open(d->data_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char *id = NULL;
+        if (dfd >= 0 && berth_read_file_at(dfd, "engine-id", 256, &id, NULL, NULL) == 0) {
+                id[strcspn(id, "\n")] = '\0';
+                if (*id)
+                        return id;
+                free(id);
+        }
+        uint8_t b[16];
+        berth_random_bytes(b, sizeof(b));
+        id = xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                       b[13], b[14], b[15]);
+        if (dfd >= 0)
+                berth_write_atomic_at(dfd, "engine-id", id, strlen(id), NULL);
+        return id;
+}
+
 static int lock_dir(const char *dir, const char *what, struct berth_error **err)
 {
         _cleanup_free_ char *path = xasprintf("%s/berthd.lock", dir);
@@ -114,8 +136,7 @@ static int lock_dir(const char *dir, const char *what, struct berth_error **err)
         return TAKE_FD(fd);
 }
 
-static int daemon_init(struct daemon *d, const struct networks_options *net,
-                       struct berth_error **err)
+static int daemon_init(struct daemon *d, struct networks_options *net, struct berth_error **err)
 {
         _cleanup_free_ char *cdir = xasprintf("%s/containers", d->data_root);
         int r;
@@ -142,9 +163,14 @@ static int daemon_init(struct daemon *d, const struct networks_options *net,
         /* the nftables helper forked while berthd has one thread (the image store, networks and
          * containers start theirs below); without nf_tables it is harmless, and a failure here
          * only means the first transaction forks it */
-        _cleanup_error_ struct berth_error *helper_err = NULL;
+        _cleanup_error_ struct berth_error *helper_err = NULL, *probe_err = NULL;
         if (berth_net_rules_helper_start(&helper_err) < 0)
                 berth_warn("nftables helper: %s", helper_err->msg);
+        /* the network probe forks too: still one thread (the image store's GC thread starts
+         * in berth_images_open) */
+        net->probed = true;
+        if (berth_net_probe(&probe_err) < 0)
+                net->probe_error = probe_err ? probe_err->msg : "unknown cause";
         r = berth_images_open(d->data_root, &d->images, err);
         if (r < 0)
                 return berth_error_wrap(err, "image store");
@@ -177,6 +203,7 @@ int berthd_main(int argc, char **argv)
             {"bip", required_argument, NULL, 'B'},
             {"ipv6", no_argument, NULL, '6'},
             {"fixed-cidr-v6", required_argument, NULL, 'F'},
+            {"default-address-pool", required_argument, NULL, 'A'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -187,6 +214,7 @@ int berthd_main(int argc, char **argv)
         const char *host = "unix:///run/berth/berth.sock";
         const char *shim = NULL, *seccomp = NULL;
         struct networks_options net = {0};
+        _cleanup_free_ const char **pools = xcalloc((size_t)argc + 1, sizeof(*pools));
         sigset_t mask;
         int c, sig;
 
@@ -232,6 +260,9 @@ int berthd_main(int argc, char **argv)
                 case 'F':
                         net.fixed_cidr_v6 = optarg;
                         break;
+                case 'A':
+                        pools[net.n_default_pools++] = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -274,6 +305,7 @@ int berthd_main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
 
         /* checked again when binding: this is to refuse before restoring any container */
+        net.default_pools = pools;
         if (server_socket_check(d->socket_path, &err) < 0 || daemon_init(d, &net, &err) < 0 ||
             server_start(d, &d->server, &err) < 0) {
                 fprintf(stderr, "berthd: %s\n", err->msg);

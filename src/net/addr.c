@@ -150,10 +150,136 @@ int berth_ipam_pick_subnet(const struct berth_cidr *used, size_t n, struct berth
 {
         _cleanup_free_ struct berth_cidr *routes = NULL;
         size_t n_routes = 0;
-        int r = net_routes_v4(&routes, &n_routes, err);
+        int r = net_routes(AF_INET, &routes, &n_routes, err);
         if (r < 0)
                 return NET_WRAP(r, err, "read the host's routes");
         return net_ipam_pick_subnet_from(used, n, routes, n_routes, ret, err);
+}
+
+int berth_ipam_pool_parse(const char *s, struct berth_ipam_pool *ret, struct berth_error **err)
+{
+        _cleanup_free_ char *copy = xstrdup(s ? s : "");
+        struct berth_ipam_pool p = {0};
+        bool have_base = false, have_size = false;
+        char *save = NULL;
+
+        for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+                if (strncmp(kv, "base=", 5) == 0 && !have_base) {
+                        if (berth_cidr_parse(kv + 5, &p.base, NULL) < 0 || !strchr(kv + 5, '/'))
+                                return berth_error_setx(
+                                    err, EINVAL, "address pool `%s`: invalid base `%s`", s, kv + 5);
+                        have_base = true;
+                } else if (strncmp(kv, "size=", 5) == 0 && !have_size) {
+                        const char *v = kv + 5;
+                        if (!*v || strlen(v) > 3 || strspn(v, "0123456789") != strlen(v))
+                                return berth_error_setx(
+                                    err, EINVAL, "address pool `%s`: invalid size `%s`", s, v);
+                        p.size = (unsigned)strtoul(v, NULL, 10);
+                        have_size = true;
+                } else {
+                        return berth_error_setx(err, EINVAL,
+                                                "address pool `%s`: unexpected `%s` (expected "
+                                                "base=CIDR,size=N)",
+                                                s, kv);
+                }
+        }
+        if (!have_base || !have_size)
+                return berth_error_setx(err, EINVAL,
+                                        "address pool `%s`: base=CIDR and size=N are needed", s);
+        if ((cidr_to_u128(&p.base) & ~prefix_mask(p.base.family, p.base.prefix)) != 0)
+                return berth_error_setx(err, EINVAL,
+                                        "address pool `%s`: the base has host bits set", s);
+        if (p.size < p.base.prefix || p.size > cidr_bits(p.base.family))
+                return berth_error_setx(err, EINVAL,
+                                        "address pool `%s`: size %u is not between the base's "
+                                        "prefix /%u and /%u",
+                                        s, p.size, p.base.prefix, cidr_bits(p.base.family));
+        *ret = p;
+        return 0;
+}
+
+/* The first address after the subnet c (0 when c ends the address space). */
+static u128 cidr_after(const struct berth_cidr *c)
+{
+        unsigned host = cidr_bits(c->family) - c->prefix;
+        u128 start = cidr_to_u128(c) & prefix_mask(c->family, c->prefix);
+        if (host >= 128)
+                return 0;
+        return start + ((u128)1 << host);
+}
+
+int net_ipam_pick_pool_from(const struct berth_ipam_pool *pools, size_t n_pools,
+                            const struct berth_cidr *used, size_t n,
+                            const struct berth_cidr *routes, size_t n_routes,
+                            struct berth_cidr *ret, struct berth_error **err)
+{
+        for (size_t i = 0; i < n_pools; i++) {
+                const struct berth_ipam_pool *p = &pools[i];
+                int family = p->base.family;
+                unsigned bits = cidr_bits(family);
+                if (p->size < p->base.prefix || p->size > bits)
+                        continue;
+                u128 end = cidr_after(&p->base); /* 0: the pool ends the address space */
+                u128 step = p->size >= 128 ? 1 : (u128)1 << (bits - p->size);
+                u128 cur = cidr_to_u128(&p->base) & prefix_mask(family, p->base.prefix);
+                /* each candidate that overlaps a taken subnet skips past it: at most one step
+                 * per taken subnet, however large the pool */
+                for (;;) {
+                        struct berth_cidr cand;
+                        const struct berth_cidr *hit = NULL;
+                        cidr_from_u128(family, cur, p->size, &cand);
+                        for (size_t j = 0; j < n && !hit; j++)
+                                if (berth_cidr_overlaps(&cand, &used[j]))
+                                        hit = &used[j];
+                        for (size_t j = 0; j < n_routes && !hit; j++)
+                                if (berth_cidr_overlaps(&cand, &routes[j]))
+                                        hit = &routes[j];
+                        if (!hit) {
+                                *ret = cand;
+                                return 0;
+                        }
+                        u128 next = cur + step;
+                        if (hit->prefix < p->size) {
+                                /* the taken subnet is larger: past its end, on a step */
+                                next = cidr_after(hit);
+                                if (next == 0)
+                                        break;
+                        }
+                        if (next <= cur || (end != 0 && next >= end) ||
+                            (family == AF_INET && next > 0xffffffffu))
+                                break;
+                        cur = next;
+                }
+        }
+        return berth_error_setx(err, ENOSPC,
+                                "all predefined address pools have been fully subnetted");
+}
+
+int berth_ipam_pick_pool(int family, const struct berth_ipam_pool *pools, size_t n_pools,
+                         const struct berth_cidr *used, size_t n, struct berth_cidr *ret,
+                         struct berth_error **err)
+{
+        _cleanup_free_ struct berth_cidr *routes = NULL;
+        _cleanup_free_ struct berth_ipam_pool *mine = xcalloc(n_pools + 1, sizeof(*mine));
+        size_t n_routes = 0, n_mine = 0;
+        for (size_t i = 0; i < n_pools; i++)
+                if (pools[i].base.family == family)
+                        mine[n_mine++] = pools[i];
+        int r = net_routes(family, &routes, &n_routes, err);
+        if (r < 0)
+                return NET_WRAP(r, err, "read the host's routes");
+        return net_ipam_pick_pool_from(mine, n_mine, used, n, routes, n_routes, ret, err);
+}
+
+void berth_ipam_ula_pool(const uint8_t digest[32], struct berth_ipam_pool *ret)
+{
+        /* fd, then the 40 low bits of the digest's first 64 (its bytes 3..7), then zeros */
+        memset(ret, 0, sizeof(*ret));
+        ret->base.family = AF_INET6;
+        ret->base.prefix = 48;
+        ret->base.addr.v6.s6_addr[0] = 0xfd;
+        memcpy(&ret->base.addr.v6.s6_addr[1], digest + 3, 5);
+        ret->size = 64;
 }
 
 void berth_ipam_gateway(const struct berth_cidr *subnet, struct berth_cidr *ret)

@@ -404,6 +404,7 @@ int net_lo_up_keep(int *ret_fd, struct berth_error **err)
 /* ---------------------------------------------------------------- routes */
 
 struct routes_acc {
+        int family;
         struct berth_cidr *v;
         size_t n;
 };
@@ -414,7 +415,7 @@ static int routes_cb(const struct nlmsghdr *nlh, void *data)
         if (nlh->nlmsg_type != RTM_NEWROUTE)
                 return 0;
         const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-        if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len == 0)
+        if (rtm->rtm_family != acc->family || rtm->rtm_dst_len == 0)
                 return 0;
         uint32_t table = rtm->rtm_table;
         const struct nlattr *a, *dst = NULL;
@@ -422,7 +423,8 @@ static int routes_cb(const struct nlmsghdr *nlh, void *data)
         {
                 if (mnl_attr_get_type(a) == RTA_TABLE && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
                         table = mnl_attr_get_u32(a);
-                if (mnl_attr_get_type(a) == RTA_DST && mnl_attr_get_payload_len(a) == 4)
+                if (mnl_attr_get_type(a) == RTA_DST &&
+                    mnl_attr_get_payload_len(a) == (acc->family == AF_INET ? 4 : 16))
                         dst = a;
         }
         /* docker checks the main table only (the local table holds every host address) */
@@ -431,13 +433,13 @@ static int routes_cb(const struct nlmsghdr *nlh, void *data)
         acc->v = xrealloc(acc->v, (acc->n + 1) * sizeof(*acc->v));
         struct berth_cidr *c = &acc->v[acc->n++];
         memset(c, 0, sizeof(*c));
-        c->family = AF_INET;
+        c->family = acc->family;
         c->prefix = rtm->rtm_dst_len;
-        memcpy(&c->addr.v4, mnl_attr_get_payload(dst), 4);
+        memcpy(&c->addr, mnl_attr_get_payload(dst), acc->family == AF_INET ? 4 : 16);
         return 0;
 }
 
-int net_routes_v4(struct berth_cidr **ret, size_t *ret_n, struct berth_error **err)
+int net_routes(int family, struct berth_cidr **ret, size_t *ret_n, struct berth_error **err)
 {
         struct nl nl = {0};
         int r = nl_open(&nl, err);
@@ -446,8 +448,8 @@ int net_routes_v4(struct berth_cidr **ret, size_t *ret_n, struct berth_error **e
         char buf[NL_REQUEST_SIZE];
         struct nlmsghdr *nlh = nl_msg(&nl, buf, RTM_GETROUTE, NLM_F_DUMP);
         struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-        rtm->rtm_family = AF_INET;
-        struct routes_acc acc = {0};
+        rtm->rtm_family = (unsigned char)family;
+        struct routes_acc acc = {.family = family};
         r = nl_talk(&nl, nlh, routes_cb, &acc, "dump routes", err);
         nl_close(&nl);
         if (r < 0) {

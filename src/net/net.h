@@ -65,6 +65,25 @@ bool berth_cidr_overlaps(const struct berth_cidr *a, const struct berth_cidr *b)
  * (read through netlink). ENOSPC "all predefined address pools have been fully subnetted". */
 int berth_ipam_pick_subnet(const struct berth_cidr *used, size_t n, struct berth_cidr *ret,
                            struct berth_error **err);
+/* A pool of subnets: base cut into subnets of prefix size (docker's default-address-pools entry
+ * "base=fd00:1::/56,size=64"). */
+struct berth_ipam_pool {
+        struct berth_cidr base;
+        unsigned size;
+};
+/* Parse docker's "base=CIDR,size=N" (either order): EINVAL naming the text unless base is a
+ * subnet with its host bits clear and base's prefix <= size <= the family's width. */
+int berth_ipam_pool_parse(const char *s, struct berth_ipam_pool *ret, struct berth_error **err);
+/* The first subnet of the pools of family (in order) that overlaps none of used[0..n) nor any
+ * route of the host of that family (read through netlink); ENOSPC "all predefined address
+ * pools have been fully subnetted". Pools of the other family are skipped. */
+int berth_ipam_pick_pool(int family, const struct berth_ipam_pool *pools, size_t n_pools,
+                         const struct berth_cidr *used, size_t n, struct berth_cidr *ret,
+                         struct berth_error **err);
+/* dockerd's IPv6 pool when none is configured (its deriveULABaseNetwork, after RFC 4193
+ * section 3.2.2): fd00::/8 with the 40 low bits of the first 8 bytes (big endian) of
+ * sha256(host id) as global ID, a /48 cut into /64s. digest: that sha256. */
+void berth_ipam_ula_pool(const uint8_t digest[32], struct berth_ipam_pool *ret);
 /* The gateway of a subnet: its first host address (.1). */
 void berth_ipam_gateway(const struct berth_cidr *subnet, struct berth_cidr *ret);
 /* The next free host address of subnet (prefix of the subnet): not the network address, not the

@@ -8,9 +8,10 @@
 /* Prefix *err with context and return r (the code itself, also when err is NULL). */
 #define NET_WRAP(r, err, ...) ((void)berth_error_wrap((err), __VA_ARGS__), (r))
 
-/* The IPv4 destinations of the main routing table of the calling thread's network namespace
- * (default routes left out), read through rtnetlink. *ret is malloc'd (NULL when none). */
-int net_routes_v4(struct berth_cidr **ret, size_t *ret_n, struct berth_error **err);
+/* The destinations of family (AF_INET or AF_INET6) in the main routing table of the calling
+ * thread's network namespace (default routes left out), read through rtnetlink. *ret is
+ * malloc'd (NULL when none). */
+int net_routes(int family, struct berth_cidr **ret, size_t *ret_n, struct berth_error **err);
 
 /* Bring the link `name` up in the calling thread's network namespace (through a NETLINK_ROUTE
  * socket opened here). */
@@ -24,6 +25,12 @@ int net_lo_up_keep(int *ret_fd, struct berth_error **err);
 int net_ipam_pick_subnet_from(const struct berth_cidr *used, size_t n,
                               const struct berth_cidr *routes, size_t n_routes,
                               struct berth_cidr *ret, struct berth_error **err);
+
+/* berth_ipam_pick_pool with the host's routes given instead of read. */
+int net_ipam_pick_pool_from(const struct berth_ipam_pool *pools, size_t n_pools,
+                            const struct berth_cidr *used, size_t n,
+                            const struct berth_cidr *routes, size_t n_routes,
+                            struct berth_cidr *ret, struct berth_error **err);
 
 /* Run fn(arg, err) in a fork()ed child of the calling thread (same network namespace, memory and
  * credentials) and hand back its result and error message, so that a library which ends the

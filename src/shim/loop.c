@@ -67,7 +67,13 @@ static struct loop {
         int status;
         bool fatal; /* start failed or the daemon left before start */
         char *fatal_msg;
+        /* the pages creating the container needed are still mapped: given back once the loop
+         * has been idle for SHED_IDLE_MS, or right after "started" (berthd sends attach and start
+         * at once after "created": shedding first would make them wait) */
+        bool shed_pending;
 } L;
+
+#define SHED_IDLE_MS 50
 
 static char rbuf[READ_CHUNK];
 
@@ -386,6 +392,7 @@ static void do_start(void)
         shim_send_json(L.ctl.fd, j);
         json_decref(TAKE_PTR(j));
         shim_shed_pages();
+        L.shed_pending = false;
 }
 
 /* Registers whichever of the container's fds exist and are not watched yet. */
@@ -669,7 +676,7 @@ static void clients_finish(void)
 
 int shim_loop_run(struct shim *s)
 {
-        L = (struct loop){.shim = s};
+        L = (struct loop){.shim = s, .shed_pending = !s->started};
         L.out.fd = L.err.fd = L.in.fd = -1;
         L.epfd = epoll_create1(EPOLL_CLOEXEC);
         L.ctl = (struct src){SRC_CTL, s->io.ctl_fd};
@@ -681,9 +688,13 @@ int shim_loop_run(struct shim *s)
         io_register();
         while (!L.exited && !L.fatal) {
                 struct epoll_event ev[16];
-                int n = epoll_wait(L.epfd, ev, 16, -1);
+                int n = epoll_wait(L.epfd, ev, 16, L.shed_pending ? SHED_IDLE_MS : -1);
                 if (n < 0 && errno != EINTR)
                         break;
+                if (n == 0 && L.shed_pending) {
+                        shim_shed_pages();
+                        L.shed_pending = false;
+                }
                 for (int i = 0; i < n && !L.fatal; i++) {
                         struct src *src = ev[i].data.ptr;
                         uint32_t e = ev[i].events;

@@ -565,8 +565,8 @@ static int shim_run(struct shim_opts *o)
             json_pack("{s:{s:i, s:i}}", "created", "pid", (int)s.pid, "shim_pid", (int)getpid());
         shim_send_json(ctl, j);
         json_decref(TAKE_PTR(j));
-        /* after the reply: the daemon goes on while the shim gives memory back */
-        shim_shed_pages();
+        /* the pages creating the container needed are given back by the loop: once idle, or
+         * after "started" */
         shim_loop_run(&s);
         if (s.io.tty_fd >= 0)
                 close(s.io.tty_fd);

@@ -265,6 +265,13 @@ int container_exec_shim_create(struct containers *cs, struct container *c, json_
 int container_shim_spawn(struct containers *cs, char **argv, int ctl_child,
                          struct berth_error **err);
 
+/* Removed containers' directories (trash.c): container_trash_open makes
+ * data_root/containers-removed and starts the thread that deletes what is moved there (first
+ * what a crash left); container_trash moves a directory there at once, or deletes it in place
+ * when that is not possible. Never fails. */
+int container_trash_open(struct daemon *d, struct berth_error **err);
+void container_trash(const char *dir);
+
 /* Publish a container event (action, extra attributes taken, may be NULL). */
 void container_publish(struct containers *cs, struct container *c, const char *action,
                        json_t *extra);

@@ -458,8 +458,8 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
                 pthread_mutex_unlock(&c->op);
                 return r;
         }
-        if (berth_rm_rf_at(AT_FDCWD, c->dir, &e2) < 0)
-                berth_warn("container `%s`: %s", c->id, e2->msg);
+        /* its path is free at once; the tree is deleted off the request's path */
+        container_trash(c->dir);
         volumes_unref_container(d->volumes, c->id);
         if (volumes) {
                 json_array_foreach(ms, i, m)

@@ -591,11 +591,16 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
         }
         r = network_container_setup(d->networks, c, hostname, &net, err);
         if (r >= 0) {
-                /* its own address on its first network and its names, as docker writes them */
-                struct etc_hosts_entry own = {net.own_ip, net.own_names};
-                r = etc_files_write(c, hostname, host_net, net.own_ip ? &own : NULL,
-                                    net.own_ip ? 1 : 0, net.resolv_conf,
-                                    networks_host_gateway(d->networks), err);
+                /* its own addresses on its first network and its names, as dockerd writes
+                 * them (the IPv4 line, then the IPv6 one) */
+                struct etc_hosts_entry own[2];
+                size_t n_own = 0;
+                if (net.own_ip)
+                        own[n_own++] = (struct etc_hosts_entry){net.own_ip, net.own_names};
+                if (net.own_ip6)
+                        own[n_own++] = (struct etc_hosts_entry){net.own_ip6, net.own_names};
+                r = etc_files_write(c, hostname, host_net, n_own ? own : NULL, n_own,
+                                    net.resolv_conf, networks_host_gateway(d->networks), err);
         }
         ctx.netns_path = net.netns_path;
         if (r < 0)

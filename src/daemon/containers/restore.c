@@ -101,6 +101,11 @@ int containers_open(struct daemon *d, struct containers **ret, struct berth_erro
         int r;
 
         cs->d = d;
+        {
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (container_trash_open(d, &e) < 0)
+                        berth_warn("removed containers are deleted in place: %s", e->msg);
+        }
         pthread_mutex_init(&cs->lock, NULL);
         pthread_cond_init(&cs->cond, NULL);
         cs->epfd = epoll_create1(EPOLL_CLOEXEC);

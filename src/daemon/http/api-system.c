@@ -13,27 +13,6 @@
 
 /* ---------------------------------------------------------------- /info */
 
-static char *engine_id(struct daemon *d)
-{
-        /* docker's ID is stable across restarts: kept in the data root */
-        _cleanup_close_ int dfd = open(d->data_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        char *id = NULL;
-        if (dfd >= 0 && berth_read_file_at(dfd, "engine-id", 256, &id, NULL, NULL) == 0) {
-                id[strcspn(id, "\n")] = '\0';
-                if (*id)
-                        return id;
-                free(id);
-        }
-        uint8_t b[16];
-        berth_random_bytes(b, sizeof(b));
-        id = xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-                       b[13], b[14], b[15]);
-        if (dfd >= 0)
-                berth_write_atomic_at(dfd, "engine-id", id, strlen(id), NULL);
-        return id;
-}
-
 static char *os_pretty_name(void)
 {
         _cleanup_free_ char *rel = NULL;
@@ -73,7 +52,7 @@ static void info_handler(struct api_req *r)
         struct sysinfo si;
         sysinfo(&si);
         bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
-        _cleanup_free_ char *id = engine_id(d);
+        _cleanup_free_ char *id = daemon_engine_id(d);
         _cleanup_free_ char *os = os_pretty_name();
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);

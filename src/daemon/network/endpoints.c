@@ -985,6 +985,7 @@ void network_setup_release(struct network_setup *s)
 {
         free(s->netns_path);
         free(s->own_ip);
+        free(s->own_ip6);
         free(s->own_names);
         free(s->resolv_conf);
         *s = (struct network_setup){0};
@@ -1119,6 +1120,10 @@ static int container_setup(struct networks *n, struct container *c, const char *
                         continue;
                 berth_cidr_format(&ep->addr, false, a, sizeof(a));
                 ret->own_ip = xstrdup(a);
+                if (ep->addr6.family) {
+                        berth_cidr_format(&ep->addr6, false, a, sizeof(a));
+                        ret->own_ip6 = xstrdup(a);
+                }
                 if (domain && *domain)
                         ret->own_names = xasprintf("%s.%s %s", hostname, domain, hostname);
                 else

@@ -69,6 +69,12 @@ struct networks {
         char *default_bridge; /* NULL: no default bridge network (-b none) */
         struct berth_cidr default_gateway;
         struct berth_cidr default_subnet6; /* --fixed-cidr-v6; family 0: no IPv6 */
+        bool default_ipv6_pool;            /* --ipv6 alone: the default bridge's IPv6 subnet
+                                              comes from pools6 (and is kept once picked) */
+        /* the default address pools (--default-address-pool): IPv4 ones (none: docker's
+         * built-in list) and IPv6 ones (at least the ULA derived from the engine ID) */
+        struct berth_ipam_pool *pools4, *pools6;
+        size_t n_pools4, n_pools6;
         char default_gateway_text[64];
         struct net_network **nets;
         size_t n_nets;
@@ -166,8 +172,9 @@ void net_resolv_refresh_locked(struct networks *n, struct container *c);
  * the config and the image); EINVAL on bad specs. *ret: array of {proto, HostIp, HostPort (a
  * range "a-b" or ""), ContainerPort}. */
 int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct berth_error **err);
-/* Reserve what wanted asks (held binds) into sb->ports; all or nothing. ipv6: the ports on every
- * address are also reserved on [::] (entries of their own, host_ip "::"). */
+/* Reserve what wanted asks (held binds) into sb->ports; all or nothing. ipv6 (the container's
+ * first network has IPv6): the ports on every address are also reserved on [::] (entries of
+ * their own, host_ip "::"), and a port on one IPv6 host address is allowed (EINVAL without). */
 int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, bool ipv6, struct berth_error **err);
 /* Take the recorded ports again after a daemon restart (best effort, logged). */
 void net_ports_rebind(struct net_sandbox *sb);

@@ -30,7 +30,18 @@ struct networks_options {
                                bridge network (containers get loopback only, docker's -b none) */
         const char *bip;    /* the default bridge's gateway with prefix ("172.17.0.1/16") */
         bool ipv6;          /* dockerd's --ipv6: the default bridge gets IPv6 too */
-        const char *fixed_cidr_v6; /* its IPv6 subnet (needed with ipv6: no default pool) */
+        const char *fixed_cidr_v6; /* its IPv6 subnet (NULL: one from the IPv6 pools, kept) */
+        /* dockerd's --default-address-pool "base=CIDR,size=N" entries: the IPv4 ones replace
+         * docker's default pools (172.17-31.0.0/16, 192.168.0.0/16 in /20s); without an IPv6
+         * one, the IPv6 pool is a ULA /48 derived from the engine ID, cut into /64s */
+        const char *const *default_pools;
+        size_t n_default_pools;
+        /* berth_net_probe's answer, asked by the caller while it had one thread (the probe
+         * forks: a fork taken while another thread holds a lock can leave the child stuck on
+         * it): probed, and probe_error NULL when bridge networking works. Not probed: asked
+         * here. */
+        bool probed;
+        const char *probe_error;
 };
 
 /* Load the networks and the live network state of containers from the db (creating the built-in
@@ -76,12 +87,15 @@ int networks_prune(struct networks *n, json_t *filters, json_t **ret, struct ber
 int network_container_prepare(struct networks *n, json_t *body, json_t *image_config,
                               json_t *warnings, json_t **ret_attach, struct berth_error **err);
 
-/* What a starting container gets: the netns to join (NULL: the spec decides), the line(s) to put
- * in /etc/hosts for its own name (address and names), and the resolv.conf to write (NULL: the
- * host's, filtered). */
+/* What a starting container gets: the netns to join (NULL: the spec decides), the lines to put
+ * in /etc/hosts for its own name (its addresses on its first network, IPv4 then IPv6, each with
+ * its names, as dockerd writes them), and the resolv.conf to write (NULL: the host's,
+ * filtered). */
 struct network_setup {
         char *netns_path;
-        char *own_ip, *own_names; /* its /etc/hosts line; NULL without an address */
+        char *own_ip;    /* its IPv4 /etc/hosts line; NULL without an address */
+        char *own_ip6;   /* its IPv6 one; NULL unless the network has IPv6 */
+        char *own_names; /* the names of both lines */
         char *resolv_conf;
 };
 

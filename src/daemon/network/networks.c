@@ -7,6 +7,7 @@
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #define DEFAULT_BRIDGE "berth0"
@@ -459,6 +460,45 @@ static void load_sandbox_row(const char *const *cols, size_t nc, void *userdata)
 
 /* The built-in networks: `host`, `none` and (unless -b none) `bridge` with the configured
  * bridge and address, updated when the options changed since the last run. */
+/* The subnets the bridge networks use (IPv4 and IPv6), but skip's; n*2 + 1 entries in *ret. */
+static size_t used_subnets_locked(struct networks *n, const struct net_network *skip,
+                                  struct berth_cidr **ret)
+{
+        struct berth_cidr *used = xcalloc(2 * n->n_nets + 1, sizeof(*used));
+        size_t n_used = 0;
+
+        for (size_t j = 0; j < n->n_nets; j++) {
+                if (!net_is_bridge(n->nets[j]) || n->nets[j] == skip)
+                        continue;
+                used[n_used++] = n->nets[j]->subnet;
+                if (n->nets[j]->subnet6.family)
+                        used[n_used++] = n->nets[j]->subnet6;
+        }
+        *ret = used;
+        return n_used;
+}
+
+/* berthd --ipv6 without --fixed-cidr-v6 (dockerd >= 27): the default bridge keeps the IPv6
+ * subnet it was given before, else gets the first free one of the IPv6 pools. */
+static int default_subnet6_pick(struct networks *n, struct net_network *old,
+                                struct berth_error **err)
+{
+        _cleanup_free_ struct berth_cidr *used = NULL;
+        size_t n_used;
+        int r;
+
+        if (old && old->subnet6.family == AF_INET6) {
+                n->default_subnet6 = old->subnet6;
+                return 0;
+        }
+        n_used = used_subnets_locked(n, old, &used);
+        r = berth_ipam_pick_pool(AF_INET6, n->pools6, n->n_pools6, used, n_used,
+                                 &n->default_subnet6, err);
+        if (r < 0)
+                return berth_error_wrap(err, "the default bridge's IPv6 subnet");
+        return 0;
+}
+
 static int builtins_ensure(struct networks *n, struct berth_error **err)
 {
         static const char *const names[] = {"bridge", "host", "none"};
@@ -479,6 +519,11 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
                                 network_free(old);
                         }
                         continue;
+                }
+                if (i == 0 && n->default_ipv6_pool && !n->default_subnet6.family) {
+                        r = default_subnet6_pick(n, old, err);
+                        if (r < 0)
+                                return r;
                 }
                 if (i == 0) {
                         char mtu[] = "1500";
@@ -536,14 +581,56 @@ static int builtins_ensure(struct networks *n, struct berth_error **err)
 /* Can this daemon make bridges, veths and its nftables table? Asked once at start, in a forked
  * child and a throwaway namespace (berth_net_probe): when not, the daemon still serves everything
  * else and refuses bridge requests with the cause. */
-static void probe(struct networks *n)
+static void probe(struct networks *n, const struct networks_options *o)
 {
         _cleanup_error_ struct berth_error *e = NULL;
 
-        if (berth_net_probe(&e) < 0) {
+        if (o && o->probed)
+                n->warning = o->probe_error ? xstrdup(o->probe_error) : NULL;
+        else if (berth_net_probe(&e) < 0)
                 n->warning = xstrdup(e ? e->msg : "unknown cause");
+        if (n->warning)
                 berth_warn("bridge networking is not available: %s", n->warning);
+}
+
+/* The default address pools: the IPv4 ones given (none: docker's list, in src/net), the IPv6
+ * ones given, else dockerd's ULA /48 of the engine ID. */
+static int pools_init(struct networks *n, struct daemon *d, const struct networks_options *o,
+                      struct berth_error **err)
+{
+        size_t count = o ? o->n_default_pools : 0;
+
+        n->pools4 = xcalloc(count + 1, sizeof(*n->pools4));
+        n->pools6 = xcalloc(count + 1, sizeof(*n->pools6));
+        for (size_t i = 0; i < count; i++) {
+                struct berth_ipam_pool p;
+                int r = berth_ipam_pool_parse(o->default_pools[i], &p, err);
+                if (r < 0)
+                        return berth_error_wrap(err, "--default-address-pool");
+                if (p.base.family == AF_INET && p.size > 30)
+                        return berth_error_setx(err, EINVAL,
+                                                "--default-address-pool `%s`: IPv4 subnets of at "
+                                                "most /30 are needed",
+                                                o->default_pools[i]);
+                if (p.base.family == AF_INET6 && p.size > 126)
+                        return berth_error_setx(err, EINVAL,
+                                                "--default-address-pool `%s`: IPv6 subnets of at "
+                                                "most /126 are needed",
+                                                o->default_pools[i]);
+                if (p.base.family == AF_INET)
+                        n->pools4[n->n_pools4++] = p;
+                else
+                        n->pools6[n->n_pools6++] = p;
         }
+        if (n->n_pools6 == 0) {
+                _cleanup_free_ char *id = daemon_engine_id(d);
+                uint8_t md[EVP_MAX_MD_SIZE];
+                unsigned len = 0;
+                if (!EVP_Digest(id, strlen(id), md, &len, EVP_sha256(), NULL) || len != 32)
+                        return berth_error_setx(err, EIO, "sha256 of the engine ID failed");
+                berth_ipam_ula_pool(md, &n->pools6[n->n_pools6++]);
+        }
+        return 0;
 }
 
 int networks_open(struct daemon *d, const struct networks_options *o, struct networks **ret,
@@ -569,11 +656,11 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
                                      bip);
         if (r >= 0 && o && o->fixed_cidr_v6 && !o->ipv6)
                 r = berth_error_setx(err, EINVAL, "--fixed-cidr-v6 needs --ipv6");
+        if (r >= 0)
+                r = pools_init(n, d, o, err);
         if (r >= 0 && o && o->ipv6 && (!o->fixed_cidr_v6 || !*o->fixed_cidr_v6))
-                r = berth_error_setx(err, EINVAL,
-                                     "--ipv6 needs --fixed-cidr-v6 (the default bridge's IPv6 "
-                                     "subnet, e.g. fd00:1::/64): berth has no default IPv6 pool");
-        if (r >= 0 && o && o->ipv6) {
+                n->default_ipv6_pool = true;
+        else if (r >= 0 && o && o->ipv6) {
                 struct berth_cidr *s6 = &n->default_subnet6;
                 if (berth_cidr_parse(o->fixed_cidr_v6, s6, NULL) < 0 || s6->family != AF_INET6 ||
                     !strchr(o->fixed_cidr_v6, '/') || s6->prefix > 126)
@@ -603,7 +690,7 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
                              load_sandbox_row, n, err);
         if (r < 0)
                 goto fail;
-        probe(n);
+        probe(n, o);
         n->pool_dir = xasprintf("%s/netns-pool", d->runtime_root);
         if (berth_mkdir_p(n->pool_dir, 0700, NULL) < 0)
                 free(TAKE_PTR(n->pool_dir));
@@ -636,6 +723,8 @@ int networks_open(struct daemon *d, const struct networks_options *o, struct net
 fail:
         free(n->default_bridge);
         free(n->alias);
+        free(n->pools4);
+        free(n->pools6);
         free(n);
         return r;
 }
@@ -825,9 +914,8 @@ static int gateway_parse(const struct berth_cidr *subnet, const char *g, struct 
 }
 
 /* The subnets, gateways and options of a create body, checked like docker (nothing touched):
- * one IPv4 config (its subnet picked from the default pools when absent) and, with EnableIPv6,
- * one IPv6 config with its subnet (berth has no default IPv6 pool). *ret_subnet6 has family 0
- * without IPv6. */
+ * one IPv4 config and, with EnableIPv6, one IPv6 config, each subnet picked from the default
+ * pools when absent. *ret_subnet6 has family 0 without IPv6. */
 static int create_parse_locked(struct networks *n, json_t *body, struct berth_cidr *ret_subnet,
                                struct berth_cidr *ret_gw, struct berth_cidr *ret_subnet6,
                                struct berth_cidr *ret_gw6, struct berth_error **err)
@@ -840,8 +928,8 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
         const char *k;
         json_t *v;
         size_t i;
-        _cleanup_free_ struct berth_cidr *used = xcalloc(2 * n->n_nets + 1, sizeof(*used));
-        size_t n_used = 0;
+        _cleanup_free_ struct berth_cidr *used = NULL;
+        size_t n_used = used_subnets_locked(n, NULL, &used);
         struct berth_cidr subnet, gw, subnet6 = {0}, gw6 = {0};
         const char *s, *g;
         int r;
@@ -865,13 +953,6 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                 if (!known || !json_is_string(v))
                         return berth_error_setx(err, EINVAL, "network option `%s` is not supported",
                                                 k);
-        }
-        for (size_t j = 0; j < n->n_nets; j++) {
-                if (!net_is_bridge(n->nets[j]))
-                        continue;
-                used[n_used++] = n->nets[j]->subnet;
-                if (n->nets[j]->subnet6.family)
-                        used[n_used++] = n->nets[j]->subnet6;
         }
         json_array_foreach(cfgs, i, cfg)
         {
@@ -909,10 +990,6 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                 return berth_error_setx(err, EINVAL,
                                         "an IPv6 subnet needs an IPv6 network (--ipv6, "
                                         "EnableIPv6)");
-        if (ipv6 && !cfg6)
-                return berth_error_setx(err, EINVAL,
-                                        "IPv6 networks need an IPv6 subnet (--subnet, e.g. "
-                                        "fd00:1::/64): berth has no default IPv6 pool");
 
         s = berth_json_get_str(cfg4, "Subnet");
         g = berth_json_get_str(cfg4, "Gateway");
@@ -926,7 +1003,11 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                         return berth_error_setx(err, EINVAL,
                                                 "invalid network config: a gateway needs a "
                                                 "subnet");
-                r = berth_ipam_pick_subnet(used, n_used, &subnet, err);
+                if (n->n_pools4)
+                        r = berth_ipam_pick_pool(AF_INET, n->pools4, n->n_pools4, used, n_used,
+                                                 &subnet, err);
+                else
+                        r = berth_ipam_pick_subnet(used, n_used, &subnet, err);
                 if (r < 0)
                         return r;
         }
@@ -942,6 +1023,14 @@ static int create_parse_locked(struct networks *n, json_t *body, struct berth_ci
                 r = gateway_parse(&subnet6, berth_json_get_str(cfg6, "Gateway"), &gw6, err);
                 if (r < 0)
                         return r;
+        } else if (ipv6) {
+                /* dockerd >= 27: a /64 of the IPv6 pools (the ULA of the engine ID unless
+                 * configured), its first address the gateway */
+                r = berth_ipam_pick_pool(AF_INET6, n->pools6, n->n_pools6, used, n_used, &subnet6,
+                                         err);
+                if (r < 0)
+                        return r;
+                berth_ipam_gateway(&subnet6, &gw6);
         }
         *ret_subnet = subnet;
         *ret_gw = gw;

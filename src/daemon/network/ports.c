@@ -1,8 +1,8 @@
 /* Published ports: HostConfig.PortBindings ("80/tcp": [{"HostIp", "HostPort"}], ranges on
  * either side) and PublishAllPorts (every exposed port of the config and the image onto a free
  * host port), reserved by a bind held for as long as the container runs (src/net's
- * berth_net_port_reserve: docker's "port is already allocated"), DNAT'd by the `ip berth` table.
- * No proxy process. */
+ * berth_net_port_reserve: docker's "port is already allocated"), DNAT'd by the `ip berth` table
+ * (IPv6 host addresses, and [::] on an IPv6 network, by `ip6 berth`). No proxy process. */
 #include "daemon/network/network-internal.h"
 
 #include <arpa/inet.h>
@@ -48,6 +48,31 @@ static int port_key_parse(const char *key, unsigned *lo, unsigned *hi, const cha
         return 0;
 }
 
+/* An IPv6 host address DNAT'd by the `ip6 berth` table: not the loopback nor a link-local one,
+ * whose packets the kernel never routes through a bridge (the reply would arrive on the bridge
+ * for ::1, which IPv6 drops, having no route_localnet; dockerd hands both to its userland proxy,
+ * which berth does not have). */
+static int host_ip6_check(const struct berth_cidr *a, const char *ip, struct berth_error **err)
+{
+        if (a->family != AF_INET6)
+                return 0;
+        if (IN6_IS_ADDR_LOOPBACK(&a->addr.v6))
+                return berth_error_setx(err, EINVAL,
+                                        "publishing on %s is not supported: the kernel does not "
+                                        "forward IPv6 loopback traffic to a container and berth "
+                                        "has no userland proxy (publish on 127.0.0.1, on [::] or "
+                                        "on another IPv6 address of the host)",
+                                        ip);
+        if (IN6_IS_ADDR_LINKLOCAL(&a->addr.v6) || IN6_IS_ADDR_V4MAPPED(&a->addr.v6) ||
+            IN6_IS_ADDR_MULTICAST(&a->addr.v6))
+                return berth_error_setx(err, EINVAL,
+                                        "publishing on %s is not supported: a link-local, "
+                                        "multicast or IPv4-mapped address cannot be forwarded to "
+                                        "a container",
+                                        ip);
+        return 0;
+}
+
 static void want_add(json_t *out, const char *proto, const char *ip, unsigned hlo, unsigned hhi,
                      unsigned cport)
 {
@@ -89,11 +114,9 @@ int net_ports_wanted(json_t *create, json_t *image_config, json_t **ret, struct 
                                 if (berth_cidr_parse(ip, &a, NULL) < 0 || strchr(ip, '/'))
                                         return berth_error_setx(err, EINVAL,
                                                                 "invalid IP address: %s", ip);
-                                if (a.family != AF_INET)
-                                        return berth_error_setx(err, EINVAL,
-                                                                "publishing on IPv6 address %s is "
-                                                                "not supported yet",
-                                                                ip);
+                                r = host_ip6_check(&a, ip, err);
+                                if (r < 0)
+                                        return r;
                         }
                         if (hp && *hp && !range_parse(hp, true, &hlo, &hhi))
                                 return berth_error_setx(err, EINVAL, "invalid hostPort: %s", hp);
@@ -172,7 +195,7 @@ int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, bool ipv6, struct 
                 const char *ip = berth_json_get_str(w, "HostIp");
                 unsigned lo = (unsigned)json_integer_value(json_object_get(w, "HostLo"));
                 unsigned hi = (unsigned)json_integer_value(json_object_get(w, "HostHi"));
-                bool six = false;
+                bool six = false, refused = false;
                 int r = -EINVAL;
                 p->fd = p6->fd = -1;
                 p->proto = strcmp(berth_json_get_str(w, "Proto") ?: "", "udp") == 0 ? IPPROTO_UDP
@@ -181,12 +204,20 @@ int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, bool ipv6, struct 
                     (uint16_t)json_integer_value(json_object_get(w, "ContainerPort"));
                 if (ip && *ip)
                         berth_cidr_parse(ip, &p->host_ip, NULL);
-                else if (ipv6) {
+                if (p->host_ip.family == AF_INET6 && !ipv6) {
+                        /* DNAT does not cross address families, and there is no proxy */
+                        berth_error_setx(err, EINVAL,
+                                         "publishing on IPv6 address %s needs an IPv6 network: "
+                                         "the container's first network has no IPv6 subnet "
+                                         "(network create --ipv6)",
+                                         ip);
+                        refused = true;
+                } else if (!(ip && *ip) && ipv6) {
                         six = true;
                         *p6 = *p;
                         berth_cidr_parse("::", &p6->host_ip, NULL);
                 }
-                for (unsigned port = lo; port <= hi; port++) {
+                for (unsigned port = lo; port <= hi && !refused; port++) {
                         /* a range: the first free port of it, the last failure otherwise */
                         if (port > lo && err && *err)
                                 berth_error_free(TAKE_PTR(*err));
@@ -207,6 +238,8 @@ int net_ports_reserve(struct net_sandbox *sb, json_t *wanted, bool ipv6, struct 
                         for (size_t k = 0; k < cnt; k++)
                                 close(ports[k].fd);
                         free(ports);
+                        if (refused)
+                                return r;
                         return berth_error_wrap(err, "driver failed programming external "
                                                      "connectivity on endpoint");
                 }

@@ -390,6 +390,36 @@ def test_auto_remove_detached(berthd):
     wait_until(lambda: berthd.docker("inspect", name).returncode != 0, "auto-removed")
 
 
+def test_removed_directory_deleted_off_the_request(berthd_factory):
+    """A removed container's directory leaves its path when rm answers and is deleted by the
+    daemon's removal thread (data_root/containers-removed ends empty); what a crash left there
+    is deleted at the next start."""
+    d = berthd_factory()
+    trash = os.path.join(d.data_root, "containers-removed")
+    name = d.name()
+    r = d.docker("run", "--name", name, "--network=none", TAG, "sh", "-c",
+                 "mkdir -p /data/a/b && echo x > /data/a/b/f")
+    assert r.returncode == 0, r.stderr
+    cid = d.docker("inspect", "-f", "{{.Id}}", name).stdout.strip()
+    cdir = os.path.join(d.data_root, "containers", cid)
+    assert os.path.isdir(os.path.join(cdir, "upper", "data", "a", "b"))
+    assert d.docker("rm", name).returncode == 0
+    assert not os.path.exists(cdir)
+    wait_until(lambda: os.listdir(trash) == [], "removal thread emptied its directory")
+    # run --rm: gone when the client returns
+    r = d.docker("run", "--rm", "--name", name, "--network=none", TAG, "true")
+    assert r.returncode == 0 and d.docker("inspect", name).returncode != 0
+    wait_until(lambda: os.listdir(trash) == [], "removal thread emptied its directory")
+    # a tree a crash left behind (read-only directories too) goes at the next start
+    left = os.path.join(trash, "f" * 64, "upper", "x")
+    os.makedirs(left)
+    open(os.path.join(left, "file"), "w").close()
+    os.chmod(left, 0o500)
+    d.stop()
+    d.start()
+    wait_until(lambda: os.listdir(trash) == [], "left-over tree deleted at start")
+
+
 def test_prune(berthd):
     name = berthd.name()
     assert berthd.docker("run", "--name", name, "--network=none", TAG, "true").returncode == 0

@@ -182,6 +182,14 @@ def test_ipv6_user_network(engine):
     ok(e.docker("exec", b, "ping", "-6", "-c1", "-W3", a))
     out = ok(e.docker("exec", b, "wget", "-qO-", "http://[fd00:97::2]/group"))
     assert out.startswith("root:x:0:")
+    # /etc/hosts: docker's default block with the ip6 names, then the container's IPv4 line
+    # and its IPv6 line
+    hn = json.loads(ok(e.docker("inspect", a)))[0]["Config"]["Hostname"]
+    hosts = ok(e.docker("exec", a, "cat", "/etc/hosts")).splitlines()
+    assert hosts == ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                     "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix",
+                     "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters", f"10.97.0.2\t{hn}",
+                     f"fd00:97::2\t{hn}"]
     # docker isolates IPv6 networks only with ip6tables (experimental in Debian's 20.10, the
     # default since 27); berth's `ip6 berth` table always does
     if e.kind == "berthd":

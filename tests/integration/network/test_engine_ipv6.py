@@ -3,6 +3,9 @@
 address from IPAM and a default route, inspect shows them as dockerd does, containers reach each
 other over IPv6 and resolve each other's names to AAAA records, and berth's `ip6 berth` table
 masquerades what leaves the subnet. What is not implemented stays refused."""
+import hashlib
+import ipaddress
+import itertools
 import json
 
 from berthtest import TAG
@@ -45,6 +48,19 @@ def test_ipv6_user_network(netd):
         assert "fd00:96::2/64" in out
         out = ok(netd.docker("exec", a, "ip", "-6", "route", "show", "default"))
         assert "via fd00:96::1 dev eth0" in out
+        # /etc/hosts names the container by both addresses (as dockerd does), after docker's
+        # default block with its ip6 names
+        hid = inspect(netd, a)["Config"]["Hostname"]
+        hosts = ok(netd.docker("exec", a, "cat", "/etc/hosts")).splitlines()
+        assert hosts[:6] == ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix",
+                             "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters"]
+        assert hosts[6:] == [f"10.96.0.2\t{hid}", f"fd00:96::2\t{hid}"]
+        hosts = ok(netd.docker("exec", b, "cat", "/etc/hosts")).splitlines()
+        assert hosts[-1].startswith("fd00:96::99\t") and hosts[-2].startswith("10.96.0.3\t")
+        # the container's own name resolves to its IPv6 address through /etc/hosts
+        out = ok(netd.docker("exec", a, "ping", "-6", "-c1", "-W3", hid))
+        assert "fd00:96::2" in out
         # network inspect lists both addresses
         cs = json.loads(ok(netd.docker("network", "inspect", n6)))[0]["Containers"]
         ca = [c for c in cs.values() if c["Name"] == a][0]
@@ -116,9 +132,157 @@ def test_ipv6_published_port(netd):
         ok(netd.docker("network", "rm", n6))
 
 
+def test_ipv6_published_on_one_host_address(netd):
+    """-p [fd00:…]:p:c (the docker CLI sends HostIp without the brackets) and -p [::]:p:c on an
+    IPv6 network: reserved on that address only, DNAT'd by `ip6 berth` to the container's IPv6
+    address, reached from the namespace's host side; other addresses of the host do not answer
+    on that port."""
+    n6, web, web2 = netd.name("ov6"), netd.name("web"), netd.name("web2")
+    ok(netd.docker("network", "create", "--ipv6", "--subnet", "10.93.0.0/24", "--subnet",
+                   "fd00:93::/64", n6))
+    ok(netd.sh("ip addr add fd00:1236::1/128 dev lo nodad; "
+               "ip addr add fd00:1236::2/128 dev lo nodad"))
+    try:
+        ok(netd.docker("run", "-d", "--name", web, "--network", n6, "-p",
+                       "[fd00:1236::1]:18093:80", "-p", "[::]:18094:80/tcp", TAG, "httpd", "-f",
+                       "-p", "80", "-h", "/etc"))
+        ports = inspect(netd, web)["NetworkSettings"]["Ports"]["80/tcp"]
+        assert sorted((p["HostIp"], p["HostPort"]) for p in ports) == [
+            ("::", "18094"), ("fd00:1236::1", "18093")]
+        assert sorted(ok(netd.docker("port", web, "80")).splitlines()) == [
+            "[::]:18094", "[fd00:1236::1]:18093"]
+        got = ""
+        for _ in range(30):
+            got = netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::1]:18093/group").stdout
+            if got:
+                break
+        assert got.startswith("root:x:0:")
+        # [::] is every IPv6 address of the host, and no IPv4 one
+        got = netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::2]:18094/group").stdout
+        assert got.startswith("root:x:0:")
+        assert netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::2]:18093/group"
+                       ).returncode != 0
+        assert netd.sh("timeout 3 busybox wget -qO- http://127.0.0.1:18094/group"
+                       ).returncode != 0
+        rules = netd.sh("nft list table ip6 berth").stdout
+        assert "fd00:1236::1 . 18093 : fd00:93::2 . 80" in rules
+        assert "18094 : fd00:93::2 . 80" in rules
+        v4 = netd.sh("nft list table ip berth").stdout
+        assert "18093" not in v4 and "18094" not in v4
+        # the address and port are held: a second container cannot take them
+        r = netd.docker("run", "--rm", "--network", n6, "-p", "[fd00:1236::1]:18093:80", TAG,
+                        "true")
+        assert r.returncode != 0 and "port is already allocated" in r.stderr
+        # the python SDK's spelling of the same binding
+        c = netd.sdk().containers.run(TAG, ["httpd", "-f", "-p", "80", "-h", "/etc"],
+                                      name=web2, network=n6, detach=True,
+                                      ports={"80/tcp": ("fd00:1236::2", 18095)})
+        c.reload()
+        assert c.attrs["NetworkSettings"]["Ports"]["80/tcp"] == [
+            {"HostIp": "fd00:1236::2", "HostPort": "18095"}]
+        got = ""
+        for _ in range(30):
+            got = netd.sh("timeout 3 busybox wget -qO- http://[fd00:1236::2]:18095/group").stdout
+            if got:
+                break
+        assert got.startswith("root:x:0:")
+    finally:
+        netd.docker("rm", "-f", web, web2)
+        netd.sh("ip addr del fd00:1236::1/128 dev lo; ip addr del fd00:1236::2/128 dev lo")
+        ok(netd.docker("network", "rm", n6))
+    assert "18093" not in netd.sh("nft list table ip6 berth").stdout
+
+
+def ula48(engine_id):
+    """dockerd's IPv6 pool for an engine ID (deriveULABaseNetwork): fd + the 40 low bits of the
+    first 8 bytes of sha256(id), a /48."""
+    gid = int.from_bytes(hashlib.sha256(engine_id.encode()).digest()[:8], "big") & (2**40 - 1)
+    return ipaddress.IPv6Network(((0xfd << 120) | (gid << 80), 48))
+
+
+def subnet64(pool, i):
+    return str(list(itertools.islice(pool.subnets(new_prefix=64), i + 1))[i])
+
+
+def ipam6(d, net):
+    cfg = json.loads(ok(d.docker("network", "inspect", net)))[0]["IPAM"]["Config"]
+    return [c for c in cfg if ":" in c["Subnet"]]
+
+
+def test_ipv6_default_pool(net_factory):
+    """network create --ipv6 without a subnet (dockerd >= 27): a /64 of a ULA /48 derived from
+    the engine ID, the first that no network (nor a host route) uses; kept in the db across a
+    restart, never handed out twice."""
+    d = net_factory()
+    pool = ula48(ok(d.docker("info", "--format", "{{.ID}}")))
+    a, b, c, e, x = (d.name(p) for p in ("a", "b", "c", "e", "x"))
+    ok(d.docker("network", "create", "--ipv6", a))
+    assert ipam6(d, a) == [{"Subnet": subnet64(pool, 0),
+                            "Gateway": str(pool.network_address + 1)}]
+    # one given explicitly is skipped by the next pick
+    ok(d.docker("network", "create", "--ipv6", "--subnet", subnet64(pool, 1), c))
+    ok(d.docker("network", "create", "--ipv6", b))
+    assert ipam6(d, b)[0]["Subnet"] == subnet64(pool, 2)
+    # a route of the host over the next one: skipped too
+    third = ipaddress.IPv6Network(subnet64(pool, 3))
+    ok(d.sh(f"ip -6 route add {third} dev lo"))
+    try:
+        ok(d.docker("network", "create", "--ipv6", e))
+        assert ipam6(d, e)[0]["Subnet"] == subnet64(pool, 4)
+    finally:
+        d.sh(f"ip -6 route del {third} dev lo")
+    try:
+        ok(d.docker("run", "-d", "--name", x, "--network", a, TAG, "sleep", "300"))
+        ea = inspect(d, x)["NetworkSettings"]["Networks"][a]
+        assert ea["GlobalIPv6Address"] == str(pool.network_address + 2)
+        assert ea["IPv6Gateway"] == str(pool.network_address + 1)
+        ok(d.docker("exec", x, "ping", "-6", "-c1", "-W3", str(pool.network_address + 1)))
+        # the same subnets after a restart (the db), and the next pick goes on past them
+        d.stop()
+        d.start()
+        assert ipam6(d, a)[0]["Subnet"] == subnet64(pool, 0)
+        assert ipam6(d, b)[0]["Subnet"] == subnet64(pool, 2)
+        assert ok(d.docker("info", "--format", "{{.ID}}")) and ula48(
+            ok(d.docker("info", "--format", "{{.ID}}"))) == pool
+        f = d.name("f")
+        ok(d.docker("network", "create", "--ipv6", f))
+        assert ipam6(d, f)[0]["Subnet"] == subnet64(pool, 3)
+        # a removed network's subnet is free again
+        ok(d.docker("network", "rm", f, b))
+        ok(d.docker("network", "create", "--ipv6", f))
+        assert ipam6(d, f)[0]["Subnet"] == subnet64(pool, 2)
+    finally:
+        d.docker("rm", "-f", x)
+
+
+def test_default_address_pools_option(net_factory):
+    """berthd --default-address-pool base=CIDR,size=N (dockerd's option): IPv6 pools replace the
+    ULA one, IPv4 pools docker's built-in list; --ipv6 without --fixed-cidr-v6 gives the default
+    bridge the first IPv6 subnet, kept across restarts."""
+    args = ["--default-address-pool", "base=fd00:ab::/56,size=64",
+            "--default-address-pool", "size=24,base=10.123.0.0/16", "--ipv6"]
+    d = net_factory(args=args)
+    assert ipam6(d, "bridge") == [{"Subnet": "fd00:ab::/64", "Gateway": "fd00:ab::1"}]
+    n = d.name("p")
+    ok(d.docker("network", "create", "--ipv6", n))
+    cfg = json.loads(ok(d.docker("network", "inspect", n)))[0]["IPAM"]["Config"]
+    assert cfg == [{"Subnet": "10.123.0.0/24", "Gateway": "10.123.0.1"},
+                   {"Subnet": "fd00:ab:0:1::/64", "Gateway": "fd00:ab:0:1::1"}]
+    c = d.name("c")
+    ok(d.docker("run", "-d", "--name", c, TAG, "sleep", "300"))
+    try:
+        assert inspect(d, c)["NetworkSettings"]["GlobalIPv6Address"] == "fd00:ab::2"
+        assert "fd00:ab::1/64" in d.sh("ip -6 -o addr show dev berth0").stdout
+    finally:
+        ok(d.docker("rm", "-f", c))
+    # restarted with the ULA pool only: the bridge keeps the subnet it was given
+    d.stop()
+    d.start("--ipv6")
+    assert ipam6(d, "bridge") == [{"Subnet": "fd00:ab::/64", "Gateway": "fd00:ab::1"}]
+    ok(d.docker("network", "rm", n))
+
+
 def test_ipv6_refused_clearly(netd):
-    r = netd.docker("network", "create", "--ipv6", netd.name("nosub"))
-    assert r.returncode != 0 and "IPv6 networks need an IPv6 subnet" in r.stderr
     r = netd.docker("network", "create", "--subnet", "fd00:98::/64", netd.name("no6"))
     assert r.returncode != 0 and "needs an IPv6 network" in r.stderr
     n = netd.name("v6b")
@@ -130,9 +294,16 @@ def test_ipv6_refused_clearly(netd):
         # the IPv4 subnet came from the default pools
         cfg = json.loads(ok(netd.docker("network", "inspect", n)))[0]["IPAM"]["Config"]
         assert cfg[0]["Subnet"].startswith("172.") and cfg[1]["Subnet"] == "fd00:99::/64"
-        # published ports are IPv4 only for now: an IPv6 host address is refused
+        # ::1 cannot be DNAT'd (the kernel drops the reply arriving on the bridge) and berth
+        # has no userland proxy: refused, as are link-local addresses
         r = netd.docker("run", "--rm", "--network", n, "-p", "[::1]:18081:80", TAG, "true")
-        assert r.returncode != 0 and "IPv6" in r.stderr
+        assert r.returncode != 0 and "IPv6 loopback" in r.stderr and "127.0.0.1" in r.stderr
+        r = netd.docker("run", "--rm", "--network", n, "-p", "[fe80::1]:18081:80", TAG, "true")
+        assert r.returncode != 0 and "link-local" in r.stderr
+        # an IPv6 host address needs the container's network to have IPv6
+        r = netd.docker("run", "--rm", "-p", "[fd00:99::5]:18081:80", TAG, "true")
+        assert r.returncode != 0 and "needs an IPv6 network" in r.stderr
+        assert netd.docker("ps", "-aq", "--filter", "status=running").stdout.strip() == ""
         # the default bridge has no IPv6: --ip6 there is refused
         r = netd.docker("run", "--rm", "--ip6", "fd00:99::7", TAG, "true")
         assert r.returncode != 0
@@ -178,12 +349,16 @@ def test_default_bridge_ipv6(net_factory):
 
 
 def test_daemon_ipv6_options_refused(tmp_path):
-    """--ipv6 without a subnet, --fixed-cidr-v6 alone or not IPv6: berthd says why and exits."""
+    """--fixed-cidr-v6 alone or not IPv6, bad address pools: berthd says why and exits."""
     import subprocess
     from netns_berthd import _engine  # the engine tests' berthd path
-    for args, want in ((["--ipv6"], "needs --fixed-cidr-v6"),
-                       (["--fixed-cidr-v6", "fd00::/64"], "needs --ipv6"),
-                       (["--ipv6", "--fixed-cidr-v6", "10.0.0.0/8"], "an IPv6 subnet")):
+    for args, want in ((["--fixed-cidr-v6", "fd00::/64"], "needs --ipv6"),
+                       (["--ipv6", "--fixed-cidr-v6", "10.0.0.0/8"], "an IPv6 subnet"),
+                       (["--default-address-pool", "base=fd00::/56"], "base=CIDR and size=N"),
+                       (["--default-address-pool", "base=fd00::/56,size=127"], "at most /126"),
+                       (["--default-address-pool", "base=fd00::1/56,size=64"], "host bits"),
+                       (["--default-address-pool", "base=10.0.0.0/8,size=4"], "not between"),
+                       (["--default-address-pool", "bass=fd00::/56,size=64"], "unexpected")):
         p = subprocess.run(["unshare", "-n", _engine.BERTHD, "--data-root", str(tmp_path / "d"),
                             "-H", f"unix://{tmp_path}/s.sock", *args],
                            capture_output=True, text=True, timeout=30)

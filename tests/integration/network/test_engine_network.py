@@ -238,8 +238,11 @@ def test_network_errors(netd):
     r = d.docker("network", "create", "--subnet", "10.2.0.0/24", "--gateway", "10.3.0.1",
                  d.name("gw"))
     assert r.returncode != 0 and "no matching subnet for gateway" in r.stderr
-    r = d.docker("network", "create", "--ipv6", d.name("v6"))
-    assert r.returncode != 0 and "IPv6" in r.stderr
+    r = d.docker("network", "create", "--ipv6", "--subnet", "fd00:77::/127", d.name("v6"))
+    assert r.returncode != 0 and "too small" in r.stderr
+    r = d.docker("network", "create", "--ipv6", "--subnet", "fd00:77::/64", "--gateway",
+                 "fd00:78::1", d.name("v6"))
+    assert r.returncode != 0 and "no matching subnet for gateway" in r.stderr
     r = d.docker("network", "create", "-d", "macvlan", d.name("mv"))
     assert r.returncode != 0 and "not supported" in r.stderr
     # like dockerd: created, then start finds no such network (404); the docker CLI shows it

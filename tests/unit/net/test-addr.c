@@ -133,7 +133,7 @@ static void test_pick_subnet(void **state)
         /* the real one reads this machine's routes: whatever it picks overlaps none of them */
         struct berth_cidr *host = NULL;
         size_t n_host = 0;
-        assert_int_equal(net_routes_v4(&host, &n_host, NULL), 0);
+        assert_int_equal(net_routes(AF_INET, &host, &n_host, NULL), 0);
         err = NULL;
         int r = berth_ipam_pick_subnet(used, 2, &got, &err);
         if (r == 0) {
@@ -148,6 +148,106 @@ static void test_pick_subnet(void **state)
         for (size_t i = 0; i < n_host; i++)
                 assert_int_equal(host[i].family, AF_INET);
         free(host);
+}
+
+static struct berth_ipam_pool pool(const char *s)
+{
+        struct berth_ipam_pool p;
+        assert_int_equal(berth_ipam_pool_parse(s, &p, NULL), 0);
+        return p;
+}
+
+static void test_pools(void **state)
+{
+        (void)state;
+        struct berth_ipam_pool p = pool("base=fd00:ab::/56,size=64");
+        assert_string_equal(fmt(&p.base), "fd00:ab::/56");
+        assert_int_equal(p.size, 64);
+        p = pool("size=24,base=10.10.0.0/16");
+        assert_string_equal(fmt(&p.base), "10.10.0.0/16");
+        assert_int_equal(p.size, 24);
+        static const char *const bad[] = {
+            "",
+            "base=fd00::/56",
+            "size=64",
+            "base=x,size=64",
+            "base=fd00::1/56,size=64",
+            "base=fd00::/56,size=40",
+            "base=fd00::/56,size=129",
+            "base=fd00::/56,size=64,x=1",
+            "base=fd00::,size=64",
+            "base=fd00::/56,size=-1",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct berth_error *err = NULL;
+                assert_int_equal(berth_ipam_pool_parse(bad[i], &p, &err), -EINVAL);
+                assert_non_null(strstr(err->msg, "address pool"));
+                berth_error_free(err);
+        }
+
+        /* the first free /64 in order; a taken larger subnet is skipped whole */
+        struct berth_ipam_pool pools[] = {pool("base=fd00:ab::/56,size=64"),
+                                          pool("base=fd00:cd::/63,size=64")};
+        struct berth_cidr got;
+        assert_int_equal(net_ipam_pick_pool_from(pools, 2, NULL, 0, NULL, 0, &got, NULL), 0);
+        assert_string_equal(fmt(&got), "fd00:ab::/64");
+        struct berth_cidr used[] = {cidr("fd00:ab::/64"), cidr("fd00:ab:0:1::/80"),
+                                    cidr("fd00:ab:0:4::/62")};
+        struct berth_cidr routes[] = {cidr("fd00:ab:0:2::/64"), cidr("fe80::/64")};
+        assert_int_equal(net_ipam_pick_pool_from(pools, 2, used, 3, routes, 2, &got, NULL), 0);
+        assert_string_equal(fmt(&got), "fd00:ab:0:3::/64");
+        used[2] = cidr("fd00:ab:0:3::/64");
+        assert_int_equal(net_ipam_pick_pool_from(pools, 2, used, 3, routes, 2, &got, NULL), 0);
+        assert_string_equal(fmt(&got), "fd00:ab:0:4::/64");
+        /* the first pool full (by one subnet that covers it): the second one */
+        struct berth_cidr all[] = {cidr("fd00:ab::/48"), cidr("fd00:cd::/64")};
+        assert_int_equal(net_ipam_pick_pool_from(pools, 2, all, 2, NULL, 0, &got, NULL), 0);
+        assert_string_equal(fmt(&got), "fd00:cd:0:1::/64");
+        struct berth_cidr none[] = {cidr("fd00::/16")};
+        struct berth_error *err = NULL;
+        assert_int_equal(net_ipam_pick_pool_from(pools, 2, none, 1, NULL, 0, &got, &err), -ENOSPC);
+        assert_string_equal(err->msg, "all predefined address pools have been fully subnetted");
+        berth_error_free(err);
+        /* a pool of 2^64 subnets entirely taken ends at once */
+        struct berth_ipam_pool huge = pool("base=fd00::/8,size=72");
+        struct berth_cidr ula[] = {cidr("fd00::/8")};
+        err = NULL;
+        assert_int_equal(net_ipam_pick_pool_from(&huge, 1, ula, 1, NULL, 0, &got, &err), -ENOSPC);
+        berth_error_free(err);
+        /* IPv4 pools work the same way, up to the end of the address space */
+        struct berth_ipam_pool v4 = pool("base=255.255.255.0/24,size=26");
+        struct berth_cidr v4used[] = {cidr("255.255.255.0/25"), cidr("255.255.255.192/26")};
+        assert_int_equal(net_ipam_pick_pool_from(&v4, 1, v4used, 2, NULL, 0, &got, NULL), 0);
+        assert_string_equal(fmt(&got), "255.255.255.128/26");
+        v4used[1] = cidr("255.255.255.128/25");
+        err = NULL;
+        assert_int_equal(net_ipam_pick_pool_from(&v4, 1, v4used, 2, NULL, 0, &got, &err), -ENOSPC);
+        berth_error_free(err);
+
+        /* the real one reads this machine's IPv6 routes and skips pools of the other family */
+        err = NULL;
+        int r = berth_ipam_pick_pool(AF_INET6, pools, 2, used, 3, &got, &err);
+        if (r == 0)
+                assert_int_equal(got.family, AF_INET6);
+        else
+                berth_error_free(err);
+        err = NULL;
+        assert_int_equal(berth_ipam_pick_pool(AF_INET, pools, 2, NULL, 0, &got, &err), -ENOSPC);
+        berth_error_free(err);
+}
+
+static void test_ula_pool(void **state)
+{
+        (void)state;
+        /* moby's TestDeriveULABaseNetwork: sha256("") and sha256 of a host id */
+        static const uint8_t empty[32] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14};
+        static const uint8_t uuid[32] = {0x1c, 0xa9, 0x42, 0x62, 0xfb, 0x69, 0x18, 0xaf};
+        struct berth_ipam_pool p;
+        berth_ipam_ula_pool(empty, &p);
+        assert_string_equal(fmt(&p.base), "fd42:98fc:1c14::/48");
+        assert_int_equal(p.size, 64);
+        berth_ipam_ula_pool(uuid, &p);
+        assert_string_equal(fmt(&p.base), "fd62:fb69:18af::/48");
 }
 
 static void test_gateway(void **state)
@@ -260,6 +360,7 @@ int main(void)
             cmocka_unit_test(test_parse_format), cmocka_unit_test(test_contains_overlaps),
             cmocka_unit_test(test_pick_subnet),  cmocka_unit_test(test_gateway),
             cmocka_unit_test(test_next),         cmocka_unit_test(test_mac),
+            cmocka_unit_test(test_pools),        cmocka_unit_test(test_ula_pool),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
