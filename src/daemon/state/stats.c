@@ -392,27 +392,25 @@ static bool write_line(int fd, json_t *o)
         return true;
 }
 
-/* A fresh sample paired with prev (the kept one when prev is empty); the fresh one is kept for
- * the next request when nothing was. */
-static json_t *one_frame(struct stats_job *j, struct stats_sample *prev, struct stats_sample *cur,
-                         bool *ret_running)
+json_t *stats_frame(const char *runtime_root, const char *id, const char *name,
+                    struct stats_sample *prev, struct stats_sample *ret_cur, bool *ret_running)
 {
         bool running = false;
-        if (stats_sample_take(j->runtime_root, j->id, cur, &running, NULL) < 0) {
-                memset(cur, 0, sizeof(*cur));
+        if (stats_sample_take(runtime_root, id, ret_cur, &running, NULL) < 0) {
+                memset(ret_cur, 0, sizeof(*ret_cur));
                 running = false;
         }
         if (prev->read_ns == 0)
-                last_sample(j->id, cur->read_ns, prev);
+                last_sample(id, ret_cur->read_ns, prev);
         if (prev->read_ns == 0 && running)
-                stats_start_baseline(cur, prev);
+                stats_start_baseline(ret_cur, prev);
         if (running) {
                 pthread_mutex_lock(&sampler.lock);
-                track_locked(j->runtime_root, j->id, cur);
+                track_locked(runtime_root, id, ret_cur);
                 pthread_mutex_unlock(&sampler.lock);
         }
         *ret_running = running;
-        return stats_docker_json(cur, prev, j->id, j->name);
+        return stats_docker_json(ret_cur, prev, id, name);
 }
 
 static void stats_producer(int out_fd, void *userdata)
@@ -422,7 +420,8 @@ static void stats_producer(int out_fd, void *userdata)
         for (;;) {
                 struct stats_sample cur;
                 bool running;
-                _cleanup_json_ json_t *o = one_frame(j, &prev, &cur, &running);
+                _cleanup_json_ json_t *o =
+                    stats_frame(j->runtime_root, j->id, j->name, &prev, &cur, &running);
                 bool ok = write_line(out_fd, o);
                 stats_sample_release(&prev);
                 prev = cur;
@@ -448,7 +447,7 @@ void stats_reply(struct api_req *r, const char *id, const char *name)
                                         stats_job_free);
         struct stats_sample prev = {0}, cur;
         bool running;
-        json_t *o = one_frame(j, &prev, &cur, &running);
+        json_t *o = stats_frame(j->runtime_root, j->id, j->name, &prev, &cur, &running);
         stats_sample_release(&prev);
         stats_sample_release(&cur);
         stats_job_free(j);
