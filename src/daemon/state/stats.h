@@ -11,8 +11,10 @@
 
 #include "common/common.h"
 
-struct api_req;
 struct daemon;
+
+/* The sampler's period, and a stats stream's. */
+#define STATS_INTERVAL_MS 1000
 
 /* One reading of a container. */
 struct stats_sample {
@@ -68,11 +70,5 @@ void stats_shutdown(void);
  * gives docker's zero frame and *ret_running false. The caller releases *prev and *ret_cur. */
 json_t *stats_frame(const char *runtime_root, const char *id, const char *name,
                     struct stats_sample *prev, struct stats_sample *ret_cur, bool *ret_running);
-
-/* The whole GET /containers/{id}/stats answer for the containers module: query stream
- * (default true) and one-shot; stream=false answers at once from a fresh sample and the last
- * kept one, stream=true writes one object per second until the container stops or the client
- * goes away. name is the container's name (with or without the leading '/'). */
-void stats_reply(struct api_req *r, const char *id, const char *name);
 
 #endif
