@@ -287,4 +287,25 @@ bool container_health_is(struct containers *cs, struct container *c, const char 
 void health_save_locked(struct container *c, json_t *st);
 void health_load(struct container *c, json_t *st);
 
+/* ---------------------------------------------------------------- logs.c: logs and stats */
+
+struct logs_opts;    /* state/logs.h */
+struct stats_sample; /* state/stats.h */
+
+/* Does c's log driver keep a log berth can read (json-file, local)? ENOTSUP (501, docker's
+ * message) for none. */
+int container_logs_readable(struct container *c, struct berth_error **err);
+
+/* Write c's log to out_fd as o asks (state/logs.c's logs_stream): with o->follow, until c stops
+ * and its log is drained, o->until_ns passes or the client goes away (client_fd: the
+ * connection, -1 if unknown). A missing log is an empty one; errors only for unreadable files. */
+int container_logs(struct containers *cs, struct container *c, const struct logs_opts *o,
+                   int out_fd, int client_fd, struct berth_error **err);
+
+/* One frame of c's stats in docker's JSON (state/stats.c's stats_frame: a fresh sample into
+ * *ret_cur paired with *prev, or with the kept one or c's start when prev is empty);
+ * *ret_running false once c stopped. The caller releases *prev and *ret_cur. */
+json_t *container_stats_frame(struct containers *cs, struct container *c, struct stats_sample *prev,
+                              struct stats_sample *ret_cur, bool *ret_running);
+
 #endif

@@ -1,7 +1,8 @@
-/* GET /containers/{id}/logs and /stats: the query read into the state layer's options and the
- * streamed replies, on a producer thread (logs through state/logs.c's logs_stream, stats through
- * state/stats.c's stats_frame). */
+/* GET /containers/{id}/logs and /stats: the query read into the log options, and the streamed
+ * replies, on a producer thread, from the container layer's container_logs and
+ * container_stats_frame. */
 #include "daemon/http/api.h"
+#include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/state/events.h"
 #include "daemon/state/logs.h"
@@ -11,6 +12,9 @@
 
 /* ---------------------------------------------------------------- options */
 
+/* The query of GET /containers/{id}/logs (stdout, stderr, follow, timestamps, since, until,
+ * tail) into *ret; tty comes from the container. EINVAL (docker's messages) on bad values or
+ * when neither stream is asked for. */
 static int parse_time_opt(struct api_req *r, const char *key, int64_t *ret,
                           struct berth_error **err)
 {
@@ -23,8 +27,8 @@ static int parse_time_opt(struct api_req *r, const char *key, int64_t *ret,
         return 0;
 }
 
-int logs_opts_from_request(struct api_req *r, bool tty, struct logs_opts *ret,
-                           struct berth_error **err)
+static int logs_opts_from_request(struct api_req *r, bool tty, struct logs_opts *ret,
+                                  struct berth_error **err)
 {
         struct logs_opts o = {
             .out = api_query_bool(r, "stdout", false),
@@ -51,25 +55,36 @@ int logs_opts_from_request(struct api_req *r, bool tty, struct logs_opts *ret,
         return 0;
 }
 
-/* ---------------------------------------------------------------- the API reply */
+/* ---------------------------------------------------------------- GET /containers/{}/logs */
 
+/* The container named by the route's first parameter, or a 404 reply. */
+static struct container *get_or_reply(struct api_req *r)
+{
+        struct berth_error *err = NULL;
+        struct container *c;
+
+        if (container_get(api_daemon(r)->containers, api_param(r, 0), &c, &err) < 0) {
+                api_reply_error(r, err);
+                return NULL;
+        }
+        return c;
+}
+
+/* A streamed reply's job: the container (a reference) and what was asked. */
 struct logs_job {
-        char *path;
+        struct containers *cs;
+        struct container *c;
         int client_fd; /* a dup of the connection (follow), -1 */
         struct logs_opts o;
-        logs_running_fn running;
-        void *userdata;
-        void (*free_userdata)(void *);
 };
 
 static void logs_job_free(void *p)
 {
         struct logs_job *j = p;
-        if (j->free_userdata)
-                j->free_userdata(j->userdata);
+
+        container_unref(j->cs, j->c);
         if (j->client_fd >= 0)
                 close(j->client_fd);
-        free(j->path);
         free(j);
 }
 
@@ -77,26 +92,29 @@ static void logs_producer(int out_fd, void *userdata)
 {
         struct logs_job *j = userdata;
         _cleanup_error_ struct berth_error *e = NULL;
-        if (logs_stream(j->path, &j->o, out_fd, j->client_fd, j->running, j->userdata, &e) < 0)
+
+        if (container_logs(j->cs, j->c, &j->o, out_fd, j->client_fd, &e) < 0)
                 berth_warn("logs: %s", e->msg);
 }
 
-void logs_reply(struct api_req *r, const char *log_path, bool tty, logs_running_fn running,
-                void *userdata, void (*free_userdata)(void *))
+void api_container_logs(struct api_req *r)
 {
-        _cleanup_error_ struct berth_error *e = NULL;
+        struct containers *cs = api_daemon(r)->containers;
+        struct berth_error *e = NULL;
+        struct container *c = get_or_reply(r);
         struct logs_opts o;
-        if (logs_opts_from_request(r, tty, &o, &e) < 0) {
-                if (free_userdata)
-                        free_userdata(userdata);
-                return api_reply_error(r, TAKE_PTR(e));
+
+        if (!c)
+                return;
+        bool tty = json_is_true(container_cfg(c, "Tty"));
+        if (container_logs_readable(c, &e) < 0 || logs_opts_from_request(r, tty, &o, &e) < 0) {
+                container_unref(cs, c);
+                return api_reply_error(r, e);
         }
         struct logs_job *j = xcalloc(1, sizeof(*j));
-        j->path = xstrdup(log_path);
+        j->cs = cs;
+        j->c = c;
         j->o = o;
-        j->running = running;
-        j->userdata = userdata;
-        j->free_userdata = free_userdata;
         int cfd = o.follow ? api_client_fd(r) : -1;
         j->client_fd = cfd >= 0 ? fcntl(cfd, F_DUPFD_CLOEXEC, 3) : -1;
         const char *ct =
@@ -107,18 +125,15 @@ void logs_reply(struct api_req *r, const char *log_path, bool tty, logs_running_
 /* ---------------------------------------------------------------- GET /containers/{}/stats */
 
 struct stats_job {
-        char *runtime_root;
-        char *id;
-        char *name;
-        bool stream;
+        struct containers *cs;
+        struct container *c;
 };
 
 static void stats_job_free(void *p)
 {
         struct stats_job *j = p;
-        free(j->runtime_root);
-        free(j->id);
-        free(j->name);
+
+        container_unref(j->cs, j->c);
         free(j);
 }
 
@@ -126,29 +141,20 @@ static bool write_line(int fd, json_t *o)
 {
         _cleanup_free_ char *s = json_dumps(o, JSON_COMPACT);
         _cleanup_free_ char *line = xasprintf("%s\n", s);
-        size_t len = strlen(line);
-        const char *p = line;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
+
+        return berth_write_all(fd, line, strlen(line)) == 0;
 }
 
 static void stats_producer(int out_fd, void *userdata)
 {
         struct stats_job *j = userdata;
         struct stats_sample prev = {0};
+
         for (;;) {
                 struct stats_sample cur;
                 bool running;
                 _cleanup_json_ json_t *o =
-                    stats_frame(j->runtime_root, j->id, j->name, &prev, &cur, &running);
+                    container_stats_frame(j->cs, j->c, &prev, &cur, &running);
                 bool ok = write_line(out_fd, o);
                 stats_sample_release(&prev);
                 prev = cur;
@@ -161,22 +167,27 @@ static void stats_producer(int out_fd, void *userdata)
         stats_sample_release(&prev);
 }
 
-void stats_reply(struct api_req *r, const char *id, const char *name)
+/* stream (default true): one object per second until the container stops or the client goes
+ * away; stream=false: one object at once, from a fresh sample and the last kept one. */
+void api_container_stats(struct api_req *r)
 {
-        struct daemon *d = api_daemon(r);
-        struct stats_job *j = xcalloc(1, sizeof(*j));
-        j->runtime_root = xstrdup(d->runtime_root);
-        j->id = xstrdup(id);
-        j->name = xstrdup(name ? name : "");
-        j->stream = api_query_bool(r, "stream", true);
-        if (j->stream)
+        struct containers *cs = api_daemon(r)->containers;
+        struct container *c = get_or_reply(r);
+
+        if (!c)
+                return;
+        if (api_query_bool(r, "stream", true)) {
+                struct stats_job *j = xcalloc(1, sizeof(*j));
+                j->cs = cs;
+                j->c = c;
                 return api_reply_stream(r, 200, "application/json", stats_producer, j,
                                         stats_job_free);
+        }
         struct stats_sample prev = {0}, cur;
         bool running;
-        json_t *o = stats_frame(j->runtime_root, j->id, j->name, &prev, &cur, &running);
+        json_t *o = container_stats_frame(cs, c, &prev, &cur, &running);
         stats_sample_release(&prev);
         stats_sample_release(&cur);
-        stats_job_free(j);
+        container_unref(cs, c);
         api_reply_json(r, 200, o);
 }

@@ -132,25 +132,8 @@ void api_archive_get(struct api_req *r);
 void api_archive_head(struct api_req *r);
 void api_archive_put(struct api_req *r);
 
-/* api-logs.c: GET /containers/{}/logs and /stats (called by the container routes) */
-struct logs_opts;
-/* The query of GET /containers/{id}/logs (stdout, stderr, follow, timestamps, since, until,
- * tail) into *ret; tty comes from the container. EINVAL (docker's messages) on bad values or
- * when neither stream is asked for. */
-int logs_opts_from_request(struct api_req *r, bool tty, struct logs_opts *ret,
-                           struct berth_error **err);
-
-/* The whole GET /containers/{id}/logs answer for the containers module: parses the query (400
- * on bad values) and streams with logs_stream on a producer thread. userdata is freed with
- * free_userdata (may be NULL) when the stream ends. Content type: multiplexed-stream (raw-stream
- * for a TTY). */
-void logs_reply(struct api_req *r, const char *log_path, bool tty, bool (*running)(void *),
-                void *userdata, void (*free_userdata)(void *));
-
-/* The whole GET /containers/{id}/stats answer for the containers module: query stream
- * (default true) and one-shot; stream=false answers at once from a fresh sample and the last
- * kept one, stream=true writes one object per second until the container stops or the client
- * goes away. name is the container's name (with or without the leading '/'). */
-void stats_reply(struct api_req *r, const char *id, const char *name);
+/* api-logs.c: GET /containers/{}/logs and /stats (routed with the container routes) */
+void api_container_logs(struct api_req *r);
+void api_container_stats(struct api_req *r);
 
 #endif
