@@ -10,6 +10,8 @@ import uuid
 import docker
 import pytest
 
+from berthtest import next_second, poll
+
 TAG = "berth-test/busybox:latest"  # what tests/conftest.py image_tar makes
 N = "--network=none"
 
@@ -180,7 +182,7 @@ def test_ps_name_filter_is_a_regular_expression(engine, names):
 def test_ps_last_counts_every_container_newest_first(engine, names):
     first, second = names("-1"), names("-2")
     engine.docker("create", "--name", first, N, TAG, "true", check=True)
-    time.sleep(1.1)  # created a second apart: the order cannot tie
+    next_second()  # created a second apart: the order cannot tie
     engine.docker("create", "--name", second, N, TAG, "true", check=True)
     for args in (["-a", "-n", "1"], ["-n", "1"], ["-l"], ["-n", "2"]):
         r = engine.docker("ps", *args, "--format", "{{.Names}}", check=True)
@@ -262,10 +264,15 @@ def test_ps_status_and_command_wording(engine, names):
     engine.docker("run", "-d", "--name", paused, N, TAG, "sleep", "100", check=True)
     engine.docker("pause", paused, check=True)
     engine.docker("create", "--name", created, N, TAG, "echo", 'x"y', "a b", check=True)
-    time.sleep(1.2)
-    r = engine.docker("ps", "-a", "--no-trunc", "--filter", f"name={names.prefix}",
-                      "--format", "{{.Names}}|{{.Command}}|{{.Status}}", check=True)
-    rows = {line.split("|")[0]: line.split("|")[1:] for line in r.stdout.splitlines()}
+
+    def rows_up_a_second():
+        # go-units says "Less than a second" before
+        r = engine.docker("ps", "-a", "--no-trunc", "--filter", f"name={names.prefix}",
+                          "--format", "{{.Names}}|{{.Command}}|{{.Status}}", check=True)
+        rows = {line.split("|")[0]: line.split("|")[1:] for line in r.stdout.splitlines()}
+        if all(n in rows and "Less than a second" not in rows[n][1] for n in (up, paused)):
+            return rows
+    rows = poll(rows_up_a_second, "both containers up for a second", timeout=20)
     assert rows[up][0] == '"sh -c \'echo \\"a b\\"; sleep 100\'"'
     assert rows[created] == ['"echo x\\"y \'a b\'"', "Created"]
     assert rows[paused][0] == '"sleep 100"'
@@ -486,12 +493,14 @@ def test_events_include_attach_and_replay_a_window(engine, names):
     since = time.time()
     engine.docker("run", "--name", name, N, TAG, "true", check=True)
     engine.docker("rm", name, check=True)
-    time.sleep(1.1)
-    until = time.time()
-    r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-                      "--filter", f"container={name}", "--format", "{{.Action}}", timeout=30)
-    actions = r.stdout.split()
-    assert actions == ["create", "attach", "start", "die", "destroy"], (actions, r.stderr)
+
+    def replayed():
+        # the window ends now: its replay holds the events stored so far
+        r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                          "--filter", f"container={name}", "--format", "{{.Action}}", timeout=30)
+        return (r.stdout.split(), r.stderr) if "destroy" in r.stdout.split() else None
+    actions, stderr = poll(replayed, "the destroy event replayed", timeout=20, interval=0.2)
+    assert actions == ["create", "attach", "start", "die", "destroy"], (actions, stderr)
 
 
 def test_loading_data_that_is_not_an_image(engine, tmp_path):

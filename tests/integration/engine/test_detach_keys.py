@@ -63,7 +63,7 @@ def closed_within(sock, timeout=10):
 def press(sock, keys):
     for k in keys:  # one key press per read, as from a terminal
         sock.sendall(bytes([k]))
-        time.sleep(0.2)
+        time.sleep(0.2)  # pacing, not a wait: keys arrive apart, as typed
 
 
 def raw_attach(engine, name, **params):
@@ -91,6 +91,7 @@ def test_attach_api_detach_keys(engine, names, keys, seq):
         assert closed_within(sock), "the attach did not end at the detach keys"
     finally:
         sock.close()
+    # not a wait for a condition: detaching must not stop what ran, checked after a while
     time.sleep(0.5)
     assert running(engine, name)
     r = engine.docker("exec", name, "true")
@@ -125,6 +126,7 @@ def test_exec_api_detach_keys(engine, names):
         assert closed_within(sock), "the exec's stream did not end at its detach keys"
     finally:
         sock.close()
+    # not a wait for a condition: detaching must not stop what ran, checked after a while
     time.sleep(0.5)
     pid = engine.docker("exec", name, "cat", "/tmp/exec.pid", check=True).stdout.strip()
     alive = engine.docker("exec", name, "kill", "-0", pid).returncode == 0
@@ -158,7 +160,7 @@ def pty_client(engine, argv, steps, timeout=30):
                     out += data
             for k in send:
                 os.write(fd, bytes([k]))
-                time.sleep(0.15)
+                time.sleep(0.15)  # pacing, not a wait: keys arrive apart, as typed
         while time.time() < end:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
@@ -209,6 +211,7 @@ def test_cli_exec_it_detach(engine, names):
                                     "echo $$ > /tmp/x.pid; exec sh"],
                            [(b"#", b"echo $((7*7))\r"), (b"49", b"\x18q")])
     assert code == 1, out
+    # not a wait for a condition: detaching must not stop what ran, checked after a while
     time.sleep(0.5)
     pid = engine.docker("exec", name, "cat", "/tmp/x.pid", check=True).stdout.strip()
     assert engine.docker("exec", name, "kill", "-0", pid).returncode == 0, "exec's sh ended"
