@@ -31,6 +31,7 @@ struct pending_attach {
         struct pending_attach *next;
         json_t *msg; /* {"attach": {...}} */
         int fd;
+        int notify_fd; /* the shim's end of the detach watch (container_watch_detach), or -1 */
 };
 
 struct container {
@@ -78,6 +79,8 @@ struct containers {
         struct container **v;
         size_t n;
         int epfd; /* pidfds of the shims */
+        /* the detach watches on epfd (attach.c; under lock): reachable until they end */
+        struct detach_watch *detach_watches;
         pthread_t watcher;
         /* recently removed containers for wait condition=removed that arrives late */
         struct tombstone {
@@ -138,6 +141,21 @@ int container_attach(struct containers *cs, struct container *c, json_t *msg, in
 int container_shim_request(struct container *c, json_t *msg, struct berth_error **err);
 /* The same with an fd passed along (SCM_RIGHTS; not taken). */
 int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err);
+/* The same with nfds fds passed along (not taken). */
+int container_shim_request_fds(struct container *c, json_t *msg, const int *fds, size_t nfds,
+                               struct berth_error **err);
+
+/* A socket for the shim to say that an attach client of c (exec_id NULL) or of its exec
+ * exec_id left by its detach keys: sent with the attach request as its second fd (src/shim/
+ * shim.h), the returned end (the caller's to pass and close). The daemon's end is watched by the
+ * exit watcher's epoll: {"detached": true} on it publishes docker's `detach` (or `exec_detach`
+ * with its execID) event; its end (the client gone) releases it. -1 (no event then, the attach
+ * works the same) when no socket can be made. */
+int container_watch_detach(struct containers *cs, struct container *c, const char *exec_id);
+/* The exit watcher's part for a detach watch (the epoll entry's tagged pointer). */
+void container_detach_watch_ready(struct containers *cs, uint64_t tagged);
+/* The low bit of an epoll entry's data.u64 on cs->epfd: a detach watch, not a shim's pidfd. */
+#define CONTAINER_WATCH_DETACH_TAG 1u
 
 /* The exit code of a container removed in the last 30 s whose id starts with ref, or -1: a
  * `run --rm` client's wait(removed) may come in after a fast container is gone. */
@@ -254,6 +272,9 @@ int container_changes(struct containers *cs, const char *ref, json_t **ret,
  * recv waits up to timeout_ms (-1: forever). spawn starts `berth-shim argv…` with ctl_child as its
  * control fd and waits for its first process (the shim daemonizes). */
 int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err);
+/* The same with nfds fds passed along (not taken). */
+int container_shim_send_fds(int fd, json_t *msg, const int *fds, size_t nfds,
+                            struct berth_error **err);
 int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error **err);
 /* Write the process.json of cfg (an ExecConfig: Cmd, Tty, User, Env...) in dir and spawn a
  * `berth-shim exec` for it in c (exec.c; want_stdin: the attached stream carries stdin);

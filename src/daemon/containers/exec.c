@@ -362,8 +362,15 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
                                        60000, &ctl, &shim_pid, err);
         if (r < 0)
                 return r;
-        if (attach_fd >= 0 && container_shim_send(ctl, attach_msg, attach_fd, err) < 0)
-                return -EIO;
+        if (attach_fd >= 0) {
+                int notify = container_watch_detach(e->cs, e->c, e->id);
+                int fds[2] = {attach_fd, notify};
+                r = container_shim_send_fds(ctl, attach_msg, fds, notify >= 0 ? 2 : 1, err);
+                if (notify >= 0)
+                        close(notify);
+                if (r < 0)
+                        return -EIO;
+        }
         if (tty && json_array_size(console_size) == 2) {
                 msg = json_pack("{s:{s:O,s:O}}", "resize", "h", json_array_get(console_size, 0),
                                 "w", json_array_get(console_size, 1));
