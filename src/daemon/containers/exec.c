@@ -33,6 +33,38 @@ struct exec {
         int shim_pidfd;
 };
 
+/* An exec's event as dockerd logs it: the container's attributes (name, image, labels) and the
+ * execID (+ extra, taken); with_cmd: the action is "verb: ENTRYPOINT ARGS…" (dockerd joins the
+ * arguments after a space even when there are none: "exec_create: sh "). */
+static void exec_publish(struct exec *e, const char *verb, bool with_cmd, json_t *extra)
+{
+        json_t *attrs = json_pack("{s:s}", "execID", e->id);
+        _cleanup_free_ char *action = NULL;
+
+        if (extra) {
+                json_object_update(attrs, extra);
+                json_decref(extra);
+        }
+        if (with_cmd) {
+                json_t *cmd = json_object_get(e->config, "Cmd");
+                size_t i;
+                json_t *v;
+                _cleanup_free_ char *args = xstrdup("");
+                json_array_foreach(cmd, i, v)
+                {
+                        if (i == 0)
+                                continue;
+                        char *more =
+                            xasprintf("%s%s%s", args, i > 1 ? " " : "", json_string_value(v) ?: "");
+                        free(args);
+                        args = more;
+                }
+                action = xasprintf("%s: %s %s", verb,
+                                   json_string_value(json_array_get(cmd, 0)) ?: "", args);
+        }
+        container_publish(e->cs, e->c, action ? action : verb, attrs);
+}
+
 /* ExecConfig's DetachKeys under any case: Go's JSON decoding matches field names so, and
  * docker-py sends "detachKeys" */
 static json_t *detach_keys_field(const json_t *config)
@@ -257,13 +289,7 @@ int container_exec_create(struct containers *cs, const char *ref, json_t *body, 
         execs = e;
         pthread_mutex_unlock(&exec_lock);
         exec_persist(cs->d, e);
-        {
-                char *cmdline = berth_json_dump(cmd, false);
-                json_t *attrs = json_pack("{s:s,s:s}", "execID", e->id, "name", c->name);
-                _cleanup_free_ char *action = xasprintf("exec_create: %s", cmdline);
-                events_publish(cs->d, "container", action, c->id, attrs);
-                free(cmdline);
-        }
+        exec_publish(e, "exec_create", true, NULL);
         *ret_id = xstrdup(e->id);
         return 0;
 }
@@ -454,10 +480,13 @@ static void exec_collect(struct exec *e, bool wait)
 static void *exec_wait_thread(void *p)
 {
         struct exec *e = p;
+        char code[16];
 
         exec_collect(e, true);
-        events_publish(e->cs->d, "container", "exec_die", e->c->id,
-                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        pthread_mutex_lock(&exec_lock);
+        snprintf(code, sizeof(code), "%d", e->exit_code);
+        pthread_mutex_unlock(&exec_lock);
+        exec_publish(e, "exec_die", false, json_pack("{s:s}", "exitCode", code));
         exec_unref(e);
         return NULL;
 }
@@ -504,8 +533,7 @@ int container_exec_start_prepare(struct exec *e, struct berth_error **err)
                 return berth_error_setx(err, EBUSY,
                                         "Container %s is paused, unpause the container before exec",
                                         e->c->id);
-        events_publish(e->cs->d, "container", "exec_start", e->c->id,
-                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        exec_publish(e, "exec_start", true, NULL);
         return 0;
 }
 

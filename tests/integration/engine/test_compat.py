@@ -1,6 +1,7 @@
 """berthd answers like dockerd. Each test takes the `engine` fixture, so it runs once
 against berthd and once against a real dockerd (the oracle): what it asserts is docker's
 behaviour. Known, intended differences are in DIFFERENCES.md beside this file."""
+import json
 import os
 import re
 import socket
@@ -501,6 +502,36 @@ def test_events_include_attach_and_replay_a_window(engine, names):
         return (r.stdout.split(), r.stderr) if "destroy" in r.stdout.split() else None
     actions, stderr = poll(replayed, "the destroy event replayed", timeout=20, interval=0.2)
     assert actions == ["create", "attach", "start", "die", "destroy"], (actions, stderr)
+
+
+def test_exec_events_name_the_command_and_the_exit(engine, names):
+    # dockerd: "exec_create: ENTRYPOINT ARGS" (a space after the entrypoint even without
+    # arguments), the same for exec_start, exec_die with its exitCode; the container's
+    # attributes (image, name) and the execID on each
+    name = names()
+    engine.docker("run", "-d", "--name", name, N, TAG, "sleep", "100", check=True)
+    since = time.time()
+    assert engine.docker("exec", name, "sh", "-c", "exit 3").returncode == 3
+    assert engine.docker("exec", name, "true").returncode == 0
+
+    def replayed():
+        r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                          "--filter", f"container={name}", "--format", "{{json .}}", timeout=30)
+        evs = [json.loads(line) for line in r.stdout.splitlines()]
+        return evs if sum(e["Action"] == "exec_die" for e in evs) == 2 else None
+    evs = poll(replayed, "both exec_die events", timeout=20, interval=0.2)
+    assert [e["Action"] for e in evs] == [
+        "exec_create: sh -c exit 3", "exec_start: sh -c exit 3", "exec_die",
+        "exec_create: true ", "exec_start: true ", "exec_die"], evs
+    first, second = (evs[0]["Actor"]["Attributes"]["execID"],
+                     evs[3]["Actor"]["Attributes"]["execID"])
+    assert first != second
+    for i, e in enumerate(evs):
+        want = {"image": TAG, "name": name, "execID": first if i < 3 else second}
+        if e["Action"] == "exec_die":
+            want["exitCode"] = "3" if i < 3 else "0"
+        assert e["Actor"]["Attributes"] == want, e
+        assert e["from"] == TAG, e
 
 
 def test_loading_data_that_is_not_an_image(engine, tmp_path):
