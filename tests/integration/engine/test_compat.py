@@ -596,3 +596,58 @@ def test_exec_in_a_paused_container(engine, names):
         api.exec_start(made["Id"])
     assert e.value.status_code == 409 and want in str(e.value), str(e.value)
     engine.docker("unpause", name, check=True)
+
+
+
+def _tar_entries(data):
+    """Every entry of a tar stream, in order, as a reader sees it: name, type, mode (with the
+    header's file type bits), ids and names, size, link target, the raw ustar name and prefix
+    fields (a directory's trailing '/') and the PAX records' keys."""
+    import io
+    import tarfile
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        for m in t.getmembers():
+            raw = data[m.offset_data - 512:m.offset_data]
+            out.append((m.name, m.type, oct(m.mode), m.uid, m.gid, m.uname, m.gname, m.size,
+                        m.linkname, raw[345:500].rstrip(b"\0"), raw[:100].rstrip(b"\0"),
+                        sorted(m.pax_headers)))
+    return out
+
+
+def test_export_and_cp_entries_match_dockerd(berthd, dockerd_oracle):
+    """`docker export` and `docker cp` of the same image-based container, entry by entry, as
+    dockerd writes them: order (moby walks each directory in lexical order), names (directories
+    with a trailing '/', a long path split into ustar's prefix, a longer name in a PAX record),
+    type, mode (moby keeps Go 1.8's file type bits in the header: 0100644 for a regular file),
+    uid/gid and their names, size, link target (a file's second name is a hard link entry).
+    docker cp of a stopped container reads the /etc files dockerd mounts over the rootfs."""
+    long_dir = "d" * 60
+    long_name = "n" * 120
+    script = (f"mkdir -p /x/{long_dir}/{long_dir} && echo hi > /x/{long_dir}/{long_dir}/f"
+              f" && ln /bin/busybox /x/hard && echo long > /x/{long_name}"
+              " && mkfifo /x/fifo && chown 1234:1235 /x/fifo && chmod 4755 /x/hard")
+    got = {}
+    for kind, d in (("berthd", berthd), ("dockerd", dockerd_oracle)):
+        name = d.name("exp")
+        d.docker("run", "--name", name, N, TAG, "sh", "-c", script, check=True)
+        try:
+            got[kind] = []
+            for args in (["export", name], ["cp", f"{name}:/etc", "-"],
+                         ["cp", f"{name}:/x", "-"]):
+                r = d.docker(*args, input=b"")
+                assert r.returncode == 0, r.stderr
+                got[kind].append(_tar_entries(r.stdout))
+        finally:
+            d.docker("rm", "-f", name)
+    for ours, theirs in zip(got["berthd"], got["dockerd"]):
+        assert [e[0] for e in ours] == [e[0] for e in theirs]
+        for a, b in zip(ours, theirs):
+            assert a == b
+    export = {e[0]: e for e in got["berthd"][0]}
+    assert export["bin"][2] == oct(0o40755) and export["bin"][10] == b"bin/"
+    assert export["x/hard"][1] == b"1" and export["x/hard"][8] == "bin/busybox"
+    assert export["x/hard"][2] == oct(0o104755)
+    assert export[f"x/{long_name}"][11] == ["path"]
+    assert export[f"x/{long_dir}/{long_dir}/f"][9] == f"x/{long_dir}/{long_dir}".encode()
+    assert export["x/fifo"][1:5] == (b"6", oct(0o10644), 1234, 1235)
