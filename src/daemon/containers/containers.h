@@ -1,10 +1,11 @@
 /* containers/: the container table and everything done to a container. Internal to src/daemon.
  *
  * lifecycle.c (the table, persistence, start), lifecycle-stop.c (exits, restart policies,
- * stop/kill/pause, remove, rename), create.c, restore.c (live-restore), attach.c (shim requests,
- * waits), exec.c, health.c, update.c, top.c, archive.c (cp, export, diff) and etc-files.c. The
+ * stop/kill/pause, remove, rename, the exit watcher), create.c, restore.c (live-restore),
+ * attach.c (shim requests, detach events, waits), exec.c, health.c, update.c, top.c, archive.c
+ * (cp, export, diff), logs.c (a container's logs and stats over state/) and etc-files.c. The
  * routes in http/ call these functions; locking (cs->lock for state, c->op for start/stop/
- * remove) and runtime calls stay here. exec.c and archive.c still hold their routes. */
+ * remove) and runtime calls stay here. */
 #ifndef BERTH_DAEMON_CONTAINERS_H
 #define BERTH_DAEMON_CONTAINERS_H
 
