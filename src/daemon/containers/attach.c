@@ -43,6 +43,26 @@ int container_shim_request_fds(struct container *c, json_t *msg, const int *fds,
         return container_shim_send_fds(s, msg, fds, nfds, err);
 }
 
+int container_resize(struct containers *cs, struct container *c, long long h, long long w,
+                     struct berth_error **err)
+{
+        _cleanup_json_ json_t *msg = NULL;
+        char hs[24], ws[24];
+        int r;
+
+        if (!container_is_running(cs, c))
+                return berth_error_setx(err, EBUSY, "Container %s is not running", c->id);
+        msg = json_pack("{s:{s:I,s:I}}", "resize", "h", (json_int_t)h, "w", (json_int_t)w);
+        r = container_shim_request(c, msg, err);
+        if (r < 0)
+                return r;
+        /* dockerd (daemon/resize.go): after the resize, with the size asked */
+        snprintf(hs, sizeof(hs), "%lld", h);
+        snprintf(ws, sizeof(ws), "%lld", w);
+        container_publish(cs, c, "resize", json_pack("{s:s,s:s}", "height", hs, "width", ws));
+        return 0;
+}
+
 /* ---------------------------------------------------------------- detach events */
 
 struct detach_watch {

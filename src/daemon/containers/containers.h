@@ -138,6 +138,10 @@ json_t *container_detach_keys_parse(const char *keys);
 /* Queue (before start) or send (running) an attach request with its socket (taken). */
 int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
                      struct berth_error **err);
+/* Ask c's shim to resize its tty to h rows, w columns and log docker's `resize` event (height,
+ * width). EBUSY (409, docker's message) when c does not run; errors reaching the shim. */
+int container_resize(struct containers *cs, struct container *c, long long h, long long w,
+                     struct berth_error **err);
 /* Send a request to the shim's attach socket (resize, close_stdin). */
 int container_shim_request(struct container *c, json_t *msg, struct berth_error **err);
 /* The same with an fd passed along (SCM_RIGHTS; not taken). */

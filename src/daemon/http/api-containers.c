@@ -337,16 +337,10 @@ static void handle_resize(struct api_req *r)
         c = get_or_reply(r);
         if (!c)
                 return;
-        if (!container_is_running(cs, c)) {
-                api_reply_errorf(r, 409, "Container %s is not running", c->id);
-        } else {
-                _cleanup_json_ json_t *msg =
-                    json_pack("{s:{s:I,s:I}}", "resize", "h", (json_int_t)h, "w", (json_int_t)w);
-                if (container_shim_request(c, msg, &err) < 0)
-                        api_reply_error(r, err);
-                else
-                        api_reply_empty(r, 200);
-        }
+        if (container_resize(cs, c, h, w, &err) < 0)
+                api_reply_error(r, err);
+        else
+                api_reply_empty(r, 200);
         container_unref(cs, c);
 }
 

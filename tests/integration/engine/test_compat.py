@@ -536,6 +536,24 @@ def test_exec_events_name_the_command_and_the_exit(engine, names):
         assert e["from"] == TAG, e
 
 
+def test_resize_is_an_event(engine, names):
+    # dockerd (daemon/resize.go): `resize` with the height and width asked, the container's
+    # attributes beside them
+    name = names()
+    engine.docker("run", "-dit", "--name", name, N, TAG, "sh", check=True)
+    since = time.time()
+    engine.sdk().api.resize(name, 33, 101)
+
+    def replayed():
+        r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                          "--filter", f"container={name}", "--format", "{{json .}}", timeout=30)
+        return [json.loads(line) for line in r.stdout.splitlines()] or None
+    evs = poll(replayed, "the resize event", timeout=20, interval=0.2)
+    assert [e["Action"] for e in evs] == ["resize"], evs
+    assert evs[0]["Actor"]["Attributes"] == {"height": "33", "width": "101", "image": TAG,
+                                             "name": name}, evs
+
+
 def test_loading_data_that_is_not_an_image(engine, tmp_path):
     junk = tmp_path / "junk.tar"
     junk.write_bytes(os.urandom(4096))
