@@ -3,6 +3,7 @@ X`): every folder has its own conftest.py, and `from conftest import X` would pi
 them pytest imported last."""
 import functools
 import os
+import time
 
 import pytest
 
@@ -115,3 +116,40 @@ def sanitized_clients_report_nothing(tmp_path_factory, monkeypatch):
     reports = sanitizer_logs(prefix, _CHILD_REPORTS_SEEN)
     assert not reports, "sanitizer report of a berth program the test ran: " + "".join(
         f"\n--- {p}\n{t[:6000]}" for p, t in reports.items())
+
+
+def poll(cond, what, timeout=30, interval=0.05):
+    """Call cond() until it returns something true, and return that; fail the test with `what`
+    when it has not after timeout seconds. A wait for a condition, never a fixed sleep."""
+    end = time.time() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.time() > end:
+            pytest.fail(f"{what}: not after {timeout} s")
+        time.sleep(interval)
+
+
+def settled(read, what, quiet=0.5, timeout=15):
+    """read() until its value has stayed the same for `quiet` seconds (e.g. a daemon's thread count
+    once the threads of finished requests are gone), and return it; fail with `what` when it keeps
+    changing for timeout seconds."""
+    end = time.time() + timeout
+    value, since = read(), time.time()
+    while time.time() - since < quiet:
+        if time.time() > end:
+            pytest.fail(f"{what}: still changing after {timeout} s ({value})")
+        time.sleep(0.05)
+        now = read()
+        if now != value:
+            value, since = now, time.time()
+    return value
+
+
+def next_second():
+    """Wait until the wall clock's whole second changes: what happens next is at least one whole
+    second apart from what happened before (docker's created and events times, compared in
+    seconds)."""
+    start = int(time.time())
+    poll(lambda: int(time.time()) > start, "the clock's next second", timeout=5, interval=0.02)

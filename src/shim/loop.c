@@ -43,6 +43,9 @@ struct client {
          * arrived: the matched keys are held back from the container until the sequence breaks */
         unsigned char detach_keys[DETACH_KEYS_MAX];
         size_t n_detach_keys, detach_pos;
+        /* the daemon's end for this client (sent with the attach, -1 if none): told
+         * {"detached": true} when the detach keys end the attach, closed when the client goes */
+        int notify_fd;
 };
 
 struct conn {
@@ -213,6 +216,9 @@ static void client_drop(struct client *c)
         epoll_ctl(L.epfd, EPOLL_CTL_DEL, c->src.fd, NULL);
         close(c->src.fd);
         c->src.fd = -1;
+        if (c->notify_fd >= 0)
+                close(c->notify_fd);
+        c->notify_fd = -1;
         buf_release(&c->q);
         c->next = L.dead_clients;
         L.dead_clients = c;
@@ -298,7 +304,10 @@ static void client_readable(struct client *c)
                     (unsigned char)rbuf[0] == c->detach_keys[c->detach_pos]) {
                         if (++c->detach_pos < c->n_detach_keys)
                                 return;
-                        /* detached: the client goes, the container keeps running */
+                        /* detached: the client goes, the container keeps running; the daemon
+                         * hears of it (its detach event) */
+                        _cleanup_json_ json_t *note = json_pack("{s:b}", "detached", 1);
+                        shim_send_json(c->notify_fd, note);
                         client_drop(c);
                         return;
                 }
@@ -322,13 +331,15 @@ static void client_readable(struct client *c)
         client_set_events(c);
 }
 
-static void client_add(int fd, bool in, bool out, bool err, bool raw, const json_t *detach_keys)
+static void client_add(int fd, int notify_fd, bool in, bool out, bool err, bool raw,
+                       const json_t *detach_keys)
 {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
                 fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         struct client *c = xcalloc(1, sizeof(*c));
         c->src = (struct src){SRC_CLIENT, fd};
+        c->notify_fd = notify_fd;
         c->want_in = in && L.shim->opts->open_stdin;
         c->want_out = out;
         c->want_err = err;
@@ -421,9 +432,11 @@ static void io_register(void)
         }
 }
 
-/* One request (JSON in msg, maybe an fd); reply_fd gets {"ok"} or {"error"} when >= 0. */
-static void handle_request(const char *msg, size_t n, int fd, int reply_fd, bool control)
+/* One request (JSON in msg, maybe fds: fds[0] the attach's connection, fds[1] its notify
+ * socket; both taken); reply_fd gets {"ok"} or {"error"} when >= 0. */
+static void handle_request(const char *msg, size_t n, int fds[2], int reply_fd, bool control)
 {
+        int fd = fds[0], notify_fd = fds[1];
         json_error_t jerr;
         _cleanup_json_ json_t *j = json_loadb(msg, n, 0, &jerr);
         json_t *v;
@@ -433,12 +446,12 @@ static void handle_request(const char *msg, size_t n, int fd, int reply_fd, bool
                 if (fd < 0 || !json_is_object(v)) {
                         reply(reply_fd, EINVAL, "attach needs an object and a connected socket");
                 } else {
-                        client_add(fd, json_is_true(json_object_get(v, "stdin")),
+                        client_add(fd, notify_fd, json_is_true(json_object_get(v, "stdin")),
                                    json_is_true(json_object_get(v, "stdout")),
                                    json_is_true(json_object_get(v, "stderr")),
                                    json_is_true(json_object_get(v, "raw")),
                                    json_object_get(v, "detach_keys"));
-                        fd = -1;
+                        fd = notify_fd = -1;
                         reply(reply_fd, 0, NULL);
                 }
         } else if ((v = json_object_get(j, "resize"))) {
@@ -471,21 +484,25 @@ static void handle_request(const char *msg, size_t n, int fd, int reply_fd, bool
         }
         if (fd >= 0)
                 close(fd);
+        if (notify_fd >= 0)
+                close(notify_fd);
 }
 
-/* Receive one datagram and at most one fd; 0 on EOF, -1 on EAGAIN/error, else its length. */
-static ssize_t recv_msg(int sock, char *buf, size_t cap, int *ret_fd)
+/* Receive one datagram and at most two fds (-1 for those not sent); 0 on EOF, -1 on
+ * EAGAIN/error, else its length. */
+static ssize_t recv_msg(int sock, char *buf, size_t cap, int ret_fds[2])
 {
         size_t nfds = 0;
-        ssize_t n = berth_recv_fds(sock, buf, cap - 1, MSG_DONTWAIT, ret_fd, 1, &nfds);
-        if (nfds == 0)
-                *ret_fd = -1;
+        ssize_t n = berth_recv_fds(sock, buf, cap - 1, MSG_DONTWAIT, ret_fds, 2, &nfds);
+        for (size_t i = nfds; i < 2; i++)
+                ret_fds[i] = -1;
         if (n < 0)
                 return n == -ECONNRESET ? 0 : -1;
         if (n == 0) {
-                if (*ret_fd >= 0)
-                        close(*ret_fd);
-                *ret_fd = -1;
+                for (size_t i = 0; i < 2; i++)
+                        if (ret_fds[i] >= 0)
+                                close(ret_fds[i]);
+                ret_fds[0] = ret_fds[1] = -1;
                 return 0;
         }
         buf[n] = '\0';
@@ -505,8 +522,8 @@ static void ctl_close(void)
 static void ctl_readable(void)
 {
         char msg[BERTH_SHIM_MSG_MAX];
-        int fd;
-        ssize_t n = recv_msg(L.ctl.fd, msg, sizeof(msg), &fd);
+        int fds[2];
+        ssize_t n = recv_msg(L.ctl.fd, msg, sizeof(msg), fds);
         if (n < 0)
                 return;
         if (n == 0) {
@@ -518,7 +535,7 @@ static void ctl_readable(void)
                 }
                 return;
         }
-        handle_request(msg, (size_t)n, fd, -1, true);
+        handle_request(msg, (size_t)n, fds, -1, true);
         /* after "started" the channel has done its job: the shim now lives on its own */
         if (L.shim->started)
                 ctl_close();
@@ -555,15 +572,15 @@ static void free_dead(void)
 static void conn_readable(struct conn *c)
 {
         char msg[BERTH_SHIM_MSG_MAX];
-        int fd;
-        ssize_t n = recv_msg(c->src.fd, msg, sizeof(msg), &fd);
+        int fds[2];
+        ssize_t n = recv_msg(c->src.fd, msg, sizeof(msg), fds);
         if (n < 0)
                 return;
         if (n == 0) {
                 conn_close(c);
                 return;
         }
-        handle_request(msg, (size_t)n, fd, c->src.fd, false);
+        handle_request(msg, (size_t)n, fds, c->src.fd, false);
 }
 
 static void listen_readable(void)

@@ -38,6 +38,9 @@
  *       it — docker's 8-byte multiplexed frames unless raw (tty) — and feeds what it reads to the
  *       container's stdin when stdin is asked (EOF closes the container's stdin when
  *       --stdin-once). When the container exits the shim flushes and closes the fd.
+ *       A second fd may follow: the daemon's notify socket for this client (SOCK_SEQPACKET).
+ *       When the client's detach keys ("detach_keys": [bytes], a tty only) end its attach, the
+ *       shim sends {"detached": true} on it; it is closed when the client goes, either way.
  *   {"resize": {"h": rows, "w": cols}}                    tty only
  *   {"close_stdin": true}
  * The same requests may be sent on the control channel before "start".

@@ -1,10 +1,11 @@
 /* containers/: the container table and everything done to a container. Internal to src/daemon.
  *
  * lifecycle.c (the table, persistence, start), lifecycle-stop.c (exits, restart policies,
- * stop/kill/pause, remove, rename), create.c, restore.c (live-restore), attach.c (shim requests,
- * waits), exec.c, health.c, update.c, top.c, archive.c (cp, export, diff) and etc-files.c. The
+ * stop/kill/pause, remove, rename, the exit watcher), create.c, restore.c (live-restore),
+ * attach.c (shim requests, detach events, waits), exec.c, health.c, update.c, top.c, archive.c
+ * (cp, export, diff), logs.c (a container's logs and stats over state/) and etc-files.c. The
  * routes in http/ call these functions; locking (cs->lock for state, c->op for start/stop/
- * remove) and runtime calls stay here. exec.c and archive.c still hold their routes. */
+ * remove) and runtime calls stay here. */
 #ifndef BERTH_DAEMON_CONTAINERS_H
 #define BERTH_DAEMON_CONTAINERS_H
 
@@ -31,6 +32,7 @@ struct pending_attach {
         struct pending_attach *next;
         json_t *msg; /* {"attach": {...}} */
         int fd;
+        int notify_fd; /* the shim's end of the detach watch (container_watch_detach), or -1 */
 };
 
 struct container {
@@ -78,6 +80,8 @@ struct containers {
         struct container **v;
         size_t n;
         int epfd; /* pidfds of the shims */
+        /* the detach watches on epfd (attach.c; under lock): reachable until they end */
+        struct detach_watch *detach_watches;
         pthread_t watcher;
         /* recently removed containers for wait condition=removed that arrives late */
         struct tombstone {
@@ -134,10 +138,29 @@ json_t *container_detach_keys_parse(const char *keys);
 /* Queue (before start) or send (running) an attach request with its socket (taken). */
 int container_attach(struct containers *cs, struct container *c, json_t *msg, int fd,
                      struct berth_error **err);
+/* Ask c's shim to resize its tty to h rows, w columns and log docker's `resize` event (height,
+ * width). EBUSY (409, docker's message) when c does not run; errors reaching the shim. */
+int container_resize(struct containers *cs, struct container *c, long long h, long long w,
+                     struct berth_error **err);
 /* Send a request to the shim's attach socket (resize, close_stdin). */
 int container_shim_request(struct container *c, json_t *msg, struct berth_error **err);
 /* The same with an fd passed along (SCM_RIGHTS; not taken). */
 int container_shim_request_fd(struct container *c, json_t *msg, int fd, struct berth_error **err);
+/* The same with nfds fds passed along (not taken). */
+int container_shim_request_fds(struct container *c, json_t *msg, const int *fds, size_t nfds,
+                               struct berth_error **err);
+
+/* A socket for the shim to say that an attach client of c (exec_id NULL) or of its exec
+ * exec_id left by its detach keys: sent with the attach request as its second fd (src/shim/
+ * shim.h), the returned end (the caller's to pass and close). The daemon's end is watched by the
+ * exit watcher's epoll: {"detached": true} on it publishes docker's `detach` (or `exec_detach`
+ * with its execID) event; its end (the client gone) releases it. -1 (no event then, the attach
+ * works the same) when no socket can be made. */
+int container_watch_detach(struct containers *cs, struct container *c, const char *exec_id);
+/* The exit watcher's part for a detach watch (the epoll entry's tagged pointer). */
+void container_detach_watch_ready(struct containers *cs, uint64_t tagged);
+/* The low bit of an epoll entry's data.u64 on cs->epfd: a detach watch, not a shim's pidfd. */
+#define CONTAINER_WATCH_DETACH_TAG 1u
 
 /* The exit code of a container removed in the last 30 s whose id starts with ref, or -1: a
  * `run --rm` client's wait(removed) may come in after a fast container is gone. */
@@ -254,6 +277,9 @@ int container_changes(struct containers *cs, const char *ref, json_t **ret,
  * recv waits up to timeout_ms (-1: forever). spawn starts `berth-shim argv…` with ctl_child as its
  * control fd and waits for its first process (the shim daemonizes). */
 int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err);
+/* The same with nfds fds passed along (not taken). */
+int container_shim_send_fds(int fd, json_t *msg, const int *fds, size_t nfds,
+                            struct berth_error **err);
 int container_shim_recv(int fd, int timeout_ms, json_t **ret, struct berth_error **err);
 /* Write the process.json of cfg (an ExecConfig: Cmd, Tty, User, Env...) in dir and spawn a
  * `berth-shim exec` for it in c (exec.c; want_stdin: the attached stream carries stdin);
@@ -293,5 +319,26 @@ bool container_health_is(struct containers *cs, struct container *c, const char 
  * over as after a start. */
 void health_save_locked(struct container *c, json_t *st);
 void health_load(struct container *c, json_t *st);
+
+/* ---------------------------------------------------------------- logs.c: logs and stats */
+
+struct logs_opts;    /* state/logs.h */
+struct stats_sample; /* state/stats.h */
+
+/* Does c's log driver keep a log berth can read (json-file, local)? ENOTSUP (501, docker's
+ * message) for none. */
+int container_logs_readable(struct container *c, struct berth_error **err);
+
+/* Write c's log to out_fd as o asks (state/logs.c's logs_stream): with o->follow, until c stops
+ * and its log is drained, o->until_ns passes or the client goes away (client_fd: the
+ * connection, -1 if unknown). A missing log is an empty one; errors only for unreadable files. */
+int container_logs(struct containers *cs, struct container *c, const struct logs_opts *o,
+                   int out_fd, int client_fd, struct berth_error **err);
+
+/* One frame of c's stats in docker's JSON (state/stats.c's stats_frame: a fresh sample into
+ * *ret_cur paired with *prev, or with the kept one or c's start when prev is empty);
+ * *ret_running false once c stopped. The caller releases *prev and *ret_cur. */
+json_t *container_stats_frame(struct containers *cs, struct container *c, struct stats_sample *prev,
+                              struct stats_sample *ret_cur, bool *ret_running);
 
 #endif

@@ -33,6 +33,38 @@ struct exec {
         int shim_pidfd;
 };
 
+/* An exec's event as dockerd logs it: the container's attributes (name, image, labels) and the
+ * execID (+ extra, taken); with_cmd: the action is "verb: ENTRYPOINT ARGS…" (dockerd joins the
+ * arguments after a space even when there are none: "exec_create: sh "). */
+static void exec_publish(struct exec *e, const char *verb, bool with_cmd, json_t *extra)
+{
+        json_t *attrs = json_pack("{s:s}", "execID", e->id);
+        _cleanup_free_ char *action = NULL;
+
+        if (extra) {
+                json_object_update(attrs, extra);
+                json_decref(extra);
+        }
+        if (with_cmd) {
+                json_t *cmd = json_object_get(e->config, "Cmd");
+                size_t i;
+                json_t *v;
+                _cleanup_free_ char *args = xstrdup("");
+                json_array_foreach(cmd, i, v)
+                {
+                        if (i == 0)
+                                continue;
+                        char *more =
+                            xasprintf("%s%s%s", args, i > 1 ? " " : "", json_string_value(v) ?: "");
+                        free(args);
+                        args = more;
+                }
+                action = xasprintf("%s: %s %s", verb,
+                                   json_string_value(json_array_get(cmd, 0)) ?: "", args);
+        }
+        container_publish(e->cs, e->c, action ? action : verb, attrs);
+}
+
 /* ExecConfig's DetachKeys under any case: Go's JSON decoding matches field names so, and
  * docker-py sends "detachKeys" */
 static json_t *detach_keys_field(const json_t *config)
@@ -257,13 +289,7 @@ int container_exec_create(struct containers *cs, const char *ref, json_t *body, 
         execs = e;
         pthread_mutex_unlock(&exec_lock);
         exec_persist(cs->d, e);
-        {
-                char *cmdline = berth_json_dump(cmd, false);
-                json_t *attrs = json_pack("{s:s,s:s}", "execID", e->id, "name", c->name);
-                _cleanup_free_ char *action = xasprintf("exec_create: %s", cmdline);
-                events_publish(cs->d, "container", action, c->id, attrs);
-                free(cmdline);
-        }
+        exec_publish(e, "exec_create", true, NULL);
         *ret_id = xstrdup(e->id);
         return 0;
 }
@@ -362,8 +388,15 @@ static int exec_launch(struct exec *e, bool tty, int attach_fd, json_t *attach_m
                                        60000, &ctl, &shim_pid, err);
         if (r < 0)
                 return r;
-        if (attach_fd >= 0 && container_shim_send(ctl, attach_msg, attach_fd, err) < 0)
-                return -EIO;
+        if (attach_fd >= 0) {
+                int notify = container_watch_detach(e->cs, e->c, e->id);
+                int fds[2] = {attach_fd, notify};
+                r = container_shim_send_fds(ctl, attach_msg, fds, notify >= 0 ? 2 : 1, err);
+                if (notify >= 0)
+                        close(notify);
+                if (r < 0)
+                        return -EIO;
+        }
         if (tty && json_array_size(console_size) == 2) {
                 msg = json_pack("{s:{s:O,s:O}}", "resize", "h", json_array_get(console_size, 0),
                                 "w", json_array_get(console_size, 1));
@@ -447,10 +480,13 @@ static void exec_collect(struct exec *e, bool wait)
 static void *exec_wait_thread(void *p)
 {
         struct exec *e = p;
+        char code[16];
 
         exec_collect(e, true);
-        events_publish(e->cs->d, "container", "exec_die", e->c->id,
-                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        pthread_mutex_lock(&exec_lock);
+        snprintf(code, sizeof(code), "%d", e->exit_code);
+        pthread_mutex_unlock(&exec_lock);
+        exec_publish(e, "exec_die", false, json_pack("{s:s}", "exitCode", code));
         exec_unref(e);
         return NULL;
 }
@@ -497,8 +533,7 @@ int container_exec_start_prepare(struct exec *e, struct berth_error **err)
                 return berth_error_setx(err, EBUSY,
                                         "Container %s is paused, unpause the container before exec",
                                         e->c->id);
-        events_publish(e->cs->d, "container", "exec_start", e->c->id,
-                       json_pack("{s:s,s:s}", "execID", e->id, "name", e->c->name));
+        exec_publish(e, "exec_start", true, NULL);
         return 0;
 }
 

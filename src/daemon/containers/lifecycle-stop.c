@@ -185,6 +185,10 @@ void *container_watcher_main(void *p)
                 if (n < 0)
                         break;
                 for (int i = 0; i < n; i++) {
+                        if (evs[i].data.u64 & CONTAINER_WATCH_DETACH_TAG) {
+                                container_detach_watch_ready(cs, evs[i].data.u64);
+                                continue;
+                        }
                         struct container *c = evs[i].data.ptr;
                         epoll_ctl(cs->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
                         container_exited(cs, c);

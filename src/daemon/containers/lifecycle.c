@@ -122,6 +122,8 @@ void container_free(struct container *c)
                 json_decref(p->msg);
                 if (p->fd >= 0)
                         close(p->fd);
+                if (p->notify_fd >= 0)
+                        close(p->notify_fd);
                 free(p);
         }
         if (c->pidfd >= 0)
@@ -670,8 +672,14 @@ out:
 
 int container_shim_send(int fd, json_t *msg, int pass_fd, struct berth_error **err)
 {
+        return container_shim_send_fds(fd, msg, &pass_fd, pass_fd >= 0 ? 1 : 0, err);
+}
+
+int container_shim_send_fds(int fd, json_t *msg, const int *fds, size_t nfds,
+                            struct berth_error **err)
+{
         _cleanup_free_ char *s = berth_json_dump(msg, false);
-        ssize_t n = berth_send_fds(fd, s, strlen(s), &pass_fd, pass_fd >= 0 ? 1 : 0);
+        ssize_t n = berth_send_fds(fd, s, strlen(s), fds, nfds);
 
         if (n < 0)
                 return berth_error_set(err, (int)-n, "send to the shim");
@@ -881,11 +889,14 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
         while (pending) {
                 struct pending_attach *p = pending;
                 pending = p->next;
-                if (container_shim_send(ctl, p->msg, p->fd, NULL) < 0)
+                int fds[2] = {p->fd, p->notify_fd};
+                if (container_shim_send_fds(ctl, p->msg, fds, p->notify_fd >= 0 ? 2 : 1, NULL) < 0)
                         berth_warn("container `%s`: attach lost", c->id);
                 json_decref(p->msg);
                 if (p->fd >= 0)
                         close(p->fd);
+                if (p->notify_fd >= 0)
+                        close(p->notify_fd);
                 free(p);
         }
         pidfd = pidfd_open(shim_pid);
@@ -964,6 +975,8 @@ static void release_pending(struct containers *cs, struct container *c)
                         shutdown(p->fd, SHUT_RDWR);
                         close(p->fd);
                 }
+                if (p->notify_fd >= 0)
+                        close(p->notify_fd);
                 free(p);
         }
 }

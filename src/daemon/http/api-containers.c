@@ -1,13 +1,12 @@
 /* The /containers routes: create, list, inspect, start/stop/restart/kill/wait, pause, update,
- * rename, remove, prune, top, resize, attach, logs and stats (through logs.h / stats.h). Exec
- * routes are in api-exec.c, archive/export/changes in api-archive.c. */
+ * rename, remove, prune, top, resize, attach. Exec routes are in api-exec.c, logs and stats in
+ * api-logs.c, archive/export/changes in api-archive.c. */
 #include "daemon/http/api.h"
 #include "daemon/containers/containers.h"
 #include "daemon/daemon.h"
 #include "daemon/state/events.h"
 #include "daemon/state/logs.h"
 #include "daemon/network/network.h"
-#include "daemon/state/stats.h"
 #include "daemon/state/volumes.h"
 
 #include <signal.h>
@@ -338,16 +337,10 @@ static void handle_resize(struct api_req *r)
         c = get_or_reply(r);
         if (!c)
                 return;
-        if (!container_is_running(cs, c)) {
-                api_reply_errorf(r, 409, "Container %s is not running", c->id);
-        } else {
-                _cleanup_json_ json_t *msg =
-                    json_pack("{s:{s:I,s:I}}", "resize", "h", (json_int_t)h, "w", (json_int_t)w);
-                if (container_shim_request(c, msg, &err) < 0)
-                        api_reply_error(r, err);
-                else
-                        api_reply_empty(r, 200);
-        }
+        if (container_resize(cs, c, h, w, &err) < 0)
+                api_reply_error(r, err);
+        else
+                api_reply_empty(r, 200);
         container_unref(cs, c);
 }
 
@@ -374,7 +367,7 @@ static void attach_hijacked(int sock, void *p)
         struct berth_error *err = NULL;
 
         berth_sock_wait_drained(sock, 500);
-        if (a->logs && logs_stream(a->c->log_path, &a->lopts, sock, sock, NULL, NULL, &err) < 0) {
+        if (a->logs && container_logs(a->cs, a->c, &a->lopts, sock, sock, &err) < 0) {
                 berth_warn("attach `%s`: logs: %s", a->c->id, err->msg);
                 berth_error_free(TAKE_PTR(err));
         }
@@ -434,61 +427,6 @@ static void handle_attach(struct api_req *r)
                          attach_hijacked, a, attach_job_free);
 }
 
-/* ---------------------------------------------------------------- logs, stats */
-
-struct logs_job {
-        struct containers *cs;
-        struct container *c;
-};
-
-static bool logs_running(void *p)
-{
-        struct logs_job *l = p;
-
-        return container_is_running(l->cs, l->c);
-}
-
-static void logs_job_free(void *p)
-{
-        struct logs_job *l = p;
-
-        container_unref(l->cs, l->c);
-        free(l);
-}
-
-static void handle_logs(struct api_req *r)
-{
-        struct containers *cs = api_daemon(r)->containers;
-        struct container *c = get_or_reply(r);
-        struct logs_job *l;
-        const char *type;
-
-        if (!c)
-                return;
-        type = berth_json_get_str(container_host_cfg(c, "LogConfig"), "Type");
-        if (!logs_driver_readable(type)) {
-                api_reply_errorf(r, 501, "configured logging driver does not support reading");
-                container_unref(cs, c);
-                return;
-        }
-        l = xmalloc(sizeof(*l));
-        l->cs = cs;
-        l->c = c;
-        logs_reply(r, c->log_path, json_is_true(container_cfg(c, "Tty")), logs_running, l,
-                   logs_job_free);
-}
-
-static void handle_stats(struct api_req *r)
-{
-        struct containers *cs = api_daemon(r)->containers;
-        struct container *c = get_or_reply(r);
-
-        if (!c)
-                return;
-        stats_reply(r, c->id, c->name);
-        container_unref(cs, c);
-}
-
 const struct api_route api_routes_containers[] = {
     {"POST", "/containers/create", handle_create, false},
     {"GET", "/containers/json", handle_list, false},
@@ -507,8 +445,8 @@ const struct api_route api_routes_containers[] = {
     {"GET", "/containers/{}/top", handle_top, false},
     {"POST", "/containers/{}/resize", handle_resize, false},
     {"POST", "/containers/{}/attach", handle_attach, false},
-    {"GET", "/containers/{}/logs", handle_logs, false},
-    {"GET", "/containers/{}/stats", handle_stats, false},
+    {"GET", "/containers/{}/logs", api_container_logs, false},
+    {"GET", "/containers/{}/stats", api_container_stats, false},
     {"POST", "/containers/{}/exec", api_exec_create, false},
     {"POST", "/exec/{}/start", api_exec_start, false},
     {"POST", "/exec/{}/resize", api_exec_resize, false},

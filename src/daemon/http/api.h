@@ -132,4 +132,8 @@ void api_archive_get(struct api_req *r);
 void api_archive_head(struct api_req *r);
 void api_archive_put(struct api_req *r);
 
+/* api-logs.c: GET /containers/{}/logs and /stats (routed with the container routes) */
+void api_container_logs(struct api_req *r);
+void api_container_stats(struct api_req *r);
+
 #endif

@@ -1,6 +1,5 @@
 /* json-file logs: parse, filter, frame, follow through rotations. */
 #include "daemon/state/logs.h"
-#include "daemon/http/api.h"
 #include "daemon/state/events.h"
 
 #include <poll.h>
@@ -92,48 +91,6 @@ int logs_config_validate(json_t *logcfg, struct berth_error **err)
                                                 "unknown log opt '%s' for log driver local", k);
                 }
         }
-        return 0;
-}
-
-/* ---------------------------------------------------------------- options */
-
-static int parse_time_opt(struct api_req *r, const char *key, int64_t *ret,
-                          struct berth_error **err)
-{
-        const char *v = api_query(r, key);
-        *ret = 0;
-        if (!v || !*v || !strcmp(v, "0"))
-                return 0;
-        if (events_parse_time(v, ret, err) < 0)
-                return berth_error_wrap(err, "invalid value for \"%s\"", key);
-        return 0;
-}
-
-int logs_opts_from_request(struct api_req *r, bool tty, struct logs_opts *ret,
-                           struct berth_error **err)
-{
-        struct logs_opts o = {
-            .out = api_query_bool(r, "stdout", false),
-            .err = api_query_bool(r, "stderr", false),
-            .follow = api_query_bool(r, "follow", false),
-            .timestamps = api_query_bool(r, "timestamps", false),
-            .tty = tty,
-            .tail = -1,
-        };
-        if (!o.out && !o.err)
-                return berth_error_setx(err, EINVAL,
-                                        "Bad parameters: you must choose at least one stream");
-        if (parse_time_opt(r, "since", &o.since_ns, err) < 0 ||
-            parse_time_opt(r, "until", &o.until_ns, err) < 0)
-                return -EINVAL;
-        const char *tail = api_query(r, "tail");
-        if (tail && *tail && strcmp(tail, "all")) {
-                uint64_t n;
-                /* docker treats a negative or unparsable tail as "all" */
-                if (berth_parse_u64(tail, &n) == 0 && n <= INT32_MAX)
-                        o.tail = (long long)n;
-        }
-        *ret = o;
         return 0;
 }
 
@@ -483,57 +440,4 @@ out:
         reader_close(&rd);
         free(rd.buf);
         return r;
-}
-
-/* ---------------------------------------------------------------- the API reply */
-
-struct logs_job {
-        char *path;
-        int client_fd; /* a dup of the connection (follow), -1 */
-        struct logs_opts o;
-        logs_running_fn running;
-        void *userdata;
-        void (*free_userdata)(void *);
-};
-
-static void logs_job_free(void *p)
-{
-        struct logs_job *j = p;
-        if (j->free_userdata)
-                j->free_userdata(j->userdata);
-        if (j->client_fd >= 0)
-                close(j->client_fd);
-        free(j->path);
-        free(j);
-}
-
-static void logs_producer(int out_fd, void *userdata)
-{
-        struct logs_job *j = userdata;
-        _cleanup_error_ struct berth_error *e = NULL;
-        if (logs_stream(j->path, &j->o, out_fd, j->client_fd, j->running, j->userdata, &e) < 0)
-                berth_warn("logs: %s", e->msg);
-}
-
-void logs_reply(struct api_req *r, const char *log_path, bool tty, logs_running_fn running,
-                void *userdata, void (*free_userdata)(void *))
-{
-        _cleanup_error_ struct berth_error *e = NULL;
-        struct logs_opts o;
-        if (logs_opts_from_request(r, tty, &o, &e) < 0) {
-                if (free_userdata)
-                        free_userdata(userdata);
-                return api_reply_error(r, TAKE_PTR(e));
-        }
-        struct logs_job *j = xcalloc(1, sizeof(*j));
-        j->path = xstrdup(log_path);
-        j->o = o;
-        j->running = running;
-        j->userdata = userdata;
-        j->free_userdata = free_userdata;
-        int cfd = o.follow ? api_client_fd(r) : -1;
-        j->client_fd = cfd >= 0 ? fcntl(cfd, F_DUPFD_CLOEXEC, 3) : -1;
-        const char *ct =
-            tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-        api_reply_stream(r, 200, ct, logs_producer, j, logs_job_free);
 }

@@ -5,8 +5,6 @@
 
 #include "common/common.h"
 
-struct api_req;
-
 /* The log drivers berth has: json-file (the default), local (the json-file storage with docker's
  * local defaults, 20 MiB x 5 files) and none. */
 
@@ -33,12 +31,6 @@ struct logs_opts {
 /* Is the container still running? (follow ends once it is not and the log is drained.) */
 typedef bool (*logs_running_fn)(void *userdata);
 
-/* The query of GET /containers/{id}/logs (stdout, stderr, follow, timestamps, since, until,
- * tail) into *ret; tty comes from the container. EINVAL (docker's messages) on bad values or
- * when neither stream is asked for. */
-int logs_opts_from_request(struct api_req *r, bool tty, struct logs_opts *ret,
-                           struct berth_error **err);
-
 /* One json-file line {"log": …, "stream": "stdout"|"stderr", "time": RFC3339Nano}. */
 struct log_entry {
         char *log; /* the text, usually ending in "\n" */
@@ -61,12 +53,5 @@ char *logs_format_entry(const struct log_entry *e, const struct logs_opts *o, si
  * Errors only for unreadable files. */
 int logs_stream(const char *log_path, const struct logs_opts *o, int out_fd, int client_fd,
                 logs_running_fn running, void *userdata, struct berth_error **err);
-
-/* The whole GET /containers/{id}/logs answer for the containers module: parses the query (400
- * on bad values) and streams with logs_stream on a producer thread. userdata is freed with
- * free_userdata (may be NULL) when the stream ends. Content type: multiplexed-stream (raw-stream
- * for a TTY). */
-void logs_reply(struct api_req *r, const char *log_path, bool tty, logs_running_fn running,
-                void *userdata, void (*free_userdata)(void *));
 
 #endif

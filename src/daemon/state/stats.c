@@ -1,6 +1,5 @@
 /* docker's stats JSON from runtime samples, the per-container sampler, GET …/stats. */
 #include "daemon/state/stats.h"
-#include "daemon/http/api.h"
 #include "daemon/daemon.h"
 #include "runtime/runtime.h"
 
@@ -8,8 +7,6 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#define STATS_INTERVAL_MS 1000
 
 static void sample_copy(struct stats_sample *dst, const struct stats_sample *src)
 {
@@ -356,101 +353,23 @@ static void last_sample(const char *id, int64_t now_read, struct stats_sample *r
         pthread_mutex_unlock(&sampler.lock);
 }
 
-/* ---------------------------------------------------------------- GET /containers/{}/stats */
-
-struct stats_job {
-        char *runtime_root;
-        char *id;
-        char *name;
-        bool stream;
-};
-
-static void stats_job_free(void *p)
-{
-        struct stats_job *j = p;
-        free(j->runtime_root);
-        free(j->id);
-        free(j->name);
-        free(j);
-}
-
-static bool write_line(int fd, json_t *o)
-{
-        _cleanup_free_ char *s = json_dumps(o, JSON_COMPACT);
-        _cleanup_free_ char *line = xasprintf("%s\n", s);
-        size_t len = strlen(line);
-        const char *p = line;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
-/* A fresh sample paired with prev (the kept one when prev is empty); the fresh one is kept for
- * the next request when nothing was. */
-static json_t *one_frame(struct stats_job *j, struct stats_sample *prev, struct stats_sample *cur,
-                         bool *ret_running)
+json_t *stats_frame(const char *runtime_root, const char *id, const char *name,
+                    struct stats_sample *prev, struct stats_sample *ret_cur, bool *ret_running)
 {
         bool running = false;
-        if (stats_sample_take(j->runtime_root, j->id, cur, &running, NULL) < 0) {
-                memset(cur, 0, sizeof(*cur));
+        if (stats_sample_take(runtime_root, id, ret_cur, &running, NULL) < 0) {
+                memset(ret_cur, 0, sizeof(*ret_cur));
                 running = false;
         }
         if (prev->read_ns == 0)
-                last_sample(j->id, cur->read_ns, prev);
+                last_sample(id, ret_cur->read_ns, prev);
         if (prev->read_ns == 0 && running)
-                stats_start_baseline(cur, prev);
+                stats_start_baseline(ret_cur, prev);
         if (running) {
                 pthread_mutex_lock(&sampler.lock);
-                track_locked(j->runtime_root, j->id, cur);
+                track_locked(runtime_root, id, ret_cur);
                 pthread_mutex_unlock(&sampler.lock);
         }
         *ret_running = running;
-        return stats_docker_json(cur, prev, j->id, j->name);
-}
-
-static void stats_producer(int out_fd, void *userdata)
-{
-        struct stats_job *j = userdata;
-        struct stats_sample prev = {0};
-        for (;;) {
-                struct stats_sample cur;
-                bool running;
-                _cleanup_json_ json_t *o = one_frame(j, &prev, &cur, &running);
-                bool ok = write_line(out_fd, o);
-                stats_sample_release(&prev);
-                prev = cur;
-                if (!ok || !running)
-                        break;
-                struct pollfd p = {.fd = out_fd, .events = 0};
-                if (poll(&p, 1, STATS_INTERVAL_MS) > 0)
-                        break;
-        }
-        stats_sample_release(&prev);
-}
-
-void stats_reply(struct api_req *r, const char *id, const char *name)
-{
-        struct daemon *d = api_daemon(r);
-        struct stats_job *j = xcalloc(1, sizeof(*j));
-        j->runtime_root = xstrdup(d->runtime_root);
-        j->id = xstrdup(id);
-        j->name = xstrdup(name ? name : "");
-        j->stream = api_query_bool(r, "stream", true);
-        if (j->stream)
-                return api_reply_stream(r, 200, "application/json", stats_producer, j,
-                                        stats_job_free);
-        struct stats_sample prev = {0}, cur;
-        bool running;
-        json_t *o = one_frame(j, &prev, &cur, &running);
-        stats_sample_release(&prev);
-        stats_sample_release(&cur);
-        stats_job_free(j);
-        api_reply_json(r, 200, o);
+        return stats_docker_json(ret_cur, prev, id, name);
 }

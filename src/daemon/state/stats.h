@@ -11,8 +11,10 @@
 
 #include "common/common.h"
 
-struct api_req;
 struct daemon;
+
+/* The sampler's period, and a stats stream's. */
+#define STATS_INTERVAL_MS 1000
 
 /* One reading of a container. */
 struct stats_sample {
@@ -61,10 +63,12 @@ void stats_untrack(const char *id);
 /* Stop the sampler thread (daemon shutdown). */
 void stats_shutdown(void);
 
-/* The whole GET /containers/{id}/stats answer for the containers module: query stream
- * (default true) and one-shot; stream=false answers at once from a fresh sample and the last
- * kept one, stream=true writes one object per second until the container stops or the client
- * goes away. name is the container's name (with or without the leading '/'). */
-void stats_reply(struct api_req *r, const char *id, const char *name);
+/* One frame of GET /containers/{id}/stats: a fresh sample of id into *ret_cur, paired with
+ * *prev — when prev is empty (read_ns 0), with the sample kept by the sampler, else the
+ * container's start — in docker's JSON (stats_docker_json). The fresh sample is kept for the next
+ * request when the container runs, and tracking (re)starts. A container the runtime does not know
+ * gives docker's zero frame and *ret_running false. The caller releases *prev and *ret_cur. */
+json_t *stats_frame(const char *runtime_root, const char *id, const char *name,
+                    struct stats_sample *prev, struct stats_sample *ret_cur, bool *ret_running);
 
 #endif

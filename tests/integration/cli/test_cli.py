@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from berthtest import BERTH_CLI, TAG, shim_is_static
+from berthtest import BERTH_CLI, TAG, poll, shim_is_static
 
 
 def cli(d, *args, **kw):
@@ -375,7 +375,8 @@ def test_stats_no_stream(berthd):
     assert cli(berthd, "run", "-d", "--name", name, "--memory", "64m", TAG, "sh", "-c",
                "sleep 60 & sleep 60; true").returncode == 0
     try:
-        time.sleep(1)
+        poll(lambda: berthd.docker("stats", "--no-stream", "--format", "{{.PIDs}}",
+                                   name).stdout.strip() == "3", "sh and both sleeps running")
         r = cli(berthd, "stats", "--no-stream", name)
         assert r.returncode == 0, r.stderr
         lines = r.stdout.splitlines()

@@ -1,6 +1,7 @@
 """berthd answers like dockerd. Each test takes the `engine` fixture, so it runs once
 against berthd and once against a real dockerd (the oracle): what it asserts is docker's
 behaviour. Known, intended differences are in DIFFERENCES.md beside this file."""
+import json
 import os
 import re
 import socket
@@ -9,6 +10,8 @@ import uuid
 
 import docker
 import pytest
+
+from berthtest import next_second, poll
 
 TAG = "berth-test/busybox:latest"  # what tests/conftest.py image_tar makes
 N = "--network=none"
@@ -144,7 +147,9 @@ def test_attach_without_stream_returns_the_logs_and_ends(engine, names):
         time.sleep(0.1)
     head, body = raw_attach(engine, cid, "logs=1&stream=0&stdout=1&stderr=1")
     assert head.split()[1] == b"101"
-    assert body == b"\x01\0\0\0\0\0\0\x06hello\n\x02\0\0\0\0\0\0\x05oops\n"
+    out, err = b"\x01\0\0\0\0\0\0\x06hello\n", b"\x02\0\0\0\0\0\0\x05oops\n"
+    # stdout and stderr reach the log through two pipes: dockerd may log either line first
+    assert body in (out + err, err + out)
     head, body = raw_attach(engine, cid, "logs=1&stream=0&stdout=1")
     assert body == b"\x01\0\0\0\0\0\0\x06hello\n"
     if engine.kind == "dockerd":
@@ -180,7 +185,7 @@ def test_ps_name_filter_is_a_regular_expression(engine, names):
 def test_ps_last_counts_every_container_newest_first(engine, names):
     first, second = names("-1"), names("-2")
     engine.docker("create", "--name", first, N, TAG, "true", check=True)
-    time.sleep(1.1)  # created a second apart: the order cannot tie
+    next_second()  # created a second apart: the order cannot tie
     engine.docker("create", "--name", second, N, TAG, "true", check=True)
     for args in (["-a", "-n", "1"], ["-n", "1"], ["-l"], ["-n", "2"]):
         r = engine.docker("ps", *args, "--format", "{{.Names}}", check=True)
@@ -262,10 +267,15 @@ def test_ps_status_and_command_wording(engine, names):
     engine.docker("run", "-d", "--name", paused, N, TAG, "sleep", "100", check=True)
     engine.docker("pause", paused, check=True)
     engine.docker("create", "--name", created, N, TAG, "echo", 'x"y', "a b", check=True)
-    time.sleep(1.2)
-    r = engine.docker("ps", "-a", "--no-trunc", "--filter", f"name={names.prefix}",
-                      "--format", "{{.Names}}|{{.Command}}|{{.Status}}", check=True)
-    rows = {line.split("|")[0]: line.split("|")[1:] for line in r.stdout.splitlines()}
+
+    def rows_up_a_second():
+        # go-units says "Less than a second" before
+        r = engine.docker("ps", "-a", "--no-trunc", "--filter", f"name={names.prefix}",
+                          "--format", "{{.Names}}|{{.Command}}|{{.Status}}", check=True)
+        rows = {line.split("|")[0]: line.split("|")[1:] for line in r.stdout.splitlines()}
+        if all(n in rows and "Less than a second" not in rows[n][1] for n in (up, paused)):
+            return rows
+    rows = poll(rows_up_a_second, "both containers up for a second", timeout=20)
     assert rows[up][0] == '"sh -c \'echo \\"a b\\"; sleep 100\'"'
     assert rows[created] == ['"echo x\\"y \'a b\'"', "Created"]
     assert rows[paused][0] == '"sleep 100"'
@@ -486,12 +496,62 @@ def test_events_include_attach_and_replay_a_window(engine, names):
     since = time.time()
     engine.docker("run", "--name", name, N, TAG, "true", check=True)
     engine.docker("rm", name, check=True)
-    time.sleep(1.1)
-    until = time.time()
-    r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-                      "--filter", f"container={name}", "--format", "{{.Action}}", timeout=30)
-    actions = r.stdout.split()
-    assert actions == ["create", "attach", "start", "die", "destroy"], (actions, r.stderr)
+
+    def replayed():
+        # the window ends now: its replay holds the events stored so far
+        r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                          "--filter", f"container={name}", "--format", "{{.Action}}", timeout=30)
+        return (r.stdout.split(), r.stderr) if "destroy" in r.stdout.split() else None
+    actions, stderr = poll(replayed, "the destroy event replayed", timeout=20, interval=0.2)
+    assert actions == ["create", "attach", "start", "die", "destroy"], (actions, stderr)
+
+
+def test_exec_events_name_the_command_and_the_exit(engine, names):
+    # dockerd: "exec_create: ENTRYPOINT ARGS" (a space after the entrypoint even without
+    # arguments), the same for exec_start, exec_die with its exitCode; the container's
+    # attributes (image, name) and the execID on each
+    name = names()
+    engine.docker("run", "-d", "--name", name, N, TAG, "sleep", "100", check=True)
+    since = time.time()
+    assert engine.docker("exec", name, "sh", "-c", "exit 3").returncode == 3
+    assert engine.docker("exec", name, "true").returncode == 0
+
+    def replayed():
+        r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                          "--filter", f"container={name}", "--format", "{{json .}}", timeout=30)
+        evs = [json.loads(line) for line in r.stdout.splitlines()]
+        return evs if sum(e["Action"] == "exec_die" for e in evs) == 2 else None
+    evs = poll(replayed, "both exec_die events", timeout=20, interval=0.2)
+    assert [e["Action"] for e in evs] == [
+        "exec_create: sh -c exit 3", "exec_start: sh -c exit 3", "exec_die",
+        "exec_create: true ", "exec_start: true ", "exec_die"], evs
+    first, second = (evs[0]["Actor"]["Attributes"]["execID"],
+                     evs[3]["Actor"]["Attributes"]["execID"])
+    assert first != second
+    for i, e in enumerate(evs):
+        want = {"image": TAG, "name": name, "execID": first if i < 3 else second}
+        if e["Action"] == "exec_die":
+            want["exitCode"] = "3" if i < 3 else "0"
+        assert e["Actor"]["Attributes"] == want, e
+        assert e["from"] == TAG, e
+
+
+def test_resize_is_an_event(engine, names):
+    # dockerd (daemon/resize.go): `resize` with the height and width asked, the container's
+    # attributes beside them
+    name = names()
+    engine.docker("run", "-dit", "--name", name, N, TAG, "sh", check=True)
+    since = time.time()
+    engine.sdk().api.resize(name, 33, 101)
+
+    def replayed():
+        r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                          "--filter", f"container={name}", "--format", "{{json .}}", timeout=30)
+        return [json.loads(line) for line in r.stdout.splitlines()] or None
+    evs = poll(replayed, "the resize event", timeout=20, interval=0.2)
+    assert [e["Action"] for e in evs] == ["resize"], evs
+    assert evs[0]["Actor"]["Attributes"] == {"height": "33", "width": "101", "image": TAG,
+                                             "name": name}, evs
 
 
 def test_loading_data_that_is_not_an_image(engine, tmp_path):
@@ -556,3 +616,58 @@ def test_exec_in_a_paused_container(engine, names):
         api.exec_start(made["Id"])
     assert e.value.status_code == 409 and want in str(e.value), str(e.value)
     engine.docker("unpause", name, check=True)
+
+
+
+def _tar_entries(data):
+    """Every entry of a tar stream, in order, as a reader sees it: name, type, mode (with the
+    header's file type bits), ids and names, size, link target, the raw ustar name and prefix
+    fields (a directory's trailing '/') and the PAX records' keys."""
+    import io
+    import tarfile
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        for m in t.getmembers():
+            raw = data[m.offset_data - 512:m.offset_data]
+            out.append((m.name, m.type, oct(m.mode), m.uid, m.gid, m.uname, m.gname, m.size,
+                        m.linkname, raw[345:500].rstrip(b"\0"), raw[:100].rstrip(b"\0"),
+                        sorted(m.pax_headers)))
+    return out
+
+
+def test_export_and_cp_entries_match_dockerd(berthd, dockerd_oracle):
+    """`docker export` and `docker cp` of the same image-based container, entry by entry, as
+    dockerd writes them: order (moby walks each directory in lexical order), names (directories
+    with a trailing '/', a long path split into ustar's prefix, a longer name in a PAX record),
+    type, mode (moby keeps Go 1.8's file type bits in the header: 0100644 for a regular file),
+    uid/gid and their names, size, link target (a file's second name is a hard link entry).
+    docker cp of a stopped container reads the /etc files dockerd mounts over the rootfs."""
+    long_dir = "d" * 60
+    long_name = "n" * 120
+    script = (f"mkdir -p /x/{long_dir}/{long_dir} && echo hi > /x/{long_dir}/{long_dir}/f"
+              f" && ln /bin/busybox /x/hard && echo long > /x/{long_name}"
+              " && mkfifo /x/fifo && chown 1234:1235 /x/fifo && chmod 4755 /x/hard")
+    got = {}
+    for kind, d in (("berthd", berthd), ("dockerd", dockerd_oracle)):
+        name = d.name("exp")
+        d.docker("run", "--name", name, N, TAG, "sh", "-c", script, check=True)
+        try:
+            got[kind] = []
+            for args in (["export", name], ["cp", f"{name}:/etc", "-"],
+                         ["cp", f"{name}:/x", "-"]):
+                r = d.docker(*args, input=b"")
+                assert r.returncode == 0, r.stderr
+                got[kind].append(_tar_entries(r.stdout))
+        finally:
+            d.docker("rm", "-f", name)
+    for ours, theirs in zip(got["berthd"], got["dockerd"]):
+        assert [e[0] for e in ours] == [e[0] for e in theirs]
+        for a, b in zip(ours, theirs):
+            assert a == b
+    export = {e[0]: e for e in got["berthd"][0]}
+    assert export["bin"][2] == oct(0o40755) and export["bin"][10] == b"bin/"
+    assert export["x/hard"][1] == b"1" and export["x/hard"][8] == "bin/busybox"
+    assert export["x/hard"][2] == oct(0o104755)
+    assert export[f"x/{long_name}"][11] == ["path"]
+    assert export[f"x/{long_dir}/{long_dir}/f"][9] == f"x/{long_dir}/{long_dir}".encode()
+    assert export["x/fifo"][1:5] == (b"6", oct(0o10644), 1234, 1235)

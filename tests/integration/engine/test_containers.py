@@ -356,7 +356,7 @@ def test_restart_policy_on_failure(berthd):
                          "--network=none", TAG, "sh", "-c", "exit 1").returncode == 0
     wait_until(lambda: inspect(berthd, name)["RestartCount"] == 2 and
                inspect(berthd, name)["State"]["Status"] == "exited", "two restarts")
-    time.sleep(0.5)
+    time.sleep(0.5)  # not a wait: no third restart comes
     assert inspect(berthd, name)["RestartCount"] == 2
     berthd.docker("rm", "-f", name)
 
@@ -367,7 +367,7 @@ def test_restart_policy_always_and_stop(berthd):
                          "--network=none", TAG, "sh", "-c", "sleep 0.2").returncode == 0
     wait_until(lambda: inspect(berthd, name)["RestartCount"] >= 2, "restarts")
     assert berthd.docker("stop", name).returncode == 0
-    time.sleep(0.5)
+    time.sleep(0.5)  # not a wait: no restart comes after a stop
     assert inspect(berthd, name)["State"]["Status"] == "exited"
     berthd.docker("rm", "-f", name)
 
@@ -517,7 +517,7 @@ def test_daemon_kill9_live_restore(berthd_factory):
     assert r.returncode == 0, r.stderr + d.log()
     pid = inspect(d, name)["State"]["Pid"]
     d.kill9()
-    time.sleep(0.5)
+    time.sleep(0.5)  # not a wait: the container must not die with the daemon
     assert os.path.exists(f"/proc/{pid}"), "container died with the daemon"
     d.start()
     st = inspect(d, name)["State"]
@@ -768,7 +768,7 @@ def test_healthchecks(berthd):
         end = time.time() + 60
         while len(_wait_health(berthd, ok, "healthy")["Log"]) < 5 and time.time() < end:
             time.sleep(0.3)
-        time.sleep(1.5)
+        time.sleep(1.5)  # not a wait: more probes run, and the log does not grow past 5
         assert len(_wait_health(berthd, ok, "healthy")["Log"]) == 5
 
         r = berthd.docker("ps", "--format", "{{.Names}} {{.Status}}")

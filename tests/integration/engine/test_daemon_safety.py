@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from berthtest import BUILD, TAG
+from berthtest import BUILD, TAG, settled
 
 BERTHD = os.environ.get("BERTHD") or os.path.join(BUILD, "cmd", "berthd")
 
@@ -193,9 +193,12 @@ def test_out_of_threads_fails_the_request_not_the_daemon(berthd_factory):
     try:
         with open(os.path.join(cg, "cgroup.procs"), "w") as f:
             f.write(str(d.proc.pid))
-        time.sleep(0.5)  # the threads of earlier connections are gone
-        with open(os.path.join(cg, "pids.current")) as f:
-            current = int(f.read())
+
+        def pids():
+            with open(os.path.join(cg, "pids.current")) as f:
+                return int(f.read())
+        # the threads of earlier connections are gone
+        current = settled(pids, "berthd's thread count")
         # room for the connection's own thread only
         with open(os.path.join(cg, "pids.max"), "w") as f:
             f.write(str(current + 1))

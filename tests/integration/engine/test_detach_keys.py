@@ -13,6 +13,8 @@ import time
 import docker
 import pytest
 
+from berthtest import poll
+
 TAG = "berth-test/busybox:latest"
 N = "--network=none"
 
@@ -27,6 +29,10 @@ def names(engine):
     yield make
     if made:
         engine.docker("rm", "-f", *made)
+
+
+def fmt_id(engine, name):
+    return engine.docker("inspect", "-f", "{{.Id}}", name, check=True).stdout.strip()
 
 
 def running(engine, name):
@@ -63,7 +69,7 @@ def closed_within(sock, timeout=10):
 def press(sock, keys):
     for k in keys:  # one key press per read, as from a terminal
         sock.sendall(bytes([k]))
-        time.sleep(0.2)
+        time.sleep(0.2)  # pacing, not a wait: keys arrive apart, as typed
 
 
 def raw_attach(engine, name, **params):
@@ -91,6 +97,7 @@ def test_attach_api_detach_keys(engine, names, keys, seq):
         assert closed_within(sock), "the attach did not end at the detach keys"
     finally:
         sock.close()
+    # not a wait for a condition: detaching must not stop what ran, checked after a while
     time.sleep(0.5)
     assert running(engine, name)
     r = engine.docker("exec", name, "true")
@@ -125,6 +132,7 @@ def test_exec_api_detach_keys(engine, names):
         assert closed_within(sock), "the exec's stream did not end at its detach keys"
     finally:
         sock.close()
+    # not a wait for a condition: detaching must not stop what ran, checked after a while
     time.sleep(0.5)
     pid = engine.docker("exec", name, "cat", "/tmp/exec.pid", check=True).stdout.strip()
     alive = engine.docker("exec", name, "kill", "-0", pid).returncode == 0
@@ -158,7 +166,7 @@ def pty_client(engine, argv, steps, timeout=30):
                     out += data
             for k in send:
                 os.write(fd, bytes([k]))
-                time.sleep(0.15)
+                time.sleep(0.15)  # pacing, not a wait: keys arrive apart, as typed
         while time.time() < end:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
@@ -209,6 +217,71 @@ def test_cli_exec_it_detach(engine, names):
                                     "echo $$ > /tmp/x.pid; exec sh"],
                            [(b"#", b"echo $((7*7))\r"), (b"49", b"\x18q")])
     assert code == 1, out
+    # not a wait for a condition: detaching must not stop what ran, checked after a while
     time.sleep(0.5)
     pid = engine.docker("exec", name, "cat", "/tmp/x.pid", check=True).stdout.strip()
     assert engine.docker("exec", name, "kill", "-0", pid).returncode == 0, "exec's sh ended"
+
+
+
+def events_of(engine, name, since):
+    """name's events from since to now (replayed: the window is over), as dicts."""
+    r = engine.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                      "--filter", f"container={name}", "--format", "{{json .}}", timeout=30)
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def test_detach_events(engine, names):
+    """dockerd logs `detach` when its attach stream ends at the detach keys it matched itself
+    (daemon/attach.go: an EscapeError from CopyStreams), `exec_detach` with the execID for an
+    exec (daemon/exec.go). The docker CLI on a terminal matches the keys itself and never sends
+    them: no event then. berthd's shim matches the keys and tells the daemon."""
+    name = names()
+    since = time.time()
+    code, out = pty_client(engine, ["run", "-it", "--name", name, N, TAG, "sh"],
+                           [(b"#", b"echo $((6*7))\r"), (b"42", b"\x10\x11")])
+    assert code == 0, out
+    assert running(engine, name)
+    actions = [e["Action"] for e in events_of(engine, name, since)]
+    assert actions == ["create", "attach", "start"], actions
+
+    # the API's attach stream, the keys pressed one at a time on the connection
+    since = time.time()
+    sock = raw_attach(engine, name)
+    try:
+        sock.sendall(b"echo one-$((40+2))\n")
+        assert b"one-42" in read_until(sock, b"one-42")
+        press(sock, b"\x10\x11")
+        assert closed_within(sock), "the attach did not end at the detach keys"
+    finally:
+        sock.close()
+    # the event is published once the daemon heard of the detach
+    evs = poll(lambda: [e for e in events_of(engine, name, since) if e["Action"] == "detach"],
+               "the detach event", timeout=15, interval=0.2)
+    assert [e["Action"] for e in events_of(engine, name, since)] == ["attach", "detach"]
+    ev = evs[0]
+    assert ev["Type"] == "container" and ev["id"] == fmt_id(engine, name)
+    assert ev["Actor"]["Attributes"] == {"image": TAG, "name": name}, ev
+
+    # an exec's stream
+    since = time.time()
+    api = engine.sdk().api
+    ex = api.exec_create(name, ["sh"], stdin=True, tty=True)
+    s = api.exec_start(ex["Id"], tty=True, socket=True)
+    sock = getattr(s, "_sock", s)
+    sock.setblocking(True)
+    try:
+        sock.sendall(b"echo in-exec-$((1+1))\n")
+        assert b"in-exec-2" in read_until(sock, b"in-exec-2")
+        press(sock, b"\x10\x11")
+        assert closed_within(sock), "the exec's stream did not end at its detach keys"
+    finally:
+        sock.close()
+    if engine.kind == "dockerd":
+        # 20.10 kills the exec it detached instead (exec_die, DIFFERENCES.md): moby logs
+        # exec_detach since
+        return
+    evs = poll(lambda: [e for e in events_of(engine, name, since)
+                        if e["Action"] == "exec_detach"], "the exec_detach event", timeout=15,
+               interval=0.2)
+    assert evs[0]["Actor"]["Attributes"] == {"image": TAG, "name": name, "execID": ex["Id"]}

@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from berthtest import TAG
+from berthtest import TAG, poll, settled
 
 
 def test_sigterm_exits_cleanly_and_containers_survive(berthd_factory):
@@ -32,10 +32,13 @@ def test_sigterm_exits_cleanly_and_containers_survive(berthd_factory):
 
 def test_sigterm_with_a_client_following_events(berthd_factory):
     d = berthd_factory(load=False)
+    tasks = lambda: len(os.listdir(f"/proc/{d.proc.pid}/task"))  # noqa: E731
+    base = settled(tasks, "berthd's thread count")
     follow = subprocess.Popen(["docker", "events"], env=d.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     try:
-        time.sleep(0.5)
+        # the stream is open: its connection's thread runs in berthd
+        poll(lambda: tasks() > base or follow.poll() is not None, "docker events connected")
         assert follow.poll() is None
         proc = d.proc
         start = time.monotonic()

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from berthtest import TAG
+from berthtest import TAG, poll, settled
 
 
 def test_ping_version(berthd):
@@ -98,9 +98,11 @@ def test_events_stream_and_filters(berthd):
                                 until=int(time.time()) + 4):
             got.append(ev)
 
+    tasks = lambda: len(os.listdir(f"/proc/{berthd.proc.pid}/task"))  # noqa: E731
+    base = settled(tasks, "berthd's thread count")
     t = threading.Thread(target=listen)
     t.start()
-    time.sleep(0.5)
+    poll(lambda: tasks() > base, "the events request's thread in berthd")
     name = berthd.name("ev")
     berthd.docker("volume", "create", name, check=True)
     berthd.docker("volume", "rm", name, check=True)
@@ -156,8 +158,7 @@ def test_idle_streams_end_when_clients_leave(berthd_factory):
     if r.returncode != 0:
         pytest.fail(f"docker run -d failed: {r.stderr}")
     try:
-        time.sleep(0.5)
-        base = tasks()
+        base = settled(tasks, "berthd's thread count after run")  # its requests' threads gone
         clients = [subprocess.Popen(["docker", *args], env=d.env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
                    for args in (["events"], ["events"], ["logs", "-f", name])]

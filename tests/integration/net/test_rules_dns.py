@@ -7,11 +7,10 @@ throwaway host namespace of the netenv fixture (conftest.py)."""
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
-from berthtest import BUILD
+from berthtest import BUILD, poll
 
 RULES = os.path.join(BUILD, "tests", "helpers", "net-rules-tool")
 
@@ -131,7 +130,18 @@ def web(netenv, tmp_path):
     (docroot / "index.html").write_text("hello from the container\n")
     httpd = Bg(netenv, "busybox", "httpd", "-f", "-p", "80", "-h", str(docroot),
                netns=netenv.path("c"))
-    time.sleep(0.3)
+
+    def listening():
+        # nsenter execs busybox: its /proc/PID/net/tcp* are the namespace's (0050: port 80,
+        # 0A: LISTEN; busybox listens on :: when it can)
+        assert httpd.p.poll() is None, httpd.p.stderr.read()
+        for table in ("tcp", "tcp6"):
+            with open(f"/proc/{httpd.p.pid}/net/{table}") as f:
+                if any(line.split()[1].endswith(":0050") and line.split()[3] == "0A"
+                       for line in f.readlines()[1:]):
+                    return True
+        return False
+    poll(listening, "httpd listening on port 80", timeout=10)
     netenv.ends = ends
     try:
         yield netenv

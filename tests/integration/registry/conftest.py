@@ -337,7 +337,7 @@ class Proxy:
                     try:
                         for i in range(0, len(body), 1 << 16):
                             self.wfile.write(body[i:i + (1 << 16)])
-                            time.sleep(0.02)
+                            time.sleep(0.02)  # pacing: a slow registry, not a wait
                     except OSError:
                         pass
                     return

@@ -95,6 +95,7 @@ def test_pause_resume(rt, bundle):
     assert json.loads(rt("state", cid).stdout)["status"] == "paused"
     with open(f"/proc/{pid}/stat") as f:
         t1 = sum(int(x) for x in f.read().split()[13:15])
+    # not a wait for a condition: a paused container must not run during this window
     time.sleep(0.3)
     with open(f"/proc/{pid}/stat") as f:
         t2 = sum(int(x) for x in f.read().split()[13:15])

@@ -259,6 +259,7 @@ def test_exec_into_a_paused_container(rt, bundle, tmp_path):
     with open(out, "w") as f:
         p = subprocess.Popen([rt.binary, "--root", rt.root, "exec", "--ignore-paused", cid,
                               "echo", "ran"], stdout=f, stderr=subprocess.STDOUT)
+        # not a wait for a condition: the exec must not run inside the frozen container
         time.sleep(1)
         assert p.poll() is None and out.read_text() == "", "ran inside a frozen container"
         assert rt("resume", cid).returncode == 0
