@@ -7,8 +7,14 @@
  *   berth-shim create --id ID --bundle DIR --state DIR --runtime-root DIR
  *                     [--stdin] [--stdin-once] [--tty]
  *                     [--log PATH [--log-max-size BYTES] [--log-max-files N]]
+ *                     [--runtime-path BIN [--runtime-arg ARG]...]
  *   berth-shim exec   --id ID --state DIR --runtime-root DIR --process FILE
- *                     [--stdin] [--tty]
+ *                     [--stdin] [--tty] [--runtime-path BIN [--runtime-arg ARG]...]
+ * Without --runtime-path the container is made by the runtime library in-process; with it, by
+ * that OCI runtime binary (runc's command line: `BIN --root <runtime-root> --log
+ * <state>/runtime.log --log-format json ARG… create|start|exec -d|delete --force`), as
+ * containerd's shim drives runc; the shim reaps what it makes all the same (child subreaper)
+ * and reads OOM kills from the container's cgroup.
  * The same binary, when run as `docker-init` (argv[0]) or as `berth-shim init -- CMD…`, is a tiny
  * init for `--init` containers: it runs CMD, forwards signals, reaps zombies, exits with its
  * status. berthd runs it with fd 3 = one end of a SOCK_SEQPACKET socketpair (the control channel)
