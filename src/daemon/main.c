@@ -41,7 +41,8 @@ static void usage(FILE *f)
         fputs("usage: berthd [--data-root DIR] [-H unix://PATH] [--shim PATH] "
               "[--log-level debug|info|warn|error] [-D]\n"
               "              [--seccomp-profile FILE] [-b|--bridge NAME|none] [--bip CIDR]\n"
-              "              [--ipv6 --fixed-cidr-v6 CIDR]\n",
+              "              [--ipv6 --fixed-cidr-v6 CIDR] [--config-file FILE]\n"
+              "              [--add-runtime NAME=PATH]... [--default-runtime NAME]\n",
               f);
 }
 
@@ -164,6 +165,82 @@ static int daemon_init(struct daemon *d, const struct networks_options *net,
         return 0;
 }
 
+#define DEFAULT_CONFIG_FILE "/etc/berth/daemon.json"
+
+/* A value from the file where the flag gave none; both: dockerd's conflict error. */
+static int merge_one(const char *key, const char *from_file, const char **flag,
+                     struct berth_error **err)
+{
+        if (!from_file)
+                return 0;
+        if (*flag)
+                return berth_error_setx(err, EINVAL,
+                                        "the following directives are specified both as a flag "
+                                        "and in the configuration file: %s: (from flag: %s, from "
+                                        "file: %s)",
+                                        key, *flag, from_file);
+        *flag = from_file;
+        return 0;
+}
+
+static int merge_bool(const char *key, int from_file, bool *flag, struct berth_error **err)
+{
+        if (from_file < 0)
+                return 0;
+        if (*flag)
+                return berth_error_setx(err, EINVAL,
+                                        "the following directives are specified both as a flag "
+                                        "and in the configuration file: %s: (from flag: true, "
+                                        "from file: %s)",
+                                        key, from_file ? "true" : "false");
+        *flag = from_file;
+        return 0;
+}
+
+static int config_merge(const struct daemon_config *cfg, const char *data_root_flag,
+                        const char **data_root, const char **host, const char **level, bool *debug,
+                        const char **seccomp, struct networks_options *net,
+                        const char **default_runtime, struct berth_error **err)
+{
+        static const char default_host[] = "unix:///run/berth/berth.sock";
+        const char *dr = data_root_flag, *h = strcmp(*host, default_host) ? *host : NULL;
+        bool ipv6 = net->ipv6;
+
+        if (merge_one("data-root", cfg->data_root, &dr, err) < 0 ||
+            merge_one("hosts", cfg->host, &h, err) < 0 ||
+            merge_one("log-level", cfg->log_level, level, err) < 0 ||
+            merge_bool("debug", cfg->debug, debug, err) < 0 ||
+            merge_one("seccomp-profile", cfg->seccomp_profile, seccomp, err) < 0 ||
+            merge_one("bridge", cfg->bridge, &net->bridge, err) < 0 ||
+            merge_one("bip", cfg->bip, &net->bip, err) < 0 ||
+            merge_bool("ipv6", cfg->ipv6, &ipv6, err) < 0 ||
+            merge_one("fixed-cidr-v6", cfg->fixed_cidr_v6, &net->fixed_cidr_v6, err) < 0 ||
+            merge_one("default-runtime", cfg->default_runtime, default_runtime, err) < 0)
+                return -EINVAL;
+        net->ipv6 = ipv6;
+        if (dr)
+                *data_root = dr;
+        if (h)
+                *host = h;
+        return 0;
+}
+
+/* --add-runtime NAME=PATH, beside the file's runtimes. */
+static int runtimes_add(struct daemon_config *cfg, char **specs, struct berth_error **err)
+{
+        for (size_t i = 0; specs && specs[i]; i++) {
+                _cleanup_free_ char *name = xstrdup(specs[i]);
+                char *eq = strchr(name, '=');
+                if (!eq || eq == name || !eq[1])
+                        return berth_error_setx(err, EINVAL,
+                                                "--add-runtime `%s`: expected NAME=PATH", specs[i]);
+                *eq = '\0';
+                if (daemon_config_add_runtime(cfg, name, eq + 1, NULL, err) < 0)
+                        return berth_error_wrap(err, "--add-runtime");
+        }
+        return 0;
+}
+
 int berthd_main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -177,6 +254,9 @@ int berthd_main(int argc, char **argv)
             {"bip", required_argument, NULL, 'B'},
             {"ipv6", no_argument, NULL, '6'},
             {"fixed-cidr-v6", required_argument, NULL, 'F'},
+            {"config-file", required_argument, NULL, 'C'},
+            {"add-runtime", required_argument, NULL, 'A'},
+            {"default-runtime", required_argument, NULL, 'd'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -187,6 +267,9 @@ int berthd_main(int argc, char **argv)
         const char *host = "unix:///run/berth/berth.sock";
         const char *shim = NULL, *seccomp = NULL;
         struct networks_options net = {0};
+        const char *config_file = NULL, *level_arg = NULL, *default_runtime = NULL;
+        _cleanup_strv_ char **add_runtimes = NULL;
+        bool debug = false, data_root_flag = false;
         sigset_t mask;
         int c, sig;
 
@@ -196,6 +279,7 @@ int berthd_main(int argc, char **argv)
                 switch (c) {
                 case 'R':
                         data_root = optarg;
+                        data_root_flag = true;
                         break;
                 case 'H':
                         host = optarg;
@@ -204,18 +288,10 @@ int berthd_main(int argc, char **argv)
                         shim = optarg;
                         break;
                 case 'l':
-                        for (c = 0; c < (int)ARRAY_SIZE(level_names); c++)
-                                if (strcmp(optarg, level_names[c]) == 0)
-                                        break;
-                        if (c == (int)ARRAY_SIZE(level_names) && strcmp(optarg, "warning") != 0) {
-                                fprintf(stderr, "berthd: unknown log level `%s`\n", optarg);
-                                return 2;
-                        }
-                        level = c == (int)ARRAY_SIZE(level_names) ? BERTH_LOG_WARN
-                                                                  : (enum berth_log_level)c;
+                        level_arg = optarg;
                         break;
                 case 'D':
-                        level = BERTH_LOG_DEBUG;
+                        debug = true;
                         break;
                 case 'P':
                         seccomp = optarg;
@@ -232,6 +308,15 @@ int berthd_main(int argc, char **argv)
                 case 'F':
                         net.fixed_cidr_v6 = optarg;
                         break;
+                case 'C':
+                        config_file = optarg;
+                        break;
+                case 'A':
+                        strv_push(&add_runtimes, optarg);
+                        break;
+                case 'd':
+                        default_runtime = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -243,6 +328,40 @@ int berthd_main(int argc, char **argv)
         if (optind < argc) {
                 usage(stderr);
                 return 2;
+        }
+        /* dockerd's daemon.json: a key there and its flag both given is an error, as in dockerd */
+        static struct daemon_config cfg;
+        if (daemon_config_load(config_file ? config_file : DEFAULT_CONFIG_FILE, config_file != NULL,
+                               &cfg, &err) < 0 ||
+            config_merge(&cfg, data_root_flag ? data_root : NULL, &data_root, &host, &level_arg,
+                         &debug, &seccomp, &net, &default_runtime, &err) < 0 ||
+            runtimes_add(&cfg, add_runtimes, &err) < 0) {
+                fprintf(stderr, "berthd: %s\n", err->msg);
+                return 1;
+        }
+        if (level_arg) {
+                for (c = 0; c < (int)ARRAY_SIZE(level_names); c++)
+                        if (strcmp(level_arg, level_names[c]) == 0)
+                                break;
+                if (c == (int)ARRAY_SIZE(level_names) && strcmp(level_arg, "warning") != 0) {
+                        fprintf(stderr, "berthd: unknown log level `%s`\n", level_arg);
+                        return 2;
+                }
+                level =
+                    c == (int)ARRAY_SIZE(level_names) ? BERTH_LOG_WARN : (enum berth_log_level)c;
+        }
+        if (debug)
+                level = BERTH_LOG_DEBUG;
+        d->runtimes = cfg.runtimes;
+        d->n_runtimes = cfg.n_runtimes;
+        d->default_runtime = xstrdup(default_runtime ? default_runtime : DAEMON_RUNTIME_BUILTIN);
+        {
+                const struct daemon_runtime *rt;
+                if (daemon_runtime_lookup(d, d->default_runtime, &rt, &err) < 0) {
+                        fprintf(stderr, "berthd: default runtime `%s` is not configured\n",
+                                d->default_runtime);
+                        return 1;
+                }
         }
         if (strncmp(host, "unix://", 7) != 0 || host[7] != '/') {
                 fprintf(stderr, "berthd: only unix:///absolute/path hosts are supported: `%s`\n",

@@ -222,6 +222,11 @@ int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_
                           struct berth_error **err);
 void container_rootfs_release(struct containers *cs, struct container *c);
 
+/* Where stats read c (runtime.c): NULL for the built-in runtime (its state), else the
+ * linux.cgroupsPath of c's config.json ("" for the default) of the external runtime's cgroup;
+ * new. */
+char *container_stats_cgroup(struct containers *cs, struct container *c);
+
 /* top.c: docker's top, the host's ps with ps_args (NULL or "": -ef) cut to c's processes:
  * {"Titles": [...], "Processes": [[...], ...]}. EBUSY when c is not running, EINVAL for
  * ps_args docker refuses, EIO with ps's message when ps fails. */

@@ -97,8 +97,7 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
                 json_object_set_new(res, "blockIO", json_pack("{s:I}", "weight", x));
 
         if (json_object_size(res) > 0 && container_is_running(cs, c)) {
-                struct berth_runtime rt = container_runtime_of(cs);
-                int r = berth_container_update(&rt, c->id, res, err);
+                int r = container_rt_update(cs, c, res, err);
                 if (r < 0)
                         return r;
         }

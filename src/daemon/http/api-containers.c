@@ -485,7 +485,8 @@ static void handle_stats(struct api_req *r)
 
         if (!c)
                 return;
-        stats_reply(r, c->id, c->name);
+        _cleanup_free_ char *cg = container_stats_cgroup(cs, c);
+        stats_reply(r, c->id, c->name, cg);
         container_unref(cs, c);
 }
 

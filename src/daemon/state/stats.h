@@ -29,10 +29,11 @@ struct stats_sample {
 
 void stats_sample_release(struct stats_sample *s);
 
-/* Read a sample of container id (runtime state under runtime_root). ENOENT when the runtime
- * does not know it; *ret_running tells whether it still runs. */
-int stats_sample_take(const char *runtime_root, const char *id, struct stats_sample *ret,
-                      bool *ret_running, struct berth_error **err);
+/* Read a sample of container id (runtime state under runtime_root; or, with cgroups_path, the
+ * cgroup an external OCI runtime made from that linux.cgroupsPath, "" for the default one).
+ * ENOENT when the runtime does not know it; *ret_running tells whether it still runs. */
+int stats_sample_take(const char *runtime_root, const char *id, const char *cgroups_path,
+                      struct stats_sample *ret, bool *ret_running, struct berth_error **err);
 
 /* docker's stats object (read, preread, cpu_stats, precpu_stats, memory_stats, blkio_stats,
  * pids_stats, num_procs, storage_stats, networks, name "/name", id) from the current sample and
@@ -64,7 +65,8 @@ void stats_shutdown(void);
 /* The whole GET /containers/{id}/stats answer for the containers module: query stream
  * (default true) and one-shot; stream=false answers at once from a fresh sample and the last
  * kept one, stream=true writes one object per second until the container stops or the client
- * goes away. name is the container's name (with or without the leading '/'). */
-void stats_reply(struct api_req *r, const char *id, const char *name);
+ * goes away. name is the container's name (with or without the leading '/'); cgroups_path as
+ * for stats_sample_take (container_rt_stats_cgroup tells it). */
+void stats_reply(struct api_req *r, const char *id, const char *name, const char *cgroups_path);
 
 #endif
