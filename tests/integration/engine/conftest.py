@@ -75,6 +75,8 @@ class Berthd:
         self.sock = sock
         self.log_path = log_path
         self.proc = None
+        # extra berthd arguments every start uses (start(*extra) replaces them)
+        self.extra = ()
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{sock}",
                         DOCKER_CONFIG=os.path.join(data_root, "..", "docker-config"))
         os.makedirs(self.env["DOCKER_CONFIG"], exist_ok=True)
@@ -86,6 +88,9 @@ class Berthd:
 
     def start(self, *extra):
         assert os.access(BERTHD, os.X_OK), f"berthd not built at {BERTHD}"
+        if extra:
+            self.extra = extra
+        extra = self.extra
         args = [BERTHD, "--data-root", self.data_root, "-H", f"unix://{self.sock}",
                 "--log-level", "debug"]
         if os.access(SHIM, os.X_OK):
@@ -259,7 +264,7 @@ class _Factory:
         self.image = image
         self.daemons = []
 
-    def __call__(self, load=True, launcher=None):
+    def __call__(self, load=True, launcher=None, extra=()):
         base = str(self.tmp.mktemp("berthd"))
         # unix socket paths are limited to 108 bytes: keep the socket short
         sockdir = tempfile.mkdtemp(prefix="berthd-")
@@ -267,7 +272,7 @@ class _Factory:
                    os.path.join(base, "berthd.log"), launcher)
         d.sockdir = sockdir
         self.daemons.append(d)
-        d.start()
+        d.start(*extra)
         if load:
             d.load_image(self.image)
         return d
@@ -318,7 +323,8 @@ def berthd(berthd_session_factory):
 
 @pytest.fixture
 def berthd_factory(berthd_session_factory):
-    """Make a daemon of your own (for restart / kill -9 tests); cleaned at session end."""
+    """Make a daemon of your own (for restart / kill -9 tests; extra=(...) berthd arguments kept
+    for its restarts); cleaned at session end."""
     return berthd_session_factory
 
 
