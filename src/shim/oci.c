@@ -73,10 +73,13 @@ int shim_oci_run(struct shim *s, char **verb_args, struct berth_error **err)
         if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !msg)
                 return berth_error_setx(err, ENOENT, "runtime `%s` could not be run",
                                         o->runtime_path);
+        if (msg)
+                return berth_error_setx(err, EIO, "%s %s: %s", o->runtime_path, verb_args[0], msg);
+        if (WIFEXITED(status))
+                return berth_error_setx(err, EIO, "%s %s: exit status %d", o->runtime_path,
+                                        verb_args[0], WEXITSTATUS(status));
         return berth_error_setx(err, EIO, "%s %s: %s", o->runtime_path, verb_args[0],
-                                msg                 ? msg
-                                : WIFEXITED(status) ? "failed"
-                                                    : strsignal(WTERMSIG(status)));
+                                strsignal(WTERMSIG(status)));
 }
 
 /* The pid the runtime wrote to the state dir's file name (then removed). */

@@ -124,8 +124,11 @@ static int external_run(struct containers *cs, const struct daemon_runtime *rt, 
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         _cleanup_free_ char *msg = runtime_message(out);
-        return berth_error_setx(err, EIO, "runtime `%s` %s: %s", rt->name, verb[0],
-                                msg ? msg : "failed");
+        if (msg)
+                return berth_error_setx(err, EIO, "runtime `%s` %s: %s", rt->name, verb[0], msg);
+        return berth_error_setx(err, EIO, "runtime `%s` %s: %s %d", rt->name, verb[0],
+                                WIFEXITED(status) ? "exit status" : "killed by signal",
+                                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 int container_rt_shim_args(struct containers *cs, struct container *c, char ***argv,
