@@ -127,6 +127,20 @@ def test_tty_and_stdin(rtd, rt):
     assert (r.returncode, r.stdout) == (5, "from stdin\n"), r.stderr
 
 
+def test_berth_cli_and_sdk(rtd):
+    r = rtd.cli("run", "--rm", "--runtime", "runc", TAG, "sh", "-c", "echo cli; exit 2")
+    assert (r.returncode, r.stdout) == (2, "cli\n"), r.stderr
+    client = rtd.sdk()
+    c = client.containers.run(TAG, ["echo", "sdk"], runtime="runc", detach=True)
+    try:
+        assert c.wait()["StatusCode"] == 0
+        assert c.logs() == b"sdk\n"
+        c.reload()
+        assert c.attrs["HostConfig"]["Runtime"] == "runc"
+    finally:
+        c.remove(force=True)
+
+
 def test_missing_command_is_docker_127(rtd):
     r = rtd.docker("run", "--rm", "--runtime", "runc", TAG, "/nosuch")
     assert r.returncode == 127
