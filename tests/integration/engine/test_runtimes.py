@@ -206,6 +206,24 @@ def test_top_stats_update_read_its_cgroup(rtd):
         rm(rtd, name)
 
 
+def test_update_cannot_change_the_runtime(rtd):
+    name = rtd.name()
+    rtd.docker("run", "-d", "--name", name, "--runtime", "runc", TAG, "sh", "-c", TRAP,
+               check=True)
+    try:
+        api = rtd.sdk().api
+        # not an update field: docker drops it, and it must not redirect the next stop
+        r = api._post_json(api._url("/containers/{0}/update", name),
+                           data={"Runtime": "berth", "PidsLimit": 100})
+        api._raise_for_status(r)
+        j = inspect(rtd, name)
+        assert j["HostConfig"]["Runtime"] == "runc" and j["HostConfig"]["PidsLimit"] == 100
+        rtd.docker("stop", name, check=True)
+        assert inspect(rtd, name)["State"]["ExitCode"] == 7
+    finally:
+        rm(rtd, name)
+
+
 def test_oom_kill_is_recorded(rtd):
     name = rtd.name()
     r = rtd.docker("run", "--name", name, "--runtime", "runc", "-m", "8m",
