@@ -75,7 +75,7 @@ class Berthd:
         self.sock = sock
         self.log_path = log_path
         self.proc = None
-        # extra berthd arguments every start uses (start(*extra) replaces them)
+        # the berthd arguments it was made with (the session's final start uses them again)
         self.extra = ()
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{sock}",
                         DOCKER_CONFIG=os.path.join(data_root, "..", "docker-config"))
@@ -88,9 +88,6 @@ class Berthd:
 
     def start(self, *extra):
         assert os.access(BERTHD, os.X_OK), f"berthd not built at {BERTHD}"
-        if extra:
-            self.extra = extra
-        extra = self.extra
         args = [BERTHD, "--data-root", self.data_root, "-H", f"unix://{self.sock}",
                 "--log-level", "debug"]
         if os.access(SHIM, os.X_OK):
@@ -272,6 +269,7 @@ class _Factory:
                    os.path.join(base, "berthd.log"), launcher)
         d.sockdir = sockdir
         self.daemons.append(d)
+        d.extra = tuple(extra)
         d.start(*extra)
         if load:
             d.load_image(self.image)
@@ -282,7 +280,8 @@ class _Factory:
         for d in self.daemons:
             try:
                 if d.proc is None:
-                    d.start()  # a test that killed its daemon: the new one re-adopts and cleans
+                    # a test that killed its daemon: the new one re-adopts and cleans
+                    d.start(*d.extra)
                 d.container_ids()
                 d.cleanup()
             except BaseException as e:  # noqa: B902 — every daemon is still stopped and checked
@@ -323,8 +322,8 @@ def berthd(berthd_session_factory):
 
 @pytest.fixture
 def berthd_factory(berthd_session_factory):
-    """Make a daemon of your own (for restart / kill -9 tests; extra=(...) berthd arguments kept
-    for its restarts); cleaned at session end."""
+    """Make a daemon of your own (for restart / kill -9 tests; extra=(...) berthd arguments, kept
+    as .extra for restarts); cleaned at session end."""
     return berthd_session_factory
 
 

@@ -258,7 +258,7 @@ def test_kill9_berthd_keeps_managing_the_container(rtd):
                check=True)
     try:
         rtd.kill9()
-        rtd.start()
+        rtd.start(*rtd.extra)
         j = inspect(rtd, name)
         assert j["State"]["Running"] and j["HostConfig"]["Runtime"] == "runc"
         r = rtd.docker("exec", name, "echo", "after")
