@@ -55,7 +55,8 @@
  * than sun_path works: connect the same way (open the state dir, use /proc/self/fd/N/…).
  * Transient files in <state>: console.sock (--tty, until the pty master arrived), exec.pid,
  * process-tty.json (exec --tty with a resize before start: the size goes into the process spec
- * so the process sees it from its first instruction).
+ * so the process sees it from its first instruction); with --runtime-path also runtime.pid (the
+ * runtime's --pid-file of create) and runtime.log (its json log of the last verb it ran).
  * With BERTH_SHIM_STDERR in its environment the shim keeps the stderr it was given for its own
  * and the runtime library's messages (debugging); otherwise all its stdio is /dev/null.
  * `exec` always closes the process' stdin at an attached client's EOF (docker exec does; no
