@@ -210,17 +210,70 @@ int daemon_config_load(const char *path, bool required, struct daemon_config *re
         return 0;
 }
 
-int daemon_runtime_lookup(const struct daemon *d, const char *name,
+int daemon_runtime_lookup(const struct daemon_runtimes *rts, const char *name,
                           const struct daemon_runtime **ret, struct berth_error **err)
 {
         if (!name || !*name || !strcmp(name, DAEMON_RUNTIME_BUILTIN)) {
                 *ret = NULL;
                 return 0;
         }
-        for (size_t i = 0; i < d->n_runtimes; i++)
-                if (!strcmp(d->runtimes[i].name, name)) {
-                        *ret = &d->runtimes[i];
+        for (size_t i = 0; rts && i < rts->n; i++)
+                if (!strcmp(rts->v[i].name, name)) {
+                        *ret = &rts->v[i];
                         return 0;
                 }
         return berth_error_setx(err, EINVAL, "Unknown runtime specified %s", name);
+}
+
+struct daemon_runtimes *daemon_runtimes_new(struct daemon_config *cfg, const char *default_runtime,
+                                            struct berth_error **err)
+{
+        struct daemon_runtimes *rts = xcalloc(1, sizeof(*rts));
+        const struct daemon_runtime *rt;
+
+        rts->refs = 1;
+        rts->v = TAKE_PTR(cfg->runtimes);
+        rts->n = cfg->n_runtimes;
+        cfg->n_runtimes = 0;
+        rts->default_runtime = xstrdup(default_runtime ? default_runtime : DAEMON_RUNTIME_BUILTIN);
+        if (daemon_runtime_lookup(rts, rts->default_runtime, &rt, NULL) < 0) {
+                berth_error_setx(err, EINVAL, "default runtime `%s` is not configured",
+                                 rts->default_runtime);
+                daemon_runtimes_put(rts);
+                return NULL;
+        }
+        return rts;
+}
+
+struct daemon_runtimes *daemon_runtimes_get(struct daemon *d)
+{
+        pthread_mutex_lock(&d->runtimes_lock);
+        struct daemon_runtimes *rts = d->runtimes;
+        if (rts)
+                __atomic_add_fetch(&rts->refs, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&d->runtimes_lock);
+        return rts;
+}
+
+void daemon_runtimes_put(struct daemon_runtimes *rts)
+{
+        if (!rts || __atomic_sub_fetch(&rts->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        for (size_t i = 0; i < rts->n; i++) {
+                free(rts->v[i].name);
+                free(rts->v[i].path);
+                strv_free(rts->v[i].args);
+        }
+        free(rts->v);
+        free(rts->default_runtime);
+        free(rts);
+}
+
+void daemon_runtimes_set(struct daemon *d, struct daemon_runtimes *rts)
+{
+        pthread_mutex_lock(&d->runtimes_lock);
+        struct daemon_runtimes *old = d->runtimes;
+        d->runtimes = rts;
+        pthread_mutex_unlock(&d->runtimes_lock);
+        daemon_runtimes_put(old);
 }

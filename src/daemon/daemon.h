@@ -44,11 +44,21 @@ struct daemon {
         struct networks *networks;
         void *db; /* sqlite3 *: data_root/berth.db (WAL), containers/execs/volumes tables */
         pthread_mutex_t db_lock;
-        struct server *server;           /* server.h */
-        char *seccomp_default_path;      /* docker's default seccomp profile, NULL: built in */
-        char *init_path;                 /* docker-init for Init=true (the shim binary) */
-        struct daemon_runtime *runtimes; /* from the configuration file and --add-runtime */
-        size_t n_runtimes;
+        struct server *server;      /* server.h */
+        char *seccomp_default_path; /* docker's default seccomp profile, NULL: built in */
+        char *init_path;            /* docker-init for Init=true (the shim binary) */
+        /* the runtimes of the configuration file and --add-runtime: swapped whole on SIGHUP
+         * under runtimes_lock; take them with daemon_runtimes_get */
+        struct daemon_runtimes *runtimes;
+        pthread_mutex_t runtimes_lock;
+};
+
+/* One immutable set of runtimes (reference counted: a reload leaves the old set to the
+ * requests still using it). */
+struct daemon_runtimes {
+        int refs;
+        struct daemon_runtime *v;
+        size_t n;
         char *default_runtime; /* HostConfig.Runtime when a create names none */
 };
 
@@ -78,9 +88,24 @@ int daemon_config_add_runtime(struct daemon_config *cfg, const char *name, const
                               json_t *args, struct berth_error **err);
 void daemon_config_release(struct daemon_config *cfg);
 
-/* The runtime a container names (NULL, "" or "berth": *ret NULL, the built-in one); docker's
- * EINVAL "Unknown runtime specified NAME" for a name not configured. */
-int daemon_runtime_lookup(const struct daemon *d, const char *name,
+/* The runtimes of cfg (taken from it) with default_runtime (NULL: "berth"), which must be one of
+ * them: a new set with one reference, or NULL and EINVAL. */
+struct daemon_runtimes *daemon_runtimes_new(struct daemon_config *cfg, const char *default_runtime,
+                                            struct berth_error **err);
+/* The daemon's current set, referenced; daemon_runtimes_put drops a reference (NULL is fine). */
+struct daemon_runtimes *daemon_runtimes_get(struct daemon *d);
+void daemon_runtimes_put(struct daemon_runtimes *rts);
+static inline void daemon_runtimes_putp(struct daemon_runtimes **rts)
+{
+        daemon_runtimes_put(*rts);
+}
+/* Make rts (its reference taken) the daemon's set; the old one is put. */
+void daemon_runtimes_set(struct daemon *d, struct daemon_runtimes *rts);
+
+/* The runtime a container names in rts (NULL, "" or "berth": *ret NULL, the built-in one;
+ * borrowed from rts); docker's EINVAL "Unknown runtime specified NAME" for a name not
+ * configured. */
+int daemon_runtime_lookup(const struct daemon_runtimes *rts, const char *name,
                           const struct daemon_runtime **ret, struct berth_error **err);
 
 /* ---------------------------------------------------------------- db.c: SQLite state */

@@ -241,6 +241,36 @@ static int runtimes_add(struct daemon_config *cfg, char **specs, struct berth_er
         return 0;
 }
 
+/* SIGHUP: dockerd's reload of daemon.json for its runtimes and default-runtime (the other keys
+ * take effect at the next start). A bad file is logged and the running set stays. */
+static void reload_runtimes(struct daemon *d, const char *config_file, char **add_runtimes,
+                            const char *default_flag)
+{
+        _cleanup_(daemon_config_release) struct daemon_config cfg = {.ipv6 = -1, .debug = -1};
+        _cleanup_error_ struct berth_error *err = NULL;
+        const char *path = config_file ? config_file : DEFAULT_CONFIG_FILE;
+        const char *dflt = default_flag;
+        struct daemon_runtimes *rts;
+
+        if (daemon_config_load(path, config_file != NULL, &cfg, &err) < 0 ||
+            merge_one("default-runtime", cfg.default_runtime, &dflt, &err) < 0 ||
+            runtimes_add(&cfg, add_runtimes, &err) < 0 ||
+            !(rts = daemon_runtimes_new(&cfg, dflt, &err))) {
+                berth_warn("reload: %s (the runtimes stay as they were)", err->msg);
+                return;
+        }
+        if (containers_runtimes_check(d->containers, rts, &err) < 0) {
+                berth_warn("reload: %s (the runtimes stay as they were)", err->msg);
+                daemon_runtimes_put(rts);
+                return;
+        }
+        berth_log(BERTH_LOG_INFO,
+                  "reload: %zu runtimes from `%s` and --add-runtime, default `%s` (other keys "
+                  "take effect at the next start)",
+                  rts->n, path, rts->default_runtime);
+        daemon_runtimes_set(d, rts);
+}
+
 int berthd_main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -268,6 +298,7 @@ int berthd_main(int argc, char **argv)
         const char *shim = NULL, *seccomp = NULL;
         struct networks_options net = {0};
         const char *config_file = NULL, *level_arg = NULL, *default_runtime = NULL;
+        const char *default_runtime_flag = NULL; /* for reloads: the file's may change */
         _cleanup_strv_ char **add_runtimes = NULL;
         bool debug = false, data_root_flag = false;
         sigset_t mask;
@@ -315,7 +346,7 @@ int berthd_main(int argc, char **argv)
                         strv_push(&add_runtimes, optarg);
                         break;
                 case 'd':
-                        default_runtime = optarg;
+                        default_runtime = default_runtime_flag = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -352,16 +383,14 @@ int berthd_main(int argc, char **argv)
         }
         if (debug)
                 level = BERTH_LOG_DEBUG;
-        d->runtimes = cfg.runtimes;
-        d->n_runtimes = cfg.n_runtimes;
-        d->default_runtime = xstrdup(default_runtime ? default_runtime : DAEMON_RUNTIME_BUILTIN);
+        pthread_mutex_init(&d->runtimes_lock, NULL);
         {
-                const struct daemon_runtime *rt;
-                if (daemon_runtime_lookup(d, d->default_runtime, &rt, &err) < 0) {
-                        fprintf(stderr, "berthd: default runtime `%s` is not configured\n",
-                                d->default_runtime);
+                struct daemon_runtimes *rts = daemon_runtimes_new(&cfg, default_runtime, &err);
+                if (!rts) {
+                        fprintf(stderr, "berthd: %s\n", err->msg);
                         return 1;
                 }
+                daemon_runtimes_set(d, rts);
         }
         if (strncmp(host, "unix://", 7) != 0 || host[7] != '/') {
                 fprintf(stderr, "berthd: only unix:///absolute/path hosts are supported: `%s`\n",
@@ -406,8 +435,10 @@ int berthd_main(int argc, char **argv)
                         server_idle(d->server);
                         continue;
                 }
-                if (sig == SIGHUP)
+                if (sig == SIGHUP) {
+                        reload_runtimes(d, config_file, add_runtimes, default_runtime_flag);
                         continue;
+                }
                 break;
         }
         berth_log(BERTH_LOG_INFO, "shutting down (containers keep running)");

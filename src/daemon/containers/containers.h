@@ -15,6 +15,7 @@
 
 struct daemon;
 struct containers;
+struct daemon_runtimes;
 
 enum container_status {
         CONTAINER_CREATED,
@@ -226,6 +227,11 @@ void container_rootfs_release(struct containers *cs, struct container *c);
  * linux.cgroupsPath of c's config.json ("" for the default) of the external runtime's cgroup;
  * new. */
 char *container_stats_cgroup(struct containers *cs, struct container *c);
+
+/* Could the daemon's runtimes become next (a reload)? EBUSY naming a running (or paused,
+ * restarting) container whose runtime next lacks: it could no longer be stopped. */
+int containers_runtimes_check(struct containers *cs, const struct daemon_runtimes *next,
+                              struct berth_error **err);
 
 /* top.c: docker's top, the host's ps with ps_args (NULL or "": -ef) cut to c's processes:
  * {"Titles": [...], "Processes": [[...], ...]}. EBUSY when c is not running, EINVAL for

@@ -246,6 +246,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         _cleanup_json_ json_t *state = NULL, *stored = NULL, *networks = NULL;
         const char *image = berth_json_get_str(body, "Image");
         json_t *hc = json_object_get(body, "HostConfig");
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = daemon_runtimes_get(d);
         struct etc_hosts_entry *extra = NULL;
         size_t n_extra = 0;
         char id[65];
@@ -305,7 +306,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         /* the built-in runtime or one of the configuration file's (/info lists them) */
         {
                 const struct daemon_runtime *rt;
-                r = daemon_runtime_lookup(d, berth_json_get_str(hc, "Runtime"), &rt, err);
+                r = daemon_runtime_lookup(rts, berth_json_get_str(hc, "Runtime"), &rt, err);
                 if (r < 0)
                         return r;
         }
@@ -315,7 +316,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 return berth_error_setx(err, EINVAL,
                                         "container links (--link) are not supported by berth");
         berth_random_hex(id, 32);
-        stored = with_host_defaults(body, d->default_runtime);
+        stored = with_host_defaults(body, rts ? rts->default_runtime : DAEMON_RUNTIME_BUILTIN);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,
                            err);
         if (r < 0) {

@@ -14,11 +14,13 @@
 
 #define OUTPUT_MAX (64u * 1024)
 
-/* The runtime c names; *ret NULL for the built-in one. */
-static int runtime_of(struct containers *cs, struct container *c, const struct daemon_runtime **ret,
-                      struct berth_error **err)
+/* The runtime c names, *ret NULL for the built-in one; borrowed from *ret_rts, the daemon's
+ * runtimes referenced for the caller (a reload may replace them meanwhile). */
+static int runtime_of(struct containers *cs, struct container *c, struct daemon_runtimes **ret_rts,
+                      const struct daemon_runtime **ret, struct berth_error **err)
 {
-        return daemon_runtime_lookup(cs->d, json_string_value(container_host_cfg(c, "Runtime")),
+        *ret_rts = daemon_runtimes_get(cs->d);
+        return daemon_runtime_lookup(*ret_rts, json_string_value(container_host_cfg(c, "Runtime")),
                                      ret, err);
 }
 
@@ -134,9 +136,10 @@ static int external_run(struct containers *cs, const struct daemon_runtime *rt, 
 int container_rt_shim_args(struct containers *cs, struct container *c, char ***argv,
                            struct berth_error **err)
 {
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
 
-        if (runtime_of(cs, c, &rt, err) < 0)
+        if (runtime_of(cs, c, &rts, &rt, err) < 0)
                 return -EINVAL;
         strv_push(argv, "--runtime-root");
         if (!rt) {
@@ -157,9 +160,10 @@ int container_rt_shim_args(struct containers *cs, struct container *c, char ***a
 int container_rt_spec_adjust(struct containers *cs, struct container *c, json_t *spec,
                              struct berth_error **err)
 {
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
 
-        if (runtime_of(cs, c, &rt, err) < 0)
+        if (runtime_of(cs, c, &rts, &rt, err) < 0)
                 return -EINVAL;
         if (rt)
                 json_object_set_new(spec, "ociVersion", json_string("1.0.2-dev"));
@@ -168,10 +172,11 @@ int container_rt_spec_adjust(struct containers *cs, struct container *c, json_t 
 
 int container_rt_kill(struct containers *cs, struct container *c, int sig, struct berth_error **err)
 {
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
         char signum[16];
 
-        if (runtime_of(cs, c, &rt, err) < 0)
+        if (runtime_of(cs, c, &rts, &rt, err) < 0)
                 return -EINVAL;
         if (!rt) {
                 struct berth_runtime b = builtin(cs);
@@ -185,9 +190,10 @@ int container_rt_kill(struct containers *cs, struct container *c, int sig, struc
 int container_rt_pause(struct containers *cs, struct container *c, bool pause,
                        struct berth_error **err)
 {
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
 
-        if (runtime_of(cs, c, &rt, err) < 0)
+        if (runtime_of(cs, c, &rts, &rt, err) < 0)
                 return -EINVAL;
         if (!rt) {
                 struct berth_runtime b = builtin(cs);
@@ -200,9 +206,10 @@ int container_rt_pause(struct containers *cs, struct container *c, bool pause,
 void container_rt_delete(struct containers *cs, struct container *c)
 {
         _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
 
-        if (runtime_of(cs, c, &rt, &err) < 0)
+        if (runtime_of(cs, c, &rts, &rt, &err) < 0)
                 return;
         if (!rt) {
                 struct berth_runtime b = builtin(cs);
@@ -219,9 +226,10 @@ void container_rt_delete(struct containers *cs, struct container *c)
 int container_rt_update(struct containers *cs, struct container *c, json_t *resources,
                         struct berth_error **err)
 {
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
 
-        if (runtime_of(cs, c, &rt, err) < 0)
+        if (runtime_of(cs, c, &rts, &rt, err) < 0)
                 return -EINVAL;
         if (!rt) {
                 struct berth_runtime b = builtin(cs);
@@ -246,9 +254,10 @@ static char *cgroups_path_of(struct container *c, struct berth_error **err)
 int container_rt_pids(struct containers *cs, struct container *c, pid_t **ret_pids, size_t *ret_n,
                       struct berth_error **err)
 {
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
 
-        if (runtime_of(cs, c, &rt, err) < 0)
+        if (runtime_of(cs, c, &rts, &rt, err) < 0)
                 return -EINVAL;
         if (!rt) {
                 struct berth_runtime b = builtin(cs);
@@ -263,10 +272,36 @@ int container_rt_pids(struct containers *cs, struct container *c, pid_t **ret_pi
 char *container_stats_cgroup(struct containers *cs, struct container *c)
 {
         _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
         const struct daemon_runtime *rt;
 
-        if (runtime_of(cs, c, &rt, &err) < 0 || !rt)
+        if (runtime_of(cs, c, &rts, &rt, &err) < 0 || !rt)
                 return NULL;
         char *cg = cgroups_path_of(c, &err);
         return cg ? cg : xstrdup("");
+}
+
+int containers_runtimes_check(struct containers *cs, const struct daemon_runtimes *next,
+                              struct berth_error **err)
+{
+        const struct daemon_runtime *rt;
+        int r = 0;
+
+        if (!cs)
+                return 0;
+        pthread_mutex_lock(&cs->lock);
+        for (size_t i = 0; i < cs->n && r == 0; i++) {
+                struct container *c = cs->v[i];
+                const char *name = json_string_value(container_host_cfg(c, "Runtime"));
+                if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_PAUSED &&
+                    c->status != CONTAINER_RESTARTING)
+                        continue;
+                if (daemon_runtime_lookup(next, name, &rt, NULL) < 0)
+                        r = berth_error_setx(err, EBUSY,
+                                             "runtime `%s` is used by container `%.12s`, which "
+                                             "runs",
+                                             name, c->id);
+        }
+        pthread_mutex_unlock(&cs->lock);
+        return r;
 }

@@ -142,10 +142,12 @@ static void info_handler(struct api_req *r)
         json_object_set_new(o, "ExperimentalBuild", json_false());
         json_object_set_new(o, "ServerVersion", json_string(BERTH_VERSION));
         {
+                _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *set =
+                    daemon_runtimes_get(d);
                 json_t *rts = json_pack("{s:{s:s}}", DAEMON_RUNTIME_BUILTIN, "path",
                                         d->shim_path ? d->shim_path : "berth-shim");
-                for (size_t i = 0; i < d->n_runtimes; i++) {
-                        const struct daemon_runtime *rt = &d->runtimes[i];
+                for (size_t i = 0; set && i < set->n; i++) {
+                        const struct daemon_runtime *rt = &set->v[i];
                         json_t *e = json_pack("{s:s}", "path", rt->path);
                         if (rt->args) {
                                 json_t *a = json_array();
@@ -156,10 +158,10 @@ static void info_handler(struct api_req *r)
                         json_object_set_new(rts, rt->name, e);
                 }
                 json_object_set_new(o, "Runtimes", rts);
+                json_object_set_new(
+                    o, "DefaultRuntime",
+                    json_string(set ? set->default_runtime : DAEMON_RUNTIME_BUILTIN));
         }
-        json_object_set_new(
-            o, "DefaultRuntime",
-            json_string(d->default_runtime ? d->default_runtime : DAEMON_RUNTIME_BUILTIN));
         json_object_set_new(o, "Swarm",
                             json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}", "NodeID", "", "NodeAddr",
                                       "", "LocalNodeState", "inactive", "ControlAvailable", 0,

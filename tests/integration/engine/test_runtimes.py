@@ -6,7 +6,9 @@ berth-runtime (berth's own runc-compatible CLI, here as "any OCI binary")."""
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -270,6 +272,53 @@ def test_kill9_berthd_keeps_managing_the_container(rtd):
         assert rtd.docker("logs", name).stdout == "up\n"
     finally:
         rm(rtd, name)
+
+
+def _reloaded(d, count):
+    """SIGHUP berthd and wait until its log shows reload number count (ok or refused)."""
+    d.proc.send_signal(signal.SIGHUP)
+    end = time.time() + 30
+    while time.time() < end:
+        if d.log().count("reload: ") >= count:
+            return d.log()
+        time.sleep(0.05)
+    pytest.fail(f"no reload in the log: {d.log()}")
+
+
+def test_sighup_reloads_the_runtimes(berthd_factory, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text("{}")
+    d = berthd_factory(extra=("--config-file", str(cfg)))
+
+    def runtimes():
+        info = json.loads(d.docker("info", "--format", "{{json .}}", check=True).stdout)
+        return info["Runtimes"], info["DefaultRuntime"]
+
+    assert set(runtimes()[0]) == {"berth"}
+    cfg.write_text(json.dumps({"runtimes": {"runc": {"path": RUNC}}, "default-runtime": "runc"}))
+    _reloaded(d, 1)
+    rts, default = runtimes()
+    assert set(rts) == {"berth", "runc"} and default == "runc"
+    name = d.name()
+    d.docker("run", "-d", "--name", name, TAG, "sh", "-c", TRAP, check=True)
+    try:
+        assert inspect(d, name)["HostConfig"]["Runtime"] == "runc"
+        # a bad file, or one that drops the runtime of a running container: refused, kept
+        cfg.write_text("{")
+        assert "line" in _reloaded(d, 2).splitlines()[-1]
+        cfg.write_text("{}")
+        log = _reloaded(d, 3)
+        assert f"runtime `runc` is used by container `{inspect(d, name)['Id'][:12]}`" in log
+        assert runtimes() == (rts, "runc")
+        d.docker("stop", name, check=True)
+        assert inspect(d, name)["State"]["ExitCode"] == 7
+        # stopped now: the runtime may go (starting the container again is refused)
+        _reloaded(d, 4)
+        assert set(runtimes()[0]) == {"berth"}
+        r = d.docker("start", name)
+        assert r.returncode != 0 and "Unknown runtime specified runc" in r.stderr
+    finally:
+        rm(d, name)
 
 
 def test_default_runtime_and_add_runtime(berthd_factory, tmp_path):

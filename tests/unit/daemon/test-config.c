@@ -109,16 +109,42 @@ static void test_runtimes(void **state)
         assert_int_equal(daemon_config_add_runtime(&cfg, "c", "/bin/true", NULL, &err), 0);
         assert_int_equal(cfg.n_runtimes, 3);
 
-        struct daemon d = {.runtimes = cfg.runtimes, .n_runtimes = cfg.n_runtimes};
+        struct daemon_runtimes *rts = daemon_runtimes_new(&cfg, cfg.default_runtime, &err);
+        assert_non_null(rts);
+        assert_int_equal(cfg.n_runtimes, 0); /* taken */
+        assert_string_equal(rts->default_runtime, "a");
         const struct daemon_runtime *rt = (void *)1;
-        assert_int_equal(daemon_runtime_lookup(&d, "berth", &rt, &err), 0);
+        assert_int_equal(daemon_runtime_lookup(rts, "berth", &rt, &err), 0);
         assert_null(rt);
-        assert_int_equal(daemon_runtime_lookup(&d, NULL, &rt, &err), 0);
+        assert_int_equal(daemon_runtime_lookup(rts, NULL, &rt, &err), 0);
         assert_null(rt);
-        assert_int_equal(daemon_runtime_lookup(&d, "c", &rt, &err), 0);
+        assert_int_equal(daemon_runtime_lookup(rts, "c", &rt, &err), 0);
         assert_string_equal(rt->name, "c");
-        assert_int_equal(daemon_runtime_lookup(&d, "nosuch", &rt, &err), -EINVAL);
+        assert_int_equal(daemon_runtime_lookup(rts, "nosuch", &rt, &err), -EINVAL);
         assert_string_equal(err->msg, "Unknown runtime specified nosuch");
+        berth_error_free(TAKE_PTR(err));
+
+        /* a reload swaps the set: a holder of the old one keeps it until it puts it */
+        struct daemon d = {0};
+        pthread_mutex_init(&d.runtimes_lock, NULL);
+        daemon_runtimes_set(&d, rts);
+        struct daemon_runtimes *held = daemon_runtimes_get(&d);
+        struct daemon_config empty = {0};
+        struct daemon_runtimes *next = daemon_runtimes_new(&empty, NULL, &err);
+        assert_non_null(next);
+        assert_string_equal(next->default_runtime, "berth");
+        daemon_runtimes_set(&d, next);
+        assert_int_equal(daemon_runtime_lookup(held, "c", &rt, &err), 0);
+        assert_string_equal(rt->path, "/bin/true");
+        daemon_runtimes_put(held);
+        assert_true(daemon_runtimes_get(&d) == next);
+        daemon_runtimes_put(next);
+        daemon_runtimes_set(&d, NULL);
+
+        /* the default must be one of them */
+        struct daemon_config none = {0};
+        assert_null(daemon_runtimes_new(&none, "runc", &err));
+        assert_string_equal(err->msg, "default runtime `runc` is not configured");
         berth_error_free(err);
         daemon_config_release(&cfg);
 }
