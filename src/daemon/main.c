@@ -429,6 +429,17 @@ int berthd_main(int argc, char **argv)
         }
         berth_log(BERTH_LOG_INFO, "listening on `%s` (data root `%s`)", d->socket_path,
                   d->data_root);
+        {
+                /* a re-adopted container whose runtime the configuration no longer names */
+                _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts =
+                    daemon_runtimes_get(d);
+                if (containers_runtimes_check(d->containers, rts, &err) < 0) {
+                        berth_warn("%s, but the configuration does not name it: it cannot be "
+                                   "stopped until it does (add it and send SIGHUP)",
+                                   err->msg);
+                        berth_error_free(TAKE_PTR(err));
+                }
+        }
         for (;;) {
                 sig = sigtimedwait(&mask, NULL, &(struct timespec){.tv_sec = 1});
                 if (sig < 0) {

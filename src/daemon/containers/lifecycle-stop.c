@@ -264,6 +264,10 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
                 pthread_mutex_unlock(&cs->lock);
                 return berth_error_setx(err, EALREADY, "container already stopped");
         }
+        if (container_rt_check(cs, c, err) < 0) {
+                pthread_mutex_unlock(&cs->lock);
+                return -EINVAL;
+        }
         c->stopped_by_user = true;
         paused = c->status == CONTAINER_PAUSED;
         container_persist_locked(cs, c);
@@ -426,6 +430,12 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
                 pthread_mutex_unlock(&cs->lock);
                 pthread_mutex_unlock(&c->op);
                 return r;
+        }
+        if ((c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED) &&
+            container_rt_check(cs, c, err) < 0) {
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                return -EINVAL;
         }
         c->stopped_by_user = true;
         if (c->status == CONTAINER_RESTARTING)

@@ -58,6 +58,9 @@ int container_populate_volumes(struct containers *cs, struct container *c,
  * external runtime. */
 int container_rt_shim_args(struct containers *cs, struct container *c, char ***argv,
                            struct berth_error **err);
+/* Is c's runtime configured? Checked before a stop or a forced remove, which wait for an exit
+ * only the runtime can bring. */
+int container_rt_check(struct containers *cs, struct container *c, struct berth_error **err);
 /* Fit the config.json written for c to its runtime: an external one gets ociVersion
  * "1.0.2-dev", the version containerd writes for dockerd (crun 1.8 refuses any other than 1.0;
  * the fields a docker create body makes are 1.0's). */

@@ -157,6 +157,14 @@ int container_rt_shim_args(struct containers *cs, struct container *c, char ***a
         return 0;
 }
 
+int container_rt_check(struct containers *cs, struct container *c, struct berth_error **err)
+{
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = NULL;
+        const struct daemon_runtime *rt;
+
+        return runtime_of(cs, c, &rts, &rt, err);
+}
+
 int container_rt_spec_adjust(struct containers *cs, struct container *c, json_t *spec,
                              struct berth_error **err)
 {

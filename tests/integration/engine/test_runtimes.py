@@ -321,6 +321,34 @@ def test_sighup_reloads_the_runtimes(berthd_factory, tmp_path):
         rm(d, name)
 
 
+def test_restart_without_the_runtime_warns_and_a_reload_brings_it_back(berthd_factory, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    with_runc = json.dumps({"runtimes": {"runc": {"path": RUNC}}})
+    cfg.write_text(with_runc)
+    d = berthd_factory(extra=("--config-file", str(cfg)))
+    name = d.name()
+    d.docker("run", "-d", "--name", name, "--runtime", "runc", TAG, "sh", "-c", TRAP,
+             check=True)
+    try:
+        cid = inspect(d, name)["Id"]
+        d.kill9()
+        cfg.write_text("{}")
+        d.start(*d.extra)
+        assert f"runtime `runc` is used by container `{cid[:12]}`, which runs, but the " \
+            "configuration does not name it" in d.log()
+        # refused at once, not a stop that waits for an exit nothing can bring
+        for verb in (("stop",), ("kill",), ("rm", "-f"), ("pause",)):
+            r = d.docker(*verb, name)
+            assert r.returncode != 0 and "Unknown runtime specified runc" in r.stderr, verb
+        assert inspect(d, name)["State"]["Running"]
+        cfg.write_text(with_runc)
+        _reloaded(d, 1)
+        d.docker("stop", name, check=True)
+        assert inspect(d, name)["State"]["ExitCode"] == 7
+    finally:
+        rm(d, name)
+
+
 def test_default_runtime_and_add_runtime(berthd_factory, tmp_path):
     cfg = tmp_path / "daemon.json"
     cfg.write_text(json.dumps({"default-runtime": "runc"}))
