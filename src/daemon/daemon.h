@@ -21,6 +21,17 @@ struct berth_events;  /* state/events.h */
 struct containers;    /* containers/containers.h: the container table, lifecycle with shims */
 struct networks;      /* network/network.h: networks, endpoints, published ports */
 
+/* The built-in runtime's name (the runtime library run in the shim), as /info lists it. */
+#define DAEMON_RUNTIME_BUILTIN "berth"
+
+/* An OCI runtime named in daemon.json's "runtimes" (or --add-runtime NAME=PATH): a binary with
+ * runc's command line that the shims run for the containers created with --runtime NAME. */
+struct daemon_runtime {
+        char *name;
+        char *path;  /* absolute, checked executable at start */
+        char **args; /* runtimeArgs: global options before the verb; NULL-terminated, may be NULL */
+};
+
 struct daemon {
         char *data_root;    /* --data-root */
         char *socket_path;  /* -H unix://… */
@@ -36,6 +47,10 @@ struct daemon {
         struct server *server;      /* server.h */
         char *seccomp_default_path; /* docker's default seccomp profile, NULL: built in */
         char *init_path;            /* docker-init for Init=true (the shim binary) */
+        /* the runtimes of the configuration file and --add-runtime: swapped whole on SIGHUP
+         * under runtimes_lock; take them with daemon_runtimes_get */
+        struct daemon_runtimes *runtimes;
+        pthread_mutex_t runtimes_lock;
 };
 
 /* ---------------------------------------------------------------- main.c */
@@ -43,6 +58,60 @@ struct daemon {
 /* docker's engine ID (/info's ID, a random UUID made at the first call and kept in
  * data_root/engine-id, so stable across restarts); malloc'd. */
 char *daemon_engine_id(struct daemon *d);
+/* One immutable set of runtimes (reference counted: a reload leaves the old set to the
+ * requests still using it). */
+struct daemon_runtimes {
+        int refs;
+        struct daemon_runtime *v;
+        size_t n;
+        char *default_runtime; /* HostConfig.Runtime when a create names none */
+};
+
+/* ---------------------------------------------------------------- config.c: daemon.json */
+
+/* dockerd's daemon.json as berthd takes it: the keys that have a berthd option (strings borrowed
+ * from doc; ipv6 and debug -1 when absent) and "runtimes" / "default-runtime". Any other key is
+ * refused, never ignored. */
+struct daemon_config {
+        json_t *doc;
+        const char *data_root, *host, *bridge, *bip, *fixed_cidr_v6, *log_level, *seccomp_profile,
+            *default_runtime;
+        int ipv6, debug;
+        struct daemon_runtime *runtimes; /* owned */
+        size_t n_runtimes;
+};
+
+/* Read path into *ret. A missing file is no error unless required (the file was named on the
+ * command line); bad JSON, an unknown key, a runtime without an executable path are, with the
+ * file's name in the message. */
+int daemon_config_load(const char *path, bool required, struct daemon_config *ret,
+                       struct berth_error **err);
+/* Add a runtime NAME → path (absolute, or a name found in PATH) with args (a JSON array of
+ * strings, may be NULL): EINVAL for the reserved name `berth` or a bad path, EEXIST for a name
+ * given twice. */
+int daemon_config_add_runtime(struct daemon_config *cfg, const char *name, const char *path,
+                              json_t *args, struct berth_error **err);
+void daemon_config_release(struct daemon_config *cfg);
+
+/* The runtimes of cfg (taken from it) with default_runtime (NULL: "berth"), which must be one of
+ * them: a new set with one reference, or NULL and EINVAL. */
+struct daemon_runtimes *daemon_runtimes_new(struct daemon_config *cfg, const char *default_runtime,
+                                            struct berth_error **err);
+/* The daemon's current set, referenced; daemon_runtimes_put drops a reference (NULL is fine). */
+struct daemon_runtimes *daemon_runtimes_get(struct daemon *d);
+void daemon_runtimes_put(struct daemon_runtimes *rts);
+static inline void daemon_runtimes_putp(struct daemon_runtimes **rts)
+{
+        daemon_runtimes_put(*rts);
+}
+/* Make rts (its reference taken) the daemon's set; the old one is put. */
+void daemon_runtimes_set(struct daemon *d, struct daemon_runtimes *rts);
+
+/* The runtime a container names in rts (NULL, "" or "berth": *ret NULL, the built-in one;
+ * borrowed from rts); docker's EINVAL "Unknown runtime specified NAME" for a name not
+ * configured. */
+int daemon_runtime_lookup(const struct daemon_runtimes *rts, const char *name,
+                          const struct daemon_runtime **ret, struct berth_error **err);
 
 /* ---------------------------------------------------------------- db.c: SQLite state */
 

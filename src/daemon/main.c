@@ -42,7 +42,9 @@ static void usage(FILE *f)
               "[--log-level debug|info|warn|error] [-D]\n"
               "              [--seccomp-profile FILE] [-b|--bridge NAME|none] [--bip CIDR]\n"
               "              [--ipv6 [--fixed-cidr-v6 CIDR]]\n"
-              "              [--default-address-pool base=CIDR,size=N]...\n",
+              "              [--default-address-pool base=CIDR,size=N]...\n"
+              "              [--config-file FILE] [--add-runtime NAME=PATH]...\n"
+              "              [--default-runtime NAME]\n",
               f);
 }
 
@@ -190,6 +192,112 @@ static int daemon_init(struct daemon *d, struct networks_options *net, struct be
         return 0;
 }
 
+#define DEFAULT_CONFIG_FILE "/etc/berth/daemon.json"
+
+/* A value from the file where the flag gave none; both: dockerd's conflict error. */
+static int merge_one(const char *key, const char *from_file, const char **flag,
+                     struct berth_error **err)
+{
+        if (!from_file)
+                return 0;
+        if (*flag)
+                return berth_error_setx(err, EINVAL,
+                                        "the following directives are specified both as a flag "
+                                        "and in the configuration file: %s: (from flag: %s, from "
+                                        "file: %s)",
+                                        key, *flag, from_file);
+        *flag = from_file;
+        return 0;
+}
+
+static int merge_bool(const char *key, int from_file, bool *flag, struct berth_error **err)
+{
+        if (from_file < 0)
+                return 0;
+        if (*flag)
+                return berth_error_setx(err, EINVAL,
+                                        "the following directives are specified both as a flag "
+                                        "and in the configuration file: %s: (from flag: true, "
+                                        "from file: %s)",
+                                        key, from_file ? "true" : "false");
+        *flag = from_file;
+        return 0;
+}
+
+static int config_merge(const struct daemon_config *cfg, const char *data_root_flag,
+                        const char **data_root, const char **host, const char **level, bool *debug,
+                        const char **seccomp, struct networks_options *net,
+                        const char **default_runtime, struct berth_error **err)
+{
+        static const char default_host[] = "unix:///run/berth/berth.sock";
+        const char *dr = data_root_flag, *h = strcmp(*host, default_host) ? *host : NULL;
+        bool ipv6 = net->ipv6;
+
+        if (merge_one("data-root", cfg->data_root, &dr, err) < 0 ||
+            merge_one("hosts", cfg->host, &h, err) < 0 ||
+            merge_one("log-level", cfg->log_level, level, err) < 0 ||
+            merge_bool("debug", cfg->debug, debug, err) < 0 ||
+            merge_one("seccomp-profile", cfg->seccomp_profile, seccomp, err) < 0 ||
+            merge_one("bridge", cfg->bridge, &net->bridge, err) < 0 ||
+            merge_one("bip", cfg->bip, &net->bip, err) < 0 ||
+            merge_bool("ipv6", cfg->ipv6, &ipv6, err) < 0 ||
+            merge_one("fixed-cidr-v6", cfg->fixed_cidr_v6, &net->fixed_cidr_v6, err) < 0 ||
+            merge_one("default-runtime", cfg->default_runtime, default_runtime, err) < 0)
+                return -EINVAL;
+        net->ipv6 = ipv6;
+        if (dr)
+                *data_root = dr;
+        if (h)
+                *host = h;
+        return 0;
+}
+
+/* --add-runtime NAME=PATH, beside the file's runtimes. */
+static int runtimes_add(struct daemon_config *cfg, char **specs, struct berth_error **err)
+{
+        for (size_t i = 0; specs && specs[i]; i++) {
+                _cleanup_free_ char *name = xstrdup(specs[i]);
+                char *eq = strchr(name, '=');
+                if (!eq || eq == name || !eq[1])
+                        return berth_error_setx(err, EINVAL,
+                                                "--add-runtime `%s`: expected NAME=PATH", specs[i]);
+                *eq = '\0';
+                if (daemon_config_add_runtime(cfg, name, eq + 1, NULL, err) < 0)
+                        return berth_error_wrap(err, "--add-runtime");
+        }
+        return 0;
+}
+
+/* SIGHUP: dockerd's reload of daemon.json for its runtimes and default-runtime (the other keys
+ * take effect at the next start). A bad file is logged and the running set stays. */
+static void reload_runtimes(struct daemon *d, const char *config_file, char **add_runtimes,
+                            const char *default_flag)
+{
+        _cleanup_(daemon_config_release) struct daemon_config cfg = {.ipv6 = -1, .debug = -1};
+        _cleanup_error_ struct berth_error *err = NULL;
+        const char *path = config_file ? config_file : DEFAULT_CONFIG_FILE;
+        const char *dflt = default_flag;
+        struct daemon_runtimes *rts;
+
+        if (daemon_config_load(path, config_file != NULL, &cfg, &err) < 0 ||
+            merge_one("default-runtime", cfg.default_runtime, &dflt, &err) < 0 ||
+            runtimes_add(&cfg, add_runtimes, &err) < 0 ||
+            !(rts = daemon_runtimes_new(&cfg, dflt, &err))) {
+                berth_warn("reload: %s (the runtimes stay as they were)", err->msg);
+                return;
+        }
+        if (containers_runtimes_check(d->containers, rts, &err) < 0) {
+                berth_warn("reload: %s (the runtimes stay as they were)", err->msg);
+                daemon_runtimes_put(rts);
+                return;
+        }
+        berth_log(BERTH_LOG_INFO,
+                  "reload: %zu runtimes from `%s` and --add-runtime, default `%s` (other keys "
+                  "take effect at the next start)",
+                  rts->n, path, rts->default_runtime);
+        daemon_runtimes_set(d, rts);
+}
+
 int berthd_main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -203,7 +311,10 @@ int berthd_main(int argc, char **argv)
             {"bip", required_argument, NULL, 'B'},
             {"ipv6", no_argument, NULL, '6'},
             {"fixed-cidr-v6", required_argument, NULL, 'F'},
-            {"default-address-pool", required_argument, NULL, 'A'},
+            {"default-address-pool", required_argument, NULL, 'p'},
+            {"config-file", required_argument, NULL, 'C'},
+            {"add-runtime", required_argument, NULL, 'A'},
+            {"default-runtime", required_argument, NULL, 'd'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -215,6 +326,10 @@ int berthd_main(int argc, char **argv)
         const char *shim = NULL, *seccomp = NULL;
         struct networks_options net = {0};
         _cleanup_free_ const char **pools = xcalloc((size_t)argc + 1, sizeof(*pools));
+        const char *config_file = NULL, *level_arg = NULL, *default_runtime = NULL;
+        const char *default_runtime_flag = NULL; /* for reloads: the file's may change */
+        _cleanup_strv_ char **add_runtimes = NULL;
+        bool debug = false, data_root_flag = false;
         sigset_t mask;
         int c, sig;
 
@@ -224,6 +339,7 @@ int berthd_main(int argc, char **argv)
                 switch (c) {
                 case 'R':
                         data_root = optarg;
+                        data_root_flag = true;
                         break;
                 case 'H':
                         host = optarg;
@@ -232,18 +348,10 @@ int berthd_main(int argc, char **argv)
                         shim = optarg;
                         break;
                 case 'l':
-                        for (c = 0; c < (int)ARRAY_SIZE(level_names); c++)
-                                if (strcmp(optarg, level_names[c]) == 0)
-                                        break;
-                        if (c == (int)ARRAY_SIZE(level_names) && strcmp(optarg, "warning") != 0) {
-                                fprintf(stderr, "berthd: unknown log level `%s`\n", optarg);
-                                return 2;
-                        }
-                        level = c == (int)ARRAY_SIZE(level_names) ? BERTH_LOG_WARN
-                                                                  : (enum berth_log_level)c;
+                        level_arg = optarg;
                         break;
                 case 'D':
-                        level = BERTH_LOG_DEBUG;
+                        debug = true;
                         break;
                 case 'P':
                         seccomp = optarg;
@@ -260,8 +368,17 @@ int berthd_main(int argc, char **argv)
                 case 'F':
                         net.fixed_cidr_v6 = optarg;
                         break;
-                case 'A':
+                case 'p':
                         pools[net.n_default_pools++] = optarg;
+                        break;
+                case 'C':
+                        config_file = optarg;
+                        break;
+                case 'A':
+                        strv_push(&add_runtimes, optarg);
+                        break;
+                case 'd':
+                        default_runtime = default_runtime_flag = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -274,6 +391,38 @@ int berthd_main(int argc, char **argv)
         if (optind < argc) {
                 usage(stderr);
                 return 2;
+        }
+        /* dockerd's daemon.json: a key there and its flag both given is an error, as in dockerd */
+        static struct daemon_config cfg;
+        if (daemon_config_load(config_file ? config_file : DEFAULT_CONFIG_FILE, config_file != NULL,
+                               &cfg, &err) < 0 ||
+            config_merge(&cfg, data_root_flag ? data_root : NULL, &data_root, &host, &level_arg,
+                         &debug, &seccomp, &net, &default_runtime, &err) < 0 ||
+            runtimes_add(&cfg, add_runtimes, &err) < 0) {
+                fprintf(stderr, "berthd: %s\n", err->msg);
+                return 1;
+        }
+        if (level_arg) {
+                for (c = 0; c < (int)ARRAY_SIZE(level_names); c++)
+                        if (strcmp(level_arg, level_names[c]) == 0)
+                                break;
+                if (c == (int)ARRAY_SIZE(level_names) && strcmp(level_arg, "warning") != 0) {
+                        fprintf(stderr, "berthd: unknown log level `%s`\n", level_arg);
+                        return 2;
+                }
+                level =
+                    c == (int)ARRAY_SIZE(level_names) ? BERTH_LOG_WARN : (enum berth_log_level)c;
+        }
+        if (debug)
+                level = BERTH_LOG_DEBUG;
+        pthread_mutex_init(&d->runtimes_lock, NULL);
+        {
+                struct daemon_runtimes *rts = daemon_runtimes_new(&cfg, default_runtime, &err);
+                if (!rts) {
+                        fprintf(stderr, "berthd: %s\n", err->msg);
+                        return 1;
+                }
+                daemon_runtimes_set(d, rts);
         }
         if (strncmp(host, "unix://", 7) != 0 || host[7] != '/') {
                 fprintf(stderr, "berthd: only unix:///absolute/path hosts are supported: `%s`\n",
@@ -313,14 +462,27 @@ int berthd_main(int argc, char **argv)
         }
         berth_log(BERTH_LOG_INFO, "listening on `%s` (data root `%s`)", d->socket_path,
                   d->data_root);
+        {
+                /* a re-adopted container whose runtime the configuration no longer names */
+                _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts =
+                    daemon_runtimes_get(d);
+                if (containers_runtimes_check(d->containers, rts, &err) < 0) {
+                        berth_warn("%s, but the configuration does not name it: it cannot be "
+                                   "stopped until it does (add it and send SIGHUP)",
+                                   err->msg);
+                        berth_error_free(TAKE_PTR(err));
+                }
+        }
         for (;;) {
                 sig = sigtimedwait(&mask, NULL, &(struct timespec){.tv_sec = 1});
                 if (sig < 0) {
                         server_idle(d->server);
                         continue;
                 }
-                if (sig == SIGHUP)
+                if (sig == SIGHUP) {
+                        reload_runtimes(d, config_file, add_runtimes, default_runtime_flag);
                         continue;
+                }
                 break;
         }
         berth_log(BERTH_LOG_INFO, "shutting down (containers keep running)");

@@ -925,6 +925,28 @@ int cgroup_load(enum cgroup_mode mode, const char *path, uint32_t v1_mask, struc
         return 0;
 }
 
+int cgroup_find(const char *path, struct cgroup **ret, struct berth_error **err)
+{
+        enum cgroup_mode mode;
+        if (cgroup_detect_mode(&mode, err) < 0)
+                return -EIO;
+        uint32_t mask = 0;
+        if (mode != CGROUP_MODE_V2)
+                for (int c = 0; c < CG1_COUNT; c++) {
+                        _cleanup_free_ char *dir = v1_dir(c, path);
+                        struct stat st;
+                        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+                                mask |= 1u << c;
+                }
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        if (cgroup_load(mode, path, mask, &cg, err) < 0)
+                return -EIO;
+        if (cg->unified_fd < 0 && mask == 0)
+                return berth_error_setx(err, ENOENT, "cgroup `%s` does not exist", path);
+        *ret = TAKE_PTR(cg);
+        return 0;
+}
+
 /* The dir whose cgroup.procs lists the container's processes. */
 static int tracking_dir(struct cgroup *cg, struct berth_error **err)
 {

@@ -453,3 +453,32 @@ int berth_container_stats(const struct berth_runtime *rt, const char *id, json_t
             json_pack("{s:s, s:s, s:o}", "type", "stats", "id", id, "data", cgroup_stats(cg));
         return 0;
 }
+
+/* The cgroup of a container another runtime made from cgroupsPath. */
+static int foreign_cgroup(const char *cgroups_path, const char *id, struct cgroup **ret,
+                          struct berth_error **err)
+{
+        _cleanup_free_ char *path = cgroup_path_for(cgroups_path, id, err);
+        if (!path)
+                return -EINVAL;
+        return cgroup_find(path, ret, err);
+}
+
+int berth_cgroup_stats(const char *cgroups_path, const char *id, json_t **ret_data,
+                       struct berth_error **err)
+{
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        if (foreign_cgroup(cgroups_path, id, &cg, err) < 0)
+                return -ENOENT;
+        *ret_data = cgroup_stats(cg);
+        return 0;
+}
+
+int berth_cgroup_pids(const char *cgroups_path, const char *id, pid_t **ret_pids, size_t *ret_n,
+                      struct berth_error **err)
+{
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        if (foreign_cgroup(cgroups_path, id, &cg, err) < 0)
+                return -ENOENT;
+        return cgroup_pids(cg, ret_pids, ret_n, err);
+}

@@ -342,6 +342,10 @@ int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct ber
 int cgroup_load(enum cgroup_mode mode, const char *path, uint32_t v1_mask, struct cgroup **ret,
                 struct berth_error **err);
 
+/* The cgroup at path as the host has it (another runtime made it): the v1 hierarchies where
+ * its dir exists, the unified dir when there is one. ENOENT when it exists nowhere. */
+int cgroup_find(const char *path, struct cgroup **ret, struct berth_error **err);
+
 /* Send sig to every process in the cgroup (cgroup.kill for SIGKILL on v2/hybrid). */
 int cgroup_kill_all(struct cgroup *cg, int sig, struct berth_error **err);
 

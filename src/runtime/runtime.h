@@ -102,6 +102,14 @@ int berth_container_stats(const struct berth_runtime *rt, const char *id, json_t
 int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret_pids,
                          size_t *ret_n, struct berth_error **err);
 
+/* The same readings for a container another OCI runtime (runc, crun) made, from the
+ * linux.cgroupsPath of its config.json (NULL: the default "berth/<id>") and its id: the "data"
+ * of a stats event (*ret_data new) and the pids of its cgroup. ENOENT when the cgroup is gone. */
+int berth_cgroup_stats(const char *cgroups_path, const char *id, json_t **ret_data,
+                       struct berth_error **err);
+int berth_cgroup_pids(const char *cgroups_path, const char *id, pid_t **ret_pids, size_t *ret_n,
+                      struct berth_error **err);
+
 /* The OCI state of a container as JSON (ociVersion, id, status, pid, bundle, …). */
 int berth_container_state(const struct berth_runtime *rt, const char *id, json_t **ret_state,
                           struct berth_error **err);

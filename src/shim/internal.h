@@ -13,11 +13,13 @@ enum shim_mode { SHIM_CREATE, SHIM_EXEC };
 struct shim_opts {
         enum shim_mode mode;
         const char *id;
-        char *bundle;       /* create */
-        char *state;        /* the shim's state dir (created when missing) */
-        char *runtime_root; /* the runtime's --root */
-        char *process;      /* exec: process.json */
-        char *log_path;     /* NULL: no log */
+        char *bundle;        /* create */
+        char *state;         /* the shim's state dir (created when missing) */
+        char *runtime_root;  /* the runtime's --root */
+        char *runtime_path;  /* an external OCI runtime binary; NULL: the built-in library */
+        char **runtime_args; /* its global options before the verb (daemon.json runtimeArgs) */
+        char *process;       /* exec: process.json */
+        char *log_path;      /* NULL: no log */
         uint64_t log_max_size;
         unsigned log_max_files;
         bool open_stdin;
@@ -116,6 +118,25 @@ int shim_write_exit(int state_fd, int exit_code, bool oom_killed, const char *er
 
 /* Give back the pages of the binary that creating the container needed (see shim.c). */
 void shim_shed_pages(void);
+
+/* ---------------------------------------------------------------- external runtime (oci.c) */
+
+/* Run `<runtime_path> --root R --log <state>/runtime.log --log-format json [runtime_args]
+ * verb_args…` (NULL-terminated) with the shim's current stdio, and wait for it; on failure the
+ * error carries the runtime's last logged error. */
+int shim_oci_run(struct shim *s, char **verb_args, struct berth_error **err);
+/* `create --bundle B --pid-file P [--console-socket S] ID`: the container's stdio are the
+ * shim's 0, 1, 2 at the call; *ret_pid its init. */
+int shim_oci_create(struct shim *s, const char *console_socket, pid_t *ret_pid,
+                    struct berth_error **err);
+int shim_oci_start(struct shim *s, struct berth_error **err);
+/* `exec --process F --detach --pid-file P [--console-socket S] ID`; *ret_pid the process. */
+int shim_oci_exec(struct shim *s, const char *process, const char *console_socket, pid_t *ret_pid,
+                  struct berth_error **err);
+/* `delete --force ID` (errors logged). */
+void shim_oci_delete(struct shim *s);
+/* Was a process of the container OOM-killed? Read from its cgroup (the bundle's cgroupsPath). */
+bool shim_oci_oom_killed(struct shim *s);
 
 /* ---------------------------------------------------------------- init (init.c) */
 

@@ -50,7 +50,9 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
                 O_TTY,
                 O_LOG,
                 O_LOG_SIZE,
-                O_LOG_FILES
+                O_LOG_FILES,
+                O_RT_PATH,
+                O_RT_ARG
         };
         static const struct option longopts[] = {
             {"id", required_argument, NULL, O_ID},
@@ -64,6 +66,8 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
             {"log", required_argument, NULL, O_LOG},
             {"log-max-size", required_argument, NULL, O_LOG_SIZE},
             {"log-max-files", required_argument, NULL, O_LOG_FILES},
+            {"runtime-path", required_argument, NULL, O_RT_PATH},
+            {"runtime-arg", required_argument, NULL, O_RT_ARG},
             {NULL, 0, NULL, 0},
         };
         *o = (struct shim_opts){.log_max_size = BERTH_LOG_DEFAULT_SIZE,
@@ -75,6 +79,8 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
         else
                 return berth_error_setx(err, EINVAL, "unknown mode `%s`", argv[1]);
         const char *bundle = NULL, *state = NULL, *rtroot = NULL, *process = NULL, *log = NULL;
+        const char *rtpath = NULL;
+        _cleanup_strv_ char **rtargs = NULL;
         uint64_t v;
         optind = 2;
         opterr = 0;
@@ -122,6 +128,12 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
                                                         optarg);
                         o->log_max_files = (unsigned)v;
                         break;
+                case O_RT_PATH:
+                        rtpath = optarg;
+                        break;
+                case O_RT_ARG:
+                        strv_push(&rtargs, optarg);
+                        break;
                 default:
                         return berth_error_setx(err, EINVAL, "unknown option `%s`",
                                                 argv[optind - 1]);
@@ -129,6 +141,11 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
         }
         if (optind != argc)
                 return berth_error_setx(err, EINVAL, "unexpected argument `%s`", argv[optind]);
+        if (rtargs && !rtpath)
+                return berth_error_setx(err, EINVAL, "--runtime-arg needs --runtime-path");
+        if (rtpath && rtpath[0] != '/')
+                return berth_error_setx(err, EINVAL, "--runtime-path `%s` must be absolute",
+                                        rtpath);
         if (!o->id || berth_id_validate(o->id, err) < 0)
                 return o->id ? -EINVAL : berth_error_setx(err, EINVAL, "--id is required");
         if (!state || !rtroot)
@@ -152,6 +169,9 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct berth_err
         }
         if (log)
                 o->log_path = xstrdup(log);
+        if (rtpath)
+                o->runtime_path = xstrdup(rtpath);
+        o->runtime_args = TAKE_PTR(rtargs);
         return 0;
 }
 
@@ -162,6 +182,8 @@ void shim_opts_release(struct shim_opts *o)
         free(o->runtime_root);
         free(o->process);
         free(o->log_path);
+        free(o->runtime_path);
+        strv_free(o->runtime_args);
 }
 
 /* ---------------------------------------------------------------- files */
@@ -368,7 +390,8 @@ static struct berth_runtime runtime_of(struct shim *s)
 static int create_start(struct shim *s, pid_t *ret_pid, struct berth_error **err)
 {
         struct berth_runtime rt = runtime_of(s);
-        if (berth_container_start(&rt, s->opts->id, NULL, err) < 0)
+        if (s->opts->runtime_path ? shim_oci_start(s, err) < 0
+                                  : berth_container_start(&rt, s->opts->id, NULL, err) < 0)
                 return -EIO;
         *ret_pid = s->pid;
         return 0;
@@ -376,6 +399,8 @@ static int create_start(struct shim *s, pid_t *ret_pid, struct berth_error **err
 
 static bool create_oom(struct shim *s)
 {
+        if (s->opts->runtime_path)
+                return shim_oci_oom_killed(s);
         struct berth_runtime rt = runtime_of(s);
         _cleanup_json_ json_t *ev = NULL;
         bool running;
@@ -388,6 +413,10 @@ static bool create_oom(struct shim *s)
 
 static void create_finish(struct shim *s)
 {
+        if (s->opts->runtime_path) {
+                shim_oci_delete(s);
+                return;
+        }
         struct berth_runtime rt = runtime_of(s);
         berth_container_delete(&rt, s->opts->id, true, NULL);
 }
@@ -395,15 +424,31 @@ static void create_finish(struct shim *s)
 static const struct shim_ops create_ops = {
     .start = create_start, .finish = create_finish, .oom_killed = create_oom};
 
+/* The pid the runtime library wrote to EXEC_PID (then removed). */
+static int read_exec_pid(struct shim *s, pid_t *ret_pid, struct berth_error **err)
+{
+        _cleanup_free_ char *data = NULL;
+        uint64_t pid = 0;
+        int r = berth_read_file_at(s->state_fd, EXEC_PID, 64, &data, NULL, err);
+        unlinkat(s->state_fd, EXEC_PID, 0);
+        if (r < 0)
+                return r;
+        if (berth_parse_u64(data, &pid) < 0 || pid == 0 || pid > INT32_MAX)
+                return berth_error_setx(err, EIO, "exec: no pid");
+        *ret_pid = (pid_t)pid;
+        return 0;
+}
+
 static int exec_start(struct shim *s, pid_t *ret_pid, struct berth_error **err)
 {
         struct berth_runtime rt = runtime_of(s);
         _cleanup_free_ char *pid_file = xasprintf("/proc/self/fd/%d/%s", s->state_fd, EXEC_PID);
         _cleanup_free_ char *sized = NULL;
         if (s->has_init_size) {
-                /* the size must be there before the process runs: put it in its spec */
+                /* the size must be there before the process runs: put it in its spec (berthd
+                 * wrote it with jansson: every number fits an integer, kept one for runc) */
                 _cleanup_json_ json_t *proc =
-                    berth_json_load_at(AT_FDCWD, s->opts->process, JSON_DECODE_INT_AS_REAL, err);
+                    berth_json_load_at(AT_FDCWD, s->opts->process, 0, err);
                 if (!proc)
                         return -EINVAL;
                 json_object_set_new(proc, "consoleSize",
@@ -421,22 +466,19 @@ static int exec_start(struct shim *s, pid_t *ret_pid, struct berth_error **err)
             .pid_file = pid_file,
         };
         int status = 0;
+        pid_t pid = 0;
         stdio_install(&plan, true);
-        int r = berth_container_exec(&rt, s->opts->id, &eo, true, &status, err);
+        int r = s->opts->runtime_path
+                    ? shim_oci_exec(s, eo.process_path, plan.console_path, &pid, err)
+                    : berth_container_exec(&rt, s->opts->id, &eo, true, &status, err);
         stdio_install(&plan, false);
         if (sized)
                 unlinkat(s->state_fd, EXEC_SIZED, 0);
+        if (r >= 0 && !s->opts->runtime_path)
+                r = read_exec_pid(s, &pid, err);
         if (r < 0) {
                 stdio_release(s, &plan);
                 return r;
-        }
-        _cleanup_free_ char *data = NULL;
-        uint64_t pid = 0;
-        r = berth_read_file_at(s->state_fd, EXEC_PID, 64, &data, NULL, err);
-        unlinkat(s->state_fd, EXEC_PID, 0);
-        if (r < 0 || berth_parse_u64(data, &pid) < 0 || pid == 0) {
-                stdio_release(s, &plan);
-                return r < 0 ? r : berth_error_setx(err, EIO, "exec: no pid");
         }
         r = stdio_take_master(s, &plan, err);
         stdio_release(s, &plan);
@@ -496,6 +538,19 @@ static int shim_setup(struct shim *s, struct shim_log *log, struct berth_error *
                 return -EIO;
         if (o->mode != SHIM_CREATE)
                 return 0;
+        if (o->runtime_path) {
+                stdio_install(&plan, true);
+                int r = shim_oci_create(s, plan.console_path, &s->pid, err);
+                stdio_install(&plan, false);
+                if (r < 0)
+                        return r;
+                if (stdio_take_master(s, &plan, err) < 0) {
+                        shim_oci_delete(s);
+                        return -EIO;
+                }
+                stdio_release(s, &plan);
+                return 0;
+        }
         struct berth_runtime rt = runtime_of(s);
         struct berth_create_opts co = {
             .id = o->id, .bundle = o->bundle, .console_socket = plan.console_path};
@@ -579,8 +634,9 @@ static const char usage[] =
     "usage: berth-shim create --id ID --bundle DIR --state DIR --runtime-root DIR\n"
     "                         [--stdin] [--stdin-once] [--tty]\n"
     "                         [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
+    "                         [--runtime-path BIN [--runtime-arg ARG]...]\n"
     "       berth-shim exec   --id ID --state DIR --runtime-root DIR --process FILE\n"
-    "                         [--stdin] [--tty]\n"
+    "                         [--stdin] [--tty] [--runtime-path BIN [--runtime-arg ARG]...]\n"
     "       berth-shim init -- CMD [ARG...]   (or run as docker-init)\n"
     "fd 3 must be the control channel (SOCK_SEQPACKET) to berthd.\n";
 

@@ -7,8 +7,14 @@
  *   berth-shim create --id ID --bundle DIR --state DIR --runtime-root DIR
  *                     [--stdin] [--stdin-once] [--tty]
  *                     [--log PATH [--log-max-size BYTES] [--log-max-files N]]
+ *                     [--runtime-path BIN [--runtime-arg ARG]...]
  *   berth-shim exec   --id ID --state DIR --runtime-root DIR --process FILE
- *                     [--stdin] [--tty]
+ *                     [--stdin] [--tty] [--runtime-path BIN [--runtime-arg ARG]...]
+ * Without --runtime-path the container is made by the runtime library in-process; with it, by
+ * that OCI runtime binary (runc's command line: `BIN --root <runtime-root> --log
+ * <state>/runtime.log --log-format json ARG… create|start|exec -d|delete --force`), as
+ * containerd's shim drives runc; the shim reaps what it makes all the same (child subreaper)
+ * and reads OOM kills from the container's cgroup.
  * The same binary, when run as `docker-init` (argv[0]) or as `berth-shim init -- CMD…`, is a tiny
  * init for `--init` containers: it runs CMD, forwards signals, reaps zombies, exits with its
  * status. berthd runs it with fd 3 = one end of a SOCK_SEQPACKET socketpair (the control channel)
@@ -52,7 +58,8 @@
  * than sun_path works: connect the same way (open the state dir, use /proc/self/fd/N/…).
  * Transient files in <state>: console.sock (--tty, until the pty master arrived), exec.pid,
  * process-tty.json (exec --tty with a resize before start: the size goes into the process spec
- * so the process sees it from its first instruction).
+ * so the process sees it from its first instruction); with --runtime-path also runtime.pid (the
+ * runtime's --pid-file of create) and runtime.log (its json log of the last verb it ran).
  * With BERTH_SHIM_STDERR in its environment the shim keeps the stderr it was given for its own
  * and the runtime library's messages (debugging); otherwise all its stdio is /dev/null.
  * `exec` always closes the process' stdin at an attached client's EOF (docker exec does; no

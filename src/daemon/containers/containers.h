@@ -16,6 +16,7 @@
 
 struct daemon;
 struct containers;
+struct daemon_runtimes;
 
 enum container_status {
         CONTAINER_CREATED,
@@ -244,6 +245,16 @@ json_t *container_exec_inspect(struct exec *e);
 int container_rootfs_hold(struct containers *cs, struct container *c, bool *ret_temp,
                           struct berth_error **err);
 void container_rootfs_release(struct containers *cs, struct container *c);
+
+/* Where stats read c (runtime.c): NULL for the built-in runtime (its state), else the
+ * linux.cgroupsPath of c's config.json ("" for the default) of the external runtime's cgroup;
+ * new. */
+char *container_stats_cgroup(struct containers *cs, struct container *c);
+
+/* Could the daemon's runtimes become next (a reload)? EBUSY naming a running (or paused,
+ * restarting) container whose runtime next lacks: it could no longer be stopped. */
+int containers_runtimes_check(struct containers *cs, const struct daemon_runtimes *next,
+                              struct berth_error **err);
 
 /* top.c: docker's top, the host's ps with ps_args (NULL or "": -ef) cut to c's processes:
  * {"Titles": [...], "Processes": [[...], ...]}. EBUSY when c is not running, EINVAL for

@@ -179,7 +179,7 @@ static int validate_stop_signal(json_t *body, struct berth_error **err)
         return 0;
 }
 
-static json_t *with_host_defaults(json_t *body)
+static json_t *with_host_defaults(json_t *body, const char *default_runtime)
 {
         json_t *b = json_copy(body);
         json_t *hc = json_object_get(body, "HostConfig");
@@ -209,7 +209,7 @@ static json_t *with_host_defaults(json_t *body)
                                             daemon_spec_default_readonly_paths());
         }
         if (!*(berth_json_get_str(hc, "Runtime") ?: ""))
-                json_object_set_new(hc, "Runtime", json_string("berth"));
+                json_object_set_new(hc, "Runtime", json_string(default_runtime));
         if (!*(berth_json_get_str(hc, "CgroupnsMode") ?: ""))
                 json_object_set_new(hc, "CgroupnsMode",
                                     json_string(daemon_spec_default_cgroupns_mode()));
@@ -246,6 +246,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         _cleanup_json_ json_t *state = NULL, *stored = NULL, *networks = NULL;
         const char *image = berth_json_get_str(body, "Image");
         json_t *hc = json_object_get(body, "HostConfig");
+        _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *rts = daemon_runtimes_get(d);
         struct etc_hosts_entry *extra = NULL;
         size_t n_extra = 0;
         char id[65];
@@ -302,11 +303,12 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         r = logs_config_validate(json_object_get(hc, "LogConfig"), err);
         if (r < 0)
                 return r;
-        /* one runtime: the built-in one /info names as DefaultRuntime */
+        /* the built-in runtime or one of the configuration file's (/info lists them) */
         {
-                const char *rt = berth_json_get_str(hc, "Runtime");
-                if (rt && *rt && strcmp(rt, "berth") != 0)
-                        return berth_error_setx(err, EINVAL, "Unknown runtime specified %s", rt);
+                const struct daemon_runtime *rt;
+                r = daemon_runtime_lookup(rts, berth_json_get_str(hc, "Runtime"), &rt, err);
+                if (r < 0)
+                        return r;
         }
         /* legacy links (/etc/hosts entries and env of another container on the default bridge)
          * are not implemented: refused rather than a container that silently lacks them */
@@ -314,7 +316,7 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
                 return berth_error_setx(err, EINVAL,
                                         "container links (--link) are not supported by berth");
         berth_random_hex(id, 32);
-        stored = with_host_defaults(body);
+        stored = with_host_defaults(body, rts ? rts->default_runtime : DAEMON_RUNTIME_BUILTIN);
         r = resolve_mounts(cs, id, body, json_object_get(image_doc, "config"), &mounts, &populate,
                            err);
         if (r < 0) {

@@ -3,6 +3,7 @@
  * with the client's connection handed to the shim — and container_exec_inspect reports its exit.
  * The routes are in http/api-exec.c. */
 #include "daemon/containers/containers.h"
+#include "daemon/containers/lifecycle.h"
 #include "daemon/daemon.h"
 #include "daemon/state/events.h"
 #include "daemon/spec/spec.h"
@@ -314,7 +315,6 @@ int container_exec_shim_create(struct containers *cs, struct container *c, json_
                                const char *dir, bool want_stdin, bool tty, int timeout_ms,
                                int *ret_ctl, pid_t *ret_shim_pid, struct berth_error **err)
 {
-        struct daemon *d = cs->d;
         _cleanup_json_ json_t *spec = NULL, *proc = NULL, *msg = NULL;
         _cleanup_free_ char *spec_path = xasprintf("%s/config.json", c->dir);
         _cleanup_free_ char *proc_path = xasprintf("%s/process.json", dir);
@@ -351,8 +351,9 @@ int container_exec_shim_create(struct containers *cs, struct container *c, json_
         strv_push(&argv, c->id);
         strv_push(&argv, "--state");
         strv_push(&argv, dir);
-        strv_push(&argv, "--runtime-root");
-        strv_push(&argv, d->runtime_root);
+        r = container_rt_shim_args(cs, c, &argv, err);
+        if (r < 0)
+                return r;
         strv_push(&argv, "--process");
         strv_push(&argv, proc_path);
         if (want_stdin)

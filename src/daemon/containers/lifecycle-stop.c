@@ -214,9 +214,7 @@ static int signal_of(const char *s, int dflt, struct berth_error **err)
 static int send_signal(struct containers *cs, struct container *c, int sig,
                        struct berth_error **err)
 {
-        struct berth_runtime rt = container_runtime_of(cs);
-
-        return berth_container_kill(&rt, c->id, sig, false, err);
+        return container_rt_kill(cs, c, sig, err);
 }
 
 /* Wait until c is not running or timeout_ms passes (< 0: forever). */
@@ -270,6 +268,10 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
                 pthread_mutex_unlock(&cs->lock);
                 return berth_error_setx(err, EALREADY, "container already stopped");
         }
+        if (container_rt_check(cs, c, err) < 0) {
+                pthread_mutex_unlock(&cs->lock);
+                return -EINVAL;
+        }
         c->stopped_by_user = true;
         paused = c->status == CONTAINER_PAUSED;
         container_persist_locked(cs, c);
@@ -280,15 +282,13 @@ static int stop_locked(struct containers *cs, struct container *c, const char *s
                 container_publish(cs, c, "kill", json_pack("{s:s}", "signal", sigbuf));
         }
         if (send_signal(cs, c, sig, NULL) >= 0 && paused) {
-                struct berth_runtime rt = container_runtime_of(cs);
-                berth_container_pause(&rt, c->id, false, NULL);
+                container_rt_pause(cs, c, false, NULL);
         }
         if (timeout >= 0 && wait_stopped(cs, c, (long)timeout * 1000))
                 goto stopped;
         send_signal(cs, c, SIGKILL, NULL);
         if (paused) {
-                struct berth_runtime rt = container_runtime_of(cs);
-                berth_container_pause(&rt, c->id, false, NULL);
+                container_rt_pause(cs, c, false, NULL);
         }
         wait_stopped(cs, c, -1);
 stopped:
@@ -360,8 +360,7 @@ int container_kill(struct containers *cs, struct container *c, const char *signa
          * it), a frozen container thawed so the signal lands; other signals return at once */
         if (sig == SIGKILL) {
                 if (paused) {
-                        struct berth_runtime rt = container_runtime_of(cs);
-                        berth_container_pause(&rt, c->id, false, NULL);
+                        container_rt_pause(cs, c, false, NULL);
                 }
                 if (!wait_stopped(cs, c, 10000))
                         return berth_error_setx(err, ETIMEDOUT,
@@ -374,7 +373,6 @@ int container_kill(struct containers *cs, struct container *c, const char *signa
 int container_pause(struct containers *cs, struct container *c, bool pause,
                     struct berth_error **err)
 {
-        struct berth_runtime rt = container_runtime_of(cs);
         int r;
 
         pthread_mutex_lock(&c->op);
@@ -396,7 +394,7 @@ int container_pause(struct containers *cs, struct container *c, bool pause,
                 return r;
         }
         pthread_mutex_unlock(&cs->lock);
-        r = berth_container_pause(&rt, c->id, pause, err);
+        r = container_rt_pause(cs, c, pause, err);
         if (r >= 0) {
                 pthread_mutex_lock(&cs->lock);
                 if (c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED)
@@ -415,7 +413,6 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
                      struct berth_error **err)
 {
         struct daemon *d = cs->d;
-        struct berth_runtime rt = container_runtime_of(cs);
         _cleanup_error_ struct berth_error *e2 = NULL;
         json_t *ms = json_object_get(c->config, "mounts");
         json_t *m;
@@ -438,13 +435,19 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
                 pthread_mutex_unlock(&c->op);
                 return r;
         }
+        if ((c->status == CONTAINER_RUNNING || c->status == CONTAINER_PAUSED) &&
+            container_rt_check(cs, c, err) < 0) {
+                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&c->op);
+                return -EINVAL;
+        }
         c->stopped_by_user = true;
         if (c->status == CONTAINER_RESTARTING)
                 c->status = CONTAINER_EXITED;
         pthread_mutex_unlock(&cs->lock);
         if (force && container_is_running(cs, c)) {
                 if (c->status == CONTAINER_PAUSED)
-                        berth_container_pause(&rt, c->id, false, NULL);
+                        container_rt_pause(cs, c, false, NULL);
                 send_signal(cs, c, SIGKILL, NULL);
                 wait_stopped(cs, c, -1);
         }
@@ -452,7 +455,7 @@ int container_remove(struct containers *cs, struct container *c, bool force, boo
         c->status = CONTAINER_REMOVING;
         pthread_mutex_unlock(&cs->lock);
 
-        berth_container_delete(&rt, c->id, true, NULL);
+        container_rt_delete(cs, c);
         container_unmount_rootfs(cs, c);
         r = db_container_delete(d, c->id, err);
         if (r < 0) {

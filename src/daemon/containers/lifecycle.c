@@ -100,11 +100,6 @@ static int pidfd_open(pid_t pid)
         return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-struct berth_runtime container_runtime_of(struct containers *cs)
-{
-        return (struct berth_runtime){.root = cs->d->runtime_root};
-}
-
 /* ---------------------------------------------------------------- table */
 
 void container_ref(struct containers *cs, struct container *c)
@@ -663,6 +658,9 @@ static int build_spec(struct containers *cs, struct container *c, struct berth_e
                               json_object_get(c->config, "image_config"), &ctx, &spec, err);
         if (r < 0)
                 goto out;
+        r = container_rt_spec_adjust(cs, c, spec, err);
+        if (r < 0)
+                goto out;
         text = berth_json_dump(spec, false);
         r = write_file(c->dir, "config.json", text, err);
 out:
@@ -784,7 +782,6 @@ void container_watch_shim(struct containers *cs, struct container *c, int pidfd)
 
 int container_start_locked(struct containers *cs, struct container *c, struct berth_error **err)
 {
-        struct daemon *d = cs->d;
         _cleanup_close_ int ctl = -1, ctl_child = -1;
         _cleanup_json_ json_t *msg = NULL;
         _cleanup_strv_ char **argv = NULL;
@@ -834,8 +831,9 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
         strv_push(&argv, c->dir);
         strv_push(&argv, "--state");
         strv_push(&argv, c->state_dir);
-        strv_push(&argv, "--runtime-root");
-        strv_push(&argv, d->runtime_root);
+        r = container_rt_shim_args(cs, c, &argv, err);
+        if (r < 0)
+                goto fail_unmount;
         if (open_stdin)
                 strv_push(&argv, "--stdin");
         if (open_stdin && stdin_once)
@@ -907,8 +905,7 @@ int container_start_locked(struct containers *cs, struct container *c, struct be
                 r = container_shim_recv(ctl, 60000, &msg, err);
         if (r < 0) {
                 /* the shim cleans up after itself; make sure the container is gone */
-                struct berth_runtime rt = container_runtime_of(cs);
-                berth_container_delete(&rt, c->id, true, NULL);
+                container_rt_delete(cs, c);
                 if (pidfd >= 0)
                         close(pidfd);
                 goto fail_unmount;

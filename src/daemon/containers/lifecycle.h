@@ -1,6 +1,6 @@
 /* Internal to the containers module (lifecycle.c, lifecycle-stop.c, create.c, attach.c,
- * restore.c, top.c): shared helpers of the container table. Everything "_locked" runs under
- * cs->lock. */
+ * restore.c, top.c, update.c, exec.c, runtime.c): shared helpers of the container table. Everything
+ * "_locked" runs under cs->lock. */
 #ifndef BERTH_DAEMON_LIFECYCLE_H
 #define BERTH_DAEMON_LIFECYCLE_H
 
@@ -49,9 +49,38 @@ void container_ipc_release(struct container *c);
  * need not be in the table yet. */
 int container_populate_volumes(struct containers *cs, struct container *c,
                                struct berth_error **err);
-/* Shared by lifecycle.c and lifecycle-stop.c: the runtime handle of the daemon's runtime root;
- * start under c->op (container_start takes it); c out of the name/id table (cs->lock held). */
-struct berth_runtime container_runtime_of(struct containers *cs);
+/* The runtime driver (runtime.c): the one place that tells the built-in runtime (the library,
+ * in the shim and here) from an OCI runtime binary of daemon.json (c's HostConfig.Runtime, run
+ * with runc's command line: `kill`, `pause`/`resume`, `update --resources -`, `delete --force`)
+ * and runs berthd's verbs on c through the right one. An unknown runtime name (the daemon
+ * restarted without it in its configuration) is docker's EINVAL "Unknown runtime specified". */
+/* Push the shim's runtime options for c: --runtime-root, and --runtime-path/--runtime-arg for an
+ * external runtime. */
+int container_rt_shim_args(struct containers *cs, struct container *c, char ***argv,
+                           struct berth_error **err);
+/* Is c's runtime configured? Checked before a stop or a forced remove, which wait for an exit
+ * only the runtime can bring. */
+int container_rt_check(struct containers *cs, struct container *c, struct berth_error **err);
+/* Fit the config.json written for c to its runtime: an external one gets ociVersion
+ * "1.0.2-dev", the version containerd writes for dockerd (crun 1.8 refuses any other than 1.0;
+ * the fields a docker create body makes are 1.0's). */
+int container_rt_spec_adjust(struct containers *cs, struct container *c, json_t *spec,
+                             struct berth_error **err);
+/* Signal c's init. */
+int container_rt_kill(struct containers *cs, struct container *c, int sig,
+                      struct berth_error **err);
+int container_rt_pause(struct containers *cs, struct container *c, bool pause,
+                       struct berth_error **err);
+/* Delete c's runtime state, killing what is left (errors are only logged). */
+void container_rt_delete(struct containers *cs, struct container *c);
+/* Apply a linux.resources object to running c. */
+int container_rt_update(struct containers *cs, struct container *c, json_t *resources,
+                        struct berth_error **err);
+/* The host pids of c's processes (its cgroup). */
+int container_rt_pids(struct containers *cs, struct container *c, pid_t **ret_pids, size_t *ret_n,
+                      struct berth_error **err);
+
+/* Start under c->op (container_start takes it); c out of the name/id table (cs->lock held). */
 int container_start_locked(struct containers *cs, struct container *c, struct berth_error **err);
 void container_table_drop_locked(struct containers *cs, struct container *c);
 /* Restart policies: whether c restarts after its exit (or at daemon start), and the delayed

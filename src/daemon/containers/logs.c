@@ -38,5 +38,7 @@ int container_logs(struct containers *cs, struct container *c, const struct logs
 json_t *container_stats_frame(struct containers *cs, struct container *c, struct stats_sample *prev,
                               struct stats_sample *ret_cur, bool *ret_running)
 {
-        return stats_frame(cs->d->runtime_root, c->id, c->name, prev, ret_cur, ret_running);
+        _cleanup_free_ char *cg = container_stats_cgroup(cs, c);
+
+        return stats_frame(cs->d->runtime_root, c->id, c->name, cg, prev, ret_cur, ret_running);
 }

@@ -201,7 +201,6 @@ static int parse_ps(char *output, const pid_t *pids, size_t npids, json_t **ret,
 int container_top(struct containers *cs, struct container *c, const char *ps_args, json_t **ret,
                   struct berth_error **err)
 {
-        struct berth_runtime rt = container_runtime_of(cs);
         _cleanup_free_ pid_t *pids = NULL;
         _cleanup_free_ char *args_copy = NULL, *qarg = NULL, *out = NULL, *errline = NULL;
         _cleanup_strv_ char **argv = NULL;
@@ -225,7 +224,7 @@ int container_top(struct containers *cs, struct container *c, const char *ps_arg
                                         c->id);
         if (st != CONTAINER_RUNNING && st != CONTAINER_PAUSED)
                 return berth_error_setx(err, EBUSY, "Container %s is not running", c->id);
-        r = berth_container_pids(&rt, c->id, &pids, &n, err);
+        r = container_rt_pids(cs, c, &pids, &n, err);
         if (r < 0)
                 return r;
         f = open_memstream(&qarg, &len);

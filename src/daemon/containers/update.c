@@ -8,6 +8,51 @@
 
 #include <pthread.h>
 
+/* A field of docker's UpdateConfig.Resources: only these (and RestartPolicy) an update body
+ * carries into the HostConfig. Any other key (Runtime, Privileged, Binds…) is no update field:
+ * dockerd's decoder drops it, and kept it would change what a running container is (a Runtime
+ * rewritten under it would send its next stop to another runtime). */
+static bool is_resource_field(const char *k)
+{
+        static const char *const fields[] = {
+            "CpuShares",
+            "Memory",
+            "NanoCpus",
+            "CgroupParent",
+            "BlkioWeight",
+            "BlkioWeightDevice",
+            "BlkioDeviceReadBps",
+            "BlkioDeviceWriteBps",
+            "BlkioDeviceReadIOps",
+            "BlkioDeviceWriteIOps",
+            "CpuPeriod",
+            "CpuQuota",
+            "CpuRealtimePeriod",
+            "CpuRealtimeRuntime",
+            "CpusetCpus",
+            "CpusetMems",
+            "Devices",
+            "DeviceCgroupRules",
+            "DeviceRequests",
+            "KernelMemory",
+            "KernelMemoryTCP",
+            "MemoryReservation",
+            "MemorySwap",
+            "MemorySwappiness",
+            "OomKillDisable",
+            "PidsLimit",
+            "Ulimits",
+            "CpuCount",
+            "CpuPercent",
+            "IOMaximumIOps",
+            "IOMaximumBandwidth",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+                if (!strcmp(k, fields[i]))
+                        return true;
+        return false;
+}
+
 int container_update(struct containers *cs, struct container *c, json_t *body,
                      struct berth_error **err)
 {
@@ -97,8 +142,7 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
                 json_object_set_new(res, "blockIO", json_pack("{s:I}", "weight", x));
 
         if (json_object_size(res) > 0 && container_is_running(cs, c)) {
-                struct berth_runtime rt = container_runtime_of(cs);
-                int r = berth_container_update(&rt, c->id, res, err);
+                int r = container_rt_update(cs, c, res, err);
                 if (r < 0)
                         return r;
         }
@@ -111,8 +155,7 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
                         hc = json_object();
                         json_object_set_new(json_object_get(c->config, "create"), "HostConfig", hc);
                 }
-                json_object_foreach(body, k, v) if (strcmp(k, "RestartPolicy") != 0)
-                    json_object_set(hc, k, v);
+                json_object_foreach(body, k, v) if (is_resource_field(k)) json_object_set(hc, k, v);
                 rp = json_object_get(body, "RestartPolicy");
                 if (json_is_object(rp) && berth_json_get_str(rp, "Name") &&
                     *berth_json_get_str(rp, "Name"))

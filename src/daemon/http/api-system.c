@@ -120,10 +120,27 @@ static void info_handler(struct api_req *r)
         json_object_set_new(o, "Labels", json_array());
         json_object_set_new(o, "ExperimentalBuild", json_false());
         json_object_set_new(o, "ServerVersion", json_string(BERTH_VERSION));
-        json_object_set_new(
-            o, "Runtimes",
-            json_pack("{s:{s:s}}", "berth", "path", d->shim_path ? d->shim_path : "berth-shim"));
-        json_object_set_new(o, "DefaultRuntime", json_string("berth"));
+        {
+                _cleanup_(daemon_runtimes_putp) struct daemon_runtimes *set =
+                    daemon_runtimes_get(d);
+                json_t *rts = json_pack("{s:{s:s}}", DAEMON_RUNTIME_BUILTIN, "path",
+                                        d->shim_path ? d->shim_path : "berth-shim");
+                for (size_t i = 0; set && i < set->n; i++) {
+                        const struct daemon_runtime *rt = &set->v[i];
+                        json_t *e = json_pack("{s:s}", "path", rt->path);
+                        if (rt->args) {
+                                json_t *a = json_array();
+                                for (size_t k = 0; rt->args[k]; k++)
+                                        json_array_append_new(a, json_string(rt->args[k]));
+                                json_object_set_new(e, "runtimeArgs", a);
+                        }
+                        json_object_set_new(rts, rt->name, e);
+                }
+                json_object_set_new(o, "Runtimes", rts);
+                json_object_set_new(
+                    o, "DefaultRuntime",
+                    json_string(set ? set->default_runtime : DAEMON_RUNTIME_BUILTIN));
+        }
         json_object_set_new(o, "Swarm",
                             json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}", "NodeID", "", "NodeAddr",
                                       "", "LocalNodeState", "inactive", "ControlAvailable", 0,

@@ -108,26 +108,49 @@ static uint64_t mem_total(void)
         return total;
 }
 
-int stats_sample_take(const char *runtime_root, const char *id, struct stats_sample *ret,
-                      bool *ret_running, struct berth_error **err)
+/* The cgroup reading of a container an external runtime made (cgroups_path "": the default
+ * one), running while its cgroup has a process; *ret_pid its first process. */
+static int external_take(const char *cgroups_path, const char *id, json_t **ret_data,
+                         bool *ret_running, pid_t *ret_pid, struct berth_error **err)
+{
+        const char *cg = *cgroups_path ? cgroups_path : NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (berth_cgroup_stats(cg, id, ret_data, err) < 0)
+                return -ENOENT;
+        if (berth_cgroup_pids(cg, id, &pids, &n, NULL) < 0)
+                n = 0;
+        *ret_running = n > 0;
+        *ret_pid = n > 0 ? pids[0] : 0;
+        return 0;
+}
+
+int stats_sample_take(const char *runtime_root, const char *id, const char *cgroups_path,
+                      struct stats_sample *ret, bool *ret_running, struct berth_error **err)
 {
         struct berth_runtime rt = {.root = runtime_root};
         struct timespec now;
-        _cleanup_json_ json_t *ev = NULL, *state = NULL;
+        _cleanup_json_ json_t *ev = NULL, *state = NULL, *data = NULL;
         bool running = false;
-        if (berth_container_stats(&rt, id, &ev, &running, err) < 0)
-                return -ENOENT;
+        pid_t pid = 0;
+        if (cgroups_path) {
+                if (external_take(cgroups_path, id, &data, &running, &pid, err) < 0)
+                        return -ENOENT;
+        } else {
+                if (berth_container_stats(&rt, id, &ev, &running, err) < 0)
+                        return -ENOENT;
+                data = json_incref(json_object_get(ev, "data"));
+        }
         clock_gettime(CLOCK_REALTIME, &now);
         struct stats_sample s = {0};
         s.read_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-        s.cg = json_incref(json_object_get(ev, "data"));
+        s.cg = json_incref(data);
         _cleanup_free_ char *ps = read_text("/proc/stat");
         s.system_cpu_ns = ps ? stats_parse_proc_stat(ps) : 0;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         s.online_cpus = ncpu > 0 ? (unsigned)ncpu : 1;
         s.mem_total = mem_total();
-        pid_t pid = 0;
-        if (running && berth_container_state(&rt, id, &state, NULL) == 0)
+        if (!cgroups_path && running && berth_container_state(&rt, id, &state, NULL) == 0)
                 pid = (pid_t)json_integer_value(json_object_get(state, "pid"));
         if (pid > 0)
                 s.started_ns = process_start_ns(pid);
@@ -187,6 +210,7 @@ int stats_sample_take(const char *runtime_root, const char *id, struct stats_sam
 
 struct tracked {
         char *id;
+        char *cgroups_path; /* an external runtime's container; NULL: the built-in runtime's */
         struct stats_sample last, older; /* the two latest samples */
         int64_t wanted_ns; /* last request (or stats_track): idle ones stop being sampled */
         struct tracked *next;
@@ -229,6 +253,7 @@ static void tracked_remove(const char *id)
                         stats_sample_release(&t->last);
                         stats_sample_release(&t->older);
                         free(t->id);
+                        free(t->cgroups_path);
                         free(t);
                         return;
                 }
@@ -240,15 +265,20 @@ static void *sampler_main(void *arg)
         pthread_mutex_lock(&sampler.lock);
         while (!sampler.stop && sampler.list) {
                 /* sample each tracked container outside the lock, one at a time */
-                char **ids = NULL;
-                for (struct tracked *t = sampler.list; t; t = t->next)
+                char **ids = NULL, **cgs = NULL;
+                for (struct tracked *t = sampler.list; t; t = t->next) {
                         strv_push(&ids, t->id);
+                        /* "-": the built-in runtime's (strv holds no NULL) */
+                        strv_push(&cgs, t->cgroups_path ? t->cgroups_path : "-");
+                }
                 _cleanup_free_ char *root = xstrdup(sampler.runtime_root);
                 pthread_mutex_unlock(&sampler.lock);
-                for (char **id = ids; id && *id; id++) {
+                for (size_t i = 0; ids && ids[i]; i++) {
+                        char **id = &ids[i];
                         struct stats_sample s;
                         bool running = false;
-                        int r = stats_sample_take(root, *id, &s, &running, NULL);
+                        int r = stats_sample_take(root, *id, strcmp(cgs[i], "-") ? cgs[i] : NULL,
+                                                  &s, &running, NULL);
                         pthread_mutex_lock(&sampler.lock);
                         struct tracked *t = tracked_find(*id);
                         if (t && (r < 0 || !running || now_ns() - t->wanted_ns > STATS_IDLE_NS)) {
@@ -264,6 +294,7 @@ static void *sampler_main(void *arg)
                                 stats_sample_release(&s);
                 }
                 strv_free(ids);
+                strv_free(cgs);
                 pthread_mutex_lock(&sampler.lock);
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -278,7 +309,8 @@ static void *sampler_main(void *arg)
 }
 
 /* with sampler.lock held; seed (may be NULL) becomes the first kept sample */
-static void track_locked(const char *runtime_root, const char *id, const struct stats_sample *seed)
+static void track_locked(const char *runtime_root, const char *id, const char *cgroups_path,
+                         const struct stats_sample *seed)
 {
         if (sampler.stop)
                 return;
@@ -288,6 +320,7 @@ static void track_locked(const char *runtime_root, const char *id, const struct 
         if (!t) {
                 t = xcalloc(1, sizeof(*t));
                 t->id = xstrdup(id);
+                t->cgroups_path = cgroups_path ? xstrdup(cgroups_path) : NULL;
                 t->next = sampler.list;
                 sampler.list = t;
         }
@@ -308,7 +341,7 @@ static void track_locked(const char *runtime_root, const char *id, const struct 
 void stats_track(struct daemon *d, const char *id)
 {
         pthread_mutex_lock(&sampler.lock);
-        track_locked(d->runtime_root, id, NULL);
+        track_locked(d->runtime_root, id, NULL, NULL);
         pthread_mutex_unlock(&sampler.lock);
 }
 
@@ -354,10 +387,11 @@ static void last_sample(const char *id, int64_t now_read, struct stats_sample *r
 }
 
 json_t *stats_frame(const char *runtime_root, const char *id, const char *name,
-                    struct stats_sample *prev, struct stats_sample *ret_cur, bool *ret_running)
+                    const char *cgroups_path, struct stats_sample *prev,
+                    struct stats_sample *ret_cur, bool *ret_running)
 {
         bool running = false;
-        if (stats_sample_take(runtime_root, id, ret_cur, &running, NULL) < 0) {
+        if (stats_sample_take(runtime_root, id, cgroups_path, ret_cur, &running, NULL) < 0) {
                 memset(ret_cur, 0, sizeof(*ret_cur));
                 running = false;
         }
@@ -367,7 +401,7 @@ json_t *stats_frame(const char *runtime_root, const char *id, const char *name,
                 stats_start_baseline(ret_cur, prev);
         if (running) {
                 pthread_mutex_lock(&sampler.lock);
-                track_locked(runtime_root, id, ret_cur);
+                track_locked(runtime_root, id, cgroups_path, ret_cur);
                 pthread_mutex_unlock(&sampler.lock);
         }
         *ret_running = running;

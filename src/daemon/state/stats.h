@@ -31,10 +31,11 @@ struct stats_sample {
 
 void stats_sample_release(struct stats_sample *s);
 
-/* Read a sample of container id (runtime state under runtime_root). ENOENT when the runtime
- * does not know it; *ret_running tells whether it still runs. */
-int stats_sample_take(const char *runtime_root, const char *id, struct stats_sample *ret,
-                      bool *ret_running, struct berth_error **err);
+/* Read a sample of container id (runtime state under runtime_root; or, with cgroups_path, the
+ * cgroup an external OCI runtime made from that linux.cgroupsPath, "" for the default one).
+ * ENOENT when the runtime does not know it; *ret_running tells whether it still runs. */
+int stats_sample_take(const char *runtime_root, const char *id, const char *cgroups_path,
+                      struct stats_sample *ret, bool *ret_running, struct berth_error **err);
 
 /* docker's stats object (read, preread, cpu_stats, precpu_stats, memory_stats, blkio_stats,
  * pids_stats, num_procs, storage_stats, networks, name "/name", id) from the current sample and
@@ -67,8 +68,10 @@ void stats_shutdown(void);
  * *prev — when prev is empty (read_ns 0), with the sample kept by the sampler, else the
  * container's start — in docker's JSON (stats_docker_json). The fresh sample is kept for the next
  * request when the container runs, and tracking (re)starts. A container the runtime does not know
- * gives docker's zero frame and *ret_running false. The caller releases *prev and *ret_cur. */
+ * gives docker's zero frame and *ret_running false. cgroups_path as for stats_sample_take
+ * (container_stats_cgroup tells it). The caller releases *prev and *ret_cur. */
 json_t *stats_frame(const char *runtime_root, const char *id, const char *name,
-                    struct stats_sample *prev, struct stats_sample *ret_cur, bool *ret_running);
+                    const char *cgroups_path, struct stats_sample *prev,
+                    struct stats_sample *ret_cur, bool *ret_running);
 
 #endif

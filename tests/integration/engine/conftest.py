@@ -75,6 +75,8 @@ class Berthd:
         self.sock = sock
         self.log_path = log_path
         self.proc = None
+        # the berthd arguments it was made with (the session's final start uses them again)
+        self.extra = ()
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{sock}",
                         DOCKER_CONFIG=os.path.join(data_root, "..", "docker-config"))
         os.makedirs(self.env["DOCKER_CONFIG"], exist_ok=True)
@@ -259,7 +261,7 @@ class _Factory:
         self.image = image
         self.daemons = []
 
-    def __call__(self, load=True, launcher=None):
+    def __call__(self, load=True, launcher=None, extra=()):
         base = str(self.tmp.mktemp("berthd"))
         # unix socket paths are limited to 108 bytes: keep the socket short
         sockdir = tempfile.mkdtemp(prefix="berthd-")
@@ -267,7 +269,8 @@ class _Factory:
                    os.path.join(base, "berthd.log"), launcher)
         d.sockdir = sockdir
         self.daemons.append(d)
-        d.start()
+        d.extra = tuple(extra)
+        d.start(*extra)
         if load:
             d.load_image(self.image)
         return d
@@ -277,7 +280,8 @@ class _Factory:
         for d in self.daemons:
             try:
                 if d.proc is None:
-                    d.start()  # a test that killed its daemon: the new one re-adopts and cleans
+                    # a test that killed its daemon: the new one re-adopts and cleans
+                    d.start(*d.extra)
                 d.container_ids()
                 d.cleanup()
             except BaseException as e:  # noqa: B902 — every daemon is still stopped and checked
@@ -318,7 +322,8 @@ def berthd(berthd_session_factory):
 
 @pytest.fixture
 def berthd_factory(berthd_session_factory):
-    """Make a daemon of your own (for restart / kill -9 tests); cleaned at session end."""
+    """Make a daemon of your own (for restart / kill -9 tests; extra=(...) berthd arguments, kept
+    as .extra for restarts); cleaned at session end."""
     return berthd_session_factory
 
 

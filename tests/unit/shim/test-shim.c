@@ -83,6 +83,37 @@ static void test_opts_exec_and_defaults(void **state)
         assert_null(o.log_path);
         assert_int_equal(o.log_max_size, BERTH_LOG_DEFAULT_SIZE);
         assert_int_equal(o.log_max_files, BERTH_LOG_DEFAULT_FILES);
+        assert_null(o.runtime_path); /* the built-in runtime */
+        assert_null(o.runtime_args);
+        shim_opts_release(&o);
+}
+
+static void test_opts_external_runtime(void **state)
+{
+        struct shim_opts o;
+        _cleanup_free_ char *p = xasprintf("%s/p.json", tmpdir);
+        char *argv[] = {"berth-shim",
+                        "exec",
+                        "--id",
+                        "e1",
+                        "--process",
+                        p,
+                        "--state",
+                        tmpdir,
+                        "--runtime-root",
+                        tmpdir,
+                        "--runtime-path",
+                        "/usr/sbin/runc",
+                        "--runtime-arg",
+                        "--debug",
+                        "--runtime-arg",
+                        "--systemd-cgroup",
+                        NULL};
+        assert_int_equal(parse(&o, argv, NULL), 0);
+        assert_string_equal(o.runtime_path, "/usr/sbin/runc");
+        assert_string_equal(o.runtime_args[0], "--debug");
+        assert_string_equal(o.runtime_args[1], "--systemd-cgroup");
+        assert_null(o.runtime_args[2]);
         shim_opts_release(&o);
 }
 
@@ -108,6 +139,10 @@ static void test_opts_refused(void **state)
             {{"s", "create", "--id", "c", "--log-max-size", "lots", NULL}, "--log-max-size `lots`"},
             {{"s", "create", "--nope", NULL}, "unknown option `--nope`"},
             {{"s", "create", "--id", "c", "extra", NULL}, "unexpected argument `extra`"},
+            {{"s", "create", "--id", "c", "--runtime-arg", "x", NULL},
+             "--runtime-arg needs --runtime-path"},
+            {{"s", "create", "--id", "c", "--runtime-path", "runc", NULL},
+             "--runtime-path `runc` must be absolute"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 struct shim_opts o;
@@ -280,6 +315,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_opts_create),
             cmocka_unit_test(test_opts_exec_and_defaults),
+            cmocka_unit_test(test_opts_external_runtime),
             cmocka_unit_test(test_opts_refused),
             cmocka_unit_test(test_json_escape),
             cmocka_unit_test(test_time_now),
