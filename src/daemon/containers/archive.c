@@ -14,6 +14,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <locale.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -241,223 +242,32 @@ static int cp_root_open(struct containers *cs, struct container *c, const char *
 }
 
 /* ---------------------------------------------------------------- tar out
- * The archive docker's pkg/archive writes with Go's archive/tar: ustar headers, a PAX extended
- * header before an entry whose name, link target, size, ids or user/group names do not fit one
- * (Go's choice), the file type bits kept in the header's mode (moby's fillGo18FileTypeBits:
- * 0100644 for a regular file, 040755 for a directory), times in whole seconds, directories
- * named with a trailing '/', each directory's entries in lexical order (Go's filepath.Walk),
- * a file's second and later names as hard link entries, sockets left out. libarchive masks the
- * mode to its permission bits, hence this writer. */
-
-struct tar_seen {
-        dev_t dev;
-        ino_t ino;
-        char *name;
-};
+ * The archive docker's pkg/archive writes, through libarchive's restricted pax writer: ustar
+ * headers, a PAX extended header only before an entry whose name, link target, size, ids or
+ * user/group names do not fit one, times in whole seconds (no atime/ctime: no PAX header for
+ * them), directories named with a trailing '/', each directory's entries in lexical order (Go's
+ * filepath.Walk), a file's second and later names as hard link entries, sockets left out.
+ * Unlike Go's archive/tar, libarchive writes only the permission bits in the header's mode (moby
+ * also keeps the file type bits there: 0100644; readers take the type from the typeflag), splits
+ * a long path into ustar's prefix at the first '/' that lets the rest fit (Go: at the last that
+ * fits the prefix), and moves ids from 2^18 on into PAX records (Go: from 2^21). */
 
 struct tar_out {
-        int fd;
-        struct berth_error *err; /* the first write error: the rest is skipped */
-        int depth;               /* of add_tree: 0 for the directory asked for */
+        struct archive *a;
+        struct archive_entry_linkresolver *links; /* a file's later names: hard link entries */
+        struct berth_error *err;                  /* the first write error: the rest is skipped */
+        int depth;                                /* of add_tree: 0 for the directory asked for */
         /* the container's own users and groups: entries carry their names, as docker's do */
         struct berth_passwd_ent *pw;
         size_t n_pw;
         struct berth_group_ent *gr;
         size_t n_gr;
-        /* files with more than one name already written: (dev, ino) → their first name */
-        struct tar_seen *seen;
-        size_t n_seen;
         /* docker cp from a stopped container's rootfs: the container path of the entry named
          * top_name (its arcname prefix), and the container dir whose hosts, hostname and
          * resolv.conf docker mounts over the rootfs' empty ones for the copy; etc_dirfd -1: none */
         const char *top_path, *top_name;
         int etc_dirfd;
 };
-
-#define TAR_BLOCK 512
-
-static int tar_write(struct tar_out *t, const void *p, size_t n)
-{
-        int r;
-
-        if (t->err)
-                return -EPIPE;
-        r = berth_write_all(t->fd, p, n);
-        if (r < 0)
-                return berth_error_set(&t->err, -r, "tar: client gone");
-        return 0;
-}
-
-/* v in octal, zero-padded, in a field of width bytes ending in NUL; false when it does not fit */
-static bool tar_octal(char *field, size_t width, uint64_t v)
-{
-        for (size_t i = width - 1; i-- > 0;) {
-                field[i] = (char)('0' + (v & 7));
-                v >>= 3;
-        }
-        field[width - 1] = '\0';
-        return v == 0;
-}
-
-static bool tar_ascii(const char *s)
-{
-        for (; *s; s++)
-                if ((unsigned char)*s >= 0x80)
-                        return false;
-        return true;
-}
-
-/* Go's splitUSTARPath: name (> 100 bytes) as prefix (<= 155) '/' suffix (<= 100) */
-static bool tar_split(const char *name, size_t *ret_prefix_len)
-{
-        size_t len = strlen(name), n = len;
-
-        if (len <= 100 || !tar_ascii(name))
-                return false;
-        if (n > 156)
-                n = 156;
-        else if (name[n - 1] == '/')
-                n--;
-        const char *slash = memrchr(name, '/', n);
-        if (!slash || slash == name)
-                return false;
-        size_t plen = (size_t)(slash - name), slen = len - plen - 1;
-        if (slen > 100 || slen == 0 || plen > 155)
-                return false;
-        *ret_prefix_len = plen;
-        return true;
-}
-
-struct tar_hdr {
-        const char *name, *link, *uname, *gname;
-        uint64_t mode, uid, gid, size, mtime, devmajor, devminor;
-        char type;
-};
-
-/* The 512-byte header of h (strings cut to their fields, numbers that do not fit as 0: the PAX
- * header before it carries them), with its checksum. */
-static void tar_block(const struct tar_hdr *h, size_t prefix_len, char b[TAR_BLOCK])
-{
-        unsigned sum = 0;
-
-        memset(b, 0, TAR_BLOCK);
-        if (prefix_len) {
-                memcpy(b + 345, h->name, prefix_len);
-                strncpy(b, h->name + prefix_len + 1, 100);
-        } else {
-                strncpy(b, h->name, 100);
-        }
-        if (!tar_octal(b + 100, 8, h->mode))
-                tar_octal(b + 100, 8, h->mode & 07777);
-        if (!tar_octal(b + 108, 8, h->uid))
-                tar_octal(b + 108, 8, 0);
-        if (!tar_octal(b + 116, 8, h->gid))
-                tar_octal(b + 116, 8, 0);
-        if (!tar_octal(b + 124, 12, h->size))
-                tar_octal(b + 124, 12, 0);
-        if (!tar_octal(b + 136, 12, h->mtime))
-                tar_octal(b + 136, 12, 0);
-        b[156] = h->type;
-        strncpy(b + 157, h->link ? h->link : "", 100);
-        memcpy(b + 257,
-               "ustar\0"
-               "00",
-               8);
-        strncpy(b + 265, h->uname ? h->uname : "", 32);
-        strncpy(b + 297, h->gname ? h->gname : "", 32);
-        tar_octal(b + 329, 8, h->devmajor);
-        tar_octal(b + 337, 8, h->devminor);
-        memset(b + 148, ' ', 8);
-        for (size_t i = 0; i < TAR_BLOCK; i++)
-                sum += (unsigned char)b[i];
-        tar_octal(b + 148, 7, sum);
-}
-
-/* append "LEN key=value\n" (LEN counting itself) to *recs */
-static void pax_add(char **recs, const char *key, const char *value)
-{
-        size_t body = strlen(key) + strlen(value) + 3, len = body + 1;
-
-        while (snprintf(NULL, 0, "%zu", len) + body != len)
-                len++;
-        char *more = xasprintf("%s%zu %s=%s\n", *recs ? *recs : "", len, key, value);
-        free(*recs);
-        *recs = more;
-}
-
-static int tar_header(struct tar_out *t, const struct tar_hdr *h)
-{
-        char b[TAR_BLOCK], num[24];
-        _cleanup_free_ char *recs = NULL;
-        size_t prefix_len = 0;
-        bool ustar = true;
-
-        /* Go's allowedFormats: what ustar cannot hold goes into PAX records, sorted by key */
-        if (h->gid >= 07777777) {
-                snprintf(num, sizeof(num), "%" PRIu64, h->gid);
-                pax_add(&recs, "gid", num);
-                ustar = false;
-        }
-        if (h->gname && (strlen(h->gname) > 32 || !tar_ascii(h->gname))) {
-                pax_add(&recs, "gname", h->gname);
-                ustar = false;
-        }
-        if (h->link && (strlen(h->link) > 100 || !tar_ascii(h->link))) {
-                pax_add(&recs, "linkpath", h->link);
-                ustar = false;
-        }
-        if (strlen(h->name) > 100 || !tar_ascii(h->name)) {
-                pax_add(&recs, "path", h->name);
-                if (!tar_split(h->name, &prefix_len))
-                        ustar = false;
-        }
-        if (h->size >= 077777777777ull) {
-                snprintf(num, sizeof(num), "%" PRIu64, h->size);
-                pax_add(&recs, "size", num);
-                ustar = false;
-        }
-        if (h->uid >= 07777777) {
-                snprintf(num, sizeof(num), "%" PRIu64, h->uid);
-                pax_add(&recs, "uid", num);
-                ustar = false;
-        }
-        if (h->uname && (strlen(h->uname) > 32 || !tar_ascii(h->uname))) {
-                pax_add(&recs, "uname", h->uname);
-                ustar = false;
-        }
-        if (!ustar) {
-                /* Go: path.Join(DIR, "PaxHeaders.0", BASE) (a directory's "a/b/" gives
-                 * "a/b/PaxHeaders.0"), typeflag x, the records as its data */
-                const char *slash = strrchr(h->name, '/');
-                const char *base = slash ? slash + 1 : h->name;
-                _cleanup_free_ char *xname =
-                    xasprintf("%.*sPaxHeaders.0%s%s", slash ? (int)(slash - h->name + 1) : 0,
-                              h->name, *base ? "/" : "", base);
-                size_t len = strlen(recs);
-                struct tar_hdr x = {.name = xname, .size = len, .mtime = 0, .type = 'x'};
-                tar_block(&x, 0, b);
-                if (tar_write(t, b, TAR_BLOCK) < 0 || tar_write(t, recs, len) < 0)
-                        return -EPIPE;
-                memset(b, 0, sizeof(b));
-                if (len % TAR_BLOCK && tar_write(t, b, TAR_BLOCK - len % TAR_BLOCK) < 0)
-                        return -EPIPE;
-                prefix_len = 0;
-        }
-        tar_block(h, prefix_len, b);
-        return tar_write(t, b, TAR_BLOCK);
-}
-
-/* the first name the archive gave the file st is (it has several), else NULL after noting
- * arcname as its first */
-static const char *tar_seen(struct tar_out *t, const struct stat *st, const char *arcname)
-{
-        for (size_t i = 0; i < t->n_seen; i++)
-                if (t->seen[i].dev == st->st_dev && t->seen[i].ino == st->st_ino)
-                        return t->seen[i].name;
-        t->seen = xrealloc(t->seen, (t->n_seen + 1) * sizeof(*t->seen));
-        t->seen[t->n_seen++] = (struct tar_seen){st->st_dev, st->st_ino, xstrdup(arcname)};
-        return NULL;
-}
 
 /* The names of the container's /etc/passwd and /etc/group under rootfd (berth's own parser: the
  * files are the image's, CVE-2019-14271); none when they cannot be read. */
@@ -557,6 +367,12 @@ static const char *etc_file_over(struct tar_out *t, const char *arcname, struct 
         return NULL;
 }
 
+static void tar_entry_freep(struct archive_entry **e)
+{
+        if (*e)
+                archive_entry_free(*e);
+}
+
 static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const char *arcname,
                         const struct stat *st)
 {
@@ -568,82 +384,78 @@ static int add_entry_fd(struct tar_out *t, int parentfd, const char *name, const
                 st = &over_st;
         }
 
-        char target[4096];
-        const char *linked = NULL;
+        _cleanup_(tar_entry_freep) struct archive_entry *e = NULL, *spare = NULL;
         _cleanup_free_ char *dirname = NULL;
-        struct tar_hdr h = {
-            .name = arcname,
-            .mode = st->st_mode & 07777,
-            .uid = st->st_uid,
-            .gid = st->st_gid,
-            .mtime = st->st_mtim.tv_sec > 0 ? (uint64_t)st->st_mtim.tv_sec : 0,
-        };
+        const char *user, *group;
         int r;
 
-        switch (st->st_mode & S_IFMT) {
-        case S_IFREG:
-                h.type = '0';
-                h.size = (uint64_t)st->st_size;
-                break;
-        case S_IFDIR:
-                h.type = '5';
-                break;
-        case S_IFLNK: {
+        if (S_ISSOCK(st->st_mode))
+                return 0; /* moby: "archive: skipping … since it is a socket" */
+        if (t->err)
+                return -EPIPE;
+        e = archive_entry_new();
+        if (S_ISDIR(st->st_mode)) {
+                size_t len = strlen(arcname);
+                if (len == 0 || arcname[len - 1] != '/')
+                        dirname = xasprintf("%s/", arcname);
+        }
+        archive_entry_copy_pathname(e, dirname ? dirname : arcname);
+        /* the fields docker writes: no atime/ctime, mtime in whole seconds (a PAX header
+         * otherwise); dev, ino and nlink for the link resolver */
+        archive_entry_set_mode(e, st->st_mode);
+        archive_entry_set_uid(e, st->st_uid);
+        archive_entry_set_gid(e, st->st_gid);
+        archive_entry_set_mtime(e, st->st_mtim.tv_sec > 0 ? st->st_mtim.tv_sec : 0, 0);
+        archive_entry_set_dev(e, st->st_dev);
+        archive_entry_set_ino64(e, (la_int64_t)st->st_ino);
+        archive_entry_set_nlink(e, (unsigned)st->st_nlink);
+        if (S_ISREG(st->st_mode))
+                archive_entry_set_size(e, st->st_size);
+        if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+                archive_entry_set_rdev(e, st->st_rdev);
+        tar_out_names(t, st->st_uid, st->st_gid, &user, &group);
+        if (user)
+                archive_entry_copy_uname(e, user);
+        if (group)
+                archive_entry_copy_gname(e, group);
+        if (S_ISLNK(st->st_mode)) {
+                char target[4096];
                 ssize_t n = readlinkat(parentfd, name, target, sizeof(target) - 1);
                 if (n < 0)
                         return 0;
                 target[n] = '\0';
-                h.type = '2';
-                h.link = target;
-                break;
+                archive_entry_copy_symlink(e, target);
         }
-        case S_IFCHR:
-        case S_IFBLK:
-                h.type = S_ISCHR(st->st_mode) ? '3' : '4';
-                h.devmajor = major(st->st_rdev);
-                h.devminor = minor(st->st_rdev);
-                break;
-        case S_IFIFO:
-                h.type = '6';
-                break;
-        default:
-                /* moby: "archive: skipping … since it is a socket" */
-                return 0;
-        }
-        h.mode |= st->st_mode & S_IFMT;
-        tar_out_names(t, st->st_uid, st->st_gid, &h.uname, &h.gname);
-        if (S_ISDIR(st->st_mode)) {
-                size_t len = strlen(arcname);
-                if (len == 0 || arcname[len - 1] != '/')
-                        h.name = dirname = xasprintf("%s/", arcname);
-        } else if (st->st_nlink > 1 && (linked = tar_seen(t, st, arcname))) {
-                h.type = '1';
-                h.link = linked;
-                h.size = 0;
-        }
-        r = tar_header(t, &h);
-        if (r < 0)
-                return r;
-        if (h.type == '0' && h.size > 0) {
+        /* a file's second and later names: hard links to its first (tar's strategy: the
+         * entry comes back at once, its size unset when it is a later name) */
+        archive_entry_linkify(t->links, &e, &spare);
+        r = archive_write_header(t->a, e);
+        if (r == ARCHIVE_FATAL)
+                return berth_error_setx(&t->err, EIO, "tar: %s", archive_error_string(t->a));
+        if (r == ARCHIVE_FAILED)
+                return 0; /* this entry only (a file type tar cannot hold) */
+        if (S_ISREG(st->st_mode) && !archive_entry_hardlink(e) && st->st_size > 0) {
                 _cleanup_close_ int fd = open_regular(parentfd, name);
                 char buf[65536];
-                uint64_t left = h.size;
+                off_t left = st->st_size;
                 while (fd >= 0 && left > 0) {
-                        ssize_t n = read(fd, buf, sizeof(buf) < left ? sizeof(buf) : (size_t)left);
+                        ssize_t n =
+                            read(fd, buf, sizeof(buf) < (size_t)left ? sizeof(buf) : (size_t)left);
                         if (n <= 0)
                                 break;
-                        if (tar_write(t, buf, (size_t)n) < 0)
-                                return -EPIPE;
-                        left -= (uint64_t)n;
+                        if (archive_write_data(t->a, buf, (size_t)n) < 0)
+                                return berth_error_setx(&t->err, EPIPE, "tar: %s",
+                                                        archive_error_string(t->a));
+                        left -= n;
                 }
                 /* a file that shrank while we read: pad, the header is written */
                 memset(buf, 0, sizeof(buf));
-                left += (TAR_BLOCK - h.size % TAR_BLOCK) % TAR_BLOCK;
                 while (left > 0) {
-                        size_t n = sizeof(buf) < left ? sizeof(buf) : (size_t)left;
-                        if (tar_write(t, buf, n) < 0)
-                                return -EPIPE;
-                        left -= n;
+                        size_t n = sizeof(buf) < (size_t)left ? sizeof(buf) : (size_t)left;
+                        if (archive_write_data(t->a, buf, n) < 0)
+                                return berth_error_setx(&t->err, EPIPE, "tar: %s",
+                                                        archive_error_string(t->a));
+                        left -= (off_t)n;
                 }
         }
         if (S_ISDIR(st->st_mode))
@@ -704,6 +516,17 @@ static int add_tree(struct tar_out *t, int parentfd, const char *name, const cha
         return r;
 }
 
+static la_ssize_t tar_write_cb(struct archive *a, void *ud, const void *buf, size_t n)
+{
+        int r = berth_write_all(*(int *)ud, buf, n);
+
+        if (r < 0) {
+                archive_set_error(a, -r, "client gone");
+                return -1;
+        }
+        return (la_ssize_t)n;
+}
+
 struct container_tar {
         struct containers *cs;
         struct container *c;
@@ -723,12 +546,23 @@ void container_tar_free(void *p)
         free(j);
 }
 
-void container_tar_write(int fd, void *p)
+static void tar_out_write(struct container_tar *j, int fd)
 {
-        struct container_tar *j = p;
-        struct tar_out t = {.fd = fd, .etc_dirfd = -1};
-        char end[2 * TAR_BLOCK] = {0};
+        struct tar_out t = {.etc_dirfd = -1};
         _cleanup_close_ int etc_dirfd = -1;
+        int out = fd;
+
+        t.a = archive_write_new();
+        archive_write_set_format_pax_restricted(t.a);
+        /* no padding to a record size: the two zero blocks end it, as Go's writer does */
+        archive_write_set_bytes_per_block(t.a, 0);
+        if (archive_write_open2(t.a, &out, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
+                berth_debug("archive: %s", archive_error_string(t.a));
+                archive_write_free(t.a);
+                return;
+        }
+        t.links = archive_entry_linkresolver_new();
+        archive_entry_linkresolver_set_strategy(t.links, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
 
         /* a running container's own root (its /etc as it sees it), else the held rootfs */
         _cleanup_close_ int rootfd = j->root.pidfd >= 0
@@ -751,16 +585,29 @@ void container_tar_write(int fd, void *p)
                 if (obj >= 0 && fstat(obj, &st) == 0)
                         add_entry_fd(&t, obj, "", j->root.name, &st);
         }
-        /* the end: two zero blocks (Go writes no padding to a record size) */
-        tar_write(&t, end, sizeof(end));
+        if (!t.err && archive_write_close(t.a) != ARCHIVE_OK)
+                berth_error_setx(&t.err, EPIPE, "tar: %s", archive_error_string(t.a));
         if (t.err)
                 berth_debug("archive: %s", t.err->msg);
         berth_error_free(t.err);
         berth_passwd_free(t.pw, t.n_pw);
         berth_group_free(t.gr, t.n_gr);
-        for (size_t i = 0; i < t.n_seen; i++)
-                free(t.seen[i].name);
-        free(t.seen);
+        archive_entry_linkresolver_free(t.links);
+        archive_write_free(t.a);
+}
+
+void container_tar_write(int fd, void *p)
+{
+        /* names go out as they are (UTF-8, as Go's writer takes them): in the C locale
+         * libarchive cannot convert a non-ASCII name to UTF-8, and marks it hdrcharset=BINARY */
+        locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+        locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+
+        tar_out_write(p, fd);
+        if (utf8) {
+                uselocale(old);
+                freelocale(utf8);
+        }
 }
 
 /* stat of what root names: docker's X-Docker-Container-Path-Stat */

@@ -620,33 +620,42 @@ def test_exec_in_a_paused_container(engine, names):
 
 
 def _tar_entries(data):
-    """Every entry of a tar stream, in order, as a reader sees it: name, type, mode (with the
-    header's file type bits), ids and names, size, link target, the raw ustar name and prefix
-    fields (a directory's trailing '/') and the PAX records' keys."""
+    """Every entry of a tar stream, in order, as a reader sees it: name, type, permission bits,
+    ids and names, size, link target, the name the ustar header holds (its prefix and name
+    fields joined: a directory's trailing '/'; None when a PAX record holds the name) and the PAX
+    records' keys. Not the file type bits moby also keeps in the header's mode (0100644): berthd
+    writes with libarchive, which writes the permission bits only, and tar readers take the type
+    from the typeflag; nor where a long path is split between the prefix and name fields (Go
+    splits at the last '/' that fits the prefix, libarchive at the first that lets the name fit)
+    (DIFFERENCES.md)."""
     import io
     import tarfile
     out = []
     with tarfile.open(fileobj=io.BytesIO(data)) as t:
         for m in t.getmembers():
             raw = data[m.offset_data - 512:m.offset_data]
-            out.append((m.name, m.type, oct(m.mode), m.uid, m.gid, m.uname, m.gname, m.size,
-                        m.linkname, raw[345:500].rstrip(b"\0"), raw[:100].rstrip(b"\0"),
-                        sorted(m.pax_headers)))
+            prefix, field = raw[345:500].rstrip(b"\0"), raw[:100].rstrip(b"\0")
+            header_name = (None if "path" in m.pax_headers
+                           else prefix + b"/" + field if prefix else field)
+            out.append((m.name, m.type, oct(m.mode & 0o7777), m.uid, m.gid, m.uname, m.gname,
+                        m.size, m.linkname, header_name, sorted(m.pax_headers)))
     return out
 
 
 def test_export_and_cp_entries_match_dockerd(berthd, dockerd_oracle):
     """`docker export` and `docker cp` of the same image-based container, entry by entry, as
     dockerd writes them: order (moby walks each directory in lexical order), names (directories
-    with a trailing '/', a long path split into ustar's prefix, a longer name in a PAX record),
-    type, mode (moby keeps Go 1.8's file type bits in the header: 0100644 for a regular file),
+    with a trailing '/', a long path split into ustar's prefix, a longer or non-ASCII name in a
+    PAX record),
+    type, permission bits (not the file type bits moby keeps in the mode: see _tar_entries),
     uid/gid and their names, size, link target (a file's second name is a hard link entry).
     docker cp of a stopped container reads the /etc files dockerd mounts over the rootfs."""
     long_dir = "d" * 60
     long_name = "n" * 120
     script = (f"mkdir -p /x/{long_dir}/{long_dir} && echo hi > /x/{long_dir}/{long_dir}/f"
               f" && ln /bin/busybox /x/hard && echo long > /x/{long_name}"
-              " && mkfifo /x/fifo && chown 1234:1235 /x/fifo && chmod 4755 /x/hard")
+              " && mkfifo /x/fifo && chown 1234:1235 /x/fifo && chmod 4755 /x/hard"
+              " && echo u > /x/caf\u00e9")
     got = {}
     for kind, d in (("berthd", berthd), ("dockerd", dockerd_oracle)):
         name = d.name("exp")
@@ -665,9 +674,12 @@ def test_export_and_cp_entries_match_dockerd(berthd, dockerd_oracle):
         for a, b in zip(ours, theirs):
             assert a == b
     export = {e[0]: e for e in got["berthd"][0]}
-    assert export["bin"][2] == oct(0o40755) and export["bin"][10] == b"bin/"
+    assert export["bin"][1:3] == (b"5", oct(0o755)) and export["bin"][9] == b"bin/"
     assert export["x/hard"][1] == b"1" and export["x/hard"][8] == "bin/busybox"
-    assert export["x/hard"][2] == oct(0o104755)
-    assert export[f"x/{long_name}"][11] == ["path"]
-    assert export[f"x/{long_dir}/{long_dir}/f"][9] == f"x/{long_dir}/{long_dir}".encode()
-    assert export["x/fifo"][1:5] == (b"6", oct(0o10644), 1234, 1235)
+    assert export["x/hard"][2] == oct(0o4755)
+    assert export[f"x/{long_name}"][10] == ["path"]
+    # 125 bytes held by ustar's prefix and name fields, no PAX record
+    long_path = f"x/{long_dir}/{long_dir}/f"
+    assert export[long_path][9] == long_path.encode() and export[long_path][10] == []
+    assert export["x/fifo"][1:5] == (b"6", oct(0o644), 1234, 1235)
+    assert export["x/caf\u00e9"][10] == ["path"]  # a non-ASCII name: a PAX record, UTF-8
