@@ -12,7 +12,11 @@ import time
 
 import pytest
 
-from conftest import BERTHD, BUILD, SHIM, TAG
+from berthtest import BUILD, TAG
+
+# as the engine fixture finds them (conftest is not importable by name: every test directory has one)
+BERTHD = os.environ.get("BERTHD") or os.path.join(BUILD, "cmd", "berthd")
+SHIM = os.environ.get("BERTH_SHIM") or os.path.join(BUILD, "cmd", "berth-shim")
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 CRUN = shutil.which("crun")
