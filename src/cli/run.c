@@ -264,6 +264,24 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         const char *s;
         int r;
 
+        /* docker flags berth parses but has nothing behind: refused, never ignored */
+        static const struct {
+                const char *flag, *why;
+        } unsupported[] = {
+            {"gpus", "berth has no GPU device driver (HostConfig.DeviceRequests)"},
+            {"kernel-memory", "kernel memory limits are deprecated by the kernel (dockerd "
+                              "ignores them since API 1.42)"},
+            {"platform", "berth runs the local image of the host's platform (pull another "
+                         "platform with `berth pull --platform`)"},
+        };
+        for (size_t k = 0; k < ARRAY_SIZE(unsupported); k++)
+                if (cli_arg_set(a, unsupported[k].flag))
+                        return bad(err, "berth: --%s is not supported: %s", unsupported[k].flag,
+                                   unsupported[k].why);
+        if (cli_arg_set(a, "disable-content-trust") && !cli_arg_bool(a, "disable-content-trust"))
+                return bad(err, "berth: --disable-content-trust=false is not supported: berth "
+                                "does not verify image signatures (Docker Content Trust)");
+
         json_object_set_new(cfg, "Image", json_string(pos[0]));
         if (pos[1]) {
                 json_t *cmd = json_array();
@@ -427,7 +445,9 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                      {"cgroup-parent", "CgroupParent"},
                      {"cpuset-cpus", "CpusetCpus"},
                      {"cpuset-mems", "CpusetMems"},
-                     {"runtime", "Runtime"}};
+                     {"runtime", "Runtime"},
+                     {"isolation", "Isolation"},
+                     {"volume-driver", "VolumeDriver"}};
         for (i = 0; i < ARRAY_SIZE(modes); i++)
                 if ((s = cli_arg_str(a, modes[i].flag)))
                         json_object_set_new(hc, modes[i].key, json_string(s));
@@ -483,6 +503,17 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         }
         if (json_object_size(sysctls))
                 json_object_set_new(hc, "Sysctls", json_incref(sysctls));
+        /* the daemon says whether its storage can honour them (docker's behaviour) */
+        _cleanup_json_ json_t *sopts = json_object();
+        for (char **p = cli_arg_list(a, "storage-opt"); p && *p; p++) {
+                const char *eq = strchr(*p, '=');
+                if (!eq)
+                        return bad(err, "invalid storage option");
+                _cleanup_free_ char *k = xstrndup(*p, (size_t)(eq - *p));
+                json_object_set_new(sopts, k, json_string(eq + 1));
+        }
+        if (json_object_size(sopts))
+                json_object_set_new(hc, "StorageOpt", json_incref(sopts));
         if ((s = cli_arg_str(a, "restart"))) {
                 json_t *rp = NULL;
                 if ((r = parse_restart(s, &rp, err)) < 0)
@@ -818,7 +849,8 @@ static int exit_code_of(const char *id, struct berth_error **err)
 }
 
 /* attach to id, optionally start it, copy the streams, return the container's exit code */
-static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bool sig_proxy)
+static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bool sig_proxy,
+                                  const char *detach_keys)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         _cleanup_free_ char *ip = name_path("/containers/", id, "/json");
@@ -849,6 +881,7 @@ static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bo
                               .use_stdin = use_stdin,
                               .resize_path = tty ? rp : NULL,
                               .proxy_id = sig_proxy && !tty ? cid : NULL,
+                              .detach_keys = detach_keys,
                               .ret_detached = &detached};
         if (cli_pump(att, &o, &e) < 0)
                 return cli_fail(e, 1);
@@ -876,6 +909,11 @@ int cmd_start(int argc, char **argv)
                        argc, argv, true, 1, -1, &code) < 0)
                 return code;
         bool att = cli_arg_bool(&a, "attach"), in = cli_arg_bool(&a, "interactive");
+        if (cli_refuse_flag(&a, "checkpoint", "berth has no checkpoint/restore") ||
+            cli_refuse_flag(&a, "checkpoint-dir", "berth has no checkpoint/restore")) {
+                cli_args_release(&a);
+                return 125;
+        }
         if (att || in) {
                 if (strv_length(a.pos) > 1) {
                         fprintf(stderr, "you cannot start and attach multiple containers at "
@@ -883,7 +921,8 @@ int cmd_start(int argc, char **argv)
                         cli_args_release(&a);
                         return 1;
                 }
-                code = attach_and_maybe_start(a.pos[0], true, in, true);
+                code = attach_and_maybe_start(a.pos[0], true, in, true,
+                                              cli_arg_str(&a, "detach-keys"));
                 cli_args_release(&a);
                 return code;
         }
@@ -904,7 +943,8 @@ int cmd_attach(int argc, char **argv)
                        true, 1, 1, &code) < 0)
                 return code;
         bool proxy = cli_arg_set(&a, "sig-proxy") ? cli_arg_bool(&a, "sig-proxy") : true;
-        code = attach_and_maybe_start(a.pos[0], false, !cli_arg_bool(&a, "no-stdin"), proxy);
+        code = attach_and_maybe_start(a.pos[0], false, !cli_arg_bool(&a, "no-stdin"), proxy,
+                                      cli_arg_str(&a, "detach-keys"));
         cli_args_release(&a);
         return code;
 }
@@ -950,6 +990,8 @@ int cmd_exec(int argc, char **argv)
                 json_object_set_new(body, "WorkingDir", json_string(s));
         if ((s = cli_arg_str(&a, "user")))
                 json_object_set_new(body, "User", json_string(s));
+        _cleanup_free_ char *detach_keys =
+            cli_arg_str(&a, "detach-keys") ? xstrdup(cli_arg_str(&a, "detach-keys")) : NULL;
         _cleanup_free_ char *cp = name_path("/containers/", a.pos[0], "/exec");
         cli_args_release(&a);
         _cleanup_json_ json_t *resp = NULL;
@@ -974,7 +1016,10 @@ int cmd_exec(int argc, char **argv)
         if (cli_hijack(sp, sbody, &c, &e) < 0)
                 return cli_fail(e, 126);
         _cleanup_free_ char *rp = xasprintf("/exec/%s/resize", eid);
-        struct pump_opts o = {.tty = tty, .use_stdin = in, .resize_path = tty ? rp : NULL};
+        struct pump_opts o = {.tty = tty,
+                              .use_stdin = in,
+                              .resize_path = tty ? rp : NULL,
+                              .detach_keys = detach_keys};
         if (cli_pump(c, &o, &e) < 0)
                 return cli_fail(e, 126);
         _cleanup_free_ char *ip = xasprintf("/exec/%s/json", eid);

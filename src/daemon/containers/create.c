@@ -179,6 +179,129 @@ static int validate_stop_signal(json_t *body, struct berth_error **err)
         return 0;
 }
 
+/* A field of a create body that holds a value other than its zero one (null, 0, false, "",
+ * [] and {} are what clients send for "unset"). */
+static bool field_set(const json_t *v)
+{
+        if (!v || json_is_null(v) || json_is_false(v))
+                return false;
+        if (json_is_integer(v))
+                return json_integer_value(v) != 0;
+        if (json_is_real(v))
+                return json_real_value(v) != 0;
+        if (json_is_string(v))
+                return json_string_length(v) > 0;
+        if (json_is_array(v))
+                return json_array_size(v) > 0;
+        if (json_is_object(v))
+                return json_object_size(v) > 0;
+        return true;
+}
+
+/* Docker create fields berth has nothing behind: refused with a 400 naming them, never stored
+ * and ignored. Where dockerd on a Linux host refuses the same value, its message is used. */
+static int validate_unsupported(const json_t *body, const json_t *hc, struct berth_error **err)
+{
+        static const struct {
+                const char *key, *msg;
+        } refused[] = {
+            /* a real-time budget needs one in every parent cgroup (dockerd's --cpu-rt-runtime),
+             * which berth does not set up */
+            {"CpuRealtimePeriod", "HostConfig.CpuRealtimePeriod (--cpu-rt-period) is not "
+                                  "supported by berth"},
+            {"CpuRealtimeRuntime", "HostConfig.CpuRealtimeRuntime (--cpu-rt-runtime) is not "
+                                   "supported by berth"},
+            {"KernelMemory", "HostConfig.KernelMemory is not supported: kernel memory limits are "
+                             "deprecated by the kernel"},
+            {"KernelMemoryTCP", "HostConfig.KernelMemoryTCP is not supported: kernel memory "
+                                "limits are deprecated by the kernel"},
+            /* Windows-only fields */
+            {"CpuCount", "HostConfig.CpuCount is not supported on Linux"},
+            {"CpuPercent", "HostConfig.CpuPercent is not supported on Linux"},
+            {"IOMaximumIOps", "HostConfig.IOMaximumIOps is not supported on Linux"},
+            {"IOMaximumBandwidth", "HostConfig.IOMaximumBandwidth is not supported on Linux"},
+            {"StorageOpt", "--storage-opt is supported only for overlay over xfs with 'pquota' "
+                           "mount option"},
+            {"VolumesFrom", "HostConfig.VolumesFrom (--volumes-from) is not supported by berth"},
+            {"Cgroup", "HostConfig.Cgroup is not supported by berth"},
+        };
+        const char *iso = berth_json_get_str(hc, "Isolation");
+        const char *vd = berth_json_get_str(hc, "VolumeDriver");
+        json_t *dr = json_object_get(hc, "DeviceRequests");
+        json_t *hcheck = json_object_get(body, "Healthcheck");
+
+        for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+                if (field_set(json_object_get(hc, refused[i].key)))
+                        return berth_error_setx(err, EINVAL, "%s", refused[i].msg);
+        if (iso && *iso && strcmp(iso, "default") != 0)
+                return berth_error_setx(err, EINVAL,
+                                        "Invalid isolation: \"%s\" - linux only supports "
+                                        "'default'",
+                                        iso);
+        if (vd && *vd && strcmp(vd, "local") != 0)
+                return berth_error_setx(err, EINVAL,
+                                        "error looking up volume plugin %s: plugin \"%s\" not "
+                                        "found",
+                                        vd, vd);
+        if (field_set(dr)) {
+                /* dockerd without a device driver (nvidia) registered */
+                json_t *caps = json_object_get(json_array_get(dr, 0), "Capabilities"), *set, *c;
+                const char *drv = berth_json_get_str(json_array_get(dr, 0), "Driver");
+                _cleanup_free_ char *shown = xstrdup("[");
+                size_t i, k;
+                /* Go's %v of [][]string: [[gpu compute]] */
+                json_array_foreach(caps, i, set)
+                {
+                        char *n = xasprintf("%s%s[", shown, i ? " " : "");
+                        free(shown);
+                        shown = n;
+                        json_array_foreach(set, k, c)
+                        {
+                                n = xasprintf("%s%s%s", shown, k ? " " : "",
+                                              json_string_value(c) ?: "");
+                                free(shown);
+                                shown = n;
+                        }
+                        n = xasprintf("%s]", shown);
+                        free(shown);
+                        shown = n;
+                }
+                return berth_error_setx(err, EINVAL,
+                                        "could not select device driver \"%s\" with "
+                                        "capabilities: %s]",
+                                        drv ? drv : "", shown);
+        }
+        if (json_is_true(json_object_get(body, "NetworkDisabled")))
+                return berth_error_setx(err, EINVAL,
+                                        "Config.NetworkDisabled is not supported by berth: use "
+                                        "NetworkMode \"none\"");
+        /* moby's validateHealthCheck */
+        if (hcheck && !json_is_null(hcheck)) {
+                static const char *const durations[] = {"Interval", "Timeout", "StartPeriod",
+                                                        "StartInterval"};
+                if (!json_is_object(hcheck))
+                        return berth_error_setx(err, EINVAL, "Healthcheck: expected an object");
+                for (size_t i = 0; i < ARRAY_SIZE(durations); i++) {
+                        json_t *v = json_object_get(hcheck, durations[i]);
+                        if (v && !json_is_null(v) && !json_is_integer(v))
+                                return berth_error_setx(err, EINVAL,
+                                                        "invalid value for `%s`: expected an "
+                                                        "integer",
+                                                        durations[i]);
+                        json_int_t ns = json_integer_value(v);
+                        if (ns != 0 && ns < 1000000)
+                                return berth_error_setx(err, EINVAL,
+                                                        "%s in Healthcheck cannot be less than "
+                                                        "1ms",
+                                                        durations[i]);
+                }
+                if (json_integer_value(json_object_get(hcheck, "Retries")) < 0)
+                        return berth_error_setx(err, EINVAL,
+                                                "Retries in Healthcheck cannot be negative");
+        }
+        return 0;
+}
+
 static json_t *with_host_defaults(json_t *body)
 {
         json_t *b = json_copy(body);
@@ -261,6 +384,9 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         if (r < 0)
                 return r;
         r = validate_stop_signal(body, err);
+        if (r < 0)
+                return r;
+        r = validate_unsupported(body, hc, err);
         if (r < 0)
                 return r;
         if (name && *name) {
