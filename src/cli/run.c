@@ -55,6 +55,7 @@ static json_t *console_size(void)
             {"detach-keys", 0, CLI_STRING}, {"disable-content-trust", 0, CLI_BOOL},                \
             {"device-cgroup-rule", 0, CLI_LIST}, {"gpus", 0, CLI_STRING},                          \
             {"volumes-from", 0, CLI_LIST}, {"volume-driver", 0, CLI_STRING},                       \
+            {"annotation", 0, CLI_LIST},                                                           \
         {                                                                                          \
                 "link", 0, CLI_LIST                                                                \
         }
@@ -503,6 +504,19 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         }
         if (json_object_size(sysctls))
                 json_object_set_new(hc, "Sysctls", json_incref(sysctls));
+        _cleanup_json_ json_t *annotations = json_object();
+        for (char **p = cli_arg_list(a, "annotation"); p && *p; p++) {
+                const char *eq = strchr(*p, '=');
+                if (!eq)
+                        return bad(err,
+                                   "invalid argument \"%s\" for \"--annotation\" flag: bad "
+                                   "format for annotation: %s",
+                                   *p, *p);
+                _cleanup_free_ char *k = xstrndup(*p, (size_t)(eq - *p));
+                json_object_set_new(annotations, k, json_string(eq + 1));
+        }
+        if (json_object_size(annotations))
+                json_object_set_new(hc, "Annotations", json_incref(annotations));
         /* the daemon says whether its storage can honour them (docker's behaviour) */
         _cleanup_json_ json_t *sopts = json_object();
         for (char **p = cli_arg_list(a, "storage-opt"); p && *p; p++) {

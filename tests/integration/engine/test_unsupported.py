@@ -239,3 +239,34 @@ def test_health_start_interval_probes_during_the_start_period(berthd):
         assert status == "healthy"
     finally:
         berthd.cli("rm", "-f", name)
+
+
+# ---------------------------------------------------------------- HostConfig.Annotations
+
+
+@pytest.mark.parametrize("client", ["docker", "berth"])
+def test_annotations_reach_the_runtime(berthd, client):
+    """HostConfig.Annotations (API 1.43, docker's --annotation) go into the OCI spec the runtime
+    gets; they used to be stored and dropped."""
+    run = berthd.docker if client == "docker" else berthd.cli
+    name = berthd.name("ann")
+    cid = run("run", "-d", "--name", name, N, "--annotation", "org.example.k=v 1",
+              "--annotation", "io.berth.x=", TAG, "sleep", "60", check=True).stdout.strip()
+    try:
+        r = run("inspect", "-f", "{{json .HostConfig.Annotations}}", name, check=True)
+        assert json.loads(r.stdout) == {"org.example.k": "v 1", "io.berth.x": ""}
+        with open(os.path.join(berthd.data_root, "containers", cid, "config.json")) as f:
+            spec = json.load(f)
+        assert spec["annotations"] == {"org.example.k": "v 1", "io.berth.x": ""}
+    finally:
+        berthd.cli("rm", "-f", name)
+
+
+def test_bad_annotations_are_refused(berthd):
+    status, doc = create_raw(berthd, body({"Annotations": {"": "x"}}))
+    assert status == 400 and "the empty string is not permitted as an annotation key" in \
+        doc["message"], doc
+    status, doc = create_raw(berthd, body({"Annotations": {"k": 1}}))
+    assert status == 400 and "Annotations" in doc["message"], doc
+    r = berthd.cli("run", "--rm", N, "--annotation", "novalue", TAG, "true")
+    assert r.returncode == 125 and "bad format for annotation" in r.stderr, r.stderr
