@@ -68,8 +68,88 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, json
         return 0;
 }
 
-/* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's) and the image's Volumes
- * (anonymous volumes) → docker's Mounts array with resolved sources. */
+static bool mount_covers(json_t *mounts, const char *target)
+{
+        size_t i;
+        json_t *e;
+
+        json_array_foreach(mounts, i, e)
+        {
+                if (strcmp(berth_json_get_str(e, "Destination") ?: "", target) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* HostConfig.VolumesFrom ("container[:ro|:rw]", moby's parseVolumesFrom): the volumes and binds
+ * of another container at the same destinations, read-only or read-write as the suffix says
+ * (else as they are there), unless this container mounts something of its own there. The
+ * volumes are referenced for id (not copied into: they exist). */
+static int volumes_from(struct containers *cs, const char *id, json_t *from, json_t *mounts,
+                        struct berth_error **err)
+{
+        _cleanup_json_ json_t *ignored = json_array();
+        size_t i, k;
+        json_t *e, *m;
+
+        if (from && !json_is_null(from) && !json_is_array(from))
+                return berth_error_setx(err, EINVAL,
+                                        "invalid value for `VolumesFrom`: expected an array of "
+                                        "strings");
+        json_array_foreach(from, i, e)
+        {
+                const char *spec = json_string_value(e);
+                struct container *donor;
+                int r = 0;
+
+                if (!spec || !*spec)
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid value for `VolumesFrom`: expected an "
+                                                "array of strings");
+                const char *colon = strrchr(spec, ':');
+                _cleanup_free_ char *name =
+                    colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
+                const char *mode = colon ? colon + 1 : "";
+                if (*mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+                        return berth_error_setx(err, EINVAL, "invalid mode: %s", mode);
+                r = container_get(cs, name, &donor, err);
+                if (r == -ENOENT) {
+                        /* a 400, as dockerd: a 404 to create makes the docker CLI pull the
+                         * image */
+                        berth_error_free(TAKE_PTR(*err));
+                        return berth_error_setx(err, EINVAL, "No such container: %s", name);
+                }
+                if (r < 0)
+                        return r;
+                json_array_foreach(json_object_get(donor->config, "mounts"), k, m)
+                {
+                        const char *type = berth_json_get_str(m, "Type") ?: "";
+                        const char *dst = berth_json_get_str(m, "Destination");
+                        bool rw = *mode ? strcmp(mode, "rw") == 0
+                                        : json_is_true(json_object_get(m, "RW"));
+                        if (!dst || mount_covers(mounts, dst))
+                                continue;
+                        if (strcmp(type, "volume") == 0)
+                                r = add_mount(cs, id, mounts, ignored, "volume",
+                                              berth_json_get_str(m, "Name"), dst, rw, NULL, true,
+                                              *mode ? mode : berth_json_get_str(m, "Mode"), err);
+                        else
+                                r = add_mount(cs, id, mounts, ignored, "bind",
+                                              berth_json_get_str(m, "Source"), dst, rw,
+                                              berth_json_get_str(m, "Propagation"), false,
+                                              *mode ? mode : berth_json_get_str(m, "Mode"), err);
+                        if (r < 0)
+                                break;
+                }
+                container_unref(cs, donor);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's), VolumesFrom and the
+ * image's Volumes (anonymous volumes) → docker's Mounts array with resolved sources. */
 static int resolve_mounts(struct containers *cs, const char *id, json_t *body, json_t *image_config,
                           json_t **ret, json_t **ret_populate, struct berth_error **err)
 {
@@ -102,6 +182,11 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                 if (r < 0)
                         goto out;
         }
+        r = volumes_from(cs, id,
+                         json_object_get(json_object_get(body, "HostConfig"), "VolumesFrom"),
+                         mounts, err);
+        if (r < 0)
+                goto out;
         /* anonymous volumes: `-v /path` (Volumes in the body) and the image's VOLUMEs, unless
          * a mount already covers the path */
         for (int pass = 0; pass < 2; pass++) {
@@ -222,7 +307,6 @@ static int validate_unsupported(const json_t *body, const json_t *hc, struct ber
             {"IOMaximumBandwidth", "HostConfig.IOMaximumBandwidth is not supported on Linux"},
             {"StorageOpt", "--storage-opt is supported only for overlay over xfs with 'pquota' "
                            "mount option"},
-            {"VolumesFrom", "HostConfig.VolumesFrom (--volumes-from) is not supported by berth"},
             {"Cgroup", "HostConfig.Cgroup is not supported by berth"},
         };
         const char *iso = berth_json_get_str(hc, "Isolation");

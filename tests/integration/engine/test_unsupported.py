@@ -107,7 +107,6 @@ def test_isolation_default_is_taken(engine):
     ({"CpuPercent": 50}, "HostConfig.CpuPercent is not supported on Linux"),
     ({"IOMaximumIOps": 100}, "HostConfig.IOMaximumIOps is not supported on Linux"),
     ({"IOMaximumBandwidth": 1 << 20}, "HostConfig.IOMaximumBandwidth is not supported on Linux"),
-    ({"VolumesFrom": ["other"]}, "HostConfig.VolumesFrom (--volumes-from) is not supported"),
     ({"VolumeDriver": "nosuch"}, "error looking up volume plugin nosuch: plugin \"nosuch\" not "
                                  "found"),
     ({"Cgroup": "container:other"}, "HostConfig.Cgroup is not supported by berth"),
@@ -270,3 +269,42 @@ def test_bad_annotations_are_refused(berthd):
     assert status == 400 and "Annotations" in doc["message"], doc
     r = berthd.cli("run", "--rm", N, "--annotation", "novalue", TAG, "true")
     assert r.returncode == 125 and "bad format for annotation" in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- HostConfig.VolumesFrom
+
+
+def test_volumes_from(engine, tmp_path):
+    """--volumes-from mounts another container's volumes and binds at the same places, read-only
+    with :ro; an anonymous -v at the same place does not replace them (it used to be stored
+    and dropped)."""
+    donor, ro, rw = engine.name("vf"), engine.name("vf"), engine.name("vf")
+    vol = engine.name("vfvol")
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    (bind / "f").write_text("from the host\n")
+    try:
+        engine.docker("run", "--name", donor, N, "-v", f"{vol}:/data", "-v", "/anon",
+                      "-v", f"{bind}:/b:ro", TAG, "sh", "-c",
+                      "echo named > /data/f; echo anon > /anon/f", check=True)
+        r = engine.docker("run", "--name", ro, N, "--volumes-from", f"{donor}:ro", TAG, "sh", "-c",
+                          "cat /data/f /anon/f /b/f; touch /data/g 2>/dev/null && echo wrote; true")
+        assert r.returncode == 0 and r.stdout == "named\nanon\nfrom the host\n", (r.stdout,
+                                                                                   r.stderr)
+        r = engine.docker("run", "--name", rw, N, "--volumes-from", donor, "-v", "/data", TAG,
+                          "sh", "-c", "ls /data; echo x > /anon/g && cat /anon/g; "
+                          "touch /b/g 2>/dev/null || echo ro")
+        assert r.returncode == 0 and r.stdout == "f\nx\nro\n", (r.stdout, r.stderr)
+        mounts = {m["Destination"]: m for m in inspect_json(engine, ro)["Mounts"]}
+        assert set(mounts) == {"/data", "/anon", "/b"}
+        assert not any(m["RW"] for m in mounts.values())
+        assert mounts["/data"]["Name"] == vol
+        r = engine.docker("run", "--rm", N, "--volumes-from", "nosuchcontainer", TAG, "true")
+        assert r.returncode == 125 and "No such container: nosuchcontainer" in r.stderr, r.stderr
+    finally:
+        engine.docker("rm", "-f", "-v", ro, rw, donor)
+        engine.docker("volume", "rm", vol)
+
+
+def inspect_json(engine, name):
+    return json.loads(engine.docker("inspect", name, check=True).stdout)[0]
