@@ -55,7 +55,9 @@ static json_t *console_size(void)
             {"detach-keys", 0, CLI_STRING}, {"disable-content-trust", 0, CLI_BOOL},                \
             {"device-cgroup-rule", 0, CLI_LIST}, {"gpus", 0, CLI_STRING},                          \
             {"volumes-from", 0, CLI_LIST}, {"volume-driver", 0, CLI_STRING},                       \
-            {"annotation", 0, CLI_LIST},                                                           \
+            {"annotation", 0, CLI_LIST}, {"blkio-weight-device", 0, CLI_LIST},                     \
+            {"device-read-bps", 0, CLI_LIST}, {"device-write-bps", 0, CLI_LIST},                   \
+            {"device-read-iops", 0, CLI_LIST}, {"device-write-iops", 0, CLI_LIST},                 \
         {                                                                                          \
                 "link", 0, CLI_LIST                                                                \
         }
@@ -198,6 +200,68 @@ static int parse_device(const char *spec, json_t **ret, struct berth_error **err
         }
         *ret = json_pack("{s:s,s:s,s:s}", "PathOnHost", host, "PathInContainer", cont,
                          "CgroupPermissions", perm);
+        return 0;
+}
+
+/* --blkio-weight-device PATH:WEIGHT, --device-{read,write}-bps PATH:RATE[kb|mb|gb] and
+ * --device-{read,write}-iops PATH:N → HostConfig.BlkioWeightDevice / BlkioDevice*, with docker's
+ * validation (opts.ValidateWeightDevice, ValidateThrottleBpsDevice, ValidateThrottleIOpsDevice). */
+static int parse_blkio_devices(const struct cli_args *a, json_t *hc, struct berth_error **err)
+{
+        static const struct {
+                const char *flag, *key;
+                int kind; /* 0 weight, 1 bytes, 2 count */
+        } t[] = {{"blkio-weight-device", "BlkioWeightDevice", 0},
+                 {"device-read-bps", "BlkioDeviceReadBps", 1},
+                 {"device-write-bps", "BlkioDeviceWriteBps", 1},
+                 {"device-read-iops", "BlkioDeviceReadIOps", 2},
+                 {"device-write-iops", "BlkioDeviceWriteIOps", 2}};
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+                char **v = cli_arg_list(a, t[i].flag);
+                if (!v)
+                        continue;
+                json_t *arr = json_array();
+                json_object_set_new(hc, t[i].key, arr);
+                for (; *v; v++) {
+                        const char *colon = strrchr(*v, ':');
+                        if (!colon || colon == *v)
+                                return bad(err, "bad format: %s", *v);
+                        if (strncmp(*v, "/dev/", 5) != 0)
+                                return bad(err, "bad format for device path: %s", *v);
+                        _cleanup_free_ char *path = xstrndup(*v, (size_t)(colon - *v));
+                        const char *val = colon + 1;
+                        char *end = NULL;
+                        int64_t n = 0;
+                        if (t[i].kind == 1) {
+                                if (cli_parse_bytes(val, &n) < 0)
+                                        return bad(err,
+                                                   "invalid rate for device: %s. The correct "
+                                                   "format is <device-path>:<number>[<unit>]. "
+                                                   "Number must be a positive integer. Unit is "
+                                                   "optional and can be kb, mb, or gb",
+                                                   *v);
+                        } else {
+                                errno = 0;
+                                long long x = strtoll(val, &end, 10);
+                                if (end == val || *end || errno || x < 0 ||
+                                    (t[i].kind == 0 && x > 65535))
+                                        return bad(err,
+                                                   t[i].kind == 0
+                                                       ? "invalid weight for device: %s"
+                                                       : "invalid rate for device: %s. The "
+                                                         "correct format is "
+                                                         "<device-path>:<number>. Number must "
+                                                         "be a positive integer",
+                                                   *v);
+                                n = x;
+                        }
+                        if (t[i].kind == 0 && n > 0 && (n < 10 || n > 1000))
+                                return bad(err, "invalid weight for device: %s", *v);
+                        json_array_append_new(arr, json_pack("{s:s,s:I}", "Path", path,
+                                                             t[i].kind == 0 ? "Weight" : "Rate",
+                                                             (json_int_t)n));
+                }
+        }
         return 0;
 }
 
@@ -486,6 +550,8 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                         return r;
                 json_array_append_new(devs, d);
         }
+        if ((r = parse_blkio_devices(a, hc, err)) < 0)
+                return r;
         json_t *ul = json_array();
         json_object_set_new(hc, "Ulimits", ul);
         for (char **p = cli_arg_list(a, "ulimit"); p && *p; p++) {

@@ -308,3 +308,34 @@ def test_volumes_from(engine, tmp_path):
 
 def inspect_json(engine, name):
     return json.loads(engine.docker("inspect", name, check=True).stdout)[0]
+
+
+# ---------------------------------------------------------------- block I/O device limits
+
+
+def test_blkio_device_limits(engine):
+    """--device-read-bps & co. reach HostConfig.BlkioDevice* and the container's blkio cgroup
+    (the berth CLI had no such flags; berthd applied the fields already)."""
+    name = engine.name("blkio")
+    args = ["--device-read-bps", "/dev/loop0:1mb", "--device-write-iops", "/dev/loop0:300"]
+    script = ("cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device "
+              "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device")
+    clients = [engine.docker] + ([engine.cli] if engine.kind == "berthd" else [])
+    for run in clients:
+        try:
+            r = run("run", "--name", name, N, *args, TAG, "sh", "-c", script)
+            assert r.returncode == 0, r.stderr
+            assert r.stdout.split() == ["7:0", "1048576", "7:0", "300"], r.stdout
+            hc = inspect_json(engine, name)["HostConfig"]
+            assert hc["BlkioDeviceReadBps"] == [{"Path": "/dev/loop0", "Rate": 1048576}]
+            assert hc["BlkioDeviceWriteIOps"] == [{"Path": "/dev/loop0", "Rate": 300}]
+        finally:
+            engine.docker("rm", "-f", name)
+
+
+def test_berth_cli_refuses_bad_blkio_device_values(berthd):
+    for args, message in ((["--device-read-bps", "/dev/loop0:fast"], "invalid rate for device"),
+                          (["--blkio-weight-device", "/dev/loop0:5"], "invalid weight for device"),
+                          (["--device-write-iops", "loop0:5"], "bad format for device path")):
+        r = berthd.cli("run", "--rm", N, *args, TAG, "true")
+        assert r.returncode == 125 and message in r.stderr, (args, r.stderr)
