@@ -318,6 +318,24 @@ static int split_words(const char *s, json_t *arr)
         return 0;
 }
 
+/* --detach-keys that name no key sequence (docker's daemon refuses them; berth matches the keys
+ * in the client, so it says it here) */
+static bool detach_keys_invalid(const struct cli_args *a)
+{
+        const char *k = cli_arg_str(a, "detach-keys");
+        unsigned char keys[16];
+
+        return k && *k && berth_detach_keys_parse(k, keys, sizeof(keys)) == 0;
+}
+
+static bool refuse_detach_keys(const struct cli_args *a)
+{
+        if (!detach_keys_invalid(a))
+                return false;
+        fprintf(stderr, "Invalid detach keys (%s) provided\n", cli_arg_str(a, "detach-keys"));
+        return true;
+}
+
 int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error **err)
 {
         char **pos = a->pos;
@@ -346,6 +364,9 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         if (cli_arg_set(a, "disable-content-trust") && !cli_arg_bool(a, "disable-content-trust"))
                 return bad(err, "berth: --disable-content-trust=false is not supported: berth "
                                 "does not verify image signatures (Docker Content Trust)");
+
+        if (detach_keys_invalid(a))
+                return bad(err, "Invalid detach keys (%s) provided", cli_arg_str(a, "detach-keys"));
 
         json_object_set_new(cfg, "Image", json_string(pos[0]));
         if (pos[1]) {
@@ -990,7 +1011,8 @@ int cmd_start(int argc, char **argv)
                 return code;
         bool att = cli_arg_bool(&a, "attach"), in = cli_arg_bool(&a, "interactive");
         if (cli_refuse_flag(&a, "checkpoint", "berth has no checkpoint/restore") ||
-            cli_refuse_flag(&a, "checkpoint-dir", "berth has no checkpoint/restore")) {
+            cli_refuse_flag(&a, "checkpoint-dir", "berth has no checkpoint/restore") ||
+            refuse_detach_keys(&a)) {
                 cli_args_release(&a);
                 return 125;
         }
@@ -1022,6 +1044,10 @@ int cmd_attach(int argc, char **argv)
         if (verb_parse(&a, "attach", "[OPTIONS] CONTAINER", flags, ARRAY_SIZE(flags), argc, argv,
                        true, 1, 1, &code) < 0)
                 return code;
+        if (refuse_detach_keys(&a)) {
+                cli_args_release(&a);
+                return 1;
+        }
         bool proxy = cli_arg_set(&a, "sig-proxy") ? cli_arg_bool(&a, "sig-proxy") : true;
         code = attach_and_maybe_start(a.pos[0], false, !cli_arg_bool(&a, "no-stdin"), proxy,
                                       cli_arg_str(&a, "detach-keys"));
@@ -1042,6 +1068,13 @@ int cmd_exec(int argc, char **argv)
         if (verb_parse(&a, "exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", flags, ARRAY_SIZE(flags),
                        argc, argv, false, 2, -1, &code) < 0)
                 return code;
+        if (detach_keys_invalid(&a)) {
+                /* moby's exec wording */
+                fprintf(stderr, "Error response from daemon: Invalid escape keys (%s) provided\n",
+                        cli_arg_str(&a, "detach-keys"));
+                cli_args_release(&a);
+                return 1;
+        }
         _cleanup_error_ struct berth_error *e = NULL;
         bool detach = cli_arg_bool(&a, "detach"), tty = cli_arg_bool(&a, "tty");
         bool in = cli_arg_bool(&a, "interactive");
