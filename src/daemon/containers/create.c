@@ -264,9 +264,7 @@ static int validate_stop_signal(json_t *body, struct berth_error **err)
         return 0;
 }
 
-/* A field of a create body that holds a value other than its zero one (null, 0, false, "",
- * [] and {} are what clients send for "unset"). */
-static bool field_set(const json_t *v)
+bool container_field_set(const json_t *v)
 {
         if (!v || json_is_null(v) || json_is_false(v))
                 return false;
@@ -315,7 +313,7 @@ static int validate_unsupported(const json_t *body, const json_t *hc, struct ber
         json_t *hcheck = json_object_get(body, "Healthcheck");
 
         for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
-                if (field_set(json_object_get(hc, refused[i].key)))
+                if (container_field_set(json_object_get(hc, refused[i].key)))
                         return berth_error_setx(err, EINVAL, "%s", refused[i].msg);
         if (iso && *iso && strcmp(iso, "default") != 0)
                 return berth_error_setx(err, EINVAL,
@@ -327,7 +325,7 @@ static int validate_unsupported(const json_t *body, const json_t *hc, struct ber
                                         "error looking up volume plugin %s: plugin \"%s\" not "
                                         "found",
                                         vd, vd);
-        if (field_set(dr)) {
+        if (container_field_set(dr)) {
                 /* dockerd without a device driver (nvidia) registered */
                 json_t *caps = json_object_get(json_array_get(dr, 0), "Capabilities"), *set, *c;
                 const char *drv = berth_json_get_str(json_array_get(dr, 0), "Driver");

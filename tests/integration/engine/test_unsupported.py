@@ -369,3 +369,34 @@ def test_invalid_detach_keys_are_refused(berthd):
         assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
     finally:
         berthd.cli("rm", "-f", name)
+
+
+# ---------------------------------------------------------------- update
+
+
+def test_update_refuses_what_it_cannot_change(berthd):
+    """POST /containers/X/update took any field into the stored HostConfig (Privileged, Devices,
+    … applied at the next start) and ignored the Resources it does not apply: both refused."""
+    name = berthd.name("upd")
+    berthd.cli("run", "-d", "--name", name, N, TAG, "sleep", "60", check=True)
+    api = berthd.sdk().api
+    try:
+        for field, value in (("Privileged", True), ("KernelMemory", 64 << 20),
+                             ("BlkioDeviceReadBps", [{"Path": "/dev/loop0", "Rate": 1}]),
+                             ("CpuRealtimeRuntime", 1000), ("Ulimits", [{"Name": "nofile",
+                                                                          "Soft": 1, "Hard": 1}])):
+            r = api._post_json(api._url("/containers/{0}/update", name), data={field: value})
+            assert r.status_code == 400, (field, r.status_code, r.text)
+            assert f"`{field}` cannot be changed by an update in berth" in r.json()["message"]
+        hc = api.inspect_container(name)["HostConfig"]
+        assert hc["Privileged"] is False and not hc.get("KernelMemory")
+        # what the docker CLI sends (every other field unset) is taken, and cpuset mems reach the
+        # running container's cgroup
+        berthd.docker("update", "--cpuset-mems", "0", "--memory", "64m", "--memory-swap", "128m",
+                      name, check=True)
+        r = berthd.cli("exec", name, "cat", "/sys/fs/cgroup/cpuset/cpuset.mems", check=True)
+        assert r.stdout.strip() == "0"
+        hc = api.inspect_container(name)["HostConfig"]
+        assert hc["CpusetMems"] == "0" and hc["Memory"] == 64 << 20
+    finally:
+        berthd.cli("rm", "-f", name)
