@@ -400,3 +400,31 @@ def test_update_refuses_what_it_cannot_change(berthd):
         assert hc["CpusetMems"] == "0" and hc["Memory"] == 64 << 20
     finally:
         berthd.cli("rm", "-f", name)
+
+
+# ---------------------------------------------------------------- Mounts options
+
+
+def test_mount_volume_driver_is_refused(berthd):
+    """In dockerd's words, but a 400: dockerd's 404 makes the docker CLI try to pull the image
+    (DIFFERENCES.md)."""
+    r = berthd.docker("run", "--rm", N, "--mount",
+                      "type=volume,source=vd1,target=/d,volume-driver=nosuch", TAG, "true")
+    assert r.returncode == 125, r.stderr
+    assert "error looking up volume plugin nosuch: plugin \"nosuch\" not found" in r.stderr
+
+
+@pytest.mark.parametrize("spec, field", [
+    ("type=volume,source=vl1,target=/d,volume-label=a=b", "VolumeOptions.Labels"),
+    ("type=volume,source=vl1,target=/d,volume-opt=type=tmpfs", "VolumeOptions.DriverConfig.Options"),
+    ("type=tmpfs,target=/d,tmpfs-size=1m", None),
+], ids=["volume-label", "volume-opt", "tmpfs-ok"])
+def test_mount_options_berth_cannot_honour_are_refused(berthd, spec, field):
+    """The docker CLI's --mount volume-label= and volume-opt= were dropped by berthd."""
+    r = berthd.docker("run", "--rm", N, "--mount", spec, TAG, "true")
+    if field is None:
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode == 125, r.stderr
+    assert f"field {field} is not supported by berth" in r.stderr, r.stderr
+    assert berthd.docker("volume", "inspect", "vl1").returncode != 0
