@@ -432,3 +432,36 @@ def test_mount_options_berth_cannot_honour_are_refused(berthd, spec, field):
     assert f"field {field} is not supported by berth" in r.stderr, r.stderr
     assert berthd.docker("volume", "inspect", "vl1").returncode != 0
 
+
+
+# ---------------------------------------------------------------- ps filters
+
+
+def test_ps_volume_and_is_task_filters(engine, tmp_path):
+    """`ps --filter volume=` and `is-task=` were accepted and matched every container."""
+    a, b = engine.name("psv"), engine.name("psv")
+    vol = engine.name("psvol")
+    try:
+        engine.docker("create", "--name", a, N, "-v", f"{vol}:/data", "-v", f"{tmp_path}:/h",
+                      TAG, "true", check=True)
+        engine.docker("create", "--name", b, N, TAG, "true", check=True)
+
+        def ps(*filters):
+            args = [x for f in filters for x in ("--filter", f)]
+            r = engine.docker("ps", "-a", "--format", "{{.Names}}", *args, check=True)
+            return sorted(n for n in r.stdout.split() if n in (a, b))
+        assert ps(f"volume={vol}") == [a]
+        assert ps("volume=/data") == [a]
+        assert ps(f"volume={tmp_path}") == [a]
+        assert ps("volume=nosuchvolume") == []
+        assert ps("is-task=true") == []
+        assert ps("is-task=false") == sorted([a, b])
+    finally:
+        engine.docker("rm", "-f", "-v", a, b)
+        engine.docker("volume", "rm", vol)
+
+
+def test_ps_publish_and_expose_filters_are_refused(berthd):
+    for f in ("publish=80", "expose=80/tcp"):
+        r = berthd.docker("ps", "-a", "--filter", f)
+        assert r.returncode != 0 and "is not supported by berth" in r.stderr, r.stderr
