@@ -264,6 +264,10 @@ int cmd_events(int argc, char **argv);
 
 /* Pull ref (docker's progress output on stdout, or quiet); used by pull and run/create. */
 int cli_pull_image(const char *ref, bool quiet, FILE *out, struct berth_error **err);
+/* The same for one platform ("linux/arm64", the daemon's pull `platform` query; NULL: the
+ * daemon's own). */
+int cli_pull_image_platform(const char *ref, const char *platform, bool quiet, FILE *out,
+                            struct berth_error **err);
 /* Print a usage error like docker ("<msg>\nSee 'berth <verb> --help'.") and return 125. */
 int cli_usage_error(const char *verb, const struct berth_error *e);
 /* Print the error (docker's style, already in its message) to stderr and return code. */

@@ -301,6 +301,12 @@ int cmd_rm(int argc, char **argv)
         if (verb_parse(&a, "rm", "[OPTIONS] CONTAINER [CONTAINER...]", flags, ARRAY_SIZE(flags),
                        argc, argv, true, 1, -1, &code) < 0)
                 return code;
+        /* docker's --link removes a legacy link, not the container: never fall through to a
+         * removal */
+        if (cli_refuse_flag(&a, "link", "berth has no container links")) {
+                cli_args_release(&a);
+                return 125;
+        }
         _cleanup_free_ char *q = NULL;
         if (cli_arg_bool(&a, "force"))
                 query_add(&q, "force", "1");

@@ -292,6 +292,12 @@ int cmd_cp(int argc, char **argv)
         if (verb_parse(&a, "cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-", flags,
                        ARRAY_SIZE(flags), argc, argv, true, 2, 2, &code) < 0)
                 return code;
+        /* -q has nothing to hide: berth prints no progress */
+        if (cli_refuse_flag(&a, "archive", "the copy keeps no uid/gid of the archive") ||
+            cli_refuse_flag(&a, "follow-link", "symbolic links are copied as links")) {
+                cli_args_release(&a);
+                return 125;
+        }
         _cleanup_free_ char *sid = NULL, *did = NULL;
         const char *spath = NULL, *dpath = NULL;
         bool from = split_container_path(a.pos[0], &sid, &spath);

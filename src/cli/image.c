@@ -78,15 +78,23 @@ static int progress_call(const char *method, const char *path, int fd, const cha
         return r;
 }
 
-int cli_pull_image(const char *ref, bool quiet, FILE *out, struct berth_error **err)
+int cli_pull_image_platform(const char *ref, const char *platform, bool quiet, FILE *out,
+                            struct berth_error **err)
 {
         _cleanup_free_ char *name = NULL, *tag = NULL;
         split_ref(ref, &name, &tag);
         _cleanup_free_ char *q = NULL;
         query_add(&q, "fromImage", name);
         query_add(&q, "tag", tag);
+        if (platform && *platform)
+                query_add(&q, "platform", platform);
         _cleanup_free_ char *path = xasprintf("/images/create%s", q);
         return progress_call("POST", path, -1, NULL, quiet, out, err);
+}
+
+int cli_pull_image(const char *ref, bool quiet, FILE *out, struct berth_error **err)
+{
+        return cli_pull_image_platform(ref, NULL, quiet, out, err);
 }
 
 int cmd_pull(int argc, char **argv)
@@ -101,16 +109,23 @@ int cmd_pull(int argc, char **argv)
         if (verb_parse(&a, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", flags, ARRAY_SIZE(flags), argc,
                        argv, true, 1, 1, &code) < 0)
                 return code;
+        if (cli_refuse_content_trust(&a)) {
+                cli_args_release(&a);
+                return 125;
+        }
         _cleanup_error_ struct berth_error *e = NULL;
         bool quiet = cli_arg_bool(&a, "quiet");
         int r;
         if (cli_arg_bool(&a, "all-tags")) {
                 _cleanup_free_ char *q = NULL;
                 query_add(&q, "fromImage", a.pos[0]);
+                if (cli_arg_str(&a, "platform"))
+                        query_add(&q, "platform", cli_arg_str(&a, "platform"));
                 _cleanup_free_ char *path = xasprintf("/images/create%s", q);
                 r = progress_call("POST", path, -1, NULL, quiet, stdout, &e);
         } else {
-                r = cli_pull_image(a.pos[0], quiet, stdout, &e);
+                r = cli_pull_image_platform(a.pos[0], cli_arg_str(&a, "platform"), quiet, stdout,
+                                            &e);
         }
         if (r < 0) {
                 cli_args_release(&a);
@@ -134,6 +149,10 @@ int cmd_push(int argc, char **argv)
         if (verb_parse(&a, "push", "[OPTIONS] NAME[:TAG]", flags, ARRAY_SIZE(flags), argc, argv,
                        true, 1, 1, &code) < 0)
                 return code;
+        if (cli_refuse_content_trust(&a)) {
+                cli_args_release(&a);
+                return 125;
+        }
         _cleanup_free_ char *name = NULL, *tag = NULL;
         split_ref(a.pos[0], &name, &tag);
         _cleanup_free_ char *enc = cli_urlencode(name);
@@ -304,6 +323,10 @@ int cmd_images(int argc, char **argv)
         if (verb_parse(&a, "images", "[OPTIONS] [REPOSITORY[:TAG]]", flags, ARRAY_SIZE(flags), argc,
                        argv, true, 0, 1, &code) < 0)
                 return code;
+        if (cli_refuse_flag(&a, "tree", "docker's experimental tree view is not implemented")) {
+                cli_args_release(&a);
+                return 125;
+        }
         _cleanup_json_ json_t *f = json_object();
         filters_add(f, cli_arg_list(&a, "filter"));
         if (a.pos && a.pos[0])
@@ -415,6 +438,12 @@ int cmd_history(int argc, char **argv)
         if (verb_parse(&a, "history", "[OPTIONS] IMAGE", flags, ARRAY_SIZE(flags), argc, argv, true,
                        1, 1, &code) < 0)
                 return code;
+        if (cli_arg_set(&a, "human") && !cli_arg_bool(&a, "human")) {
+                fprintf(stderr, "berth: --human=false is not supported: sizes and dates are "
+                                "printed in human-readable form\n");
+                cli_args_release(&a);
+                return 125;
+        }
         _cleanup_free_ char *enc = cli_urlencode(a.pos[0]);
         _cleanup_free_ char *path = xasprintf("/images/%s/history", enc);
         _cleanup_json_ json_t *list = NULL;
@@ -519,6 +548,10 @@ int cmd_load(int argc, char **argv)
         if (verb_parse(&a, "load", "[OPTIONS]", flags, ARRAY_SIZE(flags), argc, argv, true, 0, 0,
                        &code) < 0)
                 return code;
+        if (cli_refuse_flag(&a, "platform", "an archive is loaded whole")) {
+                cli_args_release(&a);
+                return 125;
+        }
         const char *in = cli_arg_str(&a, "input");
         bool quiet = cli_arg_bool(&a, "quiet");
         _cleanup_close_ int fd = -1;

@@ -60,6 +60,14 @@ int verb_parse(struct cli_args *a, const char *verb, const char *usage,
                const struct cli_flag *flags, size_t n_flags, int argc, char **argv,
                bool interspersed, int min, int max, int *ret_exit);
 
+/* A flag berth parses (docker's CLI has it) but does not implement: when it was given (a bool:
+ * given as true) prints "berth: --FLAG is not supported[: why]" and returns true, so the verb
+ * refuses it instead of ignoring it. flag is its first long name. */
+bool cli_refuse_flag(const struct cli_args *a, const char *flag, const char *why);
+/* --disable-content-trust (docker's default true): false asks for signature verification, which
+ * berth does not do: refused as cli_refuse_flag does. */
+bool cli_refuse_content_trust(const struct cli_args *a);
+
 /* The flags of run and create (docker's set). */
 extern const struct cli_flag cli_create_flags[];
 extern const size_t cli_create_n_flags;

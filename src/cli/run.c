@@ -55,6 +55,9 @@ static json_t *console_size(void)
             {"detach-keys", 0, CLI_STRING}, {"disable-content-trust", 0, CLI_BOOL},                \
             {"device-cgroup-rule", 0, CLI_LIST}, {"gpus", 0, CLI_STRING},                          \
             {"volumes-from", 0, CLI_LIST}, {"volume-driver", 0, CLI_STRING},                       \
+            {"annotation", 0, CLI_LIST}, {"blkio-weight-device", 0, CLI_LIST},                     \
+            {"device-read-bps", 0, CLI_LIST}, {"device-write-bps", 0, CLI_LIST},                   \
+            {"device-read-iops", 0, CLI_LIST}, {"device-write-iops", 0, CLI_LIST},                 \
         {                                                                                          \
                 "link", 0, CLI_LIST                                                                \
         }
@@ -200,6 +203,68 @@ static int parse_device(const char *spec, json_t **ret, struct berth_error **err
         return 0;
 }
 
+/* --blkio-weight-device PATH:WEIGHT, --device-{read,write}-bps PATH:RATE[kb|mb|gb] and
+ * --device-{read,write}-iops PATH:N → HostConfig.BlkioWeightDevice / BlkioDevice*, with docker's
+ * validation (opts.ValidateWeightDevice, ValidateThrottleBpsDevice, ValidateThrottleIOpsDevice). */
+static int parse_blkio_devices(const struct cli_args *a, json_t *hc, struct berth_error **err)
+{
+        static const struct {
+                const char *flag, *key;
+                int kind; /* 0 weight, 1 bytes, 2 count */
+        } t[] = {{"blkio-weight-device", "BlkioWeightDevice", 0},
+                 {"device-read-bps", "BlkioDeviceReadBps", 1},
+                 {"device-write-bps", "BlkioDeviceWriteBps", 1},
+                 {"device-read-iops", "BlkioDeviceReadIOps", 2},
+                 {"device-write-iops", "BlkioDeviceWriteIOps", 2}};
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+                char **v = cli_arg_list(a, t[i].flag);
+                if (!v)
+                        continue;
+                json_t *arr = json_array();
+                json_object_set_new(hc, t[i].key, arr);
+                for (; *v; v++) {
+                        const char *colon = strrchr(*v, ':');
+                        if (!colon || colon == *v)
+                                return bad(err, "bad format: %s", *v);
+                        if (strncmp(*v, "/dev/", 5) != 0)
+                                return bad(err, "bad format for device path: %s", *v);
+                        _cleanup_free_ char *path = xstrndup(*v, (size_t)(colon - *v));
+                        const char *val = colon + 1;
+                        char *end = NULL;
+                        int64_t n = 0;
+                        if (t[i].kind == 1) {
+                                if (cli_parse_bytes(val, &n) < 0)
+                                        return bad(err,
+                                                   "invalid rate for device: %s. The correct "
+                                                   "format is <device-path>:<number>[<unit>]. "
+                                                   "Number must be a positive integer. Unit is "
+                                                   "optional and can be kb, mb, or gb",
+                                                   *v);
+                        } else {
+                                errno = 0;
+                                long long x = strtoll(val, &end, 10);
+                                if (end == val || *end || errno || x < 0 ||
+                                    (t[i].kind == 0 && x > 65535))
+                                        return bad(err,
+                                                   t[i].kind == 0
+                                                       ? "invalid weight for device: %s"
+                                                       : "invalid rate for device: %s. The "
+                                                         "correct format is "
+                                                         "<device-path>:<number>. Number must "
+                                                         "be a positive integer",
+                                                   *v);
+                                n = x;
+                        }
+                        if (t[i].kind == 0 && n > 0 && (n < 10 || n > 1000))
+                                return bad(err, "invalid weight for device: %s", *v);
+                        json_array_append_new(arr, json_pack("{s:s,s:I}", "Path", path,
+                                                             t[i].kind == 0 ? "Weight" : "Rate",
+                                                             (json_int_t)n));
+                }
+        }
+        return 0;
+}
+
 static int parse_ulimit(const char *spec, json_t **ret, struct berth_error **err)
 {
         const char *eq = strchr(spec, '=');
@@ -253,6 +318,24 @@ static int split_words(const char *s, json_t *arr)
         return 0;
 }
 
+/* --detach-keys that name no key sequence (docker's daemon refuses them; berth matches the keys
+ * in the client, so it says it here) */
+static bool detach_keys_invalid(const struct cli_args *a)
+{
+        const char *k = cli_arg_str(a, "detach-keys");
+        unsigned char keys[16];
+
+        return k && *k && berth_detach_keys_parse(k, keys, sizeof(keys)) == 0;
+}
+
+static bool refuse_detach_keys(const struct cli_args *a)
+{
+        if (!detach_keys_invalid(a))
+                return false;
+        fprintf(stderr, "Invalid detach keys (%s) provided\n", cli_arg_str(a, "detach-keys"));
+        return true;
+}
+
 int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error **err)
 {
         char **pos = a->pos;
@@ -263,6 +346,27 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         bool tty = cli_arg_bool(a, "tty");
         const char *s;
         int r;
+
+        /* docker flags berth parses but has nothing behind: refused, never ignored */
+        static const struct {
+                const char *flag, *why;
+        } unsupported[] = {
+            {"gpus", "berth has no GPU device driver (HostConfig.DeviceRequests)"},
+            {"kernel-memory", "kernel memory limits are deprecated by the kernel (dockerd "
+                              "ignores them since API 1.42)"},
+            {"platform", "berth runs the local image of the host's platform (pull another "
+                         "platform with `berth pull --platform`)"},
+        };
+        for (size_t k = 0; k < ARRAY_SIZE(unsupported); k++)
+                if (cli_arg_set(a, unsupported[k].flag))
+                        return bad(err, "berth: --%s is not supported: %s", unsupported[k].flag,
+                                   unsupported[k].why);
+        if (cli_arg_set(a, "disable-content-trust") && !cli_arg_bool(a, "disable-content-trust"))
+                return bad(err, "berth: --disable-content-trust=false is not supported: berth "
+                                "does not verify image signatures (Docker Content Trust)");
+
+        if (detach_keys_invalid(a))
+                return bad(err, "Invalid detach keys (%s) provided", cli_arg_str(a, "detach-keys"));
 
         json_object_set_new(cfg, "Image", json_string(pos[0]));
         if (pos[1]) {
@@ -427,7 +531,9 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                      {"cgroup-parent", "CgroupParent"},
                      {"cpuset-cpus", "CpusetCpus"},
                      {"cpuset-mems", "CpusetMems"},
-                     {"runtime", "Runtime"}};
+                     {"runtime", "Runtime"},
+                     {"isolation", "Isolation"},
+                     {"volume-driver", "VolumeDriver"}};
         for (i = 0; i < ARRAY_SIZE(modes); i++)
                 if ((s = cli_arg_str(a, modes[i].flag)))
                         json_object_set_new(hc, modes[i].key, json_string(s));
@@ -465,6 +571,8 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
                         return r;
                 json_array_append_new(devs, d);
         }
+        if ((r = parse_blkio_devices(a, hc, err)) < 0)
+                return r;
         json_t *ul = json_array();
         json_object_set_new(hc, "Ulimits", ul);
         for (char **p = cli_arg_list(a, "ulimit"); p && *p; p++) {
@@ -483,6 +591,30 @@ int cli_create_body(const struct cli_args *a, json_t **ret, struct berth_error *
         }
         if (json_object_size(sysctls))
                 json_object_set_new(hc, "Sysctls", json_incref(sysctls));
+        _cleanup_json_ json_t *annotations = json_object();
+        for (char **p = cli_arg_list(a, "annotation"); p && *p; p++) {
+                const char *eq = strchr(*p, '=');
+                if (!eq)
+                        return bad(err,
+                                   "invalid argument \"%s\" for \"--annotation\" flag: bad "
+                                   "format for annotation: %s",
+                                   *p, *p);
+                _cleanup_free_ char *k = xstrndup(*p, (size_t)(eq - *p));
+                json_object_set_new(annotations, k, json_string(eq + 1));
+        }
+        if (json_object_size(annotations))
+                json_object_set_new(hc, "Annotations", json_incref(annotations));
+        /* the daemon says whether its storage can honour them (docker's behaviour) */
+        _cleanup_json_ json_t *sopts = json_object();
+        for (char **p = cli_arg_list(a, "storage-opt"); p && *p; p++) {
+                const char *eq = strchr(*p, '=');
+                if (!eq)
+                        return bad(err, "invalid storage option");
+                _cleanup_free_ char *k = xstrndup(*p, (size_t)(eq - *p));
+                json_object_set_new(sopts, k, json_string(eq + 1));
+        }
+        if (json_object_size(sopts))
+                json_object_set_new(hc, "StorageOpt", json_incref(sopts));
         if ((s = cli_arg_str(a, "restart"))) {
                 json_t *rp = NULL;
                 if ((r = parse_restart(s, &rp, err)) < 0)
@@ -818,7 +950,8 @@ static int exit_code_of(const char *id, struct berth_error **err)
 }
 
 /* attach to id, optionally start it, copy the streams, return the container's exit code */
-static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bool sig_proxy)
+static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bool sig_proxy,
+                                  const char *detach_keys)
 {
         _cleanup_error_ struct berth_error *e = NULL;
         _cleanup_free_ char *ip = name_path("/containers/", id, "/json");
@@ -849,6 +982,7 @@ static int attach_and_maybe_start(const char *id, bool start, bool use_stdin, bo
                               .use_stdin = use_stdin,
                               .resize_path = tty ? rp : NULL,
                               .proxy_id = sig_proxy && !tty ? cid : NULL,
+                              .detach_keys = detach_keys,
                               .ret_detached = &detached};
         if (cli_pump(att, &o, &e) < 0)
                 return cli_fail(e, 1);
@@ -876,6 +1010,12 @@ int cmd_start(int argc, char **argv)
                        argc, argv, true, 1, -1, &code) < 0)
                 return code;
         bool att = cli_arg_bool(&a, "attach"), in = cli_arg_bool(&a, "interactive");
+        if (cli_refuse_flag(&a, "checkpoint", "berth has no checkpoint/restore") ||
+            cli_refuse_flag(&a, "checkpoint-dir", "berth has no checkpoint/restore") ||
+            refuse_detach_keys(&a)) {
+                cli_args_release(&a);
+                return 125;
+        }
         if (att || in) {
                 if (strv_length(a.pos) > 1) {
                         fprintf(stderr, "you cannot start and attach multiple containers at "
@@ -883,7 +1023,8 @@ int cmd_start(int argc, char **argv)
                         cli_args_release(&a);
                         return 1;
                 }
-                code = attach_and_maybe_start(a.pos[0], true, in, true);
+                code = attach_and_maybe_start(a.pos[0], true, in, true,
+                                              cli_arg_str(&a, "detach-keys"));
                 cli_args_release(&a);
                 return code;
         }
@@ -903,8 +1044,13 @@ int cmd_attach(int argc, char **argv)
         if (verb_parse(&a, "attach", "[OPTIONS] CONTAINER", flags, ARRAY_SIZE(flags), argc, argv,
                        true, 1, 1, &code) < 0)
                 return code;
+        if (refuse_detach_keys(&a)) {
+                cli_args_release(&a);
+                return 1;
+        }
         bool proxy = cli_arg_set(&a, "sig-proxy") ? cli_arg_bool(&a, "sig-proxy") : true;
-        code = attach_and_maybe_start(a.pos[0], false, !cli_arg_bool(&a, "no-stdin"), proxy);
+        code = attach_and_maybe_start(a.pos[0], false, !cli_arg_bool(&a, "no-stdin"), proxy,
+                                      cli_arg_str(&a, "detach-keys"));
         cli_args_release(&a);
         return code;
 }
@@ -922,6 +1068,13 @@ int cmd_exec(int argc, char **argv)
         if (verb_parse(&a, "exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", flags, ARRAY_SIZE(flags),
                        argc, argv, false, 2, -1, &code) < 0)
                 return code;
+        if (detach_keys_invalid(&a)) {
+                /* moby's exec wording */
+                fprintf(stderr, "Error response from daemon: Invalid escape keys (%s) provided\n",
+                        cli_arg_str(&a, "detach-keys"));
+                cli_args_release(&a);
+                return 1;
+        }
         _cleanup_error_ struct berth_error *e = NULL;
         bool detach = cli_arg_bool(&a, "detach"), tty = cli_arg_bool(&a, "tty");
         bool in = cli_arg_bool(&a, "interactive");
@@ -950,6 +1103,8 @@ int cmd_exec(int argc, char **argv)
                 json_object_set_new(body, "WorkingDir", json_string(s));
         if ((s = cli_arg_str(&a, "user")))
                 json_object_set_new(body, "User", json_string(s));
+        _cleanup_free_ char *detach_keys =
+            cli_arg_str(&a, "detach-keys") ? xstrdup(cli_arg_str(&a, "detach-keys")) : NULL;
         _cleanup_free_ char *cp = name_path("/containers/", a.pos[0], "/exec");
         cli_args_release(&a);
         _cleanup_json_ json_t *resp = NULL;
@@ -974,7 +1129,10 @@ int cmd_exec(int argc, char **argv)
         if (cli_hijack(sp, sbody, &c, &e) < 0)
                 return cli_fail(e, 126);
         _cleanup_free_ char *rp = xasprintf("/exec/%s/resize", eid);
-        struct pump_opts o = {.tty = tty, .use_stdin = in, .resize_path = tty ? rp : NULL};
+        struct pump_opts o = {.tty = tty,
+                              .use_stdin = in,
+                              .resize_path = tty ? rp : NULL,
+                              .detach_keys = detach_keys};
         if (cli_pump(c, &o, &e) < 0)
                 return cli_fail(e, 126);
         _cleanup_free_ char *ip = xasprintf("/exec/%s/json", eid);

@@ -109,6 +109,7 @@ int cmd_stats(int argc, char **argv)
                 return code;
         _cleanup_error_ struct berth_error *e = NULL;
         bool no_stream = cli_arg_bool(&a, "no-stream"), explicit = a.pos && a.pos[0];
+        bool no_trunc = cli_arg_bool(&a, "no-trunc");
         _cleanup_strv_ char **names = NULL;
         for (char **p = a.pos; p && *p; p++)
                 strv_push(&names, *p);
@@ -167,7 +168,14 @@ int cmd_stats(int argc, char **argv)
                                         pv = &prevs[n_prev++];
                                 }
                         }
-                        json_array_append_new(rows, stats_row(s, explicit ? *p : NULL, pv));
+                        json_t *row = stats_row(s, explicit ? *p : NULL, pv);
+                        const char *fid = json_string_value(json_object_get(s, "id"));
+                        if (no_trunc && fid) {
+                                json_object_set_new(row, "ID", json_string(fid));
+                                if (!explicit)
+                                        json_object_set_new(row, "Container", json_string(fid));
+                        }
+                        json_array_append_new(rows, row);
                 }
                 if (code)
                         break;

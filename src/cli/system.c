@@ -550,6 +550,10 @@ static int volume_ls(int argc, char **argv)
         if (verb_parse(&a, "volume ls", "[OPTIONS]", flags, ARRAY_SIZE(flags), argc, argv, true, 0,
                        0, &code) < 0)
                 return code;
+        if (cli_refuse_flag(&a, "cluster", "berth has no swarm cluster volumes")) {
+                cli_args_release(&a);
+                return 125;
+        }
         _cleanup_free_ char *q = NULL;
         query_add_filters(&q, cli_arg_list(&a, "filter"));
         _cleanup_free_ char *path = xasprintf("/volumes%s", q ? q : "");

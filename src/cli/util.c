@@ -83,6 +83,29 @@ int verb_parse(struct cli_args *a, const char *verb, const char *usage,
         return 0;
 }
 
+bool cli_refuse_flag(const struct cli_args *a, const char *flag, const char *why)
+{
+        const char *v = cli_arg_str(a, flag);
+        bool is_bool = false;
+        for (size_t i = 0; i < a->n_flags; i++)
+                if (strcmp(a->flags[i].name, flag) == 0)
+                        is_bool = a->flags[i].type == CLI_BOOL;
+        if (!v || (is_bool && strcmp(v, "true") != 0))
+                return false;
+        fprintf(stderr, "berth: --%s is not supported%s%s\n", flag, why ? ": " : "",
+                why ? why : "");
+        return true;
+}
+
+bool cli_refuse_content_trust(const struct cli_args *a)
+{
+        if (!cli_arg_set(a, "disable-content-trust") || cli_arg_bool(a, "disable-content-trust"))
+                return false;
+        fprintf(stderr, "berth: --disable-content-trust=false is not supported: berth does not "
+                        "verify image signatures (Docker Content Trust)\n");
+        return true;
+}
+
 int print_formatted(json_t *items, const char *format, struct berth_error **err)
 {
         if (!format || !*format) {

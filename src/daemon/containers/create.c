@@ -68,8 +68,88 @@ static int add_mount(struct containers *cs, const char *id, json_t *mounts, json
         return 0;
 }
 
-/* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's) and the image's Volumes
- * (anonymous volumes) → docker's Mounts array with resolved sources. */
+static bool mount_covers(json_t *mounts, const char *target)
+{
+        size_t i;
+        json_t *e;
+
+        json_array_foreach(mounts, i, e)
+        {
+                if (strcmp(berth_json_get_str(e, "Destination") ?: "", target) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* HostConfig.VolumesFrom ("container[:ro|:rw]", moby's parseVolumesFrom): the volumes and binds
+ * of another container at the same destinations, read-only or read-write as the suffix says
+ * (else as they are there), unless this container mounts something of its own there. The
+ * volumes are referenced for id (not copied into: they exist). */
+static int volumes_from(struct containers *cs, const char *id, json_t *from, json_t *mounts,
+                        struct berth_error **err)
+{
+        _cleanup_json_ json_t *ignored = json_array();
+        size_t i, k;
+        json_t *e, *m;
+
+        if (from && !json_is_null(from) && !json_is_array(from))
+                return berth_error_setx(err, EINVAL,
+                                        "invalid value for `VolumesFrom`: expected an array of "
+                                        "strings");
+        json_array_foreach(from, i, e)
+        {
+                const char *spec = json_string_value(e);
+                struct container *donor;
+                int r = 0;
+
+                if (!spec || !*spec)
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid value for `VolumesFrom`: expected an "
+                                                "array of strings");
+                const char *colon = strrchr(spec, ':');
+                _cleanup_free_ char *name =
+                    colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
+                const char *mode = colon ? colon + 1 : "";
+                if (*mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+                        return berth_error_setx(err, EINVAL, "invalid mode: %s", mode);
+                r = container_get(cs, name, &donor, err);
+                if (r == -ENOENT) {
+                        /* a 400, as dockerd: a 404 to create makes the docker CLI pull the
+                         * image */
+                        berth_error_free(TAKE_PTR(*err));
+                        return berth_error_setx(err, EINVAL, "No such container: %s", name);
+                }
+                if (r < 0)
+                        return r;
+                json_array_foreach(json_object_get(donor->config, "mounts"), k, m)
+                {
+                        const char *type = berth_json_get_str(m, "Type") ?: "";
+                        const char *dst = berth_json_get_str(m, "Destination");
+                        bool rw = *mode ? strcmp(mode, "rw") == 0
+                                        : json_is_true(json_object_get(m, "RW"));
+                        if (!dst || mount_covers(mounts, dst))
+                                continue;
+                        if (strcmp(type, "volume") == 0)
+                                r = add_mount(cs, id, mounts, ignored, "volume",
+                                              berth_json_get_str(m, "Name"), dst, rw, NULL, true,
+                                              *mode ? mode : berth_json_get_str(m, "Mode"), err);
+                        else
+                                r = add_mount(cs, id, mounts, ignored, "bind",
+                                              berth_json_get_str(m, "Source"), dst, rw,
+                                              berth_json_get_str(m, "Propagation"), false,
+                                              *mode ? mode : berth_json_get_str(m, "Mode"), err);
+                        if (r < 0)
+                                break;
+                }
+                container_unref(cs, donor);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Binds ("src:dst[:opts]"), Mounts (bind, volume; tmpfs is the spec's), VolumesFrom and the
+ * image's Volumes (anonymous volumes) → docker's Mounts array with resolved sources. */
 static int resolve_mounts(struct containers *cs, const char *id, json_t *body, json_t *image_config,
                           json_t **ret, json_t **ret_populate, struct berth_error **err)
 {
@@ -102,6 +182,11 @@ static int resolve_mounts(struct containers *cs, const char *id, json_t *body, j
                 if (r < 0)
                         goto out;
         }
+        r = volumes_from(cs, id,
+                         json_object_get(json_object_get(body, "HostConfig"), "VolumesFrom"),
+                         mounts, err);
+        if (r < 0)
+                goto out;
         /* anonymous volumes: `-v /path` (Volumes in the body) and the image's VOLUMEs, unless
          * a mount already covers the path */
         for (int pass = 0; pass < 2; pass++) {
@@ -175,6 +260,126 @@ static int validate_stop_signal(json_t *body, struct berth_error **err)
                 int s = berth_signal_parse(sig);
                 if (s <= 0 || s >= NSIG)
                         return berth_error_setx(err, EINVAL, "Invalid signal: %s", sig);
+        }
+        return 0;
+}
+
+bool container_field_set(const json_t *v)
+{
+        if (!v || json_is_null(v) || json_is_false(v))
+                return false;
+        if (json_is_integer(v))
+                return json_integer_value(v) != 0;
+        if (json_is_real(v))
+                return json_real_value(v) != 0;
+        if (json_is_string(v))
+                return json_string_length(v) > 0;
+        if (json_is_array(v))
+                return json_array_size(v) > 0;
+        if (json_is_object(v))
+                return json_object_size(v) > 0;
+        return true;
+}
+
+/* Docker create fields berth has nothing behind: refused with a 400 naming them, never stored
+ * and ignored. Where dockerd on a Linux host refuses the same value, its message is used. */
+static int validate_unsupported(const json_t *body, const json_t *hc, struct berth_error **err)
+{
+        static const struct {
+                const char *key, *msg;
+        } refused[] = {
+            /* a real-time budget needs one in every parent cgroup (dockerd's --cpu-rt-runtime),
+             * which berth does not set up */
+            {"CpuRealtimePeriod", "HostConfig.CpuRealtimePeriod (--cpu-rt-period) is not "
+                                  "supported by berth"},
+            {"CpuRealtimeRuntime", "HostConfig.CpuRealtimeRuntime (--cpu-rt-runtime) is not "
+                                   "supported by berth"},
+            {"KernelMemory", "HostConfig.KernelMemory is not supported: kernel memory limits are "
+                             "deprecated by the kernel"},
+            {"KernelMemoryTCP", "HostConfig.KernelMemoryTCP is not supported: kernel memory "
+                                "limits are deprecated by the kernel"},
+            /* Windows-only fields */
+            {"CpuCount", "HostConfig.CpuCount is not supported on Linux"},
+            {"CpuPercent", "HostConfig.CpuPercent is not supported on Linux"},
+            {"IOMaximumIOps", "HostConfig.IOMaximumIOps is not supported on Linux"},
+            {"IOMaximumBandwidth", "HostConfig.IOMaximumBandwidth is not supported on Linux"},
+            {"StorageOpt", "--storage-opt is supported only for overlay over xfs with 'pquota' "
+                           "mount option"},
+            {"Cgroup", "HostConfig.Cgroup is not supported by berth"},
+        };
+        const char *iso = berth_json_get_str(hc, "Isolation");
+        const char *vd = berth_json_get_str(hc, "VolumeDriver");
+        json_t *dr = json_object_get(hc, "DeviceRequests");
+        json_t *hcheck = json_object_get(body, "Healthcheck");
+
+        for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+                if (container_field_set(json_object_get(hc, refused[i].key)))
+                        return berth_error_setx(err, EINVAL, "%s", refused[i].msg);
+        if (iso && *iso && strcmp(iso, "default") != 0)
+                return berth_error_setx(err, EINVAL,
+                                        "Invalid isolation: \"%s\" - linux only supports "
+                                        "'default'",
+                                        iso);
+        if (vd && *vd && strcmp(vd, "local") != 0)
+                return berth_error_setx(err, EINVAL,
+                                        "error looking up volume plugin %s: plugin \"%s\" not "
+                                        "found",
+                                        vd, vd);
+        if (container_field_set(dr)) {
+                /* dockerd without a device driver (nvidia) registered */
+                json_t *caps = json_object_get(json_array_get(dr, 0), "Capabilities"), *set, *c;
+                const char *drv = berth_json_get_str(json_array_get(dr, 0), "Driver");
+                _cleanup_free_ char *shown = xstrdup("[");
+                size_t i, k;
+                /* Go's %v of [][]string: [[gpu compute]] */
+                json_array_foreach(caps, i, set)
+                {
+                        char *n = xasprintf("%s%s[", shown, i ? " " : "");
+                        free(shown);
+                        shown = n;
+                        json_array_foreach(set, k, c)
+                        {
+                                n = xasprintf("%s%s%s", shown, k ? " " : "",
+                                              json_string_value(c) ?: "");
+                                free(shown);
+                                shown = n;
+                        }
+                        n = xasprintf("%s]", shown);
+                        free(shown);
+                        shown = n;
+                }
+                return berth_error_setx(err, EINVAL,
+                                        "could not select device driver \"%s\" with "
+                                        "capabilities: %s]",
+                                        drv ? drv : "", shown);
+        }
+        if (json_is_true(json_object_get(body, "NetworkDisabled")))
+                return berth_error_setx(err, EINVAL,
+                                        "Config.NetworkDisabled is not supported by berth: use "
+                                        "NetworkMode \"none\"");
+        /* moby's validateHealthCheck */
+        if (hcheck && !json_is_null(hcheck)) {
+                static const char *const durations[] = {"Interval", "Timeout", "StartPeriod",
+                                                        "StartInterval"};
+                if (!json_is_object(hcheck))
+                        return berth_error_setx(err, EINVAL, "Healthcheck: expected an object");
+                for (size_t i = 0; i < ARRAY_SIZE(durations); i++) {
+                        json_t *v = json_object_get(hcheck, durations[i]);
+                        if (v && !json_is_null(v) && !json_is_integer(v))
+                                return berth_error_setx(err, EINVAL,
+                                                        "invalid value for `%s`: expected an "
+                                                        "integer",
+                                                        durations[i]);
+                        json_int_t ns = json_integer_value(v);
+                        if (ns != 0 && ns < 1000000)
+                                return berth_error_setx(err, EINVAL,
+                                                        "%s in Healthcheck cannot be less than "
+                                                        "1ms",
+                                                        durations[i]);
+                }
+                if (json_integer_value(json_object_get(hcheck, "Retries")) < 0)
+                        return berth_error_setx(err, EINVAL,
+                                                "Retries in Healthcheck cannot be negative");
         }
         return 0;
 }
@@ -262,6 +467,9 @@ int container_create(struct containers *cs, const char *name, json_t *body, char
         if (r < 0)
                 return r;
         r = validate_stop_signal(body, err);
+        if (r < 0)
+                return r;
+        r = validate_unsupported(body, hc, err);
         if (r < 0)
                 return r;
         if (name && *name) {

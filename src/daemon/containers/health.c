@@ -18,8 +18,10 @@
 #endif
 
 #define HEALTH_DEFAULT_NS (30LL * 1000000000LL)
-#define HEALTH_MAX_OUTPUT 4096
-#define HEALTH_MAX_LOG    5
+/* moby's defaultStartInterval: the probe period during the start period */
+#define HEALTH_START_INTERVAL_NS (5LL * 1000000000LL)
+#define HEALTH_MAX_OUTPUT        4096
+#define HEALTH_MAX_LOG           5
 /* keys of State.Health and of the start it belongs to in the persisted state */
 #define HEALTH_KEY       "Health"
 #define HEALTH_START_KEY "HealthStartedAt"
@@ -37,7 +39,7 @@ static pthread_cond_t health_cond = PTHREAD_COND_INITIALIZER;
 
 struct health_cfg {
         json_t *test; /* ["CMD", …], ["CMD-SHELL", "…"]; borrowed */
-        int64_t interval, timeout, start_period;
+        int64_t interval, timeout, start_period, start_interval;
         int retries;
 };
 
@@ -68,6 +70,7 @@ static bool health_cfg_of(struct container *c, struct health_cfg *ret)
         PICK(h.interval, "Interval");
         PICK(h.timeout, "Timeout");
         PICK(h.start_period, "StartPeriod");
+        PICK(h.start_interval, "StartInterval");
         PICK(h.retries, "Retries");
 #undef PICK
         if (h.interval <= 0)
@@ -76,8 +79,25 @@ static bool health_cfg_of(struct container *c, struct health_cfg *ret)
                 h.timeout = HEALTH_DEFAULT_NS;
         if (h.retries <= 0)
                 h.retries = 3;
+        if (h.start_interval <= 0)
+                h.start_interval = HEALTH_START_INTERVAL_NS;
         *ret = h;
         return true;
+}
+
+static int64_t ts_ns(struct timespec ts);
+
+/* moby's monitor getInterval(): StartInterval between the probes of a container still
+ * "starting" within its start period, Interval otherwise */
+static int64_t health_interval_locked(const struct container *c, const struct health_cfg *h,
+                                      int64_t now)
+{
+        const char *st = json_string_value(json_object_get(c->health, "Status"));
+
+        if (h->start_period > 0 && now < ts_ns(c->health_since) + h->start_period && st &&
+            strcmp(st, "starting") == 0)
+                return h->start_interval;
+        return h->interval;
 }
 
 static int64_t mono_ns(void)
@@ -295,7 +315,7 @@ static void *probe_thread(void *p)
                         changed = true;
                         now_status = status;
                 }
-                c->health_next = ns_ts(mono_ns() + job->h.interval);
+                c->health_next = ns_ts(mono_ns() + health_interval_locked(c, &job->h, mono_ns()));
                 /* one small row update per probe, so a restarted daemon has the same log */
                 container_persist_locked(cs, c);
         }
@@ -342,7 +362,7 @@ void health_reset_locked(struct container *c)
         c->health = json_pack("{s:s,s:i,s:[]}", "Status", "starting", "FailingStreak", 0, "Log");
         c->health_started_at = xstrdup(c->started_at ?: "");
         c->health_since = ns_ts(now);
-        c->health_next = ns_ts(now + h.interval);
+        c->health_next = ns_ts(now + health_interval_locked(c, &h, now));
         /* health_busy stays: a probe of the previous start finishes first (its result is
          * dropped) */
         pthread_cond_signal(&health_cond);
@@ -379,7 +399,7 @@ static int64_t schedule_locked(struct containers *cs)
                         json_decref(job->argv);
                         free(job->started_at);
                         free(job);
-                        c->health_next = ns_ts(now + h.interval);
+                        c->health_next = ns_ts(now + health_interval_locked(c, &h, now));
                 }
                 next = MIN(next, ts_ns(c->health_next));
         }
@@ -481,5 +501,5 @@ void health_load(struct container *c, json_t *st)
         if (started < 0 || started > real.tv_sec)
                 started = real.tv_sec;
         c->health_since = ns_ts(MAX(now - (real.tv_sec - started) * 1000000000LL, 0));
-        c->health_next = ns_ts(now + cfg.interval);
+        c->health_next = ns_ts(now + health_interval_locked(c, &cfg, now));
 }

@@ -117,6 +117,32 @@ static bool pred_network(const char *want, void *ud)
         return false;
 }
 
+/* docker's volume filter: a mount of the container by volume name (or bind source) or by
+ * destination */
+static bool pred_volume(const char *want, void *ud)
+{
+        struct filter_ctx *a = ud;
+        json_t *m;
+        size_t i;
+
+        json_array_foreach(json_object_get(a->c->config, "mounts"), i, m)
+        {
+                const char *name = berth_json_get_str(m, "Name");
+                const char *key = name && *name ? name : berth_json_get_str(m, "Source");
+                if ((key && strcmp(key, want) == 0) ||
+                    strcmp(berth_json_get_str(m, "Destination") ?: "", want) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* is-task: swarm tasks, which berth never runs */
+static bool pred_is_task(const char *want, void *ud)
+{
+        (void)ud;
+        return strcmp(want, "true") != 0 && strcmp(want, "1") != 0;
+}
+
 static int filter_error(const char *key, struct berth_error **err)
 {
         return berth_error_setx(err, EINVAL, "invalid filter '%s'", key);
@@ -143,6 +169,10 @@ int container_list(struct containers *cs, json_t *filters, bool all, long long l
                         ok |= strcmp(k, known[i]) == 0;
                 if (!ok)
                         return filter_error(k, err);
+                /* known to docker, not implemented here: refused rather than matching all */
+                if (!strcmp(k, "publish") || !strcmp(k, "expose"))
+                        return berth_error_setx(err, EINVAL,
+                                                "filter '%s' is not supported by berth", k);
         }
         for (int pass = 0; pass < 2; pass++) {
                 json_t *vs = json_object_get(filters, pass ? "since" : "before");
@@ -176,7 +206,9 @@ int container_list(struct containers *cs, json_t *filters, bool all, long long l
                     !any_match(json_object_get(filters, "exited"), pred_exited, &actx) ||
                     !any_match(json_object_get(filters, "health"), pred_health, &actx) ||
                     !any_match(json_object_get(filters, "ancestor"), pred_ancestor, &actx) ||
-                    !any_match(json_object_get(filters, "network"), pred_network, &actx))
+                    !any_match(json_object_get(filters, "network"), pred_network, &actx) ||
+                    !any_match(json_object_get(filters, "volume"), pred_volume, &actx) ||
+                    !any_match(json_object_get(filters, "is-task"), pred_is_task, &actx))
                         continue;
                 cfg = container_config_merged(c);
                 if (!berth_labels_match_all(json_object_get(cfg, "Labels"),

@@ -8,57 +8,29 @@
 
 #include <pthread.h>
 
-/* A field of docker's UpdateConfig.Resources: only these (and RestartPolicy) an update body
- * carries into the HostConfig. Any other key (Runtime, Privileged, Binds…) is no update field:
- * dockerd's decoder drops it, and kept it would change what a running container is (a Runtime
- * rewritten under it would send its next stop to another runtime). */
-static bool is_resource_field(const char *k)
-{
-        static const char *const fields[] = {
-            "CpuShares",
-            "Memory",
-            "NanoCpus",
-            "CgroupParent",
-            "BlkioWeight",
-            "BlkioWeightDevice",
-            "BlkioDeviceReadBps",
-            "BlkioDeviceWriteBps",
-            "BlkioDeviceReadIOps",
-            "BlkioDeviceWriteIOps",
-            "CpuPeriod",
-            "CpuQuota",
-            "CpuRealtimePeriod",
-            "CpuRealtimeRuntime",
-            "CpusetCpus",
-            "CpusetMems",
-            "Devices",
-            "DeviceCgroupRules",
-            "DeviceRequests",
-            "KernelMemory",
-            "KernelMemoryTCP",
-            "MemoryReservation",
-            "MemorySwap",
-            "MemorySwappiness",
-            "OomKillDisable",
-            "PidsLimit",
-            "Ulimits",
-            "CpuCount",
-            "CpuPercent",
-            "IOMaximumIOps",
-            "IOMaximumBandwidth",
-        };
-        for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
-                if (!strcmp(k, fields[i]))
-                        return true;
-        return false;
-}
-
 int container_update(struct containers *cs, struct container *c, json_t *body,
                      struct berth_error **err)
 {
         _cleanup_json_ json_t *res = json_object();
         json_t *v, *rp;
         json_int_t x;
+        const char *key;
+
+        /* docker's UpdateConfig: the Resources berth changes below and RestartPolicy; any other
+         * field with a value is refused, not stored for the next start nor ignored */
+        static const char *const updatable[] = {"Memory",    "MemorySwap",  "MemoryReservation",
+                                                "NanoCpus",  "CpuShares",   "CpuQuota",
+                                                "CpuPeriod", "CpusetCpus",  "CpusetMems",
+                                                "PidsLimit", "BlkioWeight", "RestartPolicy"};
+        json_object_foreach(body, key, v)
+        {
+                bool ok = false;
+                for (size_t i = 0; i < ARRAY_SIZE(updatable) && !ok; i++)
+                        ok = strcmp(key, updatable[i]) == 0;
+                if (!ok && container_field_set(v))
+                        return berth_error_setx(
+                            err, EINVAL, "`%s` cannot be changed by an update in berth", key);
+        }
 
         /* the docker fields → linux.resources. Memory and swap go together (the runtime's
          * memory+swap on v1, memory.swap.max = swap - limit on v2): the stored swap, or docker's
@@ -135,6 +107,13 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
                         json_object_set_new(res, "cpu", cpu = json_object());
                 json_object_set(cpu, "cpus", v);
         }
+        if ((v = json_object_get(body, "CpusetMems")) && json_string_value(v) &&
+            *json_string_value(v)) {
+                json_t *cpu = json_object_get(res, "cpu");
+                if (!cpu)
+                        json_object_set_new(res, "cpu", cpu = json_object());
+                json_object_set(cpu, "mems", v);
+        }
         if ((v = json_object_get(body, "PidsLimit")) && json_is_integer(v) &&
             (x = json_integer_value(v)) != 0)
                 json_object_set_new(res, "pids", json_pack("{s:I}", "limit", x));
@@ -155,7 +134,10 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
                         hc = json_object();
                         json_object_set_new(json_object_get(c->config, "create"), "HostConfig", hc);
                 }
-                json_object_foreach(body, k, v) if (is_resource_field(k)) json_object_set(hc, k, v);
+                /* only the fields checked above (the others are unset) */
+                json_object_foreach(body, k, v) if (strcmp(k, "RestartPolicy") != 0 &&
+                                                    container_field_set(v))
+                    json_object_set(hc, k, v);
                 rp = json_object_get(body, "RestartPolicy");
                 if (json_is_object(rp) && berth_json_get_str(rp, "Name") &&
                     *berth_json_get_str(rp, "Name"))

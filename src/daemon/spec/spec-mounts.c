@@ -182,6 +182,53 @@ static bool present(const json_t *o, const char *key)
         return v && !json_is_null(v);
 }
 
+/* A value other than the zero one clients send for "unset" (null, false, 0, "", [], {}). */
+static bool given(const json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        if (!v || json_is_null(v) || json_is_false(v))
+                return false;
+        if (json_is_integer(v))
+                return json_integer_value(v) != 0;
+        if (json_is_string(v))
+                return json_string_length(v) > 0;
+        if (json_is_array(v))
+                return json_array_size(v) > 0;
+        if (json_is_object(v))
+                return json_object_size(v) > 0;
+        return true;
+}
+
+/* Mount options berth has nothing behind (volume drivers and their options, labels and
+ * subpaths of volumes, recursive read-only binds, tmpfs mount options): refused, not dropped. */
+static int unsupported_options(const json_t *m, const char *type, struct berth_error **err)
+{
+        static const struct {
+                const char *opts, *key;
+        } refused[] = {{"BindOptions", "ReadOnlyNonRecursive"},
+                       {"BindOptions", "ReadOnlyForceRecursive"},
+                       {"VolumeOptions", "Labels"},
+                       {"VolumeOptions", "Subpath"},
+                       {"TmpfsOptions", "Options"}};
+        const json_t *dc = json_object_get(json_object_get(m, "VolumeOptions"), "DriverConfig");
+        const char *driver = json_string_value(json_object_get(dc, "Name"));
+
+        for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+                if (given(json_object_get(m, refused[i].opts), refused[i].key))
+                        return mount_cfg_err(err, type, "field %s.%s is not supported by berth",
+                                             refused[i].opts, refused[i].key);
+        if (driver && *driver && strcmp(driver, "local") != 0)
+                return berth_error_setx(err, EINVAL,
+                                        "error looking up volume plugin %s: plugin \"%s\" not "
+                                        "found",
+                                        driver, driver);
+        if (given(dc, "Options"))
+                return mount_cfg_err(err, type,
+                                     "field VolumeOptions.DriverConfig.Options is not supported "
+                                     "by berth");
+        return 0;
+}
+
 /* One HostConfig.Mounts entry; tmpfs ones are only validated (ret untouched). */
 static int parse_mount_obj(const json_t *m, struct reqs *out, json_t *seen,
                            struct berth_error **err)
@@ -215,6 +262,8 @@ static int parse_mount_obj(const json_t *m, struct reqs *out, json_t *seen,
                 return mount_cfg_err(err, type, "field VolumeOptions must not be specified");
         if (!is_tmpfs && present(m, "TmpfsOptions"))
                 return mount_cfg_err(err, type, "field TmpfsOptions must not be specified");
+        if (unsupported_options(m, type, err) < 0)
+                return -EINVAL;
         if (check_dup(seen, target, err) < 0)
                 return -EINVAL;
 

@@ -752,9 +752,29 @@ int daemon_spec_build(const json_t *create, const json_t *image_config, const st
         if (rprop)
                 json_object_set_new(lx, "rootfsPropagation", json_string(rprop));
 
+        /* HostConfig.Annotations (API 1.43): passed to the runtime as the spec's, like moby */
+        const json_t *annotations = NULL;
+        if (sj_obj(hc, "Annotations", &annotations, err) < 0)
+                return -EINVAL;
+        const char *ak;
+        json_t *av;
+        json_object_foreach((json_t *)annotations, ak, av)
+        {
+                if (!*ak)
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid Annotations: the empty string is not "
+                                                "permitted as an annotation key");
+                if (!json_is_string(av))
+                        return berth_error_setx(err, EINVAL,
+                                                "invalid value for `Annotations`: expected a map "
+                                                "of strings");
+        }
+
         json_t *spec = json_pack("{s:s, s:O, s:{s:s, s:b}, s:O, s:O}", "ociVersion", "1.2.0",
                                  "process", process, "root", "path", ctx->rootfs, "readonly",
                                  readonly_root, "mounts", mounts, "linux", lx);
+        if (annotations && json_object_size(annotations))
+                json_object_set_new(spec, "annotations", json_deep_copy(annotations));
         if (!modes.host_uts)
                 json_object_set_new(spec, "hostname", json_string(hostname));
         if (domain && *domain && !modes.host_uts)

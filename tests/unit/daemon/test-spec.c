@@ -553,6 +553,25 @@ static void test_resources(void **state)
         assert_json(e, "process.oomScoreAdj", "500");
 }
 
+static void test_annotations(void **state)
+{
+        _cleanup_json_ json_t *a = build(
+            "{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Annotations\": {\"org.example.k\": \"v\", "
+            "\"x\": \"\"}}}",
+            NULL);
+        json_t *an = json_object_get(a, "annotations");
+        assert_int_equal(json_object_size(an), 2);
+        assert_string_equal(json_string_value(json_object_get(an, "org.example.k")), "v");
+        assert_string_equal(json_string_value(json_object_get(an, "x")), "");
+        _cleanup_json_ json_t *none = build("{\"Cmd\": [\"sh\"], \"HostConfig\": {}}", NULL);
+        assert_null(json_object_get(none, "annotations"));
+        build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Annotations\": {\"\": \"v\"}}}", NULL,
+                  "invalid Annotations: the empty string is not permitted as an annotation key");
+        build_bad("{\"Cmd\": [\"sh\"], \"HostConfig\": {\"Annotations\": {\"k\": 1}}}", NULL,
+                  "invalid value for `Annotations`: expected a map of strings");
+        (void)state;
+}
+
 static void test_ulimits_sysctls(void **state)
 {
         _cleanup_json_ json_t *a = build(
@@ -1426,6 +1445,7 @@ int main(void)
             cmocka_unit_test(test_caps),
             cmocka_unit_test(test_resources),
             cmocka_unit_test(test_ulimits_sysctls),
+            cmocka_unit_test(test_annotations),
             cmocka_unit_test(test_blkio_devices),
             cmocka_unit_test(test_defaults_and_privileged),
             cmocka_unit_test(test_seccomp),
