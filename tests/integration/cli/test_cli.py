@@ -239,8 +239,9 @@ def test_ps_formats_match_docker(berthd):
         for args in (["ps", "-a"], ["ps", "-a", "--no-trunc"], ["ps", "-a", "-s"],
                      ["ps", "-a", "--format", "json"],
                      ["ps", "-a", "--format", '{{.Names}} {{.Label "role"}}']):
-            # ages ("3 seconds ago") may tick between the two calls: a few tries
-            for _ in range(3):
+            # ages ("3 seconds ago", "Up 1 second") may tick between the two calls, at a
+            # different moment for each container listed: tries until one pair falls between ticks
+            for _ in range(10):
                 ours, theirs = cli(berthd, *args).stdout, berthd.docker(*args).stdout
                 if ours == theirs:
                     break
