@@ -267,6 +267,10 @@ json_t *berth_json_load_at(int dirfd, const char *path, size_t flags, struct ber
  * not a string. (For a value already in hand, json_string_value() is the same test.) */
 const char *berth_json_get_str(const json_t *obj, const char *key);
 
+/* Whether v holds a value other than the zero one docker's clients send for "unset" (absent,
+ * null, false, 0, "", [], {}). */
+bool berth_json_is_set(const json_t *v);
+
 /* docker's label filter of one value: filter is "key" (labels has key) or "key=value" (labels'
  * key is the string value); NULL filter or labels not an object: false. */
 bool berth_label_match(const json_t *labels, const char *filter);

@@ -22,6 +22,23 @@ const char *berth_json_get_str(const json_t *obj, const char *key)
         return json_string_value(json_object_get(obj, key));
 }
 
+bool berth_json_is_set(const json_t *v)
+{
+        if (!v || json_is_null(v) || json_is_false(v))
+                return false;
+        if (json_is_integer(v))
+                return json_integer_value(v) != 0;
+        if (json_is_real(v))
+                return json_real_value(v) != 0;
+        if (json_is_string(v))
+                return json_string_length(v) > 0;
+        if (json_is_array(v))
+                return json_array_size(v) > 0;
+        if (json_is_object(v))
+                return json_object_size(v) > 0;
+        return true;
+}
+
 bool berth_label_match(const json_t *labels, const char *filter)
 {
         if (!filter)

@@ -111,9 +111,6 @@ void containers_snapshot_free(struct containers *cs, struct container **v, size_
  * in its words: EINVAL for an unknown name, a maximum retry count with a policy other than
  * on-failure, a negative one. An empty name is no policy. */
 int container_restart_policy_validate(json_t *rp, struct berth_error **err);
-/* Does a field of a create or update body hold a value other than its zero one (null, 0, false,
- * "", [] and {} are what clients send for "unset")? */
-bool container_field_set(const json_t *v);
 /* POST /containers/create: body is docker's create body (borrowed). Warnings appended to
  * *warnings. */
 int container_create(struct containers *cs, const char *name, json_t *body, char **ret_id,

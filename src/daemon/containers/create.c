@@ -264,23 +264,6 @@ static int validate_stop_signal(json_t *body, struct berth_error **err)
         return 0;
 }
 
-bool container_field_set(const json_t *v)
-{
-        if (!v || json_is_null(v) || json_is_false(v))
-                return false;
-        if (json_is_integer(v))
-                return json_integer_value(v) != 0;
-        if (json_is_real(v))
-                return json_real_value(v) != 0;
-        if (json_is_string(v))
-                return json_string_length(v) > 0;
-        if (json_is_array(v))
-                return json_array_size(v) > 0;
-        if (json_is_object(v))
-                return json_object_size(v) > 0;
-        return true;
-}
-
 /* Docker create fields berth has nothing behind: refused with a 400 naming them, never stored
  * and ignored. Where dockerd on a Linux host refuses the same value, its message is used. */
 static int validate_unsupported(const json_t *body, const json_t *hc, struct berth_error **err)
@@ -313,7 +296,7 @@ static int validate_unsupported(const json_t *body, const json_t *hc, struct ber
         json_t *hcheck = json_object_get(body, "Healthcheck");
 
         for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
-                if (container_field_set(json_object_get(hc, refused[i].key)))
+                if (berth_json_is_set(json_object_get(hc, refused[i].key)))
                         return berth_error_setx(err, EINVAL, "%s", refused[i].msg);
         if (iso && *iso && strcmp(iso, "default") != 0)
                 return berth_error_setx(err, EINVAL,
@@ -325,7 +308,7 @@ static int validate_unsupported(const json_t *body, const json_t *hc, struct ber
                                         "error looking up volume plugin %s: plugin \"%s\" not "
                                         "found",
                                         vd, vd);
-        if (container_field_set(dr)) {
+        if (berth_json_is_set(dr)) {
                 /* dockerd without a device driver (nvidia) registered */
                 json_t *caps = json_object_get(json_array_get(dr, 0), "Capabilities"), *set, *c;
                 const char *drv = berth_json_get_str(json_array_get(dr, 0), "Driver");

@@ -27,7 +27,7 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
                 bool ok = false;
                 for (size_t i = 0; i < ARRAY_SIZE(updatable) && !ok; i++)
                         ok = strcmp(key, updatable[i]) == 0;
-                if (!ok && container_field_set(v))
+                if (!ok && berth_json_is_set(v))
                         return berth_error_setx(
                             err, EINVAL, "`%s` cannot be changed by an update in berth", key);
         }
@@ -136,8 +136,7 @@ int container_update(struct containers *cs, struct container *c, json_t *body,
                 }
                 /* only the fields checked above (the others are unset) */
                 json_object_foreach(body, k, v) if (strcmp(k, "RestartPolicy") != 0 &&
-                                                    container_field_set(v))
-                    json_object_set(hc, k, v);
+                                                    berth_json_is_set(v)) json_object_set(hc, k, v);
                 rp = json_object_get(body, "RestartPolicy");
                 if (json_is_object(rp) && berth_json_get_str(rp, "Name") &&
                     *berth_json_get_str(rp, "Name"))

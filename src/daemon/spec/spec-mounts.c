@@ -182,23 +182,6 @@ static bool present(const json_t *o, const char *key)
         return v && !json_is_null(v);
 }
 
-/* A value other than the zero one clients send for "unset" (null, false, 0, "", [], {}). */
-static bool given(const json_t *o, const char *key)
-{
-        json_t *v = json_object_get(o, key);
-        if (!v || json_is_null(v) || json_is_false(v))
-                return false;
-        if (json_is_integer(v))
-                return json_integer_value(v) != 0;
-        if (json_is_string(v))
-                return json_string_length(v) > 0;
-        if (json_is_array(v))
-                return json_array_size(v) > 0;
-        if (json_is_object(v))
-                return json_object_size(v) > 0;
-        return true;
-}
-
 /* Mount options berth has nothing behind (volume drivers and their options, labels and
  * subpaths of volumes, recursive read-only binds, tmpfs mount options): refused, not dropped. */
 static int unsupported_options(const json_t *m, const char *type, struct berth_error **err)
@@ -214,7 +197,8 @@ static int unsupported_options(const json_t *m, const char *type, struct berth_e
         const char *driver = json_string_value(json_object_get(dc, "Name"));
 
         for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
-                if (given(json_object_get(m, refused[i].opts), refused[i].key))
+                if (berth_json_is_set(
+                        json_object_get(json_object_get(m, refused[i].opts), refused[i].key)))
                         return mount_cfg_err(err, type, "field %s.%s is not supported by berth",
                                              refused[i].opts, refused[i].key);
         if (driver && *driver && strcmp(driver, "local") != 0)
@@ -222,7 +206,7 @@ static int unsupported_options(const json_t *m, const char *type, struct berth_e
                                         "error looking up volume plugin %s: plugin \"%s\" not "
                                         "found",
                                         driver, driver);
-        if (given(dc, "Options"))
+        if (berth_json_is_set(json_object_get(dc, "Options")))
                 return mount_cfg_err(err, type,
                                      "field VolumeOptions.DriverConfig.Options is not supported "
                                      "by berth");
